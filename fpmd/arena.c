@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Request arenas. Standard chunks (ARENA_CHUNK bytes) cycle through a
+ * bounded free list; a larger allocation gets a chunk of its own that is
+ * freed, not cached, so one big request cannot pin memory forever. */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "fpmd/arena.h"
+#include "fpmd/common.h"
+
+#define ARENA_CHUNK 16384
+#define ARENA_ALIGN 16
+#define ARENA_CACHE_MAX 256
+
+struct fpmd_arena_chunk {
+    struct fpmd_arena_chunk *next;
+    size_t size;        /* usable bytes in data */
+    size_t pos;
+    _Alignas(ARENA_ALIGN) unsigned char data[];
+};
+
+static struct fpmd_arena_chunk *cache;
+static size_t ncached;
+static size_t nlive;
+
+void
+fpmd_arena_init(struct fpmd_arena *a, size_t cap)
+{
+    a->chunks = NULL;
+    a->used = 0;
+    a->cap = cap;
+}
+
+static struct fpmd_arena_chunk *
+chunk_get(size_t need)
+{
+    struct fpmd_arena_chunk *c;
+    size_t size = need > ARENA_CHUNK ? need : ARENA_CHUNK;
+
+#ifndef FPMD_DEBUG_ALLOC
+    if (size == ARENA_CHUNK && cache != NULL) {
+        c = cache;
+        cache = c->next;
+        ncached--;
+        nlive++;
+        c->pos = 0;
+        return c;
+    }
+#endif
+    c = malloc(sizeof(*c) + size);
+    if (c == NULL)
+        return NULL;
+    c->size = size;
+    c->pos = 0;
+    nlive++;
+    return c;
+}
+
+static void
+chunk_put(struct fpmd_arena_chunk *c)
+{
+    nlive--;
+#ifndef FPMD_DEBUG_ALLOC
+    if (c->size == ARENA_CHUNK && ncached < ARENA_CACHE_MAX) {
+        c->next = cache;
+        cache = c;
+        ncached++;
+        return;
+    }
+#endif
+    free(c);
+}
+
+void *
+fpmd_arena_alloc(struct fpmd_arena *a, size_t size)
+{
+    struct fpmd_arena_chunk *c = a->chunks;
+    size_t rounded;
+
+    if (size == 0)
+        size = 1;
+    if (size > SIZE_MAX - ARENA_ALIGN)
+        return NULL;
+    rounded = (size + ARENA_ALIGN - 1) & ~(size_t) (ARENA_ALIGN - 1);
+    if (a->cap != 0 && (rounded > a->cap || a->used > a->cap - rounded))
+        return NULL;
+#ifdef FPMD_DEBUG_ALLOC
+    c = NULL;
+#endif
+    if (c == NULL || c->size - c->pos < rounded) {
+        c = chunk_get(rounded);
+        if (c == NULL)
+            return NULL;
+        c->next = a->chunks;
+        a->chunks = c;
+    }
+    a->used += rounded;
+    c->pos += rounded;
+    return c->data + c->pos - rounded;
+}
+
+void
+fpmd_arena_reset(struct fpmd_arena *a)
+{
+    while (a->chunks != NULL) {
+        struct fpmd_arena_chunk *c = a->chunks;
+
+        a->chunks = c->next;
+        chunk_put(c);
+    }
+    a->used = 0;
+}
+
+void
+fpmd_arena_trim(void)
+{
+    while (cache != NULL) {
+        struct fpmd_arena_chunk *c = cache;
+
+        cache = c->next;
+        free(c);
+    }
+    ncached = 0;
+}
+
+void
+fpmd_arena_stats(size_t *cached, size_t *live)
+{
+    *cached = ncached;
+    *live = nlive;
+}

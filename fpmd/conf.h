@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The daemon's configuration as plain data. conf/ fills it from YAML (or
+ * the embedded default); fpmd/ only reads it. One fpmd_conf is owned by the
+ * master for a generation and inherited read-only by that generation's
+ * workers; fpmd_conf_free() releases everything it points to. */
+#ifndef FPMD_CONF_H
+#define FPMD_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fpmd/common.h"
+
+enum fpmd_listen_proto {
+    FPMD_PROTO_FASTCGI = 0,
+    FPMD_PROTO_HTTP = 1,
+};
+
+enum fpmd_pm_mode {
+    FPMD_PM_STATIC = 0,
+    FPMD_PM_DYNAMIC = 1,
+    FPMD_PM_ONDEMAND = 2,
+};
+
+enum fpmd_log_level {
+    FPMD_LOG_DEBUG = 0,
+    FPMD_LOG_NOTICE = 1,
+    FPMD_LOG_WARNING = 2,
+    FPMD_LOG_ERROR = 3,
+    FPMD_LOG_ALERT = 4,
+};
+
+/* Where a value came from, so later checks (duplicate routes, bind errors)
+ * can name file:line:column like the loader does. */
+struct fpmd_conf_pos {
+    const char *file;   /* points into fpmd_conf.file, not owned */
+    unsigned line;      /* 1-based, 0 when not from a file */
+    unsigned column;    /* 1-based */
+};
+
+struct fpmd_conf_listen {
+    enum fpmd_listen_proto proto;
+    char *address;          /* "host:port", "[v6]:port", "/path" as written */
+    int backlog;            /* listen(2) backlog; default 511 */
+    char **allowed_clients; /* NULL-terminated list of IP addresses; NULL: any */
+    char *owner;            /* unix sockets: chown user, NULL: unchanged */
+    char *group;
+    int mode;               /* unix sockets: chmod mode, -1: default 0660 */
+    struct fpmd_conf_pos pos;
+};
+
+struct fpmd_conf_route {
+    char *methods;          /* "GET,POST" upper case, NULL: any method */
+    char *path;             /* "/hello" exact, or pattern in later issues */
+    char *handler;          /* name of a registered handler */
+    struct fpmd_conf_pos pos;
+};
+
+struct fpmd_conf {
+    char *file;             /* path it was loaded from, "(embedded)" */
+
+    struct fpmd_conf_listen *listen;
+    size_t nlisten;
+
+    char *pool_name;        /* shown as "pool" on the status page; "www" */
+    char *user;             /* workers drop to this user when started as root */
+    char *group;
+    char *pid_file;         /* NULL: none */
+    int daemonize;          /* -1: unset (CLI decides), 0, 1 */
+
+    struct {
+        enum fpmd_pm_mode mode;
+        unsigned max_children;       /* 0 in a file: one per core */
+        unsigned start_servers;      /* dynamic; 0: min_spare + (max_spare - min_spare) / 2 */
+        unsigned min_spare_servers;
+        unsigned max_spare_servers;
+        unsigned max_spawn_rate;     /* dynamic: most forks per second; 32 */
+        uint64_t process_idle_timeout_ms; /* ondemand; 10s */
+        unsigned max_requests;       /* 0: never recycle */
+        unsigned max_concurrency;    /* in-flight requests per worker; 1024 */
+        size_t stack_size;           /* coroutine stack; 256k */
+    } pm;
+
+    unsigned emergency_restart_threshold;      /* 0: off */
+    uint64_t emergency_restart_interval_ms;    /* 0: off */
+
+    struct {
+        uint64_t request_terminate_ms;  /* 0: off */
+        uint64_t slowlog_ms;            /* 0: off */
+        uint64_t process_control_ms;    /* 10s */
+        uint64_t header_read_ms;        /* connect until PARAMS complete; 10s */
+        uint64_t keepalive_ms;          /* idle FCGI_KEEP_CONN connection; 75s */
+    } timeouts;
+
+    struct {
+        size_t params;          /* bytes of FastCGI PARAMS per request; 256k */
+        size_t body;            /* bytes of request body; 64m */
+        unsigned connections;   /* open connections per worker; 4096 */
+    } limits;
+
+    struct {
+        char *path;             /* "/status", NULL: off */
+        char *ping_path;        /* "/ping", NULL: off */
+        char *ping_response;    /* "pong" */
+    } status;
+
+    struct {
+        char *error;            /* path, NULL: stderr */
+        enum fpmd_log_level level;  /* notice */
+        char *access;           /* path, NULL: off */
+        char *access_format;    /* php-fpm access.format; NULL: its default */
+        char *slow;             /* path, NULL: error log */
+    } log;
+
+    struct fpmd_conf_route *routes;
+    size_t nroutes;
+};
+
+/* Fills *conf with every default above. Allocates nothing. */
+void fpmd_conf_defaults(struct fpmd_conf *conf);
+
+/* Loads YAML from a file (path) or, when path is NULL, the embedded default
+ * config. On success returns a new conf owned by the caller. On failure
+ * returns NULL and writes every error found, one per line as
+ * "file:line:column: message", to errbuf (truncated to errlen). */
+struct fpmd_conf *fpmd_conf_load(const char *path, char *errbuf, size_t errlen);
+
+/* Same, from a buffer; name is used in messages. */
+struct fpmd_conf *fpmd_conf_load_buffer(const char *name, const char *text,
+                                        size_t len, char *errbuf,
+                                        size_t errlen);
+
+void fpmd_conf_free(struct fpmd_conf *conf);
+
+/* "10s", "250ms", "2m", "1h", bare number = seconds (php-fpm's habit).
+ * Returns FPMD_OK or FPMD_ERROR on garbage, negative or overflow. */
+int fpmd_conf_parse_duration(const char *s, uint64_t *ms);
+
+/* "512", "64k", "16m", "1g" (binary multiples). FPMD_OK or FPMD_ERROR. */
+int fpmd_conf_parse_size(const char *s, size_t *bytes);
+
+/* The embedded default config's YAML text (conf/default.yaml). */
+extern const char fpmd_conf_default_yaml[];
+
+#endif

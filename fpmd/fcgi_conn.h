@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* FastCGI server side of a worker: accepted connections become requests.
+ * Owns every FastCGI connection of the process. */
+#ifndef FPMD_FCGI_CONN_H
+#define FPMD_FCGI_CONN_H
+
+#include "fpmd/conf.h"
+
+/* Once per worker, after its event base exists: timeouts from conf. */
+void fpmd_fcgi_conn_setup(const struct fpmd_conf *conf);
+
+/* Takes ownership of an accepted, non-blocking socket. FPMD_ERROR (and the
+ * caller closes fd) when memory is out. */
+int fpmd_fcgi_conn_new(int fd, const char *peer);
+
+/* Graceful exit: closes idle connections now, the others once their last
+ * request is answered. */
+void fpmd_fcgi_drain(void);
+
+/* Fast exit: closes everything, aborting requests in flight. */
+void fpmd_fcgi_close_all(void);
+
+#endif

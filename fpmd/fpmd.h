@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The handler API: the one header a handler includes. A handler runs in its
+ * own coroutine on a worker's event loop; calls marked "suspends" park that
+ * coroutine until their event arrives while the worker serves others. The
+ * request and everything allocated from it live until the handler returns
+ * and its response is written; nothing of it survives into the next
+ * request. Handlers never learn which protocol carried the request. */
+#ifndef FPMD_FPMD_H
+#define FPMD_FPMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fpmd/common.h"
+
+struct fpmd_req;
+
+/* Returns FPMD_OK when it answered (or FPMD_ERROR: the request gets a 500
+ * if nothing was sent yet, else the response is cut short). */
+typedef int (*fpmd_handler_fn)(struct fpmd_req *req);
+
+struct fpmd_handler_def {
+    const char *name;       /* referenced by config routes: handler: NAME */
+    const char *methods;    /* "GET,POST", "*" any; NULL: no route of its own */
+    const char *path;       /* default route, NULL: only config routes */
+    fpmd_handler_fn fn;
+    const char *file;
+    int line;
+};
+
+/* Registration goes through a linker section of pointers, so a handler file
+ * needs no central list; the router sorts them at start and refuses
+ * duplicates naming both file:line. */
+#define FPMD_REGISTER_(name_, methods_, path_)                               \
+    static int fpmd_handler_##name_(struct fpmd_req *req);                   \
+    static const struct fpmd_handler_def fpmd_def_##name_ = {                \
+        #name_, methods_, path_, fpmd_handler_##name_, __FILE__, __LINE__};  \
+    static const struct fpmd_handler_def *fpmd_defp_##name_                  \
+        __attribute__((used, section("fpmd_handlers"),                       \
+                       aligned(sizeof(void *)))) = &fpmd_def_##name_;        \
+    static int fpmd_handler_##name_(struct fpmd_req *req)
+
+/* A handler with its own route: FPMD_ROUTE(user_get, "GET", "/users") { }. */
+#define FPMD_ROUTE(name_, methods_, path_) FPMD_REGISTER_(name_, methods_, path_)
+
+/* A handler the config routes to by name (handler: NAME). */
+#define FPMD_HANDLER(name_) FPMD_REGISTER_(name_, NULL, NULL)
+
+/* --- the request ------------------------------------------------------ */
+
+/* Strings below are owned by the request, NUL-terminated, never NULL
+ * unless stated, valid until the handler returns. */
+const char *fpmd_req_method(const struct fpmd_req *req);
+/* The path the router matched (see README "Routing"), without query. */
+const char *fpmd_req_path(const struct fpmd_req *req);
+/* REQUEST_URI as the client sent it, query included. */
+const char *fpmd_req_uri(const struct fpmd_req *req);
+/* Raw query string, "" when there is none. */
+const char *fpmd_req_query(const struct fpmd_req *req);
+/* First value of a query argument, percent-decoded; NULL when absent. */
+const char *fpmd_req_query_arg(struct fpmd_req *req, const char *name);
+/* A CGI-style param (REMOTE_ADDR, SCRIPT_FILENAME...); NULL when absent. */
+const char *fpmd_req_param(const struct fpmd_req *req, const char *name);
+/* Iterates params in arrival order: index 0..n-1; FPMD_ERROR past the end. */
+size_t fpmd_req_nparams(const struct fpmd_req *req);
+int fpmd_req_param_at(const struct fpmd_req *req, size_t i,
+                      const char **name, const char **value);
+/* A request header by name, case-insensitive ("Content-Type"); NULL when
+ * absent. */
+const char *fpmd_req_header(struct fpmd_req *req, const char *name);
+/* Body length announced by the client, -1 when unknown. */
+int64_t fpmd_req_content_length(const struct fpmd_req *req);
+
+/* Reads up to len body bytes. Suspends until some arrive. Returns the count,
+ * 0 at the end of the body, -1 when the request was aborted or the body
+ * went over limits.body (the request is then answered with a 413 if the
+ * handler sent nothing). */
+ssize_t fpmd_req_body_read(struct fpmd_req *req, void *buf, size_t len);
+
+/* 1 once the client went away (ABORT_REQUEST, connection closed) or the
+ * request outlived timeouts.request_terminate. */
+int fpmd_req_aborted(const struct fpmd_req *req);
+
+/* Parks only this request for ms milliseconds. Suspends. FPMD_OK, or
+ * FPMD_ERROR when the request was aborted meanwhile. */
+int fpmd_sleep(struct fpmd_req *req, uint64_t ms);
+
+/* --- the response ----------------------------------------------------- */
+
+/* Before the first body byte: the status (default 200). FPMD_ERROR if the
+ * head is already sent or status is outside 100..999. */
+int fpmd_resp_status(struct fpmd_req *req, int status);
+/* Adds a header; repeated names (Set-Cookie) are kept in order. CR, LF or
+ * NUL in the name or value, or a name that is not an HTTP token, is
+ * refused with FPMD_ERROR and a log line: never a split response. */
+int fpmd_resp_header(struct fpmd_req *req, const char *name,
+                     const char *value);
+/* Streams body bytes, sending the head first. Suspends while the peer
+ * reads slower than we write (at most a bounded amount stays queued).
+ * FPMD_ERROR once the client is gone. */
+int fpmd_resp_write(struct fpmd_req *req, const void *data, size_t len);
+/* A whole response in one call: status, Content-Type (NULL: none), body.
+ * Returns fpmd_resp_write's result. */
+int fpmd_reply(struct fpmd_req *req, int status, const char *content_type,
+               const void *body, size_t len);
+/* A short text/plain error answer with the reason phrase and msg. */
+int fpmd_reply_error(struct fpmd_req *req, int status, const char *msg);
+/* 1 when the head has gone out and status/headers can no longer change. */
+int fpmd_resp_started(const struct fpmd_req *req);
+
+/* --- memory ----------------------------------------------------------- */
+
+/* Request-lifetime allocation: freed all at once when the request ends.
+ * NULL when limits would be exceeded or memory is out. */
+void *fpmd_alloc(struct fpmd_req *req, size_t size);
+char *fpmd_strdup(struct fpmd_req *req, const char *s);
+char *fpmd_strndup(struct fpmd_req *req, const char *s, size_t n);
+
+/* Runs fn(arg) when the request ends, latest registered first; for what
+ * does not come from fpmd_alloc (json_object_put, freeReplyObject...).
+ * FPMD_ERROR (and fn is not registered) when memory is out. */
+int fpmd_defer(struct fpmd_req *req, void (*fn)(void *), void *arg);
+
+/* --- logging ---------------------------------------------------------- */
+
+void fpmd_log_req(struct fpmd_req *req, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The reason phrase of a status code, "Unknown" for codes without one. */
+const char *fpmd_status_reason(int status);
+
+#endif

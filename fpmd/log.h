@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The error log: php-fpm's line shape ("[22-Nov-2026 15:10:58] NOTICE:
+ * ..."), shared by the master and its workers through one O_APPEND file so
+ * lines never interleave. Also owns the access and slow log descriptors so
+ * USR1 reopens all three in one place. */
+#ifndef FPMD_LOG_H
+#define FPMD_LOG_H
+
+#include "fpmd/conf.h"
+
+/* Opens (or reopens) the logs named in conf. A log that cannot be opened
+ * keeps its previous descriptor and FPMD_ERROR is returned after one line
+ * to stderr naming the path and errno. */
+int fpmd_log_open(const struct fpmd_conf *conf);
+/* USR1: reopens the same paths (after logrotate moved them). */
+int fpmd_log_reopen(void);
+void fpmd_log_close(void);
+
+void fpmd_log_set_level(enum fpmd_log_level level);
+/* Prefix for every line of this process, e.g. "[pool www] " in workers. */
+void fpmd_log_set_prefix(const char *prefix);
+
+void fpmd_log(enum fpmd_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Same, appending ": strerror(errno)". */
+void fpmd_log_errno(enum fpmd_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Writes one already formatted line to the access / slow log, if open. */
+void fpmd_log_access_write(const char *line, size_t len);
+void fpmd_log_slow_write(const char *line, size_t len);
+int fpmd_log_access_enabled(void);
+
+/* php-fpm's level names, for messages and config. */
+const char *fpmd_log_level_name(enum fpmd_log_level level);
+
+#endif

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Command line, php-fpm's flags: load and check the config, optionally
+ * detach, then hand over to the master. Exit codes: 0 ok, 64 usage, 78
+ * configuration or startup failure (php-fpm's FPM_EXIT_CONFIG). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <json-c/json_c_version.h>
+#include <yaml.h>
+
+#include "fpmd/log.h"
+#include "fpmd/master.h"
+#include "fpmd/router.h"
+
+#define EXIT_USAGE 64
+#define EXIT_CONFIG 78
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+        "Usage: fpmd [-y FILE] [-t [--routes]] [-F | -D] [-g FILE] [-v] [-h]\n"
+        "  -y, --fpm-config FILE  YAML configuration (default: embedded)\n"
+        "  -t, --test             test the configuration and exit\n"
+        "      --routes           with -t: print the route table\n"
+        "  -F, --nodaemonize      stay in the foreground (default)\n"
+        "  -D, --daemonize        detach from the terminal\n"
+        "  -g, --pid FILE         write the master's pid to FILE\n"
+        "  -v, --version          print the version\n"
+        "  -h, --help             this help\n"
+        "Signals: USR1 reopen logs, USR2 graceful reload, QUIT graceful "
+        "stop, TERM/INT fast stop.\n");
+}
+
+static void
+version(void)
+{
+    printf("fpmd %s (fastcgi) libevent %s, libyaml %s, json-c %s\n",
+           PACKAGE_VERSION, event_get_version(), yaml_get_version_string(),
+           JSON_C_VERSION);
+}
+
+/* Every connection and coroutine-held backend socket is a descriptor: the
+ * soft limit (often 1024) is raised to the hard one, as php-fpm's
+ * rlimit_files would. */
+static void
+raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/* Forks; the parent waits for the child's startup verdict on a pipe so an
+ * init script sees a failed start as a non-zero exit. */
+static int
+daemonize(int *ready_fd)
+{
+    int p[2];
+    pid_t pid;
+    char status = 1;
+    int fd;
+
+    if (pipe(p) < 0)
+        return FPMD_ERROR;
+    pid = fork();
+    if (pid < 0)
+        return FPMD_ERROR;
+    if (pid > 0) {
+        close(p[1]);
+        if (read(p[0], &status, 1) != 1)
+            status = 1;
+        _exit(status == 0 ? 0 : EXIT_CONFIG);
+    }
+    close(p[0]);
+    setsid();
+    fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, STDIN_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        if (fd > STDERR_FILENO)
+            close(fd);
+    }
+    *ready_fd = p[1];
+    return FPMD_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"fpm-config", required_argument, NULL, 'y'},
+        {"test", no_argument, NULL, 't'},
+        {"routes", no_argument, NULL, 'r'},
+        {"nodaemonize", no_argument, NULL, 'F'},
+        {"daemonize", no_argument, NULL, 'D'},
+        {"pid", required_argument, NULL, 'g'},
+        {"version", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct fpmd_master_opts opts = {NULL, NULL, -1, -1};
+    struct fpmd_conf *conf;
+    struct fpmd_router *router;
+    char err[16384];
+    int test = 0, routes = 0, c, rc;
+
+    while ((c = getopt_long(argc, argv, "y:tFDg:vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'y':
+            opts.conf_path = optarg;
+            break;
+        case 't':
+            test = 1;
+            break;
+        case 'r':
+            routes = 1;
+            break;
+        case 'F':
+            opts.daemonize = 0;
+            break;
+        case 'D':
+            opts.daemonize = 1;
+            break;
+        case 'g':
+            opts.pid_file = optarg;
+            break;
+        case 'v':
+            version();
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "fpmd: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+
+    conf = fpmd_conf_load(opts.conf_path, err, sizeof(err));
+    if (conf == NULL) {
+        fprintf(stderr, "%s", err);
+        fprintf(stderr, "fpmd: configuration file %s test failed\n",
+                opts.conf_path ? opts.conf_path : "(embedded)");
+        return EXIT_CONFIG;
+    }
+    router = fpmd_router_build(conf, err, sizeof(err));
+    if (router == NULL) {
+        fprintf(stderr, "%s", err);
+        fprintf(stderr, "fpmd: configuration file %s test failed\n",
+                conf->file);
+        fpmd_conf_free(conf);
+        return EXIT_CONFIG;
+    }
+    if (test) {
+        if (routes)
+            fpmd_router_print(router, stdout);
+        printf("fpmd: configuration file %s test is successful\n",
+               conf->file);
+        fpmd_router_free(router);
+        fpmd_conf_free(conf);
+        return 0;
+    }
+    if (opts.daemonize < 0)
+        opts.daemonize = conf->daemonize > 0;
+    raise_nofile();
+
+    if (fpmd_log_open(conf) != FPMD_OK) {
+        fpmd_router_free(router);
+        fpmd_conf_free(conf);
+        return EXIT_CONFIG;
+    }
+    if (opts.daemonize && daemonize(&opts.ready_fd) != FPMD_OK) {
+        fprintf(stderr, "fpmd: cannot daemonize: %s\n", strerror(errno));
+        return EXIT_CONFIG;
+    }
+    rc = fpmd_master_run(conf, router, &opts);
+    fpmd_log_close();
+    return rc;
+}

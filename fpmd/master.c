@@ -1,0 +1,986 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The master: a poll(2) loop over a signalfd (and, for pm ondemand, the
+ * listeners). No libevent here, so forked workers inherit no event state.
+ * Each config generation owns its conf, routes, listeners and scoreboard;
+ * a reload starts the new generation's workers before the old ones are
+ * asked to finish, and listener descriptors move from one generation to
+ * the next, so the accept queue never closes. */
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fpmd/log.h"
+#include "fpmd/master.h"
+#include "fpmd/listen.h"
+#include "fpmd/scoreboard.h"
+#include "fpmd/worker.h"
+
+#define EXIT_CONFIG 78
+/* A child that dies younger than this counts toward the crash-loop
+ * back-off. */
+#define FAST_FAILURE_US 1000000
+#define BACKOFF_MAX_US 30000000
+/* Fast stop: how long workers get for SIGTERM before SIGKILL. */
+#define FAST_STOP_US 1000000
+
+struct gen {
+    uint32_t id;
+    struct fpmd_conf *conf;
+    struct fpmd_router *router;
+    struct fpmd_listener *listeners;
+    size_t nlisteners;
+    struct fpmd_scoreboard *sb;
+    unsigned live;              /* children running this generation */
+    struct gen *next;           /* older generations still draining */
+};
+
+struct child {
+    pid_t pid;                  /* 0: entry unused */
+    struct gen *gen;
+    uint32_t slot;
+    uint64_t started_us;
+    uint64_t quit_us;           /* when SIGQUIT was sent, 0: not yet */
+    int killed;
+};
+
+struct master {
+    const struct fpmd_master_opts *opts;
+    struct gen *cur;
+    struct gen *old;
+    struct child *children;
+    size_t nchildren_cap;
+    int sigfd;
+    int stopping;               /* 0, STOP_GRACEFUL, STOP_FAST */
+    uint64_t stop_us;
+    unsigned spawn_rate;        /* pm dynamic: next round's batch */
+    unsigned fast_failures;
+    uint64_t next_spawn_us;     /* crash-loop back-off */
+    uint64_t *crashes;          /* emergency_restart ring */
+    size_t ncrashes;
+    uint64_t last_maintenance_us;
+    uint64_t ondemand_quiet_until_us;
+    int reload_pending;
+};
+
+enum { STOP_GRACEFUL = 1, STOP_FAST = 2 };
+
+static unsigned
+ncpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return n > 0 ? (unsigned) n : 1;
+}
+
+static const char *
+pm_name(enum fpmd_pm_mode m)
+{
+    return m == FPMD_PM_DYNAMIC ? "dynamic"
+        : m == FPMD_PM_ONDEMAND ? "ondemand" : "static";
+}
+
+/* --- generations ------------------------------------------------------ */
+
+static unsigned
+max_children(const struct fpmd_conf *conf)
+{
+    return conf->pm.max_children ? conf->pm.max_children : ncpus();
+}
+
+static void
+gen_free(struct gen *g, int unlink_paths)
+{
+    for (size_t i = 0; i < g->nlisteners; i++)
+        fpmd_listener_close(&g->listeners[i], unlink_paths);
+    free(g->listeners);
+    fpmd_scoreboard_free(g->sb);
+    fpmd_router_free(g->router);
+    fpmd_conf_free(g->conf);
+    free(g);
+}
+
+/* Opens conf's listeners, adopting the descriptors of prev's listeners
+ * for unchanged addresses. On failure nothing of prev is touched. */
+static int
+gen_listen(struct gen *g, struct gen *prev)
+{
+    const struct fpmd_conf *conf = g->conf;
+    int *adopt;
+    size_t i;
+
+    g->listeners = calloc(conf->nlisten ? conf->nlisten : 1,
+                          sizeof(*g->listeners));
+    adopt = calloc(conf->nlisten ? conf->nlisten : 1, sizeof(*adopt));
+    if (g->listeners == NULL || adopt == NULL) {
+        free(adopt);
+        return FPMD_ERROR;
+    }
+    for (i = 0; i < conf->nlisten; i++) {
+        adopt[i] = -1;
+        for (size_t j = 0; prev != NULL && j < prev->nlisteners; j++) {
+            if (prev->listeners[j].fd >= 0
+                && prev->listeners[j].proto == conf->listen[i].proto
+                && strcmp(prev->listeners[j].address,
+                          conf->listen[i].address) == 0)
+                adopt[i] = (int) j;
+        }
+        g->listeners[i].fd = -1;
+    }
+    for (i = 0; i < conf->nlisten; i++) {
+        if (adopt[i] >= 0)
+            continue;
+        if (fpmd_listener_open(&g->listeners[i], &conf->listen[i]) != FPMD_OK)
+            break;
+    }
+    if (i < conf->nlisten) {
+        for (size_t j = 0; j < i; j++) {
+            if (adopt[j] < 0)
+                fpmd_listener_close(&g->listeners[j], 1);
+        }
+        free(adopt);
+        return FPMD_ERROR;
+    }
+    for (i = 0; i < conf->nlisten; i++) {
+        if (adopt[i] >= 0)
+            fpmd_listener_adopt(&g->listeners[i], &conf->listen[i],
+                                &prev->listeners[adopt[i]]);
+    }
+    g->nlisteners = conf->nlisten;
+    free(adopt);
+    return FPMD_OK;
+}
+
+static struct gen *
+gen_new(struct master *m, struct fpmd_conf *conf, struct fpmd_router *router,
+        struct gen *prev)
+{
+    struct gen *g = calloc(1, sizeof(*g));
+
+    if (g == NULL)
+        return NULL;
+    g->id = prev ? prev->id + 1 : 1;
+    g->conf = conf;
+    g->router = router;
+    if (conf->pm.max_children == 0)
+        conf->pm.max_children = ncpus();
+    g->sb = fpmd_scoreboard_new(max_children(conf));
+    if (g->sb == NULL || gen_listen(g, prev) != FPMD_OK) {
+        /* conf and router stay with the caller on failure */
+        g->conf = NULL;
+        g->router = NULL;
+        gen_free(g, 0);
+        return NULL;
+    }
+    fpmd_scoreboard_copy_str(g->sb->pool.name, sizeof(g->sb->pool.name),
+                             conf->pool_name, strlen(conf->pool_name));
+    g->sb->pool.pm_mode = conf->pm.mode;
+    g->sb->pool.start_us = prev ? prev->sb->pool.start_us : fpmd_now_us();
+    (void) m;
+    return g;
+}
+
+/* --- children --------------------------------------------------------- */
+
+static struct child *
+child_alloc(struct master *m)
+{
+    for (size_t i = 0; i < m->nchildren_cap; i++) {
+        if (m->children[i].pid == 0)
+            return &m->children[i];
+    }
+    size_t old = m->nchildren_cap;
+    size_t cap = old ? old * 2 : 16;
+    struct child *grown = realloc(m->children, cap * sizeof(*grown));
+
+    if (grown == NULL)
+        return NULL;
+    memset(grown + old, 0, (cap - old) * sizeof(*grown));
+    m->children = grown;
+    m->nchildren_cap = cap;
+    return &m->children[old];
+}
+
+static int
+free_slot(struct master *m, struct gen *g, uint32_t *slot)
+{
+    for (uint32_t s = 0; s < g->sb->nslots; s++) {
+        int used = 0;
+
+        for (size_t i = 0; i < m->nchildren_cap && !used; i++)
+            used = m->children[i].pid != 0 && m->children[i].gen == g
+                && m->children[i].slot == s;
+        if (!used) {
+            *slot = s;
+            return FPMD_OK;
+        }
+    }
+    return FPMD_ERROR;
+}
+
+static int
+drop_privileges(const struct fpmd_conf *conf)
+{
+    struct passwd *pw;
+    struct group *gr;
+    gid_t gid;
+
+    if (geteuid() != 0 || conf->user == NULL)
+        return FPMD_OK;
+    pw = getpwnam(conf->user);
+    if (pw == NULL) {
+        fpmd_log(FPMD_LOG_ALERT, "user \"%s\" does not exist", conf->user);
+        return FPMD_ERROR;
+    }
+    gid = pw->pw_gid;
+    if (conf->group != NULL) {
+        gr = getgrnam(conf->group);
+        if (gr == NULL) {
+            fpmd_log(FPMD_LOG_ALERT, "group \"%s\" does not exist",
+                     conf->group);
+            return FPMD_ERROR;
+        }
+        gid = gr->gr_gid;
+    }
+    if (setgid(gid) < 0 || initgroups(conf->user, gid) < 0
+        || setuid(pw->pw_uid) < 0) {
+        fpmd_log_errno(FPMD_LOG_ALERT, "cannot switch to user %s",
+                       conf->user);
+        return FPMD_ERROR;
+    }
+    return FPMD_OK;
+}
+
+static void
+child_main(struct master *m, struct gen *g, uint32_t slot)
+{
+    sigset_t unblock;
+    int rc;
+
+    close(m->sigfd);
+    if (m->opts->ready_fd >= 0)
+        close(m->opts->ready_fd);
+    /* The worker reads USR1/QUIT/TERM/INT through its own signalfd, so they
+     * stay blocked; everything else gets its default back. */
+    sigemptyset(&unblock);
+    sigaddset(&unblock, SIGCHLD);
+    sigaddset(&unblock, SIGUSR2);
+    sigaddset(&unblock, SIGHUP);
+    sigprocmask(SIG_UNBLOCK, &unblock, NULL);
+    signal(SIGUSR2, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGCHLD, SIG_DFL);
+    for (struct gen *o = m->old; o != NULL; o = o->next) {
+        for (size_t i = 0; i < o->nlisteners; i++) {
+            if (o->listeners[i].fd >= 0)
+                close(o->listeners[i].fd);
+        }
+    }
+    if (drop_privileges(g->conf) != FPMD_OK)
+        _exit(EXIT_CONFIG);
+    rc = fpmd_worker_main(g->conf, g->router, g->listeners, g->nlisteners,
+                          g->sb, slot, g->id);
+    exit(rc);
+}
+
+static int
+spawn(struct master *m, struct gen *g)
+{
+    struct child *c;
+    uint32_t slot;
+    pid_t pid;
+
+    if (free_slot(m, g, &slot) != FPMD_OK)
+        return FPMD_ERROR;
+    c = child_alloc(m);
+    if (c == NULL)
+        return FPMD_ERROR;
+    memset(&g->sb->slots[slot], 0, sizeof(g->sb->slots[slot]));
+    g->sb->slots[slot].state = FPMD_SB_STARTING;
+    g->sb->slots[slot].start_us = fpmd_now_us();
+    pid = fork();
+    if (pid < 0) {
+        fpmd_log_errno(FPMD_LOG_ERROR, "fork() failed");
+        g->sb->slots[slot].state = FPMD_SB_FREE;
+        return FPMD_ERROR;
+    }
+    if (pid == 0)
+        child_main(m, g, slot);
+    c->pid = pid;
+    c->gen = g;
+    c->slot = slot;
+    c->started_us = fpmd_now_us();
+    c->quit_us = 0;
+    c->killed = 0;
+    g->live++;
+    fpmd_log(FPMD_LOG_NOTICE, "[pool %s] child %d started", g->conf->pool_name,
+             (int) pid);
+    return FPMD_OK;
+}
+
+static void
+send_quit(struct child *c)
+{
+    if (c->quit_us != 0)
+        return;
+    c->quit_us = fpmd_now_us();
+    kill(c->pid, SIGQUIT);
+}
+
+/* The master's own view of a child's slot, sanitized. */
+static int
+read_slot(const struct child *c, struct fpmd_sb_slot *out)
+{
+    return fpmd_scoreboard_read(c->gen->sb, c->slot, out);
+}
+
+static unsigned
+count_children(const struct master *m, const struct gen *g, unsigned *idle,
+               unsigned *busy)
+{
+    unsigned total = 0;
+
+    *idle = *busy = 0;
+    for (size_t i = 0; i < m->nchildren_cap; i++) {
+        const struct child *c = &m->children[i];
+        struct fpmd_sb_slot s;
+
+        if (c->pid == 0 || c->gen != g || c->quit_us != 0)
+            continue;
+        total++;
+        /* A child still starting counts as idle: it will be, and counting
+         * it avoids forking a second one for the same gap. */
+        if (read_slot(c, &s) != FPMD_OK || s.state == FPMD_SB_STARTING
+            || s.state == FPMD_SB_IDLE)
+            (*idle)++;
+        else if (s.state == FPMD_SB_BUSY)
+            (*busy)++;
+    }
+    return total;
+}
+
+static const char *
+signal_name(int sig)
+{
+    static char buf[32];
+    const char *abbrev = sigabbrev_np(sig);
+
+    snprintf(buf, sizeof(buf), "SIG%s", abbrev ? abbrev : "?");
+    return buf;
+}
+
+static void
+note_crash(struct master *m, uint64_t now)
+{
+    struct fpmd_conf *conf = m->cur->conf;
+    size_t keep = 0;
+
+    if (conf->emergency_restart_threshold == 0
+        || conf->emergency_restart_interval_ms == 0)
+        return;
+    if (m->crashes == NULL) {
+        m->crashes = calloc(conf->emergency_restart_threshold,
+                            sizeof(*m->crashes));
+        if (m->crashes == NULL)
+            return;
+        m->ncrashes = 0;
+    }
+    for (size_t i = 0; i < m->ncrashes; i++) {
+        if (now - m->crashes[i] <= conf->emergency_restart_interval_ms * 1000)
+            m->crashes[keep++] = m->crashes[i];
+    }
+    m->ncrashes = keep;
+    if (m->ncrashes < conf->emergency_restart_threshold)
+        m->crashes[m->ncrashes++] = now;
+    if (m->ncrashes >= conf->emergency_restart_threshold) {
+        fpmd_log(FPMD_LOG_WARNING, "failed processes threshold (%u in %.0f "
+                 "sec) is reached, initiating reload",
+                 conf->emergency_restart_threshold,
+                 (double) conf->emergency_restart_interval_ms / 1000.0);
+        m->ncrashes = 0;
+        m->reload_pending = 1;
+    }
+}
+
+static void
+reap(struct master *m)
+{
+    int status;
+    pid_t pid;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        struct child *c = NULL;
+        uint64_t now = fpmd_now_us();
+        struct fpmd_sb_slot s;
+        double lived;
+        int abnormal;
+
+        for (size_t i = 0; i < m->nchildren_cap && c == NULL; i++) {
+            if (m->children[i].pid == pid)
+                c = &m->children[i];
+        }
+        if (c == NULL)
+            continue;
+        lived = (double) (now - c->started_us) / 1e6;
+        abnormal = WIFSIGNALED(status)
+            || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
+        if (WIFSIGNALED(status)) {
+            int sig = WTERMSIG(status);
+            int expected = c->killed || (m->stopping && sig == SIGTERM);
+
+            fpmd_log(expected ? FPMD_LOG_NOTICE : FPMD_LOG_WARNING,
+                     "[pool %s] child %d exited on signal %d (%s) after %.6f "
+                     "seconds from start", c->gen->conf->pool_name, (int) pid,
+                     sig, signal_name(sig), lived);
+            if (sig == SIGSEGV || sig == SIGBUS)
+                note_crash(m, now);
+            abnormal = !expected;
+        } else {
+            fpmd_log(abnormal ? FPMD_LOG_WARNING : FPMD_LOG_NOTICE,
+                     "[pool %s] child %d exited with code %d after %.6f "
+                     "seconds from start", c->gen->conf->pool_name, (int) pid,
+                     WEXITSTATUS(status), lived);
+        }
+        if (abnormal && c->quit_us == 0 && now - c->started_us < FAST_FAILURE_US) {
+            uint64_t delay = 100000ULL << (m->fast_failures < 8
+                                               ? m->fast_failures : 8);
+
+            m->fast_failures++;
+            if (delay > BACKOFF_MAX_US)
+                delay = BACKOFF_MAX_US;
+            m->next_spawn_us = now + delay;
+            if (m->fast_failures >= 3)
+                fpmd_log(FPMD_LOG_WARNING, "[pool %s] children keep dying at "
+                         "start (%u in a row); next spawn in %.1f s",
+                         c->gen->conf->pool_name, m->fast_failures,
+                         (double) delay / 1e6);
+        } else if (!abnormal || now - c->started_us >= FAST_FAILURE_US) {
+            m->fast_failures = 0;
+        }
+        /* Carry the dead child's counters into the pool totals. */
+        if (read_slot(c, &s) == FPMD_OK || s.pid == pid) {
+            c->gen->sb->pool.accepted_conn_dead += s.accepted_conn;
+            c->gen->sb->pool.slow_requests_dead += s.slow_requests;
+        }
+        memset(&c->gen->sb->slots[c->slot], 0, sizeof(struct fpmd_sb_slot));
+        c->gen->live--;
+        c->pid = 0;
+    }
+}
+
+static void
+free_drained_gens(struct master *m)
+{
+    for (struct gen **pp = &m->old; *pp != NULL;) {
+        struct gen *g = *pp;
+
+        if (g->live == 0) {
+            *pp = g->next;
+            gen_free(g, 0);
+        } else {
+            pp = &g->next;
+        }
+    }
+}
+
+/* --- process manager -------------------------------------------------- */
+
+static void
+pm_static(struct master *m, struct gen *g)
+{
+    unsigned idle, busy, total = count_children(m, g, &idle, &busy);
+
+    while (total < g->conf->pm.max_children && spawn(m, g) == FPMD_OK)
+        total++;
+}
+
+static void
+pm_dynamic(struct master *m, struct gen *g)
+{
+    const struct fpmd_conf *conf = g->conf;
+    unsigned idle, busy, total = count_children(m, g, &idle, &busy);
+
+    if (idle > conf->pm.max_spare_servers) {
+        struct child *oldest = NULL;
+        uint64_t oldest_idle = UINT64_MAX;
+
+        /* One per round, the child idle the longest (php-fpm does the
+         * same once a second). */
+        for (size_t i = 0; i < m->nchildren_cap; i++) {
+            struct child *c = &m->children[i];
+            struct fpmd_sb_slot s;
+
+            if (c->pid == 0 || c->gen != g || c->quit_us != 0
+                || read_slot(c, &s) != FPMD_OK || s.state != FPMD_SB_IDLE)
+                continue;
+            if (s.last_idle_us < oldest_idle) {
+                oldest_idle = s.last_idle_us;
+                oldest = c;
+            }
+        }
+        if (oldest != NULL)
+            send_quit(oldest);
+        m->spawn_rate = 1;
+        return;
+    }
+    if (idle >= conf->pm.min_spare_servers) {
+        m->spawn_rate = 1;
+        return;
+    }
+    if (total >= conf->pm.max_children) {
+        g->sb->pool.max_children_reached++;
+        fpmd_log(FPMD_LOG_WARNING, "[pool %s] server reached pm.max_children "
+                 "setting (%u), consider raising it", conf->pool_name,
+                 conf->pm.max_children);
+        return;
+    }
+    unsigned want = conf->pm.min_spare_servers - idle;
+
+    if (want > m->spawn_rate)
+        want = m->spawn_rate;
+    if (want > conf->pm.max_children - total)
+        want = conf->pm.max_children - total;
+    if (m->spawn_rate > 8)
+        fpmd_log(FPMD_LOG_WARNING, "[pool %s] seems busy (you may need to "
+                 "increase pm.start_servers, or pm.min/max_spare_servers), "
+                 "spawning %u children, there are %u idle, and %u total "
+                 "children", conf->pool_name, want, idle, total);
+    for (unsigned i = 0; i < want; i++)
+        spawn(m, g);
+    if (m->spawn_rate < conf->pm.max_spawn_rate)
+        m->spawn_rate *= 2;
+    if (m->spawn_rate > conf->pm.max_spawn_rate)
+        m->spawn_rate = conf->pm.max_spawn_rate;
+}
+
+static void
+pm_ondemand_reap(struct master *m, struct gen *g, uint64_t now)
+{
+    uint64_t limit = g->conf->pm.process_idle_timeout_ms * 1000;
+
+    for (size_t i = 0; i < m->nchildren_cap; i++) {
+        struct child *c = &m->children[i];
+        struct fpmd_sb_slot s;
+
+        if (c->pid == 0 || c->gen != g || c->quit_us != 0
+            || read_slot(c, &s) != FPMD_OK || s.state != FPMD_SB_IDLE)
+            continue;
+        if (now > s.last_idle_us && now - s.last_idle_us > limit)
+            send_quit(c);
+    }
+}
+
+static void
+enforce_deadlines(struct master *m, uint64_t now)
+{
+    for (size_t i = 0; i < m->nchildren_cap; i++) {
+        struct child *c = &m->children[i];
+        const struct fpmd_conf *conf;
+        struct fpmd_sb_slot s;
+
+        if (c->pid == 0 || c->killed)
+            continue;
+        conf = c->gen->conf;
+        if (m->stopping == STOP_FAST && now - m->stop_us > FAST_STOP_US) {
+            c->killed = 1;
+            kill(c->pid, SIGKILL);
+            continue;
+        }
+        if (c->quit_us != 0 && conf->timeouts.process_control_ms != 0
+            && now - c->quit_us > conf->timeouts.process_control_ms * 1000) {
+            fpmd_log(FPMD_LOG_WARNING, "[pool %s] child %d still running "
+                     "after process_control_timeout, sending SIGKILL",
+                     conf->pool_name, (int) c->pid);
+            c->killed = 1;
+            kill(c->pid, SIGKILL);
+            continue;
+        }
+        /* A handler that never yields blocks its loop: no timer of its own
+         * can fire, so the master ends it (php-fpm kills the child too). */
+        if (conf->timeouts.request_terminate_ms != 0
+            && read_slot(c, &s) == FPMD_OK && s.state == FPMD_SB_BUSY
+            && now > s.heartbeat_us
+            && now - s.heartbeat_us
+                > conf->timeouts.request_terminate_ms * 1000 + 2000000) {
+            fpmd_log(FPMD_LOG_WARNING, "[pool %s] child %d: event loop "
+                     "blocked for %.1f s (request_terminate_timeout), "
+                     "request \"%s %s\", sending SIGKILL", conf->pool_name,
+                     (int) c->pid, (double) (now - s.heartbeat_us) / 1e6,
+                     s.req.method, s.req.uri);
+            c->killed = 1;
+            kill(c->pid, SIGKILL);
+        }
+    }
+}
+
+static void
+update_pool_stats(struct master *m, struct gen *g)
+{
+    unsigned idle, busy;
+
+    count_children(m, g, &idle, &busy);
+    if (busy > g->sb->pool.max_active)
+        g->sb->pool.max_active = busy;
+}
+
+static void
+maintain(struct master *m)
+{
+    uint64_t now = fpmd_now_us();
+    struct gen *g = m->cur;
+
+    enforce_deadlines(m, now);
+    if (m->stopping)
+        return;
+    update_pool_stats(m, g);
+    if (now < m->next_spawn_us)
+        return;
+    switch (g->conf->pm.mode) {
+    case FPMD_PM_STATIC:
+        pm_static(m, g);
+        break;
+    case FPMD_PM_DYNAMIC:
+        if (now - m->last_maintenance_us >= 1000000) {
+            m->last_maintenance_us = now;
+            pm_dynamic(m, g);
+        }
+        break;
+    case FPMD_PM_ONDEMAND:
+        pm_ondemand_reap(m, g, now);
+        break;
+    }
+}
+
+/* ondemand: a connection is waiting and nobody idle will take it. */
+static void
+ondemand_spawn(struct master *m)
+{
+    struct gen *g = m->cur;
+    unsigned idle, busy, total = count_children(m, g, &idle, &busy);
+
+    if (idle > 0)
+        return;
+    if (total >= g->conf->pm.max_children) {
+        g->sb->pool.max_children_reached++;
+        return;
+    }
+    spawn(m, g);
+}
+
+static void
+start_generation(struct master *m, struct gen *g)
+{
+    unsigned n;
+
+    switch (g->conf->pm.mode) {
+    case FPMD_PM_STATIC:
+        n = g->conf->pm.max_children;
+        break;
+    case FPMD_PM_DYNAMIC:
+        n = g->conf->pm.start_servers;
+        if (n == 0)
+            n = g->conf->pm.min_spare_servers
+                + (g->conf->pm.max_spare_servers
+                   - g->conf->pm.min_spare_servers) / 2;
+        break;
+    default:
+        n = 0;
+        break;
+    }
+    m->spawn_rate = 1;
+    for (unsigned i = 0; i < n; i++)
+        spawn(m, g);
+}
+
+/* --- signals ---------------------------------------------------------- */
+
+static void
+reload(struct master *m)
+{
+    char err[8192];
+    struct fpmd_conf *conf;
+    struct fpmd_router *router;
+    struct gen *g, *prev = m->cur;
+
+    fpmd_log(FPMD_LOG_NOTICE, "Reloading in progress ...");
+    conf = fpmd_conf_load(m->opts->conf_path, err, sizeof(err));
+    if (conf == NULL) {
+        fpmd_log(FPMD_LOG_ERROR, "reload failed, keeping the running "
+                 "configuration: %s", err);
+        return;
+    }
+    router = fpmd_router_build(conf, err, sizeof(err));
+    if (router == NULL) {
+        fpmd_log(FPMD_LOG_ERROR, "reload failed, keeping the running "
+                 "configuration: %s", err);
+        fpmd_conf_free(conf);
+        return;
+    }
+    g = gen_new(m, conf, router, prev);
+    if (g == NULL) {
+        fpmd_log(FPMD_LOG_ERROR, "reload failed (listeners), keeping the "
+                 "running configuration");
+        fpmd_router_free(router);
+        fpmd_conf_free(conf);
+        return;
+    }
+    fpmd_log_open(conf);
+    m->cur = g;
+    /* New workers first, then the old ones are told to finish: there is
+     * never a moment without someone accepting. */
+    start_generation(m, g);
+    for (size_t i = 0; i < m->nchildren_cap; i++) {
+        if (m->children[i].pid != 0 && m->children[i].gen == prev)
+            send_quit(&m->children[i]);
+    }
+    for (size_t i = 0; i < prev->nlisteners; i++)
+        fpmd_listener_close(&prev->listeners[i], 1);
+    prev->next = m->old;
+    m->old = prev;
+    free(m->crashes);
+    m->crashes = NULL;
+    m->fast_failures = 0;
+    m->next_spawn_us = 0;
+    fpmd_log(FPMD_LOG_NOTICE, "configuration reloaded (generation %u)",
+             g->id);
+    free_drained_gens(m);
+}
+
+static void
+stop(struct master *m, int how)
+{
+    if (m->stopping >= how)
+        return;
+    m->stopping = how;
+    m->stop_us = fpmd_now_us();
+    fpmd_log(FPMD_LOG_NOTICE, how == STOP_FAST ? "Terminating ..."
+                                               : "Finishing ...");
+    for (size_t i = 0; i < m->nchildren_cap; i++) {
+        struct child *c = &m->children[i];
+
+        if (c->pid == 0)
+            continue;
+        if (how == STOP_FAST) {
+            kill(c->pid, SIGTERM);
+        } else {
+            send_quit(c);
+        }
+    }
+}
+
+static void
+forward_usr1(struct master *m)
+{
+    fpmd_log(FPMD_LOG_NOTICE, "reopening log files");
+    fpmd_log_reopen();
+    for (size_t i = 0; i < m->nchildren_cap; i++) {
+        if (m->children[i].pid != 0)
+            kill(m->children[i].pid, SIGUSR1);
+    }
+}
+
+static void
+read_signals(struct master *m)
+{
+    struct signalfd_siginfo si;
+
+    while (read(m->sigfd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+        switch (si.ssi_signo) {
+        case SIGCHLD:
+            reap(m);
+            break;
+        case SIGUSR1:
+            forward_usr1(m);
+            break;
+        case SIGUSR2:
+            if (!m->stopping)
+                m->reload_pending = 1;
+            break;
+        case SIGQUIT:
+            stop(m, STOP_GRACEFUL);
+            break;
+        case SIGTERM:
+        case SIGINT:
+            stop(m, STOP_FAST);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static int
+setup_signals(struct master *m)
+{
+    sigset_t set;
+
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
+    sigaddset(&set, SIGQUIT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return FPMD_ERROR;
+    m->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    return m->sigfd < 0 ? FPMD_ERROR : FPMD_OK;
+}
+
+/* --- main loop -------------------------------------------------------- */
+
+static int
+live_children(const struct master *m)
+{
+    int n = 0;
+
+    for (size_t i = 0; i < m->nchildren_cap; i++)
+        n += m->children[i].pid != 0;
+    return n;
+}
+
+static void
+loop(struct master *m)
+{
+    struct pollfd pfd[1 + 64];
+
+    while (!(m->stopping && live_children(m) == 0)) {
+        struct gen *g = m->cur;
+        nfds_t n = 1;
+        int timeout = 1000, rc;
+        uint64_t now = fpmd_now_us();
+        unsigned idle, busy;
+
+        pfd[0].fd = m->sigfd;
+        pfd[0].events = POLLIN;
+        if (!m->stopping && g->conf->pm.mode == FPMD_PM_ONDEMAND
+            && now >= m->ondemand_quiet_until_us && now >= m->next_spawn_us
+            && count_children(m, g, &idle, &busy) < g->conf->pm.max_children
+            && idle == 0) {
+            for (size_t i = 0; i < g->nlisteners && n < FPMD_ARRAY_LEN(pfd); i++) {
+                pfd[n].fd = g->listeners[i].fd;
+                pfd[n].events = POLLIN;
+                n++;
+            }
+        }
+        if (g->conf->pm.mode == FPMD_PM_ONDEMAND || m->stopping)
+            timeout = 100;
+        if (m->next_spawn_us > now && m->next_spawn_us - now < 1000000)
+            timeout = (int) ((m->next_spawn_us - now) / 1000) + 1;
+        rc = poll(pfd, n, timeout);
+        if (rc < 0 && errno != EINTR) {
+            fpmd_log_errno(FPMD_LOG_ALERT, "poll()");
+            break;
+        }
+        if (rc > 0 && (pfd[0].revents & POLLIN))
+            read_signals(m);
+        if (rc > 0) {
+            for (nfds_t i = 1; i < n; i++) {
+                if (pfd[i].revents & POLLIN) {
+                    ondemand_spawn(m);
+                    /* give the new child time to accept before looking
+                     * at the queue again */
+                    m->ondemand_quiet_until_us = fpmd_now_us() + 50000;
+                    break;
+                }
+            }
+        }
+        reap(m);
+        if (m->reload_pending && !m->stopping) {
+            m->reload_pending = 0;
+            reload(m);
+        }
+        maintain(m);
+        free_drained_gens(m);
+    }
+}
+
+static int
+write_pid_file(const char *path)
+{
+    FILE *f = fopen(path, "w");
+
+    if (f == NULL) {
+        fpmd_log_errno(FPMD_LOG_ALERT, "cannot write pid file %s", path);
+        return FPMD_ERROR;
+    }
+    fprintf(f, "%d\n", (int) getpid());
+    fclose(f);
+    return FPMD_OK;
+}
+
+static void
+report_ready(const struct fpmd_master_opts *opts, char status)
+{
+    if (opts->ready_fd < 0)
+        return;
+    if (write(opts->ready_fd, &status, 1) < 0)
+        return;
+    close(opts->ready_fd);
+}
+
+int
+fpmd_master_run(struct fpmd_conf *conf, struct fpmd_router *router,
+                const struct fpmd_master_opts *opts)
+{
+    struct master m;
+    char *pid_file = opts->pid_file ? strdup(opts->pid_file)
+                   : conf->pid_file ? strdup(conf->pid_file) : NULL;
+
+    memset(&m, 0, sizeof(m));
+    m.opts = opts;
+    m.sigfd = -1;
+    if (setup_signals(&m) != FPMD_OK) {
+        fpmd_log_errno(FPMD_LOG_ALERT, "cannot set up signals");
+        report_ready(opts, 1);
+        return EXIT_CONFIG;
+    }
+    m.cur = gen_new(&m, conf, router, NULL);
+    if (m.cur == NULL) {
+        fpmd_log(FPMD_LOG_ALERT, "FPM initialization failed");
+        fpmd_router_free(router);
+        fpmd_conf_free(conf);
+        report_ready(opts, 1);
+        return EXIT_CONFIG;
+    }
+    if (pid_file != NULL && write_pid_file(pid_file) != FPMD_OK) {
+        free(pid_file);
+        gen_free(m.cur, 1);
+        report_ready(opts, 1);
+        return EXIT_CONFIG;
+    }
+    fpmd_log(FPMD_LOG_NOTICE, "fpmd %s started (pool %s, pm %s, %u "
+             "children)", PACKAGE_VERSION, conf->pool_name,
+             pm_name(conf->pm.mode), conf->pm.max_children);
+    fpmd_log(FPMD_LOG_NOTICE, "ready to handle connections");
+    start_generation(&m, m.cur);
+    report_ready(opts, 0);
+    loop(&m);
+
+    while (m.old != NULL) {
+        struct gen *g = m.old;
+
+        m.old = g->next;
+        gen_free(g, 0);
+    }
+    gen_free(m.cur, 1);
+    if (pid_file != NULL)
+        unlink(pid_file);
+    free(pid_file);
+    free(m.children);
+    free(m.crashes);
+    close(m.sigfd);
+    fpmd_log(FPMD_LOG_NOTICE, "exiting, bye-bye!");
+    return 0;
+}

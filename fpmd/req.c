@@ -1,0 +1,690 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The handler API over struct fpmd_req: accessors, body reads, response
+ * writes, sleeping, arena and defers. Everything that parks a handler goes
+ * through one wait state and the request's wake event, so a codec or timer
+ * never resumes a coroutine from inside another one. */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+
+#include "fpmd/log.h"
+#include "fpmd/req.h"
+#include "fpmd/router.h"
+#include "fpmd/worker.h"
+
+/* Body bytes buffered ahead of the handler before the codec stops reading:
+ * bounds memory per upload while keeping the pipe full. */
+#define BODY_WINDOW (256 * 1024)
+#define REQ_CACHE_MAX 1024
+
+struct fpmd_defer {
+    struct fpmd_defer *next;
+    void (*fn)(void *);
+    void *arg;
+};
+
+static struct fpmd_req *req_cache;
+static size_t req_ncached;
+
+static void on_wake(evutil_socket_t fd, short what, void *arg);
+
+struct fpmd_req *
+fpmd_req_new(const struct fpmd_req_ops *ops, void *conn, uint16_t id)
+{
+    struct fpmd_req *req = NULL;
+
+#ifndef FPMD_DEBUG_ALLOC
+    if (req_cache != NULL) {
+        req = req_cache;
+        req_cache = req->next;
+        req_ncached--;
+    }
+#endif
+    if (req == NULL) {
+        req = malloc(sizeof(*req));
+        if (req == NULL)
+            return NULL;
+    }
+    memset(req, 0, sizeof(*req));
+    req->ops = ops;
+    req->conn = conn;
+    req->id = id;
+    req->status = 200;
+    req->content_length = -1;
+    req->headers_tail = &req->headers;
+    req->method = req->path = req->uri = "";
+    req->query = req->remote_addr = "";
+    fpmd_arena_init(&req->arena, fpmd_worker ? fpmd_worker->conf->limits.params
+                                                   + 16 * 1024 * 1024 : 0);
+    event_assign(&req->wake_ev, fpmd_worker->base, -1, 0, on_wake, req);
+    req->params_raw = evbuffer_new();
+    req->body = evbuffer_new();
+    if (req->params_raw == NULL || req->body == NULL) {
+        fpmd_req_free(req);
+        return NULL;
+    }
+    return req;
+}
+
+void
+fpmd_req_free(struct fpmd_req *req)
+{
+    struct fpmd_defer *d;
+
+    if (req->co != NULL) {
+        fpmd_coro_free(req->co);
+        req->co = NULL;
+    }
+    if (req->wake_armed || req->wait != FPMD_WAIT_NONE)
+        event_del(&req->wake_ev);
+    if (req->term_armed)
+        event_del(&req->term_ev);
+    if (req->slow_armed)
+        event_del(&req->slow_ev);
+    /* Defers run latest first, like a stack unwinding. */
+    while ((d = req->defers) != NULL) {
+        req->defers = d->next;
+        d->fn(d->arg);
+    }
+    if (req->params_raw != NULL)
+        evbuffer_free(req->params_raw);
+    if (req->body != NULL)
+        evbuffer_free(req->body);
+    fpmd_arena_reset(&req->arena);
+#ifndef FPMD_DEBUG_ALLOC
+    if (req_ncached < REQ_CACHE_MAX) {
+        req->next = req_cache;
+        req_cache = req;
+        req_ncached++;
+        return;
+    }
+#endif
+    free(req);
+}
+
+/* --- params ----------------------------------------------------------- */
+
+int
+fpmd_req_add_param(struct fpmd_req *req, const void *name, size_t nlen,
+                   const void *value, size_t vlen)
+{
+    char *n, *v;
+
+    if (req->nparams % 32 == 0) {
+        struct fpmd_param *grown = fpmd_alloc(req, (req->nparams + 32)
+                                                       * sizeof(*grown));
+        if (grown == NULL)
+            return FPMD_ERROR;
+        if (req->nparams > 0)
+            memcpy(grown, req->params, req->nparams * sizeof(*grown));
+        req->params = grown;
+    }
+    n = fpmd_strndup(req, name, nlen);
+    v = fpmd_strndup(req, value, vlen);
+    if (n == NULL || v == NULL)
+        return FPMD_ERROR;
+    req->params[req->nparams].name = n;
+    req->params[req->nparams].value = v;
+    req->nparams++;
+    return FPMD_OK;
+}
+
+static const char *
+param_nonempty(const struct fpmd_req *req, const char *name)
+{
+    const char *v = fpmd_req_param(req, name);
+
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+void
+fpmd_req_derive(struct fpmd_req *req)
+{
+    const char *v, *q;
+
+    if ((v = param_nonempty(req, "REQUEST_METHOD")) != NULL)
+        req->method = v;
+    if ((v = param_nonempty(req, "REQUEST_URI")) != NULL)
+        req->uri = v;
+    if ((v = fpmd_req_param(req, "QUERY_STRING")) != NULL) {
+        req->query = v;
+    } else if ((q = strchr(req->uri, '?')) != NULL) {
+        req->query = q + 1;
+    }
+    if ((v = param_nonempty(req, "REMOTE_ADDR")) != NULL)
+        req->remote_addr = v;
+    /* Routing path, first present: SCRIPT_NAME (what php-fpm runs, so legacy
+     * script routes match), DOCUMENT_URI (nginx's normalized path), then
+     * REQUEST_URI without its query. */
+    if ((v = param_nonempty(req, "SCRIPT_NAME")) != NULL)
+        req->path = v;
+    else if ((v = param_nonempty(req, "DOCUMENT_URI")) != NULL)
+        req->path = v;
+    else if (req->uri[0] != '\0') {
+        q = strchr(req->uri, '?');
+        req->path = q ? fpmd_strndup(req, req->uri, (size_t) (q - req->uri))
+                      : req->uri;
+        if (req->path == NULL)
+            req->path = "";
+    }
+    if ((v = param_nonempty(req, "CONTENT_LENGTH")) != NULL) {
+        char *end;
+        long long cl = strtoll(v, &end, 10);
+
+        if (*end == '\0' && cl >= 0)
+            req->content_length = cl;
+    }
+    req->is_head = strcmp(req->method, "HEAD") == 0;
+}
+
+const char *
+fpmd_req_method(const struct fpmd_req *req)
+{
+    return req->method;
+}
+
+const char *
+fpmd_req_path(const struct fpmd_req *req)
+{
+    return req->path;
+}
+
+const char *
+fpmd_req_uri(const struct fpmd_req *req)
+{
+    return req->uri;
+}
+
+const char *
+fpmd_req_query(const struct fpmd_req *req)
+{
+    return req->query;
+}
+
+const char *
+fpmd_req_param(const struct fpmd_req *req, const char *name)
+{
+    /* Last wins: a param repeated by a web server config override (nginx
+     * "fastcgi_param X" after an include) means the later one. */
+    for (size_t i = req->nparams; i > 0; i--) {
+        if (strcmp(req->params[i - 1].name, name) == 0)
+            return req->params[i - 1].value;
+    }
+    return NULL;
+}
+
+size_t
+fpmd_req_nparams(const struct fpmd_req *req)
+{
+    return req->nparams;
+}
+
+int
+fpmd_req_param_at(const struct fpmd_req *req, size_t i, const char **name,
+                  const char **value)
+{
+    if (i >= req->nparams)
+        return FPMD_ERROR;
+    *name = req->params[i].name;
+    *value = req->params[i].value;
+    return FPMD_OK;
+}
+
+const char *
+fpmd_req_header(struct fpmd_req *req, const char *name)
+{
+    char key[256];
+    size_t n = 0;
+
+    /* CGI carries headers as HTTP_NAME (RFC 3875 §4.1.18); Content-Type and
+     * Content-Length have their own meta-variables. */
+    if (strcasecmp(name, "Content-Type") == 0)
+        return fpmd_req_param(req, "CONTENT_TYPE");
+    if (strcasecmp(name, "Content-Length") == 0)
+        return fpmd_req_param(req, "CONTENT_LENGTH");
+    memcpy(key, "HTTP_", 5);
+    n = 5;
+    for (const char *p = name; *p != '\0'; p++) {
+        if (n + 1 >= sizeof(key))
+            return NULL;
+        key[n++] = *p == '-' ? '_' : (char) toupper((unsigned char) *p);
+    }
+    key[n] = '\0';
+    return fpmd_req_param(req, key);
+}
+
+int64_t
+fpmd_req_content_length(const struct fpmd_req *req)
+{
+    return req->content_length;
+}
+
+static int
+hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Decodes %XX and '+' in place; a malformed escape stays as it is. */
+static void
+url_decode(char *s)
+{
+    char *w = s;
+
+    for (char *r = s; *r != '\0'; r++) {
+        if (*r == '+') {
+            *w++ = ' ';
+        } else if (*r == '%' && hexval(r[1]) >= 0 && hexval(r[2]) >= 0) {
+            *w++ = (char) (hexval(r[1]) * 16 + hexval(r[2]));
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+}
+
+static void
+parse_query(struct fpmd_req *req)
+{
+    const char *p = req->query;
+    size_t n = 1;
+
+    req->query_parsed = 1;
+    for (const char *c = p; *c != '\0'; c++)
+        n += *c == '&';
+    req->query_args = fpmd_alloc(req, n * sizeof(*req->query_args));
+    if (req->query_args == NULL)
+        return;
+    while (*p != '\0') {
+        const char *end = strchr(p, '&');
+        size_t len = end ? (size_t) (end - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        char *name, *value;
+
+        if (len > 0) {
+            name = fpmd_strndup(req, p, eq ? (size_t) (eq - p) : len);
+            value = eq ? fpmd_strndup(req, eq + 1, len - (size_t) (eq - p) - 1)
+                       : fpmd_strdup(req, "");
+            if (name == NULL || value == NULL)
+                return;
+            url_decode(name);
+            url_decode(value);
+            req->query_args[req->nquery_args].name = name;
+            req->query_args[req->nquery_args].value = value;
+            req->nquery_args++;
+        }
+        p += len;
+        if (*p == '&')
+            p++;
+    }
+}
+
+const char *
+fpmd_req_query_arg(struct fpmd_req *req, const char *name)
+{
+    if (!req->query_parsed)
+        parse_query(req);
+    for (size_t i = 0; i < req->nquery_args; i++) {
+        if (strcmp(req->query_args[i].name, name) == 0)
+            return req->query_args[i].value;
+    }
+    return NULL;
+}
+
+int
+fpmd_req_aborted(const struct fpmd_req *req)
+{
+    return req->aborted;
+}
+
+/* --- waiting ---------------------------------------------------------- */
+
+/* Parks the running handler until something calls wake(). */
+static void
+wait_for(struct fpmd_req *req, enum fpmd_req_wait what)
+{
+    FPMD_ASSERT(fpmd_coro_current() == req->co && req->co != NULL);
+    req->wait = what;
+    fpmd_coro_yield();
+    req->wait = FPMD_WAIT_NONE;
+}
+
+/* Schedules the parked handler to continue on the next loop pass; never
+ * resumes it directly, so the caller's stack frames stay valid. */
+static void
+wake(struct fpmd_req *req)
+{
+    if (req->wait == FPMD_WAIT_NONE || req->co == NULL)
+        return;
+    if (req->wake_armed) {
+        event_del(&req->wake_ev);
+        req->wake_armed = 0;
+    }
+    event_active(&req->wake_ev, EV_TIMEOUT, 0);
+    req->wake_armed = 1;
+}
+
+static void
+on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    struct fpmd_req *req = arg;
+
+    req->wake_armed = 0;
+    if (req->wait == FPMD_WAIT_NONE)
+        return;
+    fpmd_worker_resume(req);
+}
+
+int
+fpmd_sleep(struct fpmd_req *req, uint64_t ms)
+{
+    struct timeval tv = {(time_t) (ms / 1000), (suseconds_t) (ms % 1000) * 1000};
+
+    if (req->aborted)
+        return FPMD_ERROR;
+    evtimer_add(&req->wake_ev, &tv);
+    req->wake_armed = 1;
+    wait_for(req, FPMD_WAIT_SLEEP);
+    return req->aborted ? FPMD_ERROR : FPMD_OK;
+}
+
+void
+fpmd_req_abort(struct fpmd_req *req)
+{
+    req->aborted = 1;
+    wake(req);
+}
+
+void
+fpmd_req_drained(struct fpmd_req *req)
+{
+    if (req->wait == FPMD_WAIT_DRAIN)
+        wake(req);
+}
+
+/* --- body ------------------------------------------------------------- */
+
+int
+fpmd_req_body_feed(struct fpmd_req *req, const void *data, size_t len)
+{
+    const struct fpmd_conf *conf = fpmd_worker->conf;
+
+    req->body_received += len;
+    if (req->body_received > conf->limits.body) {
+        if (!req->body_too_large)
+            fpmd_log(FPMD_LOG_WARNING, "%s %s: body over limits.body (%zu bytes)",
+                     req->method, req->uri, conf->limits.body);
+        req->body_too_large = 1;
+        evbuffer_drain(req->body, evbuffer_get_length(req->body));
+        if (req->wait == FPMD_WAIT_BODY)
+            wake(req);
+        return 0;
+    }
+    if (evbuffer_add(req->body, data, len) != 0) {
+        fpmd_req_abort(req);
+        return 0;
+    }
+    if (req->wait == FPMD_WAIT_BODY)
+        wake(req);
+    return evbuffer_get_length(req->body) >= BODY_WINDOW;
+}
+
+void
+fpmd_req_body_end(struct fpmd_req *req)
+{
+    req->body_eof = 1;
+    if (req->wait == FPMD_WAIT_BODY)
+        wake(req);
+}
+
+ssize_t
+fpmd_req_body_read(struct fpmd_req *req, void *buf, size_t len)
+{
+    int n;
+
+    for (;;) {
+        if (req->aborted || req->body_too_large)
+            return -1;
+        if (evbuffer_get_length(req->body) > 0 || req->body_eof)
+            break;
+        wait_for(req, FPMD_WAIT_BODY);
+    }
+    if (len > INT32_MAX)
+        len = INT32_MAX;
+    n = evbuffer_remove(req->body, buf, len);
+    if (n < 0)
+        return -1;
+    if (n > 0 && req->ops->body_consumed != NULL
+        && evbuffer_get_length(req->body) < BODY_WINDOW / 2)
+        req->ops->body_consumed(req);
+    return n;
+}
+
+/* --- response --------------------------------------------------------- */
+
+static const struct {
+    int code;
+    const char *reason;
+} reasons[] = {
+    {100, "Continue"}, {101, "Switching Protocols"}, {200, "OK"},
+    {201, "Created"}, {202, "Accepted"}, {204, "No Content"},
+    {206, "Partial Content"}, {301, "Moved Permanently"}, {302, "Found"},
+    {303, "See Other"}, {304, "Not Modified"}, {307, "Temporary Redirect"},
+    {308, "Permanent Redirect"}, {400, "Bad Request"}, {401, "Unauthorized"},
+    {403, "Forbidden"}, {404, "Not Found"}, {405, "Method Not Allowed"},
+    {408, "Request Timeout"}, {409, "Conflict"}, {410, "Gone"},
+    {411, "Length Required"}, {413, "Content Too Large"},
+    {414, "URI Too Long"}, {415, "Unsupported Media Type"},
+    {416, "Range Not Satisfiable"}, {422, "Unprocessable Content"},
+    {429, "Too Many Requests"}, {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"}, {501, "Not Implemented"},
+    {502, "Bad Gateway"}, {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+};
+
+const char *
+fpmd_status_reason(int status)
+{
+    for (size_t i = 0; i < FPMD_ARRAY_LEN(reasons); i++) {
+        if (reasons[i].code == status)
+            return reasons[i].reason;
+    }
+    return "Unknown";
+}
+
+int
+fpmd_resp_status(struct fpmd_req *req, int status)
+{
+    if (req->head_sent || status < 100 || status > 999)
+        return FPMD_ERROR;
+    req->status = status;
+    return FPMD_OK;
+}
+
+int
+fpmd_header_valid(const char *name, const char *value)
+{
+    /* RFC 9110 §5.6.2 tchar. */
+    static const char tchar_extra[] = "!#$%&'*+-.^_`|~";
+
+    if (name[0] == '\0')
+        return 0;
+    for (const char *p = name; *p != '\0'; p++) {
+        if (!isalnum((unsigned char) *p) && strchr(tchar_extra, *p) == NULL)
+            return 0;
+    }
+    for (const char *p = value; *p != '\0'; p++) {
+        if (*p == '\r' || *p == '\n')
+            return 0;
+    }
+    return 1;
+}
+
+int
+fpmd_resp_header(struct fpmd_req *req, const char *name, const char *value)
+{
+    struct fpmd_resp_header *h;
+
+    if (req->head_sent)
+        return FPMD_ERROR;
+    if (!fpmd_header_valid(name, value)) {
+        fpmd_log(FPMD_LOG_ERROR,
+                 "%s %s: handler tried to send an invalid header (CR, LF or "
+                 "a non-token name); refused",
+                 req->method, req->uri);
+        return FPMD_ERROR;
+    }
+    h = fpmd_alloc(req, sizeof(*h));
+    if (h == NULL)
+        return FPMD_ERROR;
+    h->name = fpmd_strdup(req, name);
+    h->value = fpmd_strdup(req, value);
+    if (h->name == NULL || h->value == NULL)
+        return FPMD_ERROR;
+    h->next = NULL;
+    *req->headers_tail = h;
+    req->headers_tail = &h->next;
+    return FPMD_OK;
+}
+
+int
+fpmd_resp_started(const struct fpmd_req *req)
+{
+    return req->head_sent;
+}
+
+int
+fpmd_req_format_cgi_head(struct fpmd_req *req, struct evbuffer *out)
+{
+    if (evbuffer_add_printf(out, "Status: %d %s\r\n", req->status,
+                            fpmd_status_reason(req->status)) < 0)
+        return FPMD_ERROR;
+    for (struct fpmd_resp_header *h = req->headers; h != NULL; h = h->next) {
+        if (evbuffer_add_printf(out, "%s: %s\r\n", h->name, h->value) < 0)
+            return FPMD_ERROR;
+    }
+    return evbuffer_add(out, "\r\n", 2) == 0 ? FPMD_OK : FPMD_ERROR;
+}
+
+int
+fpmd_resp_write(struct fpmd_req *req, const void *data, size_t len)
+{
+    int rc;
+
+    if (req->aborted || req->finished)
+        return FPMD_ERROR;
+    if (!req->head_sent) {
+        req->head_sent = 1;
+        rc = req->ops->write_head(req, data, len);
+    } else if (len == 0) {
+        return FPMD_OK;
+    } else {
+        rc = req->ops->write_body(req, data, len);
+    }
+    if (rc != FPMD_OK)
+        return rc;
+    req->bytes_sent += len;
+    /* Backpressure: a slow reader parks only this handler, never grows the
+     * queue past the codec's high-water mark by more than one write. */
+    while (req->co != NULL && fpmd_coro_current() == req->co
+           && req->ops->congested(req) && !req->aborted)
+        wait_for(req, FPMD_WAIT_DRAIN);
+    return req->aborted ? FPMD_ERROR : FPMD_OK;
+}
+
+int
+fpmd_reply(struct fpmd_req *req, int status, const char *content_type,
+           const void *body, size_t len)
+{
+    if (fpmd_resp_status(req, status) != FPMD_OK)
+        return FPMD_ERROR;
+    if (content_type != NULL
+        && fpmd_resp_header(req, "Content-Type", content_type) != FPMD_OK)
+        return FPMD_ERROR;
+    return fpmd_resp_write(req, body, len);
+}
+
+int
+fpmd_reply_error(struct fpmd_req *req, int status, const char *msg)
+{
+    char body[512];
+    int n;
+
+    n = snprintf(body, sizeof(body), "%d %s%s%s\n", status,
+                 fpmd_status_reason(status), msg ? ": " : "", msg ? msg : "");
+    if (n < 0)
+        return FPMD_ERROR;
+    if ((size_t) n >= sizeof(body))
+        n = sizeof(body) - 1;
+    return fpmd_reply(req, status, "text/plain; charset=utf-8", body,
+                      (size_t) n);
+}
+
+/* --- memory ----------------------------------------------------------- */
+
+void *
+fpmd_alloc(struct fpmd_req *req, size_t size)
+{
+    return fpmd_arena_alloc(&req->arena, size);
+}
+
+char *
+fpmd_strndup(struct fpmd_req *req, const char *s, size_t n)
+{
+    char *d;
+
+    if (n == SIZE_MAX)
+        return NULL;
+    d = fpmd_alloc(req, n + 1);
+    if (d == NULL)
+        return NULL;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+char *
+fpmd_strdup(struct fpmd_req *req, const char *s)
+{
+    return fpmd_strndup(req, s, strlen(s));
+}
+
+int
+fpmd_defer(struct fpmd_req *req, void (*fn)(void *), void *arg)
+{
+    struct fpmd_defer *d = fpmd_alloc(req, sizeof(*d));
+
+    if (d == NULL)
+        return FPMD_ERROR;
+    d->fn = fn;
+    d->arg = arg;
+    d->next = req->defers;
+    req->defers = d;
+    return FPMD_OK;
+}
+
+void
+fpmd_log_req(struct fpmd_req *req, int level, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fpmd_log((enum fpmd_log_level) level, "%s %s: %s", req->method, req->uri,
+             msg);
+}

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The inside of struct fpmd_req, shared by the worker and the codecs. A
+ * request belongs to its connection's codec until it is started; from then
+ * on the worker drives its coroutine, and the codec only feeds it body bytes
+ * and carries its output. fpmd_req_free() is the one place it ends. */
+#ifndef FPMD_REQ_H
+#define FPMD_REQ_H
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "fpmd/arena.h"
+#include "fpmd/coro.h"
+#include "fpmd/fpmd.h"
+
+struct evbuffer;
+struct fpmd_route;
+
+struct fpmd_param {
+    const char *name;
+    const char *value;
+};
+
+struct fpmd_resp_header {
+    struct fpmd_resp_header *next;
+    const char *name;
+    const char *value;
+};
+
+/* What a codec does with a request's output. */
+struct fpmd_req_ops {
+    /* Appends the head (req->status, req->headers) and, when blen > 0,
+     * the first body bytes. FPMD_ERROR when the connection is gone. */
+    int (*write_head)(struct fpmd_req *req, const void *body, size_t blen);
+    /* Appends body bytes (blen > 0). */
+    int (*write_body)(struct fpmd_req *req, const void *body, size_t blen);
+    /* The response is complete: terminate it on the wire. */
+    void (*finish)(struct fpmd_req *req);
+    /* The worker is done with req: unlink and free it. */
+    void (*release)(struct fpmd_req *req);
+    /* 1 while the connection's output is above its high-water mark. */
+    int (*congested)(struct fpmd_req *req);
+    /* Lets more body bytes flow after the handler consumed some. */
+    void (*body_consumed)(struct fpmd_req *req);
+};
+
+struct fpmd_defer;
+
+enum fpmd_req_wait {
+    FPMD_WAIT_NONE = 0,
+    FPMD_WAIT_SLEEP,
+    FPMD_WAIT_BODY,
+    FPMD_WAIT_DRAIN,
+};
+
+struct fpmd_req {
+    const struct fpmd_req_ops *ops;
+    void *conn;                     /* the codec's connection */
+    struct fpmd_req *next;          /* in the connection's list */
+    struct fpmd_req *queue_next;    /* waiting for a max_concurrency slot */
+    uint16_t id;                    /* FastCGI request id */
+    unsigned keep_conn:1;
+    unsigned started:1;             /* handler coroutine created */
+    unsigned head_sent:1;
+    unsigned finished:1;            /* response terminated */
+    unsigned aborted:1;
+    unsigned body_eof:1;
+    unsigned body_too_large:1;
+    unsigned terminated:1;          /* request_terminate_timeout fired */
+    unsigned is_head:1;
+
+    struct fpmd_arena arena;
+    struct fpmd_defer *defers;
+
+    /* request */
+    struct fpmd_param *params;
+    size_t nparams;
+    const char *method, *path, *uri, *query, *remote_addr;
+    int64_t content_length;
+    struct evbuffer *params_raw;    /* FastCGI PARAMS stream until it ends */
+    size_t params_cap;
+    struct evbuffer *body;          /* received, not yet read by handler */
+    uint64_t body_received;
+    struct fpmd_param *query_args;  /* parsed on first use */
+    size_t nquery_args;
+    int query_parsed;
+
+    /* routing */
+    const struct fpmd_route *route;
+    char allow[128];                /* for a 405 */
+    int route_status;               /* 200, 404, 405 */
+
+    /* response */
+    int status;
+    struct fpmd_resp_header *headers, **headers_tail;
+    uint64_t bytes_sent;
+
+    /* execution */
+    struct fpmd_coro *co;
+    enum fpmd_req_wait wait;
+    struct event wake_ev;           /* sleep timer and wakeups */
+    struct event term_ev;           /* request_terminate_timeout */
+    struct event slow_ev;           /* request_slowlog_timeout */
+    int wake_armed, term_armed, slow_armed;
+    uint64_t start_us;
+    uint64_t cpu_start_us;
+};
+
+/* A fresh request on conn (from the worker's free list); NULL when out of
+ * memory. */
+struct fpmd_req *fpmd_req_new(const struct fpmd_req_ops *ops, void *conn,
+                              uint16_t id);
+/* Ends a request: cancels its coroutine if it still exists, runs defers,
+ * returns memory. The codec must have unlinked it. */
+void fpmd_req_free(struct fpmd_req *req);
+
+/* Appends one CGI param (copied into the arena). FPMD_ERROR when memory
+ * or limits are out. */
+int fpmd_req_add_param(struct fpmd_req *req, const void *name, size_t nlen,
+                       const void *value, size_t vlen);
+/* Once every param is in: derives method, uri, query, path (see README
+ * "Routing" for the order) and content length. */
+void fpmd_req_derive(struct fpmd_req *req);
+
+/* Appends received body bytes / marks the end; wakes a waiting handler.
+ * Returns 1 when the buffered amount is over the window and the codec
+ * should stop reading for now. */
+int fpmd_req_body_feed(struct fpmd_req *req, const void *data, size_t len);
+void fpmd_req_body_end(struct fpmd_req *req);
+
+/* Marks the client gone and wakes the handler so it can return. */
+void fpmd_req_abort(struct fpmd_req *req);
+
+/* The codec's output drained below its low-water mark. */
+void fpmd_req_drained(struct fpmd_req *req);
+
+/* Formats the CGI head ("Status: ...\r\nName: value\r\n...\r\n") of req
+ * into out (FastCGI responses, and legacy pass-through later). */
+int fpmd_req_format_cgi_head(struct fpmd_req *req, struct evbuffer *out);
+
+/* Header validation shared with other codecs: 1 when name is an HTTP
+ * token and value has no CR, LF or NUL. */
+int fpmd_header_valid(const char *name, const char *value);
+
+#endif

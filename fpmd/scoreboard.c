@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Scoreboard mapping, the writer's seqlock and the reader's sanitizing
+ * copy. A worker may be killed mid-write or be compromised: readers retry
+ * a torn slot a few times and then take it as it is, but clamped. */
+#include "config.h"
+
+#include <string.h>
+#include <sys/mman.h>
+
+#include "fpmd/common.h"
+#include "fpmd/scoreboard.h"
+
+static size_t
+sb_size(uint32_t nslots)
+{
+    return sizeof(struct fpmd_scoreboard)
+        + (size_t) nslots * sizeof(struct fpmd_sb_slot);
+}
+
+struct fpmd_scoreboard *
+fpmd_scoreboard_new(uint32_t nslots)
+{
+    struct fpmd_scoreboard *sb;
+
+    sb = mmap(NULL, sb_size(nslots), PROT_READ | PROT_WRITE,
+              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sb == MAP_FAILED)
+        return NULL;
+    memset(sb, 0, sb_size(nslots));
+    sb->nslots = nslots;
+    return sb;
+}
+
+void
+fpmd_scoreboard_free(struct fpmd_scoreboard *sb)
+{
+    if (sb != NULL)
+        munmap(sb, sb_size(sb->nslots));
+}
+
+void
+fpmd_scoreboard_begin_write(struct fpmd_sb_slot *slot)
+{
+    slot->seq++;
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+void
+fpmd_scoreboard_end_write(struct fpmd_sb_slot *slot)
+{
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    slot->seq++;
+}
+
+void
+fpmd_scoreboard_copy_str(char *dst, size_t dstlen, const char *src,
+                         size_t srclen)
+{
+    size_t n;
+
+    if (dstlen == 0)
+        return;
+    n = strnlen(src, srclen);
+    if (n >= dstlen)
+        n = dstlen - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static void
+terminate_field(char *s, size_t len)
+{
+    s[len - 1] = '\0';
+}
+
+int
+fpmd_scoreboard_read(const struct fpmd_scoreboard *sb, uint32_t i,
+                     struct fpmd_sb_slot *out)
+{
+    const struct fpmd_sb_slot *s;
+    uint32_t before, after;
+
+    if (sb == NULL || i >= sb->nslots)
+        return FPMD_ERROR;
+    s = &sb->slots[i];
+    for (int tries = 0; tries < 8; tries++) {
+        before = s->seq;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        memcpy(out, (const void *) s, sizeof(*out));
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        after = s->seq;
+        if (before == after && (before & 1) == 0)
+            break;
+    }
+    /* Whatever the worker wrote, the copy is safe to print and index. */
+    terminate_field(out->req.method, sizeof(out->req.method));
+    terminate_field(out->req.uri, sizeof(out->req.uri));
+    terminate_field(out->req.query, sizeof(out->req.query));
+    terminate_field(out->req.script, sizeof(out->req.script));
+    terminate_field(out->req.user, sizeof(out->req.user));
+    if (out->state > FPMD_SB_FINISHING)
+        out->state = FPMD_SB_FINISHING;
+    if (out->pid <= 0 || out->state == FPMD_SB_FREE)
+        return FPMD_ERROR;
+    return FPMD_OK;
+}

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The shared-memory scoreboard: one slot per worker process, written by
+ * that worker, read by the master (process manager) and by any worker that
+ * renders the status page. Readers never trust a slot: every string is
+ * copied with a bound and terminated, every number clamped, as php-fpm
+ * learned from CVE-2021-21703. */
+#ifndef FPMD_SCOREBOARD_H
+#define FPMD_SCOREBOARD_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#define FPMD_SB_METHOD_LEN 16
+#define FPMD_SB_URI_LEN 256
+#define FPMD_SB_QUERY_LEN 256
+#define FPMD_SB_SCRIPT_LEN 256
+#define FPMD_SB_USER_LEN 64
+#define FPMD_SB_POOL_LEN 64
+
+enum fpmd_sb_state {
+    FPMD_SB_FREE = 0,       /* slot unused */
+    FPMD_SB_STARTING = 1,   /* forked, not yet accepting */
+    FPMD_SB_IDLE = 2,       /* accepting, no request in flight */
+    FPMD_SB_BUSY = 3,       /* at least one request in flight */
+    FPMD_SB_FINISHING = 4,  /* graceful exit: drains, accepts nothing */
+};
+
+/* The last (or current) request of a worker, php-fpm's per-process rows. */
+struct fpmd_sb_request {
+    char method[FPMD_SB_METHOD_LEN];
+    char uri[FPMD_SB_URI_LEN];
+    char query[FPMD_SB_QUERY_LEN];
+    char script[FPMD_SB_SCRIPT_LEN];
+    char user[FPMD_SB_USER_LEN];
+    uint64_t content_length;
+    uint64_t start_us;          /* wall clock, µs since the epoch */
+    uint64_t duration_us;       /* 0 while running */
+    uint64_t cpu_us;            /* worker CPU time spent during it */
+    uint64_t memory;            /* peak arena bytes */
+};
+
+struct fpmd_sb_slot {
+    /* Written by the worker. */
+    volatile uint32_t seq;      /* odd while the worker writes (seqlock) */
+    pid_t pid;
+    uint32_t generation;        /* config generation the worker runs */
+    uint32_t state;             /* enum fpmd_sb_state */
+    uint64_t start_us;          /* when the worker started */
+    uint64_t accepted_conn;     /* connections accepted */
+    uint64_t requests;          /* requests finished */
+    uint32_t in_flight;         /* requests running now */
+    uint32_t max_in_flight;
+    uint32_t connections;       /* open connections */
+    uint64_t last_idle_us;      /* when in_flight last dropped to 0 */
+    uint64_t heartbeat_us;      /* the event loop's last tick: a stale one
+                                 * means a handler blocks the loop */
+    uint64_t slow_requests;
+    uint64_t terminated_requests;
+    struct fpmd_sb_request req;
+};
+
+/* Pool-wide counters written by the master. */
+struct fpmd_sb_pool {
+    char name[FPMD_SB_POOL_LEN];
+    uint32_t pm_mode;           /* enum fpmd_pm_mode */
+    uint64_t start_us;
+    uint64_t max_children_reached;
+    uint32_t max_active;        /* high water mark of busy workers */
+    uint32_t max_listen_queue;
+    uint64_t accepted_conn_dead; /* counted from slots of workers gone */
+    uint64_t slow_requests_dead;
+};
+
+struct fpmd_scoreboard {
+    struct fpmd_sb_pool pool;
+    uint32_t nslots;
+    struct fpmd_sb_slot slots[];
+};
+
+/* Maps a new shared anonymous scoreboard of nslots slots (before fork, so
+ * workers inherit it). NULL on failure, errno set. */
+struct fpmd_scoreboard *fpmd_scoreboard_new(uint32_t nslots);
+void fpmd_scoreboard_free(struct fpmd_scoreboard *sb);
+
+/* Worker side: bracket every write to the own slot. */
+void fpmd_scoreboard_begin_write(struct fpmd_sb_slot *slot);
+void fpmd_scoreboard_end_write(struct fpmd_sb_slot *slot);
+
+/* Reader side: copies slot i into *out, sanitized (strings terminated,
+ * state in range). Retries a torn read a few times; returns FPMD_OK, or
+ * FPMD_ERROR for a free slot or index out of range. */
+int fpmd_scoreboard_read(const struct fpmd_scoreboard *sb, uint32_t i,
+                         struct fpmd_sb_slot *out);
+
+/* Bounded string copy into a fixed field: truncates, always terminates. */
+void fpmd_scoreboard_copy_str(char *dst, size_t dstlen, const char *src,
+                              size_t srclen);
+
+#endif

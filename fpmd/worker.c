@@ -1,0 +1,622 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The worker process: accepts on inherited listeners, runs each request's
+ * handler in a coroutine, enforces max_concurrency, request timeouts and
+ * max_requests, reports to its scoreboard slot, and exits gracefully on
+ * SIGQUIT (finish what is in flight) or at once on SIGTERM. */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "fpmd/access_log.h"
+#include "fpmd/fcgi_conn.h"
+#include "fpmd/log.h"
+#include "fpmd/req.h"
+#include "fpmd/worker.h"
+
+#define ACCEPT_BATCH 16
+
+struct fpmd_worker *fpmd_worker;
+
+uint64_t
+fpmd_now_us(void)
+{
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    return (uint64_t) tv.tv_sec * 1000000 + (uint64_t) tv.tv_usec;
+}
+
+uint64_t
+fpmd_cpu_us(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (uint64_t) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000
+        + (uint64_t) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+/* --- scoreboard ------------------------------------------------------- */
+
+static void
+slot_update_state(struct fpmd_worker *w)
+{
+    struct fpmd_sb_slot *s = w->slot;
+    uint32_t state;
+
+    if (w->finishing)
+        state = FPMD_SB_FINISHING;
+    else if (w->in_flight > 0)
+        state = FPMD_SB_BUSY;
+    else
+        state = FPMD_SB_IDLE;
+    fpmd_scoreboard_begin_write(s);
+    if (state == FPMD_SB_IDLE && s->state != FPMD_SB_IDLE)
+        s->last_idle_us = fpmd_now_us();
+    s->state = state;
+    s->in_flight = w->in_flight;
+    if (w->in_flight > s->max_in_flight)
+        s->max_in_flight = w->in_flight;
+    s->connections = w->connections;
+    s->requests = w->requests;
+    fpmd_scoreboard_end_write(s);
+}
+
+static void
+slot_request_start(struct fpmd_worker *w, struct fpmd_req *req)
+{
+    struct fpmd_sb_request *r = &w->slot->req;
+    const char *script = fpmd_req_param(req, "SCRIPT_FILENAME");
+    const char *user = fpmd_req_param(req, "REMOTE_USER");
+
+    fpmd_scoreboard_begin_write(w->slot);
+    fpmd_scoreboard_copy_str(r->method, sizeof(r->method), req->method,
+                             strlen(req->method));
+    fpmd_scoreboard_copy_str(r->uri, sizeof(r->uri), req->uri,
+                             strlen(req->uri));
+    fpmd_scoreboard_copy_str(r->query, sizeof(r->query), req->query,
+                             strlen(req->query));
+    script = script ? script : req->path;
+    fpmd_scoreboard_copy_str(r->script, sizeof(r->script), script,
+                             strlen(script));
+    user = user ? user : "";
+    fpmd_scoreboard_copy_str(r->user, sizeof(r->user), user, strlen(user));
+    r->content_length = req->content_length > 0
+        ? (uint64_t) req->content_length : 0;
+    r->start_us = req->start_us;
+    r->duration_us = 0;
+    r->cpu_us = 0;
+    r->memory = 0;
+    fpmd_scoreboard_end_write(w->slot);
+}
+
+static void
+slot_request_end(struct fpmd_worker *w, struct fpmd_req *req, uint64_t now,
+                 uint64_t cpu)
+{
+    struct fpmd_sb_request *r = &w->slot->req;
+
+    fpmd_scoreboard_begin_write(w->slot);
+    /* With several requests in flight the row shows the latest started;
+     * only its own end closes it. */
+    if (r->start_us == req->start_us) {
+        r->duration_us = now - req->start_us;
+        r->cpu_us = cpu;
+        r->memory = req->arena.used;
+    }
+    fpmd_scoreboard_end_write(w->slot);
+}
+
+/* --- access and slow logs --------------------------------------------- */
+
+static const char *
+access_param(void *ctx, const char *name)
+{
+    return fpmd_req_param(ctx, name);
+}
+
+static const char *
+access_out_header(void *ctx, const char *name)
+{
+    struct fpmd_req *req = ctx;
+
+    for (struct fpmd_resp_header *h = req->headers; h != NULL; h = h->next) {
+        if (strcasecmp(h->name, name) == 0)
+            return h->value;
+    }
+    return NULL;
+}
+
+static void
+write_access_log(struct fpmd_worker *w, struct fpmd_req *req, uint64_t now,
+                 uint64_t cpu)
+{
+    struct fpmd_access_info ai;
+    struct evbuffer *line;
+    const char *script = fpmd_req_param(req, "SCRIPT_FILENAME");
+    const char *user = fpmd_req_param(req, "REMOTE_USER");
+
+    if (!fpmd_log_access_enabled())
+        return;
+    memset(&ai, 0, sizeof(ai));
+    ai.pool = w->conf->pool_name;
+    ai.method = req->method;
+    ai.uri = req->uri;
+    ai.query = req->query;
+    ai.script = script ? script : req->path;
+    ai.remote_addr = req->remote_addr;
+    ai.remote_user = user;
+    ai.status = req->status;
+    ai.content_length = req->content_length > 0
+        ? (uint64_t) req->content_length : 0;
+    ai.start_us = req->start_us;
+    ai.end_us = now;
+    ai.cpu_us = cpu;
+    ai.memory = req->arena.used;
+    ai.pid = getpid();
+    ai.ppid = getppid();
+    ai.param = access_param;
+    ai.out_header = access_out_header;
+    ai.ctx = req;
+    line = evbuffer_new();
+    if (line == NULL)
+        return;
+    if (fpmd_access_log_format(line, w->conf->log.access_format
+                                         ? w->conf->log.access_format
+                                         : fpmd_access_log_default_format,
+                               &ai) == FPMD_OK)
+        fpmd_log_access_write((const char *) evbuffer_pullup(line, -1),
+                              evbuffer_get_length(line));
+    evbuffer_free(line);
+}
+
+static const char *
+route_name(const struct fpmd_req *req)
+{
+    return req->route != NULL ? req->route->handler->name : "-";
+}
+
+static void
+on_slow(evutil_socket_t fd, short what, void *arg)
+{
+    struct fpmd_req *req = arg;
+    struct fpmd_worker *w = fpmd_worker;
+    char line[1024];
+    char when[64];
+    time_t t = time(NULL);
+    struct tm tm;
+    int n;
+
+    req->slow_armed = 0;
+    localtime_r(&t, &tm);
+    strftime(when, sizeof(when), "%d-%b-%Y %H:%M:%S", &tm);
+    /* php-fpm's slowlog entry shape, with the route standing in for the
+     * PHP backtrace. */
+    n = snprintf(line, sizeof(line),
+                 "\n[%s]  [pool %s] pid %d\nscript_filename = %s\n"
+                 "route = %s\nrequest = \"%s %s\"\n",
+                 when, w->conf->pool_name, (int) getpid(),
+                 fpmd_req_param(req, "SCRIPT_FILENAME")
+                     ? fpmd_req_param(req, "SCRIPT_FILENAME") : req->path,
+                 route_name(req), req->method, req->uri);
+    for (int i = 0; i < n && i < (int) sizeof(line); i++) {
+        if ((unsigned char) line[i] < 0x20 && line[i] != '\n')
+            line[i] = '?';
+    }
+    if (n > 0)
+        fpmd_log_slow_write(line, (size_t) n < sizeof(line) ? (size_t) n
+                                                              : sizeof(line) - 1);
+    fpmd_log(FPMD_LOG_WARNING, "[pool %s] child %d, route '%s' (request: "
+             "\"%s %s\") executing too slow (%.3f sec), logging",
+             w->conf->pool_name, (int) getpid(), route_name(req), req->method,
+             req->uri, (double) w->conf->timeouts.slowlog_ms / 1000.0);
+    fpmd_scoreboard_begin_write(w->slot);
+    w->slot->slow_requests++;
+    fpmd_scoreboard_end_write(w->slot);
+}
+
+static void complete(struct fpmd_req *req);
+
+static void
+on_terminate(evutil_socket_t fd, short what, void *arg)
+{
+    struct fpmd_req *req = arg;
+    struct fpmd_worker *w = fpmd_worker;
+
+    req->term_armed = 0;
+    fpmd_log(FPMD_LOG_WARNING, "[pool %s] child %d, route '%s' (request: "
+             "\"%s %s\") execution timed out (%.3f sec), terminating",
+             w->conf->pool_name, (int) getpid(), route_name(req), req->method,
+             req->uri, (double) w->conf->timeouts.request_terminate_ms / 1000.0);
+    fpmd_scoreboard_begin_write(w->slot);
+    w->slot->terminated_requests++;
+    fpmd_scoreboard_end_write(w->slot);
+    /* The handler is parked (this timer could fire): drop its coroutine
+     * without unwinding; its defers still run when the request is freed. */
+    fpmd_coro_free(req->co);
+    req->co = NULL;
+    req->wait = FPMD_WAIT_NONE;
+    req->terminated = 1;
+    if (req->wake_armed) {
+        event_del(&req->wake_ev);
+        req->wake_armed = 0;
+    }
+    if (!req->head_sent && !req->aborted)
+        fpmd_reply_error(req, 504, "request_terminate_timeout");
+    req->aborted = 1;
+    complete(req);
+}
+
+/* --- running requests ------------------------------------------------- */
+
+static void
+run_handler(void *arg)
+{
+    struct fpmd_req *req = arg;
+    int rc;
+
+    switch (req->route_status) {
+    case 200:
+        rc = req->route->handler->fn(req);
+        break;
+    case 405:
+        fpmd_resp_header(req, "Allow", req->allow);
+        rc = fpmd_reply_error(req, 405, NULL);
+        break;
+    default:
+        rc = fpmd_reply_error(req, req->route_status, NULL);
+        break;
+    }
+    if (rc != FPMD_OK && !req->head_sent && !req->aborted)
+        fpmd_reply_error(req, req->body_too_large ? 413 : 500, NULL);
+}
+
+static void
+check_exit(struct fpmd_worker *w)
+{
+    if (w->finishing && w->in_flight == 0 && w->connections == 0)
+        event_base_loopbreak(w->base);
+}
+
+static void set_accepting(struct fpmd_worker *w, int on);
+
+static void
+begin_finishing(struct fpmd_worker *w, const char *why)
+{
+    if (w->finishing)
+        return;
+    fpmd_log(FPMD_LOG_DEBUG, "worker %d finishing: %s", (int) getpid(), why);
+    w->finishing = 1;
+    set_accepting(w, 0);
+    slot_update_state(w);
+    fpmd_fcgi_drain();
+    check_exit(w);
+}
+
+static void run(struct fpmd_req *req);
+
+static void
+complete(struct fpmd_req *req)
+{
+    struct fpmd_worker *w = fpmd_worker;
+    uint64_t now, cpu;
+
+    if (!req->head_sent && !req->aborted)
+        fpmd_resp_write(req, NULL, 0);
+    req->ops->finish(req);
+    now = fpmd_now_us();
+    cpu = fpmd_cpu_us() - req->cpu_start_us;
+    slot_request_end(w, req, now, cpu);
+    write_access_log(w, req, now, cpu);
+    w->in_flight--;
+    w->requests++;
+    req->ops->release(req);
+    while (w->queue_head != NULL && w->in_flight < w->conf->pm.max_concurrency) {
+        struct fpmd_req *next = w->queue_head;
+
+        w->queue_head = next->queue_next;
+        if (w->queue_head == NULL)
+            w->queue_tail = &w->queue_head;
+        run(next);
+    }
+    if (w->conf->pm.max_requests != 0 && w->started >= w->conf->pm.max_requests)
+        begin_finishing(w, "max_requests reached");
+    if (!w->finishing && !w->accepting
+        && w->in_flight < w->conf->pm.max_concurrency
+        && w->connections < w->conf->limits.connections)
+        set_accepting(w, 1);
+    slot_update_state(w);
+    check_exit(w);
+}
+
+void
+fpmd_worker_resume(struct fpmd_req *req)
+{
+    if (req->co == NULL)
+        return;
+    if (fpmd_coro_resume(req->co) == FPMD_DONE) {
+        fpmd_coro_free(req->co);
+        req->co = NULL;
+        complete(req);
+    }
+}
+
+static void
+arm_timer(struct event *ev, int *armed, uint64_t ms,
+          void (*cb)(evutil_socket_t, short, void *), struct fpmd_req *req)
+{
+    struct timeval tv = {(time_t) (ms / 1000), (suseconds_t) (ms % 1000) * 1000};
+
+    if (ms == 0)
+        return;
+    event_assign(ev, fpmd_worker->base, -1, 0, cb, req);
+    event_add(ev, &tv);
+    *armed = 1;
+}
+
+static void
+run(struct fpmd_req *req)
+{
+    struct fpmd_worker *w = fpmd_worker;
+
+    req->co = fpmd_coro_new(w->coros, run_handler, req);
+    w->in_flight++;
+    req->start_us = fpmd_now_us();
+    req->cpu_start_us = fpmd_cpu_us();
+    slot_request_start(w, req);
+    if (w->in_flight == 1)
+        slot_update_state(w);
+    if (req->co == NULL) {
+        fpmd_log(FPMD_LOG_ERROR, "%s %s: no coroutine stack available",
+                 req->method, req->uri);
+        req->aborted = 1;
+        complete(req);
+        return;
+    }
+    arm_timer(&req->term_ev, &req->term_armed,
+              w->conf->timeouts.request_terminate_ms, on_terminate, req);
+    arm_timer(&req->slow_ev, &req->slow_armed, w->conf->timeouts.slowlog_ms,
+              on_slow, req);
+    fpmd_worker_resume(req);
+}
+
+void
+fpmd_worker_start_req(struct fpmd_req *req)
+{
+    struct fpmd_worker *w = fpmd_worker;
+
+    req->started = 1;
+    w->started++;
+    if (req->route_status == 0)
+        req->route_status = fpmd_router_match(w->router, req->method,
+                                              req->path, &req->route,
+                                              req->allow, sizeof(req->allow));
+    if (w->in_flight >= w->conf->pm.max_concurrency) {
+        /* Keep-alive and multiplexed requests still reach a worker at its
+         * cap; they wait their turn instead of being refused. */
+        req->queue_next = NULL;
+        *w->queue_tail = req;
+        w->queue_tail = &req->queue_next;
+        if (w->accepting)
+            set_accepting(w, 0);
+        return;
+    }
+    run(req);
+    if (w->accepting && (w->in_flight >= w->conf->pm.max_concurrency))
+        set_accepting(w, 0);
+}
+
+/* --- accepting -------------------------------------------------------- */
+
+static void
+on_accept(evutil_socket_t fd, short what, void *arg)
+{
+    struct fpmd_listener *l = arg;
+    struct fpmd_worker *w = fpmd_worker;
+    struct sockaddr_storage ss;
+    char peer[64];
+
+    for (int i = 0; i < ACCEPT_BATCH && w->accepting; i++) {
+        socklen_t sslen = sizeof(ss);
+        int cfd = accept4(fd, (struct sockaddr *) &ss, &sslen,
+                          SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (cfd < 0) {
+            if (errno == EMFILE || errno == ENFILE)
+                fpmd_log_errno(FPMD_LOG_ERROR, "accept on %s", l->address);
+            return;
+        }
+        fpmd_sockaddr_ntop((struct sockaddr *) &ss, peer, sizeof(peer));
+        /* php-fpm's listen.allowed_clients: dropped before any byte is
+         * read. */
+        if (!fpmd_listener_allows(l, (struct sockaddr *) &ss, sslen)) {
+            fpmd_log(FPMD_LOG_WARNING, "Connection disallowed: IP address "
+                     "'%s' has been dropped.", peer);
+            close(cfd);
+            continue;
+        }
+        if (fpmd_fcgi_conn_new(cfd, peer) != FPMD_OK) {
+            close(cfd);
+            continue;
+        }
+        w->connections++;
+        fpmd_scoreboard_begin_write(w->slot);
+        w->slot->accepted_conn++;
+        w->slot->connections = w->connections;
+        fpmd_scoreboard_end_write(w->slot);
+        if (w->connections >= w->conf->limits.connections)
+            set_accepting(w, 0);
+    }
+}
+
+static void
+set_accepting(struct fpmd_worker *w, int on)
+{
+    if (w->accepting == on || (on && w->finishing))
+        return;
+    for (size_t i = 0; i < w->nlisteners; i++) {
+        if (on)
+            event_add(w->accept_evs[i], NULL);
+        else
+            event_del(w->accept_evs[i]);
+    }
+    w->accepting = on;
+}
+
+void
+fpmd_worker_conn_closed(void)
+{
+    struct fpmd_worker *w = fpmd_worker;
+
+    w->connections--;
+    if (!w->finishing && !w->accepting
+        && w->in_flight < w->conf->pm.max_concurrency
+        && w->connections < w->conf->limits.connections)
+        set_accepting(w, 1);
+    check_exit(w);
+}
+
+int
+fpmd_worker_draining(void)
+{
+    return fpmd_worker->finishing;
+}
+
+/* --- signals and ticks ------------------------------------------------ */
+
+static void
+on_signal(evutil_socket_t fd, short what, void *arg)
+{
+    struct fpmd_worker *w = arg;
+    struct signalfd_siginfo si;
+
+    while (read(fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+        switch (si.ssi_signo) {
+        case SIGUSR1:
+            fpmd_log_reopen();
+            break;
+        case SIGQUIT:
+            begin_finishing(w, "SIGQUIT");
+            break;
+        case SIGTERM:
+        case SIGINT:
+            w->fast_exit = 1;
+            event_base_loopbreak(w->base);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct fpmd_worker *w = arg;
+
+    fpmd_scoreboard_begin_write(w->slot);
+    w->slot->heartbeat_us = fpmd_now_us();
+    fpmd_scoreboard_end_write(w->slot);
+}
+
+static int
+setup_signals(struct fpmd_worker *w)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGQUIT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    w->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (w->signal_fd < 0)
+        return FPMD_ERROR;
+    w->signal_ev = event_new(w->base, w->signal_fd, EV_READ | EV_PERSIST,
+                             on_signal, w);
+    return w->signal_ev != NULL && event_add(w->signal_ev, NULL) == 0
+        ? FPMD_OK : FPMD_ERROR;
+}
+
+int
+fpmd_worker_main(const struct fpmd_conf *conf, const struct fpmd_router *router,
+                 struct fpmd_listener *listeners, size_t nlisteners,
+                 struct fpmd_scoreboard *sb, uint32_t slot, uint32_t generation)
+{
+    struct fpmd_worker w;
+    struct timeval second = {1, 0};
+    char prefix[96];
+
+    memset(&w, 0, sizeof(w));
+    w.conf = conf;
+    w.router = router;
+    w.listeners = listeners;
+    w.nlisteners = nlisteners;
+    w.sb = sb;
+    w.slot = &sb->slots[slot];
+    w.generation = generation;
+    w.queue_tail = &w.queue_head;
+    w.signal_fd = -1;
+    fpmd_worker = &w;
+    snprintf(prefix, sizeof(prefix), "[pool %s] ", conf->pool_name);
+    fpmd_log_set_prefix(prefix);
+
+    w.base = event_base_new();
+    w.coros = fpmd_coro_pool_new(conf->pm.stack_size,
+                                 conf->pm.max_concurrency < 256
+                                     ? conf->pm.max_concurrency : 256);
+    w.accept_evs = calloc(nlisteners ? nlisteners : 1, sizeof(*w.accept_evs));
+    if (w.base == NULL || w.coros == NULL || w.accept_evs == NULL
+        || setup_signals(&w) != FPMD_OK) {
+        fpmd_log_errno(FPMD_LOG_ALERT, "worker %d: setup failed",
+                       (int) getpid());
+        return 1;
+    }
+    for (size_t i = 0; i < nlisteners; i++) {
+        w.accept_evs[i] = event_new(w.base, listeners[i].fd,
+                                    EV_READ | EV_PERSIST, on_accept,
+                                    &listeners[i]);
+        if (w.accept_evs[i] == NULL)
+            return 1;
+    }
+    fpmd_fcgi_conn_setup(conf);
+    w.tick_ev = event_new(w.base, -1, EV_PERSIST, on_tick, &w);
+    event_add(w.tick_ev, &second);
+
+    fpmd_scoreboard_begin_write(w.slot);
+    w.slot->pid = getpid();
+    w.slot->generation = generation;
+    w.slot->start_us = fpmd_now_us();
+    w.slot->heartbeat_us = w.slot->start_us;
+    fpmd_scoreboard_end_write(w.slot);
+    on_tick(-1, 0, &w);
+    set_accepting(&w, 1);
+    slot_update_state(&w);
+
+    event_base_dispatch(w.base);
+
+    if (w.fast_exit || w.in_flight > 0 || w.connections > 0)
+        fpmd_fcgi_close_all();
+    for (size_t i = 0; i < nlisteners; i++)
+        event_free(w.accept_evs[i]);
+    free(w.accept_evs);
+    event_free(w.tick_ev);
+    event_free(w.signal_ev);
+    close(w.signal_fd);
+    fpmd_scoreboard_begin_write(w.slot);
+    w.slot->state = FPMD_SB_FINISHING;
+    fpmd_scoreboard_end_write(w.slot);
+    return 0;
+}

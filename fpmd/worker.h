@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* A worker process: one libevent loop, the listeners it inherited, the
+ * connections it accepted and the coroutines of their requests. There is
+ * one per process, reached through fpmd_worker. */
+#ifndef FPMD_WORKER_H
+#define FPMD_WORKER_H
+
+#include <event2/event.h>
+
+#include "fpmd/conf.h"
+#include "fpmd/coro.h"
+#include "fpmd/listen.h"
+#include "fpmd/router.h"
+#include "fpmd/scoreboard.h"
+
+struct fpmd_req;
+
+struct fpmd_worker {
+    struct event_base *base;
+    const struct fpmd_conf *conf;
+    const struct fpmd_router *router;
+    struct fpmd_listener *listeners;
+    size_t nlisteners;
+    struct event **accept_evs;
+    int accepting;
+
+    struct fpmd_scoreboard *sb;
+    struct fpmd_sb_slot *slot;
+    uint32_t generation;
+
+    struct fpmd_coro_pool *coros;
+    struct event *signal_ev;
+    struct event *tick_ev;
+    int signal_fd;
+
+    unsigned in_flight;
+    unsigned connections;
+    uint64_t requests;          /* finished */
+    uint64_t started;           /* started, counts toward max_requests */
+    int finishing;              /* graceful exit under way */
+    int fast_exit;
+
+    /* Requests waiting for a max_concurrency slot, FIFO. */
+    struct fpmd_req *queue_head, **queue_tail;
+};
+
+extern struct fpmd_worker *fpmd_worker;
+
+/* Runs a worker until it exits; returns the process exit code. */
+int fpmd_worker_main(const struct fpmd_conf *conf,
+                     const struct fpmd_router *router,
+                     struct fpmd_listener *listeners, size_t nlisteners,
+                     struct fpmd_scoreboard *sb, uint32_t slot,
+                     uint32_t generation);
+
+/* The codec has a complete request head: route it and run (or queue) its
+ * handler. The request may be finished and freed before this returns. */
+void fpmd_worker_start_req(struct fpmd_req *req);
+
+/* Continues a parked handler; from event callbacks only. */
+void fpmd_worker_resume(struct fpmd_req *req);
+
+/* Connection bookkeeping for the codecs (limits, graceful exit). */
+void fpmd_worker_conn_closed(void);
+/* 1 when connections without requests should close now (graceful exit). */
+int fpmd_worker_draining(void);
+
+/* Microseconds since the epoch / of this process's CPU time. */
+uint64_t fpmd_now_us(void);
+uint64_t fpmd_cpu_us(void);
+
+#endif

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Demo and benchmark handlers: /hello and /json do the work fixed by the
+ * benchmark contract, /probe echoes what fpmd received so tests can compare
+ * what a web server sent with what a handler saw. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "fpmd/fpmd.h"
+#include "fpmd/sha256.h"
+
+FPMD_HANDLER(hello)
+{
+    static const char body[] = "hello world\n";
+
+    return fpmd_reply(req, 200, "text/plain", body, sizeof(body) - 1);
+}
+
+static void
+put_json(void *obj)
+{
+    json_object_put(obj);
+}
+
+/* Hands a json-c value to the request: released when the request ends. */
+static json_object *
+owned(struct fpmd_req *req, json_object *obj)
+{
+    if (obj != NULL && fpmd_defer(req, put_json, obj) != FPMD_OK) {
+        json_object_put(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+static int
+reply_json(struct fpmd_req *req, int status, json_object *obj)
+{
+    size_t len;
+    const char *s = json_object_to_json_string_length(
+        obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+
+    return fpmd_reply(req, status, "application/json", s, len);
+}
+
+FPMD_HANDLER(json)
+{
+    json_object *list = owned(req, json_object_new_array_ext(10));
+
+    if (list == NULL)
+        return FPMD_ERROR;
+    for (int n = 1; n <= 10; n++) {
+        json_object *rec = json_object_new_object();
+        json_object *tags = json_object_new_array_ext(2);
+        char name[16];
+
+        snprintf(name, sizeof(name), "item-%d", n);
+        json_object_object_add(rec, "id", json_object_new_int(n));
+        json_object_object_add(rec, "name", json_object_new_string(name));
+        json_object_object_add(rec, "price", json_object_new_double(n * 1.25));
+        json_object_object_add(rec, "active",
+                               json_object_new_boolean(n % 2 == 0));
+        json_object_array_add(tags, json_object_new_string("alpha"));
+        json_object_array_add(tags, json_object_new_string("beta"));
+        json_object_object_add(rec, "tags", tags);
+        json_object_array_add(list, rec);
+    }
+    return reply_json(req, 200, list);
+}
+
+static int
+arg_ull(struct fpmd_req *req, const char *name, unsigned long long max,
+        unsigned long long *out)
+{
+    const char *v = fpmd_req_query_arg(req, name);
+    char *end;
+
+    if (v == NULL)
+        return FPMD_DECLINED;
+    *out = strtoull(v, &end, 10);
+    if (v[0] == '\0' || v[0] == '-' || *end != '\0' || *out > max)
+        return FPMD_ERROR;
+    return FPMD_OK;
+}
+
+/* ?size=N: N bytes of a repeating alphabet, streamed so large answers
+ * exercise backpressure without being held in memory. */
+static int
+reply_sized(struct fpmd_req *req, int status, unsigned long long size)
+{
+    char chunk[65536];
+
+    for (size_t i = 0; i < sizeof(chunk); i++)
+        chunk[i] = (char) ('a' + i % 26);
+    if (fpmd_resp_status(req, status) != FPMD_OK
+        || fpmd_resp_header(req, "Content-Type",
+                            "application/octet-stream") != FPMD_OK)
+        return FPMD_ERROR;
+    if (size == 0)
+        return fpmd_resp_write(req, NULL, 0);
+    /* chunk length is a multiple of 26, so every chunk starts at 'a' */
+    while (size > 0) {
+        size_t n = size < 26 * 2520 ? (size_t) size : 26 * 2520;
+
+        if (fpmd_resp_write(req, chunk, n) != FPMD_OK)
+            return FPMD_ERROR;
+        size -= n;
+    }
+    return FPMD_OK;
+}
+
+FPMD_HANDLER(probe)
+{
+    unsigned long long status = 200, size = 0, sleep_ms = 0;
+    struct fpmd_sha256 sha;
+    char digest[65], buf[16384];
+    uint64_t body_len = 0;
+    json_object *obj, *params, *headers;
+    int has_size;
+    ssize_t n;
+
+    if (arg_ull(req, "status", 999, &status) == FPMD_ERROR || status < 200
+        || arg_ull(req, "sleep_ms", 600000, &sleep_ms) == FPMD_ERROR
+        || (has_size = arg_ull(req, "size", 1ULL << 40, &size)) == FPMD_ERROR)
+        return fpmd_reply_error(req, 400, "status 200..999, size and "
+                                "sleep_ms must be integers");
+    fpmd_sha256_init(&sha);
+    while ((n = fpmd_req_body_read(req, buf, sizeof(buf))) > 0) {
+        fpmd_sha256_update(&sha, buf, (size_t) n);
+        body_len += (uint64_t) n;
+    }
+    if (n < 0)
+        return FPMD_ERROR;
+    fpmd_sha256_hex(&sha, digest);
+    if (sleep_ms > 0 && fpmd_sleep(req, sleep_ms) != FPMD_OK)
+        return FPMD_ERROR;
+    if (has_size == FPMD_OK)
+        return reply_sized(req, (int) status, size);
+
+    obj = owned(req, json_object_new_object());
+    if (obj == NULL)
+        return FPMD_ERROR;
+    params = json_object_new_object();
+    headers = json_object_new_object();
+    json_object_object_add(obj, "method",
+                           json_object_new_string(fpmd_req_method(req)));
+    json_object_object_add(obj, "uri", json_object_new_string(fpmd_req_uri(req)));
+    json_object_object_add(obj, "path",
+                           json_object_new_string(fpmd_req_path(req)));
+    json_object_object_add(obj, "query",
+                           json_object_new_string(fpmd_req_query(req)));
+    for (size_t i = 0; i < fpmd_req_nparams(req); i++) {
+        const char *name, *value;
+
+        fpmd_req_param_at(req, i, &name, &value);
+        json_object_object_add(params, name, json_object_new_string(value));
+        if (strncmp(name, "HTTP_", 5) == 0)
+            json_object_object_add(headers, name + 5,
+                                   json_object_new_string(value));
+    }
+    json_object_object_add(obj, "params", params);
+    json_object_object_add(obj, "headers", headers);
+    json_object_object_add(obj, "body_length",
+                           json_object_new_int64((int64_t) body_len));
+    json_object_object_add(obj, "body_sha256", json_object_new_string(digest));
+    return reply_json(req, (int) status, obj);
+}

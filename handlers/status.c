@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* php-fpm's ping and status pages. The status handler reads the running
+ * generation's scoreboard through sanitizing copies and renders it with
+ * status_render.c; it never trusts what another worker wrote. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "fpmd/fpmd.h"
+#include "fpmd/worker.h"
+#include "handlers/status_render.h"
+
+static int
+send_no_cache(struct fpmd_req *req)
+{
+    for (size_t i = 0; fpmd_status_headers[i] != NULL; i += 2) {
+        if (fpmd_resp_header(req, fpmd_status_headers[i],
+                             fpmd_status_headers[i + 1]) != FPMD_OK)
+            return FPMD_ERROR;
+    }
+    return FPMD_OK;
+}
+
+FPMD_HANDLER(ping)
+{
+    const char *pong = fpmd_worker->conf->status.ping_response;
+
+    if (send_no_cache(req) != FPMD_OK)
+        return FPMD_ERROR;
+    return fpmd_reply(req, 200, "text/plain", pong, strlen(pong));
+}
+
+static const char *
+pm_name(uint32_t mode)
+{
+    return mode == FPMD_PM_DYNAMIC ? "dynamic"
+        : mode == FPMD_PM_ONDEMAND ? "ondemand" : "static";
+}
+
+static void
+free_evbuffer(void *b)
+{
+    evbuffer_free(b);
+}
+
+/* Fills v from the scoreboard; slots is an arena array of nslots. */
+static void
+snapshot(struct fpmd_status_view *v, struct fpmd_sb_slot *slots)
+{
+    const struct fpmd_worker *w = fpmd_worker;
+    const struct fpmd_scoreboard *sb = w->sb;
+    size_t n = 0;
+
+    memset(v, 0, sizeof(*v));
+    v->pool = w->conf->pool_name;
+    v->pm = pm_name(sb->pool.pm_mode);
+    v->start_us = sb->pool.start_us;
+    v->now_us = fpmd_now_us();
+    v->accepted_conn = sb->pool.accepted_conn_dead;
+    v->slow_requests = sb->pool.slow_requests_dead;
+    v->max_children_reached = sb->pool.max_children_reached;
+    for (uint32_t i = 0; i < sb->nslots; i++) {
+        if (fpmd_scoreboard_read(sb, i, &slots[n]) != FPMD_OK)
+            continue;
+        v->accepted_conn += slots[n].accepted_conn;
+        v->slow_requests += slots[n].slow_requests;
+        v->in_flight += slots[n].in_flight;
+        if (slots[n].state == FPMD_SB_BUSY)
+            v->active++;
+        else if (slots[n].state == FPMD_SB_IDLE
+                 || slots[n].state == FPMD_SB_STARTING)
+            v->idle++;
+        n++;
+    }
+    v->total = (uint32_t) n;
+    v->max_active = sb->pool.max_active > v->active ? sb->pool.max_active
+                                                    : v->active;
+    for (size_t i = 0; i < w->nlisteners; i++) {
+        unsigned queued, backlog;
+
+        if (fpmd_listener_queue(&w->listeners[i], &queued, &backlog)
+            == FPMD_OK) {
+            v->listen_queue += queued;
+            v->listen_queue_len += backlog;
+        }
+    }
+    v->max_listen_queue = sb->pool.max_listen_queue > v->listen_queue
+        ? sb->pool.max_listen_queue : v->listen_queue;
+    v->slots = slots;
+    v->nslots = n;
+}
+
+FPMD_HANDLER(status)
+{
+    enum fpmd_status_format fmt;
+    struct fpmd_status_view v;
+    struct fpmd_sb_slot *slots;
+    const char *ctype = "text/plain";
+    struct evbuffer *out;
+    int full;
+
+    slots = fpmd_alloc(req, fpmd_worker->sb->nslots * sizeof(*slots) + 1);
+    out = evbuffer_new();
+    if (slots == NULL || out == NULL) {
+        if (out != NULL)
+            evbuffer_free(out);
+        return FPMD_ERROR;
+    }
+    if (fpmd_defer(req, free_evbuffer, out) != FPMD_OK) {
+        evbuffer_free(out);
+        return FPMD_ERROR;
+    }
+    fpmd_status_parse_query(fpmd_req_query(req), &fmt, &full);
+    snapshot(&v, slots);
+    if (fpmd_status_render(out, &v, fmt, full, &ctype) != FPMD_OK
+        || send_no_cache(req) != FPMD_OK)
+        return FPMD_ERROR;
+    return fpmd_reply(req, 200, ctype, evbuffer_pullup(out, -1),
+                      evbuffer_get_length(out));
+}

@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Status page rendering. One table of fields drives every format, so the
+ * names and their order stay php-fpm's everywhere; each format only knows
+ * how to print a name, a value and how to escape request-derived text. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+
+#include "fpmd/common.h"
+#include "handlers/status_render.h"
+
+const char *const fpmd_status_headers[] = {
+    "Expires", "Thu, 01 Jan 1970 00:00:00 GMT",
+    "Cache-Control", "no-cache, no-store, must-revalidate, max-age=0",
+    NULL,
+};
+
+static const char *const content_types[] = {
+    [FPMD_STATUS_TEXT] = "text/plain",
+    [FPMD_STATUS_JSON] = "application/json",
+    [FPMD_STATUS_XML] = "text/xml",
+    [FPMD_STATUS_HTML] = "text/html",
+    [FPMD_STATUS_OPENMETRICS] =
+        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+};
+
+void
+fpmd_status_parse_query(const char *query, enum fpmd_status_format *fmt,
+                        int *full)
+{
+    static const struct {
+        const char *word;
+        enum fpmd_status_format fmt;
+    } words[] = {
+        {"json", FPMD_STATUS_JSON}, {"xml", FPMD_STATUS_XML},
+        {"html", FPMD_STATUS_HTML}, {"openmetrics", FPMD_STATUS_OPENMETRICS},
+    };
+    const char *p = query ? query : "";
+
+    *fmt = FPMD_STATUS_TEXT;
+    *full = 0;
+    while (*p != '\0') {
+        const char *end = strchr(p, '&');
+        size_t len = end ? (size_t) (end - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        size_t wlen = eq ? (size_t) (eq - p) : len;
+
+        if (wlen == 4 && strncmp(p, "full", 4) == 0)
+            *full = 1;
+        for (size_t i = 0; i < FPMD_ARRAY_LEN(words); i++) {
+            if (wlen == strlen(words[i].word)
+                && strncmp(p, words[i].word, wlen) == 0)
+                *fmt = words[i].fmt;
+        }
+        p += len;
+        if (*p == '&')
+            p++;
+    }
+}
+
+/* --- escaping --------------------------------------------------------- */
+
+static void
+esc_json(struct evbuffer *out, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        unsigned char ch = (unsigned char) *s;
+
+        if (ch == '"' || ch == '\\')
+            evbuffer_add_printf(out, "\\%c", ch);
+        else if (ch < 0x20 || ch == 0x7f)
+            evbuffer_add_printf(out, "\\u%04x", ch);
+        else
+            evbuffer_add(out, s, 1);
+    }
+}
+
+static void
+esc_markup(struct evbuffer *out, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        unsigned char ch = (unsigned char) *s;
+
+        switch (ch) {
+        case '&': evbuffer_add(out, "&amp;", 5); break;
+        case '<': evbuffer_add(out, "&lt;", 4); break;
+        case '>': evbuffer_add(out, "&gt;", 4); break;
+        case '"': evbuffer_add(out, "&quot;", 6); break;
+        case '\'': evbuffer_add(out, "&#39;", 5); break;
+        default:
+            /* XML 1.0 allows no C0 controls but tab, LF, CR */
+            if (ch < 0x20 || ch == 0x7f)
+                evbuffer_add(out, "?", 1);
+            else
+                evbuffer_add(out, s, 1);
+        }
+    }
+}
+
+static void
+esc_text(struct evbuffer *out, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        unsigned char ch = (unsigned char) *s;
+
+        evbuffer_add(out, ch < 0x20 || ch == 0x7f ? "?" : s, 1);
+    }
+}
+
+/* --- fields ----------------------------------------------------------- */
+
+enum kind { K_STR, K_NUM, K_TIME, K_FLOAT };
+
+struct field {
+    const char *name;       /* as JSON and XML spell it */
+    enum kind kind;
+    const char *str;        /* K_STR: request-derived or fixed text */
+    uint64_t num;           /* K_NUM, K_TIME (seconds since the epoch) */
+    double flt;
+};
+
+static void
+fmt_time(char *buf, size_t len, uint64_t secs)
+{
+    time_t t = (time_t) secs;
+    struct tm tm;
+
+    localtime_r(&t, &tm);
+    strftime(buf, len, "%d/%b/%Y:%H:%M:%S %z", &tm);
+}
+
+/* A name as XML wants it: php-fpm writes "start time" as <start-time>. */
+static void
+xml_name(struct evbuffer *out, const char *name)
+{
+    for (; *name != '\0'; name++)
+        evbuffer_add(out, *name == ' ' ? "-" : name, 1);
+}
+
+/* php-fpm's text and HTML pages spell one name differently. */
+static const char *
+display_name(const struct field *f, enum fpmd_status_format fmt)
+{
+    if ((fmt == FPMD_STATUS_TEXT || fmt == FPMD_STATUS_HTML)
+        && strcmp(f->name, "request uri") == 0)
+        return "request URI";
+    return f->name;
+}
+
+static void
+put_field(struct evbuffer *out, enum fpmd_status_format fmt,
+          const struct field *f, int first)
+{
+    const char *name = display_name(f, fmt);
+    char tbuf[64];
+
+    switch (fmt) {
+    case FPMD_STATUS_TEXT:
+        evbuffer_add_printf(out, "%s:%*s", name, (int) (21 - strlen(name)),
+                            "");
+        break;
+    case FPMD_STATUS_JSON:
+        evbuffer_add_printf(out, "%s\"%s\":", first ? "" : ",", f->name);
+        break;
+    case FPMD_STATUS_XML:
+        evbuffer_add(out, "<", 1);
+        xml_name(out, f->name);
+        evbuffer_add(out, ">", 1);
+        break;
+    case FPMD_STATUS_HTML:
+        evbuffer_add_printf(out, "<tr><th>%s</th><td>", name);
+        break;
+    default:
+        return;
+    }
+    switch (f->kind) {
+    case K_STR:
+        if (fmt == FPMD_STATUS_JSON) {
+            evbuffer_add(out, "\"", 1);
+            esc_json(out, f->str);
+            evbuffer_add(out, "\"", 1);
+        } else if (fmt == FPMD_STATUS_TEXT) {
+            esc_text(out, f->str);
+        } else {
+            esc_markup(out, f->str);
+        }
+        break;
+    case K_NUM:
+        evbuffer_add_printf(out, "%llu", (unsigned long long) f->num);
+        break;
+    case K_TIME:
+        if (fmt == FPMD_STATUS_JSON || fmt == FPMD_STATUS_XML) {
+            evbuffer_add_printf(out, "%llu", (unsigned long long) f->num);
+        } else {
+            fmt_time(tbuf, sizeof(tbuf), f->num);
+            evbuffer_add(out, tbuf, strlen(tbuf));
+        }
+        break;
+    case K_FLOAT:
+        evbuffer_add_printf(out, "%.2f", f->flt);
+        break;
+    }
+    switch (fmt) {
+    case FPMD_STATUS_TEXT:
+        evbuffer_add(out, "\n", 1);
+        break;
+    case FPMD_STATUS_XML:
+        evbuffer_add(out, "</", 2);
+        xml_name(out, f->name);
+        evbuffer_add(out, ">\n", 2);
+        break;
+    case FPMD_STATUS_HTML:
+        evbuffer_add(out, "</td></tr>\n", 11);
+        break;
+    default:
+        break;
+    }
+}
+
+static size_t
+pool_fields(const struct fpmd_status_view *v, struct field *f)
+{
+    uint64_t since = v->now_us > v->start_us
+        ? (v->now_us - v->start_us) / 1000000 : 0;
+    size_t n = 0;
+
+    /* php-fpm's order (fpm_status.c), then fpmd's own. */
+    f[n++] = (struct field) {"pool", K_STR, v->pool, 0, 0};
+    f[n++] = (struct field) {"process manager", K_STR, v->pm, 0, 0};
+    f[n++] = (struct field) {"start time", K_TIME, NULL, v->start_us / 1000000, 0};
+    f[n++] = (struct field) {"start since", K_NUM, NULL, since, 0};
+    f[n++] = (struct field) {"accepted conn", K_NUM, NULL, v->accepted_conn, 0};
+    f[n++] = (struct field) {"listen queue", K_NUM, NULL, v->listen_queue, 0};
+    f[n++] = (struct field) {"max listen queue", K_NUM, NULL,
+                             v->max_listen_queue, 0};
+    f[n++] = (struct field) {"listen queue len", K_NUM, NULL,
+                             v->listen_queue_len, 0};
+    f[n++] = (struct field) {"idle processes", K_NUM, NULL, v->idle, 0};
+    f[n++] = (struct field) {"active processes", K_NUM, NULL, v->active, 0};
+    f[n++] = (struct field) {"total processes", K_NUM, NULL, v->total, 0};
+    f[n++] = (struct field) {"max active processes", K_NUM, NULL,
+                             v->max_active, 0};
+    f[n++] = (struct field) {"max children reached", K_NUM, NULL,
+                             v->max_children_reached, 0};
+    f[n++] = (struct field) {"slow requests", K_NUM, NULL, v->slow_requests, 0};
+    f[n++] = (struct field) {"in flight requests", K_NUM, NULL, v->in_flight, 0};
+    return n;
+}
+
+static const char *
+state_name(uint32_t state)
+{
+    switch (state) {
+    case FPMD_SB_STARTING:
+        return "Starting";
+    case FPMD_SB_IDLE:
+        return "Idle";
+    case FPMD_SB_BUSY:
+        return "Running";
+    case FPMD_SB_FINISHING:
+        return "Finishing";
+    default:
+        return "Unknown";
+    }
+}
+
+static size_t
+proc_fields(const struct fpmd_status_view *v, const struct fpmd_sb_slot *s,
+            struct field *f)
+{
+    const struct fpmd_sb_request *r = &s->req;
+    uint64_t since = v->now_us > s->start_us
+        ? (v->now_us - s->start_us) / 1000000 : 0;
+    uint64_t duration = r->duration_us;
+    double cpu = 0;
+    size_t n = 0;
+
+    /* A request still running shows its duration so far, as php-fpm. */
+    if (s->state == FPMD_SB_BUSY && r->start_us != 0 && v->now_us > r->start_us)
+        duration = v->now_us - r->start_us;
+    if (r->duration_us > 0)
+        cpu = 100.0 * (double) r->cpu_us / (double) r->duration_us;
+    f[n++] = (struct field) {"pid", K_NUM, NULL, (uint64_t) s->pid, 0};
+    f[n++] = (struct field) {"state", K_STR, state_name(s->state), 0, 0};
+    f[n++] = (struct field) {"start time", K_TIME, NULL, s->start_us / 1000000, 0};
+    f[n++] = (struct field) {"start since", K_NUM, NULL, since, 0};
+    f[n++] = (struct field) {"requests", K_NUM, NULL, s->requests, 0};
+    f[n++] = (struct field) {"request duration", K_NUM, NULL, duration, 0};
+    f[n++] = (struct field) {"request method", K_STR,
+                             r->method[0] ? r->method : "-", 0, 0};
+    f[n++] = (struct field) {"request uri", K_STR, r->uri[0] ? r->uri : "-",
+                             0, 0};
+    f[n++] = (struct field) {"content length", K_NUM, NULL,
+                             r->content_length, 0};
+    f[n++] = (struct field) {"user", K_STR, r->user[0] ? r->user : "-", 0, 0};
+    f[n++] = (struct field) {"script", K_STR, r->script[0] ? r->script : "-",
+                             0, 0};
+    f[n++] = (struct field) {"last request cpu", K_FLOAT, NULL, 0, cpu};
+    f[n++] = (struct field) {"last request memory", K_NUM, NULL, r->memory, 0};
+    f[n++] = (struct field) {"in flight", K_NUM, NULL, s->in_flight, 0};
+    f[n++] = (struct field) {"connections", K_NUM, NULL, s->connections, 0};
+    return n;
+}
+
+/* --- openmetrics ------------------------------------------------------ */
+
+static void
+metric(struct evbuffer *out, const char *name, const char *type,
+       const char *help, uint64_t value)
+{
+    evbuffer_add_printf(out, "# HELP phpfpm_%s %s\n# TYPE phpfpm_%s %s\n"
+                        "phpfpm_%s %llu\n", name, help, name, type, name,
+                        (unsigned long long) value);
+}
+
+static void
+render_openmetrics(struct evbuffer *out, const struct fpmd_status_view *v)
+{
+    char help[256];
+    uint64_t since = v->now_us > v->start_us
+        ? (v->now_us - v->start_us) / 1000000 : 0;
+
+    /* The pool name is configuration, not request data, but it still goes
+     * through the label-safe filter: HELP text ends at a newline. */
+    snprintf(help, sizeof(help), "Could pool %s using a %s PM on PHP-FPM be "
+             "reached?", v->pool, v->pm);
+    for (char *p = help; *p != '\0'; p++) {
+        if ((unsigned char) *p < 0x20)
+            *p = '?';
+    }
+    metric(out, "up", "gauge", help, 1);
+    metric(out, "start_since", "counter",
+           "The number of seconds since FPM has started.", since);
+    metric(out, "accepted_connections", "counter",
+           "The number of requests accepted by the pool.", v->accepted_conn);
+    metric(out, "listen_queue", "gauge",
+           "The number of requests in the queue of pending connections.",
+           v->listen_queue);
+    metric(out, "max_listen_queue", "counter",
+           "The maximum number of requests in the queue of pending "
+           "connections since FPM has started.", v->max_listen_queue);
+    metric(out, "listen_queue_length", "gauge",
+           "The size of the socket queue of pending connections.",
+           v->listen_queue_len);
+    metric(out, "idle_processes", "gauge",
+           "The number of idle processes.", v->idle);
+    metric(out, "active_processes", "gauge",
+           "The number of active processes.", v->active);
+    metric(out, "total_processes", "gauge",
+           "The number of idle + active processes.", v->total);
+    metric(out, "max_active_processes", "counter",
+           "The maximum number of active processes since FPM has started.",
+           v->max_active);
+    metric(out, "max_children_reached", "counter",
+           "The number of times, the process limit has been reached, when "
+           "pm tries to start more children (works only for pm 'dynamic' "
+           "and 'ondemand').", v->max_children_reached);
+    metric(out, "slow_requests", "counter",
+           "The number of requests that exceeded your "
+           "'request_slowlog_timeout' value.", v->slow_requests);
+    metric(out, "in_flight_requests", "gauge",
+           "fpmd: the number of requests running in the pool.", v->in_flight);
+    evbuffer_add(out, "# EOF\n", 6);
+}
+
+/* --- pages ------------------------------------------------------------ */
+
+int
+fpmd_status_render(struct evbuffer *out, const struct fpmd_status_view *v,
+                   enum fpmd_status_format fmt, int full,
+                   const char **content_type)
+{
+    struct field f[24];
+    size_t n;
+
+    *content_type = content_types[fmt];
+    if (fmt == FPMD_STATUS_OPENMETRICS) {
+        render_openmetrics(out, v);
+        return FPMD_OK;
+    }
+    if (fmt == FPMD_STATUS_JSON)
+        evbuffer_add(out, "{", 1);
+    else if (fmt == FPMD_STATUS_XML)
+        evbuffer_add_printf(out, "<?xml version=\"1.0\" ?>\n<status>\n");
+    else if (fmt == FPMD_STATUS_HTML)
+        evbuffer_add_printf(out, "<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML "
+            "1.0 Strict//EN\" \"http://www.w3.org/TR/xhtml1/DTD/"
+            "xhtml1-strict.dtd\">\n<html xmlns=\"http://www.w3.org/1999/"
+            "xhtml\" xml:lang=\"en\" lang=\"en\">\n<head><title>PHP-FPM "
+            "Status Page</title></head>\n<body>\n<table>\n");
+    n = pool_fields(v, f);
+    for (size_t i = 0; i < n; i++)
+        put_field(out, fmt, &f[i], i == 0);
+    if (full) {
+        if (fmt == FPMD_STATUS_JSON)
+            evbuffer_add(out, ",\"processes\":[", 14);
+        else if (fmt == FPMD_STATUS_XML)
+            evbuffer_add(out, "<processes>\n", 12);
+        else if (fmt == FPMD_STATUS_HTML)
+            evbuffer_add(out, "</table>\n", 9);
+        for (size_t p = 0; p < v->nslots; p++) {
+            if (fmt == FPMD_STATUS_TEXT)
+                evbuffer_add(out, "\n************************\n", 26);
+            else if (fmt == FPMD_STATUS_JSON)
+                evbuffer_add(out, p ? ",{" : "{", p ? 2 : 1);
+            else if (fmt == FPMD_STATUS_XML)
+                evbuffer_add(out, "<process>\n", 10);
+            else
+                evbuffer_add(out, "<table border=\"1\">\n", 19);
+            n = proc_fields(v, &v->slots[p], f);
+            for (size_t i = 0; i < n; i++)
+                put_field(out, fmt, &f[i], i == 0);
+            if (fmt == FPMD_STATUS_JSON)
+                evbuffer_add(out, "}", 1);
+            else if (fmt == FPMD_STATUS_XML)
+                evbuffer_add(out, "</process>\n", 11);
+            else if (fmt == FPMD_STATUS_HTML)
+                evbuffer_add(out, "</table>\n", 9);
+        }
+        if (fmt == FPMD_STATUS_JSON)
+            evbuffer_add(out, "]", 1);
+        else if (fmt == FPMD_STATUS_XML)
+            evbuffer_add(out, "</processes>\n", 13);
+        else if (fmt == FPMD_STATUS_HTML)
+            evbuffer_add(out, "<table>\n", 8);
+    }
+    if (fmt == FPMD_STATUS_JSON)
+        evbuffer_add(out, "}", 1);
+    else if (fmt == FPMD_STATUS_XML)
+        evbuffer_add(out, "</status>\n", 10);
+    else if (fmt == FPMD_STATUS_HTML)
+        evbuffer_add(out, "</table>\n</body>\n</html>\n", 25);
+    return FPMD_OK;
+}

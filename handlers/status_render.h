@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* php-fpm's status page formats (fpm_status.c): plain text, JSON, XML,
+ * HTML and OpenMetrics, with php-fpm's field names and order, fpmd's own
+ * fields after them. Pure: the caller builds the view from sanitized
+ * scoreboard copies. */
+#ifndef FPMD_STATUS_RENDER_H
+#define FPMD_STATUS_RENDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fpmd/common.h"
+#include "fpmd/scoreboard.h"
+
+struct evbuffer;
+
+enum fpmd_status_format {
+    FPMD_STATUS_TEXT,
+    FPMD_STATUS_JSON,
+    FPMD_STATUS_XML,
+    FPMD_STATUS_HTML,
+    FPMD_STATUS_OPENMETRICS,
+};
+
+struct fpmd_status_view {
+    const char *pool;
+    const char *pm;             /* "static", "dynamic", "ondemand" */
+    uint64_t start_us, now_us;
+    uint64_t accepted_conn;
+    uint32_t listen_queue, max_listen_queue, listen_queue_len;
+    uint32_t idle, active, total, max_active;
+    uint64_t max_children_reached, slow_requests;
+    uint64_t in_flight;         /* fpmd: requests running in the pool */
+    const struct fpmd_sb_slot *slots;
+    size_t nslots;
+};
+
+/* php-fpm's query words: json, xml, html, openmetrics, full, in any
+ * order, '&'-separated. */
+void fpmd_status_parse_query(const char *query, enum fpmd_status_format *fmt,
+                             int *full);
+
+/* Appends the page; *content_type gets php-fpm's value for the format. */
+int fpmd_status_render(struct evbuffer *out, const struct fpmd_status_view *v,
+                       enum fpmd_status_format fmt, int full,
+                       const char **content_type);
+
+/* php-fpm's no-cache headers, name/value pairs, NULL-terminated. */
+extern const char *const fpmd_status_headers[];
+
+#endif

@@ -1,0 +1,36 @@
+#!/bin/sh
+# Installs, from Debian 12's own archive, what fpmd needs: "build" for the
+# compiler and libraries, "test" for that plus the real servers and tools
+# the test suite starts (nginx, php-fpm, wrk, clang for fuzzing).
+set -eu
+what=${1:-build}
+
+build_pkgs="build-essential autoconf automake pkg-config
+  libevent-dev libhiredis-dev default-libmysqlclient-dev libmongoc-dev
+  libbson-dev libjson-c-dev libyaml-dev libcmocka-dev libfcgi-dev
+  node-llhttp"
+test_pkgs="$build_pkgs nginx-light php8.2-fpm php8.2-opcache libfcgi-bin
+  python3 python3-pytest curl wrk procps"
+
+case "$what" in
+build) pkgs=$build_pkgs ;;
+test) pkgs=$test_pkgs ;;
+*) echo "usage: $0 build|test" >&2; exit 64 ;;
+esac
+
+# Skip apt entirely when everything is there already (repeat runs).
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" \
+        || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "missing packages:$missing (run as root to install them)" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,339 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""Harness for integration tests: starts the real fpmd (FPMD_BIN) and the
+real Debian nginx on free 127.0.0.1 ports with their own temp dirs, waits on
+sockets (no fixed sleeps), stops every process by its pid and prints every
+log when a test fails. A missing server binary skips locally and fails in
+CI (CI=true)."""
+
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import textwrap
+import time
+
+import pytest
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+FPMD_BIN = os.environ.get("FPMD_BIN", os.path.join(TOP, "fpmd", "fpmd"))
+NGINX_BIN = "/usr/sbin/nginx"
+SANITIZED = os.environ.get("FPMD_SANITIZED") == "1"
+
+
+def need(path, what):
+    if not os.access(path, os.X_OK):
+        if os.environ.get("CI") == "true":
+            pytest.fail("%s not found at %s" % (what, path))
+        pytest.skip("%s not found at %s" % (what, path))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout=10.0, what="condition"):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.02)
+    raise TimeoutError("timed out waiting for " + what)
+
+
+def can_connect(address):
+    fam = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+    try:
+        with socket.socket(fam, socket.SOCK_STREAM) as s:
+            s.settimeout(0.5)
+            s.connect(address)
+            return True
+    except OSError:
+        return False
+
+
+def children_of(pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(") ")[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class Fpmd:
+    """One fpmd master started from a YAML config in its own dir."""
+
+    def __init__(self, tmp, yaml_text, name="fpmd"):
+        self.dir = os.path.join(tmp, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.conf = os.path.join(self.dir, "fpmd.yaml")
+        self.error_log = os.path.join(self.dir, "error.log")
+        self.stderr_path = os.path.join(self.dir, "stderr.log")
+        self.write_conf(yaml_text)
+        self.proc = None
+
+    def write_conf(self, yaml_text):
+        with open(self.conf, "w") as f:
+            f.write(textwrap.dedent(yaml_text).replace("@DIR@", self.dir))
+
+    def start(self, wait_address=None, args=()):
+        need(FPMD_BIN, "fpmd")
+        self.stderr = open(self.stderr_path, "ab")
+        self.proc = subprocess.Popen([FPMD_BIN, "-F", "-y", self.conf, *args],
+                                     stdout=self.stderr, stderr=self.stderr)
+        if wait_address is not None:
+            wait_for(lambda: can_connect(wait_address) or self.proc.poll()
+                     is not None, 15, "fpmd to listen")
+            assert self.proc.poll() is None, self.logs()
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def workers(self):
+        return children_of(self.proc.pid)
+
+    def signal(self, sig):
+        os.kill(self.proc.pid, sig)
+
+    def stop(self, sig=None, timeout=15):
+        sig = sig or signal.SIGTERM
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        kids = self.workers()
+        os.kill(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            for k in kids:
+                if alive(k):
+                    os.kill(k, signal.SIGKILL)
+            self.proc.kill()
+            self.proc.wait()
+        self.stderr.close()
+        return self.proc.returncode
+
+    def log_text(self):
+        out = ""
+        for p in (self.error_log, self.stderr_path):
+            if os.path.exists(p):
+                with open(p, errors="replace") as f:
+                    out += f.read()
+        return out
+
+    def logs(self):
+        return "---- fpmd logs (%s)\n%s" % (self.dir, self.log_text())
+
+
+NGINX_CONF = """
+@USER@
+worker_processes 1;
+error_log @DIR@/error.log info;
+pid @DIR@/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log @DIR@/access.log;
+    client_body_temp_path @DIR@/body;
+    fastcgi_temp_path @DIR@/fastcgi;
+    proxy_temp_path @DIR@/proxy;
+    uwsgi_temp_path @DIR@/uwsgi;
+    scgi_temp_path @DIR@/scgi;
+    client_max_body_size 64m;
+    upstream fpmd_tcp { server 127.0.0.1:@FCGI_PORT@; keepalive 16; }
+    upstream fpmd_unix { server unix:@SOCK@; keepalive 16; }
+@SERVERS@
+}
+"""
+
+SERVER = """
+    server {
+        listen 127.0.0.1:@PORT@;
+        root @DIR@/www;
+        location ~ [^/]\\.php(/|$) {
+            include snippets/fastcgi-php.conf;
+            @KEEP@
+            fastcgi_pass @UPSTREAM@;
+        }
+        location / {
+            include fastcgi_params;
+            @KEEP@
+            fastcgi_pass @UPSTREAM@;
+        }
+    }
+"""
+
+
+class Nginx:
+    """Debian's nginx with its stock fastcgi_params and
+    snippets/fastcgi-php.conf, one server per (transport, keep-conn)."""
+
+    VARIANTS = [("tcp", False), ("tcp", True), ("unix", False),
+                ("unix", True)]
+
+    def __init__(self, tmp, fcgi_port, sock):
+        self.dir = os.path.join(tmp, "nginx")
+        os.makedirs(os.path.join(self.dir, "www"), exist_ok=True)
+        # snippets/fastcgi-php.conf does try_files on the script
+        for name in ("index.php", "probe.php"):
+            open(os.path.join(self.dir, "www", name), "w").close()
+        # Debian's stock files, unchanged: relative includes inside them
+        # resolve against this directory, so link them in.
+        for name in ("fastcgi_params", "fastcgi.conf", "snippets"):
+            os.symlink(os.path.join("/etc/nginx", name),
+                       os.path.join(self.dir, name))
+        self.ports = {}
+        servers = ""
+        for transport, keep in self.VARIANTS:
+            port = free_port()
+            self.ports[(transport, keep)] = port
+            upstream = "fpmd_tcp" if transport == "tcp" else "fpmd_unix"
+            if not keep:
+                upstream = ("127.0.0.1:%d" % fcgi_port if transport == "tcp"
+                            else "unix:" + sock)
+            servers += (SERVER.replace("@PORT@", str(port))
+                        .replace("@UPSTREAM@", upstream)
+                        .replace("@KEEP@", "fastcgi_keep_conn on;" if keep
+                                 else ""))
+        conf = (NGINX_CONF.replace("@SERVERS@", servers)
+                .replace("@FCGI_PORT@", str(fcgi_port))
+                .replace("@SOCK@", sock).replace("@DIR@", self.dir)
+                # as root nginx would drop its workers to www-data, which
+                # may not open the test's 0660 root-owned socket
+                .replace("@USER@", "user root;" if os.geteuid() == 0
+                         else ""))
+        self.conf = os.path.join(self.dir, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        self.proc = None
+
+    def start(self):
+        need(NGINX_BIN, "nginx")
+        self.proc = subprocess.Popen(
+            [NGINX_BIN, "-p", self.dir, "-c", self.conf, "-g",
+             "daemon off;"], stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(self.dir, "stderr.log"), "ab"))
+        for port in self.ports.values():
+            wait_for(lambda: can_connect(("127.0.0.1", port))
+                     or self.proc.poll() is not None, 10, "nginx")
+        assert self.proc.poll() is None, self.logs()
+        return self
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def logs(self):
+        out = ""
+        for name in ("error.log", "stderr.log"):
+            p = os.path.join(self.dir, name)
+            if os.path.exists(p):
+                with open(p, errors="replace") as f:
+                    out += "---- nginx %s\n%s" % (name, f.read()[-20000:])
+        return out
+
+
+def http_request(port, method, path, body=None, headers=None, timeout=30):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, r.getheaders(), r.read()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def tmpdir_path():
+    d = tempfile.mkdtemp(prefix="fpmd-it-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+_servers = []
+
+
+@pytest.fixture
+def servers():
+    """Register started servers here; they are stopped after the test, and
+    their logs printed if it failed."""
+    started = []
+    _servers.append(started)
+    yield started
+    for s in reversed(started):
+        s.stop()
+    _servers.remove(started)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when == "call" and rep.failed:
+        for started in _servers:
+            for s in started:
+                rep.sections.append(("server logs", s.logs()))
+
+
+BASE_CONF = """
+pool: www
+listen:
+  - fastcgi: 127.0.0.1:@PORT@
+  - fastcgi: @SOCK@
+pm:
+  mode: static
+  max_children: 2
+log:
+  error: @DIR@/error.log
+routes:
+  - match: GET /hello
+    handler: hello
+  - match: GET /json
+    handler: json
+  - match: /probe
+    handler: probe
+  - match: /index.php
+    handler: probe
+"""
+
+
+def base_conf(port, sock, extra=""):
+    return (BASE_CONF.replace("@PORT@", str(port)).replace("@SOCK@", sock)
+            + textwrap.dedent(extra))
+
+
+@pytest.fixture
+def stack(tmpdir_path, servers):
+    """fpmd on TCP and a unix socket behind nginx's four variants."""
+    port = free_port()
+    sock = os.path.join(tmpdir_path, "fpmd.sock")
+    fpmd = Fpmd(tmpdir_path, base_conf(port, sock))
+    servers.append(fpmd)
+    fpmd.start(("127.0.0.1", port))
+    wait_for(lambda: can_connect(sock), 5, "unix socket")
+    nginx = Nginx(tmpdir_path, port, sock)
+    servers.append(nginx)
+    nginx.start()
+    return fpmd, nginx, port, sock

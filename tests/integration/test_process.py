@@ -1,0 +1,420 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""Process manager, signals and CLI: php-fpm's operator contract, checked
+on the real daemon."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import threading
+import time
+
+import pytest
+
+import fcgi_client as fc
+from conftest import (FPMD_BIN, Fpmd, Nginx, alive, base_conf, can_connect,
+                      free_port, http_request, need, wait_for)
+
+
+BASE_PM = """pm:
+  mode: static
+  max_children: 2
+"""
+
+
+def start(tmp, servers, extra="", children=2, name="fpmd", pm=None,
+          log=""):
+    """fpmd with base_conf, its pm block replaced by pm (YAML text), extra
+    top-level keys and extra log keys."""
+    port = free_port()
+    sock = os.path.join(tmp, name + ".sock")
+    text = base_conf(port, sock, extra)
+    if pm is None:
+        pm = BASE_PM.replace("max_children: 2", "max_children: %d" % children)
+    text = text.replace(BASE_PM, pm).replace("log:\n", "log:\n" + log)
+    f = Fpmd(tmp, text, name)
+    servers.append(f)
+    f.start(("127.0.0.1", port))
+    return f, ("127.0.0.1", port)
+
+
+def probe(addr, uri="/probe"):
+    r = fc.request(addr, uri=uri)
+    status, _, body = r.split()
+    return status, body
+
+
+def status_json(addr):
+    status, body = probe(addr, "/status?json&full")
+    assert status == 200
+    return json.loads(body)
+
+
+def wait_workers(f, n, timeout=10):
+    return wait_for(lambda: len(f.workers()) == n and f.workers(), timeout,
+                    "%d workers (have %r)" % (n, f.workers()))
+
+
+def test_static_pool_respawns_a_killed_worker(tmpdir_path, servers):
+    f, addr = start(tmpdir_path, servers)
+    before = wait_workers(f, 2)
+    os.kill(before[0], signal.SIGKILL)
+    after = wait_for(lambda: len(f.workers()) == 2
+                     and before[0] not in f.workers() and f.workers(), 10,
+                     "respawn")
+    assert before[1] in after
+    assert re.search(r"child %d exited on signal 9 \(SIGKILL\)" % before[0],
+                     f.log_text())
+    assert probe(addr, "/hello")[1] == b"hello world\n"
+
+
+def test_kill_under_load_fails_only_requests_in_flight(tmpdir_path, servers):
+    f, addr = start(tmpdir_path, servers)
+    wait_workers(f, 2)
+    results = []
+    lock = threading.Lock()
+
+    def client():
+        for _ in range(40):
+            try:
+                s, _ = probe(addr, "/probe?sleep_ms=20")
+            except Exception:       # the killed worker's in-flight ones
+                s = 0
+            with lock:
+                results.append(s)
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)
+    victim = f.workers()[0]
+    os.kill(victim, signal.SIGKILL)
+    for t in threads:
+        t.join()
+    failed = [s for s in results if s != 200]
+    # at most the 8 requests that could be in flight on the victim
+    assert len(failed) <= 8, failed
+    assert len(results) == 320
+    assert probe(addr, "/hello")[1] == b"hello world\n"
+
+
+def test_dynamic_pool_keeps_spares_between_bounds(tmpdir_path, servers):
+    f, addr = start(tmpdir_path, servers, pm="""pm:
+  mode: dynamic
+  max_children: 5
+  start_servers: 2
+  min_spare_servers: 1
+  max_spare_servers: 2
+  max_concurrency: 1
+""")
+    wait_workers(f, 2)
+    # load: 4 requests parked for 3 s, one worker each (max_concurrency 1)
+    conns = []
+    for i in range(4):
+        c = fc.Conn(addr)
+        c.send(fc.request_bytes(1, fc.cgi_params(
+            uri="/probe?sleep_ms=3000&i=%d" % i)))
+        conns.append(c)
+    wait_for(lambda: len(f.workers()) == 5, 6, "spawn up to max_children")
+    j = status_json(addr)
+    assert j["process manager"] == "dynamic"
+    assert j["active processes"] >= 4
+    for c in conns:
+        c.wait([1])
+        c.close()
+    # idle again: one idle worker above max_spare is stopped per second
+    wait_for(lambda: len(f.workers()) == 2, 10, "reap down to max_spare")
+    assert re.search(r"max_children|seems busy|started", f.log_text())
+
+
+def test_ondemand_spawns_on_connection_and_reaps_idle(tmpdir_path, servers):
+    f, addr = start(tmpdir_path, servers, pm="""pm:
+  mode: ondemand
+  max_children: 3
+  process_idle_timeout: 1s
+""")
+    time.sleep(0.3)
+    assert f.workers() == []
+    assert probe(addr, "/hello")[1] == b"hello world\n"
+    assert len(f.workers()) >= 1
+    wait_for(lambda: f.workers() == [], 6, "idle worker reaped")
+
+
+def test_reload_swaps_config_and_workers(tmpdir_path, servers):
+    f, addr = start(tmpdir_path, servers)
+    old = wait_workers(f, 2)
+    assert probe(addr, "/ping")[1] == b"pong"
+    text = open(f.conf).read().replace("log:", "status: { ping_response: "
+                                       "reloaded }\nlog:")
+    with open(f.conf, "w") as fh:
+        fh.write(text)
+    f.signal(signal.SIGUSR2)
+    wait_for(lambda: probe(addr, "/ping")[1] == b"reloaded", 10, "reload")
+    wait_for(lambda: not any(p in f.workers() for p in old), 10,
+             "old workers gone")
+    assert "configuration reloaded" in f.log_text()
+
+
+def test_bad_config_on_reload_keeps_serving(tmpdir_path, servers):
+    f, addr = start(tmpdir_path, servers)
+    old = wait_workers(f, 2)
+    with open(f.conf, "a") as fh:
+        fh.write("pm:\n  mode: stattic\n")
+    f.signal(signal.SIGUSR2)
+    wait_for(lambda: "reload failed" in f.log_text(), 5, "reload failure")
+    assert re.search(r"fpmd\.yaml:\d+:\d+", f.log_text())
+    assert probe(addr, "/hello")[1] == b"hello world\n"
+    assert sorted(f.workers()) == sorted(old)
+
+
+def test_reloads_under_load_through_nginx_drop_nothing(tmpdir_path, servers):
+    f, addr = start(tmpdir_path, servers)
+    sock = os.path.join(tmpdir_path, "fpmd.sock")
+    nginx = Nginx(tmpdir_path, addr[1], sock)
+    servers.append(nginx)
+    nginx.start()
+    results = {"ok": 0, "bad": []}
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def client(port):
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        while not stop.is_set():
+            try:
+                conn.request("GET", "/hello")
+                r = conn.getresponse()
+                body = r.read()
+                good = r.status == 200 and body == b"hello world\n"
+            except Exception as e:
+                good = False
+                body = repr(e).encode()
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port,
+                                                  timeout=10)
+            with lock:
+                if good:
+                    results["ok"] += 1
+                else:
+                    results["bad"].append(body[:200])
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(nginx.ports[v],))
+               for v in Nginx.VARIANTS for _ in range(2)]
+    for t in threads:
+        t.start()
+    for _ in range(10):
+        time.sleep(0.3)
+        f.signal(signal.SIGUSR2)
+    time.sleep(0.5)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert results["bad"] == []
+    assert results["ok"] > 100
+    assert f.log_text().count("configuration reloaded") >= 5
+
+
+def test_sigquit_finishes_requests_in_flight(tmpdir_path, servers):
+    f, addr = start(tmpdir_path, servers)
+    wait_workers(f, 2)
+    c = fc.Conn(addr)
+    c.send(fc.request_bytes(1, fc.cgi_params(uri="/probe?sleep_ms=800")))
+    time.sleep(0.2)
+    f.signal(signal.SIGQUIT)
+    (r,) = c.wait([1])
+    assert r.split()[0] == 200
+    assert f.proc.wait(10) == 0
+    assert not os.path.exists(os.path.join(tmpdir_path, "fpmd.sock"))
+
+
+def test_sigterm_stops_fast(tmpdir_path, servers):
+    f, addr = start(tmpdir_path, servers)
+    kids = wait_workers(f, 2)
+    c = fc.Conn(addr)
+    c.send(fc.request_bytes(1, fc.cgi_params(uri="/probe?sleep_ms=10000")))
+    time.sleep(0.2)
+    t0 = time.time()
+    f.signal(signal.SIGTERM)
+    assert f.proc.wait(5) == 0
+    assert time.time() - t0 < 3
+    assert not any(alive(k) for k in kids)
+
+
+def test_usr1_reopens_logs(tmpdir_path, servers):
+    f, addr = start(tmpdir_path, servers,
+                    log="  access: @DIR@/access.log\n")
+    probe(addr, "/hello")
+    access = os.path.join(f.dir, "access.log")
+    wait_for(lambda: os.path.exists(access) and os.path.getsize(access) > 0,
+             5, "access log line")
+    os.rename(access, access + ".1")
+    os.rename(f.error_log, f.error_log + ".1")
+    f.signal(signal.SIGUSR1)
+    wait_for(lambda: os.path.exists(f.error_log), 5, "error log reopened")
+    time.sleep(0.3)
+    probe(addr, "/hello")
+    wait_for(lambda: os.path.exists(access) and os.path.getsize(access) > 0,
+             5, "access log reopened")
+    line = open(access).read()
+    assert re.match(r'127\.0\.0\.1 - .* "GET /hello" 200', line), line
+
+
+def test_max_requests_recycles_between_requests(tmpdir_path, servers):
+    f, addr = start(tmpdir_path, servers,
+                    pm="pm:\n  mode: static\n  max_children: 1\n"
+                       "  max_requests: 5\n")
+    first = wait_workers(f, 1)
+    statuses = [probe(addr, "/hello")[0] for _ in range(12)]
+    assert statuses == [200] * 12
+    wait_for(lambda: f.workers() and f.workers() != first, 5, "recycled")
+
+
+def test_request_terminate_timeout_answers_504_and_frees_capacity(
+        tmpdir_path, servers):
+    f, addr = start(tmpdir_path, servers, """
+        timeouts: { request_terminate: 1s, slowlog: 300ms }
+    """, children=1)
+    t0 = time.time()
+    status, _ = probe(addr, "/probe?sleep_ms=5000")
+    assert status == 504
+    assert time.time() - t0 < 3
+    log = f.log_text()
+    assert "route 'probe'" in log and "execution timed out" in log
+    assert "executing too slow" in log
+    assert probe(addr, "/hello")[1] == b"hello world\n"
+    assert status_json(addr)["slow requests"] >= 1
+
+
+def test_max_concurrency_one_serializes_requests(tmpdir_path, servers):
+    f, addr = start(tmpdir_path, servers,
+                    pm="pm:\n  mode: static\n  max_children: 1\n"
+                       "  max_concurrency: 1\n")
+    t0 = time.time()
+    conns = []
+    for i in range(3):
+        c = fc.Conn(addr)
+        c.send(fc.request_bytes(1, fc.cgi_params(
+            uri="/probe?sleep_ms=300")))
+        conns.append(c)
+    for c in conns:
+        assert c.wait([1])[0].split()[0] == 200
+        c.close()
+    assert time.time() - t0 >= 0.85
+
+
+def test_allowed_clients_drops_other_peers(tmpdir_path, servers):
+    port = free_port()
+    text = base_conf(port, os.path.join(tmpdir_path, "a.sock")).replace(
+        "  - fastcgi: 127.0.0.1:%d\n" % port,
+        "  - fastcgi: 127.0.0.1:%d\n    allowed_clients: [127.0.0.2]\n" % port)
+    f = Fpmd(tmpdir_path, text)
+    servers.append(f)
+    f.start(("127.0.0.1", port))
+    c = fc.Conn(("127.0.0.1", port))
+    c.send(fc.request_bytes(1, fc.cgi_params()))
+    assert c.is_closed(3)
+    assert c.responses == {}
+    wait_for(lambda: "Connection disallowed: IP address '127.0.0.1'"
+             in f.log_text(), 3, "log line")
+    # unix sockets are always allowed
+    r = fc.request(os.path.join(tmpdir_path, "a.sock"))
+    assert r.split()[2] == b"hello world\n"
+
+
+def test_unix_socket_mode(tmpdir_path, servers):
+    port = free_port()
+    sock = os.path.join(tmpdir_path, "m.sock")
+    text = base_conf(port, sock).replace(
+        "  - fastcgi: %s\n" % sock, "  - fastcgi: %s\n    mode: \"0600\"\n"
+        % sock)
+    f = Fpmd(tmpdir_path, text)
+    servers.append(f)
+    f.start(("127.0.0.1", port))
+    assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600
+
+
+def test_cli_test_flag_reports_success_and_every_error(tmpdir_path):
+    need(FPMD_BIN, "fpmd")
+    good = os.path.join(tmpdir_path, "good.yaml")
+    with open(good, "w") as fh:
+        fh.write(base_conf(9999, "/tmp/x.sock"))
+    out = subprocess.run([FPMD_BIN, "-t", "-y", good], capture_output=True,
+                         text=True)
+    assert out.returncode == 0
+    assert "test is successful" in out.stdout + out.stderr
+    bad = os.path.join(tmpdir_path, "bad.yaml")
+    with open(bad, "w") as fh:
+        fh.write("listen:\n  - fastcgi: 127.0.0.1:99999\npm:\n"
+                 "  mode: stattic\n  max_chidren: 3\n")
+    out = subprocess.run([FPMD_BIN, "-t", "-y", bad], capture_output=True,
+                         text=True)
+    assert out.returncode == 78
+    errors = re.findall(r"bad\.yaml:\d+:\d+: .*", out.stderr)
+    assert len(errors) >= 3, out.stderr
+    out = subprocess.run([FPMD_BIN, "-t", "--routes"], capture_output=True,
+                         text=True)
+    assert out.returncode == 0 and "/hello" in out.stdout
+    assert subprocess.run([FPMD_BIN, "-v"], capture_output=True,
+                          text=True).stdout.startswith("fpmd ")
+    assert "Usage" in subprocess.run([FPMD_BIN, "-h"], capture_output=True,
+                                     text=True).stdout
+    assert subprocess.run([FPMD_BIN, "--bogus"],
+                          capture_output=True).returncode == 64
+
+
+def test_daemonize_with_pid_file(tmpdir_path):
+    need(FPMD_BIN, "fpmd")
+    port = free_port()
+    conf = os.path.join(tmpdir_path, "d.yaml")
+    pidfile = os.path.join(tmpdir_path, "fpmd.pid")
+    with open(conf, "w") as fh:
+        fh.write(base_conf(port, os.path.join(tmpdir_path, "d.sock"))
+                 .replace("@DIR@", tmpdir_path))
+    out = subprocess.run([FPMD_BIN, "-D", "-y", conf, "-g", pidfile],
+                         timeout=15)
+    assert out.returncode == 0
+    pid = int(open(pidfile).read())
+    try:
+        assert alive(pid)
+        wait_for(lambda: can_connect(("127.0.0.1", port)), 5, "listen")
+        r = fc.request(("127.0.0.1", port))
+        assert r.split()[2] == b"hello world\n"
+    finally:
+        os.kill(pid, signal.SIGQUIT)
+        wait_for(lambda: not alive(pid), 10, "daemon exit")
+    assert not os.path.exists(pidfile)
+
+
+def test_crash_loop_backs_off(tmpdir_path, servers):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to make workers fail at privilege drop")
+    port = free_port()
+    text = "user: fpmd-no-such-user\n" + base_conf(
+        port, os.path.join(tmpdir_path, "c.sock"))
+    f = Fpmd(tmpdir_path, text)
+    servers.append(f)
+    f.start(("127.0.0.1", port))
+    time.sleep(3)
+    started = f.log_text().count("started")
+    assert started < 30, started
+    assert "keep dying at start" in f.log_text()
+
+
+def test_emergency_restart_threshold_reloads(tmpdir_path, servers):
+    f, addr = start(tmpdir_path, servers, """
+        emergency_restart_threshold: 2
+        emergency_restart_interval: 10s
+    """)
+    for _ in range(2):
+        w = wait_workers(f, 2)
+        os.kill(w[0], signal.SIGSEGV)
+        wait_for(lambda: w[0] not in f.workers(), 5, "worker died")
+        time.sleep(1.2)       # past the crash-loop window
+    wait_for(lambda: "failed processes threshold" in f.log_text(), 5,
+             "emergency restart")
+    wait_for(lambda: "configuration reloaded" in f.log_text(), 5, "reload")
+    assert probe(addr, "/hello")[1] == b"hello world\n"

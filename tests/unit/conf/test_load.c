@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The YAML loader: values and defaults, and errors that name
+ * file:line:column, all reported at once. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fpmd/conf.h"
+
+void
+fpmd_assert_fail(const char *expr, const char *file, int line)
+{
+    fail_msg("assertion %s failed at %s:%d", expr, file, line);
+    abort();
+}
+
+static char err[8192];
+
+static struct fpmd_conf *
+load(const char *text)
+{
+    return fpmd_conf_load_buffer("t.yaml", text, strlen(text), err,
+                                 sizeof(err));
+}
+
+static void
+expect_error(const char *text, const char *where_and_what)
+{
+    struct fpmd_conf *c = load(text);
+
+    if (c != NULL)
+        fpmd_conf_free(c);
+    assert_null(c);
+    if (strstr(err, where_and_what) == NULL)
+        fail_msg("expected \"%s\" in:\n%s", where_and_what, err);
+}
+
+static void
+conf_embedded_default_loads(void **state)
+{
+    struct fpmd_conf *c = fpmd_conf_load(NULL, err, sizeof(err));
+
+    (void) state;
+    assert_non_null(c);
+    assert_int_equal(c->nlisten, 1);
+    assert_string_equal(c->listen[0].address, "127.0.0.1:9000");
+    assert_int_equal(c->listen[0].proto, FPMD_PROTO_FASTCGI);
+    assert_int_equal(c->pm.mode, FPMD_PM_STATIC);
+    assert_int_equal(c->pm.max_children, 0);
+    assert_string_equal(c->status.path, "/status");
+    assert_string_equal(c->status.ping_response, "pong");
+    assert_int_equal(c->nroutes, 3);
+    assert_string_equal(c->routes[0].handler, "hello");
+    assert_string_equal(c->routes[0].methods, "GET");
+    assert_null(c->routes[2].methods);
+    fpmd_conf_free(c);
+}
+
+static void
+conf_reads_every_section(void **state)
+{
+    struct fpmd_conf *c = load(
+        "pool: api\nuser: www-data\npid: /run/f.pid\ndaemonize: yes\n"
+        "listen:\n"
+        "  - fastcgi: '[::1]:9001'\n    backlog: 64\n"
+        "    allowed_clients: 127.0.0.1, ::1\n"
+        "  - fastcgi: /run/f.sock\n    mode: \"0600\"\n    owner: www-data\n"
+        "pm:\n  mode: dynamic\n  max_children: 10\n  start_servers: 3\n"
+        "  min_spare_servers: 2\n  max_spare_servers: 4\n"
+        "  max_requests: 500\n  max_concurrency: 1\n  stack_size: 128k\n"
+        "emergency_restart_threshold: 3\nemergency_restart_interval: 1m\n"
+        "timeouts: { request_terminate: 30s, slowlog: 250ms, keepalive: 1h }\n"
+        "limits: { params: 64k, body: 2m, connections: 100 }\n"
+        "status: { path: ~, ping: /health, ping_response: ok }\n"
+        "log: { error: /tmp/e.log, level: warning, access: /tmp/a.log }\n"
+        "routes:\n  - match: GET,POST /x\n    handler: probe\n");
+
+    (void) state;
+    if (c == NULL)
+        fail_msg("%s", err);
+    assert_string_equal(c->pool_name, "api");
+    assert_int_equal(c->daemonize, 1);
+    assert_int_equal(c->nlisten, 2);
+    assert_int_equal(c->listen[0].backlog, 64);
+    assert_string_equal(c->listen[0].allowed_clients[0], "127.0.0.1");
+    assert_string_equal(c->listen[0].allowed_clients[1], "::1");
+    assert_null(c->listen[0].allowed_clients[2]);
+    assert_int_equal(c->listen[1].mode, 0600);
+    assert_int_equal(c->pm.mode, FPMD_PM_DYNAMIC);
+    assert_int_equal(c->pm.start_servers, 3);
+    assert_int_equal(c->pm.max_concurrency, 1);
+    assert_int_equal(c->pm.stack_size, 128 * 1024);
+    assert_int_equal(c->emergency_restart_interval_ms, 60000);
+    assert_int_equal(c->timeouts.request_terminate_ms, 30000);
+    assert_int_equal(c->timeouts.slowlog_ms, 250);
+    assert_int_equal(c->timeouts.keepalive_ms, 3600000);
+    assert_int_equal(c->timeouts.header_read_ms, 10000);
+    assert_int_equal(c->limits.body, 2 * 1024 * 1024);
+    assert_null(c->status.path);
+    assert_string_equal(c->status.ping_path, "/health");
+    assert_int_equal(c->log.level, FPMD_LOG_WARNING);
+    assert_string_equal(c->routes[0].methods, "GET,POST");
+    assert_string_equal(c->routes[0].path, "/x");
+    assert_int_equal(c->routes[0].pos.line, 28);
+    assert_int_equal(c->routes[0].pos.column, 12);
+    fpmd_conf_free(c);
+}
+
+static void
+conf_reports_unknown_keys_and_bad_values_with_positions(void **state)
+{
+    (void) state;
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\npm:\n"
+                 "  max_chidren: 3\n", "t.yaml:4:3: unknown key \"max_chidren\" in pm");
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\npm:\n  mode: stattic\n",
+                 "t.yaml:4:9: pm.mode: \"stattic\" is not one of static, "
+                 "dynamic, ondemand");
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:99999\n",
+                 "t.yaml:2:14: fastcgi: \"127.0.0.1:99999\" is not host:port");
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\n"
+                 "timeouts: { slowlog: 10x }\n",
+                 "t.yaml:3:22: slowlog: \"10x\" is not a duration");
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\nlimits:\n  body: lots\n",
+                 "t.yaml:4:9: body: \"lots\" is not a size");
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\npm: static\n",
+                 "t.yaml:3:5: pm: expected a mapping");
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\n    mode: \"0600\"\n",
+                 "t.yaml:2:5: listen: owner, group and mode apply to unix "
+                 "sockets only");
+    expect_error("listen:\n  - backlog: 5\n",
+                 "t.yaml:2:5: listen: each entry needs exactly one of");
+    expect_error("pool: a\npool: b\nlisten:\n  - fastcgi: 127.0.0.1:1\n",
+                 "t.yaml:2:1: duplicate key \"pool\"");
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:1\nroutes:\n"
+                 "  - match: get /x\n    handler: h\n",
+                 "t.yaml:4:12: routes.match: \"get /x\" is not");
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:1\nroutes:\n  - match: /x\n",
+                 "t.yaml:4:5: routes: each route needs handler");
+    expect_error("a: &x 1\nb: *x\n", "t.yaml:2:4: YAML aliases");
+    expect_error("listen:\n\t- x\n", "t.yaml:2:1: YAML syntax");
+    expect_error("", "t.yaml:1:1: the configuration is empty");
+    expect_error("pool: www\n", "listen: at least one listener is needed");
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:1\n    allowed_clients: "
+                 "[10.0.0.300]\n",
+                 "t.yaml:3:23: allowed_clients: \"10.0.0.300\" is not an IPv4");
+}
+
+static void
+conf_applies_php_fpm_dynamic_checks(void **state)
+{
+    (void) state;
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:1\npm:\n  mode: dynamic\n"
+                 "  max_children: 4\n  min_spare_servers: 3\n"
+                 "  max_spare_servers: 2\n",
+                 "t.yaml:4:3: pm.min_spare_servers (3) must not be greater "
+                 "than pm.max_spare_servers (2)");
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:1\npm:\n  mode: dynamic\n"
+                 "  max_children: 2\n  max_spare_servers: 3\n",
+                 "pm.max_spare_servers (3) must not be greater than "
+                 "pm.max_children (2)");
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:1\npm:\n  mode: dynamic\n"
+                 "  start_servers: 9\n",
+                 "pm.start_servers (9) must be from pm.min_spare_servers");
+}
+
+static void
+conf_reports_every_error_at_once(void **state)
+{
+    int lines = 0;
+
+    (void) state;
+    expect_error("listen:\n  - fastcgi: nowhere\npm:\n  mode: x\n"
+                 "  max_children: -1\nlog:\n  level: loud\nextra: 1\n",
+                 "t.yaml:2:14:");
+    for (const char *p = err; *p != '\0'; p++)
+        lines += *p == '\n';
+    assert_int_equal(lines, 5);
+    assert_non_null(strstr(err, "t.yaml:4:9:"));
+    assert_non_null(strstr(err, "t.yaml:5:17:"));
+    assert_non_null(strstr(err, "t.yaml:7:10:"));
+    assert_non_null(strstr(err, "t.yaml:8:1: unknown key \"extra\""));
+}
+
+static void
+conf_parses_durations_and_sizes(void **state)
+{
+    uint64_t ms;
+    size_t n;
+
+    (void) state;
+    assert_int_equal(fpmd_conf_parse_duration("0", &ms), FPMD_OK);
+    assert_int_equal(ms, 0);
+    assert_int_equal(fpmd_conf_parse_duration("15", &ms), FPMD_OK);
+    assert_int_equal(ms, 15000);
+    assert_int_equal(fpmd_conf_parse_duration("2h", &ms), FPMD_OK);
+    assert_int_equal(ms, 7200000);
+    assert_int_equal(fpmd_conf_parse_duration("1.5s", &ms), FPMD_ERROR);
+    assert_int_equal(fpmd_conf_parse_duration("-1", &ms), FPMD_ERROR);
+    assert_int_equal(fpmd_conf_parse_duration("s", &ms), FPMD_ERROR);
+    assert_int_equal(fpmd_conf_parse_duration("99999999999999999999h", &ms),
+                     FPMD_ERROR);
+    assert_int_equal(fpmd_conf_parse_duration("18446744073709551615h", &ms),
+                     FPMD_ERROR);
+    assert_int_equal(fpmd_conf_parse_size("64k", &n), FPMD_OK);
+    assert_int_equal(n, 65536);
+    assert_int_equal(fpmd_conf_parse_size("1G", &n), FPMD_OK);
+    assert_int_equal(n, 1 << 30);
+    assert_int_equal(fpmd_conf_parse_size("12", &n), FPMD_OK);
+    assert_int_equal(n, 12);
+    assert_int_equal(fpmd_conf_parse_size("1kb", &n), FPMD_ERROR);
+    assert_int_equal(fpmd_conf_parse_size("16777216000000000000g", &n),
+                     FPMD_ERROR);
+}
+
+static void
+conf_file_errors_name_the_path(void **state)
+{
+    char path[] = "/tmp/fpmd-conf-XXXXXX";
+    int fd = mkstemp(path);
+    struct fpmd_conf *c;
+
+    (void) state;
+    assert_true(fd >= 0);
+    assert_true(write(fd, "listen:\n  - fastcgi: 127.0.0.1:1\nbogus: 1\n", 42)
+                == 42);
+    close(fd);
+    c = fpmd_conf_load(path, err, sizeof(err));
+    assert_null(c);
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, ":3:1: unknown key \"bogus\""));
+    unlink(path);
+    assert_null(fpmd_conf_load("/nonexistent/x.yaml", err, sizeof(err)));
+    assert_non_null(strstr(err, "/nonexistent/x.yaml: cannot open"));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(conf_embedded_default_loads),
+        cmocka_unit_test(conf_reads_every_section),
+        cmocka_unit_test(conf_reports_unknown_keys_and_bad_values_with_positions),
+        cmocka_unit_test(conf_applies_php_fpm_dynamic_checks),
+        cmocka_unit_test(conf_reports_every_error_at_once),
+        cmocka_unit_test(conf_parses_durations_and_sizes),
+        cmocka_unit_test(conf_file_errors_name_the_path),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

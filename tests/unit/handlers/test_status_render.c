@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Status page formats: php-fpm's exact plain text, JSON that parses with
+ * every field, markup that hostile request text cannot break, query
+ * parsing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <event2/buffer.h>
+#include <json-c/json.h>
+
+#include "fpmd/common.h"
+#include "handlers/status_render.h"
+
+void
+fpmd_assert_fail(const char *expr, const char *file, int line)
+{
+    fail_msg("assertion %s failed at %s:%d", expr, file, line);
+    abort();
+}
+
+static struct fpmd_sb_slot slots[2];
+
+static struct fpmd_status_view
+view(void)
+{
+    struct fpmd_status_view v = {
+        .pool = "www", .pm = "dynamic",
+        .start_us = 1700000000000000ULL, .now_us = 1700000100000000ULL,
+        .accepted_conn = 5, .listen_queue = 1, .max_listen_queue = 4,
+        .listen_queue_len = 511, .idle = 1, .active = 1, .total = 2,
+        .max_active = 2, .max_children_reached = 3, .slow_requests = 6,
+        .in_flight = 7, .slots = slots, .nslots = 2,
+    };
+
+    memset(slots, 0, sizeof(slots));
+    slots[0].pid = 100;
+    slots[0].state = FPMD_SB_IDLE;
+    slots[0].start_us = 1700000000000000ULL;
+    slots[0].requests = 9;
+    strcpy(slots[0].req.method, "GET");
+    strcpy(slots[0].req.uri, "/x\"><script>alert(1)</script>\n&");
+    slots[0].req.duration_us = 1000;
+    slots[0].req.cpu_us = 500;
+    slots[1].pid = 101;
+    slots[1].state = FPMD_SB_BUSY;
+    return v;
+}
+
+static char *
+render(enum fpmd_status_format f, int full, const char **ctype)
+{
+    struct fpmd_status_view v = view();
+    struct evbuffer *b = evbuffer_new();
+    size_t n;
+    char *s;
+
+    assert_int_equal(fpmd_status_render(b, &v, f, full, ctype), FPMD_OK);
+    n = evbuffer_get_length(b);
+    s = malloc(n + 1);
+    evbuffer_remove(b, s, n);
+    s[n] = '\0';
+    evbuffer_free(b);
+    return s;
+}
+
+static void
+status_text_matches_php_fpm_layout(void **state)
+{
+    const char *ct;
+    char *s = render(FPMD_STATUS_TEXT, 0, &ct);
+    char start[64], expect[1024];
+    time_t t = 1700000000;
+    struct tm tm;
+
+    (void) state;
+    localtime_r(&t, &tm);
+    strftime(start, sizeof(start), "%d/%b/%Y:%H:%M:%S %z", &tm);
+    snprintf(expect, sizeof(expect),
+             "pool:                 www\n"
+             "process manager:      dynamic\n"
+             "start time:           %s\n"
+             "start since:          100\n"
+             "accepted conn:        5\n"
+             "listen queue:         1\n"
+             "max listen queue:     4\n"
+             "listen queue len:     511\n"
+             "idle processes:       1\n"
+             "active processes:     1\n"
+             "total processes:      2\n"
+             "max active processes: 2\n"
+             "max children reached: 3\n"
+             "slow requests:        6\n"
+             "in flight requests:   7\n", start);
+    assert_string_equal(s, expect);
+    assert_string_equal(ct, "text/plain");
+    free(s);
+    s = render(FPMD_STATUS_TEXT, 1, &ct);
+    assert_non_null(strstr(s, "\n************************\npid:                  100\n"
+                              "state:                Idle\n"));
+    assert_non_null(strstr(s, "request URI:          /x\"><script>alert(1)</script>?&\n"));
+    assert_non_null(strstr(s, "last request cpu:     50.00\n"));
+    free(s);
+}
+
+static void
+status_json_parses_with_every_field(void **state)
+{
+    const char *ct;
+    char *s = render(FPMD_STATUS_JSON, 1, &ct);
+    json_object *j = json_tokener_parse(s), *procs, *p0, *v;
+
+    (void) state;
+    assert_non_null(j);
+    assert_string_equal(ct, "application/json");
+    assert_true(json_object_object_get_ex(j, "start time", &v));
+    assert_int_equal(json_object_get_int64(v), 1700000000);
+    assert_true(json_object_object_get_ex(j, "max children reached", &v));
+    assert_int_equal(json_object_get_int(v), 3);
+    assert_true(json_object_object_get_ex(j, "processes", &procs));
+    assert_int_equal(json_object_array_length(procs), 2);
+    p0 = json_object_array_get_idx(procs, 0);
+    assert_true(json_object_object_get_ex(p0, "request uri", &v));
+    assert_string_equal(json_object_get_string(v),
+                        "/x\"><script>alert(1)</script>\n&");
+    assert_true(json_object_object_get_ex(p0, "state", &v));
+    assert_string_equal(json_object_get_string(v), "Idle");
+    json_object_put(j);
+    free(s);
+}
+
+static void
+status_markup_escapes_request_text(void **state)
+{
+    const char *ct;
+    char *s;
+
+    (void) state;
+    s = render(FPMD_STATUS_XML, 1, &ct);
+    assert_string_equal(ct, "text/xml");
+    assert_null(strstr(s, "<script>alert"));
+    assert_non_null(strstr(s, "<request-uri>/x&quot;&gt;&lt;script&gt;"));
+    assert_non_null(strstr(s, "<pool>www</pool>"));
+    assert_non_null(strstr(s, "</status>\n"));
+    free(s);
+    s = render(FPMD_STATUS_HTML, 1, &ct);
+    assert_string_equal(ct, "text/html");
+    assert_null(strstr(s, "<script>alert"));
+    free(s);
+}
+
+static void
+status_openmetrics_has_php_fpm_names(void **state)
+{
+    const char *ct;
+    char *s = render(FPMD_STATUS_OPENMETRICS, 0, &ct);
+
+    (void) state;
+    assert_non_null(strstr(ct, "application/openmetrics-text"));
+    assert_non_null(strstr(s, "# TYPE phpfpm_up gauge\nphpfpm_up 1\n"));
+    assert_non_null(strstr(s, "phpfpm_accepted_connections 5\n"));
+    assert_non_null(strstr(s, "phpfpm_listen_queue_length 511\n"));
+    assert_non_null(strstr(s, "phpfpm_max_children_reached 3\n"));
+    assert_int_equal(strcmp(s + strlen(s) - 6, "# EOF\n"), 0);
+    free(s);
+}
+
+static void
+status_query_picks_format_and_full(void **state)
+{
+    enum fpmd_status_format f;
+    int full;
+
+    (void) state;
+    fpmd_status_parse_query("", &f, &full);
+    assert_int_equal(f, FPMD_STATUS_TEXT);
+    assert_int_equal(full, 0);
+    fpmd_status_parse_query("json&full", &f, &full);
+    assert_int_equal(f, FPMD_STATUS_JSON);
+    assert_int_equal(full, 1);
+    fpmd_status_parse_query("full&xml", &f, &full);
+    assert_int_equal(f, FPMD_STATUS_XML);
+    fpmd_status_parse_query("openmetrics", &f, &full);
+    assert_int_equal(f, FPMD_STATUS_OPENMETRICS);
+    fpmd_status_parse_query("fullish&jsonp", &f, &full);
+    assert_int_equal(f, FPMD_STATUS_TEXT);
+    assert_int_equal(full, 0);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(status_text_matches_php_fpm_layout),
+        cmocka_unit_test(status_json_parses_with_every_field),
+        cmocka_unit_test(status_markup_escapes_request_text),
+        cmocka_unit_test(status_openmetrics_has_php_fpm_names),
+        cmocka_unit_test(status_query_picks_format_and_full),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
