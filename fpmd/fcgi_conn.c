@@ -44,6 +44,8 @@ struct fcgi_conn {
     unsigned close_after_flush:1;
     unsigned in_callback:1;
     unsigned eof:1;
+    unsigned fresh:1;                   /* no request started yet */
+    unsigned served:1;                  /* answered at least one request */
     uint8_t rbuf[READ_CHUNK];
     size_t rpos, rlen;                  /* unparsed input while paused */
     char peer[64];
@@ -153,6 +155,7 @@ release(struct fpmd_req *req)
 
     unlink_req(c, req);
     fpmd_req_free(req);
+    c->served = 1;
     if (c->closed) {
         conn_maybe_free(c);
         return;
@@ -267,6 +270,10 @@ on_params(void *ctx, uint16_t id, const uint8_t *p, size_t n)
     }
     evbuffer_free(req->params_raw);
     req->params_raw = NULL;
+    if (c->fresh) {
+        c->fresh = 0;
+        fpmd_worker_conn_unfresh();
+    }
     fpmd_req_derive(req);
     if (req->route_status == 0 && req->content_length > 0
         && (uint64_t) req->content_length > conf->limits.body)
@@ -492,7 +499,8 @@ conn_flush(struct fcgi_conn *c)
             event_del(&c->write_ev);
             c->write_armed = 0;
         }
-        if (c->close_after_flush && c->nreqs == 0) {
+        if (c->close_after_flush && c->nreqs == 0
+            && fpmd_fcgi_parser_idle(&c->parser)) {
             conn_close(c);
             return;
         }
@@ -549,8 +557,8 @@ conn_maybe_free(struct fcgi_conn *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     evbuffer_free(c->out);
+    fpmd_worker_conn_closed(c->fresh);
     free(c);
-    fpmd_worker_conn_closed();
 }
 
 void
@@ -583,6 +591,7 @@ fpmd_fcgi_conn_new(int fd, const char *peer)
         return FPMD_ERROR;
     }
     c->fd = fd;
+    c->fresh = 1;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     fpmd_fcgi_parser_init(&c->parser);
@@ -606,7 +615,12 @@ fpmd_fcgi_drain(void)
 
     for (c = conns; c != NULL; c = next) {
         next = c->next;
-        if (c->nreqs == 0 && fpmd_fcgi_parser_idle(&c->parser)
+        /* A connection that has not sent its first request yet is waited
+         * for (header_read bounds it): its peer chose this worker, and
+         * closing would reset a request about to arrive. An idle keep-alive
+         * one is closed; web servers retry a request that fails on a
+         * cached connection. */
+        if (c->served && c->nreqs == 0 && fpmd_fcgi_parser_idle(&c->parser)
             && evbuffer_get_length(c->out) == 0) {
             conn_close(c);
             conn_maybe_free(c);

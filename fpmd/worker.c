@@ -291,6 +291,7 @@ check_exit(struct fpmd_worker *w)
 }
 
 static void set_accepting(struct fpmd_worker *w, int on);
+static void update_accepting(struct fpmd_worker *w);
 
 static void
 begin_finishing(struct fpmd_worker *w, const char *why)
@@ -333,10 +334,7 @@ complete(struct fpmd_req *req)
     }
     if (w->conf->pm.max_requests != 0 && w->started >= w->conf->pm.max_requests)
         begin_finishing(w, "max_requests reached");
-    if (!w->finishing && !w->accepting
-        && w->in_flight < w->conf->pm.max_concurrency
-        && w->connections < w->conf->limits.connections)
-        set_accepting(w, 1);
+    update_accepting(w);
     slot_update_state(w);
     check_exit(w);
 }
@@ -409,13 +407,11 @@ fpmd_worker_start_req(struct fpmd_req *req)
         req->queue_next = NULL;
         *w->queue_tail = req;
         w->queue_tail = &req->queue_next;
-        if (w->accepting)
-            set_accepting(w, 0);
+        update_accepting(w);
         return;
     }
     run(req);
-    if (w->accepting && (w->in_flight >= w->conf->pm.max_concurrency))
-        set_accepting(w, 0);
+    update_accepting(w);
 }
 
 /* --- accepting -------------------------------------------------------- */
@@ -452,13 +448,27 @@ on_accept(evutil_socket_t fd, short what, void *arg)
             continue;
         }
         w->connections++;
+        w->fresh++;
         fpmd_scoreboard_begin_write(w->slot);
         w->slot->accepted_conn++;
         w->slot->connections = w->connections;
         fpmd_scoreboard_end_write(w->slot);
-        if (w->connections >= w->conf->limits.connections)
-            set_accepting(w, 0);
+        update_accepting(w);
     }
+}
+
+/* Accept only while this worker could start one more request: requests
+ * running, queued, and connections that have not sent one yet all count
+ * toward pm.max_concurrency. */
+static void
+update_accepting(struct fpmd_worker *w)
+{
+    unsigned busy = w->in_flight + w->fresh;
+
+    for (struct fpmd_req *q = w->queue_head; q != NULL; q = q->queue_next)
+        busy++;
+    set_accepting(w, !w->finishing && busy < w->conf->pm.max_concurrency
+                         && w->connections < w->conf->limits.connections);
 }
 
 static void
@@ -476,16 +486,24 @@ set_accepting(struct fpmd_worker *w, int on)
 }
 
 void
-fpmd_worker_conn_closed(void)
+fpmd_worker_conn_closed(int was_fresh)
 {
     struct fpmd_worker *w = fpmd_worker;
 
     w->connections--;
-    if (!w->finishing && !w->accepting
-        && w->in_flight < w->conf->pm.max_concurrency
-        && w->connections < w->conf->limits.connections)
-        set_accepting(w, 1);
+    if (was_fresh)
+        w->fresh--;
+    fpmd_scoreboard_begin_write(w->slot);
+    w->slot->connections = w->connections;
+    fpmd_scoreboard_end_write(w->slot);
+    update_accepting(w);
     check_exit(w);
+}
+
+void
+fpmd_worker_conn_unfresh(void)
+{
+    fpmd_worker->fresh--;
 }
 
 int

@@ -35,6 +35,7 @@ struct fpmd_worker {
 
     unsigned in_flight;
     unsigned connections;
+    unsigned fresh;             /* accepted, no request started yet */
     uint64_t requests;          /* finished */
     uint64_t started;           /* started, counts toward max_requests */
     int finishing;              /* graceful exit under way */
@@ -60,8 +61,12 @@ void fpmd_worker_start_req(struct fpmd_req *req);
 /* Continues a parked handler; from event callbacks only. */
 void fpmd_worker_resume(struct fpmd_req *req);
 
-/* Connection bookkeeping for the codecs (limits, graceful exit). */
-void fpmd_worker_conn_closed(void);
+/* Connection bookkeeping for the codecs (limits, graceful exit): a
+ * connection is "fresh" from accept until its first request starts, and
+ * counts toward max_concurrency meanwhile, so a worker at its cap does not
+ * take connections another worker could serve. */
+void fpmd_worker_conn_closed(int was_fresh);
+void fpmd_worker_conn_unfresh(void);
 /* 1 when connections without requests should close now (graceful exit). */
 int fpmd_worker_draining(void);
 
