@@ -30,8 +30,10 @@ struct fpmd_defer {
     void *arg;
 };
 
+#ifndef FPMD_DEBUG_ALLOC
 static struct fpmd_req *req_cache;
 static size_t req_ncached;
+#endif
 
 static void on_wake(evutil_socket_t fd, short what, void *arg);
 

@@ -26,7 +26,7 @@ BASE_PM = """pm:
 
 
 def start(tmp, servers, extra="", children=2, name="fpmd", pm=None,
-          log=""):
+          log="", env=None):
     """fpmd with base_conf, its pm block replaced by pm (YAML text), extra
     top-level keys and extra log keys."""
     port = free_port()
@@ -37,7 +37,7 @@ def start(tmp, servers, extra="", children=2, name="fpmd", pm=None,
     text = text.replace(BASE_PM, pm).replace("log:\n", "log:\n" + log)
     f = Fpmd(tmp, text, name)
     servers.append(f)
-    f.start(("127.0.0.1", port))
+    f.start(("127.0.0.1", port), env=env)
     return f, ("127.0.0.1", port)
 
 
@@ -408,10 +408,13 @@ def test_crash_loop_backs_off(tmpdir_path, servers):
 
 
 def test_emergency_restart_threshold_reloads(tmpdir_path, servers):
+    # under ASan a SIGSEGV must kill the worker, not be reported and
+    # turned into an exit code
+    asan = os.environ.get("ASAN_OPTIONS", "")
     f, addr = start(tmpdir_path, servers, """
         emergency_restart_threshold: 2
         emergency_restart_interval: 10s
-    """)
+    """, env={"ASAN_OPTIONS": asan + ":handle_segv=0"})
     for _ in range(2):
         w = wait_workers(f, 2)
         os.kill(w[0], signal.SIGSEGV)
