@@ -524,7 +524,14 @@ listen_address(struct ctx *c, const struct node *v, const char *key,
 }
 
 KEYFN(k_l_fastcgi) { listen_address(c, v, key, FPMD_PROTO_FASTCGI); }
-KEYFN(k_l_http) { listen_address(c, v, key, FPMD_PROTO_HTTP); }
+KEYFN(k_l_http)
+{
+    /* The key is reserved so configs written for the standalone HTTP mode
+     * get a clear answer rather than "unknown key". */
+    cur_listen_kinds++;
+    error_at(c, v, "%s: HTTP listeners are not available in this version; "
+             "use fastcgi:", key);
+}
 KEYFN(k_l_backlog)
 {
     unsigned b = (unsigned) cur_listen->backlog;

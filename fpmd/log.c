@@ -212,6 +212,12 @@ fpmd_log_slow_write(const char *line, size_t len)
 }
 
 int
+fpmd_log_error_fd(void)
+{
+    return error_log.fd;
+}
+
+int
 fpmd_log_access_enabled(void)
 {
     return access_log.fd >= 0;

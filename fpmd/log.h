@@ -31,6 +31,10 @@ void fpmd_log_access_write(const char *line, size_t len);
 void fpmd_log_slow_write(const char *line, size_t len);
 int fpmd_log_access_enabled(void);
 
+/* The error log's descriptor, for async-signal-safe writes from a fault
+ * handler. */
+int fpmd_log_error_fd(void);
+
 /* php-fpm's level names, for messages and config. */
 const char *fpmd_log_level_name(enum fpmd_log_level level);
 

@@ -161,7 +161,7 @@ main(int argc, char **argv)
                 opts.conf_path ? opts.conf_path : "(embedded)");
         return EXIT_CONFIG;
     }
-    router = fpmd_router_build(conf, err, sizeof(err));
+    router = fpmd_master_prepare(conf, err, sizeof(err));
     if (router == NULL) {
         fprintf(stderr, "%s", err);
         fprintf(stderr, "fpmd: configuration file %s test failed\n",

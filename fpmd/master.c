@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fpmd/access_log.h"
 #include "fpmd/log.h"
 #include "fpmd/master.h"
 #include "fpmd/listen.h"
@@ -90,6 +91,28 @@ pm_name(enum fpmd_pm_mode m)
 }
 
 /* --- generations ------------------------------------------------------ */
+
+struct fpmd_router *
+fpmd_master_prepare(const struct fpmd_conf *conf, char *err, size_t errlen)
+{
+    struct fpmd_router *r;
+    size_t used;
+
+    r = fpmd_router_build(conf, err, errlen);
+    used = strlen(err);
+    if (conf->log.access_format != NULL && used + 1 < errlen) {
+        char msg[256];
+
+        if (fpmd_access_log_validate(conf->log.access_format, msg,
+                                     sizeof(msg)) != FPMD_OK) {
+            snprintf(err + used, errlen - used, "%s: log.%s\n", conf->file,
+                     msg);
+            fpmd_router_free(r);
+            return NULL;
+        }
+    }
+    return r;
+}
 
 static unsigned
 max_children(const struct fpmd_conf *conf)
@@ -627,9 +650,19 @@ update_pool_stats(struct master *m, struct gen *g)
 {
     unsigned idle, busy;
 
+    unsigned queued = 0;
+
     count_children(m, g, &idle, &busy);
     if (busy > g->sb->pool.max_active)
         g->sb->pool.max_active = busy;
+    for (size_t i = 0; i < g->nlisteners; i++) {
+        unsigned q, backlog;
+
+        if (fpmd_listener_queue(&g->listeners[i], &q, &backlog) == FPMD_OK)
+            queued += q;
+    }
+    if (queued > g->sb->pool.max_listen_queue)
+        g->sb->pool.max_listen_queue = queued;
 }
 
 static void
@@ -718,7 +751,7 @@ reload(struct master *m)
                  "configuration: %s", err);
         return;
     }
-    router = fpmd_router_build(conf, err, sizeof(err));
+    router = fpmd_master_prepare(conf, err, sizeof(err));
     if (router == NULL) {
         fpmd_log(FPMD_LOG_ERROR, "reload failed, keeping the running "
                  "configuration: %s", err);

@@ -15,6 +15,12 @@ struct fpmd_master_opts {
     int ready_fd;               /* -1, or a pipe to report startup on */
 };
 
+/* The checks a loaded config still needs from the daemon itself: routes
+ * against the registered handlers, the access log format. Returns the
+ * route table, or NULL with every error in err. */
+struct fpmd_router *fpmd_master_prepare(const struct fpmd_conf *conf,
+                                        char *err, size_t errlen);
+
 /* Takes ownership of conf and router. Binds every listener, starts the
  * workers and supervises them until a stop signal. Returns the process
  * exit code (0 after a clean stop, 78 when startup failed). */
