@@ -82,22 +82,34 @@ static int
 write_head(struct fpmd_req *req, const void *body, size_t blen)
 {
     struct fcgi_conn *c = req->conn;
-    struct evbuffer *tmp;
-    int rc = FPMD_ERROR;
-    size_t len;
+    char small[8192], *buf = small;
+    size_t hlen;
+    int rc;
 
     if (c->closed)
         return FPMD_ERROR;
-    tmp = evbuffer_new();
-    if (tmp == NULL)
-        return FPMD_ERROR;
-    if (fpmd_req_format_cgi_head(req, tmp) == FPMD_OK
-        && (blen == 0 || evbuffer_add(tmp, body, blen) == 0)) {
-        len = evbuffer_get_length(tmp);
-        rc = fpmd_fcgi_write_stream(c->out, FCGI_STDOUT, req->id,
-                                    evbuffer_pullup(tmp, -1), len);
+    hlen = fpmd_req_format_cgi_head(req, small, sizeof(small));
+    if (hlen > sizeof(small)) {
+        buf = malloc(hlen);
+        if (buf == NULL)
+            return FPMD_ERROR;
+        fpmd_req_format_cgi_head(req, buf, hlen);
     }
-    evbuffer_free(tmp);
+    /* Head and a small body share one record: one write for most
+     * responses. */
+    if (buf == small && blen <= sizeof(small) - hlen) {
+        if (blen > 0)
+            memcpy(small + hlen, body, blen);
+        rc = fpmd_fcgi_write_stream(c->out, FCGI_STDOUT, req->id, small,
+                                    hlen + blen);
+    } else {
+        rc = fpmd_fcgi_write_stream(c->out, FCGI_STDOUT, req->id, buf, hlen);
+        if (rc == FPMD_OK && blen > 0)
+            rc = fpmd_fcgi_write_stream(c->out, FCGI_STDOUT, req->id, body,
+                                        blen);
+    }
+    if (buf != small)
+        free(buf);
     if (rc == FPMD_OK)
         after_write(c);
     return rc;

@@ -67,8 +67,7 @@ fpmd_req_new(const struct fpmd_req_ops *ops, void *conn, uint16_t id)
                                                    + 16 * 1024 * 1024 : 0);
     event_assign(&req->wake_ev, fpmd_worker->base, -1, 0, on_wake, req);
     req->params_raw = evbuffer_new();
-    req->body = evbuffer_new();
-    if (req->params_raw == NULL || req->body == NULL) {
+    if (req->params_raw == NULL) {
         fpmd_req_free(req);
         return NULL;
     }
@@ -138,37 +137,57 @@ fpmd_req_add_param(struct fpmd_req *req, const void *name, size_t nlen,
     return FPMD_OK;
 }
 
-static const char *
-param_nonempty(const struct fpmd_req *req, const char *name)
-{
-    const char *v = fpmd_req_param(req, name);
-
-    return v != NULL && v[0] != '\0' ? v : NULL;
-}
-
 void
 fpmd_req_derive(struct fpmd_req *req)
 {
-    const char *v, *q;
+    const char *script = NULL, *doc_uri = NULL, *query = NULL, *cl = NULL;
+    const char *q;
 
-    if ((v = param_nonempty(req, "REQUEST_METHOD")) != NULL)
-        req->method = v;
-    if ((v = param_nonempty(req, "REQUEST_URI")) != NULL)
-        req->uri = v;
-    if ((v = fpmd_req_param(req, "QUERY_STRING")) != NULL) {
-        req->query = v;
-    } else if ((q = strchr(req->uri, '?')) != NULL) {
-        req->query = q + 1;
+    /* One pass; for a repeated param the last one wins, as in
+     * fpmd_req_param(). */
+    for (size_t i = 0; i < req->nparams; i++) {
+        const char *n = req->params[i].name, *v = req->params[i].value;
+
+        switch (n[0]) {
+        case 'R':
+            if (strcmp(n, "REQUEST_METHOD") == 0 && v[0] != '\0')
+                req->method = v;
+            else if (strcmp(n, "REQUEST_URI") == 0 && v[0] != '\0')
+                req->uri = v;
+            else if (strcmp(n, "REMOTE_ADDR") == 0 && v[0] != '\0')
+                req->remote_addr = v;
+            break;
+        case 'Q':
+            if (strcmp(n, "QUERY_STRING") == 0)
+                query = v;
+            break;
+        case 'S':
+            if (strcmp(n, "SCRIPT_NAME") == 0)
+                script = v;
+            break;
+        case 'D':
+            if (strcmp(n, "DOCUMENT_URI") == 0)
+                doc_uri = v;
+            break;
+        case 'C':
+            if (strcmp(n, "CONTENT_LENGTH") == 0)
+                cl = v;
+            break;
+        default:
+            break;
+        }
     }
-    if ((v = param_nonempty(req, "REMOTE_ADDR")) != NULL)
-        req->remote_addr = v;
+    if (query != NULL)
+        req->query = query;
+    else if ((q = strchr(req->uri, '?')) != NULL)
+        req->query = q + 1;
     /* Routing path, first present: SCRIPT_NAME (what php-fpm runs, so legacy
      * script routes match), DOCUMENT_URI (nginx's normalized path), then
      * REQUEST_URI without its query. */
-    if ((v = param_nonempty(req, "SCRIPT_NAME")) != NULL)
-        req->path = v;
-    else if ((v = param_nonempty(req, "DOCUMENT_URI")) != NULL)
-        req->path = v;
+    if (script != NULL && script[0] != '\0')
+        req->path = script;
+    else if (doc_uri != NULL && doc_uri[0] != '\0')
+        req->path = doc_uri;
     else if (req->uri[0] != '\0') {
         q = strchr(req->uri, '?');
         req->path = q ? fpmd_strndup(req, req->uri, (size_t) (q - req->uri))
@@ -176,12 +195,12 @@ fpmd_req_derive(struct fpmd_req *req)
         if (req->path == NULL)
             req->path = "";
     }
-    if ((v = param_nonempty(req, "CONTENT_LENGTH")) != NULL) {
+    if (cl != NULL && cl[0] != '\0') {
         char *end;
-        long long cl = strtoll(v, &end, 10);
+        long long n = strtoll(cl, &end, 10);
 
-        if (*end == '\0' && cl >= 0)
-            req->content_length = cl;
+        if (*end == '\0' && n >= 0)
+            req->content_length = n;
     }
     req->is_head = strcmp(req->method, "HEAD") == 0;
 }
@@ -430,12 +449,16 @@ fpmd_req_body_feed(struct fpmd_req *req, const void *data, size_t len)
             fpmd_log(FPMD_LOG_WARNING, "%s %s: body over limits.body (%zu bytes)",
                      req->method, req->uri, conf->limits.body);
         req->body_too_large = 1;
-        evbuffer_drain(req->body, evbuffer_get_length(req->body));
+        if (req->body != NULL)
+            evbuffer_drain(req->body, evbuffer_get_length(req->body));
         if (req->wait == FPMD_WAIT_BODY)
             wake(req);
         return 0;
     }
-    if (evbuffer_add(req->body, data, len) != 0) {
+    /* Most requests have no body: its buffer exists only once one comes. */
+    if (req->body == NULL)
+        req->body = evbuffer_new();
+    if (req->body == NULL || evbuffer_add(req->body, data, len) != 0) {
         fpmd_req_abort(req);
         return 0;
     }
@@ -460,10 +483,13 @@ fpmd_req_body_read(struct fpmd_req *req, void *buf, size_t len)
     for (;;) {
         if (req->aborted || req->body_too_large)
             return -1;
-        if (evbuffer_get_length(req->body) > 0 || req->body_eof)
+        if ((req->body != NULL && evbuffer_get_length(req->body) > 0)
+            || req->body_eof)
             break;
         wait_for(req, FPMD_WAIT_BODY);
     }
+    if (req->body == NULL)
+        return 0;
     if (len > INT32_MAX)
         len = INT32_MAX;
     n = evbuffer_remove(req->body, buf, len);
@@ -568,17 +594,35 @@ fpmd_resp_started(const struct fpmd_req *req)
     return req->head_sent;
 }
 
-int
-fpmd_req_format_cgi_head(struct fpmd_req *req, struct evbuffer *out)
+size_t
+fpmd_req_format_cgi_head(const struct fpmd_req *req, char *buf, size_t len)
 {
-    if (evbuffer_add_printf(out, "Status: %d %s\r\n", req->status,
-                            fpmd_status_reason(req->status)) < 0)
-        return FPMD_ERROR;
-    for (struct fpmd_resp_header *h = req->headers; h != NULL; h = h->next) {
-        if (evbuffer_add_printf(out, "%s: %s\r\n", h->name, h->value) < 0)
-            return FPMD_ERROR;
+    const char *reason = fpmd_status_reason(req->status);
+    size_t need = strlen("Status: 000 \r\n\r\n") + strlen(reason);
+    char *p = buf;
+
+    for (const struct fpmd_resp_header *h = req->headers; h != NULL;
+         h = h->next)
+        need += strlen(h->name) + strlen(h->value) + 4;
+    if (need > len)
+        return need;
+    p += sprintf(p, "Status: %03d %s\r\n", req->status % 1000, reason);
+    for (const struct fpmd_resp_header *h = req->headers; h != NULL;
+         h = h->next) {
+        size_t nl = strlen(h->name), vl = strlen(h->value);
+
+        memcpy(p, h->name, nl);
+        p += nl;
+        *p++ = ':';
+        *p++ = ' ';
+        memcpy(p, h->value, vl);
+        p += vl;
+        *p++ = '\r';
+        *p++ = '\n';
     }
-    return evbuffer_add(out, "\r\n", 2) == 0 ? FPMD_OK : FPMD_ERROR;
+    *p++ = '\r';
+    *p++ = '\n';
+    return (size_t) (p - buf);
 }
 
 int

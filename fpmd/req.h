@@ -103,7 +103,7 @@ struct fpmd_req {
     struct event slow_ev;           /* request_slowlog_timeout */
     int wake_armed, term_armed, slow_armed;
     uint64_t start_us;
-    uint64_t cpu_start_us;
+    uint64_t oncpu_ns;              /* time spent running its handler */
 };
 
 /* A fresh request on conn (from the worker's free list); NULL when out of
@@ -134,9 +134,10 @@ void fpmd_req_abort(struct fpmd_req *req);
 /* The codec's output drained below its low-water mark. */
 void fpmd_req_drained(struct fpmd_req *req);
 
-/* Formats the CGI head ("Status: ...\r\nName: value\r\n...\r\n") of req
- * into out (FastCGI responses, and legacy pass-through later). */
-int fpmd_req_format_cgi_head(struct fpmd_req *req, struct evbuffer *out);
+/* The CGI head ("Status: ...\r\nName: value\r\n...\r\n") of req: its
+ * length, and when it fits in len bytes, the text in buf. */
+size_t fpmd_req_format_cgi_head(const struct fpmd_req *req, char *buf,
+                                size_t len);
 
 /* Header validation shared with other codecs: 1 when name is an HTTP
  * token and value has no CR, LF or NUL. */

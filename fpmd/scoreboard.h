@@ -35,7 +35,7 @@ struct fpmd_sb_request {
     uint64_t content_length;
     uint64_t start_us;          /* wall clock, µs since the epoch */
     uint64_t duration_us;       /* 0 while running */
-    uint64_t cpu_us;            /* worker CPU time spent during it */
+    uint64_t cpu_us;            /* time its handler ran on the CPU */
     uint64_t memory;            /* peak arena bytes */
 };
 

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -39,13 +38,12 @@ fpmd_now_us(void)
 }
 
 uint64_t
-fpmd_cpu_us(void)
+fpmd_mono_ns(void)
 {
-    struct rusage ru;
+    struct timespec ts;
 
-    getrusage(RUSAGE_SELF, &ru);
-    return (uint64_t) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000
-        + (uint64_t) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000 + (uint64_t) ts.tv_nsec;
 }
 
 /* --- scoreboard ------------------------------------------------------- */
@@ -318,7 +316,7 @@ complete(struct fpmd_req *req)
         fpmd_resp_write(req, NULL, 0);
     req->ops->finish(req);
     now = fpmd_now_us();
-    cpu = fpmd_cpu_us() - req->cpu_start_us;
+    cpu = req->oncpu_ns / 1000;
     slot_request_end(w, req, now, cpu);
     write_access_log(w, req, now, cpu);
     w->in_flight--;
@@ -342,9 +340,18 @@ complete(struct fpmd_req *req)
 void
 fpmd_worker_resume(struct fpmd_req *req)
 {
+    uint64_t t0;
+    int rc;
+
     if (req->co == NULL)
         return;
-    if (fpmd_coro_resume(req->co) == FPMD_DONE) {
+    /* A request's CPU is the time its handler runs: in one event loop per
+     * process, that is the wall time between resume and yield (two vDSO
+     * clock reads instead of two getrusage syscalls per request). */
+    t0 = fpmd_mono_ns();
+    rc = fpmd_coro_resume(req->co);
+    req->oncpu_ns += fpmd_mono_ns() - t0;
+    if (rc == FPMD_DONE) {
         fpmd_coro_free(req->co);
         req->co = NULL;
         complete(req);
@@ -372,7 +379,6 @@ run(struct fpmd_req *req)
     req->co = fpmd_coro_new(w->coros, run_handler, req);
     w->in_flight++;
     req->start_us = fpmd_now_us();
-    req->cpu_start_us = fpmd_cpu_us();
     slot_request_start(w, req);
     if (w->in_flight == 1)
         slot_update_state(w);

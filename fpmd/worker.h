@@ -70,8 +70,9 @@ void fpmd_worker_conn_unfresh(void);
 /* 1 when connections without requests should close now (graceful exit). */
 int fpmd_worker_draining(void);
 
-/* Microseconds since the epoch / of this process's CPU time. */
+/* Microseconds since the epoch; nanoseconds of a monotonic clock. Both
+ * are vDSO calls, cheap enough for every request. */
 uint64_t fpmd_now_us(void);
-uint64_t fpmd_cpu_us(void);
+uint64_t fpmd_mono_ns(void);
 
 #endif

@@ -1,0 +1,449 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""Side-by-side benchmark: one nginx (1 worker) in front of php-fpm 8.2
+(pm static), a bare libfcgi C responder (8 processes) and fpmd, on the same
+machine in one run, each route with and without FastCGI keep-alive, loaded
+by wrk. Rows run round-robin, REPEAT times each, medians reported, as a
+Markdown table with fpmd/php-fpm ratios. Every server is started here on
+free 127.0.0.1 ports in a temp dir and stopped by its pid.
+
+Environment: DURATION (s per wrk run, 10), REPEAT (3), CONNECTIONS (64),
+CHILDREN (php-fpm children, "8,32"), FPMD (binary), BENCH_OUT (raw output
+dir, /tmp/fpmd-bench), ROUTES ("hello,json").
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
+DURATION = int(os.environ.get("DURATION", "10"))
+REPEAT = int(os.environ.get("REPEAT", "3"))
+CONNS = int(os.environ.get("CONNECTIONS", "64"))
+CHILDREN = [int(c) for c in os.environ.get("CHILDREN", "8,32").split(",")]
+FPMD = os.environ.get("FPMD", os.path.join(TOP, "fpmd", "fpmd"))
+OUT = os.environ.get("BENCH_OUT", "/tmp/fpmd-bench")
+ROUTES = os.environ.get("ROUTES", "hello,json").split(",")
+PHP_FPM = "/usr/sbin/php-fpm8.2"
+NGINX = "/usr/sbin/nginx"
+PACKAGES = ("nginx-light php8.2-fpm php8.2-opcache wrk libfcgi-dev "
+            "libfcgi-bin gcc")
+
+HELLO_PHP = '<?php\nheader("Content-Type: text/plain");\necho "hello world\\n";\n'
+JSON_PHP = """<?php
+$items = [];
+for ($n = 1; $n <= 10; $n++) {
+    $items[] = ["id" => $n, "name" => "item-$n", "price" => $n * 1.25,
+                "active" => $n % 2 == 0, "tags" => ["alpha", "beta"]];
+}
+header("Content-Type: application/json");
+echo json_encode($items);
+"""
+
+LIBFCGI_C = r"""
+/* Bare libfcgi responder: the raw-C reference. Binds once, forks N
+ * processes that each run the classic blocking FCGX_Accept_r loop. */
+#include <fcgiapp.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+int
+main(int argc, char **argv)
+{
+    int n = argc > 2 ? atoi(argv[2]) : 8, fd;
+    FCGX_Request r;
+
+    FCGX_Init();
+    fd = FCGX_OpenSocket(argv[1], 511);
+    for (int i = 1; i < n; i++)
+        if (fork() == 0)
+            break;
+    FCGX_InitRequest(&r, fd, 0);
+    while (FCGX_Accept_r(&r) >= 0) {
+        FCGX_FPrintF(r.out, "Content-Type: text/plain\r\n\r\nhello world\n");
+        FCGX_Finish_r(&r);
+    }
+    return 0;
+}
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, what, timeout=15):
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            sys.exit("%s exited early (see %s)" % (what, OUT))
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit("%s did not listen on %d" % (what, port))
+
+
+def tree(pid):
+    """pid and all its descendants."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            with open("/proc/%d/task/%d/children" % (p, p)) as f:
+                todo.extend(int(x) for x in f.read().split())
+        except OSError:
+            pass
+    return out
+
+
+def cpu_seconds(pids):
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in pids:
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])   # utime, stime
+        except OSError:
+            pass
+    return total / tick
+
+
+def rss_kib(pids):
+    total = 0
+    for p in pids:
+        try:
+            with open("/proc/%d/status" % p) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+class Side:
+    """A backend: its processes, its FastCGI address, its routes."""
+
+    def __init__(self, name, proc, address, routes):
+        self.name, self.proc, self.address, self.routes = (
+            name, proc, address, routes)
+
+    def pids(self):
+        return tree(self.proc.pid)
+
+
+def start(cmd, log, **kw):
+    return subprocess.Popen(cmd, stdout=log, stderr=log, **kw)
+
+
+def start_php(tmp, children, log):
+    port = free_port()
+    www = os.path.join(tmp, "www")
+    conf = os.path.join(tmp, "php-fpm-%d.conf" % children)
+    with open(conf, "w") as f:
+        f.write("""[global]
+pid = {tmp}/php-fpm-{n}.pid
+error_log = {tmp}/php-fpm-{n}.log
+daemonize = no
+[bench]
+listen = 127.0.0.1:{port}
+listen.backlog = 511
+pm = static
+pm.max_children = {n}
+user = {user}
+group = {group}
+php_admin_value[opcache.enable] = 1
+php_admin_value[opcache.validate_timestamps] = 0
+chdir = {www}
+""".format(tmp=tmp, n=children, port=port, www=www,
+           user="www-data" if os.geteuid() == 0 else os.getlogin(),
+           group="www-data" if os.geteuid() == 0 else os.getlogin()))
+    proc = start([PHP_FPM, "-F", "-y", conf, "-R"], log)
+    wait_port(port, proc, "php-fpm")
+    return Side("php-fpm x%d" % children, proc, "127.0.0.1:%d" % port,
+                {"hello": "/hello.php", "json": "/json.php"})
+
+
+def start_libfcgi(tmp, log):
+    src = os.path.join(tmp, "libfcgi_hello.c")
+    exe = os.path.join(tmp, "libfcgi_hello")
+    with open(src, "w") as f:
+        f.write(LIBFCGI_C)
+    subprocess.run(["cc", "-O2", "-o", exe, src, "-lfcgi"], check=True)
+    port = free_port()
+    proc = start([exe, "127.0.0.1:%d" % port, "8"], log)
+    wait_port(port, proc, "libfcgi responder")
+    return Side("libfcgi x8", proc, "127.0.0.1:%d" % port,
+                {"hello": "/hello"})
+
+
+def start_fpmd(tmp, log):
+    port = free_port()
+    conf = os.path.join(tmp, "fpmd.yaml")
+    with open(conf, "w") as f:
+        f.write("""pool: bench
+listen:
+  - fastcgi: 127.0.0.1:{port}
+    backlog: 511
+pm:
+  mode: static
+log:
+  error: {tmp}/fpmd-error.log
+routes:
+  - match: GET /hello
+    handler: hello
+  - match: GET /json
+    handler: json
+""".format(port=port, tmp=tmp))
+    proc = start([FPMD, "-F", "-y", conf], log)
+    wait_port(port, proc, "fpmd")
+    return Side("fpmd", proc, "127.0.0.1:%d" % port,
+                {"hello": "/hello", "json": "/json"})
+
+
+NGINX_CONF = """
+{user}
+worker_processes 1;
+error_log {tmp}/nginx-error.log warn;
+pid {tmp}/nginx.pid;
+events {{ worker_connections 4096; }}
+http {{
+    log_format st '$status';
+    client_body_temp_path {tmp}/body;
+    fastcgi_temp_path {tmp}/fastcgi;
+    proxy_temp_path {tmp}/proxy;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+{upstreams}
+{servers}
+}}
+"""
+
+
+def nginx_server(port, body):
+    return ("    server {\n        listen 127.0.0.1:%d backlog=4096;\n"
+            "        access_log %s/access-%d.log st;\n%s    }\n"
+            % (port, TMP, port, body))
+
+
+def fastcgi_location(upstream, keep):
+    return ("        root %s/www;\n        location / {\n"
+            "            include /etc/nginx/fastcgi_params;\n"
+            "            fastcgi_param SCRIPT_FILENAME "
+            "$document_root$fastcgi_script_name;\n"
+            "%s            fastcgi_pass %s;\n        }\n"
+            % (TMP, "            fastcgi_keep_conn on;\n" if keep else "",
+               upstream))
+
+
+def parse_wrk(text):
+    def num(pattern, default=0.0):
+        m = re.search(pattern, text)
+        return float(m.group(1)) if m else default
+
+    def lat(pct):
+        m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)\s*$" % pct, text, re.M)
+        if not m:
+            return float("nan")
+        return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+),"
+                     r" timeout (\d+)", text)
+    return {
+        "rps": num(r"Requests/sec:\s+([\d.]+)"),
+        "requests": num(r"(\d+) requests in"),
+        "p50": lat(50), "p99": lat(99),
+        "non2xx": num(r"Non-2xx or 3xx responses: (\d+)"),
+        "sockerr": sum(int(x) for x in sock.groups()) if sock else 0,
+    }
+
+
+def count_statuses(path):
+    good = bad = s499 = 0
+    try:
+        with open(path) as f:
+            for line in f:
+                code = line.strip()
+                if code.startswith("2"):
+                    good += 1
+                elif code == "499":
+                    s499 += 1
+                else:
+                    bad += 1
+    except OSError:
+        pass
+    return good, bad, s499
+
+
+def main():
+    global TMP
+    for tool in (NGINX, PHP_FPM, shutil.which("wrk") or "/usr/bin/wrk"):
+        if not os.access(tool, os.X_OK):
+            sys.exit("missing %s: apt-get install -y %s" % (tool, PACKAGES))
+    os.makedirs(OUT, exist_ok=True)
+    TMP = tempfile.mkdtemp(prefix="fpmd-bench-")
+    os.chmod(TMP, 0o755)
+    www = os.path.join(TMP, "www")
+    os.makedirs(www)
+    for name, text in (("hello.php", HELLO_PHP), ("json.php", JSON_PHP)):
+        with open(os.path.join(www, name), "w") as f:
+            f.write(text)
+    log = open(os.path.join(OUT, "servers.log"), "ab")
+    sides, nginx = [], None
+    try:
+        for n in CHILDREN:
+            sides.append(start_php(TMP, n, log))
+        sides.append(start_libfcgi(TMP, log))
+        if os.access(FPMD, os.X_OK):
+            sides.append(start_fpmd(TMP, log))
+        else:
+            print("fpmd skipped: %s not found (build it first)" % FPMD)
+
+        rows, upstreams, servers = [], "", ""
+        for i, side in enumerate(sides):
+            upstreams += ("    upstream b%d { server %s; keepalive 32; }\n"
+                          % (i, side.address))
+            for keep in (False, True):
+                port = free_port()
+                servers += nginx_server(port, fastcgi_location(
+                    "b%d" % i if keep else side.address, keep))
+                for route in ROUTES:
+                    if route in side.routes:
+                        rows.append({"side": side, "keep": keep,
+                                     "route": route, "port": port,
+                                     "path": side.routes[route], "runs": []})
+        ret_port = free_port()
+        servers += nginx_server(ret_port, "        location / { return 200 "
+                                "\"hello world\\n\"; }\n")
+        rows.append({"side": None, "keep": False, "route": "hello",
+                     "port": ret_port, "path": "/hello", "runs": []})
+        conf = os.path.join(TMP, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_CONF.format(
+                tmp=TMP, upstreams=upstreams, servers=servers,
+                user="user root;" if os.geteuid() == 0 else ""))
+        nginx = start([NGINX, "-p", TMP, "-c", conf, "-g", "daemon off;"],
+                      log)
+        wait_port(ret_port, nginx, "nginx")
+
+        for rep in range(REPEAT):
+            for row in rows:
+                run_row(row, nginx, rep)
+        print_table(rows, sides)
+    finally:
+        for p in [nginx] + [s.proc for s in sides]:
+            if p is not None and p.poll() is None:
+                for child in tree(p.pid)[1:]:
+                    try:
+                        os.kill(child, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                p.send_signal(signal.SIGQUIT if p is nginx else signal.SIGTERM)
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        shutil.rmtree(TMP, ignore_errors=True)
+
+
+def row_name(row):
+    side = row["side"].name if row["side"] else "nginx return 200"
+    if row["side"] is None:
+        return side
+    return "%s %s%s" % (side, row["route"], " keepalive" if row["keep"]
+                        else "")
+
+
+def run_row(row, nginx, rep):
+    side = row["side"]
+    url = "http://127.0.0.1:%d%s" % (row["port"], row["path"])
+    back = side.pids() if side else []
+    ngx = tree(nginx.pid)
+    access = os.path.join(TMP, "access-%d.log" % row["port"])
+    if rep == 0:        # warm-up: opcache, keep-alive pools, page cache
+        subprocess.run(["wrk", "-t1", "-c%d" % CONNS, "-d1s", url],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    open(access, "w").close()
+    b0, n0 = cpu_seconds(back), cpu_seconds(ngx)
+    out = subprocess.run(["wrk", "-t1", "-c%d" % CONNS, "-d%ds" % DURATION,
+                          "--latency", url], capture_output=True, text=True)
+    b1, n1 = cpu_seconds(back), cpu_seconds(ngx)
+    time.sleep(0.5)     # let nginx finish logging closed connections
+    r = parse_wrk(out.stdout)
+    r["good"], r["bad"], r["499"] = count_statuses(access)
+    reqs = max(r["requests"], 1)
+    r["cpu_us"] = (b1 - b0) / reqs * 1e6
+    r["ngx_us"] = (n1 - n0) / reqs * 1e6
+    r["rss"] = rss_kib(back) if side else rss_kib(ngx)
+    row["runs"].append(r)
+    with open(os.path.join(OUT, "wrk-%s-%d.txt" % (
+            re.sub(r"\W+", "_", row_name(row)), rep)), "w") as f:
+        f.write(out.stdout)
+    print("%-36s run %d: %8.0f req/s p99 %8.2f ms" % (
+        row_name(row), rep + 1, r["rps"], r["p99"]), flush=True)
+
+
+def med(row, key):
+    return statistics.median(r[key] for r in row["runs"])
+
+
+def print_table(rows, sides):
+    def find(name, route, keep):
+        for row in rows:
+            if (row["side"] is not None and row["side"].name == name
+                    and row["route"] == route and row["keep"] == keep):
+                return row
+        return None
+
+    php_names = [s.name for s in sides if s.name.startswith("php-fpm")]
+    print()
+    print("wrk -t1 -c%d -d%ds, %d runs per row (medians), one nginx worker,"
+          " %d cores" % (CONNS, DURATION, REPEAT, os.cpu_count()))
+    print()
+    print("| row | req/s | p50 ms | p99 ms | non-2xx | 499 | sock err |"
+          " backend CPU µs/req | nginx CPU µs/req | backend RSS MiB |"
+          " fpmd ÷ this |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for row in rows:
+        ratio = ""
+        if row["side"] is not None and row["side"].name != "fpmd":
+            f = find("fpmd", row["route"], row["keep"])
+            if f is not None:
+                ratio = "%.2f×" % (med(f, "rps") / max(med(row, "rps"), 1))
+        print("| %s | %.0f | %.2f | %.2f | %d | %d | %d | %s | %.1f | %.1f |"
+              " %s |" % (
+                  row_name(row), med(row, "rps"), med(row, "p50"),
+                  med(row, "p99"), med(row, "non2xx") + med(row, "bad"),
+                  med(row, "499"), med(row, "sockerr"),
+                  "%.1f" % med(row, "cpu_us") if row["side"] else "—",
+                  med(row, "ngx_us"), med(row, "rss") / 1024.0, ratio))
+    for name in php_names:
+        for route in ROUTES:
+            for keep in (False, True):
+                p, f = find(name, route, keep), find("fpmd", route, keep)
+                if p and f:
+                    print("\nfpmd/%s %s%s: %.2f× req/s, %.2f× CPU per request"
+                          % (name, route, " keepalive" if keep else "",
+                             med(f, "rps") / max(med(p, "rps"), 1),
+                             med(f, "cpu_us") / max(med(p, "cpu_us"), 1e-9)),
+                          end="")
+    print()
+
+
+if __name__ == "__main__":
+    main()
