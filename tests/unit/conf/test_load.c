@@ -240,6 +240,27 @@ conf_file_errors_name_the_path(void **state)
     assert_non_null(strstr(err, "/nonexistent/x.yaml: cannot open"));
 }
 
+static void
+conf_documented_example_loads(void **state)
+{
+    const char *top = getenv("top_srcdir");
+    char path[4096];
+    struct fpmd_conf *c;
+
+    (void) state;
+    snprintf(path, sizeof(path), "%s/conf/fpmd.yaml.example",
+             top ? top : ".");
+    c = fpmd_conf_load(path, err, sizeof(err));
+    if (c == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(c->nlisten, 2);
+    assert_int_equal(c->pm.mode, FPMD_PM_DYNAMIC);
+    assert_int_equal(c->pm.max_children, 8);
+    assert_int_equal(c->timeouts.slowlog_ms, 5000);
+    assert_int_equal(c->nroutes, 3);
+    fpmd_conf_free(c);
+}
+
 int
 main(void)
 {
@@ -251,6 +272,7 @@ main(void)
         cmocka_unit_test(conf_reports_every_error_at_once),
         cmocka_unit_test(conf_parses_durations_and_sizes),
         cmocka_unit_test(conf_file_errors_name_the_path),
+        cmocka_unit_test(conf_documented_example_loads),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
