@@ -637,15 +637,32 @@ static const struct key listen_keys[] = {
     {"group", k_l_group}, {"mode", k_l_mode},
 };
 
+/* The array behind a list key (listen:, routes:), one element per item;
+ * NULL after reporting a non-list. */
+static void *
+list_items(struct ctx *c, const struct node *v, const char *key,
+           const char *what, size_t size)
+{
+    if (v->type != N_SEQ) {
+        error_at(c, v, "%s: expected a list of %s", key, what);
+        return NULL;
+    }
+    return calloc(v->nkids ? v->nkids : 1, size);
+}
+
+static void
+set_pos(struct fpmd_conf_pos *pos, const struct ctx *c, const struct node *n)
+{
+    pos->file = c->conf->file;
+    pos->line = n->line;
+    pos->column = n->column;
+}
+
 KEYFN(k_listen)
 {
     struct fpmd_conf *conf = c->conf;
 
-    if (v->type != N_SEQ) {
-        error_at(c, v, "%s: expected a list of listeners", key);
-        return;
-    }
-    conf->listen = calloc(v->nkids ? v->nkids : 1, sizeof(*conf->listen));
+    conf->listen = list_items(c, v, key, "listeners", sizeof(*conf->listen));
     if (conf->listen == NULL)
         return;
     for (size_t i = 0; i < v->nkids; i++) {
@@ -654,9 +671,7 @@ KEYFN(k_listen)
         cur_listen = &conf->listen[conf->nlisten++];
         cur_listen->backlog = 511;
         cur_listen->mode = -1;
-        cur_listen->pos.file = conf->file;
-        cur_listen->pos.line = item->line;
-        cur_listen->pos.column = item->column;
+        set_pos(&cur_listen->pos, c, item);
         cur_listen_kinds = 0;
         walk_map(c, item, "listen", listen_keys, FPMD_ARRAY_LEN(listen_keys));
         if (item->type != N_MAP)
@@ -957,20 +972,14 @@ KEYFN(k_routes)
 {
     struct fpmd_conf *conf = c->conf;
 
-    if (v->type != N_SEQ) {
-        error_at(c, v, "%s: expected a list of routes", key);
-        return;
-    }
-    conf->routes = calloc(v->nkids ? v->nkids : 1, sizeof(*conf->routes));
+    conf->routes = list_items(c, v, key, "routes", sizeof(*conf->routes));
     if (conf->routes == NULL)
         return;
     for (size_t i = 0; i < v->nkids; i++) {
         const struct node *item = v->kids[i];
 
         cur_route = &conf->routes[conf->nroutes++];
-        cur_route->pos.file = conf->file;
-        cur_route->pos.line = item->line;
-        cur_route->pos.column = item->column;
+        set_pos(&cur_route->pos, c, item);
         walk_map(c, item, "routes", route_keys, FPMD_ARRAY_LEN(route_keys));
         if (item->type != N_MAP)
             continue;

@@ -366,6 +366,15 @@ read_slot(const struct child *c, struct fpmd_sb_slot *out)
     return fpmd_scoreboard_read(c->gen->sb, c->slot, out);
 }
 
+/* 1 when c is a running child of g, not asked to quit, idle now; its
+ * slot is copied to *s. */
+static int
+idle_child(const struct child *c, const struct gen *g, struct fpmd_sb_slot *s)
+{
+    return c->pid != 0 && c->gen == g && c->quit_us == 0
+        && read_slot(c, s) == FPMD_OK && s->state == FPMD_SB_IDLE;
+}
+
 static unsigned
 count_children(const struct master *m, const struct gen *g, unsigned *idle,
                unsigned *busy)
@@ -542,8 +551,7 @@ pm_dynamic(struct master *m, struct gen *g)
             struct child *c = &m->children[i];
             struct fpmd_sb_slot s;
 
-            if (c->pid == 0 || c->gen != g || c->quit_us != 0
-                || read_slot(c, &s) != FPMD_OK || s.state != FPMD_SB_IDLE)
+            if (!idle_child(c, g, &s))
                 continue;
             if (s.last_idle_us < oldest_idle) {
                 oldest_idle = s.last_idle_us;
@@ -594,8 +602,7 @@ pm_ondemand_reap(struct master *m, struct gen *g, uint64_t now)
         struct child *c = &m->children[i];
         struct fpmd_sb_slot s;
 
-        if (c->pid == 0 || c->gen != g || c->quit_us != 0
-            || read_slot(c, &s) != FPMD_OK || s.state != FPMD_SB_IDLE)
+        if (!idle_child(c, g, &s))
             continue;
         if (now > s.last_idle_us && now - s.last_idle_us > limit)
             send_quit(c);
