@@ -97,8 +97,8 @@ def cgi_params(method="GET", uri="/hello", body=b"", extra=None):
 
 class Response:
     def __init__(self):
-        self.stdout = b""
-        self.stderr = b""
+        self.stdout = bytearray()
+        self.stderr = bytearray()
         self.app_status = None
         self.protocol_status = None
         self.ended = False
@@ -107,7 +107,7 @@ class Response:
 
     def split(self):
         """(status, headers list, body) from the CGI response."""
-        head, _, body = self.stdout.partition(b"\r\n\r\n")
+        head, _, body = bytes(self.stdout).partition(b"\r\n\r\n")
         headers = []
         status = 200
         for line in head.split(b"\r\n"):
@@ -128,7 +128,7 @@ class Conn:
             self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         self.sock.connect(address)
-        self.buf = b""
+        self.buf = bytearray()
         self.responses = {}
         self.management = []
         self.records_after_end = 0
@@ -155,13 +155,13 @@ class Conn:
         while len(self.buf) < 8:
             if not self._read_more():
                 return None
-        version, rtype, req_id, clen, plen = struct.unpack(">BBHHBx",
-                                                           self.buf[:8])
+        version, rtype, req_id, clen, plen = struct.unpack(
+            ">BBHHBx", bytes(self.buf[:8]))
         while len(self.buf) < 8 + clen + plen:
             if not self._read_more():
                 return None
-        content = self.buf[8:8 + clen]
-        self.buf = self.buf[8 + clen + plen:]
+        content = bytes(self.buf[8:8 + clen])
+        del self.buf[:8 + clen + plen]
         return version, rtype, req_id, content, plen
 
     def _dispatch(self, rec):

@@ -310,3 +310,31 @@ def test_a_thousand_sleeping_requests_on_one_worker(tmpdir_path, servers):
     print("1000 x sleep_ms=200 on one worker: %.3f s" % elapsed)
     assert elapsed < 10, elapsed
     assert len(fpmd.workers()) == 1
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_slow_reader_gets_backpressure_not_buffering(daemon):
+    fpmd, addr, _ = daemon
+    size = 32 << 20
+    before = {p: rss_kib(p) for p in fpmd.workers()}
+    c = fc.Conn(addr)
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    c.send(fc.request_bytes(1, fc.cgi_params(uri="/probe?size=%d" % size)))
+    time.sleep(1.0)
+    # the handler is parked on a full socket: the worker holds at most its
+    # high-water mark, not the 32 MiB answer
+    grown = max(rss_kib(p) - before[p] for p in fpmd.workers())
+    assert grown < 8 * 1024, grown
+    # meanwhile the worker serves others
+    assert body_of(fc.request(addr, uri="/hello"))[2] == b"hello world\n"
+    c.sock.settimeout(30)
+    (r,) = c.wait([1], deadline=60)
+    assert len(body_of(r)[2]) == size
+    c.close()
