@@ -123,9 +123,12 @@ class Response:
 class Conn:
     def __init__(self, address, timeout=10.0):
         if isinstance(address, str):
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            family = socket.AF_UNIX
+        elif ":" in address[0]:
+            family = socket.AF_INET6
         else:
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            family = socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         self.sock.connect(address)
         self.buf = bytearray()

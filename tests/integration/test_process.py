@@ -424,3 +424,36 @@ def test_emergency_restart_threshold_reloads(tmpdir_path, servers):
              "emergency restart")
     wait_for(lambda: "configuration reloaded" in f.log_text(), 5, "reload")
     assert probe(addr, "/hello")[1] == b"hello world\n"
+
+
+def test_ipv6_listener(tmpdir_path, servers):
+    port = free_port()
+    text = base_conf(port, os.path.join(tmpdir_path, "6.sock")).replace(
+        "  - fastcgi: 127.0.0.1:%d\n" % port, "  - fastcgi: '[::1]:%d'\n" % port)
+    f = Fpmd(tmpdir_path, text)
+    servers.append(f)
+    f.start()
+    wait_for(lambda: can_connect(os.path.join(tmpdir_path, "6.sock")), 10,
+             "listen")
+    try:
+        r = fc.request(("::1", port))
+    except OSError as e:
+        pytest.skip("no IPv6 loopback here: %s" % e)
+    assert r.split()[2] == b"hello world\n"
+
+
+def test_process_control_timeout_bounds_a_graceful_stop(tmpdir_path,
+                                                         servers):
+    f, addr = start(tmpdir_path, servers, """
+        timeouts: { process_control: 1s }
+    """)
+    wait_workers(f, 2)
+    c = fc.Conn(addr)
+    c.send(fc.request_bytes(1, fc.cgi_params(uri="/probe?sleep_ms=30000")))
+    time.sleep(0.2)
+    t0 = time.time()
+    f.signal(signal.SIGQUIT)
+    assert f.proc.wait(10) == 0
+    assert time.time() - t0 < 5
+    assert "still running after process_control_timeout" in f.log_text()
+    c.close()

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The scoreboard reader never trusts a slot: garbage a worker (or an
+ * attacker inside one) wrote comes out terminated and in range
+ * (php-fpm's CVE-2021-21703 lesson). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fpmd/common.h"
+#include "fpmd/scoreboard.h"
+
+void
+fpmd_assert_fail(const char *expr, const char *file, int line)
+{
+    fail_msg("assertion %s failed at %s:%d", expr, file, line);
+    abort();
+}
+
+static void
+scoreboard_read_sanitizes_a_garbage_slot(void **state)
+{
+    struct fpmd_scoreboard *sb = fpmd_scoreboard_new(4);
+    struct fpmd_sb_slot out;
+
+    (void) state;
+    assert_non_null(sb);
+    memset(&sb->slots[1], 0x41, sizeof(sb->slots[1]));
+    sb->slots[1].seq = 2;
+    sb->slots[1].pid = 1234;
+    assert_int_equal(fpmd_scoreboard_read(sb, 1, &out), FPMD_OK);
+    assert_int_equal(strlen(out.req.uri), sizeof(out.req.uri) - 1);
+    assert_int_equal(strlen(out.req.method), sizeof(out.req.method) - 1);
+    assert_int_equal(strlen(out.req.user), sizeof(out.req.user) - 1);
+    assert_true(out.state <= FPMD_SB_FINISHING);
+    fpmd_scoreboard_free(sb);
+}
+
+static void
+scoreboard_read_refuses_free_and_out_of_range_slots(void **state)
+{
+    struct fpmd_scoreboard *sb = fpmd_scoreboard_new(2);
+    struct fpmd_sb_slot out;
+
+    (void) state;
+    assert_int_equal(fpmd_scoreboard_read(sb, 0, &out), FPMD_ERROR);
+    assert_int_equal(fpmd_scoreboard_read(sb, 2, &out), FPMD_ERROR);
+    assert_int_equal(fpmd_scoreboard_read(sb, UINT32_MAX, &out), FPMD_ERROR);
+    sb->slots[0].pid = -5;
+    sb->slots[0].state = FPMD_SB_IDLE;
+    assert_int_equal(fpmd_scoreboard_read(sb, 0, &out), FPMD_ERROR);
+    fpmd_scoreboard_free(sb);
+}
+
+static void
+scoreboard_copies_strings_with_a_bound(void **state)
+{
+    char dst[8];
+
+    (void) state;
+    fpmd_scoreboard_copy_str(dst, sizeof(dst), "0123456789", 10);
+    assert_string_equal(dst, "0123456");
+    fpmd_scoreboard_copy_str(dst, sizeof(dst), "ab\0cd", 5);
+    assert_string_equal(dst, "ab");
+}
+
+static void
+scoreboard_is_shared_with_children(void **state)
+{
+    struct fpmd_scoreboard *sb = fpmd_scoreboard_new(1);
+    struct fpmd_sb_slot out;
+    pid_t pid;
+
+    (void) state;
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        fpmd_scoreboard_begin_write(&sb->slots[0]);
+        sb->slots[0].pid = getpid();
+        sb->slots[0].state = FPMD_SB_BUSY;
+        sb->slots[0].requests = 77;
+        fpmd_scoreboard_end_write(&sb->slots[0]);
+        _exit(0);
+    }
+    while (fpmd_scoreboard_read(sb, 0, &out) != FPMD_OK)
+        usleep(1000);
+    assert_int_equal(out.pid, pid);
+    assert_int_equal(out.requests, 77);
+    assert_int_equal(out.seq % 2, 0);
+    fpmd_scoreboard_free(sb);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(scoreboard_read_sanitizes_a_garbage_slot),
+        cmocka_unit_test(scoreboard_read_refuses_free_and_out_of_range_slots),
+        cmocka_unit_test(scoreboard_copies_strings_with_a_bound),
+        cmocka_unit_test(scoreboard_is_shared_with_children),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
