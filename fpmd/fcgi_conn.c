@@ -174,9 +174,12 @@ release(struct fpmd_req *req)
     }
     if ((!keep || fpmd_worker_draining()) && c->nreqs == 0)
         c->close_after_flush = 1;
-    if (!c->in_callback)
-        conn_flush(c);
-    if (!c->closed)
+    if (c->in_callback)
+        return;     /* the read callback flushes and frees at its end */
+    conn_flush(c);
+    if (c->closed)
+        conn_maybe_free(c);
+    else
         update_timer(c);
 }
 

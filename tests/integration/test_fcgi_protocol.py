@@ -338,3 +338,18 @@ def test_slow_reader_gets_backpressure_not_buffering(daemon):
     (r,) = c.wait([1], deadline=60)
     assert len(body_of(r)[2]) == size
     c.close()
+
+
+def test_connections_are_released_after_async_answers(daemon):
+    _, addr, _ = daemon
+    for i in range(5):
+        r = fc.request(addr, uri="/probe?sleep_ms=20&i=%d" % i)
+        assert body_of(r)[0] == 200
+
+    def open_connections():
+        status, _, body = body_of(fc.request(addr, uri="/status?json&full"))
+        procs = json.loads(body)["processes"]
+        # the status request's own connection is the only one left
+        return sum(p["connections"] for p in procs) == 1
+
+    wait_for(open_connections, 5, "connections released")
