@@ -174,6 +174,11 @@ release(struct fpmd_req *req)
     }
     if ((!keep || fpmd_worker_draining()) && c->nreqs == 0)
         c->close_after_flush = 1;
+    /* Input paused for a body this request never read: what is left of it
+     * (and whatever follows) is parsed again, the rest of the body being
+     * ignored as records of an ended request. */
+    if (c->read_paused)
+        event_active(&c->read_ev, EV_READ, 0);
     if (c->in_callback)
         return;     /* the read callback flushes and frees at its end */
     conn_flush(c);

@@ -322,13 +322,19 @@ complete(struct fpmd_req *req)
     w->in_flight--;
     w->requests++;
     req->ops->release(req);
-    while (w->queue_head != NULL && w->in_flight < w->conf->pm.max_concurrency) {
+    /* Queued requests start here; one that finishes at once completes
+     * inside run(), and only this outermost loop takes the next, so the
+     * stack does not grow with the queue. */
+    while (!w->running_queue && w->queue_head != NULL
+           && w->in_flight < w->conf->pm.max_concurrency) {
         struct fpmd_req *next = w->queue_head;
 
         w->queue_head = next->queue_next;
         if (w->queue_head == NULL)
             w->queue_tail = &w->queue_head;
+        w->running_queue = 1;
         run(next);
+        w->running_queue = 0;
     }
     if (w->conf->pm.max_requests != 0 && w->started >= w->conf->pm.max_requests)
         begin_finishing(w, "max_requests reached");
@@ -385,7 +391,7 @@ run(struct fpmd_req *req)
     if (req->co == NULL) {
         fpmd_log(FPMD_LOG_ERROR, "%s %s: no coroutine stack available",
                  req->method, req->uri);
-        req->aborted = 1;
+        fpmd_reply_error(req, 503, "out of memory");
         complete(req);
         return;
     }

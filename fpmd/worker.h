@@ -43,6 +43,7 @@ struct fpmd_worker {
 
     /* Requests waiting for a max_concurrency slot, FIFO. */
     struct fpmd_req *queue_head, **queue_tail;
+    int running_queue;
 };
 
 extern struct fpmd_worker *fpmd_worker;

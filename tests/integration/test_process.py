@@ -457,3 +457,24 @@ def test_process_control_timeout_bounds_a_graceful_stop(tmpdir_path,
     assert time.time() - t0 < 5
     assert "still running after process_control_timeout" in f.log_text()
     c.close()
+
+
+def test_multiplexed_requests_over_the_cap_wait_their_turn(tmpdir_path,
+                                                          servers):
+    f, addr = start(tmpdir_path, servers,
+                    pm="pm:\n  mode: static\n  max_children: 1\n"
+                       "  max_concurrency: 2\n")
+    c = fc.Conn(addr)
+    wire = b""
+    for i in range(1, 6):
+        wire += fc.request_bytes(i, fc.cgi_params(
+            uri="/probe?sleep_ms=200&i=%d" % i), keep_conn=True)
+    t0 = time.time()
+    c.send(wire)
+    rs = c.wait([1, 2, 3, 4, 5])
+    elapsed = time.time() - t0
+    for i, r in enumerate(rs, 1):
+        assert json.loads(r.split()[2])["query"] == "sleep_ms=200&i=%d" % i
+    # two at a time: three rounds of 200 ms, not one
+    assert elapsed >= 0.55, elapsed
+    c.close()
