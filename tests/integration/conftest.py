@@ -19,6 +19,9 @@ import pytest
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FPMD_BIN = os.environ.get("FPMD_BIN", os.path.join(TOP, "fpmd", "fpmd"))
+# the daemon with tests/handlers/ linked in, built by make check
+FPMD_TEST_BIN = os.environ.get("FPMD_TEST_BIN", os.path.join(
+    os.path.dirname(os.path.dirname(FPMD_BIN)), "tests", "fpmd-test"))
 NGINX_BIN = "/usr/sbin/nginx"
 SANITIZED = os.environ.get("FPMD_SANITIZED") == "1"
 
@@ -80,7 +83,8 @@ def alive(pid):
 class Fpmd:
     """One fpmd master started from a YAML config in its own dir."""
 
-    def __init__(self, tmp, yaml_text, name="fpmd"):
+    def __init__(self, tmp, yaml_text, name="fpmd", binary=None):
+        self.binary = binary or FPMD_BIN
         self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir, exist_ok=True)
         self.conf = os.path.join(self.dir, "fpmd.yaml")
@@ -94,9 +98,9 @@ class Fpmd:
             f.write(textwrap.dedent(yaml_text).replace("@DIR@", self.dir))
 
     def start(self, wait_address=None, args=(), env=None):
-        need(FPMD_BIN, "fpmd")
+        need(self.binary, "fpmd")
         self.stderr = open(self.stderr_path, "ab")
-        self.proc = subprocess.Popen([FPMD_BIN, "-F", "-y", self.conf, *args],
+        self.proc = subprocess.Popen([self.binary, "-F", "-y", self.conf, *args],
                                      stdout=self.stderr, stderr=self.stderr,
                                      env=dict(os.environ, **(env or {})))
         if wait_address is not None:

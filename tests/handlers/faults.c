@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Handlers that misbehave on purpose, linked only into the test daemon
+ * (tests/fpmd-test): they let integration tests check what fpmd does when
+ * a handler overflows its coroutine stack or never yields. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fpmd/fpmd.h"
+
+static int
+recurse(volatile char *prev, long depth)
+{
+    volatile char frame[1024];
+
+    frame[0] = prev ? prev[0] : 1;
+    if (depth == 0)
+        return frame[0];
+    return recurse(frame, depth - 1) + frame[0];
+}
+
+/* GET /fault/overflow: recursion far deeper than pm.stack_size. */
+FPMD_ROUTE(fault_overflow, "GET", "/fault/overflow")
+{
+    int n = recurse(NULL, 1L << 30);
+
+    return fpmd_reply(req, 200, "text/plain", &n, 0);
+}
+
+/* GET /fault/spin?ms=N: burns the CPU without yielding. */
+FPMD_ROUTE(fault_spin, "GET", "/fault/spin")
+{
+    const char *v = fpmd_req_query_arg(req, "ms");
+    long ms = v ? strtol(v, NULL, 10) : 1000;
+    struct timespec t0, t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while ((t.tv_sec - t0.tv_sec) * 1000
+             + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+    return fpmd_reply(req, 200, "text/plain", "spun\n", 5);
+}

@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""Handlers that fail on purpose (tests/handlers/faults.c, linked into
+tests/fpmd-test): a coroutine stack overflow is a logged crash of that
+worker, and a handler that never yields is ended by the master; either
+way the pool keeps serving."""
+
+import os
+import re
+
+import fcgi_client as fc
+from conftest import FPMD_TEST_BIN, Fpmd, base_conf, free_port, wait_for
+
+
+def start(tmp, servers, extra):
+    port = free_port()
+    f = Fpmd(tmp, base_conf(port, os.path.join(tmp, "f.sock"), extra),
+             binary=FPMD_TEST_BIN)
+    servers.append(f)
+    f.start(("127.0.0.1", port))
+    wait_for(lambda: len(f.workers()) == 2, 10, "workers")
+    return f, ("127.0.0.1", port)
+
+
+def answer(addr, uri):
+    try:
+        r = fc.request(addr, uri=uri)
+    except (ConnectionResetError, TimeoutError):
+        return None
+    return r.split() if r is not None and r.ended else None
+
+
+def test_stack_overflow_is_a_logged_worker_crash(tmpdir_path, servers):
+    f, addr = start(tmpdir_path, servers, "")
+    f.stop()
+    with open(f.conf) as fh:
+        text = fh.read()
+    with open(f.conf, "w") as fh:
+        fh.write(text.replace("max_children: 2",
+                              "max_children: 2\n  stack_size: 64k"))
+    f.start(addr)
+    wait_for(lambda: len(f.workers()) == 2, 10, "workers")
+    before = set(f.workers())
+    assert answer(addr, "/fault/overflow") is None
+    wait_for(lambda: "coroutine stack overflow" in f.log_text(), 5, "log")
+    assert re.search(r"exited on signal 11 \(SIGSEGV\)", f.log_text())
+    wait_for(lambda: len(f.workers()) == 2 and set(f.workers()) != before,
+             5, "respawn")
+    assert answer(addr, "/hello")[2] == b"hello world\n"
+
+
+def test_handler_that_never_yields_is_ended_by_the_master(tmpdir_path,
+                                                          servers):
+    f, addr = start(tmpdir_path, servers,
+                    "timeouts: { request_terminate: 1s }\n")
+    before = set(f.workers())
+    assert answer(addr, "/fault/spin?ms=20000") is None
+    log = f.log_text()
+    assert "event loop blocked" in log and "/fault/spin" in log
+    wait_for(lambda: len(f.workers()) == 2 and set(f.workers()) != before,
+             5, "respawn")
+    assert answer(addr, "/hello")[2] == b"hello world\n"
