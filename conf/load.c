@@ -524,14 +524,7 @@ listen_address(struct ctx *c, const struct node *v, const char *key,
 }
 
 KEYFN(k_l_fastcgi) { listen_address(c, v, key, FPMD_PROTO_FASTCGI); }
-KEYFN(k_l_http)
-{
-    /* The key is reserved so configs written for the standalone HTTP mode
-     * get a clear answer rather than "unknown key". */
-    cur_listen_kinds++;
-    error_at(c, v, "%s: HTTP listeners are not available in this version; "
-             "use fastcgi:", key);
-}
+KEYFN(k_l_http) { listen_address(c, v, key, FPMD_PROTO_HTTP); }
 KEYFN(k_l_backlog)
 {
     unsigned b = (unsigned) cur_listen->backlog;
@@ -816,10 +809,17 @@ KEYFN(k_t_keepalive)
         error_at(c, v, "timeouts.keepalive: must be above 0");
 }
 
+KEYFN(k_t_body)
+{
+    get_duration(c, v, key, &c->conf->timeouts.body_read_ms);
+    if (c->conf->timeouts.body_read_ms == 0)
+        error_at(c, v, "timeouts.body_read: must be above 0");
+}
+
 static const struct key timeout_keys[] = {
     {"request_terminate", k_t_terminate}, {"slowlog", k_t_slowlog},
     {"process_control", k_t_control}, {"header_read", k_t_header},
-    {"keepalive", k_t_keepalive},
+    {"keepalive", k_t_keepalive}, {"body_read", k_t_body},
 };
 
 KEYFN(k_timeouts)
@@ -839,9 +839,32 @@ KEYFN(k_lim_conns)
     get_uint(c, v, key, 1, 1000000, &c->conf->limits.connections);
 }
 
+KEYFN(k_lim_uri)
+{
+    get_size(c, v, key, &c->conf->limits.uri);
+    if (c->conf->limits.uri < 256)
+        error_at(c, v, "limits.uri: must be at least 256");
+}
+KEYFN(k_lim_header)
+{
+    get_size(c, v, key, &c->conf->limits.header);
+    if (c->conf->limits.header < 1024)
+        error_at(c, v, "limits.header: must be at least 1k");
+}
+KEYFN(k_lim_headers)
+{
+    get_uint(c, v, key, 1, 100000, &c->conf->limits.headers);
+}
+KEYFN(k_lim_rpc)
+{
+    get_uint(c, v, key, 0, UINT_MAX, &c->conf->limits.requests_per_connection);
+}
+
 static const struct key limit_keys[] = {
     {"params", k_lim_params}, {"body", k_lim_body},
-    {"connections", k_lim_conns},
+    {"connections", k_lim_conns}, {"uri", k_lim_uri},
+    {"header", k_lim_header}, {"headers", k_lim_headers},
+    {"requests_per_connection", k_lim_rpc},
 };
 
 KEYFN(k_limits)
@@ -991,8 +1014,11 @@ KEYFN(k_routes)
     }
 }
 
+KEYFN(k_server_token) { get_str(c, v, key, &c->conf->server_token); }
+
 static const struct key top_keys[] = {
-    {"pool", k_pool}, {"user", k_user}, {"group", k_group}, {"pid", k_pid},
+    {"server_token", k_server_token}, {"pool", k_pool}, {"user", k_user},
+    {"group", k_group}, {"pid", k_pid},
     {"daemonize", k_daemonize}, {"listen", k_listen}, {"pm", k_pm},
     {"emergency_restart_threshold", k_er_threshold},
     {"emergency_restart_interval", k_er_interval},
@@ -1020,6 +1046,11 @@ fpmd_conf_defaults(struct fpmd_conf *conf)
     conf->limits.params = 256 * 1024;
     conf->limits.body = 64 * 1024 * 1024;
     conf->limits.connections = 4096;
+    conf->limits.uri = 8 * 1024;
+    conf->limits.header = 32 * 1024;
+    conf->limits.headers = 100;
+    conf->limits.requests_per_connection = 1000;
+    conf->timeouts.body_read_ms = 60000;
     conf->log.level = FPMD_LOG_NOTICE;
 }
 
@@ -1050,6 +1081,7 @@ fpmd_conf_load_buffer(const char *name, const char *text, size_t len,
     conf->file = strdup(name);
     conf->status.path = strdup("/status");
     conf->status.ping_path = strdup("/ping");
+    conf->server_token = strdup("fpmd");
     if (conf->file == NULL || set_default_strings(conf) != FPMD_OK) {
         fpmd_conf_free(conf);
         return NULL;
@@ -1136,6 +1168,7 @@ fpmd_conf_free(struct fpmd_conf *conf)
     free(conf->user);
     free(conf->group);
     free(conf->pid_file);
+    free(conf->server_token);
     free(conf->status.path);
     free(conf->status.ping_path);
     free(conf->status.ping_response);

@@ -660,6 +660,8 @@ fpmd_reply(struct fpmd_req *req, int status, const char *content_type,
     if (content_type != NULL
         && fpmd_resp_header(req, "Content-Type", content_type) != FPMD_OK)
         return FPMD_ERROR;
+    /* The codec may frame it with a length instead of chunks. */
+    req->whole = !req->head_sent;
     return fpmd_resp_write(req, body, len);
 }
 

@@ -68,6 +68,7 @@ struct fpmd_req {
     unsigned body_too_large:1;
     unsigned terminated:1;          /* request_terminate_timeout fired */
     unsigned is_head:1;
+    unsigned whole:1;               /* fpmd_reply: the first write is all */
 
     struct fpmd_arena arena;
     struct fpmd_defer *defers;

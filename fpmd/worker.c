@@ -20,6 +20,7 @@
 
 #include "fpmd/access_log.h"
 #include "fpmd/fcgi_conn.h"
+#include "fpmd/http_conn.h"
 #include "fpmd/log.h"
 #include "fpmd/req.h"
 #include "fpmd/worker.h"
@@ -301,6 +302,7 @@ begin_finishing(struct fpmd_worker *w, const char *why)
     set_accepting(w, 0);
     slot_update_state(w);
     fpmd_fcgi_drain();
+    fpmd_http_drain();
     check_exit(w);
 }
 
@@ -455,7 +457,9 @@ on_accept(evutil_socket_t fd, short what, void *arg)
             close(cfd);
             continue;
         }
-        if (fpmd_fcgi_conn_new(cfd, peer) != FPMD_OK) {
+        if ((l->proto == FPMD_PROTO_HTTP ? fpmd_http_conn_new(cfd, peer)
+                                         : fpmd_fcgi_conn_new(cfd, peer))
+            != FPMD_OK) {
             close(cfd);
             continue;
         }
@@ -653,6 +657,7 @@ fpmd_worker_main(const struct fpmd_conf *conf, const struct fpmd_router *router,
             return 1;
     }
     fpmd_fcgi_conn_setup(conf);
+    fpmd_http_conn_setup(conf);
     w.tick_ev = event_new(w.base, -1, EV_PERSIST, on_tick, &w);
     event_add(w.tick_ev, &second);
 
@@ -668,8 +673,10 @@ fpmd_worker_main(const struct fpmd_conf *conf, const struct fpmd_router *router,
 
     event_base_dispatch(w.base);
 
-    if (w.fast_exit || w.in_flight > 0 || w.connections > 0)
+    if (w.fast_exit || w.in_flight > 0 || w.connections > 0) {
         fpmd_fcgi_close_all();
+        fpmd_http_close_all();
+    }
     for (size_t i = 0; i < nlisteners; i++)
         event_free(w.accept_evs[i]);
     free(w.accept_evs);

@@ -1,0 +1,936 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* HTTP/1.1 server connections over llhttp (strict build). A connection
+ * carries one request at a time: pipelined requests wait in the input
+ * buffer until the response before them is complete, so answers go out in
+ * request order. The request becomes the same CGI-style params a web
+ * server sends over FastCGI, so handlers see no difference. Framing that
+ * llhttp lets through but RFC 9112 forbids (bare LF, obs-fold) is refused
+ * here before the bytes reach it. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <llhttp.h>
+
+#include "fpmd/http_conn.h"
+#include "fpmd/log.h"
+#include "fpmd/req.h"
+#include "fpmd/worker.h"
+
+#define OUT_HIGH (256 * 1024)
+#define OUT_LOW (64 * 1024)
+#define READ_CHUNK 16384
+
+enum head_scan { SCAN_LINE, SCAN_CR, SCAN_LF, SCAN_CRLFCR, SCAN_BODY };
+
+struct http_conn {
+    struct http_conn *prev, *next;
+    int fd;
+    struct event read_ev, write_ev, timer_ev;
+    int timer_armed, write_armed;
+    struct evbuffer *out;
+    llhttp_t parser;
+    struct fpmd_req *req;           /* being read or answered */
+    struct evbuffer *field, *value; /* header being read */
+    int in_value;
+    unsigned nheaders;
+    size_t head_bytes, uri_bytes;
+    enum head_scan scan;            /* our own CRLF checks on the head */
+    int head_started;
+    unsigned served;
+    int error_status;               /* set by a callback that fails */
+    const char *error_reason;
+    unsigned closed:1;
+    unsigned close_after_flush:1;
+    unsigned in_callback:1;
+    unsigned read_paused:1;         /* body window full */
+    unsigned msg_paused:1;          /* between a request and its answer */
+    unsigned keep_alive:1;
+    unsigned chunked:1;             /* response uses chunked coding */
+    unsigned is_head:1;
+    unsigned http10:1;
+    unsigned fresh:1;
+    uint8_t rbuf[READ_CHUNK];
+    size_t rpos, rlen;
+    char peer[64];
+    char peer_port[8];
+    char local_addr[64];
+    char local_port[8];
+};
+
+static struct http_conn *conns;
+static const struct timeval *header_tv, *keepalive_tv, *body_tv;
+static llhttp_settings_t settings;
+
+static void conn_close(struct http_conn *c);
+static void conn_flush(struct http_conn *c);
+static void conn_maybe_free(struct http_conn *c);
+static void update_timer(struct http_conn *c);
+
+/* --- answers the codec gives itself ----------------------------------- */
+
+static void
+http_date(char *buf, size_t len)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+/* An error found by the codec itself (bad framing, limits): answered and
+ * the connection closed, as RFC 9112 §11.2 asks after a framing error. */
+static void
+reject(struct http_conn *c, int status, const char *why)
+{
+    char date[64];
+
+    fpmd_log(FPMD_LOG_NOTICE, "http %s: %d %s: %s", c->peer, status,
+             fpmd_status_reason(status), why);
+    if (c->req != NULL && c->req->started) {
+        /* The handler runs: it is stopped, and the answer below is its. */
+        fpmd_req_abort(c->req);
+        if (c->req->head_sent) {
+            conn_close(c);
+            return;
+        }
+        c->req->head_sent = 1;
+    }
+    http_date(date, sizeof(date));
+    evbuffer_add_printf(c->out, "HTTP/1.1 %d %s\r\nDate: %s\r\n%s%s%s"
+                        "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
+                        "Connection: close\r\n\r\n%d %s\n",
+                        status, fpmd_status_reason(status), date,
+                        fpmd_worker->conf->server_token ? "Server: " : "",
+                        fpmd_worker->conf->server_token
+                            ? fpmd_worker->conf->server_token : "",
+                        fpmd_worker->conf->server_token ? "\r\n" : "",
+                        strlen(fpmd_status_reason(status)) + 5, status,
+                        fpmd_status_reason(status));
+    c->close_after_flush = 1;
+    c->keep_alive = 0;
+    if (c->req != NULL && !c->req->started) {
+        fpmd_req_free(c->req);
+        c->req = NULL;
+    }
+    c->scan = SCAN_BODY;    /* nothing more is read */
+}
+
+/* --- response output -------------------------------------------------- */
+
+static int
+congested(struct fpmd_req *req)
+{
+    struct http_conn *c = req->conn;
+
+    return !c->closed && evbuffer_get_length(c->out) > OUT_HIGH;
+}
+
+static void
+after_write(struct http_conn *c)
+{
+    if (!c->in_callback || evbuffer_get_length(c->out) > OUT_HIGH)
+        conn_flush(c);
+}
+
+static const char *
+resp_header(const struct fpmd_req *req, const char *name)
+{
+    for (const struct fpmd_resp_header *h = req->headers; h != NULL;
+         h = h->next) {
+        if (strcasecmp(h->name, name) == 0)
+            return h->value;
+    }
+    return NULL;
+}
+
+static int
+write_head(struct fpmd_req *req, const void *body, size_t blen)
+{
+    struct http_conn *c = req->conn;
+    const char *token = fpmd_worker->conf->server_token;
+    int has_length = resp_header(req, "Content-Length") != NULL;
+    int no_body = req->status < 200 || req->status == 204
+        || req->status == 304;
+    char date[64];
+
+    if (c->closed)
+        return FPMD_ERROR;
+    http_date(date, sizeof(date));
+    evbuffer_add_printf(c->out, "HTTP/1.1 %d %s\r\nDate: %s\r\n",
+                        req->status, fpmd_status_reason(req->status), date);
+    if (token != NULL)
+        evbuffer_add_printf(c->out, "Server: %s\r\n", token);
+    for (const struct fpmd_resp_header *h = req->headers; h != NULL;
+         h = h->next) {
+        /* hop-by-hop framing is the codec's business, not the handler's */
+        if (strcasecmp(h->name, "Transfer-Encoding") == 0
+            || strcasecmp(h->name, "Connection") == 0)
+            continue;
+        evbuffer_add_printf(c->out, "%s: %s\r\n", h->name, h->value);
+    }
+    c->chunked = 0;
+    if (!no_body && !has_length) {
+        if (req->whole) {
+            evbuffer_add_printf(c->out, "Content-Length: %zu\r\n", blen);
+        } else if (!c->http10) {
+            evbuffer_add(c->out, "Transfer-Encoding: chunked\r\n", 28);
+            c->chunked = 1;
+        } else {
+            c->keep_alive = 0;  /* HTTP/1.0 without a length: close ends it */
+        }
+    }
+    if (!c->keep_alive)
+        evbuffer_add(c->out, "Connection: close\r\n\r\n", 21);
+    else if (c->http10)
+        evbuffer_add(c->out, "Connection: keep-alive\r\n\r\n", 26);
+    else
+        evbuffer_add(c->out, "\r\n", 2);
+    if (no_body || c->is_head)
+        c->chunked = 0;
+    if (blen > 0 && !no_body && !c->is_head) {
+        if (c->chunked)
+            evbuffer_add_printf(c->out, "%zx\r\n", blen);
+        evbuffer_add(c->out, body, blen);
+        if (c->chunked)
+            evbuffer_add(c->out, "\r\n", 2);
+    }
+    after_write(c);
+    return FPMD_OK;
+}
+
+static int
+write_body(struct fpmd_req *req, const void *body, size_t blen)
+{
+    struct http_conn *c = req->conn;
+
+    if (c->closed)
+        return FPMD_ERROR;
+    if (c->is_head || req->status == 204 || req->status == 304)
+        return FPMD_OK;
+    if (c->chunked)
+        evbuffer_add_printf(c->out, "%zx\r\n", blen);
+    evbuffer_add(c->out, body, blen);
+    if (c->chunked)
+        evbuffer_add(c->out, "\r\n", 2);
+    after_write(c);
+    return FPMD_OK;
+}
+
+static void
+finish(struct fpmd_req *req)
+{
+    struct http_conn *c = req->conn;
+
+    if (req->finished)
+        return;
+    req->finished = 1;
+    if (c->closed)
+        return;
+    if (c->chunked)
+        evbuffer_add(c->out, "0\r\n\r\n", 5);
+    /* A request whose body was not read to the end leaves the stream at an
+     * unknown point: the connection cannot carry another request. */
+    if (!req->body_eof)
+        c->keep_alive = 0;
+}
+
+static void
+release(struct fpmd_req *req)
+{
+    struct http_conn *c = req->conn;
+    unsigned max = fpmd_worker->conf->limits.requests_per_connection;
+
+    c->req = NULL;
+    fpmd_req_free(req);
+    c->served++;
+    if (c->closed) {
+        conn_maybe_free(c);
+        return;
+    }
+    if (!c->keep_alive || fpmd_worker_draining()
+        || (max != 0 && c->served >= max))
+        c->close_after_flush = 1;
+    /* The next pipelined request may already be buffered. */
+    if (c->msg_paused && !c->close_after_flush) {
+        llhttp_resume(&c->parser);
+        c->msg_paused = 0;
+        event_active(&c->read_ev, EV_READ, 0);
+    }
+    if (c->in_callback)
+        return;
+    conn_flush(c);
+    if (c->closed)
+        conn_maybe_free(c);
+    else
+        update_timer(c);
+}
+
+static void
+body_consumed(struct fpmd_req *req)
+{
+    struct http_conn *c = req->conn;
+
+    if (c->read_paused && !c->closed)
+        event_active(&c->read_ev, EV_READ, 0);
+}
+
+static const struct fpmd_req_ops http_ops = {
+    write_head, write_body, finish, release, congested, body_consumed,
+};
+
+/* --- parsing ---------------------------------------------------------- */
+
+static struct http_conn *
+conn_of(llhttp_t *p)
+{
+    return p->data;
+}
+
+static int
+on_message_begin(llhttp_t *p)
+{
+    struct http_conn *c = conn_of(p);
+
+    c->req = fpmd_req_new(&http_ops, c, 0);
+    if (c->req == NULL)
+        return -1;
+    c->nheaders = 0;
+    c->uri_bytes = 0;
+    c->in_value = 0;
+    evbuffer_drain(c->field, evbuffer_get_length(c->field));
+    evbuffer_drain(c->value, evbuffer_get_length(c->value));
+    return 0;
+}
+
+static int
+on_url(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+
+    c->uri_bytes += len;
+    if (c->uri_bytes > fpmd_worker->conf->limits.uri) {
+        llhttp_set_error_reason(p, "request target over limits.uri");
+        return HPE_USER;
+    }
+    return evbuffer_add(c->field, at, len) == 0 ? 0 : -1;
+}
+
+static int
+on_url_complete(llhttp_t *p)
+{
+    struct http_conn *c = conn_of(p);
+    size_t n = evbuffer_get_length(c->field);
+    const char *uri = (const char *) evbuffer_pullup(c->field, -1);
+    const char *q;
+    int rc;
+
+    if (n == 0)
+        return -1;
+    q = memchr(uri, '?', n);
+    rc = fpmd_req_add_param(c->req, "REQUEST_URI", 11, uri, n);
+    if (rc == FPMD_OK)
+        rc = fpmd_req_add_param(c->req, "QUERY_STRING", 12, q ? q + 1 : "",
+                                q ? n - (size_t) (q + 1 - uri) : 0);
+    if (rc == FPMD_OK)
+        rc = fpmd_req_add_param(c->req, "DOCUMENT_URI", 12, uri,
+                                q ? (size_t) (q - uri) : n);
+    evbuffer_drain(c->field, n);
+    return rc == FPMD_OK ? 0 : -1;
+}
+
+/* One header into its CGI name (RFC 3875 §4.1.18): HTTP_ + upper case,
+ * '-' to '_'. Names with '_' are dropped, as nginx does, so X_Foo cannot
+ * pose as X-Foo; Proxy never becomes HTTP_PROXY (httpoxy). */
+static int
+commit_header(struct http_conn *c)
+{
+    size_t nlen = evbuffer_get_length(c->field);
+    size_t vlen = evbuffer_get_length(c->value);
+    const char *name = (const char *) evbuffer_pullup(c->field, -1);
+    char *value = (char *) evbuffer_pullup(c->value, -1);
+    char key[256];
+    size_t k = 0;
+    int rc = FPMD_OK;
+
+    if (nlen == 0)
+        return 0;
+    /* llhttp keeps trailing whitespace in values (RFC 9110 §5.5 OWS). */
+    while (vlen > 0 && (value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
+        vlen--;
+    if (memchr(name, '_', nlen) != NULL || nlen + 6 > sizeof(key)
+        || (nlen == 5 && strncasecmp(name, "Proxy", 5) == 0))
+        goto done;
+    if (nlen == 12 && strncasecmp(name, "Content-Type", 12) == 0) {
+        memcpy(key, "CONTENT_TYPE", 12);
+        k = 12;
+    } else if (nlen == 14 && strncasecmp(name, "Content-Length", 14) == 0) {
+        memcpy(key, "CONTENT_LENGTH", 14);
+        k = 14;
+    } else {
+        memcpy(key, "HTTP_", 5);
+        k = 5;
+        for (size_t i = 0; i < nlen; i++)
+            key[k++] = name[i] == '-' ? '_'
+                                      : (char) toupper((unsigned char) name[i]);
+    }
+    rc = fpmd_req_add_param(c->req, key, k, vlen ? value : "", vlen);
+done:
+    evbuffer_drain(c->field, evbuffer_get_length(c->field));
+    evbuffer_drain(c->value, evbuffer_get_length(c->value));
+    c->in_value = 0;
+    return rc == FPMD_OK ? 0 : -1;
+}
+
+static int
+on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+
+    if (c->in_value && commit_header(c) != 0)
+        return -1;
+    if (evbuffer_get_length(c->field) == 0
+        && ++c->nheaders > fpmd_worker->conf->limits.headers) {
+        llhttp_set_error_reason(p, "header fields over limits.headers");
+        return HPE_USER;
+    }
+    return evbuffer_add(c->field, at, len) == 0 ? 0 : -1;
+}
+
+static int
+on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+
+    c->in_value = 1;
+    return evbuffer_add(c->value, at, len) == 0 ? 0 : -1;
+}
+
+static int
+add_cgi(struct http_conn *c, const char *name, const char *value)
+{
+    return fpmd_req_add_param(c->req, name, strlen(name), value,
+                              strlen(value));
+}
+
+static int
+on_headers_complete(llhttp_t *p)
+{
+    struct http_conn *c = conn_of(p);
+    const struct fpmd_conf *conf = fpmd_worker->conf;
+    struct fpmd_req *req = c->req;
+    const char *method = llhttp_method_name((llhttp_method_t) p->method);
+    const char *expect, *te;
+    char proto[16];
+
+    if (c->in_value && commit_header(c) != 0)
+        return -1;
+    snprintf(proto, sizeof(proto), "HTTP/%u.%u", p->http_major, p->http_minor);
+    if (add_cgi(c, "REQUEST_METHOD", method) != FPMD_OK
+        || add_cgi(c, "SERVER_PROTOCOL", proto) != FPMD_OK
+        || add_cgi(c, "GATEWAY_INTERFACE", "CGI/1.1") != FPMD_OK
+        || add_cgi(c, "SERVER_SOFTWARE", "fpmd/" PACKAGE_VERSION) != FPMD_OK
+        || add_cgi(c, "REMOTE_ADDR", c->peer) != FPMD_OK
+        || add_cgi(c, "REMOTE_PORT", c->peer_port) != FPMD_OK
+        || add_cgi(c, "SERVER_ADDR", c->local_addr) != FPMD_OK
+        || add_cgi(c, "SERVER_PORT", c->local_port) != FPMD_OK)
+        return -1;
+    c->http10 = p->http_major == 1 && p->http_minor == 0;
+    c->keep_alive = llhttp_should_keep_alive(p) != 0;
+    c->is_head = p->method == HTTP_HEAD;
+    fpmd_req_derive(req);
+    /* RFC 9112 §3.2: a 1.1 request without Host is a 400. */
+    if (!c->http10 && fpmd_req_param(req, "HTTP_HOST") == NULL) {
+        c->error_status = 400;
+        c->error_reason = "no Host header";
+        return -1;
+    }
+    if (p->upgrade || p->method == HTTP_CONNECT) {
+        c->error_status = 501;
+        c->error_reason = "upgrade and CONNECT are not served";
+        return -1;
+    }
+    /* RFC 9112 §6.1: chunked is the only transfer coding served; any
+     * other is a 501 (llhttp's strict build lets "gzip" through). */
+    te = fpmd_req_param(req, "HTTP_TRANSFER_ENCODING");
+    if (te != NULL && strcasecmp(te, "chunked") != 0) {
+        c->error_status = 501;
+        c->error_reason = "transfer coding other than chunked";
+        return -1;
+    }
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > conf->limits.body)
+        req->route_status = 413;
+    expect = fpmd_req_param(req, "HTTP_EXPECT");
+    if (expect != NULL) {
+        if (strcasecmp(expect, "100-continue") != 0)
+            req->route_status = 417;
+        else if (req->route_status == 0 && !c->http10)
+            evbuffer_add(c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    }
+    if (req->route_status == 0 && !(p->flags & (F_CONTENT_LENGTH | F_CHUNKED)))
+        req->body_eof = 1;
+    c->scan = SCAN_BODY;
+    if (c->fresh) {
+        c->fresh = 0;
+        fpmd_worker_conn_unfresh();
+    }
+    update_timer(c);
+    fpmd_worker_start_req(req);
+    return 0;
+}
+
+static int
+on_body(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+
+    if (c->req == NULL)
+        return 0;
+    if (fpmd_req_body_feed(c->req, at, len))
+        c->read_paused = 1;
+    return 0;
+}
+
+static int
+on_message_complete(llhttp_t *p)
+{
+    struct http_conn *c = conn_of(p);
+
+    if (c->req != NULL && !c->req->body_eof)
+        fpmd_req_body_end(c->req);
+    c->head_started = 0;
+    c->head_bytes = 0;
+    c->scan = SCAN_LINE;
+    /* One request at a time: the next one waits for this answer. */
+    if (c->req != NULL) {
+        c->msg_paused = 1;
+        return HPE_PAUSED;
+    }
+    return 0;
+}
+
+/* RFC 9112 §2.2: a bare LF is not a line end, and obs-fold is refused
+ * (§5.2). llhttp accepts both, so the head is checked here first. Returns
+ * the offset of the first bad byte, or len. */
+static size_t
+scan_head(struct http_conn *c, const uint8_t *p, size_t len, const char **why)
+{
+    for (size_t i = 0; i < len; i++) {
+        uint8_t b = p[i];
+
+        if (c->scan != SCAN_BODY
+            && ++c->head_bytes > fpmd_worker->conf->limits.header) {
+            *why = "request head over limits.header";
+            return i;
+        }
+        switch (c->scan) {
+        case SCAN_BODY:
+            return len;
+        case SCAN_LINE:
+            if (b == '\n') {
+                *why = "bare LF";
+                return i;
+            }
+            if (b == '\r')
+                c->scan = SCAN_CR;
+            c->head_started = 1;
+            break;
+        case SCAN_CR:
+            if (b != '\n') {
+                *why = "bare CR";
+                return i;
+            }
+            c->scan = SCAN_LF;
+            break;
+        case SCAN_LF:
+            if ((b == ' ' || b == '\t') && c->head_started) {
+                *why = "obs-fold";
+                return i;
+            }
+            if (b == '\n') {
+                *why = "bare LF";
+                return i;
+            }
+            c->scan = b == '\r' ? SCAN_CRLFCR : SCAN_LINE;
+            break;
+        case SCAN_CRLFCR:
+            if (b != '\n') {
+                *why = "bare CR";
+                return i;
+            }
+            c->scan = SCAN_BODY;    /* end of the head */
+            break;
+        }
+    }
+    return len;
+}
+
+static int
+status_for(llhttp_errno_t err, const char *reason)
+{
+    if (err == HPE_USER && reason != NULL) {
+        if (strstr(reason, "limits.uri") != NULL)
+            return 414;
+        if (strstr(reason, "limits.header") != NULL)
+            return 431;
+    }
+    if (err == HPE_INVALID_VERSION)
+        return 505;
+    return 400;
+}
+
+/* Feeds buffered input to llhttp until it is used up or the parser waits
+ * (for an answer, or for the handler to read body). */
+static void
+parse_input(struct http_conn *c)
+{
+    while (c->rpos < c->rlen && !c->closed && !c->msg_paused
+           && !c->read_paused && !c->close_after_flush) {
+        const char *start = (const char *) c->rbuf + c->rpos;
+        size_t n = c->rlen - c->rpos;
+        const char *why = NULL;
+        llhttp_errno_t err;
+
+        if (c->scan != SCAN_BODY) {
+            n = scan_head(c, c->rbuf + c->rpos, n, &why);
+            if (why != NULL && n == 0) {
+                reject(c, strstr(why, "limits") ? 431 : 400, why);
+                return;
+            }
+        }
+        err = llhttp_execute(&c->parser, start, n);
+        if (err == HPE_OK) {
+            c->rpos += n;
+            if (why != NULL) {
+                reject(c, strstr(why, "limits") ? 431 : 400, why);
+                return;
+            }
+        } else if (err == HPE_PAUSED) {
+            c->rpos = (size_t) ((const uint8_t *) llhttp_get_error_pos(
+                                    &c->parser) - c->rbuf);
+        } else if (c->error_status != 0) {
+            reject(c, c->error_status, c->error_reason);
+            return;
+        } else {
+            const char *reason = llhttp_get_error_reason(&c->parser);
+
+            reject(c, status_for(err, reason), reason ? reason
+                   : llhttp_errno_name(err));
+            return;
+        }
+    }
+    if (c->rpos >= c->rlen)
+        c->rpos = c->rlen = 0;
+}
+
+/* --- connection ------------------------------------------------------- */
+
+static void
+update_timer(struct http_conn *c)
+{
+    const struct timeval *tv;
+
+    if (c->req != NULL && c->req->started && !c->req->body_eof)
+        tv = body_tv;                       /* waiting for body bytes */
+    else if (c->req != NULL && c->req->started)
+        tv = NULL;                          /* the handler has the time */
+    else if (c->head_started || c->req != NULL || c->served == 0)
+        tv = header_tv;
+    else
+        tv = keepalive_tv;
+    if (tv == NULL) {
+        if (c->timer_armed)
+            event_del(&c->timer_ev);
+        c->timer_armed = 0;
+        return;
+    }
+    event_add(&c->timer_ev, tv);
+    c->timer_armed = 1;
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_conn *c = arg;
+
+    c->timer_armed = 0;
+    if (c->req == NULL && !c->head_started && c->served > 0) {
+        conn_close(c);                      /* idle keep-alive */
+    } else if (c->req != NULL && c->req->started) {
+        fpmd_req_abort(c->req);             /* body stalled */
+        fpmd_log(FPMD_LOG_NOTICE, "http %s: body read timeout", c->peer);
+        c->keep_alive = 0;
+    } else {
+        reject(c, 408, "request head not complete in time");
+        conn_flush(c);
+    }
+    conn_maybe_free(c);
+}
+
+static void
+on_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_conn *c = arg;
+    ssize_t n;
+
+    c->in_callback = 1;
+    parse_input(c);
+    while (!c->closed && !c->msg_paused && !c->read_paused
+           && !c->close_after_flush && c->rpos == 0) {
+        n = read(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNRESET)
+                fpmd_log_errno(FPMD_LOG_NOTICE, "http %s: read", c->peer);
+            if (errno != EAGAIN && errno != EINTR)
+                conn_close(c);
+            break;
+        }
+        if (n == 0) {
+            if (c->req != NULL && c->req->started)
+                fpmd_req_abort(c->req);
+            conn_close(c);
+            break;
+        }
+        c->rlen += (size_t) n;
+        parse_input(c);
+        if ((size_t) n < READ_CHUNK)
+            break;
+    }
+    c->in_callback = 0;
+    if (!c->closed) {
+        if (c->msg_paused || c->read_paused || c->close_after_flush)
+            event_del(&c->read_ev);
+        else
+            event_add(&c->read_ev, NULL);
+        conn_flush(c);
+    }
+    if (!c->closed)
+        update_timer(c);
+    conn_maybe_free(c);
+}
+
+static void
+conn_flush(struct http_conn *c)
+{
+    while (!c->closed && evbuffer_get_length(c->out) > 0) {
+        int n = evbuffer_write(c->out, c->fd);
+
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                break;
+            conn_close(c);
+            return;
+        }
+    }
+    if (c->closed)
+        return;
+    if (evbuffer_get_length(c->out) > 0) {
+        if (!c->write_armed) {
+            event_add(&c->write_ev, NULL);
+            c->write_armed = 1;
+        }
+    } else {
+        if (c->write_armed) {
+            event_del(&c->write_ev);
+            c->write_armed = 0;
+        }
+        if (c->close_after_flush && c->req == NULL) {
+            /* RFC 9112 §9.6: half-close first so the peer reads the answer
+             * before it sees the connection go. */
+            shutdown(c->fd, SHUT_WR);
+            conn_close(c);
+            return;
+        }
+    }
+    if (c->req != NULL && evbuffer_get_length(c->out) < OUT_LOW)
+        fpmd_req_drained(c->req);
+}
+
+static void
+on_write(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_conn *c = arg;
+
+    c->write_armed = 0;
+    conn_flush(c);
+    conn_maybe_free(c);
+}
+
+static void
+conn_close(struct http_conn *c)
+{
+    if (c->closed)
+        return;
+    c->closed = 1;
+    event_del(&c->read_ev);
+    event_del(&c->write_ev);
+    if (c->timer_armed)
+        event_del(&c->timer_ev);
+    c->timer_armed = c->write_armed = 0;
+    close(c->fd);
+    c->fd = -1;
+    if (c->req != NULL) {
+        if (c->req->started) {
+            fpmd_req_abort(c->req);
+        } else {
+            fpmd_req_free(c->req);
+            c->req = NULL;
+        }
+    }
+}
+
+static void
+conn_maybe_free(struct http_conn *c)
+{
+    if (!c->closed || c->req != NULL || c->in_callback)
+        return;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    evbuffer_free(c->out);
+    evbuffer_free(c->field);
+    evbuffer_free(c->value);
+    fpmd_worker_conn_closed(c->fresh);
+    free(c);
+}
+
+static const struct timeval *
+common_timeout(uint64_t ms)
+{
+    struct timeval tv = {(time_t) (ms / 1000), (suseconds_t) (ms % 1000) * 1000};
+
+    return event_base_init_common_timeout(fpmd_worker->base, &tv);
+}
+
+void
+fpmd_http_conn_setup(const struct fpmd_conf *conf)
+{
+    header_tv = common_timeout(conf->timeouts.header_read_ms);
+    keepalive_tv = common_timeout(conf->timeouts.keepalive_ms);
+    body_tv = common_timeout(conf->timeouts.body_read_ms);
+    llhttp_settings_init(&settings);
+    settings.on_message_begin = on_message_begin;
+    settings.on_url = on_url;
+    settings.on_url_complete = on_url_complete;
+    settings.on_header_field = on_header_field;
+    settings.on_header_value = on_header_value;
+    settings.on_headers_complete = on_headers_complete;
+    settings.on_body = on_body;
+    settings.on_message_complete = on_message_complete;
+}
+
+static void
+sockname(int fd, char *addr, size_t alen, char *port, size_t plen, int peer)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int rc = peer ? getpeername(fd, (struct sockaddr *) &ss, &len)
+                  : getsockname(fd, (struct sockaddr *) &ss, &len);
+
+    if (rc != 0) {
+        snprintf(addr, alen, "unknown");
+        snprintf(port, plen, "0");
+        return;
+    }
+    fpmd_sockaddr_ntop((struct sockaddr *) &ss, addr, alen);
+    if (ss.ss_family == AF_INET)
+        snprintf(port, plen, "%u",
+                 ntohs(((struct sockaddr_in *) &ss)->sin_port));
+    else if (ss.ss_family == AF_INET6)
+        snprintf(port, plen, "%u",
+                 ntohs(((struct sockaddr_in6 *) &ss)->sin6_port));
+    else
+        snprintf(port, plen, "0");
+}
+
+int
+fpmd_http_conn_new(int fd, const char *peer)
+{
+    struct http_conn *c = calloc(1, sizeof(*c));
+    int one = 1;
+
+    if (c == NULL)
+        return FPMD_ERROR;
+    c->out = evbuffer_new();
+    c->field = evbuffer_new();
+    c->value = evbuffer_new();
+    if (c->out == NULL || c->field == NULL || c->value == NULL) {
+        if (c->out != NULL)
+            evbuffer_free(c->out);
+        if (c->field != NULL)
+            evbuffer_free(c->field);
+        if (c->value != NULL)
+            evbuffer_free(c->value);
+        free(c);
+        return FPMD_ERROR;
+    }
+    c->fd = fd;
+    c->fresh = 1;
+    c->keep_alive = 1;
+    c->scan = SCAN_LINE;
+    sockname(fd, c->peer, sizeof(c->peer), c->peer_port, sizeof(c->peer_port),
+             1);
+    if (strcmp(c->peer, "unix") == 0)
+        snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    sockname(fd, c->local_addr, sizeof(c->local_addr), c->local_port,
+             sizeof(c->local_port), 0);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    llhttp_init(&c->parser, HTTP_REQUEST, &settings);
+    c->parser.data = c;
+    event_assign(&c->read_ev, fpmd_worker->base, fd, EV_READ | EV_PERSIST,
+                 on_read, c);
+    event_assign(&c->write_ev, fpmd_worker->base, fd, EV_WRITE, on_write, c);
+    event_assign(&c->timer_ev, fpmd_worker->base, -1, 0, on_timer, c);
+    event_add(&c->read_ev, NULL);
+    c->next = conns;
+    if (conns != NULL)
+        conns->prev = c;
+    conns = c;
+    update_timer(c);
+    return FPMD_OK;
+}
+
+void
+fpmd_http_drain(void)
+{
+    struct http_conn *c, *next;
+
+    for (c = conns; c != NULL; c = next) {
+        next = c->next;
+        if (c->served > 0 && c->req == NULL && !c->head_started
+            && evbuffer_get_length(c->out) == 0) {
+            conn_close(c);
+            conn_maybe_free(c);
+        } else {
+            c->keep_alive = 0;
+        }
+    }
+}
+
+void
+fpmd_http_close_all(void)
+{
+    struct http_conn *c, *next;
+
+    for (c = conns; c != NULL; c = next) {
+        next = c->next;
+        conn_close(c);
+        conn_maybe_free(c);
+    }
+}

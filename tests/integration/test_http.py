@@ -1,0 +1,278 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""Standalone HTTP/1.1 over raw sockets: keep-alive, pipelining, bodies,
+and the framing table (RFC 9112) each case also sent one byte at a time;
+then the same handlers over HTTP and over FastCGI behind real nginx give
+the same answers."""
+
+import hashlib
+import json
+import os
+import re
+import socket
+import time
+
+import pytest
+
+from conftest import Fpmd, Nginx, free_port, http_request
+
+
+CONF = """
+pool: www
+listen:
+  - http: 127.0.0.1:@HTTP@
+  - fastcgi: 127.0.0.1:@FCGI@
+  - fastcgi: @SOCK@
+pm:
+  mode: static
+  max_children: 2
+timeouts: { header_read: 1s, body_read: 1s }
+limits: { uri: 1k, header: 4k, headers: 20, body: 1m }
+log:
+  error: @DIR@/error.log
+routes:
+  - match: GET /hello
+    handler: hello
+  - match: GET /json
+    handler: json
+  - match: /probe
+    handler: probe
+"""
+
+
+@pytest.fixture
+def web(tmpdir_path, servers):
+    hport, fport = free_port(), free_port()
+    sock = os.path.join(tmpdir_path, "fpmd.sock")
+    f = Fpmd(tmpdir_path, CONF.replace("@HTTP@", str(hport))
+             .replace("@FCGI@", str(fport)).replace("@SOCK@", sock))
+    servers.append(f)
+    f.start(("127.0.0.1", hport))
+    return f, hport, fport, sock
+
+
+def exchange(port, data, split=None, timeout=5.0):
+    """Sends data (whole or byte by byte), reads until the server closes or
+    goes quiet; returns the bytes and whether it closed."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        try:
+            if split:
+                for i in range(0, len(data), split):
+                    s.sendall(data[i:i + split])
+            else:
+                s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass        # refused midway: read what it answered
+        out, closed = b"", False
+        s.settimeout(0.5)
+        end = time.time() + timeout
+        while time.time() < end:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                closed = True
+                break
+            if not chunk:
+                closed = True
+                break
+            out += chunk
+        return out, closed
+    finally:
+        s.close()
+
+
+def statuses(raw):
+    return [int(m.group(1)) for m in
+            re.finditer(rb"HTTP/1\.[01] (\d{3}) [^\r\n]*\r\n", raw)]
+
+
+def test_keep_alive_and_connection_close(web):
+    _, port, _, _ = web
+    req = b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n"
+    out, closed = exchange(port, req * 3)
+    assert statuses(out) == [200, 200, 200] and not closed
+    assert out.count(b"hello world\n") == 3
+    assert b"Server: fpmd\r\n" in out and b"Date: " in out
+    out, closed = exchange(port, b"GET /hello HTTP/1.1\r\nHost: a\r\n"
+                           b"Connection: close\r\n\r\n")
+    assert statuses(out) == [200] and closed
+    assert b"Connection: close" in out
+
+
+def test_http10_closes_unless_keep_alive(web):
+    _, port, _, _ = web
+    out, closed = exchange(port, b"GET /hello HTTP/1.0\r\n\r\n")
+    assert statuses(out) == [200] and closed
+    out, closed = exchange(port, b"GET /hello HTTP/1.0\r\n"
+                           b"Connection: keep-alive\r\n\r\n")
+    assert statuses(out) == [200] and not closed
+    assert b"Connection: keep-alive" in out
+
+
+def test_hundred_pipelined_requests_answer_in_order(web):
+    _, port, _, _ = web
+    data = b"".join(b"GET /probe?i=%d HTTP/1.1\r\nHost: a\r\n\r\n" % i
+                    for i in range(100))
+    out, _ = exchange(port, data, timeout=10)
+    bodies = []
+    while out:
+        head, _, rest = out.partition(b"\r\n\r\n")
+        length = int([line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length")][0])
+        bodies.append(json.loads(rest[:length]))
+        out = rest[length:]
+    assert [b["query"] for b in bodies] == ["i=%d" % i for i in range(100)]
+
+
+def test_head_has_length_and_no_body(web):
+    _, port, _, _ = web
+    out, _ = exchange(port, b"HEAD /hello HTTP/1.1\r\nHost: a\r\n\r\n"
+                      b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+    first, _, rest = out.partition(b"\r\n\r\n")
+    assert b"Content-Length: 12" in first
+    assert rest.startswith(b"HTTP/1.1 200 OK")
+
+
+def test_chunked_and_length_bodies(web):
+    _, port, _, _ = web
+    body = os.urandom(5000)
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 999]),
+                                           body[i:i + 999])
+                       for i in range(0, len(body), 999)) + b"0\r\n\r\n"
+    for data in (b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+                 b"Transfer-Encoding: chunked\r\n\r\n" + chunked,
+                 b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+                 b"Content-Length: %d\r\n\r\n" % len(body) + body):
+        out, _ = exchange(port, data)
+        assert statuses(out) == [200]
+        p = json.loads(out.partition(b"\r\n\r\n")[2])
+        assert p["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def test_expect_100_continue(web):
+    _, port, _, _ = web
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"POST /probe HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+              b"Expect: 100-continue\r\n\r\n")
+    assert s.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+    s.sendall(b"abc")
+    out = b""
+    while b"body_sha256" not in out:
+        out += s.recv(65536)
+    assert out.startswith(b"HTTP/1.1 200")
+    s.close()
+
+
+def test_streamed_answer_is_chunked(web):
+    _, port, _, _ = web
+    out, _ = exchange(port, b"GET /probe?size=100000 HTTP/1.1\r\nHost: a\r\n"
+                      b"Connection: close\r\n\r\n")
+    head, _, body = out.partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding: chunked" in head
+    data = b""
+    while True:
+        size, _, body = body.partition(b"\r\n")
+        n = int(size, 16)
+        if n == 0:
+            break
+        data += body[:n]
+        body = body[n + 2:]
+    alphabet = b"abcdefghijklmnopqrstuvwxyz"
+    assert data == (alphabet * 4000)[:100000]
+
+
+# RFC 9112 framing: what is refused, and with what. Every case closes the
+# connection after the error answer.
+FRAMING = [
+    ("te-and-cl", b"POST /probe HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    ("cl-and-te", b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+     b"Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n", 400),
+    ("dup-cl", b"POST /probe HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+     b"Content-Length: 4\r\n\r\nabcd", 400),
+    ("cl-plus", b"POST /probe HTTP/1.1\r\nHost: a\r\nContent-Length: +3\r\n"
+     b"\r\nabc", 400),
+    ("chunk-0x", b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n", 400),
+    ("chunk-plus", b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n+5\r\nhello\r\n0\r\n\r\n", 400),
+    ("chunk-underscore", b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n1_0\r\n" + b"x" * 16 +
+     b"\r\n0\r\n\r\n", 400),
+    ("chunk-overflow", b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n1000000000000000000\r\nx\r\n", 400),
+    ("chunk-no-crlf", b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n", 400),
+    ("bare-lf", b"GET /hello HTTP/1.1\nHost: a\n\n", 400),
+    ("bare-lf-header", b"GET /hello HTTP/1.1\r\nHost: a\nX: b\r\n\r\n", 400),
+    ("bare-cr", b"GET /hello HTTP/1.1\r\nHost: a\rX: b\r\n\r\n", 400),
+    ("space-before-colon", b"GET /hello HTTP/1.1\r\nHost : a\r\n\r\n", 400),
+    ("obs-fold", b"GET /hello HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n",
+     400),
+    ("unknown-te", b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+     b"Transfer-Encoding: gzip\r\n\r\n", 501),
+    ("no-host", b"GET /hello HTTP/1.1\r\n\r\n", 400),
+    ("bad-version", b"GET /hello HTTP/1.2\r\nHost: a\r\n\r\n", 505),
+    ("long-uri", b"GET /" + b"a" * 2000 + b" HTTP/1.1\r\nHost: a\r\n\r\n",
+     414),
+    ("many-headers", b"GET /hello HTTP/1.1\r\nHost: a\r\n" +
+     b"".join(b"X-%d: v\r\n" % i for i in range(30)) + b"\r\n", 431),
+    ("big-header", b"GET /hello HTTP/1.1\r\nHost: a\r\nX: " + b"v" * 5000 +
+     b"\r\n\r\n", 431),
+    ("big-body", b"POST /probe HTTP/1.1\r\nHost: a\r\nContent-Length: "
+     b"2000000\r\n\r\n", 413),
+]
+
+
+@pytest.mark.parametrize("split", [None, 1], ids=["whole", "bytewise"])
+@pytest.mark.parametrize("name,data,status", FRAMING,
+                         ids=[f[0] for f in FRAMING])
+def test_framing_errors_answer_and_close(web, name, data, status, split):
+    _, port, _, _ = web
+    out, closed = exchange(port, data, split=split)
+    assert statuses(out)[-1:] == [status], out[:300]
+    assert closed
+    if status != 413:
+        # nothing behind the bad request is ever answered
+        assert len(statuses(out)) == 1
+
+
+def test_slow_header_gets_408(web):
+    _, port, _, _ = web
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"GET /hello HTTP/1.1\r\nHost: a\r\n")
+    t0 = time.time()
+    out = s.recv(65536)
+    assert out.startswith(b"HTTP/1.1 408")
+    assert 0.5 < time.time() - t0 < 4
+    s.close()
+
+
+def test_no_httpoxy(web):
+    _, port, _, _ = web
+    out, _ = exchange(port, b"GET /probe HTTP/1.1\r\nHost: a\r\n"
+                      b"Proxy: http://evil/\r\nX_Foo: 1\r\n\r\n")
+    p = json.loads(out.partition(b"\r\n\r\n")[2])
+    assert "HTTP_PROXY" not in p["params"]
+    assert "HTTP_X_FOO" not in p["params"]
+
+
+def test_same_answers_over_http_and_fastcgi_behind_nginx(web, tmpdir_path,
+                                                         servers):
+    f, hport, fport, sock = web
+    nginx = Nginx(tmpdir_path, fport, sock)
+    servers.append(nginx)
+    nginx.start()
+    for path in ("/hello", "/json", "/probe?status=201&size=1000",
+                 "/nowhere"):
+        direct = http_request(hport, "GET", path)
+        for variant in Nginx.VARIANTS:
+            proxied = http_request(nginx.ports[variant], "GET", path)
+            assert proxied[0] == direct[0], (path, variant)
+            assert proxied[2] == direct[2], (path, variant)
+            dh, ph = dict(direct[1]), dict(proxied[1])
+            assert ph.get("Content-Type") == dh.get("Content-Type")
+    status, headers, _ = http_request(hport, "POST", "/hello", body=b"x")
+    assert status == 405 and dict(headers)["Allow"] == "GET, HEAD"
