@@ -49,9 +49,13 @@ conf_embedded_default_loads(void **state)
 
     (void) state;
     assert_non_null(c);
-    assert_int_equal(c->nlisten, 1);
+    assert_int_equal(c->nlisten, 2);
     assert_string_equal(c->listen[0].address, "127.0.0.1:9000");
     assert_int_equal(c->listen[0].proto, FPMD_PROTO_FASTCGI);
+    assert_string_equal(c->listen[1].address, "127.0.0.1:8080");
+    assert_int_equal(c->listen[1].proto, FPMD_PROTO_HTTP);
+    assert_string_equal(c->server_token, "fpmd");
+    assert_int_equal(c->limits.headers, 100);
     assert_int_equal(c->pm.mode, FPMD_PM_STATIC);
     assert_int_equal(c->pm.max_children, 0);
     assert_string_equal(c->status.path, "/status");
@@ -253,7 +257,7 @@ conf_documented_example_loads(void **state)
     c = fpmd_conf_load(path, err, sizeof(err));
     if (c == NULL)
         fail_msg("%s", err);
-    assert_int_equal(c->nlisten, 2);
+    assert_int_equal(c->nlisten, 3);
     assert_int_equal(c->pm.mode, FPMD_PM_DYNAMIC);
     assert_int_equal(c->pm.max_children, 8);
     assert_int_equal(c->timeouts.slowlog_ms, 5000);
