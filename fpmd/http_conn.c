@@ -687,6 +687,9 @@ on_read(evutil_socket_t fd, short what, void *arg)
     ssize_t n;
 
     c->in_callback = 1;
+    /* Woken by the handler draining the body, or by new bytes: either way
+     * the body window is looked at again as bytes are fed. */
+    c->read_paused = 0;
     parse_input(c);
     while (!c->closed && !c->msg_paused && !c->read_paused
            && !c->close_after_flush && c->rpos == 0) {

@@ -151,6 +151,18 @@ def test_chunked_and_length_bodies(web):
         assert p["body_sha256"] == hashlib.sha256(body).hexdigest()
 
 
+def test_large_bodies_flow_through_the_body_window(web):
+    _, port, _, _ = web
+    body = os.urandom(900000)
+    for split in (None, 65536):
+        out, _ = exchange(port, b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+                          b"Content-Length: %d\r\n\r\n" % len(body) + body,
+                          split=split, timeout=10)
+        assert statuses(out) == [200]
+        p = json.loads(out.partition(b"\r\n\r\n")[2])
+        assert p["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
 def test_expect_100_continue(web):
     _, port, _, _ = web
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
