@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* FastCGI server side of a worker: accepted connections become requests.
- * Owns every FastCGI connection of the process. */
+ * Shares its connection plumbing with the HTTP side (conn.h). */
 #ifndef FPMD_FCGI_CONN_H
 #define FPMD_FCGI_CONN_H
 
@@ -12,12 +12,5 @@ void fpmd_fcgi_conn_setup(const struct fpmd_conf *conf);
 /* Takes ownership of an accepted, non-blocking socket. FPMD_ERROR (and the
  * caller closes fd) when memory is out. */
 int fpmd_fcgi_conn_new(int fd, const char *peer);
-
-/* Graceful exit: closes idle connections now, the others once their last
- * request is answered. */
-void fpmd_fcgi_drain(void);
-
-/* Fast exit: closes everything, aborting requests in flight. */
-void fpmd_fcgi_close_all(void);
 
 #endif

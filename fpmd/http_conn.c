@@ -20,27 +20,20 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/event.h>
-#include <event2/event_struct.h>
 #include <llhttp.h>
 
+#include "fpmd/conn.h"
 #include "fpmd/http_conn.h"
 #include "fpmd/log.h"
 #include "fpmd/req.h"
 #include "fpmd/worker.h"
 
-#define OUT_HIGH (256 * 1024)
-#define OUT_LOW (64 * 1024)
 #define READ_CHUNK 16384
 
 enum head_scan { SCAN_LINE, SCAN_CR, SCAN_LF, SCAN_CRLFCR, SCAN_BODY };
 
 struct http_conn {
-    struct http_conn *prev, *next;
-    int fd;
-    struct event read_ev, write_ev, timer_ev;
-    int timer_armed, write_armed;
-    struct evbuffer *out;
+    struct fpmd_conn base;          /* first: conn.c casts back */
     llhttp_t parser;
     struct fpmd_req *req;           /* being read or answered */
     struct evbuffer *field, *value; /* header being read */
@@ -52,32 +45,23 @@ struct http_conn {
     unsigned served;
     int error_status;               /* set by a callback that fails */
     const char *error_reason;
-    unsigned closed:1;
-    unsigned close_after_flush:1;
-    unsigned in_callback:1;
     unsigned read_paused:1;         /* body window full */
     unsigned msg_paused:1;          /* between a request and its answer */
     unsigned keep_alive:1;
     unsigned chunked:1;             /* response uses chunked coding */
     unsigned is_head:1;
     unsigned http10:1;
-    unsigned fresh:1;
     uint8_t rbuf[READ_CHUNK];
     size_t rpos, rlen;
-    char peer[64];
     char peer_port[8];
     char local_addr[64];
     char local_port[8];
 };
 
-static struct http_conn *conns;
 static const struct timeval *header_tv, *keepalive_tv, *body_tv;
 static llhttp_settings_t settings;
 
-static void conn_close(struct http_conn *c);
-static void conn_flush(struct http_conn *c);
-static void conn_maybe_free(struct http_conn *c);
-static void update_timer(struct http_conn *c);
+static void update_timer(struct fpmd_conn *base);
 
 /* --- answers the codec gives itself ----------------------------------- */
 
@@ -98,19 +82,19 @@ reject(struct http_conn *c, int status, const char *why)
 {
     char date[64];
 
-    fpmd_log(FPMD_LOG_NOTICE, "http %s: %d %s: %s", c->peer, status,
+    fpmd_log(FPMD_LOG_NOTICE, "http %s: %d %s: %s", c->base.peer, status,
              fpmd_status_reason(status), why);
     if (c->req != NULL && c->req->started) {
         /* The handler runs: it is stopped, and the answer below is its. */
         fpmd_req_abort(c->req);
         if (c->req->head_sent) {
-            conn_close(c);
+            fpmd_conn_close(&c->base);
             return;
         }
         c->req->head_sent = 1;
     }
     http_date(date, sizeof(date));
-    evbuffer_add_printf(c->out, "HTTP/1.1 %d %s\r\nDate: %s\r\n%s%s%s"
+    evbuffer_add_printf(c->base.out, "HTTP/1.1 %d %s\r\nDate: %s\r\n%s%s%s"
                         "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
                         "Connection: close\r\n\r\n%d %s\n",
                         status, fpmd_status_reason(status), date,
@@ -120,7 +104,7 @@ reject(struct http_conn *c, int status, const char *why)
                         fpmd_worker->conf->server_token ? "\r\n" : "",
                         strlen(fpmd_status_reason(status)) + 5, status,
                         fpmd_status_reason(status));
-    c->close_after_flush = 1;
+    c->base.close_after_flush = 1;
     c->keep_alive = 0;
     if (c->req != NULL && !c->req->started) {
         fpmd_req_free(c->req);
@@ -136,14 +120,7 @@ congested(struct fpmd_req *req)
 {
     struct http_conn *c = req->conn;
 
-    return !c->closed && evbuffer_get_length(c->out) > OUT_HIGH;
-}
-
-static void
-after_write(struct http_conn *c)
-{
-    if (!c->in_callback || evbuffer_get_length(c->out) > OUT_HIGH)
-        conn_flush(c);
+    return fpmd_conn_congested(&c->base);
 }
 
 static const char *
@@ -167,48 +144,48 @@ write_head(struct fpmd_req *req, const void *body, size_t blen)
         || req->status == 304;
     char date[64];
 
-    if (c->closed)
+    if (c->base.closed)
         return FPMD_ERROR;
     http_date(date, sizeof(date));
-    evbuffer_add_printf(c->out, "HTTP/1.1 %d %s\r\nDate: %s\r\n",
+    evbuffer_add_printf(c->base.out, "HTTP/1.1 %d %s\r\nDate: %s\r\n",
                         req->status, fpmd_status_reason(req->status), date);
     if (token != NULL)
-        evbuffer_add_printf(c->out, "Server: %s\r\n", token);
+        evbuffer_add_printf(c->base.out, "Server: %s\r\n", token);
     for (const struct fpmd_resp_header *h = req->headers; h != NULL;
          h = h->next) {
         /* hop-by-hop framing is the codec's business, not the handler's */
         if (strcasecmp(h->name, "Transfer-Encoding") == 0
             || strcasecmp(h->name, "Connection") == 0)
             continue;
-        evbuffer_add_printf(c->out, "%s: %s\r\n", h->name, h->value);
+        evbuffer_add_printf(c->base.out, "%s: %s\r\n", h->name, h->value);
     }
     c->chunked = 0;
     if (!no_body && !has_length) {
         if (req->whole) {
-            evbuffer_add_printf(c->out, "Content-Length: %zu\r\n", blen);
+            evbuffer_add_printf(c->base.out, "Content-Length: %zu\r\n", blen);
         } else if (!c->http10) {
-            evbuffer_add(c->out, "Transfer-Encoding: chunked\r\n", 28);
+            evbuffer_add(c->base.out, "Transfer-Encoding: chunked\r\n", 28);
             c->chunked = 1;
         } else {
             c->keep_alive = 0;  /* HTTP/1.0 without a length: close ends it */
         }
     }
     if (!c->keep_alive)
-        evbuffer_add(c->out, "Connection: close\r\n\r\n", 21);
+        evbuffer_add(c->base.out, "Connection: close\r\n\r\n", 21);
     else if (c->http10)
-        evbuffer_add(c->out, "Connection: keep-alive\r\n\r\n", 26);
+        evbuffer_add(c->base.out, "Connection: keep-alive\r\n\r\n", 26);
     else
-        evbuffer_add(c->out, "\r\n", 2);
+        evbuffer_add(c->base.out, "\r\n", 2);
     if (no_body || c->is_head)
         c->chunked = 0;
     if (blen > 0 && !no_body && !c->is_head) {
         if (c->chunked)
-            evbuffer_add_printf(c->out, "%zx\r\n", blen);
-        evbuffer_add(c->out, body, blen);
+            evbuffer_add_printf(c->base.out, "%zx\r\n", blen);
+        evbuffer_add(c->base.out, body, blen);
         if (c->chunked)
-            evbuffer_add(c->out, "\r\n", 2);
+            evbuffer_add(c->base.out, "\r\n", 2);
     }
-    after_write(c);
+    fpmd_conn_after_write(&c->base);
     return FPMD_OK;
 }
 
@@ -217,16 +194,16 @@ write_body(struct fpmd_req *req, const void *body, size_t blen)
 {
     struct http_conn *c = req->conn;
 
-    if (c->closed)
+    if (c->base.closed)
         return FPMD_ERROR;
     if (c->is_head || req->status == 204 || req->status == 304)
         return FPMD_OK;
     if (c->chunked)
-        evbuffer_add_printf(c->out, "%zx\r\n", blen);
-    evbuffer_add(c->out, body, blen);
+        evbuffer_add_printf(c->base.out, "%zx\r\n", blen);
+    evbuffer_add(c->base.out, body, blen);
     if (c->chunked)
-        evbuffer_add(c->out, "\r\n", 2);
-    after_write(c);
+        evbuffer_add(c->base.out, "\r\n", 2);
+    fpmd_conn_after_write(&c->base);
     return FPMD_OK;
 }
 
@@ -238,10 +215,10 @@ finish(struct fpmd_req *req)
     if (req->finished)
         return;
     req->finished = 1;
-    if (c->closed)
+    if (c->base.closed)
         return;
     if (c->chunked)
-        evbuffer_add(c->out, "0\r\n\r\n", 5);
+        evbuffer_add(c->base.out, "0\r\n\r\n", 5);
     /* A request whose body was not read to the end leaves the stream at an
      * unknown point: the connection cannot carry another request. */
     if (!req->body_eof)
@@ -257,26 +234,26 @@ release(struct fpmd_req *req)
     c->req = NULL;
     fpmd_req_free(req);
     c->served++;
-    if (c->closed) {
-        conn_maybe_free(c);
+    if (c->base.closed) {
+        fpmd_conn_maybe_free(&c->base);
         return;
     }
     if (!c->keep_alive || fpmd_worker_draining()
         || (max != 0 && c->served >= max))
-        c->close_after_flush = 1;
+        c->base.close_after_flush = 1;
     /* The next pipelined request may already be buffered. */
-    if (c->msg_paused && !c->close_after_flush) {
+    if (c->msg_paused && !c->base.close_after_flush) {
         llhttp_resume(&c->parser);
         c->msg_paused = 0;
-        event_active(&c->read_ev, EV_READ, 0);
+        fpmd_conn_read_again(&c->base);
     }
-    if (c->in_callback)
+    if (c->base.in_callback)
         return;
-    conn_flush(c);
-    if (c->closed)
-        conn_maybe_free(c);
+    fpmd_conn_flush(&c->base);
+    if (c->base.closed)
+        fpmd_conn_maybe_free(&c->base);
     else
-        update_timer(c);
+        update_timer(&c->base);
 }
 
 static void
@@ -284,8 +261,8 @@ body_consumed(struct fpmd_req *req)
 {
     struct http_conn *c = req->conn;
 
-    if (c->read_paused && !c->closed)
-        event_active(&c->read_ev, EV_READ, 0);
+    if (c->read_paused)
+        fpmd_conn_read_again(&c->base);
 }
 
 static const struct fpmd_req_ops http_ops = {
@@ -443,7 +420,7 @@ on_headers_complete(llhttp_t *p)
         || add_cgi(c, "SERVER_PROTOCOL", proto) != FPMD_OK
         || add_cgi(c, "GATEWAY_INTERFACE", "CGI/1.1") != FPMD_OK
         || add_cgi(c, "SERVER_SOFTWARE", "fpmd/" PACKAGE_VERSION) != FPMD_OK
-        || add_cgi(c, "REMOTE_ADDR", c->peer) != FPMD_OK
+        || add_cgi(c, "REMOTE_ADDR", c->base.peer) != FPMD_OK
         || add_cgi(c, "REMOTE_PORT", c->peer_port) != FPMD_OK
         || add_cgi(c, "SERVER_ADDR", c->local_addr) != FPMD_OK
         || add_cgi(c, "SERVER_PORT", c->local_port) != FPMD_OK)
@@ -478,16 +455,13 @@ on_headers_complete(llhttp_t *p)
         if (strcasecmp(expect, "100-continue") != 0)
             req->route_status = 417;
         else if (req->route_status == 0 && !c->http10)
-            evbuffer_add(c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+            evbuffer_add(c->base.out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     }
     if (req->route_status == 0 && !(p->flags & (F_CONTENT_LENGTH | F_CHUNKED)))
         req->body_eof = 1;
     c->scan = SCAN_BODY;
-    if (c->fresh) {
-        c->fresh = 0;
-        fpmd_worker_conn_unfresh();
-    }
-    update_timer(c);
+    fpmd_conn_unfresh(&c->base);
+    update_timer(&c->base);
     fpmd_worker_start_req(req);
     return 0;
 }
@@ -597,8 +571,8 @@ status_for(llhttp_errno_t err, const char *reason)
 static void
 parse_input(struct http_conn *c)
 {
-    while (c->rpos < c->rlen && !c->closed && !c->msg_paused
-           && !c->read_paused && !c->close_after_flush) {
+    while (c->rpos < c->rlen && !c->base.closed && !c->msg_paused
+           && !c->read_paused && !c->base.close_after_flush) {
         const char *start = (const char *) c->rbuf + c->rpos;
         size_t n = c->rlen - c->rpos;
         const char *why = NULL;
@@ -638,9 +612,16 @@ parse_input(struct http_conn *c)
 
 /* --- connection ------------------------------------------------------- */
 
-static void
-update_timer(struct http_conn *c)
+static struct http_conn *
+http_of(const struct fpmd_conn *base)
 {
+    return (struct http_conn *) base;
+}
+
+static void
+update_timer(struct fpmd_conn *base)
+{
+    struct http_conn *c = http_of(base);
     const struct timeval *tv;
 
     if (c->req != NULL && c->req->started && !c->req->body_eof)
@@ -651,60 +632,47 @@ update_timer(struct http_conn *c)
         tv = header_tv;
     else
         tv = keepalive_tv;
-    if (tv == NULL) {
-        if (c->timer_armed)
-            event_del(&c->timer_ev);
-        c->timer_armed = 0;
-        return;
-    }
-    event_add(&c->timer_ev, tv);
-    c->timer_armed = 1;
+    fpmd_conn_timer(base, tv);
 }
 
 static void
-on_timer(evutil_socket_t fd, short what, void *arg)
+on_timeout(struct fpmd_conn *base)
 {
-    struct http_conn *c = arg;
+    struct http_conn *c = http_of(base);
 
-    c->timer_armed = 0;
     if (c->req == NULL && !c->head_started && c->served > 0) {
-        conn_close(c);                      /* idle keep-alive */
+        fpmd_conn_close(base);              /* idle keep-alive */
     } else if (c->req != NULL && c->req->started) {
         fpmd_req_abort(c->req);             /* body stalled */
-        fpmd_log(FPMD_LOG_NOTICE, "http %s: body read timeout", c->peer);
+        fpmd_log(FPMD_LOG_NOTICE, "http %s: body read timeout", base->peer);
         c->keep_alive = 0;
     } else {
         reject(c, 408, "request head not complete in time");
-        conn_flush(c);
     }
-    conn_maybe_free(c);
 }
 
-static void
-on_read(evutil_socket_t fd, short what, void *arg)
+static int
+on_read(struct fpmd_conn *base)
 {
-    struct http_conn *c = arg;
+    struct http_conn *c = http_of(base);
     ssize_t n;
 
-    c->in_callback = 1;
     /* Woken by the handler draining the body, or by new bytes: either way
      * the body window is looked at again as bytes are fed. */
     c->read_paused = 0;
     parse_input(c);
-    while (!c->closed && !c->msg_paused && !c->read_paused
-           && !c->close_after_flush && c->rpos == 0) {
-        n = read(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen);
+    while (!base->closed && !c->msg_paused && !c->read_paused
+           && !base->close_after_flush && c->rpos == 0) {
+        n = read(base->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen);
         if (n < 0) {
             if (errno != EAGAIN && errno != EINTR && errno != ECONNRESET)
-                fpmd_log_errno(FPMD_LOG_NOTICE, "http %s: read", c->peer);
+                fpmd_log_errno(FPMD_LOG_NOTICE, "http %s: read", base->peer);
             if (errno != EAGAIN && errno != EINTR)
-                conn_close(c);
+                fpmd_conn_close(base);
             break;
         }
         if (n == 0) {
-            if (c->req != NULL && c->req->started)
-                fpmd_req_abort(c->req);
-            conn_close(c);
+            fpmd_conn_close(base);
             break;
         }
         c->rlen += (size_t) n;
@@ -712,121 +680,78 @@ on_read(evutil_socket_t fd, short what, void *arg)
         if ((size_t) n < READ_CHUNK)
             break;
     }
-    c->in_callback = 0;
-    if (!c->closed) {
-        if (c->msg_paused || c->read_paused || c->close_after_flush)
-            event_del(&c->read_ev);
-        else
-            event_add(&c->read_ev, NULL);
-        conn_flush(c);
-    }
-    if (!c->closed)
-        update_timer(c);
-    conn_maybe_free(c);
+    return c->msg_paused || c->read_paused;
 }
 
 static void
-conn_flush(struct http_conn *c)
+on_drained(struct fpmd_conn *base)
 {
-    while (!c->closed && evbuffer_get_length(c->out) > 0) {
-        int n = evbuffer_write(c->out, c->fd);
+    struct http_conn *c = http_of(base);
 
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR)
-                break;
-            conn_close(c);
-            return;
-        }
-    }
-    if (c->closed)
-        return;
-    if (evbuffer_get_length(c->out) > 0) {
-        if (!c->write_armed) {
-            event_add(&c->write_ev, NULL);
-            c->write_armed = 1;
-        }
-    } else {
-        if (c->write_armed) {
-            event_del(&c->write_ev);
-            c->write_armed = 0;
-        }
-        if (c->close_after_flush && c->req == NULL) {
-            /* RFC 9112 §9.6: half-close first so the peer reads the answer
-             * before it sees the connection go. */
-            shutdown(c->fd, SHUT_WR);
-            conn_close(c);
-            return;
-        }
-    }
-    if (c->req != NULL && evbuffer_get_length(c->out) < OUT_LOW)
+    if (c->req != NULL)
         fpmd_req_drained(c->req);
 }
 
 static void
-on_write(evutil_socket_t fd, short what, void *arg)
+on_closed(struct fpmd_conn *base)
 {
-    struct http_conn *c = arg;
+    struct http_conn *c = http_of(base);
 
-    c->write_armed = 0;
-    conn_flush(c);
-    conn_maybe_free(c);
-}
-
-static void
-conn_close(struct http_conn *c)
-{
-    if (c->closed)
+    if (c->req == NULL)
         return;
-    c->closed = 1;
-    event_del(&c->read_ev);
-    event_del(&c->write_ev);
-    if (c->timer_armed)
-        event_del(&c->timer_ev);
-    c->timer_armed = c->write_armed = 0;
-    close(c->fd);
-    c->fd = -1;
-    if (c->req != NULL) {
-        if (c->req->started) {
-            fpmd_req_abort(c->req);
-        } else {
-            fpmd_req_free(c->req);
-            c->req = NULL;
-        }
+    if (c->req->started) {
+        fpmd_req_abort(c->req);
+    } else {
+        fpmd_req_free(c->req);
+        c->req = NULL;
     }
 }
 
-static void
-conn_maybe_free(struct http_conn *c)
+static int
+is_busy(const struct fpmd_conn *base)
 {
-    if (!c->closed || c->req != NULL || c->in_callback)
-        return;
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        conns = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
-    evbuffer_free(c->out);
+    return http_of(base)->req != NULL;
+}
+
+static int
+is_idle(const struct fpmd_conn *base)
+{
+    return 1;       /* a half-read head is dropped with the connection */
+}
+
+static int
+on_drain(struct fpmd_conn *base)
+{
+    struct http_conn *c = http_of(base);
+
+    if (c->served > 0 && c->req == NULL && !c->head_started
+        && evbuffer_get_length(base->out) == 0)
+        return 1;
+    c->keep_alive = 0;
+    return 0;
+}
+
+static void
+destroy(struct fpmd_conn *base)
+{
+    struct http_conn *c = http_of(base);
+
     evbuffer_free(c->field);
     evbuffer_free(c->value);
-    fpmd_worker_conn_closed(c->fresh);
     free(c);
 }
 
-static const struct timeval *
-common_timeout(uint64_t ms)
-{
-    struct timeval tv = {(time_t) (ms / 1000), (suseconds_t) (ms % 1000) * 1000};
-
-    return event_base_init_common_timeout(fpmd_worker->base, &tv);
-}
+static const struct fpmd_conn_ops conn_ops = {
+    on_read, on_timeout, update_timer, on_drained, on_closed, is_busy,
+    is_idle, on_drain, destroy,
+};
 
 void
 fpmd_http_conn_setup(const struct fpmd_conf *conf)
 {
-    header_tv = common_timeout(conf->timeouts.header_read_ms);
-    keepalive_tv = common_timeout(conf->timeouts.keepalive_ms);
-    body_tv = common_timeout(conf->timeouts.body_read_ms);
+    header_tv = fpmd_conn_timeout(conf->timeouts.header_read_ms);
+    keepalive_tv = fpmd_conn_timeout(conf->timeouts.keepalive_ms);
+    body_tv = fpmd_conn_timeout(conf->timeouts.body_read_ms);
     llhttp_settings_init(&settings);
     settings.on_message_begin = on_message_begin;
     settings.on_url = on_url;
@@ -866,16 +791,21 @@ int
 fpmd_http_conn_new(int fd, const char *peer)
 {
     struct http_conn *c = calloc(1, sizeof(*c));
-    int one = 1;
+    char addr[64];
 
     if (c == NULL)
         return FPMD_ERROR;
-    c->out = evbuffer_new();
     c->field = evbuffer_new();
     c->value = evbuffer_new();
-    if (c->out == NULL || c->field == NULL || c->value == NULL) {
-        if (c->out != NULL)
-            evbuffer_free(c->out);
+    c->keep_alive = 1;
+    c->scan = SCAN_LINE;
+    llhttp_init(&c->parser, HTTP_REQUEST, &settings);
+    c->parser.data = c;
+    sockname(fd, addr, sizeof(addr), c->peer_port, sizeof(c->peer_port), 1);
+    sockname(fd, c->local_addr, sizeof(c->local_addr), c->local_port,
+             sizeof(c->local_port), 0);
+    if (c->field == NULL || c->value == NULL
+        || fpmd_conn_init(&c->base, &conn_ops, fd, peer) != FPMD_OK) {
         if (c->field != NULL)
             evbuffer_free(c->field);
         if (c->value != NULL)
@@ -883,57 +813,5 @@ fpmd_http_conn_new(int fd, const char *peer)
         free(c);
         return FPMD_ERROR;
     }
-    c->fd = fd;
-    c->fresh = 1;
-    c->keep_alive = 1;
-    c->scan = SCAN_LINE;
-    sockname(fd, c->peer, sizeof(c->peer), c->peer_port, sizeof(c->peer_port),
-             1);
-    if (strcmp(c->peer, "unix") == 0)
-        snprintf(c->peer, sizeof(c->peer), "%s", peer);
-    sockname(fd, c->local_addr, sizeof(c->local_addr), c->local_port,
-             sizeof(c->local_port), 0);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    llhttp_init(&c->parser, HTTP_REQUEST, &settings);
-    c->parser.data = c;
-    event_assign(&c->read_ev, fpmd_worker->base, fd, EV_READ | EV_PERSIST,
-                 on_read, c);
-    event_assign(&c->write_ev, fpmd_worker->base, fd, EV_WRITE, on_write, c);
-    event_assign(&c->timer_ev, fpmd_worker->base, -1, 0, on_timer, c);
-    event_add(&c->read_ev, NULL);
-    c->next = conns;
-    if (conns != NULL)
-        conns->prev = c;
-    conns = c;
-    update_timer(c);
     return FPMD_OK;
-}
-
-void
-fpmd_http_drain(void)
-{
-    struct http_conn *c, *next;
-
-    for (c = conns; c != NULL; c = next) {
-        next = c->next;
-        if (c->served > 0 && c->req == NULL && !c->head_started
-            && evbuffer_get_length(c->out) == 0) {
-            conn_close(c);
-            conn_maybe_free(c);
-        } else {
-            c->keep_alive = 0;
-        }
-    }
-}
-
-void
-fpmd_http_close_all(void)
-{
-    struct http_conn *c, *next;
-
-    for (c = conns; c != NULL; c = next) {
-        next = c->next;
-        conn_close(c);
-        conn_maybe_free(c);
-    }
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The HTTP/1.1 side of a worker (standalone mode, no proxy in front):
- * accepted connections become requests for the same handlers. Owns every
- * HTTP connection of the process. */
+ * accepted connections become requests for the same handlers. Shares its
+ * connection plumbing with the FastCGI side (conn.h). */
 #ifndef FPMD_HTTP_CONN_H
 #define FPMD_HTTP_CONN_H
 
@@ -13,12 +13,5 @@ void fpmd_http_conn_setup(const struct fpmd_conf *conf);
 /* Takes ownership of an accepted, non-blocking socket; FPMD_ERROR (the
  * caller closes fd) when memory is out. */
 int fpmd_http_conn_new(int fd, const char *peer);
-
-/* Graceful exit: idle keep-alive connections close now, the others after
- * their answer. */
-void fpmd_http_drain(void);
-
-/* Fast exit. */
-void fpmd_http_close_all(void);
 
 #endif

@@ -19,6 +19,7 @@
 #include <event2/buffer.h>
 
 #include "fpmd/access_log.h"
+#include "fpmd/conn.h"
 #include "fpmd/fcgi_conn.h"
 #include "fpmd/http_conn.h"
 #include "fpmd/log.h"
@@ -301,8 +302,7 @@ begin_finishing(struct fpmd_worker *w, const char *why)
     w->finishing = 1;
     set_accepting(w, 0);
     slot_update_state(w);
-    fpmd_fcgi_drain();
-    fpmd_http_drain();
+    fpmd_conn_drain_all();
     check_exit(w);
 }
 
@@ -673,10 +673,8 @@ fpmd_worker_main(const struct fpmd_conf *conf, const struct fpmd_router *router,
 
     event_base_dispatch(w.base);
 
-    if (w.fast_exit || w.in_flight > 0 || w.connections > 0) {
-        fpmd_fcgi_close_all();
-        fpmd_http_close_all();
-    }
+    if (w.fast_exit || w.in_flight > 0 || w.connections > 0)
+        fpmd_conn_close_all();
     for (size_t i = 0; i < nlisteners; i++)
         event_free(w.accept_evs[i]);
     free(w.accept_evs);

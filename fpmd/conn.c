@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Connection plumbing shared by the FastCGI and HTTP codecs. The read
+ * callback is the only place a codec parses; everything that happens
+ * inside it defers flushing and freeing to its end, so no frame above
+ * ever sees its connection freed. */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "fpmd/conn.h"
+#include "fpmd/log.h"
+#include "fpmd/worker.h"
+
+static struct fpmd_conn *conns;
+
+static void
+on_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct fpmd_conn *c = arg;
+    int paused;
+
+    c->in_callback = 1;
+    paused = c->ops->read(c);
+    c->in_callback = 0;
+    if (!c->closed) {
+        if (paused || c->close_after_flush)
+            event_del(&c->read_ev);
+        else
+            event_add(&c->read_ev, NULL);
+        fpmd_conn_flush(c);
+    }
+    if (!c->closed)
+        c->ops->update_timer(c);
+    fpmd_conn_maybe_free(c);
+}
+
+static void
+on_write(evutil_socket_t fd, short what, void *arg)
+{
+    struct fpmd_conn *c = arg;
+
+    c->write_armed = 0;
+    fpmd_conn_flush(c);
+    fpmd_conn_maybe_free(c);
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct fpmd_conn *c = arg;
+
+    c->timer_armed = 0;
+    c->ops->timeout(c);
+    if (!c->closed)
+        fpmd_conn_flush(c);
+    fpmd_conn_maybe_free(c);
+}
+
+int
+fpmd_conn_init(struct fpmd_conn *c, const struct fpmd_conn_ops *ops, int fd,
+               const char *peer)
+{
+    int one = 1;
+
+    c->out = evbuffer_new();
+    if (c->out == NULL)
+        return FPMD_ERROR;
+    c->ops = ops;
+    c->fd = fd;
+    c->fresh = 1;
+    snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    /* Answers leave in one write already; Nagle would only delay the
+     * last segment of a streamed one. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    event_assign(&c->read_ev, fpmd_worker->base, fd, EV_READ | EV_PERSIST,
+                 on_read, c);
+    event_assign(&c->write_ev, fpmd_worker->base, fd, EV_WRITE, on_write, c);
+    event_assign(&c->timer_ev, fpmd_worker->base, -1, 0, on_timer, c);
+    event_add(&c->read_ev, NULL);
+    c->next = conns;
+    if (conns != NULL)
+        conns->prev = c;
+    conns = c;
+    ops->update_timer(c);
+    return FPMD_OK;
+}
+
+int
+fpmd_conn_congested(const struct fpmd_conn *c)
+{
+    return !c->closed && evbuffer_get_length(c->out) > FPMD_CONN_OUT_HIGH;
+}
+
+void
+fpmd_conn_after_write(struct fpmd_conn *c)
+{
+    if (!c->in_callback || evbuffer_get_length(c->out) > FPMD_CONN_OUT_HIGH)
+        fpmd_conn_flush(c);
+}
+
+void
+fpmd_conn_flush(struct fpmd_conn *c)
+{
+    while (!c->closed && evbuffer_get_length(c->out) > 0) {
+        if (evbuffer_write(c->out, c->fd) < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                break;
+            if (errno != EPIPE && errno != ECONNRESET)
+                fpmd_log_errno(FPMD_LOG_NOTICE, "%s: write", c->peer);
+            fpmd_conn_close(c);
+            return;
+        }
+    }
+    if (c->closed)
+        return;
+    if (evbuffer_get_length(c->out) > 0) {
+        if (!c->write_armed) {
+            event_add(&c->write_ev, NULL);
+            c->write_armed = 1;
+        }
+    } else {
+        if (c->write_armed) {
+            event_del(&c->write_ev);
+            c->write_armed = 0;
+        }
+        if (c->close_after_flush && !c->ops->busy(c) && c->ops->idle(c)) {
+            /* RFC 9112 §9.6: half-close first, so the peer reads the
+             * answer before it sees the connection go. */
+            shutdown(c->fd, SHUT_WR);
+            fpmd_conn_close(c);
+            return;
+        }
+    }
+    if (evbuffer_get_length(c->out) < FPMD_CONN_OUT_LOW)
+        c->ops->drained(c);
+}
+
+void
+fpmd_conn_close(struct fpmd_conn *c)
+{
+    if (c->closed)
+        return;
+    c->closed = 1;
+    event_del(&c->read_ev);
+    event_del(&c->write_ev);
+    if (c->timer_armed)
+        event_del(&c->timer_ev);
+    c->timer_armed = c->write_armed = 0;
+    close(c->fd);
+    c->fd = -1;
+    c->ops->closed(c);
+}
+
+void
+fpmd_conn_maybe_free(struct fpmd_conn *c)
+{
+    if (!c->closed || c->in_callback || c->ops->busy(c))
+        return;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    evbuffer_free(c->out);
+    fpmd_worker_conn_closed(c->fresh);
+    c->ops->destroy(c);
+}
+
+void
+fpmd_conn_timer(struct fpmd_conn *c, const struct timeval *tv)
+{
+    if (tv == NULL) {
+        if (c->timer_armed)
+            event_del(&c->timer_ev);
+        c->timer_armed = 0;
+        return;
+    }
+    event_add(&c->timer_ev, tv);
+    c->timer_armed = 1;
+}
+
+const struct timeval *
+fpmd_conn_timeout(uint64_t ms)
+{
+    struct timeval tv = {(time_t) (ms / 1000), (suseconds_t) (ms % 1000) * 1000};
+
+    return event_base_init_common_timeout(fpmd_worker->base, &tv);
+}
+
+void
+fpmd_conn_read_again(struct fpmd_conn *c)
+{
+    if (!c->closed)
+        event_active(&c->read_ev, EV_READ, 0);
+}
+
+void
+fpmd_conn_unfresh(struct fpmd_conn *c)
+{
+    if (c->fresh) {
+        c->fresh = 0;
+        fpmd_worker_conn_unfresh();
+    }
+}
+
+void
+fpmd_conn_drain_all(void)
+{
+    struct fpmd_conn *c, *next;
+
+    for (c = conns; c != NULL; c = next) {
+        next = c->next;
+        if (c->ops->drain(c)) {
+            fpmd_conn_close(c);
+            fpmd_conn_maybe_free(c);
+        }
+    }
+}
+
+void
+fpmd_conn_close_all(void)
+{
+    struct fpmd_conn *c, *next;
+
+    for (c = conns; c != NULL; c = next) {
+        next = c->next;
+        fpmd_conn_close(c);
+        fpmd_conn_maybe_free(c);
+    }
+}
