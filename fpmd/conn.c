@@ -159,6 +159,18 @@ fpmd_conn_close(struct fpmd_conn *c)
 }
 
 void
+fpmd_conn_settle(struct fpmd_conn *c)
+{
+    if (c->in_callback)
+        return;
+    fpmd_conn_flush(c);
+    if (c->closed)
+        fpmd_conn_maybe_free(c);
+    else
+        c->ops->update_timer(c);
+}
+
+void
 fpmd_conn_maybe_free(struct fpmd_conn *c)
 {
     if (!c->closed || c->in_callback || c->ops->busy(c))

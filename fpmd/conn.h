@@ -71,6 +71,9 @@ void fpmd_conn_after_write(struct fpmd_conn *c);
 int fpmd_conn_congested(const struct fpmd_conn *c);
 
 void fpmd_conn_close(struct fpmd_conn *c);
+/* After a request ended: flush, then free the connection or re-arm its
+ * timer; nothing when inside ops->read, whose end does the same. */
+void fpmd_conn_settle(struct fpmd_conn *c);
 /* Frees c when closed, not busy, and not inside its own read callback. */
 void fpmd_conn_maybe_free(struct fpmd_conn *c);
 

@@ -148,13 +148,7 @@ release(struct fpmd_req *req)
      * ignored as records of an ended request. */
     if (c->read_paused)
         fpmd_conn_read_again(&c->base);
-    if (c->base.in_callback)
-        return;     /* the read callback flushes and frees at its end */
-    fpmd_conn_flush(&c->base);
-    if (c->base.closed)
-        fpmd_conn_maybe_free(&c->base);
-    else
-        update_timer(&c->base);
+    fpmd_conn_settle(&c->base);
 }
 
 static void

@@ -247,13 +247,7 @@ release(struct fpmd_req *req)
         c->msg_paused = 0;
         fpmd_conn_read_again(&c->base);
     }
-    if (c->base.in_callback)
-        return;
-    fpmd_conn_flush(&c->base);
-    if (c->base.closed)
-        fpmd_conn_maybe_free(&c->base);
-    else
-        update_timer(&c->base);
+    fpmd_conn_settle(&c->base);
 }
 
 static void
