@@ -42,7 +42,8 @@ def test_stack_overflow_is_a_logged_worker_crash(tmpdir_path, servers):
     before = set(f.workers())
     assert answer(addr, "/fault/overflow") is None
     wait_for(lambda: "coroutine stack overflow" in f.log_text(), 5, "log")
-    assert re.search(r"exited on signal 11 \(SIGSEGV\)", f.log_text())
+    wait_for(lambda: re.search(r"exited on signal 11 \(SIGSEGV\)",
+                               f.log_text()), 5, "the master's log line")
     wait_for(lambda: len(f.workers()) == 2 and set(f.workers()) != before,
              5, "respawn")
     assert answer(addr, "/hello")[2] == b"hello world\n"
