@@ -655,8 +655,19 @@ on_read(struct fpmd_conn *base)
      * the body window is looked at again as bytes are fed. */
     c->read_paused = 0;
     parse_input(c);
-    while (!base->closed && !c->msg_paused && !c->read_paused
-           && !base->close_after_flush && c->rpos == 0) {
+    /* Reading goes on while a request waits for its answer (up to a full
+     * buffer), so a client that goes away is noticed and its request
+     * aborted, as nginx does. */
+    /* Bounded: a peer that never stops sending cannot starve the others. */
+    for (int round = 0; round < 8 && !base->closed && !base->close_after_flush;
+         round++) {
+        if (c->rpos > 0) {
+            memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+            c->rlen -= c->rpos;
+            c->rpos = 0;
+        }
+        if (c->rlen == sizeof(c->rbuf))
+            break;
         n = read(base->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen);
         if (n < 0) {
             if (errno != EAGAIN && errno != EINTR && errno != ECONNRESET)
@@ -671,10 +682,8 @@ on_read(struct fpmd_conn *base)
         }
         c->rlen += (size_t) n;
         parse_input(c);
-        if ((size_t) n < READ_CHUNK)
-            break;
     }
-    return c->msg_paused || c->read_paused;
+    return c->rlen == sizeof(c->rbuf);
 }
 
 static void

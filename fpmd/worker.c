@@ -457,20 +457,28 @@ on_accept(evutil_socket_t fd, short what, void *arg)
             close(cfd);
             continue;
         }
-        if ((l->proto == FPMD_PROTO_HTTP ? fpmd_http_conn_new(cfd, peer)
-                                         : fpmd_fcgi_conn_new(cfd, peer))
-            != FPMD_OK) {
-            close(cfd);
-            continue;
-        }
-        w->connections++;
-        w->fresh++;
-        fpmd_scoreboard_begin_write(w->slot);
-        w->slot->accepted_conn++;
-        w->slot->connections = w->connections;
-        fpmd_scoreboard_end_write(w->slot);
-        update_accepting(w);
+        fpmd_worker_take(cfd, peer, l->proto);
     }
+}
+
+int
+fpmd_worker_take(int fd, const char *peer, enum fpmd_listen_proto proto)
+{
+    struct fpmd_worker *w = fpmd_worker;
+
+    if ((proto == FPMD_PROTO_HTTP ? fpmd_http_conn_new(fd, peer)
+                                  : fpmd_fcgi_conn_new(fd, peer)) != FPMD_OK) {
+        close(fd);
+        return FPMD_ERROR;
+    }
+    w->connections++;
+    w->fresh++;
+    fpmd_scoreboard_begin_write(w->slot);
+    w->slot->accepted_conn++;
+    w->slot->connections = w->connections;
+    fpmd_scoreboard_end_write(w->slot);
+    update_accepting(w);
+    return FPMD_OK;
 }
 
 /* Accept only while this worker could start one more request: requests

@@ -55,6 +55,10 @@ int fpmd_worker_main(const struct fpmd_conf *conf,
                      struct fpmd_scoreboard *sb, uint32_t slot,
                      uint32_t generation);
 
+/* Hands an accepted, non-blocking socket to the codec of proto; closes it
+ * and returns FPMD_ERROR when that fails. */
+int fpmd_worker_take(int fd, const char *peer, enum fpmd_listen_proto proto);
+
 /* The codec has a complete request head: route it and run (or queue) its
  * handler. The request may be finished and freed before this returns. */
 void fpmd_worker_start_req(struct fpmd_req *req);

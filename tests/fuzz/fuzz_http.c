@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* libFuzzer target for the HTTP request path: the input is written into a
+ * real HTTP connection of a worker set up in this process (embedded default
+ * config, built-in handlers), over a socketpair, and the loop is run until
+ * the connection is gone. It covers the CRLF checks, the llhttp glue, the
+ * request building and the handlers' answers; sanitizers catch the rest.
+ * The peer's half is then closed, so every input ends in a freed
+ * connection and a worker with nothing open. */
+#include <assert.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "fpmd/coro.h"
+#include "fpmd/fcgi_conn.h"
+#include "fpmd/http_conn.h"
+#include "fpmd/log.h"
+#include "fpmd/router.h"
+#include "fpmd/worker.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct fpmd_worker w;
+
+static void
+setup(void)
+{
+    static char err[4096];
+    struct fpmd_conf *conf = fpmd_conf_load(NULL, err, sizeof(err));
+
+    assert(conf != NULL);
+    /* quiet: every refused input would log a line */
+    conf->log.level = FPMD_LOG_ALERT;
+    fpmd_log_set_level(FPMD_LOG_ALERT);
+    w.conf = conf;
+    w.router = fpmd_router_build(conf, err, sizeof(err));
+    w.sb = fpmd_scoreboard_new(1);
+    w.slot = &w.sb->slots[0];
+    w.queue_tail = &w.queue_head;
+    w.signal_fd = -1;
+    w.base = event_base_new();
+    w.coros = fpmd_coro_pool_new(conf->pm.stack_size, 16);
+    assert(w.router != NULL && w.sb != NULL && w.base != NULL
+           && w.coros != NULL);
+    fpmd_worker = &w;
+    fpmd_fcgi_conn_setup(conf);
+    fpmd_http_conn_setup(conf);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int sv[2], peer_open = 1;
+    char sink[65536];
+
+    if (w.base == NULL)
+        setup();
+    if (size > 60000)
+        return 0;       /* one socket buffer: the write below never blocks */
+    assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+    if (fpmd_worker_take(sv[0], "fuzz", FPMD_PROTO_HTTP) != FPMD_OK) {
+        close(sv[1]);
+        return 0;
+    }
+    if (size > 0)
+        assert(write(sv[1], data, size) == (ssize_t) size);
+    shutdown(sv[1], SHUT_WR);
+    for (int i = 0; i < 64 && w.connections > 0; i++) {
+        event_base_loop(w.base, EVLOOP_NONBLOCK);
+        while (read(sv[1], sink, sizeof(sink)) > 0)
+            ;
+        if (i == 32) {
+            close(sv[1]);       /* a handler that sleeps: the client leaves */
+            peer_open = 0;
+        }
+    }
+    if (peer_open)
+        close(sv[1]);
+    for (int i = 0; i < 64 && w.connections > 0; i++)
+        event_base_loop(w.base, EVLOOP_NONBLOCK);
+    assert(w.connections == 0);
+    return 0;
+}
