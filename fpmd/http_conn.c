@@ -38,6 +38,7 @@ struct http_conn {
     struct fpmd_req *req;           /* being read or answered */
     struct evbuffer *field, *value; /* header being read */
     int in_value;
+    int headers_done;               /* fields now are trailers: ignored */
     unsigned nheaders;
     size_t head_bytes, uri_bytes;
     enum head_scan scan;            /* our own CRLF checks on the head */
@@ -282,6 +283,7 @@ on_message_begin(llhttp_t *p)
     c->nheaders = 0;
     c->uri_bytes = 0;
     c->in_value = 0;
+    c->headers_done = 0;
     evbuffer_drain(c->field, evbuffer_get_length(c->field));
     evbuffer_drain(c->value, evbuffer_get_length(c->value));
     return 0;
@@ -371,6 +373,10 @@ on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     struct http_conn *c = conn_of(p);
 
+    /* RFC 9110 §6.5.1: trailer fields may be discarded; they never reach
+     * the params a handler may be reading already. */
+    if (c->headers_done)
+        return 0;
     if (c->in_value && commit_header(c) != 0)
         return -1;
     if (evbuffer_get_length(c->field) == 0
@@ -386,6 +392,8 @@ on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     struct http_conn *c = conn_of(p);
 
+    if (c->headers_done)
+        return 0;
     c->in_value = 1;
     return evbuffer_add(c->value, at, len) == 0 ? 0 : -1;
 }
@@ -409,6 +417,7 @@ on_headers_complete(llhttp_t *p)
 
     if (c->in_value && commit_header(c) != 0)
         return -1;
+    c->headers_done = 1;
     snprintf(proto, sizeof(proto), "HTTP/%u.%u", p->http_major, p->http_minor);
     if (add_cgi(c, "REQUEST_METHOD", method) != FPMD_OK
         || add_cgi(c, "SERVER_PROTOCOL", proto) != FPMD_OK
@@ -482,8 +491,9 @@ on_message_complete(llhttp_t *p)
     c->head_started = 0;
     c->head_bytes = 0;
     c->scan = SCAN_LINE;
-    /* One request at a time: the next one waits for this answer. */
-    if (c->req != NULL) {
+    /* One request at a time: the next one waits for this answer. And once
+     * the connection is to close, nothing after this message is parsed. */
+    if (c->req != NULL || c->base.close_after_flush) {
         c->msg_paused = 1;
         return HPE_PAUSED;
     }
