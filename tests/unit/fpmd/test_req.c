@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The request API without sockets: header checks of the response writer
+ * (no CR/LF, token names: never a split response), the CGI head, query
+ * argument decoding, header lookup through CGI names, routing path order,
+ * and defers. A minimal worker is set up in-process; the codec ops only
+ * record what would be written. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <event2/buffer.h>
+
+#include "fpmd/log.h"
+#include "fpmd/req.h"
+#include "fpmd/worker.h"
+
+static struct fpmd_worker w;
+static struct fpmd_conf conf;
+static struct evbuffer *written;
+
+static int
+rec_head(struct fpmd_req *req, const void *body, size_t blen)
+{
+    char head[1024];
+    size_t n = fpmd_req_format_cgi_head(req, head, sizeof(head));
+
+    assert_true(n <= sizeof(head));
+    evbuffer_add(written, head, n);
+    evbuffer_add(written, body, blen);
+    return FPMD_OK;
+}
+
+static int
+rec_body(struct fpmd_req *req, const void *body, size_t blen)
+{
+    (void) req;
+    evbuffer_add(written, body, blen);
+    return FPMD_OK;
+}
+
+static void
+nop_req(struct fpmd_req *req)
+{
+    (void) req;
+}
+
+static int
+never(struct fpmd_req *req)
+{
+    (void) req;
+    return 0;
+}
+
+static const struct fpmd_req_ops ops = {
+    rec_head, rec_body, nop_req, nop_req, never, nop_req,
+};
+
+static int
+setup(void **state)
+{
+    (void) state;
+    fpmd_conf_defaults(&conf);
+    w.conf = &conf;
+    w.base = event_base_new();
+    fpmd_worker = &w;
+    written = evbuffer_new();
+    fpmd_log_set_level(FPMD_LOG_ALERT);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void) state;
+    evbuffer_free(written);
+    event_base_free(w.base);
+    return 0;
+}
+
+static struct fpmd_req *
+new_req(const char *const *params)
+{
+    struct fpmd_req *req = fpmd_req_new(&ops, NULL, 1);
+
+    assert_non_null(req);
+    for (size_t i = 0; params[i] != NULL; i += 2)
+        assert_int_equal(fpmd_req_add_param(req, params[i], strlen(params[i]),
+                                            params[i + 1],
+                                            strlen(params[i + 1])), FPMD_OK);
+    fpmd_req_derive(req);
+    return req;
+}
+
+static char *
+output(void)
+{
+    size_t n = evbuffer_get_length(written);
+    char *s = malloc(n + 1);
+
+    evbuffer_remove(written, s, n);
+    s[n] = '\0';
+    return s;
+}
+
+static void
+req_refuses_header_injection(void **state)
+{
+    static const char *const p[] = {"REQUEST_METHOD", "GET", NULL};
+    struct fpmd_req *req = new_req(p);
+
+    (void) state;
+    assert_int_equal(fpmd_resp_header(req, "X-A", "b\r\nSet-Cookie: evil=1"),
+                     FPMD_ERROR);
+    assert_int_equal(fpmd_resp_header(req, "X-A", "b\nc"), FPMD_ERROR);
+    assert_int_equal(fpmd_resp_header(req, "X A", "b"), FPMD_ERROR);
+    assert_int_equal(fpmd_resp_header(req, "X:A", "b"), FPMD_ERROR);
+    assert_int_equal(fpmd_resp_header(req, "", "b"), FPMD_ERROR);
+    assert_int_equal(fpmd_resp_header(req, "Set-Cookie", "a=1"), FPMD_OK);
+    assert_int_equal(fpmd_resp_header(req, "Set-Cookie", "b=2"), FPMD_OK);
+    assert_int_equal(fpmd_reply(req, 201, "text/plain", "ok", 2), FPMD_OK);
+    char *out = output();
+    assert_string_equal(out, "Status: 201 Created\r\nSet-Cookie: a=1\r\n"
+                             "Set-Cookie: b=2\r\nContent-Type: text/plain\r\n"
+                             "\r\nok");
+    free(out);
+    /* the head is gone: status and headers can no longer change */
+    assert_int_equal(fpmd_resp_status(req, 500), FPMD_ERROR);
+    assert_int_equal(fpmd_resp_header(req, "X-Late", "1"), FPMD_ERROR);
+    fpmd_req_free(req);
+}
+
+static void
+req_decodes_query_args_and_finds_headers(void **state)
+{
+    static const char *const p[] = {
+        "REQUEST_METHOD", "GET",
+        "REQUEST_URI", "/a%20b?x=1&name=J%C3%BCrgen+M&empty=&flag&x=2",
+        "HTTP_USER_AGENT", "curl",
+        "CONTENT_TYPE", "text/plain",
+        NULL,
+    };
+    struct fpmd_req *req = new_req(p);
+
+    (void) state;
+    assert_string_equal(fpmd_req_query(req),
+                        "x=1&name=J%C3%BCrgen+M&empty=&flag&x=2");
+    assert_string_equal(fpmd_req_query_arg(req, "x"), "1");
+    assert_string_equal(fpmd_req_query_arg(req, "name"), "J\xc3\xbcrgen M");
+    assert_string_equal(fpmd_req_query_arg(req, "empty"), "");
+    assert_string_equal(fpmd_req_query_arg(req, "flag"), "");
+    assert_null(fpmd_req_query_arg(req, "nope"));
+    assert_string_equal(fpmd_req_header(req, "user-agent"), "curl");
+    assert_string_equal(fpmd_req_header(req, "Content-Type"), "text/plain");
+    assert_null(fpmd_req_header(req, "Accept"));
+    assert_string_equal(fpmd_req_path(req), "/a%20b");
+    fpmd_req_free(req);
+}
+
+static void
+req_routes_on_script_name_then_document_uri(void **state)
+{
+    static const char *const a[] = {
+        "SCRIPT_NAME", "/index.php", "DOCUMENT_URI", "/index.php/x",
+        "REQUEST_URI", "/index.php/x?y", NULL,
+    };
+    static const char *const b[] = {
+        "SCRIPT_NAME", "", "DOCUMENT_URI", "/doc", "REQUEST_URI", "/raw?q",
+        NULL,
+    };
+    static const char *const c[] = {"REQUEST_URI", "/raw?q", NULL};
+    struct fpmd_req *req;
+
+    (void) state;
+    req = new_req(a);
+    assert_string_equal(fpmd_req_path(req), "/index.php");
+    fpmd_req_free(req);
+    req = new_req(b);
+    assert_string_equal(fpmd_req_path(req), "/doc");
+    fpmd_req_free(req);
+    req = new_req(c);
+    assert_string_equal(fpmd_req_path(req), "/raw");
+    assert_string_equal(fpmd_req_query(req), "q");
+    fpmd_req_free(req);
+}
+
+static int order[4];
+static int norder;
+
+static void
+record(void *arg)
+{
+    order[norder++] = (int) (intptr_t) arg;
+}
+
+static void
+req_runs_defers_latest_first(void **state)
+{
+    static const char *const p[] = {NULL};
+    struct fpmd_req *req = new_req(p);
+
+    (void) state;
+    norder = 0;
+    assert_int_equal(fpmd_defer(req, record, (void *) 1), FPMD_OK);
+    assert_int_equal(fpmd_defer(req, record, (void *) 2), FPMD_OK);
+    assert_int_equal(fpmd_defer(req, record, (void *) 3), FPMD_OK);
+    fpmd_req_free(req);
+    assert_int_equal(norder, 3);
+    assert_int_equal(order[0], 3);
+    assert_int_equal(order[2], 1);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(req_refuses_header_injection),
+        cmocka_unit_test(req_decodes_query_args_and_finds_headers),
+        cmocka_unit_test(req_routes_on_script_name_then_document_uri),
+        cmocka_unit_test(req_runs_defers_latest_first),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
