@@ -135,14 +135,31 @@ resp_header(const struct fpmd_req *req, const char *name)
     return NULL;
 }
 
+/* RFC 9110 §6.4.1: these answers never carry content. */
+static int
+bodiless(const struct fpmd_req *req)
+{
+    return req->status < 200 || req->status == 204 || req->status == 304;
+}
+
+/* Body bytes as the head announced them: chunked or plain. */
+static void
+add_body(struct http_conn *c, const void *body, size_t blen)
+{
+    if (c->chunked)
+        evbuffer_add_printf(c->base.out, "%zx\r\n", blen);
+    evbuffer_add(c->base.out, body, blen);
+    if (c->chunked)
+        evbuffer_add(c->base.out, "\r\n", 2);
+}
+
 static int
 write_head(struct fpmd_req *req, const void *body, size_t blen)
 {
     struct http_conn *c = req->conn;
     const char *token = fpmd_worker->conf->server_token;
     int has_length = resp_header(req, "Content-Length") != NULL;
-    int no_body = req->status < 200 || req->status == 204
-        || req->status == 304;
+    int no_body = bodiless(req);
     char date[64];
 
     if (c->base.closed)
@@ -179,13 +196,8 @@ write_head(struct fpmd_req *req, const void *body, size_t blen)
         evbuffer_add(c->base.out, "\r\n", 2);
     if (no_body || c->is_head)
         c->chunked = 0;
-    if (blen > 0 && !no_body && !c->is_head) {
-        if (c->chunked)
-            evbuffer_add_printf(c->base.out, "%zx\r\n", blen);
-        evbuffer_add(c->base.out, body, blen);
-        if (c->chunked)
-            evbuffer_add(c->base.out, "\r\n", 2);
-    }
+    if (blen > 0 && !no_body && !c->is_head)
+        add_body(c, body, blen);
     fpmd_conn_after_write(&c->base);
     return FPMD_OK;
 }
@@ -197,13 +209,9 @@ write_body(struct fpmd_req *req, const void *body, size_t blen)
 
     if (c->base.closed)
         return FPMD_ERROR;
-    if (c->is_head || req->status == 204 || req->status == 304)
+    if (c->is_head || bodiless(req))
         return FPMD_OK;
-    if (c->chunked)
-        evbuffer_add_printf(c->base.out, "%zx\r\n", blen);
-    evbuffer_add(c->base.out, body, blen);
-    if (c->chunked)
-        evbuffer_add(c->base.out, "\r\n", 2);
+    add_body(c, body, blen);
     fpmd_conn_after_write(&c->base);
     return FPMD_OK;
 }
