@@ -112,22 +112,3 @@ fpmd_arena_reset(struct fpmd_arena *a)
     }
     a->used = 0;
 }
-
-void
-fpmd_arena_trim(void)
-{
-    while (cache != NULL) {
-        struct fpmd_arena_chunk *c = cache;
-
-        cache = c->next;
-        free(c);
-    }
-    ncached = 0;
-}
-
-void
-fpmd_arena_stats(size_t *cached, size_t *live)
-{
-    *cached = ncached;
-    *live = nlive;
-}

@@ -20,9 +20,5 @@ void fpmd_arena_init(struct fpmd_arena *a, size_t cap);
 void *fpmd_arena_alloc(struct fpmd_arena *a, size_t size);
 /* Gives every chunk back (to the worker's free list). */
 void fpmd_arena_reset(struct fpmd_arena *a);
-/* Frees the worker's cached chunks (at worker exit). */
-void fpmd_arena_trim(void);
-/* Chunks cached / live, for the status page. */
-void fpmd_arena_stats(size_t *cached, size_t *live);
 
 #endif

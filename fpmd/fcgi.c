@@ -377,12 +377,6 @@ fpmd_fcgi_write_begin_request(struct evbuffer *out, uint16_t id,
     return write_record(out, FCGI_BEGIN_REQUEST, id, &b, sizeof(b));
 }
 
-int
-fpmd_fcgi_write_abort(struct evbuffer *out, uint16_t id)
-{
-    return write_record(out, FCGI_ABORT_REQUEST, id, NULL, 0);
-}
-
 struct gv_answer {
     struct evbuffer *buf;
     unsigned max_conns, max_reqs;

@@ -84,7 +84,6 @@ int fpmd_fcgi_write_end_request(struct evbuffer *out, uint16_t id,
 int fpmd_fcgi_write_unknown_type(struct evbuffer *out, uint8_t type);
 int fpmd_fcgi_write_begin_request(struct evbuffer *out, uint16_t id,
                                   uint16_t role, uint8_t flags);
-int fpmd_fcgi_write_abort(struct evbuffer *out, uint16_t id);
 /* Answers a GET_VALUES query: the names this side knows (FCGI_MAX_CONNS,
  * FCGI_MAX_REQS, FCGI_MPXS_CONNS) with the given values; others are left
  * out (FastCGI 1.0 §4.1). */

@@ -13,29 +13,13 @@ import time
 
 import pytest
 
-from conftest import Fpmd, Nginx, free_port, http_request
+from conftest import Fpmd, Nginx, base_conf, free_port, http_request
 
 
-CONF = """
-pool: www
-listen:
-  - http: 127.0.0.1:@HTTP@
-  - fastcgi: 127.0.0.1:@FCGI@
-  - fastcgi: @SOCK@
-pm:
-  mode: static
-  max_children: 2
+# base_conf's FastCGI pool, plus an HTTP listener and tight HTTP limits.
+EXTRA = """
 timeouts: { header_read: 1s, body_read: 1s }
 limits: { uri: 1k, header: 4k, headers: 20, body: 1m }
-log:
-  error: @DIR@/error.log
-routes:
-  - match: GET /hello
-    handler: hello
-  - match: GET /json
-    handler: json
-  - match: /probe
-    handler: probe
 """
 
 
@@ -43,8 +27,9 @@ routes:
 def web(tmpdir_path, servers):
     hport, fport = free_port(), free_port()
     sock = os.path.join(tmpdir_path, "fpmd.sock")
-    f = Fpmd(tmpdir_path, CONF.replace("@HTTP@", str(hport))
-             .replace("@FCGI@", str(fport)).replace("@SOCK@", sock))
+    text = base_conf(fport, sock, EXTRA).replace(
+        "listen:\n", "listen:\n  - http: 127.0.0.1:%d\n" % hport, 1)
+    f = Fpmd(tmpdir_path, text)
     servers.append(f)
     f.start(("127.0.0.1", hport))
     return f, hport, fport, sock
