@@ -21,9 +21,10 @@ struct fpmd_arena_chunk {
     _Alignas(ARENA_ALIGN) unsigned char data[];
 };
 
+#ifndef FPMD_DEBUG_ALLOC
 static struct fpmd_arena_chunk *cache;
 static size_t ncached;
-static size_t nlive;
+#endif
 
 void
 fpmd_arena_init(struct fpmd_arena *a, size_t cap)
@@ -44,7 +45,6 @@ chunk_get(size_t need)
         c = cache;
         cache = c->next;
         ncached--;
-        nlive++;
         c->pos = 0;
         return c;
     }
@@ -54,14 +54,12 @@ chunk_get(size_t need)
         return NULL;
     c->size = size;
     c->pos = 0;
-    nlive++;
     return c;
 }
 
 static void
 chunk_put(struct fpmd_arena_chunk *c)
 {
-    nlive--;
 #ifndef FPMD_DEBUG_ALLOC
     if (c->size == ARENA_CHUNK && ncached < ARENA_CACHE_MAX) {
         c->next = cache;
