@@ -860,11 +860,22 @@ KEYFN(k_lim_rpc)
     get_uint(c, v, key, 0, UINT_MAX, &c->conf->limits.requests_per_connection);
 }
 
+KEYFN(k_lim_parsed) { get_size(c, v, key, &c->conf->limits.parsed_body); }
+KEYFN(k_lim_fields)
+{
+    get_uint(c, v, key, 1, 1000000, &c->conf->limits.form_fields);
+}
+KEYFN(k_lim_depth)
+{
+    get_uint(c, v, key, 1, 1000, &c->conf->limits.json_depth);
+}
+
 static const struct key limit_keys[] = {
     {"params", k_lim_params}, {"body", k_lim_body},
     {"connections", k_lim_conns}, {"uri", k_lim_uri},
     {"header", k_lim_header}, {"headers", k_lim_headers},
-    {"requests_per_connection", k_lim_rpc},
+    {"requests_per_connection", k_lim_rpc}, {"parsed_body", k_lim_parsed},
+    {"form_fields", k_lim_fields}, {"json_depth", k_lim_depth},
 };
 
 KEYFN(k_limits)
@@ -987,8 +998,96 @@ KEYFN(k_r_match)
 
 KEYFN(k_r_handler) { get_str(c, v, key, &cur_route->handler); }
 
+static char *
+resolve_path(const struct ctx *c, const char *path)
+{
+    const char *slash = strrchr(c->file, '/');
+    char buf[PATH_MAX];
+
+    if (path[0] == '/' || slash == NULL)
+        return realpath(path, NULL);
+    if ((size_t) snprintf(buf, sizeof(buf), "%.*s/%s", (int) (slash - c->file),
+                          c->file, path) >= sizeof(buf))
+        return NULL;
+    return realpath(buf, NULL);
+}
+
+KEYFN(k_st_root)
+{
+    char *root = NULL;
+
+    get_str(c, v, key, &root);
+    if (root == NULL)
+        return;
+    free(cur_route->static_files->root);
+    /* Resolved once, relative to the config file's directory, so the
+     * containment check compares real paths whatever the cwd is later. */
+    cur_route->static_files->root = resolve_path(c, root);
+    if (cur_route->static_files->root == NULL)
+        error_at(c, v, "%s: \"%s\": %s", key, root, strerror(errno));
+    free(root);
+}
+KEYFN(k_st_index) { get_str(c, v, key, &cur_route->static_files->index); }
+KEYFN(k_st_follow)
+{
+    get_bool(c, v, key, &cur_route->static_files->follow_symlinks);
+}
+KEYFN(k_st_deny)
+{
+    struct fpmd_conf_static *st = cur_route->static_files;
+
+    if (v->type != N_SEQ) {
+        error_at(c, v, "%s: expected a list of extensions", key);
+        return;
+    }
+    for (size_t i = 0; i < st->ndeny_ext; i++)
+        free(st->deny_ext[i]);
+    free(st->deny_ext);
+    st->ndeny_ext = 0;
+    st->deny_ext = calloc(v->nkids ? v->nkids : 1, sizeof(*st->deny_ext));
+    if (st->deny_ext == NULL)
+        return;
+    for (size_t i = 0; i < v->nkids; i++) {
+        const char *e = scalar(c, v->kids[i], key);
+
+        if (e == NULL)
+            continue;
+        if (e[0] != '.' || e[1] == '\0' || strchr(e, '/') != NULL) {
+            error_at(c, v->kids[i], "%s: \"%s\" is not an extension like "
+                     "\".php\"", key, e);
+            continue;
+        }
+        st->deny_ext[st->ndeny_ext++] = strdup(e);
+    }
+}
+
+static const struct key static_keys[] = {
+    {"root", k_st_root}, {"index", k_st_index},
+    {"follow_symlinks", k_st_follow}, {"deny_extensions", k_st_deny},
+};
+
+KEYFN(k_r_static)
+{
+    struct fpmd_conf_static *st = calloc(1, sizeof(*st));
+    unsigned nerrors = c->nerrors;
+
+    if (st == NULL || cur_route->static_files != NULL) {
+        free(st);
+        return;
+    }
+    st->deny_ext = calloc(1, sizeof(*st->deny_ext));
+    if (st->deny_ext != NULL && (st->deny_ext[0] = strdup(".php")) != NULL)
+        st->ndeny_ext = 1;
+
+    cur_route->static_files = st;
+    walk_map(c, v, "routes.static", static_keys,
+             FPMD_ARRAY_LEN(static_keys));
+    if (v->type == N_MAP && st->root == NULL && c->nerrors == nerrors)
+        error_at(c, v, "routes.static: needs root: DIR");
+}
+
 static const struct key route_keys[] = {
-    {"match", k_r_match}, {"handler", k_r_handler},
+    {"match", k_r_match}, {"handler", k_r_handler}, {"static", k_r_static},
 };
 
 KEYFN(k_routes)
@@ -1009,8 +1108,43 @@ KEYFN(k_routes)
         if (cur_route->path == NULL)
             error_at(c, item, "routes: each route needs match: \"[METHOD] "
                      "/path\"");
-        if (cur_route->handler == NULL)
-            error_at(c, item, "routes: each route needs handler: NAME");
+        if (cur_route->static_files != NULL) {
+            size_t len = cur_route->path ? strlen(cur_route->path) : 0;
+
+            if (cur_route->handler != NULL)
+                error_at(c, item, "routes: a route has handler: or static:, "
+                         "not both");
+            else if (len > 0 && (len < 2
+                                 || strcmp(cur_route->path + len - 2, "/*")
+                                     != 0))
+                error_at(c, item, "routes: a static: route matches a prefix: "
+                         "\"GET /assets/*\"");
+            else
+                cur_route->handler = strdup("static");
+            if (cur_route->methods == NULL)
+                cur_route->methods = strdup("GET,HEAD");
+        } else if (cur_route->handler == NULL) {
+            error_at(c, item, "routes: each route needs handler: NAME or "
+                     "static: {root: DIR}");
+        }
+    }
+}
+
+KEYFN(k_modules)
+{
+    struct fpmd_conf *conf = c->conf;
+
+    conf->modules = list_items(c, v, key, "module paths",
+                               sizeof(*conf->modules));
+    if (conf->modules == NULL)
+        return;
+    for (size_t i = 0; i < v->nkids; i++) {
+        const char *path = scalar(c, v->kids[i], key);
+
+        if (path == NULL)
+            continue;
+        set_pos(&conf->modules[conf->nmodules].pos, c, v->kids[i]);
+        conf->modules[conf->nmodules++].path = strdup(path);
     }
 }
 
@@ -1023,7 +1157,7 @@ static const struct key top_keys[] = {
     {"emergency_restart_threshold", k_er_threshold},
     {"emergency_restart_interval", k_er_interval},
     {"timeouts", k_timeouts}, {"limits", k_limits}, {"status", k_status},
-    {"log", k_log}, {"routes", k_routes},
+    {"log", k_log}, {"routes", k_routes}, {"modules", k_modules},
 };
 
 /* --- entry points ----------------------------------------------------- */
@@ -1050,6 +1184,9 @@ fpmd_conf_defaults(struct fpmd_conf *conf)
     conf->limits.header = 32 * 1024;
     conf->limits.headers = 100;
     conf->limits.requests_per_connection = 1000;
+    conf->limits.parsed_body = 1024 * 1024;
+    conf->limits.form_fields = 1000;
+    conf->limits.json_depth = 64;
     conf->timeouts.body_read_ms = 60000;
     conf->log.level = FPMD_LOG_NOTICE;
 }
@@ -1162,7 +1299,20 @@ fpmd_conf_free(struct fpmd_conf *conf)
         free(conf->routes[i].methods);
         free(conf->routes[i].path);
         free(conf->routes[i].handler);
+        if (conf->routes[i].static_files != NULL) {
+            struct fpmd_conf_static *st = conf->routes[i].static_files;
+
+            for (size_t j = 0; j < st->ndeny_ext; j++)
+                free(st->deny_ext[j]);
+            free(st->deny_ext);
+            free(st->root);
+            free(st->index);
+            free(st);
+        }
     }
+    for (size_t i = 0; i < conf->nmodules; i++)
+        free(conf->modules[i].path);
+    free(conf->modules);
     free(conf->routes);
     free(conf->pool_name);
     free(conf->user);

@@ -49,10 +49,25 @@ struct fpmd_conf_listen {
     struct fpmd_conf_pos pos;
 };
 
+/* A route's static: block: files under root for the route's wildcard. */
+struct fpmd_conf_static {
+    char *root;             /* realpath()ed at load */
+    char *index;            /* served for a directory; NULL: none */
+    int follow_symlinks;    /* 0: a symlink leading out of root is 403 */
+    char **deny_ext;        /* never served: [".php"] */
+    size_t ndeny_ext;
+};
+
 struct fpmd_conf_route {
     char *methods;          /* "GET,POST" upper case, NULL: any method */
-    char *path;             /* "/hello" exact, or pattern in later issues */
+    char *path;             /* "/hello", "/users/{id}", "/assets/" + "*" */
     char *handler;          /* name of a registered handler */
+    struct fpmd_conf_pos pos;
+    struct fpmd_conf_static *static_files;  /* handler is "static" */
+};
+
+struct fpmd_conf_module {
+    char *path;             /* a handler module (.so) */
     struct fpmd_conf_pos pos;
 };
 
@@ -101,6 +116,9 @@ struct fpmd_conf {
         size_t header;          /* HTTP request line + header bytes; 32k (431) */
         unsigned headers;       /* HTTP header fields; 100 (431) */
         unsigned requests_per_connection;  /* HTTP keep-alive; 1000, 0: no limit */
+        size_t parsed_body;     /* body bytes form/JSON parsing reads; 1m */
+        unsigned form_fields;   /* urlencoded fields; 1000 (max_input_vars) */
+        unsigned json_depth;    /* JSON nesting; 64 */
     } limits;
 
     char *server_token;         /* HTTP Server header, NULL: none; "fpmd" */
@@ -121,6 +139,9 @@ struct fpmd_conf {
 
     struct fpmd_conf_route *routes;
     size_t nroutes;
+
+    struct fpmd_conf_module *modules;
+    size_t nmodules;
 };
 
 /* Fills *conf with every default above. Allocates nothing. */

@@ -163,7 +163,7 @@ body_consumed(struct fpmd_req *req)
 }
 
 static const struct fpmd_req_ops fcgi_ops = {
-    write_head, write_body, finish, release, congested, body_consumed,
+    write_head, write_body, finish, release, congested, body_consumed, NULL,
 };
 
 /* --- codec callbacks -------------------------------------------------- */

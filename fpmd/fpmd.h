@@ -15,6 +15,7 @@
 #include "fpmd/common.h"
 
 struct fpmd_req;
+struct json_object;
 
 /* Returns FPMD_OK when it answered (or FPMD_ERROR: the request gets a 500
  * if nothing was sent yet, else the response is cut short). */
@@ -29,16 +30,20 @@ struct fpmd_handler_def {
     int line;
 };
 
-/* Registration goes through a linker section of pointers, so a handler file
- * needs no central list; the router sorts them at start and refuses
- * duplicates naming both file:line. */
+/* Registration runs before main() for built-in handlers and at dlopen()
+ * for handler modules, so a handler file needs no central list; the router
+ * sorts them and refuses duplicates naming both file:line. Not for direct
+ * use: the macros below call it. */
+void fpmd_handler_register(const struct fpmd_handler_def *def);
+
 #define FPMD_REGISTER_(name_, methods_, path_)                               \
     static int fpmd_handler_##name_(struct fpmd_req *req);                   \
     static const struct fpmd_handler_def fpmd_def_##name_ = {                \
         #name_, methods_, path_, fpmd_handler_##name_, __FILE__, __LINE__};  \
-    static const struct fpmd_handler_def *fpmd_defp_##name_                  \
-        __attribute__((used, section("fpmd_handlers"),                       \
-                       aligned(sizeof(void *)))) = &fpmd_def_##name_;        \
+    __attribute__((constructor)) static void fpmd_reg_##name_(void)          \
+    {                                                                        \
+        fpmd_handler_register(&fpmd_def_##name_);                            \
+    }                                                                        \
     static int fpmd_handler_##name_(struct fpmd_req *req)
 
 /* A handler with its own route: FPMD_ROUTE(user_get, "GET", "/users") { }. */
@@ -69,6 +74,23 @@ int fpmd_req_param_at(const struct fpmd_req *req, size_t i,
 /* A request header by name, case-insensitive ("Content-Type"); NULL when
  * absent. */
 const char *fpmd_req_header(struct fpmd_req *req, const char *name);
+/* Each value of a header that may repeat: *pos starts at 0; NULL after
+ * the last. Web servers may already have joined repeats with ", ". */
+const char *fpmd_req_header_next(const struct fpmd_req *req,
+                                 const char *name, size_t *pos);
+/* A cookie's value as the client sent it (surrounding quotes removed, no
+ * decoding); NULL when absent. */
+const char *fpmd_req_cookie(struct fpmd_req *req, const char *name);
+/* A {name} segment of the matched route, or "*" for what its trailing
+ * wildcard matched; NULL when the route has no such part. */
+const char *fpmd_req_route_param(struct fpmd_req *req, const char *name);
+/* The client's address (REMOTE_ADDR), "" when unknown (unix sockets). */
+const char *fpmd_req_remote_addr(const struct fpmd_req *req);
+/* Query arguments in order, percent-decoded: index 0..n-1; FPMD_ERROR past
+ * the end. */
+size_t fpmd_req_nquery_args(struct fpmd_req *req);
+int fpmd_req_query_arg_at(struct fpmd_req *req, size_t i, const char **name,
+                          const char **value);
 /* Body length announced by the client, -1 when unknown. */
 int64_t fpmd_req_content_length(const struct fpmd_req *req);
 
@@ -77,6 +99,29 @@ int64_t fpmd_req_content_length(const struct fpmd_req *req);
  * went over limits.body (the request is then answered with a 413 if the
  * handler sent nothing). */
 ssize_t fpmd_req_body_read(struct fpmd_req *req, void *buf, size_t len);
+
+/* The whole body, read into the request's memory and NUL-terminated (so
+ * *len excludes the NUL). Suspends until it is all in. FPMD_OK, or an HTTP
+ * status: 413 when it is longer than max bytes, 400 when the client went
+ * away or it could not be read. Once only: later calls return the same. */
+int fpmd_req_body_whole(struct fpmd_req *req, size_t max, const char **data,
+                        size_t *len);
+
+/* The body as application/x-www-form-urlencoded, parsed on first use
+ * (suspends then) within limits.parsed_body and limits.form_fields.
+ * FPMD_OK or the status to answer: 415 (another Content-Type), 413. */
+int fpmd_req_form_parse(struct fpmd_req *req);
+/* A form field, decoded; NULL when absent or the form did not parse. */
+const char *fpmd_req_form(struct fpmd_req *req, const char *name);
+size_t fpmd_req_nform(struct fpmd_req *req);
+int fpmd_req_form_at(struct fpmd_req *req, size_t i, const char **name,
+                     const char **value);
+
+/* The body as JSON (json-c), parsed on first use (suspends then) within
+ * limits.parsed_body and limits.json_depth. The object belongs to the
+ * request (put when it ends); take json_object_get() to keep it longer.
+ * NULL with *status set: 415 (Content-Type is not JSON), 413, 400. */
+struct json_object *fpmd_req_json(struct fpmd_req *req, int *status);
 
 /* 1 once the client went away (ABORT_REQUEST, connection closed) or the
  * request outlived timeouts.request_terminate. */
@@ -106,6 +151,20 @@ int fpmd_reply(struct fpmd_req *req, int status, const char *content_type,
                const void *body, size_t len);
 /* A short text/plain error answer with the reason phrase and msg. */
 int fpmd_reply_error(struct fpmd_req *req, int status, const char *msg);
+/* A JSON error answer: {"error":{"status":N,"message":"..."}}. */
+int fpmd_reply_error_json(struct fpmd_req *req, int status, const char *msg);
+/* obj serialized (compact) as application/json; obj stays the caller's. */
+int fpmd_reply_json(struct fpmd_req *req, int status,
+                    struct json_object *obj);
+/* A redirect (301, 302, 303, 307 or 308) to location, with a short body.
+ * FPMD_ERROR for another status or a location with CR, LF or NUL. */
+int fpmd_redirect(struct fpmd_req *req, int status, const char *location);
+/* Sends len bytes of fd from offset as the body (after the head, with a
+ * Content-Length): sendfile(2) over HTTP, FastCGI records otherwise.
+ * Suspends under backpressure. fd stays the caller's; fpmd keeps its own
+ * duplicate while the bytes are going out. */
+int fpmd_resp_sendfile(struct fpmd_req *req, int fd, off_t offset,
+                       off_t len);
 /* 1 when the head has gone out and status/headers can no longer change. */
 int fpmd_resp_started(const struct fpmd_req *req);
 

@@ -268,8 +268,24 @@ body_consumed(struct fpmd_req *req)
         fpmd_conn_read_again(&c->base);
 }
 
+/* The file goes out by sendfile(2) when the output buffer reaches it. */
+static int
+write_file(struct fpmd_req *req, int fd, off_t offset, off_t len)
+{
+    struct http_conn *c = req->conn;
+
+    if (c->base.closed || c->chunked
+        || evbuffer_add_file(c->base.out, fd, offset, len) != 0) {
+        close(fd);
+        return FPMD_ERROR;
+    }
+    fpmd_conn_after_write(&c->base);
+    return FPMD_OK;
+}
+
 static const struct fpmd_req_ops http_ops = {
     write_head, write_body, finish, release, congested, body_consumed,
+    write_file,
 };
 
 /* --- parsing ---------------------------------------------------------- */

@@ -113,7 +113,6 @@ main(int argc, char **argv)
     };
     struct fpmd_master_opts opts = {NULL, NULL, -1, -1};
     struct fpmd_conf *conf;
-    struct fpmd_router *router;
     char err[16384];
     int test = 0, routes = 0, c, rc;
 
@@ -161,8 +160,19 @@ main(int argc, char **argv)
                 opts.conf_path ? opts.conf_path : "(embedded)");
         return EXIT_CONFIG;
     }
-    router = fpmd_master_prepare(conf, err, sizeof(err));
-    if (router == NULL) {
+    if (test) {
+        /* -t checks in this process: it exits right after. */
+        struct fpmd_router *router = fpmd_master_check(conf, err,
+                                                       sizeof(err));
+
+        if (router != NULL && routes)
+            fpmd_router_print(router, stdout);
+        fpmd_router_free(router);
+        rc = router != NULL ? FPMD_OK : FPMD_ERROR;
+    } else {
+        rc = fpmd_master_prepare(conf, err, sizeof(err));
+    }
+    if (rc != FPMD_OK) {
         fprintf(stderr, "%s", err);
         fprintf(stderr, "fpmd: configuration file %s test failed\n",
                 conf->file);
@@ -170,11 +180,8 @@ main(int argc, char **argv)
         return EXIT_CONFIG;
     }
     if (test) {
-        if (routes)
-            fpmd_router_print(router, stdout);
         printf("fpmd: configuration file %s test is successful\n",
                conf->file);
-        fpmd_router_free(router);
         fpmd_conf_free(conf);
         return 0;
     }
@@ -183,7 +190,6 @@ main(int argc, char **argv)
     raise_nofile();
 
     if (fpmd_log_open(conf) != FPMD_OK) {
-        fpmd_router_free(router);
         fpmd_conf_free(conf);
         return EXIT_CONFIG;
     }
@@ -191,7 +197,7 @@ main(int argc, char **argv)
         fprintf(stderr, "fpmd: cannot daemonize: %s\n", strerror(errno));
         return EXIT_CONFIG;
     }
-    rc = fpmd_master_run(conf, router, &opts);
+    rc = fpmd_master_run(conf, &opts);
     fpmd_log_close();
     return rc;
 }

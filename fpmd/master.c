@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
@@ -22,6 +23,7 @@
 #include "fpmd/access_log.h"
 #include "fpmd/log.h"
 #include "fpmd/master.h"
+#include "fpmd/module.h"
 #include "fpmd/listen.h"
 #include "fpmd/scoreboard.h"
 #include "fpmd/worker.h"
@@ -37,7 +39,6 @@
 struct gen {
     uint32_t id;
     struct fpmd_conf *conf;
-    struct fpmd_router *router;
     struct fpmd_listener *listeners;
     size_t nlisteners;
     struct fpmd_scoreboard *sb;
@@ -93,12 +94,19 @@ pm_name(enum fpmd_pm_mode m)
 /* --- generations ------------------------------------------------------ */
 
 struct fpmd_router *
-fpmd_master_prepare(const struct fpmd_conf *conf, char *err, size_t errlen)
+fpmd_master_check(const struct fpmd_conf *conf, char *err, size_t errlen)
 {
     struct fpmd_router *r;
     size_t used;
 
+    if (errlen > 0)
+        err[0] = '\0';
+    if (fpmd_modules_load(conf, err, errlen) != FPMD_OK)
+        return NULL;
+
     r = fpmd_router_build(conf, err, errlen);
+    if (r == NULL)
+        return NULL;
     used = strlen(err);
     if (conf->log.access_format != NULL && used + 1 < errlen) {
         char msg[256];
@@ -114,6 +122,65 @@ fpmd_master_prepare(const struct fpmd_conf *conf, char *err, size_t errlen)
     return r;
 }
 
+int
+fpmd_master_prepare(const struct fpmd_conf *conf, char *err, size_t errlen)
+{
+    size_t used = 0;
+    int fds[2], status;
+    pid_t pid;
+
+    if (errlen > 0)
+        err[0] = '\0';
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return FPMD_ERROR;
+    pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return FPMD_ERROR;
+    }
+    if (pid == 0) {
+        struct fpmd_router *r;
+        const char *p = err;
+        size_t left;
+
+        close(fds[0]);
+        r = fpmd_master_check(conf, err, errlen);
+        for (left = strlen(err); left > 0;) {
+            ssize_t n = write(fds[1], p, left);
+
+            if (n <= 0)
+                break;
+            p += n;
+            left -= (size_t) n;
+        }
+        _exit(r != NULL ? 0 : 1);
+    }
+    close(fds[1]);
+    for (;;) {
+        ssize_t n = read(fds[0], err + used, errlen - used - 1);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        used += (size_t) n;
+        if (used + 1 >= errlen)
+            break;
+    }
+    err[used] = '\0';
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return FPMD_OK;
+    if (used == 0)
+        snprintf(err, errlen, "%s: the configuration check died (signal "
+                 "%d)\n", conf->file,
+                 WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    return FPMD_ERROR;
+}
+
 static unsigned
 max_children(const struct fpmd_conf *conf)
 {
@@ -127,7 +194,6 @@ gen_free(struct gen *g, int unlink_paths)
         fpmd_listener_close(&g->listeners[i], unlink_paths);
     free(g->listeners);
     fpmd_scoreboard_free(g->sb);
-    fpmd_router_free(g->router);
     fpmd_conf_free(g->conf);
     free(g);
 }
@@ -184,8 +250,7 @@ gen_listen(struct gen *g, struct gen *prev)
 }
 
 static struct gen *
-gen_new(struct master *m, struct fpmd_conf *conf, struct fpmd_router *router,
-        struct gen *prev)
+gen_new(struct master *m, struct fpmd_conf *conf, struct gen *prev)
 {
     struct gen *g = calloc(1, sizeof(*g));
 
@@ -193,14 +258,12 @@ gen_new(struct master *m, struct fpmd_conf *conf, struct fpmd_router *router,
         return NULL;
     g->id = prev ? prev->id + 1 : 1;
     g->conf = conf;
-    g->router = router;
     if (conf->pm.max_children == 0)
         conf->pm.max_children = ncpus();
     g->sb = fpmd_scoreboard_new(max_children(conf));
     if (g->sb == NULL || gen_listen(g, prev) != FPMD_OK) {
-        /* conf and router stay with the caller on failure */
+        /* conf stays with the caller on failure */
         g->conf = NULL;
-        g->router = NULL;
         gen_free(g, 0);
         return NULL;
     }
@@ -310,7 +373,7 @@ child_main(struct master *m, struct gen *g, uint32_t slot)
     }
     if (drop_privileges(g->conf) != FPMD_OK)
         _exit(EXIT_CONFIG);
-    rc = fpmd_worker_main(g->conf, g->router, g->listeners, g->nlisteners,
+    rc = fpmd_worker_main(g->conf, g->listeners, g->nlisteners,
                           g->sb, slot, g->id);
     exit(rc);
 }
@@ -748,7 +811,6 @@ reload(struct master *m)
 {
     char err[8192];
     struct fpmd_conf *conf;
-    struct fpmd_router *router;
     struct gen *g, *prev = m->cur;
 
     fpmd_log(FPMD_LOG_NOTICE, "Reloading in progress ...");
@@ -758,18 +820,16 @@ reload(struct master *m)
                  "configuration: %s", err);
         return;
     }
-    router = fpmd_master_prepare(conf, err, sizeof(err));
-    if (router == NULL) {
+    if (fpmd_master_prepare(conf, err, sizeof(err)) != FPMD_OK) {
         fpmd_log(FPMD_LOG_ERROR, "reload failed, keeping the running "
                  "configuration: %s", err);
         fpmd_conf_free(conf);
         return;
     }
-    g = gen_new(m, conf, router, prev);
+    g = gen_new(m, conf, prev);
     if (g == NULL) {
         fpmd_log(FPMD_LOG_ERROR, "reload failed (listeners), keeping the "
                  "running configuration");
-        fpmd_router_free(router);
         fpmd_conf_free(conf);
         return;
     }
@@ -971,8 +1031,7 @@ report_ready(const struct fpmd_master_opts *opts, char status)
 }
 
 int
-fpmd_master_run(struct fpmd_conf *conf, struct fpmd_router *router,
-                const struct fpmd_master_opts *opts)
+fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
 {
     struct master m;
     char *pid_file = opts->pid_file ? strdup(opts->pid_file)
@@ -986,10 +1045,9 @@ fpmd_master_run(struct fpmd_conf *conf, struct fpmd_router *router,
         report_ready(opts, 1);
         return EXIT_CONFIG;
     }
-    m.cur = gen_new(&m, conf, router, NULL);
+    m.cur = gen_new(&m, conf, NULL);
     if (m.cur == NULL) {
         fpmd_log(FPMD_LOG_ALERT, "FPM initialization failed");
-        fpmd_router_free(router);
         fpmd_conf_free(conf);
         report_ready(opts, 1);
         return EXIT_CONFIG;

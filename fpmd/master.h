@@ -15,16 +15,23 @@ struct fpmd_master_opts {
     int ready_fd;               /* -1, or a pipe to report startup on */
 };
 
-/* The checks a loaded config still needs from the daemon itself: routes
- * against the registered handlers, the access log format. Returns the
- * route table, or NULL with every error in err. */
-struct fpmd_router *fpmd_master_prepare(const struct fpmd_conf *conf,
-                                        char *err, size_t errlen);
+/* The checks a loaded config still needs from the daemon itself, in this
+ * process: loads its handler modules, builds the routes against the
+ * registered handlers, checks the access log format. Returns the route
+ * table, or NULL with every error in err. Workers start with it; `-t`
+ * runs it. */
+struct fpmd_router *fpmd_master_check(const struct fpmd_conf *conf,
+                                      char *err, size_t errlen);
 
-/* Takes ownership of conf and router. Binds every listener, starts the
- * workers and supervises them until a stop signal. Returns the process
- * exit code (0 after a clean stop, 78 when startup failed). */
-int fpmd_master_run(struct fpmd_conf *conf, struct fpmd_router *router,
+/* fpmd_master_check in a short-lived child, so the master itself never
+ * maps a module. FPMD_OK, or FPMD_ERROR with every error in err. */
+int fpmd_master_prepare(const struct fpmd_conf *conf, char *err,
+                        size_t errlen);
+
+/* Takes ownership of conf. Binds every listener, starts the workers and
+ * supervises them until a stop signal. Returns the process exit code (0
+ * after a clean stop, 78 when startup failed). */
+int fpmd_master_run(struct fpmd_conf *conf,
                     const struct fpmd_master_opts *opts);
 
 #endif

@@ -261,24 +261,9 @@ fpmd_req_param_at(const struct fpmd_req *req, size_t i, const char **name,
 const char *
 fpmd_req_header(struct fpmd_req *req, const char *name)
 {
-    char key[256];
-    size_t n = 0;
+    size_t pos = 0;
 
-    /* CGI carries headers as HTTP_NAME (RFC 3875 §4.1.18); Content-Type and
-     * Content-Length have their own meta-variables. */
-    if (strcasecmp(name, "Content-Type") == 0)
-        return fpmd_req_param(req, "CONTENT_TYPE");
-    if (strcasecmp(name, "Content-Length") == 0)
-        return fpmd_req_param(req, "CONTENT_LENGTH");
-    memcpy(key, "HTTP_", 5);
-    n = 5;
-    for (const char *p = name; *p != '\0'; p++) {
-        if (n + 1 >= sizeof(key))
-            return NULL;
-        key[n++] = *p == '-' ? '_' : (char) toupper((unsigned char) *p);
-    }
-    key[n] = '\0';
-    return fpmd_req_param(req, key);
+    return fpmd_req_header_next(req, name, &pos);
 }
 
 int64_t
@@ -317,40 +302,55 @@ url_decode(char *s)
     *w = '\0';
 }
 
+int
+fpmd_req_parse_pairs(struct fpmd_req *req, const char *s, size_t len,
+                     size_t max, struct fpmd_param **out, size_t *n)
+{
+    const char *p = s, *end = s + len;
+    size_t cap = 1;
+
+    for (const char *c = s; c < end; c++)
+        cap += *c == '&';
+    if (cap > max)
+        cap = max;
+    *n = 0;
+    *out = fpmd_alloc(req, (cap ? cap : 1) * sizeof(**out));
+    if (*out == NULL)
+        return FPMD_ERROR;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t) (end - p));
+        size_t flen = amp ? (size_t) (amp - p) : (size_t) (end - p);
+        const char *eq = memchr(p, '=', flen);
+        char *name, *value;
+
+        if (flen > 0) {
+            if (*n == cap)
+                return FPMD_AGAIN;
+            name = fpmd_strndup(req, p, eq ? (size_t) (eq - p) : flen);
+            value = eq ? fpmd_strndup(req, eq + 1,
+                                      flen - (size_t) (eq - p) - 1)
+                       : fpmd_strdup(req, "");
+            if (name == NULL || value == NULL)
+                return FPMD_ERROR;
+            url_decode(name);
+            url_decode(value);
+            (*out)[*n].name = name;
+            (*out)[*n].value = value;
+            (*n)++;
+        }
+        p += flen + (amp != NULL);
+    }
+    return FPMD_OK;
+}
+
 static void
 parse_query(struct fpmd_req *req)
 {
-    const char *p = req->query;
-    size_t n = 1;
-
     req->query_parsed = 1;
-    for (const char *c = p; *c != '\0'; c++)
-        n += *c == '&';
-    req->query_args = fpmd_alloc(req, n * sizeof(*req->query_args));
-    if (req->query_args == NULL)
-        return;
-    while (*p != '\0') {
-        const char *end = strchr(p, '&');
-        size_t len = end ? (size_t) (end - p) : strlen(p);
-        const char *eq = memchr(p, '=', len);
-        char *name, *value;
-
-        if (len > 0) {
-            name = fpmd_strndup(req, p, eq ? (size_t) (eq - p) : len);
-            value = eq ? fpmd_strndup(req, eq + 1, len - (size_t) (eq - p) - 1)
-                       : fpmd_strdup(req, "");
-            if (name == NULL || value == NULL)
-                return;
-            url_decode(name);
-            url_decode(value);
-            req->query_args[req->nquery_args].name = name;
-            req->query_args[req->nquery_args].value = value;
-            req->nquery_args++;
-        }
-        p += len;
-        if (*p == '&')
-            p++;
-    }
+    /* A query has no field limit of its own: limits.uri bounds it. */
+    if (fpmd_req_parse_pairs(req, req->query, strlen(req->query), SIZE_MAX,
+                             &req->query_args, &req->nquery_args) != FPMD_OK)
+        req->nquery_args = 0;
 }
 
 const char *
@@ -361,6 +361,124 @@ fpmd_req_query_arg(struct fpmd_req *req, const char *name)
     for (size_t i = 0; i < req->nquery_args; i++) {
         if (strcmp(req->query_args[i].name, name) == 0)
             return req->query_args[i].value;
+    }
+    return NULL;
+}
+
+size_t
+fpmd_req_nquery_args(struct fpmd_req *req)
+{
+    if (!req->query_parsed)
+        parse_query(req);
+    return req->nquery_args;
+}
+
+int
+fpmd_req_query_arg_at(struct fpmd_req *req, size_t i, const char **name,
+                      const char **value)
+{
+    if (i >= fpmd_req_nquery_args(req))
+        return FPMD_ERROR;
+    *name = req->query_args[i].name;
+    *value = req->query_args[i].value;
+    return FPMD_OK;
+}
+
+const char *
+fpmd_req_route_param(struct fpmd_req *req, const char *name)
+{
+    const struct fpmd_route_match *m = &req->match;
+
+    for (unsigned i = 0; i < m->nparams; i++) {
+        if (strcmp(m->params[i].name, name) == 0)
+            return fpmd_strndup(req, req->path + m->params[i].off,
+                                m->params[i].len);
+    }
+    return NULL;
+}
+
+const char *
+fpmd_req_remote_addr(const struct fpmd_req *req)
+{
+    return req->remote_addr;
+}
+
+/* The CGI name of a header: HTTP_ + upper case, '-' to '_'; Content-Type
+ * and Content-Length have their own meta-variables (RFC 3875 §4.1). */
+static int
+cgi_header_name(const char *name, char *key, size_t keylen)
+{
+    size_t n = 5;
+
+    if (strcasecmp(name, "Content-Type") == 0) {
+        snprintf(key, keylen, "CONTENT_TYPE");
+        return FPMD_OK;
+    }
+    if (strcasecmp(name, "Content-Length") == 0) {
+        snprintf(key, keylen, "CONTENT_LENGTH");
+        return FPMD_OK;
+    }
+    memcpy(key, "HTTP_", 5);
+    for (const char *p = name; *p != '\0'; p++) {
+        if (n + 1 >= keylen)
+            return FPMD_ERROR;
+        key[n++] = *p == '-' ? '_' : (char) toupper((unsigned char) *p);
+    }
+    key[n] = '\0';
+    return FPMD_OK;
+}
+
+const char *
+fpmd_req_header_next(const struct fpmd_req *req, const char *name,
+                     size_t *pos)
+{
+    char key[256];
+
+    if (cgi_header_name(name, key, sizeof(key)) != FPMD_OK)
+        return NULL;
+    for (; *pos < req->nparams; (*pos)++) {
+        if (strcmp(req->params[*pos].name, key) == 0)
+            return req->params[(*pos)++].value;
+    }
+    return NULL;
+}
+
+const char *
+fpmd_req_cookie(struct fpmd_req *req, const char *name)
+{
+    size_t nlen = strlen(name), pos = 0;
+    const char *h;
+
+    while ((h = fpmd_req_header_next(req, "Cookie", &pos)) != NULL) {
+        const char *p = h;
+
+        while (*p != '\0') {
+            const char *end = strchr(p, ';');
+            size_t len = end ? (size_t) (end - p) : strlen(p);
+            const char *eq;
+
+            while (len > 0 && (*p == ' ' || *p == '\t')) {
+                p++;
+                len--;
+            }
+            eq = memchr(p, '=', len);
+            if (eq != NULL && (size_t) (eq - p) == nlen
+                && memcmp(p, name, nlen) == 0) {
+                const char *v = eq + 1;
+                size_t vlen = len - nlen - 1;
+
+                while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+                    vlen--;
+                if (vlen >= 2 && v[0] == '"' && v[vlen - 1] == '"') {
+                    v++;
+                    vlen -= 2;
+                }
+                return fpmd_strndup(req, v, vlen);
+            }
+            p += len;
+            if (*p == ';')
+                p++;
+        }
     }
     return NULL;
 }

@@ -12,9 +12,9 @@
 #include "fpmd/arena.h"
 #include "fpmd/coro.h"
 #include "fpmd/fpmd.h"
+#include "fpmd/router.h"
 
 struct evbuffer;
-struct fpmd_route;
 
 struct fpmd_param {
     const char *name;
@@ -42,6 +42,9 @@ struct fpmd_req_ops {
     int (*congested)(struct fpmd_req *req);
     /* Lets more body bytes flow after the handler consumed some. */
     void (*body_consumed)(struct fpmd_req *req);
+    /* Optional: queues len bytes of fd (which it takes) after the head
+     * without copying them; NULL when the codec must frame them. */
+    int (*write_file)(struct fpmd_req *req, int fd, off_t offset, off_t len);
 };
 
 struct fpmd_defer;
@@ -85,11 +88,18 @@ struct fpmd_req {
     struct fpmd_param *query_args;  /* parsed on first use */
     size_t nquery_args;
     int query_parsed;
+    const char *body_data;          /* fpmd_req_body_whole */
+    size_t body_len;
+    int body_status;                /* 0: not read yet */
+    struct fpmd_param *form;        /* fpmd_req_form */
+    size_t nform;
+    int form_status;                /* 0: not parsed yet */
+    struct json_object *json;       /* fpmd_req_json */
+    int json_status;
 
     /* routing */
-    const struct fpmd_route *route;
-    char allow[128];                /* for a 405 */
-    int route_status;               /* 200, 404, 405 */
+    struct fpmd_route_match match;
+    int route_status;               /* 200, 404, 405, or a codec's error */
 
     /* response */
     int status;
@@ -139,6 +149,12 @@ void fpmd_req_drained(struct fpmd_req *req);
  * length, and when it fits in len bytes, the text in buf. */
 size_t fpmd_req_format_cgi_head(const struct fpmd_req *req, char *buf,
                                 size_t len);
+
+/* Splits "a=1&b=2" (len bytes) into decoded pairs in req's arena, at
+ * most max of them: FPMD_OK, FPMD_AGAIN when there were more, FPMD_ERROR
+ * when memory is out. */
+int fpmd_req_parse_pairs(struct fpmd_req *req, const char *s, size_t len,
+                         size_t max, struct fpmd_param **out, size_t *n);
 
 /* Header validation shared with other codecs: 1 when name is an HTTP
  * token and value has no CR, LF or NUL. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Route table construction and lookup. Registered handlers come from the
- * "fpmd_handlers" linker section, whose order is undefined: they are sorted
- * by name at first use so messages and `--routes` output are stable. */
+/* Route table construction and lookup. Handlers register themselves from
+ * constructors in an undefined order: they are sorted by name at first use
+ * so messages and `--routes` output are stable. */
 #include "config.h"
 
 #include <stdarg.h>
@@ -12,16 +12,31 @@
 
 #include "fpmd/router.h"
 
-/* An empty section must still link: weak bounds resolve to NULL. */
-extern const struct fpmd_handler_def *__start_fpmd_handlers[]
-    __attribute__((weak));
-extern const struct fpmd_handler_def *__stop_fpmd_handlers[]
-    __attribute__((weak));
+struct route_list {
+    struct fpmd_route **v;
+    size_t n;
+};
 
 struct path_entry {
     char *path;             /* NULL: empty slot */
-    struct fpmd_route **routes;
-    size_t nroutes;
+    struct route_list routes;
+};
+
+/* One segment of the pattern tree. */
+struct seg_node {
+    char *seg;              /* literal text, or the {param} name */
+    struct seg_node **kids; /* literal children */
+    size_t nkids;
+    struct seg_node *param; /* the {name} child */
+    struct route_list here; /* patterns ending at this node */
+    struct route_list wild; /* "this/ *" patterns */
+};
+
+struct cache_slot {
+    char path[FPMD_ROUTE_CACHE_PATH];
+    char method[16];
+    int status;
+    struct fpmd_route_match m;
 };
 
 struct fpmd_router {
@@ -29,33 +44,51 @@ struct fpmd_router {
     size_t nslots;          /* power of two */
     struct fpmd_route *routes;
     size_t nroutes;
+    struct seg_node root;
+    size_t npatterns;
+    struct cache_slot *cache;
+    uint64_t cache_hits, cache_misses;
 };
 
 static const struct fpmd_handler_def **handlers;
-static size_t nhandlers;
+static size_t nhandlers, handlers_cap;
+static int handlers_sorted;
+
+void
+fpmd_handler_register(const struct fpmd_handler_def *def)
+{
+    if (nhandlers == handlers_cap) {
+        size_t cap = handlers_cap ? handlers_cap * 2 : 32;
+        const struct fpmd_handler_def **grown =
+            realloc(handlers, cap * sizeof(*grown));
+
+        FPMD_ASSERT(grown != NULL);
+        handlers = grown;
+        handlers_cap = cap;
+    }
+    handlers[nhandlers++] = def;
+    handlers_sorted = 0;
+}
 
 static int
 cmp_handler(const void *a, const void *b)
 {
     const struct fpmd_handler_def *const *x = a, *const *y = b;
+    int c = strcmp((*x)->name, (*y)->name);
 
-    return strcmp((*x)->name, (*y)->name);
+    if (c == 0)
+        c = strcmp((*x)->file, (*y)->file);
+    return c != 0 ? c : (*x)->line - (*y)->line;
 }
 
 static void
-load_handlers(void)
+sort_handlers(void)
 {
-    size_t n;
-
-    if (handlers != NULL || __start_fpmd_handlers == NULL)
+    if (handlers_sorted)
         return;
-    n = (size_t) (__stop_fpmd_handlers - __start_fpmd_handlers);
-    handlers = malloc((n ? n : 1) * sizeof(*handlers));
-    FPMD_ASSERT(handlers != NULL);
-    for (size_t i = 0; i < n; i++)
-        handlers[i] = __start_fpmd_handlers[i];
-    qsort(handlers, n, sizeof(*handlers), cmp_handler);
-    nhandlers = n;
+    if (nhandlers > 0)
+        qsort(handlers, nhandlers, sizeof(*handlers), cmp_handler);
+    handlers_sorted = 1;
 }
 
 const struct fpmd_handler_def *
@@ -63,14 +96,17 @@ fpmd_handler_find(const char *name)
 {
     size_t lo = 0, hi;
 
-    load_handlers();
+    sort_handlers();
     hi = nhandlers;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(name, handlers[mid]->name);
 
-        if (c == 0)
+        if (c == 0) {
+            while (mid > 0 && strcmp(name, handlers[mid - 1]->name) == 0)
+                mid--;
             return handlers[mid];
+        }
         if (c < 0)
             hi = mid;
         else
@@ -187,51 +223,179 @@ where_str(const char *file, unsigned line, unsigned column)
     return strdup(buf);
 }
 
+static void
+list_push(struct route_list *l, struct fpmd_route *rt)
+{
+    struct fpmd_route **grown = realloc(l->v, (l->n + 1) * sizeof(*grown));
+
+    FPMD_ASSERT(grown != NULL);
+    l->v = grown;
+    l->v[l->n++] = rt;
+}
+
+/* Refuses a route that a method of an existing one on the same path or
+ * pattern also reaches, unless it is the very same route again (a config
+ * route repeating a handler's own declaration): 1 = add, 0 = skip it,
+ * -1 = refused. */
+static int
+check_overlap(const struct route_list *l, const char *m, const char *path,
+              const struct fpmd_handler_def *h, const char *where, char *err,
+              size_t errlen, size_t *off)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const struct fpmd_route *o = l->v[i];
+        int same_methods = (o->methods == NULL && m == NULL)
+            || (o->methods && m && strcmp(o->methods, m) == 0);
+
+        if (!methods_overlap(o->methods, m))
+            continue;
+        if (o->handler == h && same_methods && strcmp(o->path, path) == 0)
+            return 0;
+        err_append(err, errlen, off,
+                   "%s: route %s %s duplicates the one declared at %s\n",
+                   where, m ? m : "*", path, o->where);
+        return -1;
+    }
+    return 1;
+}
+
+static int
+valid_param_name(const char *s, size_t len)
+{
+    if (len == 0 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A'
+                      && s[0] <= 'Z') || s[0] == '_'))
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        char c = s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+static struct seg_node *
+node_child(struct seg_node *n, const char *seg, size_t len)
+{
+    struct seg_node *k, **grown;
+
+    for (size_t i = 0; i < n->nkids; i++) {
+        if (strlen(n->kids[i]->seg) == len
+            && memcmp(n->kids[i]->seg, seg, len) == 0)
+            return n->kids[i];
+    }
+    k = calloc(1, sizeof(*k));
+    grown = realloc(n->kids, (n->nkids + 1) * sizeof(*grown));
+    FPMD_ASSERT(k != NULL && grown != NULL);
+    k->seg = strndup(seg, len);
+    FPMD_ASSERT(k->seg != NULL);
+    n->kids = grown;
+    n->kids[n->nkids++] = k;
+    return k;
+}
+
+/* Walks (growing) the tree along pattern; returns the list the route goes
+ * in, NULL with an error written when the pattern is malformed. */
+static struct route_list *
+pattern_list(struct fpmd_router *r, const char *path, const char *where,
+             char *err, size_t errlen, size_t *off)
+{
+    struct seg_node *n = &r->root;
+    const char *p = path + 1;
+    unsigned nparams = 0;
+
+    for (;;) {
+        const char *end = strchr(p, '/');
+        size_t len = end ? (size_t) (end - p) : strlen(p);
+
+        if (len == 1 && p[0] == '*' && end == NULL)
+            return &n->wild;
+        if (len >= 2 && p[0] == '{' && p[len - 1] == '}') {
+            if (!valid_param_name(p + 1, len - 2)
+                || ++nparams >= FPMD_ROUTE_MAX_PARAMS) {
+                err_append(err, errlen, off, "%s: route %s: {%.*s} is not a "
+                           "parameter name, or one too many (at most %d)\n",
+                           where, path, (int) (len - 2), p + 1,
+                           FPMD_ROUTE_MAX_PARAMS - 1);
+                return NULL;
+            }
+            if (n->param == NULL) {
+                n->param = calloc(1, sizeof(*n->param));
+                FPMD_ASSERT(n->param != NULL);
+                n->param->seg = strndup(p + 1, len - 2);
+                FPMD_ASSERT(n->param->seg != NULL);
+            } else if (strlen(n->param->seg) != len - 2
+                       || memcmp(n->param->seg, p + 1, len - 2) != 0) {
+                err_append(err, errlen, off, "%s: route %s: {%.*s} where "
+                           "another route has {%s}\n", where, path,
+                           (int) (len - 2), p + 1, n->param->seg);
+                return NULL;
+            }
+            n = n->param;
+        } else if (memchr(p, '{', len) || memchr(p, '}', len)
+                   || memchr(p, '*', len)) {
+            err_append(err, errlen, off, "%s: route %s: {param} must be a "
+                       "whole segment and * only the last one\n", where,
+                       path);
+            return NULL;
+        } else {
+            n = node_child(n, p, len);
+        }
+        if (end == NULL)
+            return &n->here;
+        p = end + 1;
+    }
+}
+
+static int
+is_pattern(const char *path)
+{
+    return strchr(path, '{') != NULL || strchr(path, '*') != NULL;
+}
+
 /* Adds a route unless an identical one exists; refuses an overlapping one
- * that names another handler. */
+ * that names another handler. Takes where. */
 static int
 add_route(struct fpmd_router *r, const char *methods, const char *path,
-          const struct fpmd_handler_def *h, char *where, char *err,
-          size_t errlen, size_t *off)
+          const struct fpmd_handler_def *h, const struct fpmd_conf_route *cr,
+          char *where, char *err, size_t errlen, size_t *off)
 {
-    struct path_entry *e = find_slot(r, path);
-    struct fpmd_route *rt, **grown;
-    char *m = dup_or_null(methods);
+    struct route_list *l;
+    struct path_entry *e = NULL;
+    struct fpmd_route *rt;
+    char *m;
+    int rc;
 
-    if (e->path != NULL) {
-        for (size_t i = 0; i < e->nroutes; i++) {
-            struct fpmd_route *o = e->routes[i];
-            int same_methods = (o->methods == NULL && m == NULL)
-                || (o->methods && m && strcmp(o->methods, m) == 0);
-
-            if (!methods_overlap(o->methods, m))
-                continue;
-            if (o->handler == h && same_methods) {
-                free(m);
-                free(where);
-                return FPMD_OK;
-            }
-            err_append(err, errlen, off,
-                       "%s: route %s %s duplicates the one declared at %s\n",
-                       where, m ? m : "*", path, o->where);
-            free(m);
+    if (is_pattern(path)) {
+        l = pattern_list(r, path, where, err, errlen, off);
+        if (l == NULL) {
             free(where);
             return FPMD_ERROR;
         }
+    } else {
+        e = find_slot(r, path);
+        l = &e->routes;
+    }
+    m = dup_or_null(methods);
+    rc = check_overlap(l, m, path, h, where, err, errlen, off);
+    if (rc <= 0) {
+        free(m);
+        free(where);
+        return rc == 0 ? FPMD_OK : FPMD_ERROR;
     }
     rt = &r->routes[r->nroutes++];
     rt->path = strdup(path);
     rt->methods = m;
     rt->handler = h;
+    rt->conf = cr;
     rt->where = where;
     FPMD_ASSERT(rt->path != NULL && where != NULL);
-    if (e->path == NULL) {
+    if (e != NULL && e->path == NULL)
         e->path = rt->path;
-    }
-    grown = realloc(e->routes, (e->nroutes + 1) * sizeof(*grown));
-    FPMD_ASSERT(grown != NULL);
-    e->routes = grown;
-    e->routes[e->nroutes++] = rt;
+    if (e == NULL)
+        r->npatterns++;
+    list_push(l, rt);
     return FPMD_OK;
 }
 
@@ -250,8 +414,8 @@ add_builtin(struct fpmd_router *r, const char *name, const char *path,
                    conf->file, name);
         return FPMD_ERROR;
     }
-    return add_route(r, NULL, path, h, where_str(conf->file, 0, 0), err,
-                     errlen, off);
+    return add_route(r, NULL, path, h, NULL, where_str(conf->file, 0, 0),
+                     err, errlen, off);
 }
 
 struct fpmd_router *
@@ -261,7 +425,7 @@ fpmd_router_build(const struct fpmd_conf *conf, char *err, size_t errlen)
     size_t max = conf->nroutes + 2, off = 0;
     int rc = FPMD_OK;
 
-    load_handlers();
+    sort_handlers();
     max += nhandlers;
     if (errlen > 0)
         err[0] = '\0';
@@ -286,7 +450,7 @@ fpmd_router_build(const struct fpmd_conf *conf, char *err, size_t errlen)
         }
         if (h->path == NULL)
             continue;
-        if (add_route(r, h->methods, h->path, h,
+        if (add_route(r, h->methods, h->path, h, NULL,
                       where_str(h->file, (unsigned) h->line, 0), err, errlen,
                       &off) != FPMD_OK)
             rc = FPMD_ERROR;
@@ -309,15 +473,36 @@ fpmd_router_build(const struct fpmd_conf *conf, char *err, size_t errlen)
             rc = FPMD_ERROR;
             continue;
         }
-        if (add_route(r, cr->methods, cr->path, h, where, err, errlen, &off)
-            != FPMD_OK)
+        if (add_route(r, cr->methods, cr->path, h, cr, where, err, errlen,
+                      &off) != FPMD_OK)
             rc = FPMD_ERROR;
     }
     if (rc != FPMD_OK) {
         fpmd_router_free(r);
         return NULL;
     }
+    if (r->npatterns > 0) {
+        r->cache = calloc(FPMD_ROUTE_CACHE_SLOTS, sizeof(*r->cache));
+        FPMD_ASSERT(r->cache != NULL);
+    }
     return r;
+}
+
+static void
+node_free(struct seg_node *n)
+{
+    for (size_t i = 0; i < n->nkids; i++) {
+        node_free(n->kids[i]);
+        free(n->kids[i]);
+    }
+    if (n->param != NULL) {
+        node_free(n->param);
+        free(n->param);
+    }
+    free(n->kids);
+    free(n->seg);
+    free(n->here.v);
+    free(n->wild.v);
 }
 
 void
@@ -326,12 +511,14 @@ fpmd_router_free(struct fpmd_router *r)
     if (r == NULL)
         return;
     for (size_t i = 0; i < r->nslots; i++)
-        free(r->slots[i].routes);
+        free(r->slots[i].routes.v);
     for (size_t i = 0; i < r->nroutes; i++) {
         free(r->routes[i].path);
         free(r->routes[i].methods);
         free(r->routes[i].where);
     }
+    node_free(&r->root);
+    free(r->cache);
     free(r->slots);
     free(r->routes);
     free(r);
@@ -351,30 +538,32 @@ allow_append(char *allow, size_t allowlen, size_t *off, const char *m,
         *off += (size_t) n < allowlen - *off ? (size_t) n : allowlen - *off;
 }
 
-int
-fpmd_router_match(const struct fpmd_router *r, const char *method,
-                  const char *path, const struct fpmd_route **out,
-                  char *allow, size_t allowlen)
+/* The route of l that method reaches (HEAD through GET); with method NULL,
+ * any route. */
+static const struct fpmd_route *
+pick(const struct route_list *l, const char *method)
 {
-    const struct path_entry *e = find_slot(r, path);
+    for (size_t i = 0; i < l->n; i++) {
+        const struct fpmd_route *rt = l->v[i];
+
+        if (method == NULL || rt->methods == NULL
+            || method_in(rt->methods, method)
+            || (strcmp(method, "HEAD") == 0 && method_in(rt->methods, "GET")))
+            return rt;
+    }
+    return NULL;
+}
+
+static void
+allow_of(const struct route_list *l, char *allow, size_t allowlen)
+{
     size_t off = 0;
     int has_get = 0, has_head = 0;
 
-    if (e->path == NULL)
-        return 404;
-    for (size_t i = 0; i < e->nroutes; i++) {
-        const struct fpmd_route *rt = e->routes[i];
-
-        if (rt->methods == NULL || method_in(rt->methods, method)
-            || (strcmp(method, "HEAD") == 0 && method_in(rt->methods, "GET"))) {
-            *out = rt;
-            return 200;
-        }
-    }
     if (allowlen > 0)
         allow[0] = '\0';
-    for (size_t i = 0; i < e->nroutes; i++) {
-        const char *p = e->routes[i]->methods;
+    for (size_t i = 0; i < l->n; i++) {
+        const char *p = l->v[i]->methods;
 
         while (*p != '\0') {
             const char *end = strchr(p, ',');
@@ -390,7 +579,138 @@ fpmd_router_match(const struct fpmd_router *r, const char *method,
     }
     if (has_get && !has_head)
         allow_append(allow, allowlen, &off, "HEAD", 4);
+}
+
+/* Depth-first over the tree from n at path offset pos (just past a '/'):
+ * literal child, then {param}, then the wildcard. On success the list that
+ * held the route is returned and m->params filled. */
+static const struct route_list *
+walk(const struct seg_node *n, const char *path, size_t pos,
+     const char *method, struct fpmd_route_match *m)
+{
+    const char *p = path + pos;
+    const char *end = strchr(p, '/');
+    size_t len = end ? (size_t) (end - p) : strlen(p);
+    const struct route_list *found;
+    unsigned saved = m->nparams;
+
+    for (size_t i = 0; i < n->nkids; i++) {
+        const struct seg_node *k = n->kids[i];
+
+        if (strlen(k->seg) != len || memcmp(k->seg, p, len) != 0)
+            continue;
+        if (end == NULL) {
+            if ((m->route = pick(&k->here, method)) != NULL)
+                return &k->here;
+        } else if ((found = walk(k, path, pos + len + 1, method, m)) != NULL)
+            return found;
+        break;
+    }
+    if (n->param != NULL && len > 0 && m->nparams < FPMD_ROUTE_MAX_PARAMS) {
+        m->params[m->nparams].name = n->param->seg;
+        m->params[m->nparams].off = (uint16_t) pos;
+        m->params[m->nparams].len = (uint16_t) len;
+        m->nparams++;
+        if (end == NULL) {
+            if ((m->route = pick(&n->param->here, method)) != NULL)
+                return &n->param->here;
+        } else if ((found = walk(n->param, path, pos + len + 1, method, m))
+                   != NULL)
+            return found;
+        m->nparams = saved;
+    }
+    if ((m->route = pick(&n->wild, method)) != NULL
+        && m->nparams < FPMD_ROUTE_MAX_PARAMS) {
+        m->params[m->nparams].name = "*";
+        m->params[m->nparams].off = (uint16_t) pos;
+        m->params[m->nparams].len = (uint16_t) strlen(p);
+        m->nparams++;
+        return &n->wild;
+    }
+    m->route = NULL;
+    return NULL;
+}
+
+static uint64_t
+hash_key(const char *method, const char *path)
+{
+    uint64_t h = hash_path(path);
+
+    for (; *method != '\0'; method++) {
+        h ^= (unsigned char) *method;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static int
+match_tree(struct fpmd_router *r, const char *method, const char *path,
+           struct fpmd_route_match *m)
+{
+    const struct route_list *l;
+
+    if (path[0] != '/' || r->npatterns == 0)
+        return 404;
+    if (walk(&r->root, path, 1, method, m) != NULL)
+        return 200;
+    m->nparams = 0;
+    l = walk(&r->root, path, 1, NULL, m);
+    m->route = NULL;
+    m->nparams = 0;
+    if (l == NULL)
+        return 404;
+    allow_of(l, m->allow, sizeof(m->allow));
     return 405;
+}
+
+int
+fpmd_router_match(struct fpmd_router *r, const char *method,
+                  const char *path, struct fpmd_route_match *m)
+{
+    const struct path_entry *e = find_slot(r, path);
+    size_t plen = strlen(path), mlen = strlen(method);
+    struct cache_slot *slot = NULL;
+    int status;
+
+    m->route = NULL;
+    m->nparams = 0;
+    m->allow[0] = '\0';
+    if (e->path != NULL && (m->route = pick(&e->routes, method)) != NULL)
+        return 200;
+    if (plen > UINT16_MAX)
+        return 404;
+    if (r->cache != NULL && plen < sizeof(slot->path)
+        && mlen < sizeof(slot->method)) {
+        slot = &r->cache[hash_key(method, path) % FPMD_ROUTE_CACHE_SLOTS];
+        if (slot->status != 0 && strcmp(slot->path, path) == 0
+            && strcmp(slot->method, method) == 0) {
+            r->cache_hits++;
+            *m = slot->m;
+            return slot->status;
+        }
+        r->cache_misses++;
+    }
+    status = match_tree(r, method, path, m);
+    if (status == 404 && e->path != NULL) {
+        allow_of(&e->routes, m->allow, sizeof(m->allow));
+        status = 405;
+    }
+    if (slot != NULL) {
+        memcpy(slot->path, path, plen + 1);
+        memcpy(slot->method, method, mlen + 1);
+        slot->status = status;
+        slot->m = *m;
+    }
+    return status;
+}
+
+void
+fpmd_router_stats(const struct fpmd_router *r, struct fpmd_router_stats *out)
+{
+    out->cache_hits = r->cache_hits;
+    out->cache_misses = r->cache_misses;
+    out->patterns = r->npatterns;
+    out->exact = r->nroutes - r->npatterns;
 }
 
 void

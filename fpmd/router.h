@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* The route table: handlers registered in the binary (FPMD_ROUTE /
- * FPMD_HANDLER, collected from a linker section) plus the config's routes,
- * built once per config generation in the master, inherited read-only by
- * that generation's workers. Exact paths live in a hash. */
+/* The route table: handlers registered in the binary or in handler modules
+ * (FPMD_ROUTE / FPMD_HANDLER) plus the config's routes, built once per
+ * worker. Exact paths live in a hash; patterns with {param} segments and a
+ * trailing * wildcard in a segment tree, whose answers a bounded cache keeps
+ * per worker. */
 #ifndef FPMD_ROUTER_H
 #define FPMD_ROUTER_H
 
@@ -11,28 +12,53 @@
 #include "fpmd/conf.h"
 #include "fpmd/fpmd.h"
 
+#define FPMD_ROUTE_MAX_PARAMS 8
+#define FPMD_ROUTE_CACHE_SLOTS 512
+#define FPMD_ROUTE_CACHE_PATH 128   /* longer paths are never cached */
+
 struct fpmd_route {
     char *path;
     char *methods;          /* "GET,POST", NULL: any method */
     const struct fpmd_handler_def *handler;
+    const struct fpmd_conf_route *conf;     /* the config route, if any */
     char *where;            /* "file:line" or "file:line:column" */
+};
+
+struct fpmd_route_param {
+    const char *name;       /* owned by the router; "*" for the wildcard */
+    uint16_t off, len;      /* the value, within the matched path */
+};
+
+struct fpmd_route_match {
+    const struct fpmd_route *route;
+    unsigned nparams;
+    struct fpmd_route_param params[FPMD_ROUTE_MAX_PARAMS];
+    char allow[128];        /* for a 405: "GET, HEAD" */
+};
+
+struct fpmd_router_stats {
+    uint64_t cache_hits, cache_misses;
+    size_t exact, patterns;
 };
 
 struct fpmd_router;
 
 /* Builds the table for conf. NULL on error, with every error (unknown
- * handler, duplicate method+path naming both places) one per line in
- * err. */
+ * handler, duplicate method+path naming both places, bad pattern) one per
+ * line in err. */
 struct fpmd_router *fpmd_router_build(const struct fpmd_conf *conf, char *err,
                                       size_t errlen);
 void fpmd_router_free(struct fpmd_router *r);
 
-/* Picks the route for method + path: 200 (found, *out set), 404, or 405
- * with the allowed methods written to allow ("GET, HEAD"). HEAD is served
- * by a GET route. */
-int fpmd_router_match(const struct fpmd_router *r, const char *method,
-                      const char *path, const struct fpmd_route **out,
-                      char *allow, size_t allowlen);
+/* Picks the route for method + path: 200 (m->route and m->params set),
+ * 404, or 405 with the allowed methods in m->allow. Precedence: exact path,
+ * then literal segments before {param} before a wildcard. HEAD is served
+ * by a GET route. Paths of at most 64 KiB. */
+int fpmd_router_match(struct fpmd_router *r, const char *method,
+                      const char *path, struct fpmd_route_match *m);
+
+void fpmd_router_stats(const struct fpmd_router *r,
+                       struct fpmd_router_stats *out);
 
 /* A registered handler by name; NULL when none. */
 const struct fpmd_handler_def *fpmd_handler_find(const char *name);

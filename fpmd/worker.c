@@ -23,6 +23,7 @@
 #include "fpmd/fcgi_conn.h"
 #include "fpmd/http_conn.h"
 #include "fpmd/log.h"
+#include "fpmd/master.h"
 #include "fpmd/req.h"
 #include "fpmd/worker.h"
 
@@ -185,7 +186,7 @@ write_access_log(struct fpmd_worker *w, struct fpmd_req *req, uint64_t now,
 static const char *
 route_name(const struct fpmd_req *req)
 {
-    return req->route != NULL ? req->route->handler->name : "-";
+    return req->match.route != NULL ? req->match.route->handler->name : "-";
 }
 
 static void
@@ -269,10 +270,10 @@ run_handler(void *arg)
 
     switch (req->route_status) {
     case 200:
-        rc = req->route->handler->fn(req);
+        rc = req->match.route->handler->fn(req);
         break;
     case 405:
-        fpmd_resp_header(req, "Allow", req->allow);
+        fpmd_resp_header(req, "Allow", req->match.allow);
         rc = fpmd_reply_error(req, 405, NULL);
         break;
     default:
@@ -413,8 +414,7 @@ fpmd_worker_start_req(struct fpmd_req *req)
     w->started++;
     if (req->route_status == 0)
         req->route_status = fpmd_router_match(w->router, req->method,
-                                              req->path, &req->route,
-                                              req->allow, sizeof(req->allow));
+                                              req->path, &req->match);
     if (w->in_flight >= w->conf->pm.max_concurrency) {
         /* Keep-alive and multiplexed requests still reach a worker at its
          * cap; they wait their turn instead of being refused. */
@@ -623,17 +623,16 @@ setup_signals(struct fpmd_worker *w)
 }
 
 int
-fpmd_worker_main(const struct fpmd_conf *conf, const struct fpmd_router *router,
+fpmd_worker_main(const struct fpmd_conf *conf,
                  struct fpmd_listener *listeners, size_t nlisteners,
                  struct fpmd_scoreboard *sb, uint32_t slot, uint32_t generation)
 {
     struct fpmd_worker w;
     struct timeval second = {1, 0};
-    char prefix[96];
+    char prefix[96], err[8192];
 
     memset(&w, 0, sizeof(w));
     w.conf = conf;
-    w.router = router;
     w.listeners = listeners;
     w.nlisteners = nlisteners;
     w.sb = sb;
@@ -646,6 +645,13 @@ fpmd_worker_main(const struct fpmd_conf *conf, const struct fpmd_router *router,
     fpmd_log_set_prefix(prefix);
 
     setup_fault_handler();
+    /* The master checked this config in a child already; failing here
+     * means the files changed since, and the master's back-off applies. */
+    w.router = fpmd_master_check(conf, err, sizeof(err));
+    if (w.router == NULL) {
+        fpmd_log(FPMD_LOG_ALERT, "worker %d: %s", (int) getpid(), err);
+        return 78;
+    }
     w.base = event_base_new();
     w.coros = fpmd_coro_pool_new(conf->pm.stack_size,
                                  conf->pm.max_concurrency < 256
@@ -689,6 +695,7 @@ fpmd_worker_main(const struct fpmd_conf *conf, const struct fpmd_router *router,
     event_free(w.tick_ev);
     event_free(w.signal_ev);
     close(w.signal_fd);
+    fpmd_router_free(w.router);
     fpmd_scoreboard_begin_write(w.slot);
     w.slot->state = FPMD_SB_FINISHING;
     fpmd_scoreboard_end_write(w.slot);

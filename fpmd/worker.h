@@ -18,7 +18,7 @@ struct fpmd_req;
 struct fpmd_worker {
     struct event_base *base;
     const struct fpmd_conf *conf;
-    const struct fpmd_router *router;
+    struct fpmd_router *router;     /* built at start, this worker's own */
     struct fpmd_listener *listeners;
     size_t nlisteners;
     struct event **accept_evs;
@@ -49,8 +49,8 @@ struct fpmd_worker {
 extern struct fpmd_worker *fpmd_worker;
 
 /* Runs a worker until it exits; returns the process exit code. */
+/* Loads the config's handler modules and builds its routes first. */
 int fpmd_worker_main(const struct fpmd_conf *conf,
-                     const struct fpmd_router *router,
                      struct fpmd_listener *listeners, size_t nlisteners,
                      struct fpmd_scoreboard *sb, uint32_t slot,
                      uint32_t generation);

@@ -56,7 +56,7 @@ never(struct fpmd_req *req)
 }
 
 static const struct fpmd_req_ops ops = {
-    rec_head, rec_body, nop_req, nop_req, never, nop_req,
+    rec_head, rec_body, nop_req, nop_req, never, nop_req, NULL,
 };
 
 static int

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Request bodies read whole and parsed on demand: urlencoded forms and
+ * JSON. Each parse happens once per request and is bounded by the limits
+ * in the config, so a handler calling them costs what it asks for and a
+ * client cannot make a worker hold more than limits.parsed_body for it. */
+#include "config.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include <json-c/json.h>
+
+#include "fpmd/req.h"
+#include "fpmd/worker.h"
+
+int
+fpmd_req_body_whole(struct fpmd_req *req, size_t max, const char **data,
+                    size_t *len)
+{
+    size_t cap, used = 0;
+    char *buf;
+
+    if (req->body_status != 0)
+        goto out;
+    req->body_status = 400;
+    if (req->content_length > 0 && (uint64_t) req->content_length > max) {
+        req->body_status = 413;
+        goto out;
+    }
+    cap = req->content_length > 0 ? (size_t) req->content_length + 1 : 4096;
+    if (cap > max + 1)
+        cap = max + 1;
+    buf = fpmd_alloc(req, cap);
+    if (buf == NULL)
+        goto out;
+    for (;;) {
+        ssize_t n;
+
+        if (used + 1 == cap) {
+            size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            char *grown;
+
+            if (ncap == cap) {
+                char probe;
+
+                /* Full at max: one more byte means too long. */
+                n = fpmd_req_body_read(req, &probe, 1);
+                if (n != 0) {
+                    req->body_status = n > 0 || req->body_too_large
+                        ? 413 : 400;
+                    goto out;
+                }
+                break;
+            }
+            grown = fpmd_alloc(req, ncap);
+            if (grown == NULL)
+                goto out;
+            memcpy(grown, buf, used);
+            buf = grown;
+            cap = ncap;
+        }
+        n = fpmd_req_body_read(req, buf + used, cap - 1 - used);
+        if (n < 0) {
+            req->body_status = req->body_too_large ? 413 : 400;
+            goto out;
+        }
+        if (n == 0)
+            break;
+        used += (size_t) n;
+    }
+    buf[used] = '\0';
+    req->body_data = buf;
+    req->body_len = used;
+    req->body_status = FPMD_OK;
+out:
+    *data = req->body_status == FPMD_OK ? req->body_data : NULL;
+    *len = req->body_status == FPMD_OK ? req->body_len : 0;
+    return req->body_status;
+}
+
+/* 1 when the Content-Type's media type is type (parameters ignored). */
+static int
+content_type_is(struct fpmd_req *req, const char *type)
+{
+    const char *ct = fpmd_req_header(req, "Content-Type");
+    size_t len = strlen(type);
+
+    if (ct == NULL)
+        return 0;
+    while (*ct == ' ')
+        ct++;
+    return strncasecmp(ct, type, len) == 0
+        && (ct[len] == '\0' || ct[len] == ';' || ct[len] == ' ');
+}
+
+int
+fpmd_req_form_parse(struct fpmd_req *req)
+{
+    const struct fpmd_conf *conf = fpmd_worker->conf;
+    const char *data;
+    size_t len;
+    int rc;
+
+    if (req->form_status != 0)
+        return req->form_status;
+    if (!content_type_is(req, "application/x-www-form-urlencoded"))
+        return req->form_status = 415;
+    rc = fpmd_req_body_whole(req, conf->limits.parsed_body, &data, &len);
+    if (rc != FPMD_OK)
+        return req->form_status = rc;
+    rc = fpmd_req_parse_pairs(req, data, len, conf->limits.form_fields,
+                              &req->form, &req->nform);
+    if (rc != FPMD_OK) {
+        req->nform = 0;
+        return req->form_status = rc == FPMD_AGAIN ? 413 : 500;
+    }
+    return req->form_status = FPMD_OK;
+}
+
+const char *
+fpmd_req_form(struct fpmd_req *req, const char *name)
+{
+    if (fpmd_req_form_parse(req) != FPMD_OK)
+        return NULL;
+    for (size_t i = 0; i < req->nform; i++) {
+        if (strcmp(req->form[i].name, name) == 0)
+            return req->form[i].value;
+    }
+    return NULL;
+}
+
+size_t
+fpmd_req_nform(struct fpmd_req *req)
+{
+    return fpmd_req_form_parse(req) == FPMD_OK ? req->nform : 0;
+}
+
+int
+fpmd_req_form_at(struct fpmd_req *req, size_t i, const char **name,
+                 const char **value)
+{
+    if (i >= fpmd_req_nform(req))
+        return FPMD_ERROR;
+    *name = req->form[i].name;
+    *value = req->form[i].value;
+    return FPMD_OK;
+}
+
+static int
+only_space(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+            return 0;
+    }
+    return 1;
+}
+
+static void
+json_put(void *obj)
+{
+    json_object_put(obj);
+}
+
+struct json_object *
+fpmd_req_json(struct fpmd_req *req, int *status)
+{
+    const struct fpmd_conf *conf = fpmd_worker->conf;
+    struct json_tokener *tok;
+    struct json_object *obj;
+    const char *data;
+    size_t len;
+    int rc;
+
+    if (req->json_status != 0) {
+        *status = req->json_status;
+        return req->json;
+    }
+    if (!content_type_is(req, "application/json")) {
+        *status = req->json_status = 415;
+        return NULL;
+    }
+    rc = fpmd_req_body_whole(req, conf->limits.parsed_body, &data, &len);
+    if (rc != FPMD_OK) {
+        *status = req->json_status = rc;
+        return NULL;
+    }
+    req->json_status = 400;
+    tok = json_tokener_new_ex((int) conf->limits.json_depth);
+    if (tok == NULL || len > INT32_MAX) {
+        json_tokener_free(tok);
+        *status = req->json_status = 500;
+        return NULL;
+    }
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    obj = json_tokener_parse_ex(tok, data, (int) len);
+    /* A top-level null is refused with the rest: handlers expect a value
+     * they can walk. Bytes after the value must be whitespace. */
+    if (obj != NULL && (json_tokener_get_error(tok) != json_tokener_success
+                        || !only_space(data + json_tokener_get_parse_end(tok),
+                                       len - json_tokener_get_parse_end(tok)))) {
+        json_object_put(obj);
+        obj = NULL;
+    }
+    json_tokener_free(tok);
+    if (obj == NULL || fpmd_defer(req, json_put, obj) != FPMD_OK) {
+        json_object_put(obj);
+        *status = req->json_status;
+        return NULL;
+    }
+    req->json = obj;
+    *status = req->json_status = FPMD_OK;
+    return obj;
+}
