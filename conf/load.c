@@ -998,18 +998,33 @@ KEYFN(k_r_match)
 
 KEYFN(k_r_handler) { get_str(c, v, key, &cur_route->handler); }
 
+/* A relative path in the config is relative to the config file, so that
+ * what it names does not depend on the cwd of whoever loads it. */
 static char *
-resolve_path(const struct ctx *c, const char *path)
+conf_relative(const struct ctx *c, const char *path)
 {
     const char *slash = strrchr(c->file, '/');
     char buf[PATH_MAX];
 
-    if (path[0] == '/' || slash == NULL)
-        return realpath(path, NULL);
-    if ((size_t) snprintf(buf, sizeof(buf), "%.*s/%s", (int) (slash - c->file),
-                          c->file, path) >= sizeof(buf))
+    if (path[0] == '/')
+        return strdup(path);
+    if ((size_t) snprintf(buf, sizeof(buf), "%.*s%s%s",
+                          slash ? (int) (slash - c->file) : 1,
+                          slash ? c->file : ".", "/", path) >= sizeof(buf))
         return NULL;
-    return realpath(buf, NULL);
+    return strdup(buf);
+}
+
+static char *
+resolve_path(const struct ctx *c, const char *path)
+{
+    char *joined = conf_relative(c, path), *real;
+
+    if (joined == NULL)
+        return NULL;
+    real = realpath(joined, NULL);
+    free(joined);
+    return real;
 }
 
 KEYFN(k_st_root)
@@ -1144,7 +1159,7 @@ KEYFN(k_modules)
         if (path == NULL)
             continue;
         set_pos(&conf->modules[conf->nmodules].pos, c, v->kids[i]);
-        conf->modules[conf->nmodules++].path = strdup(path);
+        conf->modules[conf->nmodules++].path = conf_relative(c, path);
     }
 }
 

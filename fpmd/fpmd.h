@@ -52,6 +52,52 @@ void fpmd_handler_register(const struct fpmd_handler_def *def);
 /* A handler the config routes to by name (handler: NAME). */
 #define FPMD_HANDLER(name_) FPMD_REGISTER_(name_, NULL, NULL)
 
+/* --- hooks ------------------------------------------------------------ */
+
+/* Hooks wrap every request a worker answers (routed or not) for
+ * cross-cutting work: request ids, timing, auth. Before hooks run in
+ * ascending priority, then the handler; on-error hooks and after hooks
+ * run in descending priority, so the first before hook is the outermost
+ * layer. Ties run in name order. A hook runs in the request's coroutine
+ * and may suspend like a handler. */
+enum fpmd_hook_kind {
+    /* FPMD_OK: go on; FPMD_DONE: the hook answered, skip the handler (and
+     * later before hooks); FPMD_ERROR: take the error path. */
+    FPMD_HOOK_BEFORE,
+    /* After the handler or a before hook failed (FPMD_ERROR): may answer
+     * while fpmd_resp_started() is 0; a 500 goes out if none does. The
+     * return value is ignored. */
+    FPMD_HOOK_ERROR,
+    /* Last, whatever happened: logging, metrics. The return value is
+     * ignored; the head may already be out. */
+    FPMD_HOOK_AFTER,
+};
+
+typedef int (*fpmd_hook_fn)(struct fpmd_req *req);
+
+struct fpmd_hook_def {
+    const char *name;
+    enum fpmd_hook_kind kind;
+    int priority;
+    fpmd_hook_fn fn;
+    const char *file;
+    int line;
+};
+
+/* Called by FPMD_HOOK's constructor; not for direct use. */
+void fpmd_hook_register(const struct fpmd_hook_def *def);
+
+/* FPMD_HOOK(request_id, FPMD_HOOK_BEFORE, 10) { ...; return FPMD_OK; } */
+#define FPMD_HOOK(name_, kind_, priority_)                                   \
+    static int fpmd_hook_##name_(struct fpmd_req *req);                      \
+    static const struct fpmd_hook_def fpmd_hookdef_##name_ = {               \
+        #name_, kind_, priority_, fpmd_hook_##name_, __FILE__, __LINE__};    \
+    __attribute__((constructor)) static void fpmd_hookreg_##name_(void)      \
+    {                                                                        \
+        fpmd_hook_register(&fpmd_hookdef_##name_);                           \
+    }                                                                        \
+    static int fpmd_hook_##name_(struct fpmd_req *req)
+
 /* --- the request ------------------------------------------------------ */
 
 /* Strings below are owned by the request, NUL-terminated, never NULL
@@ -91,6 +137,17 @@ const char *fpmd_req_remote_addr(const struct fpmd_req *req);
 size_t fpmd_req_nquery_args(struct fpmd_req *req);
 int fpmd_req_query_arg_at(struct fpmd_req *req, size_t i, const char **name,
                           const char **value);
+/* The name of the handler the request was routed to; NULL when it was
+ * not (404, 405). */
+const char *fpmd_req_handler(const struct fpmd_req *req);
+/* When the request started, microseconds since the epoch. */
+uint64_t fpmd_req_start_us(const struct fpmd_req *req);
+/* Per-request values for hooks and handlers to hand each other (a user
+ * id from an auth hook): key is compared by content and copied; value is
+ * not owned. FPMD_ERROR when memory is out. A later set replaces. */
+int fpmd_req_set(struct fpmd_req *req, const char *key, void *value);
+/* The value set under key, NULL when none. */
+void *fpmd_req_get(const struct fpmd_req *req, const char *key);
 /* Body length announced by the client, -1 when unknown. */
 int64_t fpmd_req_content_length(const struct fpmd_req *req);
 

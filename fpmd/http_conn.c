@@ -26,6 +26,7 @@
 #include "fpmd/http_conn.h"
 #include "fpmd/log.h"
 #include "fpmd/req.h"
+#include "fpmd/uri.h"
 #include "fpmd/worker.h"
 
 #define READ_CHUNK 16384
@@ -333,18 +334,30 @@ on_url_complete(llhttp_t *p)
     size_t n = evbuffer_get_length(c->field);
     const char *uri = (const char *) evbuffer_pullup(c->field, -1);
     const char *q;
+    char *path;
+    size_t plen;
     int rc;
 
     if (n == 0)
         return -1;
+    /* DOCUMENT_URI as nginx passes it: decoded and normalized, so routes
+     * and static files see one path whichever way the request came. */
+    path = fpmd_alloc(c->req, n + 1);
+    if (path == NULL)
+        return -1;
+    if (fpmd_uri_normalize(uri, n, path, &plen) != FPMD_OK) {
+        c->error_status = 400;
+        c->error_reason = "request target does not normalize";
+        evbuffer_drain(c->field, n);
+        return -1;
+    }
     q = memchr(uri, '?', n);
     rc = fpmd_req_add_param(c->req, "REQUEST_URI", 11, uri, n);
     if (rc == FPMD_OK)
         rc = fpmd_req_add_param(c->req, "QUERY_STRING", 12, q ? q + 1 : "",
                                 q ? n - (size_t) (q + 1 - uri) : 0);
     if (rc == FPMD_OK)
-        rc = fpmd_req_add_param(c->req, "DOCUMENT_URI", 12, uri,
-                                q ? (size_t) (q - uri) : n);
+        rc = fpmd_req_add_param(c->req, "DOCUMENT_URI", 12, path, plen);
     evbuffer_drain(c->field, n);
     return rc == FPMD_OK ? 0 : -1;
 }

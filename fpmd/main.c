@@ -17,6 +17,7 @@
 #include <json-c/json_c_version.h>
 #include <yaml.h>
 
+#include "fpmd/hooks.h"
 #include "fpmd/log.h"
 #include "fpmd/master.h"
 #include "fpmd/router.h"
@@ -165,8 +166,19 @@ main(int argc, char **argv)
         struct fpmd_router *router = fpmd_master_check(conf, err,
                                                        sizeof(err));
 
-        if (router != NULL && routes)
+        if (router != NULL && routes) {
+            const struct fpmd_hook_def **hooks;
+            size_t n = fpmd_hooks_list(&hooks);
+
             fpmd_router_print(router, stdout);
+            for (size_t i = 0; i < n; i++)
+                printf("hook %-7s %-32d %-16s %s:%d\n",
+                       hooks[i]->kind == FPMD_HOOK_BEFORE ? "before"
+                       : hooks[i]->kind == FPMD_HOOK_ERROR ? "error"
+                                                           : "after",
+                       hooks[i]->priority, hooks[i]->name, hooks[i]->file,
+                       hooks[i]->line);
+        }
         fpmd_router_free(router);
         rc = router != NULL ? FPMD_OK : FPMD_ERROR;
     } else {

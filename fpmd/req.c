@@ -398,6 +398,49 @@ fpmd_req_route_param(struct fpmd_req *req, const char *name)
 }
 
 const char *
+fpmd_req_handler(const struct fpmd_req *req)
+{
+    return req->route_status == 200 && req->match.route != NULL
+        ? req->match.route->handler->name : NULL;
+}
+
+uint64_t
+fpmd_req_start_us(const struct fpmd_req *req)
+{
+    return req->start_us;
+}
+
+int
+fpmd_req_set(struct fpmd_req *req, const char *key, void *value)
+{
+    struct fpmd_kv *kv;
+
+    for (kv = req->kv; kv != NULL; kv = kv->next) {
+        if (strcmp(kv->key, key) == 0) {
+            kv->value = value;
+            return FPMD_OK;
+        }
+    }
+    kv = fpmd_alloc(req, sizeof(*kv));
+    if (kv == NULL || (kv->key = fpmd_strdup(req, key)) == NULL)
+        return FPMD_ERROR;
+    kv->value = value;
+    kv->next = req->kv;
+    req->kv = kv;
+    return FPMD_OK;
+}
+
+void *
+fpmd_req_get(const struct fpmd_req *req, const char *key)
+{
+    for (const struct fpmd_kv *kv = req->kv; kv != NULL; kv = kv->next) {
+        if (strcmp(kv->key, key) == 0)
+            return kv->value;
+    }
+    return NULL;
+}
+
+const char *
 fpmd_req_remote_addr(const struct fpmd_req *req)
 {
     return req->remote_addr;

@@ -49,6 +49,12 @@ struct fpmd_req_ops {
 
 struct fpmd_defer;
 
+struct fpmd_kv {
+    struct fpmd_kv *next;
+    const char *key;
+    void *value;
+};
+
 enum fpmd_req_wait {
     FPMD_WAIT_NONE = 0,
     FPMD_WAIT_SLEEP,
@@ -75,6 +81,7 @@ struct fpmd_req {
 
     struct fpmd_arena arena;
     struct fpmd_defer *defers;
+    struct fpmd_kv *kv;             /* fpmd_req_set */
 
     /* request */
     struct fpmd_param *params;

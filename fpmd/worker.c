@@ -21,6 +21,7 @@
 #include "fpmd/access_log.h"
 #include "fpmd/conn.h"
 #include "fpmd/fcgi_conn.h"
+#include "fpmd/hooks.h"
 #include "fpmd/http_conn.h"
 #include "fpmd/log.h"
 #include "fpmd/master.h"
@@ -262,24 +263,26 @@ on_terminate(evutil_socket_t fd, short what, void *arg)
 
 /* --- running requests ------------------------------------------------- */
 
+static int
+dispatch(struct fpmd_req *req)
+{
+    switch (req->route_status) {
+    case 200:
+        return req->match.route->handler->fn(req);
+    case 405:
+        fpmd_resp_header(req, "Allow", req->match.allow);
+        return fpmd_reply_error(req, 405, NULL);
+    default:
+        return fpmd_reply_error(req, req->route_status, NULL);
+    }
+}
+
 static void
 run_handler(void *arg)
 {
     struct fpmd_req *req = arg;
-    int rc;
+    int rc = fpmd_hooks_run(req, dispatch);
 
-    switch (req->route_status) {
-    case 200:
-        rc = req->match.route->handler->fn(req);
-        break;
-    case 405:
-        fpmd_resp_header(req, "Allow", req->match.allow);
-        rc = fpmd_reply_error(req, 405, NULL);
-        break;
-    default:
-        rc = fpmd_reply_error(req, req->route_status, NULL);
-        break;
-    }
     if (rc != FPMD_OK && !req->head_sent && !req->aborted)
         fpmd_reply_error(req, req->body_too_large ? 413 : 500, NULL);
 }

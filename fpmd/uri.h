@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef FPMD_URI_H
+#define FPMD_URI_H
+
+#include <stddef.h>
+
+/* The path of a request target as nginx's $uri has it: scheme and
+ * authority of an absolute-form target dropped, query cut off, %XX
+ * decoded, "//" merged, "." and ".." resolved. out needs len + 1 bytes
+ * (the result is never longer). FPMD_ERROR (answer 400) for a bad escape,
+ * an escaped NUL, a path not starting with '/' or ".." above the root. */
+int fpmd_uri_normalize(const char *in, size_t len, char *out, size_t *outlen);
+
+#endif

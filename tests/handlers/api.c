@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Handlers and hooks that exercise the handler API end to end for the
+ * integration tests (linked into tests/fpmd-test only): route params,
+ * query, headers, cookies, form and JSON bodies, redirects, JSON errors,
+ * and the order hooks run in. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "fpmd/fpmd.h"
+
+static unsigned long after_runs;
+
+static void
+add_str(struct json_object *o, const char *k, const char *v)
+{
+    json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
+}
+
+static void
+obj_put(void *o)
+{
+    json_object_put(o);
+}
+
+static struct json_object *
+new_obj(struct fpmd_req *req)
+{
+    struct json_object *o = json_object_new_object();
+
+    if (o != NULL && fpmd_defer(req, obj_put, o) != FPMD_OK) {
+        json_object_put(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* Outermost layer: a trail every later hook appends to. */
+FPMD_HOOK(api_trail, FPMD_HOOK_BEFORE, 5)
+{
+    return fpmd_req_set(req, "trail", (void *) "trail");
+}
+
+FPMD_HOOK(api_auth, FPMD_HOOK_BEFORE, 10)
+{
+    const char *user = fpmd_req_header(req, "X-User");
+
+    if (fpmd_req_header(req, "X-Deny") != NULL) {
+        fpmd_reply_error_json(req, 401, "denied by api_auth");
+        return FPMD_DONE;
+    }
+    if (fpmd_req_get(req, "trail") == NULL)
+        return FPMD_ERROR;     /* api_trail must have run first */
+    return user ? fpmd_req_set(req, "user", (void *) user) : FPMD_OK;
+}
+
+FPMD_HOOK(api_json_errors, FPMD_HOOK_ERROR, 10)
+{
+    const char *path = fpmd_req_path(req);
+
+    if (strncmp(path, "/api/", 5) == 0)
+        fpmd_reply_error_json(req, 500, "handler failed");
+    return FPMD_OK;
+}
+
+FPMD_HOOK(api_count, FPMD_HOOK_AFTER, 10)
+{
+    (void) req;
+    after_runs++;
+    return FPMD_OK;
+}
+
+FPMD_ROUTE(api_user, "GET", "/api/users/{id}")
+{
+    struct json_object *o = new_obj(req);
+    const char *v;
+    char joined[512] = "";
+    size_t pos = 0, off = 0;
+
+    if (o == NULL)
+        return FPMD_ERROR;
+    add_str(o, "id", fpmd_req_route_param(req, "id"));
+    add_str(o, "handler", fpmd_req_handler(req));
+    add_str(o, "q", fpmd_req_query_arg(req, "q"));
+    add_str(o, "sid", fpmd_req_cookie(req, "sid"));
+    add_str(o, "user", fpmd_req_get(req, "user"));
+    while ((v = fpmd_req_header_next(req, "X-Multi", &pos)) != NULL
+           && off < sizeof(joined))
+        off += (size_t) snprintf(joined + off, sizeof(joined) - off, "%s%s",
+                                 off ? "|" : "", v);
+    add_str(o, "multi", joined);
+    json_object_object_add(o, "nquery",
+                           json_object_new_int((int) fpmd_req_nquery_args(req)));
+    return fpmd_reply_json(req, 200, o);
+}
+
+FPMD_ROUTE(api_files, "GET", "/api/files/*")
+{
+    return fpmd_reply(req, 200, "text/plain", fpmd_req_route_param(req, "*"),
+                      strlen(fpmd_req_route_param(req, "*")));
+}
+
+FPMD_ROUTE(api_form, "POST", "/api/form")
+{
+    struct json_object *o = new_obj(req);
+    const char *name, *value;
+    int status = fpmd_req_form_parse(req);
+
+    if (status != FPMD_OK)
+        return fpmd_reply_error_json(req, status, "form");
+    if (o == NULL)
+        return FPMD_ERROR;
+    for (size_t i = 0; fpmd_req_form_at(req, i, &name, &value) == FPMD_OK;
+         i++)
+        add_str(o, name, value);
+    return fpmd_reply_json(req, 200, o);
+}
+
+FPMD_ROUTE(api_json, "POST", "/api/json")
+{
+    int status;
+    struct json_object *in = fpmd_req_json(req, &status);
+    struct json_object *o = new_obj(req);
+
+    if (in == NULL)
+        return fpmd_reply_error_json(req, status, "json");
+    if (o == NULL)
+        return FPMD_ERROR;
+    json_object_object_add(o, "echo", json_object_get(in));
+    json_object_object_add(o, "type", json_object_new_string(
+                               json_type_to_name(json_object_get_type(in))));
+    return fpmd_reply_json(req, 200, o);
+}
+
+FPMD_ROUTE(api_redirect, "GET", "/api/redirect")
+{
+    return fpmd_redirect(req, 302, "/api/users/1");
+}
+
+FPMD_ROUTE(api_fail, "GET", "/api/fail")
+{
+    (void) req;
+    return FPMD_ERROR;
+}
+
+FPMD_ROUTE(api_hooks, "GET", "/api/hooks")
+{
+    char body[64];
+    int n = snprintf(body, sizeof(body), "%lu\n", after_runs);
+
+    return fpmd_reply(req, 200, "text/plain", body, (size_t) n);
+}
+
+FPMD_ROUTE(api_split, "GET", "/api/split")
+{
+    /* a handler trying to split the response: refused, then a 500 */
+    if (fpmd_resp_header(req, "X-Evil", "a\r\nSet-Cookie: x=1") == FPMD_OK)
+        return fpmd_reply(req, 200, "text/plain", "split\n", 6);
+    return FPMD_ERROR;
+}
