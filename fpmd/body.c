@@ -20,8 +20,9 @@ fpmd_req_body_whole(struct fpmd_req *req, size_t max, const char **data,
     size_t cap, used = 0;
     char *buf;
 
-    if (req->body_status != 0)
+    if (req->body_done)
         goto out;
+    req->body_done = 1;
     req->body_status = 400;
     if (req->content_length > 0 && (uint64_t) req->content_length > max) {
         req->body_status = 413;
@@ -101,8 +102,9 @@ fpmd_req_form_parse(struct fpmd_req *req)
     size_t len;
     int rc;
 
-    if (req->form_status != 0)
+    if (req->form_done)
         return req->form_status;
+    req->form_done = 1;
     if (!content_type_is(req, "application/x-www-form-urlencoded"))
         return req->form_status = 415;
     rc = fpmd_req_body_whole(req, conf->limits.parsed_body, &data, &len);
@@ -172,10 +174,11 @@ fpmd_req_json(struct fpmd_req *req, int *status)
     size_t len;
     int rc;
 
-    if (req->json_status != 0) {
+    if (req->json_done) {
         *status = req->json_status;
         return req->json;
     }
+    req->json_done = 1;
     if (!content_type_is(req, "application/json")) {
         *status = req->json_status = 415;
         return NULL;

@@ -483,6 +483,13 @@ on_headers_complete(llhttp_t *p)
     /* RFC 9112 §6.1: chunked is the only transfer coding served; any
      * other is a 501 (llhttp's strict build lets "gzip" through). */
     te = fpmd_req_param(req, "HTTP_TRANSFER_ENCODING");
+    /* HTTP/1.0 has no chunked framing: its body needs a length (RFC 9112
+     * §6.1 also wants the connection closed). */
+    if (te != NULL && c->http10) {
+        c->error_status = 411;
+        c->error_reason = "HTTP/1.0 body without Content-Length";
+        return -1;
+    }
     if (te != NULL && strcasecmp(te, "chunked") != 0) {
         c->error_status = 501;
         c->error_reason = "transfer coding other than chunked";

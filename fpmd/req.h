@@ -78,6 +78,9 @@ struct fpmd_req {
     unsigned terminated:1;          /* request_terminate_timeout fired */
     unsigned is_head:1;
     unsigned whole:1;               /* fpmd_reply: the first write is all */
+    unsigned body_done:1;           /* fpmd_req_body_whole ran */
+    unsigned form_done:1;
+    unsigned json_done:1;
 
     struct fpmd_arena arena;
     struct fpmd_defer *defers;
@@ -97,10 +100,10 @@ struct fpmd_req {
     int query_parsed;
     const char *body_data;          /* fpmd_req_body_whole */
     size_t body_len;
-    int body_status;                /* 0: not read yet */
+    int body_status;                /* valid once body_done */
     struct fpmd_param *form;        /* fpmd_req_form */
     size_t nform;
-    int form_status;                /* 0: not parsed yet */
+    int form_status;                /* valid once form_done */
     struct json_object *json;       /* fpmd_req_json */
     int json_status;
 

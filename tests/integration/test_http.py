@@ -211,6 +211,12 @@ FRAMING = [
     ("unknown-te", b"POST /probe HTTP/1.1\r\nHost: a\r\n"
      b"Transfer-Encoding: gzip\r\n\r\n", 501),
     ("no-host", b"GET /hello HTTP/1.1\r\n\r\n", 400),
+    ("http10-chunked", b"POST /probe HTTP/1.0\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 411),
+    ("above-root", b"GET /a/../../etc/passwd HTTP/1.1\r\nHost: a\r\n\r\n",
+     400),
+    ("escaped-nul", b"GET /hello%00.txt HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    ("bad-escape", b"GET /hello%zz HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     ("bad-version", b"GET /hello HTTP/1.2\r\nHost: a\r\n\r\n", 505),
     ("long-uri", b"GET /" + b"a" * 2000 + b" HTTP/1.1\r\nHost: a\r\n\r\n",
      414),

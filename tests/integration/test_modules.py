@@ -1,0 +1,149 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""Handler modules built outside the tree the way handlers/examples/README
+tells a user to (make install, pkg-config --cflags fpmd), loaded by the
+workers, replaced under a SIGUSR2 reload without a failed request, and a
+broken module refused while the running generation keeps serving."""
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import (FPMD_BIN, TOP, Fpmd, free_port, http_request,
+                      wait_for)
+
+CONF = """
+pool: www
+listen:
+  - http: 127.0.0.1:@PORT@
+pm:
+  mode: static
+  max_children: 2
+log:
+  error: @DIR@/error.log
+modules:
+  - ../greet.so
+routes:
+  - match: GET /hello
+    handler: hello
+"""
+
+
+@pytest.fixture(scope="module")
+def pkg(tmp_path_factory):
+    """fpmd's headers and fpmd.pc installed into a staging directory."""
+    build = os.path.dirname(os.path.dirname(os.path.abspath(FPMD_BIN)))
+    if not os.path.exists(os.path.join(build, "Makefile")):
+        pytest.skip("FPMD_BIN is not in a configured build tree")
+    dest = str(tmp_path_factory.mktemp("inst"))
+    subprocess.run(["make", "-s", "-C", build, "install-fpmdincludeHEADERS",
+                    "install-pkgconfigDATA", "DESTDIR=" + dest], check=True,
+                   stdout=subprocess.DEVNULL)
+    pcdir = subprocess.run(
+        ["find", dest, "-name", "fpmd.pc", "-printf", "%h"],
+        check=True, capture_output=True, text=True).stdout
+    env = dict(os.environ, PKG_CONFIG_PATH=pcdir,
+               PKG_CONFIG_SYSROOT_DIR=dest)
+    cflags = subprocess.run(["pkg-config", "--cflags", "fpmd"], env=env,
+                            check=True, capture_output=True,
+                            text=True).stdout.split()
+    return cflags
+
+
+def build_module(cflags, out, greeting=None, src=None):
+    src = src or os.path.join(TOP, "handlers", "examples", "greet.c")
+    tmp = out + ".tmp"
+    cmd = ["cc", "-O2", "-Wall", "-Wextra", "-Werror", *cflags, "-fPIC",
+           "-shared", "-o", tmp, src]
+    if greeting:
+        cmd.insert(1, '-DGREETING="%s"' % greeting)
+    subprocess.run(cmd, check=True)
+    # a new inode under the old name: running workers keep their mapping
+    os.rename(tmp, out)
+
+
+def start(tmp, servers):
+    port = free_port()
+    f = Fpmd(tmp, CONF.replace("@PORT@", str(port)))
+    servers.append(f)
+    return f, port
+
+
+def greeting(port):
+    status, headers, body = http_request(port, "GET", "/greet/ada?times=2")
+    assert status == 200, body
+    return dict(headers)["X-Greet-Module"], body
+
+
+def test_module_routes_load_and_list(pkg, tmpdir_path, servers):
+    build_module(pkg, os.path.join(tmpdir_path, "greet.so"), "v1")
+    f, port = start(tmpdir_path, servers)
+    out = subprocess.run([f.binary, "-t", "--routes", "-y", f.conf],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"GET +/greet/\{name\} +greet +\S*greet\.c:\d+",
+                     out.stdout)
+    assert re.search(r"hook before +50 +greet_tag", out.stdout)
+    f.start(("127.0.0.1", port))
+    assert greeting(port) == ("v1", b"v1, ada\nv1, ada\n")
+    status, _, body = http_request(port, "GET", "/greet/ada?times=11")
+    assert status == 400 and b"times must be 1 to 10" in body
+
+
+def test_reload_swaps_module_without_failed_requests(pkg, tmpdir_path,
+                                                      servers):
+    so = os.path.join(tmpdir_path, "greet.so")
+    build_module(pkg, so, "v1")
+    f, port = start(tmpdir_path, servers)
+    f.start(("127.0.0.1", port))
+    assert greeting(port)[0] == "v1"
+
+    failures, done, seen = [], threading.Event(), set()
+
+    def load():
+        while not done.is_set():
+            for path in ("/hello", "/greet/x"):
+                try:
+                    status, h, _ = http_request(port, "GET", path, timeout=10)
+                    if status != 200:
+                        failures.append((path, status))
+                    elif path == "/greet/x":
+                        seen.add(dict(h)["X-Greet-Module"])
+                except OSError as e:
+                    failures.append((path, repr(e)))
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.3)
+        build_module(pkg, so, "v2")
+        f.signal(signal.SIGUSR2)
+        wait_for(lambda: greeting(port)[0] == "v2", 15, "v2 module")
+        time.sleep(0.5)
+    finally:
+        done.set()
+        for t in threads:
+            t.join()
+    assert failures == []
+    assert seen == {"v1", "v2"}
+
+    # a module that cannot load fails the reload; v2 keeps serving
+    workers = sorted(f.workers())
+    bad = os.path.join(tmpdir_path, "bad.c")
+    with open(bad, "w") as fh:
+        fh.write('#include <fpmd/fpmd.h>\n'
+                 'void fpmd_no_such_function(void);\n'
+                 'FPMD_ROUTE(greet, "GET", "/greet/{name}")\n'
+                 '{ (void) req; fpmd_no_such_function(); return 0; }\n')
+    build_module(pkg, so, src=bad)
+    f.signal(signal.SIGUSR2)
+    wait_for(lambda: "reload failed" in f.log_text(), 10, "reload refusal")
+    assert re.search(r"fpmd\.yaml:\d+:\d+: module: .*fpmd_no_such_function",
+                     f.log_text())
+    assert greeting(port)[0] == "v2"
+    assert sorted(f.workers()) == workers
