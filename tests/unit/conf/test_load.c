@@ -265,6 +265,58 @@ conf_documented_example_loads(void **state)
     fpmd_conf_free(c);
 }
 
+static void
+conf_reads_static_routes_modules_and_body_limits(void **state)
+{
+    struct fpmd_conf *c;
+
+    (void) state;
+    c = load("listen:\n  - http: 127.0.0.1:8080\n"
+             "limits: { parsed_body: 4k, form_fields: 9, json_depth: 3 }\n"
+             "modules:\n  - /opt/m.so\n  - rel/m.so\n"
+             "routes:\n  - match: /assets/*\n    static:\n"
+             "      root: /tmp\n      index: i.html\n"
+             "      follow_symlinks: true\n"
+             "      deny_extensions: [.php, .INC]\n");
+    if (c == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(c->limits.parsed_body, 4096);
+    assert_int_equal(c->limits.form_fields, 9);
+    assert_int_equal(c->limits.json_depth, 3);
+    assert_int_equal(c->nmodules, 2);
+    assert_string_equal(c->modules[0].path, "/opt/m.so");
+    assert_string_equal(c->modules[1].path, "./rel/m.so");
+    assert_int_equal(c->modules[1].pos.line, 6);
+    assert_string_equal(c->routes[0].handler, "static");
+    assert_string_equal(c->routes[0].methods, "GET,HEAD");
+    assert_string_equal(c->routes[0].static_files->root, "/tmp");
+    assert_string_equal(c->routes[0].static_files->index, "i.html");
+    assert_int_equal(c->routes[0].static_files->follow_symlinks, 1);
+    assert_int_equal(c->routes[0].static_files->ndeny_ext, 2);
+    assert_string_equal(c->routes[0].static_files->deny_ext[1], ".INC");
+    fpmd_conf_free(c);
+
+    expect_error("listen:\n  - http: 127.0.0.1:8080\nroutes:\n"
+                 "  - match: /a/*\n    static: { root: /nonexistent-fpmd }\n",
+                 "t.yaml:5:21: root: \"/nonexistent-fpmd\": No such file");
+    expect_error("listen:\n  - http: 127.0.0.1:8080\nroutes:\n"
+                 "  - match: /a\n    static: { root: /tmp }\n",
+                 "t.yaml:4:5: routes: a static: route matches a prefix");
+    expect_error("listen:\n  - http: 127.0.0.1:8080\nroutes:\n"
+                 "  - match: /a/*\n    handler: hello\n"
+                 "    static: { root: /tmp }\n",
+                 "t.yaml:4:5: routes: a route has handler: or static:");
+    expect_error("listen:\n  - http: 127.0.0.1:8080\nroutes:\n"
+                 "  - match: /a/*\n    static: { index: x }\n",
+                 "t.yaml:5:13: routes.static: needs root: DIR");
+    expect_error("listen:\n  - http: 127.0.0.1:8080\nroutes:\n"
+                 "  - match: /a/*\n    static:\n      root: /tmp\n"
+                 "      deny_extensions: [php]\n",
+                 "t.yaml:7:25: deny_extensions: \"php\" is not an extension");
+    expect_error("listen:\n  - http: 127.0.0.1:8080\nmodules: x.so\n",
+                 "t.yaml:3:10: modules: expected a list of module paths");
+}
+
 int
 main(void)
 {
@@ -277,6 +329,7 @@ main(void)
         cmocka_unit_test(conf_parses_durations_and_sizes),
         cmocka_unit_test(conf_file_errors_name_the_path),
         cmocka_unit_test(conf_documented_example_loads),
+        cmocka_unit_test(conf_reads_static_routes_modules_and_body_limits),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
