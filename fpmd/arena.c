@@ -26,6 +26,16 @@ static struct fpmd_arena_chunk *cache;
 static size_t ncached;
 #endif
 
+size_t
+fpmd_arena_cached(void)
+{
+#ifndef FPMD_DEBUG_ALLOC
+    return ncached;
+#else
+    return 0;
+#endif
+}
+
 void
 fpmd_arena_init(struct fpmd_arena *a, size_t cap)
 {

@@ -21,4 +21,7 @@ void *fpmd_arena_alloc(struct fpmd_arena *a, size_t size);
 /* Gives every chunk back (to the worker's free list). */
 void fpmd_arena_reset(struct fpmd_arena *a);
 
+/* Chunks on this process's free list (0 in debug-alloc builds). */
+size_t fpmd_arena_cached(void);
+
 #endif

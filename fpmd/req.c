@@ -37,6 +37,16 @@ static size_t req_ncached;
 
 static void on_wake(evutil_socket_t fd, short what, void *arg);
 
+size_t
+fpmd_req_cached(void)
+{
+#ifndef FPMD_DEBUG_ALLOC
+    return req_ncached;
+#else
+    return 0;
+#endif
+}
+
 struct fpmd_req *
 fpmd_req_new(const struct fpmd_req_ops *ops, void *conn, uint16_t id)
 {

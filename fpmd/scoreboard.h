@@ -56,6 +56,8 @@ struct fpmd_sb_slot {
                                  * means a handler blocks the loop */
     uint64_t slow_requests;
     uint64_t terminated_requests;
+    /* the worker's free lists, each second */
+    uint32_t free_reqs, free_buffers, free_stacks;
     struct fpmd_sb_request req;
 };
 

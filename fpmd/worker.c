@@ -571,8 +571,14 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct fpmd_worker *w = arg;
 
+    size_t stacks, live;
+
+    fpmd_coro_pool_stats(w->coros, &stacks, &live);
     fpmd_scoreboard_begin_write(w->slot);
     w->slot->heartbeat_us = fpmd_now_us();
+    w->slot->free_reqs = (uint32_t) fpmd_req_cached();
+    w->slot->free_buffers = (uint32_t) fpmd_arena_cached();
+    w->slot->free_stacks = (uint32_t) stacks;
     fpmd_scoreboard_end_write(w->slot);
 }
 

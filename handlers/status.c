@@ -68,6 +68,9 @@ snapshot(struct fpmd_status_view *v, struct fpmd_sb_slot *slots)
         v->accepted_conn += slots[n].accepted_conn;
         v->slow_requests += slots[n].slow_requests;
         v->in_flight += slots[n].in_flight;
+        v->free_reqs += slots[n].free_reqs;
+        v->free_buffers += slots[n].free_buffers;
+        v->free_stacks += slots[n].free_stacks;
         if (slots[n].state == FPMD_SB_BUSY)
             v->active++;
         else if (slots[n].state == FPMD_SB_IDLE

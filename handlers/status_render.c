@@ -248,6 +248,9 @@ pool_fields(const struct fpmd_status_view *v, struct field *f)
                              v->max_children_reached, 0};
     f[n++] = (struct field) {"slow requests", K_NUM, NULL, v->slow_requests, 0};
     f[n++] = (struct field) {"in flight requests", K_NUM, NULL, v->in_flight, 0};
+    f[n++] = (struct field) {"free requests", K_NUM, NULL, v->free_reqs, 0};
+    f[n++] = (struct field) {"free buffers", K_NUM, NULL, v->free_buffers, 0};
+    f[n++] = (struct field) {"free stacks", K_NUM, NULL, v->free_stacks, 0};
     return n;
 }
 
@@ -303,6 +306,9 @@ proc_fields(const struct fpmd_status_view *v, const struct fpmd_sb_slot *s,
     f[n++] = (struct field) {"last request memory", K_NUM, NULL, r->memory, 0};
     f[n++] = (struct field) {"in flight", K_NUM, NULL, s->in_flight, 0};
     f[n++] = (struct field) {"connections", K_NUM, NULL, s->connections, 0};
+    f[n++] = (struct field) {"free requests", K_NUM, NULL, s->free_reqs, 0};
+    f[n++] = (struct field) {"free buffers", K_NUM, NULL, s->free_buffers, 0};
+    f[n++] = (struct field) {"free stacks", K_NUM, NULL, s->free_stacks, 0};
     return n;
 }
 
@@ -364,6 +370,13 @@ render_openmetrics(struct evbuffer *out, const struct fpmd_status_view *v)
            "'request_slowlog_timeout' value.", v->slow_requests);
     metric(out, "in_flight_requests", "gauge",
            "fpmd: the number of requests running in the pool.", v->in_flight);
+    metric(out, "free_requests", "gauge",
+           "fpmd: request objects on the workers' free lists.", v->free_reqs);
+    metric(out, "free_buffers", "gauge",
+           "fpmd: arena chunks on the workers' free lists.", v->free_buffers);
+    metric(out, "free_stacks", "gauge",
+           "fpmd: coroutine stacks on the workers' free lists.",
+           v->free_stacks);
     evbuffer_add(out, "# EOF\n", 6);
 }
 

@@ -31,6 +31,8 @@ struct fpmd_status_view {
     uint32_t idle, active, total, max_active;
     uint64_t max_children_reached, slow_requests;
     uint64_t in_flight;         /* fpmd: requests running in the pool */
+    /* fpmd: objects on the workers' free lists, as of their last tick */
+    uint64_t free_reqs, free_buffers, free_stacks;
     const struct fpmd_sb_slot *slots;
     size_t nslots;
 };

@@ -192,13 +192,15 @@ def start_libfcgi(tmp, log):
 
 
 def start_fpmd(tmp, log):
-    port = free_port()
+    port, hport = free_port(), free_port()
     conf = os.path.join(tmp, "fpmd.yaml")
     with open(conf, "w") as f:
         f.write("""pool: bench
 listen:
   - fastcgi: 127.0.0.1:{port}
     backlog: 511
+  - http: 127.0.0.1:{hport}
+    backlog: 4096
 pm:
   mode: static
 log:
@@ -208,11 +210,13 @@ routes:
     handler: hello
   - match: GET /json
     handler: json
-""".format(port=port, tmp=tmp))
+""".format(port=port, hport=hport, tmp=tmp))
     proc = start([FPMD, "-F", "-y", conf], log)
     wait_port(port, proc, "fpmd")
-    return Side("fpmd", proc, "127.0.0.1:%d" % port,
+    side = Side("fpmd", proc, "127.0.0.1:%d" % port,
                 {"hello": "/hello", "json": "/json"})
+    side.http_port = hport
+    return side
 
 
 NGINX_CONF = """
@@ -326,6 +330,14 @@ def main():
                         rows.append({"side": side, "keep": keep,
                                      "route": route, "port": port,
                                      "path": side.routes[route], "runs": []})
+        for side in sides:
+            for route in ROUTES:
+                # standalone: wrk straight at fpmd's HTTP listener
+                if getattr(side, "http_port", None) and route in side.routes:
+                    rows.append({"side": side, "keep": False,
+                                 "direct": True, "route": route,
+                                 "port": side.http_port,
+                                 "path": side.routes[route], "runs": []})
         ret_port = free_port()
         servers += nginx_server(ret_port, "        location / { return 200 "
                                 "\"hello world\\n\"; }\n")
@@ -365,6 +377,8 @@ def row_name(row):
     side = row["side"].name if row["side"] else "nginx return 200"
     if row["side"] is None:
         return side
+    if row.get("direct"):
+        return "%s %s standalone HTTP" % (side, row["route"])
     return "%s %s%s" % (side, row["route"], " keepalive" if row["keep"]
                         else "")
 
@@ -385,7 +399,10 @@ def run_row(row, nginx, rep):
     b1, n1 = cpu_seconds(back), cpu_seconds(ngx)
     time.sleep(0.5)     # let nginx finish logging closed connections
     r = parse_wrk(out.stdout)
-    r["good"], r["bad"], r["499"] = count_statuses(access)
+    if row.get("direct"):
+        r["good"], r["bad"], r["499"] = r["requests"] - r["non2xx"], 0, 0
+    else:
+        r["good"], r["bad"], r["499"] = count_statuses(access)
     reqs = max(r["requests"], 1)
     r["cpu_us"] = (b1 - b0) / reqs * 1e6
     r["ngx_us"] = (n1 - n0) / reqs * 1e6
@@ -403,10 +420,11 @@ def med(row, key):
 
 
 def print_table(rows, sides):
-    def find(name, route, keep):
+    def find(name, route, keep, direct=False):
         for row in rows:
             if (row["side"] is not None and row["side"].name == name
-                    and row["route"] == route and row["keep"] == keep):
+                    and row["route"] == route and row["keep"] == keep
+                    and row.get("direct", False) == direct):
                 return row
         return None
 
@@ -421,7 +439,8 @@ def print_table(rows, sides):
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         ratio = ""
-        if row["side"] is not None and row["side"].name != "fpmd":
+        if (row["side"] is not None and row["side"].name != "fpmd"
+                and not row.get("direct")):
             f = find("fpmd", row["route"], row["keep"])
             if f is not None:
                 ratio = "%.2f×" % (med(f, "rps") / max(med(row, "rps"), 1))
@@ -442,6 +461,13 @@ def print_table(rows, sides):
                              med(f, "rps") / max(med(p, "rps"), 1),
                              med(f, "cpu_us") / max(med(p, "cpu_us"), 1e-9)),
                           end="")
+    ceiling = [r for r in rows if r["side"] is None]
+    for route in ROUTES:
+        d = find("fpmd", route, False, direct=True)
+        if d and ceiling:
+            print("\nfpmd standalone HTTP %s / nginx return 200: %.2f× req/s"
+                  % (route, med(d, "rps") / max(med(ceiling[0], "rps"), 1)),
+                  end="")
     print()
 
 

@@ -97,7 +97,10 @@ status_text_matches_php_fpm_layout(void **state)
              "max active processes: 2\n"
              "max children reached: 3\n"
              "slow requests:        6\n"
-             "in flight requests:   7\n", start);
+             "in flight requests:   7\n"
+             "free requests:        0\n"
+             "free buffers:         0\n"
+             "free stacks:          0\n", start);
     assert_string_equal(s, expect);
     assert_string_equal(ct, "text/plain");
     free(s);
