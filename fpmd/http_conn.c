@@ -163,8 +163,14 @@ write_head(struct fpmd_req *req, const void *body, size_t blen)
     int no_body = bodiless(req);
     char date[64];
 
+    unsigned max = fpmd_worker->conf->limits.requests_per_connection;
+
     if (c->base.closed)
         return FPMD_ERROR;
+    /* The last answer a connection may carry says so, as nginx does at
+     * keepalive_requests: clients then do not see an unexpected close. */
+    if ((max != 0 && c->served + 1 >= max) || fpmd_worker_draining())
+        c->keep_alive = 0;
     http_date(date, sizeof(date));
     evbuffer_add_printf(c->base.out, "HTTP/1.1 %d %s\r\nDate: %s\r\n",
                         req->status, fpmd_status_reason(req->status), date);
