@@ -127,15 +127,22 @@ hash_path(const char *s)
     return h;
 }
 
+/* The slot of path, whose hash_path() is h. */
 static struct path_entry *
-find_slot(const struct fpmd_router *r, const char *path)
+find_slot_h(const struct fpmd_router *r, const char *path, uint64_t h)
 {
     size_t mask = r->nslots - 1;
-    size_t i = (size_t) hash_path(path) & mask;
+    size_t i = (size_t) h & mask;
 
     while (r->slots[i].path != NULL && strcmp(r->slots[i].path, path) != 0)
         i = (i + 1) & mask;
     return &r->slots[i];
+}
+
+static struct path_entry *
+find_slot(const struct fpmd_router *r, const char *path)
+{
+    return find_slot_h(r, path, hash_path(path));
 }
 
 /* 1 when method is one of the comma-separated tokens of list. */
@@ -631,10 +638,11 @@ walk(const struct seg_node *n, const char *path, size_t pos,
     return NULL;
 }
 
+/* The cache key: the path's hash (ph) extended by the method. */
 static uint64_t
-hash_key(const char *method, const char *path)
+hash_key(const char *method, uint64_t ph)
 {
-    uint64_t h = hash_path(path);
+    uint64_t h = ph;
 
     for (; *method != '\0'; method++) {
         h ^= (unsigned char) *method;
@@ -667,9 +675,10 @@ int
 fpmd_router_match(struct fpmd_router *r, const char *method,
                   const char *path, struct fpmd_route_match *m)
 {
-    const struct path_entry *e = find_slot(r, path);
-    size_t plen = strlen(path), mlen = strlen(method);
+    uint64_t ph = hash_path(path);
+    const struct path_entry *e = find_slot_h(r, path, ph);
     struct cache_slot *slot = NULL;
+    size_t plen, mlen;
     int status;
 
     m->route = NULL;
@@ -677,11 +686,13 @@ fpmd_router_match(struct fpmd_router *r, const char *method,
     m->allow[0] = '\0';
     if (e->path != NULL && (m->route = pick(&e->routes, method)) != NULL)
         return 200;
+    plen = strlen(path);
+    mlen = strlen(method);
     if (plen > UINT16_MAX)
         return 404;
     if (r->cache != NULL && plen < sizeof(slot->path)
         && mlen < sizeof(slot->method)) {
-        slot = &r->cache[hash_key(method, path) % FPMD_ROUTE_CACHE_SLOTS];
+        slot = &r->cache[hash_key(method, ph) % FPMD_ROUTE_CACHE_SLOTS];
         if (slot->status != 0 && strcmp(slot->path, path) == 0
             && strcmp(slot->method, method) == 0) {
             r->cache_hits++;

@@ -15,41 +15,11 @@
 
 #include <event2/event.h>
 
-#include "fpmd/coro.h"
-#include "fpmd/fcgi_conn.h"
-#include "fpmd/http_conn.h"
-#include "fpmd/log.h"
-#include "fpmd/router.h"
-#include "fpmd/worker.h"
+#include "tests/worker_harness.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct fpmd_worker w;
-
-static void
-setup(void)
-{
-    static char err[4096];
-    struct fpmd_conf *conf = fpmd_conf_load(NULL, err, sizeof(err));
-
-    assert(conf != NULL);
-    /* quiet: every refused input would log a line */
-    conf->log.level = FPMD_LOG_ALERT;
-    fpmd_log_set_level(FPMD_LOG_ALERT);
-    w.conf = conf;
-    w.router = fpmd_router_build(conf, err, sizeof(err));
-    w.sb = fpmd_scoreboard_new(1);
-    w.slot = &w.sb->slots[0];
-    w.queue_tail = &w.queue_head;
-    w.signal_fd = -1;
-    w.base = event_base_new();
-    w.coros = fpmd_coro_pool_new(conf->pm.stack_size, 16);
-    assert(w.router != NULL && w.sb != NULL && w.base != NULL
-           && w.coros != NULL);
-    fpmd_worker = &w;
-    fpmd_fcgi_conn_setup(conf);
-    fpmd_http_conn_setup(conf);
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -57,8 +27,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int sv[2], peer_open = 1;
     char sink[65536];
 
-    if (w.base == NULL)
-        setup();
+    if (w.base == NULL && fpmd_test_worker_setup(&w) != FPMD_OK)
+        abort();
     if (size > 60000)
         return 0;       /* one socket buffer: the write below never blocks */
     assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);

@@ -7,7 +7,7 @@ same over direct HTTP and over FastCGI behind real nginx."""
 
 import json
 import os
-import re
+import socket
 
 import pytest
 
@@ -85,12 +85,12 @@ def test_route_params_query_headers_cookies_and_hooks(api):
     assert status == 200 and body == b"a/b c.txt"
 
 
-def test_repeated_headers_keep_every_value(api):
-    import socket
-    _, port, _, _ = api
+def raw_get(port, target, headers=b""):
+    """One request with the target sent as is (http.client would encode
+    it), on a connection the server closes; returns all it answered."""
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.sendall(b"GET /api/users/7 HTTP/1.1\r\nHost: a\r\nX-Multi: one\r\n"
-              b"X-Multi: two\r\nConnection: close\r\n\r\n")
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: a\r\n%sConnection: close\r\n\r\n"
+              % (target.encode(), headers))
     out = b""
     while True:
         chunk = s.recv(65536)
@@ -98,6 +98,12 @@ def test_repeated_headers_keep_every_value(api):
             break
         out += chunk
     s.close()
+    return out
+
+
+def test_repeated_headers_keep_every_value(api):
+    _, port, _, _ = api
+    out = raw_get(port, "/api/users/7", b"X-Multi: one\r\nX-Multi: two\r\n")
     body = json.loads(out.partition(b"\r\n\r\n")[2])
     assert body["multi"] == "one|two"
 
@@ -203,18 +209,8 @@ def test_static_files(api):
     ("/static/", 404),                  # no index.html at the top
 ])
 def test_static_paths_never_leave_the_root(api, path, status):
-    import socket
     _, port, _, _ = api
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.sendall(b"GET %s HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
-              % path.encode())
-    out = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        out += chunk
-    s.close()
+    out = raw_get(port, path)
     assert int(out.split(b" ", 2)[1]) == status, out[:200]
     if status != 200:
         assert b"<?php" not in out and b"outside" not in out.split(

@@ -17,40 +17,16 @@
 #include <cmocka.h>
 #include <event2/event.h>
 
-#include "fpmd/coro.h"
-#include "fpmd/fcgi_conn.h"
-#include "fpmd/http_conn.h"
-#include "fpmd/log.h"
-#include "fpmd/router.h"
-#include "fpmd/worker.h"
+#include "tests/worker_harness.h"
 
 static struct fpmd_worker w;
 
 static int
 setup(void **state)
 {
-    static char err[4096];
-    struct fpmd_conf *conf = fpmd_conf_load(NULL, err, sizeof(err));
-
     (void) state;
     signal(SIGPIPE, SIG_IGN);
-    assert_non_null(conf);
-    conf->log.level = FPMD_LOG_ALERT;
-    fpmd_log_set_level(FPMD_LOG_ALERT);
-    w.conf = conf;
-    w.router = fpmd_router_build(conf, err, sizeof(err));
-    w.sb = fpmd_scoreboard_new(1);
-    w.slot = &w.sb->slots[0];
-    w.queue_tail = &w.queue_head;
-    w.signal_fd = -1;
-    w.base = event_base_new();
-    w.coros = fpmd_coro_pool_new(conf->pm.stack_size, 16);
-    assert_true(w.router != NULL && w.sb != NULL && w.base != NULL
-                && w.coros != NULL);
-    fpmd_worker = &w;
-    fpmd_fcgi_conn_setup(conf);
-    fpmd_http_conn_setup(conf);
-    return 0;
+    return fpmd_test_worker_setup(&w) == FPMD_OK ? 0 : -1;
 }
 
 static void
