@@ -9,6 +9,7 @@
 
 #include "fpmd/arena.h"
 #include "fpmd/common.h"
+#include "fpmd/freelist.h"
 
 #define ARENA_CHUNK 16384
 #define ARENA_ALIGN 16
@@ -21,19 +22,12 @@ struct fpmd_arena_chunk {
     _Alignas(ARENA_ALIGN) unsigned char data[];
 };
 
-#ifndef FPMD_DEBUG_ALLOC
-static struct fpmd_arena_chunk *cache;
-static size_t ncached;
-#endif
+static struct fpmd_freelist spare_chunks = FPMD_FREELIST_INIT(ARENA_CACHE_MAX);
 
 size_t
 fpmd_arena_cached(void)
 {
-#ifndef FPMD_DEBUG_ALLOC
-    return ncached;
-#else
-    return 0;
-#endif
+    return spare_chunks.n;
 }
 
 void
@@ -50,15 +44,10 @@ chunk_get(size_t need)
     struct fpmd_arena_chunk *c;
     size_t size = need > ARENA_CHUNK ? need : ARENA_CHUNK;
 
-#ifndef FPMD_DEBUG_ALLOC
-    if (size == ARENA_CHUNK && cache != NULL) {
-        c = cache;
-        cache = c->next;
-        ncached--;
+    if (size == ARENA_CHUNK && (c = fpmd_freelist_get(&spare_chunks)) != NULL) {
         c->pos = 0;
         return c;
     }
-#endif
     c = malloc(sizeof(*c) + size);
     if (c == NULL)
         return NULL;
@@ -70,15 +59,8 @@ chunk_get(size_t need)
 static void
 chunk_put(struct fpmd_arena_chunk *c)
 {
-#ifndef FPMD_DEBUG_ALLOC
-    if (c->size == ARENA_CHUNK && ncached < ARENA_CACHE_MAX) {
-        c->next = cache;
-        cache = c;
-        ncached++;
-        return;
-    }
-#endif
-    free(c);
+    if (c->size != ARENA_CHUNK || !fpmd_freelist_put(&spare_chunks, c))
+        free(c);
 }
 
 void *

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "fpmd/conn.h"
 #include "fpmd/fcgi.h"
 #include "fpmd/fcgi_conn.h"
+#include "fpmd/freelist.h"
 #include "fpmd/log.h"
 #include "fpmd/req.h"
 #include "fpmd/worker.h"
@@ -31,9 +33,13 @@ struct fcgi_conn {
     unsigned nreqs;
     unsigned read_paused:1;
     unsigned served:1;                  /* answered at least one request */
-    uint8_t rbuf[READ_CHUNK];
     size_t rpos, rlen;                  /* unparsed input while paused */
+    uint8_t rbuf[READ_CHUNK];           /* last: a reused one skips it */
 };
+
+/* Spare connections for the next accept. */
+#define SPARE_CONNS 256
+static struct fpmd_freelist spare_conns = FPMD_FREELIST_INIT(SPARE_CONNS);
 
 static const struct timeval *header_tv, *keepalive_tv;
 
@@ -488,8 +494,11 @@ on_drain(struct fpmd_conn *base)
 static void
 destroy(struct fpmd_conn *base)
 {
-    fpmd_fcgi_parser_reset(&fcgi_of(base)->parser);
-    free(base);
+    struct fcgi_conn *c = fcgi_of(base);
+
+    fpmd_fcgi_parser_reset(&c->parser);
+    if (!fpmd_freelist_put(&spare_conns, c))
+        free(c);
 }
 
 static const struct fpmd_conn_ops conn_ops = {
@@ -504,12 +513,20 @@ fpmd_fcgi_conn_setup(const struct fpmd_conf *conf)
     keepalive_tv = fpmd_conn_timeout(conf->timeouts.keepalive_ms);
 }
 
+size_t
+fpmd_fcgi_conn_cached(void)
+{
+    return spare_conns.n;
+}
+
 int
 fpmd_fcgi_conn_new(int fd, const char *peer)
 {
-    struct fcgi_conn *c = calloc(1, sizeof(*c));
+    struct fcgi_conn *c = fpmd_freelist_get(&spare_conns);
 
-    if (c == NULL)
+    if (c != NULL)
+        memset(c, 0, offsetof(struct fcgi_conn, rbuf));
+    else if ((c = calloc(1, sizeof(*c))) == NULL)
         return FPMD_ERROR;
     fpmd_fcgi_parser_init(&c->parser);
     if (fpmd_conn_init(&c->base, &conn_ops, fd, peer) != FPMD_OK) {

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include <llhttp.h>
 
 #include "fpmd/conn.h"
+#include "fpmd/freelist.h"
 #include "fpmd/http_conn.h"
 #include "fpmd/log.h"
 #include "fpmd/req.h"
@@ -53,12 +55,16 @@ struct http_conn {
     unsigned chunked:1;             /* response uses chunked coding */
     unsigned is_head:1;
     unsigned http10:1;
-    uint8_t rbuf[READ_CHUNK];
     size_t rpos, rlen;
     char peer_port[8];
     char local_addr[64];
     char local_port[8];
+    uint8_t rbuf[READ_CHUNK];       /* last: a reused connection skips it */
 };
+
+/* Spare connections, with their header buffers, for the next accept. */
+#define SPARE_CONNS 256
+static struct fpmd_freelist spare_conns = FPMD_FREELIST_INIT(SPARE_CONNS);
 
 static const struct timeval *header_tv, *keepalive_tv, *body_tv;
 static llhttp_settings_t settings;
@@ -799,6 +805,10 @@ destroy(struct fpmd_conn *base)
 {
     struct http_conn *c = http_of(base);
 
+    evbuffer_drain(c->field, evbuffer_get_length(c->field));
+    evbuffer_drain(c->value, evbuffer_get_length(c->value));
+    if (fpmd_freelist_put(&spare_conns, c))
+        return;
     evbuffer_free(c->field);
     evbuffer_free(c->value);
     free(c);
@@ -850,16 +860,32 @@ sockname(int fd, char *addr, size_t alen, char *port, size_t plen, int peer)
         snprintf(port, plen, "0");
 }
 
+size_t
+fpmd_http_conn_cached(void)
+{
+    return spare_conns.n;
+}
+
 int
 fpmd_http_conn_new(int fd, const char *peer)
 {
-    struct http_conn *c = calloc(1, sizeof(*c));
+    struct http_conn *c = fpmd_freelist_get(&spare_conns);
+    struct evbuffer *field, *value;
     char addr[64];
 
-    if (c == NULL)
-        return FPMD_ERROR;
-    c->field = evbuffer_new();
-    c->value = evbuffer_new();
+    if (c != NULL) {
+        field = c->field;
+        value = c->value;
+        memset(c, 0, offsetof(struct http_conn, rbuf));
+        c->field = field;
+        c->value = value;
+    } else {
+        c = calloc(1, sizeof(*c));
+        if (c == NULL)
+            return FPMD_ERROR;
+        c->field = evbuffer_new();
+        c->value = evbuffer_new();
+    }
     c->keep_alive = 1;
     c->scan = SCAN_LINE;
     llhttp_init(&c->parser, HTTP_REQUEST, &settings);

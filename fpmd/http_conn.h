@@ -5,6 +5,8 @@
 #ifndef FPMD_HTTP_CONN_H
 #define FPMD_HTTP_CONN_H
 
+#include <stddef.h>
+
 #include "fpmd/conf.h"
 
 /* Once per worker, after its event base exists. */
@@ -13,5 +15,9 @@ void fpmd_http_conn_setup(const struct fpmd_conf *conf);
 /* Takes ownership of an accepted, non-blocking socket; FPMD_ERROR (the
  * caller closes fd) when memory is out. */
 int fpmd_http_conn_new(int fd, const char *peer);
+
+/* Connection objects on this process's free list (0 in debug-alloc
+ * builds). */
+size_t fpmd_http_conn_cached(void);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include <event2/buffer.h>
 
+#include "fpmd/freelist.h"
 #include "fpmd/log.h"
 #include "fpmd/req.h"
 #include "fpmd/router.h"
@@ -30,35 +31,21 @@ struct fpmd_defer {
     void *arg;
 };
 
-#ifndef FPMD_DEBUG_ALLOC
-static struct fpmd_req *req_cache;
-static size_t req_ncached;
-#endif
+static struct fpmd_freelist spare_reqs = FPMD_FREELIST_INIT(REQ_CACHE_MAX);
 
 static void on_wake(evutil_socket_t fd, short what, void *arg);
 
 size_t
 fpmd_req_cached(void)
 {
-#ifndef FPMD_DEBUG_ALLOC
-    return req_ncached;
-#else
-    return 0;
-#endif
+    return spare_reqs.n;
 }
 
 struct fpmd_req *
 fpmd_req_new(const struct fpmd_req_ops *ops, void *conn, uint16_t id)
 {
-    struct fpmd_req *req = NULL;
+    struct fpmd_req *req = fpmd_freelist_get(&spare_reqs);
 
-#ifndef FPMD_DEBUG_ALLOC
-    if (req_cache != NULL) {
-        req = req_cache;
-        req_cache = req->next;
-        req_ncached--;
-    }
-#endif
     if (req == NULL) {
         req = malloc(sizeof(*req));
         if (req == NULL)
@@ -109,15 +96,8 @@ fpmd_req_free(struct fpmd_req *req)
     if (req->body != NULL)
         evbuffer_free(req->body);
     fpmd_arena_reset(&req->arena);
-#ifndef FPMD_DEBUG_ALLOC
-    if (req_ncached < REQ_CACHE_MAX) {
-        req->next = req_cache;
-        req_cache = req;
-        req_ncached++;
-        return;
-    }
-#endif
-    free(req);
+    if (!fpmd_freelist_put(&spare_reqs, req))
+        free(req);
 }
 
 /* --- params ----------------------------------------------------------- */

@@ -57,7 +57,7 @@ struct fpmd_sb_slot {
     uint64_t slow_requests;
     uint64_t terminated_requests;
     /* the worker's free lists, each second */
-    uint32_t free_reqs, free_buffers, free_stacks;
+    uint32_t free_reqs, free_buffers, free_stacks, free_conns;
     struct fpmd_sb_request req;
 };
 

@@ -579,6 +579,8 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     w->slot->free_reqs = (uint32_t) fpmd_req_cached();
     w->slot->free_buffers = (uint32_t) fpmd_arena_cached();
     w->slot->free_stacks = (uint32_t) stacks;
+    w->slot->free_conns = (uint32_t) (fpmd_http_conn_cached()
+                                      + fpmd_fcgi_conn_cached());
     fpmd_scoreboard_end_write(w->slot);
 }
 

@@ -71,6 +71,7 @@ snapshot(struct fpmd_status_view *v, struct fpmd_sb_slot *slots)
         v->free_reqs += slots[n].free_reqs;
         v->free_buffers += slots[n].free_buffers;
         v->free_stacks += slots[n].free_stacks;
+        v->free_conns += slots[n].free_conns;
         if (slots[n].state == FPMD_SB_BUSY)
             v->active++;
         else if (slots[n].state == FPMD_SB_IDLE

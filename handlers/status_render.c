@@ -251,6 +251,7 @@ pool_fields(const struct fpmd_status_view *v, struct field *f)
     f[n++] = (struct field) {"free requests", K_NUM, NULL, v->free_reqs, 0};
     f[n++] = (struct field) {"free buffers", K_NUM, NULL, v->free_buffers, 0};
     f[n++] = (struct field) {"free stacks", K_NUM, NULL, v->free_stacks, 0};
+    f[n++] = (struct field) {"free connections", K_NUM, NULL, v->free_conns, 0};
     return n;
 }
 
@@ -309,6 +310,8 @@ proc_fields(const struct fpmd_status_view *v, const struct fpmd_sb_slot *s,
     f[n++] = (struct field) {"free requests", K_NUM, NULL, s->free_reqs, 0};
     f[n++] = (struct field) {"free buffers", K_NUM, NULL, s->free_buffers, 0};
     f[n++] = (struct field) {"free stacks", K_NUM, NULL, s->free_stacks, 0};
+    f[n++] = (struct field) {"free connections", K_NUM, NULL, s->free_conns,
+                             0};
     return n;
 }
 
@@ -377,6 +380,9 @@ render_openmetrics(struct evbuffer *out, const struct fpmd_status_view *v)
     metric(out, "free_stacks", "gauge",
            "fpmd: coroutine stacks on the workers' free lists.",
            v->free_stacks);
+    metric(out, "free_connections", "gauge",
+           "fpmd: connection objects on the workers' free lists.",
+           v->free_conns);
     evbuffer_add(out, "# EOF\n", 6);
 }
 

@@ -32,7 +32,7 @@ struct fpmd_status_view {
     uint64_t max_children_reached, slow_requests;
     uint64_t in_flight;         /* fpmd: requests running in the pool */
     /* fpmd: objects on the workers' free lists, as of their last tick */
-    uint64_t free_reqs, free_buffers, free_stacks;
+    uint64_t free_reqs, free_buffers, free_stacks, free_conns;
     const struct fpmd_sb_slot *slots;
     size_t nslots;
 };

@@ -13,7 +13,9 @@ import time
 
 import pytest
 
-from conftest import Fpmd, Nginx, base_conf, free_port, http_request
+import fcgi_client as fc
+from conftest import (SANITIZED, Fpmd, Nginx, base_conf, free_port,
+                      http_request, wait_for)
 
 
 # base_conf's FastCGI pool, plus an HTTP listener and tight HTTP limits.
@@ -279,3 +281,50 @@ def test_same_answers_over_http_and_fastcgi_behind_nginx(web, tmpdir_path,
             assert ph.get("Content-Type") == dh.get("Content-Type")
     status, headers, _ = http_request(hport, "POST", "/hello", body=b"x")
     assert status == 405 and dict(headers)["Allow"] == "GET, HEAD"
+
+
+def test_connection_objects_come_back_through_free_lists(tmpdir_path,
+                                                         servers):
+    hport, fport = free_port(), free_port()
+    sock = os.path.join(tmpdir_path, "fpmd.sock")
+    text = base_conf(fport, sock).replace(
+        "listen:\n", "listen:\n  - http: 127.0.0.1:%d\n" % hport, 1).replace(
+        "max_children: 2", "max_children: 1")
+    f = Fpmd(tmpdir_path, text)
+    servers.append(f)
+    f.start(("127.0.0.1", hport))
+
+    def spare():
+        _, _, body = http_request(hport, "GET", "/status?json&full")
+        return json.loads(body)["free connections"]
+
+    def burst(n):
+        """n connections of each codec open at once, one request each."""
+        fcgi = [fc.Conn(("127.0.0.1", fport)) for _ in range(n)]
+        web = [socket.create_connection(("127.0.0.1", hport), timeout=5)
+               for _ in range(n)]
+        for c in fcgi:
+            c.send(fc.request_bytes(1, fc.cgi_params(uri="/hello")))
+        for s in web:
+            s.sendall(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        for c in fcgi:
+            assert c.wait([1])[0].split()[0] == 200
+        for s in web:
+            assert s.recv(65536).startswith(b"HTTP/1.1 200 ")
+        for c in fcgi:
+            c.close()
+        for s in web:
+            s.close()
+
+    burst(20)
+    if SANITIZED:       # debug-alloc builds keep no spares, by design
+        time.sleep(1.5)
+        assert spare() == 0
+        return
+    wait_for(lambda: spare() >= 40, 5, "40 connections back on the lists")
+    time.sleep(1.5)     # the worker publishes its counts once a second
+    settled = spare()
+    burst(20)
+    time.sleep(1.5)
+    # taken from the lists and given back, not allocated afresh
+    assert settled <= spare() <= settled + 2

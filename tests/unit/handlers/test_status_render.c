@@ -36,7 +36,8 @@ view(void)
         .accepted_conn = 5, .listen_queue = 1, .max_listen_queue = 4,
         .listen_queue_len = 511, .idle = 1, .active = 1, .total = 2,
         .max_active = 2, .max_children_reached = 3, .slow_requests = 6,
-        .in_flight = 7, .slots = slots, .nslots = 2,
+        .in_flight = 7, .free_reqs = 11, .free_buffers = 12,
+        .free_stacks = 13, .free_conns = 14, .slots = slots, .nslots = 2,
     };
 
     memset(slots, 0, sizeof(slots));
@@ -48,6 +49,10 @@ view(void)
     strcpy(slots[0].req.uri, "/x\"><script>alert(1)</script>\n&");
     slots[0].req.duration_us = 1000;
     slots[0].req.cpu_us = 500;
+    slots[0].free_reqs = 21;
+    slots[0].free_buffers = 22;
+    slots[0].free_stacks = 23;
+    slots[0].free_conns = 24;
     slots[1].pid = 101;
     slots[1].state = FPMD_SB_BUSY;
     return v;
@@ -98,9 +103,10 @@ status_text_matches_php_fpm_layout(void **state)
              "max children reached: 3\n"
              "slow requests:        6\n"
              "in flight requests:   7\n"
-             "free requests:        0\n"
-             "free buffers:         0\n"
-             "free stacks:          0\n", start);
+             "free requests:        11\n"
+             "free buffers:         12\n"
+             "free stacks:          13\n"
+             "free connections:     14\n", start);
     assert_string_equal(s, expect);
     assert_string_equal(ct, "text/plain");
     free(s);
@@ -109,6 +115,10 @@ status_text_matches_php_fpm_layout(void **state)
                               "state:                Idle\n"));
     assert_non_null(strstr(s, "request URI:          /x\"><script>alert(1)</script>?&\n"));
     assert_non_null(strstr(s, "last request cpu:     50.00\n"));
+    assert_non_null(strstr(s, "free requests:        21\n"
+                              "free buffers:         22\n"
+                              "free stacks:          23\n"
+                              "free connections:     24\n"));
     free(s);
 }
 
@@ -170,6 +180,7 @@ status_openmetrics_has_php_fpm_names(void **state)
     assert_non_null(strstr(s, "phpfpm_accepted_connections 5\n"));
     assert_non_null(strstr(s, "phpfpm_listen_queue_length 511\n"));
     assert_non_null(strstr(s, "phpfpm_max_children_reached 3\n"));
+    assert_non_null(strstr(s, "phpfpm_free_connections 14\n"));
     assert_int_equal(strcmp(s + strlen(s) - 6, "# EOF\n"), 0);
     free(s);
 }
