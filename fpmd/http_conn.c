@@ -716,6 +716,7 @@ on_read(struct fpmd_conn *base)
 {
     struct http_conn *c = http_of(base);
     ssize_t n;
+    size_t want;
 
     /* Woken by the handler draining the body, or by new bytes: either way
      * the body window is looked at again as bytes are fed. */
@@ -734,7 +735,8 @@ on_read(struct fpmd_conn *base)
         }
         if (c->rlen == sizeof(c->rbuf))
             break;
-        n = read(base->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen);
+        want = sizeof(c->rbuf) - c->rlen;
+        n = read(base->fd, c->rbuf + c->rlen, want);
         if (n < 0) {
             if (errno != EAGAIN && errno != EINTR && errno != ECONNRESET)
                 fpmd_log_errno(FPMD_LOG_NOTICE, "http %s: read", base->peer);
@@ -748,6 +750,10 @@ on_read(struct fpmd_conn *base)
         }
         c->rlen += (size_t) n;
         parse_input(c);
+        /* A short read emptied the socket: the poll is level-triggered, so
+         * skip the read that would only say EAGAIN. */
+        if ((size_t) n < want)
+            break;
     }
     return c->rlen == sizeof(c->rbuf);
 }

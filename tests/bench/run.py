@@ -191,31 +191,38 @@ def start_libfcgi(tmp, log):
                 {"hello": "/hello"})
 
 
-def start_fpmd(tmp, log):
+def start_fpmd(tmp, log, children=0):
+    """fpmd with one worker per core (children 0) on FastCGI and HTTP, or
+    with N workers on HTTP only: one worker is nginx's own setting here."""
     port, hport = free_port(), free_port()
-    conf = os.path.join(tmp, "fpmd.yaml")
+    name = "fpmd x%d" % children if children else "fpmd"
+    base = name.replace(" ", "-")
+    listen = "  - http: 127.0.0.1:%d\n    backlog: 4096\n" % hport
+    pm = "  mode: static\n"
+    if children:
+        pm += "  max_children: %d\n" % children
+    else:
+        listen = ("  - fastcgi: 127.0.0.1:%d\n    backlog: 511\n" % port
+                  + listen)
+    conf = os.path.join(tmp, base + ".yaml")
     with open(conf, "w") as f:
         f.write("""pool: bench
 listen:
-  - fastcgi: 127.0.0.1:{port}
-    backlog: 511
-  - http: 127.0.0.1:{hport}
-    backlog: 4096
-pm:
-  mode: static
-log:
-  error: {tmp}/fpmd-error.log
+{listen}pm:
+{pm}log:
+  error: {tmp}/{base}-error.log
 routes:
   - match: GET /hello
     handler: hello
   - match: GET /json
     handler: json
-""".format(port=port, hport=hport, tmp=tmp))
+""".format(listen=listen, pm=pm, tmp=tmp, base=base))
     proc = start([FPMD, "-F", "-y", conf], log)
-    wait_port(port, proc, "fpmd")
-    side = Side("fpmd", proc, "127.0.0.1:%d" % port,
+    wait_port(hport, proc, name)
+    side = Side(name, proc, "127.0.0.1:%d" % port,
                 {"hello": "/hello", "json": "/json"})
     side.http_port = hport
+    side.fastcgi = not children
     return side
 
 
@@ -314,11 +321,14 @@ def main():
         sides.append(start_libfcgi(TMP, log))
         if os.access(FPMD, os.X_OK):
             sides.append(start_fpmd(TMP, log))
+            sides.append(start_fpmd(TMP, log, children=1))
         else:
             print("fpmd skipped: %s not found (build it first)" % FPMD)
 
         rows, upstreams, servers = [], "", ""
         for i, side in enumerate(sides):
+            if not getattr(side, "fastcgi", True):
+                continue
             upstreams += ("    upstream b%d { server %s; keepalive 32; }\n"
                           % (i, side.address))
             for keep in (False, True):
@@ -439,7 +449,8 @@ def print_table(rows, sides):
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         ratio = ""
-        if (row["side"] is not None and row["side"].name != "fpmd"
+        if (row["side"] is not None
+                and not row["side"].name.startswith("fpmd")
                 and not row.get("direct")):
             f = find("fpmd", row["route"], row["keep"])
             if f is not None:
@@ -462,12 +473,15 @@ def print_table(rows, sides):
                              med(f, "cpu_us") / max(med(p, "cpu_us"), 1e-9)),
                           end="")
     ceiling = [r for r in rows if r["side"] is None]
-    for route in ROUTES:
-        d = find("fpmd", route, False, direct=True)
-        if d and ceiling:
-            print("\nfpmd standalone HTTP %s / nginx return 200: %.2f× req/s"
-                  % (route, med(d, "rps") / max(med(ceiling[0], "rps"), 1)),
-                  end="")
+    for name in ("fpmd", "fpmd x1"):
+        for route in ROUTES:
+            d = find(name, route, False, direct=True)
+            if d and ceiling:
+                print("\n%s standalone HTTP %s / nginx return 200 (one "
+                      "worker): %.2f× req/s" % (
+                          name, route,
+                          med(d, "rps") / max(med(ceiling[0], "rps"), 1)),
+                      end="")
     print()
 
 
