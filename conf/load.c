@@ -1163,6 +1163,256 @@ KEYFN(k_modules)
     }
 }
 
+/* --- pools (backends) ------------------------------------------------- */
+
+static struct fpmd_conf_backend *cur_backend;
+
+/* "127.0.0.1:6379", "[::1]:6379", "localhost:6379" or "/run/x.sock".
+ * Names other than localhost are refused: the drivers would resolve them
+ * with a blocking lookup inside the worker's loop. */
+static void
+server_address(struct ctx *c, const struct node *n, const char *key,
+               struct fpmd_conf_server *s)
+{
+    const char *v = scalar(c, n, key), *colon;
+    char host[64];
+    unsigned char addr[16];
+    unsigned long port;
+    size_t hlen;
+    char *end;
+
+    if (v == NULL)
+        return;
+    set_pos(&s->pos, c, n);
+    if (v[0] == '/') {
+        if (strlen(v) >= 108) {
+            error_at(c, n, "%s: unix socket path too long", key);
+            return;
+        }
+        s->path = strdup(v);
+        return;
+    }
+    if (v[0] == '[') {
+        const char *close = strchr(v, ']');
+
+        colon = close != NULL && close[1] == ':' ? close + 1 : NULL;
+        hlen = close != NULL ? (size_t) (close - v - 1) : 0;
+        v++;
+    } else {
+        colon = strrchr(v, ':');
+        hlen = colon != NULL ? (size_t) (colon - v) : 0;
+    }
+    if (colon == NULL || hlen == 0 || hlen >= sizeof(host)) {
+        error_at(c, n, "%s: \"%s\" is not HOST:PORT or a /unix/path", key, v);
+        return;
+    }
+    memcpy(host, v, hlen);
+    host[hlen] = '\0';
+    errno = 0;
+    port = strtoul(colon + 1, &end, 10);
+    if (!isdigit((unsigned char) colon[1]) || *end != '\0' || errno != 0
+        || port == 0 || port > 65535) {
+        error_at(c, n, "%s: \"%s\": the port must be 1 to 65535", key,
+                 colon + 1);
+        return;
+    }
+    if (strcmp(host, "localhost") == 0)
+        snprintf(host, sizeof(host), "127.0.0.1");
+    if (inet_pton(AF_INET, host, addr) != 1
+        && inet_pton(AF_INET6, host, addr) != 1) {
+        error_at(c, n, "%s: \"%s\" is not an IP address (host names are not "
+                 "resolved: a lookup would block the worker)", key, host);
+        return;
+    }
+    s->host = strdup(host);
+    s->port = (unsigned) port;
+}
+
+static struct fpmd_conf_server *cur_server;
+
+KEYFN(k_srv_address) { server_address(c, v, key, cur_server); }
+KEYFN(k_srv_role)
+{
+    const char *r = scalar(c, v, key);
+
+    if (r == NULL)
+        return;
+    if (strcmp(r, "primary") == 0)
+        cur_server->role = FPMD_ROLE_PRIMARY;
+    else if (strcmp(r, "replica") == 0)
+        cur_server->role = FPMD_ROLE_REPLICA;
+    else
+        error_at(c, v, "%s: \"%s\" is not primary or replica", key, r);
+}
+
+static const struct key server_keys[] = {
+    {"address", k_srv_address}, {"role", k_srv_role},
+};
+
+KEYFN(k_b_servers)
+{
+    struct fpmd_conf_backend *b = cur_backend;
+
+    b->servers = list_items(c, v, key, "servers", sizeof(*b->servers));
+    if (b->servers == NULL)
+        return;
+    if (v->nkids > FPMD_MAX_BACKEND_SERVERS) {
+        error_at(c, v, "%s: at most %d servers", key,
+                 FPMD_MAX_BACKEND_SERVERS);
+        return;
+    }
+    for (size_t i = 0; i < v->nkids; i++) {
+        const struct node *item = v->kids[i];
+
+        cur_server = &b->servers[b->nservers++];
+        set_pos(&cur_server->pos, c, item);
+        if (item->type == N_MAP) {
+            walk_map(c, item, "servers", server_keys,
+                     FPMD_ARRAY_LEN(server_keys));
+            if (cur_server->host == NULL && cur_server->path == NULL)
+                error_at(c, item, "servers: each server needs address:");
+        } else {
+            server_address(c, item, key, cur_server);
+        }
+    }
+}
+
+KEYFN(k_b_driver)
+{
+    const char *d = scalar(c, v, key);
+
+    if (d == NULL)
+        return;
+    if (strcmp(d, "redis") == 0)
+        cur_backend->driver = FPMD_DRIVER_REDIS;
+    else if (strcmp(d, "mysql") == 0)
+        cur_backend->driver = FPMD_DRIVER_MYSQL;
+    else if (strcmp(d, "mongo") == 0)
+        cur_backend->driver = FPMD_DRIVER_MONGO;
+    else
+        error_at(c, v, "%s: \"%s\" is not redis, mysql or mongo", key, d);
+}
+
+KEYFN(k_b_user) { get_str(c, v, key, &cur_backend->user); }
+KEYFN(k_b_password) { get_str(c, v, key, &cur_backend->password); }
+KEYFN(k_b_database) { get_str(c, v, key, &cur_backend->database); }
+KEYFN(k_b_min) { get_uint(c, v, key, 0, 10000, &cur_backend->min); }
+KEYFN(k_b_max) { get_uint(c, v, key, 1, 10000, &cur_backend->max); }
+KEYFN(k_b_queue)
+{
+    get_uint(c, v, key, 0, 1000000, &cur_backend->wait_queue);
+}
+KEYFN(k_b_wait) { get_duration(c, v, key, &cur_backend->wait_timeout_ms); }
+KEYFN(k_b_connect)
+{
+    get_duration(c, v, key, &cur_backend->connect_timeout_ms);
+}
+KEYFN(k_b_timeout) { get_duration(c, v, key, &cur_backend->timeout_ms); }
+KEYFN(k_b_idle) { get_duration(c, v, key, &cur_backend->idle_timeout_ms); }
+KEYFN(k_b_lifetime)
+{
+    get_duration(c, v, key, &cur_backend->max_lifetime_ms);
+}
+KEYFN(k_b_shard) { get_bool(c, v, key, &cur_backend->shard); }
+
+static const struct key backend_keys[] = {
+    {"driver", k_b_driver}, {"servers", k_b_servers}, {"user", k_b_user},
+    {"password", k_b_password}, {"database", k_b_database},
+    {"min", k_b_min}, {"max", k_b_max}, {"wait_queue", k_b_queue},
+    {"wait_timeout", k_b_wait}, {"connect_timeout", k_b_connect},
+    {"timeout", k_b_timeout}, {"idle_timeout", k_b_idle},
+    {"max_lifetime", k_b_lifetime}, {"shard", k_b_shard},
+};
+
+static void
+backend_check(struct ctx *c, const struct node *item,
+              const struct fpmd_conf_backend *b)
+{
+    size_t primaries = 0;
+
+    for (size_t i = 0; i < b->nservers; i++)
+        primaries += b->servers[i].role == FPMD_ROLE_PRIMARY;
+    if (b->nservers == 0)
+        error_at(c, item, "pools.%s: servers: needs at least one address",
+                 b->name);
+    else if (primaries == 0 && b->driver != FPMD_DRIVER_MONGO)
+        error_at(c, item, "pools.%s: servers: needs a primary", b->name);
+    if (b->min > b->max)
+        error_at(c, item, "pools.%s: min (%u) is above max (%u)", b->name,
+                 b->min, b->max);
+    if (b->shard && b->driver != FPMD_DRIVER_REDIS)
+        error_at(c, item, "pools.%s: shard: is for redis pools", b->name);
+    if (b->driver == FPMD_DRIVER_REDIS && b->database != NULL) {
+        char *end;
+        unsigned long db;
+
+        errno = 0;
+        db = strtoul(b->database, &end, 10);
+        if (!isdigit((unsigned char) b->database[0]) || *end != '\0'
+            || errno != 0 || db > 1000000)
+            error_at(c, item, "pools.%s: database: a redis database is a "
+                     "number", b->name);
+    }
+    if (b->timeout_ms == 0 || b->connect_timeout_ms == 0)
+        error_at(c, item, "pools.%s: timeout and connect_timeout must be "
+                 "above 0", b->name);
+}
+
+KEYFN(k_pools)
+{
+    struct fpmd_conf *conf = c->conf;
+
+    if (v->type != N_MAP) {
+        error_at(c, v, "%s: expected a mapping of pool names", key);
+        return;
+    }
+    if (v->nkids / 2 > FPMD_MAX_BACKENDS) {
+        error_at(c, v, "%s: at most %d pools", key, FPMD_MAX_BACKENDS);
+        return;
+    }
+    conf->backends = calloc(v->nkids / 2 + 1, sizeof(*conf->backends));
+    if (conf->backends == NULL)
+        return;
+    for (size_t i = 0; i + 1 < v->nkids; i += 2) {
+        const struct node *k = v->kids[i], *item = v->kids[i + 1];
+        const char *name = k->type == N_SCALAR ? k->value : "";
+        size_t len = strlen(name), j;
+
+        for (j = 0; j < len; j++) {
+            if (!isalnum((unsigned char) name[j]) && name[j] != '_'
+                && name[j] != '-')
+                break;
+        }
+        if (len == 0 || len > FPMD_BACKEND_NAME_MAX || j < len) {
+            error_at(c, k, "pools: a pool name is 1 to %d letters, digits, "
+                     "'_' or '-'", FPMD_BACKEND_NAME_MAX);
+            continue;
+        }
+        for (j = 0; j < conf->nbackends; j++) {
+            if (strcmp(conf->backends[j].name, name) == 0)
+                break;
+        }
+        if (j < conf->nbackends) {
+            error_at(c, k, "duplicate pool \"%s\"", name);
+            continue;
+        }
+        cur_backend = &conf->backends[conf->nbackends++];
+        cur_backend->name = strdup(name);
+        cur_backend->max = 16;
+        cur_backend->wait_queue = 1024;
+        cur_backend->wait_timeout_ms = 1000;
+        cur_backend->connect_timeout_ms = 1000;
+        cur_backend->timeout_ms = 1000;
+        cur_backend->idle_timeout_ms = 60000;
+        cur_backend->max_lifetime_ms = 3600000;
+        set_pos(&cur_backend->pos, c, k);
+        walk_map(c, item, "pools", backend_keys,
+                 FPMD_ARRAY_LEN(backend_keys));
+        if (item->type == N_MAP)
+            backend_check(c, k, cur_backend);
+    }
+}
+
 KEYFN(k_server_token) { get_str(c, v, key, &c->conf->server_token); }
 
 static const struct key top_keys[] = {
@@ -1173,6 +1423,7 @@ static const struct key top_keys[] = {
     {"emergency_restart_interval", k_er_interval},
     {"timeouts", k_timeouts}, {"limits", k_limits}, {"status", k_status},
     {"log", k_log}, {"routes", k_routes}, {"modules", k_modules},
+    {"pools", k_pools},
 };
 
 /* --- entry points ----------------------------------------------------- */
@@ -1325,6 +1576,20 @@ fpmd_conf_free(struct fpmd_conf *conf)
             free(st);
         }
     }
+    for (size_t i = 0; i < conf->nbackends; i++) {
+        struct fpmd_conf_backend *b = &conf->backends[i];
+
+        for (size_t j = 0; j < b->nservers; j++) {
+            free(b->servers[j].host);
+            free(b->servers[j].path);
+        }
+        free(b->servers);
+        free(b->name);
+        free(b->user);
+        free(b->password);
+        free(b->database);
+    }
+    free(conf->backends);
     for (size_t i = 0; i < conf->nmodules; i++)
         free(conf->modules[i].path);
     free(conf->modules);

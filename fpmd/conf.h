@@ -71,6 +71,53 @@ struct fpmd_conf_module {
     struct fpmd_conf_pos pos;
 };
 
+/* Backend pools (pools: in the config): at most this many, names this
+ * long, servers per pool. */
+#define FPMD_MAX_BACKENDS 16
+#define FPMD_BACKEND_NAME_MAX 31
+#define FPMD_MAX_BACKEND_SERVERS 32
+
+enum fpmd_backend_driver {
+    FPMD_DRIVER_REDIS = 0,
+    FPMD_DRIVER_MYSQL = 1,
+    FPMD_DRIVER_MONGO = 2,
+};
+
+enum fpmd_server_role {
+    FPMD_ROLE_PRIMARY = 0,
+    FPMD_ROLE_REPLICA = 1,
+};
+
+struct fpmd_conf_server {
+    char *host;             /* numeric IPv4/IPv6 ("localhost" becomes
+                             * 127.0.0.1), NULL for a unix socket */
+    unsigned port;
+    char *path;             /* unix socket, NULL for TCP */
+    enum fpmd_server_role role;
+    struct fpmd_conf_pos pos;
+};
+
+/* Every count and timeout is per worker and per server. */
+struct fpmd_conf_backend {
+    char *name;
+    enum fpmd_backend_driver driver;
+    struct fpmd_conf_server *servers;
+    size_t nservers;
+    char *user;                 /* NULL: none (redis: plain AUTH password) */
+    char *password;
+    char *database;             /* redis: db index; mysql: schema */
+    unsigned min;               /* kept open; 0 */
+    unsigned max;               /* at most; 16 */
+    unsigned wait_queue;        /* callers waiting for a connection; 1024 */
+    uint64_t wait_timeout_ms;   /* longest wait for a connection; 1s */
+    uint64_t connect_timeout_ms;  /* 1s */
+    uint64_t timeout_ms;        /* one call, send to reply; 1s */
+    uint64_t idle_timeout_ms;   /* idle above min is closed; 60s, 0: never */
+    uint64_t max_lifetime_ms;   /* reconnect after; 1h, 0: never */
+    int shard;                  /* redis: keys hashed across primaries */
+    struct fpmd_conf_pos pos;
+};
+
 struct fpmd_conf {
     char *file;             /* path it was loaded from, "(embedded)" */
 
@@ -142,6 +189,9 @@ struct fpmd_conf {
 
     struct fpmd_conf_module *modules;
     size_t nmodules;
+
+    struct fpmd_conf_backend *backends;
+    size_t nbackends;
 };
 
 /* Fills *conf with every default above. Allocates nothing. */

@@ -188,6 +188,17 @@ int fpmd_req_aborted(const struct fpmd_req *req);
  * FPMD_ERROR when the request was aborted meanwhile. */
 int fpmd_sleep(struct fpmd_req *req, uint64_t ms);
 
+/* For code that waits on its own events (backend drivers): parks the
+ * handler until fpmd_req_wake(req) or until the client goes away.
+ * Suspends. FPMD_OK when woken, FPMD_ERROR when the request was aborted
+ * (before or while parked). A wake that comes while the handler is not
+ * parked is lost: check the condition again after each return. */
+int fpmd_req_suspend(struct fpmd_req *req);
+/* Resumes a handler parked in fpmd_req_suspend on the next loop pass,
+ * never on the caller's stack; safe from any event callback, and a no-op
+ * when the handler is not parked there. */
+void fpmd_req_wake(struct fpmd_req *req);
+
 /* --- the response ----------------------------------------------------- */
 
 /* Before the first body byte: the status (default 200). FPMD_ERROR if the
@@ -237,6 +248,103 @@ char *fpmd_strndup(struct fpmd_req *req, const char *s, size_t n);
  * does not come from fpmd_alloc (json_object_put, freeReplyObject...).
  * FPMD_ERROR (and fn is not registered) when memory is out. */
 int fpmd_defer(struct fpmd_req *req, void (*fn)(void *), void *arg);
+
+/* --- backend pools ---------------------------------------------------- */
+
+/* Calls to the pools declared under pools: in the config. A call borrows
+ * a connection of the worker's pool (waiting in a bounded queue when all
+ * are lent), sends, and hands the connection back when the reply is in;
+ * connections live across requests. A call and its results belong to the
+ * request (freed with it); a request that ends with calls still pending,
+ * or whose client goes away, cancels them and the pool gets its
+ * connections back in a clean state (or closes them).
+ *
+ * Calls start without suspending, so a handler can start several and
+ * wait for all: the time taken is the slowest call's, not the sum. */
+struct fpmd_call;
+
+enum fpmd_call_status {
+    FPMD_CALL_OK = 0,           /* the backend answered (maybe an error
+                                 * reply: that is the backend's answer) */
+    FPMD_CALL_PENDING,          /* started, not done */
+    FPMD_CALL_EXHAUSTED,        /* no connection within wait_timeout, or
+                                 * the wait queue was full: 503 */
+    FPMD_CALL_DOWN,             /* no server reachable: 503 */
+    FPMD_CALL_TIMEOUT,          /* no reply within timeout: 504 */
+    FPMD_CALL_FAILED,           /* connection lost, protocol error: 502 */
+    FPMD_CALL_ABORTED,          /* the request went away first */
+    FPMD_CALL_INVALID,          /* no such pool, bad command: 500 */
+};
+
+enum fpmd_call_status fpmd_call_status(const struct fpmd_call *call);
+/* What went wrong, for logs and error bodies; "" when nothing did. */
+const char *fpmd_call_error(const struct fpmd_call *call);
+/* The HTTP status that fits a failed call (503, 504, 502, 500); 200 for
+ * FPMD_CALL_OK. */
+int fpmd_call_http_status(const struct fpmd_call *call);
+
+/* Waits until call is done. Suspends. FPMD_OK when it succeeded, else
+ * FPMD_ERROR (see fpmd_call_status). */
+int fpmd_await(struct fpmd_req *req, struct fpmd_call *call);
+/* Waits until every call req started so far is done. Suspends. FPMD_OK
+ * when all succeeded. */
+int fpmd_await_all(struct fpmd_req *req);
+
+/* The most recent failed call of req (NULL: none): what handlers using
+ * the one-line helpers below answer with. */
+const struct fpmd_call *fpmd_call_failed(const struct fpmd_req *req);
+
+/* --- redis --- */
+
+enum fpmd_redis_type {          /* hiredis's REDIS_REPLY_* values */
+    FPMD_REDIS_STRING = 1,
+    FPMD_REDIS_ARRAY = 2,
+    FPMD_REDIS_INTEGER = 3,
+    FPMD_REDIS_NIL = 4,
+    FPMD_REDIS_STATUS = 5,
+    FPMD_REDIS_ERROR = 6,
+};
+
+/* A reply, copied into the request's memory. */
+struct fpmd_redis_reply {
+    enum fpmd_redis_type type;
+    long long integer;          /* INTEGER */
+    const char *str;            /* STRING, STATUS, ERROR: NUL-terminated */
+    size_t len;
+    size_t elements;            /* ARRAY */
+    struct fpmd_redis_reply **element;
+};
+
+/* fpmd_redis_new flags. */
+#define FPMD_REDIS_READ_REPLICA 0x1 /* a replica answers when one is up */
+
+/* A call of pool (a redis pool) with no command yet; NULL when memory is
+ * out. Add commands, then fpmd_redis_send: they go in one write and their
+ * replies come back in order (a pipeline). With shard: on, the key (the
+ * first command's first argument) picks the server. */
+struct fpmd_call *fpmd_redis_new(struct fpmd_req *req, const char *pool,
+                                 unsigned flags);
+/* hiredis's format: %s a C string, %b a pointer and a size_t length.
+ * SUBSCRIBE, MONITOR and the like are refused (the call fails with
+ * FPMD_CALL_INVALID): they take the connection away from the pool. */
+int fpmd_redis_add(struct fpmd_call *call, const char *fmt, ...);
+int fpmd_redis_addv(struct fpmd_call *call, int argc, const char **argv,
+                    const size_t *lens);
+/* Starts the call. Never suspends. */
+void fpmd_redis_send(struct fpmd_call *call);
+/* The reply to the call's command i (from 0); NULL unless the call is
+ * FPMD_CALL_OK and i is in range. */
+const struct fpmd_redis_reply *fpmd_redis_reply(const struct fpmd_call *call,
+                                                size_t i);
+
+/* One command: start it and wait. Suspends. The reply, or NULL when the
+ * call failed (fpmd_call_failed(req) says how). */
+const struct fpmd_redis_reply *fpmd_redis(struct fpmd_req *req,
+                                          const char *pool,
+                                          const char *fmt, ...);
+/* The same call started, not waited for; NULL when memory is out. */
+struct fpmd_call *fpmd_redis_start(struct fpmd_req *req, const char *pool,
+                                   const char *fmt, ...);
 
 /* --- logging ---------------------------------------------------------- */
 

@@ -573,6 +573,22 @@ fpmd_sleep(struct fpmd_req *req, uint64_t ms)
     return req->aborted ? FPMD_ERROR : FPMD_OK;
 }
 
+int
+fpmd_req_suspend(struct fpmd_req *req)
+{
+    if (req->aborted)
+        return FPMD_ERROR;
+    wait_for(req, FPMD_WAIT_EXTERNAL);
+    return req->aborted ? FPMD_ERROR : FPMD_OK;
+}
+
+void
+fpmd_req_wake(struct fpmd_req *req)
+{
+    if (req->wait == FPMD_WAIT_EXTERNAL)
+        wake(req);
+}
+
 void
 fpmd_req_abort(struct fpmd_req *req)
 {

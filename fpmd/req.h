@@ -60,6 +60,7 @@ enum fpmd_req_wait {
     FPMD_WAIT_SLEEP,
     FPMD_WAIT_BODY,
     FPMD_WAIT_DRAIN,
+    FPMD_WAIT_EXTERNAL,             /* fpmd_req_suspend */
 };
 
 struct fpmd_req {

@@ -98,6 +98,8 @@ fpmd_scoreboard_read(const struct fpmd_scoreboard *sb, uint32_t i,
     terminate_field(out->req.query, sizeof(out->req.query));
     terminate_field(out->req.script, sizeof(out->req.script));
     terminate_field(out->req.user, sizeof(out->req.user));
+    for (size_t b = 0; b < FPMD_SB_BACKENDS; b++)
+        terminate_field(out->backends[b].name, sizeof(out->backends[b].name));
     if (out->state > FPMD_SB_FINISHING)
         out->state = FPMD_SB_FINISHING;
     if (out->pid <= 0 || out->state == FPMD_SB_FREE)

@@ -16,6 +16,8 @@
 #define FPMD_SB_SCRIPT_LEN 256
 #define FPMD_SB_USER_LEN 64
 #define FPMD_SB_POOL_LEN 64
+#define FPMD_SB_BACKENDS 16         /* FPMD_MAX_BACKENDS */
+#define FPMD_SB_BACKEND_LEN 32
 
 enum fpmd_sb_state {
     FPMD_SB_FREE = 0,       /* slot unused */
@@ -39,6 +41,15 @@ struct fpmd_sb_request {
     uint64_t memory;            /* peak arena bytes */
 };
 
+/* One backend pool as one worker sees it: gauges as of its last tick,
+ * counters since it started. Named, since workers of two generations may
+ * order their pools differently. */
+struct fpmd_sb_backend {
+    char name[FPMD_SB_BACKEND_LEN];     /* "" ends the list */
+    uint32_t size, idle, in_use, waiters;
+    uint64_t calls, timeouts, errors, reconnects, exhausted;
+};
+
 struct fpmd_sb_slot {
     /* Written by the worker. */
     volatile uint32_t seq;      /* odd while the worker writes (seqlock) */
@@ -59,6 +70,7 @@ struct fpmd_sb_slot {
     /* the worker's free lists, each second */
     uint32_t free_reqs, free_buffers, free_stacks, free_conns;
     struct fpmd_sb_request req;
+    struct fpmd_sb_backend backends[FPMD_SB_BACKENDS];
 };
 
 /* Pool-wide counters written by the master. */

@@ -26,6 +26,7 @@
 #include "fpmd/log.h"
 #include "fpmd/master.h"
 #include "fpmd/req.h"
+#include "fpmd/service.h"
 #include "fpmd/worker.h"
 
 #define ACCEPT_BATCH 16
@@ -582,6 +583,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     w->slot->free_conns = (uint32_t) (fpmd_http_conn_cached()
                                       + fpmd_fcgi_conn_cached());
     fpmd_scoreboard_end_write(w->slot);
+    fpmd_services_tick();
 }
 
 /* A handler that overflows its coroutine stack hits the guard page: say
@@ -685,6 +687,11 @@ fpmd_worker_main(const struct fpmd_conf *conf,
     fpmd_http_conn_setup(conf);
     w.tick_ev = event_new(w.base, -1, EV_PERSIST, on_tick, &w);
     event_add(w.tick_ev, &second);
+    if (fpmd_services_start(conf, w.base) != FPMD_OK) {
+        fpmd_log(FPMD_LOG_ALERT, "worker %d: a service failed to start",
+                 (int) getpid());
+        return 78;
+    }
 
     fpmd_scoreboard_begin_write(w.slot);
     w.slot->pid = getpid();
@@ -700,6 +707,7 @@ fpmd_worker_main(const struct fpmd_conf *conf,
 
     if (w.fast_exit || w.in_flight > 0 || w.connections > 0)
         fpmd_conn_close_all();
+    fpmd_services_stop();
     for (size_t i = 0; i < nlisteners; i++)
         event_free(w.accept_evs[i]);
     free(w.accept_evs);

@@ -46,6 +46,37 @@ free_evbuffer(void *b)
     evbuffer_free(b);
 }
 
+/* Adds one worker's view of its backend pools into v, matched by name. */
+static void
+add_backends(struct fpmd_status_view *v, const struct fpmd_sb_slot *slot)
+{
+    for (size_t i = 0; i < FPMD_SB_BACKENDS && slot->backends[i].name[0];
+         i++) {
+        const struct fpmd_sb_backend *s = &slot->backends[i];
+        struct fpmd_status_backend *b = NULL;
+
+        for (size_t j = 0; j < v->nbackends && b == NULL; j++) {
+            if (strcmp(v->backends[j].name, s->name) == 0)
+                b = &v->backends[j];
+        }
+        if (b == NULL) {
+            if (v->nbackends == FPMD_SB_BACKENDS)
+                continue;
+            b = &v->backends[v->nbackends++];
+            memcpy(b->name, s->name, sizeof(b->name));
+        }
+        b->size += s->size;
+        b->idle += s->idle;
+        b->in_use += s->in_use;
+        b->waiters += s->waiters;
+        b->calls += s->calls;
+        b->timeouts += s->timeouts;
+        b->errors += s->errors;
+        b->reconnects += s->reconnects;
+        b->exhausted += s->exhausted;
+    }
+}
+
 /* Fills v from the scoreboard; slots is an arena array of nslots. */
 static void
 snapshot(struct fpmd_status_view *v, struct fpmd_sb_slot *slots)
@@ -72,6 +103,7 @@ snapshot(struct fpmd_status_view *v, struct fpmd_sb_slot *slots)
         v->free_buffers += slots[n].free_buffers;
         v->free_stacks += slots[n].free_stacks;
         v->free_conns += slots[n].free_conns;
+        add_backends(v, &slots[n]);
         if (slots[n].state == FPMD_SB_BUSY)
             v->active++;
         else if (slots[n].state == FPMD_SB_IDLE

@@ -4,6 +4,7 @@
  * how to print a name, a value and how to escape request-derived text. */
 #include "config.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -315,6 +316,71 @@ proc_fields(const struct fpmd_status_view *v, const struct fpmd_sb_slot *s,
     return n;
 }
 
+static size_t
+backend_fields(const struct fpmd_status_backend *b,
+               enum fpmd_status_format fmt, struct field *f)
+{
+    size_t n = 0;
+
+    /* In text, a block that starts "backend: NAME" reads on its own. */
+    f[n++] = (struct field) {fmt == FPMD_STATUS_TEXT ? "backend" : "name",
+                             K_STR, b->name, 0, 0};
+    f[n++] = (struct field) {"size", K_NUM, NULL, b->size, 0};
+    f[n++] = (struct field) {"idle", K_NUM, NULL, b->idle, 0};
+    f[n++] = (struct field) {"in use", K_NUM, NULL, b->in_use, 0};
+    f[n++] = (struct field) {"waiters", K_NUM, NULL, b->waiters, 0};
+    f[n++] = (struct field) {"calls", K_NUM, NULL, b->calls, 0};
+    f[n++] = (struct field) {"timeouts", K_NUM, NULL, b->timeouts, 0};
+    f[n++] = (struct field) {"errors", K_NUM, NULL, b->errors, 0};
+    f[n++] = (struct field) {"reconnects", K_NUM, NULL, b->reconnects, 0};
+    f[n++] = (struct field) {"exhausted", K_NUM, NULL, b->exhausted, 0};
+    return n;
+}
+
+/* fpmd's backend pools after php-fpm's pool fields: a block per pool in
+ * text, a "backends" list in JSON and XML, a table each in HTML. */
+static void
+render_backends(struct evbuffer *out, const struct fpmd_status_view *v,
+                enum fpmd_status_format fmt)
+{
+    struct field f[16];
+    size_t n;
+
+    if (v->nbackends == 0)
+        return;
+    if (fmt == FPMD_STATUS_JSON)
+        evbuffer_add(out, ",\"backends\":[", 13);
+    else if (fmt == FPMD_STATUS_XML)
+        evbuffer_add(out, "<backends>\n", 11);
+    else if (fmt == FPMD_STATUS_HTML)
+        evbuffer_add(out, "</table>\n", 9);
+    for (size_t i = 0; i < v->nbackends; i++) {
+        if (fmt == FPMD_STATUS_TEXT)
+            evbuffer_add(out, "\n", 1);
+        else if (fmt == FPMD_STATUS_JSON)
+            evbuffer_add(out, i ? ",{" : "{", i ? 2 : 1);
+        else if (fmt == FPMD_STATUS_XML)
+            evbuffer_add(out, "<backend>\n", 10);
+        else
+            evbuffer_add(out, "<table border=\"1\">\n", 19);
+        n = backend_fields(&v->backends[i], fmt, f);
+        for (size_t j = 0; j < n; j++)
+            put_field(out, fmt, &f[j], j == 0);
+        if (fmt == FPMD_STATUS_JSON)
+            evbuffer_add(out, "}", 1);
+        else if (fmt == FPMD_STATUS_XML)
+            evbuffer_add(out, "</backend>\n", 11);
+        else if (fmt == FPMD_STATUS_HTML)
+            evbuffer_add(out, "</table>\n", 9);
+    }
+    if (fmt == FPMD_STATUS_JSON)
+        evbuffer_add(out, "]", 1);
+    else if (fmt == FPMD_STATUS_XML)
+        evbuffer_add(out, "</backends>\n", 12);
+    else if (fmt == FPMD_STATUS_HTML)
+        evbuffer_add(out, "<table>\n", 8);
+}
+
 /* --- openmetrics ------------------------------------------------------ */
 
 static void
@@ -324,6 +390,49 @@ metric(struct evbuffer *out, const char *name, const char *type,
     evbuffer_add_printf(out, "# HELP phpfpm_%s %s\n# TYPE phpfpm_%s %s\n"
                         "phpfpm_%s %llu\n", name, help, name, type, name,
                         (unsigned long long) value);
+}
+
+/* One family per backend statistic, a sample per pool; pool names are
+ * config names of [A-Za-z0-9_-], safe as label values. */
+static void
+render_backend_metrics(struct evbuffer *out, const struct fpmd_status_view *v)
+{
+    static const struct {
+        const char *name, *type, *help;
+        size_t off;
+    } stats[] = {
+#define STAT_(name, type, help) \
+    {#name, type, help, offsetof(struct fpmd_status_backend, name)}
+        STAT_(size, "gauge", "connections open"),
+        STAT_(idle, "gauge", "connections idle"),
+        STAT_(in_use, "gauge", "connections lent to requests"),
+        STAT_(waiters, "gauge", "calls waiting for a connection"),
+        STAT_(calls, "counter", "calls made"),
+        STAT_(timeouts, "counter", "calls and connects that timed out"),
+        STAT_(errors, "counter", "calls and connects that failed"),
+        STAT_(reconnects, "counter", "connections opened after the first"),
+        STAT_(exhausted, "counter",
+              "calls refused: wait queue full or wait timed out"),
+#undef STAT_
+    };
+
+    if (v->nbackends == 0)
+        return;
+    for (size_t s = 0; s < FPMD_ARRAY_LEN(stats); s++) {
+        evbuffer_add_printf(out, "# HELP phpfpm_backend_%s fpmd: backend "
+                            "pool %s, summed over the workers.\n"
+                            "# TYPE phpfpm_backend_%s %s\n", stats[s].name,
+                            stats[s].help, stats[s].name, stats[s].type);
+        for (size_t i = 0; i < v->nbackends; i++) {
+            const struct fpmd_status_backend *b = &v->backends[i];
+            uint64_t value;
+
+            memcpy(&value, (const char *) b + stats[s].off, sizeof(value));
+            evbuffer_add_printf(out, "phpfpm_backend_%s{backend=\"%s\"} "
+                                "%llu\n", stats[s].name, b->name,
+                                (unsigned long long) value);
+        }
+    }
 }
 
 static void
@@ -383,6 +492,7 @@ render_openmetrics(struct evbuffer *out, const struct fpmd_status_view *v)
     metric(out, "free_connections", "gauge",
            "fpmd: connection objects on the workers' free lists.",
            v->free_conns);
+    render_backend_metrics(out, v);
     evbuffer_add(out, "# EOF\n", 6);
 }
 
@@ -414,6 +524,7 @@ fpmd_status_render(struct evbuffer *out, const struct fpmd_status_view *v,
     n = pool_fields(v, f);
     for (size_t i = 0; i < n; i++)
         put_field(out, fmt, &f[i], i == 0);
+    render_backends(out, v, fmt);
     if (full) {
         if (fmt == FPMD_STATUS_JSON)
             evbuffer_add(out, ",\"processes\":[", 14);

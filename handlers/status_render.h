@@ -22,6 +22,13 @@ enum fpmd_status_format {
     FPMD_STATUS_OPENMETRICS,
 };
 
+/* A backend pool summed over the workers (fpmd's own section). */
+struct fpmd_status_backend {
+    char name[FPMD_SB_BACKEND_LEN];
+    uint64_t size, idle, in_use, waiters;
+    uint64_t calls, timeouts, errors, reconnects, exhausted;
+};
+
 struct fpmd_status_view {
     const char *pool;
     const char *pm;             /* "static", "dynamic", "ondemand" */
@@ -35,6 +42,8 @@ struct fpmd_status_view {
     uint64_t free_reqs, free_buffers, free_stacks, free_conns;
     const struct fpmd_sb_slot *slots;
     size_t nslots;
+    struct fpmd_status_backend backends[FPMD_SB_BACKENDS];
+    size_t nbackends;
 };
 
 /* php-fpm's query words: json, xml, html, openmetrics, full, in any

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The generic connection pool under every driver, one per configured pool
+ * per worker (never in the master). A pool has a node per server; a node
+ * owns its connections (an idle list, most recently used first) and a FIFO
+ * of calls waiting for one. A call is one request's use of a connection:
+ * queued, sent, done. Timers bound every wait: wait_timeout in the queue,
+ * connect_timeout for a connection coming up, timeout from send to reply.
+ * A server that refuses connections is backed off (50 ms doubling to
+ * 500 ms) and calls to it fail at once meanwhile, so a restart costs a
+ * fast 503 and recovery takes at most half a second.
+ *
+ * A driver supplies the wire: it connects, sends a call, tells the pool
+ * when the reply is in or the connection is gone, and says whether a
+ * connection handed back can serve the next borrower. */
+#ifndef FPMD_POOLS_POOL_H
+#define FPMD_POOLS_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "fpmd/conf.h"
+#include "fpmd/fpmd.h"
+
+struct fpmd_pool;
+struct fpmd_pool_node;
+struct fpmd_pool_conn;
+
+enum fpmd_pool_conn_state {
+    FPMD_PCONN_CONNECTING,
+    FPMD_PCONN_IDLE,
+    FPMD_PCONN_BUSY,            /* carries a call, or drains an abandoned one */
+};
+
+struct fpmd_pool_conn {
+    struct fpmd_pool_conn *prev, *next;     /* the node's idle list */
+    struct fpmd_pool_node *node;
+    enum fpmd_pool_conn_state state;
+    struct fpmd_call *call;                 /* NULL when idle or abandoned */
+    struct event timer;                     /* connect, drain */
+    uint64_t opened_us, idle_since_us;
+    void *driver;                           /* the driver's state */
+};
+
+enum fpmd_call_state {
+    FPMD_CALLST_NEW,            /* being built */
+    FPMD_CALLST_QUEUED,         /* waiting for a connection */
+    FPMD_CALLST_SENT,
+    FPMD_CALLST_DONE,
+};
+
+struct fpmd_call {
+    struct fpmd_call *next_wait;            /* the node's wait queue */
+    struct fpmd_call *next_req;             /* the request's calls */
+    struct fpmd_req *req;
+    struct fpmd_pool *pool;
+    struct fpmd_pool_node *node;
+    struct fpmd_pool_conn *conn;
+    enum fpmd_call_state state;
+    enum fpmd_call_status status;
+    const char *error;                      /* in the request's arena */
+    struct event timer;                     /* wait, then reply */
+    int timer_armed;
+    void *driver;                           /* the driver's per-call data */
+};
+
+struct fpmd_pool_driver {
+    const char *name;
+    /* Starts connecting c (c->node says where). Reports later, never from
+     * inside this call, with fpmd_pool_conn_up or fpmd_pool_conn_lost.
+     * FPMD_ERROR when it could not start (error says why). */
+    int (*connect)(struct fpmd_pool_conn *c, char *error, size_t len);
+    /* Sends c->call. Reports with fpmd_pool_conn_done when its reply is
+     * in, or fpmd_pool_conn_lost. FPMD_ERROR when it could not send (the
+     * pool then closes c). */
+    int (*send)(struct fpmd_pool_conn *c);
+    /* c->call is going away (request ended or aborted) while its reply is
+     * still due: 1 when c will report fpmd_pool_conn_done once the reply
+     * is in and be clean then, 0 to have the pool close c now. */
+    int (*abandon)(struct fpmd_pool_conn *c);
+    /* After a call: 1 when c can serve the next borrower as it is. */
+    int (*reusable)(struct fpmd_pool_conn *c);
+    /* Releases the driver's side of c; no report comes after. */
+    void (*close)(struct fpmd_pool_conn *c);
+};
+
+/* Registered by the worker's pool service for each configured pool. */
+const struct fpmd_pool_driver *fpmd_pool_driver_redis(void);
+
+/* Driver reports. */
+void fpmd_pool_conn_up(struct fpmd_pool_conn *c);
+void fpmd_pool_conn_lost(struct fpmd_pool_conn *c, const char *why);
+/* The call's reply is in (its results filled in), or the abandoned
+ * call's reply was drained. */
+void fpmd_pool_conn_done(struct fpmd_pool_conn *c);
+
+/* For the driver APIs. */
+struct fpmd_pool *fpmd_pool_find(const char *name);
+const struct fpmd_conf_backend *fpmd_pool_conf(const struct fpmd_pool *p);
+const struct fpmd_conf_server *fpmd_pool_node_conf(
+    const struct fpmd_pool_node *n);
+const struct fpmd_conf_backend *fpmd_pool_conn_conf(
+    const struct fpmd_pool_conn *c);
+struct event_base *fpmd_pool_base(void);
+/* Server picks: the first primary up; a replica up (round robin), else a
+ * primary; the primary owning a key on the consistent-hash ring. */
+struct fpmd_pool_node *fpmd_pool_primary(struct fpmd_pool *p);
+struct fpmd_pool_node *fpmd_pool_replica(struct fpmd_pool *p);
+struct fpmd_pool_node *fpmd_pool_shard(struct fpmd_pool *p, const void *key,
+                                       size_t len);
+
+/* A call of req on pool name, with driver data; NULL when memory is out.
+ * A pool that does not exist or has another driver gives a call already
+ * failed with FPMD_CALL_INVALID. */
+struct fpmd_call *fpmd_pool_call_new(struct fpmd_req *req, const char *name,
+                                     const struct fpmd_pool_driver *drv,
+                                     void *driver_data);
+/* Starts call on node: lends it a connection now or queues it. */
+void fpmd_pool_call_start(struct fpmd_call *call, struct fpmd_pool_node *node);
+/* Ends a call that never started (bad arguments). */
+void fpmd_pool_call_fail(struct fpmd_call *call,
+                         enum fpmd_call_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

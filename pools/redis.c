@@ -1,0 +1,630 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The Redis driver: hiredis's async API on the worker's libevent base.
+ * hiredis 0.14 has no timeouts (the pool's timers bound every wait), no
+ * reconnect that re-applies AUTH and SELECT (every connection runs its own
+ * handshake), and frees a context itself when the server goes away, so
+ * nothing here frees one from inside hiredis's disconnect callback.
+ *
+ * Each command sent carries a ticket naming its connection. Replies come
+ * in order, one callback per ticket; a connection that is closed first
+ * detaches its tickets, so a late callback (hiredis runs them all, with no
+ * reply, when a context is freed) finds nothing to touch. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libevent.h>
+
+#include "pools/pool.h"
+
+enum ticket_kind {
+    T_HANDSHAKE,
+    T_CALL,
+};
+
+struct rconn;
+
+struct ticket {
+    struct ticket *next;
+    struct rconn *rc;           /* NULL once the connection is closed */
+    enum ticket_kind kind;
+    size_t index;               /* T_CALL: the command's place in its call */
+};
+
+struct rconn {
+    redisAsyncContext *ac;      /* NULL once hiredis let go of it */
+    struct fpmd_pool_conn *pc;
+    struct ticket *head, **tail;    /* replies due, oldest first */
+    unsigned handshake;         /* replies due before the connection is up */
+    unsigned due;               /* replies due to the current call */
+    unsigned in_multi:1;        /* MULTI sent, no EXEC or DISCARD yet */
+    unsigned watching:1;
+    unsigned db_changed:1;      /* SELECT by a handler */
+};
+
+struct rcmd {
+    char *buf;                  /* RESP, in the request's arena */
+    size_t len;
+};
+
+struct rcall {
+    struct rcmd *cmds;
+    size_t ncmds, cap;
+    unsigned flags;
+    const char *refused;        /* a command that may not go through a pool */
+    struct fpmd_redis_reply **replies;
+};
+
+/* --- RESP of our own formatted commands ------------------------------- */
+
+/* Argument i of a command hiredis formatted ("*N\r\n$L\r\narg\r\n..."). */
+static int
+resp_arg(const char *buf, size_t len, unsigned i, const char **arg,
+         size_t *alen)
+{
+    const char *p = buf, *end = buf + len;
+    unsigned long n, l;
+    char *e;
+
+    if (p >= end || *p != '*')
+        return FPMD_ERROR;
+    n = strtoul(p + 1, &e, 10);
+    if (i >= n)
+        return FPMD_ERROR;
+    p = e + 2;
+    for (unsigned k = 0; p < end && *p == '$'; k++) {
+        l = strtoul(p + 1, &e, 10);
+        p = e + 2;
+        if ((size_t) (end - p) < l + 2)
+            return FPMD_ERROR;
+        if (k == i) {
+            *arg = p;
+            *alen = l;
+            return FPMD_OK;
+        }
+        p += l + 2;
+    }
+    return FPMD_ERROR;
+}
+
+static int
+arg_is(const char *arg, size_t len, const char *word)
+{
+    return strlen(word) == len && strncasecmp(arg, word, len) == 0;
+}
+
+/* Commands that turn the connection into something else (a subscriber,
+ * a monitor, a replica) or break reply order: not through a pool. */
+static const char *
+refused(const char *buf, size_t len)
+{
+    static const char *const words[] = {
+        "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE",
+        "PUNSUBSCRIBE", "SUNSUBSCRIBE", "MONITOR", "QUIT", "SYNC", "PSYNC",
+        "RESET", "HELLO", "AUTH",
+    };
+    const char *a0, *a1;
+    size_t l0, l1;
+
+    if (resp_arg(buf, len, 0, &a0, &l0) != FPMD_OK)
+        return "an empty command";
+    for (size_t i = 0; i < FPMD_ARRAY_LEN(words); i++) {
+        if (arg_is(a0, l0, words[i]))
+            return words[i];
+    }
+    if (arg_is(a0, l0, "CLIENT") && resp_arg(buf, len, 1, &a1, &l1) == FPMD_OK
+        && arg_is(a1, l1, "REPLY"))
+        return "CLIENT REPLY";
+    return NULL;
+}
+
+/* Session state a command leaves behind, for reusable(). */
+static void
+track(struct rconn *rc, const char *buf, size_t len)
+{
+    const char *a0;
+    size_t l0;
+
+    if (resp_arg(buf, len, 0, &a0, &l0) != FPMD_OK)
+        return;
+    if (arg_is(a0, l0, "MULTI")) {
+        rc->in_multi = 1;
+    } else if (arg_is(a0, l0, "EXEC") || arg_is(a0, l0, "DISCARD")) {
+        rc->in_multi = 0;
+        rc->watching = 0;
+    } else if (arg_is(a0, l0, "WATCH")) {
+        rc->watching = 1;
+    } else if (arg_is(a0, l0, "UNWATCH")) {
+        rc->watching = 0;
+    } else if (arg_is(a0, l0, "SELECT") || arg_is(a0, l0, "SWAPDB")) {
+        rc->db_changed = 1;
+    }
+}
+
+/* --- replies ---------------------------------------------------------- */
+
+static const struct fpmd_redis_reply too_large = {
+    FPMD_REDIS_ERROR, 0, "ERR fpmd: the reply does not fit the request's "
+    "memory (limits.params)", 68, 0, NULL,
+};
+
+static struct fpmd_redis_reply *
+copy_reply(struct fpmd_req *req, const redisReply *r)
+{
+    struct fpmd_redis_reply *out = fpmd_alloc(req, sizeof(*out));
+
+    if (out == NULL)
+        return NULL;
+    memset(out, 0, sizeof(*out));
+    out->type = (enum fpmd_redis_type) r->type;
+    out->integer = r->integer;
+    if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS
+        || r->type == REDIS_REPLY_ERROR) {
+        char *s = fpmd_alloc(req, r->len + 1);
+
+        if (s == NULL)
+            return NULL;
+        memcpy(s, r->str, r->len);
+        s[r->len] = '\0';
+        out->str = s;
+        out->len = r->len;
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
+        if (r->elements > SIZE_MAX / sizeof(*out->element))
+            return NULL;
+        out->element = fpmd_alloc(req, r->elements * sizeof(*out->element));
+        if (out->element == NULL)
+            return NULL;
+        /* hiredis's reader bounds the nesting (7 levels). */
+        for (size_t i = 0; i < r->elements; i++) {
+            out->element[i] = copy_reply(req, r->element[i]);
+            if (out->element[i] == NULL)
+                return NULL;
+        }
+        out->elements = r->elements;
+    }
+    return out;
+}
+
+/* --- connections ------------------------------------------------------ */
+
+/* After this no callback of ac reaches rc. */
+static void
+detach(struct rconn *rc)
+{
+    for (struct ticket *t = rc->head; t != NULL; t = t->next)
+        t->rc = NULL;
+    rc->head = NULL;
+    rc->tail = &rc->head;
+    if (rc->ac != NULL)
+        rc->ac->data = NULL;
+}
+
+/* hiredis is freeing the context itself (server gone, I/O error). */
+static void
+gone(struct rconn *rc, const char *why)
+{
+    char msg[128];
+
+    snprintf(msg, sizeof(msg), "%s", why != NULL && why[0] ? why
+                                                          : "connection closed");
+    detach(rc);
+    rc->ac = NULL;
+    fpmd_pool_conn_lost(rc->pc, msg);
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
+
+static int
+send_cmd(struct rconn *rc, enum ticket_kind kind, size_t index,
+         const char *cmd, size_t len)
+{
+    struct ticket *t = malloc(sizeof(*t));
+
+    if (t == NULL)
+        return FPMD_ERROR;
+    t->next = NULL;
+    t->rc = rc;
+    t->kind = kind;
+    t->index = index;
+    if (redisAsyncFormattedCommand(rc->ac, on_reply, t, cmd, len)
+        != REDIS_OK) {
+        free(t);
+        return FPMD_ERROR;
+    }
+    *rc->tail = t;
+    rc->tail = &t->next;
+    return FPMD_OK;
+}
+
+static void
+on_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct ticket *t = privdata;
+    struct rconn *rc = t->rc;
+    const redisReply *r = reply;
+    struct fpmd_call *call;
+    struct rcall *data;
+
+    if (rc == NULL) {
+        free(t);
+        return;
+    }
+    rc->head = t->next;
+    if (rc->head == NULL)
+        rc->tail = &rc->head;
+    if (r == NULL) {
+        free(t);
+        gone(rc, ac->errstr);
+        return;
+    }
+    if (t->kind == T_HANDSHAKE) {
+        free(t);
+        if (r->type == REDIS_REPLY_ERROR) {
+            char msg[160];
+
+            snprintf(msg, sizeof(msg), "handshake refused: %.*s",
+                     (int) r->len, r->str);
+            fpmd_pool_conn_lost(rc->pc, msg);
+        } else if (--rc->handshake == 0) {
+            fpmd_pool_conn_up(rc->pc);
+        }
+        return;
+    }
+    call = rc->pc->call;
+    if (call != NULL) {
+        data = call->driver;
+        data->replies[t->index] = copy_reply(call->req, r);
+        if (data->replies[t->index] == NULL)
+            data->replies[t->index] =
+                (struct fpmd_redis_reply *) &too_large;
+    }
+    free(t);
+    if (--rc->due == 0)
+        fpmd_pool_conn_done(rc->pc);
+}
+
+static void
+on_connect(const redisAsyncContext *ac, int status)
+{
+    struct rconn *rc = ac->data;
+
+    /* Success waits for the handshake replies. A failure is followed by
+     * hiredis freeing the context, with no disconnect callback. */
+    if (rc == NULL || status == REDIS_OK)
+        return;
+    gone(rc, ac->errstr);
+}
+
+static void
+on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct rconn *rc = ac->data;
+
+    (void) status;
+    if (rc != NULL)
+        gone(rc, ac->errstr);
+}
+
+static int
+send_argv(struct rconn *rc, int argc, const char **argv)
+{
+    size_t lens[3];
+    char *cmd;
+    int n, rv;
+
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    n = redisFormatCommandArgv(&cmd, argc, argv, lens);
+    if (n < 0)
+        return FPMD_ERROR;
+    rv = send_cmd(rc, T_HANDSHAKE, 0, cmd, (size_t) n);
+    redisFreeCommand(cmd);
+    if (rv == FPMD_OK)
+        rc->handshake++;
+    return rv;
+}
+
+/* AUTH and SELECT on every connection: hiredis keeps neither across a
+ * reconnect. With neither, a PING, so that the connection counts as up
+ * once the server answers, not once the kernel accepted: a stopped server
+ * fails connect_timeout rather than every call's timeout. */
+static int
+handshake(struct rconn *rc, const struct fpmd_conf_backend *conf)
+{
+    const char *argv[3];
+    int argc = 0;
+
+    if (conf->password != NULL) {
+        argv[argc++] = "AUTH";
+        if (conf->user != NULL)
+            argv[argc++] = conf->user;
+        argv[argc++] = conf->password;
+        if (send_argv(rc, argc, argv) != FPMD_OK)
+            return FPMD_ERROR;
+    }
+    if (conf->database != NULL && strcmp(conf->database, "0") != 0) {
+        argv[0] = "SELECT";
+        argv[1] = conf->database;
+        if (send_argv(rc, 2, argv) != FPMD_OK)
+            return FPMD_ERROR;
+    }
+    if (rc->handshake == 0) {
+        argv[0] = "PING";
+        return send_argv(rc, 1, argv);
+    }
+    return FPMD_OK;
+}
+
+static int
+drv_connect(struct fpmd_pool_conn *pc, char *error, size_t len)
+{
+    const struct fpmd_conf_server *s = fpmd_pool_node_conf(pc->node);
+    struct rconn *rc = calloc(1, sizeof(*rc));
+    redisAsyncContext *ac;
+
+    if (rc == NULL) {
+        snprintf(error, len, "out of memory");
+        return FPMD_ERROR;
+    }
+    ac = s->path != NULL ? redisAsyncConnectUnix(s->path)
+                         : redisAsyncConnect(s->host, (int) s->port);
+    if (ac == NULL || ac->err) {
+        snprintf(error, len, "%s", ac != NULL ? ac->errstr : "out of memory");
+        if (ac != NULL)
+            redisAsyncFree(ac);
+        free(rc);
+        return FPMD_ERROR;
+    }
+    rc->ac = ac;
+    rc->pc = pc;
+    rc->tail = &rc->head;
+    ac->data = rc;
+    pc->driver = rc;
+    if (redisLibeventAttach(ac, fpmd_pool_base()) != REDIS_OK
+        || redisAsyncSetConnectCallback(ac, on_connect) != REDIS_OK
+        || redisAsyncSetDisconnectCallback(ac, on_disconnect) != REDIS_OK
+        || handshake(rc, fpmd_pool_conn_conf(pc)) != FPMD_OK) {
+        snprintf(error, len, "connection setup failed");
+        detach(rc);
+        redisAsyncFree(ac);
+        free(rc);
+        pc->driver = NULL;
+        return FPMD_ERROR;
+    }
+    return FPMD_OK;
+}
+
+static int
+drv_send(struct fpmd_pool_conn *pc)
+{
+    struct rconn *rc = pc->driver;
+    struct rcall *data = pc->call->driver;
+
+    if (rc->ac == NULL)
+        return FPMD_ERROR;
+    data->replies = fpmd_alloc(pc->call->req,
+                               data->ncmds * sizeof(*data->replies));
+    if (data->replies == NULL)
+        return FPMD_ERROR;
+    memset(data->replies, 0, data->ncmds * sizeof(*data->replies));
+    for (size_t i = 0; i < data->ncmds; i++) {
+        if (send_cmd(rc, T_CALL, i, data->cmds[i].buf, data->cmds[i].len)
+            != FPMD_OK)
+            return FPMD_ERROR;
+        rc->due++;
+        track(rc, data->cmds[i].buf, data->cmds[i].len);
+    }
+    return FPMD_OK;
+}
+
+static int
+drv_abandon(struct fpmd_pool_conn *pc)
+{
+    struct rconn *rc = pc->driver;
+
+    return rc->ac != NULL;
+}
+
+static int
+drv_reusable(struct fpmd_pool_conn *pc)
+{
+    struct rconn *rc = pc->driver;
+
+    return rc->ac != NULL && !rc->in_multi && !rc->watching
+        && !rc->db_changed;
+}
+
+static void
+drv_close(struct fpmd_pool_conn *pc)
+{
+    struct rconn *rc = pc->driver;
+    redisAsyncContext *ac;
+
+    if (rc == NULL)
+        return;
+    ac = rc->ac;
+    detach(rc);
+    rc->ac = NULL;
+    /* Safe inside one of ac's reply callbacks: hiredis defers it. */
+    if (ac != NULL)
+        redisAsyncFree(ac);
+    free(rc);
+    pc->driver = NULL;
+}
+
+static const struct fpmd_pool_driver redis_driver = {
+    "redis", drv_connect, drv_send, drv_abandon, drv_reusable, drv_close,
+};
+
+const struct fpmd_pool_driver *
+fpmd_pool_driver_redis(void)
+{
+    return &redis_driver;
+}
+
+/* --- the handler API -------------------------------------------------- */
+
+struct fpmd_call *
+fpmd_redis_new(struct fpmd_req *req, const char *pool, unsigned flags)
+{
+    struct rcall *data = fpmd_alloc(req, sizeof(*data));
+
+    if (data == NULL)
+        return NULL;
+    memset(data, 0, sizeof(*data));
+    data->flags = flags;
+    return fpmd_pool_call_new(req, pool, &redis_driver, data);
+}
+
+static int
+add_formatted(struct fpmd_call *call, char *cmd, int len)
+{
+    struct rcall *data = call->driver;
+    const char *why;
+
+    if (len < 0)
+        return FPMD_ERROR;
+    if (call->state != FPMD_CALLST_NEW) {
+        redisFreeCommand(cmd);
+        return FPMD_ERROR;
+    }
+    if (data->ncmds == data->cap) {
+        size_t cap = data->cap ? data->cap * 2 : 4;
+        struct rcmd *grown = fpmd_alloc(call->req, cap * sizeof(*grown));
+
+        if (grown == NULL) {
+            redisFreeCommand(cmd);
+            return FPMD_ERROR;
+        }
+        if (data->ncmds > 0)
+            memcpy(grown, data->cmds, data->ncmds * sizeof(*grown));
+        data->cmds = grown;
+        data->cap = cap;
+    }
+    if ((why = refused(cmd, (size_t) len)) != NULL && data->refused == NULL)
+        data->refused = why;
+    data->cmds[data->ncmds].buf = fpmd_strndup(call->req, cmd, (size_t) len);
+    data->cmds[data->ncmds].len = (size_t) len;
+    redisFreeCommand(cmd);
+    if (data->cmds[data->ncmds].buf == NULL)
+        return FPMD_ERROR;
+    data->ncmds++;
+    return FPMD_OK;
+}
+
+int
+fpmd_redis_add(struct fpmd_call *call, const char *fmt, ...)
+{
+    char *cmd = NULL;
+    va_list ap;
+    int len;
+
+    va_start(ap, fmt);
+    len = redisvFormatCommand(&cmd, fmt, ap);
+    va_end(ap);
+    return add_formatted(call, cmd, len);
+}
+
+int
+fpmd_redis_addv(struct fpmd_call *call, int argc, const char **argv,
+                const size_t *lens)
+{
+    char *cmd = NULL;
+    int len;
+
+    if (argc <= 0)
+        return FPMD_ERROR;
+    len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+    return add_formatted(call, cmd, len);
+}
+
+void
+fpmd_redis_send(struct fpmd_call *call)
+{
+    struct rcall *data = call->driver;
+    struct fpmd_pool_node *node;
+    const char *key;
+    size_t klen;
+
+    if (call->state != FPMD_CALLST_NEW)
+        return;
+    if (data->ncmds == 0) {
+        fpmd_pool_call_fail(call, FPMD_CALL_INVALID, "no command to send");
+        return;
+    }
+    if (data->refused != NULL) {
+        fpmd_pool_call_fail(call, FPMD_CALL_INVALID, "%s is not available "
+                            "through a pool", data->refused);
+        return;
+    }
+    if (fpmd_pool_conf(call->pool)->shard)
+        node = resp_arg(data->cmds[0].buf, data->cmds[0].len, 1, &key, &klen)
+                == FPMD_OK ? fpmd_pool_shard(call->pool, key, klen)
+                           : fpmd_pool_primary(call->pool);
+    else if (data->flags & FPMD_REDIS_READ_REPLICA)
+        node = fpmd_pool_replica(call->pool);
+    else
+        node = fpmd_pool_primary(call->pool);
+    fpmd_pool_call_start(call, node);
+}
+
+const struct fpmd_redis_reply *
+fpmd_redis_reply(const struct fpmd_call *call, size_t i)
+{
+    const struct rcall *data = call->driver;
+
+    if (call->status != FPMD_CALL_OK || data == NULL || i >= data->ncmds
+        || data->replies == NULL)
+        return NULL;
+    return data->replies[i];
+}
+
+static struct fpmd_call *
+startv(struct fpmd_req *req, const char *pool, const char *fmt, va_list ap)
+{
+    struct fpmd_call *call = fpmd_redis_new(req, pool, 0);
+    char *cmd = NULL;
+    int len;
+
+    if (call == NULL)
+        return NULL;
+    len = redisvFormatCommand(&cmd, fmt, ap);
+    if (add_formatted(call, cmd, len) != FPMD_OK)
+        fpmd_pool_call_fail(call, FPMD_CALL_INVALID, "bad command format "
+                            "or out of memory");
+    else
+        fpmd_redis_send(call);
+    return call;
+}
+
+struct fpmd_call *
+fpmd_redis_start(struct fpmd_req *req, const char *pool, const char *fmt, ...)
+{
+    struct fpmd_call *call;
+    va_list ap;
+
+    va_start(ap, fmt);
+    call = startv(req, pool, fmt, ap);
+    va_end(ap);
+    return call;
+}
+
+const struct fpmd_redis_reply *
+fpmd_redis(struct fpmd_req *req, const char *pool, const char *fmt, ...)
+{
+    struct fpmd_call *call;
+    va_list ap;
+
+    va_start(ap, fmt);
+    call = startv(req, pool, fmt, ap);
+    va_end(ap);
+    if (call == NULL || fpmd_await(req, call) != FPMD_OK)
+        return NULL;
+    return fpmd_redis_reply(call, 0);
+}

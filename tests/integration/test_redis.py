@@ -1,0 +1,318 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""The Redis pool against real redis-server processes, driven through real
+HTTP and FastCGI requests (tests/handlers/backends.c): handshake on every
+connection, restarts, a stopped server, connections killed by the server,
+exhaustion, session state that must not leak, replica reads and sharding
+checked on the servers themselves, parallel calls, client aborts."""
+
+import json
+import os
+import socket
+import threading
+import time
+import urllib.parse
+
+import pytest
+
+import fcgi_client as fc
+from backends import Redis
+from conftest import (FPMD_TEST_BIN, Fpmd, base_conf, free_port,
+                      http_request, wait_for)
+
+
+def start_fpmd(tmp, servers, pools_yaml):
+    hport, fport = free_port(), free_port()
+    sock = os.path.join(tmp, "fpmd.sock")
+    text = base_conf(fport, sock, pools_yaml).replace(
+        "listen:\n", "listen:\n  - http: 127.0.0.1:%d\n" % hport, 1).replace(
+        "max_children: 2", "max_children: 1")
+    f = Fpmd(tmp, text, binary=FPMD_TEST_BIN)
+    servers.append(f)
+    f.start(("127.0.0.1", hport))
+    return f, hport, fport
+
+
+def pool_yaml(name, *redis, **opts):
+    lines = ["pools:", "  %s:" % name, "    driver: redis", "    servers:"]
+    for r in redis:
+        if isinstance(r, tuple):
+            lines.append("      - { address: %s, role: %s }" % (r[0].address,
+                                                                r[1]))
+        else:
+            lines.append("      - %s" % r.address)
+    for k, v in opts.items():
+        lines.append("    %s: %s" % (k, v))
+    return "\n".join(lines) + "\n"
+
+
+def url(path, pool, *cmds, **extra):
+    q = [("pool", pool)] + [("cmd", c) for c in cmds] + list(extra.items())
+    return path + "?" + urllib.parse.urlencode(q)
+
+
+def call(hport, pool, *cmds, path="/t/redis", **extra):
+    status, _, body = http_request(hport, "GET", url(path, pool, *cmds,
+                                                     **extra), timeout=10)
+    return status, json.loads(body)
+
+
+def backend(hport, name):
+    _, _, body = http_request(hport, "GET", "/status?json")
+    for b in json.loads(body).get("backends", []):
+        if b["name"] == name:
+            return b
+    return None
+
+
+def settle():
+    time.sleep(1.2)     # workers publish pool counts once a second
+
+
+@pytest.fixture(autouse=True)
+def no_worker_died(servers):
+    """Whatever a test does to the backends, no worker crashes over it (and
+    in the sanitizer build, no report)."""
+    yield
+    for s in servers:
+        if isinstance(s, Fpmd):
+            text = s.log_text()
+            for bad in ("exited on signal", "AddressSanitizer",
+                        "runtime error:"):
+                assert bad not in text, s.logs()
+
+
+@pytest.fixture
+def redis(tmpdir_path, servers):
+    r = Redis(tmpdir_path).start()
+    servers.append(r)
+    return r
+
+
+def test_commands_pipeline_and_both_protocols(tmpdir_path, servers, redis):
+    _, hport, fport = start_fpmd(tmpdir_path, servers,
+                                 pool_yaml("cache", redis, max=4))
+    status, j = call(hport, "cache", "SET k1 v1", "GET k1", "INCR n",
+                     "GET missing", "NOSUCHCMD")
+    assert status == 200, j
+    assert j["replies"][:4] == ["OK", "v1", 1, None]
+    assert "error" in j["replies"][4]          # the server's own answer
+    assert redis.cmd("GET", "k1") == "v1"
+    # the same handler over FastCGI
+    r = fc.request(("127.0.0.1", fport), uri=url("/t/redis", "cache",
+                                                 "GET k1"))
+    st, _, body = r.split()
+    assert st == 200 and json.loads(body)["replies"] == ["v1"]
+    settle()
+    b = backend(hport, "cache")
+    assert b["size"] >= 1 and b["idle"] == b["size"] and b["in use"] == 0
+    assert b["calls"] == 2 and b["errors"] == 0
+
+
+def test_auth_and_select_on_every_connection(tmpdir_path, servers):
+    r = Redis(tmpdir_path, password="s3cret").start()
+    servers.append(r)
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
+        "cache", r, password="s3cret", database=3))
+    assert call(hport, "cache", "SET where three")[0] == 200
+    assert r.cmd("GET", "where", db=3) == "three"
+    assert r.cmd("GET", "where") is None
+    # restart on the same port: hiredis would not re-apply AUTH/SELECT
+    r.stop()
+    r.start()
+    wait_for(lambda: call(hport, "cache", "SET again yes")[0] == 200, 3,
+             "pool back after restart")
+    assert r.cmd("GET", "again", db=3) == "yes"
+    # a wrong password is a failed connect, not a served call
+    bad = Redis(tmpdir_path, "bad", password="other").start()
+    servers.append(bad)
+    f2, h2, _ = start_fpmd(os.path.join(tmpdir_path, "b"), servers,
+                           pool_yaml("cache", bad, password="nope"))
+    status, j = call(h2, "cache", "GET x")
+    assert status == 503 and "handshake refused" in j["error"], j
+
+
+def load(hport, stop, results):
+    while not stop.is_set():
+        t0 = time.time()
+        try:
+            status, _ = call(hport, "cache", "INCR load")
+        except (OSError, ValueError):
+            status = -1
+        results.append((t0, time.time() - t0, status))
+
+
+def test_restart_under_load_fails_fast_and_recovers(tmpdir_path, servers,
+                                                    redis):
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
+        "cache", redis, timeout="500ms", connect_timeout="300ms"))
+    stop, results = threading.Event(), []
+    threads = [threading.Thread(target=load, args=(hport, stop, results))
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    redis.stop()
+    time.sleep(1.0)
+    back = time.time()
+    redis.start()
+    time.sleep(1.5)
+    stop.set()
+    for t in threads:
+        t.join()
+    failed = [r for r in results if r[2] != 200]
+    assert failed, "the down window should fail calls"
+    assert {r[2] for r in failed} <= {502, 503}, failed[:5]
+    # no call waited past its timeout (plus scheduling slack)
+    assert max(r[1] for r in results) < 1.0
+    # recovery: every call started 1 s after the server came back succeeded
+    late = [r for r in results if r[0] > back + 1.0]
+    assert late and all(r[2] == 200 for r in late), late[:5]
+
+
+def test_stopped_server_times_out_and_recovers(tmpdir_path, servers, redis):
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
+        "cache", redis, timeout="300ms", connect_timeout="300ms",
+        wait_timeout="300ms"))
+    assert call(hport, "cache", "SET a 1")[0] == 200
+    redis.pause()
+    try:
+        for _ in range(3):
+            t0 = time.time()
+            status, j = call(hport, "cache", "GET a")
+            took = time.time() - t0
+            assert status in (503, 504), j
+            assert took < 0.9, took
+    finally:
+        redis.resume()
+    t0 = time.time()
+    wait_for(lambda: call(hport, "cache", "GET a")[0] == 200, 1.0,
+             "recovery within 1 s of SIGCONT")
+    assert time.time() - t0 < 1.0
+    settle()
+    assert backend(hport, "cache")["timeouts"] >= 1
+
+
+def test_connections_killed_by_the_server_are_replaced(tmpdir_path, servers,
+                                                       redis):
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
+        "cache", redis, min=2))
+    wait_for(lambda: int(redis.cmd("INFO", "clients").split(
+        "connected_clients:")[1].split()[0]) >= 3, 5, "min connections")
+    assert redis.cmd("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes") >= 2
+    # the idle connections saw EOF and left the pool: no call fails
+    time.sleep(0.2)
+    for _ in range(5):
+        assert call(hport, "cache", "PING")[0] == 200
+    settle()
+    b = backend(hport, "cache")
+    assert b["reconnects"] >= 1 and b["size"] >= 2
+
+
+def test_exhaustion_queues_then_answers_503(tmpdir_path, servers, redis):
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
+        "cache", redis, max=1, wait_queue=1, wait_timeout="200ms",
+        timeout="3s"))
+    # three calls at once on one connection: one runs (BLPOP 1 s), one
+    # waits 200 ms then gives up, the third finds the queue full
+    status, j = call(hport, "cache", "BLPOP nothing 1", "BLPOP nothing 1",
+                     "BLPOP nothing 1", path="/t/redis-par")
+    assert status == 503, j
+    assert "wait_timeout" in j["error"] or "calls waiting" in j["error"], j
+    settle()
+    b = backend(hport, "cache")
+    assert b["exhausted"] == 2 and b["size"] == 1
+
+
+def test_session_state_never_leaks(tmpdir_path, servers, redis):
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
+        "cache", redis, max=1, database=1))
+    # a MULTI left open: the next borrower must not be queued in it
+    status, j = call(hport, "cache", "MULTI", "SET tx 1")
+    assert j["replies"] == ["OK", "QUEUED"]
+    status, j = call(hport, "cache", "GET tx")
+    assert j["replies"] == [None]
+    assert redis.cmd("GET", "tx", db=1) is None
+    # SELECT by a handler: the next borrower is back in database 1
+    call(hport, "cache", "SELECT 7", "SET moved 1")
+    call(hport, "cache", "SET home 1")
+    assert redis.cmd("GET", "home", db=1) == "1"
+    assert redis.cmd("GET", "home", db=7) is None
+    # WATCH left set: the next EXEC is not spoiled by it
+    call(hport, "cache", "WATCH w")
+    redis.cmd("SET", "w", "changed", db=1)
+    status, j = call(hport, "cache", "MULTI", "SET w mine", "EXEC")
+    assert j["replies"][2] == ["OK"]
+    # subscribe and friends are refused outright
+    status, j = call(hport, "cache", "SUBSCRIBE ch")
+    assert status == 500 and "SUBSCRIBE" in j["error"]
+
+
+def test_replica_reads_and_primary_writes(tmpdir_path, servers):
+    primary = Redis(tmpdir_path, "primary").start()
+    replica = Redis(tmpdir_path, "replica").start()
+    servers += [primary, replica]
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
+        "cache", (primary, "primary"), (replica, "replica")))
+    replica.cmd("SET", "where", "replica")
+    primary.cmd("SET", "where", "primary")
+    assert call(hport, "cache", "GET where", replica=1)[1]["replies"] == [
+        "replica"]
+    assert call(hport, "cache", "GET where")[1]["replies"] == ["primary"]
+    call(hport, "cache", "SET written yes")
+    assert primary.cmd("GET", "written") == "yes"
+    assert replica.cmd("GET", "written") is None
+    # replica gone: reads fall back to the primary
+    replica.stop()
+    wait_for(lambda: call(hport, "cache", "GET where", replica=1)[1].get(
+        "replies") == ["primary"], 3, "fallback to the primary")
+
+
+def test_sharding_spreads_keys_across_primaries(tmpdir_path, servers):
+    shards = [Redis(tmpdir_path, "s%d" % i).start() for i in range(3)]
+    servers += shards
+    _, hport, _ = start_fpmd(tmpdir_path, servers,
+                             pool_yaml("cache", *shards, shard="true"))
+    keys = ["user:%d" % i for i in range(60)]
+    for k in keys:
+        assert call(hport, "cache", "SET %s %s" % (k, k))[0] == 200
+    held = [set(s.cmd("KEYS", "user:*")) for s in shards]
+    assert all(held), [len(h) for h in held]
+    assert sum(len(h) for h in held) == 60
+    assert set().union(*held) == set(keys)
+    for k in keys[:10]:
+        assert call(hport, "cache", "GET %s" % k)[1]["replies"] == [k]
+
+
+def test_parallel_calls_take_the_slowest_not_the_sum(tmpdir_path, servers,
+                                                     redis):
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml("cache", redis))
+    status, j = call(hport, "cache", "BLPOP a 0.3", "BLPOP b 0.3",
+                     "BLPOP c 0.3", path="/t/redis-par")
+    assert status == 200 and j["replies"] == [None, None, None]
+    # three 0.3 s waits in a row would be 0.9 s
+    assert j["ms"] < 750, j
+
+
+def test_client_abort_returns_the_connection_clean(tmpdir_path, servers,
+                                                   redis):
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
+        "cache", redis, max=1, timeout="3s", wait_timeout="3s"))
+    first = call(hport, "cache", "CLIENT ID")[1]["replies"][0]
+    s = socket.create_connection(("127.0.0.1", hport))
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % url(
+        "/t/redis", "cache", "BLPOP q 1")).encode())
+    time.sleep(0.2)
+    s.close()           # the call is in flight on the only connection
+    # the pool drains BLPOP's late reply, then lends the same connection:
+    # neither closed nor confused by the reply meant for the aborted call
+    status, j = call(hport, "cache", "CLIENT ID", "RPUSH q x", "LPOP q")
+    assert status == 200 and j["replies"] == [first, 1, "x"], j
+    settle()
+    b = backend(hport, "cache")
+    assert b["in use"] == 0 and b["size"] == 1 and b["errors"] == 0
+
+
+def test_unknown_pool_is_a_clear_500(tmpdir_path, servers, redis):
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml("cache", redis))
+    status, j = call(hport, "nope", "GET a")
+    assert status == 500 and "no pool named" in j["error"]
