@@ -51,6 +51,7 @@ struct req_calls {
     const struct fpmd_call *failed;
 };
 
+static const struct fpmd_pool_driver *drivers[FPMD_DRIVER_MONGO + 1];
 static struct event_base *loop_base;
 static struct fpmd_pool *pools;
 static size_t npools;
@@ -862,15 +863,12 @@ pools_tick(void)
     publish();
 }
 
-static const struct fpmd_pool_driver *
-driver_for(enum fpmd_backend_driver d)
+void
+fpmd_pool_driver_register(enum fpmd_backend_driver kind,
+                          const struct fpmd_pool_driver *drv)
 {
-    switch (d) {
-    case FPMD_DRIVER_REDIS:
-        return fpmd_pool_driver_redis();
-    default:
-        return NULL;
-    }
+    if ((size_t) kind < FPMD_ARRAY_LEN(drivers))
+        drivers[kind] = drv;
 }
 
 static void
@@ -909,7 +907,7 @@ pools_start(const struct fpmd_conf *conf, struct event_base *base)
         struct fpmd_pool *p = &pools[npools];
 
         p->conf = b;
-        p->drv = driver_for(b->driver);
+        p->drv = drivers[b->driver];
         p->nodes = calloc(b->nservers, sizeof(*p->nodes));
         if (p->drv == NULL || p->nodes == NULL) {
             fpmd_log(FPMD_LOG_ALERT, "%s:%u:%u: pools.%s: %s",

@@ -86,8 +86,11 @@ struct fpmd_pool_driver {
     void (*close)(struct fpmd_pool_conn *c);
 };
 
-/* Registered by the worker's pool service for each configured pool. */
-const struct fpmd_pool_driver *fpmd_pool_driver_redis(void);
+/* Each driver registers from a constructor; pools: entries with its
+ * driver: use it. A later registration replaces an earlier one (tests put
+ * a driver with injected faults in place of a real one). */
+void fpmd_pool_driver_register(enum fpmd_backend_driver kind,
+                               const struct fpmd_pool_driver *drv);
 
 /* Driver reports. */
 void fpmd_pool_conn_up(struct fpmd_pool_conn *c);

@@ -462,10 +462,10 @@ static const struct fpmd_pool_driver redis_driver = {
     "redis", drv_connect, drv_send, drv_abandon, drv_reusable, drv_close,
 };
 
-const struct fpmd_pool_driver *
-fpmd_pool_driver_redis(void)
+__attribute__((constructor)) static void
+register_redis(void)
 {
-    return &redis_driver;
+    fpmd_pool_driver_register(FPMD_DRIVER_REDIS, &redis_driver);
 }
 
 /* --- the handler API -------------------------------------------------- */

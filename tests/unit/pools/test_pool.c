@@ -1,0 +1,422 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The generic pool's state machine with a driver whose faults the test
+ * picks: connects that fail at once, fail later or never finish; replies
+ * that come, never come, or lose the connection. Requests are real: they
+ * arrive over a socketpair at a worker set up in this process and run a
+ * handler (below) that makes the calls, so waits, timeouts and aborts go
+ * through the same event loop and coroutines as in the daemon. The fake
+ * driver registers in place of the redis one. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+
+#include "fpmd/service.h"
+#include "pools/pool.h"
+#include "tests/worker_harness.h"
+
+enum connect_mode { CONNECT_OK, CONNECT_FAIL_NOW, CONNECT_FAIL_LATER,
+                    CONNECT_NEVER };
+enum reply_mode { REPLY_OK, REPLY_NEVER, REPLY_LOST };
+
+static struct {
+    enum connect_mode connect;
+    enum reply_mode reply;
+    unsigned reply_ms;
+    int reusable;
+    unsigned connects, sends, closes, abandons;
+} fake;
+
+/* A fake connection: its pending report is one timer event. */
+struct fconn {
+    struct fpmd_pool_conn *pc;
+    struct event ev;
+    int what;               /* 0 connect ok, 1 connect failed, 2 reply,
+                             * 3 lost */
+};
+
+static void
+on_fake(evutil_socket_t fd, short what, void *arg)
+{
+    struct fconn *f = arg;
+
+    (void) fd;
+    (void) what;
+    switch (f->what) {
+    case 0:
+        fpmd_pool_conn_up(f->pc);
+        break;
+    case 1:
+        fpmd_pool_conn_lost(f->pc, "refused later");
+        break;
+    case 2:
+        fpmd_pool_conn_done(f->pc);
+        break;
+    default:
+        fpmd_pool_conn_lost(f->pc, "reset");
+        break;
+    }
+}
+
+static void
+later(struct fconn *f, int what, unsigned ms)
+{
+    struct timeval tv = {0, (suseconds_t) ms * 1000};
+
+    f->what = what;
+    evtimer_add(&f->ev, &tv);
+}
+
+static int
+fake_connect(struct fpmd_pool_conn *pc, char *error, size_t len)
+{
+    struct fconn *f;
+
+    fake.connects++;
+    if (fake.connect == CONNECT_FAIL_NOW) {
+        snprintf(error, len, "refused");
+        return FPMD_ERROR;
+    }
+    f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    f->pc = pc;
+    pc->driver = f;
+    evtimer_assign(&f->ev, fpmd_pool_base(), on_fake, f);
+    if (fake.connect == CONNECT_OK)
+        later(f, 0, 0);
+    else if (fake.connect == CONNECT_FAIL_LATER)
+        later(f, 1, 0);
+    return FPMD_OK;
+}
+
+static int
+fake_send(struct fpmd_pool_conn *pc)
+{
+    struct fconn *f = pc->driver;
+
+    fake.sends++;
+    if (fake.reply == REPLY_OK)
+        later(f, 2, fake.reply_ms);
+    else if (fake.reply == REPLY_LOST)
+        later(f, 3, 0);
+    return FPMD_OK;
+}
+
+static int
+fake_abandon(struct fpmd_pool_conn *pc)
+{
+    (void) pc;
+    fake.abandons++;
+    return 1;
+}
+
+static int
+fake_reusable(struct fpmd_pool_conn *pc)
+{
+    (void) pc;
+    return fake.reusable;
+}
+
+static void
+fake_close(struct fpmd_pool_conn *pc)
+{
+    struct fconn *f = pc->driver;
+
+    fake.closes++;
+    if (f != NULL) {
+        event_del(&f->ev);
+        free(f);
+    }
+}
+
+static const struct fpmd_pool_driver fake_driver = {
+    "redis", fake_connect, fake_send, fake_abandon, fake_reusable,
+    fake_close,
+};
+
+
+/* --- the handler making the calls ------------------------------------- */
+
+#define MAX_CALLS 8
+
+static enum fpmd_call_status results[MAX_CALLS];
+static size_t nresults;
+
+/* /u/calls?n=N: N calls at once on pool p, then wait for all. */
+FPMD_ROUTE(u_calls, "GET", "/u/calls")
+{
+    const char *n_arg = fpmd_req_query_arg(req, "n");
+    size_t n = n_arg ? (size_t) atoi(n_arg) : 1;
+    struct fpmd_call *calls[MAX_CALLS];
+
+    for (size_t i = 0; i < n && i < MAX_CALLS; i++) {
+        calls[i] = fpmd_pool_call_new(req, "p", &fake_driver, NULL);
+        if (calls[i] == NULL)
+            return FPMD_ERROR;
+        fpmd_pool_call_start(calls[i], fpmd_pool_primary(
+            fpmd_pool_find("p")));
+    }
+    fpmd_await_all(req);
+    nresults = 0;
+    for (size_t i = 0; i < n && i < MAX_CALLS; i++)
+        results[nresults++] = fpmd_call_status(calls[i]);
+    return fpmd_reply(req, 200, "text/plain", "done\n", 5);
+}
+
+/* --- driving it ------------------------------------------------------- */
+
+static struct fpmd_worker w;
+static struct fpmd_conf_server server = {"127.0.0.1", 1, NULL,
+                                         FPMD_ROLE_PRIMARY, {NULL, 0, 0}};
+static struct fpmd_conf_backend backend;
+
+static void
+run_ms(unsigned ms)
+{
+    struct timeval tv = {0, (suseconds_t) ms * 1000};
+
+    event_base_loopexit(w.base, &tv);
+    event_base_dispatch(w.base);
+}
+
+/* Starts the pool afresh with backend's settings and a clean fake. */
+static void
+restart_pool(void)
+{
+    fpmd_services_stop();
+    memset(&fake, 0, sizeof(fake));
+    fake.reusable = 1;
+    assert_int_equal(fpmd_services_start(w.conf, w.base), FPMD_OK);
+}
+
+static int
+setup(void **state)
+{
+    struct fpmd_conf *conf;
+
+    (void) state;
+    signal(SIGPIPE, SIG_IGN);
+    if (fpmd_test_worker_setup(&w) != FPMD_OK)
+        return -1;
+    conf = (struct fpmd_conf *) w.conf;
+    backend.name = "p";
+    backend.driver = FPMD_DRIVER_REDIS;
+    backend.servers = &server;
+    backend.nservers = 1;
+    conf->backends = &backend;
+    conf->nbackends = 1;
+    fpmd_pool_driver_register(FPMD_DRIVER_REDIS, &fake_driver);
+    return 0;
+}
+
+static void
+defaults(void)
+{
+    backend.min = 0;
+    backend.max = 4;
+    backend.wait_queue = 8;
+    backend.wait_timeout_ms = 100;
+    backend.connect_timeout_ms = 50;
+    backend.timeout_ms = 100;
+    backend.idle_timeout_ms = 60000;
+    backend.max_lifetime_ms = 0;
+    restart_pool();
+}
+
+/* Sends GET path, runs the loop until the answer is in (or 2 s). With
+ * abort_after_ms, closes the client side that long after sending and
+ * returns 0 without waiting for an answer. */
+static int
+request(const char *path, unsigned abort_after_ms)
+{
+    char buf[512], out[4096];
+    int sv[2], done = 0;
+    size_t used = 0;
+
+    nresults = 0;
+    snprintf(buf, sizeof(buf), "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv),
+                     0);
+    assert_int_equal(fpmd_worker_take(sv[0], "test", FPMD_PROTO_HTTP),
+                     FPMD_OK);
+    assert_int_equal(write(sv[1], buf, strlen(buf)), (ssize_t) strlen(buf));
+    if (abort_after_ms > 0) {
+        run_ms(abort_after_ms);
+        close(sv[1]);
+        run_ms(5);
+        return 0;
+    }
+    for (int turn = 0; turn < 400 && !done; turn++) {
+        ssize_t n;
+
+        run_ms(5);
+        while ((n = read(sv[1], out + used, sizeof(out) - 1 - used)) > 0)
+            used += (size_t) n;
+        out[used] = '\0';
+        done = strstr(out, "done\n") != NULL || strstr(out, " 500 ") != NULL;
+    }
+    close(sv[1]);
+    run_ms(1);
+    return done;
+}
+
+static void
+connect_failures_back_off_and_fail_fast(void **state)
+{
+    (void) state;
+    defaults();
+    fake.connect = CONNECT_FAIL_NOW;
+    assert_true(request("/u/calls?n=1", 0));
+    assert_int_equal(results[0], FPMD_CALL_DOWN);
+    assert_int_equal(fake.connects, 1);
+    /* backed off for 50 ms: no connect attempt, an immediate 503 */
+    assert_true(request("/u/calls?n=2", 0));
+    assert_int_equal(results[0], FPMD_CALL_DOWN);
+    assert_int_equal(results[1], FPMD_CALL_DOWN);
+    assert_int_equal(fake.connects, 1);
+    run_ms(120);
+    fake.connect = CONNECT_OK;
+    assert_true(request("/u/calls?n=1", 0));
+    assert_int_equal(results[0], FPMD_CALL_OK);
+    assert_int_equal(fake.connects, 2);
+}
+
+static void
+connects_that_fail_later_or_hang_fail_their_waiters(void **state)
+{
+    (void) state;
+    defaults();
+    fake.connect = CONNECT_FAIL_LATER;
+    assert_true(request("/u/calls?n=2", 0));
+    assert_int_equal(results[0], FPMD_CALL_DOWN);
+    assert_int_equal(results[1], FPMD_CALL_DOWN);
+
+    defaults();
+    backend.wait_timeout_ms = 1000;
+    restart_pool();
+    fake.connect = CONNECT_NEVER;
+    assert_true(request("/u/calls?n=1", 0));
+    /* connect_timeout (50 ms), well before wait_timeout (1 s) */
+    assert_int_equal(results[0], FPMD_CALL_DOWN);
+    assert_int_equal(fake.closes, 1);
+}
+
+static void
+reply_timeout_closes_the_connection(void **state)
+{
+    (void) state;
+    defaults();
+    fake.reply = REPLY_NEVER;
+    assert_true(request("/u/calls?n=1", 0));
+    assert_int_equal(results[0], FPMD_CALL_TIMEOUT);
+    assert_int_equal(fake.closes, 1);
+    /* a late reply cannot reach the next call: it gets a new connection */
+    fake.reply = REPLY_OK;
+    assert_true(request("/u/calls?n=1", 0));
+    assert_int_equal(results[0], FPMD_CALL_OK);
+    assert_int_equal(fake.connects, 2);
+}
+
+static void
+wait_queue_is_bounded_and_has_a_deadline(void **state)
+{
+    (void) state;
+    defaults();
+    backend.max = 1;
+    backend.wait_queue = 1;
+    backend.wait_timeout_ms = 50;
+    backend.timeout_ms = 200;
+    restart_pool();
+    fake.reply = REPLY_NEVER;
+    assert_true(request("/u/calls?n=3", 0));
+    assert_int_equal(results[0], FPMD_CALL_TIMEOUT);     /* sent */
+    assert_int_equal(results[1], FPMD_CALL_EXHAUSTED);   /* waited 50 ms */
+    assert_int_equal(results[2], FPMD_CALL_EXHAUSTED);   /* queue full */
+    assert_int_equal(fake.connects, 1);
+}
+
+static void
+connections_are_reused_unless_the_driver_says_no(void **state)
+{
+    (void) state;
+    defaults();
+    for (int i = 0; i < 3; i++) {
+        assert_true(request("/u/calls?n=1", 0));
+        assert_int_equal(results[0], FPMD_CALL_OK);
+    }
+    assert_int_equal(fake.connects, 1);
+    fake.reusable = 0;
+    assert_true(request("/u/calls?n=1", 0));
+    assert_int_equal(fake.closes, 1);
+    assert_true(request("/u/calls?n=1", 0));
+    assert_int_equal(fake.connects, 2);
+}
+
+static void
+connection_lost_mid_call_fails_the_call(void **state)
+{
+    (void) state;
+    defaults();
+    fake.reply = REPLY_LOST;
+    assert_true(request("/u/calls?n=1", 0));
+    assert_int_equal(results[0], FPMD_CALL_FAILED);
+    assert_int_equal(fake.closes, 1);
+}
+
+static void
+aborted_request_drains_then_lends_the_connection_again(void **state)
+{
+    (void) state;
+    defaults();
+    fake.reply_ms = 40;
+    request("/u/calls?n=1", 10);    /* client gone while the call is out */
+    assert_int_equal(fake.abandons, 1);
+    run_ms(60);                     /* the late reply drains */
+    fake.reply_ms = 0;
+    assert_true(request("/u/calls?n=1", 0));
+    assert_int_equal(results[0], FPMD_CALL_OK);
+    assert_int_equal(fake.connects, 1);
+    assert_int_equal(fake.closes, 0);
+}
+
+static void
+expired_connections_are_not_lent(void **state)
+{
+    (void) state;
+    defaults();
+    backend.max_lifetime_ms = 30;
+    restart_pool();
+    assert_true(request("/u/calls?n=1", 0));
+    run_ms(50);
+    assert_true(request("/u/calls?n=1", 0));
+    assert_int_equal(results[0], FPMD_CALL_OK);
+    assert_int_equal(fake.connects, 2);
+    assert_true(fake.closes >= 1);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(connect_failures_back_off_and_fail_fast),
+        cmocka_unit_test(connects_that_fail_later_or_hang_fail_their_waiters),
+        cmocka_unit_test(reply_timeout_closes_the_connection),
+        cmocka_unit_test(wait_queue_is_bounded_and_has_a_deadline),
+        cmocka_unit_test(connections_are_reused_unless_the_driver_says_no),
+        cmocka_unit_test(connection_lost_mid_call_fails_the_call),
+        cmocka_unit_test(aborted_request_drains_then_lends_the_connection_again),
+        cmocka_unit_test(expired_connections_are_not_lent),
+    };
+
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
