@@ -317,6 +317,80 @@ conf_reads_static_routes_modules_and_body_limits(void **state)
                  "t.yaml:3:10: modules: expected a list of module paths");
 }
 
+static void
+conf_reads_pools(void **state)
+{
+    struct fpmd_conf *c;
+    const struct fpmd_conf_backend *b;
+
+    (void) state;
+    c = load("listen:\n  - http: 127.0.0.1:8080\n"
+             "pools:\n  cache:\n    driver: redis\n    servers:\n"
+             "      - localhost:6379\n"
+             "      - { address: \"[::1]:6380\", role: replica }\n"
+             "      - /run/redis.sock\n"
+             "    password: pw\n    database: 2\n    min: 1\n    max: 8\n"
+             "    wait_queue: 5\n    wait_timeout: 250ms\n"
+             "    connect_timeout: 2s\n    timeout: 300ms\n"
+             "    idle_timeout: 0\n    max_lifetime: 10m\n"
+             "  other: { driver: redis, servers: [10.0.0.1:1, 10.0.0.2:2], "
+             "shard: on }\n");
+    if (c == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(c->nbackends, 2);
+    b = &c->backends[0];
+    assert_string_equal(b->name, "cache");
+    assert_int_equal(b->driver, FPMD_DRIVER_REDIS);
+    assert_int_equal(b->nservers, 3);
+    assert_string_equal(b->servers[0].host, "127.0.0.1");
+    assert_int_equal(b->servers[0].port, 6379);
+    assert_string_equal(b->servers[1].host, "::1");
+    assert_int_equal(b->servers[1].port, 6380);
+    assert_int_equal(b->servers[1].role, FPMD_ROLE_REPLICA);
+    assert_string_equal(b->servers[2].path, "/run/redis.sock");
+    assert_string_equal(b->password, "pw");
+    assert_string_equal(b->database, "2");
+    assert_int_equal(b->min, 1);
+    assert_int_equal(b->max, 8);
+    assert_int_equal(b->wait_queue, 5);
+    assert_int_equal(b->wait_timeout_ms, 250);
+    assert_int_equal(b->connect_timeout_ms, 2000);
+    assert_int_equal(b->timeout_ms, 300);
+    assert_int_equal(b->idle_timeout_ms, 0);
+    assert_int_equal(b->max_lifetime_ms, 600000);
+    b = &c->backends[1];
+    assert_int_equal(b->shard, 1);
+    assert_int_equal(b->max, 16);               /* defaults */
+    assert_int_equal(b->timeout_ms, 1000);
+    assert_int_equal(b->wait_queue, 1024);
+    fpmd_conf_free(c);
+
+    expect_error("pools:\n  c:\n    driver: memcache\n    servers: [1.2.3.4:1]\n",
+                 "t.yaml:3:13: driver: \"memcache\" is not redis");
+    expect_error("pools:\n  c: { driver: redis, servers: [redis.local:6379] }\n",
+                 "t.yaml:2:33: servers: \"redis.local\" is not an IP address");
+    expect_error("pools:\n  c: { driver: redis, servers: [1.2.3.4] }\n",
+                 "t.yaml:2:33: servers: \"1.2.3.4\" is not HOST:PORT");
+    expect_error("pools:\n  c: { driver: redis, servers: [1.2.3.4:0] }\n",
+                 "t.yaml:2:33: servers: \"0\": the port must be 1 to 65535");
+    expect_error("pools:\n  c: { driver: redis }\n",
+                 "t.yaml:2:3: pools.c: servers: needs at least one address");
+    expect_error("pools:\n  c:\n    driver: redis\n    servers:\n"
+                 "      - { address: 1.2.3.4:1, role: replica }\n",
+                 "t.yaml:2:3: pools.c: servers: needs a primary");
+    expect_error("pools:\n  c: { driver: redis, servers: [1.2.3.4:1], "
+                 "min: 9, max: 2 }\n",
+                 "t.yaml:2:3: pools.c: min (9) is above max (2)");
+    expect_error("pools:\n  c: { driver: redis, servers: [1.2.3.4:1], "
+                 "database: x }\n",
+                 "t.yaml:2:3: pools.c: database: a redis database is a number");
+    expect_error("pools:\n  c.d: { driver: redis, servers: [1.2.3.4:1] }\n",
+                 "t.yaml:2:3: pools: a pool name is 1 to 31 letters");
+    expect_error("pools:\n  c: { driver: redis, servers: [1.2.3.4:1], "
+                 "size: 3 }\n",
+                 "t.yaml:2:45: unknown key \"size\" in pools");
+}
+
 int
 main(void)
 {
@@ -330,6 +404,7 @@ main(void)
         cmocka_unit_test(conf_file_errors_name_the_path),
         cmocka_unit_test(conf_documented_example_loads),
         cmocka_unit_test(conf_reads_static_routes_modules_and_body_limits),
+        cmocka_unit_test(conf_reads_pools),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
