@@ -186,6 +186,69 @@ status_openmetrics_has_php_fpm_names(void **state)
 }
 
 static void
+status_backends_in_every_format(void **state)
+{
+    struct fpmd_status_view v = view();
+    struct evbuffer *b = evbuffer_new();
+    const char *ct;
+    json_object *j, *list, *b0, *x;
+    char *s;
+    size_t n;
+
+    (void) state;
+    v.nbackends = 2;
+    strcpy(v.backends[0].name, "cache");
+    v.backends[0].size = 3;
+    v.backends[0].in_use = 2;
+    v.backends[0].timeouts = 5;
+    strcpy(v.backends[1].name, "db");
+    v.backends[1].exhausted = 7;
+    for (int f = FPMD_STATUS_TEXT; f <= FPMD_STATUS_OPENMETRICS; f++) {
+        evbuffer_drain(b, evbuffer_get_length(b));
+        assert_int_equal(fpmd_status_render(b, &v, f, 1, &ct), FPMD_OK);
+        n = evbuffer_get_length(b);
+        s = malloc(n + 1);
+        evbuffer_remove(b, s, n);
+        s[n] = '\0';
+        switch (f) {
+        case FPMD_STATUS_TEXT:
+            assert_non_null(strstr(s, "\nbackend:              cache\n"
+                                      "size:                 3\n"
+                                      "idle:                 0\n"
+                                      "in use:               2\n"));
+            break;
+        case FPMD_STATUS_JSON:
+            j = json_tokener_parse(s);
+            assert_non_null(j);
+            assert_true(json_object_object_get_ex(j, "backends", &list));
+            assert_int_equal(json_object_array_length(list), 2);
+            b0 = json_object_array_get_idx(list, 0);
+            assert_true(json_object_object_get_ex(b0, "timeouts", &x));
+            assert_int_equal(json_object_get_int(x), 5);
+            json_object_put(j);
+            break;
+        case FPMD_STATUS_XML:
+            assert_non_null(strstr(s, "<backends>\n<backend>\n<name>cache"
+                                      "</name>\n<size>3</size>\n"));
+            assert_non_null(strstr(s, "<in-use>2</in-use>"));
+            break;
+        case FPMD_STATUS_HTML:
+            assert_non_null(strstr(s, "<tr><th>name</th><td>db</td></tr>"));
+            break;
+        default:
+            assert_non_null(strstr(s, "phpfpm_backend_in_use{backend="
+                                      "\"cache\"} 2\n"));
+            assert_non_null(strstr(s, "phpfpm_backend_exhausted{backend="
+                                      "\"db\"} 7\n"));
+            assert_int_equal(strcmp(s + strlen(s) - 6, "# EOF\n"), 0);
+            break;
+        }
+        free(s);
+    }
+    evbuffer_free(b);
+}
+
+static void
 status_query_picks_format_and_full(void **state)
 {
     enum fpmd_status_format f;
@@ -215,6 +278,7 @@ main(void)
         cmocka_unit_test(status_json_parses_with_every_field),
         cmocka_unit_test(status_markup_escapes_request_text),
         cmocka_unit_test(status_openmetrics_has_php_fpm_names),
+        cmocka_unit_test(status_backends_in_every_format),
         cmocka_unit_test(status_query_picks_format_and_full),
     };
 
