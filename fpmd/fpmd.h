@@ -346,6 +346,77 @@ const struct fpmd_redis_reply *fpmd_redis(struct fpmd_req *req,
 struct fpmd_call *fpmd_redis_start(struct fpmd_req *req, const char *pool,
                                    const char *fmt, ...);
 
+/* --- mysql --- */
+
+enum fpmd_mysql_type {
+    FPMD_MYSQL_TEXT = 0,        /* strings, dates, DECIMAL (exact), blobs */
+    FPMD_MYSQL_INT = 1,
+    FPMD_MYSQL_REAL = 2,        /* FLOAT, DOUBLE */
+};
+
+/* A statement's outcome, copied into the request's memory. */
+struct fpmd_mysql_result {
+    unsigned errcode;           /* 0, or the server's error (1062...) */
+    const char *sqlstate;       /* "00000" when fine */
+    const char *error;          /* "" when fine */
+    unsigned ncols;
+    const char *const *cols;    /* column names */
+    const enum fpmd_mysql_type *types;
+    uint64_t nrows;
+    /* rows[i][j]: column j of row i, NUL-terminated; NULL for SQL NULL */
+    const char *const *const *rows;
+    const size_t *const *lens;
+    uint64_t affected_rows;
+    uint64_t insert_id;
+    unsigned warnings;
+};
+
+/* fpmd_mysql_start flags. Statements that only read (SELECT without FOR
+ * UPDATE or LOCK IN SHARE MODE, SHOW, DESCRIBE, EXPLAIN) go to a replica
+ * when the pool has one up, others and transactions to the primary. */
+#define FPMD_MYSQL_PRIMARY 0x1  /* a read that must see the primary */
+
+/* sql with ? placeholders, each replaced by params[i] escaped and quoted
+ * for the connection's character set (NULL: SQL NULL); a ? inside quotes
+ * or backticks is left alone. Started, not waited for; NULL when memory
+ * is out. A read (see above) whose connection dies under it ("server has
+ * gone away") is tried once more on a fresh connection; anything else
+ * fails. */
+struct fpmd_call *fpmd_mysql_start(struct fpmd_req *req, const char *pool,
+                                   unsigned flags, const char *sql,
+                                   size_t nparams, const char *const *params);
+/* The call's result, NULL unless FPMD_CALL_OK. errcode tells whether the
+ * server ran it. */
+const struct fpmd_mysql_result *fpmd_mysql_result(const struct fpmd_call *c);
+/* Runs sql and waits. Suspends. The arguments after sql are one const
+ * char * per ? in sql. NULL when the call failed (fpmd_call_failed(req)
+ * says how); a result with errcode set when the server refused it. */
+const struct fpmd_mysql_result *fpmd_mysql(struct fpmd_req *req,
+                                           const char *pool,
+                                           const char *sql, ...);
+/* The rows as a JSON array of objects (column name: value; INT and REAL
+ * columns as numbers, SQL NULL as null), owned by the request. NULL when
+ * memory is out. */
+struct json_object *fpmd_mysql_json(struct fpmd_req *req,
+                                    const struct fpmd_mysql_result *r);
+
+/* A transaction: one connection of pool, pinned to the request from
+ * fpmd_mysql_begin until commit or rollback. Suspends. NULL when BEGIN
+ * failed (fpmd_call_failed(req) says how). A request that ends with the
+ * transaction open closes its connection (the server rolls back); a
+ * connection lost inside it fails every later statement and the commit:
+ * it is never silently reconnected. */
+struct fpmd_mysql_txn;
+struct fpmd_mysql_txn *fpmd_mysql_begin(struct fpmd_req *req,
+                                        const char *pool);
+/* fpmd_mysql inside txn. Suspends. */
+const struct fpmd_mysql_result *fpmd_mysql_txn(struct fpmd_mysql_txn *txn,
+                                               const char *sql, ...);
+/* Suspend. FPMD_OK when the server committed (rolled back); the
+ * connection goes back to the pool either way. */
+int fpmd_mysql_commit(struct fpmd_mysql_txn *txn);
+int fpmd_mysql_rollback(struct fpmd_mysql_txn *txn);
+
 /* --- logging ---------------------------------------------------------- */
 
 void fpmd_log_req(struct fpmd_req *req, int level, const char *fmt, ...)

@@ -467,6 +467,10 @@ conn_close(struct fpmd_pool_conn *c)
         n->nbusy--;
         break;
     }
+    if (c->pin != NULL) {
+        c->pin->conn = NULL;
+        c->pin->lost = 1;
+    }
     event_del(&c->timer);
     n->pool->drv->close(c);
     free(c);
@@ -481,23 +485,47 @@ expired(const struct fpmd_pool_conn *c, uint64_t now)
 }
 
 /* Lends c to call and sends. */
+static void place(struct fpmd_call *call);
+
+/* Sends call on c (already counted busy). */
 static void
-lend(struct fpmd_pool_conn *c, struct fpmd_call *call)
+send_on(struct fpmd_pool_conn *c, struct fpmd_call *call)
 {
     struct fpmd_pool_node *n = c->node;
+    int rc;
 
-    c->state = FPMD_PCONN_BUSY;
     c->call = call;
-    n->nbusy++;
     call->conn = c;
     call->state = FPMD_CALLST_SENT;
     call_timer(call, n->pool->conf->timeout_ms);
-    if (n->pool->drv->send(c) != FPMD_OK) {
-        c->call = NULL;
-        conn_close(c);
-        fpmd_pool_call_fail(call, FPMD_CALL_FAILED, "%s: send failed",
-                            n->pool->conf->name);
+    rc = n->pool->drv->send(c);
+    if (rc == FPMD_OK)
+        return;
+    c->call = NULL;
+    call->conn = NULL;
+    n->lost++;
+    conn_close(c);
+    if (rc == FPMD_AGAIN && call->pin == NULL) {
+        call_timer_off(call);
+        call->state = FPMD_CALLST_NEW;
+        place(call);
+        return;
     }
+    fpmd_pool_call_fail(call, FPMD_CALL_FAILED, "%s: %s",
+                        n->pool->conf->name, rc == FPMD_AGAIN
+                        ? "connection closed by the server" : "send failed");
+}
+
+static void
+lend(struct fpmd_pool_conn *c, struct fpmd_call *call)
+{
+    c->state = FPMD_PCONN_BUSY;
+    c->node->nbusy++;
+    if (call->pin != NULL) {
+        call->pin->conn = c;
+        c->pin = call->pin;
+    }
+    send_on(c, call);
 }
 
 static void
@@ -629,16 +657,12 @@ fpmd_pool_conn_lost(struct fpmd_pool_conn *c, const char *why)
     node_dispatch(n);
 }
 
-void
-fpmd_pool_conn_done(struct fpmd_pool_conn *c)
+/* A busy connection comes back: idle (or to a waiter), or closed. */
+static void
+release(struct fpmd_pool_conn *c)
 {
     struct fpmd_pool_node *n = c->node;
-    struct fpmd_call *call = c->call;
 
-    event_del(&c->timer);
-    c->call = NULL;
-    if (call != NULL)
-        call_finish(call, FPMD_CALL_OK, NULL);
     if (!n->pool->drv->reusable(c) || expired(c, mono_us())) {
         conn_close(c);
     } else {
@@ -646,6 +670,69 @@ fpmd_pool_conn_done(struct fpmd_pool_conn *c)
         idle_push(n, c);
     }
     node_dispatch(n);
+}
+
+void
+fpmd_pool_conn_done(struct fpmd_pool_conn *c)
+{
+    struct fpmd_call *call = c->call;
+
+    event_del(&c->timer);
+    c->call = NULL;
+    if (call != NULL)
+        call_finish(call, FPMD_CALL_OK, NULL);
+    if (c->pin == NULL)
+        release(c);
+}
+
+void
+fpmd_pool_conn_retry(struct fpmd_pool_conn *c, const char *why)
+{
+    struct fpmd_pool_node *n = c->node;
+    struct fpmd_call *call = c->call;
+    char msg[256];
+
+    snprintf(msg, sizeof(msg), "%s: %s", n->pool->conf->name, why);
+    c->call = NULL;
+    n->lost++;
+    conn_close(c);
+    if (call != NULL) {
+        if (call->retried || call->pin != NULL) {
+            call_finish(call, FPMD_CALL_FAILED, msg);
+        } else {
+            call->retried = 1;
+            call->conn = NULL;
+            call_timer_off(call);
+            call->state = FPMD_CALLST_NEW;
+            place(call);
+        }
+    }
+    node_dispatch(n);
+}
+
+void
+fpmd_pool_unpin(struct fpmd_pool_pin *pin, int close_it)
+{
+    struct fpmd_pool_conn *c = pin->conn;
+
+    pin->conn = NULL;
+    if (c == NULL)
+        return;
+    c->pin = NULL;
+    /* A call still out on it (an abandoned statement draining): the
+     * connection is not the pin's to give back yet, so it goes. */
+    if (close_it || c->call != NULL || c->state != FPMD_PCONN_BUSY) {
+        struct fpmd_pool_node *n = c->node;
+        struct fpmd_call *call = c->call;
+
+        c->call = NULL;
+        if (call != NULL)
+            call_finish(call, FPMD_CALL_ABORTED, "its transaction ended");
+        conn_close(c);
+        node_dispatch(n);
+        return;
+    }
+    release(c);
 }
 
 /* Matches waiting calls with idle connections, and opens connections
@@ -675,10 +762,6 @@ node_dispatch(struct fpmd_pool_node *n)
 void
 fpmd_pool_call_start(struct fpmd_call *call, struct fpmd_pool_node *node)
 {
-    const struct fpmd_conf_backend *conf = call->pool->conf;
-    uint64_t now = mono_us();
-    char where[160];
-
     if (call->state != FPMD_CALLST_NEW)
         return;
     call->node = node;
@@ -687,6 +770,29 @@ fpmd_pool_call_start(struct fpmd_call *call, struct fpmd_pool_node *node)
         call_finish(call, FPMD_CALL_ABORTED, "request aborted");
         return;
     }
+    if (call->pin != NULL && call->pin->lost) {
+        fpmd_pool_call_fail(call, FPMD_CALL_FAILED, "%s: the connection "
+                            "was lost (a transaction on it is gone)",
+                            call->pool->conf->name);
+        return;
+    }
+    if (call->pin != NULL && call->pin->conn != NULL) {
+        call->node = call->pin->conn->node;
+        send_on(call->pin->conn, call);
+        return;
+    }
+    place(call);
+}
+
+/* Lends call a connection of its node, or queues it, or fails it. */
+static void
+place(struct fpmd_call *call)
+{
+    const struct fpmd_conf_backend *conf = call->pool->conf;
+    struct fpmd_pool_node *node = call->node;
+    uint64_t now = mono_us();
+    char where[160];
+
     while (node->idle != NULL) {
         struct fpmd_pool_conn *c = node->idle;
 

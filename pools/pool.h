@@ -34,8 +34,16 @@ enum fpmd_pool_conn_state {
     FPMD_PCONN_BUSY,            /* carries a call, or drains an abandoned one */
 };
 
+/* A connection kept by one owner across calls (a transaction): lent to
+ * its first call and not given back until fpmd_pool_unpin. */
+struct fpmd_pool_pin {
+    struct fpmd_pool_conn *conn;    /* NULL before the first call */
+    int lost;                       /* the connection went away meanwhile */
+};
+
 struct fpmd_pool_conn {
     struct fpmd_pool_conn *prev, *next;     /* the node's idle list */
+    struct fpmd_pool_pin *pin;              /* NULL unless pinned */
     struct fpmd_pool_node *node;
     enum fpmd_pool_conn_state state;
     struct fpmd_call *call;                 /* NULL when idle or abandoned */
@@ -63,6 +71,8 @@ struct fpmd_call {
     const char *error;                      /* in the request's arena */
     struct event timer;                     /* wait, then reply */
     int timer_armed;
+    int retried;                            /* fpmd_pool_conn_retry ran */
+    struct fpmd_pool_pin *pin;              /* runs on a pinned connection */
     void *driver;                           /* the driver's per-call data */
 };
 
@@ -74,7 +84,9 @@ struct fpmd_pool_driver {
     int (*connect)(struct fpmd_pool_conn *c, char *error, size_t len);
     /* Sends c->call. Reports with fpmd_pool_conn_done when its reply is
      * in, or fpmd_pool_conn_lost. FPMD_ERROR when it could not send (the
-     * pool then closes c). */
+     * pool then closes c); FPMD_AGAIN when c turned out dead before
+     * anything was sent (closed by the server while idle): the pool
+     * closes it and places the call again. */
     int (*send)(struct fpmd_pool_conn *c);
     /* c->call is going away (request ended or aborted) while its reply is
      * still due: 1 when c will report fpmd_pool_conn_done once the reply
@@ -98,6 +110,14 @@ void fpmd_pool_conn_lost(struct fpmd_pool_conn *c, const char *why);
 /* The call's reply is in (its results filled in), or the abandoned
  * call's reply was drained. */
 void fpmd_pool_conn_done(struct fpmd_pool_conn *c);
+/* The connection died under c->call in a way that makes a second try
+ * safe (an idempotent read): c is closed and the call placed again, once;
+ * a second time, or on a pinned connection, the call fails with why. */
+void fpmd_pool_conn_retry(struct fpmd_pool_conn *c, const char *why);
+
+/* Ends a pin: the connection goes back to the pool (or is closed when the
+ * driver says it is not clean); with close_it, closed in any case. */
+void fpmd_pool_unpin(struct fpmd_pool_pin *pin, int close_it);
 
 /* For the driver APIs. */
 struct fpmd_pool *fpmd_pool_find(const char *name);
@@ -120,7 +140,8 @@ struct fpmd_pool_node *fpmd_pool_shard(struct fpmd_pool *p, const void *key,
 struct fpmd_call *fpmd_pool_call_new(struct fpmd_req *req, const char *name,
                                      const struct fpmd_pool_driver *drv,
                                      void *driver_data);
-/* Starts call on node: lends it a connection now or queues it. */
+/* Starts call on node: lends it a connection now or queues it. A call
+ * with a pin runs on the pinned connection (its first call pins one). */
 void fpmd_pool_call_start(struct fpmd_call *call, struct fpmd_pool_node *node);
 /* Ends a call that never started (bad arguments). */
 void fpmd_pool_call_fail(struct fpmd_call *call,

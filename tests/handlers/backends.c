@@ -165,3 +165,131 @@ FPMD_ROUTE(t_redis_par, "GET", "/t/redis-par")
     fpmd_await_all(req);
     return answer(req, calls, n, 1, t0);
 }
+
+/* /t/mysql?pool=P&sql=...&p=...: one statement, ? filled from the p
+ * arguments in order (p=\N is SQL NULL); primary=1 forces the primary. */
+static int
+mysql_answer(struct fpmd_req *req, struct fpmd_call *call, double t0)
+{
+    const struct fpmd_mysql_result *r = fpmd_mysql_result(call);
+    struct json_object *out = json_object_new_object();
+
+    if (out == NULL || fpmd_defer(req, obj_put, out) != FPMD_OK)
+        return FPMD_ERROR;
+    if (r == NULL) {
+        json_object_object_add(out, "error", json_object_new_string(
+            fpmd_call_error(call)));
+        return fpmd_reply_json(req, fpmd_call_http_status(call), out);
+    }
+    json_object_object_add(out, "errcode", json_object_new_int(
+        (int) r->errcode));
+    json_object_object_add(out, "message", json_object_new_string(r->error));
+    json_object_object_add(out, "affected", json_object_new_int64(
+        (int64_t) r->affected_rows));
+    json_object_object_add(out, "insert_id", json_object_new_int64(
+        (int64_t) r->insert_id));
+    json_object_object_add(out, "rows", json_object_get(
+        fpmd_mysql_json(req, r)));
+    json_object_object_add(out, "ms", json_object_new_double(now_ms() - t0));
+    return fpmd_reply_json(req, 200, out);
+}
+
+static size_t
+collect(struct fpmd_req *req, const char *key, const char **out, size_t max)
+{
+    const char *name, *value;
+    size_t n = 0;
+
+    for (size_t i = 0; i < fpmd_req_nquery_args(req) && n < max; i++) {
+        if (fpmd_req_query_arg_at(req, i, &name, &value) == FPMD_OK
+            && strcmp(name, key) == 0)
+            out[n++] = strcmp(value, "\\N") == 0 ? NULL : value;
+    }
+    return n;
+}
+
+FPMD_ROUTE(t_mysql, "GET", "/t/mysql")
+{
+    const char *pool = fpmd_req_query_arg(req, "pool");
+    const char *sql = fpmd_req_query_arg(req, "sql");
+    const char *primary = fpmd_req_query_arg(req, "primary");
+    const char *params[MAX_WORDS];
+    size_t n = collect(req, "p", params, MAX_WORDS);
+    double t0 = now_ms();
+    struct fpmd_call *call;
+
+    call = fpmd_mysql_start(req, pool ? pool : "",
+                            primary != NULL ? FPMD_MYSQL_PRIMARY : 0, sql, n,
+                            params);
+    if (call == NULL)
+        return FPMD_ERROR;
+    fpmd_await(req, call);
+    return mysql_answer(req, call, t0);
+}
+
+/* /t/mysql-par?pool=P&sql=...&sql=...: the statements at once. */
+FPMD_ROUTE(t_mysql_par, "GET", "/t/mysql-par")
+{
+    const char *pool = fpmd_req_query_arg(req, "pool");
+    const char *sqls[MAX_WORDS];
+    size_t n = collect(req, "sql", sqls, MAX_WORDS);
+    struct fpmd_call *calls[MAX_WORDS];
+    struct json_object *out = json_object_new_object();
+    double t0 = now_ms();
+
+    if (out == NULL || fpmd_defer(req, obj_put, out) != FPMD_OK)
+        return FPMD_ERROR;
+    for (size_t i = 0; i < n; i++) {
+        calls[i] = fpmd_mysql_start(req, pool ? pool : "", 0, sqls[i], 0,
+                                    NULL);
+        if (calls[i] == NULL)
+            return FPMD_ERROR;
+    }
+    if (fpmd_await_all(req) != FPMD_OK)
+        return fpmd_reply_error(req, fpmd_call_http_status(
+            fpmd_call_failed(req)), fpmd_call_error(fpmd_call_failed(req)));
+    json_object_object_add(out, "ms", json_object_new_double(now_ms() - t0));
+    return fpmd_reply_json(req, 200, out);
+}
+
+/* /t/mysql-txn?pool=P&sql=...&sql=...&end=commit|rollback|open
+ * [&sleep_ms=N]: a transaction of the statements, sleeping N ms after
+ * the first; answers each statement's errcode, or the failure. */
+FPMD_ROUTE(t_mysql_txn, "GET", "/t/mysql-txn")
+{
+    const char *pool = fpmd_req_query_arg(req, "pool");
+    const char *end = fpmd_req_query_arg(req, "end");
+    const char *sleep_ms = fpmd_req_query_arg(req, "sleep_ms");
+    const char *sqls[MAX_WORDS];
+    size_t n = collect(req, "sql", sqls, MAX_WORDS);
+    struct json_object *out = json_object_new_object(), *codes;
+    struct fpmd_mysql_txn *txn;
+    int rc = FPMD_OK;
+
+    if (out == NULL || fpmd_defer(req, obj_put, out) != FPMD_OK)
+        return FPMD_ERROR;
+    txn = fpmd_mysql_begin(req, pool ? pool : "");
+    if (txn == NULL)
+        return fpmd_reply_error(req, fpmd_call_http_status(
+            fpmd_call_failed(req)), fpmd_call_error(fpmd_call_failed(req)));
+    codes = json_object_new_array();
+    json_object_object_add(out, "codes", codes);
+    for (size_t i = 0; i < n; i++) {
+        const struct fpmd_mysql_result *r = fpmd_mysql_txn(txn, sqls[i]);
+
+        if (r == NULL)
+            return fpmd_reply_error(req, fpmd_call_http_status(
+                fpmd_call_failed(req)), fpmd_call_error(
+                    fpmd_call_failed(req)));
+        json_object_array_add(codes, json_object_new_int((int) r->errcode));
+        if (i == 0 && sleep_ms != NULL)
+            fpmd_sleep(req, (uint64_t) atoi(sleep_ms));
+    }
+    if (end != NULL && strcmp(end, "commit") == 0)
+        rc = fpmd_mysql_commit(txn);
+    else if (end != NULL && strcmp(end, "rollback") == 0)
+        rc = fpmd_mysql_rollback(txn);
+    if (rc != FPMD_OK)
+        return fpmd_reply_error(req, 502, "commit failed");
+    return fpmd_reply_json(req, 200, out);
+}

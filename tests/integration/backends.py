@@ -1,15 +1,60 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Real backend servers for the pool tests: Debian's redis-server on a free
-127.0.0.1 port with its own temp dir, stopped by its pid, and a minimal
-RESP client the tests use to look at the server's side (which database a
-key landed in, who is connected)."""
+"""Real backend servers for the pool tests: Debian's redis-server and
+mariadbd on free 127.0.0.1 ports with their own temp dirs, stopped by their
+pids, with a way to look at the server's side (a minimal RESP client, the
+mariadb CLI); and fpmd-test started with a pools: block."""
 
+import json
 import os
 import signal
 import socket
 import subprocess
+import time
 
-from conftest import free_port, need, wait_for
+import pytest
+
+from conftest import (FPMD_TEST_BIN, Fpmd, base_conf, free_port,
+                      http_request, need, wait_for)
+
+
+def start_fpmd(tmp, servers, pools_yaml):
+    """fpmd-test (tests/handlers/ linked in) with one worker, FastCGI and
+    HTTP listeners, and the given pools: block."""
+    hport, fport = free_port(), free_port()
+    sock = os.path.join(tmp, "fpmd.sock")
+    text = base_conf(fport, sock, pools_yaml).replace(
+        "listen:\n", "listen:\n  - http: 127.0.0.1:%d\n" % hport, 1).replace(
+        "max_children: 2", "max_children: 1")
+    f = Fpmd(tmp, text, binary=FPMD_TEST_BIN)
+    servers.append(f)
+    f.start(("127.0.0.1", hport))
+    return f, hport, fport
+
+
+def backend(hport, name):
+    _, _, body = http_request(hport, "GET", "/status?json")
+    for b in json.loads(body).get("backends", []):
+        if b["name"] == name:
+            return b
+    return None
+
+
+def settle():
+    time.sleep(1.2)     # workers publish pool counts once a second
+
+
+@pytest.fixture(autouse=True)
+def no_worker_died(servers):
+    """Whatever a test does to the backends, no worker crashes over it (and
+    in the sanitizer build, no report)."""
+    yield
+    for s in servers:
+        if isinstance(s, Fpmd):
+            text = s.log_text()
+            for bad in ("exited on signal", "AddressSanitizer",
+                        "runtime error:"):
+                assert bad not in text, s.logs()
+
 
 REDIS_BIN = "/usr/bin/redis-server"
 
@@ -131,5 +176,103 @@ class Redis:
         try:
             with open(self.log, errors="replace") as f:
                 return "---- redis %d\n%s" % (self.port, f.read()[-5000:])
+        except OSError:
+            return ""
+
+
+MARIADBD_BIN = "/usr/sbin/mariadbd"
+INSTALL_DB_BIN = "/usr/bin/mariadb-install-db"
+MARIADB_BIN = "/usr/bin/mariadb"
+
+# BENCH-CONTRACT's data: user bench/bench, database bench, items 1..100.
+SEED = """
+CREATE DATABASE bench;
+CREATE USER 'bench'@'%' IDENTIFIED BY 'bench';
+GRANT ALL ON bench.* TO 'bench'@'%';
+USE bench;
+CREATE TABLE items (
+  id INT UNSIGNED NOT NULL PRIMARY KEY, name VARCHAR(64) NOT NULL,
+  price DECIMAL(10,2) NOT NULL, qty INT NOT NULL) ENGINE=InnoDB;
+INSERT INTO items SELECT seq, CONCAT('item-', seq), seq * 1.25, seq * 10
+  FROM seq_1_to_100;
+"""
+
+
+class Mariadb:
+    """One mariadbd with its own datadir, seeded with the bench data;
+    sql() runs statements as root over its unix socket (mariadb CLI)."""
+
+    def __init__(self, tmp, name="mariadb"):
+        self.dir = os.path.join(tmp, name)
+        self.data = os.path.join(self.dir, "data")
+        self.sock = os.path.join(self.dir, "mysqld.sock")
+        self.log = os.path.join(self.dir, "error.log")
+        self.port = free_port()
+        self.proc = None
+        self.seeded = False
+
+    @property
+    def address(self):
+        return "127.0.0.1:%d" % self.port
+
+    def start(self):
+        need(MARIADBD_BIN, "mariadbd")
+        if not os.path.isdir(self.data):
+            os.makedirs(self.dir, exist_ok=True)
+            subprocess.run([INSTALL_DB_BIN, "--no-defaults",
+                            "--datadir=" + self.data,
+                            "--auth-root-authentication-method=normal",
+                            "--skip-test-db", "--user=root"],
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=True)
+        self.proc = subprocess.Popen(
+            [MARIADBD_BIN, "--no-defaults", "--datadir=" + self.data,
+             "--socket=" + self.sock, "--port=%d" % self.port,
+             "--bind-address=127.0.0.1", "--user=root",
+             "--pid-file=" + os.path.join(self.dir, "mysqld.pid"),
+             "--log-error=" + self.log, "--skip-log-bin",
+             "--innodb-buffer-pool-size=16M", "--max-connections=500"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: self._answers() or self.proc.poll() is not None,
+                 30, "mariadbd on %d" % self.port)
+        assert self.proc.poll() is None, self.logs()
+        if not self.seeded:
+            self.sql(SEED)
+            self.seeded = True
+        return self
+
+    def _answers(self):
+        try:
+            self.sql("SELECT 1")
+            return True
+        except subprocess.CalledProcessError:
+            return False
+
+    def sql(self, text):
+        out = subprocess.run([MARIADB_BIN, "--no-defaults", "-S", self.sock,
+                              "-uroot", "-N", "-B", "-e", text],
+                             capture_output=True, text=True, check=True)
+        return [line.split("\t") for line in out.stdout.splitlines()]
+
+    def pause(self):
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self):
+        os.kill(self.proc.pid, signal.SIGCONT)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def logs(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return "---- mariadbd %d\n%s" % (self.port, f.read()[-5000:])
         except OSError:
             return ""

@@ -15,21 +15,9 @@ import urllib.parse
 import pytest
 
 import fcgi_client as fc
-from backends import Redis
-from conftest import (FPMD_TEST_BIN, Fpmd, base_conf, free_port,
-                      http_request, wait_for)
-
-
-def start_fpmd(tmp, servers, pools_yaml):
-    hport, fport = free_port(), free_port()
-    sock = os.path.join(tmp, "fpmd.sock")
-    text = base_conf(fport, sock, pools_yaml).replace(
-        "listen:\n", "listen:\n  - http: 127.0.0.1:%d\n" % hport, 1).replace(
-        "max_children: 2", "max_children: 1")
-    f = Fpmd(tmp, text, binary=FPMD_TEST_BIN)
-    servers.append(f)
-    f.start(("127.0.0.1", hport))
-    return f, hport, fport
+from backends import (Redis, backend, no_worker_died, settle,  # noqa: F401
+                      start_fpmd)
+from conftest import http_request, wait_for
 
 
 def pool_yaml(name, *redis, **opts):
@@ -54,31 +42,6 @@ def call(hport, pool, *cmds, path="/t/redis", **extra):
     status, _, body = http_request(hport, "GET", url(path, pool, *cmds,
                                                      **extra), timeout=10)
     return status, json.loads(body)
-
-
-def backend(hport, name):
-    _, _, body = http_request(hport, "GET", "/status?json")
-    for b in json.loads(body).get("backends", []):
-        if b["name"] == name:
-            return b
-    return None
-
-
-def settle():
-    time.sleep(1.2)     # workers publish pool counts once a second
-
-
-@pytest.fixture(autouse=True)
-def no_worker_died(servers):
-    """Whatever a test does to the backends, no worker crashes over it (and
-    in the sanitizer build, no report)."""
-    yield
-    for s in servers:
-        if isinstance(s, Fpmd):
-            text = s.log_text()
-            for bad in ("exited on signal", "AddressSanitizer",
-                        "runtime error:"):
-                assert bad not in text, s.logs()
 
 
 @pytest.fixture

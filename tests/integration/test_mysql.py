@@ -1,0 +1,221 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""The MySQL pool against real mariadbd processes, driven through HTTP
+requests to tests/handlers/backends.c: escaping, server errors, results,
+parallel statements, transactions (commit, rollback, left open, connection
+lost inside one), connections the server closes, a stopped and a restarted
+server, session state that must not leak, and the read/write split checked
+on the servers themselves."""
+
+import json
+import threading
+import time
+import urllib.parse
+
+import pytest
+
+from backends import (Mariadb, backend, no_worker_died, settle,  # noqa: F401
+                      start_fpmd)
+from conftest import http_request, wait_for
+
+
+def pool_yaml(*servers, **opts):
+    lines = ["pools:", "  db:", "    driver: mysql", "    servers:"]
+    for s in servers:
+        if isinstance(s, tuple):
+            lines.append("      - { address: %s, role: %s }" % (s[0].address,
+                                                                s[1]))
+        else:
+            lines.append("      - %s" % s.address)
+    opts = dict({"user": "bench", "password": "bench", "database": "bench"},
+                **opts)
+    for k, v in opts.items():
+        lines.append("    %s: %s" % (k, v))
+    return "\n".join(lines) + "\n"
+
+
+def get(hport, path, **q):
+    items = []
+    for k, v in q.items():
+        for x in (v if isinstance(v, list) else [v]):
+            items.append((k, x))
+    status, _, body = http_request(hport, "GET", path + "?" +
+                                   urllib.parse.urlencode(items), timeout=15)
+    try:
+        return status, json.loads(body)
+    except ValueError:
+        return status, {"text": body.decode(errors="replace")}
+
+
+def query(hport, sql, *params, **extra):
+    return get(hport, "/t/mysql", pool="db", sql=sql, p=list(params),
+               **extra)
+
+
+@pytest.fixture
+def db(tmpdir_path, servers):
+    m = Mariadb(tmpdir_path).start()
+    servers.append(m)
+    return m
+
+
+def test_results_params_and_server_errors(tmpdir_path, servers, db):
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(db))
+    status, j = query(hport, "SELECT id, name, price, qty FROM items "
+                      "WHERE id = ?", "42")
+    assert status == 200 and j["errcode"] == 0
+    assert j["rows"] == [{"id": 42, "name": "item-42", "price": "52.50",
+                          "qty": 420}]
+    # escaping: quotes, backslashes, NULL, a ? inside quotes left alone
+    hostile = "it's a \\ '; DROP TABLE items; -- ?"
+    status, j = query(hport, "SELECT ? AS a, ? AS b, '?' AS c", hostile,
+                      "\\N")
+    assert j["rows"] == [{"a": hostile, "b": None, "c": "?"}], j
+    assert db.sql("SELECT COUNT(*) FROM bench.items") == [["100"]]
+    # the server's refusal is an answer, not a transport failure
+    status, j = query(hport, "SELEC 1")
+    assert status == 200 and j["errcode"] == 1064
+    status, j = query(hport, "INSERT INTO items VALUES (101, 'x', 1, 1)")
+    assert j["errcode"] == 0 and j["affected"] == 1
+    status, j = query(hport, "INSERT INTO items VALUES (101, 'x', 1, 1)")
+    assert j["errcode"] == 1062 and "Duplicate" in j["message"]
+    # placeholders and parameters must agree
+    status, j = query(hport, "SELECT ?")
+    assert status == 500 and "placeholders" in j["error"]
+
+
+def test_parallel_statements_take_the_slowest(tmpdir_path, servers, db):
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(db))
+    status, j = get(hport, "/t/mysql-par", pool="db",
+                    sql=["SELECT SLEEP(0.3)"] * 3)
+    assert status == 200 and j["ms"] < 750, j   # in a row: 900 ms
+
+
+def test_transactions_commit_rollback_and_left_open(tmpdir_path, servers,
+                                                    db):
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(db, max=1))
+    ins = "INSERT INTO items VALUES (%d, 't', 1, 1)"
+    assert get(hport, "/t/mysql-txn", pool="db", sql=ins % 201,
+               end="commit")[0] == 200
+    assert get(hport, "/t/mysql-txn", pool="db", sql=ins % 202,
+               end="rollback")[0] == 200
+    # the handler returns with the transaction open: rolled back, and the
+    # only connection is not lent to the next request inside it
+    assert get(hport, "/t/mysql-txn", pool="db", sql=ins % 203,
+               end="open")[0] == 200
+    status, j = query(hport, "SELECT COUNT(*) AS n FROM items "
+                      "WHERE id IN (201, 202, 203)")
+    assert j["rows"] == [{"n": 1}], j
+    ids = db.sql("SELECT id FROM bench.items WHERE id > 200")
+    assert ids == [["201"]]
+
+
+def test_connection_lost_inside_a_transaction_fails_it(tmpdir_path, servers,
+                                                       db):
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
+        db, timeout="2s"))
+    result = {}
+
+    def txn():
+        result["r"] = get(hport, "/t/mysql-txn", pool="db",
+                          sql=["INSERT INTO items VALUES (301, 'a', 1, 1)",
+                               "INSERT INTO items VALUES (302, 'b', 1, 1)"],
+                          end="commit", sleep_ms="1500")
+
+    t = threading.Thread(target=txn)
+    t.start()
+    time.sleep(0.5)         # first INSERT done, the handler sleeps
+    ids = [r[0] for r in db.sql("SELECT id FROM information_schema.processlist"
+                                " WHERE user = 'bench'")]
+    for i in ids:
+        db.sql("KILL %s" % i)
+    t.join()
+    status, body = result["r"]
+    assert status == 502, body
+    # neither half landed: no reconnect carried the second INSERT alone
+    assert db.sql("SELECT id FROM bench.items WHERE id IN (301, 302)") == []
+
+
+def test_idle_connections_closed_by_the_server(tmpdir_path, servers, db):
+    # wait_timeout is copied into a session when it starts
+    db.sql("SET GLOBAL wait_timeout = 1")
+    try:
+        _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(db, min=2))
+        wait_for(lambda: len(db.sql("SELECT id FROM information_schema."
+                                    "processlist WHERE user = 'bench'"))
+                 >= 2, 5, "min connections")
+        time.sleep(2.5)     # the server closed the idle connections
+        for _ in range(4):
+            status, j = query(hport, "SELECT 1 AS one")
+            assert status == 200 and j["rows"] == [{"one": 1}], j
+            time.sleep(0.3)
+        # a write on a connection the server closed is not lost either
+        time.sleep(1.5)
+        status, j = query(hport, "INSERT INTO items VALUES (401, 'w', 1, 1)")
+        assert status == 200 and j["errcode"] == 0, j
+    finally:
+        db.sql("SET GLOBAL wait_timeout = 28800")
+    settle()
+    assert backend(hport, "db")["reconnects"] >= 1
+
+
+def test_stopped_and_restarted_server(tmpdir_path, servers, db):
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
+        db, timeout="300ms", connect_timeout="300ms", wait_timeout="300ms"))
+    assert query(hport, "SELECT 1")[0] == 200
+    db.pause()
+    try:
+        t0 = time.time()
+        status, j = query(hport, "SELECT 1")
+        assert status in (503, 504), j
+        assert time.time() - t0 < 0.9
+    finally:
+        db.resume()
+    t0 = time.time()
+    wait_for(lambda: query(hport, "SELECT 1")[0] == 200, 1.0,
+             "recovery within 1 s of SIGCONT")
+    db.stop()
+    t0 = time.time()
+    status, j = query(hport, "SELECT 1")
+    assert status in (502, 503) and time.time() - t0 < 0.9, j
+    db.start()
+    wait_for(lambda: query(hport, "SELECT 1")[0] == 200, 1.0,
+             "recovery within 1 s of the restart")
+
+
+def test_session_state_never_leaks(tmpdir_path, servers, db):
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(db, max=1))
+    query(hport, "SET @x = 5")
+    assert query(hport, "SELECT @x AS x")[1]["rows"] == [{"x": None}]
+    query(hport, "USE mysql")
+    assert query(hport, "SELECT DATABASE() AS d")[1]["rows"] == [
+        {"d": "bench"}]
+    query(hport, "SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'")
+    hostile = "a\\'b"
+    assert query(hport, "SELECT ? AS v", hostile)[1]["rows"] == [
+        {"v": hostile}]
+
+
+def test_reads_go_to_replicas_writes_to_the_primary(tmpdir_path, servers):
+    primary = Mariadb(tmpdir_path, "primary").start()
+    replica = Mariadb(tmpdir_path, "replica").start()
+    servers += [primary, replica]
+    primary.sql("UPDATE bench.items SET name = 'on-primary' WHERE id = 1")
+    replica.sql("UPDATE bench.items SET name = 'on-replica' WHERE id = 1")
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
+        (primary, "primary"), (replica, "replica")))
+    sel = "SELECT name FROM items WHERE id = 1"
+    assert query(hport, sel)[1]["rows"] == [{"name": "on-replica"}]
+    assert query(hport, sel, primary="1")[1]["rows"] == [
+        {"name": "on-primary"}]
+    assert query(hport, sel + " FOR UPDATE")[1]["rows"] == [
+        {"name": "on-primary"}]
+    query(hport, "INSERT INTO items VALUES (501, 'w', 1, 1)")
+    assert primary.sql("SELECT id FROM bench.items WHERE id = 501") == [
+        ["501"]]
+    assert replica.sql("SELECT id FROM bench.items WHERE id = 501") == []
+    status, j = get(hport, "/t/mysql-txn", pool="db",
+                    sql="INSERT INTO items VALUES (502, 't', 1, 1)",
+                    end="commit")
+    assert status == 200
+    assert primary.sql("SELECT id FROM bench.items WHERE id = 502") == [
+        ["502"]]
