@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Demo and benchmark handlers: /hello and /json do the work fixed by the
- * benchmark contract, /probe echoes what fpmd received so tests can compare
+/* Demo and benchmark handlers: /hello, /json, /io-fast and /io-wait do the
+ * work fixed by the benchmark contract, /probe echoes what fpmd received so tests can compare
  * what a web server sent with what a handler saw. */
 #include "config.h"
 
@@ -70,6 +70,93 @@ FPMD_HANDLER(json)
         json_object_array_add(list, rec);
     }
     return reply_json(req, 200, list);
+}
+
+/* A failed backend call answers with its status and reason, as JSON. */
+static int
+backend_error(struct fpmd_req *req)
+{
+    const struct fpmd_call *c = fpmd_call_failed(req);
+
+    return fpmd_reply_error_json(req, c ? fpmd_call_http_status(c) : 500,
+                                 c ? fpmd_call_error(c) : "backend failed");
+}
+
+static json_object *
+redis_value(const struct fpmd_redis_reply *r)
+{
+    return r != NULL && r->type == FPMD_REDIS_STRING
+        ? json_object_new_string_len(r->str, (int) r->len) : NULL;
+}
+
+/* Three Redis GETs in one round trip and a primary-key SELECT, at once
+ * (pools "cache" and "db"). */
+FPMD_HANDLER(io_fast)
+{
+    struct fpmd_call *keys = fpmd_redis_new(req, "cache", 0);
+    struct fpmd_call *item;
+    const struct fpmd_mysql_result *r;
+    json_object *out = owned(req, json_object_new_object()), *rows;
+
+    if (keys == NULL || out == NULL)
+        return FPMD_ERROR;
+    fpmd_redis_add(keys, "GET bench:k1");
+    fpmd_redis_add(keys, "GET bench:k2");
+    fpmd_redis_add(keys, "GET bench:k3");
+    fpmd_redis_send(keys);
+    item = fpmd_mysql_start(req, "db", 0, "SELECT id, name, price, qty FROM "
+                            "items WHERE id = 42", 0, NULL);
+    if (item == NULL)
+        return FPMD_ERROR;
+    if (fpmd_await_all(req) != FPMD_OK)
+        return backend_error(req);
+    r = fpmd_mysql_result(item);
+    if (r->errcode != 0)
+        return fpmd_reply_error_json(req, 502, r->error);
+    rows = fpmd_mysql_json(req, r);
+    if (rows == NULL)
+        return FPMD_ERROR;
+    json_object_object_add(out, "k1", redis_value(fpmd_redis_reply(keys, 0)));
+    json_object_object_add(out, "k2", redis_value(fpmd_redis_reply(keys, 1)));
+    json_object_object_add(out, "k3", redis_value(fpmd_redis_reply(keys, 2)));
+    json_object_object_add(out, "item", json_object_get(
+        json_object_array_get_idx(rows, 0)));
+    return reply_json(req, 200, out);
+}
+
+static json_object *
+sleep_value(const struct fpmd_call *c)
+{
+    const struct fpmd_mysql_result *r = fpmd_mysql_result(c);
+
+    return r != NULL && r->nrows == 1 && r->rows[0][0] != NULL
+        ? json_object_new_int(atoi(r->rows[0][0])) : NULL;
+}
+
+/* Two SELECT SLEEP(0.01) and a 10 ms BLPOP, at once: the answer takes the
+ * slowest of them, not their sum. */
+FPMD_HANDLER(io_wait)
+{
+    struct fpmd_call *db1, *db2, *blpop;
+    const struct fpmd_redis_reply *r;
+    json_object *out = owned(req, json_object_new_object());
+
+    if (out == NULL)
+        return FPMD_ERROR;
+    db1 = fpmd_mysql_start(req, "db", 0, "SELECT SLEEP(0.01)", 0, NULL);
+    blpop = fpmd_redis_start(req, "cache", "BLPOP bench:empty 0.01");
+    db2 = fpmd_mysql_start(req, "db", 0, "SELECT SLEEP(0.01)", 0, NULL);
+    if (db1 == NULL || blpop == NULL || db2 == NULL)
+        return FPMD_ERROR;
+    if (fpmd_await_all(req) != FPMD_OK)
+        return backend_error(req);
+    r = fpmd_redis_reply(blpop, 0);
+    json_object_object_add(out, "db1", sleep_value(db1));
+    json_object_object_add(out, "redis", r != NULL && r->type
+                           == FPMD_REDIS_ARRAY ? json_object_new_string(
+                               r->element[1]->str) : NULL);
+    json_object_object_add(out, "db2", sleep_value(db2));
+    return reply_json(req, 200, out);
 }
 
 static int

@@ -579,7 +579,8 @@ connect_failed(struct fpmd_pool_node *n, const char *why)
         while ((call = n->wait_head) != NULL) {
             n->wait_head = call->next_wait;
             n->nwait--;
-            fpmd_pool_call_fail(call, FPMD_CALL_DOWN, "%s: %s", where, why);
+            fpmd_pool_call_fail(call, FPMD_CALL_DOWN, "%s: %s: %s",
+                                p->conf->name, where, why);
         }
         n->wait_tail = &n->wait_head;
     }

@@ -219,3 +219,34 @@ def test_reads_go_to_replicas_writes_to_the_primary(tmpdir_path, servers):
     assert status == 200
     assert primary.sql("SELECT id FROM bench.items WHERE id = 502") == [
         ["502"]]
+
+
+def test_benchmark_routes(tmpdir_path, servers, db):
+    from backends import Redis
+    cache = Redis(tmpdir_path).start()
+    servers.append(cache)
+    for n in (1, 2, 3):
+        cache.cmd("SET", "bench:k%d" % n,
+                  "value-%d-abcdefghijklmnopqrstuvwxyz" % n)
+    pools = pool_yaml(db).replace("pools:\n", "pools:\n  cache: { driver: "
+                                  "redis, servers: [%s] }\n" % cache.address)
+    f, hport, _ = start_fpmd(tmpdir_path, servers, pools)
+    text = open(f.conf).read().replace(
+        "routes:\n", "routes:\n  - match: GET /io-fast\n    handler: io_fast\n"
+        "  - match: GET /io-wait\n    handler: io_wait\n", 1)
+    f.stop()
+    f.write_conf(text)
+    f.start(("127.0.0.1", hport))
+    status, _, body = http_request(hport, "GET", "/io-fast")
+    assert status == 200, body
+    assert json.loads(body) == {
+        "k1": "value-1-abcdefghijklmnopqrstuvwxyz",
+        "k2": "value-2-abcdefghijklmnopqrstuvwxyz",
+        "k3": "value-3-abcdefghijklmnopqrstuvwxyz",
+        "item": {"id": 42, "name": "item-42", "price": "52.50", "qty": 420}}
+    status, _, body = http_request(hport, "GET", "/io-wait")
+    assert status == 200 and json.loads(body) == {"db1": 0, "redis": None,
+                                                  "db2": 0}, body
+    cache.stop()
+    status, _, body = http_request(hport, "GET", "/io-fast")
+    assert status in (502, 503) and b"cache" in body, body

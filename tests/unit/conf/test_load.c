@@ -60,10 +60,15 @@ conf_embedded_default_loads(void **state)
     assert_int_equal(c->pm.max_children, 0);
     assert_string_equal(c->status.path, "/status");
     assert_string_equal(c->status.ping_response, "pong");
-    assert_int_equal(c->nroutes, 3);
+    assert_int_equal(c->nroutes, 5);
     assert_string_equal(c->routes[0].handler, "hello");
     assert_string_equal(c->routes[0].methods, "GET");
     assert_null(c->routes[2].methods);
+    assert_string_equal(c->routes[3].handler, "io_fast");
+    assert_int_equal(c->nbackends, 2);
+    assert_int_equal(c->backends[0].driver, FPMD_DRIVER_REDIS);
+    assert_int_equal(c->backends[1].driver, FPMD_DRIVER_MYSQL);
+    assert_string_equal(c->backends[1].database, "bench");
     fpmd_conf_free(c);
 }
 
