@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 #include <mysql.h>
 
+#include "fpmd/worker.h"
 #include "pools/pool.h"
 
 enum op {
@@ -29,11 +30,21 @@ enum op {
     OP_STORE,
 };
 
+/* The socket's read event stays armed for the connection's life: it
+ * continues a statement waiting for the server, and on an idle connection
+ * it reports that the server closed it (wait_timeout, KILL, a restart)
+ * before anyone sends on it. Write waits are rare and one-shot. Keeping
+ * the read event saves two epoll_ctl calls per statement. */
 struct mconn {
     MYSQL *m;
     struct fpmd_pool_conn *pc;
-    struct event ev;
-    int ev_added;
+    struct event rev, wev, later;
+    unsigned rev_added:1, wev_added:1, later_added:1;
+    /* What the connector's suspended operation waits for; 0 when none is
+     * suspended. A _cont call without one fails with 2014 ("commands out
+     * of sync") and leaves the connection unusable, so events that come
+     * while nothing waits are not passed on. */
+    int waiting;
     enum op op;
     /* the finished step's outcome, for a completion run later */
     MYSQL *connect_ret;
@@ -292,36 +303,64 @@ copy_rows(struct fpmd_req *req, struct fpmd_mysql_result *r, MYSQL_RES *res)
 
 /* --- the connection's steps ------------------------------------------- */
 
+static int stale(struct mconn *mc);
+
 static void
-on_io(evutil_socket_t fd, short what, void *arg)
+on_read(evutil_socket_t fd, short what, void *arg)
 {
     struct mconn *mc = arg;
-    int ready = 0;
 
     (void) fd;
-    mc->ev_added = 0;
-    if (what & EV_READ)
-        ready |= MYSQL_WAIT_READ;
-    if (what & EV_WRITE)
-        ready |= MYSQL_WAIT_WRITE;
-    step(mc, ready);
+    (void) what;
+    /* Idle, readable: the server closed it, unless the bytes were taken
+     * already by a step that ran on the write event in this loop pass. */
+    if (mc->op == OP_NONE) {
+        if (stale(mc))
+            fpmd_pool_conn_lost(mc->pc, "closed by the server while idle");
+    } else if (mc->waiting != 0) {
+        step(mc, MYSQL_WAIT_READ);
+    }
+}
+
+static void
+on_write(evutil_socket_t fd, short what, void *arg)
+{
+    struct mconn *mc = arg;
+
+    (void) fd;
+    (void) what;
+    mc->wev_added = 0;
+    if (mc->waiting != 0)
+        step(mc, MYSQL_WAIT_WRITE);
+}
+
+static void
+on_later(evutil_socket_t fd, short what, void *arg)
+{
+    struct mconn *mc = arg;
+
+    (void) fd;
+    (void) what;
+    mc->later_added = 0;
+    step(mc, 0);
 }
 
 static void
 wait_io(struct mconn *mc, int status)
 {
-    short what = 0;
-
-    if (status & (MYSQL_WAIT_READ | MYSQL_WAIT_EXCEPT))
-        what |= EV_READ;
-    if (status & MYSQL_WAIT_WRITE)
-        what |= EV_WRITE;
-    if (mc->ev_added)
-        event_del(&mc->ev);
-    event_assign(&mc->ev, fpmd_pool_base(), mysql_get_socket(mc->m), what,
-                 on_io, mc);
-    event_add(&mc->ev, NULL);
-    mc->ev_added = 1;
+    mc->waiting = status;
+    if (!mc->rev_added) {
+        event_assign(&mc->rev, fpmd_pool_base(), mysql_get_socket(mc->m),
+                     EV_READ | EV_PERSIST, on_read, mc);
+        event_add(&mc->rev, NULL);
+        mc->rev_added = 1;
+    }
+    if ((status & MYSQL_WAIT_WRITE) && !mc->wev_added) {
+        event_assign(&mc->wev, fpmd_pool_base(), mysql_get_socket(mc->m),
+                     EV_WRITE, on_write, mc);
+        event_add(&mc->wev, NULL);
+        mc->wev_added = 1;
+    }
 }
 
 /* A step that finished inside the driver's own entry point reports on the
@@ -329,11 +368,10 @@ wait_io(struct mconn *mc, int status)
 static void
 step_later(struct mconn *mc)
 {
-    if (mc->ev_added)
-        event_del(&mc->ev);
-    event_assign(&mc->ev, fpmd_pool_base(), -1, 0, on_io, mc);
-    event_active(&mc->ev, 0, 0);
-    mc->ev_added = 1;
+    wait_io(mc, 0);
+    evtimer_assign(&mc->later, fpmd_pool_base(), on_later, mc);
+    event_active(&mc->later, EV_TIMEOUT, 0);
+    mc->later_added = 1;
 }
 
 static int
@@ -408,6 +446,7 @@ step(struct mconn *mc, int ready)
     char msg[256];
     int status = 0;
 
+    mc->waiting = 0;
     switch (mc->op) {
     case OP_CONNECT:
         if (ready != 0)
@@ -493,8 +532,9 @@ drv_connect(struct fpmd_pool_conn *pc, char *error, size_t len)
     return FPMD_OK;
 }
 
-/* An idle connection the server closed (wait_timeout, KILL, restart)
- * shows as EOF before anything is sent. */
+/* The read event reports a server's close on its next loop pass; a
+ * connection idle for a while is also checked right before use, so that a
+ * close that has not been reported yet cannot take a write with it. */
 static int
 stale(struct mconn *mc)
 {
@@ -515,7 +555,7 @@ drv_send(struct fpmd_pool_conn *pc)
     char *sql;
     int status;
 
-    if (stale(mc))
+    if (fpmd_mono_ns() / 1000 - pc->idle_since_us > 1000000 && stale(mc))
         return FPMD_AGAIN;
     sql = expand(mc, call->req, d, &len);
     if (sql == NULL)
@@ -553,8 +593,12 @@ drv_close(struct fpmd_pool_conn *pc)
 
     if (mc == NULL)
         return;
-    if (mc->ev_added)
-        event_del(&mc->ev);
+    if (mc->rev_added)
+        event_del(&mc->rev);
+    if (mc->wev_added)
+        event_del(&mc->wev);
+    if (mc->later_added)
+        event_del(&mc->later);
     if (mc->res != NULL)
         mysql_free_result(mc->res);
     /* Mid-statement the connector would write COM_QUIT into a half-done

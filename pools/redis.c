@@ -420,6 +420,13 @@ drv_send(struct fpmd_pool_conn *pc)
         rc->due++;
         track(rc, data->cmds[i].buf, data->cmds[i].len);
     }
+    /* Write now rather than on the next loop pass: the adapter's write
+     * event is added and removed in the same pass, which libevent folds
+     * into no epoll_ctl at all. Inside one of ac's callbacks hiredis
+     * writes when it returns. A failed write may free rc: nothing after. */
+    if ((rc->ac->c.flags & REDIS_CONNECTED)
+        && !(rc->ac->c.flags & REDIS_IN_CALLBACK))
+        redisAsyncHandleWrite(rc->ac);
     return FPMD_OK;
 }
 

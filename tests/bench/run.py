@@ -7,9 +7,15 @@ by wrk. Rows run round-robin, REPEAT times each, medians reported, as a
 Markdown table with fpmd/php-fpm ratios. Every server is started here on
 free 127.0.0.1 ports in a temp dir and stopped by its pid.
 
+The IO-bound routes (/io-fast, /io-wait) need a redis-server (hz 500, so
+that a 10 ms BLPOP takes 10 ms) and a mariadbd with the contract's data,
+both started here too; php-fpm reaches them with persistent phpredis and
+mysqli connections, fpmd through its pools.
+
 Environment: DURATION (s per wrk run, 10), REPEAT (3), CONNECTIONS (64),
-CHILDREN (php-fpm children, "8,32"), FPMD (binary), BENCH_OUT (raw output
-dir, /tmp/fpmd-bench), ROUTES ("hello,json").
+IO_CONNECTIONS (the IO routes', "64,256"), CHILDREN (php-fpm children,
+"8,32"), FPMD (binary), BENCH_OUT (raw output dir, /tmp/fpmd-bench), ROUTES
+("hello,json,io-fast,io-wait").
 """
 
 import os
@@ -28,14 +34,20 @@ TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
 DURATION = int(os.environ.get("DURATION", "10"))
 REPEAT = int(os.environ.get("REPEAT", "3"))
 CONNS = int(os.environ.get("CONNECTIONS", "64"))
+IO_CONNS = [int(c) for c in os.environ.get("IO_CONNECTIONS",
+                                           "64,256").split(",")]
+IO_ROUTES = ("io-fast", "io-wait")
 CHILDREN = [int(c) for c in os.environ.get("CHILDREN", "8,32").split(",")]
 FPMD = os.environ.get("FPMD", os.path.join(TOP, "fpmd", "fpmd"))
 OUT = os.environ.get("BENCH_OUT", "/tmp/fpmd-bench")
-ROUTES = os.environ.get("ROUTES", "hello,json").split(",")
+ROUTES = os.environ.get("ROUTES", "hello,json,io-fast,io-wait").split(",")
 PHP_FPM = "/usr/sbin/php-fpm8.2"
 NGINX = "/usr/sbin/nginx"
 PACKAGES = ("nginx-light php8.2-fpm php8.2-opcache wrk libfcgi-dev "
-            "libfcgi-bin gcc")
+            "libfcgi-bin gcc redis-server mariadb-server php8.2-redis "
+            "php8.2-mysql")
+REDIS_SERVER = "/usr/bin/redis-server"
+MARIADBD = "/usr/sbin/mariadbd"
 
 HELLO_PHP = '<?php\nheader("Content-Type: text/plain");\necho "hello world\\n";\n'
 JSON_PHP = """<?php
@@ -46,6 +58,46 @@ for ($n = 1; $n <= 10; $n++) {
 }
 header("Content-Type: application/json");
 echo json_encode($items);
+"""
+
+# BENCH-CONTRACT's IO routes. INT columns come back as numbers, as fpmd's
+# fpmd_mysql_json gives them; DECIMAL stays a string on both sides.
+IO_FAST_PHP = """<?php
+$r = new Redis();
+$r->pconnect('127.0.0.1', {redis_port});
+$k1 = $r->get('bench:k1');
+$k2 = $r->get('bench:k2');
+$k3 = $r->get('bench:k3');
+$db = mysqli_init();
+$db->options(MYSQLI_OPT_INT_AND_FLOAT_NATIVE, 1);
+$db->real_connect('p:127.0.0.1', 'bench', 'bench', 'bench', {mysql_port});
+$item = $db->query('SELECT id, name, price, qty FROM items WHERE id = 42')
+    ->fetch_assoc();
+header('Content-Type: application/json');
+echo json_encode(['k1' => $k1, 'k2' => $k2, 'k3' => $k3, 'item' => $item]);
+"""
+IO_WAIT_PHP = """<?php
+$db = mysqli_init();
+$db->options(MYSQLI_OPT_INT_AND_FLOAT_NATIVE, 1);
+$db->real_connect('p:127.0.0.1', 'bench', 'bench', 'bench', {mysql_port});
+$r = new Redis();
+$r->pconnect('127.0.0.1', {redis_port});
+$db1 = $db->query('SELECT SLEEP(0.01)')->fetch_row()[0];
+$redis = $r->rawCommand('BLPOP', 'bench:empty', '0.01');
+$db2 = $db->query('SELECT SLEEP(0.01)')->fetch_row()[0];
+header('Content-Type: application/json');
+echo json_encode(['db1' => $db1, 'redis' => $redis ?: null, 'db2' => $db2]);
+"""
+SEED_SQL = """
+CREATE DATABASE bench;
+CREATE USER 'bench'@'%' IDENTIFIED BY 'bench';
+GRANT ALL ON bench.* TO 'bench'@'%';
+USE bench;
+CREATE TABLE items (
+  id INT UNSIGNED NOT NULL PRIMARY KEY, name VARCHAR(64) NOT NULL,
+  price DECIMAL(10,2) NOT NULL, qty INT NOT NULL) ENGINE=InnoDB;
+INSERT INTO items SELECT seq, CONCAT('item-', seq), seq * 1.25, seq * 10
+  FROM seq_1_to_100;
 """
 
 LIBFCGI_C = r"""
@@ -150,6 +202,60 @@ def start(cmd, log, **kw):
     return subprocess.Popen(cmd, stdout=log, stderr=log, **kw)
 
 
+class Backends:
+    """The redis-server and mariadbd both sides call."""
+
+    def __init__(self, tmp, log):
+        self.redis_port, self.mysql_port = free_port(), free_port()
+        data = os.path.join(tmp, "mysql")
+        sock = os.path.join(tmp, "mysqld.sock")
+        self.procs = []
+        self.redis = start([REDIS_SERVER, "--port", str(self.redis_port),
+                            "--bind", "127.0.0.1", "--save", "",
+                            "--appendonly", "no", "--hz", "500",
+                            "--dir", tmp, "--maxclients", "10000"], log)
+        self.procs.append(self.redis)
+        subprocess.run(["mariadb-install-db", "--no-defaults",
+                        "--datadir=" + data, "--skip-test-db",
+                        "--auth-root-authentication-method=normal",
+                        "--user=" + ("root" if os.geteuid() == 0
+                                     else os.getlogin())],
+                       stdout=log, stderr=log, check=True)
+        self.mysql = start([MARIADBD, "--no-defaults", "--datadir=" + data,
+                            "--socket=" + sock,
+                            "--port=%d" % self.mysql_port,
+                            "--bind-address=127.0.0.1", "--user=root",
+                            "--skip-log-bin", "--max-connections=2000",
+                            "--innodb-buffer-pool-size=64M",
+                            "--log-error=" + os.path.join(tmp, "mysqld.log")],
+                           log)
+        self.procs.append(self.mysql)
+        wait_port(self.redis_port, self.redis, "redis-server")
+        wait_port(self.mysql_port, self.mysql, "mariadbd")
+        subprocess.run(["mariadb", "--no-defaults", "-S", sock, "-uroot",
+                        "-e", SEED_SQL], check=True)
+        for n in (1, 2, 3):
+            subprocess.run(["redis-cli", "-p", str(self.redis_port), "SET",
+                            "bench:k%d" % n,
+                            "value-%d-abcdefghijklmnopqrstuvwxyz" % n],
+                           stdout=subprocess.DEVNULL, check=True)
+
+    def pools_yaml(self):
+        return """pools:
+  cache:
+    driver: redis
+    servers: [127.0.0.1:{r}]
+    max: 256
+  db:
+    driver: mysql
+    servers: [127.0.0.1:{m}]
+    user: bench
+    password: bench
+    database: bench
+    max: 256
+""".format(r=self.redis_port, m=self.mysql_port)
+
+
 def start_php(tmp, children, log):
     port = free_port()
     www = os.path.join(tmp, "www")
@@ -175,7 +281,8 @@ chdir = {www}
     proc = start([PHP_FPM, "-F", "-y", conf, "-R"], log)
     wait_port(port, proc, "php-fpm")
     return Side("php-fpm x%d" % children, proc, "127.0.0.1:%d" % port,
-                {"hello": "/hello.php", "json": "/json.php"})
+                {"hello": "/hello.php", "json": "/json.php",
+                 "io-fast": "/io-fast.php", "io-wait": "/io-wait.php"})
 
 
 def start_libfcgi(tmp, log):
@@ -191,9 +298,10 @@ def start_libfcgi(tmp, log):
                 {"hello": "/hello"})
 
 
-def start_fpmd(tmp, log, children=0):
+def start_fpmd(tmp, log, children=0, backends=None):
     """fpmd with one worker per core (children 0) on FastCGI and HTTP, or
-    with N workers on HTTP only: one worker is nginx's own setting here."""
+    with N workers on HTTP only: one worker is nginx's own setting here.
+    With backends, its pools and the IO routes too."""
     port, hport = free_port(), free_port()
     name = "fpmd x%d" % children if children else "fpmd"
     base = name.replace(" ", "-")
@@ -216,11 +324,18 @@ routes:
     handler: hello
   - match: GET /json
     handler: json
-""".format(listen=listen, pm=pm, tmp=tmp, base=base))
+  - match: GET /io-fast
+    handler: io_fast
+  - match: GET /io-wait
+    handler: io_wait
+{pools}""".format(listen=listen, pm=pm, tmp=tmp, base=base,
+                  pools=backends.pools_yaml() if backends else ""))
     proc = start([FPMD, "-F", "-y", conf], log)
     wait_port(hport, proc, name)
-    side = Side(name, proc, "127.0.0.1:%d" % port,
-                {"hello": "/hello", "json": "/json"})
+    routes = {"hello": "/hello", "json": "/json"}
+    if backends:
+        routes.update({"io-fast": "/io-fast", "io-wait": "/io-wait"})
+    side = Side(name, proc, "127.0.0.1:%d" % port, routes)
     side.http_port = hport
     side.fastcgi = not children
     return side
@@ -314,13 +429,22 @@ def main():
         with open(os.path.join(www, name), "w") as f:
             f.write(text)
     log = open(os.path.join(OUT, "servers.log"), "ab")
-    sides, nginx = [], None
+    sides, nginx, backends = [], None, None
     try:
+        if any(r in IO_ROUTES for r in ROUTES):
+            backends = Backends(TMP, log)
+            for name, text in (("io-fast.php", IO_FAST_PHP),
+                               ("io-wait.php", IO_WAIT_PHP)):
+                with open(os.path.join(www, name), "w") as f:
+                    f.write(text.replace("{redis_port}",
+                                         str(backends.redis_port))
+                            .replace("{mysql_port}",
+                                     str(backends.mysql_port)))
         for n in CHILDREN:
             sides.append(start_php(TMP, n, log))
         sides.append(start_libfcgi(TMP, log))
         if os.access(FPMD, os.X_OK):
-            sides.append(start_fpmd(TMP, log))
+            sides.append(start_fpmd(TMP, log, backends=backends))
             sides.append(start_fpmd(TMP, log, children=1))
         else:
             print("fpmd skipped: %s not found (build it first)" % FPMD)
@@ -336,23 +460,31 @@ def main():
                 servers += nginx_server(port, fastcgi_location(
                     "b%d" % i if keep else side.address, keep))
                 for route in ROUTES:
-                    if route in side.routes:
+                    if route not in side.routes or (
+                            route in IO_ROUTES and backends is None):
+                        continue
+                    for conns in (IO_CONNS if route in IO_ROUTES
+                                  else [CONNS]):
                         rows.append({"side": side, "keep": keep,
                                      "route": route, "port": port,
+                                     "conns": conns,
                                      "path": side.routes[route], "runs": []})
         for side in sides:
             for route in ROUTES:
                 # standalone: wrk straight at fpmd's HTTP listener
-                if getattr(side, "http_port", None) and route in side.routes:
+                if (getattr(side, "http_port", None) and route in side.routes
+                        and route not in IO_ROUTES):
                     rows.append({"side": side, "keep": False,
                                  "direct": True, "route": route,
+                                 "conns": CONNS,
                                  "port": side.http_port,
                                  "path": side.routes[route], "runs": []})
         ret_port = free_port()
         servers += nginx_server(ret_port, "        location / { return 200 "
                                 "\"hello world\\n\"; }\n")
         rows.append({"side": None, "keep": False, "route": "hello",
-                     "port": ret_port, "path": "/hello", "runs": []})
+                     "port": ret_port, "path": "/hello", "conns": CONNS,
+                     "runs": []})
         conf = os.path.join(TMP, "nginx.conf")
         with open(conf, "w") as f:
             f.write(NGINX_CONF.format(
@@ -367,7 +499,10 @@ def main():
                 run_row(row, nginx, rep)
         print_table(rows, sides)
     finally:
-        for p in [nginx] + [s.proc for s in sides]:
+        procs = [nginx] + [s.proc for s in sides]
+        if backends is not None:
+            procs += backends.procs
+        for p in procs:
             if p is not None and p.poll() is None:
                 for child in tree(p.pid)[1:]:
                     try:
@@ -389,8 +524,9 @@ def row_name(row):
         return side
     if row.get("direct"):
         return "%s %s standalone HTTP" % (side, row["route"])
-    return "%s %s%s" % (side, row["route"], " keepalive" if row["keep"]
-                        else "")
+    return "%s %s%s%s" % (side, row["route"], " c%d" % row["conns"]
+                          if row["route"] in IO_ROUTES else "",
+                          " keepalive" if row["keep"] else "")
 
 
 def run_row(row, nginx, rep):
@@ -400,11 +536,12 @@ def run_row(row, nginx, rep):
     ngx = tree(nginx.pid)
     access = os.path.join(TMP, "access-%d.log" % row["port"])
     if rep == 0:        # warm-up: opcache, keep-alive pools, page cache
-        subprocess.run(["wrk", "-t1", "-c%d" % CONNS, "-d1s", url],
+        subprocess.run(["wrk", "-t1", "-c%d" % row["conns"], "-d1s", url],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     open(access, "w").close()
     b0, n0 = cpu_seconds(back), cpu_seconds(ngx)
-    out = subprocess.run(["wrk", "-t1", "-c%d" % CONNS, "-d%ds" % DURATION,
+    out = subprocess.run(["wrk", "-t1", "-c%d" % row["conns"],
+                          "-d%ds" % DURATION,
                           "--latency", url], capture_output=True, text=True)
     b1, n1 = cpu_seconds(back), cpu_seconds(ngx)
     time.sleep(0.5)     # let nginx finish logging closed connections
@@ -430,18 +567,20 @@ def med(row, key):
 
 
 def print_table(rows, sides):
-    def find(name, route, keep, direct=False):
+    def find(name, route, keep, direct=False, conns=CONNS):
         for row in rows:
             if (row["side"] is not None and row["side"].name == name
                     and row["route"] == route and row["keep"] == keep
-                    and row.get("direct", False) == direct):
+                    and row.get("direct", False) == direct
+                    and row["conns"] == conns):
                 return row
         return None
 
     php_names = [s.name for s in sides if s.name.startswith("php-fpm")]
     print()
-    print("wrk -t1 -c%d -d%ds, %d runs per row (medians), one nginx worker,"
-          " %d cores" % (CONNS, DURATION, REPEAT, os.cpu_count()))
+    print("wrk -t1 -c%d (IO routes: -c as named) -d%ds, %d runs per row "
+          "(medians), one nginx worker, %d cores" % (
+              CONNS, DURATION, REPEAT, os.cpu_count()))
     print()
     print("| row | req/s | p50 ms | p99 ms | non-2xx | 499 | sock err |"
           " backend CPU µs/req | nginx CPU µs/req | backend RSS MiB |"
@@ -452,7 +591,7 @@ def print_table(rows, sides):
         if (row["side"] is not None
                 and not row["side"].name.startswith("fpmd")
                 and not row.get("direct")):
-            f = find("fpmd", row["route"], row["keep"])
+            f = find("fpmd", row["route"], row["keep"], conns=row["conns"])
             if f is not None:
                 ratio = "%.2f×" % (med(f, "rps") / max(med(row, "rps"), 1))
         print("| %s | %.0f | %.2f | %.2f | %d | %d | %d | %s | %.1f | %.1f |"
@@ -465,12 +604,19 @@ def print_table(rows, sides):
     for name in php_names:
         for route in ROUTES:
             for keep in (False, True):
-                p, f = find(name, route, keep), find("fpmd", route, keep)
-                if p and f:
-                    print("\nfpmd/%s %s%s: %.2f× req/s, %.2f× CPU per request"
-                          % (name, route, " keepalive" if keep else "",
-                             med(f, "rps") / max(med(p, "rps"), 1),
-                             med(f, "cpu_us") / max(med(p, "cpu_us"), 1e-9)),
+                for conns in IO_CONNS if route in IO_ROUTES else [CONNS]:
+                    p = find(name, route, keep, conns=conns)
+                    f = find("fpmd", route, keep, conns=conns)
+                    if not p or not f:
+                        continue
+                    print("\nfpmd/%s %s%s%s: %.2f× req/s, %.2f× CPU per "
+                          "request, %.2f× RSS" % (
+                              name, route, " c%d" % conns
+                              if route in IO_ROUTES else "",
+                              " keepalive" if keep else "",
+                              med(f, "rps") / max(med(p, "rps"), 1),
+                              med(f, "cpu_us") / max(med(p, "cpu_us"), 1e-9),
+                              med(f, "rss") / max(med(p, "rss"), 1)),
                           end="")
     ceiling = [r for r in rows if r["side"] is None]
     for name in ("fpmd", "fpmd x1"):

@@ -250,3 +250,33 @@ def test_benchmark_routes(tmpdir_path, servers, db):
     cache.stop()
     status, _, body = http_request(hport, "GET", "/io-fast")
     assert status in (502, 503) and b"cache" in body, body
+
+
+def test_concurrent_load_every_answer_right(tmpdir_path, servers, db):
+    """Many requests at once: connections open while others are lent,
+    waiters get connections handed over as statements finish; every
+    answer is the right one."""
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(db, max=200))
+    wrong = []
+
+    def client(k):
+        import http.client
+        c = http.client.HTTPConnection("127.0.0.1", hport, timeout=15)
+        for i in range(150):
+            n = 1 + (k * 150 + i) % 100
+            c.request("GET", "/t/mysql?" + urllib.parse.urlencode(
+                [("pool", "db"), ("sql", "SELECT id, qty FROM items WHERE "
+                                         "id = ?"), ("p", str(n))]))
+            r = c.getresponse()
+            body = r.read()
+            if r.status != 200 or json.loads(body)["rows"] != [
+                    {"id": n, "qty": n * 10}]:
+                wrong.append((r.status, body[:200]))
+        c.close()
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(64)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong, wrong[:3]
