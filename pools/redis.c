@@ -8,7 +8,13 @@
  * Each command sent carries a ticket naming its connection. Replies come
  * in order, one callback per ticket; a connection that is closed first
  * detaches its tickets, so a late callback (hiredis runs them all, with no
- * reply, when a context is freed) finds nothing to touch. */
+ * reply, when a context is freed) finds nothing to touch.
+ *
+ * hiredis's own libevent adapter adds and deletes a write event around
+ * every command and re-adds a one-shot read event after every reply: four
+ * epoll_ctl calls per round trip. The adapter here keeps one persistent
+ * read event and writes a command at once when it is sent, arming a write
+ * event only when the socket is full or still connecting. */
 #include "config.h"
 
 #include <stdarg.h>
@@ -17,9 +23,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <event2/event.h>
+#include <event2/event_struct.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
-#include <hiredis/adapters/libevent.h>
 
 #include "pools/pool.h"
 
@@ -40,6 +47,8 @@ struct ticket {
 struct rconn {
     redisAsyncContext *ac;      /* NULL once hiredis let go of it */
     struct fpmd_pool_conn *pc;
+    struct event rev, wev, flush;
+    unsigned rev_added:1, wev_added:1, flush_added:1;
     struct ticket *head, **tail;    /* replies due, oldest first */
     unsigned handshake;         /* replies due before the connection is up */
     unsigned due;               /* replies due to the current call */
@@ -191,9 +200,135 @@ copy_reply(struct fpmd_req *req, const redisReply *r)
     return out;
 }
 
+/* --- the event adapter ------------------------------------------------ */
+
+/* The connection a write is being flushed on right now, from send. */
+static struct rconn *flushing;
+
+static void
+on_rev(evutil_socket_t fd, short what, void *arg)
+{
+    struct rconn *rc = arg;
+
+    (void) fd;
+    (void) what;
+    redisAsyncHandleRead(rc->ac);
+}
+
+static void
+on_wev(evutil_socket_t fd, short what, void *arg)
+{
+    struct rconn *rc = arg;
+
+    (void) fd;
+    (void) what;
+    rc->wev_added = 0;
+    redisAsyncHandleWrite(rc->ac);
+}
+
+static void
+on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    struct rconn *rc = arg;
+
+    (void) fd;
+    (void) what;
+    rc->flush_added = 0;
+    flushing = rc;
+    redisAsyncHandleWrite(rc->ac);
+    flushing = NULL;
+}
+
+static void
+ad_add_read(void *priv)
+{
+    struct rconn *rc = priv;
+
+    if (rc != NULL && !rc->rev_added) {
+        event_assign(&rc->rev, fpmd_pool_base(), rc->ac->c.fd,
+                     EV_READ | EV_PERSIST, on_rev, rc);
+        event_add(&rc->rev, NULL);
+        rc->rev_added = 1;
+    }
+}
+
+static void
+ad_del_read(void *priv)
+{
+    struct rconn *rc = priv;
+
+    if (rc != NULL && rc->rev_added) {
+        event_del(&rc->rev);
+        rc->rev_added = 0;
+    }
+}
+
+/* hiredis wants to write. Connecting, or called back from a write that
+ * could not finish: wait for the socket. Otherwise a command was queued:
+ * flush it on this loop pass (no syscall to arm), unless send does now. */
+static void
+ad_add_write(void *priv)
+{
+    struct rconn *rc = priv;
+
+    if (rc == NULL)
+        return;
+    if (!(rc->ac->c.flags & REDIS_CONNECTED) || flushing == rc) {
+        if (!rc->wev_added) {
+            event_assign(&rc->wev, fpmd_pool_base(), rc->ac->c.fd, EV_WRITE,
+                         on_wev, rc);
+            event_add(&rc->wev, NULL);
+            rc->wev_added = 1;
+        }
+    } else if (!rc->flush_added) {
+        evtimer_assign(&rc->flush, fpmd_pool_base(), on_flush, rc);
+        event_active(&rc->flush, EV_TIMEOUT, 0);
+        rc->flush_added = 1;
+    }
+}
+
+static void
+ad_del_write(void *priv)
+{
+    struct rconn *rc = priv;
+
+    if (rc == NULL)
+        return;
+    if (rc->wev_added) {
+        event_del(&rc->wev);
+        rc->wev_added = 0;
+    }
+    if (rc->flush_added) {
+        event_del(&rc->flush);
+        rc->flush_added = 0;
+    }
+}
+
+static void
+ad_cleanup(void *priv)
+{
+    ad_del_read(priv);
+    ad_del_write(priv);
+}
+
+static void
+attach(struct rconn *rc)
+{
+    redisAsyncContext *ac = rc->ac;
+
+    ac->ev.addRead = ad_add_read;
+    ac->ev.delRead = ad_del_read;
+    ac->ev.addWrite = ad_add_write;
+    ac->ev.delWrite = ad_del_write;
+    ac->ev.cleanup = ad_cleanup;
+    ac->ev.data = rc;
+    ad_add_read(rc);
+    ad_add_write(rc);
+}
+
 /* --- connections ------------------------------------------------------ */
 
-/* After this no callback of ac reaches rc. */
+/* After this nothing of ac reaches rc: no callback, no event. */
 static void
 detach(struct rconn *rc)
 {
@@ -201,8 +336,13 @@ detach(struct rconn *rc)
         t->rc = NULL;
     rc->head = NULL;
     rc->tail = &rc->head;
-    if (rc->ac != NULL)
+    ad_cleanup(rc);
+    if (flushing == rc)
+        flushing = NULL;
+    if (rc->ac != NULL) {
         rc->ac->data = NULL;
+        rc->ac->ev.data = NULL;
+    }
 }
 
 /* hiredis is freeing the context itself (server gone, I/O error). */
@@ -386,8 +526,8 @@ drv_connect(struct fpmd_pool_conn *pc, char *error, size_t len)
     rc->tail = &rc->head;
     ac->data = rc;
     pc->driver = rc;
-    if (redisLibeventAttach(ac, fpmd_pool_base()) != REDIS_OK
-        || redisAsyncSetConnectCallback(ac, on_connect) != REDIS_OK
+    attach(rc);
+    if (redisAsyncSetConnectCallback(ac, on_connect) != REDIS_OK
         || redisAsyncSetDisconnectCallback(ac, on_disconnect) != REDIS_OK
         || handshake(rc, fpmd_pool_conn_conf(pc)) != FPMD_OK) {
         snprintf(error, len, "connection setup failed");
@@ -420,13 +560,15 @@ drv_send(struct fpmd_pool_conn *pc)
         rc->due++;
         track(rc, data->cmds[i].buf, data->cmds[i].len);
     }
-    /* Write now rather than on the next loop pass: the adapter's write
-     * event is added and removed in the same pass, which libevent folds
-     * into no epoll_ctl at all. Inside one of ac's callbacks hiredis
-     * writes when it returns. A failed write may free rc: nothing after. */
+    /* Written now, not on the next loop pass, outside hiredis's own
+     * callbacks (the flush event covers those). A failed write may free
+     * rc: nothing of it after. */
     if ((rc->ac->c.flags & REDIS_CONNECTED)
-        && !(rc->ac->c.flags & REDIS_IN_CALLBACK))
+        && !(rc->ac->c.flags & REDIS_IN_CALLBACK)) {
+        flushing = rc;
         redisAsyncHandleWrite(rc->ac);
+        flushing = NULL;
+    }
     return FPMD_OK;
 }
 
