@@ -1314,6 +1314,7 @@ KEYFN(k_b_lifetime)
     get_duration(c, v, key, &cur_backend->max_lifetime_ms);
 }
 KEYFN(k_b_shard) { get_bool(c, v, key, &cur_backend->shard); }
+KEYFN(k_b_threads) { get_uint(c, v, key, 1, 64, &cur_backend->threads); }
 
 static const struct key backend_keys[] = {
     {"driver", k_b_driver}, {"servers", k_b_servers}, {"user", k_b_user},
@@ -1322,6 +1323,7 @@ static const struct key backend_keys[] = {
     {"wait_timeout", k_b_wait}, {"connect_timeout", k_b_connect},
     {"timeout", k_b_timeout}, {"idle_timeout", k_b_idle},
     {"max_lifetime", k_b_lifetime}, {"shard", k_b_shard},
+    {"threads", k_b_threads},
 };
 
 static void
@@ -1342,6 +1344,11 @@ backend_check(struct ctx *c, const struct node *item,
                  b->min, b->max);
     if (b->shard && b->driver != FPMD_DRIVER_REDIS)
         error_at(c, item, "pools.%s: shard: is for redis pools", b->name);
+    if (b->threads != 4 && b->driver != FPMD_DRIVER_MONGO)
+        error_at(c, item, "pools.%s: threads: is for mongo pools", b->name);
+    if (b->driver == FPMD_DRIVER_MONGO && b->database == NULL)
+        error_at(c, item, "pools.%s: database: a mongo pool needs one",
+                 b->name);
     if (b->driver == FPMD_DRIVER_REDIS && b->database != NULL) {
         char *end;
         unsigned long db;
@@ -1405,6 +1412,7 @@ KEYFN(k_pools)
         cur_backend->timeout_ms = 1000;
         cur_backend->idle_timeout_ms = 60000;
         cur_backend->max_lifetime_ms = 3600000;
+        cur_backend->threads = 4;
         set_pos(&cur_backend->pos, c, k);
         walk_map(c, item, "pools", backend_keys,
                  FPMD_ARRAY_LEN(backend_keys));

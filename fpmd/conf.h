@@ -115,6 +115,7 @@ struct fpmd_conf_backend {
     uint64_t idle_timeout_ms;   /* idle above min is closed; 60s, 0: never */
     uint64_t max_lifetime_ms;   /* reconnect after; 1h, 0: never */
     int shard;                  /* redis: keys hashed across primaries */
+    unsigned threads;           /* mongo: driver threads per worker; 4 */
     struct fpmd_conf_pos pos;
 };
 

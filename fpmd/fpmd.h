@@ -417,6 +417,51 @@ const struct fpmd_mysql_result *fpmd_mysql_txn(struct fpmd_mysql_txn *txn,
 int fpmd_mysql_commit(struct fpmd_mysql_txn *txn);
 int fpmd_mysql_rollback(struct fpmd_mysql_txn *txn);
 
+/* --- mongo --- */
+
+enum fpmd_mongo_op {
+    FPMD_MONGO_FIND,
+    FPMD_MONGO_INSERT,
+    FPMD_MONGO_UPDATE,
+    FPMD_MONGO_DELETE,
+    FPMD_MONGO_COUNT,
+    FPMD_MONGO_COMMAND,
+};
+
+/* What a mongo call does, in the pool's database. json-c values stay the
+ * caller's; they are converted to BSON when the call starts. */
+struct fpmd_mongo_query {
+    const char *collection;         /* NULL for FPMD_MONGO_COMMAND */
+    struct json_object *filter;     /* find, update, delete, count; NULL: {} */
+    struct json_object *doc;        /* insert: the document; update: the
+                                     * update ({"$set": ...}); command: the
+                                     * command document */
+    struct json_object *projection; /* find; NULL: whole documents */
+    struct json_object *sort;       /* find; NULL: server order */
+    int64_t limit;                  /* find; 0: no limit */
+    int many;                       /* update, delete: every match */
+};
+
+/* Starts op on pool (a mongo pool): mongo-c-driver runs it on one of the
+ * worker's pool threads; the handler's coroutine is resumed through an
+ * eventfd. NULL when memory is out. */
+struct fpmd_call *fpmd_mongo_start(struct fpmd_req *req, const char *pool,
+                                   enum fpmd_mongo_op op,
+                                   const struct fpmd_mongo_query *q);
+/* The answer, owned by the request: find, an array of documents; count,
+ * {"n": N}; insert, update, delete, the driver's reply (insertedCount,
+ * matchedCount, modifiedCount, deletedCount); command, the server's reply.
+ * NULL unless the call is FPMD_CALL_OK and the server accepted it. */
+struct json_object *fpmd_mongo_result(const struct fpmd_call *call);
+/* The server's refusal (duplicate key, unknown command...): its message,
+ * with its code in *code; NULL when the server accepted the operation. */
+const char *fpmd_mongo_error(const struct fpmd_call *call, int *code);
+/* Starts and waits. Suspends. The result as above, or NULL: the call
+ * failed (fpmd_call_failed(req)) or the server refused it. */
+struct json_object *fpmd_mongo(struct fpmd_req *req, const char *pool,
+                               enum fpmd_mongo_op op,
+                               const struct fpmd_mongo_query *q);
+
 /* --- logging ---------------------------------------------------------- */
 
 void fpmd_log_req(struct fpmd_req *req, int level, const char *fmt, ...)

@@ -612,6 +612,7 @@ drv_close(struct fpmd_pool_conn *pc)
 
 static const struct fpmd_pool_driver mysql_driver = {
     "mysql", drv_connect, drv_send, drv_abandon, drv_reusable, drv_close,
+    NULL,
 };
 
 __attribute__((constructor)) static void

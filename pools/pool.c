@@ -998,6 +998,10 @@ pools_stop(void)
     free(pools);
     pools = NULL;
     npools = 0;
+    for (size_t i = 0; i < FPMD_ARRAY_LEN(drivers); i++) {
+        if (drivers[i] != NULL && drivers[i]->stop != NULL)
+            drivers[i]->stop();
+    }
 }
 
 static int

@@ -96,6 +96,9 @@ struct fpmd_pool_driver {
     int (*reusable)(struct fpmd_pool_conn *c);
     /* Releases the driver's side of c; no report comes after. */
     void (*close)(struct fpmd_pool_conn *c);
+    /* When the worker stops, after every connection is closed; NULL: no
+     * state of its own. */
+    void (*stop)(void);
 };
 
 /* Each driver registers from a constructor; pools: entries with its

@@ -609,6 +609,7 @@ drv_close(struct fpmd_pool_conn *pc)
 
 static const struct fpmd_pool_driver redis_driver = {
     "redis", drv_connect, drv_send, drv_abandon, drv_reusable, drv_close,
+    NULL,
 };
 
 __attribute__((constructor)) static void

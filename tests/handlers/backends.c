@@ -293,3 +293,71 @@ FPMD_ROUTE(t_mysql_txn, "GET", "/t/mysql-txn")
         return fpmd_reply_error(req, 502, "commit failed");
     return fpmd_reply_json(req, 200, out);
 }
+
+/* /t/mongo?pool=P&op=find|insert|update|delete|count|command&coll=C
+ * [&filter=JSON][&doc=JSON][&projection=JSON][&sort=JSON][&limit=N]
+ * [&many=1]: one mongo call; answers {"result": ...} or the server's
+ * refusal {"refused": message, "code": N}, or the call's failure. */
+static struct json_object *
+json_arg(struct fpmd_req *req, const char *name)
+{
+    const char *v = fpmd_req_query_arg(req, name);
+    struct json_object *o;
+
+    if (v == NULL)
+        return NULL;
+    o = json_tokener_parse(v);
+    if (o != NULL && fpmd_defer(req, obj_put, o) != FPMD_OK) {
+        json_object_put(o);
+        return NULL;
+    }
+    return o;
+}
+
+FPMD_ROUTE(t_mongo, "GET", "/t/mongo")
+{
+    static const char *const ops[] = {"find", "insert", "update", "delete",
+                                      "count", "command"};
+    const char *pool = fpmd_req_query_arg(req, "pool");
+    const char *op = fpmd_req_query_arg(req, "op");
+    const char *limit = fpmd_req_query_arg(req, "limit");
+    const char *many = fpmd_req_query_arg(req, "many");
+    struct fpmd_mongo_query q = {
+        fpmd_req_query_arg(req, "coll"), json_arg(req, "filter"),
+        json_arg(req, "doc"), json_arg(req, "projection"),
+        json_arg(req, "sort"), limit ? atoll(limit) : 0, many != NULL,
+    };
+    struct json_object *out = json_object_new_object();
+    struct fpmd_call *call;
+    const char *refused;
+    size_t i;
+    int code = 0;
+
+    if (out == NULL || fpmd_defer(req, obj_put, out) != FPMD_OK)
+        return FPMD_ERROR;
+    for (i = 0; i < FPMD_ARRAY_LEN(ops); i++) {
+        if (op != NULL && strcmp(op, ops[i]) == 0)
+            break;
+    }
+    if (i == FPMD_ARRAY_LEN(ops))
+        return fpmd_reply_error(req, 400, "op=");
+    call = fpmd_mongo_start(req, pool ? pool : "", (enum fpmd_mongo_op) i,
+                            &q);
+    if (call == NULL)
+        return FPMD_ERROR;
+    if (fpmd_await(req, call) != FPMD_OK) {
+        json_object_object_add(out, "error", json_object_new_string(
+            fpmd_call_error(call)));
+        return fpmd_reply_json(req, fpmd_call_http_status(call), out);
+    }
+    refused = fpmd_mongo_error(call, &code);
+    if (refused != NULL) {
+        json_object_object_add(out, "refused",
+                               json_object_new_string(refused));
+        json_object_object_add(out, "code", json_object_new_int(code));
+    } else {
+        json_object_object_add(out, "result",
+                               json_object_get(fpmd_mongo_result(call)));
+    }
+    return fpmd_reply_json(req, 200, out);
+}

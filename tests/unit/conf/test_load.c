@@ -370,6 +370,20 @@ conf_reads_pools(void **state)
     assert_int_equal(b->wait_queue, 1024);
     fpmd_conf_free(c);
 
+    c = load("listen:\n  - http: 127.0.0.1:8080\n"
+             "pools:\n  docs: { driver: mongo, servers: [127.0.0.1:27017, "
+             "127.0.0.2:27017], database: app, threads: 2 }\n");
+    if (c == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(c->backends[0].driver, FPMD_DRIVER_MONGO);
+    assert_int_equal(c->backends[0].threads, 2);
+    assert_int_equal(c->backends[0].nservers, 2);
+    fpmd_conf_free(c);
+    expect_error("pools:\n  d: { driver: mongo, servers: [1.2.3.4:1] }\n",
+                 "t.yaml:2:3: pools.d: database: a mongo pool needs one");
+    expect_error("pools:\n  c: { driver: redis, servers: [1.2.3.4:1], "
+                 "threads: 2 }\n",
+                 "t.yaml:2:3: pools.c: threads: is for mongo pools");
     expect_error("pools:\n  c:\n    driver: memcache\n    servers: [1.2.3.4:1]\n",
                  "t.yaml:3:13: driver: \"memcache\" is not redis");
     expect_error("pools:\n  c: { driver: redis, servers: [redis.local:6379] }\n",
