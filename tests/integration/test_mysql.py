@@ -280,3 +280,72 @@ def test_concurrent_load_every_answer_right(tmpdir_path, servers, db):
     for t in threads:
         t.join()
     assert not wrong, wrong[:3]
+
+
+def test_gone_away_reads_retry_once_writes_do_not(tmpdir_path, servers, db):
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
+        db, timeout="5s"))
+    db.sql("CREATE TABLE bench.t (id INT AUTO_INCREMENT PRIMARY KEY, "
+           "v INT)")
+    status, j = query(hport, "INSERT INTO t (v) VALUES (?)", "7")
+    assert j["insert_id"] == 1 and j["affected"] == 1
+    status, j = query(hport, "INSERT INTO t (v) VALUES (8), (9)")
+    assert j["insert_id"] == 2 and j["affected"] == 2
+
+    def kill_bench_later():
+        time.sleep(0.4)
+        for (i,) in db.sql("SELECT id FROM information_schema.processlist "
+                           "WHERE user = 'bench' AND info LIKE '%SLEEP%'"):
+            db.sql("KILL %s" % i)
+
+    # a read killed under way runs again on a fresh connection
+    k = threading.Thread(target=kill_bench_later)
+    k.start()
+    status, j = query(hport, "SELECT SLEEP(1) AS s")
+    k.join()
+    assert status == 200 and j["rows"] == [{"s": 0}], j
+    # a write killed under way is reported, never run a second time
+    k = threading.Thread(target=kill_bench_later)
+    k.start()
+    status, j = query(hport, "UPDATE t SET v = v + 100 + SLEEP(1) "
+                      "WHERE id = 1")
+    k.join()
+    assert status == 502, j
+    # killed: 7 (rolled back) or 107/108 (finished); twice would be 200+
+    assert int(db.sql("SELECT v FROM bench.t WHERE id = 1")[0][0]) < 200
+
+
+def test_restart_under_load_fails_fast_and_recovers(tmpdir_path, servers,
+                                                    db):
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
+        db, timeout="500ms", connect_timeout="300ms"))
+    stop, results = threading.Event(), []
+
+    def load():
+        while not stop.is_set():
+            t0 = time.time()
+            try:
+                status, _ = query(hport, "SELECT id FROM items WHERE id = ?",
+                                  "7")
+            except (OSError, ValueError):
+                status = -1
+            results.append((t0, time.time() - t0, status))
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    db.stop()
+    time.sleep(0.5)
+    db.start()
+    back = time.time()
+    time.sleep(1.5)
+    stop.set()
+    for t in threads:
+        t.join()
+    failed = [r for r in results if r[2] != 200]
+    assert failed, "the down window should fail calls"
+    assert {r[2] for r in failed} <= {502, 503}, failed[:5]
+    assert max(r[1] for r in results) < 1.0
+    late = [r for r in results if r[0] > back + 1.0]
+    assert late and all(r[2] == 200 for r in late), late[:5]
