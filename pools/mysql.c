@@ -40,6 +40,7 @@ struct mconn {
     struct fpmd_pool_conn *pc;
     struct event rev, wev, later;
     unsigned rev_added:1, wev_added:1, later_added:1;
+    int fd;                     /* the socket rev and wev watch */
     /* What the connector's suspended operation waits for; 0 when none is
      * suspended. A _cont call without one fails with 2014 ("commands out
      * of sync") and leaves the connection unusable, so events that come
@@ -345,18 +346,36 @@ on_later(evutil_socket_t fd, short what, void *arg)
     step(mc, 0);
 }
 
+/* The connector closes its socket itself when the connection fails. Our
+ * events must go before control returns to the loop: the next accept may
+ * get the same descriptor number, and libevent, still counting our
+ * interest in it, would never register the newcomer with epoll. */
+static void
+sync_fd(struct mconn *mc)
+{
+    if (mysql_get_socket(mc->m) == mc->fd)
+        return;
+    if (mc->rev_added)
+        event_del(&mc->rev);
+    if (mc->wev_added)
+        event_del(&mc->wev);
+    mc->rev_added = mc->wev_added = 0;
+}
+
 static void
 wait_io(struct mconn *mc, int status)
 {
     mc->waiting = status;
-    if (!mc->rev_added) {
-        event_assign(&mc->rev, fpmd_pool_base(), mysql_get_socket(mc->m),
+    sync_fd(mc);
+    mc->fd = mysql_get_socket(mc->m);
+    if (!mc->rev_added && mc->fd >= 0) {
+        event_assign(&mc->rev, fpmd_pool_base(), mc->fd,
                      EV_READ | EV_PERSIST, on_read, mc);
         event_add(&mc->rev, NULL);
         mc->rev_added = 1;
     }
-    if ((status & MYSQL_WAIT_WRITE) && !mc->wev_added) {
-        event_assign(&mc->wev, fpmd_pool_base(), mysql_get_socket(mc->m),
+    if ((status & MYSQL_WAIT_WRITE) && !mc->wev_added && mc->fd >= 0) {
+        event_assign(&mc->wev, fpmd_pool_base(), mc->fd,
                      EV_WRITE, on_write, mc);
         event_add(&mc->wev, NULL);
         mc->wev_added = 1;
@@ -451,6 +470,7 @@ step(struct mconn *mc, int ready)
     case OP_CONNECT:
         if (ready != 0)
             status = mysql_real_connect_cont(&mc->connect_ret, mc->m, ready);
+        sync_fd(mc);
         if (status != 0)
             break;
         mc->op = OP_NONE;
@@ -465,6 +485,7 @@ step(struct mconn *mc, int ready)
     case OP_QUERY:
         if (ready != 0)
             status = mysql_real_query_cont(&mc->query_err, mc->m, ready);
+        sync_fd(mc);
         if (status != 0)
             break;
         if (mc->query_err != 0) {
@@ -476,11 +497,13 @@ step(struct mconn *mc, int ready)
         }
         mc->op = OP_STORE;
         status = mysql_store_result_start(&mc->res, mc->m);
+        sync_fd(mc);
         if (status == 0)
             store_done(mc);
         break;
     case OP_STORE:
         status = mysql_store_result_cont(&mc->res, mc->m, ready);
+        sync_fd(mc);
         if (status == 0)
             store_done(mc);
         break;
@@ -514,6 +537,7 @@ drv_connect(struct fpmd_pool_conn *pc, char *error, size_t len)
     if (s->path == NULL)
         mysql_options(mc->m, MYSQL_OPT_PROTOCOL, &proto);
     mc->op = OP_CONNECT;
+    mc->fd = -1;
     status = mysql_real_connect_start(&mc->connect_ret, mc->m, s->host,
                                       conf->user, conf->password,
                                       conf->database, s->port, s->path, 0);
@@ -564,6 +588,7 @@ drv_send(struct fpmd_pool_conn *pc)
     mc->op = OP_QUERY;
     mc->query_err = 0;
     status = mysql_real_query_start(&mc->query_err, mc->m, sql, len);
+    sync_fd(mc);
     if (status == 0)
         step_later(mc);
     else

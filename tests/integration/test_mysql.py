@@ -345,7 +345,8 @@ def test_restart_under_load_fails_fast_and_recovers(tmpdir_path, servers,
         t.join()
     failed = [r for r in results if r[2] != 200]
     assert failed, "the down window should fail calls"
-    assert {r[2] for r in failed} <= {502, 503}, failed[:5]
+    assert {r[2] for r in failed} <= {502, 503}, [
+        r for r in failed if r[2] not in (502, 503)]
     assert max(r[1] for r in results) < 1.0
     late = [r for r in results if r[0] > back + 1.0]
     assert late and all(r[2] == 200 for r in late), late[:5]
