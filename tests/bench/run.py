@@ -215,7 +215,7 @@ class Backends:
                             "--appendonly", "no", "--hz", "500",
                             "--dir", tmp, "--maxclients", "10000"], log)
         self.procs.append(self.redis)
-        subprocess.run(["mariadb-install-db", "--no-defaults",
+        subprocess.run(["mariadb-install-db", "--no-defaults", "--force",
                         "--datadir=" + data, "--skip-test-db",
                         "--auth-root-authentication-method=normal",
                         "--user=" + ("root" if os.geteuid() == 0
@@ -226,6 +226,7 @@ class Backends:
                             "--port=%d" % self.mysql_port,
                             "--bind-address=127.0.0.1", "--user=root",
                             "--skip-log-bin", "--max-connections=2000",
+                            "--skip-name-resolve",
                             "--innodb-buffer-pool-size=64M",
                             "--log-error=" + os.path.join(tmp, "mysqld.log")],
                            log)

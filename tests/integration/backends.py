@@ -219,7 +219,8 @@ class Mariadb:
         need(MARIADBD_BIN, "mariadbd")
         if not os.path.isdir(self.data):
             os.makedirs(self.dir, exist_ok=True)
-            subprocess.run([INSTALL_DB_BIN, "--no-defaults",
+            # --force: a minimal machine may resolve no host name at all
+            subprocess.run([INSTALL_DB_BIN, "--no-defaults", "--force",
                             "--datadir=" + self.data,
                             "--auth-root-authentication-method=normal",
                             "--skip-test-db", "--user=root"],
@@ -231,6 +232,7 @@ class Mariadb:
              "--bind-address=127.0.0.1", "--user=root",
              "--pid-file=" + os.path.join(self.dir, "mysqld.pid"),
              "--log-error=" + self.log, "--skip-log-bin",
+             "--skip-name-resolve",
              "--innodb-buffer-pool-size=16M", "--max-connections=500"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(lambda: self._answers() or self.proc.poll() is not None,

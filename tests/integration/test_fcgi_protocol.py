@@ -323,6 +323,8 @@ def rss_kib(pid):
 def test_slow_reader_gets_backpressure_not_buffering(daemon):
     fpmd, addr, _ = daemon
     size = 32 << 20
+    # the master listens before its workers are all up
+    wait_for(lambda: len(fpmd.workers()) == 2, 10, "both workers")
     before = {p: rss_kib(p) for p in fpmd.workers()}
     c = fc.Conn(addr)
     c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
