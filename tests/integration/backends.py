@@ -56,6 +56,24 @@ def no_worker_died(servers):
                 assert bad not in text, s.logs()
 
 
+def stop_process(pid):
+    """SIGSTOP, and wait until every thread of pid has stopped: the signal
+    is delivered asynchronously."""
+    os.kill(pid, signal.SIGSTOP)
+
+    def stopped():
+        try:
+            for tid in os.listdir("/proc/%d/task" % pid):
+                with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] not in "tT":
+                        return False
+        except OSError:
+            return False
+        return True
+
+    wait_for(stopped, 5, "pid %d to stop" % pid)
+
+
 REDIS_BIN = "/usr/bin/redis-server"
 
 
@@ -157,7 +175,7 @@ class Redis:
             return r.read()
 
     def pause(self):
-        os.kill(self.proc.pid, signal.SIGSTOP)
+        stop_process(self.proc.pid)
 
     def resume(self):
         os.kill(self.proc.pid, signal.SIGCONT)
@@ -257,7 +275,7 @@ class Mariadb:
         return [line.split("\t") for line in out.stdout.splitlines()]
 
     def pause(self):
-        os.kill(self.proc.pid, signal.SIGSTOP)
+        stop_process(self.proc.pid)
 
     def resume(self):
         os.kill(self.proc.pid, signal.SIGCONT)
