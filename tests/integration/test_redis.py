@@ -279,3 +279,33 @@ def test_unknown_pool_is_a_clear_500(tmpdir_path, servers, redis):
     _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml("cache", redis))
     status, j = call(hport, "nope", "GET a")
     assert status == 500 and "no pool named" in j["error"]
+
+
+def test_concurrent_load_every_reply_is_its_own(tmpdir_path, servers, redis):
+    """Many clients at once, each writing and reading back its own keys in
+    pipelines: a reply is never handed to another caller, whether its
+    connection was lent, queued for, or newly opened."""
+    import http.client
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
+        "cache", redis, max=12))
+    wrong = []
+
+    def client(k):
+        c = http.client.HTTPConnection("127.0.0.1", hport, timeout=15)
+        for i in range(100):
+            key, val = "c%d:%d" % (k, i), "v%d-%d" % (k, i)
+            c.request("GET", url("/t/redis", "cache", "SET %s %s" % (key, val),
+                                  "GET %s" % key, "STRLEN %s" % key))
+            r = c.getresponse()
+            body = r.read()
+            if r.status != 200 or json.loads(body)["replies"] != [
+                    "OK", val, len(val)]:
+                wrong.append((r.status, body[:200]))
+        c.close()
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(48)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong, wrong[:3]
