@@ -151,3 +151,36 @@ def test_server_down_and_back(tmpdir_path, servers, mongo):
              "recovery once the server is back")
     settle()
     assert backend(hport, "docs")["errors"] >= 1
+
+
+def test_concurrent_calls_each_get_their_own_answer(tmpdir_path, servers,
+                                                    mongo):
+    """More requests at once than driver threads and clients: jobs queue,
+    answers come back through the eventfd to the right request."""
+    import http.client
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
+        mongo, max=6, threads=3))
+    wrong = []
+
+    def client(k):
+        c = http.client.HTTPConnection("127.0.0.1", hport, timeout=15)
+        for i in range(15):
+            q = {"pool": "docs", "op": "insert", "coll": "c%d" % k,
+                 "doc": json.dumps({"k": k, "i": i})}
+            c.request("GET", "/t/mongo?" + urllib.parse.urlencode(q))
+            r = c.getresponse()
+            r.read()
+            q = {"pool": "docs", "op": "count", "coll": "c%d" % k}
+            c.request("GET", "/t/mongo?" + urllib.parse.urlencode(q))
+            r = c.getresponse()
+            body = r.read()
+            if r.status != 200 or json.loads(body)["result"] != {"n": i + 1}:
+                wrong.append((r.status, body[:200]))
+        c.close()
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong, wrong[:3]
