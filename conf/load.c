@@ -987,6 +987,8 @@ KEYFN(k_r_match)
             sp++;
         m = sp;
     }
+    if (strcmp(m, "*") == 0)
+        m = "/*";       /* everything no other route takes */
     if (m[0] != '/' || strchr(m, ' ') != NULL) {
         error_at(c, v, "routes.match: path \"%s\" must start with / and have "
                  "no spaces", m);
@@ -997,6 +999,24 @@ KEYFN(k_r_match)
 }
 
 KEYFN(k_r_handler) { get_str(c, v, key, &cur_route->handler); }
+
+/* to: legacy sends the route's requests, unchanged, to the legacy pool. */
+KEYFN(k_r_to)
+{
+    const char *to = scalar(c, v, key);
+
+    if (to == NULL)
+        return;
+    if (strcmp(to, "legacy") != 0) {
+        error_at(c, v, "routes.to: \"%s\" is not legacy", to);
+        return;
+    }
+    if (cur_route->handler != NULL) {
+        error_at(c, v, "routes: a route has handler: or to:, not both");
+        return;
+    }
+    cur_route->handler = strdup("legacy");
+}
 
 /* A relative path in the config is relative to the config file, so that
  * what it names does not depend on the cwd of whoever loads it. */
@@ -1103,6 +1123,7 @@ KEYFN(k_r_static)
 
 static const struct key route_keys[] = {
     {"match", k_r_match}, {"handler", k_r_handler}, {"static", k_r_static},
+    {"to", k_r_to},
 };
 
 KEYFN(k_routes)
@@ -1139,8 +1160,8 @@ KEYFN(k_routes)
             if (cur_route->methods == NULL)
                 cur_route->methods = strdup("GET,HEAD");
         } else if (cur_route->handler == NULL) {
-            error_at(c, item, "routes: each route needs handler: NAME or "
-                     "static: {root: DIR}");
+            error_at(c, item, "routes: each route needs handler: NAME, "
+                     "to: legacy or static: {root: DIR}");
         }
     }
 }
@@ -1365,60 +1386,105 @@ backend_check(struct ctx *c, const struct node *item,
                  "above 0", b->name);
 }
 
-KEYFN(k_pools)
+/* A new backend named name, with the pool defaults; NULL after reporting
+ * a bad or repeated name. Pools and legacy pools share the names. */
+static struct fpmd_conf_backend *
+new_backend(struct ctx *c, const struct node *k, const char *name)
 {
     struct fpmd_conf *conf = c->conf;
+    struct fpmd_conf_backend *grown, *b;
+    size_t len = strlen(name), j;
 
+    for (j = 0; j < len; j++) {
+        if (!isalnum((unsigned char) name[j]) && name[j] != '_'
+            && name[j] != '-')
+            break;
+    }
+    if (len == 0 || len > FPMD_BACKEND_NAME_MAX || j < len) {
+        error_at(c, k, "pools: a pool name is 1 to %d letters, digits, "
+                 "'_' or '-'", FPMD_BACKEND_NAME_MAX);
+        return NULL;
+    }
+    for (j = 0; j < conf->nbackends; j++) {
+        if (strcmp(conf->backends[j].name, name) == 0) {
+            error_at(c, k, "duplicate pool \"%s\"", name);
+            return NULL;
+        }
+    }
+    if (conf->nbackends == FPMD_MAX_BACKENDS) {
+        error_at(c, k, "at most %d pools, legacy ones included",
+                 FPMD_MAX_BACKENDS);
+        return NULL;
+    }
+    grown = realloc(conf->backends, (conf->nbackends + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return NULL;
+    conf->backends = grown;
+    b = &conf->backends[conf->nbackends++];
+    memset(b, 0, sizeof(*b));
+    b->name = strdup(name);
+    b->max = 16;
+    b->wait_queue = 1024;
+    b->wait_timeout_ms = 1000;
+    b->connect_timeout_ms = 1000;
+    b->timeout_ms = 1000;
+    b->idle_timeout_ms = 60000;
+    b->max_lifetime_ms = 3600000;
+    b->threads = 4;
+    set_pos(&b->pos, c, k);
+    return b;
+}
+
+KEYFN(k_pools)
+{
     if (v->type != N_MAP) {
         error_at(c, v, "%s: expected a mapping of pool names", key);
         return;
     }
-    if (v->nkids / 2 > FPMD_MAX_BACKENDS) {
-        error_at(c, v, "%s: at most %d pools", key, FPMD_MAX_BACKENDS);
-        return;
-    }
-    conf->backends = calloc(v->nkids / 2 + 1, sizeof(*conf->backends));
-    if (conf->backends == NULL)
-        return;
     for (size_t i = 0; i + 1 < v->nkids; i += 2) {
         const struct node *k = v->kids[i], *item = v->kids[i + 1];
-        const char *name = k->type == N_SCALAR ? k->value : "";
-        size_t len = strlen(name), j;
 
-        for (j = 0; j < len; j++) {
-            if (!isalnum((unsigned char) name[j]) && name[j] != '_'
-                && name[j] != '-')
-                break;
-        }
-        if (len == 0 || len > FPMD_BACKEND_NAME_MAX || j < len) {
-            error_at(c, k, "pools: a pool name is 1 to %d letters, digits, "
-                     "'_' or '-'", FPMD_BACKEND_NAME_MAX);
+        cur_backend = new_backend(c, k, k->type == N_SCALAR ? k->value : "");
+        if (cur_backend == NULL)
             continue;
-        }
-        for (j = 0; j < conf->nbackends; j++) {
-            if (strcmp(conf->backends[j].name, name) == 0)
-                break;
-        }
-        if (j < conf->nbackends) {
-            error_at(c, k, "duplicate pool \"%s\"", name);
-            continue;
-        }
-        cur_backend = &conf->backends[conf->nbackends++];
-        cur_backend->name = strdup(name);
-        cur_backend->max = 16;
-        cur_backend->wait_queue = 1024;
-        cur_backend->wait_timeout_ms = 1000;
-        cur_backend->connect_timeout_ms = 1000;
-        cur_backend->timeout_ms = 1000;
-        cur_backend->idle_timeout_ms = 60000;
-        cur_backend->max_lifetime_ms = 3600000;
-        cur_backend->threads = 4;
-        set_pos(&cur_backend->pos, c, k);
         walk_map(c, item, "pools", backend_keys,
                  FPMD_ARRAY_LEN(backend_keys));
         if (item->type == N_MAP)
             backend_check(c, k, cur_backend);
     }
+}
+
+/* legacy: the php-fpm that answers whatever fpmd does not, as a FastCGI
+ * pool named "legacy". */
+KEYFN(k_lg_fastcgi)
+{
+    cur_backend->servers = calloc(1, sizeof(*cur_backend->servers));
+    if (cur_backend->servers == NULL)
+        return;
+    cur_backend->nservers = 1;
+    server_address(c, v, key, &cur_backend->servers[0]);
+}
+
+static const struct key legacy_keys[] = {
+    {"fastcgi", k_lg_fastcgi}, {"min", k_b_min}, {"max", k_b_max},
+    {"wait_queue", k_b_queue}, {"wait_timeout", k_b_wait},
+    {"connect_timeout", k_b_connect}, {"timeout", k_b_timeout},
+    {"idle_timeout", k_b_idle}, {"max_lifetime", k_b_lifetime},
+};
+
+KEYFN(k_legacy)
+{
+    cur_backend = new_backend(c, v, "legacy");
+    if (cur_backend == NULL)
+        return;
+    cur_backend->driver = FPMD_DRIVER_FASTCGI;
+    cur_backend->timeout_ms = 60000;
+    walk_map(c, v, key, legacy_keys, FPMD_ARRAY_LEN(legacy_keys));
+    if (v->type == N_MAP && cur_backend->nservers == 0)
+        error_at(c, v, "legacy: needs fastcgi: ADDRESS (php-fpm's listen)");
+    else if (cur_backend->min > cur_backend->max)
+        error_at(c, v, "legacy: min (%u) is above max (%u)",
+                 cur_backend->min, cur_backend->max);
 }
 
 KEYFN(k_server_token) { get_str(c, v, key, &c->conf->server_token); }
@@ -1431,7 +1497,7 @@ static const struct key top_keys[] = {
     {"emergency_restart_interval", k_er_interval},
     {"timeouts", k_timeouts}, {"limits", k_limits}, {"status", k_status},
     {"log", k_log}, {"routes", k_routes}, {"modules", k_modules},
-    {"pools", k_pools},
+    {"pools", k_pools}, {"legacy", k_legacy},
 };
 
 /* --- entry points ----------------------------------------------------- */

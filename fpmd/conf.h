@@ -81,6 +81,8 @@ enum fpmd_backend_driver {
     FPMD_DRIVER_REDIS = 0,
     FPMD_DRIVER_MYSQL = 1,
     FPMD_DRIVER_MONGO = 2,
+    FPMD_DRIVER_FASTCGI = 3,        /* legacy: a php-fpm behind fpmd */
+    FPMD_DRIVER_COUNT,
 };
 
 enum fpmd_server_role {

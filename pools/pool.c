@@ -51,7 +51,7 @@ struct req_calls {
     const struct fpmd_call *failed;
 };
 
-static const struct fpmd_pool_driver *drivers[FPMD_DRIVER_MONGO + 1];
+static const struct fpmd_pool_driver *drivers[FPMD_DRIVER_COUNT];
 static struct event_base *loop_base;
 static struct fpmd_pool *pools;
 static size_t npools;
@@ -278,6 +278,13 @@ call_finish(struct fpmd_call *call, enum fpmd_call_status status,
         }
     }
     fpmd_req_wake(call->req);
+}
+
+void
+fpmd_pool_call_progress(struct fpmd_call *call)
+{
+    if (call->state == FPMD_CALLST_SENT)
+        call_timer(call, call->pool->conf->timeout_ms);
 }
 
 void

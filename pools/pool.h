@@ -146,6 +146,9 @@ struct fpmd_call *fpmd_pool_call_new(struct fpmd_req *req, const char *name,
 /* Starts call on node: lends it a connection now or queues it. A call
  * with a pin runs on the pinned connection (its first call pins one). */
 void fpmd_pool_call_start(struct fpmd_call *call, struct fpmd_pool_node *node);
+/* The call made progress (bytes came): its timeout counts from now. */
+void fpmd_pool_call_progress(struct fpmd_call *call);
+
 /* Ends a call that never started (bad arguments). */
 void fpmd_pool_call_fail(struct fpmd_call *call,
                          enum fpmd_call_status status, const char *fmt, ...)

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "migrate/fcgi_response.h"
+#include "pools/fcgi_response.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

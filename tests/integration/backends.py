@@ -296,3 +296,76 @@ class Mariadb:
                 return "---- mariadbd %d\n%s" % (self.port, f.read()[-5000:])
         except OSError:
             return ""
+
+
+PHP_FPM_BIN = "/usr/sbin/php-fpm8.2"
+
+
+class PhpFpm:
+    """Debian's php-fpm 8.2, one static pool of 2 children on a free port,
+    serving the scripts in its own www directory."""
+
+    def __init__(self, tmp, scripts):
+        self.dir = os.path.join(tmp, "php")
+        self.www = os.path.join(self.dir, "www")
+        os.makedirs(self.www, exist_ok=True)
+        os.chmod(tmp, 0o755)
+        os.chmod(self.dir, 0o755)
+        os.chmod(self.www, 0o755)
+        for name, text in scripts.items():
+            path = os.path.join(self.www, name)
+            with open(path, "w") as f:
+                f.write(text)
+            os.chmod(path, 0o644)
+        self.port = free_port()
+        self.log = os.path.join(self.dir, "php-fpm.log")
+        self.conf = os.path.join(self.dir, "php-fpm.conf")
+        user = "www-data" if os.geteuid() == 0 else None
+        with open(self.conf, "w") as f:
+            f.write("[global]\npid = %s/php-fpm.pid\nerror_log = %s\n"
+                    "daemonize = no\n[legacy]\nlisten = 127.0.0.1:%d\n"
+                    "pm = static\npm.max_children = 2\n"
+                    "catch_workers_output = yes\n%s" % (
+                        self.dir, self.log, self.port,
+                        "user = %s\ngroup = %s\n" % (user, user) if user
+                        else ""))
+        self.proc = None
+
+    @property
+    def address(self):
+        return "127.0.0.1:%d" % self.port
+
+    def start(self):
+        need(PHP_FPM_BIN, "php-fpm8.2")
+        self.proc = subprocess.Popen([PHP_FPM_BIN, "-F", "-y", self.conf]
+                                     + (["-R"] if os.geteuid() == 0 else []),
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_for(lambda: self._listens() or self.proc.poll() is not None,
+                 10, "php-fpm")
+        assert self.proc.poll() is None, self.logs()
+        return self
+
+    def _listens(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+            self.proc.send_signal(signal.SIGQUIT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def logs(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return "---- php-fpm\n" + f.read()[-5000:]
+        except OSError:
+            return ""

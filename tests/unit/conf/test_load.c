@@ -379,6 +379,24 @@ conf_reads_pools(void **state)
     assert_int_equal(c->backends[0].threads, 2);
     assert_int_equal(c->backends[0].nservers, 2);
     fpmd_conf_free(c);
+    c = load("listen:\n  - fastcgi: 127.0.0.1:9000\n"
+             "legacy: { fastcgi: /run/php/php8.2-fpm.sock, max: 8 }\n"
+             "routes:\n  - match: \"*\"\n    to: legacy\n");
+    if (c == NULL)
+        fail_msg("%s", err);
+    assert_string_equal(c->backends[0].name, "legacy");
+    assert_int_equal(c->backends[0].driver, FPMD_DRIVER_FASTCGI);
+    assert_string_equal(c->backends[0].servers[0].path,
+                        "/run/php/php8.2-fpm.sock");
+    assert_int_equal(c->backends[0].max, 8);
+    assert_int_equal(c->backends[0].timeout_ms, 60000);
+    assert_string_equal(c->routes[0].path, "/*");
+    assert_string_equal(c->routes[0].handler, "legacy");
+    fpmd_conf_free(c);
+    expect_error("legacy: { max: 2 }\n",
+                 "t.yaml:1:9: legacy: needs fastcgi: ADDRESS");
+    expect_error("routes:\n  - match: /x\n    to: php\n",
+                 "t.yaml:3:9: routes.to: \"php\" is not legacy");
     expect_error("pools:\n  d: { driver: mongo, servers: [1.2.3.4:1] }\n",
                  "t.yaml:2:3: pools.d: database: a mongo pool needs one");
     expect_error("pools:\n  c: { driver: redis, servers: [1.2.3.4:1], "

@@ -15,7 +15,7 @@
 #include <fastcgi.h>
 
 #include "fpmd/fcgi.h"
-#include "migrate/fcgi_response.h"
+#include "pools/fcgi_response.h"
 
 void
 fpmd_assert_fail(const char *expr, const char *file, int line)

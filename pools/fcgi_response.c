@@ -5,7 +5,7 @@
 
 #include <fastcgi.h>
 
-#include "migrate/fcgi_response.h"
+#include "pools/fcgi_response.h"
 
 enum {
     ST_HEADER,

@@ -5,8 +5,8 @@
  * connection — another request id, a record type an application does not
  * send, a short END_REQUEST, bytes after it — is an error, since the
  * connection is reused only when the exchange ended cleanly. */
-#ifndef FPMD_MIGRATE_FCGI_RESPONSE_H
-#define FPMD_MIGRATE_FCGI_RESPONSE_H
+#ifndef FPMD_POOLS_FCGI_RESPONSE_H
+#define FPMD_POOLS_FCGI_RESPONSE_H
 
 #include <stddef.h>
 #include <stdint.h>

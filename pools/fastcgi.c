@@ -1,0 +1,511 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The FastCGI upstream driver (pools/fastcgi.h). The connection reads the
+ * answer into the call's STDOUT buffer and stops reading while that holds
+ * more than a window the handler has not taken yet; the handler's writes
+ * of the request body wait while the connection's output is over its
+ * high-water mark. The call ends at END_REQUEST, possibly before the
+ * handler has taken all of STDOUT: the buffer belongs to the request. */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <fastcgi.h>
+
+#include "fpmd/fcgi.h"
+#include "fpmd/log.h"
+#include "pools/fastcgi.h"
+#include "pools/fcgi_response.h"
+#include "pools/pool.h"
+
+#define REQUEST_ID 1
+#define READ_CHUNK 16384
+#define STDOUT_WINDOW (256 * 1024)      /* read no further ahead */
+#define OUT_HIGH (256 * 1024)           /* body writes wait above this */
+#define OUT_LOW (64 * 1024)
+
+struct fcall;
+
+struct fconn {
+    struct fpmd_pool_conn *pc;
+    int fd;
+    struct event rev, wev;
+    unsigned rev_added:1, wev_added:1, connecting:1, paused:1, broken:1;
+    struct evbuffer *out;
+    struct fpmd_fcgi_response parser;
+    struct fcall *d;            /* the call served, NULL between calls */
+    int done;                   /* END_REQUEST parsed */
+    uint8_t rbuf[READ_CHUNK];
+    size_t rpos, rlen;          /* unparsed input, kept while paused */
+};
+
+struct fcall {
+    struct fpmd_req *req;
+    struct evbuffer *params;    /* encoded name-value pairs */
+    struct evbuffer *stdout_buf;
+    struct fconn *fc;           /* while the call holds a connection */
+    unsigned stdout_end:1;
+    unsigned ended:1;           /* END_REQUEST */
+    unsigned waiting:1;         /* the handler is parked on this call */
+};
+
+static const struct fpmd_pool_driver fastcgi_driver;
+
+static void conn_read(struct fconn *fc);
+
+static void
+wake(struct fcall *d)
+{
+    if (d != NULL && d->waiting)
+        fpmd_req_wake(d->req);
+}
+
+static struct fcall *
+current(struct fconn *fc)
+{
+    return fc->pc->call != NULL ? fc->pc->call->driver : NULL;
+}
+
+/* --- record callbacks ------------------------------------------------- */
+
+static int
+on_stdout(void *ctx, const uint8_t *p, size_t n)
+{
+    struct fconn *fc = ctx;
+    struct fcall *d = current(fc);
+
+    if (d == NULL)
+        return FPMD_OK;
+    if (n == 0)
+        d->stdout_end = 1;
+    else if (evbuffer_add(d->stdout_buf, p, n) != 0)
+        return FPMD_ERROR;
+    wake(d);
+    return FPMD_OK;
+}
+
+static int
+on_stderr(void *ctx, const uint8_t *p, size_t n)
+{
+    struct fconn *fc = ctx;
+    struct fcall *d = current(fc);
+
+    /* php-fpm's warnings, one log line per record, with the request. */
+    if (d != NULL)
+        fpmd_log_req(d->req, FPMD_LOG_WARNING, "legacy stderr: %.*s",
+                     (int) (n > 1024 ? 1024 : n), (const char *) p);
+    return FPMD_OK;
+}
+
+static int
+on_end(void *ctx, uint32_t app_status, uint8_t protocol_status)
+{
+    struct fconn *fc = ctx;
+    struct fcall *d = current(fc);
+
+    (void) app_status;
+    if (protocol_status != FCGI_REQUEST_COMPLETE)
+        fc->broken = 1;
+    fc->done = 1;
+    if (d != NULL) {
+        d->ended = 1;
+        d->stdout_end = 1;
+    }
+    return FPMD_OK;
+}
+
+static const struct fpmd_fcgi_response_callbacks callbacks = {
+    on_stdout, on_stderr, on_end,
+};
+
+/* --- the socket ------------------------------------------------------- */
+
+static void
+set_read(struct fconn *fc, int on)
+{
+    if (on && !fc->rev_added) {
+        event_add(&fc->rev, NULL);
+        fc->rev_added = 1;
+    } else if (!on && fc->rev_added) {
+        event_del(&fc->rev);
+        fc->rev_added = 0;
+    }
+}
+
+/* Writes what out holds; wakes a body writer below the low-water mark. */
+static int
+flush(struct fconn *fc)
+{
+    while (evbuffer_get_length(fc->out) > 0) {
+        int n = evbuffer_write(fc->out, fc->fd);
+
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            break;
+        if (n <= 0)
+            return FPMD_ERROR;
+    }
+    if (evbuffer_get_length(fc->out) > 0 && !fc->wev_added) {
+        event_add(&fc->wev, NULL);
+        fc->wev_added = 1;
+    } else if (evbuffer_get_length(fc->out) == 0 && fc->wev_added) {
+        event_del(&fc->wev);
+        fc->wev_added = 0;
+    }
+    if (evbuffer_get_length(fc->out) < OUT_LOW)
+        wake(current(fc));
+    return FPMD_OK;
+}
+
+/* Parses what is buffered, unless the handler's STDOUT window is full. */
+static void
+parse(struct fconn *fc)
+{
+    struct fcall *d;
+    size_t used;
+    int rc;
+
+    while (fc->rpos < fc->rlen && !fc->done) {
+        d = current(fc);
+        if (d != NULL && evbuffer_get_length(d->stdout_buf) >= STDOUT_WINDOW) {
+            fc->paused = 1;
+            set_read(fc, 0);
+            return;
+        }
+        rc = fpmd_fcgi_response_parse(&fc->parser, &callbacks, fc,
+                                      fc->rbuf + fc->rpos,
+                                      fc->rlen - fc->rpos, &used);
+        fc->rpos += used;
+        if (rc == FPMD_DONE)
+            break;
+        if (rc != FPMD_OK) {
+            fpmd_pool_conn_lost(fc->pc, fc->parser.err ? fc->parser.err
+                                        : "bad record stream");
+            return;
+        }
+    }
+    if (fc->rpos == fc->rlen)
+        fc->rpos = fc->rlen = 0;
+    if (fc->done) {
+        /* anything after END_REQUEST: not a connection to reuse */
+        if (fc->rlen > fc->rpos)
+            fc->broken = 1;
+        fc->done = 0;
+        fc->rpos = fc->rlen = 0;
+        if (fc->d != NULL)
+            fc->d->fc = NULL;
+        fc->d = NULL;
+        fpmd_pool_conn_done(fc->pc);
+    }
+}
+
+static void
+conn_read(struct fconn *fc)
+{
+    ssize_t n;
+
+    if (fc->rpos > 0) {
+        memmove(fc->rbuf, fc->rbuf + fc->rpos, fc->rlen - fc->rpos);
+        fc->rlen -= fc->rpos;
+        fc->rpos = 0;
+    }
+    n = read(fc->fd, fc->rbuf + fc->rlen, sizeof(fc->rbuf) - fc->rlen);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        fpmd_pool_conn_lost(fc->pc, n == 0 ? "closed by the backend"
+                                           : strerror(errno));
+        return;
+    }
+    if (n > 0) {
+        fc->rlen += (size_t) n;
+        if (fc->pc->call != NULL)
+            fpmd_pool_call_progress(fc->pc->call);
+    }
+    parse(fc);
+}
+
+static void
+on_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct fconn *fc = arg;
+
+    (void) fd;
+    (void) what;
+    if (fc->pc->state != FPMD_PCONN_BUSY) {
+        /* idle: the backend closed it, or sent what nobody asked for */
+        fpmd_pool_conn_lost(fc->pc, "closed by the backend while idle");
+        return;
+    }
+    conn_read(fc);
+}
+
+static void
+on_write(evutil_socket_t fd, short what, void *arg)
+{
+    struct fconn *fc = arg;
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    (void) what;
+    fc->wev_added = 0;
+    if (fc->connecting) {
+        fc->connecting = 0;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err) {
+            fpmd_pool_conn_lost(fc->pc, strerror(err ? err : errno));
+            return;
+        }
+        set_read(fc, 1);
+        fpmd_pool_conn_up(fc->pc);
+        return;
+    }
+    if (flush(fc) != FPMD_OK)
+        fpmd_pool_conn_lost(fc->pc, strerror(errno));
+}
+
+/* --- driver ----------------------------------------------------------- */
+
+static int
+drv_connect(struct fpmd_pool_conn *pc, char *error, size_t len)
+{
+    const struct fpmd_conf_server *s = fpmd_pool_node_conf(pc->node);
+    struct sockaddr_storage ss;
+    socklen_t slen;
+    struct fconn *fc = calloc(1, sizeof(*fc));
+    int fd;
+
+    memset(&ss, 0, sizeof(ss));
+    if (s->path != NULL) {
+        struct sockaddr_un *un = (struct sockaddr_un *) &ss;
+
+        un->sun_family = AF_UNIX;
+        snprintf(un->sun_path, sizeof(un->sun_path), "%s", s->path);
+        slen = sizeof(*un);
+    } else if (strchr(s->host, ':') != NULL) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &ss;
+
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t) s->port);
+        inet_pton(AF_INET6, s->host, &in6->sin6_addr);
+        slen = sizeof(*in6);
+    } else {
+        struct sockaddr_in *in = (struct sockaddr_in *) &ss;
+
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t) s->port);
+        inet_pton(AF_INET, s->host, &in->sin_addr);
+        slen = sizeof(*in);
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fc == NULL || fd < 0
+        || (fc->out = evbuffer_new()) == NULL
+        || (connect(fd, (struct sockaddr *) &ss, slen) != 0
+            && errno != EINPROGRESS)) {
+        snprintf(error, len, "%s", fc == NULL ? "out of memory"
+                                              : strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        if (fc != NULL && fc->out != NULL)
+            evbuffer_free(fc->out);
+        free(fc);
+        return FPMD_ERROR;
+    }
+    fc->fd = fd;
+    fc->pc = pc;
+    fc->connecting = 1;
+    pc->driver = fc;
+    event_assign(&fc->rev, fpmd_pool_base(), fd, EV_READ | EV_PERSIST,
+                 on_read, fc);
+    event_assign(&fc->wev, fpmd_pool_base(), fd, EV_WRITE, on_write, fc);
+    /* Done or not, the outcome comes from the write event: never from
+     * inside this call. */
+    event_add(&fc->wev, NULL);
+    fc->wev_added = 1;
+    return FPMD_OK;
+}
+
+static int
+drv_send(struct fpmd_pool_conn *pc)
+{
+    struct fconn *fc = pc->driver;
+    struct fcall *d = pc->call->driver;
+    size_t plen = evbuffer_get_length(d->params);
+
+    fpmd_fcgi_response_init(&fc->parser, REQUEST_ID);
+    fc->done = 0;
+    fc->d = d;
+    d->fc = fc;
+    if (fpmd_fcgi_write_begin_request(fc->out, REQUEST_ID, FCGI_RESPONDER,
+                                      FCGI_KEEP_CONN) != FPMD_OK
+        || (plen > 0 && fpmd_fcgi_write_stream(
+                fc->out, FCGI_PARAMS, REQUEST_ID,
+                evbuffer_pullup(d->params, -1), plen) != FPMD_OK)
+        || fpmd_fcgi_write_eos(fc->out, FCGI_PARAMS, REQUEST_ID) != FPMD_OK
+        || flush(fc) != FPMD_OK)
+        return FPMD_ERROR;
+    wake(d);        /* the handler may send the body now */
+    return FPMD_OK;
+}
+
+static int
+drv_abandon(struct fpmd_pool_conn *pc)
+{
+    (void) pc;
+    return 0;       /* mid-answer: only a new connection is clean */
+}
+
+static int
+drv_reusable(struct fpmd_pool_conn *pc)
+{
+    struct fconn *fc = pc->driver;
+
+    return !fc->broken && evbuffer_get_length(fc->out) == 0;
+}
+
+static void
+drv_close(struct fpmd_pool_conn *pc)
+{
+    struct fconn *fc = pc->driver;
+
+    if (fc == NULL)
+        return;
+    if (fc->d != NULL)
+        fc->d->fc = NULL;
+    set_read(fc, 0);
+    if (fc->wev_added)
+        event_del(&fc->wev);
+    close(fc->fd);
+    evbuffer_free(fc->out);
+    free(fc);
+    pc->driver = NULL;
+}
+
+static const struct fpmd_pool_driver fastcgi_driver = {
+    "fastcgi", drv_connect, drv_send, drv_abandon, drv_reusable, drv_close,
+    NULL,
+};
+
+__attribute__((constructor)) static void
+register_fastcgi(void)
+{
+    fpmd_pool_driver_register(FPMD_DRIVER_FASTCGI, &fastcgi_driver);
+}
+
+/* --- the handler side ------------------------------------------------- */
+
+static void
+free_evbuffer(void *b)
+{
+    evbuffer_free(b);
+}
+
+static struct evbuffer *
+owned_evbuffer(struct fpmd_req *req)
+{
+    struct evbuffer *b = evbuffer_new();
+
+    if (b != NULL && fpmd_defer(req, free_evbuffer, b) != FPMD_OK) {
+        evbuffer_free(b);
+        return NULL;
+    }
+    return b;
+}
+
+struct fpmd_call *
+fpmd_fastcgi_start(struct fpmd_req *req, const char *pool)
+{
+    struct fcall *d = fpmd_alloc(req, sizeof(*d));
+    struct fpmd_call *call;
+
+    if (d == NULL)
+        return NULL;
+    memset(d, 0, sizeof(*d));
+    d->req = req;
+    d->params = owned_evbuffer(req);
+    d->stdout_buf = owned_evbuffer(req);
+    if (d->params == NULL || d->stdout_buf == NULL)
+        return NULL;
+    for (size_t i = 0; i < fpmd_req_nparams(req); i++) {
+        const char *name, *value;
+
+        if (fpmd_req_param_at(req, i, &name, &value) == FPMD_OK
+            && fpmd_fcgi_nv_encode(d->params, name, strlen(name), value,
+                                   strlen(value)) != FPMD_OK)
+            return NULL;
+    }
+    call = fpmd_pool_call_new(req, pool, &fastcgi_driver, d);
+    if (call != NULL && call->state == FPMD_CALLST_NEW)
+        fpmd_pool_call_start(call, fpmd_pool_primary(call->pool));
+    return call;
+}
+
+/* Parks the handler until the driver has news for this call. */
+static int
+park(struct fpmd_call *call)
+{
+    struct fcall *d = call->driver;
+    int rc;
+
+    d->waiting = 1;
+    rc = fpmd_req_suspend(d->req);
+    d->waiting = 0;
+    return rc;
+}
+
+int
+fpmd_fastcgi_stdin(struct fpmd_call *call, const void *data, size_t len)
+{
+    struct fcall *d = call->driver;
+
+    while (call->state == FPMD_CALLST_QUEUED || call->state == FPMD_CALLST_NEW
+           || (d->fc != NULL && evbuffer_get_length(d->fc->out) > OUT_HIGH)) {
+        if (call->state == FPMD_CALLST_NEW || park(call) != FPMD_OK)
+            return FPMD_ERROR;
+    }
+    if (call->state == FPMD_CALLST_DONE && call->status == FPMD_CALL_OK)
+        return FPMD_DONE;
+    if (d->fc == NULL || call->state != FPMD_CALLST_SENT)
+        return FPMD_ERROR;
+    if ((len > 0 ? fpmd_fcgi_write_stream(d->fc->out, FCGI_STDIN, REQUEST_ID,
+                                          data, len)
+                 : fpmd_fcgi_write_eos(d->fc->out, FCGI_STDIN, REQUEST_ID))
+            != FPMD_OK
+        || flush(d->fc) != FPMD_OK) {
+        fpmd_pool_conn_lost(d->fc->pc, "write to the backend failed");
+        return FPMD_ERROR;
+    }
+    return FPMD_OK;
+}
+
+ssize_t
+fpmd_fastcgi_stdout(struct fpmd_call *call, void *buf, size_t len)
+{
+    struct fcall *d = call->driver;
+    int n;
+
+    for (;;) {
+        if (evbuffer_get_length(d->stdout_buf) > 0) {
+            n = evbuffer_remove(d->stdout_buf, buf, len);
+            /* room again: read on where the window stopped us */
+            if (d->fc != NULL && d->fc->paused
+                && evbuffer_get_length(d->stdout_buf) < STDOUT_WINDOW / 2) {
+                d->fc->paused = 0;
+                set_read(d->fc, 1);
+                fpmd_pool_call_progress(call);
+                parse(d->fc);
+            }
+            return n;
+        }
+        if (d->stdout_end)
+            return 0;
+        if (call->state == FPMD_CALLST_DONE || call->state == FPMD_CALLST_NEW)
+            return -1;
+        if (park(call) != FPMD_OK)
+            return -1;
+    }
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* FastCGI upstream pools (a legacy php-fpm behind fpmd): one request at a
+ * time per connection, FCGI_KEEP_CONN, each connection reused only after
+ * a clean END_REQUEST. The request body and the answer stream through in
+ * bounded pieces both ways: neither ever sits whole in memory. */
+#ifndef FPMD_POOLS_FASTCGI_H
+#define FPMD_POOLS_FASTCGI_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "fpmd/fpmd.h"
+
+/* Starts req on pool: BEGIN_REQUEST, then every CGI param exactly as
+ * req received it. NULL when memory is out. Never suspends. */
+struct fpmd_call *fpmd_fastcgi_start(struct fpmd_req *req, const char *pool);
+/* Sends len bytes of request body (len 0: its end). Suspends while the
+ * connection is not lent yet or its output is over the high-water mark.
+ * FPMD_DONE when the backend answered already without reading it all
+ * (send no more, read the answer); FPMD_ERROR once the call failed. */
+int fpmd_fastcgi_stdin(struct fpmd_call *call, const void *data, size_t len);
+/* Copies up to len bytes of the answer's STDOUT into buf. Suspends until
+ * there are some. 0 at its end (the call then says whether it ended
+ * well); -1 when the call failed first. */
+ssize_t fpmd_fastcgi_stdout(struct fpmd_call *call, void *buf, size_t len);
+
+#endif

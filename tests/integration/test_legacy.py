@@ -1,0 +1,196 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""The legacy pass-through: real nginx → fpmd (match "*", to: legacy) →
+real php-fpm 8.2, against real nginx → php-fpm directly, for the same
+requests. The client must not see the difference: status, body bytes and
+headers (Date left out) are compared; a body goes up and a large answer
+comes down without either sitting whole in fpmd."""
+
+import hashlib
+import http.client
+import os
+import subprocess
+import time
+
+import pytest
+
+from backends import (PhpFpm, backend, no_worker_died, settle,  # noqa: F401
+                      start_fpmd)
+from conftest import NGINX_BIN, free_port, need, wait_for
+
+PROBE = r"""<?php
+if (isset($_GET['status'])) http_response_code((int)$_GET['status']);
+header('X-Probe: 1');
+setcookie('a', '1');
+setcookie('b', '2');
+if (isset($_GET['stderr'])) error_log('probe stderr line');
+if (isset($_GET['size'])) {
+    header('Content-Type: text/plain');
+    $chunk = str_repeat('abcdefghijklmnopqrstuvwxyz', 2521);
+    for ($left = (int)$_GET['size']; $left > 0; $left -= strlen($chunk))
+        echo substr($chunk, 0, min($left, strlen($chunk)));
+    exit;
+}
+$body = file_get_contents('php://input');
+header('Content-Type: application/json');
+echo json_encode(['method' => $_SERVER['REQUEST_METHOD'],
+    'uri' => $_SERVER['REQUEST_URI'], 'query' => $_SERVER['QUERY_STRING'],
+    'script' => $_SERVER['SCRIPT_NAME'],
+    'path_info' => $_SERVER['PATH_INFO'] ?? null,
+    'ctype' => $_SERVER['CONTENT_TYPE'] ?? null,
+    'header' => $_SERVER['HTTP_X_TRACE'] ?? null,
+    'len' => strlen($body), 'sha' => hash('sha256', $body)]);
+"""
+
+NGINX_CONF = """
+{user}
+worker_processes 1;
+error_log {dir}/error.log info;
+pid {dir}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+    access_log {dir}/access.log;
+    client_body_temp_path {dir}/body;
+    fastcgi_temp_path {dir}/fastcgi;
+    proxy_temp_path {dir}/proxy;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    client_max_body_size 64m;
+    upstream fpmd {{ server 127.0.0.1:{fpmd}; keepalive 8; }}
+{servers}
+}}
+"""
+
+SERVER = """
+    server {{
+        listen 127.0.0.1:{port};
+        root {www};
+        location ~ \\.php(/|$) {{
+            fastcgi_split_path_info ^(.+?\\.php)(/.*)$;
+            include /etc/nginx/fastcgi_params;
+            fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
+            fastcgi_param PATH_INFO $fastcgi_path_info;
+            {keep}
+            fastcgi_pass {upstream};
+        }}
+    }}
+"""
+
+
+@pytest.fixture
+def sides(tmpdir_path, servers):
+    php = PhpFpm(tmpdir_path, {"probe.php": PROBE}).start()
+    servers.append(php)
+    _, hport, fport = start_fpmd(tmpdir_path, servers, """
+legacy:
+  fastcgi: {}
+  timeout: 10s
+""".format(php.address))
+    f = servers[-1]
+    text = open(f.conf).read().replace(
+        "routes:\n", "routes:\n  - match: \"*\"\n    to: legacy\n", 1)
+    f.stop()
+    f.write_conf(text)
+    f.start(("127.0.0.1", fport))
+    need(NGINX_BIN, "nginx")
+    ndir = os.path.join(tmpdir_path, "nginx")
+    os.makedirs(ndir, exist_ok=True)
+    ports = {name: free_port() for name in ("direct", "fpmd", "fpmd_keep")}
+    servers_conf = "".join(SERVER.format(
+        port=ports[name], www=php.www,
+        keep="fastcgi_keep_conn on;" if name == "fpmd_keep" else "",
+        upstream=php.address if name == "direct"
+        else "fpmd" if name == "fpmd_keep" else "127.0.0.1:%d" % fport)
+        for name in ports)
+    conf = os.path.join(ndir, "nginx.conf")
+    with open(conf, "w") as fh:
+        fh.write(NGINX_CONF.format(
+            user="user root;" if os.geteuid() == 0 else "", dir=ndir,
+            fpmd=fport, servers=servers_conf))
+    proc = subprocess.Popen([NGINX_BIN, "-p", ndir, "-c", conf, "-g",
+                             "daemon off;"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+    class Proc:
+        def stop(self):
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(10)
+
+        def logs(self):
+            try:
+                with open(os.path.join(ndir, "error.log")) as fh:
+                    return "---- nginx\n" + fh.read()[-5000:]
+            except OSError:
+                return ""
+
+    servers.append(Proc())
+    for p in ports.values():
+        wait_for(lambda: _listens(p), 10, "nginx")
+    return ports, f, hport
+
+
+def _listens(port):
+    import socket
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+def fetch(port, method, path, body=None, headers=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request(method, path, body=body, headers=headers or {})
+    r = c.getresponse()
+    data = r.read()
+    hdrs = [(k.lower(), v) for k, v in r.getheaders()
+            if k.lower() not in ("date", "connection", "keep-alive")]
+    c.close()
+    return r.status, hdrs, data
+
+
+CASES = [
+    ("GET", "/probe.php?a=1&b=%20x", None, {}),
+    ("GET", "/probe.php/extra/path?x=1", None, {"X-Trace": "abc"}),
+    ("POST", "/probe.php", b"k=v&x=" + b"y" * 1000,
+     {"Content-Type": "application/x-www-form-urlencoded"}),
+    ("POST", "/probe.php", os.urandom(1 << 20),
+     {"Content-Type": "application/octet-stream"}),
+    ("PUT", "/probe.php", b"", {}),
+    ("GET", "/probe.php?status=404", None, {}),
+    ("GET", "/probe.php?status=201&stderr=1", None, {}),
+    ("GET", "/probe.php?status=500", None, {}),
+    ("GET", "/missing.php", None, {}),
+    ("GET", "/probe.php?size=1048576", None, {}),
+    ("GET", "/probe.php?size=16777216", None, {}),
+]
+
+
+@pytest.mark.parametrize("via", ["fpmd", "fpmd_keep"])
+def test_answers_through_fpmd_match_php_fpm_directly(sides, via):
+    ports, f, _ = sides
+    for method, path, body, headers in CASES:
+        direct = fetch(ports["direct"], method, path, body, headers)
+        through = fetch(ports[via], method, path, body, headers)
+        assert through[0] == direct[0], (method, path, through[0])
+        assert through[1] == direct[1], (method, path)
+        assert hashlib.sha256(through[2]).digest() == hashlib.sha256(
+            direct[2]).digest(), (method, path, through[2][:200])
+    # php-fpm's stderr lines are logged with the request they came with
+    assert "GET /probe.php?status=201&stderr=1: legacy stderr: " \
+        in f.log_text() and "probe stderr line" in f.log_text()
+
+
+def test_php_fpm_gone_is_a_clear_error_and_comes_back(sides, servers):
+    ports, f, hport = sides
+    php = next(s for s in servers if isinstance(s, PhpFpm))
+    assert fetch(ports["fpmd"], "GET", "/probe.php")[0] == 200
+    php.stop()
+    t0 = time.time()
+    status, _, _ = fetch(ports["fpmd"], "GET", "/probe.php")
+    assert status in (502, 503) and time.time() - t0 < 2
+    php.start()
+    wait_for(lambda: fetch(ports["fpmd"], "GET", "/probe.php")[0] == 200, 3,
+             "legacy back")
+    settle()
+    assert backend(hport, "legacy")["errors"] >= 1
