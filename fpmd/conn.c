@@ -20,23 +20,63 @@
 
 static struct fpmd_conn *conns;
 
+/* How long a half-closed connection waits for its peer's EOF. */
+#define LINGER_MS 1000
+
+/* Reads and drops what the peer still sends after the answer; closes at
+ * its EOF (or on an error). */
+static void
+drain_input(struct fpmd_conn *c)
+{
+    char scratch[4096];
+    ssize_t n;
+
+    while ((n = read(c->fd, scratch, sizeof(scratch))) > 0)
+        ;
+    if (n == 0 || (errno != EAGAIN && errno != EINTR))
+        fpmd_conn_close(c);
+}
+
+/* Closing a socket whose input was not all read makes the kernel send an
+ * RST, and a peer that gets one may drop the answer it has not read yet
+ * (nginx does, when a handler answers before the request body ended, as
+ * with fastcgi_request_buffering off). So: half-close, read and drop
+ * until the peer's EOF, then close; LINGER_MS at most. */
+static void
+linger(struct fpmd_conn *c)
+{
+    shutdown(c->fd, SHUT_WR);
+    c->lingering = 1;
+    event_add(&c->read_ev, NULL);
+    fpmd_conn_timer(c, fpmd_conn_timeout(LINGER_MS));
+    drain_input(c);
+}
+
 static void
 on_read(evutil_socket_t fd, short what, void *arg)
 {
     struct fpmd_conn *c = arg;
     int paused;
 
+    if (c->lingering) {
+        drain_input(c);
+        fpmd_conn_maybe_free(c);
+        return;
+    }
     c->in_callback = 1;
     paused = c->ops->read(c);
     c->in_callback = 0;
     if (!c->closed) {
-        if (paused || c->close_after_flush)
+        /* Closing: no new request is read, but the rest of one already
+         * under way is (the tail of a body answered early), so that the
+         * codec gets back to idle and the connection can close. */
+        if (paused || (c->close_after_flush && c->ops->idle(c)))
             event_del(&c->read_ev);
         else
             event_add(&c->read_ev, NULL);
         fpmd_conn_flush(c);
     }
-    if (!c->closed)
+    if (!c->closed && !c->lingering)
         c->ops->update_timer(c);
     fpmd_conn_maybe_free(c);
 }
@@ -57,6 +97,11 @@ on_timer(evutil_socket_t fd, short what, void *arg)
     struct fpmd_conn *c = arg;
 
     c->timer_armed = 0;
+    if (c->lingering) {     /* the peer never closed: enough */
+        fpmd_conn_close(c);
+        fpmd_conn_maybe_free(c);
+        return;
+    }
     c->ops->timeout(c);
     if (!c->closed)
         fpmd_conn_flush(c);
@@ -130,11 +175,11 @@ fpmd_conn_flush(struct fpmd_conn *c)
             event_del(&c->write_ev);
             c->write_armed = 0;
         }
-        if (c->close_after_flush && !c->ops->busy(c) && c->ops->idle(c)) {
+        if (c->close_after_flush && !c->ops->busy(c) && c->ops->idle(c)
+            && !c->lingering) {
             /* RFC 9112 §9.6: half-close first, so the peer reads the
              * answer before it sees the connection go. */
-            shutdown(c->fd, SHUT_WR);
-            fpmd_conn_close(c);
+            linger(c);
             return;
         }
     }
@@ -166,7 +211,7 @@ fpmd_conn_settle(struct fpmd_conn *c)
     fpmd_conn_flush(c);
     if (c->closed)
         fpmd_conn_maybe_free(c);
-    else
+    else if (!c->lingering)
         c->ops->update_timer(c);
 }
 

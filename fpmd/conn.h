@@ -54,6 +54,7 @@ struct fpmd_conn {
     unsigned close_after_flush:1;
     unsigned in_callback:1;         /* inside ops->read */
     unsigned fresh:1;               /* no request started yet */
+    unsigned lingering:1;           /* answered, half-closed, draining */
     char peer[64];
 };
 

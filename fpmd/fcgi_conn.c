@@ -411,6 +411,10 @@ on_read(struct fpmd_conn *base)
     struct fcgi_conn *c = fcgi_of(base);
     ssize_t n;
 
+    /* Called again after a pause: the handler took body, so feeding may
+     * go on. A pause that came with the last byte of the buffer leaves
+     * nothing to parse here, and must not keep reading stopped. */
+    c->read_paused = 0;
     if (c->rpos < c->rlen)
         parse_input(c);
     /* Bounded: a peer that never stops sending cannot starve the others. */

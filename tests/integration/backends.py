@@ -305,7 +305,7 @@ class PhpFpm:
     """Debian's php-fpm 8.2, one static pool of 2 children on a free port,
     serving the scripts in its own www directory."""
 
-    def __init__(self, tmp, scripts):
+    def __init__(self, tmp, scripts, unix=False):
         self.dir = os.path.join(tmp, "php")
         self.www = os.path.join(self.dir, "www")
         os.makedirs(self.www, exist_ok=True)
@@ -318,22 +318,36 @@ class PhpFpm:
                 f.write(text)
             os.chmod(path, 0o644)
         self.port = free_port()
+        self.sock = os.path.join(self.dir, "php-fpm.sock") if unix else None
         self.log = os.path.join(self.dir, "php-fpm.log")
         self.conf = os.path.join(self.dir, "php-fpm.conf")
         user = "www-data" if os.geteuid() == 0 else None
         with open(self.conf, "w") as f:
             f.write("[global]\npid = %s/php-fpm.pid\nerror_log = %s\n"
-                    "daemonize = no\n[legacy]\nlisten = 127.0.0.1:%d\n"
+                    "daemonize = no\n[legacy]\nlisten = %s\n"
+                    "listen.mode = 0666\n"
                     "pm = static\npm.max_children = 2\n"
                     "catch_workers_output = yes\n%s" % (
-                        self.dir, self.log, self.port,
+                        self.dir, self.log, self.address,
                         "user = %s\ngroup = %s\n" % (user, user) if user
                         else ""))
         self.proc = None
 
     @property
     def address(self):
-        return "127.0.0.1:%d" % self.port
+        return self.sock or "127.0.0.1:%d" % self.port
+
+    @property
+    def nginx_address(self):
+        return "unix:" + self.sock if self.sock else self.address
+
+    def children(self):
+        try:
+            with open("/proc/%d/task/%d/children" % (self.proc.pid,
+                                                    self.proc.pid)) as f:
+                return [int(x) for x in f.read().split()]
+        except OSError:
+            return []
 
     def start(self):
         need(PHP_FPM_BIN, "php-fpm8.2")
@@ -348,7 +362,13 @@ class PhpFpm:
 
     def _listens(self):
         try:
-            socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+            if self.sock:
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(self.sock)
+                s.close()
+            else:
+                socket.create_connection(("127.0.0.1", self.port),
+                                         0.2).close()
             return True
         except OSError:
             return False

@@ -23,6 +23,8 @@ header('X-Probe: 1');
 setcookie('a', '1');
 setcookie('b', '2');
 if (isset($_GET['stderr'])) error_log('probe stderr line');
+if (isset($_GET['bighead'])) header('X-Big: ' . str_repeat('h', (int)$_GET['bighead']));
+if (isset($_GET['slow'])) { echo "start\n"; flush(); sleep(5); echo "end\n"; exit; }
 if (isset($_GET['size'])) {
     header('Content-Type: text/plain');
     $chunk = str_repeat('abcdefghijklmnopqrstuvwxyz', 2521);
@@ -37,7 +39,9 @@ echo json_encode(['method' => $_SERVER['REQUEST_METHOD'],
     'script' => $_SERVER['SCRIPT_NAME'],
     'path_info' => $_SERVER['PATH_INFO'] ?? null,
     'ctype' => $_SERVER['CONTENT_TYPE'] ?? null,
+    'clen' => $_SERVER['CONTENT_LENGTH'] ?? null,
     'header' => $_SERVER['HTTP_X_TRACE'] ?? null,
+    'post' => $_POST, 'files' => array_map(fn($f) => $f['size'], $_FILES),
     'len' => strlen($body), 'sha' => hash('sha256', $body)]);
 """
 
@@ -55,7 +59,7 @@ http {{
     uwsgi_temp_path {dir}/uwsgi;
     scgi_temp_path {dir}/scgi;
     client_max_body_size 64m;
-    upstream fpmd {{ server 127.0.0.1:{fpmd}; keepalive 8; }}
+    upstream fpmd {{ server {fpmd_upstream}; keepalive 8; }}
 {servers}
 }}
 """
@@ -76,14 +80,18 @@ SERVER = """
 """
 
 
-@pytest.fixture
-def sides(tmpdir_path, servers):
-    php = PhpFpm(tmpdir_path, {"probe.php": PROBE}).start()
+@pytest.fixture(params=["tcp", "unix"])
+def sides(request, tmpdir_path, servers):
+    """php-fpm, fpmd in front of it, and nginx with a server straight to
+    php-fpm and servers to fpmd (keep-conn off and on); over TCP or unix
+    sockets on both hops."""
+    unix = request.param == "unix"
+    php = PhpFpm(tmpdir_path, {"probe.php": PROBE}, unix=unix).start()
     servers.append(php)
     _, hport, fport = start_fpmd(tmpdir_path, servers, """
 legacy:
   fastcgi: {}
-  timeout: 10s
+  timeout: 3s
 """.format(php.address))
     f = servers[-1]
     text = open(f.conf).read().replace(
@@ -94,18 +102,21 @@ legacy:
     need(NGINX_BIN, "nginx")
     ndir = os.path.join(tmpdir_path, "nginx")
     os.makedirs(ndir, exist_ok=True)
+    fpmd_addr = ("unix:" + os.path.join(tmpdir_path, "fpmd.sock") if unix
+                 else "127.0.0.1:%d" % fport)
     ports = {name: free_port() for name in ("direct", "fpmd", "fpmd_keep")}
     servers_conf = "".join(SERVER.format(
         port=ports[name], www=php.www,
         keep="fastcgi_keep_conn on;" if name == "fpmd_keep" else "",
-        upstream=php.address if name == "direct"
-        else "fpmd" if name == "fpmd_keep" else "127.0.0.1:%d" % fport)
+        upstream=php.nginx_address if name == "direct"
+        else "fpmd" if name == "fpmd_keep" else fpmd_addr)
         for name in ports)
     conf = os.path.join(ndir, "nginx.conf")
     with open(conf, "w") as fh:
         fh.write(NGINX_CONF.format(
             user="user root;" if os.geteuid() == 0 else "", dir=ndir,
-            fpmd=fport, servers=servers_conf))
+            fpmd_upstream=fpmd_addr,
+            servers=servers_conf))
     proc = subprocess.Popen([NGINX_BIN, "-p", ndir, "-c", conf, "-g",
                              "daemon off;"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -163,7 +174,17 @@ CASES = [
     ("GET", "/missing.php", None, {}),
     ("GET", "/probe.php?size=1048576", None, {}),
     ("GET", "/probe.php?size=16777216", None, {}),
+    ("GET", "/probe.php?bighead=2000", None, {}),
+    ("GET", "/probe.php?bighead=20000", None, {}),    # nginx: too big, 502
+    ("GET", "/probe.php", None, {"X-H%d" % i: "v" * 100 for i in range(60)}),
+    ("POST", "/probe.php", (
+        b"--XYZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n"
+        b"--XYZ\r\nContent-Disposition: form-data; name=\"f\"; "
+        b"filename=\"f.bin\"\r\nContent-Type: application/octet-stream"
+        b"\r\n\r\n" + b"\0\1\2" * 3000 + b"\r\n--XYZ--\r\n"),
+     {"Content-Type": "multipart/form-data; boundary=XYZ"}),
 ]
+
 
 
 @pytest.mark.parametrize("via", ["fpmd", "fpmd_keep"])
@@ -194,3 +215,38 @@ def test_php_fpm_gone_is_a_clear_error_and_comes_back(sides, servers):
              "legacy back")
     settle()
     assert backend(hport, "legacy")["errors"] >= 1
+
+
+def test_paused_backend_times_out_and_a_killed_child_fails_one_request(
+        sides, servers):
+    import signal
+    import threading
+    from backends import stop_process
+    ports, f, _ = sides
+    php = next(s for s in servers if isinstance(s, PhpFpm))
+    procs = [php.proc.pid] + php.children()
+    for pid in procs:
+        stop_process(pid)
+    try:
+        t0 = time.time()
+        status, _, _ = fetch(ports["fpmd"], "GET", "/probe.php")
+        assert status == 504 and time.time() - t0 < 5   # legacy timeout 3s
+    finally:
+        for pid in procs:
+            os.kill(pid, signal.SIGCONT)
+    wait_for(lambda: fetch(ports["fpmd"], "GET", "/probe.php")[0] == 200, 5,
+             "legacy answers again")
+    result = {}
+
+    def slow():
+        result["r"] = fetch(ports["fpmd"], "GET", "/probe.php?slow=1")
+
+    t = threading.Thread(target=slow)
+    t.start()
+    time.sleep(1.0)         # "start" is out, the child sleeps
+    for pid in php.children():
+        os.kill(pid, signal.SIGKILL)
+    t.join()
+    assert result["r"][2] != b"start\nend\n"    # never passed off as whole
+    wait_for(lambda: fetch(ports["fpmd"], "GET", "/probe.php")[0] == 200, 5,
+             "the next request is served")
