@@ -1478,7 +1478,13 @@ KEYFN(k_legacy)
     if (cur_backend == NULL)
         return;
     cur_backend->driver = FPMD_DRIVER_FASTCGI;
+    /* php-fpm serves a kept-alive connection with one child until it
+     * closes: more connections than children would wait unserved in its
+     * backlog. Waiting for a child is normal under load, as it is for
+     * nginx in front of php-fpm. */
+    cur_backend->max = 4;
     cur_backend->timeout_ms = 60000;
+    cur_backend->wait_timeout_ms = 60000;
     walk_map(c, v, key, legacy_keys, FPMD_ARRAY_LEN(legacy_keys));
     if (v->type == N_MAP && cur_backend->nservers == 0)
         error_at(c, v, "legacy: needs fastcgi: ADDRESS (php-fpm's listen)");

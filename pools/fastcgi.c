@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,6 +315,13 @@ drv_connect(struct fpmd_pool_conn *pc, char *error, size_t len)
             evbuffer_free(fc->out);
         free(fc);
         return FPMD_ERROR;
+    }
+    /* The request goes out in pieces (head, body records, the end of the
+     * body): Nagle would hold each small one back for the peer's ACK. */
+    if (ss.ss_family != AF_UNIX) {
+        int one = 1;
+
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
     fc->fd = fd;
     fc->pc = pc;

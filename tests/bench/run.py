@@ -257,14 +257,14 @@ class Backends:
 """.format(r=self.redis_port, m=self.mysql_port)
 
 
-def start_php(tmp, children, log):
+def start_php(tmp, children, log, tag=""):
     port = free_port()
     www = os.path.join(tmp, "www")
-    conf = os.path.join(tmp, "php-fpm-%d.conf" % children)
+    conf = os.path.join(tmp, "php-fpm-%d%s.conf" % (children, tag))
     with open(conf, "w") as f:
         f.write("""[global]
-pid = {tmp}/php-fpm-{n}.pid
-error_log = {tmp}/php-fpm-{n}.log
+pid = {tmp}/php-fpm-{n}{tag}.pid
+error_log = {tmp}/php-fpm-{n}{tag}.log
 daemonize = no
 [bench]
 listen = 127.0.0.1:{port}
@@ -276,14 +276,16 @@ group = {group}
 php_admin_value[opcache.enable] = 1
 php_admin_value[opcache.validate_timestamps] = 0
 chdir = {www}
-""".format(tmp=tmp, n=children, port=port, www=www,
+""".format(tmp=tmp, n=children, tag=tag, port=port, www=www,
            user="www-data" if os.geteuid() == 0 else os.getlogin(),
            group="www-data" if os.geteuid() == 0 else os.getlogin()))
     proc = start([PHP_FPM, "-F", "-y", conf, "-R"], log)
     wait_port(port, proc, "php-fpm")
-    return Side("php-fpm x%d" % children, proc, "127.0.0.1:%d" % port,
+    side = Side("php-fpm x%d" % children, proc, "127.0.0.1:%d" % port,
                 {"hello": "/hello.php", "json": "/json.php",
                  "io-fast": "/io-fast.php", "io-wait": "/io-wait.php"})
+    side.children = children
+    return side
 
 
 def start_libfcgi(tmp, log):
@@ -340,6 +342,40 @@ routes:
     side.http_port = hport
     side.fastcgi = not children
     return side
+
+
+def start_fpmd_legacy(tmp, log, php):
+    """fpmd before a php-fpm of its own (same settings as the php-fpm side
+    it is compared with), passing everything through (match "*", to:
+    legacy): the cost of the extra hop on the same PHP scripts. Its own,
+    since nginx's kept-alive connections to the other one hold every
+    child."""
+    port = free_port()
+    conf = os.path.join(tmp, "fpmd-legacy.yaml")
+    with open(conf, "w") as f:
+        f.write("""pool: bench
+listen:
+  - fastcgi: 127.0.0.1:{port}
+    backlog: 511
+pm:
+  mode: static
+log:
+  error: {tmp}/fpmd-legacy-error.log
+legacy:
+  fastcgi: {php}
+  # {children} php-fpm children over fpmd's workers (one per core)
+  max: {max}
+  timeout: 60s
+routes:
+  - match: "*"
+    to: legacy
+""".format(port=port, tmp=tmp, php=php.address, children=php.children,
+           max=max(1, php.children // (os.cpu_count() or 1))))
+    proc = start([FPMD, "-F", "-y", conf], log)
+    wait_port(port, proc, "fpmd legacy")
+    return Side("fpmd→%s" % php.name, proc, "127.0.0.1:%d" % port,
+                {k: v for k, v in php.routes.items()
+                 if k in ("hello", "json")})
 
 
 NGINX_CONF = """
@@ -447,6 +483,11 @@ def main():
         if os.access(FPMD, os.X_OK):
             sides.append(start_fpmd(TMP, log, backends=backends))
             sides.append(start_fpmd(TMP, log, children=1))
+            legacy_php = start_php(TMP, CHILDREN[0], log, tag="-legacy")
+            side = start_fpmd_legacy(TMP, log, legacy_php)
+            side.name = "fpmd→php-fpm x%d" % CHILDREN[0]
+            side.behind = legacy_php
+            sides.append(side)
         else:
             print("fpmd skipped: %s not found (build it first)" % FPMD)
 
@@ -500,7 +541,8 @@ def main():
                 run_row(row, nginx, rep)
         print_table(rows, sides)
     finally:
-        procs = [nginx] + [s.proc for s in sides]
+        procs = [nginx] + [s.proc for s in sides] + [
+            s.behind.proc for s in sides if getattr(s, "behind", None)]
         if backends is not None:
             procs += backends.procs
         for p in procs:
@@ -619,6 +661,19 @@ def print_table(rows, sides):
                               med(f, "cpu_us") / max(med(p, "cpu_us"), 1e-9),
                               med(f, "rss") / max(med(p, "rss"), 1)),
                           end="")
+    for side in sides:
+        if not side.name.startswith("fpmd→"):
+            continue
+        php = side.name.split("→", 1)[1]
+        for route in ROUTES:
+            for keep in (False, True):
+                p, f = find(php, route, keep), find(side.name, route, keep)
+                if p and f:
+                    print("\npass-through %s%s: %.2f× php-fpm's req/s, "
+                          "p99 %+.2f ms" % (
+                              route, " keepalive" if keep else "",
+                              med(f, "rps") / max(med(p, "rps"), 1),
+                              med(f, "p99") - med(p, "p99")), end="")
     ceiling = [r for r in rows if r["side"] is None]
     for name in ("fpmd", "fpmd x1"):
         for route in ROUTES:

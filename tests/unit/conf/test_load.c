@@ -390,6 +390,7 @@ conf_reads_pools(void **state)
                         "/run/php/php8.2-fpm.sock");
     assert_int_equal(c->backends[0].max, 8);
     assert_int_equal(c->backends[0].timeout_ms, 60000);
+    assert_int_equal(c->backends[0].wait_timeout_ms, 60000);
     assert_string_equal(c->routes[0].path, "/*");
     assert_string_equal(c->routes[0].handler, "legacy");
     fpmd_conf_free(c);
