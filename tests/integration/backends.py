@@ -4,17 +4,19 @@ mariadbd on free 127.0.0.1 ports with their own temp dirs, stopped by their
 pids, with a way to look at the server's side (a minimal RESP client, the
 mariadb CLI); and fpmd-test started with a pools: block."""
 
+import http.client
 import json
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
 
-from conftest import (FPMD_TEST_BIN, Fpmd, base_conf, free_port,
-                      http_request, need, wait_for)
+from conftest import (FPMD_TEST_BIN, Fpmd, base_conf, can_connect,
+                      children_of, free_port, http_request, need, wait_for)
 
 
 def start_fpmd(tmp, servers, pools_yaml):
@@ -29,6 +31,35 @@ def start_fpmd(tmp, servers, pools_yaml):
     servers.append(f)
     f.start(("127.0.0.1", hport))
     return f, hport, fport
+
+
+def many_clients(hport, clients, rounds, ask):
+    """clients threads, each with its own keep-alive HTTP connection to
+    hport, make rounds of requests: ask(k, i) gives client k's requests
+    for round i as (path, right) pairs, right(answer JSON) true when the
+    answer is the right one, None for no check. Returns the wrong
+    answers."""
+    wrong = []
+
+    def client(k):
+        c = http.client.HTTPConnection("127.0.0.1", hport, timeout=15)
+        for i in range(rounds):
+            for path, right in ask(k, i):
+                c.request("GET", path)
+                r = c.getresponse()
+                body = r.read()
+                if right is not None and (r.status != 200
+                                          or not right(json.loads(body))):
+                    wrong.append((r.status, body[:200]))
+        c.close()
+
+    threads = [threading.Thread(target=client, args=(k,))
+               for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return wrong
 
 
 def backend(hport, name):
@@ -72,6 +103,39 @@ def stop_process(pid):
         return True
 
     wait_for(stopped, 5, "pid %d to stop" % pid)
+
+
+class Server:
+    """What the backend servers share: a process of their own, paused and
+    resumed, stopped by its pid, and the tail of a log for failed tests.
+    Subclasses set proc, log, label, and may change stop_signal and
+    stop_wait."""
+
+    stop_signal = signal.SIGTERM
+    stop_wait = 10
+
+    def pause(self):
+        stop_process(self.proc.pid)
+
+    def resume(self):
+        os.kill(self.proc.pid, signal.SIGCONT)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+            self.proc.send_signal(self.stop_signal)
+            try:
+                self.proc.wait(self.stop_wait)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def logs(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return "---- %s\n%s" % (self.label, f.read()[-5000:])
+        except OSError:
+            return ""
 
 
 REDIS_BIN = "/usr/bin/redis-server"
@@ -125,7 +189,7 @@ class RespReader:
         raise ValueError("bad RESP line %r" % line)
 
 
-class Redis:
+class Redis(Server):
     """One redis-server; cmd() talks to it directly, bypassing fpmd."""
 
     def __init__(self, tmp, name="redis", password=None, port=None):
@@ -134,6 +198,7 @@ class Redis:
         self.port = port or free_port()
         self.password = password
         self.log = os.path.join(self.dir, "redis.log")
+        self.label = "redis %d" % self.port
         self.proc = None
 
     @property
@@ -174,28 +239,6 @@ class Redis:
             s.sendall(resp_encode(args))
             return r.read()
 
-    def pause(self):
-        stop_process(self.proc.pid)
-
-    def resume(self):
-        os.kill(self.proc.pid, signal.SIGCONT)
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGCONT)
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def logs(self):
-        try:
-            with open(self.log, errors="replace") as f:
-                return "---- redis %d\n%s" % (self.port, f.read()[-5000:])
-        except OSError:
-            return ""
 
 
 MARIADBD_BIN = "/usr/sbin/mariadbd"
@@ -216,9 +259,11 @@ INSERT INTO items SELECT seq, CONCAT('item-', seq), seq * 1.25, seq * 10
 """
 
 
-class Mariadb:
+class Mariadb(Server):
     """One mariadbd with its own datadir, seeded with the bench data;
     sql() runs statements as root over its unix socket (mariadb CLI)."""
+
+    stop_wait = 30
 
     def __init__(self, tmp, name="mariadb"):
         self.dir = os.path.join(tmp, name)
@@ -226,6 +271,7 @@ class Mariadb:
         self.sock = os.path.join(self.dir, "mysqld.sock")
         self.log = os.path.join(self.dir, "error.log")
         self.port = free_port()
+        self.label = "mariadbd %d" % self.port
         self.proc = None
         self.seeded = False
 
@@ -274,36 +320,16 @@ class Mariadb:
                              capture_output=True, text=True, check=True)
         return [line.split("\t") for line in out.stdout.splitlines()]
 
-    def pause(self):
-        stop_process(self.proc.pid)
-
-    def resume(self):
-        os.kill(self.proc.pid, signal.SIGCONT)
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGCONT)
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def logs(self):
-        try:
-            with open(self.log, errors="replace") as f:
-                return "---- mariadbd %d\n%s" % (self.port, f.read()[-5000:])
-        except OSError:
-            return ""
 
 
 PHP_FPM_BIN = "/usr/sbin/php-fpm8.2"
 
 
-class PhpFpm:
+class PhpFpm(Server):
     """Debian's php-fpm 8.2, one static pool of 2 children on a free port,
     serving the scripts in its own www directory."""
+
+    stop_signal = signal.SIGQUIT       # php-fpm's graceful stop
 
     def __init__(self, tmp, scripts, unix=False):
         self.dir = os.path.join(tmp, "php")
@@ -320,6 +346,7 @@ class PhpFpm:
         self.port = free_port()
         self.sock = os.path.join(self.dir, "php-fpm.sock") if unix else None
         self.log = os.path.join(self.dir, "php-fpm.log")
+        self.label = "php-fpm"
         self.conf = os.path.join(self.dir, "php-fpm.conf")
         user = "www-data" if os.geteuid() == 0 else None
         with open(self.conf, "w") as f:
@@ -342,12 +369,7 @@ class PhpFpm:
         return "unix:" + self.sock if self.sock else self.address
 
     def children(self):
-        try:
-            with open("/proc/%d/task/%d/children" % (self.proc.pid,
-                                                    self.proc.pid)) as f:
-                return [int(x) for x in f.read().split()]
-        except OSError:
-            return []
+        return children_of(self.proc.pid)
 
     def start(self):
         need(PHP_FPM_BIN, "php-fpm8.2")
@@ -355,37 +377,7 @@ class PhpFpm:
                                      + (["-R"] if os.geteuid() == 0 else []),
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
-        wait_for(lambda: self._listens() or self.proc.poll() is not None,
-                 10, "php-fpm")
+        wait_for(lambda: can_connect(self.sock or ("127.0.0.1", self.port))
+                 or self.proc.poll() is not None, 10, "php-fpm")
         assert self.proc.poll() is None, self.logs()
         return self
-
-    def _listens(self):
-        try:
-            if self.sock:
-                s = socket.socket(socket.AF_UNIX)
-                s.connect(self.sock)
-                s.close()
-            else:
-                socket.create_connection(("127.0.0.1", self.port),
-                                         0.2).close()
-            return True
-        except OSError:
-            return False
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGCONT)
-            self.proc.send_signal(signal.SIGQUIT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def logs(self):
-        try:
-            with open(self.log, errors="replace") as f:
-                return "---- php-fpm\n" + f.read()[-5000:]
-        except OSError:
-            return ""

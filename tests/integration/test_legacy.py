@@ -15,7 +15,7 @@ import pytest
 
 from backends import (PhpFpm, backend, no_worker_died, settle,  # noqa: F401
                       start_fpmd)
-from conftest import NGINX_BIN, free_port, need, wait_for
+from conftest import NGINX_BIN, can_connect, free_port, need, wait_for
 
 PROBE = r"""<?php
 if (isset($_GET['status'])) http_response_code((int)$_GET['status']);
@@ -136,17 +136,8 @@ legacy:
 
     servers.append(Proc())
     for p in ports.values():
-        wait_for(lambda: _listens(p), 10, "nginx")
+        wait_for(lambda: can_connect(("127.0.0.1", p)), 10, "nginx")
     return ports, f, hport
-
-
-def _listens(port):
-    import socket
-    try:
-        socket.create_connection(("127.0.0.1", port), 0.2).close()
-        return True
-    except OSError:
-        return False
 
 
 def fetch(port, method, path, body=None, headers=None):

@@ -15,8 +15,8 @@ import urllib.parse
 
 import pytest
 
-from backends import (backend, no_worker_died, settle,  # noqa: F401
-                      start_fpmd)
+from backends import (backend, many_clients,  # noqa: F401
+                      no_worker_died, settle, start_fpmd)
 from conftest import free_port, http_request, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -157,30 +157,16 @@ def test_concurrent_calls_each_get_their_own_answer(tmpdir_path, servers,
                                                     mongo):
     """More requests at once than driver threads and clients: jobs queue,
     answers come back through the eventfd to the right request."""
-    import http.client
     _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
         mongo, max=6, threads=3))
-    wrong = []
 
-    def client(k):
-        c = http.client.HTTPConnection("127.0.0.1", hport, timeout=15)
-        for i in range(15):
-            q = {"pool": "docs", "op": "insert", "coll": "c%d" % k,
-                 "doc": json.dumps({"k": k, "i": i})}
-            c.request("GET", "/t/mongo?" + urllib.parse.urlencode(q))
-            r = c.getresponse()
-            r.read()
-            q = {"pool": "docs", "op": "count", "coll": "c%d" % k}
-            c.request("GET", "/t/mongo?" + urllib.parse.urlencode(q))
-            r = c.getresponse()
-            body = r.read()
-            if r.status != 200 or json.loads(body)["result"] != {"n": i + 1}:
-                wrong.append((r.status, body[:200]))
-        c.close()
+    def ask(k, i):
+        def path(**q):
+            return "/t/mongo?" + urllib.parse.urlencode(dict(
+                q, pool="docs", coll="c%d" % k))
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+        return [(path(op="insert", doc=json.dumps({"k": k, "i": i})), None),
+                (path(op="count"), lambda j: j["result"] == {"n": i + 1})]
+
+    wrong = many_clients(hport, 16, 15, ask)
     assert not wrong, wrong[:3]

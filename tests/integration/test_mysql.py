@@ -13,8 +13,8 @@ import urllib.parse
 
 import pytest
 
-from backends import (Mariadb, backend, no_worker_died, settle,  # noqa: F401
-                      start_fpmd)
+from backends import (Mariadb, backend, many_clients,  # noqa: F401
+                      no_worker_died, settle, start_fpmd)
 from conftest import http_request, wait_for
 
 
@@ -257,28 +257,15 @@ def test_concurrent_load_every_answer_right(tmpdir_path, servers, db):
     waiters get connections handed over as statements finish; every
     answer is the right one."""
     _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(db, max=200))
-    wrong = []
 
-    def client(k):
-        import http.client
-        c = http.client.HTTPConnection("127.0.0.1", hport, timeout=15)
-        for i in range(150):
-            n = 1 + (k * 150 + i) % 100
-            c.request("GET", "/t/mysql?" + urllib.parse.urlencode(
-                [("pool", "db"), ("sql", "SELECT id, qty FROM items WHERE "
-                                         "id = ?"), ("p", str(n))]))
-            r = c.getresponse()
-            body = r.read()
-            if r.status != 200 or json.loads(body)["rows"] != [
-                    {"id": n, "qty": n * 10}]:
-                wrong.append((r.status, body[:200]))
-        c.close()
+    def ask(k, i):
+        n = 1 + (k * 150 + i) % 100
+        path = "/t/mysql?" + urllib.parse.urlencode(
+            [("pool", "db"), ("sql", "SELECT id, qty FROM items WHERE id = ?"),
+             ("p", str(n))])
+        return [(path, lambda j: j["rows"] == [{"id": n, "qty": n * 10}])]
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(64)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    wrong = many_clients(hport, 64, 150, ask)
     assert not wrong, wrong[:3]
 
 

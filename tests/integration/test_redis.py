@@ -15,8 +15,8 @@ import urllib.parse
 import pytest
 
 import fcgi_client as fc
-from backends import (Redis, backend, no_worker_died, settle,  # noqa: F401
-                      start_fpmd)
+from backends import (Redis, backend, many_clients,  # noqa: F401
+                      no_worker_died, settle, start_fpmd)
 from conftest import http_request, wait_for
 
 
@@ -285,27 +285,14 @@ def test_concurrent_load_every_reply_is_its_own(tmpdir_path, servers, redis):
     """Many clients at once, each writing and reading back its own keys in
     pipelines: a reply is never handed to another caller, whether its
     connection was lent, queued for, or newly opened."""
-    import http.client
     _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
         "cache", redis, max=12))
-    wrong = []
 
-    def client(k):
-        c = http.client.HTTPConnection("127.0.0.1", hport, timeout=15)
-        for i in range(100):
-            key, val = "c%d:%d" % (k, i), "v%d-%d" % (k, i)
-            c.request("GET", url("/t/redis", "cache", "SET %s %s" % (key, val),
-                                  "GET %s" % key, "STRLEN %s" % key))
-            r = c.getresponse()
-            body = r.read()
-            if r.status != 200 or json.loads(body)["replies"] != [
-                    "OK", val, len(val)]:
-                wrong.append((r.status, body[:200]))
-        c.close()
+    def ask(k, i):
+        key, val = "c%d:%d" % (k, i), "v%d-%d" % (k, i)
+        return [(url("/t/redis", "cache", "SET %s %s" % (key, val),
+                      "GET %s" % key, "STRLEN %s" % key),
+                 lambda j: j["replies"] == ["OK", val, len(val)])]
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(48)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    wrong = many_clients(hport, 48, 100, ask)
     assert not wrong, wrong[:3]
