@@ -17,32 +17,14 @@
 
 #include <yaml.h>
 
+#include "conf/load.h"
 #include "fpmd/conf.h"
 
 #define CONF_MAX_BYTES (4 * 1024 * 1024)
 #define CONF_MAX_DEPTH 32
 
-enum node_type { N_SCALAR, N_MAP, N_SEQ };
-
-struct node {
-    enum node_type type;
-    char *value;            /* scalar text */
-    int plain;              /* unquoted scalar: ~ and empty mean null */
-    unsigned line, column;  /* 1-based */
-    struct node **kids;     /* map: key, value, key, value...; seq: items */
-    size_t nkids;
-};
-
-struct ctx {
-    const char *file;
-    char *err;
-    size_t errlen, errpos;
-    unsigned nerrors;
-    struct fpmd_conf *conf;
-};
-
-static void __attribute__((format(printf, 3, 4)))
-error_at(struct ctx *c, const struct node *n, const char *fmt, ...)
+void
+conf_error_at(struct ctx *c, const struct node *n, const char *fmt, ...)
 {
     va_list ap;
     int r;
@@ -130,7 +112,7 @@ parse_tree(struct ctx *c, const char *text, size_t len)
     int depth = 0, docs = 0, done = 0, failed = 0;
 
     if (!yaml_parser_initialize(&parser)) {
-        error_at(c, NULL, "out of memory");
+        conf_error_at(c, NULL, "out of memory");
         return NULL;
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *) text, len);
@@ -141,10 +123,10 @@ parse_tree(struct ctx *c, const char *text, size_t len)
             struct node at = {.line = (unsigned) parser.problem_mark.line + 1,
                               .column = (unsigned) parser.problem_mark.column + 1};
 
-            error_at(c, &at, "YAML syntax: %s%s%s",
-                     parser.problem ? parser.problem : "error",
-                     parser.context ? " " : "",
-                     parser.context ? parser.context : "");
+            conf_error_at(c, &at, "YAML syntax: %s%s%s",
+                          parser.problem ? parser.problem : "error",
+                          parser.context ? " " : "",
+                          parser.context ? parser.context : "");
             failed = 1;
             break;
         }
@@ -157,7 +139,7 @@ parse_tree(struct ctx *c, const char *text, size_t len)
                 struct node at = {.line = (unsigned) ev.start_mark.line + 1,
                                   .column = (unsigned) ev.start_mark.column + 1};
 
-                error_at(c, &at, "only one YAML document is allowed");
+                conf_error_at(c, &at, "only one YAML document is allowed");
                 failed = 1;
             }
             break;
@@ -165,8 +147,8 @@ parse_tree(struct ctx *c, const char *text, size_t len)
             struct node at = {.line = (unsigned) ev.start_mark.line + 1,
                               .column = (unsigned) ev.start_mark.column + 1};
 
-            error_at(c, &at, "YAML aliases (*name) are not supported; "
-                     "write the value out");
+            conf_error_at(c, &at, "YAML aliases (*name) are not supported; "
+                          "write the value out");
             failed = 1;
             break;
         }
@@ -198,7 +180,7 @@ parse_tree(struct ctx *c, const char *text, size_t len)
         if ((ev.type == YAML_SCALAR_EVENT || ev.type == YAML_MAPPING_START_EVENT
              || ev.type == YAML_SEQUENCE_START_EVENT) && !failed) {
             if (n == NULL) {
-                error_at(c, NULL, "out of memory");
+                conf_error_at(c, NULL, "out of memory");
                 failed = 1;
             } else if (depth == 0) {
                 if (root != NULL) {
@@ -213,8 +195,8 @@ parse_tree(struct ctx *c, const char *text, size_t len)
             }
             if (!failed && n->type != N_SCALAR) {
                 if (depth >= CONF_MAX_DEPTH) {
-                    error_at(c, n, "nested deeper than %d levels",
-                             CONF_MAX_DEPTH);
+                    conf_error_at(c, n, "nested deeper than %d levels",
+                                  CONF_MAX_DEPTH);
                     failed = 1;
                 } else {
                     stack[depth++] = n;
@@ -229,7 +211,7 @@ parse_tree(struct ctx *c, const char *text, size_t len)
         return NULL;
     }
     if (root == NULL)
-        error_at(c, NULL, "the configuration is empty");
+        conf_error_at(c, NULL, "the configuration is empty");
     return root;
 }
 
@@ -298,21 +280,21 @@ fpmd_conf_parse_size(const char *s, size_t *bytes)
     return FPMD_OK;
 }
 
-static const char *
-scalar(struct ctx *c, const struct node *n, const char *key)
+const char *
+conf_scalar(struct ctx *c, const struct node *n, const char *key)
 {
     if (n->type != N_SCALAR) {
-        error_at(c, n, "%s: expected a value, found a %s", key,
-                 n->type == N_MAP ? "mapping" : "list");
+        conf_error_at(c, n, "%s: expected a value, found a %s", key,
+                      n->type == N_MAP ? "mapping" : "list");
         return NULL;
     }
     return n->value;
 }
 
-static void
-get_str(struct ctx *c, const struct node *n, const char *key, char **out)
+void
+conf_get_str(struct ctx *c, const struct node *n, const char *key, char **out)
 {
-    const char *v = scalar(c, n, key);
+    const char *v = conf_scalar(c, n, key);
 
     if (v == NULL)
         return;
@@ -320,11 +302,11 @@ get_str(struct ctx *c, const struct node *n, const char *key, char **out)
     *out = is_null(n) ? NULL : strdup(v);
 }
 
-static void
-get_uint(struct ctx *c, const struct node *n, const char *key, unsigned min,
-         unsigned max, unsigned *out)
+void
+conf_get_uint(struct ctx *c, const struct node *n, const char *key,
+              unsigned min, unsigned max, unsigned *out)
 {
-    const char *v = scalar(c, n, key);
+    const char *v = conf_scalar(c, n, key);
     unsigned long long x;
     char *end;
 
@@ -334,21 +316,21 @@ get_uint(struct ctx *c, const struct node *n, const char *key, unsigned min,
     x = strtoull(v, &end, 10);
     if (!isdigit((unsigned char) v[0]) || *end != '\0' || errno != 0
         || x < min || x > max) {
-        error_at(c, n, "%s: \"%s\" is not a whole number from %u to %u", key,
-                 v, min, max);
+        conf_error_at(c, n, "%s: \"%s\" is not a whole number from %u to %u",
+                      key, v, min, max);
         return;
     }
     *out = (unsigned) x;
 }
 
-static void
-get_bool(struct ctx *c, const struct node *n, const char *key, int *out)
+void
+conf_get_bool(struct ctx *c, const struct node *n, const char *key, int *out)
 {
     static const char *const yes[] = {"true", "yes", "on", "True", "Yes",
                                       "On", "TRUE", "YES", "ON"};
     static const char *const no[] = {"false", "no", "off", "False", "No",
                                      "Off", "FALSE", "NO", "OFF"};
-    const char *v = scalar(c, n, key);
+    const char *v = conf_scalar(c, n, key);
 
     if (v == NULL)
         return;
@@ -362,46 +344,41 @@ get_bool(struct ctx *c, const struct node *n, const char *key, int *out)
             return;
         }
     }
-    error_at(c, n, "%s: \"%s\" is not a boolean (true or false)", key, v);
+    conf_error_at(c, n, "%s: \"%s\" is not a boolean (true or false)", key, v);
 }
 
-static void
-get_duration(struct ctx *c, const struct node *n, const char *key,
-             uint64_t *out)
+void
+conf_get_duration(struct ctx *c, const struct node *n, const char *key,
+                  uint64_t *out)
 {
-    const char *v = scalar(c, n, key);
+    const char *v = conf_scalar(c, n, key);
 
     if (v != NULL && fpmd_conf_parse_duration(v, out) != FPMD_OK)
-        error_at(c, n, "%s: \"%s\" is not a duration (e.g. 500ms, 10s, 2m, "
-                 "1h; a bare number is seconds)", key, v);
+        conf_error_at(c, n,
+                      "%s: \"%s\" is not a duration (e.g. 500ms, 10s, 2m, "
+                      "1h; a bare number is seconds)", key, v);
 }
 
 static void
 get_size(struct ctx *c, const struct node *n, const char *key, size_t *out)
 {
-    const char *v = scalar(c, n, key);
+    const char *v = conf_scalar(c, n, key);
 
     if (v != NULL && fpmd_conf_parse_size(v, out) != FPMD_OK)
-        error_at(c, n, "%s: \"%s\" is not a size (e.g. 512, 64k, 16m, 1g)",
-                 key, v);
+        conf_error_at(c, n,
+                      "%s: \"%s\" is not a size (e.g. 512, 64k, 16m, 1g)",
+                      key, v);
 }
 
 /* --- schema ----------------------------------------------------------- */
 
-typedef void (*key_fn)(struct ctx *c, const struct node *v, const char *key);
-
-struct key {
-    const char *name;
-    key_fn fn;
-};
-
 /* Calls each key's handler; reports unknown and repeated keys. */
-static void
-walk_map(struct ctx *c, const struct node *map, const char *where,
-         const struct key *keys, size_t nkeys)
+void
+conf_walk_map(struct ctx *c, const struct node *map, const char *where,
+              const struct key *keys, size_t nkeys)
 {
     if (map->type != N_MAP) {
-        error_at(c, map, "%s: expected a mapping", where);
+        conf_error_at(c, map, "%s: expected a mapping", where);
         return;
     }
     for (size_t i = 0; i + 1 < map->nkids; i += 2) {
@@ -409,7 +386,7 @@ walk_map(struct ctx *c, const struct node *map, const char *where,
         size_t j;
 
         if (k->type != N_SCALAR) {
-            error_at(c, k, "%s: keys must be plain names", where);
+            conf_error_at(c, k, "%s: keys must be plain names", where);
             continue;
         }
         for (j = 0; j < i; j += 2) {
@@ -418,8 +395,9 @@ walk_map(struct ctx *c, const struct node *map, const char *where,
                 break;
         }
         if (j < i) {
-            error_at(c, k, "duplicate key \"%s\" in %s (first at line %u)",
-                     k->value, where, map->kids[j]->line);
+            conf_error_at(c, k,
+                          "duplicate key \"%s\" in %s (first at line %u)",
+                          k->value, where, map->kids[j]->line);
             continue;
         }
         for (j = 0; j < nkeys; j++) {
@@ -427,29 +405,28 @@ walk_map(struct ctx *c, const struct node *map, const char *where,
                 break;
         }
         if (j == nkeys) {
-            error_at(c, k, "unknown key \"%s\" in %s", k->value, where);
+            conf_error_at(c, k, "unknown key \"%s\" in %s", k->value, where);
             continue;
         }
         keys[j].fn(c, v, k->value);
     }
 }
 
-#define KEYFN(name) \
-    static void name(struct ctx *c, const struct node *v, const char *key)
 
 /* top level scalars */
-KEYFN(k_pool) { get_str(c, v, key, &c->conf->pool_name); }
-KEYFN(k_user) { get_str(c, v, key, &c->conf->user); }
-KEYFN(k_group) { get_str(c, v, key, &c->conf->group); }
-KEYFN(k_pid) { get_str(c, v, key, &c->conf->pid_file); }
-KEYFN(k_daemonize) { get_bool(c, v, key, &c->conf->daemonize); }
+KEYFN(k_pool) { conf_get_str(c, v, key, &c->conf->pool_name); }
+KEYFN(k_user) { conf_get_str(c, v, key, &c->conf->user); }
+KEYFN(k_group) { conf_get_str(c, v, key, &c->conf->group); }
+KEYFN(k_pid) { conf_get_str(c, v, key, &c->conf->pid_file); }
+KEYFN(k_daemonize) { conf_get_bool(c, v, key, &c->conf->daemonize); }
 KEYFN(k_er_threshold)
 {
-    get_uint(c, v, key, 0, 1000000, &c->conf->emergency_restart_threshold);
+    conf_get_uint(c, v, key, 0, 1000000,
+                  &c->conf->emergency_restart_threshold);
 }
 KEYFN(k_er_interval)
 {
-    get_duration(c, v, key, &c->conf->emergency_restart_interval_ms);
+    conf_get_duration(c, v, key, &c->conf->emergency_restart_interval_ms);
 }
 
 /* listen entries */
@@ -504,7 +481,7 @@ static void
 listen_address(struct ctx *c, const struct node *v, const char *key,
                enum fpmd_listen_proto proto)
 {
-    const char *a = scalar(c, v, key);
+    const char *a = conf_scalar(c, v, key);
 
     cur_listen_kinds++;
     if (a == NULL)
@@ -516,10 +493,11 @@ listen_address(struct ctx *c, const struct node *v, const char *key,
     cur_listen->pos.column = v->column;
     if (a[0] == '/') {
         if (strlen(a) >= 108)
-            error_at(c, v, "%s: unix socket path longer than 107 bytes", key);
+            conf_error_at(c, v, "%s: unix socket path longer than 107 bytes",
+                          key);
     } else if (!valid_inet_address(a)) {
-        error_at(c, v, "%s: \"%s\" is not host:port, [ipv6]:port or an "
-                 "absolute unix socket path", key, a);
+        conf_error_at(c, v, "%s: \"%s\" is not host:port, [ipv6]:port or an "
+                      "absolute unix socket path", key, a);
     }
 }
 
@@ -529,14 +507,14 @@ KEYFN(k_l_backlog)
 {
     unsigned b = (unsigned) cur_listen->backlog;
 
-    get_uint(c, v, key, 1, 65535, &b);
+    conf_get_uint(c, v, key, 1, 65535, &b);
     cur_listen->backlog = (int) b;
 }
-KEYFN(k_l_owner) { get_str(c, v, key, &cur_listen->owner); }
-KEYFN(k_l_group) { get_str(c, v, key, &cur_listen->group); }
+KEYFN(k_l_owner) { conf_get_str(c, v, key, &cur_listen->owner); }
+KEYFN(k_l_group) { conf_get_str(c, v, key, &cur_listen->group); }
 KEYFN(k_l_mode)
 {
-    const char *m = scalar(c, v, key);
+    const char *m = conf_scalar(c, v, key);
     char *end;
     long mode;
 
@@ -546,8 +524,9 @@ KEYFN(k_l_mode)
     mode = strtol(m, &end, 8);
     if (m[0] == '\0' || *end != '\0' || errno != 0 || mode < 0
         || mode > 07777) {
-        error_at(c, v, "%s: \"%s\" is not an octal file mode like \"0660\"",
-                 key, m);
+        conf_error_at(c, v,
+                      "%s: \"%s\" is not an octal file mode like \"0660\"",
+                      key, m);
         return;
     }
     cur_listen->mode = (int) mode;
@@ -572,8 +551,8 @@ add_client(struct ctx *c, const struct node *at, const char *s, size_t len,
     if (ip == NULL)
         return FPMD_ERROR;
     if (!valid_ip(ip)) {
-        error_at(c, at, "allowed_clients: \"%s\" is not an IPv4 or IPv6 "
-                 "address", ip);
+        conf_error_at(c, at, "allowed_clients: \"%s\" is not an IPv4 or IPv6 "
+                      "address", ip);
         free(ip);
         return FPMD_OK;
     }
@@ -608,13 +587,13 @@ KEYFN(k_l_allowed)
         }
     } else if (v->type == N_SEQ) {
         for (size_t i = 0; i < v->nkids; i++) {
-            const char *ip = scalar(c, v->kids[i], key);
+            const char *ip = conf_scalar(c, v->kids[i], key);
 
             if (ip != NULL)
                 add_client(c, v->kids[i], ip, strlen(ip), &list, &n);
         }
     } else {
-        error_at(c, v, "%s: expected a list of IP addresses", key);
+        conf_error_at(c, v, "%s: expected a list of IP addresses", key);
     }
     if (cur_listen->allowed_clients != NULL) {
         for (char **p = cur_listen->allowed_clients; *p != NULL; p++)
@@ -632,19 +611,20 @@ static const struct key listen_keys[] = {
 
 /* The array behind a list key (listen:, routes:), one element per item;
  * NULL after reporting a non-list. */
-static void *
-list_items(struct ctx *c, const struct node *v, const char *key,
-           const char *what, size_t size)
+void *
+conf_list_items(struct ctx *c, const struct node *v, const char *key,
+                const char *what, size_t size)
 {
     if (v->type != N_SEQ) {
-        error_at(c, v, "%s: expected a list of %s", key, what);
+        conf_error_at(c, v, "%s: expected a list of %s", key, what);
         return NULL;
     }
     return calloc(v->nkids ? v->nkids : 1, size);
 }
 
-static void
-set_pos(struct fpmd_conf_pos *pos, const struct ctx *c, const struct node *n)
+void
+conf_set_pos(struct fpmd_conf_pos *pos, const struct ctx *c,
+             const struct node *n)
 {
     pos->file = c->conf->file;
     pos->line = n->line;
@@ -655,7 +635,8 @@ KEYFN(k_listen)
 {
     struct fpmd_conf *conf = c->conf;
 
-    conf->listen = list_items(c, v, key, "listeners", sizeof(*conf->listen));
+    conf->listen = conf_list_items(c, v, key, "listeners",
+                                   sizeof(*conf->listen));
     if (conf->listen == NULL)
         return;
     for (size_t i = 0; i < v->nkids; i++) {
@@ -664,19 +645,21 @@ KEYFN(k_listen)
         cur_listen = &conf->listen[conf->nlisten++];
         cur_listen->backlog = 511;
         cur_listen->mode = -1;
-        set_pos(&cur_listen->pos, c, item);
+        conf_set_pos(&cur_listen->pos, c, item);
         cur_listen_kinds = 0;
-        walk_map(c, item, "listen", listen_keys, FPMD_ARRAY_LEN(listen_keys));
+        conf_walk_map(c, item, "listen", listen_keys,
+                      FPMD_ARRAY_LEN(listen_keys));
         if (item->type != N_MAP)
             continue;
         if (cur_listen_kinds != 1)
-            error_at(c, item, "listen: each entry needs exactly one of "
-                     "fastcgi: or http:");
+            conf_error_at(c, item, "listen: each entry needs exactly one of "
+                          "fastcgi: or http:");
         else if (cur_listen->address != NULL && cur_listen->address[0] != '/'
                  && (cur_listen->owner || cur_listen->group
                      || cur_listen->mode >= 0))
-            error_at(c, item, "listen: owner, group and mode apply to unix "
-                     "sockets only");
+            conf_error_at(c, item,
+                          "listen: owner, group and mode apply to unix "
+                          "sockets only");
         if (cur_listen->address == NULL) {
             cur_listen->address = strdup("");
         }
@@ -686,7 +669,7 @@ KEYFN(k_listen)
 /* pm */
 KEYFN(k_pm_mode)
 {
-    const char *m = scalar(c, v, key);
+    const char *m = conf_scalar(c, v, key);
 
     if (m == NULL)
         return;
@@ -697,52 +680,52 @@ KEYFN(k_pm_mode)
     else if (strcmp(m, "ondemand") == 0)
         c->conf->pm.mode = FPMD_PM_ONDEMAND;
     else
-        error_at(c, v, "pm.mode: \"%s\" is not one of static, dynamic, "
-                 "ondemand", m);
+        conf_error_at(c, v, "pm.mode: \"%s\" is not one of static, dynamic, "
+                      "ondemand", m);
 }
 
 static int pm_has_start, pm_has_min, pm_has_max;
 
 KEYFN(k_pm_max_children)
 {
-    get_uint(c, v, key, 1, 100000, &c->conf->pm.max_children);
+    conf_get_uint(c, v, key, 1, 100000, &c->conf->pm.max_children);
 }
 KEYFN(k_pm_start)
 {
     pm_has_start = 1;
-    get_uint(c, v, key, 1, 100000, &c->conf->pm.start_servers);
+    conf_get_uint(c, v, key, 1, 100000, &c->conf->pm.start_servers);
 }
 KEYFN(k_pm_min_spare)
 {
     pm_has_min = 1;
-    get_uint(c, v, key, 1, 100000, &c->conf->pm.min_spare_servers);
+    conf_get_uint(c, v, key, 1, 100000, &c->conf->pm.min_spare_servers);
 }
 KEYFN(k_pm_max_spare)
 {
     pm_has_max = 1;
-    get_uint(c, v, key, 1, 100000, &c->conf->pm.max_spare_servers);
+    conf_get_uint(c, v, key, 1, 100000, &c->conf->pm.max_spare_servers);
 }
 KEYFN(k_pm_spawn_rate)
 {
-    get_uint(c, v, key, 1, 1024, &c->conf->pm.max_spawn_rate);
+    conf_get_uint(c, v, key, 1, 1024, &c->conf->pm.max_spawn_rate);
 }
 KEYFN(k_pm_idle)
 {
-    get_duration(c, v, key, &c->conf->pm.process_idle_timeout_ms);
+    conf_get_duration(c, v, key, &c->conf->pm.process_idle_timeout_ms);
 }
 KEYFN(k_pm_max_requests)
 {
-    get_uint(c, v, key, 0, UINT_MAX, &c->conf->pm.max_requests);
+    conf_get_uint(c, v, key, 0, UINT_MAX, &c->conf->pm.max_requests);
 }
 KEYFN(k_pm_concurrency)
 {
-    get_uint(c, v, key, 1, 1000000, &c->conf->pm.max_concurrency);
+    conf_get_uint(c, v, key, 1, 1000000, &c->conf->pm.max_concurrency);
 }
 KEYFN(k_pm_stack)
 {
     get_size(c, v, key, &c->conf->pm.stack_size);
     if (c->conf->pm.stack_size < 16384 || c->conf->pm.stack_size > (1u << 30))
-        error_at(c, v, "pm.stack_size: must be from 16k to 1g");
+        conf_error_at(c, v, "pm.stack_size: must be from 16k to 1g");
 }
 
 static const struct key pm_keys[] = {
@@ -764,24 +747,26 @@ check_pm(struct ctx *c, const struct node *at)
     if (conf->pm.mode != FPMD_PM_DYNAMIC)
         return;
     if (conf->pm.min_spare_servers > conf->pm.max_spare_servers)
-        error_at(c, at, "pm.min_spare_servers (%u) must not be greater than "
-                 "pm.max_spare_servers (%u)", conf->pm.min_spare_servers,
-                 conf->pm.max_spare_servers);
+        conf_error_at(c, at,
+                      "pm.min_spare_servers (%u) must not be greater than "
+                      "pm.max_spare_servers (%u)", conf->pm.min_spare_servers,
+                      conf->pm.max_spare_servers);
     if (mc != 0 && conf->pm.max_spare_servers > mc)
-        error_at(c, at, "pm.max_spare_servers (%u) must not be greater than "
-                 "pm.max_children (%u)", conf->pm.max_spare_servers, mc);
+        conf_error_at(c, at,
+                      "pm.max_spare_servers (%u) must not be greater than "
+                      "pm.max_children (%u)", conf->pm.max_spare_servers, mc);
     if (pm_has_start && (conf->pm.start_servers < conf->pm.min_spare_servers
                          || conf->pm.start_servers > conf->pm.max_spare_servers))
-        error_at(c, at, "pm.start_servers (%u) must be from "
-                 "pm.min_spare_servers (%u) to pm.max_spare_servers (%u)",
-                 conf->pm.start_servers, conf->pm.min_spare_servers,
-                 conf->pm.max_spare_servers);
+        conf_error_at(c, at, "pm.start_servers (%u) must be from "
+                      "pm.min_spare_servers (%u) to pm.max_spare_servers (%u)",
+                      conf->pm.start_servers, conf->pm.min_spare_servers,
+                      conf->pm.max_spare_servers);
 }
 
 KEYFN(k_pm)
 {
     pm_has_start = pm_has_min = pm_has_max = 0;
-    walk_map(c, v, "pm", pm_keys, FPMD_ARRAY_LEN(pm_keys));
+    conf_walk_map(c, v, "pm", pm_keys, FPMD_ARRAY_LEN(pm_keys));
     if (v->type == N_MAP)
         check_pm(c, v);
 }
@@ -789,31 +774,34 @@ KEYFN(k_pm)
 /* timeouts, limits, status, log */
 KEYFN(k_t_terminate)
 {
-    get_duration(c, v, key, &c->conf->timeouts.request_terminate_ms);
+    conf_get_duration(c, v, key, &c->conf->timeouts.request_terminate_ms);
 }
-KEYFN(k_t_slowlog) { get_duration(c, v, key, &c->conf->timeouts.slowlog_ms); }
+KEYFN(k_t_slowlog)
+{
+    conf_get_duration(c, v, key, &c->conf->timeouts.slowlog_ms);
+}
 KEYFN(k_t_control)
 {
-    get_duration(c, v, key, &c->conf->timeouts.process_control_ms);
+    conf_get_duration(c, v, key, &c->conf->timeouts.process_control_ms);
 }
 KEYFN(k_t_header)
 {
-    get_duration(c, v, key, &c->conf->timeouts.header_read_ms);
+    conf_get_duration(c, v, key, &c->conf->timeouts.header_read_ms);
     if (c->conf->timeouts.header_read_ms == 0)
-        error_at(c, v, "timeouts.header_read: must be above 0");
+        conf_error_at(c, v, "timeouts.header_read: must be above 0");
 }
 KEYFN(k_t_keepalive)
 {
-    get_duration(c, v, key, &c->conf->timeouts.keepalive_ms);
+    conf_get_duration(c, v, key, &c->conf->timeouts.keepalive_ms);
     if (c->conf->timeouts.keepalive_ms == 0)
-        error_at(c, v, "timeouts.keepalive: must be above 0");
+        conf_error_at(c, v, "timeouts.keepalive: must be above 0");
 }
 
 KEYFN(k_t_body)
 {
-    get_duration(c, v, key, &c->conf->timeouts.body_read_ms);
+    conf_get_duration(c, v, key, &c->conf->timeouts.body_read_ms);
     if (c->conf->timeouts.body_read_ms == 0)
-        error_at(c, v, "timeouts.body_read: must be above 0");
+        conf_error_at(c, v, "timeouts.body_read: must be above 0");
 }
 
 static const struct key timeout_keys[] = {
@@ -824,50 +812,52 @@ static const struct key timeout_keys[] = {
 
 KEYFN(k_timeouts)
 {
-    walk_map(c, v, "timeouts", timeout_keys, FPMD_ARRAY_LEN(timeout_keys));
+    conf_walk_map(c, v, "timeouts", timeout_keys,
+                  FPMD_ARRAY_LEN(timeout_keys));
 }
 
 KEYFN(k_lim_params)
 {
     get_size(c, v, key, &c->conf->limits.params);
     if (c->conf->limits.params < 1024)
-        error_at(c, v, "limits.params: must be at least 1k");
+        conf_error_at(c, v, "limits.params: must be at least 1k");
 }
 KEYFN(k_lim_body) { get_size(c, v, key, &c->conf->limits.body); }
 KEYFN(k_lim_conns)
 {
-    get_uint(c, v, key, 1, 1000000, &c->conf->limits.connections);
+    conf_get_uint(c, v, key, 1, 1000000, &c->conf->limits.connections);
 }
 
 KEYFN(k_lim_uri)
 {
     get_size(c, v, key, &c->conf->limits.uri);
     if (c->conf->limits.uri < 256)
-        error_at(c, v, "limits.uri: must be at least 256");
+        conf_error_at(c, v, "limits.uri: must be at least 256");
 }
 KEYFN(k_lim_header)
 {
     get_size(c, v, key, &c->conf->limits.header);
     if (c->conf->limits.header < 1024)
-        error_at(c, v, "limits.header: must be at least 1k");
+        conf_error_at(c, v, "limits.header: must be at least 1k");
 }
 KEYFN(k_lim_headers)
 {
-    get_uint(c, v, key, 1, 100000, &c->conf->limits.headers);
+    conf_get_uint(c, v, key, 1, 100000, &c->conf->limits.headers);
 }
 KEYFN(k_lim_rpc)
 {
-    get_uint(c, v, key, 0, UINT_MAX, &c->conf->limits.requests_per_connection);
+    conf_get_uint(c, v, key, 0, UINT_MAX,
+                  &c->conf->limits.requests_per_connection);
 }
 
 KEYFN(k_lim_parsed) { get_size(c, v, key, &c->conf->limits.parsed_body); }
 KEYFN(k_lim_fields)
 {
-    get_uint(c, v, key, 1, 1000000, &c->conf->limits.form_fields);
+    conf_get_uint(c, v, key, 1, 1000000, &c->conf->limits.form_fields);
 }
 KEYFN(k_lim_depth)
 {
-    get_uint(c, v, key, 1, 1000, &c->conf->limits.json_depth);
+    conf_get_uint(c, v, key, 1, 1000, &c->conf->limits.json_depth);
 }
 
 static const struct key limit_keys[] = {
@@ -880,26 +870,26 @@ static const struct key limit_keys[] = {
 
 KEYFN(k_limits)
 {
-    walk_map(c, v, "limits", limit_keys, FPMD_ARRAY_LEN(limit_keys));
+    conf_walk_map(c, v, "limits", limit_keys, FPMD_ARRAY_LEN(limit_keys));
 }
 
 static void
 get_path(struct ctx *c, const struct node *v, const char *key, char **out)
 {
-    get_str(c, v, key, out);
+    conf_get_str(c, v, key, out);
     if (*out != NULL && (*out)[0] == '\0') {
         free(*out);
         *out = NULL;
     }
     if (*out != NULL && (*out)[0] != '/')
-        error_at(c, v, "%s: \"%s\" must start with /", key, *out);
+        conf_error_at(c, v, "%s: \"%s\" must start with /", key, *out);
 }
 
 KEYFN(k_s_path) { get_path(c, v, "status.path", &c->conf->status.path); }
 KEYFN(k_s_ping) { get_path(c, v, "status.ping", &c->conf->status.ping_path); }
 KEYFN(k_s_pong)
 {
-    get_str(c, v, key, &c->conf->status.ping_response);
+    conf_get_str(c, v, key, &c->conf->status.ping_response);
     if (c->conf->status.ping_response == NULL)
         c->conf->status.ping_response = strdup("pong");
 }
@@ -910,18 +900,18 @@ static const struct key status_keys[] = {
 
 KEYFN(k_status)
 {
-    walk_map(c, v, "status", status_keys, FPMD_ARRAY_LEN(status_keys));
+    conf_walk_map(c, v, "status", status_keys, FPMD_ARRAY_LEN(status_keys));
 }
 
-KEYFN(k_log_error) { get_str(c, v, key, &c->conf->log.error); }
-KEYFN(k_log_access) { get_str(c, v, key, &c->conf->log.access); }
-KEYFN(k_log_format) { get_str(c, v, key, &c->conf->log.access_format); }
-KEYFN(k_log_slow) { get_str(c, v, key, &c->conf->log.slow); }
+KEYFN(k_log_error) { conf_get_str(c, v, key, &c->conf->log.error); }
+KEYFN(k_log_access) { conf_get_str(c, v, key, &c->conf->log.access); }
+KEYFN(k_log_format) { conf_get_str(c, v, key, &c->conf->log.access_format); }
+KEYFN(k_log_slow) { conf_get_str(c, v, key, &c->conf->log.slow); }
 KEYFN(k_log_level)
 {
     static const char *const names[] = {"debug", "notice", "warning",
                                         "error", "alert"};
-    const char *l = scalar(c, v, key);
+    const char *l = conf_scalar(c, v, key);
 
     if (l == NULL)
         return;
@@ -931,8 +921,9 @@ KEYFN(k_log_level)
             return;
         }
     }
-    error_at(c, v, "log.level: \"%s\" is not one of debug, notice, warning, "
-             "error, alert", l);
+    conf_error_at(c, v,
+                  "log.level: \"%s\" is not one of debug, notice, warning, "
+                  "error, alert", l);
 }
 
 static const struct key log_keys[] = {
@@ -941,7 +932,10 @@ static const struct key log_keys[] = {
     {"slow", k_log_slow},
 };
 
-KEYFN(k_log) { walk_map(c, v, "log", log_keys, FPMD_ARRAY_LEN(log_keys)); }
+KEYFN(k_log)
+{
+    conf_walk_map(c, v, "log", log_keys, FPMD_ARRAY_LEN(log_keys));
+}
 
 /* routes */
 static struct fpmd_conf_route *cur_route;
@@ -960,7 +954,7 @@ valid_method(const char *m, size_t len)
 
 KEYFN(k_r_match)
 {
-    const char *m = scalar(c, v, key);
+    const char *m = conf_scalar(c, v, key);
     const char *sp;
 
     if (m == NULL)
@@ -976,8 +970,10 @@ KEYFN(k_r_match)
             size_t len = comma ? (size_t) (comma - p) : (size_t) (sp - p);
 
             if (!valid_method(p, len)) {
-                error_at(c, v, "routes.match: \"%s\" is not \"METHOD[,METHOD] "
-                         "/path\" or \"/path\" (methods in upper case)", m);
+                conf_error_at(c, v,
+                              "routes.match: \"%s\" is not \"METHOD[,METHOD] "
+                              "/path\" or \"/path\" (methods in upper "
+                              "case)", m);
                 return;
             }
             p += len + (comma != NULL);
@@ -990,29 +986,30 @@ KEYFN(k_r_match)
     if (strcmp(m, "*") == 0)
         m = "/*";       /* everything no other route takes */
     if (m[0] != '/' || strchr(m, ' ') != NULL) {
-        error_at(c, v, "routes.match: path \"%s\" must start with / and have "
-                 "no spaces", m);
+        conf_error_at(c, v,
+                      "routes.match: path \"%s\" must start with / and have "
+                      "no spaces", m);
         return;
     }
     free(cur_route->path);
     cur_route->path = strdup(m);
 }
 
-KEYFN(k_r_handler) { get_str(c, v, key, &cur_route->handler); }
+KEYFN(k_r_handler) { conf_get_str(c, v, key, &cur_route->handler); }
 
 /* to: legacy sends the route's requests, unchanged, to the legacy pool. */
 KEYFN(k_r_to)
 {
-    const char *to = scalar(c, v, key);
+    const char *to = conf_scalar(c, v, key);
 
     if (to == NULL)
         return;
     if (strcmp(to, "legacy") != 0) {
-        error_at(c, v, "routes.to: \"%s\" is not legacy", to);
+        conf_error_at(c, v, "routes.to: \"%s\" is not legacy", to);
         return;
     }
     if (cur_route->handler != NULL) {
-        error_at(c, v, "routes: a route has handler: or to:, not both");
+        conf_error_at(c, v, "routes: a route has handler: or to:, not both");
         return;
     }
     cur_route->handler = strdup("legacy");
@@ -1051,7 +1048,7 @@ KEYFN(k_st_root)
 {
     char *root = NULL;
 
-    get_str(c, v, key, &root);
+    conf_get_str(c, v, key, &root);
     if (root == NULL)
         return;
     free(cur_route->static_files->root);
@@ -1059,20 +1056,20 @@ KEYFN(k_st_root)
      * containment check compares real paths whatever the cwd is later. */
     cur_route->static_files->root = resolve_path(c, root);
     if (cur_route->static_files->root == NULL)
-        error_at(c, v, "%s: \"%s\": %s", key, root, strerror(errno));
+        conf_error_at(c, v, "%s: \"%s\": %s", key, root, strerror(errno));
     free(root);
 }
-KEYFN(k_st_index) { get_str(c, v, key, &cur_route->static_files->index); }
+KEYFN(k_st_index) { conf_get_str(c, v, key, &cur_route->static_files->index); }
 KEYFN(k_st_follow)
 {
-    get_bool(c, v, key, &cur_route->static_files->follow_symlinks);
+    conf_get_bool(c, v, key, &cur_route->static_files->follow_symlinks);
 }
 KEYFN(k_st_deny)
 {
     struct fpmd_conf_static *st = cur_route->static_files;
 
     if (v->type != N_SEQ) {
-        error_at(c, v, "%s: expected a list of extensions", key);
+        conf_error_at(c, v, "%s: expected a list of extensions", key);
         return;
     }
     for (size_t i = 0; i < st->ndeny_ext; i++)
@@ -1083,13 +1080,13 @@ KEYFN(k_st_deny)
     if (st->deny_ext == NULL)
         return;
     for (size_t i = 0; i < v->nkids; i++) {
-        const char *e = scalar(c, v->kids[i], key);
+        const char *e = conf_scalar(c, v->kids[i], key);
 
         if (e == NULL)
             continue;
         if (e[0] != '.' || e[1] == '\0' || strchr(e, '/') != NULL) {
-            error_at(c, v->kids[i], "%s: \"%s\" is not an extension like "
-                     "\".php\"", key, e);
+            conf_error_at(c, v->kids[i], "%s: \"%s\" is not an extension like "
+                          "\".php\"", key, e);
             continue;
         }
         st->deny_ext[st->ndeny_ext++] = strdup(e);
@@ -1115,10 +1112,10 @@ KEYFN(k_r_static)
         st->ndeny_ext = 1;
 
     cur_route->static_files = st;
-    walk_map(c, v, "routes.static", static_keys,
-             FPMD_ARRAY_LEN(static_keys));
+    conf_walk_map(c, v, "routes.static", static_keys,
+                  FPMD_ARRAY_LEN(static_keys));
     if (v->type == N_MAP && st->root == NULL && c->nerrors == nerrors)
-        error_at(c, v, "routes.static: needs root: DIR");
+        conf_error_at(c, v, "routes.static: needs root: DIR");
 }
 
 static const struct key route_keys[] = {
@@ -1130,38 +1127,42 @@ KEYFN(k_routes)
 {
     struct fpmd_conf *conf = c->conf;
 
-    conf->routes = list_items(c, v, key, "routes", sizeof(*conf->routes));
+    conf->routes = conf_list_items(c, v, key, "routes", sizeof(*conf->routes));
     if (conf->routes == NULL)
         return;
     for (size_t i = 0; i < v->nkids; i++) {
         const struct node *item = v->kids[i];
 
         cur_route = &conf->routes[conf->nroutes++];
-        set_pos(&cur_route->pos, c, item);
-        walk_map(c, item, "routes", route_keys, FPMD_ARRAY_LEN(route_keys));
+        conf_set_pos(&cur_route->pos, c, item);
+        conf_walk_map(c, item, "routes", route_keys,
+                      FPMD_ARRAY_LEN(route_keys));
         if (item->type != N_MAP)
             continue;
         if (cur_route->path == NULL)
-            error_at(c, item, "routes: each route needs match: \"[METHOD] "
-                     "/path\"");
+            conf_error_at(c, item,
+                          "routes: each route needs match: \"[METHOD] "
+                          "/path\"");
         if (cur_route->static_files != NULL) {
             size_t len = cur_route->path ? strlen(cur_route->path) : 0;
 
             if (cur_route->handler != NULL)
-                error_at(c, item, "routes: a route has handler: or static:, "
-                         "not both");
+                conf_error_at(c, item,
+                              "routes: a route has handler: or static:, "
+                              "not both");
             else if (len > 0 && (len < 2
                                  || strcmp(cur_route->path + len - 2, "/*")
                                      != 0))
-                error_at(c, item, "routes: a static: route matches a prefix: "
-                         "\"GET /assets/*\"");
+                conf_error_at(c, item,
+                              "routes: a static: route matches a prefix: "
+                              "\"GET /assets/*\"");
             else
                 cur_route->handler = strdup("static");
             if (cur_route->methods == NULL)
                 cur_route->methods = strdup("GET,HEAD");
         } else if (cur_route->handler == NULL) {
-            error_at(c, item, "routes: each route needs handler: NAME, "
-                     "to: legacy or static: {root: DIR}");
+            conf_error_at(c, item, "routes: each route needs handler: NAME, "
+                          "to: legacy or static: {root: DIR}");
         }
     }
 }
@@ -1170,330 +1171,21 @@ KEYFN(k_modules)
 {
     struct fpmd_conf *conf = c->conf;
 
-    conf->modules = list_items(c, v, key, "module paths",
-                               sizeof(*conf->modules));
+    conf->modules = conf_list_items(c, v, key, "module paths",
+                                    sizeof(*conf->modules));
     if (conf->modules == NULL)
         return;
     for (size_t i = 0; i < v->nkids; i++) {
-        const char *path = scalar(c, v->kids[i], key);
+        const char *path = conf_scalar(c, v->kids[i], key);
 
         if (path == NULL)
             continue;
-        set_pos(&conf->modules[conf->nmodules].pos, c, v->kids[i]);
+        conf_set_pos(&conf->modules[conf->nmodules].pos, c, v->kids[i]);
         conf->modules[conf->nmodules++].path = conf_relative(c, path);
     }
 }
 
-/* --- pools (backends) ------------------------------------------------- */
-
-static struct fpmd_conf_backend *cur_backend;
-
-/* "127.0.0.1:6379", "[::1]:6379", "localhost:6379" or "/run/x.sock".
- * Names other than localhost are refused: the drivers would resolve them
- * with a blocking lookup inside the worker's loop. */
-static void
-server_address(struct ctx *c, const struct node *n, const char *key,
-               struct fpmd_conf_server *s)
-{
-    const char *v = scalar(c, n, key), *colon;
-    char host[64];
-    unsigned char addr[16];
-    unsigned long port;
-    size_t hlen;
-    char *end;
-
-    if (v == NULL)
-        return;
-    set_pos(&s->pos, c, n);
-    if (v[0] == '/') {
-        if (strlen(v) >= 108) {
-            error_at(c, n, "%s: unix socket path too long", key);
-            return;
-        }
-        s->path = strdup(v);
-        return;
-    }
-    if (v[0] == '[') {
-        const char *close = strchr(v, ']');
-
-        colon = close != NULL && close[1] == ':' ? close + 1 : NULL;
-        hlen = close != NULL ? (size_t) (close - v - 1) : 0;
-        v++;
-    } else {
-        colon = strrchr(v, ':');
-        hlen = colon != NULL ? (size_t) (colon - v) : 0;
-    }
-    if (colon == NULL || hlen == 0 || hlen >= sizeof(host)) {
-        error_at(c, n, "%s: \"%s\" is not HOST:PORT or a /unix/path", key, v);
-        return;
-    }
-    memcpy(host, v, hlen);
-    host[hlen] = '\0';
-    errno = 0;
-    port = strtoul(colon + 1, &end, 10);
-    if (!isdigit((unsigned char) colon[1]) || *end != '\0' || errno != 0
-        || port == 0 || port > 65535) {
-        error_at(c, n, "%s: \"%s\": the port must be 1 to 65535", key,
-                 colon + 1);
-        return;
-    }
-    if (strcmp(host, "localhost") == 0)
-        snprintf(host, sizeof(host), "127.0.0.1");
-    if (inet_pton(AF_INET, host, addr) != 1
-        && inet_pton(AF_INET6, host, addr) != 1) {
-        error_at(c, n, "%s: \"%s\" is not an IP address (host names are not "
-                 "resolved: a lookup would block the worker)", key, host);
-        return;
-    }
-    s->host = strdup(host);
-    s->port = (unsigned) port;
-}
-
-static struct fpmd_conf_server *cur_server;
-
-KEYFN(k_srv_address) { server_address(c, v, key, cur_server); }
-KEYFN(k_srv_role)
-{
-    const char *r = scalar(c, v, key);
-
-    if (r == NULL)
-        return;
-    if (strcmp(r, "primary") == 0)
-        cur_server->role = FPMD_ROLE_PRIMARY;
-    else if (strcmp(r, "replica") == 0)
-        cur_server->role = FPMD_ROLE_REPLICA;
-    else
-        error_at(c, v, "%s: \"%s\" is not primary or replica", key, r);
-}
-
-static const struct key server_keys[] = {
-    {"address", k_srv_address}, {"role", k_srv_role},
-};
-
-KEYFN(k_b_servers)
-{
-    struct fpmd_conf_backend *b = cur_backend;
-
-    b->servers = list_items(c, v, key, "servers", sizeof(*b->servers));
-    if (b->servers == NULL)
-        return;
-    if (v->nkids > FPMD_MAX_BACKEND_SERVERS) {
-        error_at(c, v, "%s: at most %d servers", key,
-                 FPMD_MAX_BACKEND_SERVERS);
-        return;
-    }
-    for (size_t i = 0; i < v->nkids; i++) {
-        const struct node *item = v->kids[i];
-
-        cur_server = &b->servers[b->nservers++];
-        set_pos(&cur_server->pos, c, item);
-        if (item->type == N_MAP) {
-            walk_map(c, item, "servers", server_keys,
-                     FPMD_ARRAY_LEN(server_keys));
-            if (cur_server->host == NULL && cur_server->path == NULL)
-                error_at(c, item, "servers: each server needs address:");
-        } else {
-            server_address(c, item, key, cur_server);
-        }
-    }
-}
-
-KEYFN(k_b_driver)
-{
-    const char *d = scalar(c, v, key);
-
-    if (d == NULL)
-        return;
-    if (strcmp(d, "redis") == 0)
-        cur_backend->driver = FPMD_DRIVER_REDIS;
-    else if (strcmp(d, "mysql") == 0)
-        cur_backend->driver = FPMD_DRIVER_MYSQL;
-    else if (strcmp(d, "mongo") == 0)
-        cur_backend->driver = FPMD_DRIVER_MONGO;
-    else
-        error_at(c, v, "%s: \"%s\" is not redis, mysql or mongo", key, d);
-}
-
-KEYFN(k_b_user) { get_str(c, v, key, &cur_backend->user); }
-KEYFN(k_b_password) { get_str(c, v, key, &cur_backend->password); }
-KEYFN(k_b_database) { get_str(c, v, key, &cur_backend->database); }
-KEYFN(k_b_min) { get_uint(c, v, key, 0, 10000, &cur_backend->min); }
-KEYFN(k_b_max) { get_uint(c, v, key, 1, 10000, &cur_backend->max); }
-KEYFN(k_b_queue)
-{
-    get_uint(c, v, key, 0, 1000000, &cur_backend->wait_queue);
-}
-KEYFN(k_b_wait) { get_duration(c, v, key, &cur_backend->wait_timeout_ms); }
-KEYFN(k_b_connect)
-{
-    get_duration(c, v, key, &cur_backend->connect_timeout_ms);
-}
-KEYFN(k_b_timeout) { get_duration(c, v, key, &cur_backend->timeout_ms); }
-KEYFN(k_b_idle) { get_duration(c, v, key, &cur_backend->idle_timeout_ms); }
-KEYFN(k_b_lifetime)
-{
-    get_duration(c, v, key, &cur_backend->max_lifetime_ms);
-}
-KEYFN(k_b_shard) { get_bool(c, v, key, &cur_backend->shard); }
-KEYFN(k_b_threads) { get_uint(c, v, key, 1, 64, &cur_backend->threads); }
-
-static const struct key backend_keys[] = {
-    {"driver", k_b_driver}, {"servers", k_b_servers}, {"user", k_b_user},
-    {"password", k_b_password}, {"database", k_b_database},
-    {"min", k_b_min}, {"max", k_b_max}, {"wait_queue", k_b_queue},
-    {"wait_timeout", k_b_wait}, {"connect_timeout", k_b_connect},
-    {"timeout", k_b_timeout}, {"idle_timeout", k_b_idle},
-    {"max_lifetime", k_b_lifetime}, {"shard", k_b_shard},
-    {"threads", k_b_threads},
-};
-
-static void
-backend_check(struct ctx *c, const struct node *item,
-              const struct fpmd_conf_backend *b)
-{
-    size_t primaries = 0;
-
-    for (size_t i = 0; i < b->nservers; i++)
-        primaries += b->servers[i].role == FPMD_ROLE_PRIMARY;
-    if (b->nservers == 0)
-        error_at(c, item, "pools.%s: servers: needs at least one address",
-                 b->name);
-    else if (primaries == 0 && b->driver != FPMD_DRIVER_MONGO)
-        error_at(c, item, "pools.%s: servers: needs a primary", b->name);
-    if (b->min > b->max)
-        error_at(c, item, "pools.%s: min (%u) is above max (%u)", b->name,
-                 b->min, b->max);
-    if (b->shard && b->driver != FPMD_DRIVER_REDIS)
-        error_at(c, item, "pools.%s: shard: is for redis pools", b->name);
-    if (b->threads != 4 && b->driver != FPMD_DRIVER_MONGO)
-        error_at(c, item, "pools.%s: threads: is for mongo pools", b->name);
-    if (b->driver == FPMD_DRIVER_MONGO && b->database == NULL)
-        error_at(c, item, "pools.%s: database: a mongo pool needs one",
-                 b->name);
-    if (b->driver == FPMD_DRIVER_REDIS && b->database != NULL) {
-        char *end;
-        unsigned long db;
-
-        errno = 0;
-        db = strtoul(b->database, &end, 10);
-        if (!isdigit((unsigned char) b->database[0]) || *end != '\0'
-            || errno != 0 || db > 1000000)
-            error_at(c, item, "pools.%s: database: a redis database is a "
-                     "number", b->name);
-    }
-    if (b->timeout_ms == 0 || b->connect_timeout_ms == 0)
-        error_at(c, item, "pools.%s: timeout and connect_timeout must be "
-                 "above 0", b->name);
-}
-
-/* A new backend named name, with the pool defaults; NULL after reporting
- * a bad or repeated name. Pools and legacy pools share the names. */
-static struct fpmd_conf_backend *
-new_backend(struct ctx *c, const struct node *k, const char *name)
-{
-    struct fpmd_conf *conf = c->conf;
-    struct fpmd_conf_backend *grown, *b;
-    size_t len = strlen(name), j;
-
-    for (j = 0; j < len; j++) {
-        if (!isalnum((unsigned char) name[j]) && name[j] != '_'
-            && name[j] != '-')
-            break;
-    }
-    if (len == 0 || len > FPMD_BACKEND_NAME_MAX || j < len) {
-        error_at(c, k, "pools: a pool name is 1 to %d letters, digits, "
-                 "'_' or '-'", FPMD_BACKEND_NAME_MAX);
-        return NULL;
-    }
-    for (j = 0; j < conf->nbackends; j++) {
-        if (strcmp(conf->backends[j].name, name) == 0) {
-            error_at(c, k, "duplicate pool \"%s\"", name);
-            return NULL;
-        }
-    }
-    if (conf->nbackends == FPMD_MAX_BACKENDS) {
-        error_at(c, k, "at most %d pools, legacy ones included",
-                 FPMD_MAX_BACKENDS);
-        return NULL;
-    }
-    grown = realloc(conf->backends, (conf->nbackends + 1) * sizeof(*grown));
-    if (grown == NULL)
-        return NULL;
-    conf->backends = grown;
-    b = &conf->backends[conf->nbackends++];
-    memset(b, 0, sizeof(*b));
-    b->name = strdup(name);
-    b->max = 16;
-    b->wait_queue = 1024;
-    b->wait_timeout_ms = 1000;
-    b->connect_timeout_ms = 1000;
-    b->timeout_ms = 1000;
-    b->idle_timeout_ms = 60000;
-    b->max_lifetime_ms = 3600000;
-    b->threads = 4;
-    set_pos(&b->pos, c, k);
-    return b;
-}
-
-KEYFN(k_pools)
-{
-    if (v->type != N_MAP) {
-        error_at(c, v, "%s: expected a mapping of pool names", key);
-        return;
-    }
-    for (size_t i = 0; i + 1 < v->nkids; i += 2) {
-        const struct node *k = v->kids[i], *item = v->kids[i + 1];
-
-        cur_backend = new_backend(c, k, k->type == N_SCALAR ? k->value : "");
-        if (cur_backend == NULL)
-            continue;
-        walk_map(c, item, "pools", backend_keys,
-                 FPMD_ARRAY_LEN(backend_keys));
-        if (item->type == N_MAP)
-            backend_check(c, k, cur_backend);
-    }
-}
-
-/* legacy: the php-fpm that answers whatever fpmd does not, as a FastCGI
- * pool named "legacy". */
-KEYFN(k_lg_fastcgi)
-{
-    cur_backend->servers = calloc(1, sizeof(*cur_backend->servers));
-    if (cur_backend->servers == NULL)
-        return;
-    cur_backend->nservers = 1;
-    server_address(c, v, key, &cur_backend->servers[0]);
-}
-
-static const struct key legacy_keys[] = {
-    {"fastcgi", k_lg_fastcgi}, {"min", k_b_min}, {"max", k_b_max},
-    {"wait_queue", k_b_queue}, {"wait_timeout", k_b_wait},
-    {"connect_timeout", k_b_connect}, {"timeout", k_b_timeout},
-    {"idle_timeout", k_b_idle}, {"max_lifetime", k_b_lifetime},
-};
-
-KEYFN(k_legacy)
-{
-    cur_backend = new_backend(c, v, "legacy");
-    if (cur_backend == NULL)
-        return;
-    cur_backend->driver = FPMD_DRIVER_FASTCGI;
-    /* php-fpm serves a kept-alive connection with one child until it
-     * closes: more connections than children would wait unserved in its
-     * backlog. Waiting for a child is normal under load, as it is for
-     * nginx in front of php-fpm. */
-    cur_backend->max = 4;
-    cur_backend->timeout_ms = 60000;
-    cur_backend->wait_timeout_ms = 60000;
-    walk_map(c, v, key, legacy_keys, FPMD_ARRAY_LEN(legacy_keys));
-    if (v->type == N_MAP && cur_backend->nservers == 0)
-        error_at(c, v, "legacy: needs fastcgi: ADDRESS (php-fpm's listen)");
-    else if (cur_backend->min > cur_backend->max)
-        error_at(c, v, "legacy: min (%u) is above max (%u)",
-                 cur_backend->min, cur_backend->max);
-}
-
-KEYFN(k_server_token) { get_str(c, v, key, &c->conf->server_token); }
+KEYFN(k_server_token) { conf_get_str(c, v, key, &c->conf->server_token); }
 
 static const struct key top_keys[] = {
     {"server_token", k_server_token}, {"pool", k_pool}, {"user", k_user},
@@ -1503,7 +1195,7 @@ static const struct key top_keys[] = {
     {"emergency_restart_interval", k_er_interval},
     {"timeouts", k_timeouts}, {"limits", k_limits}, {"status", k_status},
     {"log", k_log}, {"routes", k_routes}, {"modules", k_modules},
-    {"pools", k_pools}, {"legacy", k_legacy},
+    {"pools", conf_k_pools}, {"legacy", conf_k_legacy},
 };
 
 /* --- entry points ----------------------------------------------------- */
@@ -1572,10 +1264,10 @@ fpmd_conf_load_buffer(const char *name, const char *text, size_t len,
     c.file = conf->file;
     root = parse_tree(&c, text, len);
     if (root != NULL) {
-        walk_map(&c, root, "the top level", top_keys,
-                 FPMD_ARRAY_LEN(top_keys));
+        conf_walk_map(&c, root, "the top level", top_keys,
+                      FPMD_ARRAY_LEN(top_keys));
         if (root->type == N_MAP && conf->nlisten == 0)
-            error_at(&c, root, "listen: at least one listener is needed");
+            conf_error_at(&c, root, "listen: at least one listener is needed");
     }
     node_free(root);
     if (c.nerrors > 0 || root == NULL) {

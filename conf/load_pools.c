@@ -1,0 +1,331 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* pools: and legacy: of the config (fpmd/conf.h, struct
+ * fpmd_conf_backend): backend pools and the legacy php-fpm, their servers
+ * and settings, checked with the loader's file:line:column errors. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/load.h"
+#include "fpmd/conf.h"
+
+static struct fpmd_conf_backend *cur_backend;
+
+/* "127.0.0.1:6379", "[::1]:6379", "localhost:6379" or "/run/x.sock".
+ * Names other than localhost are refused: the drivers would resolve them
+ * with a blocking lookup inside the worker's loop. */
+static void
+server_address(struct ctx *c, const struct node *n, const char *key,
+               struct fpmd_conf_server *s)
+{
+    const char *v = conf_scalar(c, n, key), *colon;
+    char host[64];
+    unsigned char addr[16];
+    unsigned long port;
+    size_t hlen;
+    char *end;
+
+    if (v == NULL)
+        return;
+    conf_set_pos(&s->pos, c, n);
+    if (v[0] == '/') {
+        if (strlen(v) >= 108) {
+            conf_error_at(c, n, "%s: unix socket path too long", key);
+            return;
+        }
+        s->path = strdup(v);
+        return;
+    }
+    if (v[0] == '[') {
+        const char *close = strchr(v, ']');
+
+        colon = close != NULL && close[1] == ':' ? close + 1 : NULL;
+        hlen = close != NULL ? (size_t) (close - v - 1) : 0;
+        v++;
+    } else {
+        colon = strrchr(v, ':');
+        hlen = colon != NULL ? (size_t) (colon - v) : 0;
+    }
+    if (colon == NULL || hlen == 0 || hlen >= sizeof(host)) {
+        conf_error_at(c, n, "%s: \"%s\" is not HOST:PORT or a /unix/path", key,
+                      v);
+        return;
+    }
+    memcpy(host, v, hlen);
+    host[hlen] = '\0';
+    errno = 0;
+    port = strtoul(colon + 1, &end, 10);
+    if (!isdigit((unsigned char) colon[1]) || *end != '\0' || errno != 0
+        || port == 0 || port > 65535) {
+        conf_error_at(c, n, "%s: \"%s\": the port must be 1 to 65535", key,
+                      colon + 1);
+        return;
+    }
+    if (strcmp(host, "localhost") == 0)
+        snprintf(host, sizeof(host), "127.0.0.1");
+    if (inet_pton(AF_INET, host, addr) != 1
+        && inet_pton(AF_INET6, host, addr) != 1) {
+        conf_error_at(c, n,
+                      "%s: \"%s\" is not an IP address (host names are not "
+                      "resolved: a lookup would block the worker)", key, host);
+        return;
+    }
+    s->host = strdup(host);
+    s->port = (unsigned) port;
+}
+
+static struct fpmd_conf_server *cur_server;
+
+KEYFN(k_srv_address) { server_address(c, v, key, cur_server); }
+KEYFN(k_srv_role)
+{
+    const char *r = conf_scalar(c, v, key);
+
+    if (r == NULL)
+        return;
+    if (strcmp(r, "primary") == 0)
+        cur_server->role = FPMD_ROLE_PRIMARY;
+    else if (strcmp(r, "replica") == 0)
+        cur_server->role = FPMD_ROLE_REPLICA;
+    else
+        conf_error_at(c, v, "%s: \"%s\" is not primary or replica", key, r);
+}
+
+static const struct key server_keys[] = {
+    {"address", k_srv_address}, {"role", k_srv_role},
+};
+
+KEYFN(k_b_servers)
+{
+    struct fpmd_conf_backend *b = cur_backend;
+
+    b->servers = conf_list_items(c, v, key, "servers", sizeof(*b->servers));
+    if (b->servers == NULL)
+        return;
+    if (v->nkids > FPMD_MAX_BACKEND_SERVERS) {
+        conf_error_at(c, v, "%s: at most %d servers", key,
+                      FPMD_MAX_BACKEND_SERVERS);
+        return;
+    }
+    for (size_t i = 0; i < v->nkids; i++) {
+        const struct node *item = v->kids[i];
+
+        cur_server = &b->servers[b->nservers++];
+        conf_set_pos(&cur_server->pos, c, item);
+        if (item->type == N_MAP) {
+            conf_walk_map(c, item, "servers", server_keys,
+                          FPMD_ARRAY_LEN(server_keys));
+            if (cur_server->host == NULL && cur_server->path == NULL)
+                conf_error_at(c, item, "servers: each server needs address:");
+        } else {
+            server_address(c, item, key, cur_server);
+        }
+    }
+}
+
+KEYFN(k_b_driver)
+{
+    const char *d = conf_scalar(c, v, key);
+
+    if (d == NULL)
+        return;
+    if (strcmp(d, "redis") == 0)
+        cur_backend->driver = FPMD_DRIVER_REDIS;
+    else if (strcmp(d, "mysql") == 0)
+        cur_backend->driver = FPMD_DRIVER_MYSQL;
+    else if (strcmp(d, "mongo") == 0)
+        cur_backend->driver = FPMD_DRIVER_MONGO;
+    else
+        conf_error_at(c, v, "%s: \"%s\" is not redis, mysql or mongo", key, d);
+}
+
+KEYFN(k_b_user) { conf_get_str(c, v, key, &cur_backend->user); }
+KEYFN(k_b_password) { conf_get_str(c, v, key, &cur_backend->password); }
+KEYFN(k_b_database) { conf_get_str(c, v, key, &cur_backend->database); }
+KEYFN(k_b_min) { conf_get_uint(c, v, key, 0, 10000, &cur_backend->min); }
+KEYFN(k_b_max) { conf_get_uint(c, v, key, 1, 10000, &cur_backend->max); }
+KEYFN(k_b_queue)
+{
+    conf_get_uint(c, v, key, 0, 1000000, &cur_backend->wait_queue);
+}
+KEYFN(k_b_wait) { conf_get_duration(c, v, key,
+                                    &cur_backend->wait_timeout_ms); }
+KEYFN(k_b_connect)
+{
+    conf_get_duration(c, v, key, &cur_backend->connect_timeout_ms);
+}
+KEYFN(k_b_timeout) { conf_get_duration(c, v, key, &cur_backend->timeout_ms); }
+KEYFN(k_b_idle) { conf_get_duration(c, v, key,
+                                    &cur_backend->idle_timeout_ms); }
+KEYFN(k_b_lifetime)
+{
+    conf_get_duration(c, v, key, &cur_backend->max_lifetime_ms);
+}
+KEYFN(k_b_shard) { conf_get_bool(c, v, key, &cur_backend->shard); }
+KEYFN(k_b_threads) { conf_get_uint(c, v, key, 1, 64, &cur_backend->threads); }
+
+static const struct key backend_keys[] = {
+    {"driver", k_b_driver}, {"servers", k_b_servers}, {"user", k_b_user},
+    {"password", k_b_password}, {"database", k_b_database},
+    {"min", k_b_min}, {"max", k_b_max}, {"wait_queue", k_b_queue},
+    {"wait_timeout", k_b_wait}, {"connect_timeout", k_b_connect},
+    {"timeout", k_b_timeout}, {"idle_timeout", k_b_idle},
+    {"max_lifetime", k_b_lifetime}, {"shard", k_b_shard},
+    {"threads", k_b_threads},
+};
+
+static void
+backend_check(struct ctx *c, const struct node *item,
+              const struct fpmd_conf_backend *b)
+{
+    size_t primaries = 0;
+
+    for (size_t i = 0; i < b->nservers; i++)
+        primaries += b->servers[i].role == FPMD_ROLE_PRIMARY;
+    if (b->nservers == 0)
+        conf_error_at(c, item, "pools.%s: servers: needs at least one address",
+                      b->name);
+    else if (primaries == 0 && b->driver != FPMD_DRIVER_MONGO)
+        conf_error_at(c, item, "pools.%s: servers: needs a primary", b->name);
+    if (b->min > b->max)
+        conf_error_at(c, item, "pools.%s: min (%u) is above max (%u)", b->name,
+                      b->min, b->max);
+    if (b->shard && b->driver != FPMD_DRIVER_REDIS)
+        conf_error_at(c, item, "pools.%s: shard: is for redis pools", b->name);
+    if (b->threads != 4 && b->driver != FPMD_DRIVER_MONGO)
+        conf_error_at(c, item, "pools.%s: threads: is for mongo pools",
+                      b->name);
+    if (b->driver == FPMD_DRIVER_MONGO && b->database == NULL)
+        conf_error_at(c, item, "pools.%s: database: a mongo pool needs one",
+                      b->name);
+    if (b->driver == FPMD_DRIVER_REDIS && b->database != NULL) {
+        char *end;
+        unsigned long db;
+
+        errno = 0;
+        db = strtoul(b->database, &end, 10);
+        if (!isdigit((unsigned char) b->database[0]) || *end != '\0'
+            || errno != 0 || db > 1000000)
+            conf_error_at(c, item, "pools.%s: database: a redis database is a "
+                          "number", b->name);
+    }
+    if (b->timeout_ms == 0 || b->connect_timeout_ms == 0)
+        conf_error_at(c, item, "pools.%s: timeout and connect_timeout must be "
+                      "above 0", b->name);
+}
+
+/* A new backend named name, with the pool defaults; NULL after reporting
+ * a bad or repeated name. Pools and legacy pools share the names. */
+static struct fpmd_conf_backend *
+new_backend(struct ctx *c, const struct node *k, const char *name)
+{
+    struct fpmd_conf *conf = c->conf;
+    struct fpmd_conf_backend *grown, *b;
+    size_t len = strlen(name), j;
+
+    for (j = 0; j < len; j++) {
+        if (!isalnum((unsigned char) name[j]) && name[j] != '_'
+            && name[j] != '-')
+            break;
+    }
+    if (len == 0 || len > FPMD_BACKEND_NAME_MAX || j < len) {
+        conf_error_at(c, k, "pools: a pool name is 1 to %d letters, digits, "
+                      "'_' or '-'", FPMD_BACKEND_NAME_MAX);
+        return NULL;
+    }
+    for (j = 0; j < conf->nbackends; j++) {
+        if (strcmp(conf->backends[j].name, name) == 0) {
+            conf_error_at(c, k, "duplicate pool \"%s\"", name);
+            return NULL;
+        }
+    }
+    if (conf->nbackends == FPMD_MAX_BACKENDS) {
+        conf_error_at(c, k, "at most %d pools, legacy ones included",
+                      FPMD_MAX_BACKENDS);
+        return NULL;
+    }
+    grown = realloc(conf->backends, (conf->nbackends + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return NULL;
+    conf->backends = grown;
+    b = &conf->backends[conf->nbackends++];
+    memset(b, 0, sizeof(*b));
+    b->name = strdup(name);
+    b->max = 16;
+    b->wait_queue = 1024;
+    b->wait_timeout_ms = 1000;
+    b->connect_timeout_ms = 1000;
+    b->timeout_ms = 1000;
+    b->idle_timeout_ms = 60000;
+    b->max_lifetime_ms = 3600000;
+    b->threads = 4;
+    conf_set_pos(&b->pos, c, k);
+    return b;
+}
+
+void
+conf_k_pools(struct ctx *c, const struct node *v, const char *key)
+{
+    if (v->type != N_MAP) {
+        conf_error_at(c, v, "%s: expected a mapping of pool names", key);
+        return;
+    }
+    for (size_t i = 0; i + 1 < v->nkids; i += 2) {
+        const struct node *k = v->kids[i], *item = v->kids[i + 1];
+
+        cur_backend = new_backend(c, k, k->type == N_SCALAR ? k->value : "");
+        if (cur_backend == NULL)
+            continue;
+        conf_walk_map(c, item, "pools", backend_keys,
+                      FPMD_ARRAY_LEN(backend_keys));
+        if (item->type == N_MAP)
+            backend_check(c, k, cur_backend);
+    }
+}
+
+/* legacy: the php-fpm that answers whatever fpmd does not, as a FastCGI
+ * pool named "legacy". */
+KEYFN(k_lg_fastcgi)
+{
+    cur_backend->servers = calloc(1, sizeof(*cur_backend->servers));
+    if (cur_backend->servers == NULL)
+        return;
+    cur_backend->nservers = 1;
+    server_address(c, v, key, &cur_backend->servers[0]);
+}
+
+static const struct key legacy_keys[] = {
+    {"fastcgi", k_lg_fastcgi}, {"min", k_b_min}, {"max", k_b_max},
+    {"wait_queue", k_b_queue}, {"wait_timeout", k_b_wait},
+    {"connect_timeout", k_b_connect}, {"timeout", k_b_timeout},
+    {"idle_timeout", k_b_idle}, {"max_lifetime", k_b_lifetime},
+};
+
+void
+conf_k_legacy(struct ctx *c, const struct node *v, const char *key)
+{
+    cur_backend = new_backend(c, v, "legacy");
+    if (cur_backend == NULL)
+        return;
+    cur_backend->driver = FPMD_DRIVER_FASTCGI;
+    /* php-fpm serves a kept-alive connection with one child until it
+     * closes: more connections than children would wait unserved in its
+     * backlog. Waiting for a child is normal under load, as it is for
+     * nginx in front of php-fpm. */
+    cur_backend->max = 4;
+    cur_backend->timeout_ms = 60000;
+    cur_backend->wait_timeout_ms = 60000;
+    conf_walk_map(c, v, key, legacy_keys, FPMD_ARRAY_LEN(legacy_keys));
+    if (v->type == N_MAP && cur_backend->nservers == 0)
+        conf_error_at(c, v,
+                      "legacy: needs fastcgi: ADDRESS (php-fpm's listen)");
+    else if (cur_backend->min > cur_backend->max)
+        conf_error_at(c, v, "legacy: min (%u) is above max (%u)",
+                      cur_backend->min, cur_backend->max);
+}
+
