@@ -656,6 +656,7 @@ new_call(struct fpmd_req *req, const char *pool, const char *sql,
     struct mcall *d = fpmd_alloc(req, sizeof(*d));
     struct fpmd_call *call;
     const char **copy;
+    size_t holes;
 
     if (d == NULL)
         return NULL;
@@ -676,10 +677,10 @@ new_call(struct fpmd_req *req, const char *pool, const char *sql,
     d->params = copy;
     d->nparams = nparams;
     d->read = pin == NULL && is_read(d->sql);
-    if (sql == NULL || scan_placeholders(d->sql, NULL, 0) != nparams)
+    holes = scan_placeholders(d->sql, NULL, 0);
+    if (sql == NULL || holes != nparams)
         fpmd_pool_call_fail(call, FPMD_CALL_INVALID, "%zu parameters for "
-                            "%zu placeholders", nparams,
-                            sql ? scan_placeholders(d->sql, NULL, 0) : 0);
+                            "%zu placeholders", nparams, holes);
     else if (nparams > 64)
         fpmd_pool_call_fail(call, FPMD_CALL_INVALID, "more than 64 "
                             "parameters");

@@ -158,9 +158,10 @@ track(struct rconn *rc, const char *buf, size_t len)
 
 /* --- replies ---------------------------------------------------------- */
 
+static const char too_large_msg[] = "ERR fpmd: the reply does not fit "
+                                    "the request's memory (limits.params)";
 static const struct fpmd_redis_reply too_large = {
-    FPMD_REDIS_ERROR, 0, "ERR fpmd: the reply does not fit the request's "
-    "memory (limits.params)", 68, 0, NULL,
+    FPMD_REDIS_ERROR, 0, too_large_msg, sizeof(too_large_msg) - 1, 0, NULL,
 };
 
 static struct fpmd_redis_reply *
