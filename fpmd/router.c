@@ -715,6 +715,13 @@ fpmd_router_match(struct fpmd_router *r, const char *method,
     return status;
 }
 
+int
+fpmd_router_match_req(struct fpmd_router *r, const struct fpmd_route_req *q,
+                      struct fpmd_route_match *m)
+{
+    return fpmd_router_match(r, q->method, q->path, m);
+}
+
 void
 fpmd_router_stats(const struct fpmd_router *r, struct fpmd_router_stats *out)
 {

@@ -57,6 +57,24 @@ void fpmd_router_free(struct fpmd_router *r);
 int fpmd_router_match(struct fpmd_router *r, const char *method,
                       const char *path, struct fpmd_route_match *m);
 
+/* A request as routes and shims see it. */
+struct fpmd_route_req {
+    const char *method;
+    const char *path;       /* what exact and pattern routes match */
+    const char *script;     /* what a shim's script: matches (README
+                             * "Shims"); NULL: path */
+    const char *path_info;  /* NULL: none */
+    const char *query;      /* raw, without '?'; NULL: none */
+};
+
+/* Like fpmd_router_match, shims first: the first shim (in config order)
+ * whose every condition holds wins, then the path routes. A match's
+ * params may then point into q->query or q->path_info (see
+ * fpmd_route_param.src), which must outlive m. */
+int fpmd_router_match_req(struct fpmd_router *r,
+                          const struct fpmd_route_req *q,
+                          struct fpmd_route_match *m);
+
 void fpmd_router_stats(const struct fpmd_router *r,
                        struct fpmd_router_stats *out);
 

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* fpmd-migrate's subcommands. Each takes the arguments after its name
+ * (argv[0] is the subcommand) and returns the process exit status: 0 done,
+ * 1 the input had problems it reported, 64 usage, 66 an input could not
+ * be read, 78 a config that does not load. */
+#ifndef FPMD_MIGRATE_CLI_H
+#define FPMD_MIGRATE_CLI_H
+
+#define FPMD_MIGRATE_EXIT_PROBLEMS 1
+#define FPMD_MIGRATE_EXIT_USAGE 64
+#define FPMD_MIGRATE_EXIT_NOINPUT 66
+#define FPMD_MIGRATE_EXIT_CONFIG 78
+
+int fpmd_migrate_import_fpm(int argc, char **argv);
+int fpmd_migrate_scan(int argc, char **argv);
+int fpmd_migrate_check(int argc, char **argv);
+
+#endif
