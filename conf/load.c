@@ -937,87 +937,9 @@ KEYFN(k_log)
     conf_walk_map(c, v, "log", log_keys, FPMD_ARRAY_LEN(log_keys));
 }
 
-/* routes */
-static struct fpmd_conf_route *cur_route;
-
-static int
-valid_method(const char *m, size_t len)
-{
-    if (len == 0 || len > 20)
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        if (!isupper((unsigned char) m[i]))
-            return 0;
-    }
-    return 1;
-}
-
-KEYFN(k_r_match)
-{
-    const char *m = conf_scalar(c, v, key);
-    const char *sp;
-
-    if (m == NULL)
-        return;
-    cur_route->pos.line = v->line;
-    cur_route->pos.column = v->column;
-    sp = strchr(m, ' ');
-    if (sp != NULL) {
-        const char *p = m;
-
-        while (p < sp) {
-            const char *comma = memchr(p, ',', (size_t) (sp - p));
-            size_t len = comma ? (size_t) (comma - p) : (size_t) (sp - p);
-
-            if (!valid_method(p, len)) {
-                conf_error_at(c, v,
-                              "routes.match: \"%s\" is not \"METHOD[,METHOD] "
-                              "/path\" or \"/path\" (methods in upper "
-                              "case)", m);
-                return;
-            }
-            p += len + (comma != NULL);
-        }
-        cur_route->methods = strndup(m, (size_t) (sp - m));
-        while (*sp == ' ')
-            sp++;
-        m = sp;
-    }
-    if (strcmp(m, "*") == 0)
-        m = "/*";       /* everything no other route takes */
-    if (m[0] != '/' || strchr(m, ' ') != NULL) {
-        conf_error_at(c, v,
-                      "routes.match: path \"%s\" must start with / and have "
-                      "no spaces", m);
-        return;
-    }
-    free(cur_route->path);
-    cur_route->path = strdup(m);
-}
-
-KEYFN(k_r_handler) { conf_get_str(c, v, key, &cur_route->handler); }
-
-/* to: legacy sends the route's requests, unchanged, to the legacy pool. */
-KEYFN(k_r_to)
-{
-    const char *to = conf_scalar(c, v, key);
-
-    if (to == NULL)
-        return;
-    if (strcmp(to, "legacy") != 0) {
-        conf_error_at(c, v, "routes.to: \"%s\" is not legacy", to);
-        return;
-    }
-    if (cur_route->handler != NULL) {
-        conf_error_at(c, v, "routes: a route has handler: or to:, not both");
-        return;
-    }
-    cur_route->handler = strdup("legacy");
-}
-
 /* A relative path in the config is relative to the config file, so that
  * what it names does not depend on the cwd of whoever loads it. */
-static char *
+char *
 conf_relative(const struct ctx *c, const char *path)
 {
     const char *slash = strrchr(c->file, '/');
@@ -1030,141 +952,6 @@ conf_relative(const struct ctx *c, const char *path)
                           slash ? c->file : ".", "/", path) >= sizeof(buf))
         return NULL;
     return strdup(buf);
-}
-
-static char *
-resolve_path(const struct ctx *c, const char *path)
-{
-    char *joined = conf_relative(c, path), *real;
-
-    if (joined == NULL)
-        return NULL;
-    real = realpath(joined, NULL);
-    free(joined);
-    return real;
-}
-
-KEYFN(k_st_root)
-{
-    char *root = NULL;
-
-    conf_get_str(c, v, key, &root);
-    if (root == NULL)
-        return;
-    free(cur_route->static_files->root);
-    /* Resolved once, relative to the config file's directory, so the
-     * containment check compares real paths whatever the cwd is later. */
-    cur_route->static_files->root = resolve_path(c, root);
-    if (cur_route->static_files->root == NULL)
-        conf_error_at(c, v, "%s: \"%s\": %s", key, root, strerror(errno));
-    free(root);
-}
-KEYFN(k_st_index) { conf_get_str(c, v, key, &cur_route->static_files->index); }
-KEYFN(k_st_follow)
-{
-    conf_get_bool(c, v, key, &cur_route->static_files->follow_symlinks);
-}
-KEYFN(k_st_deny)
-{
-    struct fpmd_conf_static *st = cur_route->static_files;
-
-    if (v->type != N_SEQ) {
-        conf_error_at(c, v, "%s: expected a list of extensions", key);
-        return;
-    }
-    for (size_t i = 0; i < st->ndeny_ext; i++)
-        free(st->deny_ext[i]);
-    free(st->deny_ext);
-    st->ndeny_ext = 0;
-    st->deny_ext = calloc(v->nkids ? v->nkids : 1, sizeof(*st->deny_ext));
-    if (st->deny_ext == NULL)
-        return;
-    for (size_t i = 0; i < v->nkids; i++) {
-        const char *e = conf_scalar(c, v->kids[i], key);
-
-        if (e == NULL)
-            continue;
-        if (e[0] != '.' || e[1] == '\0' || strchr(e, '/') != NULL) {
-            conf_error_at(c, v->kids[i], "%s: \"%s\" is not an extension like "
-                          "\".php\"", key, e);
-            continue;
-        }
-        st->deny_ext[st->ndeny_ext++] = strdup(e);
-    }
-}
-
-static const struct key static_keys[] = {
-    {"root", k_st_root}, {"index", k_st_index},
-    {"follow_symlinks", k_st_follow}, {"deny_extensions", k_st_deny},
-};
-
-KEYFN(k_r_static)
-{
-    struct fpmd_conf_static *st = calloc(1, sizeof(*st));
-    unsigned nerrors = c->nerrors;
-
-    if (st == NULL || cur_route->static_files != NULL) {
-        free(st);
-        return;
-    }
-    st->deny_ext = calloc(1, sizeof(*st->deny_ext));
-    if (st->deny_ext != NULL && (st->deny_ext[0] = strdup(".php")) != NULL)
-        st->ndeny_ext = 1;
-
-    cur_route->static_files = st;
-    conf_walk_map(c, v, "routes.static", static_keys,
-                  FPMD_ARRAY_LEN(static_keys));
-    if (v->type == N_MAP && st->root == NULL && c->nerrors == nerrors)
-        conf_error_at(c, v, "routes.static: needs root: DIR");
-}
-
-static const struct key route_keys[] = {
-    {"match", k_r_match}, {"handler", k_r_handler}, {"static", k_r_static},
-    {"to", k_r_to},
-};
-
-KEYFN(k_routes)
-{
-    struct fpmd_conf *conf = c->conf;
-
-    conf->routes = conf_list_items(c, v, key, "routes", sizeof(*conf->routes));
-    if (conf->routes == NULL)
-        return;
-    for (size_t i = 0; i < v->nkids; i++) {
-        const struct node *item = v->kids[i];
-
-        cur_route = &conf->routes[conf->nroutes++];
-        conf_set_pos(&cur_route->pos, c, item);
-        conf_walk_map(c, item, "routes", route_keys,
-                      FPMD_ARRAY_LEN(route_keys));
-        if (item->type != N_MAP)
-            continue;
-        if (cur_route->path == NULL)
-            conf_error_at(c, item,
-                          "routes: each route needs match: \"[METHOD] "
-                          "/path\"");
-        if (cur_route->static_files != NULL) {
-            size_t len = cur_route->path ? strlen(cur_route->path) : 0;
-
-            if (cur_route->handler != NULL)
-                conf_error_at(c, item,
-                              "routes: a route has handler: or static:, "
-                              "not both");
-            else if (len > 0 && (len < 2
-                                 || strcmp(cur_route->path + len - 2, "/*")
-                                     != 0))
-                conf_error_at(c, item,
-                              "routes: a static: route matches a prefix: "
-                              "\"GET /assets/*\"");
-            else
-                cur_route->handler = strdup("static");
-            if (cur_route->methods == NULL)
-                cur_route->methods = strdup("GET,HEAD");
-        } else if (cur_route->handler == NULL) {
-            conf_error_at(c, item, "routes: each route needs handler: NAME, "
-                          "to: legacy or static: {root: DIR}");
-        }
-    }
 }
 
 KEYFN(k_modules)
@@ -1187,14 +974,37 @@ KEYFN(k_modules)
 
 KEYFN(k_server_token) { conf_get_str(c, v, key, &c->conf->server_token); }
 
+/* request_id: HEADER, or off. */
+KEYFN(k_request_id)
+{
+    const char *h = conf_scalar(c, v, key);
+    size_t len;
+
+    if (h == NULL)
+        return;
+    free(c->conf->request_id);
+    c->conf->request_id = NULL;
+    if (is_null(v) || strcmp(h, "off") == 0 || strcmp(h, "false") == 0)
+        return;
+    len = strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                 "0123456789-_");
+    if (len == 0 || h[len] != '\0' || len > 64) {
+        conf_error_at(c, v, "request_id: \"%s\" is not a header name (or "
+                      "off)", h);
+        return;
+    }
+    c->conf->request_id = strdup(h);
+}
+
 static const struct key top_keys[] = {
-    {"server_token", k_server_token}, {"pool", k_pool}, {"user", k_user},
+    {"server_token", k_server_token}, {"request_id", k_request_id},
+    {"pool", k_pool}, {"user", k_user},
     {"group", k_group}, {"pid", k_pid},
     {"daemonize", k_daemonize}, {"listen", k_listen}, {"pm", k_pm},
     {"emergency_restart_threshold", k_er_threshold},
     {"emergency_restart_interval", k_er_interval},
     {"timeouts", k_timeouts}, {"limits", k_limits}, {"status", k_status},
-    {"log", k_log}, {"routes", k_routes}, {"modules", k_modules},
+    {"log", k_log}, {"routes", conf_k_routes}, {"modules", k_modules},
     {"pools", conf_k_pools}, {"legacy", conf_k_legacy},
 };
 
@@ -1257,6 +1067,7 @@ fpmd_conf_load_buffer(const char *name, const char *text, size_t len,
     conf->status.path = strdup("/status");
     conf->status.ping_path = strdup("/ping");
     conf->server_token = strdup("fpmd");
+    conf->request_id = strdup("X-Request-Id");
     if (conf->file == NULL || set_default_strings(conf) != FPMD_OK) {
         fpmd_conf_free(conf);
         return NULL;
@@ -1268,6 +1079,8 @@ fpmd_conf_load_buffer(const char *name, const char *text, size_t len,
                       FPMD_ARRAY_LEN(top_keys));
         if (root->type == N_MAP && conf->nlisten == 0)
             conf_error_at(&c, root, "listen: at least one listener is needed");
+        if (c.nerrors == 0)
+            conf_check_routes(&c);
     }
     node_free(root);
     if (c.nerrors > 0 || root == NULL) {
@@ -1333,21 +1146,7 @@ fpmd_conf_free(struct fpmd_conf *conf)
         free(l->group);
     }
     free(conf->listen);
-    for (size_t i = 0; i < conf->nroutes; i++) {
-        free(conf->routes[i].methods);
-        free(conf->routes[i].path);
-        free(conf->routes[i].handler);
-        if (conf->routes[i].static_files != NULL) {
-            struct fpmd_conf_static *st = conf->routes[i].static_files;
-
-            for (size_t j = 0; j < st->ndeny_ext; j++)
-                free(st->deny_ext[j]);
-            free(st->deny_ext);
-            free(st->root);
-            free(st->index);
-            free(st);
-        }
-    }
+    conf_routes_free(conf);
     for (size_t i = 0; i < conf->nbackends; i++) {
         struct fpmd_conf_backend *b = &conf->backends[i];
 
@@ -1365,12 +1164,12 @@ fpmd_conf_free(struct fpmd_conf *conf)
     for (size_t i = 0; i < conf->nmodules; i++)
         free(conf->modules[i].path);
     free(conf->modules);
-    free(conf->routes);
     free(conf->pool_name);
     free(conf->user);
     free(conf->group);
     free(conf->pid_file);
     free(conf->server_token);
+    free(conf->request_id);
     free(conf->status.path);
     free(conf->status.ping_path);
     free(conf->status.ping_response);

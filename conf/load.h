@@ -64,7 +64,15 @@ void conf_set_pos(struct fpmd_conf_pos *pos, const struct ctx *c,
 void conf_walk_map(struct ctx *c, const struct node *map, const char *where,
                    const struct key *keys, size_t nkeys);
 
+/* path made relative to the config file's directory (absolute paths
+ * unchanged); NULL when too long or memory is out. */
+char *conf_relative(const struct ctx *c, const char *path);
+
 /* Top-level sections parsed in their own files. */
+void conf_k_routes(struct ctx *c, const struct node *v, const char *key);
+/* After the walk: what routes refer to elsewhere in the config. */
+void conf_check_routes(struct ctx *c);
+void conf_routes_free(struct fpmd_conf *conf);
 void conf_k_pools(struct ctx *c, const struct node *v, const char *key);
 void conf_k_legacy(struct ctx *c, const struct node *v, const char *key);
 

@@ -306,10 +306,11 @@ static const struct key legacy_keys[] = {
     {"idle_timeout", k_b_idle}, {"max_lifetime", k_b_lifetime},
 };
 
-void
-conf_k_legacy(struct ctx *c, const struct node *v, const char *key)
+static void
+legacy_pool(struct ctx *c, const struct node *k, const struct node *v,
+            const char *name, const char *where)
 {
-    cur_backend = new_backend(c, v, "legacy");
+    cur_backend = new_backend(c, k, name);
     if (cur_backend == NULL)
         return;
     cur_backend->driver = FPMD_DRIVER_FASTCGI;
@@ -320,12 +321,38 @@ conf_k_legacy(struct ctx *c, const struct node *v, const char *key)
     cur_backend->max = 4;
     cur_backend->timeout_ms = 60000;
     cur_backend->wait_timeout_ms = 60000;
-    conf_walk_map(c, v, key, legacy_keys, FPMD_ARRAY_LEN(legacy_keys));
+    conf_walk_map(c, v, where, legacy_keys, FPMD_ARRAY_LEN(legacy_keys));
     if (v->type == N_MAP && cur_backend->nservers == 0)
-        conf_error_at(c, v,
-                      "legacy: needs fastcgi: ADDRESS (php-fpm's listen)");
+        conf_error_at(c, v, "%s: needs fastcgi: ADDRESS (php-fpm's listen)",
+                      where);
     else if (cur_backend->min > cur_backend->max)
-        conf_error_at(c, v, "legacy: min (%u) is above max (%u)",
+        conf_error_at(c, v, "%s: min (%u) is above max (%u)", where,
                       cur_backend->min, cur_backend->max);
 }
 
+/* legacy: {fastcgi: ADDR, ...} is the pool "legacy"; legacy: {NAME:
+ * {fastcgi: ADDR, ...}, ...} names several (to: legacy:NAME). */
+void
+conf_k_legacy(struct ctx *c, const struct node *v, const char *key)
+{
+    char where[64];
+
+    if (v->type != N_MAP) {
+        conf_error_at(c, v, "%s: expected {fastcgi: ADDRESS} or named legacy "
+                      "pools {NAME: {fastcgi: ADDRESS}}", key);
+        return;
+    }
+    for (size_t i = 0; i + 1 < v->nkids; i += 2) {
+        if (v->kids[i + 1]->type != N_MAP) {
+            legacy_pool(c, v, v, "legacy", key);
+            return;
+        }
+    }
+    for (size_t i = 0; i + 1 < v->nkids; i += 2) {
+        const struct node *k = v->kids[i];
+        const char *name = k->type == N_SCALAR ? k->value : "";
+
+        snprintf(where, sizeof(where), "legacy.%.40s", name);
+        legacy_pool(c, k, v->kids[i + 1], name, where);
+    }
+}

@@ -58,12 +58,37 @@ struct fpmd_conf_static {
     size_t ndeny_ext;
 };
 
+/* A name and a value: a shim's query condition, a param a legacy route
+ * adds. */
+struct fpmd_conf_pair {
+    char *name;
+    char *value;
+};
+
+/* A shim: a legacy script route (match: {script: ..., query: ...}) mapped
+ * onto a handler. Every condition given must hold. */
+struct fpmd_conf_shim {
+    char *script;           /* "/api/user.php"; NULL: see prefix */
+    char *prefix;           /* a path prefix ("/blog/"); NULL: see script */
+    char *path_info;        /* a pattern ("/users/{id}", "/files/" "*");
+                             * NULL: any */
+    struct fpmd_conf_pair *query;   /* value "*": present, any value */
+    size_t nquery;
+};
+
 struct fpmd_conf_route {
     char *methods;          /* "GET,POST" upper case, NULL: any method */
-    char *path;             /* "/hello", "/users/{id}", "/assets/" + "*" */
+    char *path;             /* "/hello", "/users/{id}", "/assets/" + "*";
+                             * for a shim, how it is shown */
     char *handler;          /* name of a registered handler */
     struct fpmd_conf_pos pos;
     struct fpmd_conf_static *static_files;  /* handler is "static" */
+    struct fpmd_conf_shim *shim;            /* NULL: a path route */
+    char *legacy;           /* to: legacy[:NAME]: the FastCGI pool */
+    int to_status;          /* to: 404 (any 4xx/5xx); 0: none */
+    struct fpmd_conf_pair *params;  /* legacy: CGI params added or
+                                     * overridden */
+    size_t nparams;
 };
 
 struct fpmd_conf_module {
@@ -172,6 +197,9 @@ struct fpmd_conf {
     } limits;
 
     char *server_token;         /* HTTP Server header, NULL: none; "fpmd" */
+    char *request_id;           /* header with the request id (taken when
+                                 * valid, else made up), passed on as its
+                                 * CGI param; "X-Request-Id", NULL: off */
 
     struct {
         char *path;             /* "/status", NULL: off */

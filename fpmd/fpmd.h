@@ -105,6 +105,11 @@ void fpmd_hook_register(const struct fpmd_hook_def *def);
 const char *fpmd_req_method(const struct fpmd_req *req);
 /* The path the router matched (see README "Routing"), without query. */
 const char *fpmd_req_path(const struct fpmd_req *req);
+/* The script the request names ("/api/user.php") and what follows it
+ * (PATH_INFO, NULL when nothing does): from SCRIPT_NAME, SCRIPT_FILENAME
+ * under DOCUMENT_ROOT, or the path (README "Shims"). */
+const char *fpmd_req_script(struct fpmd_req *req);
+const char *fpmd_req_path_info(struct fpmd_req *req);
 /* REQUEST_URI as the client sent it, query included. */
 const char *fpmd_req_uri(const struct fpmd_req *req);
 /* Raw query string, "" when there is none. */
@@ -140,6 +145,10 @@ int fpmd_req_query_arg_at(struct fpmd_req *req, size_t i, const char **name,
 /* The name of the handler the request was routed to; NULL when it was
  * not (404, 405). */
 const char *fpmd_req_handler(const struct fpmd_req *req);
+/* The request id (README "Request ids"): the client's or the web
+ * server's X-Request-Id when it is 1 to 128 of [A-Za-z0-9._:-], else 32
+ * hex digits made up here; "" when request ids are off. */
+const char *fpmd_req_id(const struct fpmd_req *req);
 /* When the request started, microseconds since the epoch. */
 uint64_t fpmd_req_start_us(const struct fpmd_req *req);
 /* Per-request values for hooks and handlers to hand each other (a user

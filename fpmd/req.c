@@ -15,6 +15,7 @@
 #include <event2/buffer.h>
 
 #include "fpmd/freelist.h"
+#include "fpmd/cgi_path.h"
 #include "fpmd/log.h"
 #include "fpmd/req.h"
 #include "fpmd/router.h"
@@ -193,6 +194,44 @@ fpmd_req_derive(struct fpmd_req *req)
             req->content_length = n;
     }
     req->is_head = strcmp(req->method, "HEAD") == 0;
+}
+
+int
+fpmd_req_split(struct fpmd_req *req)
+{
+    struct fpmd_cgi_vars in = {
+        fpmd_req_param(req, "SCRIPT_NAME"), fpmd_req_param(req, "PATH_INFO"),
+        fpmd_req_param(req, "SCRIPT_FILENAME"),
+        fpmd_req_param(req, "DOCUMENT_ROOT"), req->path,
+    };
+    struct fpmd_cgi_split out;
+
+    if (req->script != NULL)
+        return FPMD_OK;
+    fpmd_cgi_split(&in, &out);
+    req->script = out.script[out.script_len] == '\0'
+        ? out.script : fpmd_strndup(req, out.script, out.script_len);
+    if (out.path_info != NULL)
+        req->path_info = out.path_info[out.path_info_len] == '\0'
+            ? out.path_info
+            : fpmd_strndup(req, out.path_info, out.path_info_len);
+    if (req->script == NULL || (out.path_info && req->path_info == NULL)) {
+        req->script = NULL;
+        return FPMD_ERROR;
+    }
+    return FPMD_OK;
+}
+
+const char *
+fpmd_req_script(struct fpmd_req *req)
+{
+    return fpmd_req_split(req) == FPMD_OK ? req->script : req->path;
+}
+
+const char *
+fpmd_req_path_info(struct fpmd_req *req)
+{
+    return fpmd_req_split(req) == FPMD_OK ? req->path_info : NULL;
 }
 
 const char *
@@ -380,9 +419,24 @@ fpmd_req_route_param(struct fpmd_req *req, const char *name)
     const struct fpmd_route_match *m = &req->match;
 
     for (unsigned i = 0; i < m->nparams; i++) {
-        if (strcmp(m->params[i].name, name) == 0)
-            return fpmd_strndup(req, req->path + m->params[i].off,
-                                m->params[i].len);
+        const struct fpmd_route_param *p = &m->params[i];
+
+        if (strcmp(p->name, name) != 0)
+            continue;
+        switch (p->src) {
+        case FPMD_PARAM_QUERY:
+        {
+            char *v = fpmd_strndup(req, req->query + p->off, p->len);
+
+            if (v != NULL)
+                url_decode(v);
+            return v;
+        }
+        case FPMD_PARAM_PATH_INFO:
+            return fpmd_strndup(req, req->path_info + p->off, p->len);
+        default:
+            return fpmd_strndup(req, req->path + p->off, p->len);
+        }
     }
     return NULL;
 }
@@ -392,6 +446,12 @@ fpmd_req_handler(const struct fpmd_req *req)
 {
     return req->route_status == 200 && req->match.route != NULL
         ? req->match.route->handler->name : NULL;
+}
+
+const char *
+fpmd_req_id(const struct fpmd_req *req)
+{
+    return req->request_id != NULL ? req->request_id : "";
 }
 
 uint64_t

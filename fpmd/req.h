@@ -91,6 +91,8 @@ struct fpmd_req {
     struct fpmd_param *params;
     size_t nparams;
     const char *method, *path, *uri, *query, *remote_addr;
+    const char *script, *path_info; /* fpmd_req_split; NULL until then */
+    const char *request_id;         /* NULL: request ids are off */
     int64_t content_length;
     struct evbuffer *params_raw;    /* FastCGI PARAMS stream until it ends */
     size_t params_cap;
@@ -146,6 +148,11 @@ int fpmd_req_add_param(struct fpmd_req *req, const void *name, size_t nlen,
 /* Once every param is in: derives method, uri, query, path (see README
  * "Routing" for the order) and content length. */
 void fpmd_req_derive(struct fpmd_req *req);
+
+/* Sets req->script and req->path_info (fpmd/cgi_path.h) on first use;
+ * path_info stays NULL when there is none. FPMD_ERROR when memory is
+ * out. */
+int fpmd_req_split(struct fpmd_req *req);
 
 /* Appends received body bytes / marks the end; wakes a waiting handler.
  * Returns 1 when the buffered amount is over the window and the codec

@@ -39,7 +39,17 @@ struct cache_slot {
     struct fpmd_route_match m;
 };
 
+/* Shims by script, each list in config order. */
+struct shim_slot {
+    const char *script;     /* NULL: empty slot */
+    struct route_list shims;
+};
+
 struct fpmd_router {
+    struct shim_slot *shim_slots;
+    size_t nshim_slots;     /* power of two; 0: no script shims */
+    struct route_list prefix_shims;
+    size_t nshims;
     struct path_entry *slots;
     size_t nslots;          /* power of two */
     struct fpmd_route *routes;
@@ -406,6 +416,60 @@ add_route(struct fpmd_router *r, const char *methods, const char *path,
     return FPMD_OK;
 }
 
+static struct shim_slot *
+shim_slot(const struct fpmd_router *r, const char *script)
+{
+    size_t mask = r->nshim_slots - 1;
+    size_t i = (size_t) hash_path(script) & mask;
+
+    while (r->shim_slots[i].script != NULL
+           && strcmp(r->shim_slots[i].script, script) != 0)
+        i = (i + 1) & mask;
+    return &r->shim_slots[i];
+}
+
+/* A shim is tried before the path routes, in config order; it collides
+ * with nothing (an earlier one that takes all its requests is what
+ * fpmd_router_shadowed reports). Takes where. */
+static void
+add_shim(struct fpmd_router *r, const struct fpmd_handler_def *h,
+         const struct fpmd_conf_route *cr, char *where)
+{
+    struct fpmd_route *rt = &r->routes[r->nroutes++];
+
+    rt->path = strdup(cr->path);
+    rt->methods = dup_or_null(cr->methods);
+    rt->handler = h;
+    rt->conf = cr;
+    rt->where = where;
+    FPMD_ASSERT(rt->path != NULL && where != NULL);
+    if (cr->shim->path_info != NULL) {
+        const char *p = cr->shim->path_info;
+        size_t n = 0;
+
+        rt->info_names = calloc(strlen(p) / 3 + 1, sizeof(char *));
+        FPMD_ASSERT(rt->info_names != NULL);
+        while ((p = strchr(p, '{')) != NULL) {
+            const char *close = strchr(p, '}');
+
+            rt->info_names[n] = strndup(p + 1, (size_t) (close - p - 1));
+            FPMD_ASSERT(rt->info_names[n] != NULL);
+            n++;
+            p = close;
+        }
+    }
+    if (cr->shim->script != NULL) {
+        struct shim_slot *slot = shim_slot(r, cr->shim->script);
+
+        if (slot->script == NULL)
+            slot->script = cr->shim->script;
+        list_push(&slot->shims, rt);
+    } else {
+        list_push(&r->prefix_shims, rt);
+    }
+    r->nshims++;
+}
+
 static int
 add_builtin(struct fpmd_router *r, const char *name, const char *path,
             const struct fpmd_conf *conf, char *err, size_t errlen,
@@ -444,6 +508,19 @@ fpmd_router_build(const struct fpmd_conf *conf, char *err, size_t errlen)
     r->slots = calloc(r->nslots, sizeof(*r->slots));
     r->routes = calloc(max, sizeof(*r->routes));
     FPMD_ASSERT(r->slots != NULL && r->routes != NULL);
+    for (size_t i = 0; i < conf->nroutes; i++) {
+        if (conf->routes[i].shim != NULL)
+            r->nshim_slots++;
+    }
+    if (r->nshim_slots > 0) {
+        size_t n = 16;
+
+        while (n < r->nshim_slots * 2)
+            n *= 2;
+        r->nshim_slots = n;
+        r->shim_slots = calloc(n, sizeof(*r->shim_slots));
+        FPMD_ASSERT(r->shim_slots != NULL);
+    }
 
     for (size_t i = 0; i < nhandlers; i++) {
         const struct fpmd_handler_def *h = handlers[i];
@@ -480,8 +557,10 @@ fpmd_router_build(const struct fpmd_conf *conf, char *err, size_t errlen)
             rc = FPMD_ERROR;
             continue;
         }
-        if (add_route(r, cr->methods, cr->path, h, cr, where, err, errlen,
-                      &off) != FPMD_OK)
+        if (cr->shim != NULL)
+            add_shim(r, h, cr, where);
+        else if (add_route(r, cr->methods, cr->path, h, cr, where, err,
+                           errlen, &off) != FPMD_OK)
             rc = FPMD_ERROR;
     }
     if (rc != FPMD_OK) {
@@ -519,10 +598,17 @@ fpmd_router_free(struct fpmd_router *r)
         return;
     for (size_t i = 0; i < r->nslots; i++)
         free(r->slots[i].routes.v);
+    for (size_t i = 0; i < r->nshim_slots; i++)
+        free(r->shim_slots[i].shims.v);
+    free(r->shim_slots);
+    free(r->prefix_shims.v);
     for (size_t i = 0; i < r->nroutes; i++) {
         free(r->routes[i].path);
         free(r->routes[i].methods);
         free(r->routes[i].where);
+        for (char **n = r->routes[i].info_names; n && *n; n++)
+            free(*n);
+        free(r->routes[i].info_names);
     }
     node_free(&r->root);
     free(r->cache);
@@ -715,11 +801,288 @@ fpmd_router_match(struct fpmd_router *r, const char *method,
     return status;
 }
 
+static int
+method_allows(const char *methods, const char *method)
+{
+    return methods == NULL || method_in(methods, method)
+        || (strcmp(method, "HEAD") == 0 && method_in(methods, "GET"));
+}
+
+static int
+add_param(struct fpmd_route_match *m, const char *name, size_t off,
+          size_t len, enum fpmd_param_src src)
+{
+    if (m->nparams >= FPMD_ROUTE_MAX_PARAMS || off > UINT16_MAX
+        || len > UINT16_MAX)
+        return 0;
+    m->params[m->nparams].name = name;
+    m->params[m->nparams].off = (uint16_t) off;
+    m->params[m->nparams].len = (uint16_t) len;
+    m->params[m->nparams].src = (uint8_t) src;
+    m->nparams++;
+    return 1;
+}
+
+static int
+hexdigit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* 1 when s[0..len), form-decoded ('+', %XX), is want. */
+static int
+form_equal(const char *s, size_t len, const char *want)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        int c = (unsigned char) s[i];
+
+        if (c == '+') {
+            c = ' ';
+            i++;
+        } else if (c == '%' && i + 2 < len && hexdigit(s[i + 1]) >= 0
+                   && hexdigit(s[i + 2]) >= 0) {
+            c = hexdigit(s[i + 1]) * 16 + hexdigit(s[i + 2]);
+            i += 3;
+        } else {
+            i++;
+        }
+        if (*want == '\0' || (unsigned char) *want != c)
+            return 0;
+        want++;
+    }
+    return *want == '\0';
+}
+
+/* The first name=value of query named name: the value's offset and
+ * length; 0 when absent. */
+static int
+query_find(const char *query, const char *name, size_t *off, size_t *len)
+{
+    const char *p = query;
+
+    while (*p != '\0') {
+        const char *amp = strchr(p, '&');
+        size_t plen = amp ? (size_t) (amp - p) : strlen(p);
+        const char *eq = memchr(p, '=', plen);
+        size_t nlen = eq ? (size_t) (eq - p) : plen;
+
+        if (form_equal(p, nlen, name)) {
+            *off = eq ? (size_t) (eq + 1 - query) : (size_t) (p + plen - query);
+            *len = eq ? plen - nlen - 1 : 0;
+            return 1;
+        }
+        p += plen;
+        if (*p == '&')
+            p++;
+    }
+    return 0;
+}
+
+/* A path_info: pattern against info, {name} segments and a last "*"
+ * captured as params. */
+static int
+info_match(const char *pat, const char *info, char *const *names,
+           struct fpmd_route_match *m)
+{
+    const char *p = pat, *s = info;
+
+    for (;;) {
+        const char *pend, *send;
+        size_t plen, slen;
+
+        if (*p != '/' || *s != '/')
+            return *p == '\0' && *s == '\0';
+        p++;
+        s++;
+        pend = strchr(p, '/');
+        plen = pend ? (size_t) (pend - p) : strlen(p);
+        send = strchr(s, '/');
+        slen = send ? (size_t) (send - s) : strlen(s);
+        if (plen == 1 && *p == '*' && pend == NULL)
+            return add_param(m, "*", (size_t) (s - info), strlen(s),
+                             FPMD_PARAM_PATH_INFO);
+        if (plen >= 2 && p[0] == '{') {
+            if (slen == 0)
+                return 0;
+            if (!add_param(m, *names++, (size_t) (s - info), slen,
+                           FPMD_PARAM_PATH_INFO))
+                return 0;
+        } else if (plen != slen || memcmp(p, s, plen) != 0) {
+            return 0;
+        }
+        p += plen;
+        s += slen;
+    }
+}
+
+/* 1 when every condition of shim route rt holds for q; m->params filled
+ * then. */
+static int
+shim_holds(const struct fpmd_route *rt, const struct fpmd_route_req *q,
+           struct fpmd_route_match *m)
+{
+    const struct fpmd_conf_shim *sh = rt->conf->shim;
+    size_t off, len;
+
+    m->nparams = 0;
+    if (!method_allows(rt->methods, q->method))
+        return 0;
+    if (sh->prefix != NULL) {
+        size_t plen = strlen(sh->prefix);
+
+        if (strncmp(q->path, sh->prefix, plen) != 0
+            || !add_param(m, "*", plen, strlen(q->path) - plen,
+                          FPMD_PARAM_PATH))
+            return 0;
+    }
+    for (size_t i = 0; i < sh->nquery; i++) {
+        const struct fpmd_conf_pair *c = &sh->query[i];
+
+        if (q->query == NULL || !query_find(q->query, c->name, &off, &len))
+            return 0;
+        if (strcmp(c->value, "*") != 0
+            && !form_equal(q->query + off, len, c->value))
+            return 0;
+        if (!add_param(m, c->name, off, len, FPMD_PARAM_QUERY))
+            return 0;
+    }
+    return sh->path_info == NULL
+        || info_match(sh->path_info, q->path_info ? q->path_info : "",
+                      rt->info_names, m);
+}
+
+static int
+match_shims(struct fpmd_router *r, const struct fpmd_route_req *q,
+            struct fpmd_route_match *m)
+{
+    const struct route_list *a = NULL, *b = &r->prefix_shims;
+    size_t i = 0, j = 0;
+
+    if (r->nshim_slots > 0) {
+        const struct shim_slot *slot =
+            shim_slot(r, q->script ? q->script : q->path);
+
+        if (slot->script != NULL)
+            a = &slot->shims;
+    }
+    /* Both lists are in config order: merged, the first that holds wins. */
+    while ((a != NULL && i < a->n) || j < b->n) {
+        const struct fpmd_route *rt;
+
+        if (a != NULL && i < a->n && (j >= b->n || a->v[i] < b->v[j]))
+            rt = a->v[i++];
+        else
+            rt = b->v[j++];
+        if (shim_holds(rt, q, m)) {
+            m->route = rt;
+            return 200;
+        }
+    }
+    m->nparams = 0;
+    return 404;
+}
+
 int
 fpmd_router_match_req(struct fpmd_router *r, const struct fpmd_route_req *q,
                       struct fpmd_route_match *m)
 {
+    m->route = NULL;
+    m->allow[0] = '\0';
+    if (r->nshims > 0 && match_shims(r, q, m) == 200)
+        return 200;
     return fpmd_router_match(r, q->method, q->path, m);
+}
+
+int
+fpmd_router_has_shims(const struct fpmd_router *r)
+{
+    return r->nshims > 0;
+}
+
+/* 1 when every request shim b takes, a takes too. */
+static int
+shim_covers(const struct fpmd_route *a, const struct fpmd_route *b)
+{
+    const struct fpmd_conf_shim *x = a->conf->shim, *y = b->conf->shim;
+
+    if (a->methods != NULL) {
+        const char *p = b->methods;
+
+        if (p == NULL)
+            return 0;
+        while (*p != '\0') {
+            size_t len = strcspn(p, ",");
+            char tok[32];
+
+            if (len >= sizeof(tok))
+                return 0;
+            memcpy(tok, p, len);
+            tok[len] = '\0';
+            if (!method_allows(a->methods, tok))
+                return 0;
+            p += len + (p[len] == ',');
+        }
+    }
+    if (x->script != NULL
+        && (y->script == NULL || strcmp(x->script, y->script) != 0))
+        return 0;
+    if (x->prefix != NULL
+        && (y->prefix == NULL
+            || strncmp(y->prefix, x->prefix, strlen(x->prefix)) != 0))
+        return 0;
+    if (x->path_info != NULL
+        && (y->path_info == NULL || strcmp(x->path_info, y->path_info) != 0))
+        return 0;
+    for (size_t i = 0; i < x->nquery; i++) {
+        size_t k;
+
+        for (k = 0; k < y->nquery; k++) {
+            if (strcmp(x->query[i].name, y->query[k].name) == 0)
+                break;
+        }
+        if (k == y->nquery || (strcmp(x->query[i].value, "*") != 0
+                               && strcmp(x->query[i].value,
+                                         y->query[k].value) != 0))
+            return 0;
+    }
+    return 1;
+}
+
+size_t
+fpmd_router_shadowed(const struct fpmd_router *r,
+                     const struct fpmd_route **shadowed,
+                     const struct fpmd_route **by, size_t max)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < r->nroutes; i++) {
+        const struct fpmd_route *b = &r->routes[i];
+
+        if (b->conf == NULL || b->conf->shim == NULL)
+            continue;
+        for (size_t j = 0; j < i; j++) {
+            const struct fpmd_route *a = &r->routes[j];
+
+            if (a->conf == NULL || a->conf->shim == NULL
+                || !shim_covers(a, b))
+                continue;
+            if (n < max) {
+                shadowed[n] = b;
+                by[n] = a;
+            }
+            n++;
+            break;
+        }
+    }
+    return n;
 }
 
 void
@@ -737,8 +1100,8 @@ fpmd_router_print(const struct fpmd_router *r, FILE *out)
     for (size_t i = 0; i < r->nroutes; i++) {
         const struct fpmd_route *rt = &r->routes[i];
 
-        fprintf(out, "%-12s %-32s %-16s %s\n",
+        fprintf(out, "%-12s %-32s %-16s %s%s\n",
                 rt->methods ? rt->methods : "*", rt->path, rt->handler->name,
-                rt->where);
+                rt->where, rt->conf && rt->conf->shim ? " (shim)" : "");
     }
 }

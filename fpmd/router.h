@@ -17,16 +17,24 @@
 #define FPMD_ROUTE_CACHE_PATH 128   /* longer paths are never cached */
 
 struct fpmd_route {
-    char *path;
+    char *path;             /* for a shim, its label */
     char *methods;          /* "GET,POST", NULL: any method */
     const struct fpmd_handler_def *handler;
     const struct fpmd_conf_route *conf;     /* the config route, if any */
     char *where;            /* "file:line" or "file:line:column" */
+    char **info_names;      /* a shim's path_info {names}, NULL-ended */
+};
+
+enum fpmd_param_src {
+    FPMD_PARAM_PATH = 0,    /* the matched path */
+    FPMD_PARAM_QUERY,       /* the raw query (percent-encoded) */
+    FPMD_PARAM_PATH_INFO,
 };
 
 struct fpmd_route_param {
     const char *name;       /* owned by the router; "*" for the wildcard */
-    uint16_t off, len;      /* the value, within the matched path */
+    uint16_t off, len;      /* the value, within its source */
+    uint8_t src;            /* enum fpmd_param_src */
 };
 
 struct fpmd_route_match {
@@ -74,6 +82,15 @@ struct fpmd_route_req {
 int fpmd_router_match_req(struct fpmd_router *r,
                           const struct fpmd_route_req *q,
                           struct fpmd_route_match *m);
+
+/* 1 when the table has shims (and routing needs fpmd_route_req.script). */
+int fpmd_router_has_shims(const struct fpmd_router *r);
+
+/* Shims that an earlier shim takes every request of: the count, with up
+ * to max (shadowed, by) pairs written. */
+size_t fpmd_router_shadowed(const struct fpmd_router *r,
+                            const struct fpmd_route **shadowed,
+                            const struct fpmd_route **by, size_t max);
 
 void fpmd_router_stats(const struct fpmd_router *r,
                        struct fpmd_router_stats *out);

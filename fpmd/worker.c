@@ -5,11 +5,14 @@
  * SIGQUIT (finish what is in flight) or at once on SIGTERM. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -124,10 +127,17 @@ slot_request_end(struct fpmd_worker *w, struct fpmd_req *req, uint64_t now,
 
 /* --- access and slow logs --------------------------------------------- */
 
+/* The request id's param shows the id, made-up ones included, so that
+ * %{HTTP_X_REQUEST_ID}e logs what the legacy backend was sent. */
 static const char *
 access_param(void *ctx, const char *name)
 {
-    return fpmd_req_param(ctx, name);
+    const struct fpmd_req *req = ctx;
+    const char *rid = fpmd_worker_request_id_param();
+
+    if (req->request_id != NULL && rid != NULL && strcmp(name, rid) == 0)
+        return req->request_id;
+    return fpmd_req_param(req, name);
 }
 
 static const char *
@@ -409,6 +419,88 @@ run(struct fpmd_req *req)
     fpmd_worker_resume(req);
 }
 
+const char *
+fpmd_worker_request_id_param(void)
+{
+    struct fpmd_worker *w = fpmd_worker;
+    const char *h = w->conf->request_id;
+    size_t i;
+
+    if (h == NULL)
+        return NULL;
+    if (w->rid_param[0] == '\0') {
+        memcpy(w->rid_param, "HTTP_", 5);
+        for (i = 0; h[i] != '\0' && i + 6 < sizeof(w->rid_param); i++)
+            w->rid_param[5 + i] = h[i] == '-' ? '_'
+                                  : (char) toupper((unsigned char) h[i]);
+        w->rid_param[5 + i] = '\0';
+    }
+    return w->rid_param;
+}
+
+static int
+valid_request_id(const char *s)
+{
+    size_t len = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"
+                        "VWXYZ0123456789._:-");
+
+    return len > 0 && len <= 128 && s[len] == '\0';
+}
+
+static uint64_t
+rid_next(struct fpmd_worker *w)
+{
+    uint64_t x = w->rid_state[0], y = w->rid_state[1];
+
+    w->rid_state[0] = y;
+    x ^= x << 23;
+    w->rid_state[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
+    return w->rid_state[1] + y;
+}
+
+/* The id from the request when it is a sane one, else 128 random bits
+ * (nginx's $request_id has the same form). The request's params stay as
+ * received: the id goes to the legacy backend and the access log. */
+static void
+request_id(struct fpmd_worker *w, struct fpmd_req *req)
+{
+    const char *param = fpmd_worker_request_id_param();
+    const char *v;
+    char id[33];
+
+    if (param == NULL)
+        return;
+    v = fpmd_req_param(req, param);
+    if (v != NULL && valid_request_id(v)) {
+        req->request_id = v;
+        return;
+    }
+    if (w->rid_state[0] == 0 && w->rid_state[1] == 0) {
+        if (getrandom(w->rid_state, sizeof(w->rid_state), 0)
+            != (ssize_t) sizeof(w->rid_state))
+            w->rid_state[0] = fpmd_now_us() ^ ((uint64_t) getpid() << 32);
+        w->rid_state[1] |= 1;
+    }
+    snprintf(id, sizeof(id), "%016" PRIx64 "%016" PRIx64, rid_next(w),
+             rid_next(w));
+    req->request_id = fpmd_strndup(req, id, 32);
+}
+
+static int
+route(struct fpmd_router *r, struct fpmd_req *req)
+{
+    struct fpmd_route_req q = {req->method, req->path, NULL, NULL,
+                               req->query};
+
+    if (!fpmd_router_has_shims(r))
+        return fpmd_router_match(r, req->method, req->path, &req->match);
+    if (fpmd_req_split(req) != FPMD_OK)
+        return 503;
+    q.script = req->script;
+    q.path_info = req->path_info;
+    return fpmd_router_match_req(r, &q, &req->match);
+}
+
 void
 fpmd_worker_start_req(struct fpmd_req *req)
 {
@@ -416,9 +508,9 @@ fpmd_worker_start_req(struct fpmd_req *req)
 
     req->started = 1;
     w->started++;
+    request_id(w, req);
     if (req->route_status == 0)
-        req->route_status = fpmd_router_match(w->router, req->method,
-                                              req->path, &req->match);
+        req->route_status = route(w->router, req);
     if (w->in_flight >= w->conf->pm.max_concurrency) {
         /* Keep-alive and multiplexed requests still reach a worker at its
          * cap; they wait their turn instead of being refused. */

@@ -41,6 +41,9 @@ struct fpmd_worker {
     int finishing;              /* graceful exit under way */
     int fast_exit;
 
+    char rid_param[80];         /* "HTTP_X_REQUEST_ID"; "" until known */
+    uint64_t rid_state[2];      /* xorshift128+ for made-up ids */
+
     /* Requests waiting for a max_concurrency slot, FIFO. */
     struct fpmd_req *queue_head, **queue_tail;
     int running_queue;
@@ -62,6 +65,10 @@ int fpmd_worker_take(int fd, const char *peer, enum fpmd_listen_proto proto);
 /* The codec has a complete request head: route it and run (or queue) its
  * handler. The request may be finished and freed before this returns. */
 void fpmd_worker_start_req(struct fpmd_req *req);
+
+/* The CGI param carrying the request id ("HTTP_X_REQUEST_ID"); NULL when
+ * request ids are off. */
+const char *fpmd_worker_request_id_param(void);
 
 /* Continues a parked handler; from event callbacks only. */
 void fpmd_worker_resume(struct fpmd_req *req);

@@ -7,8 +7,12 @@
  * streams down under the client's backpressure. */
 #include "config.h"
 
+#include <stdlib.h>
+
 #include "fpmd/fpmd.h"
 #include "fpmd/log.h"
+#include "fpmd/req.h"
+#include "fpmd/worker.h"
 #include "migrate/cgi_head.h"
 #include "pools/fastcgi.h"
 
@@ -32,8 +36,45 @@ fail(struct fpmd_req *req, struct fpmd_call *call, const char *why)
     return fpmd_reply_error(req, 502, why);
 }
 
+/* The params a route adds or overrides, and the request id: flattened
+ * name, value pairs in req's memory; *n of them. */
+static const char *const *
+extra_params(struct fpmd_req *req, const struct fpmd_conf_route *cr,
+             size_t *n)
+{
+    size_t max = (cr != NULL ? cr->nparams : 0) + 1;
+    const char **v = fpmd_alloc(req, 2 * max * sizeof(*v));
+
+    *n = 0;
+    if (v == NULL)
+        return NULL;
+    for (size_t i = 0; cr != NULL && i < cr->nparams; i++) {
+        v[2 * *n] = cr->params[i].name;
+        v[2 * *n + 1] = cr->params[i].value;
+        (*n)++;
+    }
+    if (req->request_id != NULL) {
+        v[2 * *n] = fpmd_worker_request_id_param();
+        v[2 * *n + 1] = req->request_id;
+        (*n)++;
+    }
+    return v;
+}
+
+/* to: 404 and the like: the status, and nothing else. */
+FPMD_HANDLER(answer_status)
+{
+    const struct fpmd_conf_route *cr = req->match.route->conf;
+
+    return fpmd_reply_error(req, cr != NULL && cr->to_status ? cr->to_status
+                                                             : 404, NULL);
+}
+
 FPMD_HANDLER(legacy)
 {
+    const struct fpmd_conf_route *cr = req->match.route->conf;
+    const char *const *extra;
+    size_t nextra;
     struct fpmd_cgi_head *head = fpmd_alloc(req, sizeof(*head));
     char *buf = fpmd_alloc(req, CHUNK);
     struct fpmd_call *call;
@@ -46,7 +87,11 @@ FPMD_HANDLER(legacy)
     fpmd_cgi_head_init(head, HEAD_MAX);
     if (fpmd_defer(req, head_free, head) != FPMD_OK)
         return FPMD_ERROR;
-    call = fpmd_fastcgi_start(req, "legacy");
+    extra = extra_params(req, cr, &nextra);
+    if (extra == NULL)
+        return FPMD_ERROR;
+    call = fpmd_fastcgi_start(req, cr != NULL ? cr->legacy : "legacy", extra,
+                              nextra);
     if (call == NULL)
         return FPMD_ERROR;
     /* A backend may answer before it read the body (a 404, a 413): then

@@ -424,8 +424,25 @@ owned_evbuffer(struct fpmd_req *req)
     return b;
 }
 
+static int
+overridden(const char *name, const char *const *extra, size_t nextra)
+{
+    for (size_t i = 0; i < nextra; i++) {
+        if (strcmp(extra[2 * i], name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int
+encode_param(struct evbuffer *b, const char *name, const char *value)
+{
+    return fpmd_fcgi_nv_encode(b, name, strlen(name), value, strlen(value));
+}
+
 struct fpmd_call *
-fpmd_fastcgi_start(struct fpmd_req *req, const char *pool)
+fpmd_fastcgi_start(struct fpmd_req *req, const char *pool,
+                   const char *const *extra, size_t nextra)
 {
     struct fcall *d = fpmd_alloc(req, sizeof(*d));
     struct fpmd_call *call;
@@ -442,8 +459,13 @@ fpmd_fastcgi_start(struct fpmd_req *req, const char *pool)
         const char *name, *value;
 
         if (fpmd_req_param_at(req, i, &name, &value) == FPMD_OK
-            && fpmd_fcgi_nv_encode(d->params, name, strlen(name), value,
-                                   strlen(value)) != FPMD_OK)
+            && !overridden(name, extra, nextra)
+            && encode_param(d->params, name, value) != FPMD_OK)
+            return NULL;
+    }
+    for (size_t i = 0; i < nextra; i++) {
+        if (encode_param(d->params, extra[2 * i], extra[2 * i + 1])
+            != FPMD_OK)
             return NULL;
     }
     call = fpmd_pool_call_new(req, pool, &fastcgi_driver, d);

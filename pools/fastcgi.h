@@ -12,8 +12,12 @@
 #include "fpmd/fpmd.h"
 
 /* Starts req on pool: BEGIN_REQUEST, then every CGI param exactly as
- * req received it. NULL when memory is out. Never suspends. */
-struct fpmd_call *fpmd_fastcgi_start(struct fpmd_req *req, const char *pool);
+ * req received it, but those named in extra (nextra name, value pairs,
+ * flattened), which go with extra's values instead. NULL when memory is
+ * out. Never suspends. */
+struct fpmd_call *fpmd_fastcgi_start(struct fpmd_req *req, const char *pool,
+                                     const char *const *extra,
+                                     size_t nextra);
 /* Sends len bytes of request body (len 0: its end). Suspends while the
  * connection is not lent yet or its output is over the high-water mark.
  * FPMD_DONE when the backend answered already without reading it all

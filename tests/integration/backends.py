@@ -15,8 +15,9 @@ import time
 
 import pytest
 
-from conftest import (FPMD_TEST_BIN, Fpmd, base_conf, can_connect,
-                      children_of, free_port, http_request, need, wait_for)
+from conftest import (FPMD_TEST_BIN, NGINX_BIN, Fpmd, base_conf,
+                      can_connect, children_of, free_port, http_request, need,
+                      wait_for)
 
 
 def start_fpmd(tmp, servers, pools_yaml):
@@ -325,13 +326,63 @@ class Mariadb(Server):
 PHP_FPM_BIN = "/usr/sbin/php-fpm8.2"
 
 
+NGINX_CONF = """
+{user}
+worker_processes 1;
+error_log {dir}/error.log info;
+pid {dir}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+    access_log {dir}/access.log;
+    {extra}
+    client_body_temp_path {dir}/body;
+    fastcgi_temp_path {dir}/fastcgi;
+    proxy_temp_path {dir}/proxy;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    client_max_body_size 64m;
+    upstream fpmd {{ server {fpmd_upstream}; keepalive 8; }}
+{servers}
+}}
+"""
+
+
+class NginxFront(Server):
+    """Debian's nginx with the given server blocks (and an upstream "fpmd"
+    with keep-alive to fpmd_upstream), in its own directory."""
+
+    def __init__(self, tmp, fpmd_upstream, servers_conf, http_extra=""):
+        need(NGINX_BIN, "nginx")
+        self.dir = os.path.join(tmp, "nginx")
+        os.makedirs(self.dir, exist_ok=True)
+        self.log = os.path.join(self.dir, "error.log")
+        self.access_log = os.path.join(self.dir, "access.log")
+        self.label = "nginx"
+        self.conf = os.path.join(self.dir, "nginx.conf")
+        with open(self.conf, "w") as fh:
+            fh.write(NGINX_CONF.format(
+                user="user root;" if os.geteuid() == 0 else "", dir=self.dir,
+                fpmd_upstream=fpmd_upstream, extra=http_extra,
+                servers=servers_conf))
+        self.proc = None
+
+    def start(self, ports):
+        self.proc = subprocess.Popen(
+            [NGINX_BIN, "-p", self.dir, "-c", self.conf, "-g",
+             "daemon off;"], stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        for p in ports:
+            wait_for(lambda: can_connect(("127.0.0.1", p)), 10, "nginx")
+        return self
+
+
 class PhpFpm(Server):
     """Debian's php-fpm 8.2, one static pool of 2 children on a free port,
     serving the scripts in its own www directory."""
 
     stop_signal = signal.SIGQUIT       # php-fpm's graceful stop
 
-    def __init__(self, tmp, scripts, unix=False):
+    def __init__(self, tmp, scripts, unix=False, pool_extra=""):
         self.dir = os.path.join(tmp, "php")
         self.www = os.path.join(self.dir, "www")
         os.makedirs(self.www, exist_ok=True)
@@ -354,10 +405,10 @@ class PhpFpm(Server):
                     "daemonize = no\n[legacy]\nlisten = %s\n"
                     "listen.mode = 0666\n"
                     "pm = static\npm.max_children = 2\n"
-                    "catch_workers_output = yes\n%s" % (
+                    "catch_workers_output = yes\n%s%s" % (
                         self.dir, self.log, self.address,
                         "user = %s\ngroup = %s\n" % (user, user) if user
-                        else ""))
+                        else "", pool_extra))
         self.proc = None
 
     @property

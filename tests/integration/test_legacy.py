@@ -8,14 +8,13 @@ comes down without either sitting whole in fpmd."""
 import hashlib
 import http.client
 import os
-import subprocess
 import time
 
 import pytest
 
-from backends import (PhpFpm, backend, no_worker_died, settle,  # noqa: F401
-                      start_fpmd)
-from conftest import NGINX_BIN, can_connect, free_port, need, wait_for
+from backends import (NginxFront, PhpFpm, backend, no_worker_died,  # noqa: F401
+                      settle, start_fpmd)
+from conftest import free_port, wait_for
 
 PROBE = r"""<?php
 if (isset($_GET['status'])) http_response_code((int)$_GET['status']);
@@ -43,25 +42,6 @@ echo json_encode(['method' => $_SERVER['REQUEST_METHOD'],
     'header' => $_SERVER['HTTP_X_TRACE'] ?? null,
     'post' => $_POST, 'files' => array_map(fn($f) => $f['size'], $_FILES),
     'len' => strlen($body), 'sha' => hash('sha256', $body)]);
-"""
-
-NGINX_CONF = """
-{user}
-worker_processes 1;
-error_log {dir}/error.log info;
-pid {dir}/nginx.pid;
-events {{ worker_connections 1024; }}
-http {{
-    access_log {dir}/access.log;
-    client_body_temp_path {dir}/body;
-    fastcgi_temp_path {dir}/fastcgi;
-    proxy_temp_path {dir}/proxy;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    client_max_body_size 64m;
-    upstream fpmd {{ server {fpmd_upstream}; keepalive 8; }}
-{servers}
-}}
 """
 
 SERVER = """
@@ -99,9 +79,6 @@ legacy:
     f.stop()
     f.write_conf(text)
     f.start(("127.0.0.1", fport))
-    need(NGINX_BIN, "nginx")
-    ndir = os.path.join(tmpdir_path, "nginx")
-    os.makedirs(ndir, exist_ok=True)
     fpmd_addr = ("unix:" + os.path.join(tmpdir_path, "fpmd.sock") if unix
                  else "127.0.0.1:%d" % fport)
     ports = {name: free_port() for name in ("direct", "fpmd", "fpmd_keep")}
@@ -111,32 +88,8 @@ legacy:
         upstream=php.nginx_address if name == "direct"
         else "fpmd" if name == "fpmd_keep" else fpmd_addr)
         for name in ports)
-    conf = os.path.join(ndir, "nginx.conf")
-    with open(conf, "w") as fh:
-        fh.write(NGINX_CONF.format(
-            user="user root;" if os.geteuid() == 0 else "", dir=ndir,
-            fpmd_upstream=fpmd_addr,
-            servers=servers_conf))
-    proc = subprocess.Popen([NGINX_BIN, "-p", ndir, "-c", conf, "-g",
-                             "daemon off;"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-
-    class Proc:
-        def stop(self):
-            if proc.poll() is None:
-                proc.terminate()
-                proc.wait(10)
-
-        def logs(self):
-            try:
-                with open(os.path.join(ndir, "error.log")) as fh:
-                    return "---- nginx\n" + fh.read()[-5000:]
-            except OSError:
-                return ""
-
-    servers.append(Proc())
-    for p in ports.values():
-        wait_for(lambda: can_connect(("127.0.0.1", p)), 10, "nginx")
+    servers.append(NginxFront(tmpdir_path, fpmd_addr, servers_conf).start(
+        ports.values()))
     return ports, f, hport
 
 

@@ -397,7 +397,8 @@ conf_reads_pools(void **state)
     expect_error("legacy: { max: 2 }\n",
                  "t.yaml:1:9: legacy: needs fastcgi: ADDRESS");
     expect_error("routes:\n  - match: /x\n    to: php\n",
-                 "t.yaml:3:9: routes.to: \"php\" is not legacy");
+                 "t.yaml:3:9: routes.to: \"php\" is not legacy, "
+                 "legacy:NAME or a status");
     expect_error("pools:\n  d: { driver: mongo, servers: [1.2.3.4:1] }\n",
                  "t.yaml:2:3: pools.d: database: a mongo pool needs one");
     expect_error("pools:\n  c: { driver: redis, servers: [1.2.3.4:1], "
@@ -429,10 +430,98 @@ conf_reads_pools(void **state)
                  "t.yaml:2:45: unknown key \"size\" in pools");
 }
 
+static void
+conf_shims_named_legacy_pools_and_to_status(void **state)
+{
+    const struct fpmd_conf_route *r;
+    struct fpmd_conf *c;
+
+    (void) state;
+    c = load("listen:\n  - fastcgi: 127.0.0.1:9000\n"
+             "legacy:\n"
+             "  old: { fastcgi: 127.0.0.1:9001 }\n"
+             "  admin: { fastcgi: /run/admin.sock, max: 2 }\n"
+             "routes:\n"
+             "  - match: { script: /api/user.php, method: GET,\n"
+             "             query: { action: show, id: \"*\" } }\n"
+             "    handler: hello\n"
+             "  - match: { script: /index.php, path_info: \"/u/{id}/*\" }\n"
+             "    handler: hello\n"
+             "  - match: { prefix: /admin/ }\n"
+             "    to: legacy:admin\n"
+             "    params: { HTTP_X_TRACE: on, SCRIPT_NAME: /a.php }\n"
+             "  - match: GET /gone.php\n"
+             "    to: 410\n"
+             "  - match: \"*\"\n"
+             "    to: legacy:old\n");
+    if (c == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(c->nbackends, 2);
+    assert_string_equal(c->backends[1].name, "admin");
+    assert_int_equal(c->backends[1].driver, FPMD_DRIVER_FASTCGI);
+    assert_int_equal(c->backends[1].max, 2);
+    r = &c->routes[0];
+    assert_non_null(r->shim);
+    assert_string_equal(r->shim->script, "/api/user.php");
+    assert_string_equal(r->methods, "GET");
+    assert_int_equal(r->shim->nquery, 2);
+    assert_string_equal(r->shim->query[1].value, "*");
+    assert_string_equal(r->path, "/api/user.php?action=show&id=*");
+    assert_int_equal(r->pos.line, 7);
+    assert_string_equal(c->routes[1].path, "/index.php path_info=/u/{id}/*");
+    r = &c->routes[2];
+    assert_string_equal(r->path, "/admin/*");
+    assert_string_equal(r->handler, "legacy");
+    assert_string_equal(r->legacy, "admin");
+    assert_int_equal(r->nparams, 2);
+    assert_string_equal(r->params[1].name, "SCRIPT_NAME");
+    assert_string_equal(c->routes[3].handler, "answer_status");
+    assert_int_equal(c->routes[3].to_status, 410);
+    assert_null(c->routes[3].shim);
+    assert_string_equal(c->routes[4].legacy, "old");
+    fpmd_conf_free(c);
+
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\n"
+                 "routes:\n  - match: \"*\"\n    to: legacy\n",
+                 "t.yaml:4:12: routes: to: legacy: no such legacy pool");
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\n"
+                 "pools:\n  cache: { driver: redis, servers: [1.2.3.4:1] }\n"
+                 "routes:\n  - match: \"*\"\n    to: legacy:cache\n",
+                 "t.yaml:6:12: routes: to: legacy:cache: pool \"cache\" is "
+                 "not a legacy");
+    expect_error("routes:\n  - match: { query: { a: b } }\n    handler: x\n",
+                 "t.yaml:2:12: routes.match: a shim needs script: or "
+                 "prefix:");
+    expect_error("routes:\n  - match: { script: a.php }\n    handler: x\n",
+                 "t.yaml:2:22: routes.match.script: \"a.php\" is a path");
+    expect_error("routes:\n  - match: { script: /a.php, path_info: \"/{a-b}\" }\n"
+                 "    handler: x\n",
+                 "t.yaml:2:41: routes.match.path_info: \"/{a-b}\" is not");
+    expect_error("routes:\n  - match: { script: /a.php, method: get }\n"
+                 "    handler: x\n",
+                 "t.yaml:2:38: routes.match.method: \"get\" is not");
+    expect_error("routes:\n  - match: { script: /a.php, query: { a: \"\" } }"
+                 "\n    handler: x\n",
+                 "routes.match.query: a: an empty value");
+    expect_error("routes:\n  - match: /x\n    to: 302\n",
+                 "t.yaml:3:9: routes.to: \"302\" is not legacy");
+    expect_error("routes:\n  - match: /x\n    handler: x\n"
+                 "    params: { A: b }\n",
+                 "t.yaml:2:5: routes: params: is for to: legacy routes");
+    expect_error("request_id: \"X Id\"\n",
+                 "t.yaml:1:13: request_id: \"X Id\" is not a header name");
+    c = load("listen:\n  - http: 127.0.0.1:8080\nrequest_id: off\n");
+    if (c == NULL)
+        fail_msg("%s", err);
+    assert_null(c->request_id);
+    fpmd_conf_free(c);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(conf_shims_named_legacy_pools_and_to_status),
         cmocka_unit_test(conf_embedded_default_loads),
         cmocka_unit_test(conf_reads_every_section),
         cmocka_unit_test(conf_reports_unknown_keys_and_bad_values_with_positions),

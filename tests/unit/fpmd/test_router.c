@@ -47,6 +47,10 @@ FPMD_HANDLER(ping)
     return FPMD_OK;
 }
 
+/* A config route, as the loader would fill it. */
+#define ROUTE(m, p, h, l, c)                                                 \
+    {.methods = m, .path = p, .handler = h, .pos = {"test.yaml", l, c}}
+
 static void
 init_conf(struct fpmd_conf *c, struct fpmd_conf_route *routes, size_t n)
 {
@@ -62,7 +66,7 @@ static void
 router_matches_config_and_section_routes(void **state)
 {
     struct fpmd_conf_route routes[] = {
-        {"GET", "/hello", "hello", {"test.yaml", 3, 5}, NULL},
+        ROUTE("GET", "/hello", "hello", 3, 5),
     };
     struct fpmd_conf conf;
     struct fpmd_route_match m;
@@ -87,7 +91,7 @@ static void
 router_answers_405_with_allow_and_serves_head_by_get(void **state)
 {
     struct fpmd_conf_route routes[] = {
-        {"GET", "/hello", "hello", {"test.yaml", 3, 5}, NULL},
+        ROUTE("GET", "/hello", "hello", 3, 5),
     };
     struct fpmd_conf conf;
     struct fpmd_route_match m;
@@ -110,10 +114,10 @@ static void
 router_refuses_duplicate_route_naming_both_places(void **state)
 {
     struct fpmd_conf_route routes[] = {
-        {"GET", "/hello", "hello", {"test.yaml", 3, 5}, NULL},
-        {"GET,PUT", "/hello", "status", {"test.yaml", 5, 5}, NULL},
-        {"POST", "/users", "hello", {"test.yaml", 7, 5}, NULL},
-        {NULL, "/x", "missing", {"test.yaml", 9, 14}, NULL},
+        ROUTE("GET", "/hello", "hello", 3, 5),
+        ROUTE("GET,PUT", "/hello", "status", 5, 5),
+        ROUTE("POST", "/users", "hello", 7, 5),
+        ROUTE(NULL, "/x", "missing", 9, 14),
     };
     struct fpmd_conf conf;
     char err[1024];
@@ -134,8 +138,8 @@ static void
 router_accepts_a_config_route_identical_to_the_declared_one(void **state)
 {
     struct fpmd_conf_route routes[] = {
-        {"GET,POST", "/users", "users", {"test.yaml", 3, 5}, NULL},
-        {"PUT", "/users", "hello", {"test.yaml", 5, 5}, NULL},
+        ROUTE("GET,POST", "/users", "users", 3, 5),
+        ROUTE("PUT", "/users", "hello", 5, 5),
     };
     struct fpmd_conf conf;
     struct fpmd_route_match m;
@@ -169,11 +173,11 @@ static void
 router_matches_params_and_wildcards_by_precedence(void **state)
 {
     struct fpmd_conf_route routes[] = {
-        {"GET", "/users/{id}", "hello", {"test.yaml", 3, 5}, NULL},
-        {"GET", "/users/me", "status", {"test.yaml", 4, 5}, NULL},
-        {"DELETE", "/users/{id}/posts/{post}", "ping", {"test.yaml", 5, 5}, NULL},
-        {"GET", "/files/*", "hello", {"test.yaml", 6, 5}, NULL},
-        {"GET", "/users/{id}/*", "ping", {"test.yaml", 7, 5}, NULL},
+        ROUTE("GET", "/users/{id}", "hello", 3, 5),
+        ROUTE("GET", "/users/me", "status", 4, 5),
+        ROUTE("DELETE", "/users/{id}/posts/{post}", "ping", 5, 5),
+        ROUTE("GET", "/files/*", "hello", 6, 5),
+        ROUTE("GET", "/users/{id}/*", "ping", 7, 5),
     };
     struct fpmd_conf conf;
     struct fpmd_route_match m;
@@ -229,7 +233,7 @@ static void
 router_cache_answers_repeats_and_stays_bounded(void **state)
 {
     struct fpmd_conf_route routes[] = {
-        {"GET", "/u/{id}", "hello", {"test.yaml", 3, 5}, NULL},
+        ROUTE("GET", "/u/{id}", "hello", 3, 5),
     };
     struct fpmd_conf conf;
     struct fpmd_route_match m;
@@ -267,12 +271,12 @@ static void
 router_refuses_malformed_patterns(void **state)
 {
     struct fpmd_conf_route routes[] = {
-        {"GET", "/a/{id}", "hello", {"test.yaml", 3, 5}, NULL},
-        {"GET", "/a/{uid}/x", "hello", {"test.yaml", 4, 5}, NULL},
-        {"GET", "/b/x{id}", "hello", {"test.yaml", 5, 5}, NULL},
-        {"GET", "/c/*/d", "hello", {"test.yaml", 6, 5}, NULL},
-        {"GET", "/d/{1x}", "hello", {"test.yaml", 7, 5}, NULL},
-        {"GET", "/a/{id}", "status", {"test.yaml", 8, 5}, NULL},
+        ROUTE("GET", "/a/{id}", "hello", 3, 5),
+        ROUTE("GET", "/a/{uid}/x", "hello", 4, 5),
+        ROUTE("GET", "/b/x{id}", "hello", 5, 5),
+        ROUTE("GET", "/c/*/d", "hello", 6, 5),
+        ROUTE("GET", "/d/{1x}", "hello", 7, 5),
+        ROUTE("GET", "/a/{id}", "status", 8, 5),
     };
     struct fpmd_conf conf;
     char err[2048];
@@ -290,6 +294,185 @@ router_refuses_malformed_patterns(void **state)
                                 "the one declared at test.yaml:3:5"));
 }
 
+/* A param of a shim match, from whichever source it points into. */
+static const char *
+qparam(const struct fpmd_route_match *m, const struct fpmd_route_req *q,
+       const char *name, char *buf, size_t len)
+{
+    for (unsigned i = 0; i < m->nparams; i++) {
+        const struct fpmd_route_param *p = &m->params[i];
+        const char *src = p->src == FPMD_PARAM_QUERY ? q->query
+            : p->src == FPMD_PARAM_PATH_INFO ? q->path_info : q->path;
+
+        if (strcmp(p->name, name) == 0) {
+            snprintf(buf, len, "%.*s", (int) p->len, src + p->off);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+static const char *
+routed(struct fpmd_router *r, const char *method, const char *script,
+       const char *path_info, const char *query, struct fpmd_route_match *m)
+{
+    struct fpmd_route_req q = {method, script, script, path_info, query};
+
+    if (fpmd_router_match_req(r, &q, m) != 200)
+        return "-";
+    return m->route->handler->name;
+}
+
+static void
+router_matches_shims_in_config_order(void **state)
+{
+    struct fpmd_conf_pair show = {"action", "show"}, any_r = {"r", "*"};
+    struct fpmd_conf_pair view[] = {{"r", "post/view"}, {"id", "*"}};
+    struct fpmd_conf_shim s_show = {.script = "/api/user.php",
+                                    .query = &show, .nquery = 1};
+    struct fpmd_conf_shim s_view = {.script = "/index.php", .query = view,
+                                    .nquery = 2};
+    struct fpmd_conf_shim s_any = {.script = "/index.php", .query = &any_r,
+                                   .nquery = 1};
+    struct fpmd_conf_shim s_info = {.script = "/app.php",
+                                    .path_info = "/users/{id}/*"};
+    struct fpmd_conf_shim s_blog = {.prefix = "/blog/"};
+    struct fpmd_conf_route routes[] = {
+        ROUTE("GET", "/api/user.php?action=show", "hello", 3, 5),
+        ROUTE(NULL, "/index.php?r=post/view&id=*", "status", 5, 5),
+        ROUTE(NULL, "/index.php?r=*", "ping", 7, 5),
+        ROUTE("GET", "/app.php path_info=/users/{id}/*", "users", 9, 5),
+        ROUTE("POST", "/blog/*", "status", 11, 5),
+        ROUTE(NULL, "/*", "hello", 13, 5),
+    };
+    struct fpmd_route_req q = {"GET", "/app.php", "/app.php",
+                               "/users/42/avatar/big", ""};
+    struct fpmd_conf conf;
+    struct fpmd_route_match m;
+    struct fpmd_router *r;
+    char err[512], buf[64];
+
+    (void) state;
+    routes[0].shim = &s_show;
+    routes[1].shim = &s_view;
+    routes[2].shim = &s_any;
+    routes[3].shim = &s_info;
+    routes[4].shim = &s_blog;
+    routes[5].handler = "status";
+    init_conf(&conf, routes, 6);
+    r = fpmd_router_build(&conf, err, sizeof(err));
+    assert_non_null(r);
+    assert_true(fpmd_router_has_shims(r));
+
+    /* by script and query value; another value falls through */
+    assert_string_equal(routed(r, "GET", "/api/user.php", NULL,
+                               "id=5&action=show", &m), "hello");
+    assert_int_equal(m.route->conf->pos.line, 3);
+    assert_string_equal(routed(r, "HEAD", "/api/user.php", NULL,
+                               "action=show", &m), "hello");
+    assert_int_equal(routed(r, "POST", "/api/user.php", NULL, "action=show",
+                            &m)[0], 's');
+    assert_int_equal(m.route->conf->pos.line, 13);
+    routed(r, "GET", "/api/user.php", NULL, "action=edit", &m);
+    assert_int_equal(m.route->conf->pos.line, 13);
+    routed(r, "GET", "/api/user.php", NULL, "xaction=show", &m);
+    assert_int_equal(m.route->conf->pos.line, 13);
+    routed(r, "GET", "/api/user.php", NULL, NULL, &m);
+    assert_int_equal(m.route->conf->pos.line, 13);
+
+    /* front controller: the more specific shim first wins; decoded
+     * comparison; the matched values are params */
+    q.script = q.path = "/index.php";
+    q.path_info = NULL;
+    q.query = "r=post%2Fview&id=7";
+    assert_int_equal(fpmd_router_match_req(r, &q, &m), 200);
+    assert_int_equal(m.route->conf->pos.line, 5);
+    assert_string_equal(qparam(&m, &q, "r", buf, sizeof(buf)),
+                        "post%2Fview");
+    assert_string_equal(qparam(&m, &q, "id", buf, sizeof(buf)), "7");
+    q.query = "r=post/view";
+    assert_int_equal(fpmd_router_match_req(r, &q, &m), 200);
+    assert_int_equal(m.route->conf->pos.line, 7);
+    q.query = "r=";
+    assert_int_equal(fpmd_router_match_req(r, &q, &m), 200);
+    assert_int_equal(m.route->conf->pos.line, 7);
+    assert_string_equal(qparam(&m, &q, "r", buf, sizeof(buf)), "");
+    q.query = "r+x=1";
+    assert_int_equal(fpmd_router_match_req(r, &q, &m), 200);
+    assert_int_equal(m.route->conf->pos.line, 13);
+
+    /* PATH_INFO pattern with {id} and a trailing wildcard */
+    q.script = q.path = "/app.php";
+    q.path_info = "/users/42/avatar/big";
+    assert_int_equal(fpmd_router_match_req(r, &q, &m), 200);
+    assert_string_equal(m.route->handler->name, "users");
+    assert_string_equal(qparam(&m, &q, "id", buf, sizeof(buf)), "42");
+    assert_string_equal(qparam(&m, &q, "*", buf, sizeof(buf)), "avatar/big");
+    q.path_info = "/users//x";
+    assert_int_equal(fpmd_router_match_req(r, &q, &m), 200);
+    assert_int_equal(m.route->conf->pos.line, 13);
+    q.path_info = NULL;
+    assert_int_equal(fpmd_router_match_req(r, &q, &m), 200);
+    assert_int_equal(m.route->conf->pos.line, 13);
+
+    /* a path prefix, its rest as "*"; method-bound */
+    q.method = "POST";
+    q.script = q.path = "/blog/2024/hello";
+    assert_int_equal(fpmd_router_match_req(r, &q, &m), 200);
+    assert_int_equal(m.route->conf->pos.line, 11);
+    assert_string_equal(qparam(&m, &q, "*", buf, sizeof(buf)), "2024/hello");
+    q.method = "GET";
+    assert_int_equal(fpmd_router_match_req(r, &q, &m), 200);
+    assert_int_equal(m.route->conf->pos.line, 13);
+    fpmd_router_free(r);
+}
+
+static void
+router_reports_shims_an_earlier_one_shadows(void **state)
+{
+    struct fpmd_conf_pair any_r = {"r", "*"}, view = {"r", "post/view"};
+    struct fpmd_conf_pair show = {"action", "show"};
+    struct fpmd_conf_shim s_any = {.script = "/index.php", .query = &any_r,
+                                   .nquery = 1};
+    struct fpmd_conf_shim s_view = {.script = "/index.php", .query = &view,
+                                    .nquery = 1};
+    struct fpmd_conf_shim s_show = {.script = "/index.php", .query = &show,
+                                    .nquery = 1};
+    struct fpmd_conf_shim s_blog = {.prefix = "/blog/"};
+    struct fpmd_conf_shim s_blog2 = {.prefix = "/blog/2024/"};
+    struct fpmd_conf_route routes[] = {
+        ROUTE(NULL, "/index.php?r=*", "hello", 3, 5),
+        ROUTE("GET", "/index.php?r=post/view", "status", 5, 5),
+        ROUTE("GET", "/index.php?action=show", "status", 7, 5),
+        ROUTE("GET,POST", "/blog/*", "status", 9, 5),
+        ROUTE("POST", "/blog/2024/*", "ping", 11, 5),
+        ROUTE("GET", "/blog/2024/*", "ping", 13, 5),
+    };
+    const struct fpmd_route *shadowed[4], *by[4];
+    struct fpmd_conf conf;
+    struct fpmd_router *r;
+    char err[512];
+
+    (void) state;
+    routes[0].shim = &s_any;
+    routes[1].shim = &s_view;
+    routes[2].shim = &s_show;
+    routes[3].shim = &s_blog;
+    routes[4].shim = &s_blog2;
+    routes[5].shim = &s_blog2;
+    init_conf(&conf, routes, 6);
+    r = fpmd_router_build(&conf, err, sizeof(err));
+    assert_non_null(r);
+    assert_int_equal(fpmd_router_shadowed(r, shadowed, by, 4), 3);
+    assert_int_equal(shadowed[0]->conf->pos.line, 5);
+    assert_int_equal(by[0]->conf->pos.line, 3);
+    assert_int_equal(shadowed[1]->conf->pos.line, 11);
+    assert_int_equal(by[1]->conf->pos.line, 9);
+    assert_int_equal(shadowed[2]->conf->pos.line, 13);
+    assert_int_equal(by[2]->conf->pos.line, 9);
+    fpmd_router_free(r);
+}
+
 int
 main(void)
 {
@@ -301,6 +484,8 @@ main(void)
         cmocka_unit_test(router_matches_params_and_wildcards_by_precedence),
         cmocka_unit_test(router_cache_answers_repeats_and_stays_bounded),
         cmocka_unit_test(router_refuses_malformed_patterns),
+        cmocka_unit_test(router_matches_shims_in_config_order),
+        cmocka_unit_test(router_reports_shims_an_earlier_one_shadows),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,542 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* routes: of the config (fpmd/conf.h, struct fpmd_conf_route): path
+ * routes ("GET /users/{id}"), shims (match: {script: ..., query: ...}),
+ * static files, and where a route sends its requests (handler:, to:
+ * legacy[:NAME], to: 404). */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/load.h"
+#include "fpmd/conf.h"
+
+static struct fpmd_conf_route *cur_route;
+
+static int
+valid_method(const char *m, size_t len)
+{
+    if (len == 0 || len > 20)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        if (!isupper((unsigned char) m[i]))
+            return 0;
+    }
+    return 1;
+}
+
+/* "GET,POST": each an upper-case token. */
+static int
+valid_methods(const char *m, size_t n)
+{
+    const char *p = m, *end = m + n;
+
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t) (end - p));
+        size_t len = comma ? (size_t) (comma - p) : (size_t) (end - p);
+
+        if (!valid_method(p, len))
+            return 0;
+        p += len + (comma != NULL);
+    }
+    return n > 0 && m[n - 1] != ',';
+}
+
+/* A shim's pattern over PATH_INFO has the route path's syntax. */
+static int
+valid_info_pattern(const char *p)
+{
+    if (p[0] != '/' || strchr(p, ' ') != NULL)
+        return 0;
+    for (const char *s = p + 1;;) {
+        const char *end = strchr(s, '/');
+        size_t len = end ? (size_t) (end - s) : strlen(s);
+        const char *brace = memchr(s, '{', len);
+
+        if (len == 1 && s[0] == '*' && end == NULL)
+            return 1;
+        if (brace != NULL) {
+            if (brace != s || len < 3 || s[len - 1] != '}')
+                return 0;
+            for (size_t i = 1; i + 1 < len; i++) {
+                if (!isalnum((unsigned char) s[i]) && s[i] != '_')
+                    return 0;
+            }
+        }
+        if (brace == NULL && (memchr(s, '}', len) || memchr(s, '*', len)))
+            return 0;
+        if (end == NULL)
+            return 1;
+        s = end + 1;
+    }
+}
+
+static struct fpmd_conf_shim *cur_shim;
+
+KEYFN(k_sh_script)
+{
+    const char *s = conf_scalar(c, v, key);
+
+    if (s == NULL)
+        return;
+    if (s[0] != '/' || strchr(s, '?') != NULL) {
+        conf_error_at(c, v, "routes.match.script: \"%s\" is a path from the "
+                      "document root: \"/api/user.php\"", s);
+        return;
+    }
+    conf_get_str(c, v, key, &cur_shim->script);
+}
+
+KEYFN(k_sh_prefix)
+{
+    const char *s = conf_scalar(c, v, key);
+
+    if (s == NULL)
+        return;
+    if (s[0] != '/') {
+        conf_error_at(c, v, "routes.match.prefix: \"%s\" must start with /",
+                      s);
+        return;
+    }
+    conf_get_str(c, v, key, &cur_shim->prefix);
+}
+
+KEYFN(k_sh_info)
+{
+    const char *s = conf_scalar(c, v, key);
+
+    if (s == NULL)
+        return;
+    if (!valid_info_pattern(s)) {
+        conf_error_at(c, v, "routes.match.path_info: \"%s\" is not a path "
+                      "pattern (\"/users/{id}\", \"/files/*\")", s);
+        return;
+    }
+    conf_get_str(c, v, key, &cur_shim->path_info);
+}
+
+KEYFN(k_sh_method)
+{
+    const char *s = conf_scalar(c, v, key);
+
+    if (s == NULL)
+        return;
+    if (!valid_methods(s, strlen(s))) {
+        conf_error_at(c, v, "routes.match.method: \"%s\" is not METHOD or "
+                      "METHOD,METHOD (upper case)", s);
+        return;
+    }
+    conf_get_str(c, v, key, &cur_route->methods);
+}
+
+/* A mapping of names to values, into a pair array; NULL after reporting
+ * a bad one. */
+static struct fpmd_conf_pair *
+read_pairs(struct ctx *c, const struct node *v, const char *key, size_t *n)
+{
+    struct fpmd_conf_pair *pairs;
+
+    *n = 0;
+    if (v->type != N_MAP || v->nkids == 0) {
+        conf_error_at(c, v, "%s: expected a mapping of names to values",
+                      key);
+        return NULL;
+    }
+    pairs = calloc(v->nkids / 2, sizeof(*pairs));
+    if (pairs == NULL)
+        return NULL;
+    for (size_t i = 0; i + 1 < v->nkids; i += 2) {
+        const char *name = conf_scalar(c, v->kids[i], key);
+        const char *val = conf_scalar(c, v->kids[i + 1], key);
+
+        if (name == NULL || val == NULL)
+            continue;
+        if (name[0] == '\0') {
+            conf_error_at(c, v->kids[i], "%s: an empty name", key);
+            continue;
+        }
+        pairs[*n].name = strdup(name);
+        pairs[*n].value = strdup(val);
+        if (pairs[*n].name == NULL || pairs[*n].value == NULL) {
+            free(pairs[*n].name);
+            free(pairs[*n].value);
+            continue;
+        }
+        (*n)++;
+    }
+    return pairs;
+}
+
+static void
+pairs_free(struct fpmd_conf_pair *pairs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(pairs[i].name);
+        free(pairs[i].value);
+    }
+    free(pairs);
+}
+
+KEYFN(k_sh_query)
+{
+    if (cur_shim->query != NULL)
+        return;
+    cur_shim->query = read_pairs(c, v, key, &cur_shim->nquery);
+    for (size_t i = 0; i < cur_shim->nquery; i++) {
+        if (cur_shim->query[i].value[0] == '\0')
+            conf_error_at(c, v, "routes.match.query: %s: an empty value "
+                          "(\"*\" matches any)", cur_shim->query[i].name);
+    }
+}
+
+static const struct key shim_keys[] = {
+    {"script", k_sh_script}, {"prefix", k_sh_prefix},
+    {"path_info", k_sh_info}, {"method", k_sh_method},
+    {"query", k_sh_query},
+};
+
+/* How a shim shows in messages, --routes and the status page:
+ * "/api/user.php?action=show", "/blog/" "*" + " path_info=/{id}". */
+static char *
+shim_label(const struct fpmd_conf_shim *sh)
+{
+    size_t len = 64;
+    char *buf, *p;
+
+    len += strlen(sh->script ? sh->script : sh->prefix);
+    len += sh->path_info ? strlen(sh->path_info) : 0;
+    for (size_t i = 0; i < sh->nquery; i++)
+        len += strlen(sh->query[i].name) + strlen(sh->query[i].value) + 2;
+    buf = malloc(len);
+    if (buf == NULL)
+        return NULL;
+    p = buf + sprintf(buf, "%s%s", sh->script ? sh->script : sh->prefix,
+                      sh->script ? "" : "*");
+    for (size_t i = 0; i < sh->nquery; i++)
+        p += sprintf(p, "%c%s=%s", i == 0 ? '?' : '&', sh->query[i].name,
+                     sh->query[i].value);
+    if (sh->path_info != NULL)
+        sprintf(p, " path_info=%s", sh->path_info);
+    return buf;
+}
+
+static void
+shim_free(struct fpmd_conf_shim *sh)
+{
+    if (sh == NULL)
+        return;
+    free(sh->script);
+    free(sh->prefix);
+    free(sh->path_info);
+    pairs_free(sh->query, sh->nquery);
+    free(sh);
+}
+
+/* match: {script: /api/user.php, method: GET, query: {action: show}}. */
+static void
+match_shim(struct ctx *c, const struct node *v)
+{
+    unsigned nerrors = c->nerrors;
+
+    if (cur_route->shim != NULL)
+        return;
+    cur_shim = calloc(1, sizeof(*cur_shim));
+    if (cur_shim == NULL)
+        return;
+    cur_route->shim = cur_shim;
+    conf_walk_map(c, v, "routes.match", shim_keys, FPMD_ARRAY_LEN(shim_keys));
+    if (c->nerrors != nerrors)
+        return;
+    if ((cur_shim->script == NULL) == (cur_shim->prefix == NULL)) {
+        conf_error_at(c, v, "routes.match: a shim needs script: or prefix: "
+                      "(one of them)");
+        return;
+    }
+    free(cur_route->path);
+    cur_route->path = shim_label(cur_shim);
+}
+
+KEYFN(k_r_match)
+{
+    const char *m;
+    const char *sp;
+
+    cur_route->pos.line = v->line;
+    cur_route->pos.column = v->column;
+    if (v->type == N_MAP) {
+        match_shim(c, v);
+        return;
+    }
+    if ((m = conf_scalar(c, v, key)) == NULL)
+        return;
+    sp = strchr(m, ' ');
+    if (sp != NULL) {
+        if (!valid_methods(m, (size_t) (sp - m))) {
+            conf_error_at(c, v,
+                          "routes.match: \"%s\" is not \"METHOD[,METHOD] "
+                          "/path\" or \"/path\" (methods in upper case)", m);
+            return;
+        }
+        cur_route->methods = strndup(m, (size_t) (sp - m));
+        while (*sp == ' ')
+            sp++;
+        m = sp;
+    }
+    if (strcmp(m, "*") == 0)
+        m = "/*";       /* everything no other route takes */
+    if (m[0] != '/' || strchr(m, ' ') != NULL) {
+        conf_error_at(c, v,
+                      "routes.match: path \"%s\" must start with / and have "
+                      "no spaces", m);
+        return;
+    }
+    free(cur_route->path);
+    cur_route->path = strdup(m);
+}
+
+KEYFN(k_r_handler) { conf_get_str(c, v, key, &cur_route->handler); }
+
+/* to: legacy[:NAME] sends the route's requests, unchanged, to a legacy
+ * pool; to: 404 (or another 4xx/5xx) answers that status and nothing
+ * else. */
+KEYFN(k_r_to)
+{
+    const char *to = conf_scalar(c, v, key);
+    char *end;
+    long st;
+
+    if (to == NULL)
+        return;
+    if (cur_route->handler != NULL) {
+        conf_error_at(c, v, "routes: a route has handler: or to:, not both");
+        return;
+    }
+    if (strcmp(to, "legacy") == 0 || strncmp(to, "legacy:", 7) == 0) {
+        cur_route->legacy = strdup(to[6] == ':' ? to + 7 : "legacy");
+        cur_route->handler = strdup("legacy");
+        return;
+    }
+    errno = 0;
+    st = strtol(to, &end, 10);
+    if (isdigit((unsigned char) to[0]) && *end == '\0' && errno == 0
+        && st >= 400 && st <= 599) {
+        cur_route->to_status = (int) st;
+        cur_route->handler = strdup("answer_status");
+        return;
+    }
+    conf_error_at(c, v, "routes.to: \"%s\" is not legacy, legacy:NAME or a "
+                  "status from 400 to 599", to);
+}
+
+/* params: CGI params a legacy route adds to (or overrides in) what goes
+ * to php-fpm. */
+KEYFN(k_r_params)
+{
+    if (cur_route->params != NULL)
+        return;
+    cur_route->params = read_pairs(c, v, key, &cur_route->nparams);
+}
+
+static char *
+resolve_path(const struct ctx *c, const char *path)
+{
+    char *joined = conf_relative(c, path), *real;
+
+    if (joined == NULL)
+        return NULL;
+    real = realpath(joined, NULL);
+    free(joined);
+    return real;
+}
+
+KEYFN(k_st_root)
+{
+    char *root = NULL;
+
+    conf_get_str(c, v, key, &root);
+    if (root == NULL)
+        return;
+    free(cur_route->static_files->root);
+    /* Resolved once, relative to the config file's directory, so the
+     * containment check compares real paths whatever the cwd is later. */
+    cur_route->static_files->root = resolve_path(c, root);
+    if (cur_route->static_files->root == NULL)
+        conf_error_at(c, v, "%s: \"%s\": %s", key, root, strerror(errno));
+    free(root);
+}
+KEYFN(k_st_index) { conf_get_str(c, v, key, &cur_route->static_files->index); }
+KEYFN(k_st_follow)
+{
+    conf_get_bool(c, v, key, &cur_route->static_files->follow_symlinks);
+}
+KEYFN(k_st_deny)
+{
+    struct fpmd_conf_static *st = cur_route->static_files;
+
+    if (v->type != N_SEQ) {
+        conf_error_at(c, v, "%s: expected a list of extensions", key);
+        return;
+    }
+    for (size_t i = 0; i < st->ndeny_ext; i++)
+        free(st->deny_ext[i]);
+    free(st->deny_ext);
+    st->ndeny_ext = 0;
+    st->deny_ext = calloc(v->nkids ? v->nkids : 1, sizeof(*st->deny_ext));
+    if (st->deny_ext == NULL)
+        return;
+    for (size_t i = 0; i < v->nkids; i++) {
+        const char *e = conf_scalar(c, v->kids[i], key);
+
+        if (e == NULL)
+            continue;
+        if (e[0] != '.' || e[1] == '\0' || strchr(e, '/') != NULL) {
+            conf_error_at(c, v->kids[i], "%s: \"%s\" is not an extension like "
+                          "\".php\"", key, e);
+            continue;
+        }
+        st->deny_ext[st->ndeny_ext++] = strdup(e);
+    }
+}
+
+static const struct key static_keys[] = {
+    {"root", k_st_root}, {"index", k_st_index},
+    {"follow_symlinks", k_st_follow}, {"deny_extensions", k_st_deny},
+};
+
+KEYFN(k_r_static)
+{
+    struct fpmd_conf_static *st = calloc(1, sizeof(*st));
+    unsigned nerrors = c->nerrors;
+
+    if (st == NULL || cur_route->static_files != NULL) {
+        free(st);
+        return;
+    }
+    st->deny_ext = calloc(1, sizeof(*st->deny_ext));
+    if (st->deny_ext != NULL && (st->deny_ext[0] = strdup(".php")) != NULL)
+        st->ndeny_ext = 1;
+
+    cur_route->static_files = st;
+    conf_walk_map(c, v, "routes.static", static_keys,
+                  FPMD_ARRAY_LEN(static_keys));
+    if (v->type == N_MAP && st->root == NULL && c->nerrors == nerrors)
+        conf_error_at(c, v, "routes.static: needs root: DIR");
+}
+
+static const struct key route_keys[] = {
+    {"match", k_r_match}, {"handler", k_r_handler}, {"static", k_r_static},
+    {"to", k_r_to}, {"params", k_r_params},
+};
+
+void
+conf_k_routes(struct ctx *c, const struct node *v, const char *key)
+{
+    struct fpmd_conf *conf = c->conf;
+
+    conf->routes = conf_list_items(c, v, key, "routes", sizeof(*conf->routes));
+    if (conf->routes == NULL)
+        return;
+    for (size_t i = 0; i < v->nkids; i++) {
+        const struct node *item = v->kids[i];
+
+        cur_route = &conf->routes[conf->nroutes++];
+        conf_set_pos(&cur_route->pos, c, item);
+        conf_walk_map(c, item, "routes", route_keys,
+                      FPMD_ARRAY_LEN(route_keys));
+        if (item->type != N_MAP)
+            continue;
+        if (cur_route->path == NULL && cur_route->shim == NULL)
+            conf_error_at(c, item,
+                          "routes: each route needs match: \"[METHOD] "
+                          "/path\" or match: {script: ...}");
+        if (cur_route->params != NULL && cur_route->legacy == NULL)
+            conf_error_at(c, item, "routes: params: is for to: legacy "
+                          "routes");
+        if (cur_route->static_files != NULL && cur_route->shim != NULL) {
+            conf_error_at(c, item, "routes: a static: route matches a "
+                          "path prefix, not a shim");
+        } else if (cur_route->static_files != NULL) {
+            size_t len = cur_route->path ? strlen(cur_route->path) : 0;
+
+            if (cur_route->handler != NULL)
+                conf_error_at(c, item,
+                              "routes: a route has handler: or static:, "
+                              "not both");
+            else if (len > 0 && (len < 2
+                                 || strcmp(cur_route->path + len - 2, "/*")
+                                     != 0))
+                conf_error_at(c, item,
+                              "routes: a static: route matches a prefix: "
+                              "\"GET /assets/*\"");
+            else
+                cur_route->handler = strdup("static");
+            if (cur_route->methods == NULL)
+                cur_route->methods = strdup("GET,HEAD");
+        } else if (cur_route->handler == NULL) {
+            conf_error_at(c, item, "routes: each route needs handler: NAME, "
+                          "to: legacy or static: {root: DIR}");
+        }
+    }
+}
+
+/* Once legacy: is read too (it may come after routes:): each to: legacy
+ * names a legacy pool. */
+void
+conf_check_routes(struct ctx *c)
+{
+    const struct fpmd_conf *conf = c->conf;
+
+    for (size_t i = 0; i < conf->nroutes; i++) {
+        const struct fpmd_conf_route *r = &conf->routes[i];
+        struct node at = {.line = r->pos.line, .column = r->pos.column};
+        size_t j;
+
+        if (r->legacy == NULL)
+            continue;
+        for (j = 0; j < conf->nbackends; j++) {
+            if (strcmp(conf->backends[j].name, r->legacy) == 0)
+                break;
+        }
+        if (j == conf->nbackends)
+            conf_error_at(c, &at, "routes: to: legacy%s%s: no such legacy "
+                          "pool (legacy: {%sfastcgi: ADDRESS})",
+                          strcmp(r->legacy, "legacy") ? ":" : "",
+                          strcmp(r->legacy, "legacy") ? r->legacy : "",
+                          strcmp(r->legacy, "legacy") ? "NAME: {" : "");
+        else if (conf->backends[j].driver != FPMD_DRIVER_FASTCGI)
+            conf_error_at(c, &at, "routes: to: legacy:%s: pool \"%s\" is "
+                          "not a legacy (FastCGI) pool", r->legacy,
+                          r->legacy);
+    }
+}
+
+void
+conf_routes_free(struct fpmd_conf *conf)
+{
+    for (size_t i = 0; i < conf->nroutes; i++) {
+        struct fpmd_conf_route *r = &conf->routes[i];
+
+        free(r->methods);
+        free(r->path);
+        free(r->handler);
+        free(r->legacy);
+        shim_free(r->shim);
+        pairs_free(r->params, r->nparams);
+        if (r->static_files != NULL) {
+            struct fpmd_conf_static *st = r->static_files;
+
+            for (size_t j = 0; j < st->ndeny_ext; j++)
+                free(st->deny_ext[j]);
+            free(st->deny_ext);
+            free(st->root);
+            free(st->index);
+            free(st);
+        }
+    }
+    free(conf->routes);
+}
+
