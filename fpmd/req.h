@@ -82,6 +82,7 @@ struct fpmd_req {
     unsigned body_done:1;           /* fpmd_req_body_whole ran */
     unsigned form_done:1;
     unsigned json_done:1;
+    unsigned served_legacy:1;       /* answered by a legacy backend */
 
     struct fpmd_arena arena;
     struct fpmd_defer *defers;

@@ -4,6 +4,8 @@
  * a torn slot a few times and then take it as it is, but clamped. */
 #include "config.h"
 
+#include <math.h>
+
 #include <string.h>
 #include <sys/mman.h>
 
@@ -14,7 +16,8 @@ static size_t
 sb_size(uint32_t nslots)
 {
     return sizeof(struct fpmd_scoreboard)
-        + (size_t) nslots * sizeof(struct fpmd_sb_slot);
+        + (size_t) nslots * sizeof(struct fpmd_sb_slot)
+        + (size_t) nslots * sizeof(struct fpmd_sb_routes);
 }
 
 struct fpmd_scoreboard *
@@ -28,6 +31,8 @@ fpmd_scoreboard_new(uint32_t nslots)
         return NULL;
     memset(sb, 0, sb_size(nslots));
     sb->nslots = nslots;
+    /* Slots are 8-byte aligned, and so is what follows them. */
+    sb->routes = (struct fpmd_sb_routes *) (void *) &sb->slots[nslots];
     return sb;
 }
 
@@ -105,4 +110,67 @@ fpmd_scoreboard_read(const struct fpmd_scoreboard *sb, uint32_t i,
     if (out->pid <= 0 || out->state == FPMD_SB_FREE)
         return FPMD_ERROR;
     return FPMD_OK;
+}
+
+int
+fpmd_scoreboard_read_routes(const struct fpmd_scoreboard *sb, uint32_t i,
+                            struct fpmd_sb_routes *out)
+{
+    const struct fpmd_sb_slot *s;
+    uint32_t before, after;
+
+    if (sb == NULL || i >= sb->nslots)
+        return FPMD_ERROR;
+    s = &sb->slots[i];
+    for (int tries = 0; tries < 8; tries++) {
+        before = s->seq;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        memcpy(out, &sb->routes[i], sizeof(*out));
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        after = s->seq;
+        if (before == after && (before & 1) == 0)
+            break;
+    }
+    for (size_t r = 0; r < FPMD_SB_ROUTES; r++) {
+        terminate_field(out->r[r].label, sizeof(out->r[r].label));
+        terminate_field(out->r[r].handler, sizeof(out->r[r].handler));
+    }
+    return FPMD_OK;
+}
+
+/* The lower bound of bucket i, 50 us x 2^(i/2); 181/128 ~ 2^(1/2). */
+static uint64_t
+hist_bound(unsigned i)
+{
+    uint64_t b = 50ULL << (i / 2);
+
+    return i % 2 ? b * 181 / 128 : b;
+}
+
+unsigned
+fpmd_sb_hist_bucket(uint64_t us)
+{
+    for (unsigned i = 1; i < FPMD_SB_HIST; i++) {
+        if (us < hist_bound(i))
+            return i - 1;
+    }
+    return FPMD_SB_HIST - 1;
+}
+
+double
+fpmd_sb_hist_quantile(const uint64_t *hist, double q)
+{
+    uint64_t total = 0, seen = 0;
+    unsigned i;
+
+    for (i = 0; i < FPMD_SB_HIST; i++)
+        total += hist[i];
+    if (total == 0)
+        return 0.0;
+    for (i = 0; i + 1 < FPMD_SB_HIST; i++) {
+        seen += hist[i];
+        if ((double) seen >= q * (double) total)
+            break;
+    }
+    return 0.05 * pow(2.0, ((double) i + 0.5) / 2.0);
 }

@@ -18,6 +18,10 @@
 #define FPMD_SB_POOL_LEN 64
 #define FPMD_SB_BACKENDS 16         /* FPMD_MAX_BACKENDS */
 #define FPMD_SB_BACKEND_LEN 32
+#define FPMD_SB_ROUTES 64           /* config routes with statistics */
+#define FPMD_SB_ROUTE_LEN 96
+#define FPMD_SB_HANDLER_LEN 32
+#define FPMD_SB_HIST 32             /* latency buckets, see below */
 
 enum fpmd_sb_state {
     FPMD_SB_FREE = 0,       /* slot unused */
@@ -50,6 +54,25 @@ struct fpmd_sb_backend {
     uint64_t calls, timeouts, errors, reconnects, exhausted;
 };
 
+/* Latencies of one side of a route: bucket i counts answers that took
+ * [50 µs x 2^(i/2), 50 µs x 2^((i+1)/2)), the first and last taking what
+ * is below and above. */
+struct fpmd_sb_side {
+    uint64_t requests, errors;      /* errors: a 5xx, or cut short */
+    uint32_t hist[FPMD_SB_HIST];
+};
+
+/* One config route as one worker served it, counters since it started;
+ * matched across workers by label and handler. */
+struct fpmd_sb_route {
+    char label[FPMD_SB_ROUTE_LEN];      /* "GET /api/user.php?action=show";
+                                         * "" ends the list */
+    char handler[FPMD_SB_HANDLER_LEN];
+    struct fpmd_sb_side native, legacy;
+    uint64_t shadow_compared, shadow_mismatches, shadow_errors;
+    uint64_t canary_fallbacks;
+};
+
 struct fpmd_sb_slot {
     /* Written by the worker. */
     volatile uint32_t seq;      /* odd while the worker writes (seqlock) */
@@ -73,6 +96,12 @@ struct fpmd_sb_slot {
     struct fpmd_sb_backend backends[FPMD_SB_BACKENDS];
 };
 
+/* A worker's route rows, apart from its slot so that copies of slots stay
+ * small; written under the slot's seqlock. */
+struct fpmd_sb_routes {
+    struct fpmd_sb_route r[FPMD_SB_ROUTES];
+};
+
 /* Pool-wide counters written by the master. */
 struct fpmd_sb_pool {
     char name[FPMD_SB_POOL_LEN];
@@ -88,6 +117,7 @@ struct fpmd_sb_pool {
 struct fpmd_scoreboard {
     struct fpmd_sb_pool pool;
     uint32_t nslots;
+    struct fpmd_sb_routes *routes;  /* nslots of them, in the same mapping */
     struct fpmd_sb_slot slots[];
 };
 
@@ -105,6 +135,16 @@ void fpmd_scoreboard_end_write(struct fpmd_sb_slot *slot);
  * FPMD_ERROR for a free slot or index out of range. */
 int fpmd_scoreboard_read(const struct fpmd_scoreboard *sb, uint32_t i,
                          struct fpmd_sb_slot *out);
+
+/* Reader side for slot i's route rows, like fpmd_scoreboard_read. */
+int fpmd_scoreboard_read_routes(const struct fpmd_scoreboard *sb, uint32_t i,
+                                struct fpmd_sb_routes *out);
+
+/* The histogram bucket of a latency in microseconds. */
+unsigned fpmd_sb_hist_bucket(uint64_t us);
+/* The q-quantile (0 < q < 1) of a histogram, in milliseconds, taken at
+ * the geometric middle of its bucket; 0 when it counts nothing. */
+double fpmd_sb_hist_quantile(const uint64_t *hist, double q);
 
 /* Bounded string copy into a fixed field: truncates, always terminates. */
 void fpmd_scoreboard_copy_str(char *dst, size_t dstlen, const char *src,

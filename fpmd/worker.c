@@ -125,6 +125,65 @@ slot_request_end(struct fpmd_worker *w, struct fpmd_req *req, uint64_t now,
     fpmd_scoreboard_end_write(w->slot);
 }
 
+/* The statistics row of req's config route; NULL for other routes. */
+static struct fpmd_sb_route *
+route_row(struct fpmd_worker *w, const struct fpmd_req *req)
+{
+    const struct fpmd_conf_route *cr;
+    size_t i;
+
+    if (req->match.route == NULL || (cr = req->match.route->conf) == NULL)
+        return NULL;
+    i = (size_t) (cr - w->conf->routes);
+    return i < w->conf->nroutes && i < FPMD_SB_ROUTES ? &w->routes->r[i]
+                                                      : NULL;
+}
+
+static void
+slot_route_end(struct fpmd_worker *w, struct fpmd_req *req, uint64_t now)
+{
+    struct fpmd_sb_route *row = route_row(w, req);
+    struct fpmd_sb_side *side;
+
+    if (row == NULL)
+        return;
+    side = req->served_legacy ? &row->legacy : &row->native;
+    fpmd_scoreboard_begin_write(w->slot);
+    side->requests++;
+    side->errors += req->status >= 500 || req->terminated
+        || (req->aborted && !req->finished);
+    side->hist[fpmd_sb_hist_bucket(now - req->start_us)]++;
+    fpmd_scoreboard_end_write(w->slot);
+}
+
+/* The config routes' rows, named, counters from zero: the slot may have
+ * been another worker's. */
+static void
+slot_routes_init(struct fpmd_worker *w)
+{
+    const struct fpmd_conf *conf = w->conf;
+
+    memset(w->routes, 0, sizeof(*w->routes));
+    for (size_t i = 0; i < conf->nroutes && i < FPMD_SB_ROUTES; i++) {
+        const struct fpmd_conf_route *cr = &conf->routes[i];
+        struct fpmd_sb_route *row = &w->routes->r[i];
+        char label[FPMD_SB_ROUTE_LEN], handler[FPMD_SB_HANDLER_LEN];
+        int n, hn;
+
+        n = snprintf(label, sizeof(label), "%s%s%s",
+                     cr->methods ? cr->methods : "",
+                     cr->methods ? " " : "", cr->path ? cr->path : "?");
+        fpmd_scoreboard_copy_str(row->label, sizeof(row->label), label,
+                                 n > 0 ? (size_t) n : 0);
+        hn = cr->legacy ? snprintf(handler, sizeof(handler), "legacy:%s",
+                                   cr->legacy)
+                        : snprintf(handler, sizeof(handler), "%s",
+                                   cr->handler);
+        fpmd_scoreboard_copy_str(row->handler, sizeof(row->handler), handler,
+                                 hn > 0 ? (size_t) hn : 0);
+    }
+}
+
 /* --- access and slow logs --------------------------------------------- */
 
 /* The request id's param shows the id, made-up ones included, so that
@@ -335,6 +394,7 @@ complete(struct fpmd_req *req)
     now = fpmd_now_us();
     cpu = req->oncpu_ns / 1000;
     slot_request_end(w, req, now, cpu);
+    slot_route_end(w, req, now);
     write_access_log(w, req, now, cpu);
     w->in_flight--;
     w->requests++;
@@ -742,6 +802,7 @@ fpmd_worker_main(const struct fpmd_conf *conf,
     w.nlisteners = nlisteners;
     w.sb = sb;
     w.slot = &sb->slots[slot];
+    w.routes = &sb->routes[slot];
     w.generation = generation;
     w.queue_tail = &w.queue_head;
     w.signal_fd = -1;
@@ -790,6 +851,7 @@ fpmd_worker_main(const struct fpmd_conf *conf,
     w.slot->generation = generation;
     w.slot->start_us = fpmd_now_us();
     w.slot->heartbeat_us = w.slot->start_us;
+    slot_routes_init(&w);
     fpmd_scoreboard_end_write(w.slot);
     on_tick(-1, 0, &w);
     set_accepting(&w, 1);

@@ -26,6 +26,7 @@ struct fpmd_worker {
 
     struct fpmd_scoreboard *sb;
     struct fpmd_sb_slot *slot;
+    struct fpmd_sb_routes *routes;  /* this worker's route rows */
     uint32_t generation;
 
     struct fpmd_coro_pool *coros;

@@ -77,9 +77,50 @@ add_backends(struct fpmd_status_view *v, const struct fpmd_sb_slot *slot)
     }
 }
 
-/* Fills v from the scoreboard; slots is an arena array of nslots. */
 static void
-snapshot(struct fpmd_status_view *v, struct fpmd_sb_slot *slots)
+add_side(struct fpmd_status_side *to, const struct fpmd_sb_side *from)
+{
+    to->requests += from->requests;
+    to->errors += from->errors;
+    for (size_t i = 0; i < FPMD_SB_HIST; i++)
+        to->hist[i] += from->hist[i];
+}
+
+/* Adds one worker's route rows into v, matched by label and handler (two
+ * generations may list different routes). */
+static void
+add_routes(struct fpmd_status_view *v, const struct fpmd_sb_routes *rows)
+{
+    for (size_t i = 0; i < FPMD_SB_ROUTES && rows->r[i].label[0]; i++) {
+        const struct fpmd_sb_route *s = &rows->r[i];
+        struct fpmd_status_route *r = NULL;
+
+        for (size_t j = 0; j < v->nroutes && r == NULL; j++) {
+            if (strcmp(v->routes[j].label, s->label) == 0
+                && strcmp(v->routes[j].handler, s->handler) == 0)
+                r = &v->routes[j];
+        }
+        if (r == NULL) {
+            if (v->nroutes == FPMD_SB_ROUTES)
+                continue;
+            r = &v->routes[v->nroutes++];
+            memcpy(r->label, s->label, sizeof(r->label));
+            memcpy(r->handler, s->handler, sizeof(r->handler));
+        }
+        add_side(&r->native, &s->native);
+        add_side(&r->legacy, &s->legacy);
+        r->shadow_compared += s->shadow_compared;
+        r->shadow_mismatches += s->shadow_mismatches;
+        r->shadow_errors += s->shadow_errors;
+        r->canary_fallbacks += s->canary_fallbacks;
+    }
+}
+
+/* Fills v from the scoreboard; slots is an arena array of nslots, rows
+ * room for one worker's route rows. */
+static void
+snapshot(struct fpmd_status_view *v, struct fpmd_sb_slot *slots,
+         struct fpmd_sb_routes *rows)
 {
     const struct fpmd_worker *w = fpmd_worker;
     const struct fpmd_scoreboard *sb = w->sb;
@@ -104,6 +145,8 @@ snapshot(struct fpmd_status_view *v, struct fpmd_sb_slot *slots)
         v->free_stacks += slots[n].free_stacks;
         v->free_conns += slots[n].free_conns;
         add_backends(v, &slots[n]);
+        if (fpmd_scoreboard_read_routes(sb, i, rows) == FPMD_OK)
+            add_routes(v, rows);
         if (slots[n].state == FPMD_SB_BUSY)
             v->active++;
         else if (slots[n].state == FPMD_SB_IDLE
@@ -132,7 +175,8 @@ snapshot(struct fpmd_status_view *v, struct fpmd_sb_slot *slots)
 FPMD_HANDLER(status)
 {
     enum fpmd_status_format fmt;
-    struct fpmd_status_view v;
+    struct fpmd_status_view *v = fpmd_alloc(req, sizeof(*v));
+    struct fpmd_sb_routes *rows = fpmd_alloc(req, sizeof(*rows));
     struct fpmd_sb_slot *slots;
     const char *ctype = "text/plain";
     struct evbuffer *out;
@@ -140,7 +184,7 @@ FPMD_HANDLER(status)
 
     slots = fpmd_alloc(req, fpmd_worker->sb->nslots * sizeof(*slots) + 1);
     out = evbuffer_new();
-    if (slots == NULL || out == NULL) {
+    if (slots == NULL || out == NULL || v == NULL || rows == NULL) {
         if (out != NULL)
             evbuffer_free(out);
         return FPMD_ERROR;
@@ -150,8 +194,8 @@ FPMD_HANDLER(status)
         return FPMD_ERROR;
     }
     fpmd_status_parse_query(fpmd_req_query(req), &fmt, &full);
-    snapshot(&v, slots);
-    if (fpmd_status_render(out, &v, fmt, full, &ctype) != FPMD_OK
+    snapshot(v, slots, rows);
+    if (fpmd_status_render(out, v, fmt, full, &ctype) != FPMD_OK
         || send_no_cache(req) != FPMD_OK)
         return FPMD_ERROR;
     return fpmd_reply(req, 200, ctype, evbuffer_pullup(out, -1),

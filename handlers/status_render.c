@@ -337,46 +337,100 @@ backend_fields(const struct fpmd_status_backend *b,
     return n;
 }
 
-/* fpmd's backend pools after php-fpm's pool fields: a block per pool in
- * text, a "backends" list in JSON and XML, a table each in HTML. */
+static size_t
+route_fields(const struct fpmd_status_route *r, enum fpmd_status_format fmt,
+             struct field *f)
+{
+    size_t n = 0;
+
+    f[n++] = (struct field) {fmt == FPMD_STATUS_TEXT ? "route" : "name",
+                             K_STR, r->label, 0, 0};
+    f[n++] = (struct field) {"handler", K_STR, r->handler, 0, 0};
+    f[n++] = (struct field) {"native requests", K_NUM, NULL,
+                             r->native.requests, 0};
+    f[n++] = (struct field) {"native errors", K_NUM, NULL, r->native.errors,
+                             0};
+    f[n++] = (struct field) {"native p50 ms", K_FLOAT, NULL, 0,
+                             fpmd_sb_hist_quantile(r->native.hist, 0.5)};
+    f[n++] = (struct field) {"native p99 ms", K_FLOAT, NULL, 0,
+                             fpmd_sb_hist_quantile(r->native.hist, 0.99)};
+    f[n++] = (struct field) {"legacy requests", K_NUM, NULL,
+                             r->legacy.requests, 0};
+    f[n++] = (struct field) {"legacy errors", K_NUM, NULL, r->legacy.errors,
+                             0};
+    f[n++] = (struct field) {"legacy p50 ms", K_FLOAT, NULL, 0,
+                             fpmd_sb_hist_quantile(r->legacy.hist, 0.5)};
+    f[n++] = (struct field) {"legacy p99 ms", K_FLOAT, NULL, 0,
+                             fpmd_sb_hist_quantile(r->legacy.hist, 0.99)};
+    f[n++] = (struct field) {"shadow compared", K_NUM, NULL,
+                             r->shadow_compared, 0};
+    f[n++] = (struct field) {"shadow mismatches", K_NUM, NULL,
+                             r->shadow_mismatches, 0};
+    f[n++] = (struct field) {"shadow errors", K_NUM, NULL, r->shadow_errors,
+                             0};
+    f[n++] = (struct field) {"canary fallbacks", K_NUM, NULL,
+                             r->canary_fallbacks, 0};
+    return n;
+}
+
+static size_t
+list_backend(const struct fpmd_status_view *v, size_t i,
+             enum fpmd_status_format fmt, struct field *f)
+{
+    return backend_fields(&v->backends[i], fmt, f);
+}
+
+static size_t
+list_route(const struct fpmd_status_view *v, size_t i,
+           enum fpmd_status_format fmt, struct field *f)
+{
+    return route_fields(&v->routes[i], fmt, f);
+}
+
+/* fpmd's own lists after php-fpm's pool fields (backend pools, routes):
+ * a block per item in text, a list in JSON and XML, a table each in
+ * HTML. */
 static void
-render_backends(struct evbuffer *out, const struct fpmd_status_view *v,
-                enum fpmd_status_format fmt)
+render_list(struct evbuffer *out, const struct fpmd_status_view *v,
+            enum fpmd_status_format fmt, const char *list, const char *item,
+            size_t count,
+            size_t (*fields)(const struct fpmd_status_view *, size_t,
+                             enum fpmd_status_format, struct field *))
 {
     struct field f[16];
     size_t n;
 
-    if (v->nbackends == 0)
+    if (count == 0)
         return;
     if (fmt == FPMD_STATUS_JSON)
-        evbuffer_add(out, ",\"backends\":[", 13);
+        evbuffer_add_printf(out, ",\"%s\":[", list);
     else if (fmt == FPMD_STATUS_XML)
-        evbuffer_add(out, "<backends>\n", 11);
+        evbuffer_add_printf(out, "<%s>\n", list);
     else if (fmt == FPMD_STATUS_HTML)
         evbuffer_add(out, "</table>\n", 9);
-    for (size_t i = 0; i < v->nbackends; i++) {
+    for (size_t i = 0; i < count; i++) {
         if (fmt == FPMD_STATUS_TEXT)
             evbuffer_add(out, "\n", 1);
         else if (fmt == FPMD_STATUS_JSON)
             evbuffer_add(out, i ? ",{" : "{", i ? 2 : 1);
         else if (fmt == FPMD_STATUS_XML)
-            evbuffer_add(out, "<backend>\n", 10);
+            evbuffer_add_printf(out, "<%s>\n", item);
         else
             evbuffer_add(out, "<table border=\"1\">\n", 19);
-        n = backend_fields(&v->backends[i], fmt, f);
+        n = fields(v, i, fmt, f);
         for (size_t j = 0; j < n; j++)
             put_field(out, fmt, &f[j], j == 0);
         if (fmt == FPMD_STATUS_JSON)
             evbuffer_add(out, "}", 1);
         else if (fmt == FPMD_STATUS_XML)
-            evbuffer_add(out, "</backend>\n", 11);
+            evbuffer_add_printf(out, "</%s>\n", item);
         else if (fmt == FPMD_STATUS_HTML)
             evbuffer_add(out, "</table>\n", 9);
     }
     if (fmt == FPMD_STATUS_JSON)
         evbuffer_add(out, "]", 1);
     else if (fmt == FPMD_STATUS_XML)
-        evbuffer_add(out, "</backends>\n", 12);
+        evbuffer_add_printf(out, "</%s>\n", list);
     else if (fmt == FPMD_STATUS_HTML)
         evbuffer_add(out, "<table>\n", 8);
 }
@@ -431,6 +485,91 @@ render_backend_metrics(struct evbuffer *out, const struct fpmd_status_view *v)
             evbuffer_add_printf(out, "phpfpm_backend_%s{backend=\"%s\"} "
                                 "%llu\n", stats[s].name, b->name,
                                 (unsigned long long) value);
+        }
+    }
+}
+
+/* A label value as OpenMetrics wants it: \\, \" and \n escaped. */
+static void
+esc_label(struct evbuffer *out, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (*s == '\\' || *s == '"')
+            evbuffer_add_printf(out, "\\%c", *s);
+        else if (*s == '\n')
+            evbuffer_add(out, "\\n", 2);
+        else
+            evbuffer_add(out, s, 1);
+    }
+}
+
+static void
+route_sample(struct evbuffer *out, const char *family,
+             const struct fpmd_status_route *r, const char *side,
+             const char *value)
+{
+    evbuffer_add_printf(out, "phpfpm_route_%s{route=\"", family);
+    esc_label(out, r->label);
+    evbuffer_add(out, "\",handler=\"", 11);
+    esc_label(out, r->handler);
+    if (side != NULL)
+        evbuffer_add_printf(out, "\",side=\"%s", side);
+    evbuffer_add_printf(out, "\"} %s\n", value);
+}
+
+/* Per config route: counters by side (native, legacy), latency quantiles
+ * as gauges, shadow and canary counters. */
+static void
+render_route_metrics(struct evbuffer *out, const struct fpmd_status_view *v)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } fams[] = {
+        {"requests", "counter", "requests answered, by side"},
+        {"errors", "counter", "answers that were a 5xx or cut short"},
+        {"p50_ms", "gauge", "median latency in ms (sqrt(2) buckets)"},
+        {"p99_ms", "gauge", "99th percentile latency in ms"},
+        {"shadow_compared", "counter", "shadow answers compared"},
+        {"shadow_mismatches", "counter", "shadow answers that differed"},
+        {"shadow_errors", "counter", "shadow calls that failed"},
+        {"canary_fallbacks", "counter", "canary fallbacks to legacy"},
+    };
+    char val[64];
+
+    if (v->nroutes == 0)
+        return;
+    for (size_t fam = 0; fam < FPMD_ARRAY_LEN(fams); fam++) {
+        evbuffer_add_printf(out, "# HELP phpfpm_route_%s fpmd: per config "
+                            "route, summed over the workers: %s.\n"
+                            "# TYPE phpfpm_route_%s %s\n", fams[fam].name,
+                            fams[fam].help, fams[fam].name, fams[fam].type);
+        for (size_t i = 0; i < v->nroutes; i++) {
+            const struct fpmd_status_route *r = &v->routes[i];
+            const struct fpmd_status_side *sides[2] = {&r->native,
+                                                       &r->legacy};
+            const uint64_t extra[4] = {r->shadow_compared,
+                                       r->shadow_mismatches,
+                                       r->shadow_errors, r->canary_fallbacks};
+
+            if (fam >= 4) {
+                snprintf(val, sizeof(val), "%llu",
+                         (unsigned long long) extra[fam - 4]);
+                route_sample(out, fams[fam].name, r, NULL, val);
+                continue;
+            }
+            for (int s2 = 0; s2 < 2; s2++) {
+                const struct fpmd_status_side *sd = sides[s2];
+
+                if (fam < 2)
+                    snprintf(val, sizeof(val), "%llu", (unsigned long long)
+                             (fam == 0 ? sd->requests : sd->errors));
+                else
+                    snprintf(val, sizeof(val), "%.3f",
+                             fpmd_sb_hist_quantile(sd->hist,
+                                                   fam == 2 ? 0.5 : 0.99));
+                route_sample(out, fams[fam].name, r,
+                             s2 == 0 ? "native" : "legacy", val);
+            }
         }
     }
 }
@@ -493,6 +632,7 @@ render_openmetrics(struct evbuffer *out, const struct fpmd_status_view *v)
            "fpmd: connection objects on the workers' free lists.",
            v->free_conns);
     render_backend_metrics(out, v);
+    render_route_metrics(out, v);
     evbuffer_add(out, "# EOF\n", 6);
 }
 
@@ -524,7 +664,9 @@ fpmd_status_render(struct evbuffer *out, const struct fpmd_status_view *v,
     n = pool_fields(v, f);
     for (size_t i = 0; i < n; i++)
         put_field(out, fmt, &f[i], i == 0);
-    render_backends(out, v, fmt);
+    render_list(out, v, fmt, "backends", "backend", v->nbackends,
+                list_backend);
+    render_list(out, v, fmt, "routes", "route", v->nroutes, list_route);
     if (full) {
         if (fmt == FPMD_STATUS_JSON)
             evbuffer_add(out, ",\"processes\":[", 14);

@@ -29,6 +29,21 @@ struct fpmd_status_backend {
     uint64_t calls, timeouts, errors, reconnects, exhausted;
 };
 
+/* A config route summed over the workers: one side each for the C handler
+ * and the legacy backend. */
+struct fpmd_status_side {
+    uint64_t requests, errors;
+    uint64_t hist[FPMD_SB_HIST];
+};
+
+struct fpmd_status_route {
+    char label[FPMD_SB_ROUTE_LEN];
+    char handler[FPMD_SB_HANDLER_LEN];
+    struct fpmd_status_side native, legacy;
+    uint64_t shadow_compared, shadow_mismatches, shadow_errors;
+    uint64_t canary_fallbacks;
+};
+
 struct fpmd_status_view {
     const char *pool;
     const char *pm;             /* "static", "dynamic", "ondemand" */
@@ -44,6 +59,8 @@ struct fpmd_status_view {
     size_t nslots;
     struct fpmd_status_backend backends[FPMD_SB_BACKENDS];
     size_t nbackends;
+    struct fpmd_status_route routes[FPMD_SB_ROUTES];
+    size_t nroutes;
 };
 
 /* php-fpm's query words: json, xml, html, openmetrics, full, in any

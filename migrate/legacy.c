@@ -87,6 +87,7 @@ FPMD_HANDLER(legacy)
     fpmd_cgi_head_init(head, HEAD_MAX);
     if (fpmd_defer(req, head_free, head) != FPMD_OK)
         return FPMD_ERROR;
+    req->served_legacy = 1;
     extra = extra_params(req, cr, &nextra);
     if (extra == NULL)
         return FPMD_ERROR;

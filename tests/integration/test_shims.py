@@ -214,3 +214,33 @@ def test_cve_2019_11043_path_info_stays_empty(site, no_worker_died):
         assert out["path_info"] == "", out
         if script == "/cve.php":
             assert out["script"] == "/cve.php"
+
+
+def test_status_page_counts_each_route_by_side(site, no_worker_died):
+    port, f, _ = site
+    address = ("127.0.0.1", int(re.search(r"fastcgi: 127.0.0.1:(\d+)",
+                                          open(f.conf).read()).group(1)))
+    for _ in range(7):
+        native(port, "/api/user.php?action=show")
+    for _ in range(3):
+        legacy(port, "/probe.php")
+    assert get(port, "/probe.php?status=503")[0] == 503
+    assert get(port, "/gone.php")[0] == 410
+    status, _, body = fcgi_client.request(address, "GET",
+                                          "/status?json").split()
+    assert status == 200
+    routes = {r["name"]: r for r in json.loads(body)["routes"]}
+    shim = routes["GET /api/user.php?action=show"]
+    assert shim["handler"] == "shim_echo"
+    assert shim["native requests"] == 7 and shim["legacy requests"] == 0
+    assert 0 < shim["native p50 ms"] <= shim["native p99 ms"] < 1000
+    rest = routes["/*"]
+    assert rest["handler"] == "legacy:main"
+    assert rest["legacy requests"] == 4 and rest["legacy errors"] == 1
+    assert rest["native requests"] == 0 and rest["legacy p99 ms"] > 0
+    assert routes["GET /gone.php"]["native requests"] == 1
+    assert routes["/admin/*"]["handler"] == "legacy:admin"
+    status, _, body = fcgi_client.request(address, "GET",
+                                          "/status?openmetrics").split()
+    assert ('phpfpm_route_requests{route="/*",handler="legacy:main",'
+            'side="legacy"} 4\n') in body.decode()

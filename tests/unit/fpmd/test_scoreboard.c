@@ -95,10 +95,35 @@ scoreboard_is_shared_with_children(void **state)
     fpmd_scoreboard_free(sb);
 }
 
+static void
+scoreboard_histogram_buckets_and_quantiles(void **state)
+{
+    uint64_t hist[FPMD_SB_HIST] = {0};
+
+    (void) state;
+    assert_int_equal(fpmd_sb_hist_bucket(0), 0);
+    assert_int_equal(fpmd_sb_hist_bucket(69), 0);
+    assert_int_equal(fpmd_sb_hist_bucket(70), 1);    /* 50 x 1.414 */
+    assert_int_equal(fpmd_sb_hist_bucket(99), 1);
+    assert_int_equal(fpmd_sb_hist_bucket(100), 2);
+    assert_int_equal(fpmd_sb_hist_bucket(1000), 8);  /* 800 .. 1131 */
+    assert_int_equal(fpmd_sb_hist_bucket(UINT64_MAX), FPMD_SB_HIST - 1);
+    assert_true(fpmd_sb_hist_quantile(hist, 0.5) == 0.0);
+    hist[8] = 99;
+    hist[20] = 1;
+    assert_true(fpmd_sb_hist_quantile(hist, 0.5) > 0.8
+                && fpmd_sb_hist_quantile(hist, 0.5) < 1.14);
+    assert_true(fpmd_sb_hist_quantile(hist, 0.99) < 1.14);
+    hist[20] = 2;
+    assert_true(fpmd_sb_hist_quantile(hist, 0.99) > 51.2
+                && fpmd_sb_hist_quantile(hist, 0.99) < 72.5);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(scoreboard_histogram_buckets_and_quantiles),
         cmocka_unit_test(scoreboard_read_sanitizes_a_garbage_slot),
         cmocka_unit_test(scoreboard_read_refuses_free_and_out_of_range_slots),
         cmocka_unit_test(scoreboard_copies_strings_with_a_bound),

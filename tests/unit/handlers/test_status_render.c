@@ -186,6 +186,87 @@ status_openmetrics_has_php_fpm_names(void **state)
 }
 
 static void
+status_routes_in_every_format(void **state)
+{
+    struct fpmd_status_view v = view();
+    struct evbuffer *b = evbuffer_new();
+    struct fpmd_status_route *r = &v.routes[0];
+    const char *ct;
+    json_object *j, *list, *r0, *x;
+    char *s;
+    size_t n;
+
+    (void) state;
+    v.nroutes = 1;
+    strcpy(r->label, "GET /api/user.php?action=\"show\"");
+    strcpy(r->handler, "user_show");
+    r->native.requests = 98;
+    r->native.errors = 1;
+    r->native.hist[fpmd_sb_hist_bucket(1000)] = 97;     /* ~1 ms */
+    r->native.hist[fpmd_sb_hist_bucket(100000)] = 1;    /* ~100 ms */
+    r->legacy.requests = 2;
+    r->shadow_compared = 40;
+    r->shadow_mismatches = 3;
+    for (int f = FPMD_STATUS_TEXT; f <= FPMD_STATUS_OPENMETRICS; f++) {
+        evbuffer_drain(b, evbuffer_get_length(b));
+        assert_int_equal(fpmd_status_render(b, &v, f, 0, &ct), FPMD_OK);
+        n = evbuffer_get_length(b);
+        s = malloc(n + 1);
+        evbuffer_remove(b, s, n);
+        s[n] = '\0';
+        switch (f) {
+        case FPMD_STATUS_TEXT:
+            assert_non_null(strstr(s, "\nroute:                GET /api/"
+                                      "user.php?action=\"show\"\n"
+                                      "handler:              user_show\n"
+                                      "native requests:      98\n"
+                                      "native errors:        1\n"
+                                      "native p50 ms:        0.95\n"
+                                      "native p99 ms:        86.11\n"
+                                      "legacy requests:      2\n"));
+            assert_non_null(strstr(s, "shadow mismatches:    3\n"));
+            break;
+        case FPMD_STATUS_JSON:
+            j = json_tokener_parse(s);
+            assert_non_null(j);
+            assert_true(json_object_object_get_ex(j, "routes", &list));
+            assert_int_equal(json_object_array_length(list), 1);
+            r0 = json_object_array_get_idx(list, 0);
+            assert_true(json_object_object_get_ex(r0, "name", &x));
+            assert_string_equal(json_object_get_string(x),
+                                "GET /api/user.php?action=\"show\"");
+            assert_true(json_object_object_get_ex(r0, "shadow compared",
+                                                  &x));
+            assert_int_equal(json_object_get_int(x), 40);
+            json_object_put(j);
+            break;
+        case FPMD_STATUS_XML:
+            assert_non_null(strstr(s, "<routes>\n<route>\n<name>GET /api/"
+                                      "user.php?action=&quot;show&quot;"
+                                      "</name>\n<handler>user_show"));
+            assert_non_null(strstr(s, "<native-p99-ms>86.11</native-p99-ms>"));
+            break;
+        case FPMD_STATUS_HTML:
+            assert_non_null(strstr(s, "<tr><th>legacy requests</th><td>2"));
+            break;
+        default:
+            assert_non_null(strstr(s, "phpfpm_route_requests{route=\"GET "
+                                      "/api/user.php?action=\\\"show\\\"\","
+                                      "handler=\"user_show\",side=\"native\"}"
+                                      " 98\n"));
+            assert_non_null(strstr(s, "phpfpm_route_p99_ms{route="));
+            assert_non_null(strstr(s, ",side=\"native\"} 86.108\n"));
+            assert_non_null(strstr(s, "phpfpm_route_shadow_mismatches{route"
+                                      "=\"GET /api/user.php?action=\\\"show"
+                                      "\\\"\",handler=\"user_show\"} 3\n"));
+            break;
+        }
+        free(s);
+    }
+    evbuffer_free(b);
+}
+
+static void
 status_backends_in_every_format(void **state)
 {
     struct fpmd_status_view v = view();
@@ -279,6 +360,7 @@ main(void)
         cmocka_unit_test(status_markup_escapes_request_text),
         cmocka_unit_test(status_openmetrics_has_php_fpm_names),
         cmocka_unit_test(status_backends_in_every_format),
+        cmocka_unit_test(status_routes_in_every_format),
         cmocka_unit_test(status_query_picks_format_and_full),
     };
 
