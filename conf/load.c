@@ -359,8 +359,9 @@ conf_get_duration(struct ctx *c, const struct node *n, const char *key,
                       "1h; a bare number is seconds)", key, v);
 }
 
-static void
-get_size(struct ctx *c, const struct node *n, const char *key, size_t *out)
+void
+conf_get_size(struct ctx *c, const struct node *n, const char *key,
+              size_t *out)
 {
     const char *v = conf_scalar(c, n, key);
 
@@ -723,7 +724,7 @@ KEYFN(k_pm_concurrency)
 }
 KEYFN(k_pm_stack)
 {
-    get_size(c, v, key, &c->conf->pm.stack_size);
+    conf_get_size(c, v, key, &c->conf->pm.stack_size);
     if (c->conf->pm.stack_size < 16384 || c->conf->pm.stack_size > (1u << 30))
         conf_error_at(c, v, "pm.stack_size: must be from 16k to 1g");
 }
@@ -818,11 +819,11 @@ KEYFN(k_timeouts)
 
 KEYFN(k_lim_params)
 {
-    get_size(c, v, key, &c->conf->limits.params);
+    conf_get_size(c, v, key, &c->conf->limits.params);
     if (c->conf->limits.params < 1024)
         conf_error_at(c, v, "limits.params: must be at least 1k");
 }
-KEYFN(k_lim_body) { get_size(c, v, key, &c->conf->limits.body); }
+KEYFN(k_lim_body) { conf_get_size(c, v, key, &c->conf->limits.body); }
 KEYFN(k_lim_conns)
 {
     conf_get_uint(c, v, key, 1, 1000000, &c->conf->limits.connections);
@@ -830,13 +831,13 @@ KEYFN(k_lim_conns)
 
 KEYFN(k_lim_uri)
 {
-    get_size(c, v, key, &c->conf->limits.uri);
+    conf_get_size(c, v, key, &c->conf->limits.uri);
     if (c->conf->limits.uri < 256)
         conf_error_at(c, v, "limits.uri: must be at least 256");
 }
 KEYFN(k_lim_header)
 {
-    get_size(c, v, key, &c->conf->limits.header);
+    conf_get_size(c, v, key, &c->conf->limits.header);
     if (c->conf->limits.header < 1024)
         conf_error_at(c, v, "limits.header: must be at least 1k");
 }
@@ -850,7 +851,7 @@ KEYFN(k_lim_rpc)
                   &c->conf->limits.requests_per_connection);
 }
 
-KEYFN(k_lim_parsed) { get_size(c, v, key, &c->conf->limits.parsed_body); }
+KEYFN(k_lim_parsed) { conf_get_size(c, v, key, &c->conf->limits.parsed_body); }
 KEYFN(k_lim_fields)
 {
     conf_get_uint(c, v, key, 1, 1000000, &c->conf->limits.form_fields);

@@ -51,6 +51,8 @@ void conf_get_uint(struct ctx *c, const struct node *n, const char *key,
                    unsigned min, unsigned max, unsigned *out);
 void conf_get_bool(struct ctx *c, const struct node *n, const char *key,
                    int *out);
+void conf_get_size(struct ctx *c, const struct node *n, const char *key,
+                   size_t *out);
 void conf_get_duration(struct ctx *c, const struct node *n, const char *key,
                        uint64_t *out);
 /* A zeroed array for the items of a sequence; NULL after reporting a

@@ -332,6 +332,165 @@ KEYFN(k_r_to)
                   "status from 400 to 599", to);
 }
 
+/* "10%", "10", "12.5%": a share in 1/100 %, 0 to 10000. */
+static void
+get_percent(struct ctx *c, const struct node *v, const char *key,
+            unsigned *out)
+{
+    const char *s = conf_scalar(c, v, key);
+    unsigned whole = 0, frac = 0, digits = 0;
+    const char *p;
+
+    if (s == NULL)
+        return;
+    for (p = s; *p >= '0' && *p <= '9' && whole <= 100; p++)
+        whole = whole * 10 + (unsigned) (*p - '0');
+    if (*p == '.')
+        for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+            frac = digits < 2 ? frac * 10 + (unsigned) (*p - '0') : frac;
+    if (digits == 1)
+        frac *= 10;
+    if (p == s || (*p == '%' ? p[1] != '\0' : *p != '\0')
+        || whole * 100 + frac > 10000) {
+        conf_error_at(c, v, "%s: \"%s\" is not a percentage from 0%% to "
+                      "100%%", key, s);
+        return;
+    }
+    *out = whole * 100 + frac;
+}
+
+static struct fpmd_conf_shadow *cur_shadow;
+static struct fpmd_conf_canary *cur_canary;
+
+KEYFN(k_sw_legacy) { conf_get_str(c, v, key, &cur_shadow->legacy); }
+KEYFN(k_sw_methods)
+{
+    const char *s = conf_scalar(c, v, key);
+
+    if (s == NULL)
+        return;
+    if (!valid_methods(s, strlen(s))) {
+        conf_error_at(c, v, "%s: \"%s\" is not METHOD or METHOD,METHOD "
+                      "(upper case)", key, s);
+        return;
+    }
+    conf_get_str(c, v, key, &cur_shadow->methods);
+}
+KEYFN(k_sw_ignore)
+{
+    if (v->type != N_SEQ) {
+        conf_error_at(c, v, "%s: expected a list of JSON fields", key);
+        return;
+    }
+    if (cur_shadow->ignore != NULL)
+        return;
+    cur_shadow->ignore = calloc(v->nkids + 1, sizeof(char *));
+    if (cur_shadow->ignore == NULL)
+        return;
+    for (size_t i = 0; i < v->nkids; i++) {
+        const char *f = conf_scalar(c, v->kids[i], key);
+
+        if (f == NULL)
+            continue;
+        if (f[0] == '\0' || f[0] == '.' || f[strlen(f) - 1] == '.'
+            || strstr(f, "..") != NULL) {
+            conf_error_at(c, v->kids[i], "%s: \"%s\" is not a field path "
+                          "(\"meta.generated_at\")", key, f);
+            continue;
+        }
+        cur_shadow->ignore[cur_shadow->nignore++] = strdup(f);
+    }
+}
+KEYFN(k_sw_max_body) { conf_get_size(c, v, key, &cur_shadow->max_body); }
+KEYFN(k_sw_in_flight)
+{
+    conf_get_uint(c, v, key, 1, 100000, &cur_shadow->max_in_flight);
+}
+
+static const struct key shadow_keys[] = {
+    {"legacy", k_sw_legacy}, {"methods", k_sw_methods},
+    {"ignore", k_sw_ignore}, {"max_body", k_sw_max_body},
+    {"max_in_flight", k_sw_in_flight},
+};
+
+/* shadow: true, or shadow: {legacy:, methods:, ignore:, max_body:,
+ * max_in_flight:}. */
+KEYFN(k_r_shadow)
+{
+    int on = 1;
+
+    if (cur_route->shadow != NULL)
+        return;
+    if (v->type == N_SCALAR) {
+        conf_get_bool(c, v, key, &on);
+        if (!on)
+            return;
+    }
+    cur_shadow = calloc(1, sizeof(*cur_shadow));
+    if (cur_shadow == NULL)
+        return;
+    cur_shadow->max_body = 1024 * 1024;
+    cur_shadow->max_in_flight = 16;
+    cur_route->shadow = cur_shadow;
+    if (v->type != N_SCALAR)
+        conf_walk_map(c, v, "routes.shadow", shadow_keys,
+                      FPMD_ARRAY_LEN(shadow_keys));
+    if (cur_shadow->legacy == NULL)
+        cur_shadow->legacy = strdup("legacy");
+    if (cur_shadow->methods == NULL)
+        cur_shadow->methods = strdup("GET,HEAD");
+}
+
+KEYFN(k_cn_legacy) { conf_get_str(c, v, key, &cur_canary->legacy); }
+KEYFN(k_cn_percent) { get_percent(c, v, key, &cur_canary->percent_x100); }
+KEYFN(k_cn_errors) { get_percent(c, v, key, &cur_canary->max_error_x100); }
+KEYFN(k_cn_p99) { conf_get_duration(c, v, key, &cur_canary->max_p99_ms); }
+KEYFN(k_cn_min)
+{
+    conf_get_uint(c, v, key, 1, 1000000, &cur_canary->min_requests);
+}
+KEYFN(k_cn_window) { conf_get_duration(c, v, key, &cur_canary->window_ms); }
+KEYFN(k_cn_cooldown)
+{
+    conf_get_duration(c, v, key, &cur_canary->cooldown_ms);
+}
+
+static const struct key canary_keys[] = {
+    {"legacy", k_cn_legacy}, {"percent", k_cn_percent},
+    {"max_error_rate", k_cn_errors}, {"max_p99", k_cn_p99},
+    {"min_requests", k_cn_min}, {"window", k_cn_window},
+    {"cooldown", k_cn_cooldown},
+};
+
+/* canary: 10%, or canary: {percent:, legacy:, max_error_rate:, max_p99:,
+ * min_requests:, window:, cooldown:}. */
+KEYFN(k_r_canary)
+{
+    if (cur_route->canary != NULL)
+        return;
+    cur_canary = calloc(1, sizeof(*cur_canary));
+    if (cur_canary == NULL)
+        return;
+    cur_canary->percent_x100 = 10001;
+    cur_canary->max_error_x100 = 500;
+    cur_canary->min_requests = 20;
+    cur_canary->window_ms = 10000;
+    cur_canary->cooldown_ms = 60000;
+    cur_route->canary = cur_canary;
+    if (v->type == N_SCALAR)
+        get_percent(c, v, key, &cur_canary->percent_x100);
+    else
+        conf_walk_map(c, v, "routes.canary", canary_keys,
+                      FPMD_ARRAY_LEN(canary_keys));
+    if (cur_canary->percent_x100 > 10000 && v->type != N_SCALAR)
+        conf_error_at(c, v, "routes.canary: needs percent: N%%");
+    if (cur_canary->window_ms == 0 || cur_canary->cooldown_ms == 0)
+        conf_error_at(c, v, "routes.canary: window and cooldown must be "
+                      "above 0");
+    if (cur_canary->legacy == NULL)
+        cur_canary->legacy = strdup("legacy");
+}
+
 /* params: CGI params a legacy route adds to (or overrides in) what goes
  * to php-fpm. */
 KEYFN(k_r_params)
@@ -429,7 +588,8 @@ KEYFN(k_r_static)
 
 static const struct key route_keys[] = {
     {"match", k_r_match}, {"handler", k_r_handler}, {"static", k_r_static},
-    {"to", k_r_to}, {"params", k_r_params},
+    {"to", k_r_to}, {"params", k_r_params}, {"shadow", k_r_shadow},
+    {"canary", k_r_canary},
 };
 
 void
@@ -453,9 +613,15 @@ conf_k_routes(struct ctx *c, const struct node *v, const char *key)
             conf_error_at(c, item,
                           "routes: each route needs match: \"[METHOD] "
                           "/path\" or match: {script: ...}");
-        if (cur_route->params != NULL && cur_route->legacy == NULL)
-            conf_error_at(c, item, "routes: params: is for to: legacy "
-                          "routes");
+        if (cur_route->params != NULL && cur_route->legacy == NULL
+            && cur_route->canary == NULL && cur_route->shadow == NULL)
+            conf_error_at(c, item, "routes: params: is for routes that "
+                          "reach legacy (to: legacy, shadow:, canary:)");
+        if ((cur_route->shadow != NULL || cur_route->canary != NULL)
+            && (cur_route->legacy != NULL || cur_route->to_status != 0
+                || cur_route->static_files != NULL))
+            conf_error_at(c, item, "routes: shadow: and canary: are for "
+                          "routes with handler: NAME");
         if (cur_route->static_files != NULL && cur_route->shim != NULL) {
             conf_error_at(c, item, "routes: a static: route matches a "
                           "path prefix, not a shim");
@@ -483,8 +649,29 @@ conf_k_routes(struct ctx *c, const struct node *v, const char *key)
     }
 }
 
-/* Once legacy: is read too (it may come after routes:): each to: legacy
- * names a legacy pool. */
+static void
+check_legacy_pool(struct ctx *c, const struct node *at, const char *what,
+                  const char *name)
+{
+    const struct fpmd_conf *conf = c->conf;
+    size_t j;
+
+    for (j = 0; j < conf->nbackends; j++) {
+        if (strcmp(conf->backends[j].name, name) == 0)
+            break;
+    }
+    if (j == conf->nbackends)
+        conf_error_at(c, at, "routes: %s: no such legacy pool \"%s\" "
+                      "(legacy: {fastcgi: ADDRESS} is the pool legacy; "
+                      "legacy: {NAME: {fastcgi: ADDRESS}} names one)", what,
+                      name);
+    else if (conf->backends[j].driver != FPMD_DRIVER_FASTCGI)
+        conf_error_at(c, at, "routes: %s: pool \"%s\" is not a legacy "
+                      "(FastCGI) pool", what, name);
+}
+
+/* Once legacy: is read too (it may come after routes:): each route that
+ * reaches legacy names a legacy pool. */
 void
 conf_check_routes(struct ctx *c)
 {
@@ -493,24 +680,13 @@ conf_check_routes(struct ctx *c)
     for (size_t i = 0; i < conf->nroutes; i++) {
         const struct fpmd_conf_route *r = &conf->routes[i];
         struct node at = {.line = r->pos.line, .column = r->pos.column};
-        size_t j;
 
-        if (r->legacy == NULL)
-            continue;
-        for (j = 0; j < conf->nbackends; j++) {
-            if (strcmp(conf->backends[j].name, r->legacy) == 0)
-                break;
-        }
-        if (j == conf->nbackends)
-            conf_error_at(c, &at, "routes: to: legacy%s%s: no such legacy "
-                          "pool (legacy: {%sfastcgi: ADDRESS})",
-                          strcmp(r->legacy, "legacy") ? ":" : "",
-                          strcmp(r->legacy, "legacy") ? r->legacy : "",
-                          strcmp(r->legacy, "legacy") ? "NAME: {" : "");
-        else if (conf->backends[j].driver != FPMD_DRIVER_FASTCGI)
-            conf_error_at(c, &at, "routes: to: legacy:%s: pool \"%s\" is "
-                          "not a legacy (FastCGI) pool", r->legacy,
-                          r->legacy);
+        if (r->legacy != NULL)
+            check_legacy_pool(c, &at, "to: legacy", r->legacy);
+        if (r->shadow != NULL)
+            check_legacy_pool(c, &at, "shadow", r->shadow->legacy);
+        if (r->canary != NULL)
+            check_legacy_pool(c, &at, "canary", r->canary->legacy);
     }
 }
 
@@ -525,6 +701,18 @@ conf_routes_free(struct fpmd_conf *conf)
         free(r->handler);
         free(r->legacy);
         shim_free(r->shim);
+        if (r->shadow != NULL) {
+            for (size_t j = 0; j < r->shadow->nignore; j++)
+                free(r->shadow->ignore[j]);
+            free(r->shadow->ignore);
+            free(r->shadow->legacy);
+            free(r->shadow->methods);
+            free(r->shadow);
+        }
+        if (r->canary != NULL) {
+            free(r->canary->legacy);
+            free(r->canary);
+        }
         pairs_free(r->params, r->nparams);
         if (r->static_files != NULL) {
             struct fpmd_conf_static *st = r->static_files;

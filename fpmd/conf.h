@@ -76,6 +76,30 @@ struct fpmd_conf_shim {
     size_t nquery;
 };
 
+/* shadow: on a route with a handler: the same request, in the background,
+ * to a legacy pool, and the two answers compared. */
+struct fpmd_conf_shadow {
+    char *legacy;           /* the pool; "legacy" */
+    char *methods;          /* shadowed methods; "GET,HEAD" */
+    char **ignore;          /* JSON fields left out ("meta.time") */
+    size_t nignore;
+    size_t max_body;        /* bodies compared up to; 1m */
+    unsigned max_in_flight; /* shadow calls per worker at once; 16 */
+};
+
+/* canary: on a route with a handler: a share of its requests to the
+ * handler, the rest to a legacy pool, and back to all legacy for a while
+ * when the handler's errors or latency cross a bound. */
+struct fpmd_conf_canary {
+    char *legacy;               /* the pool; "legacy" */
+    unsigned percent_x100;      /* share to the handler, in 1/100 % */
+    unsigned max_error_x100;    /* error rate bound, 1/100 %; 500 (5%) */
+    uint64_t max_p99_ms;        /* 0: no latency bound */
+    unsigned min_requests;      /* before a window counts; 20 */
+    uint64_t window_ms;         /* 10s */
+    uint64_t cooldown_ms;       /* all to legacy this long; 60s */
+};
+
 struct fpmd_conf_route {
     char *methods;          /* "GET,POST" upper case, NULL: any method */
     char *path;             /* "/hello", "/users/{id}", "/assets/" + "*";
@@ -89,6 +113,8 @@ struct fpmd_conf_route {
     struct fpmd_conf_pair *params;  /* legacy: CGI params added or
                                      * overridden */
     size_t nparams;
+    struct fpmd_conf_shadow *shadow;    /* NULL: off */
+    struct fpmd_conf_canary *canary;    /* NULL: off */
 };
 
 struct fpmd_conf_module {

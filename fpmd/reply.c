@@ -102,6 +102,8 @@ fpmd_resp_sendfile(struct fpmd_req *req, int fd, off_t offset, off_t len)
 
     if (req->head_sent || offset < 0 || len < 0)
         return FPMD_ERROR;
+    /* A shadow comparison does not read files back. */
+    req->capture_over = req->capture_out != NULL;
     snprintf(clen, sizeof(clen), "%jd", (intmax_t) len);
     if (fpmd_resp_header(req, "Content-Length", clen) != FPMD_OK)
         return FPMD_ERROR;

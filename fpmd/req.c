@@ -196,6 +196,43 @@ fpmd_req_derive(struct fpmd_req *req)
     req->is_head = strcmp(req->method, "HEAD") == 0;
 }
 
+static int
+discard(struct fpmd_req *req, const void *data, size_t len)
+{
+    (void) req;
+    (void) data;
+    (void) len;
+    return FPMD_OK;
+}
+
+static void
+background_finish(struct fpmd_req *req)
+{
+    (void) req;
+}
+
+static int
+background_congested(struct fpmd_req *req)
+{
+    (void) req;
+    return 0;
+}
+
+static const struct fpmd_req_ops background_ops = {
+    discard, discard, background_finish, fpmd_req_free,
+    background_congested, NULL, NULL,
+};
+
+struct fpmd_req *
+fpmd_req_new_background(void)
+{
+    struct fpmd_req *req = fpmd_req_new(&background_ops, NULL, 0);
+
+    if (req != NULL)
+        req->background = 1;
+    return req;
+}
+
 int
 fpmd_req_split(struct fpmd_req *req)
 {
@@ -445,7 +482,7 @@ const char *
 fpmd_req_handler(const struct fpmd_req *req)
 {
     return req->route_status == 200 && req->match.route != NULL
-        ? req->match.route->handler->name : NULL;
+        ? fpmd_route_handler_name(req->match.route) : NULL;
 }
 
 const char *
@@ -702,6 +739,50 @@ fpmd_req_body_end(struct fpmd_req *req)
         wake(req);
 }
 
+static void
+free_evbuffer(void *b)
+{
+    evbuffer_free(b);
+}
+
+struct evbuffer *
+fpmd_req_evbuffer(struct fpmd_req *req)
+{
+    struct evbuffer *b = evbuffer_new();
+
+    if (b != NULL && fpmd_defer(req, free_evbuffer, b) != FPMD_OK) {
+        evbuffer_free(b);
+        return NULL;
+    }
+    return b;
+}
+
+int
+fpmd_req_capture(struct fpmd_req *req, size_t max)
+{
+    if (req->capture_out != NULL)
+        return FPMD_OK;
+    req->capture_in = fpmd_req_evbuffer(req);
+    req->capture_out = fpmd_req_evbuffer(req);
+    req->capture_max = max;
+    if (req->capture_in == NULL || req->capture_out == NULL) {
+        req->capture_in = req->capture_out = NULL;
+        return FPMD_ERROR;
+    }
+    return FPMD_OK;
+}
+
+static void
+capture(struct fpmd_req *req, struct evbuffer *to, const void *data,
+        size_t len)
+{
+    if (to == NULL || req->capture_over || len == 0)
+        return;
+    if (evbuffer_get_length(to) + len > req->capture_max
+        || evbuffer_add(to, data, len) != 0)
+        req->capture_over = 1;
+}
+
 ssize_t
 fpmd_req_body_read(struct fpmd_req *req, void *buf, size_t len)
 {
@@ -722,6 +803,7 @@ fpmd_req_body_read(struct fpmd_req *req, void *buf, size_t len)
     n = evbuffer_remove(req->body, buf, len);
     if (n < 0)
         return -1;
+    capture(req, req->capture_in, buf, (size_t) n);
     if (n > 0 && req->ops->body_consumed != NULL
         && evbuffer_get_length(req->body) < BODY_WINDOW / 2)
         req->ops->body_consumed(req);
@@ -869,6 +951,7 @@ fpmd_resp_write(struct fpmd_req *req, const void *data, size_t len)
     }
     if (rc != FPMD_OK)
         return rc;
+    capture(req, req->capture_out, data, len);
     req->bytes_sent += len;
     /* Backpressure: a slow reader parks only this handler, never grows the
      * queue past the codec's high-water mark by more than one write. */

@@ -83,6 +83,8 @@ struct fpmd_req {
     unsigned form_done:1;
     unsigned json_done:1;
     unsigned served_legacy:1;       /* answered by a legacy backend */
+    unsigned background:1;          /* no client: fpmd_req_new_background */
+    unsigned capture_over:1;        /* more than capture_max went by */
 
     struct fpmd_arena arena;
     struct fpmd_defer *defers;
@@ -120,6 +122,12 @@ struct fpmd_req {
     struct fpmd_resp_header *headers, **headers_tail;
     uint64_t bytes_sent;
 
+    /* A copy of the body read and the answer written, for shadow
+     * comparison (fpmd_req_capture); NULL: none. */
+    struct evbuffer *capture_in, *capture_out;
+    size_t capture_max;
+    fpmd_handler_fn background_fn;  /* what a background request runs */
+
     /* execution */
     struct fpmd_coro *co;
     enum fpmd_req_wait wait;
@@ -149,6 +157,21 @@ int fpmd_req_add_param(struct fpmd_req *req, const void *name, size_t nlen,
 /* Once every param is in: derives method, uri, query, path (see README
  * "Routing" for the order) and content length. */
 void fpmd_req_derive(struct fpmd_req *req);
+
+/* A new evbuffer freed when req ends; NULL when memory is out. */
+struct evbuffer *fpmd_req_evbuffer(struct fpmd_req *req);
+
+/* From now on, keeps a copy of the body bytes the handler reads and of
+ * the answer's body it writes, up to max bytes each (capture_over is set
+ * past that, and for answers sent from files). FPMD_ERROR when memory is
+ * out. */
+int fpmd_req_capture(struct fpmd_req *req, size_t max);
+
+/* A request no client waits for (a shadow call): fill its params and
+ * body with fpmd_req_add_param, fpmd_req_derive, fpmd_req_body_feed and
+ * fpmd_req_body_end, then fpmd_worker_start_background. What it writes
+ * goes nowhere. NULL when memory is out. */
+struct fpmd_req *fpmd_req_new_background(void);
 
 /* Sets req->script and req->path_info (fpmd/cgi_path.h) on first use;
  * path_info stays NULL when there is none. FPMD_ERROR when memory is

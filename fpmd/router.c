@@ -547,6 +547,8 @@ fpmd_router_build(const struct fpmd_conf *conf, char *err, size_t errlen)
     for (size_t i = 0; i < conf->nroutes; i++) {
         const struct fpmd_conf_route *cr = &conf->routes[i];
         const struct fpmd_handler_def *h = fpmd_handler_find(cr->handler);
+        const struct fpmd_handler_def *split = NULL;
+        size_t before;
         char *where = where_str(cr->pos.file ? cr->pos.file : conf->file,
                                 cr->pos.line, cr->pos.column);
 
@@ -557,11 +559,22 @@ fpmd_router_build(const struct fpmd_conf *conf, char *err, size_t errlen)
             rc = FPMD_ERROR;
             continue;
         }
-        if (cr->shim != NULL)
-            add_shim(r, h, cr, where);
-        else if (add_route(r, cr->methods, cr->path, h, cr, where, err,
-                           errlen, &off) != FPMD_OK)
+        before = r->nroutes;
+        if ((cr->shadow != NULL || cr->canary != NULL)
+            && (split = fpmd_handler_find("shadow_canary")) == NULL) {
+            err_append(err, errlen, &off, "%s: shadow: and canary: need "
+                       "the migrate handlers\n", where);
+            free(where);
             rc = FPMD_ERROR;
+            continue;
+        }
+        if (cr->shim != NULL)
+            add_shim(r, split ? split : h, cr, where);
+        else if (add_route(r, cr->methods, cr->path, split ? split : h, cr,
+                           where, err, errlen, &off) != FPMD_OK)
+            rc = FPMD_ERROR;
+        if (split != NULL && r->nroutes > before)
+            r->routes[before].native = h;
     }
     if (rc != FPMD_OK) {
         fpmd_router_free(r);
@@ -1001,6 +1014,12 @@ fpmd_router_match_req(struct fpmd_router *r, const struct fpmd_route_req *q,
     return fpmd_router_match(r, q->method, q->path, m);
 }
 
+const char *
+fpmd_route_handler_name(const struct fpmd_route *rt)
+{
+    return rt->native != NULL ? rt->native->name : rt->handler->name;
+}
+
 int
 fpmd_router_has_shims(const struct fpmd_router *r)
 {
@@ -1100,8 +1119,11 @@ fpmd_router_print(const struct fpmd_router *r, FILE *out)
     for (size_t i = 0; i < r->nroutes; i++) {
         const struct fpmd_route *rt = &r->routes[i];
 
-        fprintf(out, "%-12s %-32s %-16s %s%s\n",
-                rt->methods ? rt->methods : "*", rt->path, rt->handler->name,
-                rt->where, rt->conf && rt->conf->shim ? " (shim)" : "");
+        fprintf(out, "%-12s %-32s %-16s %s%s%s%s\n",
+                rt->methods ? rt->methods : "*", rt->path,
+                fpmd_route_handler_name(rt), rt->where,
+                rt->conf && rt->conf->shim ? " (shim)" : "",
+                rt->conf && rt->conf->shadow ? " (shadow)" : "",
+                rt->conf && rt->conf->canary ? " (canary)" : "");
     }
 }

@@ -20,6 +20,9 @@ struct fpmd_route {
     char *path;             /* for a shim, its label */
     char *methods;          /* "GET,POST", NULL: any method */
     const struct fpmd_handler_def *handler;
+    /* For a route with shadow: or canary:, handler is the one that splits
+     * its requests (migrate/split.c) and native the route's own. */
+    const struct fpmd_handler_def *native;
     const struct fpmd_conf_route *conf;     /* the config route, if any */
     char *where;            /* "file:line" or "file:line:column" */
     char **info_names;      /* a shim's path_info {names}, NULL-ended */
@@ -43,6 +46,10 @@ struct fpmd_route_match {
     struct fpmd_route_param params[FPMD_ROUTE_MAX_PARAMS];
     char allow[128];        /* for a 405: "GET, HEAD" */
 };
+
+/* The name of the handler a route runs for its requests (the route's
+ * own, behind any shadow or canary split). */
+const char *fpmd_route_handler_name(const struct fpmd_route *rt);
 
 struct fpmd_router_stats {
     uint64_t cache_hits, cache_misses;

@@ -257,7 +257,8 @@ write_access_log(struct fpmd_worker *w, struct fpmd_req *req, uint64_t now,
 static const char *
 route_name(const struct fpmd_req *req)
 {
-    return req->match.route != NULL ? req->match.route->handler->name : "-";
+    return req->match.route != NULL ? fpmd_route_handler_name(req->match.route)
+                                    : "-";
 }
 
 static void
@@ -351,7 +352,8 @@ static void
 run_handler(void *arg)
 {
     struct fpmd_req *req = arg;
-    int rc = fpmd_hooks_run(req, dispatch);
+    int rc = req->background ? req->background_fn(req)
+                             : fpmd_hooks_run(req, dispatch);
 
     if (rc != FPMD_OK && !req->head_sent && !req->aborted)
         fpmd_reply_error(req, req->body_too_large ? 413 : 500, NULL);
@@ -393,11 +395,13 @@ complete(struct fpmd_req *req)
     req->ops->finish(req);
     now = fpmd_now_us();
     cpu = req->oncpu_ns / 1000;
-    slot_request_end(w, req, now, cpu);
-    slot_route_end(w, req, now);
-    write_access_log(w, req, now, cpu);
+    if (!req->background) {
+        slot_request_end(w, req, now, cpu);
+        slot_route_end(w, req, now);
+        write_access_log(w, req, now, cpu);
+        w->requests++;
+    }
     w->in_flight--;
-    w->requests++;
     req->ops->release(req);
     /* Queued requests start here; one that finishes at once completes
      * inside run(), and only this outermost loop takes the next, so the
@@ -462,7 +466,8 @@ run(struct fpmd_req *req)
     req->co = fpmd_coro_new(w->coros, run_handler, req);
     w->in_flight++;
     req->start_us = fpmd_now_us();
-    slot_request_start(w, req);
+    if (!req->background)
+        slot_request_start(w, req);
     if (w->in_flight == 1)
         slot_update_state(w);
     if (req->co == NULL) {
@@ -474,8 +479,9 @@ run(struct fpmd_req *req)
     }
     arm_timer(&req->term_ev, &req->term_armed,
               w->conf->timeouts.request_terminate_ms, on_terminate, req);
-    arm_timer(&req->slow_ev, &req->slow_armed, w->conf->timeouts.slowlog_ms,
-              on_slow, req);
+    if (!req->background)
+        arm_timer(&req->slow_ev, &req->slow_armed,
+                  w->conf->timeouts.slowlog_ms, on_slow, req);
     fpmd_worker_resume(req);
 }
 
@@ -559,6 +565,24 @@ route(struct fpmd_router *r, struct fpmd_req *req)
     q.script = req->script;
     q.path_info = req->path_info;
     return fpmd_router_match_req(r, &q, &req->match);
+}
+
+int
+fpmd_worker_start_background(struct fpmd_req *req, fpmd_handler_fn fn)
+{
+    struct fpmd_worker *w = fpmd_worker;
+
+    /* A worker on its way out, or at its cap, takes no work nobody
+     * waits for. */
+    if (w->finishing || w->in_flight >= w->conf->pm.max_concurrency) {
+        fpmd_req_free(req);
+        return FPMD_ERROR;
+    }
+    req->started = 1;
+    req->route_status = 200;
+    req->background_fn = fn;
+    run(req);
+    return FPMD_OK;
 }
 
 void

@@ -71,6 +71,12 @@ void fpmd_worker_start_req(struct fpmd_req *req);
  * request ids are off. */
 const char *fpmd_worker_request_id_param(void);
 
+/* Runs fn for a background request (fpmd_req_new_background) in its
+ * own coroutine, outside the access log and the scoreboard; the request
+ * is freed when fn returns. FPMD_ERROR (and req is freed) when the worker
+ * is finishing or at max_concurrency. */
+int fpmd_worker_start_background(struct fpmd_req *req, fpmd_handler_fn fn);
+
 /* Continues a parked handler; from event callbacks only. */
 void fpmd_worker_resume(struct fpmd_req *req);
 

@@ -58,8 +58,8 @@ fpmd_migrate_check(int argc, char **argv)
                "it never answers\n", shadowed[i]->where,
                shadowed[i]->methods ? shadowed[i]->methods : "",
                shadowed[i]->methods ? " " : "", shadowed[i]->path,
-               shadowed[i]->handler->name, by[i]->where,
-               by[i]->handler->name);
+               fpmd_route_handler_name(shadowed[i]), by[i]->where,
+               fpmd_route_handler_name(by[i]));
     if (n > MAX_REPORTED)
         printf("... and %zu more\n", n - MAX_REPORTED);
     for (size_t i = 0; i < conf->nroutes; i++) {

@@ -1,19 +1,25 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The legacy pass-through: a route with to: legacy hands its request,
- * unchanged, to the legacy php-fpm (the "legacy" FastCGI pool) and its
- * answer back. Every CGI param goes as received; the body streams up in
- * pieces as the client sends it; the answer's head is checked line by
- * line (migrate/cgi_head.h) before any of it is re-emitted, and its body
- * streams down under the client's backpressure. */
+ * unchanged, to a legacy php-fpm (a FastCGI pool) and its answer back;
+ * shadow calls fetch an answer the same way to compare it. Every CGI
+ * param goes as received; the body streams up in pieces as the client
+ * sends it; the answer's head is checked line by line (migrate/cgi_head.h)
+ * before any of it is re-emitted, and its body streams down under the
+ * client's backpressure. */
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
 
 #include "fpmd/fpmd.h"
 #include "fpmd/log.h"
 #include "fpmd/req.h"
 #include "fpmd/worker.h"
 #include "migrate/cgi_head.h"
+#include "migrate/legacy.h"
 #include "pools/fastcgi.h"
 
 #define CHUNK 16384
@@ -27,7 +33,7 @@ head_free(void *h)
 
 /* The call failed before the head: the status that says why. */
 static int
-fail(struct fpmd_req *req, struct fpmd_call *call, const char *why)
+fail_reply(struct fpmd_req *req, struct fpmd_call *call, const char *why)
 {
     if (fpmd_call_status(call) != FPMD_CALL_OK
         && fpmd_call_status(call) != FPMD_CALL_PENDING)
@@ -70,57 +76,106 @@ FPMD_HANDLER(answer_status)
                                                              : 404, NULL);
 }
 
-FPMD_HANDLER(legacy)
+/* Starts the call and sends the body up. The call, or NULL (out of
+ * memory); *fail set when the backend refused the body: the caller
+ * answers from the call's state. */
+static struct fpmd_call *
+send_request(struct fpmd_req *req, const char *pool,
+             const struct fpmd_conf_route *cr, char *buf, int *fail)
 {
-    const struct fpmd_conf_route *cr = req->match.route->conf;
     const char *const *extra;
-    size_t nextra;
-    struct fpmd_cgi_head *head = fpmd_alloc(req, sizeof(*head));
-    char *buf = fpmd_alloc(req, CHUNK);
     struct fpmd_call *call;
-    ssize_t n;
-    size_t used = 0;
+    size_t nextra;
+    ssize_t n = 0;
     int rc = FPMD_AGAIN;
 
-    if (head == NULL || buf == NULL)
-        return FPMD_ERROR;
-    fpmd_cgi_head_init(head, HEAD_MAX);
-    if (fpmd_defer(req, head_free, head) != FPMD_OK)
-        return FPMD_ERROR;
-    req->served_legacy = 1;
+    *fail = 0;
     extra = extra_params(req, cr, &nextra);
     if (extra == NULL)
-        return FPMD_ERROR;
-    call = fpmd_fastcgi_start(req, cr != NULL ? cr->legacy : "legacy", extra,
-                              nextra);
+        return NULL;
+    call = fpmd_fastcgi_start(req, pool, extra, nextra);
     if (call == NULL)
-        return FPMD_ERROR;
+        return NULL;
     /* A backend may answer before it read the body (a 404, a 413): then
      * no more goes up, and its answer comes down as any other. */
     while (rc == FPMD_AGAIN && (n = fpmd_req_body_read(req, buf, CHUNK)) > 0) {
         rc = fpmd_fastcgi_stdin(call, buf, (size_t) n);
-        if (rc == FPMD_ERROR)
-            return fail(req, call, "the backend took no body");
         if (rc == FPMD_OK)
             rc = FPMD_AGAIN;
     }
-    if (rc == FPMD_AGAIN) {
-        if (n < 0)
-            return FPMD_ERROR;
-        if (fpmd_fastcgi_stdin(call, NULL, 0) == FPMD_ERROR)
-            return fail(req, call, "the backend took no body");
-    }
-    rc = FPMD_AGAIN;
+    if (rc == FPMD_AGAIN && n < 0)
+        return NULL;
+    if (rc == FPMD_ERROR
+        || (rc == FPMD_AGAIN && fpmd_fastcgi_stdin(call, NULL, 0)
+                                    == FPMD_ERROR))
+        *fail = 1;
+    return call;
+}
+
+/* Reads STDOUT until the head is whole: FPMD_OK with the first body
+ * bytes at buf + *used .. buf + *n; else FPMD_ERROR with *why. */
+static int
+read_head(struct fpmd_req *req, struct fpmd_call *call,
+          struct fpmd_cgi_head *head, char *buf, ssize_t *n, size_t *used,
+          const char **why)
+{
+    int rc = FPMD_AGAIN;
+
+    *used = 0;
     while (rc == FPMD_AGAIN) {
-        n = fpmd_fastcgi_stdout(call, buf, CHUNK);
-        if (n <= 0)
-            return fail(req, call, "the backend sent no complete head");
-        rc = fpmd_cgi_head_feed(head, buf, (size_t) n, &used);
+        *n = fpmd_fastcgi_stdout(call, buf, CHUNK);
+        if (*n <= 0) {
+            *why = "the backend sent no complete head";
+            return FPMD_ERROR;
+        }
+        rc = fpmd_cgi_head_feed(head, buf, (size_t) *n, used);
     }
     if (rc != FPMD_OK) {
         fpmd_log_req(req, FPMD_LOG_WARNING, "legacy: %s", head->err);
-        return fpmd_reply_error(req, 502, "the backend sent an invalid head");
+        *why = "the backend sent an invalid head";
+        return FPMD_ERROR;
     }
+    return FPMD_OK;
+}
+
+static struct fpmd_cgi_head *
+new_head(struct fpmd_req *req)
+{
+    struct fpmd_cgi_head *head = fpmd_alloc(req, sizeof(*head));
+
+    if (head == NULL)
+        return NULL;
+    fpmd_cgi_head_init(head, HEAD_MAX);
+    if (fpmd_defer(req, head_free, head) != FPMD_OK) {
+        fpmd_cgi_head_free(head);
+        return NULL;
+    }
+    return head;
+}
+
+int
+fpmd_legacy_forward(struct fpmd_req *req, const char *pool,
+                    const struct fpmd_conf_route *cr)
+{
+    struct fpmd_cgi_head *head = new_head(req);
+    char *buf = fpmd_alloc(req, CHUNK);
+    struct fpmd_call *call;
+    const char *why;
+    size_t used;
+    ssize_t n;
+    int fail;
+
+    if (head == NULL || buf == NULL)
+        return FPMD_ERROR;
+    req->served_legacy = 1;
+    call = send_request(req, pool, cr, buf, &fail);
+    if (call == NULL)
+        return FPMD_ERROR;
+    if (fail)
+        return fail_reply(req, call, "the backend took no body");
+    if (read_head(req, call, head, buf, &n, &used, &why) != FPMD_OK)
+        return head->err != NULL ? fpmd_reply_error(req, 502, why)
+                                 : fail_reply(req, call, why);
     if (fpmd_resp_status(req, head->status) != FPMD_OK)
         return FPMD_ERROR;
     for (size_t i = 0; i < head->nheaders; i++) {
@@ -140,4 +195,65 @@ FPMD_HANDLER(legacy)
      * it for whole. */
     return n < 0 || fpmd_call_status(call) != FPMD_CALL_OK ? FPMD_ERROR
                                                            : FPMD_OK;
+}
+
+static void
+keep(struct fpmd_legacy_answer *a, const char *data, size_t len, size_t max)
+{
+    size_t room = evbuffer_get_length(a->body) < max
+        ? max - evbuffer_get_length(a->body) : 0;
+
+    if (len > room)
+        a->over = 1;
+    evbuffer_add(a->body, data, len < room ? len : room);
+}
+
+int
+fpmd_legacy_fetch(struct fpmd_req *req, const char *pool,
+                  const struct fpmd_conf_route *cr, size_t max,
+                  struct fpmd_legacy_answer *a)
+{
+    struct fpmd_cgi_head *head = new_head(req);
+    char *buf = fpmd_alloc(req, CHUNK);
+    struct fpmd_call *call;
+    size_t used;
+    ssize_t n;
+    int fail;
+
+    memset(a, 0, sizeof(*a));
+    a->error = "out of memory";
+    a->body = fpmd_req_evbuffer(req);
+    if (head == NULL || buf == NULL || a->body == NULL)
+        return FPMD_ERROR;
+    call = send_request(req, pool, cr, buf, &fail);
+    if (call == NULL)
+        return FPMD_ERROR;
+    a->error = fail ? "the backend took no body" : NULL;
+    if (fail || read_head(req, call, head, buf, &n, &used, &a->error)
+                    != FPMD_OK) {
+        if (fpmd_call_status(call) != FPMD_CALL_OK
+            && fpmd_call_status(call) != FPMD_CALL_PENDING)
+            a->error = fpmd_call_error(call);
+        return FPMD_ERROR;
+    }
+    for (size_t i = 0; i < head->nheaders; i++) {
+        if (strcasecmp(head->headers[i].name, "Content-Type") == 0)
+            a->content_type = head->headers[i].value;
+    }
+    keep(a, buf + used, (size_t) n - used, max);
+    while ((n = fpmd_fastcgi_stdout(call, buf, CHUNK)) > 0)
+        keep(a, buf, (size_t) n, max);
+    if (n < 0 || fpmd_call_status(call) != FPMD_CALL_OK) {
+        a->error = "the backend's answer was cut short";
+        return FPMD_ERROR;
+    }
+    a->status = head->status;
+    return FPMD_OK;
+}
+
+FPMD_HANDLER(legacy)
+{
+    const struct fpmd_conf_route *cr = req->match.route->conf;
+
+    return fpmd_legacy_forward(req, cr != NULL ? cr->legacy : "legacy", cr);
 }

@@ -23,6 +23,7 @@
 
 #include "fpmd/fcgi.h"
 #include "fpmd/log.h"
+#include "fpmd/req.h"
 #include "pools/fastcgi.h"
 #include "pools/fcgi_response.h"
 #include "pools/pool.h"
@@ -406,24 +407,6 @@ register_fastcgi(void)
 
 /* --- the handler side ------------------------------------------------- */
 
-static void
-free_evbuffer(void *b)
-{
-    evbuffer_free(b);
-}
-
-static struct evbuffer *
-owned_evbuffer(struct fpmd_req *req)
-{
-    struct evbuffer *b = evbuffer_new();
-
-    if (b != NULL && fpmd_defer(req, free_evbuffer, b) != FPMD_OK) {
-        evbuffer_free(b);
-        return NULL;
-    }
-    return b;
-}
-
 static int
 overridden(const char *name, const char *const *extra, size_t nextra)
 {
@@ -451,8 +434,8 @@ fpmd_fastcgi_start(struct fpmd_req *req, const char *pool,
         return NULL;
     memset(d, 0, sizeof(*d));
     d->req = req;
-    d->params = owned_evbuffer(req);
-    d->stdout_buf = owned_evbuffer(req);
+    d->params = fpmd_req_evbuffer(req);
+    d->stdout_buf = fpmd_req_evbuffer(req);
     if (d->params == NULL || d->stdout_buf == NULL)
         return NULL;
     for (size_t i = 0; i < fpmd_req_nparams(req); i++) {

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Handlers for the migration tests (linked into tests/fpmd-test only):
  * one that shows what a shim gave it (script, PATH_INFO, route params,
- * request id). */
+ * request id), C ports of PHP scripts for shadow and canary routes. */
 #include "config.h"
+
+#include <stdio.h>
+#include <string.h>
 
 #include <json-c/json.h>
 
@@ -43,4 +46,35 @@ FPMD_HANDLER(shim_echo)
             add(params, names[i], v);
     }
     return fpmd_reply_json(req, 200, o);
+}
+
+/* Answers like tests/integration/test_shadow.py's user.php, keys in
+ * another order, but for id 13: a C port with a bug to be caught. */
+FPMD_HANDLER(shadow_user)
+{
+    const char *id = fpmd_req_query_arg(req, "id");
+    struct json_object *o = json_object_new_object();
+    char name[64];
+
+    if (o == NULL || fpmd_defer(req, put, o) != FPMD_OK) {
+        json_object_put(o);
+        return FPMD_ERROR;
+    }
+    id = id ? id : "";
+    snprintf(name, sizeof(name), "%s%s",
+             strcmp(id, "13") == 0 ? "User " : "user ", id);
+    json_object_object_add(o, "generated_at", json_object_new_int(0));
+    json_object_object_add(o, "name", json_object_new_string(name));
+    json_object_object_add(o, "id", json_object_new_string(id));
+    if (fpmd_resp_header(req, "X-Served-By", "fpmd") != FPMD_OK)
+        return FPMD_ERROR;
+    return fpmd_reply_json(req, 200, o);
+}
+
+/* "native\n", or a 500 with ?fail. */
+FPMD_HANDLER(canary_c)
+{
+    if (fpmd_req_query_arg(req, "fail") != NULL)
+        return fpmd_reply_error(req, 500, "failing on purpose");
+    return fpmd_reply(req, 200, "text/plain", "native\n", 7);
 }

@@ -31,6 +31,9 @@ legacy:
   main: {{ fastcgi: {php}, timeout: 5s }}
   admin: {{ fastcgi: {php}, max: 2 }}
 routes:
+"""
+
+ROUTES = """
   - match: {{ script: /api/user.php, method: GET, query: {{ action: show }} }}
     handler: shim_echo
   - match: {{ script: /index.php, query: {{ r: post/view, id: "*" }} }}
@@ -49,26 +52,24 @@ routes:
 """
 
 
-@pytest.fixture
-def site(tmpdir_path, servers):
-    """php-fpm with the probe under several script names and an access
-    log showing the request id; fpmd-test with shims in front of it;
-    nginx to fpmd."""
-    php = PhpFpm(tmpdir_path, {name: PROBE for name in (
-        "probe.php", "index.php", "app.php", "cve.php")},
-        pool_extra='access.log = %s/php-access.log\n'
-        'access.format = "%%{HTTP_X_REQUEST_ID}e %%m %%r%%Q%%q"\n'
-        % os.path.join(tmpdir_path, "php"))
-    for sub in ("api/user.php", "admin/x.php"):
+def start_site(tmpdir_path, servers, scripts, routes):
+    """php-fpm serving scripts (name: text, subdirectories made) with an
+    access log showing the request id; fpmd-test with one worker, the
+    given routes and two legacy pools (main, admin) on that php-fpm; nginx
+    to fpmd. Returns nginx's port, fpmd and php-fpm."""
+    php = PhpFpm(tmpdir_path, {}, pool_extra='access.log = %s/php-access.log\n'
+                 'access.format = "%%{HTTP_X_REQUEST_ID}e %%m %%r%%Q%%q"\n'
+                 % os.path.join(tmpdir_path, "php"))
+    for sub, text in scripts.items():
         path = os.path.join(php.www, sub)
         os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
         with open(path, "w") as f:
-            f.write(PROBE)
+            f.write(text)
         os.chmod(path, 0o644)
     servers.append(php.start())
     fport = free_port()
-    f = Fpmd(tmpdir_path, FPMD_CONF.format(fport=fport, php=php.address),
-             binary=FPMD_TEST_BIN)
+    f = Fpmd(tmpdir_path, FPMD_CONF.format(fport=fport, php=php.address)
+             + routes, binary=FPMD_TEST_BIN)
     servers.append(f)
     f.start(("127.0.0.1", fport))
     port = free_port()
@@ -76,6 +77,14 @@ def site(tmpdir_path, servers):
                               SERVER.format(port=port, www=php.www, keep="",
                                             upstream="fpmd")).start([port]))
     return port, f, php
+
+
+@pytest.fixture
+def site(tmpdir_path, servers):
+    """The probe under several script names, shims in front of it."""
+    return start_site(tmpdir_path, servers, {name: PROBE for name in (
+        "probe.php", "index.php", "app.php", "cve.php", "api/user.php",
+        "admin/x.php")}, ROUTES.format())
 
 
 def get(port, path, method="GET", headers=None):
@@ -141,7 +150,7 @@ def test_shims_take_legacy_script_routes(site, no_worker_died):
                             capture_output=True, text=True)
     assert routes.returncode == 0, routes.stderr
     assert re.search(r"GET\s+/api/user.php\?action=show\s+shim_echo\s+"
-                     r"\S+:14:\d+ \(shim\)", routes.stdout), routes.stdout
+                     r"\S+:15:\d+ \(shim\)", routes.stdout), routes.stdout
     assert "/index.php?r=post/view&id=*" in routes.stdout
     assert "/app.php path_info=/users/{id}" in routes.stdout
 

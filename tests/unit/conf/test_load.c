@@ -483,12 +483,12 @@ conf_shims_named_legacy_pools_and_to_status(void **state)
 
     expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\n"
                  "routes:\n  - match: \"*\"\n    to: legacy\n",
-                 "t.yaml:4:12: routes: to: legacy: no such legacy pool");
+                 "t.yaml:4:12: routes: to: legacy: no such legacy pool \"legacy\"");
     expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\n"
                  "pools:\n  cache: { driver: redis, servers: [1.2.3.4:1] }\n"
                  "routes:\n  - match: \"*\"\n    to: legacy:cache\n",
-                 "t.yaml:6:12: routes: to: legacy:cache: pool \"cache\" is "
-                 "not a legacy");
+                 "t.yaml:6:12: routes: to: legacy: pool \"cache\" is not a "
+                 "legacy");
     expect_error("routes:\n  - match: { query: { a: b } }\n    handler: x\n",
                  "t.yaml:2:12: routes.match: a shim needs script: or "
                  "prefix:");
@@ -507,7 +507,51 @@ conf_shims_named_legacy_pools_and_to_status(void **state)
                  "t.yaml:3:9: routes.to: \"302\" is not legacy");
     expect_error("routes:\n  - match: /x\n    handler: x\n"
                  "    params: { A: b }\n",
-                 "t.yaml:2:5: routes: params: is for to: legacy routes");
+                 "t.yaml:2:5: routes: params: is for routes that reach "
+                 "legacy");
+    c = load("listen:\n  - fastcgi: 127.0.0.1:9000\n"
+             "legacy: { fastcgi: 127.0.0.1:9001 }\n"
+             "routes:\n"
+             "  - match: /a\n    handler: hello\n    shadow: true\n"
+             "  - match: /b\n    handler: hello\n    canary: 12.5%\n"
+             "  - match: /c\n    handler: hello\n"
+             "    shadow: { methods: \"GET,PUT\", ignore: [a.b, c],\n"
+             "              max_body: 64k, max_in_flight: 2 }\n"
+             "    canary: { percent: 100%, max_error_rate: 0.5%,\n"
+             "              max_p99: 250ms, window: 5s, cooldown: 1m,\n"
+             "              min_requests: 3 }\n");
+    if (c == NULL)
+        fail_msg("%s", err);
+    assert_string_equal(c->routes[0].shadow->methods, "GET,HEAD");
+    assert_string_equal(c->routes[0].shadow->legacy, "legacy");
+    assert_int_equal(c->routes[0].shadow->max_body, 1024 * 1024);
+    assert_int_equal(c->routes[1].canary->percent_x100, 1250);
+    assert_int_equal(c->routes[1].canary->max_error_x100, 500);
+    assert_int_equal(c->routes[2].shadow->nignore, 2);
+    assert_string_equal(c->routes[2].shadow->ignore[0], "a.b");
+    assert_int_equal(c->routes[2].shadow->max_body, 64 * 1024);
+    assert_int_equal(c->routes[2].canary->percent_x100, 10000);
+    assert_int_equal(c->routes[2].canary->max_error_x100, 50);
+    assert_int_equal(c->routes[2].canary->max_p99_ms, 250);
+    assert_int_equal(c->routes[2].canary->cooldown_ms, 60000);
+    fpmd_conf_free(c);
+    expect_error("routes:\n  - match: /a\n    handler: x\n"
+                 "    canary: 101%\n",
+                 "t.yaml:4:13: canary: \"101%\" is not a percentage");
+    expect_error("routes:\n  - match: /a\n    handler: x\n"
+                 "    canary: { max_p99: 1s }\n",
+                 "t.yaml:4:13: routes.canary: needs percent: N%");
+    expect_error("routes:\n  - match: /a\n    to: legacy\n"
+                 "    shadow: true\n",
+                 "t.yaml:2:5: routes: shadow: and canary: are for routes "
+                 "with handler: NAME");
+    expect_error("routes:\n  - match: /a\n    handler: x\n"
+                 "    shadow: { ignore: [a..b] }\n",
+                 "t.yaml:4:24: ignore: \"a..b\" is not a field path");
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\n"
+                 "routes:\n  - match: /a\n    handler: hello\n"
+                 "    shadow: { legacy: old }\n",
+                 "t.yaml:4:12: routes: shadow: no such legacy pool \"old\"");
     expect_error("request_id: \"X Id\"\n",
                  "t.yaml:1:13: request_id: \"X Id\" is not a header name");
     c = load("listen:\n  - http: 127.0.0.1:8080\nrequest_id: off\n");
