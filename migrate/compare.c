@@ -73,19 +73,25 @@ is_number(struct json_object *o)
         || json_object_is_type(o, json_type_double);
 }
 
-/* Appends to where (a JSON path) and returns where it ended, so that a
+/* Append to where (a JSON path) and return where it ended, so that a
  * caller can cut it back. */
 static size_t
-path_push(struct walk *w, const char *fmt, const char *key, size_t idx)
+path_key(struct walk *w, const char *key)
 {
     size_t len = strlen(w->where);
 
-    if (len < w->wlen) {
-        if (key != NULL)
-            snprintf(w->where + len, w->wlen - len, fmt, key);
-        else
-            snprintf(w->where + len, w->wlen - len, fmt, idx);
-    }
+    if (len < w->wlen)
+        snprintf(w->where + len, w->wlen - len, ".%s", key);
+    return len;
+}
+
+static size_t
+path_index(struct walk *w, size_t idx)
+{
+    size_t len = strlen(w->where);
+
+    if (len < w->wlen)
+        snprintf(w->where + len, w->wlen - len, "[%zu]", idx);
     return len;
 }
 
@@ -107,7 +113,7 @@ objects_equal(struct walk *w, struct json_object *a, struct json_object *b)
 
             if (ignored(w, key))
                 continue;
-            mark = path_push(w, ".%s", key, 0);
+            mark = path_key(w, key);
             if (!json_object_object_get_ex(y, key, &yv))
                 return 0;
             if (pass == 0) {
@@ -146,11 +152,11 @@ equal(struct walk *w, struct json_object *a, struct json_object *b)
     case json_type_array:
         n = json_object_array_length(a);
         if (n != json_object_array_length(b)) {
-            path_push(w, "%s", ".length", 0);
+            path_key(w, "length");
             return 0;
         }
         for (size_t i = 0; i < n; i++) {
-            size_t mark = path_push(w, "[%zu]", NULL, i);
+            size_t mark = path_index(w, i);
 
             if (!equal(w, json_object_array_get_idx(a, i),
                        json_object_array_get_idx(b, i)))

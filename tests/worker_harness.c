@@ -35,6 +35,7 @@ fpmd_test_worker_setup(struct fpmd_worker *w)
         || w->coros == NULL)
         return FPMD_ERROR;
     w->slot = &w->sb->slots[0];
+    w->routes = &w->sb->routes[0];
     fpmd_worker = w;
     fpmd_fcgi_conn_setup(conf);
     fpmd_http_conn_setup(conf);
