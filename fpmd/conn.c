@@ -146,8 +146,13 @@ fpmd_conn_congested(const struct fpmd_conn *c)
 void
 fpmd_conn_after_write(struct fpmd_conn *c)
 {
-    if (!c->in_callback || evbuffer_get_length(c->out) > FPMD_CONN_OUT_HIGH)
+    if (evbuffer_get_length(c->out) > FPMD_CONN_OUT_HIGH)
         fpmd_conn_flush(c);
+    else if (!c->in_callback && !c->closed)
+        /* A handler resumed by another socket's event (a backend's) writes
+         * its answer in pieces and then ends it: the write goes out once,
+         * later in this loop pass, with all of them. */
+        event_active(&c->write_ev, EV_WRITE, 1);
 }
 
 void
@@ -178,8 +183,12 @@ fpmd_conn_flush(struct fpmd_conn *c)
         if (c->close_after_flush && !c->ops->busy(c) && c->ops->idle(c)
             && !c->lingering) {
             /* RFC 9112 §9.6: half-close first, so the peer reads the
-             * answer before it sees the connection go. */
-            linger(c);
+             * answer before it sees the connection go; unless the peer
+             * has said all it will, and nothing of it is left unread. */
+            if (c->ops->input_done != NULL && c->ops->input_done(c))
+                fpmd_conn_close(c);
+            else
+                linger(c);
             return;
         }
     }

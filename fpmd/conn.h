@@ -38,6 +38,9 @@ struct fpmd_conn_ops {
     /* Graceful exit: 1 when the connection may close right now; otherwise
      * the codec arranges for it to close after its current answer. */
     int (*drain)(struct fpmd_conn *c);
+    /* Optional: 1 when the peer will send nothing more and all it sent
+     * was read, so a close needs no lingering (NULL: always linger). */
+    int (*input_done)(const struct fpmd_conn *c);
     /* Frees the codec's object (which holds this struct). */
     void (*destroy)(struct fpmd_conn *c);
 };
@@ -66,8 +69,8 @@ int fpmd_conn_init(struct fpmd_conn *c, const struct fpmd_conn_ops *ops,
 /* Writes what the output buffer holds; closes when close_after_flush is
  * set and the codec is idle; wakes writers below the low-water mark. */
 void fpmd_conn_flush(struct fpmd_conn *c);
-/* Flushes unless inside ops->read (which flushes once at its end), or the
- * buffer is over the high-water mark. */
+/* Flushes at the end of ops->read, or later in this loop pass when
+ * called from elsewhere; at once over the high-water mark. */
 void fpmd_conn_after_write(struct fpmd_conn *c);
 int fpmd_conn_congested(const struct fpmd_conn *c);
 

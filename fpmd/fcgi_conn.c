@@ -33,6 +33,9 @@ struct fcgi_conn {
     unsigned nreqs;
     unsigned read_paused:1;
     unsigned served:1;                  /* answered at least one request */
+    unsigned stdin_ended:1;             /* the last record was an empty
+                                         * STDIN: a web server without
+                                         * FCGI_KEEP_CONN sends no more */
     size_t rpos, rlen;                  /* unparsed input while paused */
     uint8_t rbuf[READ_CHUNK];           /* last: a reused one skips it */
 };
@@ -190,6 +193,7 @@ on_begin(void *ctx, uint16_t id, uint16_t role, uint8_t flags)
     struct fcgi_conn *c = ctx;
     struct fpmd_req *req;
 
+    c->stdin_ended = 0;
     if (find_req(c, id) != NULL) {
         fpmd_log(FPMD_LOG_WARNING, "fastcgi %s: BEGIN_REQUEST for active "
                  "request id %u; closing the connection", c->base.peer, id);
@@ -233,6 +237,7 @@ on_params(void *ctx, uint16_t id, const uint8_t *p, size_t n)
     const struct fpmd_conf *conf = fpmd_worker->conf;
     size_t have;
 
+    c->stdin_ended = 0;
     if (req == NULL || req->started)
         return FPMD_OK;     /* records of inactive ids are ignored (§3.3) */
     have = evbuffer_get_length(req->params_raw);
@@ -274,6 +279,7 @@ on_stdin(void *ctx, uint16_t id, const uint8_t *p, size_t n)
     struct fcgi_conn *c = ctx;
     struct fpmd_req *req = find_req(c, id);
 
+    c->stdin_ended = n == 0;
     if (req == NULL)
         return FPMD_OK;
     if (n == 0) {
@@ -479,6 +485,15 @@ is_idle(const struct fpmd_conn *base)
     return fpmd_fcgi_parser_idle(&fcgi_of(base)->parser);
 }
 
+static int
+input_done(const struct fpmd_conn *base)
+{
+    const struct fcgi_conn *c = fcgi_of(base);
+
+    return c->stdin_ended && c->rpos >= c->rlen
+        && fpmd_fcgi_parser_idle(&c->parser);
+}
+
 /* A connection that has not sent its first request yet is waited for
  * (header_read bounds it): its peer chose this worker, and closing would
  * reset a request about to arrive. An idle keep-alive one is closed; web
@@ -507,7 +522,7 @@ destroy(struct fpmd_conn *base)
 
 static const struct fpmd_conn_ops conn_ops = {
     on_read, on_timeout, update_timer, on_drained, on_closed, is_busy,
-    is_idle, on_drain, destroy,
+    is_idle, on_drain, input_done, destroy,
 };
 
 void

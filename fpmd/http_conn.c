@@ -822,7 +822,7 @@ destroy(struct fpmd_conn *base)
 
 static const struct fpmd_conn_ops conn_ops = {
     on_read, on_timeout, update_timer, on_drained, on_closed, is_busy,
-    is_idle, on_drain, destroy,
+    is_idle, on_drain, NULL, destroy,
 };
 
 void

@@ -354,9 +354,10 @@ drv_send(struct fpmd_pool_conn *pc)
         || (plen > 0 && fpmd_fcgi_write_stream(
                 fc->out, FCGI_PARAMS, REQUEST_ID,
                 evbuffer_pullup(d->params, -1), plen) != FPMD_OK)
-        || fpmd_fcgi_write_eos(fc->out, FCGI_PARAMS, REQUEST_ID) != FPMD_OK
-        || flush(fc) != FPMD_OK)
+        || fpmd_fcgi_write_eos(fc->out, FCGI_PARAMS, REQUEST_ID) != FPMD_OK)
         return FPMD_ERROR;
+    /* Not written yet: the handler's first fpmd_fastcgi_stdin does, with
+     * the body it has in hand (a GET's empty one) in the same write. */
     wake(d);        /* the handler may send the body now */
     return FPMD_OK;
 }

@@ -18,9 +18,10 @@
 struct fpmd_call *fpmd_fastcgi_start(struct fpmd_req *req, const char *pool,
                                      const char *const *extra,
                                      size_t nextra);
-/* Sends len bytes of request body (len 0: its end). Suspends while the
- * connection is not lent yet or its output is over the high-water mark.
- * FPMD_DONE when the backend answered already without reading it all
+/* Sends len bytes of request body (len 0: its end); nothing reaches the
+ * backend before the first call, which writes the params with it.
+ * Suspends while the connection is not lent yet or its output is over the
+ * high-water mark. FPMD_DONE when the backend answered already without reading it all
  * (send no more, read the answer); FPMD_ERROR once the call failed. */
 int fpmd_fastcgi_stdin(struct fpmd_call *call, const void *data, size_t len);
 /* Copies up to len bytes of the answer's STDOUT into buf. Suspends until
