@@ -19,6 +19,7 @@
 #include "fpmd/log.h"
 #include "fpmd/req.h"
 #include "fpmd/router.h"
+#include "fpmd/uri.h"
 #include "fpmd/worker.h"
 
 /* Body bytes buffered ahead of the handler before the codec stops reading:
@@ -338,17 +339,6 @@ fpmd_req_content_length(const struct fpmd_req *req)
     return req->content_length;
 }
 
-static int
-hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Decodes %XX and '+' in place; a malformed escape stays as it is. */
 static void
 url_decode(char *s)
@@ -358,8 +348,8 @@ url_decode(char *s)
     for (char *r = s; *r != '\0'; r++) {
         if (*r == '+') {
             *w++ = ' ';
-        } else if (*r == '%' && hexval(r[1]) >= 0 && hexval(r[2]) >= 0) {
-            *w++ = (char) (hexval(r[1]) * 16 + hexval(r[2]));
+        } else if (*r == '%' && fpmd_hexval(r[1]) >= 0 && fpmd_hexval(r[2]) >= 0) {
+            *w++ = (char) (fpmd_hexval(r[1]) * 16 + fpmd_hexval(r[2]));
             r += 2;
         } else {
             *w++ = *r;

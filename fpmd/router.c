@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "fpmd/router.h"
+#include "fpmd/uri.h"
 
 struct route_list {
     struct fpmd_route **v;
@@ -836,18 +837,6 @@ add_param(struct fpmd_route_match *m, const char *name, size_t off,
     return 1;
 }
 
-static int
-hexdigit(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* 1 when s[0..len), form-decoded ('+', %XX), is want. */
 static int
 form_equal(const char *s, size_t len, const char *want)
@@ -860,9 +849,9 @@ form_equal(const char *s, size_t len, const char *want)
         if (c == '+') {
             c = ' ';
             i++;
-        } else if (c == '%' && i + 2 < len && hexdigit(s[i + 1]) >= 0
-                   && hexdigit(s[i + 2]) >= 0) {
-            c = hexdigit(s[i + 1]) * 16 + hexdigit(s[i + 2]);
+        } else if (c == '%' && i + 2 < len && fpmd_hexval(s[i + 1]) >= 0
+                   && fpmd_hexval(s[i + 2]) >= 0) {
+            c = fpmd_hexval(s[i + 1]) * 16 + fpmd_hexval(s[i + 2]);
             i += 3;
         } else {
             i++;

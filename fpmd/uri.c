@@ -10,8 +10,8 @@
 #include "fpmd/common.h"
 #include "fpmd/uri.h"
 
-static int
-hexval(int c)
+int
+fpmd_hexval(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -54,8 +54,8 @@ fpmd_uri_normalize(const char *in, size_t len, char *out, size_t *outlen)
         if (c == '%') {
             int hi, lo;
 
-            if (end - p < 3 || (hi = hexval(p[1])) < 0
-                || (lo = hexval(p[2])) < 0)
+            if (end - p < 3 || (hi = fpmd_hexval(p[1])) < 0
+                || (lo = fpmd_hexval(p[2])) < 0)
                 return FPMD_ERROR;
             c = (char) (hi * 16 + lo);
             if (c == '\0')

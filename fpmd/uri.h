@@ -11,4 +11,7 @@
  * an escaped NUL, a path not starting with '/' or ".." above the root. */
 int fpmd_uri_normalize(const char *in, size_t len, char *out, size_t *outlen);
 
+/* The value of a hex digit, -1 for another character. */
+int fpmd_hexval(int c);
+
 #endif
