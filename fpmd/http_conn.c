@@ -131,17 +131,6 @@ congested(struct fpmd_req *req)
     return fpmd_conn_congested(&c->base);
 }
 
-static const char *
-resp_header(const struct fpmd_req *req, const char *name)
-{
-    for (const struct fpmd_resp_header *h = req->headers; h != NULL;
-         h = h->next) {
-        if (strcasecmp(h->name, name) == 0)
-            return h->value;
-    }
-    return NULL;
-}
-
 /* RFC 9110 §6.4.1: these answers never carry content. */
 static int
 bodiless(const struct fpmd_req *req)
@@ -165,7 +154,7 @@ write_head(struct fpmd_req *req, const void *body, size_t blen)
 {
     struct http_conn *c = req->conn;
     const char *token = fpmd_worker->conf->server_token;
-    int has_length = resp_header(req, "Content-Length") != NULL;
+    int has_length = fpmd_req_resp_header(req, "Content-Length") != NULL;
     int no_body = bodiless(req);
     char date[64];
 

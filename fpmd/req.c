@@ -234,6 +234,17 @@ fpmd_req_new_background(void)
     return req;
 }
 
+const char *
+fpmd_req_resp_header(const struct fpmd_req *req, const char *name)
+{
+    for (const struct fpmd_resp_header *h = req->headers; h != NULL;
+         h = h->next) {
+        if (strcasecmp(h->name, name) == 0)
+            return h->value;
+    }
+    return NULL;
+}
+
 int
 fpmd_req_split(struct fpmd_req *req)
 {

@@ -158,6 +158,11 @@ int fpmd_req_add_param(struct fpmd_req *req, const void *name, size_t nlen,
  * "Routing" for the order) and content length. */
 void fpmd_req_derive(struct fpmd_req *req);
 
+/* The value of a response header set so far (the first, by name in any
+ * case); NULL when none. */
+const char *fpmd_req_resp_header(const struct fpmd_req *req,
+                                 const char *name);
+
 /* A new evbuffer freed when req ends; NULL when memory is out. */
 struct evbuffer *fpmd_req_evbuffer(struct fpmd_req *req);
 

@@ -844,18 +844,8 @@ form_equal(const char *s, size_t len, const char *want)
     size_t i = 0;
 
     while (i < len) {
-        int c = (unsigned char) s[i];
+        int c = fpmd_form_char(s, len, &i);
 
-        if (c == '+') {
-            c = ' ';
-            i++;
-        } else if (c == '%' && i + 2 < len && fpmd_hexval(s[i + 1]) >= 0
-                   && fpmd_hexval(s[i + 2]) >= 0) {
-            c = fpmd_hexval(s[i + 1]) * 16 + fpmd_hexval(s[i + 2]);
-            i += 3;
-        } else {
-            i++;
-        }
         if (*want == '\0' || (unsigned char) *want != c)
             return 0;
         want++;

@@ -78,25 +78,32 @@ terminate_field(char *s, size_t len)
     s[len - 1] = '\0';
 }
 
+/* Copies len bytes of what slot's writer guards, retrying a copy torn by
+ * a write a few times. */
+static void
+seq_copy(const struct fpmd_sb_slot *slot, void *out, const void *src,
+         size_t len)
+{
+    uint32_t before, after;
+
+    for (int tries = 0; tries < 8; tries++) {
+        before = slot->seq;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        memcpy(out, src, len);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        after = slot->seq;
+        if (before == after && (before & 1) == 0)
+            break;
+    }
+}
+
 int
 fpmd_scoreboard_read(const struct fpmd_scoreboard *sb, uint32_t i,
                      struct fpmd_sb_slot *out)
 {
-    const struct fpmd_sb_slot *s;
-    uint32_t before, after;
-
     if (sb == NULL || i >= sb->nslots)
         return FPMD_ERROR;
-    s = &sb->slots[i];
-    for (int tries = 0; tries < 8; tries++) {
-        before = s->seq;
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        memcpy(out, (const void *) s, sizeof(*out));
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        after = s->seq;
-        if (before == after && (before & 1) == 0)
-            break;
-    }
+    seq_copy(&sb->slots[i], out, &sb->slots[i], sizeof(*out));
     /* Whatever the worker wrote, the copy is safe to print and index. */
     terminate_field(out->req.method, sizeof(out->req.method));
     terminate_field(out->req.uri, sizeof(out->req.uri));
@@ -116,21 +123,9 @@ int
 fpmd_scoreboard_read_routes(const struct fpmd_scoreboard *sb, uint32_t i,
                             struct fpmd_sb_routes *out)
 {
-    const struct fpmd_sb_slot *s;
-    uint32_t before, after;
-
     if (sb == NULL || i >= sb->nslots)
         return FPMD_ERROR;
-    s = &sb->slots[i];
-    for (int tries = 0; tries < 8; tries++) {
-        before = s->seq;
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        memcpy(out, &sb->routes[i], sizeof(*out));
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        after = s->seq;
-        if (before == after && (before & 1) == 0)
-            break;
-    }
+    seq_copy(&sb->slots[i], out, &sb->routes[i], sizeof(*out));
     for (size_t r = 0; r < FPMD_SB_ROUTES; r++) {
         terminate_field(out->r[r].label, sizeof(out->r[r].label));
         terminate_field(out->r[r].handler, sizeof(out->r[r].handler));

@@ -23,6 +23,24 @@ fpmd_hexval(int c)
 }
 
 int
+fpmd_form_char(const char *s, size_t n, size_t *i)
+{
+    int c = (unsigned char) s[*i], hi, lo;
+
+    if (c == '+') {
+        (*i)++;
+        return ' ';
+    }
+    if (c == '%' && n - *i >= 3 && (hi = fpmd_hexval(s[*i + 1])) >= 0
+        && (lo = fpmd_hexval(s[*i + 2])) >= 0) {
+        *i += 3;
+        return hi * 16 + lo;
+    }
+    (*i)++;
+    return c;
+}
+
+int
 fpmd_uri_normalize(const char *in, size_t len, char *out, size_t *outlen)
 {
     const char *end = in + len, *q;

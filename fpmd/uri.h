@@ -14,4 +14,9 @@ int fpmd_uri_normalize(const char *in, size_t len, char *out, size_t *outlen);
 /* The value of a hex digit, -1 for another character. */
 int fpmd_hexval(int c);
 
+/* The character at s[*i] of a form-encoded string of n bytes, decoded as
+ * PHP does ('+' a space, %XX a byte, a stray '%' itself), with *i moved
+ * past it. */
+int fpmd_form_char(const char *s, size_t n, size_t *i);
+
 #endif

@@ -202,13 +202,7 @@ access_param(void *ctx, const char *name)
 static const char *
 access_out_header(void *ctx, const char *name)
 {
-    struct fpmd_req *req = ctx;
-
-    for (struct fpmd_resp_header *h = req->headers; h != NULL; h = h->next) {
-        if (strcasecmp(h->name, name) == 0)
-            return h->value;
-    }
-    return NULL;
+    return fpmd_req_resp_header(ctx, name);
 }
 
 static void

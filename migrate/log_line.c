@@ -666,17 +666,8 @@ put(struct fpmd_log_route *r, int c, int (*keep)(int))
 static int
 put_query_part(struct fpmd_log_route *r, const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        int c = (unsigned char) s[i], hi, lo;
-
-        if (c == '+') {
-            c = ' ';
-        } else if (c == '%' && n - i >= 3 && (hi = fpmd_hexval(s[i + 1])) >= 0
-                   && (lo = fpmd_hexval(s[i + 2])) >= 0) {
-            c = hi * 16 + lo;
-            i += 2;
-        }
-        if (put(r, c, keep_in_query) != FPMD_OK)
+    for (size_t i = 0; i < n;) {
+        if (put(r, fpmd_form_char(s, n, &i), keep_in_query) != FPMD_OK)
             return FPMD_ERROR;
     }
     return FPMD_OK;
@@ -689,16 +680,9 @@ decode_name(const char *s, size_t n, char *out)
 {
     size_t o = 0;
 
-    for (size_t i = 0; i < n; i++) {
-        int c = (unsigned char) s[i], hi, lo;
+    for (size_t i = 0; i < n;) {
+        int c = fpmd_form_char(s, n, &i);
 
-        if (c == '+') {
-            c = ' ';
-        } else if (c == '%' && n - i >= 3 && (hi = fpmd_hexval(s[i + 1])) >= 0
-                   && (lo = fpmd_hexval(s[i + 2])) >= 0) {
-            c = hi * 16 + lo;
-            i += 2;
-        }
         if (o == FPMD_LOG_PARAM_NAME_MAX)
             return 0;
         out[o++] = (char) c;

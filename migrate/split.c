@@ -298,17 +298,6 @@ shadow_start(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static const char *
-resp_header(const struct fpmd_req *req, const char *name)
-{
-    for (const struct fpmd_resp_header *h = req->headers; h != NULL;
-         h = h->next) {
-        if (strcasecmp(h->name, name) == 0)
-            return h->value;
-    }
-    return NULL;
-}
-
 static int
 copy_buffer(struct fpmd_req *bg, struct evbuffer *from, struct evbuffer **to)
 {
@@ -350,7 +339,7 @@ shadow_spawn(void *arg)
                                 strlen(req->params[i].value)) == FPMD_OK;
     if (ok) {
         fpmd_req_derive(bg);
-        ct = resp_header(req, "Content-Type");
+        ct = fpmd_req_resp_header(req, "Content-Type");
         job->cr = cr;
         job->status = req->status;
         job->content_type = ct != NULL ? fpmd_strdup(bg, ct) : NULL;

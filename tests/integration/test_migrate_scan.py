@@ -14,8 +14,9 @@ import subprocess
 import threading
 import time
 
-from conftest import (FPMD_BIN, NGINX_BIN, SANITIZED, Fpmd, can_connect,
-                      free_port, http_request, need, wait_for)
+from backends import NginxFront
+from conftest import (FPMD_BIN, Fpmd, free_port, http_request, need,
+                      wait_for)
 
 MIGRATE_BIN = os.environ.get("FPMD_MIGRATE_BIN", os.path.join(
     os.path.dirname(os.path.dirname(FPMD_BIN)), "migrate", "fpmd-migrate"))
@@ -420,31 +421,17 @@ def test_a_200mb_log_streams_through_stdin_in_bounded_memory(tmpdir_path):
     assert took < 60
 
 
-NGINX_SCAN_CONF = """
-worker_processes 1;
-error_log @DIR@/error.log info;
-pid @DIR@/nginx.pid;
-@USER@
-events { worker_connections 64; }
-http {
-    log_format timed @FORMAT@
-    access_log @DIR@/access.log timed;
-    client_body_temp_path @DIR@/body;
-    fastcgi_temp_path @DIR@/fastcgi;
-    proxy_temp_path @DIR@/proxy;
-    uwsgi_temp_path @DIR@/uwsgi;
-    scgi_temp_path @DIR@/scgi;
-    server {
-        listen 127.0.0.1:@PORT@;
-        location ~ [^/]\\.php(/|$) {
+SCAN_SERVER = """
+    server {{
+        listen 127.0.0.1:{port};
+        location ~ [^/]\\.php(/|$) {{
             fastcgi_split_path_info ^(.+?\\.php)(/.*)$;
             include /etc/nginx/fastcgi_params;
             fastcgi_param PATH_INFO $fastcgi_path_info;
-            fastcgi_pass 127.0.0.1:@FCGI_PORT@;
-        }
-        location / { return 200 "static\\n"; }
-    }
-}
+            fastcgi_pass {upstream};
+        }}
+        location / {{ return 200 "static\\n"; }}
+    }}
 """
 
 NGINX_FPMD_CONF = """
@@ -469,54 +456,6 @@ routes:
 """
 
 
-class ScanNginx:
-    """Debian's nginx with one server and a timed access log."""
-
-    def __init__(self, tmp, fcgi_port):
-        self.dir = os.path.join(tmp, "nginx")
-        os.makedirs(self.dir, exist_ok=True)
-        self.port = free_port()
-        self.log = os.path.join(self.dir, "access.log")
-        self.conf = os.path.join(self.dir, "nginx.conf")
-        with open(self.conf, "w") as f:
-            f.write(NGINX_SCAN_CONF.replace("@FORMAT@", TIMED_FORMAT)
-                    .replace("@DIR@", self.dir)
-                    .replace("@PORT@", str(self.port))
-                    .replace("@FCGI_PORT@", str(fcgi_port))
-                    .replace("@USER@", "user root;" if os.geteuid() == 0
-                             else ""))
-        self.proc = None
-
-    def start(self):
-        need(NGINX_BIN, "nginx")
-        self.proc = subprocess.Popen(
-            [NGINX_BIN, "-p", self.dir, "-c", self.conf, "-g",
-             "daemon off;"], stdout=subprocess.DEVNULL,
-            stderr=open(os.path.join(self.dir, "stderr.log"), "ab"))
-        wait_for(lambda: can_connect(("127.0.0.1", self.port))
-                 or self.proc.poll() is not None, 10, "nginx")
-        assert self.proc.poll() is None, self.logs()
-        return self
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def logs(self):
-        out = ""
-        for name in ("error.log", "stderr.log", "access.log"):
-            p = os.path.join(self.dir, name)
-            if os.path.exists(p):
-                with open(p, errors="replace") as f:
-                    out += "---- nginx %s\n%s" % (name, f.read()[-20000:])
-        return out
-
-
 def raw_request(port, data):
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(data)
@@ -530,9 +469,13 @@ def test_a_real_nginx_access_log(tmpdir_path, servers):
                 .replace("@DEAD@", str(free_port())))
     servers.append(fpmd)
     fpmd.start(("127.0.0.1", port))
-    nginx = ScanNginx(tmpdir_path, port)
-    servers.append(nginx)
-    nginx.start()
+    nport = free_port()
+    nginx = NginxFront(tmpdir_path, "127.0.0.1:%d" % port, SCAN_SERVER.format(
+        port=nport, upstream="fpmd"), http_extra="log_format timed %s\n"
+        "    access_log {dir}/timed.log timed;".format(
+            dir=os.path.join(tmpdir_path, "nginx")) % TIMED_FORMAT)
+    servers.append(nginx.start([nport]))
+    log = os.path.join(nginx.dir, "timed.log")
 
     sent = [
         ("GET", "/api/user.php?action=show&id=%d", 5, 200),
@@ -548,7 +491,7 @@ def test_a_real_nginx_access_log(tmpdir_path, servers):
     requests = 0
     for method, url, n, want in sent:
         for i in range(n):
-            status, _, _ = http_request(nginx.port, method,
+            status, _, _ = http_request(nport, method,
                                         url % i if "%d" in url else url,
                                         body=b"x" if method == "POST"
                                         else None)
@@ -556,12 +499,12 @@ def test_a_real_nginx_access_log(tmpdir_path, servers):
             requests += 1
     # what only a raw client sends: a quote nginx logs as \x22, and a TLS
     # hello nginx answers 400 and logs as escaped bytes
-    raw_request(nginx.port, b'GET /search.php?page="a+b" HTTP/1.0\r\n\r\n')
-    raw_request(nginx.port, b"\x16\x03\x01\x00\x05hello\r\n\r\n")
+    raw_request(nport, b'GET /search.php?page="a+b" HTTP/1.0\r\n\r\n')
+    raw_request(nport, b"\x16\x03\x01\x00\x05hello\r\n\r\n")
     requests += 2
 
     def lines():
-        with open(nginx.log) as f:
+        with open(log) as f:
             return f.read().splitlines()
     wait_for(lambda: len(lines()) == requests, 10, "the access log")
     assert any("\\x22a+b\\x22" in ln for ln in lines()), lines()
@@ -576,7 +519,7 @@ def test_a_real_nginx_access_log(tmpdir_path, servers):
                 .append(int(m.group(3)) * 1000 + int(m.group(4)))
 
     rc, out, err = scan_json(["--format", TIMED_FORMAT, "--config",
-                              fpmd.conf, nginx.log])
+                              fpmd.conf, log])
     assert rc == 0, err
     assert out["lines"] == {"read": requests, "parsed": requests - 1,
                             "too_long": 0, "unparsed": 0, "no_request": 1}
