@@ -6,8 +6,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -112,8 +110,6 @@ int
 fpmd_conn_init(struct fpmd_conn *c, const struct fpmd_conn_ops *ops, int fd,
                const char *peer)
 {
-    int one = 1;
-
     c->out = evbuffer_new();
     if (c->out == NULL)
         return FPMD_ERROR;
@@ -121,9 +117,6 @@ fpmd_conn_init(struct fpmd_conn *c, const struct fpmd_conn_ops *ops, int fd,
     c->fd = fd;
     c->fresh = 1;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
-    /* Answers leave in one write already; Nagle would only delay the
-     * last segment of a streamed one. */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     event_assign(&c->read_ev, fpmd_worker->base, fd, EV_READ | EV_PERSIST,
                  on_read, c);
     event_assign(&c->write_ev, fpmd_worker->base, fd, EV_WRITE, on_write, c);

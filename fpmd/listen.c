@@ -105,6 +105,10 @@ open_inet(struct fpmd_listener *l, const struct fpmd_conf_listen *cl)
         return FPMD_ERROR;
     }
     setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    /* Accepted sockets inherit it on Linux: answers leave in one write
+     * already, and Nagle would only delay the last segment of a streamed
+     * one. */
+    setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (ss.ss_family == AF_INET6)
         setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     if (bind(l->fd, (struct sockaddr *) &ss, sslen) < 0) {
