@@ -299,8 +299,11 @@ KEYFN(k_lg_fastcgi)
     server_address(c, v, key, &cur_backend->servers[0]);
 }
 
+KEYFN(k_lg_keep) { conf_get_bool(c, v, key, &cur_backend->keep_alive); }
+
 static const struct key legacy_keys[] = {
-    {"fastcgi", k_lg_fastcgi}, {"min", k_b_min}, {"max", k_b_max},
+    {"fastcgi", k_lg_fastcgi}, {"keep_alive", k_lg_keep},
+    {"min", k_b_min}, {"max", k_b_max},
     {"wait_queue", k_b_queue}, {"wait_timeout", k_b_wait},
     {"connect_timeout", k_b_connect}, {"timeout", k_b_timeout},
     {"idle_timeout", k_b_idle}, {"max_lifetime", k_b_lifetime},
@@ -314,20 +317,28 @@ legacy_pool(struct ctx *c, const struct node *k, const struct node *v,
     if (cur_backend == NULL)
         return;
     cur_backend->driver = FPMD_DRIVER_FASTCGI;
-    /* php-fpm serves a kept-alive connection with one child until it
-     * closes: more connections than children would wait unserved in its
-     * backlog. Waiting for a child is normal under load, as it is for
-     * nginx in front of php-fpm. */
-    cur_backend->max = 4;
+    /* Kept-alive connections save a connect and a close per request,
+     * which costs a quarter of the throughput on a busy box. */
+    cur_backend->keep_alive = 1;
     cur_backend->timeout_ms = 60000;
     cur_backend->wait_timeout_ms = 60000;
+    cur_backend->max = 0;       /* set below, once keep_alive is known */
     conf_walk_map(c, v, where, legacy_keys, FPMD_ARRAY_LEN(legacy_keys));
+    /* Kept alive, a connection holds one php-fpm child until it closes:
+     * more of them than children would wait unserved in its backlog. One
+     * per request, connections beyond the children just wait there. */
+    if (cur_backend->max == 0)
+        cur_backend->max = cur_backend->keep_alive ? 4 : 64;
     if (v->type == N_MAP && cur_backend->nservers == 0)
         conf_error_at(c, v, "%s: needs fastcgi: ADDRESS (php-fpm's listen)",
                       where);
     else if (cur_backend->min > cur_backend->max)
         conf_error_at(c, v, "%s: min (%u) is above max (%u)", where,
                       cur_backend->min, cur_backend->max);
+    else if (cur_backend->min > 0 && !cur_backend->keep_alive)
+        conf_error_at(c, v, "%s: min: connections are opened per request "
+                      "unless keep_alive: true (an idle one would hold a "
+                      "php-fpm child)", where);
 }
 
 /* legacy: {fastcgi: ADDR, ...} is the pool "legacy"; legacy: {NAME:

@@ -169,6 +169,7 @@ struct fpmd_conf_backend {
     uint64_t max_lifetime_ms;   /* reconnect after; 1h, 0: never */
     int shard;                  /* redis: keys hashed across primaries */
     unsigned threads;           /* mongo: driver threads per worker; 4 */
+    int keep_alive;             /* legacy: FCGI_KEEP_CONN; 1 */
     struct fpmd_conf_pos pos;
 };
 

@@ -350,7 +350,8 @@ drv_send(struct fpmd_pool_conn *pc)
     fc->d = d;
     d->fc = fc;
     if (fpmd_fcgi_write_begin_request(fc->out, REQUEST_ID, FCGI_RESPONDER,
-                                      FCGI_KEEP_CONN) != FPMD_OK
+                                      fpmd_pool_conn_conf(pc)->keep_alive
+                                          ? FCGI_KEEP_CONN : 0) != FPMD_OK
         || (plen > 0 && fpmd_fcgi_write_stream(
                 fc->out, FCGI_PARAMS, REQUEST_ID,
                 evbuffer_pullup(d->params, -1), plen) != FPMD_OK)
@@ -374,7 +375,8 @@ drv_reusable(struct fpmd_pool_conn *pc)
 {
     struct fconn *fc = pc->driver;
 
-    return !fc->broken && evbuffer_get_length(fc->out) == 0;
+    return !fc->broken && evbuffer_get_length(fc->out) == 0
+        && fpmd_pool_conn_conf(pc)->keep_alive;
 }
 
 static void

@@ -64,15 +64,19 @@ SERVER = """
 def sides(request, tmpdir_path, servers):
     """php-fpm, fpmd in front of it, and nginx with a server straight to
     php-fpm and servers to fpmd (keep-conn off and on); over TCP or unix
-    sockets on both hops."""
+    sockets on both hops, fpmd keeping its connections to php-fpm over
+    TCP."""
     unix = request.param == "unix"
     php = PhpFpm(tmpdir_path, {"probe.php": PROBE}, unix=unix).start()
     servers.append(php)
+    # over TCP, connections to php-fpm are kept (its 2 children, one per
+    # connection); over unix sockets, one per request
     _, hport, fport = start_fpmd(tmpdir_path, servers, """
 legacy:
   fastcgi: {}
   timeout: 3s
-""".format(php.address))
+  {}
+""".format(php.address, "keep_alive: false" if unix else "max: 2"))
     f = servers[-1]
     text = open(f.conf).read().replace(
         "routes:\n", "routes:\n  - match: \"*\"\n    to: legacy\n", 1)

@@ -394,6 +394,17 @@ conf_reads_pools(void **state)
     assert_string_equal(c->routes[0].path, "/*");
     assert_string_equal(c->routes[0].handler, "legacy");
     fpmd_conf_free(c);
+    expect_error("legacy: { fastcgi: 127.0.0.1:9001, min: 1, "
+                 "keep_alive: false }\n",
+                 "t.yaml:1:9: legacy: min: connections are opened per "
+                 "request unless keep_alive: true");
+    c = load("listen:\n  - fastcgi: 127.0.0.1:9000\n"
+             "legacy: { fastcgi: 127.0.0.1:9001, keep_alive: false }\n");
+    if (c == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(c->backends[0].keep_alive, 0);
+    assert_int_equal(c->backends[0].max, 64);
+    fpmd_conf_free(c);
     expect_error("legacy: { max: 2 }\n",
                  "t.yaml:1:9: legacy: needs fastcgi: ADDRESS");
     expect_error("routes:\n  - match: /x\n    to: php\n",
