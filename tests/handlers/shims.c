@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -71,9 +72,13 @@ FPMD_HANDLER(shadow_user)
     return fpmd_reply_json(req, 200, o);
 }
 
-/* "native\n", or a 500 with ?fail. */
+/* "native\n", or a 500 with ?fail; ?sleep_ms=N first. */
 FPMD_HANDLER(canary_c)
 {
+    const char *ms = fpmd_req_query_arg(req, "sleep_ms");
+
+    if (ms != NULL && fpmd_sleep(req, strtoull(ms, NULL, 10)) != FPMD_OK)
+        return FPMD_ERROR;
     if (fpmd_req_query_arg(req, "fail") != NULL)
         return fpmd_reply_error(req, 500, "failing on purpose");
     return fpmd_reply(req, 200, "text/plain", "native\n", 7);

@@ -75,6 +75,7 @@ def sides(request, tmpdir_path, servers):
 legacy:
   fastcgi: {}
   timeout: 3s
+  wait_timeout: 1s
   {}
 """.format(php.address, "keep_alive: false" if unix else "max: 2"))
     f = servers[-1]
@@ -169,6 +170,38 @@ def test_php_fpm_gone_is_a_clear_error_and_comes_back(sides, servers):
              "legacy back")
     settle()
     assert backend(hport, "legacy")["errors"] >= 1
+
+
+def test_php_fpm_at_max_children_is_a_bounded_wait(sides, servers):
+    """Both children busy: kept-alive connections (TCP) are all lent, so
+    the next request waits for one in fpmd's queue, wait_timeout (1 s),
+    then gets a 503; a connection per request (unix) waits in php-fpm's
+    backlog until the legacy timeout (3 s of silence): a 504."""
+    import threading
+    ports, f, _ = sides
+    unix = "keep_alive: false" in open(f.conf).read()
+    done = []
+
+    def slow():
+        done.append(fetch(ports["fpmd"], "GET", "/probe.php?slow=1")[0])
+
+    threads = [threading.Thread(target=slow) for _ in range(2)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    t0 = time.time()
+    status, _, body = fetch(ports["fpmd"], "GET", "/probe.php")
+    took = time.time() - t0
+    if unix:
+        assert status == 504 and 2.5 < took < 4.5, (status, took, body)
+    else:
+        assert status == 503 and 0.8 < took < 2.5, (status, took, body)
+    for t in threads:
+        t.join()
+    # the two slow ones are silent for 5 s after their first line
+    assert done == [504, 504]
+    wait_for(lambda: fetch(ports["fpmd"], "GET", "/probe.php")[0] == 200, 5,
+             "children free again")
 
 
 def test_paused_backend_times_out_and_a_killed_child_fails_one_request(

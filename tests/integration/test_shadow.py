@@ -40,6 +40,10 @@ ROUTES = """
       min_requests: 20
       window: 2s
       cooldown: 2s
+  - match: { script: /slow.php }
+    handler: canary_c
+    canary: { percent: 100%, legacy: main, max_p99: 20ms, min_requests: 5,
+              cooldown: 1s }
   - match: "*"
     to: legacy:main
 """
@@ -56,7 +60,8 @@ def status(f):
 
 def site(tmpdir_path, servers):
     return start_site(tmpdir_path, servers, {"user.php": USER_PHP,
-                                             "canary.php": CANARY_PHP},
+                                             "canary.php": CANARY_PHP,
+                                             "slow.php": CANARY_PHP},
                       ROUTES)
 
 
@@ -151,3 +156,25 @@ def test_canary_shares_and_falls_back(tmpdir_path, servers, no_worker_died):
     with open(f.error_log) as fh:
         assert "canary: route /canary.php: back to 30.00% to its handler" \
             in fh.read()
+
+
+def test_canary_falls_back_when_p99_crosses_its_bound(tmpdir_path, servers,
+                                                      no_worker_died):
+    port, f, _ = site(tmpdir_path, servers)
+
+    def ask():
+        code, _, body = http_request(port, "GET", "/slow.php?sleep_ms=40")
+        assert code == 200
+        return body.decode().strip()
+
+    # 100% to the handler, which takes 40 ms against a 20 ms bound: the
+    # fifth answer completes a window to judge, and the route falls back
+    assert [ask() for _ in range(5)] == ["native"] * 5
+    assert ask() == "legacy"
+    row = status(f)["/slow.php"]
+    assert row["canary fallbacks"] == 1 and row["native p99 ms"] > 20
+    with open(f.error_log) as fh:
+        assert "canary: route /slow.php falls back to legacy for 1.0s" \
+            in fh.read()
+    time.sleep(1.1)
+    assert ask() == "native"
