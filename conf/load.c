@@ -1160,6 +1160,7 @@ fpmd_conf_free(struct fpmd_conf *conf)
         free(b->user);
         free(b->password);
         free(b->database);
+        free(b->document_root);
     }
     free(conf->backends);
     for (size_t i = 0; i < conf->nmodules; i++)

@@ -300,9 +300,25 @@ KEYFN(k_lg_fastcgi)
 }
 
 KEYFN(k_lg_keep) { conf_get_bool(c, v, key, &cur_backend->keep_alive); }
+/* php-fpm's document root, which may be another machine's or container's
+ * path: kept as written, not resolved here. */
+KEYFN(k_lg_root)
+{
+    const char *r = conf_scalar(c, v, key);
+
+    if (r == NULL)
+        return;
+    if (r[0] != '/' || strstr(r, "/../") != NULL
+        || strcmp(r + strlen(r) - (strlen(r) >= 3 ? 3 : 0), "/..") == 0) {
+        conf_error_at(c, v, "%s: \"%s\" is not an absolute path", key, r);
+        return;
+    }
+    conf_get_str(c, v, key, &cur_backend->document_root);
+}
 
 static const struct key legacy_keys[] = {
     {"fastcgi", k_lg_fastcgi}, {"keep_alive", k_lg_keep},
+    {"document_root", k_lg_root},
     {"min", k_b_min}, {"max", k_b_max},
     {"wait_queue", k_b_queue}, {"wait_timeout", k_b_wait},
     {"connect_timeout", k_b_connect}, {"timeout", k_b_timeout},

@@ -170,6 +170,9 @@ struct fpmd_conf_backend {
     int shard;                  /* redis: keys hashed across primaries */
     unsigned threads;           /* mongo: driver threads per worker; 4 */
     int keep_alive;             /* legacy: FCGI_KEEP_CONN; 1 */
+    char *document_root;        /* legacy: for requests without
+                                 * SCRIPT_FILENAME (standalone HTTP);
+                                 * NULL: none */
     struct fpmd_conf_pos pos;
 };
 

@@ -8,6 +8,7 @@
  * client's backpressure. */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -42,29 +43,123 @@ fail_reply(struct fpmd_req *req, struct fpmd_call *call, const char *why)
     return fpmd_reply_error(req, 502, why);
 }
 
-/* The params a route adds or overrides, and the request id: flattened
- * name, value pairs in req's memory; *n of them. */
-static const char *const *
-extra_params(struct fpmd_req *req, const struct fpmd_conf_route *cr,
-             size_t *n)
+/* What goes to php-fpm beside the request's own params. */
+struct outgoing {
+    const char *pool;
+    const struct fpmd_conf_route *cr;   /* its params:; NULL: none */
+    const char *body;       /* a chunked body read whole; NULL: streamed */
+    size_t body_len;
+};
+
+static const struct fpmd_conf_backend *
+pool_conf(const char *name)
 {
-    size_t max = (cr != NULL ? cr->nparams : 0) + 1;
-    const char **v = fpmd_alloc(req, 2 * max * sizeof(*v));
+    const struct fpmd_conf *conf = fpmd_worker->conf;
+
+    for (size_t i = 0; i < conf->nbackends; i++) {
+        if (strcmp(conf->backends[i].name, name) == 0)
+            return &conf->backends[i];
+    }
+    return NULL;
+}
+
+/* Params fpmd itself may add: the standalone ones, a body's length, the
+ * request id. */
+#define OWN_PARAMS 10
+
+/* Adds name = value to v, or replaces an earlier value of name. */
+static void
+extra_add(const char **v, size_t *n, const char *name, const char *value)
+{
+    size_t i;
+
+    if (value == NULL)
+        return;
+    for (i = 0; i < *n && strcmp(v[2 * i], name) != 0; i++)
+        ;
+    v[2 * i] = name;
+    v[2 * i + 1] = value;
+    if (i == *n)
+        (*n)++;
+}
+
+/* A request that came without a web server in front (standalone HTTP)
+ * has no SCRIPT_FILENAME: the legacy pool's document_root makes the
+ * params nginx's fastcgi_params would have. */
+static void
+standalone_params(struct fpmd_req *req, const char *root, const char **v,
+                  size_t *n)
+{
+    const char *script = fpmd_req_script(req), *host;
+    char *filename = fpmd_alloc(req, strlen(root) + strlen(script) + 1);
+    size_t rlen = strlen(root);
+
+    if (filename == NULL)
+        return;
+    /* "/srv/www/" and "/srv/www" name the same root. */
+    if (rlen > 0 && root[rlen - 1] == '/')
+        rlen--;
+    memcpy(filename, root, rlen);
+    strcpy(filename + rlen, script);
+    extra_add(v, n, "SCRIPT_FILENAME", filename);
+    extra_add(v, n, "SCRIPT_NAME", script);
+    /* nginx's fastcgi_params send these empty when there is none */
+    extra_add(v, n, "PATH_INFO", fpmd_req_path_info(req) != NULL
+                                     ? fpmd_req_path_info(req) : "");
+    if (fpmd_req_param(req, "CONTENT_TYPE") == NULL)
+        extra_add(v, n, "CONTENT_TYPE", "");
+    if (fpmd_req_param(req, "CONTENT_LENGTH") == NULL)
+        extra_add(v, n, "CONTENT_LENGTH", "");
+    extra_add(v, n, "DOCUMENT_ROOT", fpmd_strndup(req, root, rlen));
+    extra_add(v, n, "REQUEST_SCHEME", "http");
+    host = fpmd_req_param(req, "HTTP_HOST");
+    if (host != NULL)
+        extra_add(v, n, "SERVER_NAME",
+                  fpmd_strndup(req, host, host[0] == '['
+                               ? strcspn(host, "]") + 1 : strcspn(host, ":")));
+}
+
+/* The params a route adds or overrides, those of a standalone request,
+ * the length of a body read whole, and the request id: flattened name,
+ * value pairs in req's memory; *n of them. */
+static const char *const *
+extra_params(struct fpmd_req *req, const struct outgoing *o, size_t *n)
+{
+    const struct fpmd_conf_backend *b = pool_conf(o->pool);
+    size_t nroute = o->cr != NULL ? o->cr->nparams : 0;
+    const char **v = fpmd_alloc(req, 2 * (OWN_PARAMS + nroute)
+                                         * sizeof(*v));
+    char len[32];
 
     *n = 0;
     if (v == NULL)
         return NULL;
-    for (size_t i = 0; cr != NULL && i < cr->nparams; i++) {
-        v[2 * *n] = cr->params[i].name;
-        v[2 * *n + 1] = cr->params[i].value;
-        (*n)++;
+    if (b != NULL && b->document_root != NULL
+        && fpmd_req_param(req, "SCRIPT_FILENAME") == NULL)
+        standalone_params(req, b->document_root, v, n);
+    if (o->body != NULL) {
+        snprintf(len, sizeof(len), "%zu", o->body_len);
+        extra_add(v, n, "CONTENT_LENGTH", fpmd_strdup(req, len));
     }
-    if (req->request_id != NULL) {
-        v[2 * *n] = fpmd_worker_request_id_param();
-        v[2 * *n + 1] = req->request_id;
-        (*n)++;
-    }
+    if (req->request_id != NULL)
+        extra_add(v, n, fpmd_worker_request_id_param(), req->request_id);
+    /* The route's own come last: they override all the above. */
+    for (size_t i = 0; i < nroute; i++)
+        extra_add(v, n, o->cr->params[i].name, o->cr->params[i].value);
     return v;
+}
+
+/* php-fpm reads CONTENT_LENGTH bytes of body: one sent in chunks without
+ * a length (over standalone HTTP) is read whole first, as nginx does.
+ * FPMD_OK, or the status to answer. */
+static int
+prepare(struct fpmd_req *req, struct outgoing *o)
+{
+    if (fpmd_req_content_length(req) >= 0
+        || fpmd_req_param(req, "HTTP_TRANSFER_ENCODING") == NULL)
+        return FPMD_OK;
+    return fpmd_req_body_whole(req, fpmd_worker->conf->limits.body, &o->body,
+                               &o->body_len);
 }
 
 /* to: 404 and the like: the status, and nothing else. */
@@ -80,8 +175,8 @@ FPMD_HANDLER(answer_status)
  * memory); *fail set when the backend refused the body: the caller
  * answers from the call's state. */
 static struct fpmd_call *
-send_request(struct fpmd_req *req, const char *pool,
-             const struct fpmd_conf_route *cr, char *buf, int *fail)
+send_request(struct fpmd_req *req, const struct outgoing *o, char *buf,
+             int *fail)
 {
     const char *const *extra;
     struct fpmd_call *call;
@@ -90,15 +185,21 @@ send_request(struct fpmd_req *req, const char *pool,
     int rc = FPMD_AGAIN;
 
     *fail = 0;
-    extra = extra_params(req, cr, &nextra);
+    extra = extra_params(req, o, &nextra);
     if (extra == NULL)
         return NULL;
-    call = fpmd_fastcgi_start(req, pool, extra, nextra);
+    call = fpmd_fastcgi_start(req, o->pool, extra, nextra);
     if (call == NULL)
         return NULL;
+    if (o->body != NULL && o->body_len > 0) {
+        rc = fpmd_fastcgi_stdin(call, o->body, o->body_len);
+        if (rc == FPMD_OK)
+            rc = FPMD_AGAIN;
+    }
     /* A backend may answer before it read the body (a 404, a 413): then
      * no more goes up, and its answer comes down as any other. */
-    while (rc == FPMD_AGAIN && (n = fpmd_req_body_read(req, buf, CHUNK)) > 0) {
+    while (o->body == NULL && rc == FPMD_AGAIN
+           && (n = fpmd_req_body_read(req, buf, CHUNK)) > 0) {
         rc = fpmd_fastcgi_stdin(call, buf, (size_t) n);
         if (rc == FPMD_OK)
             rc = FPMD_AGAIN;
@@ -159,16 +260,19 @@ fpmd_legacy_forward(struct fpmd_req *req, const char *pool,
 {
     struct fpmd_cgi_head *head = new_head(req);
     char *buf = fpmd_alloc(req, CHUNK);
+    struct outgoing o = {pool, cr, NULL, 0};
     struct fpmd_call *call;
     const char *why;
     size_t used;
     ssize_t n;
-    int fail;
+    int fail, status;
 
     if (head == NULL || buf == NULL)
         return FPMD_ERROR;
     req->served_legacy = 1;
-    call = send_request(req, pool, cr, buf, &fail);
+    if ((status = prepare(req, &o)) != FPMD_OK)
+        return fpmd_reply_error(req, status, NULL);
+    call = send_request(req, &o, buf, &fail);
     if (call == NULL)
         return FPMD_ERROR;
     if (fail)
@@ -215,6 +319,7 @@ fpmd_legacy_fetch(struct fpmd_req *req, const char *pool,
 {
     struct fpmd_cgi_head *head = new_head(req);
     char *buf = fpmd_alloc(req, CHUNK);
+    struct outgoing o = {pool, cr, NULL, 0};
     struct fpmd_call *call;
     size_t used;
     ssize_t n;
@@ -225,7 +330,11 @@ fpmd_legacy_fetch(struct fpmd_req *req, const char *pool,
     a->body = fpmd_req_evbuffer(req);
     if (head == NULL || buf == NULL || a->body == NULL)
         return FPMD_ERROR;
-    call = send_request(req, pool, cr, buf, &fail);
+    if (prepare(req, &o) != FPMD_OK) {
+        a->error = "the body could not be read";
+        return FPMD_ERROR;
+    }
+    call = send_request(req, &o, buf, &fail);
     if (call == NULL)
         return FPMD_ERROR;
     a->error = fail ? "the backend took no body" : NULL;

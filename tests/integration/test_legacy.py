@@ -76,8 +76,10 @@ legacy:
   fastcgi: {}
   timeout: 3s
   wait_timeout: 1s
+  document_root: {}
   {}
-""".format(php.address, "keep_alive: false" if unix else "max: 2"))
+""".format(php.address, php.www, "keep_alive: false" if unix
+           else "max: 2"))
     f = servers[-1]
     text = open(f.conf).read().replace(
         "routes:\n", "routes:\n  - match: \"*\"\n    to: legacy\n", 1)
@@ -155,6 +157,42 @@ def test_answers_through_fpmd_match_php_fpm_directly(sides, via):
     # php-fpm's stderr lines are logged with the request they came with
     assert "GET /probe.php?status=201&stderr=1: legacy stderr: " \
         in f.log_text() and "probe stderr line" in f.log_text()
+
+
+def test_standalone_http_requests_reach_php_fpm_like_nginx_sends_them(
+        sides):
+    """fpmd's own HTTP listener, no web server in front: document_root
+    gives php-fpm the script nginx would name, and a chunked body is read
+    whole and sent with its length. PHP sees what it sees through nginx."""
+    ports, f, hport = sides
+
+    def chunks(data):
+        for i in range(0, len(data), 1000):
+            yield data[i:i + 1000]
+
+    def ask(port, method, path, body=None, headers=None, chunked=False):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        c.request(method, path, body=chunks(body) if chunked else body,
+                  headers=headers or {}, encode_chunked=chunked)
+        r = c.getresponse()
+        out = (r.status, r.read())
+        c.close()
+        return out
+
+    form = b"k=v&x=" + b"y" * 3000
+    ctype = {"Content-Type": "application/x-www-form-urlencoded"}
+    for method, path, body, headers, chunked in [
+            ("GET", "/probe.php?a=1&b=%20x", None, {}, False),
+            ("GET", "/probe.php/extra/path?x=1", None, {"X-Trace": "t"},
+             False),
+            ("POST", "/probe.php", form, ctype, False),
+            ("POST", "/probe.php", form, ctype, True),
+            ("PUT", "/probe.php", os.urandom(100000), {}, True),
+            ("GET", "/probe.php?status=201", None, {}, False),
+            ("GET", "/missing.php", None, {}, False)]:
+        direct = ask(ports["direct"], method, path, body, headers, chunked)
+        alone = ask(hport, method, path, body, headers, chunked)
+        assert alone == direct, (method, path, alone[:1], alone[1][:300])
 
 
 def test_php_fpm_gone_is_a_clear_error_and_comes_back(sides, servers):

@@ -404,7 +404,17 @@ conf_reads_pools(void **state)
         fail_msg("%s", err);
     assert_int_equal(c->backends[0].keep_alive, 0);
     assert_int_equal(c->backends[0].max, 64);
+    assert_null(c->backends[0].document_root);
     fpmd_conf_free(c);
+    c = load("listen:\n  - fastcgi: 127.0.0.1:9000\n"
+             "legacy: { fastcgi: 127.0.0.1:9001, document_root: /srv/www }\n");
+    if (c == NULL)
+        fail_msg("%s", err);
+    assert_string_equal(c->backends[0].document_root, "/srv/www");
+    fpmd_conf_free(c);
+    expect_error("legacy: { fastcgi: 127.0.0.1:9001, document_root: www }\n",
+                 "t.yaml:1:51: document_root: \"www\" is not an absolute "
+                 "path");
     expect_error("legacy: { max: 2 }\n",
                  "t.yaml:1:9: legacy: needs fastcgi: ADDRESS");
     expect_error("routes:\n  - match: /x\n    to: php\n",
