@@ -150,13 +150,15 @@ extra_params(struct fpmd_req *req, const struct outgoing *o, size_t *n)
 }
 
 /* php-fpm reads CONTENT_LENGTH bytes of body: one sent in chunks without
- * a length (over standalone HTTP) is read whole first, as nginx does.
- * FPMD_OK, or the status to answer. */
+ * a length over standalone HTTP is read whole first, as nginx does by
+ * default. A web server's request (it made SCRIPT_FILENAME) goes as it
+ * came, length or not. FPMD_OK, or the status to answer. */
 static int
 prepare(struct fpmd_req *req, struct outgoing *o)
 {
     if (fpmd_req_content_length(req) >= 0
-        || fpmd_req_param(req, "HTTP_TRANSFER_ENCODING") == NULL)
+        || fpmd_req_param(req, "HTTP_TRANSFER_ENCODING") == NULL
+        || fpmd_req_param(req, "SCRIPT_FILENAME") != NULL)
         return FPMD_OK;
     return fpmd_req_body_whole(req, fpmd_worker->conf->limits.body, &o->body,
                                &o->body_len);

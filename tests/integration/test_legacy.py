@@ -8,6 +8,7 @@ comes down without either sitting whole in fpmd."""
 import hashlib
 import http.client
 import os
+import re
 import time
 
 import pytest
@@ -193,6 +194,46 @@ def test_standalone_http_requests_reach_php_fpm_like_nginx_sends_them(
         direct = ask(ports["direct"], method, path, body, headers, chunked)
         alone = ask(hport, method, path, body, headers, chunked)
         assert alone == direct, (method, path, alone[:1], alone[1][:300])
+
+
+def test_a_streamed_body_without_length_reaches_php_fpm_as_sent(
+        sides, servers):
+    """What nginx sends for a chunked client body with
+    fastcgi_request_buffering off: no CONTENT_LENGTH, STDIN records as the
+    body arrives. (Through nginx itself, whether it buffers such a body
+    depends on timing, so nginx is left out here.) fpmd forwards the
+    records as they come: PHP answers exactly as when they go to php-fpm
+    directly."""
+    import fcgi_client
+    ports, f, _ = sides
+    php = next(s for s in servers if isinstance(s, PhpFpm))
+    fpmd_addr = ("127.0.0.1", int(re.search(
+        r"fastcgi: 127.0.0.1:(\d+)", open(f.conf).read()).group(1)))
+    php_addr = php.sock or ("127.0.0.1", php.port)
+    params = fcgi_client.cgi_params("POST", "/probe.php", extra={
+        "SCRIPT_FILENAME": os.path.join(php.www, "probe.php"),
+        "DOCUMENT_ROOT": php.www, "HTTP_TRANSFER_ENCODING": "chunked",
+        "CONTENT_TYPE": "application/octet-stream"})
+    del params["CONTENT_LENGTH"]
+    pieces = [os.urandom(3000), os.urandom(70000), b"end"]
+
+    def ask(address):
+        c = fcgi_client.Conn(address)
+        try:
+            c.send(fcgi_client.begin(1) + fcgi_client.stream(
+                fcgi_client.PARAMS, 1,
+                fcgi_client.encode_pairs(params.items())))
+            for piece in pieces:
+                time.sleep(0.2)
+                c.send(fcgi_client.stream(fcgi_client.STDIN, 1, piece)[:-8])
+            c.send(fcgi_client.record(fcgi_client.STDIN, 1))
+            (r,) = c.wait([1])
+            return r.split()[0], r.split()[2]
+        finally:
+            c.close()
+
+    direct, through = ask(php_addr), ask(fpmd_addr)
+    assert through == direct, (through[0], through[1][:300])
 
 
 def test_php_fpm_gone_is_a_clear_error_and_comes_back(sides, servers):
