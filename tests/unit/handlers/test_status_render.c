@@ -58,21 +58,30 @@ view(void)
     return v;
 }
 
+/* The page for v as a string (the caller frees it). */
 static char *
-render(enum fpmd_status_format f, int full, const char **ctype)
+render_view(const struct fpmd_status_view *v, enum fpmd_status_format f,
+            int full, const char **ctype)
 {
-    struct fpmd_status_view v = view();
     struct evbuffer *b = evbuffer_new();
     size_t n;
     char *s;
 
-    assert_int_equal(fpmd_status_render(b, &v, f, full, ctype), FPMD_OK);
+    assert_int_equal(fpmd_status_render(b, v, f, full, ctype), FPMD_OK);
     n = evbuffer_get_length(b);
     s = malloc(n + 1);
     evbuffer_remove(b, s, n);
     s[n] = '\0';
     evbuffer_free(b);
     return s;
+}
+
+static char *
+render(enum fpmd_status_format f, int full, const char **ctype)
+{
+    struct fpmd_status_view v = view();
+
+    return render_view(&v, f, full, ctype);
 }
 
 static void
@@ -189,12 +198,10 @@ static void
 status_routes_in_every_format(void **state)
 {
     struct fpmd_status_view v = view();
-    struct evbuffer *b = evbuffer_new();
     struct fpmd_status_route *r = &v.routes[0];
     const char *ct;
     json_object *j, *list, *r0, *x;
     char *s;
-    size_t n;
 
     (void) state;
     v.nroutes = 1;
@@ -208,12 +215,7 @@ status_routes_in_every_format(void **state)
     r->shadow_compared = 40;
     r->shadow_mismatches = 3;
     for (int f = FPMD_STATUS_TEXT; f <= FPMD_STATUS_OPENMETRICS; f++) {
-        evbuffer_drain(b, evbuffer_get_length(b));
-        assert_int_equal(fpmd_status_render(b, &v, f, 0, &ct), FPMD_OK);
-        n = evbuffer_get_length(b);
-        s = malloc(n + 1);
-        evbuffer_remove(b, s, n);
-        s[n] = '\0';
+        s = render_view(&v, f, 0, &ct);
         switch (f) {
         case FPMD_STATUS_TEXT:
             assert_non_null(strstr(s, "\nroute:                GET /api/"
@@ -263,18 +265,15 @@ status_routes_in_every_format(void **state)
         }
         free(s);
     }
-    evbuffer_free(b);
 }
 
 static void
 status_backends_in_every_format(void **state)
 {
     struct fpmd_status_view v = view();
-    struct evbuffer *b = evbuffer_new();
     const char *ct;
     json_object *j, *list, *b0, *x;
     char *s;
-    size_t n;
 
     (void) state;
     v.nbackends = 2;
@@ -285,12 +284,7 @@ status_backends_in_every_format(void **state)
     strcpy(v.backends[1].name, "db");
     v.backends[1].exhausted = 7;
     for (int f = FPMD_STATUS_TEXT; f <= FPMD_STATUS_OPENMETRICS; f++) {
-        evbuffer_drain(b, evbuffer_get_length(b));
-        assert_int_equal(fpmd_status_render(b, &v, f, 1, &ct), FPMD_OK);
-        n = evbuffer_get_length(b);
-        s = malloc(n + 1);
-        evbuffer_remove(b, s, n);
-        s[n] = '\0';
+        s = render_view(&v, f, 1, &ct);
         switch (f) {
         case FPMD_STATUS_TEXT:
             assert_non_null(strstr(s, "\nbackend:              cache\n"
@@ -326,7 +320,6 @@ status_backends_in_every_format(void **state)
         }
         free(s);
     }
-    evbuffer_free(b);
 }
 
 static void
