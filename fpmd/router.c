@@ -202,6 +202,10 @@ methods_overlap(const char *a, const char *b)
     return 0;
 }
 
+static void err_append(char *err, size_t errlen, size_t *off,
+                       const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 static void
 err_append(char *err, size_t errlen, size_t *off, const char *fmt, ...)
 {

@@ -2,6 +2,7 @@
 /* Shadow comparison of two bodies (see compare.h). */
 #include "config.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,6 +18,16 @@ struct walk {
     size_t wlen;
 };
 
+static int
+blanks(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+            return 0;
+    }
+    return 1;
+}
+
 static struct json_object *
 parse(const char *s, size_t len)
 {
@@ -28,11 +39,11 @@ parse(const char *s, size_t len)
         return NULL;
     }
     o = json_tokener_parse_ex(tok, s, (int) len);
-    /* Trailing bytes (but blanks) make it something else than JSON. */
+    /* Trailing bytes (but blanks) make it something else than JSON. The
+     * body is not NUL-terminated: lengths only. */
     if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success
-                      || strspn(s + json_tokener_get_parse_end(tok),
-                                " \t\r\n") != len
-                                   - json_tokener_get_parse_end(tok))) {
+                      || !blanks(s + json_tokener_get_parse_end(tok),
+                                 len - json_tokener_get_parse_end(tok)))) {
         json_object_put(o);
         o = NULL;
     }
@@ -63,7 +74,10 @@ numbers_equal(struct json_object *a, struct json_object *b)
     if (json_object_is_type(a, json_type_int)
         && json_object_is_type(b, json_type_int))
         return json_object_get_int64(a) == json_object_get_int64(b);
-    return json_object_get_double(a) == json_object_get_double(b);
+    /* json-c reads NaN, which would not equal itself */
+    return json_object_get_double(a) == json_object_get_double(b)
+        || (isnan(json_object_get_double(a))
+            && isnan(json_object_get_double(b)));
 }
 
 static int

@@ -4,7 +4,8 @@
 set -e
 b=${top_builddir:-.}/tests/fuzz
 s=${top_srcdir:-.}/tests/fuzz
-for t in fcgi conf http cgi_head fcgi_response log_line fpm_ini; do
+for t in fcgi conf http cgi_head fcgi_response log_line fpm_ini route \
+    compare; do
     dirs=""
     for d in "$s/corpus/$t" "$s/regression/$t"; do
         [ -d "$d" ] && dirs="$dirs $d"
