@@ -362,11 +362,16 @@ def run_streamed(args, block, repeat):
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     result = {}
+    written, sampled = threading.Event(), threading.Event()
 
     def feed():
         try:
             for _ in range(repeat):
                 proc.stdin.write(block)
+            proc.stdin.flush()
+            # the scan waits for EOF: measured once all it read is in
+            written.set()
+            sampled.wait(10)
         finally:
             proc.stdin.close()
 
@@ -379,7 +384,11 @@ def run_streamed(args, block, repeat):
         t.start()
     peak = 0
     while threads[1].is_alive():
-        peak = max(peak, vm_hwm(proc.pid) or 0)
+        after = written.is_set()
+        hwm = vm_hwm(proc.pid)
+        peak = max(peak, hwm or 0)
+        if after and hwm:
+            sampled.set()
         time.sleep(0.005)
     for t in threads:
         t.join()
