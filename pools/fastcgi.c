@@ -100,9 +100,14 @@ on_stderr(void *ctx, const uint8_t *p, size_t n)
     struct fconn *fc = ctx;
     struct fcall *d = current(fc);
 
-    /* php-fpm's warnings, one log line per record, with the request. */
+    /* php-fpm's warnings, one log line per record, with the request, its
+     * route and its id. */
     if (d != NULL)
-        fpmd_log_req(d->req, FPMD_LOG_WARNING, "legacy stderr: %.*s",
+        fpmd_log_req(d->req, FPMD_LOG_WARNING, "legacy stderr (route %s, "
+                     "request id %s): %.*s",
+                     d->req->match.route != NULL ? d->req->match.route->path
+                                                 : "-",
+                     fpmd_req_id(d->req)[0] ? fpmd_req_id(d->req) : "-",
                      (int) (n > 1024 ? 1024 : n), (const char *) p);
     return FPMD_OK;
 }

@@ -156,8 +156,9 @@ def test_answers_through_fpmd_match_php_fpm_directly(sides, via):
         assert hashlib.sha256(through[2]).digest() == hashlib.sha256(
             direct[2]).digest(), (method, path, through[2][:200])
     # php-fpm's stderr lines are logged with the request they came with
-    assert "GET /probe.php?status=201&stderr=1: legacy stderr: " \
-        in f.log_text() and "probe stderr line" in f.log_text()
+    assert re.search(r"GET /probe.php\?status=201&stderr=1: legacy stderr "
+                     r"\(route /\*, request id [0-9a-f]{32}\): .*probe "
+                     r"stderr line", f.log_text()), f.log_text()[-2000:]
 
 
 def test_standalone_http_requests_reach_php_fpm_like_nginx_sends_them(
