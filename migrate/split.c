@@ -28,6 +28,7 @@
 #include "fpmd/log.h"
 #include "fpmd/req.h"
 #include "fpmd/scoreboard.h"
+#include "fpmd/service.h"
 #include "fpmd/worker.h"
 #include "migrate/compare.h"
 #include "migrate/legacy.h"
@@ -46,24 +47,46 @@ struct split_state {
     unsigned suppressed;
 };
 
+/* The worker's, made when it starts (after fork: never shared) and
+ * freed when its loop ends. */
 static struct split_state *states;
 static size_t nstates;
-static const struct fpmd_conf *states_conf;
 static uint64_t rnd_state;
+
+static int
+split_start(const struct fpmd_conf *conf, struct event_base *base)
+{
+    (void) base;
+    states = calloc(conf->nroutes ? conf->nroutes : 1, sizeof(*states));
+    nstates = states != NULL ? conf->nroutes : 0;
+    if (states == NULL)
+        fpmd_log(FPMD_LOG_ERROR, "shadow and canary: out of memory");
+    return states != NULL ? FPMD_OK : FPMD_ERROR;
+}
+
+static void
+split_stop(void)
+{
+    free(states);
+    states = NULL;
+    nstates = 0;
+}
+
+static struct fpmd_service split_service = {
+    "shadow_canary", split_start, NULL, split_stop, NULL,
+};
+
+__attribute__((constructor)) static void
+register_split(void)
+{
+    fpmd_service_register(&split_service);
+}
 
 static struct split_state *
 state_of(const struct fpmd_conf_route *cr)
 {
-    const struct fpmd_conf *conf = fpmd_worker->conf;
-    size_t i = (size_t) (cr - conf->routes);
+    size_t i = (size_t) (cr - fpmd_worker->conf->routes);
 
-    if (states_conf != conf) {
-        /* Per worker: made after fork, on first use, never shared. */
-        free(states);
-        states = calloc(conf->nroutes ? conf->nroutes : 1, sizeof(*states));
-        nstates = states != NULL ? conf->nroutes : 0;
-        states_conf = conf;
-    }
     return i < nstates ? &states[i] : NULL;
 }
 
