@@ -198,6 +198,7 @@ struct shadow_job {
     const char *content_type;
     struct evbuffer *native_body;
     struct fpmd_req *bg;
+    int done;                   /* compared, or counted as an error */
 };
 
 static int
@@ -269,7 +270,6 @@ shadow_run(struct fpmd_req *bg)
 {
     struct shadow_job *job = fpmd_req_get(bg, "shadow");
     const struct fpmd_conf_shadow *sh = job->cr->shadow;
-    struct split_state *st = state_of(job->cr);
     struct fpmd_legacy_answer a;
     char where[256];
     int same;
@@ -300,9 +300,23 @@ shadow_run(struct fpmd_req *bg)
             log_mismatch(bg, job, &a, where);
         }
     }
-    if (st != NULL)
-        st->in_flight--;
+    job->done = 1;
     return FPMD_OK;
+}
+
+/* However the background request ends (compared, failed to start, cut
+ * by request_terminate_timeout): its place is free again, and one that
+ * compared nothing is a shadow error. */
+static void
+shadow_done(void *arg)
+{
+    struct shadow_job *job = arg;
+    struct split_state *st = state_of(job->cr);
+
+    if (st != NULL && st->in_flight > 0)
+        st->in_flight--;
+    if (!job->done)
+        count(job->cr, offsetof(struct fpmd_sb_route, shadow_errors));
 }
 
 static void
@@ -312,13 +326,8 @@ shadow_start(evutil_socket_t fd, short what, void *arg)
 
     (void) fd;
     (void) what;
-    if (fpmd_worker_start_background(job->bg, shadow_run) != FPMD_OK) {
-        struct split_state *st = state_of(job->cr);
-
-        if (st != NULL)
-            st->in_flight--;
-        count(job->cr, offsetof(struct fpmd_sb_route, shadow_errors));
-    }
+    /* On failure the request is freed, and shadow_done counts it. */
+    fpmd_worker_start_background(job->bg, shadow_run);
 }
 
 static int
@@ -343,7 +352,7 @@ shadow_spawn(void *arg)
     struct evbuffer *body;
     const char *ct;
     size_t i;
-    int ok;
+    int ok, deferred = 0;
 
     /* An answer cut short, or one that was not all seen, compares with
      * nothing. A body the handler left unread was not seen either. */
@@ -355,6 +364,11 @@ shadow_spawn(void *arg)
         bg = fpmd_req_new_background();
     job = bg != NULL ? fpmd_alloc(bg, sizeof(*job)) : NULL;
     ok = job != NULL;
+    if (ok) {
+        memset(job, 0, sizeof(*job));
+        job->cr = cr;
+        ok = deferred = fpmd_defer(bg, shadow_done, job) == FPMD_OK;
+    }
     for (i = 0; ok && i < req->nparams; i++)
         ok = fpmd_req_add_param(bg, req->params[i].name,
                                 strlen(req->params[i].name),
@@ -363,7 +377,6 @@ shadow_spawn(void *arg)
     if (ok) {
         fpmd_req_derive(bg);
         ct = fpmd_req_resp_header(req, "Content-Type");
-        job->cr = cr;
         job->status = req->status;
         job->content_type = ct != NULL ? fpmd_strdup(bg, ct) : NULL;
         job->bg = bg;
@@ -383,9 +396,13 @@ shadow_spawn(void *arg)
     }
     if (ok)
         return;
+    if (deferred) {
+        fpmd_req_free(bg);      /* shadow_done counts it */
+        return;
+    }
     if (bg != NULL)
         fpmd_req_free(bg);
-    if (st != NULL)
+    if (st != NULL && st->in_flight > 0)
         st->in_flight--;
     count(cr, offsetof(struct fpmd_sb_route, shadow_errors));
 }

