@@ -22,8 +22,11 @@
 #include <sysexits.h>
 
 #include "fpmd/conf.h"
+#include "migrate/fpm_directives.h"
 #include "migrate/fpm_ini.h"
+#include "migrate/fpm_paths.h"
 #include "migrate/migrate_cli.h"
+#include "migrate/yaml_text.h"
 
 /* Where php-fpm resolves relative paths when built as Debian builds it
  * and started without -p (fpm_evaluate_full_path): a pool's files
@@ -31,173 +34,6 @@
  * --prefix stands for -p and takes the place of both. */
 #define PHP_PREFIX "/usr"
 #define PHP_LOCALSTATEDIR "/var"
-
-#define R_PHP "stays with php-fpm (PHP ini setting)"
-#define R_ENV "passed to the legacy php-fpm's own pool"
-#define R_UNKNOWN "not a php-fpm 8.2 directive: php-fpm refuses it"
-#define R_RLIMIT "fpmd sets no resource limits: set it in fpmd's systemd " \
-    "unit (LimitNOFILE=, LimitCORE=) or with ulimit"
-#define R_SYSLOG "fpmd logs to a file or stderr, not to syslog"
-
-/* The directives that become fpmd keys; one value each, the last one
- * read wins as in php-fpm. */
-enum slot {
-    G_PID, G_ERROR_LOG, G_LOG_LEVEL, G_ER_THRESHOLD, G_ER_INTERVAL,
-    G_CONTROL, G_DAEMONIZE,
-    P_PREFIX, P_USER, P_GROUP, P_LISTEN, P_BACKLOG, P_OWNER, P_LGROUP,
-    P_MODE, P_ALLOWED, P_PM, P_CHILDREN, P_START, P_MIN_SPARE,
-    P_MAX_SPARE, P_SPAWN, P_IDLE, P_MAX_REQUESTS, P_STATUS, P_PING,
-    P_PONG, P_TERMINATE, P_SLOW_TIMEOUT, P_SLOWLOG, P_ACCESS_LOG,
-    P_ACCESS_FORMAT,
-    NSLOTS,
-    UNMAPPED = -1
-};
-
-/* The fpmd key of each slot, as the report names it. */
-static const char *const fpmd_key[NSLOTS] = {
-    [G_PID] = "pid", [G_ERROR_LOG] = "log.error",
-    [G_LOG_LEVEL] = "log.level",
-    [G_ER_THRESHOLD] = "emergency_restart_threshold",
-    [G_ER_INTERVAL] = "emergency_restart_interval",
-    [G_CONTROL] = "timeouts.process_control", [G_DAEMONIZE] = "daemonize",
-    [P_PREFIX] = "(relative paths)", [P_USER] = "user",
-    [P_GROUP] = "group", [P_LISTEN] = "listen[].fastcgi",
-    [P_BACKLOG] = "listen[].backlog", [P_OWNER] = "listen[].owner",
-    [P_LGROUP] = "listen[].group", [P_MODE] = "listen[].mode",
-    [P_ALLOWED] = "listen[].allowed_clients", [P_PM] = "pm.mode",
-    [P_CHILDREN] = "pm.max_children", [P_START] = "pm.start_servers",
-    [P_MIN_SPARE] = "pm.min_spare_servers",
-    [P_MAX_SPARE] = "pm.max_spare_servers",
-    [P_SPAWN] = "pm.max_spawn_rate", [P_IDLE] = "pm.process_idle_timeout",
-    [P_MAX_REQUESTS] = "pm.max_requests", [P_STATUS] = "status.path",
-    [P_PING] = "status.ping", [P_PONG] = "status.ping_response",
-    [P_TERMINATE] = "timeouts.request_terminate",
-    [P_SLOW_TIMEOUT] = "timeouts.slowlog", [P_SLOWLOG] = "log.slow",
-    [P_ACCESS_LOG] = "log.access", [P_ACCESS_FORMAT] = "log.access_format",
-};
-
-/* How php-fpm reads a directive's value (fpm_conf.c's parsers). */
-enum type { T_STR, T_INT, T_TIME, T_BOOL, T_PM, T_LEVEL, T_RLIMIT };
-
-#define IN_GLOBAL 1u
-#define IN_POOL 2u
-
-struct directive {
-    const char *name;
-    unsigned scope;
-    enum type type;
-    int slot;               /* UNMAPPED: reason says why */
-    const char *reason;
-};
-
-/* php-fpm 8.2's directives (fpm_conf.c's ini_fpm_global_options and
- * ini_fpm_pool_options). */
-static const struct directive directives[] = {
-    {"pid", IN_GLOBAL, T_STR, G_PID, NULL},
-    {"error_log", IN_GLOBAL, T_STR, G_ERROR_LOG, NULL},
-    {"log_level", IN_GLOBAL, T_LEVEL, G_LOG_LEVEL, NULL},
-    {"emergency_restart_threshold", IN_GLOBAL, T_INT, G_ER_THRESHOLD, NULL},
-    {"emergency_restart_interval", IN_GLOBAL, T_TIME, G_ER_INTERVAL, NULL},
-    {"process_control_timeout", IN_GLOBAL, T_TIME, G_CONTROL, NULL},
-    {"daemonize", IN_GLOBAL, T_BOOL, G_DAEMONIZE, NULL},
-    {"syslog.ident", IN_GLOBAL, T_STR, UNMAPPED, R_SYSLOG},
-    {"syslog.facility", IN_GLOBAL, T_STR, UNMAPPED, R_SYSLOG},
-    {"log_buffering", IN_GLOBAL, T_BOOL, UNMAPPED,
-     "fpmd writes each log line with one write(2): there is no buffer "
-     "to turn off"},
-    {"log_limit", IN_GLOBAL, T_INT, UNMAPPED,
-     "fpmd cuts log lines at a fixed 2048 bytes"},
-    {"process.max", IN_GLOBAL, T_INT, UNMAPPED,
-     "fpmd runs one pool: pm.max_children bounds its workers"},
-    {"events.mechanism", IN_GLOBAL, T_STR, UNMAPPED,
-     "fpmd's workers run libevent, which picks epoll on Linux itself"},
-    {"systemd_interval", IN_GLOBAL, T_TIME, UNMAPPED,
-     "fpmd does not report its status to systemd (no sd_notify)"},
-    {"process.priority", IN_GLOBAL | IN_POOL, T_INT, UNMAPPED,
-     "fpmd does not renice its processes: set Nice= in its systemd unit"},
-    {"rlimit_files", IN_GLOBAL | IN_POOL, T_INT, UNMAPPED, R_RLIMIT},
-    {"rlimit_core", IN_GLOBAL | IN_POOL, T_RLIMIT, UNMAPPED, R_RLIMIT},
-    {"prefix", IN_POOL, T_STR, P_PREFIX, NULL},
-    {"user", IN_POOL, T_STR, P_USER, NULL},
-    {"group", IN_POOL, T_STR, P_GROUP, NULL},
-    {"listen", IN_POOL, T_STR, P_LISTEN, NULL},
-    {"listen.backlog", IN_POOL, T_INT, P_BACKLOG, NULL},
-    {"listen.owner", IN_POOL, T_STR, P_OWNER, NULL},
-    {"listen.group", IN_POOL, T_STR, P_LGROUP, NULL},
-    {"listen.mode", IN_POOL, T_STR, P_MODE, NULL},
-    {"listen.allowed_clients", IN_POOL, T_STR, P_ALLOWED, NULL},
-    {"listen.acl_users", IN_POOL, T_STR, UNMAPPED,
-     "fpmd sets no POSIX ACL on its socket: use listen.owner, "
-     "listen.group and listen.mode"},
-    {"listen.acl_groups", IN_POOL, T_STR, UNMAPPED,
-     "fpmd sets no POSIX ACL on its socket: use listen.owner, "
-     "listen.group and listen.mode"},
-    {"listen.setfib", IN_POOL, T_INT, UNMAPPED,
-     "a FreeBSD routing table (SO_SETFIB): fpmd runs on Linux"},
-    {"process.dumpable", IN_POOL, T_BOOL, UNMAPPED,
-     "fpmd does not set PR_SET_DUMPABLE on its workers"},
-    {"pm", IN_POOL, T_PM, P_PM, NULL},
-    {"pm.max_children", IN_POOL, T_INT, P_CHILDREN, NULL},
-    {"pm.start_servers", IN_POOL, T_INT, P_START, NULL},
-    {"pm.min_spare_servers", IN_POOL, T_INT, P_MIN_SPARE, NULL},
-    {"pm.max_spare_servers", IN_POOL, T_INT, P_MAX_SPARE, NULL},
-    {"pm.max_spawn_rate", IN_POOL, T_INT, P_SPAWN, NULL},
-    {"pm.process_idle_timeout", IN_POOL, T_TIME, P_IDLE, NULL},
-    {"pm.max_requests", IN_POOL, T_INT, P_MAX_REQUESTS, NULL},
-    {"pm.status_path", IN_POOL, T_STR, P_STATUS, NULL},
-    {"pm.status_listen", IN_POOL, T_STR, UNMAPPED,
-     "fpmd has no separate status listener: its status page "
-     "(status.path) answers on its listen addresses"},
-    {"ping.path", IN_POOL, T_STR, P_PING, NULL},
-    {"ping.response", IN_POOL, T_STR, P_PONG, NULL},
-    {"access.log", IN_POOL, T_STR, P_ACCESS_LOG, NULL},
-    {"access.format", IN_POOL, T_STR, P_ACCESS_FORMAT, NULL},
-    {"slowlog", IN_POOL, T_STR, P_SLOWLOG, NULL},
-    {"request_slowlog_timeout", IN_POOL, T_TIME, P_SLOW_TIMEOUT, NULL},
-    {"request_slowlog_trace_depth", IN_POOL, T_INT, UNMAPPED,
-     "fpmd's slow log names the route and the URI: there is no PHP "
-     "backtrace to cut"},
-    {"request_terminate_timeout", IN_POOL, T_TIME, P_TERMINATE, NULL},
-    {"request_terminate_timeout_track_finished", IN_POOL, T_BOOL, UNMAPPED,
-     "about PHP's fastcgi_finish_request(): stays with the legacy "
-     "php-fpm's pool"},
-    {"chroot", IN_POOL, T_STR, UNMAPPED,
-     "fpmd does not chroot its workers; the legacy php-fpm keeps its "
-     "chroot for the PHP it runs"},
-    {"chdir", IN_POOL, T_STR, UNMAPPED,
-     "fpmd's workers do not chdir (its relative paths are relative to "
-     "its config file); the legacy php-fpm keeps its chdir"},
-    {"catch_workers_output", IN_POOL, T_BOOL, UNMAPPED,
-     "about php-fpm's children's stdout and stderr: php-fpm keeps it; "
-     "fpmd's workers write to fpmd's error log"},
-    {"decorate_workers_output", IN_POOL, T_BOOL, UNMAPPED,
-     "about php-fpm's children's stdout and stderr: php-fpm keeps it; "
-     "fpmd's workers write to fpmd's error log"},
-    {"clear_env", IN_POOL, T_BOOL, UNMAPPED,
-     "the environment of PHP's workers: stays with the legacy php-fpm; "
-     "fpmd passes each request's CGI params unchanged"},
-    {"security.limit_extensions", IN_POOL, T_STR, UNMAPPED,
-     "fpmd runs no scripts: the legacy php-fpm keeps checking the "
-     "scripts it runs (fpmd's static: routes refuse .php with "
-     "deny_extensions)"},
-    {"apparmor_hat", IN_POOL, T_STR, UNMAPPED,
-     "fpmd does not change AppArmor hats"},
-};
-
-/* The array directives, name[key] (compared case-sensitively, as
- * php-fpm does). */
-static const struct {
-    const char *name;
-    const char *reason;
-} arrays[] = {
-    {"env", R_ENV},
-    {"php_value", R_PHP},
-    {"php_admin_value", R_PHP},
-    {"php_flag", R_PHP},
-    {"php_admin_flag", R_PHP},
-    {"access.suppress_path", "fpmd's access log has no per-path "
-     "suppression; php-fpm keeps it for its own log"},
-};
 
 enum kind {
     K_ERROR = 0,            /* reported as an error, not in the report */
@@ -215,21 +51,10 @@ struct outcome {
     const struct fpmd_fpm_ini_entry *by;    /* K_OVERRIDDEN: the later one */
 };
 
-/* A php-fpm listen address (fpm_sockets_domain_from_address). */
-struct addr {
-    int unix_socket;
-    int any;                /* all addresses: "port", "[::]:port",
-                             * "0.0.0.0:port", "*:port" */
-    int dual;               /* IPv6 and IPv4-mapped ("port", "[::]") */
-    char host[INET6_ADDRSTRLEN];    /* numeric, "localhost" */
-    unsigned port;
-    char *path;             /* unix: absolute */
-};
-
 struct pool_view {
     const struct fpmd_fpm_ini_entry *slot[NSLOTS];
     char *base;             /* where its relative paths resolve */
-    struct addr addr;
+    struct fpmd_fpm_addr addr;
     int listen_ok;          /* addr is its listen */
     char *legacy;           /* where fpmd reaches it: YAML text */
     char *legacy_raw;
@@ -262,22 +87,6 @@ struct import {
 };
 
 /* --- small helpers ---------------------------------------------------- */
-
-static char *
-format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-format(const char *fmt, ...)
-{
-    va_list ap;
-    char *s;
-
-    va_start(ap, fmt);
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
 
 /* Keeps s (owned; NULL counts as memory running out). */
 static void
@@ -353,9 +162,10 @@ problem(struct import *imp, const struct fpmd_fpm_ini_entry *e, unsigned col,
         return;
     }
     lines_add(imp, &imp->errors,
-              format("%s:%u:%u: [%s] %s%s%s%s: %s", e->file, e->line, col,
-                     section_of(imp, e), e->name, e->key ? "[" : "",
-                     e->key ? e->key : "", e->key ? "]" : "", msg));
+              fpmd_fpm_format("%s:%u:%u: [%s] %s%s%s%s: %s", e->file,
+                              e->line, col, section_of(imp, e), e->name,
+                              e->key ? "[" : "", e->key ? e->key : "",
+                              e->key ? "]" : "", msg));
     free(msg);
 }
 
@@ -370,299 +180,7 @@ set_outcome(struct import *imp, struct outcome *o, enum kind kind,
     o->text = text;
 }
 
-/* --- YAML text -------------------------------------------------------- */
-
-/* The code point at s (of n bytes) and its length; -1 for bytes that are
- * not UTF-8 (overlong forms and surrogates included). */
-static long
-utf8_next(const unsigned char *s, size_t n, size_t *len)
-{
-    long cp;
-    size_t need;
-
-    *len = 1;
-    if (s[0] < 0x80)
-        return s[0];
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        need = 1;
-        cp = s[0] & 0x1f;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        need = 2;
-        cp = s[0] & 0x0f;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        need = 3;
-        cp = s[0] & 0x07;
-    } else {
-        return -1;
-    }
-    if (n < need + 1)
-        return -1;
-    for (size_t i = 1; i <= need; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return -1;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000)
-        || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-        return -1;
-    *len = need + 1;
-    return cp;
-}
-
-/* What libyaml reads as itself: its printable set less the line breaks
- * (NEL, LS, PS), which a scalar would fold, and the byte order mark. */
-static int
-yaml_printable(long cp)
-{
-    return (cp >= 0x20 && cp <= 0x7e)
-        || (cp >= 0xa0 && cp <= 0xd7ff && cp != 0x2028 && cp != 0x2029)
-        || (cp >= 0xe000 && cp <= 0xfffd && cp != 0xfeff)
-        || (cp >= 0x10000 && cp <= 0x10ffff);
-}
-
-/* s as a YAML scalar that reads back as s: plain when that is safe, else
- * double-quoted with escapes. NULL when s is not UTF-8 (no YAML string
- * can hold it) or memory ran out. */
-static char *
-yaml_quote(const char *s)
-{
-    static const char *const words[] = {"y", "n", "yes", "no", "true",
-                                        "false", "on", "off", "null"};
-    const unsigned char *p = (const unsigned char *) s;
-    size_t n = strlen(s), used, len;
-    int plain = n > 0 && (isalpha(p[0]) || p[0] == '_' || p[0] == '/');
-    char *out, *o;
-
-    for (size_t i = 0; i < n && plain; i++)
-        plain = isalnum(p[i]) || strchr("_./-", p[i]) != NULL;
-    for (size_t i = 0; i < FPMD_ARRAY_LEN(words) && plain; i++)
-        plain = strcasecmp(s, words[i]) != 0;
-    if (plain)
-        return strdup(s);
-    out = malloc(n * 10 + 3);
-    if (out == NULL)
-        return NULL;
-    o = out;
-    *o++ = '"';
-    for (size_t i = 0; i < n; i += len) {
-        long cp = utf8_next(p + i, n - i, &len);
-
-        if (cp < 0) {
-            free(out);
-            return NULL;
-        }
-        if (cp == '"' || cp == '\\') {
-            *o++ = '\\';
-            *o++ = (char) cp;
-        } else if (yaml_printable(cp)) {
-            memcpy(o, p + i, len);
-            o += len;
-        } else if (cp == '\n' || cp == '\t' || cp == '\r') {
-            *o++ = '\\';
-            *o++ = cp == '\n' ? 'n' : cp == '\t' ? 't' : 'r';
-        } else {
-            used = (size_t) sprintf(o, cp < 0x100 ? "\\x%02lX"
-                                    : cp < 0x10000 ? "\\u%04lX"
-                                                   : "\\U%08lX", cp);
-            o += used;
-        }
-    }
-    *o++ = '"';
-    *o = '\0';
-    return out;
-}
-
-/* A report line as a YAML comment: anything a comment cannot hold (a
- * line break, a control character, bytes that are not UTF-8) escaped. */
-static void
-write_comment(FILE *f, const char *line)
-{
-    const unsigned char *p = (const unsigned char *) line;
-    size_t n = strlen(line), len;
-
-    fputs("# ", f);
-    for (size_t i = 0; i < n; i += len) {
-        long cp = utf8_next(p + i, n - i, &len);
-
-        if (cp >= 0 && yaml_printable(cp))
-            fwrite(p + i, 1, len, f);
-        else
-            for (size_t j = 0; j < len; j++)
-                fprintf(f, "\\x%02X", p[i + j]);
-    }
-    fputc('\n', f);
-}
-
-/* --- paths and addresses ---------------------------------------------- */
-
-/* path against base when relative (php-fpm's fpm_evaluate_full_path). */
-static char *
-resolve(const char *path, const char *base)
-{
-    return path[0] == '/' ? strdup(path) : format("%s/%s", base, path);
-}
-
-/* A file of fpmd's own beside one php-fpm keeps writing: "x.log" ->
- * "x.fpmd.log". The legacy php-fpm still runs, with its pid file and
- * logs; two daemons on one pid file would have each stopped for the
- * other. */
-static char *
-sibling(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
-    const char *dot = strrchr(base, '.');
-
-    if (dot == NULL || dot == base)
-        return format("%s.fpmd", path);
-    return format("%.*s.fpmd%s", (int) (dot - path), path, dot);
-}
-
-static int
-is_ip(const char *host, int family)
-{
-    unsigned char buf[sizeof(struct in6_addr)];
-
-    return inet_pton(family, host, buf) == 1;
-}
-
-static int
-parse_port(const char *s, unsigned *port)
-{
-    long long v;
-
-    if (!isdigit((unsigned char) s[0])
-        || fpmd_fpm_ini_int(s, 1, 65535, &v) != FPMD_OK)
-        return FPMD_ERROR;
-    *port = (unsigned) v;
-    return FPMD_OK;
-}
-
-/* php-fpm's listen: "port", "ip:port", "[ipv6]:port", "/path" (relative
- * paths against base). NULL, or why it is refused. */
-static const char *
-parse_listen(const char *v, const char *base, struct addr *a)
-{
-    const char *colon;
-    size_t hlen;
-
-    memset(a, 0, sizeof(*a));
-    if (v[0] != '\0' && strspn(v, "0123456789") == strlen(v)) {
-        a->any = a->dual = 1;
-        return parse_port(v, &a->port) == FPMD_OK ? NULL
-                                                  : "the port must be 1 "
-                                                    "to 65535";
-    }
-    if (strchr(v, ':') == NULL) {
-        if (v[0] == '\0')
-            return "an empty address";
-        a->unix_socket = 1;
-        a->path = resolve(v, base);
-        if (a->path == NULL)
-            return "out of memory";
-        return strlen(a->path) < 108 ? NULL
-                                     : "a unix socket path longer than 107 "
-                                       "bytes";
-    }
-    if (v[0] == '[') {
-        const char *close = strchr(v, ']');
-
-        if (close == NULL || close[1] != ':')
-            return "not [IPv6]:PORT";
-        hlen = (size_t) (close - v - 1);
-        if (hlen >= sizeof(a->host))
-            return "not an IPv6 address";
-        memcpy(a->host, v + 1, hlen);
-        a->host[hlen] = '\0';
-        if (!is_ip(a->host, AF_INET6))
-            return "not an IPv6 address in [...]";
-        colon = close + 1;
-        a->any = a->dual = strcmp(a->host, "::") == 0;
-    } else {
-        colon = strrchr(v, ':');
-        hlen = (size_t) (colon - v);
-        if (hlen == 0 || hlen >= sizeof(a->host))
-            return "not HOST:PORT";
-        memcpy(a->host, v, hlen);
-        a->host[hlen] = '\0';
-        if (strcmp(a->host, "*") == 0 || strcmp(a->host, "0.0.0.0") == 0)
-            a->any = 1;
-        else if (strcmp(a->host, "localhost") != 0
-                 && !is_ip(a->host, AF_INET))
-            return "fpmd takes IP addresses, not host names (a lookup "
-                   "would block): write the address";
-    }
-    return parse_port(colon + 1, &a->port) == FPMD_OK
-               ? NULL : "the port must be 1 to 65535";
-}
-
-/* An address as fpmd's listen: takes it. */
-static char *
-listen_text(const struct addr *a, int v6)
-{
-    if (a->unix_socket)
-        return strdup(a->path);
-    if (a->dual)
-        return v6 ? format("[::]:%u", a->port)
-                  : format("0.0.0.0:%u", a->port);
-    if (strchr(a->host, ':') != NULL)
-        return format("[%s]:%u", a->host, a->port);
-    return format("%s:%u", a->host, a->port);
-}
-
-/* Where fpmd connects to reach what listens at a: a connectable host
- * ("localhost" may be ::1 or 127.0.0.1 to php-fpm: name one). */
-static char *
-connect_text(const struct addr *a, unsigned port)
-{
-    if (a->unix_socket)
-        return strdup(a->path);
-    if (a->any || strcmp(a->host, "localhost") == 0)
-        return format("127.0.0.1:%u", port);
-    if (strchr(a->host, ':') != NULL)
-        return format("[%s]:%u", a->host, port);
-    return format("%s:%u", a->host, port);
-}
-
-/* The pool's new address by default: the TCP port + 1, or the socket
- * "X.sock" beside it as "X-legacy.sock". */
-static char *
-default_legacy(const struct addr *a)
-{
-    if (a->unix_socket) {
-        size_t len = strlen(a->path);
-
-        if (len > 5 && strcmp(a->path + len - 5, ".sock") == 0)
-            return format("%.*s-legacy.sock", (int) (len - 5), a->path);
-        return format("%s-legacy", a->path);
-    }
-    if (a->port == 65535)
-        return NULL;
-    return connect_text(a, a->port + 1);
-}
-
-/* Whether connecting to b reaches what listens at a. */
-static int
-same_place(const struct addr *a, const struct addr *b)
-{
-    if (a->unix_socket || b->unix_socket)
-        return a->unix_socket && b->unix_socket
-            && strcmp(a->path, b->path) == 0;
-    return a->port == b->port
-        && (a->any || b->any || strcmp(a->host, b->host) == 0);
-}
-
 /* --- reading the directives ------------------------------------------- */
-
-static const struct directive *
-find_directive(const char *name)
-{
-    for (size_t i = 0; i < FPMD_ARRAY_LEN(directives); i++) {
-        if (strcasecmp(directives[i].name, name) == 0)
-            return &directives[i];
-    }
-    return NULL;
-}
 
 /* The value as php-fpm's parser for the type would take it; reports and
  * returns FPMD_ERROR when php-fpm would refuse it. */
@@ -729,9 +247,9 @@ classify_array(struct import *imp, const struct fpmd_fpm_ini_entry *e,
 {
     int b;
 
-    for (size_t i = 0; i < FPMD_ARRAY_LEN(arrays); i++) {
-        if (strcmp(arrays[i].name, e->name) != 0)
-            continue;
+    const char *why = fpmd_fpm_array_reason(e->name);
+
+    if (why != NULL) {
         /* php-fpm turns these into booleans and refuses anything else */
         if (strstr(e->name, "_flag") != NULL
             && fpmd_fpm_ini_bool(e->value, &b) != FPMD_OK) {
@@ -739,7 +257,7 @@ classify_array(struct import *imp, const struct fpmd_fpm_ini_entry *e,
                     e->value);
             return;
         }
-        set_outcome(imp, o, K_UNSUPPORTED, strdup(arrays[i].reason));
+        set_outcome(imp, o, K_UNSUPPORTED, strdup(why));
         return;
     }
     set_outcome(imp, o, K_UNSUPPORTED, strdup(R_UNKNOWN));
@@ -760,7 +278,7 @@ classify(struct import *imp)
 
         if (e->key == NULL && strcmp(e->name, "include") == 0) {
             set_outcome(imp, o, K_APPLIED, e->included > 0
-                        ? format("read %u file(s) here", e->included)
+                        ? fpmd_fpm_format("read %u file(s) here", e->included)
                         : strdup("matched no file"));
             continue;
         }
@@ -768,7 +286,7 @@ classify(struct import *imp)
             classify_array(imp, e, o);
             continue;
         }
-        d = find_directive(e->name);
+        d = fpmd_fpm_directive_find(e->name);
         if (d == NULL) {
             set_outcome(imp, o, K_UNSUPPORTED, strdup(R_UNKNOWN));
             continue;
@@ -853,8 +371,9 @@ mapped(struct import *imp, int slot, char *text, const char *why)
     }
     imp->out[slot] = text;
     set_outcome(imp, outcome_of(imp, e), K_MAPPED,
-                format("mapped to %s: %s%s%s", fpmd_key[slot], text,
-                       why ? " " : "", why ? why : ""));
+                fpmd_fpm_format("mapped to %s: %s%s%s",
+                                fpmd_fpm_slot_key(slot), text,
+                                why ? " " : "", why ? why : ""));
 }
 
 static void
@@ -869,7 +388,7 @@ static char *
 quoted(struct import *imp, const struct fpmd_fpm_ini_entry *e,
        const char *v)
 {
-    char *q = yaml_quote(v);
+    char *q = fpmd_yaml_quote(v);
 
     if (q == NULL)
         problem(imp, e, e->value_column, "not valid UTF-8: no YAML string "
@@ -888,7 +407,7 @@ map_int(struct import *imp, int slot, long long min, long long max)
                 e->value, min, max);
         return;
     }
-    mapped(imp, slot, format("%lld", n), NULL);
+    mapped(imp, slot, fpmd_fpm_format("%lld", n), NULL);
 }
 
 static void
@@ -913,8 +432,8 @@ map_file(struct import *imp, int slot, const char *base)
                                              "stays"));
         return;
     }
-    path = resolve(e->value, base);
-    mine = path ? sibling(path) : NULL;
+    path = fpmd_fpm_resolve(e->value, base);
+    mine = path ? fpmd_fpm_sibling(path) : NULL;
     q = mine ? quoted(imp, e, mine) : NULL;
     if (q != NULL)
         mapped(imp, slot, q, "(fpmd's own file: the legacy php-fpm keeps "
@@ -972,13 +491,14 @@ map_allowed(struct import *imp)
                 memcpy(ip, p + skip, len - skip);
                 ip[len - skip] = '\0';
             }
-            if (!is_ip(ip, AF_INET) && !is_ip(ip, AF_INET6)) {
+            if (!fpmd_fpm_is_ip(ip, AF_INET)
+                && !fpmd_fpm_is_ip(ip, AF_INET6)) {
                 problem(imp, e, e->value_column, "\"%.*s\" is not an IPv4 "
                         "or IPv6 address", (int) (len - skip), p + skip);
                 free(list);
                 return;
             }
-            grown = format("%s%s\"%s\"", list, count ? ", " : "", ip);
+            grown = fpmd_fpm_format("%s%s\"%s\"", list, count ? ", " : "", ip);
             free(list);
             list = grown;
             count++;
@@ -993,7 +513,7 @@ map_allowed(struct import *imp)
                                              "connect, as fpmd's default"));
         return;
     }
-    grown = list ? format("%s]", list) : NULL;
+    grown = list ? fpmd_fpm_format("%s]", list) : NULL;
     free(list);
     mapped(imp, P_ALLOWED, grown, NULL);
 }
@@ -1014,7 +534,7 @@ map_backlog(struct import *imp)
         mapped(imp, P_BACKLOG, strdup("65535"), "(the most fpmd takes; the "
                "kernel caps it at net.core.somaxconn)");
     else
-        mapped(imp, P_BACKLOG, format("%lld", n), NULL);
+        mapped(imp, P_BACKLOG, fpmd_fpm_format("%lld", n), NULL);
 }
 
 /* Slots that only one pm mode reads (php-fpm's docs: "Used only when pm
@@ -1080,10 +600,11 @@ map_primary(struct import *imp)
             continue;
         if (!pm_reads(mode, slot)) {
             not_mapped(imp, e, K_UNSUPPORTED,
-                       format("php-fpm reads it only with pm = %s (this "
-                              "pool: %s)", slot == P_IDLE ? "ondemand"
-                                                          : "dynamic",
-                              mode));
+                       fpmd_fpm_format("php-fpm reads it only with pm = "
+                                       "%s (this pool: %s)",
+                                       slot == P_IDLE ? "ondemand"
+                                                      : "dynamic",
+                                       mode));
             continue;
         }
         if ((slot == P_OWNER || slot == P_LGROUP || slot == P_MODE)
@@ -1095,8 +616,8 @@ map_primary(struct import *imp)
         }
         switch (slot) {
         case P_PREFIX:
-            not_mapped(imp, e, K_APPLIED, format("the pool's relative "
-                       "paths resolve against %s", p->base));
+            not_mapped(imp, e, K_APPLIED, fpmd_fpm_format(
+                "the pool's relative paths resolve against %s", p->base));
             break;
         case P_USER:
         case P_GROUP:
@@ -1113,7 +634,7 @@ map_primary(struct import *imp)
                         "file mode like 0660", e->value);
                 break;
             }
-            mapped(imp, slot, format("\"%s\"", e->value), NULL);
+            mapped(imp, slot, fpmd_fpm_format("\"%s\"", e->value), NULL);
             break;
         case P_LISTEN:
             break;          /* with the legacy addresses */
@@ -1185,18 +706,18 @@ map_other(struct import *imp, size_t i)
         if (e == NULL)
             continue;
         if (slot == P_LISTEN)
-            not_mapped(imp, e, K_MAPPED, format(
+            not_mapped(imp, e, K_MAPPED, fpmd_fpm_format(
                 "mapped to legacy.%s.fastcgi: %s (unchanged: pool %s "
                 "stays in php-fpm where it is)", name, p->legacy, name));
         else if (slot == P_PREFIX)
-            not_mapped(imp, e, K_APPLIED, format("the pool's relative "
-                       "paths resolve against %s", p->base));
+            not_mapped(imp, e, K_APPLIED, fpmd_fpm_format(
+                "the pool's relative paths resolve against %s", p->base));
         else if (slot == P_CHILDREN || (slot == P_TERMINATE && p->timeout))
-            not_mapped(imp, e, K_APPLIED, format(
+            not_mapped(imp, e, K_APPLIED, fpmd_fpm_format(
                 "pool %s stays in php-fpm; this sets legacy.%s.%s", name,
                 name, slot == P_CHILDREN ? "max" : "timeout"));
         else
-            not_mapped(imp, e, K_UNSUPPORTED, format(
+            not_mapped(imp, e, K_UNSUPPORTED, fpmd_fpm_format(
                 "pool %s stays in php-fpm: fpmd runs one pool (%s) and "
                 "reaches %s as legacy pool %s", name,
                 imp->ini.pools[imp->primary].name, name, name));
@@ -1223,9 +744,9 @@ pool_problem(struct import *imp, size_t i, const char *fmt, ...)
         imp->nomem = 1;
         return;
     }
-    lines_add(imp, &imp->errors, format("%s:%u:%u: [%s]: %s", pool->file,
-                                        pool->line, pool->column,
-                                        pool->name, msg));
+    lines_add(imp, &imp->errors,
+              fpmd_fpm_format("%s:%u:%u: [%s]: %s", pool->file, pool->line,
+                              pool->column, pool->name, msg));
     free(msg);
 }
 
@@ -1245,8 +766,8 @@ prepare_pools(struct import *imp)
         char d[32];
 
         e = p->slot[P_PREFIX];
-        p->base = e != NULL && e->value[0] != '\0' ? resolve(e->value, gbase)
-                                                   : strdup(gbase);
+        p->base = e != NULL && e->value[0] != '\0'
+            ? fpmd_fpm_resolve(e->value, gbase) : strdup(gbase);
         if (p->base == NULL) {
             imp->nomem = 1;
             return;
@@ -1255,7 +776,7 @@ prepare_pools(struct import *imp)
         if (e == NULL || e->value[0] == '\0') {
             pool_problem(imp, i, "no listen (php-fpm refuses a pool "
                          "without one)");
-        } else if ((why = parse_listen(e->value, p->base, &p->addr))
+        } else if ((why = fpmd_fpm_parse_listen(e->value, p->base, &p->addr))
                    != NULL) {
             problem(imp, e, e->value_column, "\"%s\": %s", e->value, why);
         } else {
@@ -1298,9 +819,9 @@ legacy_name_ok(const char *name)
 
 /* --legacy ADDR: what fpmd's legacy fastcgi: takes. */
 static int
-legacy_opt_ok(const char *v, struct addr *a)
+legacy_opt_ok(const char *v, struct fpmd_fpm_addr *a)
 {
-    const char *why = parse_listen(v, "/", a);
+    const char *why = fpmd_fpm_parse_listen(v, "/", a);
 
     if (v[0] != '/' && strchr(v, ':') == NULL)
         return 0;
@@ -1314,7 +835,7 @@ place_pools(struct import *imp)
 {
     struct pool_view *p = &imp->pools[imp->primary];
     const struct fpmd_fpm_ini_entry *e = p->slot[P_LISTEN];
-    struct addr moved;
+    struct fpmd_fpm_addr moved;
     char *raw, *pool_text;
 
     for (size_t i = 0; i < imp->ini.npools; i++) {
@@ -1322,9 +843,9 @@ place_pools(struct import *imp)
 
         if (i == imp->primary)
             continue;
-        raw = connect_text(&o->addr, o->addr.port);
+        raw = fpmd_fpm_connect_text(&o->addr, o->addr.port);
         o->legacy_raw = raw;
-        o->legacy = raw ? yaml_quote(raw) : NULL;
+        o->legacy = raw ? fpmd_yaml_quote(raw) : NULL;
         if (o->legacy == NULL) {
             imp->nomem = 1;
             return FPMD_ERROR;
@@ -1334,7 +855,7 @@ place_pools(struct import *imp)
                          "(1 to %d letters, digits, '_' or '-')",
                          FPMD_BACKEND_NAME_MAX);
     }
-    pool_text = yaml_quote(imp->ini.pools[imp->primary].name);
+    pool_text = fpmd_yaml_quote(imp->ini.pools[imp->primary].name);
     if (pool_text == NULL)
         pool_problem(imp, imp->primary, "the name is not valid UTF-8: no "
                      "YAML string can carry it");
@@ -1354,13 +875,13 @@ place_pools(struct import *imp)
         }
         raw = strdup(imp->legacy_opt);
     } else {
-        raw = default_legacy(&p->addr);
+        raw = fpmd_fpm_default_legacy(&p->addr);
         if (raw == NULL) {
             problem(imp, e, e->value_column, "port 65535: there is no next "
                     "port for php-fpm; give one with --legacy ADDR");
             return FPMD_ERROR;
         }
-        if (parse_listen(raw, "/", &moved) != NULL) {
+        if (fpmd_fpm_parse_listen(raw, "/", &moved) != NULL) {
             problem(imp, e, e->value_column, "\"%s\" is too long for the "
                     "legacy socket; give one with --legacy ADDR", raw);
             free(moved.path);
@@ -1369,32 +890,33 @@ place_pools(struct import *imp)
         }
     }
     p->legacy_raw = raw;
-    p->legacy = raw ? yaml_quote(raw) : NULL;
+    p->legacy = raw ? fpmd_yaml_quote(raw) : NULL;
     if (p->legacy == NULL) {
         free(moved.path);
         imp->nomem = 1;
         return FPMD_ERROR;
     }
-    if (same_place(&p->addr, &moved))
+    if (fpmd_fpm_same_place(&p->addr, &moved))
         problem(imp, e, e->value_column, "the legacy address %s is where "
                 "fpmd listens: requests would come back to fpmd", raw);
     for (size_t i = 0; i < imp->ini.npools; i++) {
-        if (i != imp->primary && same_place(&imp->pools[i].addr, &moved))
+        if (i != imp->primary
+            && fpmd_fpm_same_place(&imp->pools[i].addr, &moved))
             problem(imp, e, e->value_column, "the legacy address %s is "
                     "pool %s's listen; give another with --legacy ADDR",
                     raw, imp->ini.pools[i].name);
     }
     free(moved.path);
-    imp->listens[0] = listen_text(&p->addr, 0);
+    imp->listens[0] = fpmd_fpm_listen_text(&p->addr, 0);
     imp->nlistens = 1;
     if (p->addr.dual) {
         /* php-fpm's "port" and "[::]" take IPv4 too; fpmd binds IPv6
          * sockets IPv6-only, so the IPv4 side gets its own */
-        imp->listens[1] = listen_text(&p->addr, 1);
+        imp->listens[1] = fpmd_fpm_listen_text(&p->addr, 1);
         imp->nlistens = 2;
     }
     for (size_t i = 0; i < imp->nlistens; i++) {
-        char *q = imp->listens[i] ? yaml_quote(imp->listens[i]) : NULL;
+        char *q = imp->listens[i] ? fpmd_yaml_quote(imp->listens[i]) : NULL;
 
         free(imp->listens[i]);
         imp->listens[i] = q;
@@ -1403,7 +925,7 @@ place_pools(struct import *imp)
             return FPMD_ERROR;
         }
     }
-    set_outcome(imp, outcome_of(imp, e), K_MAPPED, format(
+    set_outcome(imp, outcome_of(imp, e), K_MAPPED, fpmd_fpm_format(
         "mapped to listen[].fastcgi: %s%s%s (fpmd takes this address; "
         "php-fpm moves to legacy%s%s.fastcgi: %s)", imp->listens[0],
         imp->nlistens > 1 ? " and " : "",
@@ -1442,55 +964,56 @@ build_notes(struct import *imp)
     const struct fpmd_fpm_ini_entry *allowed = p->slot[P_ALLOWED];
     int multi = imp->ini.npools > 1;
 
-    note(imp, format("to do: move php-fpm's [%s] listen (%s:%u) from %s "
-                     "to %s (listen = %s), restart php-fpm, then start "
-                     "fpmd on this config: it takes %s and passes every "
-                     "request on to php-fpm there", name, listen->file,
-                     listen->line, listen->value, p->legacy_raw,
-                     p->legacy_raw, listen->value));
+    note(imp, fpmd_fpm_format(
+            "to do: move php-fpm's [%s] listen (%s:%u) from %s to %s (listen "
+            "= %s), restart php-fpm, then start fpmd on this config: it "
+            "takes %s and passes every request on to php-fpm there", name,
+            listen->file, listen->line, listen->value, p->legacy_raw,
+            p->legacy_raw, listen->value));
     if (p->addr.unix_socket)
-        note(imp, format("php-fpm's listen.owner, listen.group and "
-                         "listen.mode for %s must let fpmd's workers%s%s%s "
-                         "connect", p->legacy_raw,
-                         imp->out[P_USER] ? " (user " : "",
-                         imp->out[P_USER] ? p->slot[P_USER]->value : "",
-                         imp->out[P_USER] ? ")" : ""));
+        note(imp, fpmd_fpm_format(
+                "php-fpm's listen.owner, listen.group and listen.mode for %s "
+                "must let fpmd's workers%s%s%s connect", p->legacy_raw,
+                imp->out[P_USER] ? " (user " : "",
+                imp->out[P_USER] ? p->slot[P_USER]->value : "",
+                imp->out[P_USER] ? ")" : ""));
     if (allowed != NULL && !p->addr.unix_socket && imp->out[P_ALLOWED]
         && strstr(allowed->value, "127.0.0.1") == NULL
         && strstr(allowed->value, "::1") == NULL)
-        note(imp, format("php-fpm's listen.allowed_clients (%s:%u) must "
-                         "admit fpmd: add the address fpmd connects from "
-                         "(127.0.0.1)", allowed->file, allowed->line));
+        note(imp, fpmd_fpm_format(
+                "php-fpm's listen.allowed_clients (%s:%u) must admit fpmd: "
+                "add the address fpmd connects from (127.0.0.1)",
+                allowed->file, allowed->line));
     if (imp->out[P_STATUS] == NULL || imp->out[P_PING] == NULL)
         note(imp, strdup("status.path / status.ping: null where php-fpm "
                          "serves no such page, so those paths keep going "
                          "to php-fpm; set them to turn fpmd's pages on"));
-    note(imp, format("legacy%s%s.max: %u: fpmd's %u worker(s) x %u "
-                     "connection(s) stay within php-fpm's pm.max_children "
-                     "(%u): php-fpm gives a kept-alive connection one "
-                     "child", multi ? "." : "", multi ? name : "",
-                     legacy_max(imp, p), p->children, legacy_max(imp, p),
-                     p->children));
+    note(imp, fpmd_fpm_format(
+            "legacy%s%s.max: %u: fpmd's %u worker(s) x %u connection(s) stay "
+            "within php-fpm's pm.max_children (%u): php-fpm gives a "
+            "kept-alive connection one child", multi ? "." : "",
+            multi ? name : "", legacy_max(imp, p), p->children,
+            legacy_max(imp, p), p->children));
     if (p->timeout != NULL)
-        note(imp, format("legacy%s%s.timeout: %s, the pool's "
-                         "request_terminate_timeout", multi ? "." : "",
-                         multi ? name : "", p->timeout));
+        note(imp, fpmd_fpm_format(
+                "legacy%s%s.timeout: %s, the pool's request_terminate_timeout",
+                multi ? "." : "", multi ? name : "", p->timeout));
     for (size_t i = 0; i < imp->ini.nentries && imp->prefix == NULL; i++) {
         const struct fpmd_fpm_ini_entry *e = &imp->ini.entries[i];
 
         if (e->key == NULL && strcmp(e->name, "include") == 0
             && e->value[0] != '/')
-            note(imp, format("%s:%u: include \"%s\" was read from the "
-                             "including file's directory; php-fpm itself "
-                             "reads it from its prefix (%s, or -p: give "
-                             "that as --prefix)", e->file, e->line,
-                             e->value, PHP_PREFIX));
+            note(imp, fpmd_fpm_format(
+                    "%s:%u: include \"%s\" was read from the including "
+                    "file's directory; php-fpm itself reads it from its "
+                    "prefix (%s, or -p: give that as --prefix)", e->file,
+                    e->line, e->value, PHP_PREFIX));
     }
     if (multi)
-        note(imp, format("several pools: legacy: names each (legacy: "
-                         "{NAME: {fastcgi: ADDR}}) and \"*\" goes to "
-                         "legacy:%s; the other pools stay in php-fpm at "
-                         "their own listen", name));
+        note(imp, fpmd_fpm_format(
+                "several pools: legacy: names each (legacy: {NAME: {fastcgi: "
+                "ADDR}}) and \"*\" goes to legacy:%s; the other pools stay "
+                "in php-fpm at their own listen", name));
 }
 
 static void
@@ -1499,12 +1022,12 @@ build_report(struct import *imp)
     unsigned count[K_OVERRIDDEN + 1] = {0};
     struct lines *r = &imp->report;
 
-    lines_add(imp, r, format("fpmd-migrate import-fpm: %zu directive(s) "
-                             "in %zu file(s); fpmd's pool: %s",
-                             imp->ini.nentries, imp->ini.nfiles,
-                             imp->ini.pools[imp->primary].name));
+    lines_add(imp, r, fpmd_fpm_format(
+            "fpmd-migrate import-fpm: %zu directive(s) in %zu file(s); "
+            "fpmd's pool: %s", imp->ini.nentries, imp->ini.nfiles,
+            imp->ini.pools[imp->primary].name));
     for (size_t i = 0; i < imp->ini.nfiles; i++)
-        lines_add(imp, r, format("read %s", imp->ini.files[i]));
+        lines_add(imp, r, fpmd_fpm_format("read %s", imp->ini.files[i]));
     for (size_t i = 0; i < imp->ini.nentries; i++) {
         const struct fpmd_fpm_ini_entry *e = &imp->ini.entries[i];
         const struct outcome *o = &imp->outcomes[i];
@@ -1516,12 +1039,12 @@ build_report(struct import *imp)
 
         count[o->kind]++;
         if (o->kind == K_OVERRIDDEN)
-            lines_add(imp, r, format(
+            lines_add(imp, r, fpmd_fpm_format(
                 "%s:%u:%u: [%s] %s: overridden by %s:%u (php-fpm keeps the "
                 "last value)", e->file, e->line, e->column,
                 section_of(imp, e), e->name, o->by->file, o->by->line));
         else
-            lines_add(imp, r, format(
+            lines_add(imp, r, fpmd_fpm_format(
                 "%s:%u:%u: [%s] %s%s%s%s: %s%s", e->file, e->line,
                 e->column, section_of(imp, e), e->name, e->key ? "[" : "",
                 e->key ? e->key : "", e->key ? "]" : "", kinds[o->kind],
@@ -1530,10 +1053,10 @@ build_report(struct import *imp)
     lines_split(imp, r, imp->ini.notes);
     for (size_t i = 0; i < imp->notes.n; i++)
         lines_add(imp, r, strdup(imp->notes.v[i]));
-    lines_add(imp, r, format("summary: %u mapped, %u applied, %u "
-                             "unsupported, %u overridden",
-                             count[K_MAPPED], count[K_APPLIED],
-                             count[K_UNSUPPORTED], count[K_OVERRIDDEN]));
+    lines_add(imp, r, fpmd_fpm_format(
+            "summary: %u mapped, %u applied, %u unsupported, %u overridden",
+            count[K_MAPPED], count[K_APPLIED], count[K_UNSUPPORTED],
+            count[K_OVERRIDDEN]));
 }
 
 static void
@@ -1578,13 +1101,13 @@ write_yaml(FILE *f, struct import *imp)
                                            "access_format", "slow"};
     const struct pool_view *p = &imp->pools[imp->primary];
     int multi = imp->ini.npools > 1;
-    char *pool = yaml_quote(imp->ini.pools[imp->primary].name);
+    char *pool = fpmd_yaml_quote(imp->ini.pools[imp->primary].name);
 
     fputs("# fpmd config written by fpmd-migrate import-fpm from php-fpm's "
           "config.\n# Every php-fpm directive read, and what became of "
           "it:\n", f);
     for (size_t i = 0; i < imp->report.n; i++)
-        write_comment(f, imp->report.v[i]);
+        fpmd_yaml_comment(f, imp->report.v[i]);
     fputs("\n", f);
     yaml_key(f, "", "pool", pool ? pool : "\"\"");
     free(pool);
