@@ -88,17 +88,10 @@ $db2 = $db->query('SELECT SLEEP(0.01)')->fetch_row()[0];
 header('Content-Type: application/json');
 echo json_encode(['db1' => $db1, 'redis' => $redis ?: null, 'db2' => $db2]);
 """
-SEED_SQL = """
-CREATE DATABASE bench;
-CREATE USER 'bench'@'%' IDENTIFIED BY 'bench';
-GRANT ALL ON bench.* TO 'bench'@'%';
-USE bench;
-CREATE TABLE items (
-  id INT UNSIGNED NOT NULL PRIMARY KEY, name VARCHAR(64) NOT NULL,
-  price DECIMAL(10,2) NOT NULL, qty INT NOT NULL) ENGINE=InnoDB;
-INSERT INTO items SELECT seq, CONCAT('item-', seq), seq * 1.25, seq * 10
-  FROM seq_1_to_100;
-"""
+# BENCH-CONTRACT's data, shared with the integration tests.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       "seed.sql")) as _f:
+    SEED_SQL = _f.read()
 
 LIBFCGI_C = r"""
 /* Bare libfcgi responder: the raw-C reference. Binds once, forks N

@@ -8,7 +8,9 @@
 #include <stdint.h>
 #include <string.h>
 
+
 #include "migrate/cgi_head.h"
+#include "tests/fuzz/fuzz_cut.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,11 +23,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size == 0)
         return 0;
-    cut = data[0] % size;
-    data++;
-    size--;
-    if (cut > size)
-        cut = size;
+    cut = fuzz_cut(&data, &size);
     fpmd_cgi_head_init(&h, 512);
     rc = fpmd_cgi_head_feed(&h, data, cut, &used);
     if (rc == FPMD_AGAIN) {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "migrate/compare.h"
+#include "tests/fuzz/fuzz_cut.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,12 +23,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size == 0)
         return 0;
-    cut = data[0] % size;
-    a = (const char *) data + 1;
+    cut = fuzz_cut(&data, &size);
+    a = (const char *) data;
     b = a + cut;
-    size--;
-    if (cut > size)
-        cut = size;
     for (int json = 0; json < 2; json++) {
         int same = fpmd_compare_bodies(a, cut, b, size - cut, json, ignore,
                                        3, where, sizeof(where));

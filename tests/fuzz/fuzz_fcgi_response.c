@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "pools/fcgi_response.h"
+#include "tests/fuzz/fuzz_cut.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -39,11 +40,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size == 0)
         return 0;
-    cut = data[0] % size;
-    data++;
-    size--;
-    if (cut > size)
-        cut = size;
+    cut = fuzz_cut(&data, &size);
     fpmd_fcgi_response_init(&r, 1);
     rc = fpmd_fcgi_response_parse(&r, &cb, NULL, data, cut, &used);
     assert(used <= cut);
