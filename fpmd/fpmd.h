@@ -148,7 +148,7 @@ const char *fpmd_req_handler(const struct fpmd_req *req);
 /* The request id (README "Request ids"): the client's or the web
  * server's X-Request-Id when it is 1 to 128 of [A-Za-z0-9._:-], else 32
  * hex digits made up here; "" when request ids are off. */
-const char *fpmd_req_id(const struct fpmd_req *req);
+const char *fpmd_req_id(struct fpmd_req *req);
 /* When the request started, microseconds since the epoch. */
 uint64_t fpmd_req_start_us(const struct fpmd_req *req);
 /* Per-request values for hooks and handlers to hand each other (a user

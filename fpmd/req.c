@@ -487,9 +487,11 @@ fpmd_req_handler(const struct fpmd_req *req)
 }
 
 const char *
-fpmd_req_id(const struct fpmd_req *req)
+fpmd_req_id(struct fpmd_req *req)
 {
-    return req->request_id != NULL ? req->request_id : "";
+    const char *id = fpmd_worker_request_id(req);
+
+    return id != NULL ? id : "";
 }
 
 uint64_t

@@ -85,6 +85,7 @@ struct fpmd_req {
     unsigned served_legacy:1;       /* answered by a legacy backend */
     unsigned background:1;          /* no client: fpmd_req_new_background */
     unsigned capture_over:1;        /* more than capture_max went by */
+    unsigned request_id_done:1;     /* request_id is what it will be */
 
     struct fpmd_arena arena;
     struct fpmd_defer *defers;
@@ -95,7 +96,8 @@ struct fpmd_req {
     size_t nparams;
     const char *method, *path, *uri, *query, *remote_addr;
     const char *script, *path_info; /* fpmd_req_split; NULL until then */
-    const char *request_id;         /* NULL: request ids are off */
+    const char *request_id;         /* fpmd_worker_request_id; NULL: not
+                                     * asked yet, or ids are off */
     int64_t content_length;
     struct evbuffer *params_raw;    /* FastCGI PARAMS stream until it ends */
     size_t params_cap;

@@ -191,11 +191,11 @@ slot_routes_init(struct fpmd_worker *w)
 static const char *
 access_param(void *ctx, const char *name)
 {
-    const struct fpmd_req *req = ctx;
+    struct fpmd_req *req = ctx;
     const char *rid = fpmd_worker_request_id_param();
 
-    if (req->request_id != NULL && rid != NULL && strcmp(name, rid) == 0)
-        return req->request_id;
+    if (rid != NULL && strcmp(name, rid) == 0)
+        return fpmd_worker_request_id(req);
     return fpmd_req_param(req, name);
 }
 
@@ -519,21 +519,26 @@ rid_next(struct fpmd_worker *w)
 }
 
 /* The id from the request when it is a sane one, else 128 random bits
- * (nginx's $request_id has the same form). The request's params stay as
- * received: the id goes to the legacy backend and the access log. */
-static void
-request_id(struct fpmd_worker *w, struct fpmd_req *req)
+ * (nginx's $request_id has the same form), made on first use: most
+ * requests never ask. The request's params stay as received: the id goes
+ * to the legacy backend and the access log. */
+const char *
+fpmd_worker_request_id(struct fpmd_req *req)
 {
-    const char *param = fpmd_worker_request_id_param();
-    const char *v;
+    struct fpmd_worker *w = fpmd_worker;
+    const char *param, *v;
     char id[33];
 
+    if (req->request_id != NULL || req->request_id_done)
+        return req->request_id;
+    req->request_id_done = 1;
+    param = fpmd_worker_request_id_param();
     if (param == NULL)
-        return;
+        return NULL;
     v = fpmd_req_param(req, param);
     if (v != NULL && valid_request_id(v)) {
         req->request_id = v;
-        return;
+        return v;
     }
     if (w->rid_state[0] == 0 && w->rid_state[1] == 0) {
         if (getrandom(w->rid_state, sizeof(w->rid_state), 0)
@@ -544,6 +549,7 @@ request_id(struct fpmd_worker *w, struct fpmd_req *req)
     snprintf(id, sizeof(id), "%016" PRIx64 "%016" PRIx64, rid_next(w),
              rid_next(w));
     req->request_id = fpmd_strndup(req, id, 32);
+    return req->request_id;
 }
 
 static int
@@ -586,7 +592,6 @@ fpmd_worker_start_req(struct fpmd_req *req)
 
     req->started = 1;
     w->started++;
-    request_id(w, req);
     if (req->route_status == 0)
         req->route_status = route(w->router, req);
     if (w->in_flight >= w->conf->pm.max_concurrency) {

@@ -70,6 +70,9 @@ void fpmd_worker_start_req(struct fpmd_req *req);
 /* The CGI param carrying the request id ("HTTP_X_REQUEST_ID"); NULL when
  * request ids are off. */
 const char *fpmd_worker_request_id_param(void);
+/* req's id (README "Request ids"), taken or made on first use; NULL when
+ * request ids are off. */
+const char *fpmd_worker_request_id(struct fpmd_req *req);
 
 /* Runs fn for a background request (fpmd_req_new_background) in its
  * own coroutine, outside the access log and the scoreboard; the request

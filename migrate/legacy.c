@@ -141,7 +141,7 @@ extra_params(struct fpmd_req *req, const struct outgoing *o, size_t *n)
         snprintf(len, sizeof(len), "%zu", o->body_len);
         extra_add(v, n, "CONTENT_LENGTH", fpmd_strdup(req, len));
     }
-    if (req->request_id != NULL)
+    if (fpmd_worker_request_id(req) != NULL)
         extra_add(v, n, fpmd_worker_request_id_param(), req->request_id);
     /* The route's own come last: they override all the above. */
     for (size_t i = 0; i < nroute; i++)

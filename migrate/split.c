@@ -380,7 +380,7 @@ shadow_spawn(void *arg)
         job->status = req->status;
         job->content_type = ct != NULL ? fpmd_strdup(bg, ct) : NULL;
         job->bg = bg;
-        bg->request_id = req->request_id != NULL
+        bg->request_id = fpmd_worker_request_id(req) != NULL
             ? fpmd_strdup(bg, req->request_id) : NULL;
         ok = copy_buffer(bg, req->capture_out, &job->native_body) == FPMD_OK
             && copy_buffer(bg, req->capture_in, &body) == FPMD_OK
