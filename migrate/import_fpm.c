@@ -141,6 +141,26 @@ section_of(const struct import *imp, const struct fpmd_fpm_ini_entry *e)
                                           : imp->ini.pools[e->pool].name;
 }
 
+/* Adds "where: message" to the errors; where is taken. */
+static void
+add_error(struct import *imp, char *where, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void
+add_error(struct import *imp, char *where, const char *fmt, va_list ap)
+{
+    char *msg;
+
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    if (msg == NULL || where == NULL)
+        imp->nomem = 1;
+    else
+        lines_add(imp, &imp->errors, fpmd_fpm_format("%s: %s", where, msg));
+    free(where);
+    free(msg);
+}
+
 /* An error at an entry: "file:line:column: [pool] name: message". */
 static void
 problem(struct import *imp, const struct fpmd_fpm_ini_entry *e, unsigned col,
@@ -151,22 +171,13 @@ problem(struct import *imp, const struct fpmd_fpm_ini_entry *e, unsigned col,
         const char *fmt, ...)
 {
     va_list ap;
-    char *msg;
 
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    add_error(imp, fpmd_fpm_format("%s:%u:%u: [%s] %s%s%s%s", e->file,
+                                   e->line, col, section_of(imp, e), e->name,
+                                   e->key ? "[" : "", e->key ? e->key : "",
+                                   e->key ? "]" : ""), fmt, ap);
     va_end(ap);
-    if (msg == NULL) {
-        imp->nomem = 1;
-        return;
-    }
-    lines_add(imp, &imp->errors,
-              fpmd_fpm_format("%s:%u:%u: [%s] %s%s%s%s: %s", e->file,
-                              e->line, col, section_of(imp, e), e->name,
-                              e->key ? "[" : "", e->key ? e->key : "",
-                              e->key ? "]" : "", msg));
-    free(msg);
 }
 
 static void
@@ -734,20 +745,11 @@ pool_problem(struct import *imp, size_t i, const char *fmt, ...)
 {
     const struct fpmd_fpm_ini_pool *pool = &imp->ini.pools[i];
     va_list ap;
-    char *msg;
 
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    add_error(imp, fpmd_fpm_format("%s:%u:%u: [%s]", pool->file, pool->line,
+                                   pool->column, pool->name), fmt, ap);
     va_end(ap);
-    if (msg == NULL) {
-        imp->nomem = 1;
-        return;
-    }
-    lines_add(imp, &imp->errors,
-              fpmd_fpm_format("%s:%u:%u: [%s]: %s", pool->file, pool->line,
-                              pool->column, pool->name, msg));
-    free(msg);
 }
 
 /* What fpmd needs of every pool: where it listens, its children, where
