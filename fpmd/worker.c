@@ -108,23 +108,6 @@ slot_request_start(struct fpmd_worker *w, struct fpmd_req *req)
     fpmd_scoreboard_end_write(w->slot);
 }
 
-static void
-slot_request_end(struct fpmd_worker *w, struct fpmd_req *req, uint64_t now,
-                 uint64_t cpu)
-{
-    struct fpmd_sb_request *r = &w->slot->req;
-
-    fpmd_scoreboard_begin_write(w->slot);
-    /* With several requests in flight the row shows the latest started;
-     * only its own end closes it. */
-    if (r->start_us == req->start_us) {
-        r->duration_us = now - req->start_us;
-        r->cpu_us = cpu;
-        r->memory = req->arena.used;
-    }
-    fpmd_scoreboard_end_write(w->slot);
-}
-
 /* The statistics row of req's config route; NULL for other routes. */
 static struct fpmd_sb_route *
 route_row(struct fpmd_worker *w, const struct fpmd_req *req)
@@ -139,23 +122,34 @@ route_row(struct fpmd_worker *w, const struct fpmd_req *req)
                                                       : NULL;
 }
 
+/* The request's end, in one write of the slot: its row (php-fpm's
+ * per-process fields) and its config route's counters. */
 static void
-slot_route_end(struct fpmd_worker *w, struct fpmd_req *req, uint64_t now)
+slot_request_end(struct fpmd_worker *w, struct fpmd_req *req, uint64_t now,
+                 uint64_t cpu)
 {
+    struct fpmd_sb_request *r = &w->slot->req;
     struct fpmd_sb_route *row = route_row(w, req);
-    struct fpmd_sb_side *side;
 
-    if (row == NULL)
-        return;
-    side = req->served_legacy ? &row->legacy : &row->native;
     fpmd_scoreboard_begin_write(w->slot);
-    side->requests++;
-    side->errors += req->status >= 500 || req->terminated
-        || (req->aborted && !req->finished);
-    side->hist[fpmd_sb_hist_bucket(now - req->start_us)]++;
+    /* With several requests in flight the row shows the latest started;
+     * only its own end closes it. */
+    if (r->start_us == req->start_us) {
+        r->duration_us = now - req->start_us;
+        r->cpu_us = cpu;
+        r->memory = req->arena.used;
+    }
+    if (row != NULL) {
+        struct fpmd_sb_side *side = req->served_legacy ? &row->legacy
+                                                       : &row->native;
+
+        side->requests++;
+        side->errors += req->status >= 500 || req->terminated
+            || (req->aborted && !req->finished);
+        side->hist[fpmd_sb_hist_bucket(now - req->start_us)]++;
+    }
     fpmd_scoreboard_end_write(w->slot);
 }
-
 /* The config routes' rows, named, counters from zero: the slot may have
  * been another worker's. */
 static void
@@ -391,7 +385,6 @@ complete(struct fpmd_req *req)
     cpu = req->oncpu_ns / 1000;
     if (!req->background) {
         slot_request_end(w, req, now, cpu);
-        slot_route_end(w, req, now);
         write_access_log(w, req, now, cpu);
         w->requests++;
     }
