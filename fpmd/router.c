@@ -157,8 +157,8 @@ find_slot(const struct fpmd_router *r, const char *path)
 }
 
 /* 1 when method is one of the comma-separated tokens of list. */
-static int
-method_in(const char *list, const char *method)
+int
+fpmd_method_in(const char *list, const char *method)
 {
     size_t mlen = strlen(method);
     const char *p = list;
@@ -192,7 +192,7 @@ methods_overlap(const char *a, const char *b)
         if (len < sizeof(tok)) {
             memcpy(tok, p, len);
             tok[len] = '\0';
-            if (method_in(b, tok))
+            if (fpmd_method_in(b, tok))
                 return 1;
         }
         p += len;
@@ -649,6 +649,15 @@ allow_append(char *allow, size_t allowlen, size_t *off, const char *m,
         *off += (size_t) n < allowlen - *off ? (size_t) n : allowlen - *off;
 }
 
+/* 1 when a route of methods (NULL: any) takes method, HEAD through
+ * GET. */
+static int
+method_allows(const char *methods, const char *method)
+{
+    return methods == NULL || fpmd_method_in(methods, method)
+        || (strcmp(method, "HEAD") == 0 && fpmd_method_in(methods, "GET"));
+}
+
 /* The route of l that method reaches (HEAD through GET); with method NULL,
  * any route. */
 static const struct fpmd_route *
@@ -657,9 +666,7 @@ pick(const struct route_list *l, const char *method)
     for (size_t i = 0; i < l->n; i++) {
         const struct fpmd_route *rt = l->v[i];
 
-        if (method == NULL || rt->methods == NULL
-            || method_in(rt->methods, method)
-            || (strcmp(method, "HEAD") == 0 && method_in(rt->methods, "GET")))
+        if (method == NULL || method_allows(rt->methods, method))
             return rt;
     }
     return NULL;
@@ -820,13 +827,6 @@ fpmd_router_match(struct fpmd_router *r, const char *method,
 }
 
 static int
-method_allows(const char *methods, const char *method)
-{
-    return methods == NULL || method_in(methods, method)
-        || (strcmp(method, "HEAD") == 0 && method_in(methods, "GET"));
-}
-
-static int
 add_param(struct fpmd_route_match *m, const char *name, size_t off,
           size_t len, enum fpmd_param_src src)
 {
@@ -871,7 +871,7 @@ query_find(const char *query, const char *name, size_t *off, size_t *len)
         size_t nlen = eq ? (size_t) (eq - p) : plen;
 
         if (form_equal(p, nlen, name)) {
-            *off = eq ? (size_t) (eq + 1 - query) : (size_t) (p + plen - query);
+            *off = (size_t) ((eq ? eq + 1 : p + plen) - query);
             *len = eq ? plen - nlen - 1 : 0;
             return 1;
         }

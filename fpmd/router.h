@@ -102,6 +102,10 @@ size_t fpmd_router_shadowed(const struct fpmd_router *r,
 void fpmd_router_stats(const struct fpmd_router *r,
                        struct fpmd_router_stats *out);
 
+/* 1 when method is one of the comma-separated tokens of list ("GET,HEAD"),
+ * compared exactly. */
+int fpmd_method_in(const char *list, const char *method);
+
 /* A registered handler by name; NULL when none. */
 const struct fpmd_handler_def *fpmd_handler_find(const char *name);
 

@@ -27,6 +27,7 @@
 #include "fpmd/fpmd.h"
 #include "fpmd/log.h"
 #include "fpmd/req.h"
+#include "fpmd/router.h"
 #include "fpmd/scoreboard.h"
 #include "fpmd/service.h"
 #include "fpmd/worker.h"
@@ -200,21 +201,6 @@ struct shadow_job {
     struct fpmd_req *bg;
     int done;                   /* compared, or counted as an error */
 };
-
-static int
-method_listed(const char *list, const char *method)
-{
-    size_t mlen = strlen(method);
-
-    for (const char *p = list; *p != '\0';) {
-        size_t len = strcspn(p, ",");
-
-        if (len == mlen && strncmp(p, method, len) == 0)
-            return 1;
-        p += len + (p[len] == ',');
-    }
-    return 0;
-}
 
 /* A body's first bytes for a log line, control bytes as '?'. */
 static void
@@ -415,7 +401,7 @@ shadow_prepare(struct fpmd_req *req, const struct fpmd_conf_route *cr,
 {
     const struct fpmd_conf_shadow *sh = cr->shadow;
 
-    if (!method_listed(sh->methods, fpmd_req_method(req)))
+    if (!fpmd_method_in(sh->methods, fpmd_req_method(req)))
         return;
     if (st == NULL || st->in_flight >= sh->max_in_flight
         || fpmd_req_capture(req, sh->max_body) != FPMD_OK) {
