@@ -354,19 +354,11 @@ fpmd_req_content_length(const struct fpmd_req *req)
 static void
 url_decode(char *s)
 {
-    char *w = s;
+    size_t n = strlen(s), i = 0, o = 0;
 
-    for (char *r = s; *r != '\0'; r++) {
-        if (*r == '+') {
-            *w++ = ' ';
-        } else if (*r == '%' && fpmd_hexval(r[1]) >= 0 && fpmd_hexval(r[2]) >= 0) {
-            *w++ = (char) (fpmd_hexval(r[1]) * 16 + fpmd_hexval(r[2]));
-            r += 2;
-        } else {
-            *w++ = *r;
-        }
-    }
-    *w = '\0';
+    while (i < n)
+        s[o++] = (char) fpmd_form_char(s, n, &i);
+    s[o] = '\0';
 }
 
 int
