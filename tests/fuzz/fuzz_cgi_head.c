@@ -10,7 +10,7 @@
 
 
 #include "migrate/cgi_head.h"
-#include "tests/fuzz/fuzz_cut.h"
+#include "tests/fuzz/cut.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

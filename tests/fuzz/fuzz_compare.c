@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "migrate/compare.h"
-#include "tests/fuzz/fuzz_cut.h"
+#include "tests/fuzz/cut.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "pools/fcgi_response.h"
-#include "tests/fuzz/fuzz_cut.h"
+#include "tests/fuzz/cut.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
