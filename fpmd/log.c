@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,6 +189,64 @@ fpmd_log_errno(enum fpmd_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vlog(level, errnum, fmt, ap);
     va_end(ap);
+}
+
+static struct fpmd_log_tally *tallies;
+
+static uint64_t
+wall_us(void)
+{
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    return (uint64_t) tv.tv_sec * 1000000 + (uint64_t) tv.tv_usec;
+}
+
+static void
+tally_line(struct fpmd_log_tally *t, uint64_t now)
+{
+    if (t->pending == 1)
+        fpmd_log(t->level, "%s", t->msg);
+    else
+        fpmd_log(t->level, "%s (%" PRIu64 " times in the last %.1f s)",
+                 t->msg, t->pending, (double) (now - t->since_us) / 1e6);
+    t->pending = 0;
+    t->last_line_us = now;
+}
+
+void
+fpmd_log_tally(struct fpmd_log_tally *t, enum fpmd_log_level level,
+               const char *fmt, ...)
+{
+    uint64_t now = wall_us();
+    va_list ap;
+
+    if (level < min_level)
+        return;
+    if (!t->registered) {
+        t->registered = 1;
+        t->next = tallies;
+        tallies = t;
+    }
+    va_start(ap, fmt);
+    vsnprintf(t->msg, sizeof(t->msg), fmt, ap);
+    va_end(ap);
+    t->level = level;
+    if (t->pending++ == 0)
+        t->since_us = now;
+    if (now - t->last_line_us >= 1000000)
+        tally_line(t, now);
+}
+
+void
+fpmd_log_tally_flush(void)
+{
+    uint64_t now = wall_us();
+
+    for (struct fpmd_log_tally *t = tallies; t != NULL; t = t->next) {
+        if (t->pending > 0 && now - t->last_line_us >= 1000000)
+            tally_line(t, now);
+    }
 }
 
 static void

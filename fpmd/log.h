@@ -6,6 +6,8 @@
 #ifndef FPMD_LOG_H
 #define FPMD_LOG_H
 
+#include <stdint.h>
+
 #include "fpmd/conf.h"
 
 /* Opens (or reopens) the logs named in conf. A log that cannot be opened
@@ -25,6 +27,29 @@ void fpmd_log(enum fpmd_log_level level, const char *fmt, ...)
 /* Same, appending ": strerror(errno)". */
 void fpmd_log_errno(enum fpmd_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* An event that may repeat thousands of times a second (a refused accept,
+ * a slow connection cut) is logged as a count: the first one at once,
+ * then at most one line a second saying how many there were. A tally is
+ * static storage of its caller; fpmd_log_tally_flush() (once a second)
+ * writes what is still counted. */
+struct fpmd_log_tally {
+    struct fpmd_log_tally *next;    /* registered on first use */
+    enum fpmd_log_level level;
+    unsigned registered:1;
+    uint64_t pending;               /* counted, not yet in a line */
+    uint64_t since_us;              /* start of the counted period */
+    uint64_t last_line_us;
+    char msg[256];                  /* the latest event's text */
+};
+
+/* Counts one event described by fmt; writes a line now when the last one
+ * for this tally is a second old or more. */
+void fpmd_log_tally(struct fpmd_log_tally *t, enum fpmd_log_level level,
+                    const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Writes a line for every tally with events counted since its last. */
+void fpmd_log_tally_flush(void);
 
 /* Writes one already formatted line to the access / slow log, if open. */
 void fpmd_log_access_write(const char *line, size_t len);
