@@ -829,6 +829,16 @@ KEYFN(k_lim_conns)
     conf_get_uint(c, v, key, 1, 1000000, &c->conf->limits.connections);
 }
 
+KEYFN(k_lim_pending)
+{
+    conf_get_uint(c, v, key, 1, 1000000,
+                  &c->conf->limits.pending_connections);
+}
+KEYFN(k_lim_rate)
+{
+    conf_get_size(c, v, key, &c->conf->limits.body_min_rate);
+}
+
 KEYFN(k_lim_uri)
 {
     conf_get_size(c, v, key, &c->conf->limits.uri);
@@ -863,7 +873,8 @@ KEYFN(k_lim_depth)
 
 static const struct key limit_keys[] = {
     {"params", k_lim_params}, {"body", k_lim_body},
-    {"connections", k_lim_conns}, {"uri", k_lim_uri},
+    {"connections", k_lim_conns}, {"pending_connections", k_lim_pending},
+    {"body_min_rate", k_lim_rate}, {"uri", k_lim_uri},
     {"header", k_lim_header}, {"headers", k_lim_headers},
     {"requests_per_connection", k_lim_rpc}, {"parsed_body", k_lim_parsed},
     {"form_fields", k_lim_fields}, {"json_depth", k_lim_depth},
@@ -1029,6 +1040,8 @@ fpmd_conf_defaults(struct fpmd_conf *conf)
     conf->limits.params = 256 * 1024;
     conf->limits.body = 64 * 1024 * 1024;
     conf->limits.connections = 4096;
+    conf->limits.pending_connections = 1024;
+    conf->limits.body_min_rate = 500;
     conf->limits.uri = 8 * 1024;
     conf->limits.header = 32 * 1024;
     conf->limits.headers = 100;

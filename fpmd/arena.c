@@ -30,6 +30,12 @@ fpmd_arena_cached(void)
     return spare_chunks.n;
 }
 
+size_t
+fpmd_arena_trim(size_t keep)
+{
+    return fpmd_freelist_trim(&spare_chunks, keep, free);
+}
+
 void
 fpmd_arena_init(struct fpmd_arena *a, size_t cap)
 {

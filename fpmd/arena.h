@@ -23,5 +23,7 @@ void fpmd_arena_reset(struct fpmd_arena *a);
 
 /* Chunks on this process's free list (0 in debug-alloc builds). */
 size_t fpmd_arena_cached(void);
+/* Frees spare chunks beyond keep; returns how many. */
+size_t fpmd_arena_trim(size_t keep);
 
 #endif

@@ -208,15 +208,17 @@ struct fpmd_conf {
         uint64_t request_terminate_ms;  /* 0: off */
         uint64_t slowlog_ms;            /* 0: off */
         uint64_t process_control_ms;    /* 10s */
-        uint64_t header_read_ms;        /* connect until PARAMS complete; 10s */
+        uint64_t header_read_ms;        /* deadline for a request head; 10s */
         uint64_t keepalive_ms;          /* idle keep-alive connection; 75s */
-        uint64_t body_read_ms;          /* HTTP: gap between body bytes; 60s */
+        uint64_t body_read_ms;          /* HTTP: deadline for a body; 60s */
     } timeouts;
 
     struct {
         size_t params;          /* bytes of FastCGI PARAMS per request; 256k */
         size_t body;            /* bytes of request body; 64m */
         unsigned connections;   /* open connections per worker; 4096 */
+        unsigned pending_connections;   /* no request started yet; 1024 */
+        size_t body_min_rate;   /* HTTP: bytes/s extending body_read; 500 */
         size_t uri;             /* HTTP request target bytes; 8k (414) */
         size_t header;          /* HTTP request line + header bytes; 32k (431) */
         unsigned headers;       /* HTTP header fields; 100 (431) */

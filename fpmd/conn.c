@@ -7,19 +7,147 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 
+#include "fpmd/accept.h"
 #include "fpmd/conn.h"
+#include "fpmd/freelist.h"
 #include "fpmd/log.h"
 #include "fpmd/worker.h"
 
 static struct fpmd_conn *conns;
 
+/* Connections without a started request, oldest first, per phase. */
+TAILQ_HEAD(phase_list, fpmd_conn);
+static struct phase_list waiting[FPMD_CONN_NPHASES] = {
+    TAILQ_HEAD_INITIALIZER(waiting[0]), TAILQ_HEAD_INITIALIZER(waiting[1]),
+    TAILQ_HEAD_INITIALIZER(waiting[2]), TAILQ_HEAD_INITIALIZER(waiting[3]),
+    TAILQ_HEAD_INITIALIZER(waiting[4]),
+};
+static unsigned nwaiting[FPMD_CONN_NPHASES];
+
+static const struct timeval *phase_tv[FPMD_CONN_NPHASES];
+
+#define SPARE_RBUFS 64
+static struct fpmd_freelist spare_rbufs = FPMD_FREELIST_INIT(SPARE_RBUFS);
+
 /* How long a half-closed connection waits for its peer's EOF. */
 #define LINGER_MS 1000
+/* A graceful stop closes a kept-alive connection once it has been idle
+ * this long: one the peer is using gets its next request answered (and
+ * closed after it) first. */
+#define STOP_IDLE_MS 1000
+/* Only a head this old may be closed to make room. */
+#define EVICT_HEAD_MIN_MS 1000
+/* A handoff refused for lack of room in the queue is tried again after. */
+#define HANDOFF_RETRY_MS 10
+
+static struct {
+    unsigned on:1;          /* the worker is finishing */
+    unsigned handoff:1;     /* siblings take connections at rest */
+    struct event retry_ev;
+    unsigned retry_armed:1;
+} drain;
+
+static int
+listed(enum fpmd_conn_phase p)
+{
+    return p == FPMD_CONN_HEAD || p == FPMD_CONN_IDLE || p == FPMD_CONN_LINGER;
+}
+
+static uint64_t
+mono_ms(void)
+{
+    return fpmd_mono_ns() / 1000000;
+}
+
+void
+fpmd_conn_setup(const struct fpmd_conf *conf)
+{
+    struct event_base *base = fpmd_worker->base;
+    const uint64_t ms[FPMD_CONN_NPHASES] = {
+        [FPMD_CONN_HEAD] = conf->timeouts.header_read_ms,
+        [FPMD_CONN_BODY] = conf->timeouts.body_read_ms,
+        [FPMD_CONN_IDLE] = conf->timeouts.keepalive_ms,
+        [FPMD_CONN_LINGER] = LINGER_MS,
+    };
+
+    for (int p = 0; p < FPMD_CONN_NPHASES; p++) {
+        struct timeval tv = {(time_t) (ms[p] / 1000),
+                             (suseconds_t) (ms[p] % 1000) * 1000};
+
+        phase_tv[p] = ms[p] ? event_base_init_common_timeout(base, &tv)
+                            : NULL;
+    }
+    drain.on = drain.handoff = drain.retry_armed = 0;
+}
+
+static void
+arm(struct fpmd_conn *c, const struct timeval *tv)
+{
+    if (tv == NULL) {
+        if (c->timer_armed)
+            event_del(&c->timer_ev);
+        c->timer_armed = 0;
+        return;
+    }
+    event_add(&c->timer_ev, tv);
+    c->timer_armed = 1;
+}
+
+void
+fpmd_conn_extend(struct fpmd_conn *c, uint64_t ms)
+{
+    struct timeval tv = {(time_t) (ms / 1000), (suseconds_t) (ms % 1000) * 1000};
+
+    arm(c, &tv);
+}
+
+uint64_t
+fpmd_conn_phase_age(const struct fpmd_conn *c)
+{
+    return mono_ms() - c->phase_ms;
+}
+
+/* A graceful stop: an idle connection gets what is left of STOP_IDLE_MS. */
+static void
+arm_stop_idle(struct fpmd_conn *c)
+{
+    uint64_t age = fpmd_conn_phase_age(c);
+
+    fpmd_conn_extend(c, age < STOP_IDLE_MS ? STOP_IDLE_MS - age : 0);
+}
+
+static void
+set_phase(struct fpmd_conn *c, enum fpmd_conn_phase p)
+{
+    if (p == c->phase)
+        return;
+    if (listed(c->phase)) {
+        TAILQ_REMOVE(&waiting[c->phase], c, phase_link);
+        nwaiting[c->phase]--;
+    }
+    c->phase = p;
+    c->phase_ms = mono_ms();
+    if (listed(p)) {
+        TAILQ_INSERT_TAIL(&waiting[p], c, phase_link);
+        nwaiting[p]++;
+    }
+    if (p == FPMD_CONN_IDLE && drain.on && !drain.handoff)
+        arm_stop_idle(c);
+    else
+        arm(c, phase_tv[p]);
+}
+
+static void
+unlist(struct fpmd_conn *c)
+{
+    set_phase(c, FPMD_CONN_ACTIVE);
+}
 
 /* Reads and drops what the peer still sends after the answer; closes at
  * its EOF (or on an error). */
@@ -44,10 +172,99 @@ static void
 linger(struct fpmd_conn *c)
 {
     shutdown(c->fd, SHUT_WR);
-    c->lingering = 1;
+    set_phase(c, FPMD_CONN_LINGER);
     event_add(&c->read_ev, NULL);
-    fpmd_conn_timer(c, fpmd_conn_timeout(LINGER_MS));
     drain_input(c);
+}
+
+/* Gives c's socket to a sibling worker; the peer's next bytes wait in the
+ * socket for it. FPMD_AGAIN when the queue is full for now. */
+static int
+hand_off(struct fpmd_conn *c)
+{
+    int rc = fpmd_accept_hand_off(c->fd, c->proto, c->ops->served(c),
+                                  c->peer);
+
+    if (rc != FPMD_OK)
+        return rc;
+    fpmd_conn_close(c);
+    return FPMD_OK;
+}
+
+/* 1 when c's socket alone carries it: no request, nothing read and not
+ * parsed, nothing to write. */
+static int
+movable(const struct fpmd_conn *c)
+{
+    return !c->closed && !c->in_callback && !c->close_after_flush
+        && (c->phase == FPMD_CONN_IDLE || c->phase == FPMD_CONN_HEAD)
+        && evbuffer_get_length(c->out) == 0 && c->ops->at_rest(c);
+}
+
+static int
+may_hand_off(const struct fpmd_conn *c)
+{
+    return drain.on && drain.handoff && movable(c);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg);
+
+static void
+arm_retry(void)
+{
+    struct timeval tv = {0, HANDOFF_RETRY_MS * 1000};
+
+    if (drain.retry_armed)
+        return;
+    event_assign(&drain.retry_ev, fpmd_worker->base, -1, 0, on_retry, NULL);
+    event_add(&drain.retry_ev, &tv);
+    drain.retry_armed = 1;
+}
+
+/* Moves every connection at rest to a sibling; when the queue has no room
+ * for more yet, the rest is tried again shortly, and a worker that cannot
+ * hand off at all drains as for a stop. */
+static void
+hand_off_all(void)
+{
+    struct fpmd_conn *c, *next;
+
+    for (c = conns; c != NULL; c = next) {
+        int rc;
+
+        next = c->next;
+        if (!may_hand_off(c))
+            continue;
+        rc = hand_off(c);
+        if (rc == FPMD_AGAIN) {
+            arm_retry();
+            return;
+        }
+        if (rc == FPMD_ERROR) {
+            fpmd_conn_drain_all(0);
+            return;
+        }
+        fpmd_conn_maybe_free(c);
+    }
+}
+
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    drain.retry_armed = 0;
+    hand_off_all();
+}
+
+void
+fpmd_conn_update(struct fpmd_conn *c)
+{
+    if (c->closed || c->phase == FPMD_CONN_LINGER)
+        return;
+    set_phase(c, c->ops->phase(c));
+    /* Never frees c (callers go on using it): a failed handoff is left to
+     * the retry, which may. */
+    if (may_hand_off(c) && hand_off(c) != FPMD_OK)
+        arm_retry();
 }
 
 static void
@@ -56,8 +273,15 @@ on_read(evutil_socket_t fd, short what, void *arg)
     struct fpmd_conn *c = arg;
     int paused;
 
-    if (c->lingering) {
+    if (c->phase == FPMD_CONN_LINGER) {
         drain_input(c);
+        fpmd_conn_maybe_free(c);
+        return;
+    }
+    /* Its next request could not start here now: rather than queue it
+     * behind this worker's requests, a sibling that has room takes the
+     * connection, unread (or this worker, once it has room again). */
+    if (fpmd_worker_at_capacity() && movable(c) && hand_off(c) == FPMD_OK) {
         fpmd_conn_maybe_free(c);
         return;
     }
@@ -74,8 +298,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
             event_add(&c->read_ev, NULL);
         fpmd_conn_flush(c);
     }
-    if (!c->closed && !c->lingering)
-        c->ops->update_timer(c);
+    fpmd_conn_update(c);
     fpmd_conn_maybe_free(c);
 }
 
@@ -89,33 +312,56 @@ on_write(evutil_socket_t fd, short what, void *arg)
     fpmd_conn_maybe_free(c);
 }
 
+/* A graceful stop's idle connection: closed unless a request is already
+ * waiting in it, which the read event then serves. */
+static void
+close_if_quiet(struct fpmd_conn *c)
+{
+    char b;
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    if (n <= 0)
+        fpmd_conn_close(c);
+}
+
 static void
 on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct fpmd_conn *c = arg;
 
     c->timer_armed = 0;
-    if (c->lingering) {     /* the peer never closed: enough */
+    switch (c->phase) {
+    case FPMD_CONN_LINGER:      /* the peer never closed: enough */
         fpmd_conn_close(c);
-        fpmd_conn_maybe_free(c);
-        return;
+        break;
+    case FPMD_CONN_IDLE:
+        if (drain.on && !drain.handoff) {
+            close_if_quiet(c);
+        } else {
+            fpmd_log(FPMD_LOG_DEBUG, "%s: keep-alive timeout", c->peer);
+            fpmd_conn_close(c);
+        }
+        break;
+    default:
+        c->ops->timeout(c);
+        if (!c->closed)
+            fpmd_conn_flush(c);
+        break;
     }
-    c->ops->timeout(c);
-    if (!c->closed)
-        fpmd_conn_flush(c);
     fpmd_conn_maybe_free(c);
 }
 
 int
 fpmd_conn_init(struct fpmd_conn *c, const struct fpmd_conn_ops *ops, int fd,
-               const char *peer)
+               const char *peer, int proto)
 {
     c->out = evbuffer_new();
     if (c->out == NULL)
         return FPMD_ERROR;
     c->ops = ops;
     c->fd = fd;
-    c->fresh = 1;
+    c->proto = (unsigned char) proto;
+    c->phase = FPMD_CONN_ACTIVE;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     event_assign(&c->read_ev, fpmd_worker->base, fd, EV_READ | EV_PERSIST,
                  on_read, c);
@@ -126,7 +372,7 @@ fpmd_conn_init(struct fpmd_conn *c, const struct fpmd_conn_ops *ops, int fd,
     if (conns != NULL)
         conns->prev = c;
     conns = c;
-    ops->update_timer(c);
+    fpmd_conn_update(c);
     return FPMD_OK;
 }
 
@@ -174,7 +420,7 @@ fpmd_conn_flush(struct fpmd_conn *c)
             c->write_armed = 0;
         }
         if (c->close_after_flush && !c->ops->busy(c) && c->ops->idle(c)
-            && !c->lingering) {
+            && c->phase != FPMD_CONN_LINGER) {
             /* RFC 9112 §9.6: half-close first, so the peer reads the
              * answer before it sees the connection go; unless the peer
              * has said all it will, and nothing of it is left unread. */
@@ -195,11 +441,11 @@ fpmd_conn_close(struct fpmd_conn *c)
     if (c->closed)
         return;
     c->closed = 1;
+    unlist(c);
     event_del(&c->read_ev);
     event_del(&c->write_ev);
-    if (c->timer_armed)
-        event_del(&c->timer_ev);
-    c->timer_armed = c->write_armed = 0;
+    arm(c, NULL);
+    c->write_armed = 0;
     close(c->fd);
     c->fd = -1;
     c->ops->closed(c);
@@ -211,10 +457,8 @@ fpmd_conn_settle(struct fpmd_conn *c)
     if (c->in_callback)
         return;
     fpmd_conn_flush(c);
-    if (c->closed)
-        fpmd_conn_maybe_free(c);
-    else if (!c->lingering)
-        c->ops->update_timer(c);
+    fpmd_conn_update(c);
+    fpmd_conn_maybe_free(c);
 }
 
 void
@@ -229,29 +473,8 @@ fpmd_conn_maybe_free(struct fpmd_conn *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     evbuffer_free(c->out);
-    fpmd_worker_conn_closed(c->fresh);
+    fpmd_worker_conn_closed();
     c->ops->destroy(c);
-}
-
-void
-fpmd_conn_timer(struct fpmd_conn *c, const struct timeval *tv)
-{
-    if (tv == NULL) {
-        if (c->timer_armed)
-            event_del(&c->timer_ev);
-        c->timer_armed = 0;
-        return;
-    }
-    event_add(&c->timer_ev, tv);
-    c->timer_armed = 1;
-}
-
-const struct timeval *
-fpmd_conn_timeout(uint64_t ms)
-{
-    struct timeval tv = {(time_t) (ms / 1000), (suseconds_t) (ms % 1000) * 1000};
-
-    return event_base_init_common_timeout(fpmd_worker->base, &tv);
 }
 
 void
@@ -261,27 +484,82 @@ fpmd_conn_read_again(struct fpmd_conn *c)
         event_active(&c->read_ev, EV_READ, 0);
 }
 
-void
-fpmd_conn_unfresh(struct fpmd_conn *c)
+uint8_t *
+fpmd_conn_rbuf_get(void)
 {
-    if (c->fresh) {
-        c->fresh = 0;
-        fpmd_worker_conn_unfresh();
-    }
+    uint8_t *buf = fpmd_freelist_get(&spare_rbufs);
+
+    return buf != NULL ? buf : malloc(FPMD_CONN_RBUF);
 }
 
 void
-fpmd_conn_drain_all(void)
+fpmd_conn_rbuf_put(uint8_t *buf)
 {
-    struct fpmd_conn *c, *next;
+    if (buf != NULL && !fpmd_freelist_put(&spare_rbufs, buf))
+        free(buf);
+}
 
-    for (c = conns; c != NULL; c = next) {
-        next = c->next;
-        if (c->ops->drain(c)) {
-            fpmd_conn_close(c);
-            fpmd_conn_maybe_free(c);
-        }
+size_t
+fpmd_conn_rbuf_trim(size_t keep)
+{
+    return fpmd_freelist_trim(&spare_rbufs, keep, free);
+}
+
+unsigned
+fpmd_conn_count(enum fpmd_conn_phase phase)
+{
+    return listed(phase) ? nwaiting[phase] : 0;
+}
+
+int
+fpmd_conn_evict(int heads_only)
+{
+    static const enum fpmd_conn_phase order[] = {
+        FPMD_CONN_LINGER, FPMD_CONN_HEAD, FPMD_CONN_IDLE,
+    };
+
+    for (size_t i = 0; i < FPMD_ARRAY_LEN(order); i++) {
+        struct fpmd_conn *c = TAILQ_FIRST(&waiting[order[i]]);
+
+        if (c == NULL || (heads_only && order[i] != FPMD_CONN_HEAD))
+            continue;
+        /* A head younger than this is most likely a request whose bytes
+         * are in the socket, not read yet. */
+        if (order[i] == FPMD_CONN_HEAD
+            && fpmd_conn_phase_age(c) < EVICT_HEAD_MIN_MS)
+            continue;
+        fpmd_conn_close(c);
+        fpmd_conn_maybe_free(c);
+        return 1;
     }
+    return 0;
+}
+
+void
+fpmd_conn_drain_all(int handoff)
+{
+    struct fpmd_conn *c;
+
+    drain.on = 1;
+    drain.handoff = handoff != 0;
+    if (drain.handoff) {
+        hand_off_all();
+        return;
+    }
+    /* Answers under way close their connection (the codecs ask
+     * fpmd_conn_draining()); one accepted but silent yet is waited for
+     * (its HEAD deadline bounds it): its peer chose this worker, and
+     * closing would fail a request about to arrive. */
+    for (c = conns; c != NULL; c = c->next) {
+        if (!c->closed && c->phase == FPMD_CONN_IDLE && c->ops->at_rest(c))
+            arm_stop_idle(c);
+    }
+}
+
+int
+fpmd_conn_draining(void)
+{
+    return drain.on && !drain.handoff;
 }
 
 void
@@ -289,6 +567,9 @@ fpmd_conn_close_all(void)
 {
     struct fpmd_conn *c, *next;
 
+    if (drain.retry_armed)
+        event_del(&drain.retry_ev);
+    drain.retry_armed = 0;
     for (c = conns; c != NULL; c = next) {
         next = c->next;
         fpmd_conn_close(c);

@@ -187,6 +187,22 @@ fpmd_coro_pool_free(struct fpmd_coro_pool *pool)
 }
 
 size_t
+fpmd_coro_pool_trim(struct fpmd_coro_pool *pool, size_t keep)
+{
+    size_t n = 0;
+
+    while (pool->ncached > keep) {
+        struct stack *s = pool->free;
+
+        pool->free = s->next_free;
+        pool->ncached--;
+        stack_unmap(s);
+        n++;
+    }
+    return n;
+}
+
+size_t
 fpmd_coro_pool_stats(const struct fpmd_coro_pool *pool, size_t *cached,
                      size_t *live)
 {

@@ -49,6 +49,8 @@ void fpmd_coro_free(struct fpmd_coro *co);
 int fpmd_coro_is_guard_fault(const void *addr);
 
 /* Stacks cached and in use, for the status page. Returns their sum. */
+/* Unmaps spare stacks beyond keep; returns how many. */
+size_t fpmd_coro_pool_trim(struct fpmd_coro_pool *pool, size_t keep);
 size_t fpmd_coro_pool_stats(const struct fpmd_coro_pool *pool, size_t *cached,
                             size_t *live);
 

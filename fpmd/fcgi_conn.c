@@ -22,7 +22,6 @@
 #include "fpmd/req.h"
 #include "fpmd/worker.h"
 
-#define READ_CHUNK 16384
 /* Requests one connection may carry at once (FCGI_MAX_REQS). */
 #define CONN_MAX_REQS 128
 
@@ -36,15 +35,13 @@ struct fcgi_conn {
     unsigned stdin_ended:1;             /* the last record was an empty
                                          * STDIN: a web server without
                                          * FCGI_KEEP_CONN sends no more */
+    uint8_t *rbuf;                      /* while input waits to be parsed */
     size_t rpos, rlen;                  /* unparsed input while paused */
-    uint8_t rbuf[READ_CHUNK];           /* last: a reused one skips it */
 };
 
 /* Spare connections for the next accept. */
 #define SPARE_CONNS 256
 static struct fpmd_freelist spare_conns = FPMD_FREELIST_INIT(SPARE_CONNS);
-
-static const struct timeval *header_tv, *keepalive_tv;
 
 /* --- request output ops ----------------------------------------------- */
 
@@ -135,8 +132,6 @@ unlink_req(struct fcgi_conn *c, struct fpmd_req *req)
     }
 }
 
-static void update_timer(struct fpmd_conn *base);
-
 static void
 release(struct fpmd_req *req)
 {
@@ -150,7 +145,7 @@ release(struct fpmd_req *req)
         fpmd_conn_maybe_free(&c->base);
         return;
     }
-    if ((!keep || fpmd_worker_draining()) && c->nreqs == 0)
+    if ((!keep || fpmd_conn_draining()) && c->nreqs == 0)
         c->base.close_after_flush = 1;
     /* Input paused for a body this request never read: what is left of it
      * (and whatever follows) is parsed again, the rest of the body being
@@ -264,7 +259,6 @@ on_params(void *ctx, uint16_t id, const uint8_t *p, size_t n)
     }
     evbuffer_free(req->params_raw);
     req->params_raw = NULL;
-    fpmd_conn_unfresh(&c->base);
     fpmd_req_derive(req);
     if (req->route_status == 0 && req->content_length > 0
         && (uint64_t) req->content_length > conf->limits.body)
@@ -348,42 +342,64 @@ fcgi_of(const struct fpmd_conn *base)
 }
 
 static int
-has_unstarted(const struct fcgi_conn *c)
+has_started(const struct fcgi_conn *c)
 {
     for (const struct fpmd_req *r = c->reqs; r != NULL; r = r->next) {
-        if (!r->started)
+        if (r->started)
             return 1;
     }
     return 0;
 }
 
-/* One timer per connection: header_read while a request head is incomplete
- * (also right after accept), keepalive while idle, none while handlers
- * run (they have request_terminate_timeout). */
-static void
-update_timer(struct fpmd_conn *base)
+/* header_read runs from accept, or from the first byte of the next
+ * request on a kept connection, until a request's params are complete;
+ * none while handlers run (they have request_terminate_timeout). */
+static enum fpmd_conn_phase
+phase(const struct fpmd_conn *base)
 {
-    struct fcgi_conn *c = fcgi_of(base);
-    const struct timeval *tv = NULL;
+    const struct fcgi_conn *c = fcgi_of(base);
 
-    if (has_unstarted(c) || !fpmd_fcgi_parser_idle(&c->parser))
-        tv = header_tv;
-    else if (c->nreqs == 0)
-        tv = keepalive_tv;
-    fpmd_conn_timer(base, tv);
+    if (has_started(c))
+        return FPMD_CONN_ACTIVE;
+    if (c->nreqs > 0 || !fpmd_fcgi_parser_idle(&c->parser) || !c->served)
+        return FPMD_CONN_HEAD;
+    return FPMD_CONN_IDLE;
 }
 
+static struct fpmd_log_tally head_tally;
+
+static const char timeout_answer[] = "Status: 408 Request Timeout\r\n"
+    "Content-Type: text/plain\r\n\r\n408 Request Timeout\n";
+
+/* Requests whose params did not all come get a 408 the web server can
+ * pass on (it knows their ids); then the connection closes. */
 static void
 on_timeout(struct fpmd_conn *base)
 {
     struct fcgi_conn *c = fcgi_of(base);
+    struct fpmd_req *r, *next;
 
-    if (c->nreqs == 0 && fpmd_fcgi_parser_idle(&c->parser))
-        fpmd_log(FPMD_LOG_DEBUG, "fastcgi %s: idle timeout", base->peer);
-    else
-        fpmd_log(FPMD_LOG_WARNING, "fastcgi %s: header read timeout; "
-                 "closing the connection", base->peer);
-    fpmd_conn_close(base);
+    fpmd_log_tally(&head_tally, FPMD_LOG_NOTICE, "fastcgi %s: request params "
+                   "not complete within timeouts.header_read; connection "
+                   "closed", base->peer);
+    for (r = c->reqs; r != NULL; r = next) {
+        next = r->next;
+        r->finished = 1;
+        fpmd_fcgi_write_stream(base->out, FCGI_STDOUT, r->id, timeout_answer,
+                               sizeof(timeout_answer) - 1);
+        fpmd_fcgi_write_eos(base->out, FCGI_STDOUT, r->id);
+        fpmd_fcgi_write_end_request(base->out, r->id, 0,
+                                    FCGI_REQUEST_COMPLETE);
+        unlink_req(c, r);
+        fpmd_req_free(r);
+    }
+    if (evbuffer_get_length(base->out) == 0) {
+        fpmd_conn_close(base);
+        return;
+    }
+    fpmd_fcgi_parser_reset(&c->parser);
+    c->rpos = c->rlen = 0;
+    base->close_after_flush = 1;
 }
 
 static void
@@ -426,7 +442,12 @@ on_read(struct fpmd_conn *base)
     /* Bounded: a peer that never stops sending cannot starve the others. */
     for (int round = 0; round < 4 && !base->closed && !c->read_paused;
          round++) {
-        n = read(base->fd, c->rbuf, sizeof(c->rbuf));
+        if (c->rbuf == NULL && (c->rbuf = fpmd_conn_rbuf_get()) == NULL) {
+            fpmd_log(FPMD_LOG_ERROR, "fastcgi %s: out of memory", base->peer);
+            fpmd_conn_close(base);
+            break;
+        }
+        n = read(base->fd, c->rbuf, FPMD_CONN_RBUF);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 break;
@@ -443,8 +464,12 @@ on_read(struct fpmd_conn *base)
         c->rpos = 0;
         c->rlen = (size_t) n;
         parse_input(c);
-        if ((size_t) n < sizeof(c->rbuf))
+        if ((size_t) n < FPMD_CONN_RBUF)
             break;
+    }
+    if (c->rpos >= c->rlen) {
+        fpmd_conn_rbuf_put(c->rbuf);
+        c->rbuf = NULL;
     }
     return c->read_paused;
 }
@@ -494,20 +519,19 @@ input_done(const struct fpmd_conn *base)
         && fpmd_fcgi_parser_idle(&c->parser);
 }
 
-/* A connection that has not sent its first request yet is waited for
- * (header_read bounds it): its peer chose this worker, and closing would
- * reset a request about to arrive. An idle keep-alive one is closed; web
- * servers retry a request that fails on a cached connection. */
 static int
-on_drain(struct fpmd_conn *base)
+at_rest(const struct fpmd_conn *base)
 {
-    struct fcgi_conn *c = fcgi_of(base);
+    const struct fcgi_conn *c = fcgi_of(base);
 
-    if (c->served && c->nreqs == 0 && fpmd_fcgi_parser_idle(&c->parser)
-        && evbuffer_get_length(base->out) == 0)
-        return 1;
-    base->close_after_flush = 1;
-    return 0;
+    return c->nreqs == 0 && fpmd_fcgi_parser_idle(&c->parser)
+        && c->rpos >= c->rlen;
+}
+
+static unsigned
+served(const struct fpmd_conn *base)
+{
+    return fcgi_of(base)->served;
 }
 
 static void
@@ -516,21 +540,16 @@ destroy(struct fpmd_conn *base)
     struct fcgi_conn *c = fcgi_of(base);
 
     fpmd_fcgi_parser_reset(&c->parser);
+    fpmd_conn_rbuf_put(c->rbuf);
+    c->rbuf = NULL;
     if (!fpmd_freelist_put(&spare_conns, c))
         free(c);
 }
 
 static const struct fpmd_conn_ops conn_ops = {
-    on_read, on_timeout, update_timer, on_drained, on_closed, is_busy,
-    is_idle, on_drain, input_done, destroy,
+    on_read, on_timeout, phase, on_drained, on_closed, is_busy, is_idle,
+    at_rest, input_done, served, destroy,
 };
-
-void
-fpmd_fcgi_conn_setup(const struct fpmd_conf *conf)
-{
-    header_tv = fpmd_conn_timeout(conf->timeouts.header_read_ms);
-    keepalive_tv = fpmd_conn_timeout(conf->timeouts.keepalive_ms);
-}
 
 size_t
 fpmd_fcgi_conn_cached(void)
@@ -538,17 +557,25 @@ fpmd_fcgi_conn_cached(void)
     return spare_conns.n;
 }
 
+size_t
+fpmd_fcgi_conn_trim(size_t keep)
+{
+    return fpmd_freelist_trim(&spare_conns, keep, free);
+}
+
 int
-fpmd_fcgi_conn_new(int fd, const char *peer)
+fpmd_fcgi_conn_new(int fd, const char *peer, unsigned served)
 {
     struct fcgi_conn *c = fpmd_freelist_get(&spare_conns);
 
     if (c != NULL)
-        memset(c, 0, offsetof(struct fcgi_conn, rbuf));
+        memset(c, 0, sizeof(*c));
     else if ((c = calloc(1, sizeof(*c))) == NULL)
         return FPMD_ERROR;
     fpmd_fcgi_parser_init(&c->parser);
-    if (fpmd_conn_init(&c->base, &conn_ops, fd, peer) != FPMD_OK) {
+    c->served = served != 0;
+    if (fpmd_conn_init(&c->base, &conn_ops, fd, peer, FPMD_PROTO_FASTCGI)
+        != FPMD_OK) {
         free(c);
         return FPMD_ERROR;
     }

@@ -6,17 +6,15 @@
 
 #include <stddef.h>
 
-#include "fpmd/conf.h"
-
-/* Once per worker, after its event base exists: timeouts from conf. */
-void fpmd_fcgi_conn_setup(const struct fpmd_conf *conf);
-
-/* Takes ownership of an accepted, non-blocking socket. FPMD_ERROR (and the
- * caller closes fd) when memory is out. */
-int fpmd_fcgi_conn_new(int fd, const char *peer);
+/* Takes ownership of an accepted, non-blocking socket; served is non-zero
+ * for a sibling's connection that already carried requests. FPMD_ERROR
+ * (and the caller closes fd) when memory is out. */
+int fpmd_fcgi_conn_new(int fd, const char *peer, unsigned served);
 
 /* Connection objects on this process's free list (0 in debug-alloc
  * builds). */
 size_t fpmd_fcgi_conn_cached(void);
+/* Frees spare connection objects beyond keep; returns how many. */
+size_t fpmd_fcgi_conn_trim(size_t keep);
 
 #endif

@@ -49,4 +49,19 @@ fpmd_freelist_put(struct fpmd_freelist *fl, void *obj)
 #endif
 }
 
+/* Frees the spares beyond keep with free_fn (a flood is over: what it
+ * left on the list goes back to the allocator). Returns how many. */
+static inline size_t
+fpmd_freelist_trim(struct fpmd_freelist *fl, size_t keep,
+                   void (*free_fn)(void *))
+{
+    size_t n = 0;
+
+    while (fl->n > keep) {
+        free_fn(fpmd_freelist_get(fl));
+        n++;
+    }
+    return n;
+}
+
 #endif

@@ -31,8 +31,6 @@
 #include "fpmd/uri.h"
 #include "fpmd/worker.h"
 
-#define READ_CHUNK 16384
-
 enum head_scan { SCAN_LINE, SCAN_CR, SCAN_LF, SCAN_CRLFCR, SCAN_BODY };
 
 struct http_conn {
@@ -55,21 +53,18 @@ struct http_conn {
     unsigned chunked:1;             /* response uses chunked coding */
     unsigned is_head:1;
     unsigned http10:1;
+    uint8_t *rbuf;                  /* while input waits to be parsed */
     size_t rpos, rlen;
     char peer_port[8];
     char local_addr[64];
     char local_port[8];
-    uint8_t rbuf[READ_CHUNK];       /* last: a reused connection skips it */
 };
 
 /* Spare connections, with their header buffers, for the next accept. */
 #define SPARE_CONNS 256
 static struct fpmd_freelist spare_conns = FPMD_FREELIST_INIT(SPARE_CONNS);
 
-static const struct timeval *header_tv, *keepalive_tv, *body_tv;
 static llhttp_settings_t settings;
-
-static void update_timer(struct fpmd_conn *base);
 
 /* --- answers the codec gives itself ----------------------------------- */
 
@@ -86,12 +81,10 @@ http_date(char *buf, size_t len)
 /* An error found by the codec itself (bad framing, limits): answered and
  * the connection closed, as RFC 9112 §11.2 asks after a framing error. */
 static void
-reject(struct http_conn *c, int status, const char *why)
+respond_close(struct http_conn *c, int status)
 {
     char date[64];
 
-    fpmd_log(FPMD_LOG_NOTICE, "http %s: %d %s: %s", c->base.peer, status,
-             fpmd_status_reason(status), why);
     if (c->req != NULL && c->req->started) {
         /* The handler runs: it is stopped, and the answer below is its. */
         fpmd_req_abort(c->req);
@@ -119,6 +112,14 @@ reject(struct http_conn *c, int status, const char *why)
         c->req = NULL;
     }
     c->scan = SCAN_BODY;    /* nothing more is read */
+}
+
+static void
+reject(struct http_conn *c, int status, const char *why)
+{
+    fpmd_log(FPMD_LOG_NOTICE, "http %s: %d %s: %s", c->base.peer, status,
+             fpmd_status_reason(status), why);
+    respond_close(c, status);
 }
 
 /* --- response output -------------------------------------------------- */
@@ -164,7 +165,7 @@ write_head(struct fpmd_req *req, const void *body, size_t blen)
         return FPMD_ERROR;
     /* The last answer a connection may carry says so, as nginx does at
      * keepalive_requests: clients then do not see an unexpected close. */
-    if ((max != 0 && c->served + 1 >= max) || fpmd_worker_draining())
+    if ((max != 0 && c->served + 1 >= max) || fpmd_conn_draining())
         c->keep_alive = 0;
     http_date(date, sizeof(date));
     evbuffer_add_printf(c->base.out, "HTTP/1.1 %d %s\r\nDate: %s\r\n",
@@ -249,7 +250,7 @@ release(struct fpmd_req *req)
         fpmd_conn_maybe_free(&c->base);
         return;
     }
-    if (!c->keep_alive || fpmd_worker_draining()
+    if (!c->keep_alive || fpmd_conn_draining()
         || (max != 0 && c->served >= max))
         c->base.close_after_flush = 1;
     /* The next pipelined request may already be buffered. */
@@ -508,8 +509,7 @@ on_headers_complete(llhttp_t *p)
     if (req->route_status == 0 && !(p->flags & (F_CONTENT_LENGTH | F_CHUNKED)))
         req->body_eof = 1;
     c->scan = SCAN_BODY;
-    fpmd_conn_unfresh(&c->base);
-    update_timer(&c->base);
+    fpmd_conn_update(&c->base);
     fpmd_worker_start_req(req);
     return 0;
 }
@@ -667,21 +667,36 @@ http_of(const struct fpmd_conn *base)
     return (struct http_conn *) base;
 }
 
-static void
-update_timer(struct fpmd_conn *base)
+static enum fpmd_conn_phase
+phase(const struct fpmd_conn *base)
 {
-    struct http_conn *c = http_of(base);
-    const struct timeval *tv;
+    const struct http_conn *c = http_of(base);
 
-    if (c->req != NULL && c->req->started && !c->req->body_eof)
-        tv = body_tv;                       /* waiting for body bytes */
-    else if (c->req != NULL && c->req->started)
-        tv = NULL;                          /* the handler has the time */
-    else if (c->head_started || c->req != NULL || c->served == 0)
-        tv = header_tv;
-    else
-        tv = keepalive_tv;
-    fpmd_conn_timer(base, tv);
+    if (c->req != NULL && c->req->started)
+        return c->req->body_eof ? FPMD_CONN_ACTIVE : FPMD_CONN_BODY;
+    if (c->head_started || c->req != NULL || c->served == 0)
+        return FPMD_CONN_HEAD;
+    return FPMD_CONN_IDLE;
+}
+
+static struct fpmd_log_tally head_tally, body_tally;
+
+/* A body must arrive within timeouts.body_read of the head's end, plus a
+ * second for every limits.body_min_rate bytes received: a large upload at
+ * a fair pace goes on, a drip-fed one does not. */
+static int
+body_in_time(const struct http_conn *c)
+{
+    const struct fpmd_conf *conf = fpmd_worker->conf;
+    uint64_t allowed = conf->timeouts.body_read_ms, age;
+
+    if (conf->limits.body_min_rate > 0)
+        allowed += c->req->body_received * 1000 / conf->limits.body_min_rate;
+    age = fpmd_conn_phase_age(&c->base);
+    if (age >= allowed)
+        return 0;
+    fpmd_conn_extend((struct fpmd_conn *) &c->base, allowed - age);
+    return 1;
 }
 
 static void
@@ -689,15 +704,25 @@ on_timeout(struct fpmd_conn *base)
 {
     struct http_conn *c = http_of(base);
 
-    if (c->req == NULL && !c->head_started && c->served > 0) {
-        fpmd_conn_close(base);              /* idle keep-alive */
-    } else if (c->req != NULL && c->req->started) {
-        fpmd_req_abort(c->req);             /* body stalled */
-        fpmd_log(FPMD_LOG_NOTICE, "http %s: body read timeout", base->peer);
+    if (base->phase == FPMD_CONN_BODY) {
+        if (body_in_time(c))
+            return;
+        fpmd_log_tally(&body_tally, FPMD_LOG_NOTICE, "http %s: request body "
+                       "not complete within timeouts.body_read; request "
+                       "aborted", base->peer);
+        fpmd_req_abort(c->req);
         c->keep_alive = 0;
-    } else {
-        reject(c, 408, "request head not complete in time");
+        return;
     }
+    fpmd_log_tally(&head_tally, FPMD_LOG_NOTICE, "http %s: request head not "
+                   "complete within timeouts.header_read; connection closed",
+                   base->peer);
+    /* RFC 9110 §15.5.9: a 408 for a request begun; a connection that never
+     * sent a byte is just closed (browsers open spares they may not use). */
+    if (c->head_started || c->req != NULL)
+        respond_close(c, 408);
+    else
+        fpmd_conn_close(base);
 }
 
 static int
@@ -706,7 +731,13 @@ on_read(struct fpmd_conn *base)
     struct http_conn *c = http_of(base);
     ssize_t n;
     size_t want;
+    int full;
 
+    if (c->rbuf == NULL && (c->rbuf = fpmd_conn_rbuf_get()) == NULL) {
+        fpmd_log(FPMD_LOG_ERROR, "http %s: out of memory", base->peer);
+        fpmd_conn_close(base);
+        return 0;
+    }
     /* Woken by the handler draining the body, or by new bytes: either way
      * the body window is looked at again as bytes are fed. */
     c->read_paused = 0;
@@ -722,9 +753,9 @@ on_read(struct fpmd_conn *base)
             c->rlen -= c->rpos;
             c->rpos = 0;
         }
-        if (c->rlen == sizeof(c->rbuf))
+        if (c->rlen == FPMD_CONN_RBUF)
             break;
-        want = sizeof(c->rbuf) - c->rlen;
+        want = FPMD_CONN_RBUF - c->rlen;
         n = read(base->fd, c->rbuf + c->rlen, want);
         if (n < 0) {
             if (errno != EAGAIN && errno != EINTR && errno != ECONNRESET)
@@ -744,7 +775,13 @@ on_read(struct fpmd_conn *base)
         if ((size_t) n < want)
             break;
     }
-    return c->rlen == sizeof(c->rbuf);
+    full = c->rlen == FPMD_CONN_RBUF;
+    if (c->rpos >= c->rlen) {
+        fpmd_conn_rbuf_put(c->rbuf);
+        c->rbuf = NULL;
+        c->rpos = c->rlen = 0;
+    }
+    return full;
 }
 
 static void
@@ -784,15 +821,28 @@ is_idle(const struct fpmd_conn *base)
 }
 
 static int
-on_drain(struct fpmd_conn *base)
+at_rest(const struct fpmd_conn *base)
 {
-    struct http_conn *c = http_of(base);
+    const struct http_conn *c = http_of(base);
 
-    if (c->served > 0 && c->req == NULL && !c->head_started
-        && evbuffer_get_length(base->out) == 0)
-        return 1;
-    c->keep_alive = 0;
-    return 0;
+    return c->req == NULL && !c->head_started && !c->msg_paused
+        && c->scan == SCAN_LINE && c->rpos >= c->rlen;
+}
+
+static unsigned
+served(const struct fpmd_conn *base)
+{
+    return http_of(base)->served;
+}
+
+static void
+free_conn(void *obj)
+{
+    struct http_conn *c = obj;
+
+    evbuffer_free(c->field);
+    evbuffer_free(c->value);
+    free(c);
 }
 
 static void
@@ -802,24 +852,20 @@ destroy(struct fpmd_conn *base)
 
     evbuffer_drain(c->field, evbuffer_get_length(c->field));
     evbuffer_drain(c->value, evbuffer_get_length(c->value));
-    if (fpmd_freelist_put(&spare_conns, c))
-        return;
-    evbuffer_free(c->field);
-    evbuffer_free(c->value);
-    free(c);
+    fpmd_conn_rbuf_put(c->rbuf);
+    c->rbuf = NULL;
+    if (!fpmd_freelist_put(&spare_conns, c))
+        free_conn(c);
 }
 
 static const struct fpmd_conn_ops conn_ops = {
-    on_read, on_timeout, update_timer, on_drained, on_closed, is_busy,
-    is_idle, on_drain, NULL, destroy,
+    on_read, on_timeout, phase, on_drained, on_closed, is_busy, is_idle,
+    at_rest, NULL, served, destroy,
 };
 
 void
-fpmd_http_conn_setup(const struct fpmd_conf *conf)
+fpmd_http_conn_setup(void)
 {
-    header_tv = fpmd_conn_timeout(conf->timeouts.header_read_ms);
-    keepalive_tv = fpmd_conn_timeout(conf->timeouts.keepalive_ms);
-    body_tv = fpmd_conn_timeout(conf->timeouts.body_read_ms);
     llhttp_settings_init(&settings);
     settings.on_message_begin = on_message_begin;
     settings.on_url = on_url;
@@ -861,8 +907,14 @@ fpmd_http_conn_cached(void)
     return spare_conns.n;
 }
 
+size_t
+fpmd_http_conn_trim(size_t keep)
+{
+    return fpmd_freelist_trim(&spare_conns, keep, free_conn);
+}
+
 int
-fpmd_http_conn_new(int fd, const char *peer)
+fpmd_http_conn_new(int fd, const char *peer, unsigned served)
 {
     struct http_conn *c = fpmd_freelist_get(&spare_conns);
     struct evbuffer *field, *value;
@@ -871,7 +923,7 @@ fpmd_http_conn_new(int fd, const char *peer)
     if (c != NULL) {
         field = c->field;
         value = c->value;
-        memset(c, 0, offsetof(struct http_conn, rbuf));
+        memset(c, 0, sizeof(*c));
         c->field = field;
         c->value = value;
     } else {
@@ -882,6 +934,7 @@ fpmd_http_conn_new(int fd, const char *peer)
         c->value = evbuffer_new();
     }
     c->keep_alive = 1;
+    c->served = served;
     c->scan = SCAN_LINE;
     llhttp_init(&c->parser, HTTP_REQUEST, &settings);
     c->parser.data = c;
@@ -889,7 +942,8 @@ fpmd_http_conn_new(int fd, const char *peer)
     sockname(fd, c->local_addr, sizeof(c->local_addr), c->local_port,
              sizeof(c->local_port), 0);
     if (c->field == NULL || c->value == NULL
-        || fpmd_conn_init(&c->base, &conn_ops, fd, peer) != FPMD_OK) {
+        || fpmd_conn_init(&c->base, &conn_ops, fd, peer, FPMD_PROTO_HTTP)
+               != FPMD_OK) {
         if (c->field != NULL)
             evbuffer_free(c->field);
         if (c->value != NULL)

@@ -7,17 +7,18 @@
 
 #include <stddef.h>
 
-#include "fpmd/conf.h"
+/* Once per process. */
+void fpmd_http_conn_setup(void);
 
-/* Once per worker, after its event base exists. */
-void fpmd_http_conn_setup(const struct fpmd_conf *conf);
-
-/* Takes ownership of an accepted, non-blocking socket; FPMD_ERROR (the
- * caller closes fd) when memory is out. */
-int fpmd_http_conn_new(int fd, const char *peer);
+/* Takes ownership of an accepted, non-blocking socket that already carried
+ * served requests (a sibling's, handed over); FPMD_ERROR (the caller
+ * closes fd) when memory is out. */
+int fpmd_http_conn_new(int fd, const char *peer, unsigned served);
 
 /* Connection objects on this process's free list (0 in debug-alloc
  * builds). */
 size_t fpmd_http_conn_cached(void);
+/* Frees spare connection objects beyond keep; returns how many. */
+size_t fpmd_http_conn_trim(size_t keep);
 
 #endif

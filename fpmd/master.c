@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "fpmd/access_log.h"
+#include "fpmd/handoff.h"
 #include "fpmd/log.h"
 #include "fpmd/master.h"
 #include "fpmd/module.h"
@@ -72,6 +73,7 @@ struct master {
     uint64_t last_maintenance_us;
     uint64_t ondemand_quiet_until_us;
     int reload_pending;
+    int handoff[2];             /* workers pass connections (handoff.h) */
 };
 
 enum { STOP_GRACEFUL = 1, STOP_FAST = 2 };
@@ -374,7 +376,7 @@ child_main(struct master *m, struct gen *g, uint32_t slot)
     if (drop_privileges(g->conf) != FPMD_OK)
         _exit(EXIT_CONFIG);
     rc = fpmd_worker_main(g->conf, g->listeners, g->nlisteners,
-                          g->sb, slot, g->id);
+                          g->sb, slot, g->id, m->handoff);
     exit(rc);
 }
 
@@ -862,6 +864,11 @@ stop(struct master *m, int how)
         return;
     m->stopping = how;
     m->stop_us = fpmd_now_us();
+    /* Before any SIGQUIT: a worker that finishes now has nobody to hand
+     * its connections to. */
+    m->cur->sb->pool.stopping = 1;
+    for (struct gen *g = m->old; g != NULL; g = g->next)
+        g->sb->pool.stopping = 1;
     fpmd_log(FPMD_LOG_NOTICE, how == STOP_FAST ? "Terminating ..."
                                                : "Finishing ...");
     for (size_t i = 0; i < m->nchildren_cap; i++) {
@@ -953,7 +960,7 @@ live_children(const struct master *m)
 static void
 loop(struct master *m)
 {
-    struct pollfd pfd[1 + 64];
+    struct pollfd pfd[1 + 64 + 1];
 
     while (!(m->stopping && live_children(m) == 0)) {
         struct gen *g = m->cur;
@@ -968,11 +975,16 @@ loop(struct master *m)
             && now >= m->ondemand_quiet_until_us && now >= m->next_spawn_us
             && count_children(m, g, &idle, &busy) < g->conf->pm.max_children
             && idle == 0) {
-            for (size_t i = 0; i < g->nlisteners && n < FPMD_ARRAY_LEN(pfd); i++) {
+            for (size_t i = 0; i < g->nlisteners && n < FPMD_ARRAY_LEN(pfd) - 1;
+                 i++) {
                 pfd[n].fd = g->listeners[i].fd;
                 pfd[n].events = POLLIN;
                 n++;
             }
+            /* connections a stopped worker handed over wait there too */
+            pfd[n].fd = m->handoff[0];
+            pfd[n].events = POLLIN;
+            n++;
         }
         if (g->conf->pm.mode == FPMD_PM_ONDEMAND || m->stopping)
             timeout = 100;
@@ -1034,12 +1046,14 @@ int
 fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
 {
     struct master m;
+    int started = 0;
     char *pid_file = opts->pid_file ? strdup(opts->pid_file)
                    : conf->pid_file ? strdup(conf->pid_file) : NULL;
 
     memset(&m, 0, sizeof(m));
     m.opts = opts;
     m.sigfd = -1;
+    m.handoff[0] = m.handoff[1] = -1;
     if (setup_signals(&m) != FPMD_OK) {
         fpmd_log_errno(FPMD_LOG_ALERT, "cannot set up signals");
         report_ready(opts, 1);
@@ -1052,7 +1066,15 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
         report_ready(opts, 1);
         return EXIT_CONFIG;
     }
-    if (pid_file != NULL && write_pid_file(pid_file) != FPMD_OK) {
+    if (fpmd_handoff_pair(m.handoff) != FPMD_OK)
+        fpmd_log_errno(FPMD_LOG_ALERT, "socketpair (handoff)");
+    else if (pid_file == NULL || write_pid_file(pid_file) == FPMD_OK)
+        started = 1;
+    if (!started) {
+        if (m.handoff[0] >= 0) {
+            close(m.handoff[0]);
+            close(m.handoff[1]);
+        }
         free(pid_file);
         gen_free(m.cur, 1);
         report_ready(opts, 1);
@@ -1079,6 +1101,8 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
     free(m.children);
     free(m.crashes);
     close(m.sigfd);
+    close(m.handoff[0]);
+    close(m.handoff[1]);
     fpmd_log(FPMD_LOG_NOTICE, "exiting, bye-bye!");
     return 0;
 }

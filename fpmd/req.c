@@ -43,6 +43,12 @@ fpmd_req_cached(void)
     return spare_reqs.n;
 }
 
+size_t
+fpmd_req_trim(size_t keep)
+{
+    return fpmd_freelist_trim(&spare_reqs, keep, free);
+}
+
 struct fpmd_req *
 fpmd_req_new(const struct fpmd_req_ops *ops, void *conn, uint16_t id)
 {

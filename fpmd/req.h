@@ -147,6 +147,8 @@ struct fpmd_req *fpmd_req_new(const struct fpmd_req_ops *ops, void *conn,
                               uint16_t id);
 /* Requests on this process's free list (0 in debug-alloc builds). */
 size_t fpmd_req_cached(void);
+/* Frees spare requests beyond keep; returns how many. */
+size_t fpmd_req_trim(size_t keep);
 
 /* Ends a request: cancels its coroutine if it still exists, runs defers,
  * returns memory. The codec must have unlinked it. */

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 
 #include <event2/buffer.h>
 
+#include "fpmd/accept.h"
 #include "fpmd/access_log.h"
 #include "fpmd/conn.h"
 #include "fpmd/fcgi_conn.h"
@@ -31,8 +33,6 @@
 #include "fpmd/req.h"
 #include "fpmd/service.h"
 #include "fpmd/worker.h"
-
-#define ACCEPT_BATCH 16
 
 struct fpmd_worker *fpmd_worker;
 
@@ -52,6 +52,16 @@ fpmd_mono_ns(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t) ts.tv_sec * 1000000000 + (uint64_t) ts.tv_nsec;
+}
+
+/* For trim_memory: the peak load of the current second. */
+static void
+note_load(struct fpmd_worker *w)
+{
+    unsigned now = w->connections + w->in_flight;
+
+    if (now > w->load_peak)
+        w->load_peak = now;
 }
 
 /* --- scoreboard ------------------------------------------------------- */
@@ -354,9 +364,6 @@ check_exit(struct fpmd_worker *w)
         event_base_loopbreak(w->base);
 }
 
-static void set_accepting(struct fpmd_worker *w, int on);
-static void update_accepting(struct fpmd_worker *w);
-
 static void
 begin_finishing(struct fpmd_worker *w, const char *why)
 {
@@ -364,9 +371,11 @@ begin_finishing(struct fpmd_worker *w, const char *why)
         return;
     fpmd_log(FPMD_LOG_DEBUG, "worker %d finishing: %s", (int) getpid(), why);
     w->finishing = 1;
-    set_accepting(w, 0);
+    fpmd_accept_update();
     slot_update_state(w);
-    fpmd_conn_drain_all();
+    /* Siblings (this generation's or the next) take the connections,
+     * unless the whole pool is stopping. */
+    fpmd_conn_drain_all(!w->sb->pool.stopping);
     check_exit(w);
 }
 
@@ -400,13 +409,14 @@ complete(struct fpmd_req *req)
         w->queue_head = next->queue_next;
         if (w->queue_head == NULL)
             w->queue_tail = &w->queue_head;
+        w->queued--;
         w->running_queue = 1;
         run(next);
         w->running_queue = 0;
     }
     if (w->conf->pm.max_requests != 0 && w->started >= w->conf->pm.max_requests)
         begin_finishing(w, "max_requests reached");
-    update_accepting(w);
+    fpmd_accept_update();
     slot_update_state(w);
     check_exit(w);
 }
@@ -452,6 +462,7 @@ run(struct fpmd_req *req)
 
     req->co = fpmd_coro_new(w->coros, run_handler, req);
     w->in_flight++;
+    note_load(w);
     req->start_us = fpmd_now_us();
     if (!req->background)
         slot_request_start(w, req);
@@ -593,119 +604,71 @@ fpmd_worker_start_req(struct fpmd_req *req)
         req->queue_next = NULL;
         *w->queue_tail = req;
         w->queue_tail = &req->queue_next;
-        update_accepting(w);
+        w->queued++;
+        fpmd_accept_update();
         return;
     }
     run(req);
-    update_accepting(w);
+    fpmd_accept_update();
 }
 
-/* --- accepting -------------------------------------------------------- */
+/* --- connections ------------------------------------------------------ */
 
-static void
-on_accept(evutil_socket_t fd, short what, void *arg)
+static int
+take(int fd, const char *peer, enum fpmd_listen_proto proto, unsigned served,
+     int accepted)
 {
-    struct fpmd_listener *l = arg;
     struct fpmd_worker *w = fpmd_worker;
-    struct sockaddr_storage ss;
-    char peer[64];
 
-    for (int i = 0; i < ACCEPT_BATCH && w->accepting; i++) {
-        socklen_t sslen = sizeof(ss);
-        int cfd = accept4(fd, (struct sockaddr *) &ss, &sslen,
-                          SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-        if (cfd < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                fpmd_log_errno(FPMD_LOG_ERROR, "accept on %s", l->address);
-            return;
-        }
-        fpmd_sockaddr_ntop((struct sockaddr *) &ss, peer, sizeof(peer));
-        /* php-fpm's listen.allowed_clients: dropped before any byte is
-         * read. */
-        if (!fpmd_listener_allows(l, (struct sockaddr *) &ss, sslen)) {
-            fpmd_log(FPMD_LOG_WARNING, "Connection disallowed: IP address "
-                     "'%s' has been dropped.", peer);
-            close(cfd);
-            continue;
-        }
-        fpmd_worker_take(cfd, peer, l->proto);
+    if ((proto == FPMD_PROTO_HTTP ? fpmd_http_conn_new(fd, peer, served)
+                                  : fpmd_fcgi_conn_new(fd, peer, served))
+        != FPMD_OK) {
+        close(fd);
+        return FPMD_ERROR;
     }
+    w->connections++;
+    note_load(w);
+    fpmd_scoreboard_begin_write(w->slot);
+    w->slot->accepted_conn += accepted;
+    w->slot->connections = w->connections;
+    fpmd_scoreboard_end_write(w->slot);
+    fpmd_accept_update();
+    return FPMD_OK;
+}
+
+int
+fpmd_worker_at_capacity(void)
+{
+    const struct fpmd_worker *w = fpmd_worker;
+
+    return w->in_flight + w->queued >= w->conf->pm.max_concurrency;
 }
 
 int
 fpmd_worker_take(int fd, const char *peer, enum fpmd_listen_proto proto)
 {
-    struct fpmd_worker *w = fpmd_worker;
-
-    if ((proto == FPMD_PROTO_HTTP ? fpmd_http_conn_new(fd, peer)
-                                  : fpmd_fcgi_conn_new(fd, peer)) != FPMD_OK) {
-        close(fd);
-        return FPMD_ERROR;
-    }
-    w->connections++;
-    w->fresh++;
-    fpmd_scoreboard_begin_write(w->slot);
-    w->slot->accepted_conn++;
-    w->slot->connections = w->connections;
-    fpmd_scoreboard_end_write(w->slot);
-    update_accepting(w);
-    return FPMD_OK;
+    return take(fd, peer, proto, 0, 1);
 }
 
-/* Accept only while this worker could start one more request: requests
- * running, queued, and connections that have not sent one yet all count
- * toward pm.max_concurrency. */
-static void
-update_accepting(struct fpmd_worker *w)
+int
+fpmd_worker_take_over(int fd, const char *peer, enum fpmd_listen_proto proto,
+                      unsigned served)
 {
-    unsigned busy = w->in_flight + w->fresh;
-
-    for (struct fpmd_req *q = w->queue_head; q != NULL; q = q->queue_next)
-        busy++;
-    set_accepting(w, !w->finishing && busy < w->conf->pm.max_concurrency
-                         && w->connections < w->conf->limits.connections);
-}
-
-static void
-set_accepting(struct fpmd_worker *w, int on)
-{
-    if (w->accepting == on || (on && w->finishing))
-        return;
-    for (size_t i = 0; i < w->nlisteners; i++) {
-        if (on)
-            event_add(w->accept_evs[i], NULL);
-        else
-            event_del(w->accept_evs[i]);
-    }
-    w->accepting = on;
+    return take(fd, peer, proto, served, 0);
 }
 
 void
-fpmd_worker_conn_closed(int was_fresh)
+fpmd_worker_conn_closed(void)
 {
     struct fpmd_worker *w = fpmd_worker;
 
     w->connections--;
-    if (was_fresh)
-        w->fresh--;
     fpmd_scoreboard_begin_write(w->slot);
     w->slot->connections = w->connections;
     fpmd_scoreboard_end_write(w->slot);
-    update_accepting(w);
+    fpmd_accept_conn_closed();
+    fpmd_accept_update();
     check_exit(w);
-}
-
-void
-fpmd_worker_conn_unfresh(void)
-{
-    fpmd_worker->fresh--;
-}
-
-int
-fpmd_worker_draining(void)
-{
-    return fpmd_worker->finishing;
 }
 
 /* --- signals and ticks ------------------------------------------------ */
@@ -735,12 +698,41 @@ on_signal(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* Spares a worker keeps whatever happened, per free list. */
+#define SPARES_KEPT 64
+
+/* When the load of the last second (connections and requests at their
+ * peak) has fallen by more than SPARES_KEPT, a flood is over: the spares
+ * it left beyond what is in use now go back to the allocator, and the
+ * allocator's free pages to the kernel, so a worker's memory returns near
+ * its idle size instead of staying at its high-water mark. */
+static void
+trim_memory(struct fpmd_worker *w)
+{
+    unsigned now = w->connections + w->in_flight, peak = w->load_peak;
+    size_t keep = now > SPARES_KEPT ? now : SPARES_KEPT;
+
+    w->load_peak = now;
+    if (peak < now + SPARES_KEPT)
+        return;
+    fpmd_conn_rbuf_trim(SPARES_KEPT);
+    fpmd_http_conn_trim(keep);
+    fpmd_fcgi_conn_trim(keep);
+    fpmd_req_trim(keep);
+    fpmd_arena_trim(keep);
+    fpmd_coro_pool_trim(w->coros, w->in_flight > SPARES_KEPT ? w->in_flight
+                                                             : SPARES_KEPT);
+    malloc_trim(0);
+}
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct fpmd_worker *w = arg;
 
     size_t stacks, live;
+
+    trim_memory(w);
 
     fpmd_coro_pool_stats(w->coros, &stacks, &live);
     fpmd_scoreboard_begin_write(w->slot);
@@ -751,6 +743,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     w->slot->free_conns = (uint32_t) (fpmd_http_conn_cached()
                                       + fpmd_fcgi_conn_cached());
     fpmd_scoreboard_end_write(w->slot);
+    fpmd_log_tally_flush();
     fpmd_services_tick();
 }
 
@@ -806,7 +799,8 @@ setup_signals(struct fpmd_worker *w)
 int
 fpmd_worker_main(const struct fpmd_conf *conf,
                  struct fpmd_listener *listeners, size_t nlisteners,
-                 struct fpmd_scoreboard *sb, uint32_t slot, uint32_t generation)
+                 struct fpmd_scoreboard *sb, uint32_t slot, uint32_t generation,
+                 const int handoff[2])
 {
     struct fpmd_worker w;
     struct timeval second = {1, 0};
@@ -838,22 +832,15 @@ fpmd_worker_main(const struct fpmd_conf *conf,
     w.coros = fpmd_coro_pool_new(conf->pm.stack_size,
                                  conf->pm.max_concurrency < 256
                                      ? conf->pm.max_concurrency : 256);
-    w.accept_evs = calloc(nlisteners ? nlisteners : 1, sizeof(*w.accept_evs));
-    if (w.base == NULL || w.coros == NULL || w.accept_evs == NULL
-        || setup_signals(&w) != FPMD_OK) {
+    if (w.base == NULL || w.coros == NULL || setup_signals(&w) != FPMD_OK
+        || fpmd_accept_setup(listeners, nlisteners, handoff[0], handoff[1])
+               != FPMD_OK) {
         fpmd_log_errno(FPMD_LOG_ALERT, "worker %d: setup failed",
                        (int) getpid());
         return 1;
     }
-    for (size_t i = 0; i < nlisteners; i++) {
-        w.accept_evs[i] = event_new(w.base, listeners[i].fd,
-                                    EV_READ | EV_PERSIST, on_accept,
-                                    &listeners[i]);
-        if (w.accept_evs[i] == NULL)
-            return 1;
-    }
-    fpmd_fcgi_conn_setup(conf);
-    fpmd_http_conn_setup(conf);
+    fpmd_conn_setup(conf);
+    fpmd_http_conn_setup();
     w.tick_ev = event_new(w.base, -1, EV_PERSIST, on_tick, &w);
     event_add(w.tick_ev, &second);
     if (fpmd_services_start(conf, w.base) != FPMD_OK) {
@@ -870,7 +857,7 @@ fpmd_worker_main(const struct fpmd_conf *conf,
     slot_routes_init(&w);
     fpmd_scoreboard_end_write(w.slot);
     on_tick(-1, 0, &w);
-    set_accepting(&w, 1);
+    fpmd_accept_update();
     slot_update_state(&w);
 
     event_base_dispatch(w.base);
@@ -878,9 +865,7 @@ fpmd_worker_main(const struct fpmd_conf *conf,
     if (w.fast_exit || w.in_flight > 0 || w.connections > 0)
         fpmd_conn_close_all();
     fpmd_services_stop();
-    for (size_t i = 0; i < nlisteners; i++)
-        event_free(w.accept_evs[i]);
-    free(w.accept_evs);
+    fpmd_accept_free();
     event_free(w.tick_ev);
     event_free(w.signal_ev);
     close(w.signal_fd);

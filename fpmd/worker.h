@@ -21,8 +21,6 @@ struct fpmd_worker {
     struct fpmd_router *router;     /* built at start, this worker's own */
     struct fpmd_listener *listeners;
     size_t nlisteners;
-    struct event **accept_evs;
-    int accepting;
 
     struct fpmd_scoreboard *sb;
     struct fpmd_sb_slot *slot;
@@ -36,7 +34,7 @@ struct fpmd_worker {
 
     unsigned in_flight;
     unsigned connections;
-    unsigned fresh;             /* accepted, no request started yet */
+    unsigned load_peak;         /* connections + in_flight, this second */
     uint64_t requests;          /* finished */
     uint64_t started;           /* started, counts toward max_requests */
     int finishing;              /* graceful exit under way */
@@ -47,21 +45,27 @@ struct fpmd_worker {
 
     /* Requests waiting for a max_concurrency slot, FIFO. */
     struct fpmd_req *queue_head, **queue_tail;
+    unsigned queued;
     int running_queue;
 };
 
 extern struct fpmd_worker *fpmd_worker;
 
-/* Runs a worker until it exits; returns the process exit code. */
-/* Loads the config's handler modules and builds its routes first. */
+/* Runs a worker until it exits; returns the process exit code. Loads the
+ * config's handler modules and builds its routes first. handoff is the
+ * master's pair for passing connections between workers (handoff.h). */
 int fpmd_worker_main(const struct fpmd_conf *conf,
                      struct fpmd_listener *listeners, size_t nlisteners,
                      struct fpmd_scoreboard *sb, uint32_t slot,
-                     uint32_t generation);
+                     uint32_t generation, const int handoff[2]);
 
 /* Hands an accepted, non-blocking socket to the codec of proto; closes it
  * and returns FPMD_ERROR when that fails. */
 int fpmd_worker_take(int fd, const char *peer, enum fpmd_listen_proto proto);
+/* Same for a connection a sibling handed over, which already carried
+ * served requests. */
+int fpmd_worker_take_over(int fd, const char *peer,
+                          enum fpmd_listen_proto proto, unsigned served);
 
 /* The codec has a complete request head: route it and run (or queue) its
  * handler. The request may be finished and freed before this returns. */
@@ -83,14 +87,12 @@ int fpmd_worker_start_background(struct fpmd_req *req, fpmd_handler_fn fn);
 /* Continues a parked handler; from event callbacks only. */
 void fpmd_worker_resume(struct fpmd_req *req);
 
-/* Connection bookkeeping for the codecs (limits, graceful exit): a
- * connection is "fresh" from accept until its first request starts, and
- * counts toward max_concurrency meanwhile, so a worker at its cap does not
- * take connections another worker could serve. */
-void fpmd_worker_conn_closed(int was_fresh);
-void fpmd_worker_conn_unfresh(void);
-/* 1 when connections without requests should close now (graceful exit). */
-int fpmd_worker_draining(void);
+/* 1 when a new request would have to wait for one to end
+ * (pm.max_concurrency requests running or queued). */
+int fpmd_worker_at_capacity(void);
+
+/* A connection of this worker is gone (closed or handed off). */
+void fpmd_worker_conn_closed(void);
 
 /* Microseconds since the epoch; nanoseconds of a monotonic clock. Both
  * are vDSO calls, cheap enough for every request. */

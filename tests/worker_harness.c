@@ -5,8 +5,8 @@
 
 #include <event2/event.h>
 
+#include "fpmd/conn.h"
 #include "fpmd/coro.h"
-#include "fpmd/fcgi_conn.h"
 #include "fpmd/http_conn.h"
 #include "fpmd/log.h"
 #include "fpmd/router.h"
@@ -37,7 +37,7 @@ fpmd_test_worker_setup(struct fpmd_worker *w)
     w->slot = &w->sb->slots[0];
     w->routes = &w->sb->routes[0];
     fpmd_worker = w;
-    fpmd_fcgi_conn_setup(conf);
-    fpmd_http_conn_setup(conf);
+    fpmd_conn_setup(conf);
+    fpmd_http_conn_setup();
     return FPMD_OK;
 }

@@ -97,12 +97,13 @@ class Fpmd:
         with open(self.conf, "w") as f:
             f.write(textwrap.dedent(yaml_text).replace("@DIR@", self.dir))
 
-    def start(self, wait_address=None, args=(), env=None):
+    def start(self, wait_address=None, args=(), env=None, preexec=None):
         need(self.binary, "fpmd")
         self.stderr = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen([self.binary, "-F", "-y", self.conf, *args],
                                      stdout=self.stderr, stderr=self.stderr,
-                                     env=dict(os.environ, **(env or {})))
+                                     env=dict(os.environ, **(env or {})),
+                                     preexec_fn=preexec)
         if wait_address is not None:
             wait_for(lambda: can_connect(wait_address) or self.proc.poll()
                      is not None, 15, "fpmd to listen")

@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fpmd/accept.h"
+#include "fpmd/conn.h"
+#include "fpmd/handoff.h"
+#include "fpmd/log.h"
+#include "fpmd/worker.h"
+
+#define ACCEPT_BATCH 16
+/* Accepting paused by an error resumes after this, or at the next close. */
+#define PAUSE_MS 100
+
+static struct {
+    struct fpmd_listener *listeners;
+    size_t nlisteners;
+    struct event **evs;         /* one per listener, then the handoff one */
+    size_t nevs;
+    int rx, tx;
+    int reserve;                /* a spare descriptor, so that a socket
+                                 * received from a sibling always has a
+                                 * slot (else the kernel drops it) */
+    int on;
+    int paused;
+    struct event *resume_ev;
+} acc = {.rx = -1, .tx = -1, .reserve = -1};
+
+static struct fpmd_log_tally refused_tally, error_tally, full_tally,
+    pending_tally, handoff_tally;
+
+static int
+waiting_conns(void)
+{
+    return fpmd_conn_count(FPMD_CONN_HEAD) + fpmd_conn_count(FPMD_CONN_IDLE)
+        + fpmd_conn_count(FPMD_CONN_LINGER) > 0;
+}
+
+/* Only what a request holds stops a worker from accepting: connections
+ * without one can be closed to make room. */
+static int
+should_accept(void)
+{
+    const struct fpmd_worker *w = fpmd_worker;
+
+    return !w->finishing && !acc.paused && !fpmd_worker_at_capacity()
+        && (w->connections < w->conf->limits.connections || waiting_conns());
+}
+
+/* Connections taken in one wakeup: no more than could start a request
+ * now, so that a burst spreads over the workers instead of queueing in
+ * the first one awake. */
+static int
+batch(void)
+{
+    const struct fpmd_worker *w = fpmd_worker;
+    unsigned busy = w->in_flight + w->queued, max = w->conf->pm.max_concurrency;
+
+    if (busy >= max)
+        return 0;
+    return max - busy < ACCEPT_BATCH ? (int) (max - busy) : ACCEPT_BATCH;
+}
+
+static void
+set_on(int on)
+{
+    if (acc.on == on)
+        return;
+    for (size_t i = 0; i < acc.nevs; i++) {
+        if (on)
+            event_add(acc.evs[i], NULL);
+        else
+            event_del(acc.evs[i]);
+    }
+    acc.on = on;
+}
+
+void
+fpmd_accept_update(void)
+{
+    set_on(should_accept());
+}
+
+static void
+pause_accepting(void)
+{
+    struct timeval tv = {0, PAUSE_MS * 1000};
+
+    acc.paused = 1;
+    set_on(0);
+    event_add(acc.resume_ev, &tv);
+}
+
+static void
+on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    acc.paused = 0;
+    fpmd_accept_update();
+}
+
+void
+fpmd_accept_conn_closed(void)
+{
+    if (acc.paused) {
+        event_del(acc.resume_ev);
+        acc.paused = 0;
+    }
+}
+
+/* At limits.connections, the connection waiting longest without a request
+ * goes. 0 when none can go yet: accepting then pauses, as the listening
+ * socket stays readable. */
+static int
+make_room(void)
+{
+    const struct fpmd_worker *w = fpmd_worker;
+
+    if (w->connections < w->conf->limits.connections)
+        return 1;
+    if (!fpmd_conn_evict(0))
+        return 0;
+    fpmd_log_tally(&full_tally, FPMD_LOG_WARNING, "limits.connections (%u) "
+                   "reached: closed the connection waiting longest for a "
+                   "request", w->conf->limits.connections);
+    return 1;
+}
+
+static void
+bound_pending(void)
+{
+    unsigned max = fpmd_worker->conf->limits.pending_connections;
+
+    while (fpmd_conn_count(FPMD_CONN_HEAD) > max && fpmd_conn_evict(1))
+        fpmd_log_tally(&pending_tally, FPMD_LOG_WARNING,
+                       "limits.pending_connections (%u) reached: closed the "
+                       "connection waiting longest for its request", max);
+}
+
+/* 1 to go on accepting, 0 to stop for this wakeup. Out of descriptors,
+ * one held by a connection without a request is freed; otherwise, and
+ * for any error that leaves the queue as it was, accepting pauses: the
+ * listening socket stays readable, and going on would spin. */
+static int
+accept_failed(const char *what)
+{
+    int err = errno;
+
+    switch (err) {
+    case EAGAIN:
+    case EINTR:
+        return 0;
+    case ECONNABORTED:
+    case EPROTO:
+    case EPERM:
+        return 1;       /* that connection is gone; the next may be fine */
+    case EMFILE:
+    case ENFILE:
+        if (fpmd_conn_evict(0)) {
+            fpmd_log_tally(&error_tally, FPMD_LOG_WARNING, "%s: %s: closed "
+                           "the connection waiting longest for a request",
+                           what, strerror(err));
+            return 1;
+        }
+        break;
+    default:
+        break;
+    }
+    fpmd_log_tally(&error_tally, FPMD_LOG_ERROR, "%s: %s; accepting paused "
+                   "until a connection closes", what, strerror(err));
+    pause_accepting();
+    return 0;
+}
+
+static void
+on_accept(evutil_socket_t fd, short what, void *arg)
+{
+    struct fpmd_listener *l = arg;
+    struct sockaddr_storage ss;
+    char peer[64], where[300];
+
+    snprintf(where, sizeof(where), "accept on %s", l->address);
+    for (int i = 0; i < batch() && acc.on; i++) {
+        socklen_t sslen = sizeof(ss);
+        int cfd;
+
+        if (!make_room()) {
+            pause_accepting();
+            break;
+        }
+        cfd = accept4(fd, (struct sockaddr *) &ss, &sslen,
+                      SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0) {
+            if (accept_failed(where))
+                continue;
+            return;
+        }
+        fpmd_sockaddr_ntop((struct sockaddr *) &ss, peer, sizeof(peer));
+        /* php-fpm's listen.allowed_clients: dropped before any byte is
+         * read. */
+        if (!fpmd_listener_allows(l, (struct sockaddr *) &ss, sslen)) {
+            fpmd_log_tally(&refused_tally, FPMD_LOG_WARNING, "Connection "
+                           "disallowed: IP address '%s' has been dropped.",
+                           peer);
+            close(cfd);
+            continue;
+        }
+        fpmd_worker_take(cfd, peer, l->proto);
+        bound_pending();
+    }
+    fpmd_accept_update();
+}
+
+static int
+open_reserve(void)
+{
+    return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static void
+on_handoff(evutil_socket_t fd, short what, void *arg)
+{
+    char peer[64];
+
+    for (int i = 0; i < batch() && acc.on; i++) {
+        unsigned served;
+        int cfd, proto, rc;
+
+        if (!make_room()) {
+            pause_accepting();
+            break;
+        }
+        if (acc.reserve < 0 && (acc.reserve = open_reserve()) < 0) {
+            if (accept_failed("handoff"))
+                continue;
+            return;
+        }
+        close(acc.reserve);
+        rc = fpmd_handoff_recv(fd, &cfd, &proto, &served, peer, sizeof(peer));
+        acc.reserve = open_reserve();
+        if (rc == FPMD_AGAIN)
+            break;
+        if (rc != FPMD_OK) {
+            fpmd_log_tally(&handoff_tally, FPMD_LOG_ERROR, "handoff: a "
+                           "message without a usable socket was dropped");
+            continue;
+        }
+        fpmd_worker_take_over(cfd, peer, (enum fpmd_listen_proto) proto,
+                              served);
+        bound_pending();
+    }
+    fpmd_accept_update();
+}
+
+int
+fpmd_accept_setup(struct fpmd_listener *listeners, size_t nlisteners, int rx,
+                  int tx)
+{
+    struct event_base *base = fpmd_worker->base;
+
+    acc.listeners = listeners;
+    acc.nlisteners = nlisteners;
+    acc.rx = rx;
+    acc.tx = tx;
+    acc.on = acc.paused = 0;
+    acc.nevs = 0;
+    acc.evs = calloc(nlisteners + 1, sizeof(*acc.evs));
+    acc.resume_ev = evtimer_new(base, on_resume, NULL);
+    if (acc.evs == NULL || acc.resume_ev == NULL)
+        return FPMD_ERROR;
+    for (size_t i = 0; i < nlisteners; i++) {
+        acc.evs[i] = event_new(base, listeners[i].fd, EV_READ | EV_PERSIST,
+                               on_accept, &listeners[i]);
+        if (acc.evs[i] == NULL)
+            return FPMD_ERROR;
+        acc.nevs++;
+    }
+    if (rx >= 0) {
+        acc.evs[acc.nevs] = event_new(base, rx, EV_READ | EV_PERSIST,
+                                      on_handoff, NULL);
+        if (acc.evs[acc.nevs] == NULL)
+            return FPMD_ERROR;
+        acc.nevs++;
+        acc.reserve = open_reserve();
+    }
+    return FPMD_OK;
+}
+
+void
+fpmd_accept_free(void)
+{
+    for (size_t i = 0; i < acc.nevs; i++)
+        event_free(acc.evs[i]);
+    free(acc.evs);
+    acc.evs = NULL;
+    acc.nevs = 0;
+    acc.on = 0;
+    if (acc.resume_ev != NULL)
+        event_free(acc.resume_ev);
+    acc.resume_ev = NULL;
+    if (acc.reserve >= 0)
+        close(acc.reserve);
+    acc.reserve = -1;
+}
+
+int
+fpmd_accept_hand_off(int fd, int proto, unsigned served, const char *peer)
+{
+    int rc;
+
+    if (acc.tx < 0)
+        return FPMD_ERROR;
+    rc = fpmd_handoff_send(acc.tx, fd, proto, served, peer);
+    if (rc == FPMD_ERROR)
+        fpmd_log_tally(&handoff_tally, FPMD_LOG_ERROR, "handoff of a "
+                       "connection from %s failed: %s; draining as for a "
+                       "stop", peer, strerror(errno));
+    return rc;
+}
