@@ -415,13 +415,18 @@ spawn(struct master *m, struct gen *g)
     return FPMD_OK;
 }
 
+/* SIGQUIT carries what the worker does with its kept-alive connections
+ * (sigqueue's value; a plain kill from an operator means handoff). */
 static void
-send_quit(struct child *c)
+send_quit(struct child *c, enum fpmd_worker_quit how)
 {
-    if (c->quit_us != 0)
+    union sigval v = {.sival_int = (int) how};
+
+    if (c->quit_us != 0 && how == FPMD_QUIT_HANDOFF)
         return;
-    c->quit_us = fpmd_now_us();
-    kill(c->pid, SIGQUIT);
+    if (c->quit_us == 0)
+        c->quit_us = fpmd_now_us();
+    sigqueue(c->pid, SIGQUIT, v);
 }
 
 /* The master's own view of a child's slot, sanitized. */
@@ -624,7 +629,7 @@ pm_dynamic(struct master *m, struct gen *g)
             }
         }
         if (oldest != NULL)
-            send_quit(oldest);
+            send_quit(oldest, FPMD_QUIT_HANDOFF);
         m->spawn_rate = 1;
         return;
     }
@@ -669,8 +674,10 @@ pm_ondemand_reap(struct master *m, struct gen *g, uint64_t now)
 
         if (!idle_child(c, g, &s))
             continue;
+        /* Handing its connections over would only fork a worker to hold
+         * them: the idle ones are closed, as php-fpm does. */
         if (now > s.last_idle_us && now - s.last_idle_us > limit)
-            send_quit(c);
+            send_quit(c, FPMD_QUIT_CLOSE);
     }
 }
 
@@ -842,7 +849,7 @@ reload(struct master *m)
     start_generation(m, g);
     for (size_t i = 0; i < m->nchildren_cap; i++) {
         if (m->children[i].pid != 0 && m->children[i].gen == prev)
-            send_quit(&m->children[i]);
+            send_quit(&m->children[i], FPMD_QUIT_HANDOFF);
     }
     for (size_t i = 0; i < prev->nlisteners; i++)
         fpmd_listener_close(&prev->listeners[i], 1);
@@ -864,11 +871,6 @@ stop(struct master *m, int how)
         return;
     m->stopping = how;
     m->stop_us = fpmd_now_us();
-    /* Before any SIGQUIT: a worker that finishes now has nobody to hand
-     * its connections to. */
-    m->cur->sb->pool.stopping = 1;
-    for (struct gen *g = m->old; g != NULL; g = g->next)
-        g->sb->pool.stopping = 1;
     fpmd_log(FPMD_LOG_NOTICE, how == STOP_FAST ? "Terminating ..."
                                                : "Finishing ...");
     for (size_t i = 0; i < m->nchildren_cap; i++) {
@@ -876,11 +878,10 @@ stop(struct master *m, int how)
 
         if (c->pid == 0)
             continue;
-        if (how == STOP_FAST) {
+        if (how == STOP_FAST)
             kill(c->pid, SIGTERM);
-        } else {
-            send_quit(c);
-        }
+        else
+            send_quit(c, FPMD_QUIT_CLOSE);
     }
 }
 

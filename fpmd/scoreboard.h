@@ -112,9 +112,6 @@ struct fpmd_sb_pool {
     uint32_t max_listen_queue;
     uint64_t accepted_conn_dead; /* counted from slots of workers gone */
     uint64_t slow_requests_dead;
-    /* A graceful stop is under way: a finishing worker has no sibling to
-     * hand its connections to. */
-    volatile uint32_t stopping;
 };
 
 struct fpmd_scoreboard {

@@ -365,17 +365,20 @@ check_exit(struct fpmd_worker *w)
 }
 
 static void
-begin_finishing(struct fpmd_worker *w, const char *why)
+begin_finishing(struct fpmd_worker *w, const char *why,
+                enum fpmd_worker_quit how)
 {
-    if (w->finishing)
+    if (w->finishing) {
+        /* recycling when the pool is told to stop: nobody takes them */
+        if (how == FPMD_QUIT_CLOSE)
+            fpmd_conn_drain_all(0);
         return;
+    }
     fpmd_log(FPMD_LOG_DEBUG, "worker %d finishing: %s", (int) getpid(), why);
     w->finishing = 1;
     fpmd_accept_update();
     slot_update_state(w);
-    /* Siblings (this generation's or the next) take the connections,
-     * unless the whole pool is stopping. */
-    fpmd_conn_drain_all(!w->sb->pool.stopping);
+    fpmd_conn_drain_all(how == FPMD_QUIT_HANDOFF);
     check_exit(w);
 }
 
@@ -415,7 +418,7 @@ complete(struct fpmd_req *req)
         w->running_queue = 0;
     }
     if (w->conf->pm.max_requests != 0 && w->started >= w->conf->pm.max_requests)
-        begin_finishing(w, "max_requests reached");
+        begin_finishing(w, "max_requests reached", FPMD_QUIT_HANDOFF);
     fpmd_accept_update();
     slot_update_state(w);
     check_exit(w);
@@ -685,7 +688,9 @@ on_signal(evutil_socket_t fd, short what, void *arg)
             fpmd_log_reopen();
             break;
         case SIGQUIT:
-            begin_finishing(w, "SIGQUIT");
+            begin_finishing(w, "SIGQUIT",
+                            si.ssi_code == SI_QUEUE && si.ssi_int != 0
+                                ? FPMD_QUIT_CLOSE : FPMD_QUIT_HANDOFF);
             break;
         case SIGTERM:
         case SIGINT:

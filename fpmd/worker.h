@@ -51,6 +51,15 @@ struct fpmd_worker {
 
 extern struct fpmd_worker *fpmd_worker;
 
+/* What a worker told to finish (SIGQUIT, the value sigqueue'd with it)
+ * does with its connections: hand them to its siblings (a reload, a spare
+ * stopped), or close them once answered and idle (a graceful stop, an
+ * ondemand worker stopped for idleness, where nobody should take them). */
+enum fpmd_worker_quit {
+    FPMD_QUIT_HANDOFF = 0,
+    FPMD_QUIT_CLOSE = 1,
+};
+
 /* Runs a worker until it exits; returns the process exit code. Loads the
  * config's handler modules and builds its routes first. handoff is the
  * master's pair for passing connections between workers (handoff.h). */

@@ -27,13 +27,15 @@ def raise_nofile(want):
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def start(tmp, servers, extra="", children=2, nofile=None, pm_extra=""):
+def start(tmp, servers, extra="", children=2, nofile=None, pm_extra="",
+          mode="static"):
     """fpmd with an HTTP listener next to base_conf's FastCGI ones."""
     hport, fport = free_port(), free_port()
     sock = os.path.join(tmp, "fpmd.sock")
     text = base_conf(fport, sock, extra).replace(
         "listen:\n", "listen:\n  - http: 127.0.0.1:%d\n" % hport, 1).replace(
-        "max_children: 2", "max_children: %d%s" % (children, pm_extra))
+        "max_children: 2", "max_children: %d%s" % (children, pm_extra)).replace(
+        "mode: static", "mode: " + mode)
     f = Fpmd(tmp, text)
     servers.append(f)
     preexec = None
@@ -501,3 +503,28 @@ def test_worker_memory_returns_after_a_flood(tmpdir_path, servers):
              "memory back near idle (idle %d kB, peak %d kB, now %d kB)"
              % (idle, peak, rss_kb()))
     assert hello_http(hport)
+
+
+def test_ondemand_reaps_to_zero_with_nginx_holding_connections(
+        tmpdir_path, servers):
+    """An ondemand worker stopped for idleness closes its kept-alive
+    connections (nobody should be forked just to hold them), and the
+    next request through nginx still gets a worker."""
+    f, hport, fport, sock = start(tmpdir_path, servers, mode="ondemand",
+                                  pm_extra="\n  process_idle_timeout: 1s")
+    nginx = Nginx(tmpdir_path, fport, sock)
+    servers.append(nginx)
+    nginx.start()
+    port = nginx.ports[("tcp", True)]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("POST", "/probe", body=BODY)
+    assert conn.getresponse().read() and f.workers()
+    wait_for(lambda: f.workers() == [], 8, "idle worker reaped")
+    started = f.log_text().count(" started")
+    time.sleep(2.5)
+    assert f.workers() == [] and f.log_text().count(" started") == started
+    conn.request("POST", "/probe", body=BODY)
+    r = conn.getresponse()
+    assert r.status == 200 and json.loads(r.read())["body_length"] == \
+        len(BODY)
+    conn.close()
