@@ -33,7 +33,15 @@
 
 #define READ_CHUNK 16384
 
-enum head_scan { SCAN_LINE, SCAN_CR, SCAN_LF, SCAN_CRLFCR, SCAN_BODY };
+enum head_scan {
+    SCAN_LINE,                      /* where a request line may start */
+    SCAN_LEAD_CR,                   /* in an empty line before it */
+    SCAN_METHOD,                    /* in the request line; _SP: just */
+    SCAN_TARGET_SP, SCAN_TARGET,    /* past the space before a part */
+    SCAN_VERSION_SP, SCAN_VERSION,
+    SCAN_FIELD,                     /* in a field line */
+    SCAN_CR, SCAN_LF, SCAN_CRLFCR, SCAN_BODY
+};
 
 struct http_conn {
     struct fpmd_conn base;          /* first: conn.c casts back */
@@ -546,11 +554,16 @@ on_message_complete(llhttp_t *p)
 }
 
 /* RFC 9112 §2.2: a bare LF is not a line end, and obs-fold is refused
- * (§5.2). llhttp accepts both, so the head is checked here first. Returns
+ * (§5.2). §3: the request line's parts are split by single spaces; the
+ * lenient splits §3 allows are where two readers of one request can
+ * disagree, so a leading, doubled or trailing space and a tab are refused.
+ * llhttp accepts all of these, so the head is checked here first. Returns
  * the offset of the first bad byte, or len. */
 static size_t
 scan_head(struct http_conn *c, const uint8_t *p, size_t len, const char **why)
 {
+    static const char *const spacing = "request line not split by single SP";
+
     for (size_t i = 0; i < len; i++) {
         uint8_t b = p[i];
 
@@ -563,13 +576,57 @@ scan_head(struct http_conn *c, const uint8_t *p, size_t len, const char **why)
         case SCAN_BODY:
             return len;
         case SCAN_LINE:
+            c->head_started = 1;
+            if (b == '\n') {
+                *why = "bare LF";
+                return i;
+            }
+            if (b == ' ' || b == '\t') {
+                *why = spacing;
+                return i;
+            }
+            /* §2.2: an empty line before the request line is let be */
+            c->scan = b == '\r' ? SCAN_LEAD_CR : SCAN_METHOD;
+            break;
+        case SCAN_LEAD_CR:
+            if (b != '\n') {
+                *why = "bare CR";
+                return i;
+            }
+            c->scan = SCAN_LINE;
+            break;
+        case SCAN_METHOD:
+        case SCAN_TARGET:
+        case SCAN_VERSION:
+            if (b == '\n') {
+                *why = "bare LF";
+                return i;
+            }
+            if (b == '\t' || (b == ' ' && c->scan == SCAN_VERSION)) {
+                *why = spacing;
+                return i;
+            }
+            if (b == ' ')
+                c->scan = c->scan == SCAN_METHOD ? SCAN_TARGET_SP
+                                                 : SCAN_VERSION_SP;
+            else if (b == '\r')
+                c->scan = SCAN_CR;
+            break;
+        case SCAN_TARGET_SP:
+        case SCAN_VERSION_SP:
+            if (b == ' ' || b == '\t' || b == '\r' || b == '\n') {
+                *why = spacing;
+                return i;
+            }
+            c->scan = c->scan == SCAN_TARGET_SP ? SCAN_TARGET : SCAN_VERSION;
+            break;
+        case SCAN_FIELD:
             if (b == '\n') {
                 *why = "bare LF";
                 return i;
             }
             if (b == '\r')
                 c->scan = SCAN_CR;
-            c->head_started = 1;
             break;
         case SCAN_CR:
             if (b != '\n') {
@@ -587,7 +644,7 @@ scan_head(struct http_conn *c, const uint8_t *p, size_t len, const char **why)
                 *why = "bare LF";
                 return i;
             }
-            c->scan = b == '\r' ? SCAN_CRLFCR : SCAN_LINE;
+            c->scan = b == '\r' ? SCAN_CRLFCR : SCAN_FIELD;
             break;
         case SCAN_CRLFCR:
             if (b != '\n') {

@@ -228,6 +228,12 @@ FRAMING = [
      b"\r\n\r\n", 431),
     ("big-body", b"POST /probe HTTP/1.1\r\nHost: a\r\nContent-Length: "
      b"2000000\r\n\r\n", 413),
+    ("two-sp-before-target", b"GET  /hello HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    ("two-sp-before-version", b"GET /hello  HTTP/1.1\r\nHost: a\r\n\r\n",
+     400),
+    ("sp-before-method", b" GET /hello HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    ("sp-after-version", b"GET /hello HTTP/1.1 \r\nHost: a\r\n\r\n", 400),
+    ("tab-in-request-line", b"GET\t/hello HTTP/1.1\r\nHost: a\r\n\r\n", 400),
 ]
 
 
@@ -242,6 +248,13 @@ def test_framing_errors_answer_and_close(web, name, data, status, split):
     if status != 413:
         # nothing behind the bad request is ever answered
         assert len(statuses(out)) == 1
+
+
+def test_empty_line_before_the_request_line_is_let_be(web):
+    _, port, _, _ = web
+    out, closed = exchange(port, b"\r\nGET /hello HTTP/1.1\r\nHost: a\r\n"
+                           b"\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert statuses(out) == [200, 200] and not closed
 
 
 def test_slow_header_gets_408(web):
