@@ -349,6 +349,14 @@ on_url_complete(llhttp_t *p)
 
     if (n == 0)
         return -1;
+    /* Decided before the target is read as a path, which an
+     * authority-form target is not (it would be a 400). */
+    if (p->method == HTTP_CONNECT) {
+        c->error_status = 501;
+        c->error_reason = "CONNECT is not served";
+        evbuffer_drain(c->field, n);
+        return -1;
+    }
     /* DOCUMENT_URI as nginx passes it: decoded and normalized, so routes
      * and static files see one path whichever way the request came. */
     path = fpmd_alloc(c->req, n + 1);
@@ -484,9 +492,9 @@ on_headers_complete(llhttp_t *p)
         c->error_reason = "no Host header";
         return -1;
     }
-    if (p->upgrade || p->method == HTTP_CONNECT) {
+    if (p->upgrade) {
         c->error_status = 501;
-        c->error_reason = "upgrade and CONNECT are not served";
+        c->error_reason = "upgrade is not served";
         return -1;
     }
     /* RFC 9112 §6.1: chunked is the only transfer coding served; any

@@ -234,6 +234,7 @@ FRAMING = [
     ("sp-before-method", b" GET /hello HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     ("sp-after-version", b"GET /hello HTTP/1.1 \r\nHost: a\r\n\r\n", 400),
     ("tab-in-request-line", b"GET\t/hello HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    ("connect", b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 501),
 ]
 
 
