@@ -8,6 +8,7 @@
  * here before the bytes reach it. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -63,6 +64,7 @@ struct http_conn {
     unsigned chunked:1;             /* response uses chunked coding */
     unsigned is_head:1;
     unsigned http10:1;
+    unsigned host_seen:1;           /* a second Host is refused */
     size_t rpos, rlen;
     char peer_port[8];
     char local_addr[64];
@@ -318,6 +320,7 @@ on_message_begin(llhttp_t *p)
     c->uri_bytes = 0;
     c->in_value = 0;
     c->headers_done = 0;
+    c->host_seen = 0;
     evbuffer_drain(c->field, evbuffer_get_length(c->field));
     evbuffer_drain(c->value, evbuffer_get_length(c->value));
     return 0;
@@ -334,6 +337,53 @@ on_url(llhttp_t *p, const char *at, size_t len)
         return HPE_USER;
     }
     return evbuffer_add(c->field, at, len) == 0 ? 0 : -1;
+}
+
+/* RFC 9110 §7.2, RFC 3986 §3.2.2: uri-host [ ":" port ], uri-host a
+ * reg-name (IPv4 addresses are reg-names too) or a bracketed IP-literal;
+ * empty is valid. Whatever reads HTTP_HOST next (a vhost lookup, a
+ * redirect, a log line) must not meet a path, a second authority or a
+ * control byte in it. */
+static int
+valid_host(const char *s, size_t n)
+{
+    static const char reg_extra[] = "-._~!$&'()*+,;=";
+    int literal = n > 0 && s[0] == '[';
+    const char *end = s + n, *start = s + literal;
+    char ip[INET6_ADDRSTRLEN];
+    struct in6_addr addr;
+
+    for (s = start; s < end && *s != (literal ? ']' : ':'); s++) {
+        unsigned char ch = (unsigned char) *s;
+
+        if (ch == '%' && !literal && end - s > 2 && fpmd_hexval(s[1]) >= 0
+            && fpmd_hexval(s[2]) >= 0)
+            s += 2;
+        else if (!isalnum(ch) && !(literal && ch == ':')
+                 && (ch == '\0' || strchr(reg_extra, ch) == NULL))
+            return 0;
+    }
+    if (literal) {
+        size_t len = (size_t) (s - start);
+
+        if (s == end || len == 0 || len >= sizeof(ip))
+            return 0;
+        /* IPvFuture ("v1.x") is taken by its characters alone */
+        if (start[0] != 'v' && start[0] != 'V') {
+            memcpy(ip, start, len);
+            ip[len] = '\0';
+            if (inet_pton(AF_INET6, ip, &addr) != 1)
+                return 0;
+        }
+        s++;
+    }
+    if (s < end && *s++ != ':')
+        return 0;
+    for (; s < end; s++) {
+        if (!isdigit((unsigned char) *s))
+            return 0;
+    }
+    return 1;
 }
 
 static int
@@ -414,6 +464,18 @@ commit_header(struct http_conn *c)
             key[k++] = name[i] == '-' ? '_'
                                       : (char) toupper((unsigned char) name[i]);
     }
+    /* RFC 9112 §3.2: one Host, and a valid one; two could name two hosts
+     * to two readers. */
+    if (k == 9 && memcmp(key, "HTTP_HOST", 9) == 0) {
+        if (c->host_seen || !valid_host(value, vlen)) {
+            c->error_status = 400;
+            c->error_reason = c->host_seen ? "more than one Host"
+                                           : "Host is not a host[:port]";
+            rc = FPMD_ERROR;
+            goto done;
+        }
+        c->host_seen = 1;
+    }
     rc = fpmd_req_add_param(c->req, key, k, vlen ? value : "", vlen);
 done:
     evbuffer_drain(c->field, evbuffer_get_length(c->field));
@@ -487,7 +549,7 @@ on_headers_complete(llhttp_t *p)
     c->is_head = p->method == HTTP_HEAD;
     fpmd_req_derive(req);
     /* RFC 9112 §3.2: a 1.1 request without Host is a 400. */
-    if (!c->http10 && fpmd_req_param(req, "HTTP_HOST") == NULL) {
+    if (!c->http10 && !c->host_seen) {
         c->error_status = 400;
         c->error_reason = "no Host header";
         return -1;

@@ -228,6 +228,10 @@ FRAMING = [
      b"\r\n\r\n", 431),
     ("big-body", b"POST /probe HTTP/1.1\r\nHost: a\r\nContent-Length: "
      b"2000000\r\n\r\n", 413),
+    ("two-hosts", b"GET /hello HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 400),
+    ("two-hosts-http10", b"GET /hello HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n",
+     400),
+    ("bad-host", b"GET /hello HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
     ("two-sp-before-target", b"GET  /hello HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     ("two-sp-before-version", b"GET /hello  HTTP/1.1\r\nHost: a\r\n\r\n",
      400),
@@ -256,6 +260,35 @@ def test_empty_line_before_the_request_line_is_let_be(web):
     out, closed = exchange(port, b"\r\nGET /hello HTTP/1.1\r\nHost: a\r\n"
                            b"\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
     assert statuses(out) == [200, 200] and not closed
+
+
+def probe(port, head):
+    """/probe's view of a request: its JSON, or None when refused."""
+    out, _ = exchange(port, head)
+    if statuses(out) != [200]:
+        return None
+    return json.loads(out.partition(b"\r\n\r\n")[2])
+
+
+@pytest.mark.parametrize("host", [
+    b"a b", b"a/b", b"u@a", b"a?b", b"a#b", b"a\x80b", b"a\x7fb", b"a\\b",
+    b"a%zz", b"a:8x", b"a:80:80", b"[::1", b"[::g]:80", b"[::1]x", b"[]",
+    b"[a.b]"])
+def test_invalid_host_is_refused(web, host):
+    _, port, _, _ = web
+    out, closed = exchange(port, b"GET /probe HTTP/1.1\r\nHost: %s\r\n\r\n"
+                           % host)
+    assert statuses(out) == [400] and closed
+
+
+def test_valid_hosts_pass_as_sent(web):
+    _, port, _, _ = web
+    for host in (b"", b"a.example", b"a.example:8080", b"127.0.0.1:80",
+                 b"[::1]:8080", b"[::ffff:1.2.3.4]", b"[v1.x]", b"a%2Db:",
+                 b"a-b_c~!$&'()*+,;=.x"):
+        p = probe(port, b"GET /probe HTTP/1.1\r\nHost: %s\r\n\r\n" % host)
+        assert p is not None, host
+        assert p["params"]["HTTP_HOST"] == host.decode(), host
 
 
 def test_slow_header_gets_408(web):
