@@ -65,6 +65,7 @@ struct http_conn {
     unsigned is_head:1;
     unsigned http10:1;
     unsigned host_seen:1;           /* a second Host is refused */
+    unsigned absolute:1;            /* HTTP_HOST is the target's authority */
     size_t rpos, rlen;
     char peer_port[8];
     char local_addr[64];
@@ -321,6 +322,7 @@ on_message_begin(llhttp_t *p)
     c->in_value = 0;
     c->headers_done = 0;
     c->host_seen = 0;
+    c->absolute = 0;
     evbuffer_drain(c->field, evbuffer_get_length(c->field));
     evbuffer_drain(c->value, evbuffer_get_length(c->value));
     return 0;
@@ -386,6 +388,30 @@ valid_host(const char *s, size_t n)
     return 1;
 }
 
+/* RFC 9112 §3.2.2: an absolute-form target's authority is the request's
+ * host whatever Host says, so HTTP_HOST is made of it here and the Host
+ * field is only checked (commit_header). A host nobody named ("http:///x")
+ * or userinfo is refused (RFC 9110 §4.2.1, §4.2.4). */
+static int
+take_authority(struct http_conn *c, const char *uri, size_t n)
+{
+    const char *auth = uri + (uri[4] == ':' ? 7 : 8), *end = auth;
+
+    while (end < uri + n && *end != '/' && *end != '?')
+        end++;
+    if (end == auth || auth[0] == ':'
+        || !valid_host(auth, (size_t) (end - auth))) {
+        c->error_status = 400;
+        c->error_reason = memchr(auth, '@', (size_t) (end - auth))
+                              ? "userinfo in the request target"
+                              : "request target's authority is not a host";
+        return FPMD_ERROR;
+    }
+    c->absolute = 1;
+    return fpmd_req_add_param(c->req, "HTTP_HOST", 9, auth,
+                              (size_t) (end - auth));
+}
+
 static int
 on_url_complete(llhttp_t *p)
 {
@@ -419,7 +445,11 @@ on_url_complete(llhttp_t *p)
         return -1;
     }
     q = memchr(uri, '?', n);
-    rc = fpmd_req_add_param(c->req, "REQUEST_URI", 11, uri, n);
+    rc = n > 7 && (strncasecmp(uri, "http://", 7) == 0
+                   || strncasecmp(uri, "https://", 8) == 0)
+             ? take_authority(c, uri, n) : FPMD_OK;
+    if (rc == FPMD_OK)
+        rc = fpmd_req_add_param(c->req, "REQUEST_URI", 11, uri, n);
     if (rc == FPMD_OK)
         rc = fpmd_req_add_param(c->req, "QUERY_STRING", 12, q ? q + 1 : "",
                                 q ? n - (size_t) (q + 1 - uri) : 0);
@@ -475,6 +505,8 @@ commit_header(struct http_conn *c)
             goto done;
         }
         c->host_seen = 1;
+        if (c->absolute)
+            goto done;                  /* the target's authority stands */
     }
     rc = fpmd_req_add_param(c->req, key, k, vlen ? value : "", vlen);
 done:

@@ -232,6 +232,13 @@ FRAMING = [
     ("two-hosts-http10", b"GET /hello HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n",
      400),
     ("bad-host", b"GET /hello HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+    ("absolute-form-userinfo", b"GET http://u@a/hello HTTP/1.1\r\n"
+     b"Host: a\r\n\r\n", 400),
+    ("absolute-form-empty-host", b"GET http:///hello HTTP/1.1\r\n"
+     b"Host: a\r\n\r\n", 400),
+    ("absolute-form-no-host", b"GET http://a/hello HTTP/1.1\r\n\r\n", 400),
+    ("absolute-form-bad-host", b"GET http://a/hello HTTP/1.1\r\n"
+     b"Host: a/b\r\n\r\n", 400),
     ("two-sp-before-target", b"GET  /hello HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     ("two-sp-before-version", b"GET /hello  HTTP/1.1\r\nHost: a\r\n\r\n",
      400),
@@ -289,6 +296,23 @@ def test_valid_hosts_pass_as_sent(web):
         p = probe(port, b"GET /probe HTTP/1.1\r\nHost: %s\r\n\r\n" % host)
         assert p is not None, host
         assert p["params"]["HTTP_HOST"] == host.decode(), host
+
+
+def test_absolute_form_authority_is_the_host(web):
+    """RFC 9112 §3.2.2: the target's authority, not Host, is what handlers
+    see; Host must still be there and valid."""
+    _, port, _, _ = web
+    for target, host, want in (
+            (b"http://h.example/probe?x=1", b"other", "h.example"),
+            (b"HTTP://h.example:8080/probe", b"h.example", "h.example:8080"),
+            (b"https://[::1]:8443/probe", b"", "[::1]:8443")):
+        p = probe(port, b"GET %s HTTP/1.1\r\nHost: %s\r\n\r\n"
+                  % (target, host))
+        assert p["params"]["HTTP_HOST"] == want
+        assert p["headers"]["HOST"] == want
+        assert p["path"] == "/probe"
+    p = probe(port, b"GET http://h.example/probe HTTP/1.0\r\n\r\n")
+    assert p["params"]["HTTP_HOST"] == "h.example"
 
 
 def test_slow_header_gets_408(web):
