@@ -546,6 +546,55 @@ on_header_value(llhttp_t *p, const char *at, size_t len)
     return evbuffer_add(c->value, at, len) == 0 ? 0 : -1;
 }
 
+/* RFC 9110 §5.3: the field lines of one name are one field, their values
+ * joined in order with ", " ("; " for Cookie, RFC 6265 §5.4), as nginx
+ * passes them over FastCGI since 1.23; handlers then read one value
+ * whichever param or header call they use. Joined once the head is
+ * complete, so a value is copied once however often its name repeats. */
+static int
+join_repeats(struct fpmd_req *req)
+{
+    struct fpmd_param *p = req->params;
+    size_t kept = 0;
+
+    for (size_t i = 0; i < req->nparams; i++) {
+        const char *sep;
+        size_t len = 0, at;
+        char *v;
+
+        if (p[i].value == NULL)
+            continue;                       /* joined into an earlier one */
+        for (size_t j = i + 1; j < req->nparams; j++) {
+            if (p[j].value != NULL && strcmp(p[j].name, p[i].name) == 0)
+                len += 2 + strlen(p[j].value);
+        }
+        if (len > 0) {
+            sep = strcmp(p[i].name, "HTTP_COOKIE") == 0 ? "; " : ", ";
+            at = strlen(p[i].value);
+            v = fpmd_alloc(req, at + len + 1);
+            if (v == NULL)
+                return FPMD_ERROR;
+            memcpy(v, p[i].value, at);
+            for (size_t j = i + 1; j < req->nparams; j++) {
+                size_t vlen;
+
+                if (p[j].value == NULL || strcmp(p[j].name, p[i].name) != 0)
+                    continue;
+                vlen = strlen(p[j].value);
+                memcpy(v + at, sep, 2);
+                memcpy(v + at + 2, p[j].value, vlen);
+                at += 2 + vlen;
+                p[j].value = NULL;
+            }
+            v[at] = '\0';
+            p[i].value = v;
+        }
+        p[kept++] = p[i];
+    }
+    req->nparams = kept;
+    return FPMD_OK;
+}
+
 static int
 add_cgi(struct http_conn *c, const char *name, const char *value)
 {
@@ -566,6 +615,8 @@ on_headers_complete(llhttp_t *p)
     if (c->in_value && commit_header(c) != 0)
         return -1;
     c->headers_done = 1;
+    if (join_repeats(req) != FPMD_OK)
+        return -1;
     snprintf(proto, sizeof(proto), "HTTP/%u.%u", p->http_major, p->http_minor);
     if (add_cgi(c, "REQUEST_METHOD", method) != FPMD_OK
         || add_cgi(c, "SERVER_PROTOCOL", proto) != FPMD_OK

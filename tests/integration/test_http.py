@@ -245,6 +245,16 @@ FRAMING = [
     ("sp-before-method", b" GET /hello HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     ("sp-after-version", b"GET /hello HTTP/1.1 \r\nHost: a\r\n\r\n", 400),
     ("tab-in-request-line", b"GET\t/hello HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    # repeated Transfer-Encoding lines are one list, judged as one line is
+    ("te-gzip-then-chunked", b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+     b"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"0\r\n\r\n", 501),
+    ("te-chunked-then-gzip", b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+     b"Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n"
+     b"0\r\n\r\n", 400),
+    ("te-chunked-twice", b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+     b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"0\r\n\r\n", 400),
     ("connect", b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 501),
 ]
 
@@ -313,6 +323,19 @@ def test_absolute_form_authority_is_the_host(web):
         assert p["path"] == "/probe"
     p = probe(port, b"GET http://h.example/probe HTTP/1.0\r\n\r\n")
     assert p["params"]["HTTP_HOST"] == "h.example"
+
+
+def test_repeated_fields_are_joined_as_one(web):
+    """RFC 9110 §5.3, as nginx 1.23+ passes them: ", " between values,
+    "; " between cookies; names with "_" still dropped."""
+    _, port, _, _ = web
+    p = probe(port, b"GET /probe HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n"
+              b"Cookie: a=1\r\nX-B: b\r\nx-a: 2\r\nCookie: b=2\r\n"
+              b"X_A: 9\r\nX-A: 3 \r\nProxy: x\r\nProxy: y\r\n\r\n")
+    assert p["params"]["HTTP_X_A"] == "1, 2, 3"
+    assert p["params"]["HTTP_COOKIE"] == "a=1; b=2"
+    assert p["params"]["HTTP_X_B"] == "b"
+    assert "HTTP_PROXY" not in p["params"]
 
 
 def test_slow_header_gets_408(web):
