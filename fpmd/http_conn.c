@@ -52,7 +52,7 @@ struct http_conn {
     int in_value;
     int headers_done;               /* fields now are trailers: ignored */
     unsigned nheaders;
-    size_t head_bytes, uri_bytes;
+    size_t head_bytes, uri_bytes, ext_bytes;
     enum head_scan scan;            /* our own CRLF checks on the head */
     int head_started;
     unsigned served;
@@ -319,6 +319,7 @@ on_message_begin(llhttp_t *p)
         return -1;
     c->nheaders = 0;
     c->uri_bytes = 0;
+    c->ext_bytes = 0;
     c->in_value = 0;
     c->headers_done = 0;
     c->host_seen = 0;
@@ -687,6 +688,22 @@ on_body(llhttp_t *p, const char *at, size_t len)
     return 0;
 }
 
+/* RFC 9112 §7.1.1 bounds chunk extensions nowhere and nothing here reads
+ * them: a request's are held to what its head may take. */
+static int
+on_chunk_extension(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+
+    c->ext_bytes += len;
+    if (c->ext_bytes > fpmd_worker->conf->limits.header) {
+        c->error_status = 400;
+        c->error_reason = "chunk extensions over limits.header";
+        return -1;
+    }
+    return 0;
+}
+
 static int
 on_message_complete(llhttp_t *p)
 {
@@ -1037,6 +1054,8 @@ fpmd_http_conn_setup(const struct fpmd_conf *conf)
     settings.on_header_field = on_header_field;
     settings.on_header_value = on_header_value;
     settings.on_headers_complete = on_headers_complete;
+    settings.on_chunk_extension_name = on_chunk_extension;
+    settings.on_chunk_extension_value = on_chunk_extension;
     settings.on_body = on_body;
     settings.on_message_complete = on_message_complete;
 }

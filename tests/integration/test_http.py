@@ -255,6 +255,12 @@ FRAMING = [
     ("te-chunked-twice", b"POST /probe HTTP/1.1\r\nHost: a\r\n"
      b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
      b"0\r\n\r\n", 400),
+    ("chunk-extension", b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n1;e=" + b"x" * 5000 +
+     b"\r\nx\r\n0\r\n\r\n", 400),
+    ("chunk-extensions", b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n" +
+     (b"1;e=" + b"x" * 300 + b"\r\nx\r\n") * 20 + b"0\r\n\r\n", 400),
     ("connect", b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 501),
 ]
 
@@ -336,6 +342,34 @@ def test_repeated_fields_are_joined_as_one(web):
     assert p["params"]["HTTP_COOKIE"] == "a=1; b=2"
     assert p["params"]["HTTP_X_B"] == "b"
     assert "HTTP_PROXY" not in p["params"]
+
+
+def test_chunk_extensions_are_bounded(web):
+    _, port, _, _ = web
+    p = probe(port, b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+              b"Transfer-Encoding: chunked\r\n\r\n"
+              b"5;c;a=b\r\nhello\r\n0;d=\"e\"\r\n\r\n")
+    assert p["body_sha256"] == hashlib.sha256(b"hello").hexdigest()
+    # a megabyte of extension is refused once past limits.header (4k)
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+              b"Transfer-Encoding: chunked\r\n\r\n1;e=")
+    out = b""
+    try:
+        for _ in range(64):
+            s.sendall(b"x" * 16384)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except ConnectionResetError:
+        pass
+    s.close()
+    assert statuses(out) == [400], out[:300]
 
 
 def test_slow_header_gets_408(web):
