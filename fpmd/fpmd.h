@@ -126,7 +126,9 @@ int fpmd_req_param_at(const struct fpmd_req *req, size_t i,
  * absent. */
 const char *fpmd_req_header(struct fpmd_req *req, const char *name);
 /* Each value of a header that may repeat: *pos starts at 0; NULL after
- * the last. Web servers may already have joined repeats with ", ". */
+ * the last. fpmd's HTTP listener, like nginx since 1.23, joins repeats
+ * into one value (", ", and "; " for Cookie); older web servers send each
+ * one. */
 const char *fpmd_req_header_next(const struct fpmd_req *req,
                                  const char *name, size_t *pos);
 /* A cookie's value as the client sent it (surrounding quotes removed, no

@@ -8,6 +8,7 @@
  * here before the bytes reach it. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -31,7 +32,15 @@
 #include "fpmd/uri.h"
 #include "fpmd/worker.h"
 
-enum head_scan { SCAN_LINE, SCAN_CR, SCAN_LF, SCAN_CRLFCR, SCAN_BODY };
+enum head_scan {
+    SCAN_LINE,                      /* where a request line may start */
+    SCAN_LEAD_CR,                   /* in an empty line before it */
+    SCAN_METHOD,                    /* in the request line; _SP: just */
+    SCAN_TARGET_SP, SCAN_TARGET,    /* past the space before a part */
+    SCAN_VERSION_SP, SCAN_VERSION,
+    SCAN_FIELD,                     /* in a field line */
+    SCAN_CR, SCAN_LF, SCAN_CRLFCR, SCAN_BODY
+};
 
 struct http_conn {
     struct fpmd_conn base;          /* first: conn.c casts back */
@@ -41,7 +50,7 @@ struct http_conn {
     int in_value;
     int headers_done;               /* fields now are trailers: ignored */
     unsigned nheaders;
-    size_t head_bytes, uri_bytes;
+    size_t head_bytes, uri_bytes, ext_bytes;
     enum head_scan scan;            /* our own CRLF checks on the head */
     int head_started;
     unsigned served;
@@ -53,6 +62,8 @@ struct http_conn {
     unsigned chunked:1;             /* response uses chunked coding */
     unsigned is_head:1;
     unsigned http10:1;
+    unsigned host_seen:1;           /* a second Host is refused */
+    unsigned absolute:1;            /* HTTP_HOST is the target's authority */
     uint8_t *rbuf;                  /* while input waits to be parsed */
     size_t rpos, rlen;
     char peer_port[8];
@@ -309,8 +320,11 @@ on_message_begin(llhttp_t *p)
         return -1;
     c->nheaders = 0;
     c->uri_bytes = 0;
+    c->ext_bytes = 0;
     c->in_value = 0;
     c->headers_done = 0;
+    c->host_seen = 0;
+    c->absolute = 0;
     evbuffer_drain(c->field, evbuffer_get_length(c->field));
     evbuffer_drain(c->value, evbuffer_get_length(c->value));
     return 0;
@@ -329,6 +343,77 @@ on_url(llhttp_t *p, const char *at, size_t len)
     return evbuffer_add(c->field, at, len) == 0 ? 0 : -1;
 }
 
+/* RFC 9110 §7.2, RFC 3986 §3.2.2: uri-host [ ":" port ], uri-host a
+ * reg-name (IPv4 addresses are reg-names too) or a bracketed IP-literal;
+ * empty is valid. Whatever reads HTTP_HOST next (a vhost lookup, a
+ * redirect, a log line) must not meet a path, a second authority or a
+ * control byte in it. */
+static int
+valid_host(const char *s, size_t n)
+{
+    static const char reg_extra[] = "-._~!$&'()*+,;=";
+    int literal = n > 0 && s[0] == '[';
+    const char *end = s + n, *start = s + literal;
+    char ip[INET6_ADDRSTRLEN];
+    struct in6_addr addr;
+
+    for (s = start; s < end && *s != (literal ? ']' : ':'); s++) {
+        unsigned char ch = (unsigned char) *s;
+
+        if (ch == '%' && !literal && end - s > 2 && fpmd_hexval(s[1]) >= 0
+            && fpmd_hexval(s[2]) >= 0)
+            s += 2;
+        else if (!isalnum(ch) && !(literal && ch == ':')
+                 && (ch == '\0' || strchr(reg_extra, ch) == NULL))
+            return 0;
+    }
+    if (literal) {
+        size_t len = (size_t) (s - start);
+
+        if (s == end || len == 0 || len >= sizeof(ip))
+            return 0;
+        /* IPvFuture ("v1.x") is taken by its characters alone */
+        if (start[0] != 'v' && start[0] != 'V') {
+            memcpy(ip, start, len);
+            ip[len] = '\0';
+            if (inet_pton(AF_INET6, ip, &addr) != 1)
+                return 0;
+        }
+        s++;
+    }
+    if (s < end && *s++ != ':')
+        return 0;
+    for (; s < end; s++) {
+        if (!isdigit((unsigned char) *s))
+            return 0;
+    }
+    return 1;
+}
+
+/* RFC 9112 §3.2.2: an absolute-form target's authority is the request's
+ * host whatever Host says, so HTTP_HOST is made of it here and the Host
+ * field is only checked (commit_header). A host nobody named ("http:///x")
+ * or userinfo is refused (RFC 9110 §4.2.1, §4.2.4). */
+static int
+take_authority(struct http_conn *c, const char *uri, size_t n)
+{
+    const char *auth = uri + (uri[4] == ':' ? 7 : 8), *end = auth;
+
+    while (end < uri + n && *end != '/' && *end != '?')
+        end++;
+    if (end == auth || auth[0] == ':'
+        || !valid_host(auth, (size_t) (end - auth))) {
+        c->error_status = 400;
+        c->error_reason = memchr(auth, '@', (size_t) (end - auth))
+                              ? "userinfo in the request target"
+                              : "request target's authority is not a host";
+        return FPMD_ERROR;
+    }
+    c->absolute = 1;
+    return fpmd_req_add_param(c->req, "HTTP_HOST", 9, auth,
+                              (size_t) (end - auth));
+}
+
 static int
 on_url_complete(llhttp_t *p)
 {
@@ -342,6 +427,14 @@ on_url_complete(llhttp_t *p)
 
     if (n == 0)
         return -1;
+    /* Decided before the target is read as a path, which an
+     * authority-form target is not (it would be a 400). */
+    if (p->method == HTTP_CONNECT) {
+        c->error_status = 501;
+        c->error_reason = "CONNECT is not served";
+        evbuffer_drain(c->field, n);
+        return -1;
+    }
     /* DOCUMENT_URI as nginx passes it: decoded and normalized, so routes
      * and static files see one path whichever way the request came. */
     path = fpmd_alloc(c->req, n + 1);
@@ -354,7 +447,11 @@ on_url_complete(llhttp_t *p)
         return -1;
     }
     q = memchr(uri, '?', n);
-    rc = fpmd_req_add_param(c->req, "REQUEST_URI", 11, uri, n);
+    rc = n > 7 && (strncasecmp(uri, "http://", 7) == 0
+                   || strncasecmp(uri, "https://", 8) == 0)
+             ? take_authority(c, uri, n) : FPMD_OK;
+    if (rc == FPMD_OK)
+        rc = fpmd_req_add_param(c->req, "REQUEST_URI", 11, uri, n);
     if (rc == FPMD_OK)
         rc = fpmd_req_add_param(c->req, "QUERY_STRING", 12, q ? q + 1 : "",
                                 q ? n - (size_t) (q + 1 - uri) : 0);
@@ -399,6 +496,20 @@ commit_header(struct http_conn *c)
             key[k++] = name[i] == '-' ? '_'
                                       : (char) toupper((unsigned char) name[i]);
     }
+    /* RFC 9112 §3.2: one Host, and a valid one; two could name two hosts
+     * to two readers. */
+    if (k == 9 && memcmp(key, "HTTP_HOST", 9) == 0) {
+        if (c->host_seen || !valid_host(value, vlen)) {
+            c->error_status = 400;
+            c->error_reason = c->host_seen ? "more than one Host"
+                                           : "Host is not a host[:port]";
+            rc = FPMD_ERROR;
+            goto done;
+        }
+        c->host_seen = 1;
+        if (c->absolute)
+            goto done;                  /* the target's authority stands */
+    }
     rc = fpmd_req_add_param(c->req, key, k, vlen ? value : "", vlen);
 done:
     evbuffer_drain(c->field, evbuffer_get_length(c->field));
@@ -437,6 +548,55 @@ on_header_value(llhttp_t *p, const char *at, size_t len)
     return evbuffer_add(c->value, at, len) == 0 ? 0 : -1;
 }
 
+/* RFC 9110 §5.3: the field lines of one name are one field, their values
+ * joined in order with ", " ("; " for Cookie, RFC 6265 §5.4), as nginx
+ * passes them over FastCGI since 1.23; handlers then read one value
+ * whichever param or header call they use. Joined once the head is
+ * complete, so a value is copied once however often its name repeats. */
+static int
+join_repeats(struct fpmd_req *req)
+{
+    struct fpmd_param *p = req->params;
+    size_t kept = 0;
+
+    for (size_t i = 0; i < req->nparams; i++) {
+        const char *sep;
+        size_t len = 0, at;
+        char *v;
+
+        if (p[i].value == NULL)
+            continue;                       /* joined into an earlier one */
+        for (size_t j = i + 1; j < req->nparams; j++) {
+            if (p[j].value != NULL && strcmp(p[j].name, p[i].name) == 0)
+                len += 2 + strlen(p[j].value);
+        }
+        if (len > 0) {
+            sep = strcmp(p[i].name, "HTTP_COOKIE") == 0 ? "; " : ", ";
+            at = strlen(p[i].value);
+            v = fpmd_alloc(req, at + len + 1);
+            if (v == NULL)
+                return FPMD_ERROR;
+            memcpy(v, p[i].value, at);
+            for (size_t j = i + 1; j < req->nparams; j++) {
+                size_t vlen;
+
+                if (p[j].value == NULL || strcmp(p[j].name, p[i].name) != 0)
+                    continue;
+                vlen = strlen(p[j].value);
+                memcpy(v + at, sep, 2);
+                memcpy(v + at + 2, p[j].value, vlen);
+                at += 2 + vlen;
+                p[j].value = NULL;
+            }
+            v[at] = '\0';
+            p[i].value = v;
+        }
+        p[kept++] = p[i];
+    }
+    req->nparams = kept;
+    return FPMD_OK;
+}
+
 static int
 add_cgi(struct http_conn *c, const char *name, const char *value)
 {
@@ -457,6 +617,8 @@ on_headers_complete(llhttp_t *p)
     if (c->in_value && commit_header(c) != 0)
         return -1;
     c->headers_done = 1;
+    if (join_repeats(req) != FPMD_OK)
+        return -1;
     snprintf(proto, sizeof(proto), "HTTP/%u.%u", p->http_major, p->http_minor);
     if (add_cgi(c, "REQUEST_METHOD", method) != FPMD_OK
         || add_cgi(c, "SERVER_PROTOCOL", proto) != FPMD_OK
@@ -472,14 +634,14 @@ on_headers_complete(llhttp_t *p)
     c->is_head = p->method == HTTP_HEAD;
     fpmd_req_derive(req);
     /* RFC 9112 §3.2: a 1.1 request without Host is a 400. */
-    if (!c->http10 && fpmd_req_param(req, "HTTP_HOST") == NULL) {
+    if (!c->http10 && !c->host_seen) {
         c->error_status = 400;
         c->error_reason = "no Host header";
         return -1;
     }
-    if (p->upgrade || p->method == HTTP_CONNECT) {
+    if (p->upgrade) {
         c->error_status = 501;
-        c->error_reason = "upgrade and CONNECT are not served";
+        c->error_reason = "upgrade is not served";
         return -1;
     }
     /* RFC 9112 §6.1: chunked is the only transfer coding served; any
@@ -526,6 +688,22 @@ on_body(llhttp_t *p, const char *at, size_t len)
     return 0;
 }
 
+/* RFC 9112 §7.1.1 bounds chunk extensions nowhere and nothing here reads
+ * them: a request's are held to what its head may take. */
+static int
+on_chunk_extension(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+
+    c->ext_bytes += len;
+    if (c->ext_bytes > fpmd_worker->conf->limits.header) {
+        c->error_status = 400;
+        c->error_reason = "chunk extensions over limits.header";
+        return -1;
+    }
+    return 0;
+}
+
 static int
 on_message_complete(llhttp_t *p)
 {
@@ -546,11 +724,16 @@ on_message_complete(llhttp_t *p)
 }
 
 /* RFC 9112 §2.2: a bare LF is not a line end, and obs-fold is refused
- * (§5.2). llhttp accepts both, so the head is checked here first. Returns
+ * (§5.2). §3: the request line's parts are split by single spaces; the
+ * lenient splits §3 allows are where two readers of one request can
+ * disagree, so a leading, doubled or trailing space and a tab are refused.
+ * llhttp accepts all of these, so the head is checked here first. Returns
  * the offset of the first bad byte, or len. */
 static size_t
 scan_head(struct http_conn *c, const uint8_t *p, size_t len, const char **why)
 {
+    static const char *const spacing = "request line not split by single SP";
+
     for (size_t i = 0; i < len; i++) {
         uint8_t b = p[i];
 
@@ -563,13 +746,57 @@ scan_head(struct http_conn *c, const uint8_t *p, size_t len, const char **why)
         case SCAN_BODY:
             return len;
         case SCAN_LINE:
+            c->head_started = 1;
+            if (b == '\n') {
+                *why = "bare LF";
+                return i;
+            }
+            if (b == ' ' || b == '\t') {
+                *why = spacing;
+                return i;
+            }
+            /* §2.2: an empty line before the request line is let be */
+            c->scan = b == '\r' ? SCAN_LEAD_CR : SCAN_METHOD;
+            break;
+        case SCAN_LEAD_CR:
+            if (b != '\n') {
+                *why = "bare CR";
+                return i;
+            }
+            c->scan = SCAN_LINE;
+            break;
+        case SCAN_METHOD:
+        case SCAN_TARGET:
+        case SCAN_VERSION:
+            if (b == '\n') {
+                *why = "bare LF";
+                return i;
+            }
+            if (b == '\t' || (b == ' ' && c->scan == SCAN_VERSION)) {
+                *why = spacing;
+                return i;
+            }
+            if (b == ' ')
+                c->scan = c->scan == SCAN_METHOD ? SCAN_TARGET_SP
+                                                 : SCAN_VERSION_SP;
+            else if (b == '\r')
+                c->scan = SCAN_CR;
+            break;
+        case SCAN_TARGET_SP:
+        case SCAN_VERSION_SP:
+            if (b == ' ' || b == '\t' || b == '\r' || b == '\n') {
+                *why = spacing;
+                return i;
+            }
+            c->scan = c->scan == SCAN_TARGET_SP ? SCAN_TARGET : SCAN_VERSION;
+            break;
+        case SCAN_FIELD:
             if (b == '\n') {
                 *why = "bare LF";
                 return i;
             }
             if (b == '\r')
                 c->scan = SCAN_CR;
-            c->head_started = 1;
             break;
         case SCAN_CR:
             if (b != '\n') {
@@ -587,7 +814,7 @@ scan_head(struct http_conn *c, const uint8_t *p, size_t len, const char **why)
                 *why = "bare LF";
                 return i;
             }
-            c->scan = b == '\r' ? SCAN_CRLFCR : SCAN_LINE;
+            c->scan = b == '\r' ? SCAN_CRLFCR : SCAN_FIELD;
             break;
         case SCAN_CRLFCR:
             if (b != '\n') {
@@ -873,6 +1100,8 @@ fpmd_http_conn_setup(void)
     settings.on_header_field = on_header_field;
     settings.on_header_value = on_header_value;
     settings.on_headers_complete = on_headers_complete;
+    settings.on_chunk_extension_name = on_chunk_extension;
+    settings.on_chunk_extension_value = on_chunk_extension;
     settings.on_body = on_body;
     settings.on_message_complete = on_message_complete;
 }

@@ -228,6 +228,40 @@ FRAMING = [
      b"\r\n\r\n", 431),
     ("big-body", b"POST /probe HTTP/1.1\r\nHost: a\r\nContent-Length: "
      b"2000000\r\n\r\n", 413),
+    ("two-hosts", b"GET /hello HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 400),
+    ("two-hosts-http10", b"GET /hello HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n",
+     400),
+    ("bad-host", b"GET /hello HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+    ("absolute-form-userinfo", b"GET http://u@a/hello HTTP/1.1\r\n"
+     b"Host: a\r\n\r\n", 400),
+    ("absolute-form-empty-host", b"GET http:///hello HTTP/1.1\r\n"
+     b"Host: a\r\n\r\n", 400),
+    ("absolute-form-no-host", b"GET http://a/hello HTTP/1.1\r\n\r\n", 400),
+    ("absolute-form-bad-host", b"GET http://a/hello HTTP/1.1\r\n"
+     b"Host: a/b\r\n\r\n", 400),
+    ("two-sp-before-target", b"GET  /hello HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    ("two-sp-before-version", b"GET /hello  HTTP/1.1\r\nHost: a\r\n\r\n",
+     400),
+    ("sp-before-method", b" GET /hello HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    ("sp-after-version", b"GET /hello HTTP/1.1 \r\nHost: a\r\n\r\n", 400),
+    ("tab-in-request-line", b"GET\t/hello HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    # repeated Transfer-Encoding lines are one list, judged as one line is
+    ("te-gzip-then-chunked", b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+     b"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"0\r\n\r\n", 501),
+    ("te-chunked-then-gzip", b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+     b"Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n"
+     b"0\r\n\r\n", 400),
+    ("te-chunked-twice", b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+     b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"0\r\n\r\n", 400),
+    ("chunk-extension", b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n1;e=" + b"x" * 5000 +
+     b"\r\nx\r\n0\r\n\r\n", 400),
+    ("chunk-extensions", b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n" +
+     (b"1;e=" + b"x" * 300 + b"\r\nx\r\n") * 20 + b"0\r\n\r\n", 400),
+    ("connect", b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 501),
 ]
 
 
@@ -242,6 +276,100 @@ def test_framing_errors_answer_and_close(web, name, data, status, split):
     if status != 413:
         # nothing behind the bad request is ever answered
         assert len(statuses(out)) == 1
+
+
+def test_empty_line_before_the_request_line_is_let_be(web):
+    _, port, _, _ = web
+    out, closed = exchange(port, b"\r\nGET /hello HTTP/1.1\r\nHost: a\r\n"
+                           b"\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert statuses(out) == [200, 200] and not closed
+
+
+def probe(port, head):
+    """/probe's view of a request: its JSON, or None when refused."""
+    out, _ = exchange(port, head)
+    if statuses(out) != [200]:
+        return None
+    return json.loads(out.partition(b"\r\n\r\n")[2])
+
+
+@pytest.mark.parametrize("host", [
+    b"a b", b"a/b", b"u@a", b"a?b", b"a#b", b"a\x80b", b"a\x7fb", b"a\\b",
+    b"a%zz", b"a:8x", b"a:80:80", b"[::1", b"[::g]:80", b"[::1]x", b"[]",
+    b"[a.b]"])
+def test_invalid_host_is_refused(web, host):
+    _, port, _, _ = web
+    out, closed = exchange(port, b"GET /probe HTTP/1.1\r\nHost: %s\r\n\r\n"
+                           % host)
+    assert statuses(out) == [400] and closed
+
+
+def test_valid_hosts_pass_as_sent(web):
+    _, port, _, _ = web
+    for host in (b"", b"a.example", b"a.example:8080", b"127.0.0.1:80",
+                 b"[::1]:8080", b"[::ffff:1.2.3.4]", b"[v1.x]", b"a%2Db:",
+                 b"a-b_c~!$&'()*+,;=.x"):
+        p = probe(port, b"GET /probe HTTP/1.1\r\nHost: %s\r\n\r\n" % host)
+        assert p is not None, host
+        assert p["params"]["HTTP_HOST"] == host.decode(), host
+
+
+def test_absolute_form_authority_is_the_host(web):
+    """RFC 9112 §3.2.2: the target's authority, not Host, is what handlers
+    see; Host must still be there and valid."""
+    _, port, _, _ = web
+    for target, host, want in (
+            (b"http://h.example/probe?x=1", b"other", "h.example"),
+            (b"HTTP://h.example:8080/probe", b"h.example", "h.example:8080"),
+            (b"https://[::1]:8443/probe", b"", "[::1]:8443")):
+        p = probe(port, b"GET %s HTTP/1.1\r\nHost: %s\r\n\r\n"
+                  % (target, host))
+        assert p["params"]["HTTP_HOST"] == want
+        assert p["headers"]["HOST"] == want
+        assert p["path"] == "/probe"
+    p = probe(port, b"GET http://h.example/probe HTTP/1.0\r\n\r\n")
+    assert p["params"]["HTTP_HOST"] == "h.example"
+
+
+def test_repeated_fields_are_joined_as_one(web):
+    """RFC 9110 §5.3, as nginx 1.23+ passes them: ", " between values,
+    "; " between cookies; names with "_" still dropped."""
+    _, port, _, _ = web
+    p = probe(port, b"GET /probe HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n"
+              b"Cookie: a=1\r\nX-B: b\r\nx-a: 2\r\nCookie: b=2\r\n"
+              b"X_A: 9\r\nX-A: 3 \r\nProxy: x\r\nProxy: y\r\n\r\n")
+    assert p["params"]["HTTP_X_A"] == "1, 2, 3"
+    assert p["params"]["HTTP_COOKIE"] == "a=1; b=2"
+    assert p["params"]["HTTP_X_B"] == "b"
+    assert "HTTP_PROXY" not in p["params"]
+
+
+def test_chunk_extensions_are_bounded(web):
+    _, port, _, _ = web
+    p = probe(port, b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+              b"Transfer-Encoding: chunked\r\n\r\n"
+              b"5;c;a=b\r\nhello\r\n0;d=\"e\"\r\n\r\n")
+    assert p["body_sha256"] == hashlib.sha256(b"hello").hexdigest()
+    # a megabyte of extension is refused once past limits.header (4k)
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+              b"Transfer-Encoding: chunked\r\n\r\n1;e=")
+    out = b""
+    try:
+        for _ in range(64):
+            s.sendall(b"x" * 16384)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except ConnectionResetError:
+        pass
+    s.close()
+    assert statuses(out) == [400], out[:300]
 
 
 def test_slow_header_gets_408(web):

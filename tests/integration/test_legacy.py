@@ -7,6 +7,7 @@ comes down without either sitting whole in fpmd."""
 
 import hashlib
 import http.client
+import json
 import os
 import re
 import time
@@ -195,6 +196,21 @@ def test_standalone_http_requests_reach_php_fpm_like_nginx_sends_them(
         direct = ask(ports["direct"], method, path, body, headers, chunked)
         alone = ask(hport, method, path, body, headers, chunked)
         assert alone == direct, (method, path, alone[:1], alone[1][:300])
+
+
+def test_standalone_repeated_header_reaches_php_fpm_joined(sides):
+    """A header on two lines is one CGI param, joined as nginx 1.23+ joins
+    it: PHP sees the value fpmd's own handlers see."""
+    _, _, hport = sides
+    c = http.client.HTTPConnection("127.0.0.1", hport, timeout=30)
+    c.putrequest("GET", "/probe.php")
+    c.putheader("X-Trace", "a")
+    c.putheader("X-Trace", "b")
+    c.endheaders()
+    r = c.getresponse()
+    status, body = r.status, r.read()
+    c.close()
+    assert status == 200 and json.loads(body)["header"] == "a, b"
 
 
 def test_a_streamed_body_without_length_reaches_php_fpm_as_sent(
