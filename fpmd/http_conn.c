@@ -50,7 +50,8 @@ struct http_conn {
     int in_value;
     int headers_done;               /* fields now are trailers: ignored */
     unsigned nheaders;
-    size_t head_bytes, uri_bytes, ext_bytes;
+    size_t head_bytes, uri_bytes;
+    size_t ext_bytes;               /* chunk extensions and trailers */
     enum head_scan scan;            /* our own CRLF checks on the head */
     int head_started;
     unsigned served;
@@ -395,7 +396,8 @@ valid_host(const char *s, size_t n)
  * field is only checked (commit_header). A host nobody named ("http:///x")
  * or userinfo is refused (RFC 9110 §4.2.1, §4.2.4). */
 static int
-take_authority(struct http_conn *c, const char *uri, size_t n)
+take_authority(struct http_conn *c, const char *uri, size_t n,
+               const char **rest)
 {
     const char *auth = uri + (uri[4] == ':' ? 7 : 8), *end = auth;
 
@@ -410,8 +412,30 @@ take_authority(struct http_conn *c, const char *uri, size_t n)
         return FPMD_ERROR;
     }
     c->absolute = 1;
+    *rest = end;
     return fpmd_req_add_param(c->req, "HTTP_HOST", 9, auth,
                               (size_t) (end - auth));
+}
+
+/* REQUEST_URI as nginx's $request_uri: an absolute-form target less its
+ * scheme and authority (rest, NULL for origin-form), "/" when no path. */
+static int
+request_uri(struct http_conn *c, const char *uri, size_t n, const char *rest)
+{
+    size_t len;
+    char *v;
+
+    if (rest == NULL)
+        return fpmd_req_add_param(c->req, "REQUEST_URI", 11, uri, n);
+    len = n - (size_t) (rest - uri);
+    if (len > 0 && rest[0] == '/')
+        return fpmd_req_add_param(c->req, "REQUEST_URI", 11, rest, len);
+    v = fpmd_alloc(c->req, len + 1);
+    if (v == NULL)
+        return FPMD_ERROR;
+    v[0] = '/';
+    memcpy(v + 1, rest, len);
+    return fpmd_req_add_param(c->req, "REQUEST_URI", 11, v, len + 1);
 }
 
 static int
@@ -420,7 +444,7 @@ on_url_complete(llhttp_t *p)
     struct http_conn *c = conn_of(p);
     size_t n = evbuffer_get_length(c->field);
     const char *uri = (const char *) evbuffer_pullup(c->field, -1);
-    const char *q;
+    const char *q, *rest = NULL;
     char *path;
     size_t plen;
     int rc;
@@ -449,9 +473,9 @@ on_url_complete(llhttp_t *p)
     q = memchr(uri, '?', n);
     rc = n > 7 && (strncasecmp(uri, "http://", 7) == 0
                    || strncasecmp(uri, "https://", 8) == 0)
-             ? take_authority(c, uri, n) : FPMD_OK;
+             ? take_authority(c, uri, n, &rest) : FPMD_OK;
     if (rc == FPMD_OK)
-        rc = fpmd_req_add_param(c->req, "REQUEST_URI", 11, uri, n);
+        rc = request_uri(c, uri, n, rest);
     if (rc == FPMD_OK)
         rc = fpmd_req_add_param(c->req, "QUERY_STRING", 12, q ? q + 1 : "",
                                 q ? n - (size_t) (q + 1 - uri) : 0);
@@ -518,6 +542,24 @@ done:
     return rc == FPMD_OK ? 0 : -1;
 }
 
+/* RFC 9112 §7.1.1 bounds chunk extensions nowhere, §7.1.2 trailers only
+ * by the head's limits, and nothing here reads either: a request's are
+ * held together to what its head may take. */
+static int
+on_chunk_extension(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+
+    c->ext_bytes += len;
+    if (c->ext_bytes > fpmd_worker->conf->limits.header) {
+        c->error_status = 400;
+        c->error_reason = "chunk extensions and trailers over "
+                         "limits.header";
+        return -1;
+    }
+    return 0;
+}
+
 static int
 on_header_field(llhttp_t *p, const char *at, size_t len)
 {
@@ -526,7 +568,7 @@ on_header_field(llhttp_t *p, const char *at, size_t len)
     /* RFC 9110 §6.5.1: trailer fields may be discarded; they never reach
      * the params a handler may be reading already. */
     if (c->headers_done)
-        return 0;
+        return on_chunk_extension(p, at, len);
     if (c->in_value && commit_header(c) != 0)
         return -1;
     if (evbuffer_get_length(c->field) == 0
@@ -543,7 +585,7 @@ on_header_value(llhttp_t *p, const char *at, size_t len)
     struct http_conn *c = conn_of(p);
 
     if (c->headers_done)
-        return 0;
+        return on_chunk_extension(p, at, len);
     c->in_value = 1;
     return evbuffer_add(c->value, at, len) == 0 ? 0 : -1;
 }
@@ -630,6 +672,11 @@ on_headers_complete(llhttp_t *p)
         || add_cgi(c, "SERVER_PORT", c->local_port) != FPMD_OK)
         return -1;
     c->http10 = p->http_major == 1 && p->http_minor == 0;
+    if (p->http_major != 1 || p->http_minor > 1) {
+        c->error_status = 505;
+        c->error_reason = "HTTP version other than 1.0 and 1.1";
+        return -1;
+    }
     c->keep_alive = llhttp_should_keep_alive(p) != 0;
     c->is_head = p->method == HTTP_HEAD;
     fpmd_req_derive(req);
@@ -685,22 +732,6 @@ on_body(llhttp_t *p, const char *at, size_t len)
         return 0;
     if (fpmd_req_body_feed(c->req, at, len))
         c->read_paused = 1;
-    return 0;
-}
-
-/* RFC 9112 §7.1.1 bounds chunk extensions nowhere and nothing here reads
- * them: a request's are held to what its head may take. */
-static int
-on_chunk_extension(llhttp_t *p, const char *at, size_t len)
-{
-    struct http_conn *c = conn_of(p);
-
-    c->ext_bytes += len;
-    if (c->ext_bytes > fpmd_worker->conf->limits.header) {
-        c->error_status = 400;
-        c->error_reason = "chunk extensions over limits.header";
-        return -1;
-    }
     return 0;
 }
 

@@ -826,11 +826,12 @@ static const struct {
     {408, "Request Timeout"}, {409, "Conflict"}, {410, "Gone"},
     {411, "Length Required"}, {413, "Content Too Large"},
     {414, "URI Too Long"}, {415, "Unsupported Media Type"},
-    {416, "Range Not Satisfiable"}, {422, "Unprocessable Content"},
+    {416, "Range Not Satisfiable"}, {417, "Expectation Failed"},
+    {422, "Unprocessable Content"},
     {429, "Too Many Requests"}, {431, "Request Header Fields Too Large"},
     {500, "Internal Server Error"}, {501, "Not Implemented"},
     {502, "Bad Gateway"}, {503, "Service Unavailable"},
-    {504, "Gateway Timeout"},
+    {504, "Gateway Timeout"}, {505, "HTTP Version Not Supported"},
 };
 
 const char *

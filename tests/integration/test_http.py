@@ -220,6 +220,12 @@ FRAMING = [
     ("escaped-nul", b"GET /hello%00.txt HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     ("bad-escape", b"GET /hello%zz HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     ("bad-version", b"GET /hello HTTP/1.2\r\nHost: a\r\n\r\n", 505),
+    ("http2-version", b"GET /hello HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+    ("no-version", b"GET /hello\r\nHost: a\r\n\r\n", 505),
+    ("trailers", b"POST /probe HTTP/1.1\r\nHost: a\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n" +
+     b"".join(b"T-%d: %s\r\n" % (i, b"v" * 100) for i in range(50)) +
+     b"\r\n", 400),
     ("long-uri", b"GET /" + b"a" * 2000 + b" HTTP/1.1\r\nHost: a\r\n\r\n",
      414),
     ("many-headers", b"GET /hello HTTP/1.1\r\nHost: a\r\n" +
@@ -318,15 +324,19 @@ def test_absolute_form_authority_is_the_host(web):
     """RFC 9112 §3.2.2: the target's authority, not Host, is what handlers
     see; Host must still be there and valid."""
     _, port, _, _ = web
-    for target, host, want in (
-            (b"http://h.example/probe?x=1", b"other", "h.example"),
-            (b"HTTP://h.example:8080/probe", b"h.example", "h.example:8080"),
-            (b"https://[::1]:8443/probe", b"", "[::1]:8443")):
+    for target, host, want, uri in (
+            (b"http://h.example/probe?x=1", b"other", "h.example",
+             "/probe?x=1"),
+            (b"HTTP://h.example:8080/probe", b"h.example", "h.example:8080",
+             "/probe"),
+            (b"https://[::1]:8443/probe", b"", "[::1]:8443", "/probe")):
         p = probe(port, b"GET %s HTTP/1.1\r\nHost: %s\r\n\r\n"
                   % (target, host))
         assert p["params"]["HTTP_HOST"] == want
         assert p["headers"]["HOST"] == want
         assert p["path"] == "/probe"
+        # REQUEST_URI as nginx's $request_uri: the path and query only
+        assert p["params"]["REQUEST_URI"] == uri
     p = probe(port, b"GET http://h.example/probe HTTP/1.0\r\n\r\n")
     assert p["params"]["HTTP_HOST"] == "h.example"
 
