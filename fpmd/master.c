@@ -506,6 +506,79 @@ note_crash(struct master *m, uint64_t now)
     }
 }
 
+/* Signals that mean the worker itself went wrong (a fault, abort(), a
+ * seccomp kill), as opposed to one sent from outside to end it. */
+static int
+crash_signal(int sig)
+{
+    switch (sig) {
+    case SIGSEGV:
+    case SIGBUS:
+    case SIGILL:
+    case SIGFPE:
+    case SIGABRT:
+    case SIGSYS:
+    case SIGTRAP:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int
+sent_by_master(const struct master *m, const struct child *c, int sig)
+{
+    return c->killed || (m->stopping && sig == SIGTERM);
+}
+
+static void
+back_off(struct master *m, const struct child *c, uint64_t now)
+{
+    uint64_t delay = 100000ULL << (m->fast_failures < 8 ? m->fast_failures
+                                                        : 8);
+
+    m->fast_failures++;
+    if (delay > BACKOFF_MAX_US)
+        delay = BACKOFF_MAX_US;
+    m->next_spawn_us = now + delay;
+    if (m->fast_failures >= 3)
+        fpmd_log(FPMD_LOG_WARNING, "[pool %s] children keep dying at start "
+                 "(%u in a row); next spawn in %.1f s",
+                 c->gen->conf->pool_name, m->fast_failures,
+                 (double) delay / 1e6);
+}
+
+/* The crash-loop back-off is about workers that cannot start: a young one
+ * that exits non-zero (a config or module failure, the privilege drop) or
+ * crashes feeds it; one that lived, or left cleanly, starts its count over.
+ * A kill from outside (an operator, the OOM killer) says nothing either
+ * way, so it does neither: feeding the back-off would let kills empty the
+ * pool, and starting the count over would let kills hold a crash loop at
+ * 0.1 s. */
+static void
+track_backoff(struct master *m, const struct child *c, int status,
+              uint64_t now)
+{
+    int failed;
+
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+
+        if (sent_by_master(m, c, sig))
+            failed = 0;
+        else if (crash_signal(sig))
+            failed = 1;
+        else
+            return;
+    } else {
+        failed = WEXITSTATUS(status) != 0;
+    }
+    if (!failed || now - c->started_us >= FAST_FAILURE_US)
+        m->fast_failures = 0;
+    else if (c->quit_us == 0)
+        back_off(m, c, now);
+}
+
 static void
 reap(struct master *m)
 {
@@ -517,7 +590,6 @@ reap(struct master *m)
         uint64_t now = fpmd_now_us();
         struct fpmd_sb_slot s;
         double lived;
-        int abnormal;
 
         for (size_t i = 0; i < m->nchildren_cap && c == NULL; i++) {
             if (m->children[i].pid == pid)
@@ -526,41 +598,24 @@ reap(struct master *m)
         if (c == NULL)
             continue;
         lived = (double) (now - c->started_us) / 1e6;
-        abnormal = WIFSIGNALED(status)
-            || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
         if (WIFSIGNALED(status)) {
             int sig = WTERMSIG(status);
-            int expected = c->killed || (m->stopping && sig == SIGTERM);
 
-            fpmd_log(expected ? FPMD_LOG_NOTICE : FPMD_LOG_WARNING,
+            fpmd_log(sent_by_master(m, c, sig) ? FPMD_LOG_NOTICE
+                                               : FPMD_LOG_WARNING,
                      "[pool %s] child %d exited on signal %d (%s) after %.6f "
                      "seconds from start", c->gen->conf->pool_name, (int) pid,
                      sig, signal_name(sig), lived);
             if (sig == SIGSEGV || sig == SIGBUS)
                 note_crash(m, now);
-            abnormal = !expected;
         } else {
-            fpmd_log(abnormal ? FPMD_LOG_WARNING : FPMD_LOG_NOTICE,
+            fpmd_log(WEXITSTATUS(status) != 0 ? FPMD_LOG_WARNING
+                                              : FPMD_LOG_NOTICE,
                      "[pool %s] child %d exited with code %d after %.6f "
                      "seconds from start", c->gen->conf->pool_name, (int) pid,
                      WEXITSTATUS(status), lived);
         }
-        if (abnormal && c->quit_us == 0 && now - c->started_us < FAST_FAILURE_US) {
-            uint64_t delay = 100000ULL << (m->fast_failures < 8
-                                               ? m->fast_failures : 8);
-
-            m->fast_failures++;
-            if (delay > BACKOFF_MAX_US)
-                delay = BACKOFF_MAX_US;
-            m->next_spawn_us = now + delay;
-            if (m->fast_failures >= 3)
-                fpmd_log(FPMD_LOG_WARNING, "[pool %s] children keep dying at "
-                         "start (%u in a row); next spawn in %.1f s",
-                         c->gen->conf->pool_name, m->fast_failures,
-                         (double) delay / 1e6);
-        } else if (!abnormal || now - c->started_us >= FAST_FAILURE_US) {
-            m->fast_failures = 0;
-        }
+        track_backoff(m, c, status, now);
         /* Carry the dead child's counters into the pool totals. */
         if (read_slot(c, &s) == FPMD_OK || s.pid == pid) {
             c->gen->sb->pool.accepted_conn_dead += s.accepted_conn;
