@@ -67,6 +67,8 @@ struct master {
     unsigned spawn_rate;        /* pm dynamic: next round's batch */
     unsigned fast_failures;
     uint64_t next_spawn_us;     /* crash-loop back-off */
+    uint64_t oom_kills_sys;     /* the kernel's counters, last reading */
+    uint64_t oom_kills_cg;
     uint64_t *crashes;          /* emergency_restart ring */
     size_t ncrashes;
     uint64_t last_maintenance_us;
@@ -579,6 +581,82 @@ track_backoff(struct master *m, const struct child *c, int status,
         back_off(m, c, now);
 }
 
+/* The first "oom_kill N" of a kernel counter file; 0 when unreadable. */
+static uint64_t
+read_oom_kill(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    char line[256];
+    unsigned long long n = 0;
+
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof(line), f) != NULL
+           && sscanf(line, "oom_kill %llu", &n) != 1)
+        ;
+    fclose(f);
+    return n;
+}
+
+/* Workers are born in the master's cgroup, so on cgroup v2 its
+ * memory.events counts their OOM kills, including those of a cgroup
+ * limit; re-read each time, as the master may have been moved. */
+static uint64_t
+read_cgroup_oom_kill(void)
+{
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    char line[4096], path[4096 + 64];
+    uint64_t n = 0;
+
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, "0::", 3) == 0) {
+            line[strcspn(line, "\n")] = '\0';
+            snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.events",
+                     line + 3);
+            n = read_oom_kill(path);
+            break;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+/* Reads the kernel's OOM-kill counters (system-wide, and the master's
+ * cgroup) and returns 1 when either rose since the last reading. The
+ * kernel counts a kill before it sends the SIGKILL, so a victim being
+ * reaped is already counted. */
+static int
+note_oom_kills(struct master *m)
+{
+    uint64_t sys = read_oom_kill("/proc/vmstat");
+    uint64_t cg = read_cgroup_oom_kill();
+    int rose = sys > m->oom_kills_sys || cg > m->oom_kills_cg;
+
+    m->oom_kills_sys = sys;
+    m->oom_kills_cg = cg;
+    return rose;
+}
+
+static void
+log_signal_death(const struct master *m, const struct child *c, int sig,
+                 double lived, int oom_kills_rose)
+{
+    const char *pool = c->gen->conf->pool_name;
+
+    if (sig == SIGKILL && !sent_by_master(m, c, sig) && oom_kills_rose) {
+        fpmd_log(FPMD_LOG_WARNING, "[pool %s] child %d was killed by the OOM "
+                 "killer (SIGKILL) after %.6f seconds from start; lower "
+                 "pm.max_children or memory use", pool, (int) c->pid, lived);
+        return;
+    }
+    fpmd_log(sent_by_master(m, c, sig) ? FPMD_LOG_NOTICE : FPMD_LOG_WARNING,
+             "[pool %s] child %d exited on signal %d (%s) after %.6f "
+             "seconds from start", pool, (int) c->pid, sig, signal_name(sig),
+             lived);
+}
+
 static void
 reap(struct master *m)
 {
@@ -590,6 +668,7 @@ reap(struct master *m)
         uint64_t now = fpmd_now_us();
         struct fpmd_sb_slot s;
         double lived;
+        int oom_kills_rose;
 
         for (size_t i = 0; i < m->nchildren_cap && c == NULL; i++) {
             if (m->children[i].pid == pid)
@@ -598,14 +677,11 @@ reap(struct master *m)
         if (c == NULL)
             continue;
         lived = (double) (now - c->started_us) / 1e6;
+        oom_kills_rose = note_oom_kills(m);
         if (WIFSIGNALED(status)) {
             int sig = WTERMSIG(status);
 
-            fpmd_log(sent_by_master(m, c, sig) ? FPMD_LOG_NOTICE
-                                               : FPMD_LOG_WARNING,
-                     "[pool %s] child %d exited on signal %d (%s) after %.6f "
-                     "seconds from start", c->gen->conf->pool_name, (int) pid,
-                     sig, signal_name(sig), lived);
+            log_signal_death(m, c, sig, lived, oom_kills_rose);
             if (sig == SIGSEGV || sig == SIGBUS)
                 note_crash(m, now);
         } else {
@@ -1117,6 +1193,8 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
              "children)", PACKAGE_VERSION, conf->pool_name,
              pm_name(conf->pm.mode), conf->pm.max_children);
     fpmd_log(FPMD_LOG_NOTICE, "ready to handle connections");
+    /* the baseline a first OOM kill is told by */
+    note_oom_kills(&m);
     start_generation(&m, m.cur);
     report_ready(opts, 0);
     loop(&m);
