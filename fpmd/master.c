@@ -68,6 +68,8 @@ struct master {
     unsigned spawn_rate;        /* pm dynamic: next round's batch */
     unsigned fast_failures;
     uint64_t next_spawn_us;     /* crash-loop back-off */
+    uint64_t oom_kills_sys;     /* the kernel's counters, last reading */
+    uint64_t oom_kills_cg;
     uint64_t *crashes;          /* emergency_restart ring */
     size_t ncrashes;
     uint64_t last_maintenance_us;
@@ -513,6 +515,155 @@ note_crash(struct master *m, uint64_t now)
     }
 }
 
+/* Signals that mean the worker itself went wrong (a fault, abort(), a
+ * seccomp kill), as opposed to one sent from outside to end it. */
+static int
+crash_signal(int sig)
+{
+    switch (sig) {
+    case SIGSEGV:
+    case SIGBUS:
+    case SIGILL:
+    case SIGFPE:
+    case SIGABRT:
+    case SIGSYS:
+    case SIGTRAP:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int
+sent_by_master(const struct master *m, const struct child *c, int sig)
+{
+    return c->killed || (m->stopping && sig == SIGTERM);
+}
+
+static void
+back_off(struct master *m, const struct child *c, uint64_t now)
+{
+    uint64_t delay = 100000ULL << (m->fast_failures < 8 ? m->fast_failures
+                                                        : 8);
+
+    m->fast_failures++;
+    if (delay > BACKOFF_MAX_US)
+        delay = BACKOFF_MAX_US;
+    m->next_spawn_us = now + delay;
+    if (m->fast_failures >= 3)
+        fpmd_log(FPMD_LOG_WARNING, "[pool %s] children keep dying at start "
+                 "(%u in a row); next spawn in %.1f s",
+                 c->gen->conf->pool_name, m->fast_failures,
+                 (double) delay / 1e6);
+}
+
+/* The crash-loop back-off is about workers that cannot start: a young one
+ * that exits non-zero (a config or module failure, the privilege drop) or
+ * crashes feeds it; one that lived, or left cleanly, starts its count over.
+ * A kill from outside (an operator, the OOM killer) says nothing either
+ * way, so it does neither: feeding the back-off would let kills empty the
+ * pool, and starting the count over would let kills hold a crash loop at
+ * 0.1 s. */
+static void
+track_backoff(struct master *m, const struct child *c, int status,
+              uint64_t now)
+{
+    int failed;
+
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+
+        if (sent_by_master(m, c, sig))
+            failed = 0;
+        else if (crash_signal(sig))
+            failed = 1;
+        else
+            return;
+    } else {
+        failed = WEXITSTATUS(status) != 0;
+    }
+    if (!failed || now - c->started_us >= FAST_FAILURE_US)
+        m->fast_failures = 0;
+    else if (c->quit_us == 0)
+        back_off(m, c, now);
+}
+
+/* The first "oom_kill N" of a kernel counter file; 0 when unreadable. */
+static uint64_t
+read_oom_kill(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    char line[256];
+    unsigned long long n = 0;
+
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof(line), f) != NULL
+           && sscanf(line, "oom_kill %llu", &n) != 1)
+        ;
+    fclose(f);
+    return n;
+}
+
+/* Workers are born in the master's cgroup, so on cgroup v2 its
+ * memory.events counts their OOM kills, including those of a cgroup
+ * limit; re-read each time, as the master may have been moved. */
+static uint64_t
+read_cgroup_oom_kill(void)
+{
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    char line[4096], path[4096 + 64];
+    uint64_t n = 0;
+
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, "0::", 3) == 0) {
+            line[strcspn(line, "\n")] = '\0';
+            snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.events",
+                     line + 3);
+            n = read_oom_kill(path);
+            break;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+/* Reads the kernel's OOM-kill counters (system-wide, and the master's
+ * cgroup) and returns 1 when either rose since the last reading. The
+ * kernel counts a kill before it sends the SIGKILL, so a victim being
+ * reaped is already counted. */
+static int
+note_oom_kills(struct master *m)
+{
+    uint64_t sys = read_oom_kill("/proc/vmstat");
+    uint64_t cg = read_cgroup_oom_kill();
+    int rose = sys > m->oom_kills_sys || cg > m->oom_kills_cg;
+
+    m->oom_kills_sys = sys;
+    m->oom_kills_cg = cg;
+    return rose;
+}
+
+static void
+log_signal_death(const struct master *m, const struct child *c, int sig,
+                 double lived, int oom_kills_rose)
+{
+    const char *pool = c->gen->conf->pool_name;
+
+    if (sig == SIGKILL && !sent_by_master(m, c, sig) && oom_kills_rose) {
+        fpmd_log(FPMD_LOG_WARNING, "[pool %s] child %d was killed by the OOM "
+                 "killer (SIGKILL) after %.6f seconds from start; lower "
+                 "pm.max_children or memory use", pool, (int) c->pid, lived);
+        return;
+    }
+    fpmd_log(sent_by_master(m, c, sig) ? FPMD_LOG_NOTICE : FPMD_LOG_WARNING,
+             "[pool %s] child %d exited on signal %d (%s) after %.6f "
+             "seconds from start", pool, (int) c->pid, sig, signal_name(sig),
+             lived);
+}
+
 static void
 reap(struct master *m)
 {
@@ -524,7 +675,7 @@ reap(struct master *m)
         uint64_t now = fpmd_now_us();
         struct fpmd_sb_slot s;
         double lived;
-        int abnormal;
+        int oom_kills_rose;
 
         for (size_t i = 0; i < m->nchildren_cap && c == NULL; i++) {
             if (m->children[i].pid == pid)
@@ -533,41 +684,21 @@ reap(struct master *m)
         if (c == NULL)
             continue;
         lived = (double) (now - c->started_us) / 1e6;
-        abnormal = WIFSIGNALED(status)
-            || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
+        oom_kills_rose = note_oom_kills(m);
         if (WIFSIGNALED(status)) {
             int sig = WTERMSIG(status);
-            int expected = c->killed || (m->stopping && sig == SIGTERM);
 
-            fpmd_log(expected ? FPMD_LOG_NOTICE : FPMD_LOG_WARNING,
-                     "[pool %s] child %d exited on signal %d (%s) after %.6f "
-                     "seconds from start", c->gen->conf->pool_name, (int) pid,
-                     sig, signal_name(sig), lived);
+            log_signal_death(m, c, sig, lived, oom_kills_rose);
             if (sig == SIGSEGV || sig == SIGBUS)
                 note_crash(m, now);
-            abnormal = !expected;
         } else {
-            fpmd_log(abnormal ? FPMD_LOG_WARNING : FPMD_LOG_NOTICE,
+            fpmd_log(WEXITSTATUS(status) != 0 ? FPMD_LOG_WARNING
+                                              : FPMD_LOG_NOTICE,
                      "[pool %s] child %d exited with code %d after %.6f "
                      "seconds from start", c->gen->conf->pool_name, (int) pid,
                      WEXITSTATUS(status), lived);
         }
-        if (abnormal && c->quit_us == 0 && now - c->started_us < FAST_FAILURE_US) {
-            uint64_t delay = 100000ULL << (m->fast_failures < 8
-                                               ? m->fast_failures : 8);
-
-            m->fast_failures++;
-            if (delay > BACKOFF_MAX_US)
-                delay = BACKOFF_MAX_US;
-            m->next_spawn_us = now + delay;
-            if (m->fast_failures >= 3)
-                fpmd_log(FPMD_LOG_WARNING, "[pool %s] children keep dying at "
-                         "start (%u in a row); next spawn in %.1f s",
-                         c->gen->conf->pool_name, m->fast_failures,
-                         (double) delay / 1e6);
-        } else if (!abnormal || now - c->started_us >= FAST_FAILURE_US) {
-            m->fast_failures = 0;
-        }
+        track_backoff(m, c, status, now);
         /* Carry the dead child's counters into the pool totals. */
         if (read_slot(c, &s) == FPMD_OK || s.pid == pid) {
             c->gen->sb->pool.accepted_conn_dead += s.accepted_conn;
@@ -1085,6 +1216,8 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
              "children)", PACKAGE_VERSION, conf->pool_name,
              pm_name(conf->pm.mode), conf->pm.max_children);
     fpmd_log(FPMD_LOG_NOTICE, "ready to handle connections");
+    /* the baseline a first OOM kill is told by */
+    note_oom_kills(&m);
     start_generation(&m, m.cur);
     report_ready(opts, 0);
     loop(&m);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Handlers that misbehave on purpose, linked only into the test daemon
  * (tests/fpmd-test): they let integration tests check what fpmd does when
- * a handler overflows its coroutine stack or never yields. */
+ * a handler overflows its coroutine stack, never yields or is ended by the
+ * OOM killer. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -42,4 +43,20 @@ FPMD_ROUTE(fault_spin, "GET", "/fault/spin")
     } while ((t.tv_sec - t0.tv_sec) * 1000
              + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
     return fpmd_reply(req, 200, "text/plain", "spun\n", 5);
+}
+
+/* GET /fault/alloc?mb=N: touches N MiB, so that in a memory-limited cgroup
+ * the kernel's OOM killer ends the worker. */
+FPMD_ROUTE(fault_alloc, "GET", "/fault/alloc")
+{
+    const char *v = fpmd_req_query_arg(req, "mb");
+    size_t len = (size_t) (v ? strtoul(v, NULL, 10) : 1) << 20;
+    volatile char *p = malloc(len);
+
+    if (p == NULL)
+        return fpmd_reply(req, 503, "text/plain", "no memory\n", 10);
+    for (size_t i = 0; i < len; i += 4096)
+        p[i] = 1;
+    free((void *) p);
+    return fpmd_reply(req, 200, "text/plain", "allocated\n", 10);
 }

@@ -2,6 +2,7 @@
 """Process manager, signals and CLI: php-fpm's operator contract, checked
 on the real daemon."""
 
+import errno
 import json
 import os
 import re
@@ -15,8 +16,8 @@ import time
 import pytest
 
 import fcgi_client as fc
-from conftest import (FPMD_BIN, Fpmd, Nginx, alive, base_conf, can_connect,
-                      free_port, http_request, need, wait_for)
+from conftest import (FPMD_BIN, FPMD_TEST_BIN, Fpmd, Nginx, alive, base_conf,
+                      can_connect, free_port, http_request, need, wait_for)
 
 
 BASE_PM = """pm:
@@ -26,16 +27,16 @@ BASE_PM = """pm:
 
 
 def start(tmp, servers, extra="", children=2, name="fpmd", pm=None,
-          log="", env=None):
-    """fpmd with base_conf, its pm block replaced by pm (YAML text), extra
-    top-level keys and extra log keys."""
+          log="", env=None, binary=None):
+    """fpmd (or binary) with base_conf, its pm block replaced by pm (YAML
+    text), extra top-level keys and extra log keys."""
     port = free_port()
     sock = os.path.join(tmp, name + ".sock")
     text = base_conf(port, sock, extra)
     if pm is None:
         pm = BASE_PM.replace("max_children: 2", "max_children: %d" % children)
     text = text.replace(BASE_PM, pm).replace("log:\n", "log:\n" + log)
-    f = Fpmd(tmp, text, name)
+    f = Fpmd(tmp, text, name, binary)
     servers.append(f)
     f.start(("127.0.0.1", port), env=env)
     return f, ("127.0.0.1", port)
@@ -56,6 +57,17 @@ def status_json(addr):
 def wait_workers(f, n, timeout=10):
     return wait_for(lambda: len(f.workers()) == n and f.workers(), timeout,
                     "%d workers (have %r)" % (n, f.workers()))
+
+
+def live_workers(f):
+    """The master's children minus those dead and not yet reaped."""
+    return [p for p in f.workers() if alive(p)]
+
+
+def start_ticks(pid):
+    """When pid started, in clock ticks since boot (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as fh:
+        return int(fh.read().rsplit(") ", 1)[1].split()[19])
 
 
 def test_static_pool_respawns_a_killed_worker(tmpdir_path, servers):
@@ -405,6 +417,208 @@ def test_crash_loop_backs_off(tmpdir_path, servers):
     started = f.log_text().count("started")
     assert started < 30, started
     assert "keep dying at start" in f.log_text()
+
+
+def longest_empty(counts):
+    """The longest time worker counts [(t, n)] read 0, from the first 0 to
+    the next sample that is not."""
+    longest, since = 0.0, None
+    for t, n in counts:
+        if n == 0 and since is None:
+            since = t
+        elif n != 0 and since is not None:
+            longest, since = max(longest, t - since), None
+    return longest
+
+
+@pytest.mark.parametrize("victims", ["youngest", "all"])
+def test_killed_workers_come_back_at_once(tmpdir_path, servers, victims):
+    """SIGKILL from outside (an operator, the OOM killer) is no failure to
+    start: however young the victims, the master respawns at once, never
+    backs off, and the pool keeps answering."""
+    f, addr = start(tmpdir_path, servers)
+    wait_workers(f, 2)
+    done = threading.Event()
+    counts, answers, kills = [], [], []
+
+    def sample():
+        while not done.is_set():
+            counts.append((time.monotonic(), len(live_workers(f))))
+            time.sleep(0.005)
+
+    def ask():
+        while not done.is_set():
+            t0 = time.monotonic()
+            try:
+                ok = probe(addr, "/hello")[1] == b"hello world\n"
+            except Exception:       # cut short by a kill
+                ok = False
+            answers.append((ok, t0, time.monotonic()))
+            time.sleep(0.05)
+
+    threads = [threading.Thread(target=sample), threading.Thread(target=ask)]
+    for t in threads:
+        t.start()
+    end = time.monotonic() + 6
+    while time.monotonic() < end:
+        live = live_workers(f)
+        if victims == "youngest" and live:
+            live = [max(live, key=lambda p: (start_ticks(p), p))]
+        t0 = time.monotonic()
+        for p in live:
+            os.kill(p, signal.SIGKILL)
+        kills.append((t0, time.monotonic(), len(live)))
+        time.sleep(0.2)
+    stopped = time.monotonic()
+    try:
+        wait_for(lambda: len(live_workers(f)) == 2, 1.0, "2 workers again")
+        back = time.monotonic() - stopped
+    finally:
+        done.set()
+        for t in threads:
+            t.join()
+    empty = longest_empty(counts)
+    full = sum(n == 2 for _, n in counts) / len(counts)
+    failed = [(t0, t1) for ok, t0, t1 in answers if not ok]
+    slowest = max(t1 - t0 for ok, t0, t1 in answers if ok)
+    print("%s: %d kills, min %d workers, longest at 0 %.3f s, %.0f%% of "
+          "samples at 2, back to 2 in %.3f s, %d/%d requests failed, "
+          "slowest %.3f s" % (victims, sum(n for _, _, n in kills),
+                              min(n for _, n in counts), empty, full * 100,
+                              back, len(failed), len(answers), slowest))
+    assert "keep dying at start" not in f.log_text()
+    # empty only between a reap and the fork after it (milliseconds; the
+    # sampling adds its own), and full most of the time: a back-off would
+    # leave the pool short for seconds
+    assert empty <= 0.2, empty
+    assert full >= 0.5, full
+    # The only requests that may fail are those in flight when a kill was
+    # sent (a worker had accepted them); the rest, even one sent while no
+    # worker was alive, wait in the listen queue and get their answer.
+    assert all(any(t0 <= k1 and k0 <= t1 for k0, k1, _ in kills)
+               for t0, t1 in failed), (failed, kills)
+    assert slowest < 0.5, slowest
+
+
+def cgroup_mounts():
+    """{2: the cgroup v2 mount, 1: the v1 mount with the memory controller}
+    as far as they are mounted."""
+    mounts = {}
+    with open("/proc/self/mountinfo") as fh:
+        for line in fh:
+            fields, _, fs = line.partition(" - ")
+            fstype, _, opts = fs.split()[:3]
+            if fstype == "cgroup2":
+                mounts.setdefault(2, fields.split()[4])
+            elif fstype == "cgroup" and "memory" in opts.split(","):
+                mounts.setdefault(1, fields.split()[4])
+    return mounts
+
+
+def swap_on():
+    with open("/proc/swaps") as fh:
+        return any(line.startswith("/") for line in fh)
+
+
+def memory_cgroup(limit):
+    """A new child of this process's memory cgroup, v2 or else v1, held to
+    limit bytes and no swap, so that going over it gets a process of the
+    cgroup OOM-killed and nothing outside it. Skips the test when no such
+    cgroup can be made here."""
+    mounts, why = cgroup_mounts(), []
+    name = "fpmd-oom-%d" % os.getpid()
+    with open("/proc/self/cgroup") as fh:
+        own = [line.rstrip("\n").split(":", 2) for line in fh]
+    for _, controllers, path in own:
+        version = 2 if controllers == "" else 1
+        if version not in mounts or (
+                version == 1 and "memory" not in controllers.split(",")):
+            continue
+        d = os.path.join(mounts[version] + path, name)
+        limits = (["memory.max", "memory.swap.max"] if version == 2 else
+                  ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"])
+        try:
+            os.mkdir(d)
+        except OSError as e:
+            why.append("cgroup v%d: %s" % (version, e))
+            continue
+        try:
+            if not os.path.exists(os.path.join(d, limits[0])):
+                raise OSError("no memory controller under %s" % path)
+            with open(os.path.join(d, limits[0]), "w") as fh:
+                fh.write(str(limit))
+            if os.path.exists(os.path.join(d, limits[1])):
+                with open(os.path.join(d, limits[1]), "w") as fh:
+                    fh.write("0" if version == 2 else str(limit))
+            elif swap_on():
+                raise OSError("swap is on and the cgroup cannot limit it")
+            with open(os.path.join(d, limits[0])) as fh:
+                if int(fh.read()) > limit:
+                    raise OSError("%s did not take" % limits[0])
+            return d
+        except OSError as e:
+            why.append("cgroup v%d: %s" % (version, e))
+            os.rmdir(d)
+    pytest.skip("cannot make a memory-limited cgroup: %s"
+                % ("; ".join(why) or "no cgroup hierarchy with memory"))
+
+
+def remove_cgroup(d):
+    def gone():
+        try:
+            os.rmdir(d)
+        except OSError as e:
+            if e.errno != errno.EBUSY:      # its last process still exiting
+                raise
+            return False
+        return True
+    wait_for(gone, 5, "cgroup %s removed" % d)
+
+
+def test_oom_kill_is_logged_as_such(tmpdir_path, servers):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to make a memory-limited cgroup")
+    limit = 128 << 20
+    cgroup = memory_cgroup(limit)
+    try:
+        f, addr = start(tmpdir_path, servers, binary=FPMD_TEST_BIN)
+        old = wait_workers(f, 2)
+        with open(os.path.join(cgroup, "cgroup.procs"), "w") as fh:
+            fh.write(str(f.pid))
+        # a reload forks every worker anew, now inside the cgroup
+        f.signal(signal.SIGUSR2)
+        workers = wait_for(lambda: len(live_workers(f)) == 2
+                           and not set(old) & set(f.workers())
+                           and live_workers(f), 10, "workers in the cgroup")
+        for w in workers:
+            with open("/proc/%d/cgroup" % w) as fh:
+                assert os.path.basename(cgroup) in fh.read()
+            # the victim must be a worker, never the master
+            with open("/proc/%d/oom_score_adj" % w, "w") as fh:
+                fh.write("1000")
+        try:
+            got = probe(addr, "/fault/alloc?mb=%d" % (4 * limit >> 20))
+        except Exception:           # the worker died under the request
+            got = None
+        assert got is None, got
+        line = wait_for(lambda: re.search(
+            r"WARNING: \[pool www\] child (\d+) was killed by the OOM killer "
+            r"\(SIGKILL\) after [\d.]+ seconds from start; lower "
+            r"pm.max_children or memory use", f.log_text()), 5, "OOM line")
+        assert int(line.group(1)) in workers
+        assert "child %s exited on signal 9" % line.group(1) \
+            not in f.log_text()
+        # a SIGKILL with no OOM kill behind it is only a signal
+        victim = wait_workers(f, 2)[0]
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: re.search(r"child %d exited on signal 9 \(SIGKILL\)"
+                                   % victim, f.log_text()), 5, "kill line")
+        assert "child %d was killed by the OOM" % victim not in f.log_text()
+        assert probe(addr, "/hello")[1] == b"hello world\n"
+    finally:
+        for s in servers:
+            s.stop()
+        remove_cgroup(cgroup)
 
 
 def test_emergency_restart_threshold_reloads(tmpdir_path, servers):
