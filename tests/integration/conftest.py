@@ -261,6 +261,20 @@ class Nginx:
         return out
 
 
+def read_all(sock):
+    """What the peer sends until it closes (a reset ends it too)."""
+    out = b""
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except ConnectionResetError:
+        pass
+    return out
+
+
 def http_request(port, method, path, body=None, headers=None, timeout=30):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:

@@ -12,7 +12,7 @@ import socket
 import pytest
 
 from conftest import (FPMD_TEST_BIN, Fpmd, Nginx, base_conf, free_port,
-                      http_request)
+                      http_request, read_all)
 
 EXTRA = """
 limits: { parsed_body: 2k, form_fields: 5, json_depth: 4 }
@@ -91,12 +91,7 @@ def raw_get(port, target, headers=b""):
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     s.sendall(b"GET %s HTTP/1.1\r\nHost: a\r\n%sConnection: close\r\n\r\n"
               % (target.encode(), headers))
-    out = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        out += chunk
+    out = read_all(s)
     s.close()
     return out
 

@@ -17,7 +17,7 @@ import pytest
 
 import fcgi_client as fc
 from conftest import (SANITIZED, Fpmd, Nginx, base_conf, can_connect,
-                      free_port, wait_for)
+                      free_port, read_all, wait_for)
 
 
 def raise_nofile(want):
@@ -52,12 +52,7 @@ def hello_http(port, timeout=1.0):
     try:
         s.sendall(b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
                   b"\r\n")
-        out = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            out += chunk
+        out = read_all(s)
         # nginx answers chunked, fpmd with a length
         return out.startswith(b"HTTP/1.1 200 ") and b"hello world\n" in out
     finally:
@@ -276,12 +271,7 @@ def test_drip_fed_body_is_cut_but_a_steady_upload_goes_on(tmpdir_path,
     for i in range(0, len(body), 8192):
         s.sendall(body[i:i + 8192])
         time.sleep(0.125)
-    out = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        out += chunk
+    out = read_all(s)
     s.close()
     assert out.startswith(b"HTTP/1.1 200 ")
     assert json.loads(out.partition(b"\r\n\r\n")[2])["body_length"] == \

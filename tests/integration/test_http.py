@@ -15,7 +15,7 @@ import pytest
 
 import fcgi_client as fc
 from conftest import (SANITIZED, Fpmd, Nginx, base_conf, free_port,
-                      http_request, wait_for)
+                      http_request, read_all, wait_for)
 
 
 # base_conf's FastCGI pool, plus an HTTP listener and tight HTTP limits.
@@ -364,20 +364,12 @@ def test_chunk_extensions_are_bounded(web):
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     s.sendall(b"POST /probe HTTP/1.1\r\nHost: a\r\n"
               b"Transfer-Encoding: chunked\r\n\r\n1;e=")
-    out = b""
     try:
         for _ in range(64):
             s.sendall(b"x" * 16384)
     except (BrokenPipeError, ConnectionResetError):
         pass
-    try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            out += chunk
-    except ConnectionResetError:
-        pass
+    out = read_all(s)
     s.close()
     assert statuses(out) == [400], out[:300]
 
