@@ -9,6 +9,7 @@ import hashlib
 import http.client
 import os
 import re
+import signal
 import time
 
 import pytest
@@ -45,6 +46,19 @@ echo json_encode(['method' => $_SERVER['REQUEST_METHOD'],
     'len' => strlen($body), 'sha' => hash('sha256', $body)]);
 """
 
+# Writes its own pid where the test can find the child serving it, then
+# sleeps: before any output, or after a head and some body went out.
+DIES = r"""<?php
+file_put_contents(__DIR__ . '/../run/' . $_GET['tag'], getmypid());
+if (isset($_GET['early'])) { sleep(30); exit; }
+header('Content-Type: text/plain');
+echo str_repeat('x', 1000), "\n";
+while (ob_get_level()) ob_end_flush();
+flush();
+sleep(30);
+echo "end\n";
+"""
+
 SERVER = """
     server {{
         listen 127.0.0.1:{port};
@@ -68,7 +82,8 @@ def sides(request, tmpdir_path, servers):
     sockets on both hops, fpmd keeping its connections to php-fpm over
     TCP."""
     unix = request.param == "unix"
-    php = PhpFpm(tmpdir_path, {"probe.php": PROBE}, unix=unix).start()
+    php = PhpFpm(tmpdir_path, {"probe.php": PROBE, "dies.php": DIES},
+                 unix=unix).start()
     servers.append(php)
     # over TCP, connections to php-fpm are kept (its 2 children, one per
     # connection); over unix sockets, one per request
@@ -286,7 +301,6 @@ def test_php_fpm_at_max_children_is_a_bounded_wait(sides, servers):
 
 def test_paused_backend_times_out_and_a_killed_child_fails_one_request(
         sides, servers):
-    import signal
     import threading
     from backends import stop_process
     ports, f, _ = sides
@@ -316,4 +330,48 @@ def test_paused_backend_times_out_and_a_killed_child_fails_one_request(
     t.join()
     assert result["r"][2] != b"start\nend\n"    # never passed off as whole
     wait_for(lambda: fetch(ports["fpmd"], "GET", "/probe.php")[0] == 200, 5,
+             "the next request is served")
+
+
+def serving_child(php, tag):
+    """The pid of the php-fpm child running dies.php?tag=TAG, which it
+    writes first thing."""
+    path = os.path.join(php.dir, "run", tag)
+
+    def pid():
+        try:
+            with open(path) as fh:
+                return int(fh.read() or 0)
+        except (OSError, ValueError):
+            return 0
+    return wait_for(pid, 10, "dies.php to write its pid")
+
+
+def run_dir(php):
+    d = os.path.join(php.dir, "run")
+    os.makedirs(d, exist_ok=True)
+    os.chmod(d, 0o777)      # php-fpm's children may run as www-data
+
+
+@pytest.mark.parametrize("via", ["http", "fpmd_keep"])
+def test_a_child_killed_mid_answer_cuts_it_short(sides, servers, via):
+    """The head and some body went out when php-fpm's child dies: the
+    client's answer ends without its end (no last chunk, straight from
+    fpmd's HTTP or from nginx, told over FastCGI by a close before
+    END_REQUEST)."""
+    ports, f, hport = sides
+    php = next(s for s in servers if isinstance(s, PhpFpm))
+    run_dir(php)
+    tag = "mid-" + via
+    port = hport if via == "http" else ports[via]
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", "/dies.php?tag=" + tag, headers={"X-Request-Id": tag})
+    r = c.getresponse()
+    assert r.status == 200
+    assert r.read(1001) == b"x" * 1000 + b"\n"
+    os.kill(serving_child(php, tag), signal.SIGKILL)
+    with pytest.raises(http.client.IncompleteRead):
+        r.read()
+    c.close()
+    wait_for(lambda: fetch(port, "GET", "/probe.php")[0] == 200, 5,
              "the next request is served")
