@@ -297,10 +297,10 @@ fpmd_legacy_forward(struct fpmd_req *req, const char *pool,
         if (fpmd_resp_write(req, buf, (size_t) n) != FPMD_OK)
             return FPMD_ERROR;
     }
-    /* Cut short (the backend died mid-answer): the client must not take
-     * it for whole. */
-    return n < 0 || fpmd_call_status(call) != FPMD_CALL_OK ? FPMD_ERROR
-                                                           : FPMD_OK;
+    /* STDOUT's end may come a read before END_REQUEST: the answer is
+     * whole once the call ended well. Cut short (the backend died
+     * mid-answer), the client must not take it for whole. */
+    return n == 0 && fpmd_await(req, call) == FPMD_OK ? FPMD_OK : FPMD_ERROR;
 }
 
 static void
@@ -354,7 +354,7 @@ fpmd_legacy_fetch(struct fpmd_req *req, const char *pool,
     keep(a, buf + used, (size_t) n - used, max);
     while ((n = fpmd_fastcgi_stdout(call, buf, CHUNK)) > 0)
         keep(a, buf, (size_t) n, max);
-    if (n < 0 || fpmd_call_status(call) != FPMD_CALL_OK) {
+    if (n < 0 || fpmd_await(req, call) != FPMD_OK) {
         a->error = "the backend's answer was cut short";
         return FPMD_ERROR;
     }

@@ -10,10 +10,14 @@ import http.client
 import os
 import re
 import signal
+import socket
+import struct
+import threading
 import time
 
 import pytest
 
+import fcgi_client as fc
 from backends import (NginxFront, PhpFpm, backend, no_worker_died,  # noqa: F401
                       settle, start_fpmd)
 from conftest import free_port, wait_for
@@ -75,6 +79,18 @@ SERVER = """
 """
 
 
+def start_legacy_fpmd(tmp, servers, legacy_yaml):
+    """fpmd-test with legacy_yaml and every request routed to legacy:
+    (fpmd, its HTTP port, its FastCGI port)."""
+    f, hport, fport = start_fpmd(tmp, servers, legacy_yaml)
+    text = open(f.conf).read().replace(
+        "routes:\n", "routes:\n  - match: \"*\"\n    to: legacy\n", 1)
+    f.stop()
+    f.write_conf(text)
+    f.start(("127.0.0.1", fport))
+    return f, hport, fport
+
+
 @pytest.fixture(params=["tcp", "unix"])
 def sides(request, tmpdir_path, servers):
     """php-fpm, fpmd in front of it, and nginx with a server straight to
@@ -87,7 +103,7 @@ def sides(request, tmpdir_path, servers):
     servers.append(php)
     # over TCP, connections to php-fpm are kept (its 2 children, one per
     # connection); over unix sockets, one per request
-    _, hport, fport = start_fpmd(tmpdir_path, servers, """
+    f, hport, fport = start_legacy_fpmd(tmpdir_path, servers, """
 legacy:
   fastcgi: {}
   timeout: 3s
@@ -96,12 +112,6 @@ legacy:
   {}
 """.format(php.address, php.www, "keep_alive: false" if unix
            else "max: 2"))
-    f = servers[-1]
-    text = open(f.conf).read().replace(
-        "routes:\n", "routes:\n  - match: \"*\"\n    to: legacy\n", 1)
-    f.stop()
-    f.write_conf(text)
-    f.start(("127.0.0.1", fport))
     fpmd_addr = ("unix:" + os.path.join(tmpdir_path, "fpmd.sock") if unix
                  else "127.0.0.1:%d" % fport)
     ports = {name: free_port() for name in ("direct", "fpmd", "fpmd_keep")}
@@ -272,7 +282,6 @@ def test_php_fpm_at_max_children_is_a_bounded_wait(sides, servers):
     the next request waits for one in fpmd's queue, wait_timeout (1 s),
     then gets a 503; a connection per request (unix) waits in php-fpm's
     backlog until the legacy timeout (3 s of silence): a 504."""
-    import threading
     ports, f, _ = sides
     unix = "keep_alive: false" in open(f.conf).read()
     done = []
@@ -301,7 +310,6 @@ def test_php_fpm_at_max_children_is_a_bounded_wait(sides, servers):
 
 def test_paused_backend_times_out_and_a_killed_child_fails_one_request(
         sides, servers):
-    import threading
     from backends import stop_process
     ports, f, _ = sides
     php = next(s for s in servers if isinstance(s, PhpFpm))
@@ -375,3 +383,83 @@ def test_a_child_killed_mid_answer_cuts_it_short(sides, servers, via):
     c.close()
     wait_for(lambda: fetch(port, "GET", "/probe.php")[0] == 200, 5,
              "the next request is served")
+
+
+class FakePhpFpm:
+    """A FastCGI server for what php-fpm does not send: serve(conn) answers
+    each connection once the request's records are in, then the
+    connection closes when fpmd closes it."""
+
+    def __init__(self, serve):
+        self.serve = serve
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.address = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return      # stopped
+            with conn:
+                try:
+                    self._answer(conn)
+                except OSError:
+                    pass    # fpmd gave up first: its test says so
+
+    def _answer(self, conn):
+        conn.settimeout(10)
+        buf = b""
+        # the request ends with an empty STDIN record
+        while fc.record(fc.STDIN, 1) not in buf:
+            more = conn.recv(65536)
+            if not more:
+                return
+            buf += more
+        self.serve(conn)
+        while conn.recv(65536):     # until fpmd closes
+            pass
+
+    def stop(self):
+        self.sock.shutdown(socket.SHUT_RDWR)    # wakes the accept()
+        self.sock.close()
+        self.thread.join(15)
+
+    def logs(self):
+        return ""
+
+
+END = fc.record(fc.END_REQUEST, 1, struct.pack(">IB3x", 0,
+                                                fc.REQUEST_COMPLETE))
+
+
+def test_an_answer_is_whole_at_end_request_not_at_the_end_of_stdout(
+        tmpdir_path, servers):
+    """STDOUT's end and END_REQUEST may come in two reads: the answer is
+    whole (last chunk) once END_REQUEST came, not taken for cut short in
+    between."""
+    body_seen = threading.Event()
+
+    def serve(conn):
+        conn.sendall(fc.stream(fc.STDOUT, 1, b"Content-Type: text/plain"
+                               b"\r\n\r\nhello"))
+        body_seen.wait(10)
+        conn.sendall(END)
+
+    fake = FakePhpFpm(serve)
+    servers.append(fake)
+    f, hport, _ = start_legacy_fpmd(tmpdir_path, servers, """
+legacy:
+  fastcgi: %s
+  keep_alive: false
+  document_root: /srv
+""" % fake.address)
+    c = http.client.HTTPConnection("127.0.0.1", hport, timeout=30)
+    c.request("GET", "/x.php")
+    r = c.getresponse()
+    assert r.status == 200 and r.read(5) == b"hello"
+    body_seen.set()
+    assert r.read() == b""
+    c.close()
