@@ -193,8 +193,13 @@ parse(struct fconn *fc)
         if (rc == FPMD_DONE)
             break;
         if (rc != FPMD_OK) {
-            fpmd_pool_conn_lost(fc->pc, fc->parser.err ? fc->parser.err
-                                        : "bad record stream");
+            char why[128];
+
+            /* only on_stdout fails without a parser error */
+            snprintf(why, sizeof(why), "%s%s",
+                     fc->parser.err ? "protocol error: " : "",
+                     fc->parser.err ? fc->parser.err : "out of memory");
+            fpmd_pool_conn_lost(fc->pc, why);
             return;
         }
     }
@@ -225,8 +230,16 @@ conn_read(struct fconn *fc)
     }
     n = read(fc->fd, fc->rbuf + fc->rlen, sizeof(fc->rbuf) - fc->rlen);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-        fpmd_pool_conn_lost(fc->pc, n == 0 ? "closed by the backend"
-                                           : strerror(errno));
+        char why[128];
+
+        /* Busy, so before END_REQUEST. A php-fpm child that dies with
+         * input unread (the STDIN end its script never asked for) resets
+         * the connection rather than closing it. */
+        snprintf(why, sizeof(why), "%s before END_REQUEST",
+                 n == 0 ? "closed by the backend"
+                 : errno == ECONNRESET ? "reset by the backend"
+                 : strerror(errno));
+        fpmd_pool_conn_lost(fc->pc, why);
         return;
     }
     if (n > 0) {
