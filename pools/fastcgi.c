@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,15 +101,10 @@ on_stderr(void *ctx, const uint8_t *p, size_t n)
     struct fconn *fc = ctx;
     struct fcall *d = current(fc);
 
-    /* php-fpm's warnings, one log line per record, with the request, its
-     * route and its id. */
+    /* php-fpm's warnings, one log line per record. */
     if (d != NULL)
-        fpmd_log_req(d->req, FPMD_LOG_WARNING, "legacy stderr (route %s, "
-                     "request id %s): %.*s",
-                     d->req->match.route != NULL ? d->req->match.route->path
-                                                 : "-",
-                     fpmd_req_id(d->req)[0] ? fpmd_req_id(d->req) : "-",
-                     (int) (n > 1024 ? 1024 : n), (const char *) p);
+        fpmd_fastcgi_log(d->req, "legacy stderr", "%.*s",
+                         (int) (n > 1024 ? 1024 : n), (const char *) p);
     return FPMD_OK;
 }
 
@@ -542,4 +538,18 @@ fpmd_fastcgi_stdout(struct fpmd_call *call, void *buf, size_t len)
         if (park(call) != FPMD_OK)
             return -1;
     }
+}
+
+void
+fpmd_fastcgi_log(struct fpmd_req *req, const char *who, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fpmd_log_req(req, FPMD_LOG_WARNING, "%s (route %s, request id %s): %s",
+                 who, req->match.route != NULL ? req->match.route->path : "-",
+                 fpmd_req_id(req)[0] ? fpmd_req_id(req) : "-", msg);
 }
