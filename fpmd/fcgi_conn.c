@@ -114,6 +114,14 @@ finish(struct fpmd_req *req)
     req->finished = 1;
     if (c->base.closed)
         return;
+    /* FastCGI has no record for an answer that failed midway: the web
+     * server learns it from a close before END_REQUEST (nginx: "upstream
+     * prematurely closed"), and cuts its own answer short. Requests still
+     * running on the connection finish first. */
+    if (req->cut_short) {
+        c->base.close_after_flush = 1;
+        return;
+    }
     /* FastCGI 1.0 §5.3: the stream ends with an empty record, then exactly
      * one END_REQUEST; nothing for this id follows it. */
     fpmd_fcgi_write_eos(c->base.out, FCGI_STDOUT, req->id);

@@ -76,8 +76,15 @@ fpmd_hooks_run(struct fpmd_req *req, fpmd_handler_fn handler)
         rc = handler(req);
     else if (rc == FPMD_DONE)
         rc = FPMD_OK;
-    if (rc != FPMD_OK && !req->aborted)
-        run_reverse(req, FPMD_HOOK_ERROR);
+    if (rc != FPMD_OK && !req->aborted) {
+        /* Once the head is out, an answer that does not end cleanly is
+         * the only way left to tell the client it is not whole; before,
+         * the error hooks may still answer in full. */
+        if (req->head_sent)
+            req->cut_short = 1;
+        else
+            run_reverse(req, FPMD_HOOK_ERROR);
+    }
     run_reverse(req, FPMD_HOOK_AFTER);
     return rc;
 }

@@ -6,7 +6,8 @@
 
 /* Runs req through the before hooks, handler, then the on-error and after
  * hooks (see fpmd.h). Returns FPMD_OK, or FPMD_ERROR when the request
- * failed and nothing may have answered it. */
+ * failed and nothing may have answered it; a failure after the head
+ * leaves the answer cut short (req->cut_short) instead. */
 int fpmd_hooks_run(struct fpmd_req *req, fpmd_handler_fn handler);
 
 /* Every registered hook in running order, for `fpmd -t --routes`. */

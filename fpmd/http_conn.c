@@ -241,11 +241,13 @@ finish(struct fpmd_req *req)
     req->finished = 1;
     if (c->base.closed)
         return;
-    if (c->chunked)
+    /* Cut short: no last chunk, and the close that follows tells a client
+     * of a Content-Length answer too. */
+    if (c->chunked && !req->cut_short)
         evbuffer_add(c->base.out, "0\r\n\r\n", 5);
     /* A request whose body was not read to the end leaves the stream at an
      * unknown point: the connection cannot carry another request. */
-    if (!req->body_eof)
+    if (!req->body_eof || req->cut_short)
         c->keep_alive = 0;
 }
 

@@ -73,6 +73,7 @@ struct fpmd_req {
     unsigned started:1;             /* handler coroutine created */
     unsigned head_sent:1;
     unsigned finished:1;            /* response terminated */
+    unsigned cut_short:1;           /* the handler failed after the head */
     unsigned aborted:1;
     unsigned body_eof:1;
     unsigned body_too_large:1;

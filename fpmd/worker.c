@@ -155,7 +155,7 @@ slot_request_end(struct fpmd_worker *w, struct fpmd_req *req, uint64_t now,
 
         side->requests++;
         side->errors += req->status >= 500 || req->terminated
-            || (req->aborted && !req->finished);
+            || req->cut_short || (req->aborted && !req->finished);
         side->hist[fpmd_sb_hist_bucket(now - req->start_us)]++;
     }
     fpmd_scoreboard_end_write(w->slot);

@@ -16,7 +16,6 @@
 #include <event2/buffer.h>
 
 #include "fpmd/fpmd.h"
-#include "fpmd/log.h"
 #include "fpmd/req.h"
 #include "fpmd/worker.h"
 #include "migrate/cgi_head.h"
@@ -32,15 +31,82 @@ head_free(void *h)
     fpmd_cgi_head_free(h);
 }
 
-/* The call failed before the head: the status that says why. */
+/* A call under way, and how much of php-fpm's answer has come (its head
+ * included): what the line about its failure says. */
+struct exchange {
+    struct fpmd_req *req;
+    const char *pool;
+    struct fpmd_call *call;
+    size_t got;
+};
+
 static int
-fail_reply(struct fpmd_req *req, struct fpmd_call *call, const char *why)
+call_failed(const struct fpmd_call *call)
 {
-    if (fpmd_call_status(call) != FPMD_CALL_OK
-        && fpmd_call_status(call) != FPMD_CALL_PENDING)
-        return fpmd_reply_error(req, fpmd_call_http_status(call),
-                                fpmd_call_error(call));
-    return fpmd_reply_error(req, 502, why);
+    return fpmd_call_status(call) != FPMD_CALL_OK
+        && fpmd_call_status(call) != FPMD_CALL_PENDING;
+}
+
+/* The call's error without the pool's name: the pool's own errors start
+ * with it, and the log line names the pool already. */
+static const char *
+call_error(const struct exchange *x)
+{
+    const char *e = fpmd_call_error(x->call);
+    size_t len = strlen(x->pool);
+
+    return strncmp(e, x->pool, len) == 0 && strncmp(e + len, ": ", 2) == 0
+        ? e + len + 2 : e;
+}
+
+/* One line per pass-through that failed on php-fpm's side: what went
+ * wrong, how much of php-fpm's answer had come, and what the client is
+ * left with: status, or (0) its answer cut short. None when the client
+ * left first, which is no failure of php-fpm's. */
+static void
+log_failure(const struct exchange *x, const char *what, int status)
+{
+    char who[80], after[64], left[64];
+
+    if (fpmd_req_aborted(x->req))
+        return;
+    snprintf(who, sizeof(who), "legacy %s", x->pool);
+    if (x->got > 0)
+        snprintf(after, sizeof(after), "after %zu bytes of answer", x->got);
+    else
+        snprintf(after, sizeof(after), "before any answer");
+    if (status != 0)
+        snprintf(left, sizeof(left), "the client gets a %d", status);
+    else
+        snprintf(left, sizeof(left), "the client's answer is cut short");
+    fpmd_fastcgi_log(x->req, who, "%s, %s: %s", what, after, left);
+}
+
+/* The call failed before the head: the status that says why, and the
+ * line in the log. */
+static int
+fail_reply(const struct exchange *x, const char *why)
+{
+    int failed = call_failed(x->call);
+    int status = failed ? fpmd_call_http_status(x->call) : 502;
+
+    log_failure(x, failed ? call_error(x) : why, status);
+    return fpmd_reply_error(x->req, status,
+                            failed ? fpmd_call_error(x->call) : why);
+}
+
+/* The rule php-fpm's head broke, for the log or a shadow's error. */
+static const char *
+head_error(struct fpmd_req *req, const struct fpmd_cgi_head *head)
+{
+    static const char what[] = "the backend sent an invalid head";
+    size_t len = sizeof(what) + 2 + strlen(head->err);
+    char *s = fpmd_alloc(req, len);
+
+    if (s == NULL)
+        return what;
+    snprintf(s, len, "%s: %s", what, head->err);
+    return s;
 }
 
 /* What goes to php-fpm beside the request's own params. */
@@ -215,30 +281,34 @@ send_request(struct fpmd_req *req, const struct outgoing *o, char *buf,
     return call;
 }
 
+/* The next piece of php-fpm's answer, counted. */
+static ssize_t
+take(struct exchange *x, char *buf)
+{
+    ssize_t n = fpmd_fastcgi_stdout(x->call, buf, CHUNK);
+
+    if (n > 0)
+        x->got += (size_t) n;
+    return n;
+}
+
 /* Reads STDOUT until the head is whole: FPMD_OK with the first body
- * bytes at buf + *used .. buf + *n; else FPMD_ERROR with *why. */
+ * bytes at buf + *used .. buf + *n; FPMD_ERROR when the answer ended or
+ * failed first, or its head broke a rule (head->err). */
 static int
-read_head(struct fpmd_req *req, struct fpmd_call *call,
-          struct fpmd_cgi_head *head, char *buf, ssize_t *n, size_t *used,
-          const char **why)
+read_head(struct exchange *x, struct fpmd_cgi_head *head, char *buf,
+          ssize_t *n, size_t *used)
 {
     int rc = FPMD_AGAIN;
 
     *used = 0;
     while (rc == FPMD_AGAIN) {
-        *n = fpmd_fastcgi_stdout(call, buf, CHUNK);
-        if (*n <= 0) {
-            *why = "the backend sent no complete head";
+        *n = take(x, buf);
+        if (*n <= 0)
             return FPMD_ERROR;
-        }
         rc = fpmd_cgi_head_feed(head, buf, (size_t) *n, used);
     }
-    if (rc != FPMD_OK) {
-        fpmd_log_req(req, FPMD_LOG_WARNING, "legacy: %s", head->err);
-        *why = "the backend sent an invalid head";
-        return FPMD_ERROR;
-    }
-    return FPMD_OK;
+    return rc;
 }
 
 static struct fpmd_cgi_head *
@@ -263,8 +333,7 @@ fpmd_legacy_forward(struct fpmd_req *req, const char *pool,
     struct fpmd_cgi_head *head = new_head(req);
     char *buf = fpmd_alloc(req, CHUNK);
     struct outgoing o = {pool, cr, NULL, 0};
-    struct fpmd_call *call;
-    const char *why;
+    struct exchange x = {req, pool, NULL, 0};
     size_t used;
     ssize_t n;
     int fail, status;
@@ -274,14 +343,17 @@ fpmd_legacy_forward(struct fpmd_req *req, const char *pool,
     req->served_legacy = 1;
     if ((status = prepare(req, &o)) != FPMD_OK)
         return fpmd_reply_error(req, status, NULL);
-    call = send_request(req, &o, buf, &fail);
-    if (call == NULL)
+    x.call = send_request(req, &o, buf, &fail);
+    if (x.call == NULL)
         return FPMD_ERROR;
     if (fail)
-        return fail_reply(req, call, "the backend took no body");
-    if (read_head(req, call, head, buf, &n, &used, &why) != FPMD_OK)
-        return head->err != NULL ? fpmd_reply_error(req, 502, why)
-                                 : fail_reply(req, call, why);
+        return fail_reply(&x, "the backend took no body");
+    if (read_head(&x, head, buf, &n, &used) != FPMD_OK) {
+        if (head->err == NULL)
+            return fail_reply(&x, "the backend sent no complete head");
+        log_failure(&x, head_error(req, head), 502);
+        return fpmd_reply_error(req, 502, "the backend sent an invalid head");
+    }
     if (fpmd_resp_status(req, head->status) != FPMD_OK)
         return FPMD_ERROR;
     for (size_t i = 0; i < head->nheaders; i++) {
@@ -293,14 +365,18 @@ fpmd_legacy_forward(struct fpmd_req *req, const char *pool,
     /* The head has gone out with the first body bytes, or alone. */
     if (fpmd_resp_write(req, buf + used, (size_t) n - used) != FPMD_OK)
         return FPMD_ERROR;
-    while ((n = fpmd_fastcgi_stdout(call, buf, CHUNK)) > 0) {
+    while ((n = take(&x, buf)) > 0) {
         if (fpmd_resp_write(req, buf, (size_t) n) != FPMD_OK)
             return FPMD_ERROR;
     }
-    /* Cut short (the backend died mid-answer): the client must not take
-     * it for whole. */
-    return n < 0 || fpmd_call_status(call) != FPMD_CALL_OK ? FPMD_ERROR
-                                                           : FPMD_OK;
+    /* STDOUT's end may come a read before END_REQUEST: the answer is
+     * whole once the call ended well. */
+    if (n == 0 && fpmd_await(req, x.call) == FPMD_OK)
+        return FPMD_OK;
+    /* Cut short (php-fpm died mid-answer): the client must not take it
+     * for whole. */
+    log_failure(&x, call_error(&x), 0);
+    return FPMD_ERROR;
 }
 
 static void
@@ -322,7 +398,7 @@ fpmd_legacy_fetch(struct fpmd_req *req, const char *pool,
     struct fpmd_cgi_head *head = new_head(req);
     char *buf = fpmd_alloc(req, CHUNK);
     struct outgoing o = {pool, cr, NULL, 0};
-    struct fpmd_call *call;
+    struct exchange x = {req, pool, NULL, 0};
     size_t used;
     ssize_t n;
     int fail;
@@ -336,15 +412,16 @@ fpmd_legacy_fetch(struct fpmd_req *req, const char *pool,
         a->error = "the body could not be read";
         return FPMD_ERROR;
     }
-    call = send_request(req, &o, buf, &fail);
-    if (call == NULL)
+    x.call = send_request(req, &o, buf, &fail);
+    if (x.call == NULL)
         return FPMD_ERROR;
-    a->error = fail ? "the backend took no body" : NULL;
-    if (fail || read_head(req, call, head, buf, &n, &used, &a->error)
-                    != FPMD_OK) {
-        if (fpmd_call_status(call) != FPMD_CALL_OK
-            && fpmd_call_status(call) != FPMD_CALL_PENDING)
-            a->error = fpmd_call_error(call);
+    if (fail || read_head(&x, head, buf, &n, &used) != FPMD_OK) {
+        /* Counted and logged as a shadow error, not as a client's. */
+        a->error = fail ? "the backend took no body"
+            : head->err != NULL ? head_error(req, head)
+            : "the backend sent no complete head";
+        if (call_failed(x.call))
+            a->error = fpmd_call_error(x.call);
         return FPMD_ERROR;
     }
     for (size_t i = 0; i < head->nheaders; i++) {
@@ -352,12 +429,13 @@ fpmd_legacy_fetch(struct fpmd_req *req, const char *pool,
             a->content_type = head->headers[i].value;
     }
     keep(a, buf + used, (size_t) n - used, max);
-    while ((n = fpmd_fastcgi_stdout(call, buf, CHUNK)) > 0)
+    while ((n = take(&x, buf)) > 0)
         keep(a, buf, (size_t) n, max);
-    if (n < 0 || fpmd_call_status(call) != FPMD_CALL_OK) {
+    if (n < 0 || fpmd_await(req, x.call) != FPMD_OK) {
         a->error = "the backend's answer was cut short";
         return FPMD_ERROR;
     }
+    a->error = NULL;
     a->status = head->status;
     return FPMD_OK;
 }

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,15 +101,10 @@ on_stderr(void *ctx, const uint8_t *p, size_t n)
     struct fconn *fc = ctx;
     struct fcall *d = current(fc);
 
-    /* php-fpm's warnings, one log line per record, with the request, its
-     * route and its id. */
+    /* php-fpm's warnings, one log line per record. */
     if (d != NULL)
-        fpmd_log_req(d->req, FPMD_LOG_WARNING, "legacy stderr (route %s, "
-                     "request id %s): %.*s",
-                     d->req->match.route != NULL ? d->req->match.route->path
-                                                 : "-",
-                     fpmd_req_id(d->req)[0] ? fpmd_req_id(d->req) : "-",
-                     (int) (n > 1024 ? 1024 : n), (const char *) p);
+        fpmd_fastcgi_log(d->req, "legacy stderr", "%.*s",
+                         (int) (n > 1024 ? 1024 : n), (const char *) p);
     return FPMD_OK;
 }
 
@@ -193,8 +189,13 @@ parse(struct fconn *fc)
         if (rc == FPMD_DONE)
             break;
         if (rc != FPMD_OK) {
-            fpmd_pool_conn_lost(fc->pc, fc->parser.err ? fc->parser.err
-                                        : "bad record stream");
+            char why[128];
+
+            /* only on_stdout fails without a parser error */
+            snprintf(why, sizeof(why), "%s%s",
+                     fc->parser.err ? "protocol error: " : "",
+                     fc->parser.err ? fc->parser.err : "out of memory");
+            fpmd_pool_conn_lost(fc->pc, why);
             return;
         }
     }
@@ -225,8 +226,16 @@ conn_read(struct fconn *fc)
     }
     n = read(fc->fd, fc->rbuf + fc->rlen, sizeof(fc->rbuf) - fc->rlen);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-        fpmd_pool_conn_lost(fc->pc, n == 0 ? "closed by the backend"
-                                           : strerror(errno));
+        char why[128];
+
+        /* Busy, so before END_REQUEST. A php-fpm child that dies with
+         * input unread (the STDIN end its script never asked for) resets
+         * the connection rather than closing it. */
+        snprintf(why, sizeof(why), "%s before END_REQUEST",
+                 n == 0 ? "closed by the backend"
+                 : errno == ECONNRESET ? "reset by the backend"
+                 : strerror(errno));
+        fpmd_pool_conn_lost(fc->pc, why);
         return;
     }
     if (n > 0) {
@@ -529,4 +538,18 @@ fpmd_fastcgi_stdout(struct fpmd_call *call, void *buf, size_t len)
         if (park(call) != FPMD_OK)
             return -1;
     }
+}
+
+void
+fpmd_fastcgi_log(struct fpmd_req *req, const char *who, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fpmd_log_req(req, FPMD_LOG_WARNING, "%s (route %s, request id %s): %s",
+                 who, req->match.route != NULL ? req->match.route->path : "-",
+                 fpmd_req_id(req)[0] ? fpmd_req_id(req) : "-", msg);
 }

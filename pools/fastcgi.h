@@ -29,4 +29,12 @@ int fpmd_fastcgi_stdin(struct fpmd_call *call, const void *data, size_t len);
  * well); -1 when the call failed first. */
 ssize_t fpmd_fastcgi_stdout(struct fpmd_call *call, void *buf, size_t len);
 
+/* A WARNING about req in the shape of php-fpm's stderr lines: "METHOD
+ * URI: who (route R, request id I): message", "-" for a route or an id it
+ * does not have. Operators follow one request across fpmd's log and
+ * php-fpm's by them. */
+void fpmd_fastcgi_log(struct fpmd_req *req, const char *who,
+                      const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -10,10 +10,15 @@ import http.client
 import json
 import os
 import re
+import signal
+import socket
+import struct
+import threading
 import time
 
 import pytest
 
+import fcgi_client as fc
 from backends import (NginxFront, PhpFpm, backend, no_worker_died,  # noqa: F401
                       settle, start_fpmd)
 from conftest import free_port, wait_for
@@ -46,6 +51,19 @@ echo json_encode(['method' => $_SERVER['REQUEST_METHOD'],
     'len' => strlen($body), 'sha' => hash('sha256', $body)]);
 """
 
+# Writes its own pid where the test can find the child serving it, then
+# sleeps: before any output, or after a head and some body went out.
+DIES = r"""<?php
+file_put_contents(__DIR__ . '/../run/' . $_GET['tag'], getmypid());
+if (isset($_GET['early'])) { sleep(30); exit; }
+header('Content-Type: text/plain');
+echo str_repeat('x', 1000), "\n";
+while (ob_get_level()) ob_end_flush();
+flush();
+sleep(30);
+echo "end\n";
+"""
+
 SERVER = """
     server {{
         listen 127.0.0.1:{port};
@@ -62,6 +80,18 @@ SERVER = """
 """
 
 
+def start_legacy_fpmd(tmp, servers, legacy_yaml):
+    """fpmd-test with legacy_yaml and every request routed to legacy:
+    (fpmd, its HTTP port, its FastCGI port)."""
+    f, hport, fport = start_fpmd(tmp, servers, legacy_yaml)
+    text = open(f.conf).read().replace(
+        "routes:\n", "routes:\n  - match: \"*\"\n    to: legacy\n", 1)
+    f.stop()
+    f.write_conf(text)
+    f.start(("127.0.0.1", fport))
+    return f, hport, fport
+
+
 @pytest.fixture(params=["tcp", "unix"])
 def sides(request, tmpdir_path, servers):
     """php-fpm, fpmd in front of it, and nginx with a server straight to
@@ -69,11 +99,12 @@ def sides(request, tmpdir_path, servers):
     sockets on both hops, fpmd keeping its connections to php-fpm over
     TCP."""
     unix = request.param == "unix"
-    php = PhpFpm(tmpdir_path, {"probe.php": PROBE}, unix=unix).start()
+    php = PhpFpm(tmpdir_path, {"probe.php": PROBE, "dies.php": DIES},
+                 unix=unix).start()
     servers.append(php)
     # over TCP, connections to php-fpm are kept (its 2 children, one per
     # connection); over unix sockets, one per request
-    _, hport, fport = start_fpmd(tmpdir_path, servers, """
+    f, hport, fport = start_legacy_fpmd(tmpdir_path, servers, """
 legacy:
   fastcgi: {}
   timeout: 3s
@@ -82,12 +113,6 @@ legacy:
   {}
 """.format(php.address, php.www, "keep_alive: false" if unix
            else "max: 2"))
-    f = servers[-1]
-    text = open(f.conf).read().replace(
-        "routes:\n", "routes:\n  - match: \"*\"\n    to: legacy\n", 1)
-    f.stop()
-    f.write_conf(text)
-    f.start(("127.0.0.1", fport))
     fpmd_addr = ("unix:" + os.path.join(tmpdir_path, "fpmd.sock") if unix
                  else "127.0.0.1:%d" % fport)
     ports = {name: free_port() for name in ("direct", "fpmd", "fpmd_keep")}
@@ -111,6 +136,17 @@ def fetch(port, method, path, body=None, headers=None):
             if k.lower() not in ("date", "connection", "keep-alive")]
     c.close()
     return r.status, hdrs, data
+
+
+def failure_logged(f, request, rid, what):
+    """The one line that says how the pass-through of request ("GET /x")
+    with id rid failed: what matches its tail. Waited for, as the client
+    may see the failure before the line is written."""
+    line = (r"WARNING: \[pool www\] %s: legacy legacy \(route /\*, request "
+            r"id %s\): " % (re.escape(request), rid))
+    wait_for(lambda: re.search(line + what, f.log_text(), re.M), 5,
+             "log line " + line + what)
+    assert f.log_text().count("request id %s)" % rid) == 1, f.logs()
 
 
 CASES = [
@@ -259,8 +295,11 @@ def test_php_fpm_gone_is_a_clear_error_and_comes_back(sides, servers):
     assert fetch(ports["fpmd"], "GET", "/probe.php")[0] == 200
     php.stop()
     t0 = time.time()
-    status, _, _ = fetch(ports["fpmd"], "GET", "/probe.php")
+    status, _, _ = fetch(ports["fpmd"], "GET", "/probe.php",
+                         headers={"X-Request-Id": "gone"})
     assert status in (502, 503) and time.time() - t0 < 2
+    failure_logged(f, "GET /probe.php", "gone",
+                   r".*, before any answer: the client gets a %d$" % status)
     php.start()
     wait_for(lambda: fetch(ports["fpmd"], "GET", "/probe.php")[0] == 200, 3,
              "legacy back")
@@ -273,7 +312,6 @@ def test_php_fpm_at_max_children_is_a_bounded_wait(sides, servers):
     the next request waits for one in fpmd's queue, wait_timeout (1 s),
     then gets a 503; a connection per request (unix) waits in php-fpm's
     backlog until the legacy timeout (3 s of silence): a 504."""
-    import threading
     ports, f, _ = sides
     unix = "keep_alive: false" in open(f.conf).read()
     done = []
@@ -286,12 +324,20 @@ def test_php_fpm_at_max_children_is_a_bounded_wait(sides, servers):
         t.start()
     time.sleep(0.5)
     t0 = time.time()
-    status, _, body = fetch(ports["fpmd"], "GET", "/probe.php")
+    status, _, body = fetch(ports["fpmd"], "GET", "/probe.php",
+                            headers={"X-Request-Id": "busy"})
     took = time.time() - t0
     if unix:
         assert status == 504 and 2.5 < took < 4.5, (status, took, body)
+        failure_logged(f, "GET /probe.php", "busy",
+                       r"no reply from legacy within timeout \(3000 ms\), "
+                       r"before any answer: the client gets a 504$")
     else:
         assert status == 503 and 0.8 < took < 2.5, (status, took, body)
+        failure_logged(f, "GET /probe.php", "busy",
+                       r"no connection to legacy within wait_timeout "
+                       r"\(1000 ms\), before any answer: the client gets "
+                       r"a 503$")
     for t in threads:
         t.join()
     # the two slow ones are silent for 5 s after their first line
@@ -302,8 +348,6 @@ def test_php_fpm_at_max_children_is_a_bounded_wait(sides, servers):
 
 def test_paused_backend_times_out_and_a_killed_child_fails_one_request(
         sides, servers):
-    import signal
-    import threading
     from backends import stop_process
     ports, f, _ = sides
     php = next(s for s in servers if isinstance(s, PhpFpm))
@@ -312,11 +356,15 @@ def test_paused_backend_times_out_and_a_killed_child_fails_one_request(
         stop_process(pid)
     try:
         t0 = time.time()
-        status, _, _ = fetch(ports["fpmd"], "GET", "/probe.php")
+        status, _, _ = fetch(ports["fpmd"], "GET", "/probe.php",
+                             headers={"X-Request-Id": "paused"})
         assert status == 504 and time.time() - t0 < 5   # legacy timeout 3s
     finally:
         for pid in procs:
             os.kill(pid, signal.SIGCONT)
+    failure_logged(f, "GET /probe.php", "paused",
+                   r"no reply from legacy within timeout \(3000 ms\), before "
+                   r"any answer: the client gets a 504$")
     wait_for(lambda: fetch(ports["fpmd"], "GET", "/probe.php")[0] == 200, 5,
              "legacy answers again")
     result = {}
@@ -333,3 +381,213 @@ def test_paused_backend_times_out_and_a_killed_child_fails_one_request(
     assert result["r"][2] != b"start\nend\n"    # never passed off as whole
     wait_for(lambda: fetch(ports["fpmd"], "GET", "/probe.php")[0] == 200, 5,
              "the next request is served")
+
+
+def serving_child(php, tag):
+    """The pid of the php-fpm child running dies.php?tag=TAG, which it
+    writes first thing."""
+    path = os.path.join(php.dir, "run", tag)
+
+    def pid():
+        try:
+            with open(path) as fh:
+                return int(fh.read() or 0)
+        except (OSError, ValueError):
+            return 0
+    return wait_for(pid, 10, "dies.php to write its pid")
+
+
+def run_dir(php):
+    d = os.path.join(php.dir, "run")
+    os.makedirs(d, exist_ok=True)
+    os.chmod(d, 0o777)      # php-fpm's children may run as www-data
+
+
+# A child's death before END_REQUEST: php-fpm closes the connection, or
+# resets it when the request's STDIN end is still unread.
+LOST = r"connection lost: (closed|reset) by the backend before END_REQUEST, "
+
+
+@pytest.mark.parametrize("via", ["http", "fpmd_keep"])
+def test_a_child_killed_mid_answer_cuts_it_short_and_is_logged(
+        sides, servers, via):
+    """The head and some body went out when php-fpm's child dies: the
+    client's answer ends without its end (no last chunk, straight from
+    fpmd's HTTP or from nginx, told over FastCGI by a close before
+    END_REQUEST), and the log says so with the route, the request id and
+    the URI."""
+    ports, f, hport = sides
+    php = next(s for s in servers if isinstance(s, PhpFpm))
+    run_dir(php)
+    tag = "mid-" + via
+    port = hport if via == "http" else ports[via]
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", "/dies.php?tag=" + tag, headers={"X-Request-Id": tag})
+    r = c.getresponse()
+    assert r.status == 200
+    assert r.read(1001) == b"x" * 1000 + b"\n"
+    os.kill(serving_child(php, tag), signal.SIGKILL)
+    with pytest.raises(http.client.IncompleteRead):
+        r.read()
+    c.close()
+    failure_logged(f, "GET /dies.php?tag=" + tag, tag,
+                   LOST + r"after \d+ bytes of answer: the client's answer "
+                   r"is cut short$")
+    wait_for(lambda: fetch(port, "GET", "/probe.php")[0] == 200, 5,
+             "the next request is served")
+
+
+@pytest.mark.parametrize("via", ["http", "fpmd_keep"])
+def test_a_child_killed_before_any_answer_is_a_502_and_logged(
+        sides, servers, via):
+    """Killed while its script sleeps before any output: the client gets
+    a 502, and the log says nothing of the answer had come."""
+    ports, f, hport = sides
+    php = next(s for s in servers if isinstance(s, PhpFpm))
+    run_dir(php)
+    tag = "early-" + via
+    result = {}
+
+    def ask():
+        result["r"] = fetch(hport if via == "http" else ports[via], "GET",
+                            "/dies.php?early=1&tag=" + tag,
+                            headers={"X-Request-Id": tag})
+
+    t = threading.Thread(target=ask)
+    t.start()
+    os.kill(serving_child(php, tag), signal.SIGKILL)
+    t.join()
+    assert result["r"][0] == 502
+    failure_logged(f, "GET /dies.php?early=1&tag=" + tag, tag,
+                   LOST + r"before any answer: the client gets a 502$")
+
+
+def test_php_fpm_refusing_connections_is_a_503_for_each_request_logged(
+        tmpdir_path, servers):
+    """Nothing listens: every request gets its 503 and its own line, on
+    top of the pool's one line about the server."""
+    port = free_port()
+    f, hport, _ = start_legacy_fpmd(tmpdir_path, servers, """
+legacy:
+  fastcgi: 127.0.0.1:%d
+  document_root: /srv
+""" % port)
+    for rid in ("refused-1", "refused-2"):
+        assert fetch(hport, "GET", "/x.php",
+                     headers={"X-Request-Id": rid})[0] == 503
+        failure_logged(f, "GET /x.php", rid, r"127.0.0.1:%d(: Connection "
+                       r"refused| is down \(retry in \d+ ms\)), before any "
+                       r"answer: the client gets a 503$" % port)
+    assert f.log_text().count("pool legacy: 127.0.0.1:%d: Connection "
+                              "refused" % port) == 1
+
+
+class FakePhpFpm:
+    """A FastCGI server for what php-fpm does not send: serve(conn) answers
+    each connection once the request's records are in, then the
+    connection closes when fpmd closes it."""
+
+    def __init__(self, serve):
+        self.serve = serve
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.address = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return      # stopped
+            with conn:
+                try:
+                    self._answer(conn)
+                except OSError:
+                    pass    # fpmd gave up first: its test says so
+
+    def _answer(self, conn):
+        conn.settimeout(10)
+        buf = b""
+        # the request ends with an empty STDIN record
+        while fc.record(fc.STDIN, 1) not in buf:
+            more = conn.recv(65536)
+            if not more:
+                return
+            buf += more
+        self.serve(conn)
+        while conn.recv(65536):     # until fpmd closes
+            pass
+
+    def stop(self):
+        self.sock.shutdown(socket.SHUT_RDWR)    # wakes the accept()
+        self.sock.close()
+        self.thread.join(15)
+
+    def logs(self):
+        return ""
+
+
+END = fc.record(fc.END_REQUEST, 1, struct.pack(">IB3x", 0,
+                                                fc.REQUEST_COMPLETE))
+
+# What php-fpm never sends, and the line each gets.
+BROKEN = [
+    (fc.record(fc.STDOUT, 1, b"Status: 200\r\n\r\n", version=2),
+     r"connection lost: protocol error: unsupported record version, before "
+     r"any answer"),
+    (fc.stream(fc.STDOUT, 1, b"Status: 20x\r\n\r\n") + END,
+     r"the backend sent an invalid head: a Status that is not a 3-digit "
+     r"code, after 15 bytes of answer"),
+    (fc.stream(fc.STDOUT, 1, b"Content-Type: text/plain\r\n") + END,
+     r"the backend sent no complete head, after 26 bytes of answer"),
+]
+
+
+@pytest.mark.parametrize("answer,what", BROKEN,
+                         ids=["version", "head", "no-head"])
+def test_a_broken_answer_is_a_502_and_logged(tmpdir_path, servers, answer,
+                                             what):
+    fake = FakePhpFpm(lambda conn: conn.sendall(answer))
+    servers.append(fake)
+    f, hport, _ = start_legacy_fpmd(tmpdir_path, servers, """
+legacy:
+  fastcgi: %s
+  keep_alive: false
+  document_root: /srv
+""" % fake.address)
+    assert fetch(hport, "GET", "/x.php",
+                 headers={"X-Request-Id": "broken"})[0] == 502
+    failure_logged(f, "GET /x.php", "broken",
+                   what + r": the client gets a 502$")
+
+
+def test_an_answer_is_whole_at_end_request_not_at_the_end_of_stdout(
+        tmpdir_path, servers):
+    """STDOUT's end and END_REQUEST may come in two reads: the answer is
+    whole (last chunk, nothing logged) once END_REQUEST came, not taken
+    for cut short in between."""
+    body_seen = threading.Event()
+
+    def serve(conn):
+        conn.sendall(fc.stream(fc.STDOUT, 1, b"Content-Type: text/plain"
+                               b"\r\n\r\nhello"))
+        body_seen.wait(10)
+        conn.sendall(END)
+
+    fake = FakePhpFpm(serve)
+    servers.append(fake)
+    f, hport, _ = start_legacy_fpmd(tmpdir_path, servers, """
+legacy:
+  fastcgi: %s
+  keep_alive: false
+  document_root: /srv
+""" % fake.address)
+    c = http.client.HTTPConnection("127.0.0.1", hport, timeout=30)
+    c.request("GET", "/x.php")
+    r = c.getresponse()
+    assert r.status == 200 and r.read(5) == b"hello"
+    body_seen.set()
+    assert r.read() == b""
+    c.close()
+    assert "legacy legacy" not in f.log_text()
