@@ -326,6 +326,8 @@ on_terminate(evutil_socket_t fd, short what, void *arg)
     }
     if (!req->head_sent && !req->aborted)
         fpmd_reply_error(req, 504, "request_terminate_timeout");
+    else if (req->head_sent)
+        req->cut_short = 1;
     req->aborted = 1;
     complete(req);
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Handlers that misbehave on purpose, linked only into the test daemon
  * (tests/fpmd-test): they let integration tests check what fpmd does when
- * a handler overflows its coroutine stack, never yields or is ended by the
- * OOM killer. */
+ * a handler overflows its coroutine stack, never yields, is ended by the
+ * OOM killer or by request_terminate_timeout midway through its answer. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -59,4 +59,12 @@ FPMD_ROUTE(fault_alloc, "GET", "/fault/alloc")
         p[i] = 1;
     free((void *) p);
     return fpmd_reply(req, 200, "text/plain", "allocated\n", 10);
+}
+
+/* GET /fault/stall: starts a streamed answer, then sleeps for ever. */
+FPMD_ROUTE(fault_stall, "GET", "/fault/stall")
+{
+    if (fpmd_resp_write(req, "started\n", 8) != FPMD_OK)
+        return FPMD_ERROR;
+    return fpmd_sleep(req, 3600 * 1000);
 }

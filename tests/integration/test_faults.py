@@ -60,3 +60,20 @@ def test_handler_that_never_yields_is_ended_by_the_master(tmpdir_path,
     wait_for(lambda: len(f.workers()) == 2 and set(f.workers()) != before,
              5, "respawn")
     assert answer(addr, "/hello")[2] == b"hello world\n"
+
+
+def test_terminate_after_the_head_cuts_the_answer_short(tmpdir_path,
+                                                         servers):
+    """request_terminate_timeout once an answer has started: the client
+    learns it is not whole (over FastCGI, no END_REQUEST and the
+    connection closes), and the route counts an error."""
+    f, addr = start(tmpdir_path, servers,
+                    "timeouts: { request_terminate: 1s }\n")
+    c = fc.Conn(addr)
+    c.send(fc.request_bytes(1, fc.cgi_params(uri="/fault/stall")))
+    assert c.is_closed(5)
+    r = c.responses[1]
+    assert b"started\n" in bytes(r.stdout)
+    assert not r.ended
+    assert "execution timed out" in f.log_text()
+    assert answer(addr, "/hello")[2] == b"hello world\n"
