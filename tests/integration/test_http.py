@@ -37,9 +37,10 @@ def web(tmpdir_path, servers):
     return f, hport, fport, sock
 
 
-def exchange(port, data, split=None, timeout=5.0):
+def exchange(port, data, split=None, timeout=5.0, quiet=0.5):
     """Sends data (whole or byte by byte), reads until the server closes or
-    goes quiet; returns the bytes and whether it closed."""
+    goes quiet for quiet seconds; returns the bytes and whether it
+    closed."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     try:
         try:
@@ -51,7 +52,7 @@ def exchange(port, data, split=None, timeout=5.0):
         except (BrokenPipeError, ConnectionResetError):
             pass        # refused midway: read what it answered
         out, closed = b"", False
-        s.settimeout(0.5)
+        s.settimeout(quiet)
         end = time.time() + timeout
         while time.time() < end:
             try:
@@ -100,9 +101,12 @@ def test_http10_closes_unless_keep_alive(web):
 
 def test_hundred_pipelined_requests_answer_in_order(web):
     _, port, _, _ = web
-    data = b"".join(b"GET /probe?i=%d HTTP/1.1\r\nHost: a\r\n\r\n" % i
+    data = b"".join(b"GET /probe?i=%d HTTP/1.1\r\nHost: a\r\n%s\r\n"
+                    % (i, b"Connection: close\r\n" if i == 99 else b"")
                     for i in range(100))
-    out, _ = exchange(port, data, timeout=10)
+    # the last one closes: read to the end, however slow the machine
+    out, closed = exchange(port, data, timeout=20, quiet=20)
+    assert closed
     bodies = []
     while out:
         head, _, rest = out.partition(b"\r\n\r\n")
