@@ -177,12 +177,30 @@ accept_failed(const char *what)
     return 0;
 }
 
+/* php-fpm's listen.allowed_clients: a peer not allowed is dropped before
+ * any byte is read. */
+static void
+admit(const struct fpmd_listener *l, int cfd,
+      const struct sockaddr_storage *ss, socklen_t sslen)
+{
+    char peer[64];
+
+    fpmd_sockaddr_ntop((const struct sockaddr *) ss, peer, sizeof(peer));
+    if (!fpmd_listener_allows(l, (const struct sockaddr *) ss, sslen)) {
+        fpmd_log_tally(&refused_tally, FPMD_LOG_WARNING, "Connection "
+                       "disallowed: IP address '%s' has been dropped.", peer);
+        close(cfd);
+        return;
+    }
+    fpmd_worker_take(cfd, peer, l->proto);
+}
+
 static void
 on_accept(evutil_socket_t fd, short what, void *arg)
 {
     struct fpmd_listener *l = arg;
     struct sockaddr_storage ss;
-    char peer[64], where[300];
+    char where[300];
 
     snprintf(where, sizeof(where), "accept on %s", l->address);
     for (int i = 0; i < batch() && acc.on; i++) {
@@ -200,17 +218,7 @@ on_accept(evutil_socket_t fd, short what, void *arg)
                 continue;
             return;
         }
-        fpmd_sockaddr_ntop((struct sockaddr *) &ss, peer, sizeof(peer));
-        /* php-fpm's listen.allowed_clients: dropped before any byte is
-         * read. */
-        if (!fpmd_listener_allows(l, (struct sockaddr *) &ss, sslen)) {
-            fpmd_log_tally(&refused_tally, FPMD_LOG_WARNING, "Connection "
-                           "disallowed: IP address '%s' has been dropped.",
-                           peer);
-            close(cfd);
-            continue;
-        }
-        fpmd_worker_take(cfd, peer, l->proto);
+        admit(l, cfd, &ss, sslen);
         bound_pending();
     }
     fpmd_accept_update();
@@ -306,6 +314,32 @@ fpmd_accept_free(void)
     if (acc.reserve >= 0)
         close(acc.reserve);
     acc.reserve = -1;
+}
+
+void
+fpmd_accept_close_listeners(void)
+{
+    const struct fpmd_worker *w = fpmd_worker;
+
+    set_on(0);
+    for (size_t i = 0; i < acc.nlisteners; i++) {
+        struct fpmd_listener *l = &acc.listeners[i];
+
+        if (l->fd < 0)
+            continue;
+        while (w->connections < w->conf->limits.connections) {
+            struct sockaddr_storage ss;
+            socklen_t sslen = sizeof(ss);
+            int cfd = accept4(l->fd, (struct sockaddr *) &ss, &sslen,
+                              SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+            if (cfd < 0)
+                break;
+            admit(l, cfd, &ss, sslen);
+        }
+        close(l->fd);
+        l->fd = -1;
+    }
 }
 
 int

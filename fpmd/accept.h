@@ -27,6 +27,11 @@ void fpmd_accept_update(void);
 /* A connection closed: accepting paused by a lack of descriptors resumes. */
 void fpmd_accept_conn_closed(void);
 
+/* A graceful stop: takes every connection queued on the listeners, then
+ * closes this worker's copies of them (the last close makes the address
+ * refuse connections). Accepting never resumes. */
+void fpmd_accept_close_listeners(void);
+
 /* Sends a connection to a sibling (FPMD_OK, FPMD_AGAIN, FPMD_ERROR;
  * FPMD_ERROR also when this worker has nowhere to send it). */
 int fpmd_accept_hand_off(int fd, int proto, unsigned served, const char *peer);

@@ -1014,6 +1014,14 @@ stop(struct master *m, int how)
         else
             send_quit(c, FPMD_QUIT_CLOSE);
     }
+    /* The workers take what is queued and close their copies; with the
+     * last close the address refuses new connections at once, so a web
+     * server can send them elsewhere (nginx does, POSTs included, when
+     * the connect fails) instead of queueing them to be reset at exit. */
+    if (how == STOP_GRACEFUL) {
+        for (size_t i = 0; i < m->cur->nlisteners; i++)
+            fpmd_listener_close(&m->cur->listeners[i], 1);
+    }
 }
 
 static void

@@ -372,12 +372,16 @@ begin_finishing(struct fpmd_worker *w, const char *why,
 {
     if (w->finishing) {
         /* recycling when the pool is told to stop: nobody takes them */
-        if (how == FPMD_QUIT_CLOSE)
+        if (how == FPMD_QUIT_CLOSE) {
+            fpmd_accept_close_listeners();
             fpmd_conn_drain_all(0);
+        }
         return;
     }
     fpmd_log(FPMD_LOG_DEBUG, "worker %d finishing: %s", (int) getpid(), why);
     w->finishing = 1;
+    if (how == FPMD_QUIT_CLOSE)
+        fpmd_accept_close_listeners();
     fpmd_accept_update();
     slot_update_state(w);
     fpmd_conn_drain_all(how == FPMD_QUIT_HANDOFF);

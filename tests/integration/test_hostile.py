@@ -518,3 +518,29 @@ def test_ondemand_reaps_to_zero_with_nginx_holding_connections(
     assert r.status == 200 and json.loads(r.read())["body_length"] == \
         len(BODY)
     conn.close()
+
+
+def test_graceful_stop_behind_nginx_fails_only_new_connections(tmpdir_path,
+                                                               servers):
+    """SIGQUIT under POST load through nginx, kept connections or not:
+    what nginx sent on a connection fpmd had is answered; once the stop
+    has begun, new connections are refused at once (nginx would try its
+    next server) instead of waiting in a queue to be reset."""
+    f, hport, fport, sock = start(tmpdir_path, servers)
+    nginx = Nginx(tmpdir_path, fport, sock)
+    servers.append(nginx)
+    nginx.start()
+    ports = [nginx.ports[v] for v in Nginx.VARIANTS]
+    with PostLoad(ports * 2) as load:
+        wait_for(lambda: load.ok > 200, 10, "load under way")
+        f.signal(signal.SIGQUIT)
+        assert f.proc.wait(15) == 0
+        time.sleep(0.3)
+    assert load.ok > 200
+    with open(os.path.join(nginx.dir, "error.log")) as fh:
+        # a unix socket gone is a "crit" connect() failure to nginx
+        errors = [line for line in fh
+                  if "[error]" in line or "[crit]" in line]
+    refused = [e for e in errors if "connect() " in e]
+    assert errors == refused, errors[:5]
+    assert len(load.bad) == len(refused), (load.bad[:3], refused[:3])
