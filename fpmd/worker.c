@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* The worker process: accepts on inherited listeners, runs each request's
- * handler in a coroutine, enforces max_concurrency, request timeouts and
- * max_requests, reports to its scoreboard slot, and exits gracefully on
- * SIGQUIT (finish what is in flight) or at once on SIGTERM. */
+/* The worker process: takes connections (accept.c) from inherited
+ * listeners and from siblings, runs each request's handler in a coroutine,
+ * enforces max_concurrency, request timeouts and max_requests, reports to
+ * its scoreboard slot, gives its spare memory back after a flood, and
+ * exits gracefully on SIGQUIT (finish what is in flight; hand connections
+ * over or close them, as the signal says) or at once on SIGTERM. */
 #include "config.h"
 
 #include <ctype.h>
