@@ -292,7 +292,8 @@ def test_out_of_descriptors_pauses_and_recovers(tmpdir_path, servers):
         c.send(fc.request_bytes(1, fc.cgi_params(
             uri="/probe?sleep_ms=1500&i=%d" % i)))
         conns.append(c)
-    time.sleep(0.3)
+    wait_for(lambda: "Too many open files" in f.log_text(), 10,
+             "the worker out of descriptors")
     cpu0, t0 = cpu_seconds(worker), time.time()
     time.sleep(1.0)
     cpu = (cpu_seconds(worker) - cpu0) / (time.time() - t0)
@@ -421,6 +422,7 @@ def test_graceful_stop_never_cuts_a_kept_alive_request(tmpdir_path, servers):
     f, hport, _, _ = start(tmpdir_path, servers)
     results, lock = [], threading.Lock()
     go = threading.Event()
+    answers = [0]
 
     def client():
         s = socket.create_connection(("127.0.0.1", hport), timeout=10)
@@ -435,6 +437,8 @@ def test_graceful_stop_never_cuts_a_kept_alive_request(tmpdir_path, servers):
                 resp.begin()
                 resp.read()
                 answered += 1
+                with lock:
+                    answers[0] += 1
                 if resp.getheader("Connection", "").lower() == "close":
                     outcome = "told to close"
         except Exception as e:      # noqa: BLE001 - any failure counts
@@ -447,7 +451,7 @@ def test_graceful_stop_never_cuts_a_kept_alive_request(tmpdir_path, servers):
     for t in threads:
         t.start()
     go.set()
-    time.sleep(0.5)
+    wait_for(lambda: answers[0] > 100, 10, "load under way")
     f.signal(signal.SIGQUIT)
     for t in threads:
         t.join()
