@@ -6,6 +6,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -394,9 +396,25 @@ fpmd_conn_after_write(struct fpmd_conn *c)
         event_active(&c->write_ev, EV_WRITE, 1);
 }
 
+/* A stop closes a kept connection right after its last answer; a web
+ * server that reuses it before it sees the FIN has its next request
+ * reset. Corked, the answer's last bytes wait for the close and leave in
+ * one TCP segment with the FIN, so the peer learns both at once (nginx
+ * then never reuses the connection). Unix sockets have no such thing. */
+static void
+cork(struct fpmd_conn *c)
+{
+    int one = 1;
+
+    c->corked = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &one, sizeof(one));
+}
+
 void
 fpmd_conn_flush(struct fpmd_conn *c)
 {
+    if (c->close_after_flush && !c->corked && fpmd_conn_draining())
+        cork(c);
     while (!c->closed && evbuffer_get_length(c->out) > 0) {
         if (evbuffer_write(c->out, c->fd) < 0) {
             if (errno == EAGAIN || errno == EINTR)

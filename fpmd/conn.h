@@ -86,6 +86,7 @@ struct fpmd_conn {
     unsigned closed:1;
     unsigned close_after_flush:1;
     unsigned in_callback:1;         /* inside ops->read */
+    unsigned corked:1;              /* TCP_CORK: see fpmd_conn_flush */
     unsigned char proto;            /* enum fpmd_listen_proto */
     char peer[64];
 };

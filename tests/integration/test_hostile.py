@@ -529,7 +529,11 @@ def test_graceful_stop_behind_nginx_fails_only_new_connections(tmpdir_path,
     """SIGQUIT under POST load through nginx, kept connections or not:
     what nginx sent on a connection fpmd had is answered; once the stop
     has begun, new connections are refused at once (nginx would try its
-    next server) instead of waiting in a queue to be reset."""
+    next server) instead of waiting in a queue to be reset. A kept TCP
+    connection's last answer leaves with its FIN, so nginx never reuses
+    it; over a unix socket the two cannot go at once, and a request nginx
+    writes in that instant may meet the close: at most one per kept
+    connection."""
     f, hport, fport, sock = start(tmpdir_path, servers)
     nginx = Nginx(tmpdir_path, fport, sock)
     servers.append(nginx)
@@ -546,5 +550,7 @@ def test_graceful_stop_behind_nginx_fails_only_new_connections(tmpdir_path,
         errors = [line for line in fh
                   if "[error]" in line or "[crit]" in line]
     refused = [e for e in errors if "connect() " in e]
-    assert errors == refused, errors[:5]
-    assert len(load.bad) == len(refused), (load.bad[:3], refused[:3])
+    raced = [e for e in errors if e not in refused]
+    assert all("upstream: \"fastcgi://unix:" in e for e in raced), raced
+    assert len(raced) <= 2, raced       # the two kept unix clients
+    assert len(load.bad) == len(errors), (load.bad[:3], errors[:3])
