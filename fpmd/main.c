@@ -20,6 +20,7 @@
 #include "fpmd/hooks.h"
 #include "fpmd/log.h"
 #include "fpmd/master.h"
+#include "fpmd/prepare.h"
 #include "fpmd/router.h"
 
 #define EXIT_USAGE 64
@@ -163,7 +164,7 @@ main(int argc, char **argv)
     }
     if (test) {
         /* -t checks in this process: it exits right after. */
-        struct fpmd_router *router = fpmd_master_check(conf, err,
+        struct fpmd_router *router = fpmd_prepare(conf, err,
                                                        sizeof(err));
 
         if (router != NULL && routes) {
@@ -182,7 +183,7 @@ main(int argc, char **argv)
         fpmd_router_free(router);
         rc = router != NULL ? FPMD_OK : FPMD_ERROR;
     } else {
-        rc = fpmd_master_prepare(conf, err, sizeof(err));
+        rc = fpmd_prepare_in_child(conf, err, sizeof(err));
     }
     if (rc != FPMD_OK) {
         fprintf(stderr, "%s", err);

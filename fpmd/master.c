@@ -24,7 +24,7 @@
 #include "fpmd/handoff.h"
 #include "fpmd/log.h"
 #include "fpmd/master.h"
-#include "fpmd/module.h"
+#include "fpmd/prepare.h"
 #include "fpmd/listen.h"
 #include "fpmd/scoreboard.h"
 #include "fpmd/worker.h"
@@ -96,94 +96,6 @@ pm_name(enum fpmd_pm_mode m)
 }
 
 /* --- generations ------------------------------------------------------ */
-
-struct fpmd_router *
-fpmd_master_check(const struct fpmd_conf *conf, char *err, size_t errlen)
-{
-    struct fpmd_router *r;
-    size_t used;
-
-    if (errlen > 0)
-        err[0] = '\0';
-    if (fpmd_modules_load(conf, err, errlen) != FPMD_OK)
-        return NULL;
-
-    r = fpmd_router_build(conf, err, errlen);
-    if (r == NULL)
-        return NULL;
-    used = strlen(err);
-    if (conf->log.access_format != NULL && used + 1 < errlen) {
-        char msg[256];
-
-        if (fpmd_access_log_validate(conf->log.access_format, msg,
-                                     sizeof(msg)) != FPMD_OK) {
-            snprintf(err + used, errlen - used, "%s: log.%s\n", conf->file,
-                     msg);
-            fpmd_router_free(r);
-            return NULL;
-        }
-    }
-    return r;
-}
-
-int
-fpmd_master_prepare(const struct fpmd_conf *conf, char *err, size_t errlen)
-{
-    size_t used = 0;
-    int fds[2], status;
-    pid_t pid;
-
-    if (errlen > 0)
-        err[0] = '\0';
-    if (pipe2(fds, O_CLOEXEC) != 0)
-        return FPMD_ERROR;
-    pid = fork();
-    if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return FPMD_ERROR;
-    }
-    if (pid == 0) {
-        struct fpmd_router *r;
-        const char *p = err;
-        size_t left;
-
-        close(fds[0]);
-        r = fpmd_master_check(conf, err, errlen);
-        for (left = strlen(err); left > 0;) {
-            ssize_t n = write(fds[1], p, left);
-
-            if (n <= 0)
-                break;
-            p += n;
-            left -= (size_t) n;
-        }
-        _exit(r != NULL ? 0 : 1);
-    }
-    close(fds[1]);
-    for (;;) {
-        ssize_t n = read(fds[0], err + used, errlen - used - 1);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        used += (size_t) n;
-        if (used + 1 >= errlen)
-            break;
-    }
-    err[used] = '\0';
-    close(fds[0]);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return FPMD_OK;
-    if (used == 0)
-        snprintf(err, errlen, "%s: the configuration check died (signal "
-                 "%d)\n", conf->file,
-                 WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    return FPMD_ERROR;
-}
 
 static unsigned
 max_children(const struct fpmd_conf *conf)
@@ -960,7 +872,7 @@ reload(struct master *m)
                  "configuration: %s", err);
         return;
     }
-    if (fpmd_master_prepare(conf, err, sizeof(err)) != FPMD_OK) {
+    if (fpmd_prepare_in_child(conf, err, sizeof(err)) != FPMD_OK) {
         fpmd_log(FPMD_LOG_ERROR, "reload failed, keeping the running "
                  "configuration: %s", err);
         fpmd_conf_free(conf);

@@ -6,7 +6,6 @@
 #define FPMD_MASTER_H
 
 #include "fpmd/conf.h"
-#include "fpmd/router.h"
 
 struct fpmd_master_opts {
     const char *conf_path;      /* NULL: embedded default */
@@ -14,19 +13,6 @@ struct fpmd_master_opts {
     int daemonize;
     int ready_fd;               /* -1, or a pipe to report startup on */
 };
-
-/* The checks a loaded config still needs from the daemon itself, in this
- * process: loads its handler modules, builds the routes against the
- * registered handlers, checks the access log format. Returns the route
- * table, or NULL with every error in err. Workers start with it; `-t`
- * runs it. */
-struct fpmd_router *fpmd_master_check(const struct fpmd_conf *conf,
-                                      char *err, size_t errlen);
-
-/* fpmd_master_check in a short-lived child, so the master itself never
- * maps a module. FPMD_OK, or FPMD_ERROR with every error in err. */
-int fpmd_master_prepare(const struct fpmd_conf *conf, char *err,
-                        size_t errlen);
 
 /* Takes ownership of conf. Binds every listener, starts the workers and
  * supervises them until a stop signal. Returns the process exit code (0

@@ -26,35 +26,18 @@
 
 #include "fpmd/accept.h"
 #include "fpmd/access_log.h"
+#include "fpmd/clock.h"
 #include "fpmd/conn.h"
 #include "fpmd/fcgi_conn.h"
 #include "fpmd/hooks.h"
 #include "fpmd/http_conn.h"
 #include "fpmd/log.h"
-#include "fpmd/master.h"
+#include "fpmd/prepare.h"
 #include "fpmd/req.h"
 #include "fpmd/service.h"
 #include "fpmd/worker.h"
 
 struct fpmd_worker *fpmd_worker;
-
-uint64_t
-fpmd_now_us(void)
-{
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (uint64_t) tv.tv_sec * 1000000 + (uint64_t) tv.tv_usec;
-}
-
-uint64_t
-fpmd_mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000 + (uint64_t) ts.tv_nsec;
-}
 
 /* For trim_memory: the peak load of the current second. */
 static void
@@ -836,7 +819,7 @@ fpmd_worker_main(const struct fpmd_conf *conf,
     setup_fault_handler();
     /* The master checked this config in a child already; failing here
      * means the files changed since, and the master's back-off applies. */
-    w.router = fpmd_master_check(conf, err, sizeof(err));
+    w.router = fpmd_prepare(conf, err, sizeof(err));
     if (w.router == NULL) {
         fpmd_log(FPMD_LOG_ALERT, "worker %d: %s", (int) getpid(), err);
         return 78;

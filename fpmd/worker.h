@@ -7,6 +7,7 @@
 
 #include <event2/event.h>
 
+#include "fpmd/clock.h"
 #include "fpmd/conf.h"
 #include "fpmd/coro.h"
 #include "fpmd/listen.h"
@@ -103,9 +104,5 @@ int fpmd_worker_at_capacity(void);
 /* A connection of this worker is gone (closed or handed off). */
 void fpmd_worker_conn_closed(void);
 
-/* Microseconds since the epoch; nanoseconds of a monotonic clock. Both
- * are vDSO calls, cheap enough for every request. */
-uint64_t fpmd_now_us(void);
-uint64_t fpmd_mono_ns(void);
 
 #endif

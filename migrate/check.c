@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fpmd/master.h"
+#include "fpmd/prepare.h"
 #include "fpmd/router.h"
 #include "migrate/migrate_cli.h"
 
@@ -36,7 +36,7 @@ fpmd_migrate_check(int argc, char **argv)
         fputs(err, stderr);
         return FPMD_MIGRATE_EXIT_CONFIG;
     }
-    router = fpmd_master_check(conf, err, sizeof(err));
+    router = fpmd_prepare(conf, err, sizeof(err));
     if (router == NULL) {
         fputs(err, stderr);
         fpmd_conf_free(conf);
