@@ -12,6 +12,7 @@
 #include "fpmd/conn.h"
 #include "fpmd/handoff.h"
 #include "fpmd/log.h"
+#include "fpmd/process.h"
 #include "fpmd/worker.h"
 
 #define ACCEPT_BATCH 16
@@ -134,7 +135,7 @@ make_room(void)
 static void
 bound_pending(void)
 {
-    unsigned max = fpmd_worker->conf->limits.pending_connections;
+    unsigned max = fpmd_process.conf->limits.pending_connections;
 
     while (fpmd_conn_count(FPMD_CONN_HEAD) > max && fpmd_conn_evict(1))
         fpmd_log_tally(&pending_tally, FPMD_LOG_WARNING,
@@ -269,7 +270,7 @@ int
 fpmd_accept_setup(struct fpmd_listener *listeners, size_t nlisteners, int rx,
                   int tx)
 {
-    struct event_base *base = fpmd_worker->base;
+    struct event_base *base = fpmd_process.base;
 
     acc.listeners = listeners;
     acc.nlisteners = nlisteners;

@@ -11,7 +11,8 @@
 #include <json-c/json.h>
 
 #include "fpmd/req.h"
-#include "fpmd/worker.h"
+#include "fpmd/process.h"
+#include "fpmd/clock.h"
 
 int
 fpmd_req_body_whole(struct fpmd_req *req, size_t max, const char **data,
@@ -97,7 +98,7 @@ content_type_is(struct fpmd_req *req, const char *type)
 int
 fpmd_req_form_parse(struct fpmd_req *req)
 {
-    const struct fpmd_conf *conf = fpmd_worker->conf;
+    const struct fpmd_conf *conf = fpmd_process.conf;
     const char *data;
     size_t len;
     int rc;
@@ -167,7 +168,7 @@ json_put(void *obj)
 struct json_object *
 fpmd_req_json(struct fpmd_req *req, int *status)
 {
-    const struct fpmd_conf *conf = fpmd_worker->conf;
+    const struct fpmd_conf *conf = fpmd_process.conf;
     struct json_tokener *tok;
     struct json_object *obj;
     const char *data;

@@ -19,6 +19,7 @@
 #include "fpmd/conn.h"
 #include "fpmd/freelist.h"
 #include "fpmd/log.h"
+#include "fpmd/process.h"
 #include "fpmd/worker.h"
 
 static struct fpmd_conn *conns;
@@ -70,7 +71,7 @@ mono_ms(void)
 void
 fpmd_conn_setup(const struct fpmd_conf *conf)
 {
-    struct event_base *base = fpmd_worker->base;
+    struct event_base *base = fpmd_process.base;
     const uint64_t ms[FPMD_CONN_NPHASES] = {
         [FPMD_CONN_HEAD] = conf->timeouts.header_read_ms,
         [FPMD_CONN_BODY] = conf->timeouts.body_read_ms,
@@ -218,7 +219,7 @@ arm_retry(void)
 
     if (drain.retry_armed)
         return;
-    event_assign(&drain.retry_ev, fpmd_worker->base, -1, 0, on_retry, NULL);
+    event_assign(&drain.retry_ev, fpmd_process.base, -1, 0, on_retry, NULL);
     event_add(&drain.retry_ev, &tv);
     drain.retry_armed = 1;
 }
@@ -365,10 +366,10 @@ fpmd_conn_init(struct fpmd_conn *c, const struct fpmd_conn_ops *ops, int fd,
     c->proto = (unsigned char) proto;
     c->phase = FPMD_CONN_ACTIVE;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
-    event_assign(&c->read_ev, fpmd_worker->base, fd, EV_READ | EV_PERSIST,
+    event_assign(&c->read_ev, fpmd_process.base, fd, EV_READ | EV_PERSIST,
                  on_read, c);
-    event_assign(&c->write_ev, fpmd_worker->base, fd, EV_WRITE, on_write, c);
-    event_assign(&c->timer_ev, fpmd_worker->base, -1, 0, on_timer, c);
+    event_assign(&c->write_ev, fpmd_process.base, fd, EV_WRITE, on_write, c);
+    event_assign(&c->timer_ev, fpmd_process.base, -1, 0, on_timer, c);
     event_add(&c->read_ev, NULL);
     c->next = conns;
     if (conns != NULL)

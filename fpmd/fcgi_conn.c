@@ -20,6 +20,7 @@
 #include "fpmd/freelist.h"
 #include "fpmd/log.h"
 #include "fpmd/req.h"
+#include "fpmd/process.h"
 #include "fpmd/worker.h"
 
 /* Requests one connection may carry at once (FCGI_MAX_REQS). */
@@ -237,7 +238,7 @@ on_params(void *ctx, uint16_t id, const uint8_t *p, size_t n)
 {
     struct fcgi_conn *c = ctx;
     struct fpmd_req *req = find_req(c, id);
-    const struct fpmd_conf *conf = fpmd_worker->conf;
+    const struct fpmd_conf *conf = fpmd_process.conf;
     size_t have;
 
     c->stdin_ended = 0;
@@ -321,7 +322,7 @@ static int
 on_get_values(void *ctx, const uint8_t *p, size_t n)
 {
     struct fcgi_conn *c = ctx;
-    const struct fpmd_conf *conf = fpmd_worker->conf;
+    const struct fpmd_conf *conf = fpmd_process.conf;
 
     return fpmd_fcgi_write_get_values_result(c->base.out, p, n,
                                              conf->limits.connections,

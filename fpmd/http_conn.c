@@ -30,6 +30,7 @@
 #include "fpmd/log.h"
 #include "fpmd/req.h"
 #include "fpmd/uri.h"
+#include "fpmd/process.h"
 #include "fpmd/worker.h"
 
 enum head_scan {
@@ -111,10 +112,10 @@ respond_close(struct http_conn *c, int status)
                         "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
                         "Connection: close\r\n\r\n%d %s\n",
                         status, fpmd_status_reason(status), date,
-                        fpmd_worker->conf->server_token ? "Server: " : "",
-                        fpmd_worker->conf->server_token
-                            ? fpmd_worker->conf->server_token : "",
-                        fpmd_worker->conf->server_token ? "\r\n" : "",
+                        fpmd_process.conf->server_token ? "Server: " : "",
+                        fpmd_process.conf->server_token
+                            ? fpmd_process.conf->server_token : "",
+                        fpmd_process.conf->server_token ? "\r\n" : "",
                         strlen(fpmd_status_reason(status)) + 5, status,
                         fpmd_status_reason(status));
     c->base.close_after_flush = 1;
@@ -166,12 +167,12 @@ static int
 write_head(struct fpmd_req *req, const void *body, size_t blen)
 {
     struct http_conn *c = req->conn;
-    const char *token = fpmd_worker->conf->server_token;
+    const char *token = fpmd_process.conf->server_token;
     int has_length = fpmd_req_resp_header(req, "Content-Length") != NULL;
     int no_body = bodiless(req);
     char date[64];
 
-    unsigned max = fpmd_worker->conf->limits.requests_per_connection;
+    unsigned max = fpmd_process.conf->limits.requests_per_connection;
 
     if (c->base.closed)
         return FPMD_ERROR;
@@ -255,7 +256,7 @@ static void
 release(struct fpmd_req *req)
 {
     struct http_conn *c = req->conn;
-    unsigned max = fpmd_worker->conf->limits.requests_per_connection;
+    unsigned max = fpmd_process.conf->limits.requests_per_connection;
 
     c->req = NULL;
     fpmd_req_free(req);
@@ -339,7 +340,7 @@ on_url(llhttp_t *p, const char *at, size_t len)
     struct http_conn *c = conn_of(p);
 
     c->uri_bytes += len;
-    if (c->uri_bytes > fpmd_worker->conf->limits.uri) {
+    if (c->uri_bytes > fpmd_process.conf->limits.uri) {
         llhttp_set_error_reason(p, "request target over limits.uri");
         return HPE_USER;
     }
@@ -553,7 +554,7 @@ on_chunk_extension(llhttp_t *p, const char *at, size_t len)
     struct http_conn *c = conn_of(p);
 
     c->ext_bytes += len;
-    if (c->ext_bytes > fpmd_worker->conf->limits.header) {
+    if (c->ext_bytes > fpmd_process.conf->limits.header) {
         c->error_status = 400;
         c->error_reason = "chunk extensions and trailers over "
                          "limits.header";
@@ -574,7 +575,7 @@ on_header_field(llhttp_t *p, const char *at, size_t len)
     if (c->in_value && commit_header(c) != 0)
         return -1;
     if (evbuffer_get_length(c->field) == 0
-        && ++c->nheaders > fpmd_worker->conf->limits.headers) {
+        && ++c->nheaders > fpmd_process.conf->limits.headers) {
         llhttp_set_error_reason(p, "header fields over limits.headers");
         return HPE_USER;
     }
@@ -652,7 +653,7 @@ static int
 on_headers_complete(llhttp_t *p)
 {
     struct http_conn *c = conn_of(p);
-    const struct fpmd_conf *conf = fpmd_worker->conf;
+    const struct fpmd_conf *conf = fpmd_process.conf;
     struct fpmd_req *req = c->req;
     const char *method = llhttp_method_name((llhttp_method_t) p->method);
     const char *expect, *te;
@@ -771,7 +772,7 @@ scan_head(struct http_conn *c, const uint8_t *p, size_t len, const char **why)
         uint8_t b = p[i];
 
         if (c->scan != SCAN_BODY
-            && ++c->head_bytes > fpmd_worker->conf->limits.header) {
+            && ++c->head_bytes > fpmd_process.conf->limits.header) {
             *why = "request head over limits.header";
             return i;
         }
@@ -947,7 +948,7 @@ static struct fpmd_log_tally head_tally, body_tally;
 static int
 body_in_time(const struct http_conn *c)
 {
-    const struct fpmd_conf *conf = fpmd_worker->conf;
+    const struct fpmd_conf *conf = fpmd_process.conf;
     uint64_t allowed = conf->timeouts.body_read_ms, age;
 
     if (conf->limits.body_min_rate > 0)

@@ -18,8 +18,10 @@
 #include "fpmd/cgi_path.h"
 #include "fpmd/log.h"
 #include "fpmd/req.h"
+#include "fpmd/request_id.h"
 #include "fpmd/router.h"
 #include "fpmd/uri.h"
+#include "fpmd/process.h"
 #include "fpmd/worker.h"
 
 /* Body bytes buffered ahead of the handler before the codec stops reading:
@@ -68,9 +70,9 @@ fpmd_req_new(const struct fpmd_req_ops *ops, void *conn, uint16_t id)
     req->headers_tail = &req->headers;
     req->method = req->path = req->uri = "";
     req->query = req->remote_addr = "";
-    fpmd_arena_init(&req->arena, fpmd_worker ? fpmd_worker->conf->limits.params
+    fpmd_arena_init(&req->arena, fpmd_worker ? fpmd_process.conf->limits.params
                                                    + 16 * 1024 * 1024 : 0);
-    event_assign(&req->wake_ev, fpmd_worker->base, -1, 0, on_wake, req);
+    event_assign(&req->wake_ev, fpmd_process.base, -1, 0, on_wake, req);
     req->params_raw = evbuffer_new();
     if (req->params_raw == NULL) {
         fpmd_req_free(req);
@@ -487,7 +489,7 @@ fpmd_req_handler(const struct fpmd_req *req)
 const char *
 fpmd_req_id(struct fpmd_req *req)
 {
-    const char *id = fpmd_worker_request_id(req);
+    const char *id = fpmd_request_id(req);
 
     return id != NULL ? id : "";
 }
@@ -706,7 +708,7 @@ fpmd_req_drained(struct fpmd_req *req)
 int
 fpmd_req_body_feed(struct fpmd_req *req, const void *data, size_t len)
 {
-    const struct fpmd_conf *conf = fpmd_worker->conf;
+    const struct fpmd_conf *conf = fpmd_process.conf;
 
     req->body_received += len;
     if (req->body_received > conf->limits.body) {

@@ -32,12 +32,15 @@
 #include "fpmd/hooks.h"
 #include "fpmd/http_conn.h"
 #include "fpmd/log.h"
+#include "fpmd/process.h"
 #include "fpmd/prepare.h"
 #include "fpmd/req.h"
+#include "fpmd/request_id.h"
 #include "fpmd/service.h"
 #include "fpmd/worker.h"
 
 struct fpmd_worker *fpmd_worker;
+struct fpmd_process fpmd_process;
 
 /* For trim_memory: the peak load of the current second. */
 static void
@@ -181,10 +184,10 @@ static const char *
 access_param(void *ctx, const char *name)
 {
     struct fpmd_req *req = ctx;
-    const char *rid = fpmd_worker_request_id_param();
+    const char *rid = fpmd_request_id_param();
 
     if (rid != NULL && strcmp(name, rid) == 0)
-        return fpmd_worker_request_id(req);
+        return fpmd_request_id(req);
     return fpmd_req_param(req, name);
 }
 
@@ -477,79 +480,6 @@ run(struct fpmd_req *req)
     fpmd_worker_resume(req);
 }
 
-const char *
-fpmd_worker_request_id_param(void)
-{
-    struct fpmd_worker *w = fpmd_worker;
-    const char *h = w->conf->request_id;
-    size_t i;
-
-    if (h == NULL)
-        return NULL;
-    if (w->rid_param[0] == '\0') {
-        memcpy(w->rid_param, "HTTP_", 5);
-        for (i = 0; h[i] != '\0' && i + 6 < sizeof(w->rid_param); i++)
-            w->rid_param[5 + i] = h[i] == '-' ? '_'
-                                  : (char) toupper((unsigned char) h[i]);
-        w->rid_param[5 + i] = '\0';
-    }
-    return w->rid_param;
-}
-
-static int
-valid_request_id(const char *s)
-{
-    size_t len = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"
-                        "VWXYZ0123456789._:-");
-
-    return len > 0 && len <= 128 && s[len] == '\0';
-}
-
-static uint64_t
-rid_next(struct fpmd_worker *w)
-{
-    uint64_t x = w->rid_state[0], y = w->rid_state[1];
-
-    w->rid_state[0] = y;
-    x ^= x << 23;
-    w->rid_state[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
-    return w->rid_state[1] + y;
-}
-
-/* The id from the request when it is a sane one, else 128 random bits
- * (nginx's $request_id has the same form), made on first use: most
- * requests never ask. The request's params stay as received: the id goes
- * to the legacy backend and the access log. */
-const char *
-fpmd_worker_request_id(struct fpmd_req *req)
-{
-    struct fpmd_worker *w = fpmd_worker;
-    const char *param, *v;
-    char id[33];
-
-    if (req->request_id != NULL || req->request_id_done)
-        return req->request_id;
-    req->request_id_done = 1;
-    param = fpmd_worker_request_id_param();
-    if (param == NULL)
-        return NULL;
-    v = fpmd_req_param(req, param);
-    if (v != NULL && valid_request_id(v)) {
-        req->request_id = v;
-        return v;
-    }
-    if (w->rid_state[0] == 0 && w->rid_state[1] == 0) {
-        if (getrandom(w->rid_state, sizeof(w->rid_state), 0)
-            != (ssize_t) sizeof(w->rid_state))
-            w->rid_state[0] = fpmd_now_us() ^ ((uint64_t) getpid() << 32);
-        w->rid_state[1] |= 1;
-    }
-    snprintf(id, sizeof(id), "%016" PRIx64 "%016" PRIx64, rid_next(w),
-             rid_next(w));
-    req->request_id = fpmd_strndup(req, id, 32);
-    return req->request_id;
-}
-
 static int
 route(struct fpmd_router *r, struct fpmd_req *req)
 {
@@ -825,6 +755,10 @@ fpmd_worker_main(const struct fpmd_conf *conf,
         return 78;
     }
     w.base = event_base_new();
+    fpmd_process.base = w.base;
+    fpmd_process.conf = conf;
+    fpmd_process.slot = w.slot;
+    fpmd_process.routes = w.routes;
     w.coros = fpmd_coro_pool_new(conf->pm.stack_size,
                                  conf->pm.max_concurrency < 256
                                      ? conf->pm.max_concurrency : 256);

@@ -41,9 +41,6 @@ struct fpmd_worker {
     int finishing;              /* graceful exit under way */
     int fast_exit;
 
-    char rid_param[80];         /* "HTTP_X_REQUEST_ID"; "" until known */
-    uint64_t rid_state[2];      /* xorshift128+ for made-up ids */
-
     /* Requests waiting for a max_concurrency slot, FIFO. */
     struct fpmd_req *queue_head, **queue_tail;
     unsigned queued;
@@ -80,13 +77,6 @@ int fpmd_worker_take_over(int fd, const char *peer,
 /* The codec has a complete request head: route it and run (or queue) its
  * handler. The request may be finished and freed before this returns. */
 void fpmd_worker_start_req(struct fpmd_req *req);
-
-/* The CGI param carrying the request id ("HTTP_X_REQUEST_ID"); NULL when
- * request ids are off. */
-const char *fpmd_worker_request_id_param(void);
-/* req's id (README "Request ids"), taken or made on first use; NULL when
- * request ids are off. */
-const char *fpmd_worker_request_id(struct fpmd_req *req);
 
 /* Runs fn for a background request (fpmd_req_new_background) in its
  * own coroutine, outside the access log and the scoreboard; the request

@@ -10,6 +10,7 @@
 #include <event2/buffer.h>
 
 #include "fpmd/fpmd.h"
+#include "fpmd/process.h"
 #include "fpmd/worker.h"
 #include "handlers/status_render.h"
 
@@ -26,7 +27,7 @@ send_no_cache(struct fpmd_req *req)
 
 FPMD_HANDLER(ping)
 {
-    const char *pong = fpmd_worker->conf->status.ping_response;
+    const char *pong = fpmd_process.conf->status.ping_response;
 
     if (send_no_cache(req) != FPMD_OK)
         return FPMD_ERROR;

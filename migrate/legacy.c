@@ -17,6 +17,8 @@
 
 #include "fpmd/fpmd.h"
 #include "fpmd/req.h"
+#include "fpmd/request_id.h"
+#include "fpmd/process.h"
 #include "fpmd/worker.h"
 #include "migrate/cgi_head.h"
 #include "migrate/legacy.h"
@@ -120,7 +122,7 @@ struct outgoing {
 static const struct fpmd_conf_backend *
 pool_conf(const char *name)
 {
-    const struct fpmd_conf *conf = fpmd_worker->conf;
+    const struct fpmd_conf *conf = fpmd_process.conf;
 
     for (size_t i = 0; i < conf->nbackends; i++) {
         if (strcmp(conf->backends[i].name, name) == 0)
@@ -207,8 +209,8 @@ extra_params(struct fpmd_req *req, const struct outgoing *o, size_t *n)
         snprintf(len, sizeof(len), "%zu", o->body_len);
         extra_add(v, n, "CONTENT_LENGTH", fpmd_strdup(req, len));
     }
-    if (fpmd_worker_request_id(req) != NULL)
-        extra_add(v, n, fpmd_worker_request_id_param(), req->request_id);
+    if (fpmd_request_id(req) != NULL)
+        extra_add(v, n, fpmd_request_id_param(), req->request_id);
     /* The route's own come last: they override all the above. */
     for (size_t i = 0; i < nroute; i++)
         extra_add(v, n, o->cr->params[i].name, o->cr->params[i].value);
@@ -226,7 +228,7 @@ prepare(struct fpmd_req *req, struct outgoing *o)
         || fpmd_req_param(req, "HTTP_TRANSFER_ENCODING") == NULL
         || fpmd_req_param(req, "SCRIPT_FILENAME") != NULL)
         return FPMD_OK;
-    return fpmd_req_body_whole(req, fpmd_worker->conf->limits.body, &o->body,
+    return fpmd_req_body_whole(req, fpmd_process.conf->limits.body, &o->body,
                                &o->body_len);
 }
 

@@ -27,9 +27,11 @@
 #include "fpmd/fpmd.h"
 #include "fpmd/log.h"
 #include "fpmd/req.h"
+#include "fpmd/request_id.h"
 #include "fpmd/router.h"
 #include "fpmd/scoreboard.h"
 #include "fpmd/service.h"
+#include "fpmd/process.h"
 #include "fpmd/worker.h"
 #include "migrate/compare.h"
 #include "migrate/legacy.h"
@@ -86,7 +88,7 @@ register_split(void)
 static struct split_state *
 state_of(const struct fpmd_conf_route *cr)
 {
-    size_t i = (size_t) (cr - fpmd_worker->conf->routes);
+    size_t i = (size_t) (cr - fpmd_process.conf->routes);
 
     return i < nstates ? &states[i] : NULL;
 }
@@ -96,9 +98,9 @@ state_of(const struct fpmd_conf_route *cr)
 static struct fpmd_sb_route *
 row_of(const struct fpmd_conf_route *cr)
 {
-    size_t i = (size_t) (cr - fpmd_worker->conf->routes);
+    size_t i = (size_t) (cr - fpmd_process.conf->routes);
 
-    return i < FPMD_SB_ROUTES ? &fpmd_worker->routes->r[i] : NULL;
+    return i < FPMD_SB_ROUTES ? &fpmd_process.routes->r[i] : NULL;
 }
 
 static void
@@ -108,9 +110,9 @@ count(const struct fpmd_conf_route *cr, size_t field_offset)
 
     if (row == NULL)
         return;
-    fpmd_scoreboard_begin_write(fpmd_worker->slot);
+    fpmd_scoreboard_begin_write(fpmd_process.slot);
     (*(uint64_t *) (void *) ((char *) row + field_offset))++;
-    fpmd_scoreboard_end_write(fpmd_worker->slot);
+    fpmd_scoreboard_end_write(fpmd_process.slot);
 }
 
 static const char *
@@ -366,7 +368,7 @@ shadow_spawn(void *arg)
         job->status = req->status;
         job->content_type = ct != NULL ? fpmd_strdup(bg, ct) : NULL;
         job->bg = bg;
-        bg->request_id = fpmd_worker_request_id(req) != NULL
+        bg->request_id = fpmd_request_id(req) != NULL
             ? fpmd_strdup(bg, req->request_id) : NULL;
         ok = copy_buffer(bg, req->capture_out, &job->native_body) == FPMD_OK
             && copy_buffer(bg, req->capture_in, &body) == FPMD_OK
@@ -377,7 +379,7 @@ shadow_spawn(void *arg)
                            evbuffer_get_length(body));
     if (ok) {
         fpmd_req_body_end(bg);
-        ok = event_base_once(fpmd_worker->base, -1, EV_TIMEOUT, shadow_start,
+        ok = event_base_once(fpmd_process.base, -1, EV_TIMEOUT, shadow_start,
                              job, NULL) == 0;
     }
     if (ok)

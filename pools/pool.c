@@ -9,6 +9,7 @@
 #include "fpmd/log.h"
 #include "fpmd/scoreboard.h"
 #include "fpmd/service.h"
+#include "fpmd/process.h"
 #include "fpmd/worker.h"
 #include "pools/pool.h"
 
@@ -913,7 +914,7 @@ fpmd_await_all(struct fpmd_req *req)
 static void
 publish(void)
 {
-    struct fpmd_sb_slot *slot = fpmd_worker->slot;
+    struct fpmd_sb_slot *slot = fpmd_process.slot;
 
     fpmd_scoreboard_begin_write(slot);
     memset(slot->backends, 0, sizeof(slot->backends));

@@ -9,6 +9,7 @@
 #include "fpmd/coro.h"
 #include "fpmd/http_conn.h"
 #include "fpmd/log.h"
+#include "fpmd/process.h"
 #include "fpmd/router.h"
 #include "tests/worker_harness.h"
 
@@ -37,6 +38,10 @@ fpmd_test_worker_setup(struct fpmd_worker *w)
     w->slot = &w->sb->slots[0];
     w->routes = &w->sb->routes[0];
     fpmd_worker = w;
+    fpmd_process.base = w->base;
+    fpmd_process.conf = conf;
+    fpmd_process.slot = w->slot;
+    fpmd_process.routes = w->routes;
     fpmd_conn_setup(conf);
     fpmd_http_conn_setup();
     return FPMD_OK;

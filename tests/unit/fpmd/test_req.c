@@ -15,6 +15,7 @@
 #include <event2/buffer.h>
 
 #include "fpmd/log.h"
+#include "fpmd/process.h"
 #include "fpmd/req.h"
 #include "fpmd/worker.h"
 
@@ -67,6 +68,8 @@ setup(void **state)
     w.conf = &conf;
     w.base = event_base_new();
     fpmd_worker = &w;
+    fpmd_process.conf = &conf;
+    fpmd_process.base = w.base;
     written = evbuffer_new();
     fpmd_log_set_level(FPMD_LOG_ALERT);
     return 0;

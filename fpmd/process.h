@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* What every part of a worker process shares: its event loop, its config
+ * and its scoreboard rows. The worker fills it in once at start, before
+ * any connection, request or pool exists; everything else only reads it.
+ * Codecs, requests, pools and handlers reach the process through here,
+ * never through the worker itself, so the worker stays on top of the
+ * include graph. */
+#ifndef FPMD_PROCESS_H
+#define FPMD_PROCESS_H
+
+#include <event2/event.h>
+
+#include "fpmd/conf.h"
+#include "fpmd/scoreboard.h"
+
+struct fpmd_process {
+    struct event_base *base;
+    const struct fpmd_conf *conf;
+    struct fpmd_sb_slot *slot;      /* this worker's row */
+    struct fpmd_sb_routes *routes;  /* this worker's route rows */
+};
+
+extern struct fpmd_process fpmd_process;
+
+#endif

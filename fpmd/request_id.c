@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Request ids (README "Request ids"): the header naming them (request_id:
+ * X-Request-Id), and each request's id, taken from the request or made up
+ * on first use. One state per process: a worker's made-up ids come from
+ * its own generator, seeded from the kernel. */
+#include "config.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "fpmd/clock.h"
+#include "fpmd/process.h"
+#include "fpmd/req.h"
+#include "fpmd/request_id.h"
+
+static char param_name[80];         /* "HTTP_X_REQUEST_ID"; "" until known */
+static uint64_t rid_state[2];       /* xorshift128+ for made-up ids */
+
+const char *
+fpmd_request_id_param(void)
+{
+    const char *h = fpmd_process.conf->request_id;
+    size_t i;
+
+    if (h == NULL)
+        return NULL;
+    if (param_name[0] == '\0') {
+        memcpy(param_name, "HTTP_", 5);
+        for (i = 0; h[i] != '\0' && i + 6 < sizeof(param_name); i++)
+            param_name[5 + i] = h[i] == '-' ? '_'
+                                : (char) toupper((unsigned char) h[i]);
+        param_name[5 + i] = '\0';
+    }
+    return param_name;
+}
+
+static int
+valid_request_id(const char *s)
+{
+    size_t len = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"
+                        "VWXYZ0123456789._:-");
+
+    return len > 0 && len <= 128 && s[len] == '\0';
+}
+
+static uint64_t
+rid_next(void)
+{
+    uint64_t x = rid_state[0], y = rid_state[1];
+
+    rid_state[0] = y;
+    x ^= x << 23;
+    rid_state[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
+    return rid_state[1] + y;
+}
+
+/* The id from the request when it is a sane one, else 128 random bits
+ * (nginx's $request_id has the same form), made on first use: most
+ * requests never ask. The request's params stay as received: the id goes
+ * to the legacy backend and the access log. */
+const char *
+fpmd_request_id(struct fpmd_req *req)
+{
+    const char *param, *v;
+    char id[33];
+
+    if (req->request_id != NULL || req->request_id_done)
+        return req->request_id;
+    req->request_id_done = 1;
+    param = fpmd_request_id_param();
+    if (param == NULL)
+        return NULL;
+    v = fpmd_req_param(req, param);
+    if (v != NULL && valid_request_id(v)) {
+        req->request_id = v;
+        return v;
+    }
+    if (rid_state[0] == 0 && rid_state[1] == 0) {
+        if (getrandom(rid_state, sizeof(rid_state), 0)
+            != (ssize_t) sizeof(rid_state))
+            rid_state[0] = fpmd_now_us() ^ ((uint64_t) getpid() << 32);
+        rid_state[1] |= 1;
+    }
+    snprintf(id, sizeof(id), "%016" PRIx64 "%016" PRIx64, rid_next(),
+             rid_next());
+    req->request_id = fpmd_strndup(req, id, 32);
+    return req->request_id;
+}
