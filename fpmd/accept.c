@@ -13,7 +13,8 @@
 #include "fpmd/handoff.h"
 #include "fpmd/log.h"
 #include "fpmd/process.h"
-#include "fpmd/worker.h"
+#include "fpmd/process.h"
+#include "fpmd/sched.h"
 
 #define ACCEPT_BATCH 16
 /* Accepting paused by an error resumes after this, or at the next close. */
@@ -24,14 +25,16 @@ static struct {
     size_t nlisteners;
     struct event **evs;         /* one per listener, then the handoff one */
     size_t nevs;
-    int rx, tx;
+    int rx;
+    fpmd_accept_take_fn take;
+    int stopped;                /* finishing: never again */
     int reserve;                /* a spare descriptor, so that a socket
                                  * received from a sibling always has a
                                  * slot (else the kernel drops it) */
     int on;
     int paused;
     struct event *resume_ev;
-} acc = {.rx = -1, .tx = -1, .reserve = -1};
+} acc = {.rx = -1, .reserve = -1};
 
 static struct fpmd_log_tally refused_tally, error_tally, full_tally,
     pending_tally, handoff_tally;
@@ -48,10 +51,9 @@ waiting_conns(void)
 static int
 should_accept(void)
 {
-    const struct fpmd_worker *w = fpmd_worker;
-
-    return !w->finishing && !acc.paused && !fpmd_worker_at_capacity()
-        && (w->connections < w->conf->limits.connections || waiting_conns());
+    return !acc.stopped && !acc.paused && !fpmd_sched_at_capacity()
+        && (fpmd_conn_open_count() < fpmd_process.conf->limits.connections
+            || waiting_conns());
 }
 
 /* Connections taken in one wakeup: no more than could start a request
@@ -60,12 +62,9 @@ should_accept(void)
 static int
 batch(void)
 {
-    const struct fpmd_worker *w = fpmd_worker;
-    unsigned busy = w->in_flight + w->queued, max = w->conf->pm.max_concurrency;
+    unsigned room = fpmd_sched_room();
 
-    if (busy >= max)
-        return 0;
-    return max - busy < ACCEPT_BATCH ? (int) (max - busy) : ACCEPT_BATCH;
+    return room < ACCEPT_BATCH ? (int) room : ACCEPT_BATCH;
 }
 
 static void
@@ -120,15 +119,15 @@ fpmd_accept_conn_closed(void)
 static int
 make_room(void)
 {
-    const struct fpmd_worker *w = fpmd_worker;
+    unsigned max = fpmd_process.conf->limits.connections;
 
-    if (w->connections < w->conf->limits.connections)
+    if (fpmd_conn_open_count() < max)
         return 1;
     if (!fpmd_conn_evict(0))
         return 0;
     fpmd_log_tally(&full_tally, FPMD_LOG_WARNING, "limits.connections (%u) "
                    "reached: closed the connection waiting longest for a "
-                   "request", w->conf->limits.connections);
+                   "request", max);
     return 1;
 }
 
@@ -193,7 +192,7 @@ admit(const struct fpmd_listener *l, int cfd,
         close(cfd);
         return;
     }
-    fpmd_worker_take(cfd, peer, l->proto);
+    acc.take(cfd, peer, l->proto, 0, 1);
 }
 
 static void
@@ -259,8 +258,7 @@ on_handoff(evutil_socket_t fd, short what, void *arg)
                            "message without a usable socket was dropped");
             continue;
         }
-        fpmd_worker_take_over(cfd, peer, (enum fpmd_listen_proto) proto,
-                              served);
+        acc.take(cfd, peer, proto, served, 0);
         bound_pending();
     }
     fpmd_accept_update();
@@ -268,15 +266,15 @@ on_handoff(evutil_socket_t fd, short what, void *arg)
 
 int
 fpmd_accept_setup(struct fpmd_listener *listeners, size_t nlisteners, int rx,
-                  int tx)
+                  fpmd_accept_take_fn take)
 {
     struct event_base *base = fpmd_process.base;
 
     acc.listeners = listeners;
     acc.nlisteners = nlisteners;
     acc.rx = rx;
-    acc.tx = tx;
-    acc.on = acc.paused = 0;
+    acc.take = take;
+    acc.on = acc.paused = acc.stopped = 0;
     acc.nevs = 0;
     acc.evs = calloc(nlisteners + 1, sizeof(*acc.evs));
     acc.resume_ev = evtimer_new(base, on_resume, NULL);
@@ -318,17 +316,24 @@ fpmd_accept_free(void)
 }
 
 void
+fpmd_accept_stop(void)
+{
+    acc.stopped = 1;
+    set_on(0);
+}
+
+void
 fpmd_accept_close_listeners(void)
 {
-    const struct fpmd_worker *w = fpmd_worker;
+    unsigned max = fpmd_process.conf->limits.connections;
 
-    set_on(0);
+    fpmd_accept_stop();
     for (size_t i = 0; i < acc.nlisteners; i++) {
         struct fpmd_listener *l = &acc.listeners[i];
 
         if (l->fd < 0)
             continue;
-        while (w->connections < w->conf->limits.connections) {
+        while (fpmd_conn_open_count() < max) {
             struct sockaddr_storage ss;
             socklen_t sslen = sizeof(ss);
             int cfd = accept4(l->fd, (struct sockaddr *) &ss, &sslen,
@@ -341,19 +346,4 @@ fpmd_accept_close_listeners(void)
         close(l->fd);
         l->fd = -1;
     }
-}
-
-int
-fpmd_accept_hand_off(int fd, int proto, unsigned served, const char *peer)
-{
-    int rc;
-
-    if (acc.tx < 0)
-        return FPMD_ERROR;
-    rc = fpmd_handoff_send(acc.tx, fd, proto, served, peer);
-    if (rc == FPMD_ERROR)
-        fpmd_log_tally(&handoff_tally, FPMD_LOG_ERROR, "handoff of a "
-                       "connection from %s failed: %s; draining as for a "
-                       "stop", peer, strerror(errno));
-    return rc;
 }

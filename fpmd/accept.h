@@ -13,11 +13,17 @@
 
 #include "fpmd/listen.h"
 
-/* Once per worker, after its event base exists: one event per listener
- * and one for the handoff socket rx (-1: none); tx is where this worker
- * hands its own connections (-1: none). FPMD_ERROR when out of memory. */
+/* What becomes of an accepted socket (its peer, its protocol, the
+ * requests it carried already when a sibling handed it over, and whether
+ * it is newly accepted): the worker makes it a codec's connection. */
+typedef int (*fpmd_accept_take_fn)(int fd, const char *peer, int proto,
+                                   unsigned served, int accepted);
+
+/* Once per worker, after fpmd_process is filled in: one event per
+ * listener and one for the handoff socket rx (-1: none). FPMD_ERROR when
+ * out of memory. */
 int fpmd_accept_setup(struct fpmd_listener *listeners, size_t nlisteners,
-                      int rx, int tx);
+                      int rx, fpmd_accept_take_fn take);
 void fpmd_accept_free(void);
 
 /* Turns accepting on or off for the worker's state now (call after it
@@ -27,13 +33,11 @@ void fpmd_accept_update(void);
 /* A connection closed: accepting paused by a lack of descriptors resumes. */
 void fpmd_accept_conn_closed(void);
 
+/* The worker is finishing: accepting never resumes. */
+void fpmd_accept_stop(void);
 /* A graceful stop: takes every connection queued on the listeners, then
  * closes this worker's copies of them (the last close makes the address
- * refuse connections). Accepting never resumes. */
+ * refuse connections); accepting never resumes. */
 void fpmd_accept_close_listeners(void);
-
-/* Sends a connection to a sibling (FPMD_OK, FPMD_AGAIN, FPMD_ERROR;
- * FPMD_ERROR also when this worker has nowhere to send it). */
-int fpmd_accept_hand_off(int fd, int proto, unsigned served, const char *peer);
 
 #endif

@@ -10,19 +10,24 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 
-#include "fpmd/accept.h"
 #include "fpmd/conn.h"
 #include "fpmd/freelist.h"
 #include "fpmd/log.h"
 #include "fpmd/process.h"
-#include "fpmd/worker.h"
+#include "fpmd/clock.h"
+#include "fpmd/handoff.h"
+#include "fpmd/sched.h"
 
 static struct fpmd_conn *conns;
+static unsigned nconns;
+static int handoff_tx = -1;         /* where connections go to siblings */
+static void (*conn_gone)(void);
 
 /* Connections without a started request, oldest first, per phase. */
 TAILQ_HEAD(phase_list, fpmd_conn);
@@ -69,7 +74,7 @@ mono_ms(void)
 }
 
 void
-fpmd_conn_setup(const struct fpmd_conf *conf)
+fpmd_conn_setup(const struct fpmd_conf *conf, int tx, void (*gone)(void))
 {
     struct event_base *base = fpmd_process.base;
     const uint64_t ms[FPMD_CONN_NPHASES] = {
@@ -87,6 +92,14 @@ fpmd_conn_setup(const struct fpmd_conf *conf)
                             : NULL;
     }
     drain.on = drain.handoff = drain.retry_armed = 0;
+    handoff_tx = tx;
+    conn_gone = gone;
+}
+
+unsigned
+fpmd_conn_open_count(void)
+{
+    return nconns;
 }
 
 static void
@@ -185,9 +198,17 @@ linger(struct fpmd_conn *c)
 static int
 hand_off(struct fpmd_conn *c)
 {
-    int rc = fpmd_accept_hand_off(c->fd, c->proto, c->ops->served(c),
-                                  c->peer);
+    static struct fpmd_log_tally failed;
+    int rc;
 
+    if (handoff_tx < 0)
+        return FPMD_ERROR;
+    rc = fpmd_handoff_send(handoff_tx, c->fd, c->proto, c->ops->served(c),
+                           c->peer);
+    if (rc == FPMD_ERROR)
+        fpmd_log_tally(&failed, FPMD_LOG_ERROR, "handoff of a connection "
+                       "from %s failed: %s; draining as for a stop", c->peer,
+                       strerror(errno));
     if (rc != FPMD_OK)
         return rc;
     fpmd_conn_close(c);
@@ -284,7 +305,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
     /* Its next request could not start here now: rather than queue it
      * behind this worker's requests, a sibling that has room takes the
      * connection, unread (or this worker, once it has room again). */
-    if (fpmd_worker_at_capacity() && movable(c) && hand_off(c) == FPMD_OK) {
+    if (fpmd_sched_at_capacity() && movable(c) && hand_off(c) == FPMD_OK) {
         fpmd_conn_maybe_free(c);
         return;
     }
@@ -375,6 +396,7 @@ fpmd_conn_init(struct fpmd_conn *c, const struct fpmd_conn_ops *ops, int fd,
     if (conns != NULL)
         conns->prev = c;
     conns = c;
+    nconns++;
     fpmd_conn_update(c);
     return FPMD_OK;
 }
@@ -492,7 +514,9 @@ fpmd_conn_maybe_free(struct fpmd_conn *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     evbuffer_free(c->out);
-    fpmd_worker_conn_closed();
+    nconns--;
+    if (conn_gone != NULL)
+        conn_gone();
     c->ops->destroy(c);
 }
 

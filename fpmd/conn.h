@@ -91,8 +91,12 @@ struct fpmd_conn {
     char peer[64];
 };
 
-/* Once per worker, after its event base exists: the phases' deadlines. */
-void fpmd_conn_setup(const struct fpmd_conf *conf);
+/* Once per worker, after its event base exists: the phases' deadlines;
+ * tx, where connections go to siblings (handoff.h; -1: nowhere); gone,
+ * called once a connection is closed and freed (or handed over). */
+void fpmd_conn_setup(const struct fpmd_conf *conf, int tx, void (*gone)(void));
+/* Connections open in this process. */
+unsigned fpmd_conn_open_count(void);
 
 /* Sets c up on an accepted, non-blocking socket and starts reading.
  * FPMD_ERROR when memory is out (the caller closes fd and frees c). */

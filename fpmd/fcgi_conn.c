@@ -20,8 +20,8 @@
 #include "fpmd/freelist.h"
 #include "fpmd/log.h"
 #include "fpmd/req.h"
+#include "fpmd/sched.h"
 #include "fpmd/process.h"
-#include "fpmd/worker.h"
 
 /* Requests one connection may carry at once (FCGI_MAX_REQS). */
 #define CONN_MAX_REQS 128
@@ -272,7 +272,7 @@ on_params(void *ctx, uint16_t id, const uint8_t *p, size_t n)
     if (req->route_status == 0 && req->content_length > 0
         && (uint64_t) req->content_length > conf->limits.body)
         req->route_status = 413;
-    fpmd_worker_start_req(req);
+    fpmd_sched_start(req);
     return FPMD_OK;
 }
 

@@ -29,9 +29,9 @@
 #include "fpmd/http_conn.h"
 #include "fpmd/log.h"
 #include "fpmd/req.h"
+#include "fpmd/sched.h"
 #include "fpmd/uri.h"
 #include "fpmd/process.h"
-#include "fpmd/worker.h"
 
 enum head_scan {
     SCAN_LINE,                      /* where a request line may start */
@@ -722,7 +722,7 @@ on_headers_complete(llhttp_t *p)
         req->body_eof = 1;
     c->scan = SCAN_BODY;
     fpmd_conn_update(&c->base);
-    fpmd_worker_start_req(req);
+    fpmd_sched_start(req);
     return 0;
 }
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "fpmd/access_log.h"
+#include "fpmd/clock.h"
 #include "fpmd/handoff.h"
 #include "fpmd/log.h"
 #include "fpmd/master.h"

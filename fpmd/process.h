@@ -11,13 +11,17 @@
 #include <event2/event.h>
 
 #include "fpmd/conf.h"
+#include "fpmd/listen.h"
 #include "fpmd/scoreboard.h"
 
 struct fpmd_process {
     struct event_base *base;
     const struct fpmd_conf *conf;
+    struct fpmd_scoreboard *sb;     /* the generation's, every worker's */
     struct fpmd_sb_slot *slot;      /* this worker's row */
     struct fpmd_sb_routes *routes;  /* this worker's route rows */
+    struct fpmd_listener *listeners;
+    size_t nlisteners;
 };
 
 extern struct fpmd_process fpmd_process;

@@ -18,11 +18,9 @@
 #include "fpmd/cgi_path.h"
 #include "fpmd/log.h"
 #include "fpmd/req.h"
-#include "fpmd/request_id.h"
 #include "fpmd/router.h"
 #include "fpmd/uri.h"
 #include "fpmd/process.h"
-#include "fpmd/worker.h"
 
 /* Body bytes buffered ahead of the handler before the codec stops reading:
  * bounds memory per upload while keeping the pipe full. */
@@ -38,6 +36,15 @@ struct fpmd_defer {
 static struct fpmd_freelist spare_reqs = FPMD_FREELIST_INIT(REQ_CACHE_MAX);
 
 static void on_wake(evutil_socket_t fd, short what, void *arg);
+
+/* Whoever runs handlers (the request engine) continues a parked one. */
+static void (*resume)(struct fpmd_req *req);
+
+void
+fpmd_req_on_wake(void (*fn)(struct fpmd_req *req))
+{
+    resume = fn;
+}
 
 size_t
 fpmd_req_cached(void)
@@ -70,7 +77,7 @@ fpmd_req_new(const struct fpmd_req_ops *ops, void *conn, uint16_t id)
     req->headers_tail = &req->headers;
     req->method = req->path = req->uri = "";
     req->query = req->remote_addr = "";
-    fpmd_arena_init(&req->arena, fpmd_worker ? fpmd_process.conf->limits.params
+    fpmd_arena_init(&req->arena, fpmd_process.conf ? fpmd_process.conf->limits.params
                                                    + 16 * 1024 * 1024 : 0);
     event_assign(&req->wake_ev, fpmd_process.base, -1, 0, on_wake, req);
     req->params_raw = evbuffer_new();
@@ -486,14 +493,6 @@ fpmd_req_handler(const struct fpmd_req *req)
         ? fpmd_route_handler_name(req->match.route) : NULL;
 }
 
-const char *
-fpmd_req_id(struct fpmd_req *req)
-{
-    const char *id = fpmd_request_id(req);
-
-    return id != NULL ? id : "";
-}
-
 uint64_t
 fpmd_req_start_us(const struct fpmd_req *req)
 {
@@ -657,7 +656,7 @@ on_wake(evutil_socket_t fd, short what, void *arg)
     req->wake_armed = 0;
     if (req->wait == FPMD_WAIT_NONE)
         return;
-    fpmd_worker_resume(req);
+    resume(req);
 }
 
 int

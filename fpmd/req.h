@@ -146,6 +146,10 @@ struct fpmd_req {
  * memory. */
 struct fpmd_req *fpmd_req_new(const struct fpmd_req_ops *ops, void *conn,
                               uint16_t id);
+/* What continues a parked request's handler when its wait ends (the
+ * request engine registers it; requests never call up into it). */
+void fpmd_req_on_wake(void (*fn)(struct fpmd_req *req));
+
 /* Requests on this process's free list (0 in debug-alloc builds). */
 size_t fpmd_req_cached(void);
 /* Frees spare requests beyond keep; returns how many. */

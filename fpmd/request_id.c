@@ -90,3 +90,11 @@ fpmd_request_id(struct fpmd_req *req)
     req->request_id = fpmd_strndup(req, id, 32);
     return req->request_id;
 }
+
+const char *
+fpmd_req_id(struct fpmd_req *req)
+{
+    const char *id = fpmd_request_id(req);
+
+    return id != NULL ? id : "";
+}

@@ -11,7 +11,7 @@
 
 #include "fpmd/fpmd.h"
 #include "fpmd/process.h"
-#include "fpmd/worker.h"
+#include "fpmd/clock.h"
 #include "handlers/status_render.h"
 
 static int
@@ -123,12 +123,11 @@ static void
 snapshot(struct fpmd_status_view *v, struct fpmd_sb_slot *slots,
          struct fpmd_sb_routes *rows)
 {
-    const struct fpmd_worker *w = fpmd_worker;
-    const struct fpmd_scoreboard *sb = w->sb;
+    const struct fpmd_scoreboard *sb = fpmd_process.sb;
     size_t n = 0;
 
     memset(v, 0, sizeof(*v));
-    v->pool = w->conf->pool_name;
+    v->pool = fpmd_process.conf->pool_name;
     v->pm = pm_name(sb->pool.pm_mode);
     v->start_us = sb->pool.start_us;
     v->now_us = fpmd_now_us();
@@ -158,10 +157,10 @@ snapshot(struct fpmd_status_view *v, struct fpmd_sb_slot *slots,
     v->total = (uint32_t) n;
     v->max_active = sb->pool.max_active > v->active ? sb->pool.max_active
                                                     : v->active;
-    for (size_t i = 0; i < w->nlisteners; i++) {
+    for (size_t i = 0; i < fpmd_process.nlisteners; i++) {
         unsigned queued, backlog;
 
-        if (fpmd_listener_queue(&w->listeners[i], &queued, &backlog)
+        if (fpmd_listener_queue(&fpmd_process.listeners[i], &queued, &backlog)
             == FPMD_OK) {
             v->listen_queue += queued;
             v->listen_queue_len += backlog;
@@ -183,7 +182,7 @@ FPMD_HANDLER(status)
     struct evbuffer *out;
     int full;
 
-    slots = fpmd_alloc(req, fpmd_worker->sb->nslots * sizeof(*slots) + 1);
+    slots = fpmd_alloc(req, fpmd_process.sb->nslots * sizeof(*slots) + 1);
     out = evbuffer_new();
     if (slots == NULL || out == NULL || v == NULL || rows == NULL) {
         if (out != NULL)

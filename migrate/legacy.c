@@ -19,7 +19,6 @@
 #include "fpmd/req.h"
 #include "fpmd/request_id.h"
 #include "fpmd/process.h"
-#include "fpmd/worker.h"
 #include "migrate/cgi_head.h"
 #include "migrate/legacy.h"
 #include "pools/fastcgi.h"

@@ -27,12 +27,13 @@
 #include "fpmd/fpmd.h"
 #include "fpmd/log.h"
 #include "fpmd/req.h"
+#include "fpmd/sched.h"
 #include "fpmd/request_id.h"
 #include "fpmd/router.h"
 #include "fpmd/scoreboard.h"
 #include "fpmd/service.h"
+#include "fpmd/clock.h"
 #include "fpmd/process.h"
-#include "fpmd/worker.h"
 #include "migrate/compare.h"
 #include "migrate/legacy.h"
 
@@ -315,7 +316,7 @@ shadow_start(evutil_socket_t fd, short what, void *arg)
     (void) fd;
     (void) what;
     /* On failure the request is freed, and shadow_done counts it. */
-    fpmd_worker_start_background(job->bg, shadow_run);
+    fpmd_sched_start_background(job->bg, shadow_run);
 }
 
 static int

@@ -20,7 +20,8 @@
 #include <json-c/json.h>
 #include <mysql.h>
 
-#include "fpmd/worker.h"
+#include "fpmd/clock.h"
+#include "fpmd/process.h"
 #include "pools/pool.h"
 
 enum op {

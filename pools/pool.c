@@ -9,8 +9,8 @@
 #include "fpmd/log.h"
 #include "fpmd/scoreboard.h"
 #include "fpmd/service.h"
+#include "fpmd/clock.h"
 #include "fpmd/process.h"
-#include "fpmd/worker.h"
 #include "pools/pool.h"
 
 #define BACKOFF_FIRST_MS 50

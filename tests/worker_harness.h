@@ -2,13 +2,17 @@
 /* A worker set up in the test's own process (embedded default config,
  * built-in handlers, logging quiet) so connections can be driven over a
  * socketpair with fpmd_worker_take(): shared by the HTTP fuzz target and
- * the llhttp glue's unit tests. */
+ * the llhttp glue's unit tests. The loop and config are fpmd_process's;
+ * fpmd_conn_open_count() says when every connection is gone. */
 #ifndef FPMD_TESTS_WORKER_HARNESS_H
 #define FPMD_TESTS_WORKER_HARNESS_H
 
+#include "fpmd/conn.h"
+#include "fpmd/process.h"
 #include "fpmd/worker.h"
 
-/* Fills *w and makes it fpmd_worker. FPMD_ERROR when something is out. */
-int fpmd_test_worker_setup(struct fpmd_worker *w);
+/* Fills fpmd_process and wires the worker's request side. FPMD_ERROR when
+ * something is out. */
+int fpmd_test_worker_setup(void);
 
 #endif

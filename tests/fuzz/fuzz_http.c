@@ -19,7 +19,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct fpmd_worker w;
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -27,7 +26,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int sv[2], peer_open = 1;
     char sink[65536];
 
-    if (w.base == NULL && fpmd_test_worker_setup(&w) != FPMD_OK)
+    if (fpmd_process.base == NULL && fpmd_test_worker_setup() != FPMD_OK)
         abort();
     if (size > 60000)
         return 0;       /* one socket buffer: the write below never blocks */
@@ -39,8 +38,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > 0)
         assert(write(sv[1], data, size) == (ssize_t) size);
     shutdown(sv[1], SHUT_WR);
-    for (int i = 0; i < 64 && w.connections > 0; i++) {
-        event_base_loop(w.base, EVLOOP_NONBLOCK);
+    for (int i = 0; i < 64 && fpmd_conn_open_count() > 0; i++) {
+        event_base_loop(fpmd_process.base, EVLOOP_NONBLOCK);
         while (read(sv[1], sink, sizeof(sink)) > 0)
             ;
         if (i == 32) {
@@ -50,8 +49,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (peer_open)
         close(sv[1]);
-    for (int i = 0; i < 64 && w.connections > 0; i++)
-        event_base_loop(w.base, EVLOOP_NONBLOCK);
-    assert(w.connections == 0);
+    for (int i = 0; i < 64 && fpmd_conn_open_count() > 0; i++)
+        event_base_loop(fpmd_process.base, EVLOOP_NONBLOCK);
+    assert(fpmd_conn_open_count() == 0);
     return 0;
 }

@@ -19,14 +19,13 @@
 
 #include "tests/worker_harness.h"
 
-static struct fpmd_worker w;
 
 static int
 setup(void **state)
 {
     (void) state;
     signal(SIGPIPE, SIG_IGN);
-    return fpmd_test_worker_setup(&w) == FPMD_OK ? 0 : -1;
+    return fpmd_test_worker_setup() == FPMD_OK ? 0 : -1;
 }
 
 static void
@@ -58,16 +57,16 @@ exchange(const char *in, int bytewise, char *out, size_t outlen)
         /* refused midway: the server may have closed already */
         if (write(sv[1], in + i, n) != (ssize_t) n)
             break;
-        event_base_loop(w.base, EVLOOP_NONBLOCK);
+        event_base_loop(fpmd_process.base, EVLOOP_NONBLOCK);
         drain(sv[1], out, outlen, &used);
     }
     shutdown(sv[1], SHUT_WR);
-    for (int i = 0; i < 200 && w.connections > 0; i++) {
-        event_base_loop(w.base, EVLOOP_NONBLOCK);
+    for (int i = 0; i < 200 && fpmd_conn_open_count() > 0; i++) {
+        event_base_loop(fpmd_process.base, EVLOOP_NONBLOCK);
         drain(sv[1], out, outlen, &used);
     }
     close(sv[1]);
-    assert_int_equal(w.connections, 0);
+    assert_int_equal(fpmd_conn_open_count(), 0);
     return used;
 }
 

@@ -17,9 +17,7 @@
 #include "fpmd/log.h"
 #include "fpmd/process.h"
 #include "fpmd/req.h"
-#include "fpmd/worker.h"
 
-static struct fpmd_worker w;
 static struct fpmd_conf conf;
 static struct evbuffer *written;
 
@@ -65,11 +63,8 @@ setup(void **state)
 {
     (void) state;
     fpmd_conf_defaults(&conf);
-    w.conf = &conf;
-    w.base = event_base_new();
-    fpmd_worker = &w;
     fpmd_process.conf = &conf;
-    fpmd_process.base = w.base;
+    fpmd_process.base = event_base_new();
     written = evbuffer_new();
     fpmd_log_set_level(FPMD_LOG_ALERT);
     return 0;
@@ -80,7 +75,7 @@ teardown(void **state)
 {
     (void) state;
     evbuffer_free(written);
-    event_base_free(w.base);
+    event_base_free(fpmd_process.base);
     return 0;
 }
 

@@ -175,7 +175,6 @@ FPMD_ROUTE(u_calls, "GET", "/u/calls")
 
 /* --- driving it ------------------------------------------------------- */
 
-static struct fpmd_worker w;
 static struct fpmd_conf_server server = {"127.0.0.1", 1, NULL,
                                          FPMD_ROLE_PRIMARY, {NULL, 0, 0}};
 static struct fpmd_conf_backend backend;
@@ -185,8 +184,8 @@ run_ms(unsigned ms)
 {
     struct timeval tv = {0, (suseconds_t) ms * 1000};
 
-    event_base_loopexit(w.base, &tv);
-    event_base_dispatch(w.base);
+    event_base_loopexit(fpmd_process.base, &tv);
+    event_base_dispatch(fpmd_process.base);
 }
 
 /* Starts the pool afresh with backend's settings and a clean fake. */
@@ -196,7 +195,7 @@ restart_pool(void)
     fpmd_services_stop();
     memset(&fake, 0, sizeof(fake));
     fake.reusable = 1;
-    assert_int_equal(fpmd_services_start(w.conf, w.base), FPMD_OK);
+    assert_int_equal(fpmd_services_start(fpmd_process.conf, fpmd_process.base), FPMD_OK);
 }
 
 static int
@@ -206,9 +205,9 @@ setup(void **state)
 
     (void) state;
     signal(SIGPIPE, SIG_IGN);
-    if (fpmd_test_worker_setup(&w) != FPMD_OK)
+    if (fpmd_test_worker_setup() != FPMD_OK)
         return -1;
-    conf = (struct fpmd_conf *) w.conf;
+    conf = (struct fpmd_conf *) fpmd_process.conf;
     backend.name = "p";
     backend.driver = FPMD_DRIVER_REDIS;
     backend.servers = &server;

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The request engine of a worker process (see sched.c). */
+#ifndef FPMD_SCHED_H
+#define FPMD_SCHED_H
+
+#include <stdint.h>
+
+#include "fpmd/coro.h"
+#include "fpmd/fpmd.h"
+#include "fpmd/router.h"
+
+struct fpmd_req;
+
+/* Once per worker, after fpmd_process is filled in. changed(0) follows a
+ * request started or queued, changed(1) one ended: the worker's accepting,
+ * scoreboard state and exit follow the load from there. */
+void fpmd_sched_setup(struct fpmd_router *router,
+                      struct fpmd_coro_pool *coros,
+                      void (*changed)(int ended));
+/* The config routes' scoreboard rows, named, counters from zero (the slot
+ * may have been another worker's). */
+void fpmd_sched_routes_init(void);
+
+/* The codec has a complete request head: route it and run (or queue) its
+ * handler. The request may be finished and freed before this returns. */
+void fpmd_sched_start(struct fpmd_req *req);
+
+/* Runs fn for a background request (fpmd_req_new_background) in its own
+ * coroutine, outside the access log and the scoreboard; the request is
+ * freed when fn returns. FPMD_ERROR (and req is freed) when the worker is
+ * finishing or at max_concurrency. */
+int fpmd_sched_start_background(struct fpmd_req *req, fpmd_handler_fn fn);
+
+/* Continues a parked handler; from event callbacks only. */
+void fpmd_sched_resume(struct fpmd_req *req);
+
+/* The worker is finishing: no more background work. */
+void fpmd_sched_finishing(void);
+
+unsigned fpmd_sched_in_flight(void);
+/* Requests started (they count toward max_requests), and ended. */
+uint64_t fpmd_sched_started(void);
+uint64_t fpmd_sched_finished(void);
+/* Requests that could start now without waiting (pm.max_concurrency less
+ * those running or queued); at capacity when 0. */
+unsigned fpmd_sched_room(void);
+int fpmd_sched_at_capacity(void);
+
+#endif
