@@ -190,12 +190,13 @@ parse(struct fconn *fc)
         if (rc == FPMD_DONE)
             break;
         if (rc != FPMD_OK) {
+            const char *err = fc->parser.framer.err;
             char why[128];
 
             /* only on_stdout fails without a parser error */
             snprintf(why, sizeof(why), "%s%s",
-                     fc->parser.err ? "protocol error: " : "",
-                     fc->parser.err ? fc->parser.err : "out of memory");
+                     err != NULL ? "protocol error: " : "",
+                     err != NULL ? err : "out of memory");
             fpmd_pool_conn_lost(fc->pc, why);
             return;
         }
