@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* FastCGI record parsing and writing. The parser keeps at most one record
- * header, one BEGIN_REQUEST body and one GET_VALUES content; everything else
- * streams through. Lengths are size_t and checked before any arithmetic
- * (CVE-2025-23016 is what unchecked name-value lengths lead to). */
+/* FastCGI record parsing and writing. The framer keeps one record header,
+ * the server parser one BEGIN_REQUEST body and one GET_VALUES content;
+ * everything else streams through. Lengths are size_t and checked before
+ * any arithmetic (CVE-2025-23016 is what unchecked name-value lengths lead
+ * to). */
 #include "config.h"
 
 #include <stdio.h>
@@ -14,13 +15,141 @@
 
 #include "fpmd/fcgi.h"
 
-enum { ST_HEADER, ST_CONTENT, ST_PADDING };
+enum { ST_HEADER, ST_CONTENT, ST_PADDING, ST_DONE };
+
+/* --- record framing --------------------------------------------------- */
+
+void
+fpmd_fcgi_framer_init(struct fpmd_fcgi_framer *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->state = ST_HEADER;
+}
+
+int
+fpmd_fcgi_framer_fail(struct fpmd_fcgi_framer *f, const char *why)
+{
+    f->err = why;
+    return FPMD_ERROR;
+}
+
+/* feed and its steps are inlined into each entry point (always_inline:
+ * at -O2 GCC keeps one copy), so that in fpmd_fcgi_parse the server's ops
+ * are known and called directly: the server's hot path pays no indirect
+ * call per record for the framing. */
+
+/* Checks a complete header and hands the record to its owner. */
+static inline __attribute__((always_inline)) int
+start_record(struct fpmd_fcgi_framer *f,
+             const struct fpmd_fcgi_framer_ops *ops, void *ctx)
+{
+    const FCGI_Header *h = (const FCGI_Header *) f->hdr;
+
+    if (h->version != FCGI_VERSION_1)
+        return fpmd_fcgi_framer_fail(f, "unsupported record version");
+    f->type = h->type;
+    f->id = (uint16_t) ((h->requestIdB1 << 8) | h->requestIdB0);
+    f->clen = (size_t) ((h->contentLengthB1 << 8) | h->contentLengthB0);
+    f->plen = h->paddingLength;
+    f->cpos = 0;
+    f->hlen = 0;
+    f->state = ST_CONTENT;
+    return ops->on_header(ctx, f);
+}
+
+/* The record's content is complete. */
+static inline __attribute__((always_inline)) int
+end_content(struct fpmd_fcgi_framer *f,
+            const struct fpmd_fcgi_framer_ops *ops, void *ctx)
+{
+    f->state = f->plen > 0 ? ST_PADDING : f->last ? ST_DONE : ST_HEADER;
+    return ops->on_end(ctx, f);
+}
+
+static inline __attribute__((always_inline)) int
+feed(struct fpmd_fcgi_framer *f, const struct fpmd_fcgi_framer_ops *ops,
+     void *ctx, const uint8_t *buf, size_t len, size_t *consumed)
+{
+    size_t pos = 0;
+    int rc = FPMD_OK;
+
+    *consumed = 0;
+    if (f->err != NULL)
+        return FPMD_ERROR;
+    while (pos < len && rc == FPMD_OK && f->state != ST_DONE) {
+        size_t avail = len - pos, take;
+
+        switch (f->state) {
+        case ST_HEADER:
+            take = sizeof(f->hdr) - f->hlen;
+            if (take > avail)
+                take = avail;
+            memcpy(f->hdr + f->hlen, buf + pos, take);
+            f->hlen += take;
+            pos += take;
+            if (f->hlen < sizeof(f->hdr))
+                break;
+            rc = start_record(f, ops, ctx);
+            if (rc == FPMD_ERROR && f->err != NULL)
+                break;
+            if (f->clen == 0) {
+                int rc2 = end_content(f, ops, ctx);
+
+                if (rc == FPMD_OK)
+                    rc = rc2;
+            }
+            break;
+        case ST_CONTENT:
+            take = f->clen - f->cpos;
+            if (take > avail)
+                take = avail;
+            rc = ops->on_content(ctx, f, buf + pos, take);
+            f->cpos += take;
+            pos += take;
+            if (f->cpos == f->clen) {
+                int rc2 = end_content(f, ops, ctx);
+
+                if (rc == FPMD_OK)
+                    rc = rc2;
+            }
+            break;
+        case ST_PADDING:
+            take = f->plen < avail ? f->plen : avail;
+            f->plen -= take;
+            pos += take;
+            if (f->plen == 0)
+                f->state = f->last ? ST_DONE : ST_HEADER;
+            break;
+        }
+    }
+    *consumed = pos;
+    if (rc == FPMD_OK && f->state == ST_DONE)
+        return FPMD_DONE;
+    return rc;
+}
+
+int
+fpmd_fcgi_framer_feed(struct fpmd_fcgi_framer *f,
+                      const struct fpmd_fcgi_framer_ops *ops, void *ctx,
+                      const uint8_t *buf, size_t len, size_t *consumed)
+{
+    return feed(f, ops, ctx, buf, len, consumed);
+}
+
+/* --- the server's records --------------------------------------------- */
+
+/* One fpmd_fcgi_parse call: the parser and whom it reports to. */
+struct server_feed {
+    struct fpmd_fcgi_parser *p;
+    const struct fpmd_fcgi_callbacks *cb;
+    void *ctx;
+};
 
 void
 fpmd_fcgi_parser_init(struct fpmd_fcgi_parser *p)
 {
     memset(p, 0, sizeof(*p));
-    p->state = ST_HEADER;
+    fpmd_fcgi_framer_init(&p->framer);
 }
 
 void
@@ -33,14 +162,7 @@ fpmd_fcgi_parser_reset(struct fpmd_fcgi_parser *p)
 int
 fpmd_fcgi_parser_idle(const struct fpmd_fcgi_parser *p)
 {
-    return p->state == ST_HEADER && p->hlen == 0;
-}
-
-static int
-fail(struct fpmd_fcgi_parser *p, const char *why)
-{
-    p->err = why;
-    return FPMD_ERROR;
+    return p->framer.state == ST_HEADER && p->framer.hlen == 0;
 }
 
 static int
@@ -50,52 +172,44 @@ is_application_type(uint8_t type)
         || type == FCGI_PARAMS || type == FCGI_STDIN || type == FCGI_DATA;
 }
 
-/* Checks a complete header and decides what happens right away: records
- * without content fire their callback here. */
+/* Decides what a record is right away: records without content fire
+ * their callback here. */
 static int
-start_record(struct fpmd_fcgi_parser *p, const struct fpmd_fcgi_callbacks *cb,
-             void *ctx)
+server_header(void *arg, struct fpmd_fcgi_framer *f)
 {
-    const FCGI_Header *h = (const FCGI_Header *) p->hdr;
-
-    if (h->version != FCGI_VERSION_1)
-        return fail(p, "unsupported record version");
-    p->type = h->type;
-    p->id = (uint16_t) ((h->requestIdB1 << 8) | h->requestIdB0);
-    p->clen = (size_t) ((h->contentLengthB1 << 8) | h->contentLengthB0);
-    p->plen = h->paddingLength;
-    p->cpos = 0;
-    p->hlen = 0;
-    p->state = ST_CONTENT;
+    struct server_feed *s = arg;
+    const struct fpmd_fcgi_callbacks *cb = s->cb;
 
     /* FastCGI 1.0 §3.3: id 0 is for management records only. */
-    if (is_application_type(p->type) && p->id == FCGI_NULL_REQUEST_ID)
-        return fail(p, "application record with request id 0");
-    switch (p->type) {
+    if (is_application_type(f->type) && f->id == FCGI_NULL_REQUEST_ID)
+        return fpmd_fcgi_framer_fail(f,
+                                     "application record with request id 0");
+    switch (f->type) {
     case FCGI_BEGIN_REQUEST:
-        if (p->clen != sizeof(FCGI_BeginRequestBody))
-            return fail(p, "BEGIN_REQUEST body is not 8 bytes");
+        if (f->clen != sizeof(FCGI_BeginRequestBody))
+            return fpmd_fcgi_framer_fail(f,
+                                         "BEGIN_REQUEST body is not 8 bytes");
         return FPMD_OK;
     case FCGI_ABORT_REQUEST:
         return FPMD_OK;
     case FCGI_PARAMS:
     case FCGI_STDIN:
     case FCGI_DATA:
-        if (p->clen == 0) {
+        if (f->clen == 0) {
             int (*fn)(void *, uint16_t, const uint8_t *, size_t) =
-                p->type == FCGI_PARAMS ? cb->on_params
-                : p->type == FCGI_STDIN ? cb->on_stdin : cb->on_data;
+                f->type == FCGI_PARAMS ? cb->on_params
+                : f->type == FCGI_STDIN ? cb->on_stdin : cb->on_data;
 
-            return fn(ctx, p->id, NULL, 0);
+            return fn(s->ctx, f->id, NULL, 0);
         }
         return FPMD_OK;
     case FCGI_GET_VALUES:
-        if (p->id != FCGI_NULL_REQUEST_ID)
-            return fail(p, "GET_VALUES with a request id");
-        if (p->clen > 0) {
-            p->gv = malloc(p->clen);
-            if (p->gv == NULL)
-                return fail(p, "out of memory");
+        if (f->id != FCGI_NULL_REQUEST_ID)
+            return fpmd_fcgi_framer_fail(f, "GET_VALUES with a request id");
+        if (f->clen > 0) {
+            s->p->gv = malloc(f->clen);
+            if (s->p->gv == NULL)
+                return fpmd_fcgi_framer_fail(f, "out of memory");
         }
         return FPMD_OK;
     case FCGI_END_REQUEST:
@@ -103,124 +217,79 @@ start_record(struct fpmd_fcgi_parser *p, const struct fpmd_fcgi_callbacks *cb,
     case FCGI_STDERR:
     case FCGI_GET_VALUES_RESULT:
     case FCGI_UNKNOWN_TYPE:
-        return fail(p, "record type sent only by applications");
+        return fpmd_fcgi_framer_fail(f,
+                                     "record type sent only by applications");
     default:
         return FPMD_OK;     /* unknown type: answered once skipped */
     }
 }
 
-/* The record's content is complete. */
 static int
-end_content(struct fpmd_fcgi_parser *p, const struct fpmd_fcgi_callbacks *cb,
-            void *ctx)
+server_content(void *arg, struct fpmd_fcgi_framer *f, const uint8_t *p,
+               size_t n)
 {
-    int rc = FPMD_OK;
+    struct server_feed *s = arg;
 
-    p->state = p->plen > 0 ? ST_PADDING : ST_HEADER;
-    switch (p->type) {
+    switch (f->type) {
+    case FCGI_BEGIN_REQUEST:
+        memcpy(s->p->body + f->cpos, p, n);
+        return FPMD_OK;
+    case FCGI_GET_VALUES:
+        memcpy(s->p->gv + f->cpos, p, n);
+        return FPMD_OK;
+    case FCGI_PARAMS:
+        return s->cb->on_params(s->ctx, f->id, p, n);
+    case FCGI_STDIN:
+        return s->cb->on_stdin(s->ctx, f->id, p, n);
+    case FCGI_DATA:
+        return s->cb->on_data(s->ctx, f->id, p, n);
+    default:
+        return FPMD_OK;     /* ABORT content and unknown types: skipped */
+    }
+}
+
+static int
+server_end(void *arg, struct fpmd_fcgi_framer *f)
+{
+    struct server_feed *s = arg;
+    int rc;
+
+    switch (f->type) {
     case FCGI_BEGIN_REQUEST: {
-        const FCGI_BeginRequestBody *b = (const FCGI_BeginRequestBody *) p->body;
+        const FCGI_BeginRequestBody *b =
+            (const FCGI_BeginRequestBody *) s->p->body;
 
-        rc = cb->on_begin(ctx, p->id, (uint16_t) ((b->roleB1 << 8) | b->roleB0),
-                          b->flags);
-        break;
+        return s->cb->on_begin(s->ctx, f->id,
+                               (uint16_t) ((b->roleB1 << 8) | b->roleB0),
+                               b->flags);
     }
     case FCGI_ABORT_REQUEST:
-        rc = cb->on_abort(ctx, p->id);
-        break;
+        return s->cb->on_abort(s->ctx, f->id);
     case FCGI_GET_VALUES:
-        rc = cb->on_get_values(ctx, p->gv, p->clen);
-        free(p->gv);
-        p->gv = NULL;
-        break;
+        rc = s->cb->on_get_values(s->ctx, s->p->gv, f->clen);
+        free(s->p->gv);
+        s->p->gv = NULL;
+        return rc;
     case FCGI_PARAMS:
     case FCGI_STDIN:
     case FCGI_DATA:
-        break;
+        return FPMD_OK;
     default:
-        rc = cb->on_unknown_type(ctx, p->type);
-        break;
+        return s->cb->on_unknown_type(s->ctx, f->type);
     }
-    return rc;
 }
+
+static const struct fpmd_fcgi_framer_ops server_ops = {
+    server_header, server_content, server_end,
+};
 
 int
 fpmd_fcgi_parse(struct fpmd_fcgi_parser *p, const struct fpmd_fcgi_callbacks *cb,
                 void *ctx, const uint8_t *buf, size_t len, size_t *consumed)
 {
-    size_t pos = 0;
-    int rc = FPMD_OK;
+    struct server_feed s = {p, cb, ctx};
 
-    if (p->err != NULL) {
-        *consumed = 0;
-        return FPMD_ERROR;
-    }
-    while (pos < len && rc == FPMD_OK) {
-        size_t avail = len - pos, take;
-
-        switch (p->state) {
-        case ST_HEADER:
-            take = sizeof(p->hdr) - p->hlen;
-            if (take > avail)
-                take = avail;
-            memcpy(p->hdr + p->hlen, buf + pos, take);
-            p->hlen += take;
-            pos += take;
-            if (p->hlen < sizeof(p->hdr))
-                break;
-            rc = start_record(p, cb, ctx);
-            if (rc == FPMD_ERROR && p->err != NULL)
-                break;
-            if (p->clen == 0) {
-                int rc2 = end_content(p, cb, ctx);
-
-                if (rc == FPMD_OK)
-                    rc = rc2;
-            }
-            break;
-        case ST_CONTENT:
-            take = p->clen - p->cpos;
-            if (take > avail)
-                take = avail;
-            switch (p->type) {
-            case FCGI_BEGIN_REQUEST:
-                memcpy(p->body + p->cpos, buf + pos, take);
-                break;
-            case FCGI_GET_VALUES:
-                memcpy(p->gv + p->cpos, buf + pos, take);
-                break;
-            case FCGI_PARAMS:
-                rc = cb->on_params(ctx, p->id, buf + pos, take);
-                break;
-            case FCGI_STDIN:
-                rc = cb->on_stdin(ctx, p->id, buf + pos, take);
-                break;
-            case FCGI_DATA:
-                rc = cb->on_data(ctx, p->id, buf + pos, take);
-                break;
-            default:
-                break;      /* ABORT content and unknown types: skipped */
-            }
-            p->cpos += take;
-            pos += take;
-            if (p->cpos == p->clen) {
-                int rc2 = end_content(p, cb, ctx);
-
-                if (rc == FPMD_OK)
-                    rc = rc2;
-            }
-            break;
-        case ST_PADDING:
-            take = p->plen < avail ? p->plen : avail;
-            p->plen -= take;
-            pos += take;
-            if (p->plen == 0)
-                p->state = ST_HEADER;
-            break;
-        }
-    }
-    *consumed = pos;
-    return rc;
+    return feed(&p->framer, &server_ops, &s, buf, len, consumed);
 }
 
 /* Reads one 1- or 4-byte length (§3.4); 0 bytes used means truncated. */

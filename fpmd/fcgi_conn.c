@@ -426,9 +426,10 @@ parse_input(struct fcgi_conn *c)
             c->read_paused = 1;
             return;
         }
-        if (c->parser.err != NULL)
+        if (c->parser.framer.err != NULL)
             fpmd_log(FPMD_LOG_WARNING, "fastcgi %s: protocol error: %s; "
-                     "closing the connection", c->base.peer, c->parser.err);
+                     "closing the connection", c->base.peer,
+                     c->parser.framer.err);
         fpmd_conn_close(&c->base);
         return;
     }

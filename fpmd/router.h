@@ -21,7 +21,7 @@ struct fpmd_route {
     char *methods;          /* "GET,POST", NULL: any method */
     const struct fpmd_handler_def *handler;
     /* For a route with shadow: or canary:, handler is the one that splits
-     * its requests (migrate/split.c) and native the route's own. */
+     * its requests (migrate/shadow_canary.c) and native the route's own. */
     const struct fpmd_handler_def *native;
     const struct fpmd_conf_route *conf;     /* the config route, if any */
     char *where;            /* "file:line" or "file:line:column" */

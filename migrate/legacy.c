@@ -21,7 +21,7 @@
 #include "fpmd/process.h"
 #include "migrate/cgi_head.h"
 #include "migrate/legacy.h"
-#include "pools/fastcgi.h"
+#include "pools/fcgi_upstream.h"
 
 #define CHUNK 16384
 #define HEAD_MAX (64 * 1024)    /* nginx's fastcgi_buffer_size is 4-8k */

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
+/* The records of php-fpm's answer, on fpmd/fcgi.c's framer. */
 #include "config.h"
 
 #include <string.h>
@@ -7,83 +8,85 @@
 
 #include "pools/fcgi_response.h"
 
-enum {
-    ST_HEADER,
-    ST_CONTENT,
-    ST_PADDING,
-    ST_DONE,
-};
-
 void
 fpmd_fcgi_response_init(struct fpmd_fcgi_response *r, uint16_t id)
 {
     memset(r, 0, sizeof(*r));
+    fpmd_fcgi_framer_init(&r->framer);
     r->id = id;
-    r->state = ST_HEADER;
 }
 
-static int
-fail(struct fpmd_fcgi_response *r, const char *why)
-{
-    r->err = why;
-    return FPMD_ERROR;
-}
+/* One fpmd_fcgi_response_parse call: the parser and whom it reports to. */
+struct response_feed {
+    struct fpmd_fcgi_response *r;
+    const struct fpmd_fcgi_response_callbacks *cb;
+    void *ctx;
+};
 
 static int
-start_record(struct fpmd_fcgi_response *r,
-             const struct fpmd_fcgi_response_callbacks *cb, void *ctx)
+response_header(void *arg, struct fpmd_fcgi_framer *f)
 {
-    const FCGI_Header *h = (const FCGI_Header *) r->hdr;
-    uint16_t id = (uint16_t) ((h->requestIdB1 << 8) | h->requestIdB0);
+    struct response_feed *s = arg;
+    struct fpmd_fcgi_response *r = s->r;
 
-    if (h->version != FCGI_VERSION_1)
-        return fail(r, "unsupported record version");
-    if (id != r->id)
-        return fail(r, "a record for another request id");
-    r->type = h->type;
-    r->clen = (size_t) ((h->contentLengthB1 << 8) | h->contentLengthB0);
-    r->plen = h->paddingLength;
-    r->cpos = 0;
-    r->hlen = 0;
-    r->state = ST_CONTENT;
-    switch (r->type) {
+    if (f->id != r->id)
+        return fpmd_fcgi_framer_fail(f, "a record for another request id");
+    switch (f->type) {
     case FCGI_STDOUT:
-        if (r->stdout_ended && r->clen > 0)
-            return fail(r, "STDOUT after its end");
-        if (r->clen == 0 && !r->stdout_ended) {
+        if (r->stdout_ended && f->clen > 0)
+            return fpmd_fcgi_framer_fail(f, "STDOUT after its end");
+        if (f->clen == 0 && !r->stdout_ended) {
             r->stdout_ended = 1;
-            return cb->on_stdout(ctx, NULL, 0);
+            return s->cb->on_stdout(s->ctx, NULL, 0);
         }
         return FPMD_OK;
     case FCGI_STDERR:
         return FPMD_OK;
     case FCGI_END_REQUEST:
-        if (r->clen != sizeof(FCGI_EndRequestBody))
-            return fail(r, "END_REQUEST body is not 8 bytes");
+        if (f->clen != sizeof(FCGI_EndRequestBody))
+            return fpmd_fcgi_framer_fail(f, "END_REQUEST body is not 8 bytes");
+        /* the exchange ends here: what follows is the caller's */
+        f->last = 1;
         return FPMD_OK;
     default:
-        return fail(r, "a record type an application does not send here");
+        return fpmd_fcgi_framer_fail(
+            f, "a record type an application does not send here");
     }
+}
+
+static int
+response_content(void *arg, struct fpmd_fcgi_framer *f, const uint8_t *p,
+                 size_t n)
+{
+    struct response_feed *s = arg;
+
+    if (f->type == FCGI_STDOUT)
+        return s->cb->on_stdout(s->ctx, p, n);
+    if (f->type == FCGI_STDERR)
+        return s->cb->on_stderr(s->ctx, p, n);
+    memcpy(s->r->end + f->cpos, p, n);
+    return FPMD_OK;
 }
 
 /* The record's content is complete: END_REQUEST reports. */
 static int
-end_content(struct fpmd_fcgi_response *r,
-            const struct fpmd_fcgi_response_callbacks *cb, void *ctx)
+response_end(void *arg, struct fpmd_fcgi_framer *f)
 {
-    const FCGI_EndRequestBody *b = (const FCGI_EndRequestBody *) r->end;
+    struct response_feed *s = arg;
+    const FCGI_EndRequestBody *b = (const FCGI_EndRequestBody *) s->r->end;
 
-    r->state = r->plen > 0 ? ST_PADDING : ST_HEADER;
-    if (r->type != FCGI_END_REQUEST)
+    if (f->type != FCGI_END_REQUEST)
         return FPMD_OK;
-    if (r->plen == 0)
-        r->state = ST_DONE;
-    return cb->on_end(ctx, ((uint32_t) b->appStatusB3 << 24)
-                               | ((uint32_t) b->appStatusB2 << 16)
-                               | ((uint32_t) b->appStatusB1 << 8)
-                               | b->appStatusB0,
-                      b->protocolStatus);
+    return s->cb->on_end(s->ctx, ((uint32_t) b->appStatusB3 << 24)
+                                     | ((uint32_t) b->appStatusB2 << 16)
+                                     | ((uint32_t) b->appStatusB1 << 8)
+                                     | b->appStatusB0,
+                         b->protocolStatus);
 }
+
+static const struct fpmd_fcgi_framer_ops response_ops = {
+    response_header, response_content, response_end,
+};
 
 int
 fpmd_fcgi_response_parse(struct fpmd_fcgi_response *r,
@@ -91,64 +94,8 @@ fpmd_fcgi_response_parse(struct fpmd_fcgi_response *r,
                          void *ctx, const uint8_t *buf, size_t len,
                          size_t *consumed)
 {
-    size_t pos = 0, take;
-    int rc = FPMD_OK;
+    struct response_feed s = {r, cb, ctx};
 
-    *consumed = 0;
-    if (r->err != NULL)
-        return FPMD_ERROR;
-    while (pos < len && rc == FPMD_OK && r->state != ST_DONE) {
-        size_t avail = len - pos;
-
-        switch (r->state) {
-        case ST_HEADER:
-            take = sizeof(r->hdr) - r->hlen < avail ? sizeof(r->hdr) - r->hlen
-                                                    : avail;
-            memcpy(r->hdr + r->hlen, buf + pos, take);
-            r->hlen += take;
-            pos += take;
-            if (r->hlen < sizeof(r->hdr))
-                break;
-            rc = start_record(r, cb, ctx);
-            if (rc == FPMD_ERROR && r->err != NULL)
-                break;
-            if (r->clen == 0) {
-                int rc2 = end_content(r, cb, ctx);
-
-                if (rc == FPMD_OK)
-                    rc = rc2;
-            }
-            break;
-        case ST_CONTENT:
-            take = r->clen - r->cpos < avail ? r->clen - r->cpos : avail;
-            if (r->type == FCGI_STDOUT)
-                rc = cb->on_stdout(ctx, buf + pos, take);
-            else if (r->type == FCGI_STDERR)
-                rc = cb->on_stderr(ctx, buf + pos, take);
-            else
-                memcpy(r->end + r->cpos, buf + pos, take);
-            r->cpos += take;
-            pos += take;
-            if (r->cpos == r->clen) {
-                int rc2 = end_content(r, cb, ctx);
-
-                if (rc == FPMD_OK)
-                    rc = rc2;
-            }
-            break;
-        case ST_PADDING:
-            take = r->plen < avail ? r->plen : avail;
-            r->plen -= take;
-            pos += take;
-            if (r->plen == 0)
-                r->state = r->type == FCGI_END_REQUEST ? ST_DONE : ST_HEADER;
-            break;
-        }
-    }
-    *consumed = pos;
-    if (r->err != NULL)
-        return FPMD_ERROR;
-    if (rc == FPMD_OK && r->state == ST_DONE)
-        return FPMD_DONE;
-    return rc;
+    return fpmd_fcgi_framer_feed(&r->framer, &response_ops, &s, buf, len,
+                                 consumed);
 }

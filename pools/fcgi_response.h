@@ -12,17 +12,13 @@
 #include <stdint.h>
 
 #include "fpmd/common.h"
+#include "fpmd/fcgi.h"
 
 struct fpmd_fcgi_response {
+    struct fpmd_fcgi_framer framer;     /* framer.err: why it failed */
     uint16_t id;            /* the request id expected */
-    uint8_t hdr[8];
-    size_t hlen;
-    int state;
-    uint8_t type;
-    size_t clen, cpos, plen;
     uint8_t end[8];         /* END_REQUEST body */
     int stdout_ended;
-    const char *err;
 };
 
 struct fpmd_fcgi_response_callbacks {
@@ -36,8 +32,8 @@ void fpmd_fcgi_response_init(struct fpmd_fcgi_response *r, uint16_t id);
 
 /* Consumes up to len bytes (*consumed says how many). FPMD_OK: more is
  * expected; FPMD_DONE: END_REQUEST came, and the bytes after it were not
- * consumed; FPMD_ERROR: r->err says why; a callback's own non-FPMD_OK
- * result stops parsing after that callback's bytes. */
+ * consumed; FPMD_ERROR: r->framer.err says why; a callback's own
+ * non-FPMD_OK result stops parsing after that callback's bytes. */
 int fpmd_fcgi_response_parse(struct fpmd_fcgi_response *r,
                              const struct fpmd_fcgi_response_callbacks *cb,
                              void *ctx, const uint8_t *buf, size_t len,

@@ -135,7 +135,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         assert(used <= len);
         if (rc == FPMD_ERROR) {
-            assert(p.err != NULL);
+            assert(p.framer.err != NULL);
             assert(fpmd_fcgi_parse(&p, &cbs, &s, data, size, &used)
                    == FPMD_ERROR);
             break;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* libFuzzer target for the php-fpm INI reader (migrate/fpm_ini.c), from a
+/* libFuzzer target for the php-fpm INI reader (migrate/tool/fpm_ini.c), from a
  * buffer with includes kept as entries but not followed, so a run never
  * depends on the files of the machine. Whatever the input: every entry
  * has a name and a value and points at a line of its file, every pool
@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "migrate/fpm_ini.h"
+#include "migrate/tool/fpm_ini.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

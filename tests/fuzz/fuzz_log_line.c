@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "migrate/log_line.h"
+#include "migrate/tool/log_line.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

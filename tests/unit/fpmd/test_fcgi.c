@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The FastCGI codec: every record type, every input split at every byte
- * offset giving the same callback trace, protocol errors, name-value
- * lengths (1 and 4 bytes, overlong, overflowing) and the writers. */
+ * offset giving the same callback trace, protocol errors, the framer's
+ * spans and last record, name-value lengths (1 and 4 bytes, overlong,
+ * overflowing) and the writers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -244,7 +245,7 @@ parse_error(const uint8_t *b, size_t n, const char **err)
     fpmd_fcgi_parser_init(&p);
     memset(&t, 0, sizeof(t));
     rc = fpmd_fcgi_parse(&p, &cbs, &t, b, n, &used);
-    *err = p.err;
+    *err = p.framer.err;
     fpmd_fcgi_parser_reset(&p);
     return rc;
 }
@@ -315,6 +316,78 @@ fcgi_resumes_after_a_callback_pauses(void **state)
     assert_int_equal(got, 16);
     assert_true(rounds >= 2);
     fpmd_fcgi_parser_reset(&p);
+}
+
+/* The framer on its own: where the content it hands out lies, and where
+ * it stops for a record its owner marks last. */
+struct spans {
+    const uint8_t *lo, *hi;     /* the buffer being fed */
+    size_t content;
+    int ends;
+};
+
+static int
+span_header(void *ctx, struct fpmd_fcgi_framer *f)
+{
+    (void) ctx;
+    f->last = f->type == FCGI_END_REQUEST;
+    return FPMD_OK;
+}
+
+static int
+span_content(void *ctx, struct fpmd_fcgi_framer *f, const uint8_t *p,
+             size_t n)
+{
+    struct spans *s = ctx;
+
+    (void) f;
+    assert_true(p >= s->lo && n <= (size_t) (s->hi - p));
+    s->content += n;
+    return FPMD_OK;
+}
+
+static int
+span_end(void *ctx, struct fpmd_fcgi_framer *f)
+{
+    (void) f;
+    ((struct spans *) ctx)->ends++;
+    return FPMD_OK;
+}
+
+static void
+framer_hands_out_spans_and_stops_at_the_last(void **state)
+{
+    static const struct fpmd_fcgi_framer_ops ops = {
+        span_header, span_content, span_end,
+    };
+    static const uint8_t end[8] = {0};
+    uint8_t b[128];
+    size_t n = 0, used;
+
+    (void) state;
+    n += rec(b + n, 1, FCGI_STDOUT, 1, "0123456789", 10, 6);
+    n += rec(b + n, 1, FCGI_END_REQUEST, 1, end, 8, 3);
+    memcpy(b + n, "NEXT", 4);
+    for (size_t cut = 1; cut < n; cut++) {
+        struct fpmd_fcgi_framer f;
+        struct spans s = {b, b + cut, 0, 0};
+
+        fpmd_fcgi_framer_init(&f);
+        assert_int_equal(fpmd_fcgi_framer_feed(&f, &ops, &s, b, cut, &used),
+                         FPMD_OK);
+        assert_int_equal(used, cut);
+        s.lo = b + cut;
+        s.hi = b + n + 4;
+        assert_int_equal(fpmd_fcgi_framer_feed(&f, &ops, &s, b + cut,
+                                               n + 4 - cut, &used),
+                         FPMD_DONE);
+        assert_int_equal(used, n - cut);
+        assert_int_equal(s.content, 18);
+        assert_int_equal(s.ends, 2);
+        assert_int_equal(fpmd_fcgi_framer_feed(&f, &ops, &s, b + n, 4, &used),
+                         FPMD_DONE);
+        assert_int_equal(used, 0);
+    }
 }
 
 struct pairs {
@@ -466,6 +539,7 @@ main(void)
         cmocka_unit_test(fcgi_rejects_record_version_2),
         cmocka_unit_test(fcgi_rejects_malformed_records),
         cmocka_unit_test(fcgi_resumes_after_a_callback_pauses),
+        cmocka_unit_test(framer_hands_out_spans_and_stops_at_the_last),
         cmocka_unit_test(fcgi_decodes_one_and_four_byte_lengths),
         cmocka_unit_test(fcgi_rejects_overlong_and_truncated_pairs),
         cmocka_unit_test(fcgi_writes_bounded_padded_stdout),

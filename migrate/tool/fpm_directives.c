@@ -7,7 +7,7 @@
 #include <strings.h>
 
 #include "fpmd/common.h"
-#include "migrate/fpm_directives.h"
+#include "migrate/tool/fpm_directives.h"
 
 /* The fpmd key of each slot, as the report names it. */
 static const char *const slot_keys[NSLOTS] = {

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "migrate/fpm_ini.h"
+#include "migrate/tool/fpm_ini.h"
 
 static int
 read_text(struct fpmd_fpm_ini *ini, const char *text)

@@ -11,7 +11,7 @@
 
 #include "fpmd/prepare.h"
 #include "fpmd/router.h"
-#include "migrate/migrate_cli.h"
+#include "migrate/tool/migrate_cli.h"
 
 #define MAX_REPORTED 1000
 

@@ -23,8 +23,8 @@
  * relative pattern resolves against prefix (php-fpm's -p) when set, else
  * against the including file's directory (php-fpm would use its build
  * prefix, /usr on Debian, which a relative include rarely means). */
-#ifndef FPMD_MIGRATE_FPM_INI_H
-#define FPMD_MIGRATE_FPM_INI_H
+#ifndef FPMD_MIGRATE_TOOL_FPM_INI_H
+#define FPMD_MIGRATE_TOOL_FPM_INI_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -22,11 +22,11 @@
 #include <sysexits.h>
 
 #include "fpmd/conf.h"
-#include "migrate/fpm_directives.h"
-#include "migrate/fpm_ini.h"
-#include "migrate/fpm_paths.h"
-#include "migrate/migrate_cli.h"
-#include "migrate/yaml_text.h"
+#include "migrate/tool/fpm_directives.h"
+#include "migrate/tool/fpm_ini.h"
+#include "migrate/tool/fpm_paths.h"
+#include "migrate/tool/migrate_cli.h"
+#include "migrate/tool/yaml_text.h"
 
 /* Where php-fpm resolves relative paths when built as Debian builds it
  * and started without -p (fpm_evaluate_full_path): a pool's files

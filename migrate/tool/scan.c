@@ -19,8 +19,8 @@
 #include "fpmd/conf.h"
 #include "fpmd/module.h"
 #include "fpmd/router.h"
-#include "migrate/log_line.h"
-#include "migrate/migrate_cli.h"
+#include "migrate/tool/log_line.h"
+#include "migrate/tool/migrate_cli.h"
 
 #define DEFAULT_TOP 20
 #define DEFAULT_MAX_ROUTES 100000

@@ -3,8 +3,8 @@
  * time per connection, FCGI_KEEP_CONN, each connection reused only after
  * a clean END_REQUEST. The request body and the answer stream through in
  * bounded pieces both ways: neither ever sits whole in memory. */
-#ifndef FPMD_POOLS_FASTCGI_H
-#define FPMD_POOLS_FASTCGI_H
+#ifndef FPMD_POOLS_FCGI_UPSTREAM_H
+#define FPMD_POOLS_FCGI_UPSTREAM_H
 
 #include <stddef.h>
 #include <sys/types.h>

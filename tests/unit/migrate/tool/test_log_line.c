@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "migrate/log_line.h"
+#include "migrate/tool/log_line.h"
 
 #define TIMED "$remote_addr [$time_local] \"$request\" $status " \
               "$request_time \"$upstream_response_time\""

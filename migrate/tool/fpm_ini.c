@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "migrate/fpm_ini.h"
+#include "migrate/tool/fpm_ini.h"
 
 /* The line being read, for messages. */
 struct src {

@@ -2,8 +2,8 @@
 /* Paths and listen addresses as php-fpm reads them in its config, and as
  * fpmd's config writes them, for import-fpm. Strings returned are new
  * (the caller frees them); NULL when memory is out. */
-#ifndef FPMD_MIGRATE_FPM_PATHS_H
-#define FPMD_MIGRATE_FPM_PATHS_H
+#ifndef FPMD_MIGRATE_TOOL_FPM_PATHS_H
+#define FPMD_MIGRATE_TOOL_FPM_PATHS_H
 
 #include <netinet/in.h>
 #include <arpa/inet.h>

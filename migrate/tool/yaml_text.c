@@ -9,7 +9,7 @@
 #include <strings.h>
 
 #include "fpmd/common.h"
-#include "migrate/yaml_text.h"
+#include "migrate/tool/yaml_text.h"
 
 /* The code point at s (of n bytes) and its length; -1 for bytes that are
  * not UTF-8 (overlong forms and surrogates included). */

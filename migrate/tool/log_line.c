@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "fpmd/uri.h"
-#include "migrate/log_line.h"
+#include "migrate/tool/log_line.h"
 
 enum field {
     F_SKIP = 0,

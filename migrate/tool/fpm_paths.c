@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "migrate/fpm_ini.h"
-#include "migrate/fpm_paths.h"
+#include "migrate/tool/fpm_ini.h"
+#include "migrate/tool/fpm_paths.h"
 
 char *
 fpmd_fpm_format(const char *fmt, ...)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Writing YAML text that libyaml (fpmd's loader) reads back as written:
  * scalars and comments, whatever bytes a php-fpm config held. */
-#ifndef FPMD_MIGRATE_YAML_TEXT_H
-#define FPMD_MIGRATE_YAML_TEXT_H
+#ifndef FPMD_MIGRATE_TOOL_YAML_TEXT_H
+#define FPMD_MIGRATE_TOOL_YAML_TEXT_H
 
 #include <stdio.h>
 

@@ -6,8 +6,8 @@
  * (method, script, path info, route-designating query parameters).
  * Nothing here allocates per line: a line is matched in the reader's
  * buffer, a route is built in the caller's struct. */
-#ifndef FPMD_MIGRATE_LOG_LINE_H
-#define FPMD_MIGRATE_LOG_LINE_H
+#ifndef FPMD_MIGRATE_TOOL_LOG_LINE_H
+#define FPMD_MIGRATE_TOOL_LOG_LINE_H
 
 #include <stddef.h>
 #include <stdint.h>

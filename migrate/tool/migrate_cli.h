@@ -3,8 +3,8 @@
  * (argv[0] is the subcommand) and returns the process exit status: 0 done,
  * 1 the input had problems it reported, 64 usage, 66 an input could not
  * be read, 78 a config that does not load. */
-#ifndef FPMD_MIGRATE_CLI_H
-#define FPMD_MIGRATE_CLI_H
+#ifndef FPMD_MIGRATE_TOOL_MIGRATE_CLI_H
+#define FPMD_MIGRATE_TOOL_MIGRATE_CLI_H
 
 #define FPMD_MIGRATE_EXIT_PROBLEMS 1
 #define FPMD_MIGRATE_EXIT_USAGE 64

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "migrate/migrate_cli.h"
+#include "migrate/tool/migrate_cli.h"
 
 static void
 usage(FILE *out)

@@ -2,9 +2,9 @@
 /* php-fpm 8.2's directives as import-fpm reads them (fpm_conf.c's
  * ini_fpm_global_options and ini_fpm_pool_options): where each may stand,
  * how php-fpm parses its value, the fpmd key it becomes or why it has
- * none. Not for use outside migrate/'s import-fpm. */
-#ifndef FPMD_MIGRATE_FPM_DIRECTIVES_H
-#define FPMD_MIGRATE_FPM_DIRECTIVES_H
+ * none. Not for use outside import-fpm (import_fpm.c). */
+#ifndef FPMD_MIGRATE_TOOL_FPM_DIRECTIVES_H
+#define FPMD_MIGRATE_TOOL_FPM_DIRECTIVES_H
 
 #define R_PHP "stays with php-fpm (PHP ini setting)"
 #define R_ENV "passed to the legacy php-fpm's own pool"

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* The FastCGI upstream driver (pools/fastcgi.h). The connection reads the
- * answer into the call's STDOUT buffer and stops reading while that holds
- * more than a window the handler has not taken yet; the handler's writes
- * of the request body wait while the connection's output is over its
- * high-water mark. The call ends at END_REQUEST, possibly before the
- * handler has taken all of STDOUT: the buffer belongs to the request. */
+/* The FastCGI upstream driver (pools/fcgi_upstream.h). The connection
+ * reads the answer into the call's STDOUT buffer and stops reading while
+ * that holds more than a window the handler has not taken yet; the
+ * handler's writes of the request body wait while the connection's output
+ * is over its high-water mark. The call ends at END_REQUEST, possibly
+ * before the handler has taken all of STDOUT: the buffer belongs to the
+ * request. */
 #include "config.h"
 
 #include <errno.h>
@@ -25,7 +26,7 @@
 #include "fpmd/fcgi.h"
 #include "fpmd/log.h"
 #include "fpmd/req.h"
-#include "pools/fastcgi.h"
+#include "pools/fcgi_upstream.h"
 #include "pools/fcgi_response.h"
 #include "pools/pool.h"
 
@@ -189,12 +190,13 @@ parse(struct fconn *fc)
         if (rc == FPMD_DONE)
             break;
         if (rc != FPMD_OK) {
+            const char *err = fc->parser.framer.err;
             char why[128];
 
             /* only on_stdout fails without a parser error */
             snprintf(why, sizeof(why), "%s%s",
-                     fc->parser.err ? "protocol error: " : "",
-                     fc->parser.err ? fc->parser.err : "out of memory");
+                     err != NULL ? "protocol error: " : "",
+                     err != NULL ? err : "out of memory");
             fpmd_pool_conn_lost(fc->pc, why);
             return;
         }
