@@ -80,7 +80,7 @@ log_failure(const struct exchange *x, const char *what, int status)
         snprintf(left, sizeof(left), "the client gets a %d", status);
     else
         snprintf(left, sizeof(left), "the client's answer is cut short");
-    fpmd_fastcgi_log(x->req, who, "%s, %s: %s", what, after, left);
+    fpmd_fcgi_upstream_log(x->req, who, "%s, %s: %s", what, after, left);
 }
 
 /* The call failed before the head: the status that says why, and the
@@ -257,11 +257,11 @@ send_request(struct fpmd_req *req, const struct outgoing *o, char *buf,
     extra = extra_params(req, o, &nextra);
     if (extra == NULL)
         return NULL;
-    call = fpmd_fastcgi_start(req, o->pool, extra, nextra);
+    call = fpmd_fcgi_upstream_start(req, o->pool, extra, nextra);
     if (call == NULL)
         return NULL;
     if (o->body != NULL && o->body_len > 0) {
-        rc = fpmd_fastcgi_stdin(call, o->body, o->body_len);
+        rc = fpmd_fcgi_upstream_stdin(call, o->body, o->body_len);
         if (rc == FPMD_OK)
             rc = FPMD_AGAIN;
     }
@@ -269,14 +269,14 @@ send_request(struct fpmd_req *req, const struct outgoing *o, char *buf,
      * no more goes up, and its answer comes down as any other. */
     while (o->body == NULL && rc == FPMD_AGAIN
            && (n = fpmd_req_body_read(req, buf, CHUNK)) > 0) {
-        rc = fpmd_fastcgi_stdin(call, buf, (size_t) n);
+        rc = fpmd_fcgi_upstream_stdin(call, buf, (size_t) n);
         if (rc == FPMD_OK)
             rc = FPMD_AGAIN;
     }
     if (rc == FPMD_AGAIN && n < 0)
         return NULL;
     if (rc == FPMD_ERROR
-        || (rc == FPMD_AGAIN && fpmd_fastcgi_stdin(call, NULL, 0)
+        || (rc == FPMD_AGAIN && fpmd_fcgi_upstream_stdin(call, NULL, 0)
                                     == FPMD_ERROR))
         *fail = 1;
     return call;
@@ -286,7 +286,7 @@ send_request(struct fpmd_req *req, const struct outgoing *o, char *buf,
 static ssize_t
 take(struct exchange *x, char *buf)
 {
-    ssize_t n = fpmd_fastcgi_stdout(x->call, buf, CHUNK);
+    ssize_t n = fpmd_fcgi_upstream_stdout(x->call, buf, CHUNK);
 
     if (n > 0)
         x->got += (size_t) n;

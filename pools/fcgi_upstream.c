@@ -104,7 +104,7 @@ on_stderr(void *ctx, const uint8_t *p, size_t n)
 
     /* php-fpm's warnings, one log line per record. */
     if (d != NULL)
-        fpmd_fastcgi_log(d->req, "legacy stderr", "%.*s",
+        fpmd_fcgi_upstream_log(d->req, "legacy stderr", "%.*s",
                          (int) (n > 1024 ? 1024 : n), (const char *) p);
     return FPMD_OK;
 }
@@ -373,7 +373,7 @@ drv_send(struct fpmd_pool_conn *pc)
                 evbuffer_pullup(d->params, -1), plen) != FPMD_OK)
         || fpmd_fcgi_write_eos(fc->out, FCGI_PARAMS, REQUEST_ID) != FPMD_OK)
         return FPMD_ERROR;
-    /* Not written yet: the handler's first fpmd_fastcgi_stdin does, with
+    /* Not written yet: the handler's first fpmd_fcgi_upstream_stdin does, with
      * the body it has in hand (a GET's empty one) in the same write. */
     wake(d);        /* the handler may send the body now */
     return FPMD_OK;
@@ -443,8 +443,8 @@ encode_param(struct evbuffer *b, const char *name, const char *value)
 }
 
 struct fpmd_call *
-fpmd_fastcgi_start(struct fpmd_req *req, const char *pool,
-                   const char *const *extra, size_t nextra)
+fpmd_fcgi_upstream_start(struct fpmd_req *req, const char *pool,
+                         const char *const *extra, size_t nextra)
 {
     struct fcall *d = fpmd_alloc(req, sizeof(*d));
     struct fpmd_call *call;
@@ -490,7 +490,7 @@ park(struct fpmd_call *call)
 }
 
 int
-fpmd_fastcgi_stdin(struct fpmd_call *call, const void *data, size_t len)
+fpmd_fcgi_upstream_stdin(struct fpmd_call *call, const void *data, size_t len)
 {
     struct fcall *d = call->driver;
 
@@ -515,7 +515,7 @@ fpmd_fastcgi_stdin(struct fpmd_call *call, const void *data, size_t len)
 }
 
 ssize_t
-fpmd_fastcgi_stdout(struct fpmd_call *call, void *buf, size_t len)
+fpmd_fcgi_upstream_stdout(struct fpmd_call *call, void *buf, size_t len)
 {
     struct fcall *d = call->driver;
     int n;
@@ -543,7 +543,8 @@ fpmd_fastcgi_stdout(struct fpmd_call *call, void *buf, size_t len)
 }
 
 void
-fpmd_fastcgi_log(struct fpmd_req *req, const char *who, const char *fmt, ...)
+fpmd_fcgi_upstream_log(struct fpmd_req *req, const char *who,
+                       const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;

@@ -15,26 +15,30 @@
  * req received it, but those named in extra (nextra name, value pairs,
  * flattened), which go with extra's values instead. NULL when memory is
  * out. Never suspends. */
-struct fpmd_call *fpmd_fastcgi_start(struct fpmd_req *req, const char *pool,
-                                     const char *const *extra,
-                                     size_t nextra);
+struct fpmd_call *fpmd_fcgi_upstream_start(struct fpmd_req *req,
+                                           const char *pool,
+                                           const char *const *extra,
+                                           size_t nextra);
 /* Sends len bytes of request body (len 0: its end); nothing reaches the
  * backend before the first call, which writes the params with it.
  * Suspends while the connection is not lent yet or its output is over the
- * high-water mark. FPMD_DONE when the backend answered already without reading it all
- * (send no more, read the answer); FPMD_ERROR once the call failed. */
-int fpmd_fastcgi_stdin(struct fpmd_call *call, const void *data, size_t len);
+ * high-water mark. FPMD_DONE when the backend answered already without
+ * reading it all (send no more, read the answer); FPMD_ERROR once the call
+ * failed. */
+int fpmd_fcgi_upstream_stdin(struct fpmd_call *call, const void *data,
+                             size_t len);
 /* Copies up to len bytes of the answer's STDOUT into buf. Suspends until
  * there are some. 0 at its end (the call then says whether it ended
  * well); -1 when the call failed first. */
-ssize_t fpmd_fastcgi_stdout(struct fpmd_call *call, void *buf, size_t len);
+ssize_t fpmd_fcgi_upstream_stdout(struct fpmd_call *call, void *buf,
+                                  size_t len);
 
 /* A WARNING about req in the shape of php-fpm's stderr lines: "METHOD
  * URI: who (route R, request id I): message", "-" for a route or an id it
  * does not have. Operators follow one request across fpmd's log and
  * php-fpm's by them. */
-void fpmd_fastcgi_log(struct fpmd_req *req, const char *who,
-                      const char *fmt, ...)
+void fpmd_fcgi_upstream_log(struct fpmd_req *req, const char *who,
+                            const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 #endif
