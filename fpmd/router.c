@@ -782,9 +782,10 @@ match_tree(struct fpmd_router *r, const char *method, const char *path,
     return 405;
 }
 
-int
-fpmd_router_match(struct fpmd_router *r, const char *method,
-                  const char *path, struct fpmd_route_match *m)
+/* The status a path and method route to: 200, 404 or 405. */
+static int
+match_path(struct fpmd_router *r, const char *method, const char *path,
+           struct fpmd_route_match *m)
 {
     uint64_t ph = hash_path(path);
     const struct path_entry *e = find_slot_h(r, path, ph);
@@ -987,13 +988,23 @@ match_shims(struct fpmd_router *r, const struct fpmd_route_req *q,
 }
 
 int
+fpmd_router_match(struct fpmd_router *r, const char *method,
+                  const char *path, struct fpmd_route_match *m)
+{
+    m->status = match_path(r, method, path, m);
+    return m->status == 200 ? FPMD_OK : FPMD_DECLINED;
+}
+
+int
 fpmd_router_match_req(struct fpmd_router *r, const struct fpmd_route_req *q,
                       struct fpmd_route_match *m)
 {
     m->route = NULL;
     m->allow[0] = '\0';
-    if (r->nshims > 0 && match_shims(r, q, m) == 200)
-        return 200;
+    if (r->nshims > 0 && match_shims(r, q, m) == 200) {
+        m->status = 200;
+        return FPMD_OK;
+    }
     return fpmd_router_match(r, q->method, q->path, m);
 }
 

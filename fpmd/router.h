@@ -45,6 +45,7 @@ struct fpmd_route_match {
     unsigned nparams;
     struct fpmd_route_param params[FPMD_ROUTE_MAX_PARAMS];
     char allow[128];        /* for a 405: "GET, HEAD" */
+    int status;             /* the HTTP status it routes to: 200, 404, 405 */
 };
 
 /* The name of the handler a route runs for its requests (the route's
@@ -65,8 +66,9 @@ struct fpmd_router *fpmd_router_build(const struct fpmd_conf *conf, char *err,
                                       size_t errlen);
 void fpmd_router_free(struct fpmd_router *r);
 
-/* Picks the route for method + path: 200 (m->route and m->params set),
- * 404, or 405 with the allowed methods in m->allow. Precedence: exact path,
+/* Picks the route for method + path: FPMD_OK (m->route and m->params set,
+ * m->status 200), or FPMD_DECLINED with m->status 404, or 405 and the
+ * allowed methods in m->allow. Precedence: exact path,
  * then literal segments before {param} before a wildcard. HEAD is served
  * by a GET route. Paths of at most 64 KiB. */
 int fpmd_router_match(struct fpmd_router *r, const char *method,

@@ -459,19 +459,25 @@ run(struct fpmd_req *req)
     fpmd_sched_resume(req);
 }
 
-static int
+/* Sets req->route_status: the route's 200, 404 or 405, or 503 when the
+ * script/PATH_INFO split shims need is out of memory. */
+static void
 route(struct fpmd_router *r, struct fpmd_req *req)
 {
     struct fpmd_route_req q = {req->method, req->path, NULL, NULL,
                                req->query};
 
-    if (!fpmd_router_has_shims(r))
-        return fpmd_router_match(r, req->method, req->path, &req->match);
-    if (fpmd_req_split(req) != FPMD_OK)
-        return 503;
-    q.script = req->script;
-    q.path_info = req->path_info;
-    return fpmd_router_match_req(r, &q, &req->match);
+    if (!fpmd_router_has_shims(r)) {
+        fpmd_router_match(r, req->method, req->path, &req->match);
+    } else if (fpmd_req_split(req) != FPMD_OK) {
+        req->route_status = 503;
+        return;
+    } else {
+        q.script = req->script;
+        q.path_info = req->path_info;
+        fpmd_router_match_req(r, &q, &req->match);
+    }
+    req->route_status = req->match.status;
 }
 
 int
@@ -498,7 +504,7 @@ fpmd_sched_start(struct fpmd_req *req)
     req->started = 1;
     sched.started++;
     if (req->route_status == 0)
-        req->route_status = route(sched.router, req);
+        route(sched.router, req);
     if (sched.in_flight >= fpmd_process.conf->pm.max_concurrency) {
         /* Keep-alive and multiplexed requests still reach a worker at its
          * cap; they wait their turn instead of being refused. */

@@ -551,7 +551,7 @@ is_native(struct fpmd_router *router, const struct route *rt)
 
     memcpy(script, rt->path, rt->script_len);
     script[rt->script_len] = '\0';
-    return fpmd_router_match_req(router, &q, &m) == 200 && m.route != NULL
+    return fpmd_router_match_req(router, &q, &m) == FPMD_OK
         && strcmp(fpmd_route_handler_name(m.route), "legacy") != 0;
 }
 

@@ -108,7 +108,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     q.script = script;
     q.path_info = info;
     q.query = f[5];
-    if (script != NULL && fpmd_router_match_req(router, &q, &m) == 200) {
+    if (script != NULL && fpmd_router_match_req(router, &q, &m) == FPMD_OK) {
         for (unsigned i = 0; i < m.nparams; i++) {
             const char *src = m.params[i].src == FPMD_PARAM_QUERY ? q.query
                 : m.params[i].src == FPMD_PARAM_PATH_INFO ? q.path_info

@@ -62,6 +62,19 @@ init_conf(struct fpmd_conf *c, struct fpmd_conf_route *routes, size_t n)
     c->nroutes = n;
 }
 
+/* The HTTP status a request routes to, checking the return code agrees:
+ * FPMD_OK for a route, FPMD_DECLINED with the status for none. */
+static int
+status_of(int rc, const struct fpmd_route_match *m)
+{
+    assert_int_equal(rc, m->status == 200 ? FPMD_OK : FPMD_DECLINED);
+    return m->status;
+}
+
+#define MATCH(r, method, path, m) \
+    status_of(fpmd_router_match(r, method, path, m), m)
+#define MATCH_REQ(r, q, m) status_of(fpmd_router_match_req(r, q, m), m)
+
 static void
 router_matches_config_and_section_routes(void **state)
 {
@@ -77,13 +90,13 @@ router_matches_config_and_section_routes(void **state)
     init_conf(&conf, routes, 1);
     r = fpmd_router_build(&conf, err, sizeof(err));
     assert_non_null(r);
-    assert_int_equal(fpmd_router_match(r, "GET", "/hello", &m), 200);
+    assert_int_equal(MATCH(r, "GET", "/hello", &m), 200);
     assert_string_equal(m.route->handler->name, "hello");
-    assert_int_equal(fpmd_router_match(r, "POST", "/users", &m), 200);
+    assert_int_equal(MATCH(r, "POST", "/users", &m), 200);
     assert_string_equal(m.route->handler->name, "users");
-    assert_int_equal(fpmd_router_match(r, "DELETE", "/status", &m), 200);
+    assert_int_equal(MATCH(r, "DELETE", "/status", &m), 200);
     assert_string_equal(m.route->handler->name, "status");
-    assert_int_equal(fpmd_router_match(r, "GET", "/nope", &m), 404);
+    assert_int_equal(MATCH(r, "GET", "/nope", &m), 404);
     fpmd_router_free(r);
 }
 
@@ -102,10 +115,10 @@ router_answers_405_with_allow_and_serves_head_by_get(void **state)
     init_conf(&conf, routes, 1);
     r = fpmd_router_build(&conf, err, sizeof(err));
     assert_non_null(r);
-    assert_int_equal(fpmd_router_match(r, "HEAD", "/hello", &m), 200);
-    assert_int_equal(fpmd_router_match(r, "POST", "/hello", &m), 405);
+    assert_int_equal(MATCH(r, "HEAD", "/hello", &m), 200);
+    assert_int_equal(MATCH(r, "POST", "/hello", &m), 405);
     assert_string_equal(m.allow, "GET, HEAD");
-    assert_int_equal(fpmd_router_match(r, "DELETE", "/users", &m), 405);
+    assert_int_equal(MATCH(r, "DELETE", "/users", &m), 405);
     assert_string_equal(m.allow, "GET, POST, HEAD");
     fpmd_router_free(r);
 }
@@ -150,7 +163,7 @@ router_accepts_a_config_route_identical_to_the_declared_one(void **state)
     init_conf(&conf, routes, 2);
     r = fpmd_router_build(&conf, err, sizeof(err));
     assert_non_null(r);
-    assert_int_equal(fpmd_router_match(r, "PUT", "/users", &m), 200);
+    assert_int_equal(MATCH(r, "PUT", "/users", &m), 200);
     assert_string_equal(m.route->handler->name, "hello");
     fpmd_router_free(r);
 }
@@ -191,39 +204,39 @@ router_matches_params_and_wildcards_by_precedence(void **state)
     assert_non_null(r);
 
     p = "/users/42";
-    assert_int_equal(fpmd_router_match(r, "GET", p, &m), 200);
+    assert_int_equal(MATCH(r, "GET", p, &m), 200);
     assert_string_equal(m.route->path, "/users/{id}");
     assert_int_equal(m.nparams, 1);
     assert_string_equal(param(&m, p, "id", buf, sizeof(buf)), "42");
 
     /* a literal segment beats a parameter */
-    assert_int_equal(fpmd_router_match(r, "GET", "/users/me", &m), 200);
+    assert_int_equal(MATCH(r, "GET", "/users/me", &m), 200);
     assert_string_equal(m.route->handler->name, "status");
     assert_int_equal(m.nparams, 0);
 
     p = "/users/7/posts/99";
-    assert_int_equal(fpmd_router_match(r, "DELETE", p, &m), 200);
+    assert_int_equal(MATCH(r, "DELETE", p, &m), 200);
     assert_string_equal(param(&m, p, "id", buf, sizeof(buf)), "7");
     assert_string_equal(param(&m, p, "post", buf, sizeof(buf)), "99");
 
     /* the same path for GET falls back to the wildcard under {id} */
-    assert_int_equal(fpmd_router_match(r, "GET", p, &m), 200);
+    assert_int_equal(MATCH(r, "GET", p, &m), 200);
     assert_string_equal(m.route->path, "/users/{id}/*");
     assert_string_equal(param(&m, p, "*", buf, sizeof(buf)), "posts/99");
 
     p = "/files/css/site.css";
-    assert_int_equal(fpmd_router_match(r, "HEAD", p, &m), 200);
+    assert_int_equal(MATCH(r, "HEAD", p, &m), 200);
     assert_string_equal(param(&m, p, "*", buf, sizeof(buf)), "css/site.css");
-    assert_int_equal(fpmd_router_match(r, "GET", "/files/", &m), 200);
+    assert_int_equal(MATCH(r, "GET", "/files/", &m), 200);
     assert_string_equal(param(&m, "/files/", "*", buf, sizeof(buf)), "");
-    assert_int_equal(fpmd_router_match(r, "GET", "/files", &m), 404);
-    assert_int_equal(fpmd_router_match(r, "GET", "/users/", &m), 404);
-    assert_int_equal(fpmd_router_match(r, "GET", "/users//x", &m), 404);
-    assert_int_equal(fpmd_router_match(r, "GET", "/nope/1", &m), 404);
+    assert_int_equal(MATCH(r, "GET", "/files", &m), 404);
+    assert_int_equal(MATCH(r, "GET", "/users/", &m), 404);
+    assert_int_equal(MATCH(r, "GET", "/users//x", &m), 404);
+    assert_int_equal(MATCH(r, "GET", "/nope/1", &m), 404);
 
-    assert_int_equal(fpmd_router_match(r, "POST", "/users/42", &m), 405);
+    assert_int_equal(MATCH(r, "POST", "/users/42", &m), 405);
     assert_string_equal(m.allow, "GET, HEAD");
-    assert_int_equal(fpmd_router_match(r, "PUT", "/users/1/posts/2", &m),
+    assert_int_equal(MATCH(r, "PUT", "/users/1/posts/2", &m),
                      405);
     assert_string_equal(m.allow, "DELETE");
     fpmd_router_free(r);
@@ -248,16 +261,16 @@ router_cache_answers_repeats_and_stays_bounded(void **state)
     for (int round = 0; round < 2; round++) {
         for (int i = 0; i < 4 * FPMD_ROUTE_CACHE_SLOTS; i++) {
             snprintf(path, sizeof(path), "/u/%d", i);
-            assert_int_equal(fpmd_router_match(r, "GET", path, &m), 200);
+            assert_int_equal(MATCH(r, "GET", path, &m), 200);
             snprintf(err, sizeof(err), "%d", i);
             assert_string_equal(param(&m, path, "id", buf, sizeof(buf)), err);
         }
     }
-    assert_int_equal(fpmd_router_match(r, "GET", "/u/5", &m), 200);
-    assert_int_equal(fpmd_router_match(r, "GET", "/u/5", &m), 200);
+    assert_int_equal(MATCH(r, "GET", "/u/5", &m), 200);
+    assert_int_equal(MATCH(r, "GET", "/u/5", &m), 200);
     assert_string_equal(param(&m, "/u/5", "id", buf, sizeof(buf)), "5");
-    assert_int_equal(fpmd_router_match(r, "POST", "/u/5", &m), 405);
-    assert_int_equal(fpmd_router_match(r, "POST", "/u/5", &m), 405);
+    assert_int_equal(MATCH(r, "POST", "/u/5", &m), 405);
+    assert_int_equal(MATCH(r, "POST", "/u/5", &m), 405);
     assert_string_equal(m.allow, "GET, HEAD");
     fpmd_router_stats(r, &st);
     assert_true(st.cache_hits >= 2);
@@ -318,7 +331,7 @@ routed(struct fpmd_router *r, const char *method, const char *script,
 {
     struct fpmd_route_req q = {method, script, script, path_info, query};
 
-    if (fpmd_router_match_req(r, &q, m) != 200)
+    if (MATCH_REQ(r, &q, m) != 200)
         return "-";
     return m->route->handler->name;
 }
@@ -385,44 +398,44 @@ router_matches_shims_in_config_order(void **state)
     q.script = q.path = "/index.php";
     q.path_info = NULL;
     q.query = "r=post%2Fview&id=7";
-    assert_int_equal(fpmd_router_match_req(r, &q, &m), 200);
+    assert_int_equal(MATCH_REQ(r, &q, &m), 200);
     assert_int_equal(m.route->conf->pos.line, 5);
     assert_string_equal(qparam(&m, &q, "r", buf, sizeof(buf)),
                         "post%2Fview");
     assert_string_equal(qparam(&m, &q, "id", buf, sizeof(buf)), "7");
     q.query = "r=post/view";
-    assert_int_equal(fpmd_router_match_req(r, &q, &m), 200);
+    assert_int_equal(MATCH_REQ(r, &q, &m), 200);
     assert_int_equal(m.route->conf->pos.line, 7);
     q.query = "r=";
-    assert_int_equal(fpmd_router_match_req(r, &q, &m), 200);
+    assert_int_equal(MATCH_REQ(r, &q, &m), 200);
     assert_int_equal(m.route->conf->pos.line, 7);
     assert_string_equal(qparam(&m, &q, "r", buf, sizeof(buf)), "");
     q.query = "r+x=1";
-    assert_int_equal(fpmd_router_match_req(r, &q, &m), 200);
+    assert_int_equal(MATCH_REQ(r, &q, &m), 200);
     assert_int_equal(m.route->conf->pos.line, 13);
 
     /* PATH_INFO pattern with {id} and a trailing wildcard */
     q.script = q.path = "/app.php";
     q.path_info = "/users/42/avatar/big";
-    assert_int_equal(fpmd_router_match_req(r, &q, &m), 200);
+    assert_int_equal(MATCH_REQ(r, &q, &m), 200);
     assert_string_equal(m.route->handler->name, "users");
     assert_string_equal(qparam(&m, &q, "id", buf, sizeof(buf)), "42");
     assert_string_equal(qparam(&m, &q, "*", buf, sizeof(buf)), "avatar/big");
     q.path_info = "/users//x";
-    assert_int_equal(fpmd_router_match_req(r, &q, &m), 200);
+    assert_int_equal(MATCH_REQ(r, &q, &m), 200);
     assert_int_equal(m.route->conf->pos.line, 13);
     q.path_info = NULL;
-    assert_int_equal(fpmd_router_match_req(r, &q, &m), 200);
+    assert_int_equal(MATCH_REQ(r, &q, &m), 200);
     assert_int_equal(m.route->conf->pos.line, 13);
 
     /* a path prefix, its rest as "*"; method-bound */
     q.method = "POST";
     q.script = q.path = "/blog/2024/hello";
-    assert_int_equal(fpmd_router_match_req(r, &q, &m), 200);
+    assert_int_equal(MATCH_REQ(r, &q, &m), 200);
     assert_int_equal(m.route->conf->pos.line, 11);
     assert_string_equal(qparam(&m, &q, "*", buf, sizeof(buf)), "2024/hello");
     q.method = "GET";
-    assert_int_equal(fpmd_router_match_req(r, &q, &m), 200);
+    assert_int_equal(MATCH_REQ(r, &q, &m), 200);
     assert_int_equal(m.route->conf->pos.line, 13);
     fpmd_router_free(r);
 }
