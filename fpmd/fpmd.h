@@ -147,6 +147,23 @@ int fpmd_req_query_arg_at(struct fpmd_req *req, size_t i, const char **name,
 /* The name of the handler the request was routed to; NULL when it was
  * not (404, 405). */
 const char *fpmd_req_handler(const struct fpmd_req *req);
+
+/* A route's static: block (README "Static files"). The strings are the
+ * config's: valid until the handler returns. */
+struct fpmd_static_conf {
+    const char *root;               /* realpath()ed at load */
+    const char *index;              /* served for a directory; NULL: none */
+    int follow_symlinks;            /* 0: a symlink leading out of root
+                                     * is 403 */
+    const char *const *deny_ext;    /* never served: ".php"... */
+    size_t ndeny_ext;
+};
+
+/* Fills *out with the static: block of the route req was routed to:
+ * FPMD_OK, or FPMD_DECLINED when that route has none. */
+int fpmd_req_static_conf(const struct fpmd_req *req,
+                         struct fpmd_static_conf *out);
+
 /* The request id (README "Request ids"): the client's or the web
  * server's X-Request-Id when it is 1 to 128 of [A-Za-z0-9._:-], else 32
  * hex digits made up here; "" when request ids are off. */
