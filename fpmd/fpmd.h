@@ -490,6 +490,101 @@ struct json_object *fpmd_mongo(struct fpmd_req *req, const char *pool,
                                enum fpmd_mongo_op op,
                                const struct fpmd_mongo_query *q);
 
+/* --- the pool's status ------------------------------------------------ */
+
+/* What php-fpm's status page shows, and fpmd's own fields (README
+ * "Built-in routes", "Route statistics"): a copy of the scoreboard that
+ * the master and every worker share, taken when asked and summed over
+ * the workers. Other workers write the scoreboard while it is copied and
+ * are never trusted: strings come bounded and terminated, states in
+ * range, and a worker caught mid-write is read again or left out. */
+
+enum fpmd_proc_state {
+    FPMD_PROC_STARTING = 1,     /* forked, not yet accepting */
+    FPMD_PROC_IDLE,             /* accepting, no request in flight */
+    FPMD_PROC_BUSY,             /* at least one request in flight */
+    FPMD_PROC_FINISHING,        /* graceful exit: drains, accepts nothing */
+};
+
+/* A worker's last request, or the one it runs (FPMD_PROC_BUSY). Strings
+ * are "" when it had none. */
+struct fpmd_status_request {
+    const char *method, *uri, *script, *user;
+    uint64_t content_length;
+    uint64_t start_us;          /* µs since the epoch; 0: none yet */
+    uint64_t duration_us;       /* 0 while it runs */
+    uint64_t cpu_us;            /* time its handler ran on the CPU */
+    uint64_t memory;            /* its peak request memory, bytes */
+};
+
+/* A worker process: php-fpm's per-process rows (?full). */
+struct fpmd_status_proc {
+    pid_t pid;
+    enum fpmd_proc_state state;
+    uint64_t start_us;          /* when it started */
+    uint64_t requests;          /* requests it finished */
+    uint32_t in_flight;         /* requests it runs now */
+    uint32_t connections;       /* connections it holds open */
+    /* objects on its free lists, as of its last tick */
+    uint32_t free_reqs, free_buffers, free_stacks, free_conns;
+    struct fpmd_status_request req;
+};
+
+/* A backend pool (pools: in the config) summed over the workers: gauges
+ * as of their last tick, counters since they started. */
+struct fpmd_status_backend {
+    const char *name;
+    uint64_t size, idle, in_use, waiters;
+    uint64_t calls, timeouts, errors, reconnects, exhausted;
+};
+
+/* The answers of one side of a route: its C handler's (native) or its
+ * legacy pool's. */
+struct fpmd_status_side {
+    uint64_t requests;
+    uint64_t errors;            /* a 5xx, or an answer cut short */
+    double p50_ms, p99_ms;      /* latency quantiles (about +-20%); 0
+                                 * when it answered nothing */
+};
+
+/* A config route (the first 64) summed over the workers. */
+struct fpmd_status_route {
+    const char *label;          /* its match ("GET /users/{id}") */
+    const char *handler;
+    struct fpmd_status_side native, legacy;
+    uint64_t shadow_compared, shadow_mismatches, shadow_errors;
+    uint64_t canary_fallbacks;
+};
+
+struct fpmd_status_snapshot {
+    const char *pool;           /* pool: in the config */
+    const char *pm;             /* "static", "dynamic", "ondemand" */
+    uint64_t start_us;          /* when the pool started */
+    uint64_t now_us;            /* when the copy was taken */
+    uint64_t accepted_conn;     /* connections accepted since start */
+    uint32_t listen_queue, max_listen_queue, listen_queue_len;
+    uint32_t idle, active, max_active;  /* worker processes */
+    uint64_t max_children_reached, slow_requests;
+    uint64_t in_flight;         /* requests running in the pool */
+    /* objects on the workers' free lists, as of their last tick */
+    uint64_t free_reqs, free_buffers, free_stacks, free_conns;
+    const struct fpmd_status_proc *procs;   /* every worker process */
+    size_t nprocs;
+    const struct fpmd_status_backend *backends;
+    size_t nbackends;
+    const struct fpmd_status_route *routes;
+    size_t nroutes;
+};
+
+/* The pool's status now, copied into the request's memory (every string
+ * and array in it too): it never changes under the caller. Never
+ * suspends, never waits for another worker. NULL when memory is out. */
+const struct fpmd_status_snapshot *fpmd_status_snapshot(struct fpmd_req *req);
+
+/* status.ping_response from the config: the ping page's answer. Owned by
+ * fpmd, valid as long as the worker runs. */
+const char *fpmd_ping_response(void);
+
 /* --- logging ---------------------------------------------------------- */
 
 void fpmd_log_req(struct fpmd_req *req, int level, const char *fmt, ...)

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "fpmd/req.h"
+#include "fpmd/worker.h"
 
 int
 fpmd_req_static_conf(const struct fpmd_req *req, struct fpmd_static_conf *out)
@@ -22,4 +23,10 @@ fpmd_req_static_conf(const struct fpmd_req *req, struct fpmd_static_conf *out)
     out->deny_ext = (const char *const *) st->deny_ext;
     out->ndeny_ext = st->ndeny_ext;
     return FPMD_OK;
+}
+
+const char *
+fpmd_ping_response(void)
+{
+    return fpmd_worker->conf->status.ping_response;
 }
