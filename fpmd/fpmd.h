@@ -14,6 +14,20 @@
 
 #include "fpmd/common.h"
 
+/* The handler ABI's version: bumped whenever a change to this header
+ * breaks a module built against the one before (a struct's layout, a
+ * call's arguments or meaning). fpmd refuses to load a module built for
+ * another version. */
+#define FPMD_API_VERSION 1
+
+/* The version a module was built for, which fpmd reads when it loads the
+ * module. Every file that includes this header defines it, weak so that
+ * a module of many files holds one copy: a module records it without
+ * declaring anything. Not for handlers to use. */
+extern const int fpmd_module_api_version;
+__attribute__((weak, visibility("default")))
+const int fpmd_module_api_version = FPMD_API_VERSION;
+
 struct fpmd_req;
 struct json_object;
 
