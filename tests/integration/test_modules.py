@@ -210,3 +210,27 @@ def test_module_without_api_version_is_refused(tmpdir_path, servers):
     assert re.search(r"fpmd\.yaml:\d+:\d+: module: built without "
                      r"fpmd/fpmd\.h's API version, this fpmd is %d\b"
                      % api_version(), out.stderr), out.stderr
+
+
+@pytest.mark.parametrize("symbol,use", [
+    ("conf_error_at", "void conf_error_at(void);\n"
+                      "#define USE (conf_error_at(), FPMD_OK)\n"),
+    ("fpmd_worker", "extern void *fpmd_worker;\n"
+                    "#define USE (fpmd_worker ? FPMD_OK : FPMD_ERROR)\n"),
+], ids=["function", "variable"])
+def test_module_using_internals_is_refused(pkg, tmpdir_path, servers,
+                                           symbol, use):
+    """The binary exports fpmd.h's functions and nothing else: a module
+    that reaches for an internal function or variable fails to load,
+    naming it."""
+    src = write(os.path.join(tmpdir_path, "internal.c"),
+                '#include <fpmd/fpmd.h>\n' + use +
+                'FPMD_HANDLER(internal)\n'
+                '{\n    (void) req;\n    return USE;\n}\n')
+    build_module(pkg, os.path.join(tmpdir_path, "greet.so"), src=src)
+    f, _ = start(tmpdir_path, servers)
+    out = check(f)
+    assert out.returncode == 78, out.stderr
+    assert re.search(r"fpmd\.yaml:\d+:\d+: module: \S*greet\.so: "
+                     r"undefined symbol: %s\n" % symbol,
+                     out.stderr), out.stderr
