@@ -14,6 +14,20 @@
 
 #include "fpmd/common.h"
 
+/* The handler ABI's version: bumped whenever a change to this header
+ * breaks a module built against the one before (a struct's layout, a
+ * call's arguments or meaning). fpmd refuses to load a module built for
+ * another version. */
+#define FPMD_API_VERSION 1
+
+/* The version a module was built for, which fpmd reads when it loads the
+ * module. Every file that includes this header defines it, weak so that
+ * a module of many files holds one copy: a module records it without
+ * declaring anything. Not for handlers to use. */
+extern const int fpmd_module_api_version;
+__attribute__((weak, visibility("default")))
+const int fpmd_module_api_version = FPMD_API_VERSION;
+
 struct fpmd_req;
 struct json_object;
 
@@ -147,6 +161,23 @@ int fpmd_req_query_arg_at(struct fpmd_req *req, size_t i, const char **name,
 /* The name of the handler the request was routed to; NULL when it was
  * not (404, 405). */
 const char *fpmd_req_handler(const struct fpmd_req *req);
+
+/* A route's static: block (README "Static files"). The strings are the
+ * config's: valid until the handler returns. */
+struct fpmd_static_conf {
+    const char *root;               /* realpath()ed at load */
+    const char *index;              /* served for a directory; NULL: none */
+    int follow_symlinks;            /* 0: a symlink leading out of root
+                                     * is 403 */
+    const char *const *deny_ext;    /* never served: ".php"... */
+    size_t ndeny_ext;
+};
+
+/* Fills *out with the static: block of the route req was routed to:
+ * FPMD_OK, or FPMD_DECLINED when that route has none. */
+int fpmd_req_static_conf(const struct fpmd_req *req,
+                         struct fpmd_static_conf *out);
+
 /* The request id (README "Request ids"): the client's or the web
  * server's X-Request-Id when it is 1 to 128 of [A-Za-z0-9._:-], else 32
  * hex digits made up here; "" when request ids are off. */
@@ -472,6 +503,101 @@ const char *fpmd_mongo_error(const struct fpmd_call *call, int *code);
 struct json_object *fpmd_mongo(struct fpmd_req *req, const char *pool,
                                enum fpmd_mongo_op op,
                                const struct fpmd_mongo_query *q);
+
+/* --- the pool's status ------------------------------------------------ */
+
+/* What php-fpm's status page shows, and fpmd's own fields (README
+ * "Built-in routes", "Route statistics"): a copy of the scoreboard that
+ * the master and every worker share, taken when asked and summed over
+ * the workers. Other workers write the scoreboard while it is copied and
+ * are never trusted: strings come bounded and terminated, states in
+ * range, and a worker caught mid-write is read again or left out. */
+
+enum fpmd_proc_state {
+    FPMD_PROC_STARTING = 1,     /* forked, not yet accepting */
+    FPMD_PROC_IDLE,             /* accepting, no request in flight */
+    FPMD_PROC_BUSY,             /* at least one request in flight */
+    FPMD_PROC_FINISHING,        /* graceful exit: drains, accepts nothing */
+};
+
+/* A worker's last request, or the one it runs (FPMD_PROC_BUSY). Strings
+ * are "" when it had none. */
+struct fpmd_status_request {
+    const char *method, *uri, *script, *user;
+    uint64_t content_length;
+    uint64_t start_us;          /* µs since the epoch; 0: none yet */
+    uint64_t duration_us;       /* 0 while it runs */
+    uint64_t cpu_us;            /* time its handler ran on the CPU */
+    uint64_t memory;            /* its peak request memory, bytes */
+};
+
+/* A worker process: php-fpm's per-process rows (?full). */
+struct fpmd_status_proc {
+    pid_t pid;
+    enum fpmd_proc_state state;
+    uint64_t start_us;          /* when it started */
+    uint64_t requests;          /* requests it finished */
+    uint32_t in_flight;         /* requests it runs now */
+    uint32_t connections;       /* connections it holds open */
+    /* objects on its free lists, as of its last tick */
+    uint32_t free_reqs, free_buffers, free_stacks, free_conns;
+    struct fpmd_status_request req;
+};
+
+/* A backend pool (pools: in the config) summed over the workers: gauges
+ * as of their last tick, counters since they started. */
+struct fpmd_status_backend {
+    const char *name;
+    uint64_t size, idle, in_use, waiters;
+    uint64_t calls, timeouts, errors, reconnects, exhausted;
+};
+
+/* The answers of one side of a route: its C handler's (native) or its
+ * legacy pool's. */
+struct fpmd_status_side {
+    uint64_t requests;
+    uint64_t errors;            /* a 5xx, or an answer cut short */
+    double p50_ms, p99_ms;      /* latency quantiles (about +-20%); 0
+                                 * when it answered nothing */
+};
+
+/* A config route (the first 64) summed over the workers. */
+struct fpmd_status_route {
+    const char *label;          /* its match ("GET /users/{id}") */
+    const char *handler;
+    struct fpmd_status_side native, legacy;
+    uint64_t shadow_compared, shadow_mismatches, shadow_errors;
+    uint64_t canary_fallbacks;
+};
+
+struct fpmd_status_snapshot {
+    const char *pool;           /* pool: in the config */
+    const char *pm;             /* "static", "dynamic", "ondemand" */
+    uint64_t start_us;          /* when the pool started */
+    uint64_t now_us;            /* when the copy was taken */
+    uint64_t accepted_conn;     /* connections accepted since start */
+    uint32_t listen_queue, max_listen_queue, listen_queue_len;
+    uint32_t idle, active, max_active;  /* worker processes */
+    uint64_t max_children_reached, slow_requests;
+    uint64_t in_flight;         /* requests running in the pool */
+    /* objects on the workers' free lists, as of their last tick */
+    uint64_t free_reqs, free_buffers, free_stacks, free_conns;
+    const struct fpmd_status_proc *procs;   /* every worker process */
+    size_t nprocs;
+    const struct fpmd_status_backend *backends;
+    size_t nbackends;
+    const struct fpmd_status_route *routes;
+    size_t nroutes;
+};
+
+/* The pool's status now, copied into the request's memory (every string
+ * and array in it too): it never changes under the caller. Never
+ * suspends, never waits for another worker. NULL when memory is out. */
+const struct fpmd_status_snapshot *fpmd_status_snapshot(struct fpmd_req *req);
+
+/* status.ping_response from the config: the ping page's answer. Owned by
+ * fpmd, valid as long as the worker runs. */
+const char *fpmd_ping_response(void);
 
 /* --- logging ---------------------------------------------------------- */
 

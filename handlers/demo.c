@@ -11,7 +11,7 @@
 #include <json-c/json.h>
 
 #include "fpmd/fpmd.h"
-#include "fpmd/sha256.h"
+#include "handlers/sha256.h"
 
 FPMD_HANDLER(hello)
 {

@@ -20,8 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fpmd/log.h"
-#include "fpmd/req.h"
+#include "fpmd/fpmd.h"
 #include "handlers/static_path.h"
 
 static const struct {
@@ -118,8 +117,8 @@ not_modified(struct fpmd_req *req, const char *etag, time_t mtime)
 }
 
 static int
-send_file(struct fpmd_req *req, const struct fpmd_conf_static *st,
-          const char *name, int fd, const struct stat *sb)
+send_file(struct fpmd_req *req, const char *name, int fd,
+          const struct stat *sb)
 {
     char etag[64], lastmod[64], crange[96];
     const char *range = fpmd_req_header(req, "Range");
@@ -127,7 +126,6 @@ send_file(struct fpmd_req *req, const struct fpmd_conf_static *st,
     off_t first = 0, len = sb->st_size;
     int rc;
 
-    (void) st;
     snprintf(etag, sizeof(etag), "\"%jx-%jx\"", (intmax_t) sb->st_mtime,
              (intmax_t) sb->st_size);
     http_date(sb->st_mtime, lastmod, sizeof(lastmod));
@@ -175,17 +173,15 @@ close_fd(void *arg)
 
 FPMD_HANDLER(static)
 {
-    const struct fpmd_route *rt = req->match.route;
-    const struct fpmd_conf_static *st = rt->conf ? rt->conf->static_files
-                                                 : NULL;
+    struct fpmd_static_conf st;
     const char *rel = fpmd_req_route_param(req, "*");
     char full[PATH_MAX], real[PATH_MAX];
     struct stat sb;
     int fd, status;
 
-    if (st == NULL || rel == NULL)
+    if (fpmd_req_static_conf(req, &st) != FPMD_OK || rel == NULL)
         return fpmd_reply_error(req, 404, NULL);
-    status = fpmd_static_resolve(st, fpmd_req_uri(req), rel, full,
+    status = fpmd_static_resolve(&st, fpmd_req_uri(req), rel, full,
                                  sizeof(full), real, sizeof(real));
     if (status == 301) {
         const char *uri = fpmd_req_uri(req);
@@ -211,5 +207,5 @@ FPMD_HANDLER(static)
     }
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
         return fpmd_reply_error(req, 404, NULL);
-    return send_file(req, st, real, fd, &sb);
+    return send_file(req, real, fd, &sb);
 }

@@ -53,7 +53,7 @@ rel_safe(const char *rel)
 }
 
 static int
-denied(const struct fpmd_conf_static *st, const char *path)
+denied(const struct fpmd_static_conf *st, const char *path)
 {
     const char *base = strrchr(path, '/');
     size_t blen;
@@ -82,7 +82,7 @@ within(const char *root, const char *path)
 }
 
 int
-fpmd_static_resolve(const struct fpmd_conf_static *st, const char *raw_uri,
+fpmd_static_resolve(const struct fpmd_static_conf *st, const char *raw_uri,
                     const char *rel, char *full, size_t fulllen, char *real,
                     size_t reallen)
 {

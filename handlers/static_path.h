@@ -5,7 +5,7 @@
 
 #include <sys/types.h>
 
-#include "fpmd/conf.h"
+#include "fpmd/fpmd.h"
 
 /* Maps rel (the route wildcard's part, decoded and normalized) under
  * st->root. raw_uri is the target as the client sent it, checked for
@@ -13,7 +13,7 @@
  * 301 when rel names a directory without its trailing slash, 403 (outside
  * the root through a symlink, denied extension, unreadable) or 404. full
  * receives root + rel. */
-int fpmd_static_resolve(const struct fpmd_conf_static *st, const char *raw_uri,
+int fpmd_static_resolve(const struct fpmd_static_conf *st, const char *raw_uri,
                         const char *rel, char *full, size_t fulllen,
                         char *real, size_t reallen);
 

@@ -9,9 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <event2/buffer.h>
-
-#include "fpmd/common.h"
 #include "handlers/status_render.h"
 
 const char *const fpmd_status_headers[] = {
@@ -66,49 +63,49 @@ fpmd_status_parse_query(const char *query, enum fpmd_status_format *fmt,
 /* --- escaping --------------------------------------------------------- */
 
 static void
-esc_json(struct evbuffer *out, const char *s)
+esc_json(FILE *out, const char *s)
 {
     for (; *s != '\0'; s++) {
         unsigned char ch = (unsigned char) *s;
 
         if (ch == '"' || ch == '\\')
-            evbuffer_add_printf(out, "\\%c", ch);
+            fprintf(out, "\\%c", ch);
         else if (ch < 0x20 || ch == 0x7f)
-            evbuffer_add_printf(out, "\\u%04x", ch);
+            fprintf(out, "\\u%04x", ch);
         else
-            evbuffer_add(out, s, 1);
+            fputc(*s, out);
     }
 }
 
 static void
-esc_markup(struct evbuffer *out, const char *s)
+esc_markup(FILE *out, const char *s)
 {
     for (; *s != '\0'; s++) {
         unsigned char ch = (unsigned char) *s;
 
         switch (ch) {
-        case '&': evbuffer_add(out, "&amp;", 5); break;
-        case '<': evbuffer_add(out, "&lt;", 4); break;
-        case '>': evbuffer_add(out, "&gt;", 4); break;
-        case '"': evbuffer_add(out, "&quot;", 6); break;
-        case '\'': evbuffer_add(out, "&#39;", 5); break;
+        case '&': fputs("&amp;", out); break;
+        case '<': fputs("&lt;", out); break;
+        case '>': fputs("&gt;", out); break;
+        case '"': fputs("&quot;", out); break;
+        case '\'': fputs("&#39;", out); break;
         default:
             /* XML 1.0 allows no C0 controls but tab, LF, CR */
             if (ch < 0x20 || ch == 0x7f)
-                evbuffer_add(out, "?", 1);
+                fputs("?", out);
             else
-                evbuffer_add(out, s, 1);
+                fputc(*s, out);
         }
     }
 }
 
 static void
-esc_text(struct evbuffer *out, const char *s)
+esc_text(FILE *out, const char *s)
 {
     for (; *s != '\0'; s++) {
         unsigned char ch = (unsigned char) *s;
 
-        evbuffer_add(out, ch < 0x20 || ch == 0x7f ? "?" : s, 1);
+        fputc(ch < 0x20 || ch == 0x7f ? '?' : *s, out);
     }
 }
 
@@ -136,10 +133,10 @@ fmt_time(char *buf, size_t len, uint64_t secs)
 
 /* A name as XML wants it: php-fpm writes "start time" as <start-time>. */
 static void
-xml_name(struct evbuffer *out, const char *name)
+xml_name(FILE *out, const char *name)
 {
     for (; *name != '\0'; name++)
-        evbuffer_add(out, *name == ' ' ? "-" : name, 1);
+        fputc(*name == ' ' ? '-' : *name, out);
 }
 
 /* php-fpm's text and HTML pages spell one name differently. */
@@ -153,7 +150,7 @@ display_name(const struct field *f, enum fpmd_status_format fmt)
 }
 
 static void
-put_field(struct evbuffer *out, enum fpmd_status_format fmt,
+put_field(FILE *out, enum fpmd_status_format fmt,
           const struct field *f, int first)
 {
     const char *name = display_name(f, fmt);
@@ -161,19 +158,18 @@ put_field(struct evbuffer *out, enum fpmd_status_format fmt,
 
     switch (fmt) {
     case FPMD_STATUS_TEXT:
-        evbuffer_add_printf(out, "%s:%*s", name, (int) (21 - strlen(name)),
-                            "");
+        fprintf(out, "%s:%*s", name, (int) (21 - strlen(name)), "");
         break;
     case FPMD_STATUS_JSON:
-        evbuffer_add_printf(out, "%s\"%s\":", first ? "" : ",", f->name);
+        fprintf(out, "%s\"%s\":", first ? "" : ",", f->name);
         break;
     case FPMD_STATUS_XML:
-        evbuffer_add(out, "<", 1);
+        fputs("<", out);
         xml_name(out, f->name);
-        evbuffer_add(out, ">", 1);
+        fputs(">", out);
         break;
     case FPMD_STATUS_HTML:
-        evbuffer_add_printf(out, "<tr><th>%s</th><td>", name);
+        fprintf(out, "<tr><th>%s</th><td>", name);
         break;
     default:
         return;
@@ -181,9 +177,9 @@ put_field(struct evbuffer *out, enum fpmd_status_format fmt,
     switch (f->kind) {
     case K_STR:
         if (fmt == FPMD_STATUS_JSON) {
-            evbuffer_add(out, "\"", 1);
+            fputs("\"", out);
             esc_json(out, f->str);
-            evbuffer_add(out, "\"", 1);
+            fputs("\"", out);
         } else if (fmt == FPMD_STATUS_TEXT) {
             esc_text(out, f->str);
         } else {
@@ -191,31 +187,31 @@ put_field(struct evbuffer *out, enum fpmd_status_format fmt,
         }
         break;
     case K_NUM:
-        evbuffer_add_printf(out, "%llu", (unsigned long long) f->num);
+        fprintf(out, "%llu", (unsigned long long) f->num);
         break;
     case K_TIME:
         if (fmt == FPMD_STATUS_JSON || fmt == FPMD_STATUS_XML) {
-            evbuffer_add_printf(out, "%llu", (unsigned long long) f->num);
+            fprintf(out, "%llu", (unsigned long long) f->num);
         } else {
             fmt_time(tbuf, sizeof(tbuf), f->num);
-            evbuffer_add(out, tbuf, strlen(tbuf));
+            fputs(tbuf, out);
         }
         break;
     case K_FLOAT:
-        evbuffer_add_printf(out, "%.2f", f->flt);
+        fprintf(out, "%.2f", f->flt);
         break;
     }
     switch (fmt) {
     case FPMD_STATUS_TEXT:
-        evbuffer_add(out, "\n", 1);
+        fputs("\n", out);
         break;
     case FPMD_STATUS_XML:
-        evbuffer_add(out, "</", 2);
+        fputs("</", out);
         xml_name(out, f->name);
-        evbuffer_add(out, ">\n", 2);
+        fputs(">\n", out);
         break;
     case FPMD_STATUS_HTML:
-        evbuffer_add(out, "</td></tr>\n", 11);
+        fputs("</td></tr>\n", out);
         break;
     default:
         break;
@@ -223,7 +219,7 @@ put_field(struct evbuffer *out, enum fpmd_status_format fmt,
 }
 
 static size_t
-pool_fields(const struct fpmd_status_view *v, struct field *f)
+pool_fields(const struct fpmd_status_snapshot *v, struct field *f)
 {
     uint64_t since = v->now_us > v->start_us
         ? (v->now_us - v->start_us) / 1000000 : 0;
@@ -242,7 +238,7 @@ pool_fields(const struct fpmd_status_view *v, struct field *f)
                              v->listen_queue_len, 0};
     f[n++] = (struct field) {"idle processes", K_NUM, NULL, v->idle, 0};
     f[n++] = (struct field) {"active processes", K_NUM, NULL, v->active, 0};
-    f[n++] = (struct field) {"total processes", K_NUM, NULL, v->total, 0};
+    f[n++] = (struct field) {"total processes", K_NUM, NULL, v->nprocs, 0};
     f[n++] = (struct field) {"max active processes", K_NUM, NULL,
                              v->max_active, 0};
     f[n++] = (struct field) {"max children reached", K_NUM, NULL,
@@ -257,16 +253,16 @@ pool_fields(const struct fpmd_status_view *v, struct field *f)
 }
 
 static const char *
-state_name(uint32_t state)
+state_name(enum fpmd_proc_state state)
 {
     switch (state) {
-    case FPMD_SB_STARTING:
+    case FPMD_PROC_STARTING:
         return "Starting";
-    case FPMD_SB_IDLE:
+    case FPMD_PROC_IDLE:
         return "Idle";
-    case FPMD_SB_BUSY:
+    case FPMD_PROC_BUSY:
         return "Running";
-    case FPMD_SB_FINISHING:
+    case FPMD_PROC_FINISHING:
         return "Finishing";
     default:
         return "Unknown";
@@ -274,10 +270,10 @@ state_name(uint32_t state)
 }
 
 static size_t
-proc_fields(const struct fpmd_status_view *v, const struct fpmd_sb_slot *s,
-            struct field *f)
+proc_fields(const struct fpmd_status_snapshot *v,
+            const struct fpmd_status_proc *s, struct field *f)
 {
-    const struct fpmd_sb_request *r = &s->req;
+    const struct fpmd_status_request *r = &s->req;
     uint64_t since = v->now_us > s->start_us
         ? (v->now_us - s->start_us) / 1000000 : 0;
     uint64_t duration = r->duration_us;
@@ -285,7 +281,8 @@ proc_fields(const struct fpmd_status_view *v, const struct fpmd_sb_slot *s,
     size_t n = 0;
 
     /* A request still running shows its duration so far, as php-fpm. */
-    if (s->state == FPMD_SB_BUSY && r->start_us != 0 && v->now_us > r->start_us)
+    if (s->state == FPMD_PROC_BUSY && r->start_us != 0
+        && v->now_us > r->start_us)
         duration = v->now_us - r->start_us;
     if (r->duration_us > 0)
         cpu = 100.0 * (double) r->cpu_us / (double) r->duration_us;
@@ -351,17 +348,17 @@ route_fields(const struct fpmd_status_route *r, enum fpmd_status_format fmt,
     f[n++] = (struct field) {"native errors", K_NUM, NULL, r->native.errors,
                              0};
     f[n++] = (struct field) {"native p50 ms", K_FLOAT, NULL, 0,
-                             fpmd_sb_hist_quantile(r->native.hist, 0.5)};
+                             r->native.p50_ms};
     f[n++] = (struct field) {"native p99 ms", K_FLOAT, NULL, 0,
-                             fpmd_sb_hist_quantile(r->native.hist, 0.99)};
+                             r->native.p99_ms};
     f[n++] = (struct field) {"legacy requests", K_NUM, NULL,
                              r->legacy.requests, 0};
     f[n++] = (struct field) {"legacy errors", K_NUM, NULL, r->legacy.errors,
                              0};
     f[n++] = (struct field) {"legacy p50 ms", K_FLOAT, NULL, 0,
-                             fpmd_sb_hist_quantile(r->legacy.hist, 0.5)};
+                             r->legacy.p50_ms};
     f[n++] = (struct field) {"legacy p99 ms", K_FLOAT, NULL, 0,
-                             fpmd_sb_hist_quantile(r->legacy.hist, 0.99)};
+                             r->legacy.p99_ms};
     f[n++] = (struct field) {"shadow compared", K_NUM, NULL,
                              r->shadow_compared, 0};
     f[n++] = (struct field) {"shadow mismatches", K_NUM, NULL,
@@ -374,14 +371,14 @@ route_fields(const struct fpmd_status_route *r, enum fpmd_status_format fmt,
 }
 
 static size_t
-list_backend(const struct fpmd_status_view *v, size_t i,
+list_backend(const struct fpmd_status_snapshot *v, size_t i,
              enum fpmd_status_format fmt, struct field *f)
 {
     return backend_fields(&v->backends[i], fmt, f);
 }
 
 static size_t
-list_route(const struct fpmd_status_view *v, size_t i,
+list_route(const struct fpmd_status_snapshot *v, size_t i,
            enum fpmd_status_format fmt, struct field *f)
 {
     return route_fields(&v->routes[i], fmt, f);
@@ -391,10 +388,10 @@ list_route(const struct fpmd_status_view *v, size_t i,
  * a block per item in text, a list in JSON and XML, a table each in
  * HTML. */
 static void
-render_list(struct evbuffer *out, const struct fpmd_status_view *v,
+render_list(FILE *out, const struct fpmd_status_snapshot *v,
             enum fpmd_status_format fmt, const char *list, const char *item,
             size_t count,
-            size_t (*fields)(const struct fpmd_status_view *, size_t,
+            size_t (*fields)(const struct fpmd_status_snapshot *, size_t,
                              enum fpmd_status_format, struct field *))
 {
     struct field f[16];
@@ -403,53 +400,53 @@ render_list(struct evbuffer *out, const struct fpmd_status_view *v,
     if (count == 0)
         return;
     if (fmt == FPMD_STATUS_JSON)
-        evbuffer_add_printf(out, ",\"%s\":[", list);
+        fprintf(out, ",\"%s\":[", list);
     else if (fmt == FPMD_STATUS_XML)
-        evbuffer_add_printf(out, "<%s>\n", list);
+        fprintf(out, "<%s>\n", list);
     else if (fmt == FPMD_STATUS_HTML)
-        evbuffer_add(out, "</table>\n", 9);
+        fputs("</table>\n", out);
     for (size_t i = 0; i < count; i++) {
         if (fmt == FPMD_STATUS_TEXT)
-            evbuffer_add(out, "\n", 1);
+            fputs("\n", out);
         else if (fmt == FPMD_STATUS_JSON)
-            evbuffer_add(out, i ? ",{" : "{", i ? 2 : 1);
+            fputs(i ? ",{" : "{", out);
         else if (fmt == FPMD_STATUS_XML)
-            evbuffer_add_printf(out, "<%s>\n", item);
+            fprintf(out, "<%s>\n", item);
         else
-            evbuffer_add(out, "<table border=\"1\">\n", 19);
+            fputs("<table border=\"1\">\n", out);
         n = fields(v, i, fmt, f);
         for (size_t j = 0; j < n; j++)
             put_field(out, fmt, &f[j], j == 0);
         if (fmt == FPMD_STATUS_JSON)
-            evbuffer_add(out, "}", 1);
+            fputs("}", out);
         else if (fmt == FPMD_STATUS_XML)
-            evbuffer_add_printf(out, "</%s>\n", item);
+            fprintf(out, "</%s>\n", item);
         else if (fmt == FPMD_STATUS_HTML)
-            evbuffer_add(out, "</table>\n", 9);
+            fputs("</table>\n", out);
     }
     if (fmt == FPMD_STATUS_JSON)
-        evbuffer_add(out, "]", 1);
+        fputs("]", out);
     else if (fmt == FPMD_STATUS_XML)
-        evbuffer_add_printf(out, "</%s>\n", list);
+        fprintf(out, "</%s>\n", list);
     else if (fmt == FPMD_STATUS_HTML)
-        evbuffer_add(out, "<table>\n", 8);
+        fputs("<table>\n", out);
 }
 
 /* --- openmetrics ------------------------------------------------------ */
 
 static void
-metric(struct evbuffer *out, const char *name, const char *type,
+metric(FILE *out, const char *name, const char *type,
        const char *help, uint64_t value)
 {
-    evbuffer_add_printf(out, "# HELP phpfpm_%s %s\n# TYPE phpfpm_%s %s\n"
-                        "phpfpm_%s %llu\n", name, help, name, type, name,
-                        (unsigned long long) value);
+    fprintf(out, "# HELP phpfpm_%s %s\n# TYPE phpfpm_%s %s\n"
+            "phpfpm_%s %llu\n", name, help, name, type, name,
+            (unsigned long long) value);
 }
 
 /* One family per backend statistic, a sample per pool; pool names are
  * config names of [A-Za-z0-9_-], safe as label values. */
 static void
-render_backend_metrics(struct evbuffer *out, const struct fpmd_status_view *v)
+render_backend_metrics(FILE *out, const struct fpmd_status_snapshot *v)
 {
     static const struct {
         const char *name, *type, *help;
@@ -473,54 +470,54 @@ render_backend_metrics(struct evbuffer *out, const struct fpmd_status_view *v)
     if (v->nbackends == 0)
         return;
     for (size_t s = 0; s < FPMD_ARRAY_LEN(stats); s++) {
-        evbuffer_add_printf(out, "# HELP phpfpm_backend_%s fpmd: backend "
-                            "pool %s, summed over the workers.\n"
-                            "# TYPE phpfpm_backend_%s %s\n", stats[s].name,
-                            stats[s].help, stats[s].name, stats[s].type);
+        fprintf(out, "# HELP phpfpm_backend_%s fpmd: backend "
+                "pool %s, summed over the workers.\n"
+                "# TYPE phpfpm_backend_%s %s\n", stats[s].name,
+                stats[s].help, stats[s].name, stats[s].type);
         for (size_t i = 0; i < v->nbackends; i++) {
             const struct fpmd_status_backend *b = &v->backends[i];
             uint64_t value;
 
             memcpy(&value, (const char *) b + stats[s].off, sizeof(value));
-            evbuffer_add_printf(out, "phpfpm_backend_%s{backend=\"%s\"} "
-                                "%llu\n", stats[s].name, b->name,
-                                (unsigned long long) value);
+            fprintf(out, "phpfpm_backend_%s{backend=\"%s\"} "
+                    "%llu\n", stats[s].name, b->name,
+                    (unsigned long long) value);
         }
     }
 }
 
 /* A label value as OpenMetrics wants it: \\, \" and \n escaped. */
 static void
-esc_label(struct evbuffer *out, const char *s)
+esc_label(FILE *out, const char *s)
 {
     for (; *s != '\0'; s++) {
         if (*s == '\\' || *s == '"')
-            evbuffer_add_printf(out, "\\%c", *s);
+            fprintf(out, "\\%c", *s);
         else if (*s == '\n')
-            evbuffer_add(out, "\\n", 2);
+            fputs("\\n", out);
         else
-            evbuffer_add(out, s, 1);
+            fputc(*s, out);
     }
 }
 
 static void
-route_sample(struct evbuffer *out, const char *family,
+route_sample(FILE *out, const char *family,
              const struct fpmd_status_route *r, const char *side,
              const char *value)
 {
-    evbuffer_add_printf(out, "phpfpm_route_%s{route=\"", family);
+    fprintf(out, "phpfpm_route_%s{route=\"", family);
     esc_label(out, r->label);
-    evbuffer_add(out, "\",handler=\"", 11);
+    fputs("\",handler=\"", out);
     esc_label(out, r->handler);
     if (side != NULL)
-        evbuffer_add_printf(out, "\",side=\"%s", side);
-    evbuffer_add_printf(out, "\"} %s\n", value);
+        fprintf(out, "\",side=\"%s", side);
+    fprintf(out, "\"} %s\n", value);
 }
 
 /* Per config route: counters by side (native, legacy), latency quantiles
  * as gauges, shadow and canary counters. */
 static void
-render_route_metrics(struct evbuffer *out, const struct fpmd_status_view *v)
+render_route_metrics(FILE *out, const struct fpmd_status_snapshot *v)
 {
     static const struct {
         const char *name, *type, *help;
@@ -539,10 +536,10 @@ render_route_metrics(struct evbuffer *out, const struct fpmd_status_view *v)
     if (v->nroutes == 0)
         return;
     for (size_t fam = 0; fam < FPMD_ARRAY_LEN(fams); fam++) {
-        evbuffer_add_printf(out, "# HELP phpfpm_route_%s fpmd: per config "
-                            "route, summed over the workers: %s.\n"
-                            "# TYPE phpfpm_route_%s %s\n", fams[fam].name,
-                            fams[fam].help, fams[fam].name, fams[fam].type);
+        fprintf(out, "# HELP phpfpm_route_%s fpmd: per config "
+                "route, summed over the workers: %s.\n"
+                "# TYPE phpfpm_route_%s %s\n", fams[fam].name,
+                fams[fam].help, fams[fam].name, fams[fam].type);
         for (size_t i = 0; i < v->nroutes; i++) {
             const struct fpmd_status_route *r = &v->routes[i];
             const struct fpmd_status_side *sides[2] = {&r->native,
@@ -565,8 +562,7 @@ render_route_metrics(struct evbuffer *out, const struct fpmd_status_view *v)
                              (fam == 0 ? sd->requests : sd->errors));
                 else
                     snprintf(val, sizeof(val), "%.3f",
-                             fpmd_sb_hist_quantile(sd->hist,
-                                                   fam == 2 ? 0.5 : 0.99));
+                             fam == 2 ? sd->p50_ms : sd->p99_ms);
                 route_sample(out, fams[fam].name, r,
                              s2 == 0 ? "native" : "legacy", val);
             }
@@ -575,7 +571,7 @@ render_route_metrics(struct evbuffer *out, const struct fpmd_status_view *v)
 }
 
 static void
-render_openmetrics(struct evbuffer *out, const struct fpmd_status_view *v)
+render_openmetrics(FILE *out, const struct fpmd_status_snapshot *v)
 {
     char help[256];
     uint64_t since = v->now_us > v->start_us
@@ -608,7 +604,7 @@ render_openmetrics(struct evbuffer *out, const struct fpmd_status_view *v)
     metric(out, "active_processes", "gauge",
            "The number of active processes.", v->active);
     metric(out, "total_processes", "gauge",
-           "The number of idle + active processes.", v->total);
+           "The number of idle + active processes.", v->nprocs);
     metric(out, "max_active_processes", "counter",
            "The maximum number of active processes since FPM has started.",
            v->max_active);
@@ -633,13 +629,13 @@ render_openmetrics(struct evbuffer *out, const struct fpmd_status_view *v)
            v->free_conns);
     render_backend_metrics(out, v);
     render_route_metrics(out, v);
-    evbuffer_add(out, "# EOF\n", 6);
+    fputs("# EOF\n", out);
 }
 
 /* --- pages ------------------------------------------------------------ */
 
 int
-fpmd_status_render(struct evbuffer *out, const struct fpmd_status_view *v,
+fpmd_status_render(FILE *out, const struct fpmd_status_snapshot *v,
                    enum fpmd_status_format fmt, int full,
                    const char **content_type)
 {
@@ -649,14 +645,14 @@ fpmd_status_render(struct evbuffer *out, const struct fpmd_status_view *v,
     *content_type = content_types[fmt];
     if (fmt == FPMD_STATUS_OPENMETRICS) {
         render_openmetrics(out, v);
-        return FPMD_OK;
+        return ferror(out) ? FPMD_ERROR : FPMD_OK;
     }
     if (fmt == FPMD_STATUS_JSON)
-        evbuffer_add(out, "{", 1);
+        fputs("{", out);
     else if (fmt == FPMD_STATUS_XML)
-        evbuffer_add_printf(out, "<?xml version=\"1.0\" ?>\n<status>\n");
+        fprintf(out, "<?xml version=\"1.0\" ?>\n<status>\n");
     else if (fmt == FPMD_STATUS_HTML)
-        evbuffer_add_printf(out, "<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML "
+        fprintf(out, "<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML "
             "1.0 Strict//EN\" \"http://www.w3.org/TR/xhtml1/DTD/"
             "xhtml1-strict.dtd\">\n<html xmlns=\"http://www.w3.org/1999/"
             "xhtml\" xml:lang=\"en\" lang=\"en\">\n<head><title>PHP-FPM "
@@ -669,42 +665,42 @@ fpmd_status_render(struct evbuffer *out, const struct fpmd_status_view *v,
     render_list(out, v, fmt, "routes", "route", v->nroutes, list_route);
     if (full) {
         if (fmt == FPMD_STATUS_JSON)
-            evbuffer_add(out, ",\"processes\":[", 14);
+            fputs(",\"processes\":[", out);
         else if (fmt == FPMD_STATUS_XML)
-            evbuffer_add(out, "<processes>\n", 12);
+            fputs("<processes>\n", out);
         else if (fmt == FPMD_STATUS_HTML)
-            evbuffer_add(out, "</table>\n", 9);
-        for (size_t p = 0; p < v->nslots; p++) {
+            fputs("</table>\n", out);
+        for (size_t p = 0; p < v->nprocs; p++) {
             if (fmt == FPMD_STATUS_TEXT)
-                evbuffer_add(out, "\n************************\n", 26);
+                fputs("\n************************\n", out);
             else if (fmt == FPMD_STATUS_JSON)
-                evbuffer_add(out, p ? ",{" : "{", p ? 2 : 1);
+                fputs(p ? ",{" : "{", out);
             else if (fmt == FPMD_STATUS_XML)
-                evbuffer_add(out, "<process>\n", 10);
+                fputs("<process>\n", out);
             else
-                evbuffer_add(out, "<table border=\"1\">\n", 19);
-            n = proc_fields(v, &v->slots[p], f);
+                fputs("<table border=\"1\">\n", out);
+            n = proc_fields(v, &v->procs[p], f);
             for (size_t i = 0; i < n; i++)
                 put_field(out, fmt, &f[i], i == 0);
             if (fmt == FPMD_STATUS_JSON)
-                evbuffer_add(out, "}", 1);
+                fputs("}", out);
             else if (fmt == FPMD_STATUS_XML)
-                evbuffer_add(out, "</process>\n", 11);
+                fputs("</process>\n", out);
             else if (fmt == FPMD_STATUS_HTML)
-                evbuffer_add(out, "</table>\n", 9);
+                fputs("</table>\n", out);
         }
         if (fmt == FPMD_STATUS_JSON)
-            evbuffer_add(out, "]", 1);
+            fputs("]", out);
         else if (fmt == FPMD_STATUS_XML)
-            evbuffer_add(out, "</processes>\n", 13);
+            fputs("</processes>\n", out);
         else if (fmt == FPMD_STATUS_HTML)
-            evbuffer_add(out, "<table>\n", 8);
+            fputs("<table>\n", out);
     }
     if (fmt == FPMD_STATUS_JSON)
-        evbuffer_add(out, "}", 1);
+        fputs("}", out);
     else if (fmt == FPMD_STATUS_XML)
-        evbuffer_add(out, "</status>\n", 10);
+        fputs("</status>\n", out);
     else if (fmt == FPMD_STATUS_HTML)
-        evbuffer_add(out, "</table>\n</body>\n</html>\n", 25);
-    return FPMD_OK;
+        fputs("</table>\n</body>\n</html>\n", out);
+    return ferror(out) ? FPMD_ERROR : FPMD_OK;
 }

@@ -54,16 +54,33 @@ def pkg(tmp_path_factory):
     return cflags
 
 
-def build_module(cflags, out, greeting=None, src=None):
+def build_module(cflags, out, greeting=None, src=None, extra=()):
     src = src or os.path.join(TOP, "handlers", "examples", "greet.c")
     tmp = out + ".tmp"
     cmd = ["cc", "-O2", "-Wall", "-Wextra", "-Werror", *cflags, "-fPIC",
-           "-shared", "-o", tmp, src]
+           "-shared", "-o", tmp, src, *extra]
     if greeting:
         cmd.insert(1, '-DGREETING="%s"' % greeting)
     subprocess.run(cmd, check=True)
     # a new inode under the old name: running workers keep their mapping
     os.rename(tmp, out)
+
+
+def api_version():
+    with open(os.path.join(TOP, "fpmd", "fpmd.h")) as fh:
+        return int(re.search(r"#define FPMD_API_VERSION (\d+)",
+                             fh.read()).group(1))
+
+
+def write(path, text):
+    with open(path, "w") as fh:
+        fh.write(text)
+    return path
+
+
+def check(f):
+    return subprocess.run([f.binary, "-t", "-y", f.conf],
+                          capture_output=True, text=True)
 
 
 def start(tmp, servers):
@@ -147,3 +164,73 @@ def test_reload_swaps_module_without_failed_requests(pkg, tmpdir_path,
                      f.log_text())
     assert greeting(port)[0] == "v2"
     assert sorted(f.workers()) == workers
+
+
+def test_module_built_for_another_api_is_refused(pkg, tmpdir_path,
+                                                  servers):
+    """A module records the FPMD_API_VERSION of the fpmd.h it was built
+    against; one built for another is refused at the check, at start and
+    at a reload, which keeps the running generation."""
+    this = api_version()
+    so = os.path.join(tmpdir_path, "greet.so")
+    # what a module built against the next fpmd.h would hold
+    other = write(os.path.join(tmpdir_path, "api_next.c"),
+                  "const int fpmd_module_api_version = %d;\n" % (this + 1))
+    refusal = (r"fpmd\.yaml:\d+:\d+: module: built for API %d, this fpmd "
+               r"is %d\b" % (this + 1, this))
+    build_module(pkg, so, "v1", extra=[other])
+    f, port = start(tmpdir_path, servers)
+    out = check(f)
+    assert out.returncode == 78, out.stderr
+    assert re.search(refusal, out.stderr), out.stderr
+    out = subprocess.run([f.binary, "-F", "-y", f.conf], timeout=15,
+                         capture_output=True, text=True)
+    assert out.returncode == 78, out.stderr
+    assert re.search(refusal, out.stderr), out.stderr
+
+    build_module(pkg, so, "v1")
+    f.start(("127.0.0.1", port))
+    assert greeting(port)[0] == "v1"
+    build_module(pkg, so, "v2", extra=[other])
+    f.signal(signal.SIGUSR2)
+    wait_for(lambda: "reload failed" in f.log_text(), 10, "reload refusal")
+    assert re.search(refusal, f.log_text())
+    assert greeting(port)[0] == "v1"
+
+
+def test_module_without_api_version_is_refused(tmpdir_path, servers):
+    """A shared object not built with fpmd/fpmd.h records no version."""
+    so = os.path.join(tmpdir_path, "greet.so")
+    src = write(os.path.join(tmpdir_path, "plain.c"),
+                "int plain(void);\nint plain(void) { return 1; }\n")
+    subprocess.run(["cc", "-fPIC", "-shared", "-o", so, src], check=True)
+    f, _ = start(tmpdir_path, servers)
+    out = check(f)
+    assert out.returncode == 78, out.stderr
+    assert re.search(r"fpmd\.yaml:\d+:\d+: module: built without "
+                     r"fpmd/fpmd\.h's API version, this fpmd is %d\b"
+                     % api_version(), out.stderr), out.stderr
+
+
+@pytest.mark.parametrize("symbol,use", [
+    ("conf_error_at", "void conf_error_at(void);\n"
+                      "#define USE (conf_error_at(), FPMD_OK)\n"),
+    ("fpmd_worker", "extern void *fpmd_worker;\n"
+                    "#define USE (fpmd_worker ? FPMD_OK : FPMD_ERROR)\n"),
+], ids=["function", "variable"])
+def test_module_using_internals_is_refused(pkg, tmpdir_path, servers,
+                                           symbol, use):
+    """The binary exports fpmd.h's functions and nothing else: a module
+    that reaches for an internal function or variable fails to load,
+    naming it."""
+    src = write(os.path.join(tmpdir_path, "internal.c"),
+                '#include <fpmd/fpmd.h>\n' + use +
+                'FPMD_HANDLER(internal)\n'
+                '{\n    (void) req;\n    return USE;\n}\n')
+    build_module(pkg, os.path.join(tmpdir_path, "greet.so"), src=src)
+    f, _ = start(tmpdir_path, servers)
+    out = check(f)
+    assert out.returncode == 78, out.stderr
+    assert re.search(r"fpmd\.yaml:\d+:\d+: module: \S*greet\.so: "
+                     r"undefined symbol: %s\n" % symbol,
+                     out.stderr), out.stderr

@@ -17,8 +17,8 @@
 #include "handlers/static_path.h"
 
 static char top[64], root[128];
-static char *deny[] = {".php", ".inc"};
-static struct fpmd_conf_static st;
+static const char *deny[] = {".php", ".inc"};
+static struct fpmd_static_conf st;
 
 static void
 touch(const char *rel)

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "fpmd/sha256.h"
+#include "handlers/sha256.h"
 
 static void
 digest(const char *msg, size_t len, size_t split, char out[65])

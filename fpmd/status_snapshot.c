@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* fpmd_status_snapshot: the scoreboard as the status page shows it,
+ * copied into one request. Slots are read only through the scoreboard's
+ * sanitizing copies, never in place: their workers write them meanwhile,
+ * and a broken worker may have written anything. Workers of two
+ * generations may list different backends and routes, so those are summed
+ * by name, not by position. */
+#include "config.h"
+
+#include <string.h>
+
+#include "fpmd/clock.h"
+#include "fpmd/fpmd.h"
+#include "fpmd/process.h"
+
+static const char *
+pm_name(uint32_t mode)
+{
+    return mode == FPMD_PM_DYNAMIC ? "dynamic"
+        : mode == FPMD_PM_ONDEMAND ? "ondemand" : "static";
+}
+
+static enum fpmd_proc_state
+proc_state(uint32_t state)
+{
+    switch (state) {
+    case FPMD_SB_STARTING:
+        return FPMD_PROC_STARTING;
+    case FPMD_SB_IDLE:
+        return FPMD_PROC_IDLE;
+    case FPMD_SB_BUSY:
+        return FPMD_PROC_BUSY;
+    default:                /* the sanitizing read leaves no other */
+        return FPMD_PROC_FINISHING;
+    }
+}
+
+/* Adds one worker's backend pools into sums (room for FPMD_SB_BACKENDS).
+ * Names point into slot, which lives as long as the snapshot. */
+static void
+add_backends(struct fpmd_status_backend *sums, size_t *nsums,
+             const struct fpmd_sb_slot *slot)
+{
+    for (size_t i = 0; i < FPMD_SB_BACKENDS && slot->backends[i].name[0];
+         i++) {
+        const struct fpmd_sb_backend *s = &slot->backends[i];
+        struct fpmd_status_backend *b = NULL;
+
+        for (size_t j = 0; j < *nsums && b == NULL; j++) {
+            if (strcmp(sums[j].name, s->name) == 0)
+                b = &sums[j];
+        }
+        if (b == NULL) {
+            if (*nsums == FPMD_SB_BACKENDS)
+                continue;
+            b = &sums[(*nsums)++];
+            b->name = s->name;
+        }
+        b->size += s->size;
+        b->idle += s->idle;
+        b->in_use += s->in_use;
+        b->waiters += s->waiters;
+        b->calls += s->calls;
+        b->timeouts += s->timeouts;
+        b->errors += s->errors;
+        b->reconnects += s->reconnects;
+        b->exhausted += s->exhausted;
+    }
+}
+
+/* A route's latency histograms, summed before any quantile is taken. */
+struct route_hists {
+    uint64_t native[FPMD_SB_HIST], legacy[FPMD_SB_HIST];
+};
+
+static void
+add_side(struct fpmd_status_side *to, uint64_t *hist,
+         const struct fpmd_sb_side *from)
+{
+    to->requests += from->requests;
+    to->errors += from->errors;
+    for (size_t i = 0; i < FPMD_SB_HIST; i++)
+        hist[i] += from->hist[i];
+}
+
+/* Adds one worker's route rows into sums (room for FPMD_SB_ROUTES),
+ * matched by label and handler. FPMD_ERROR when memory is out. */
+static int
+add_routes(struct fpmd_req *req, struct fpmd_status_route *sums,
+           struct route_hists *hists, size_t *nsums,
+           const struct fpmd_sb_routes *rows)
+{
+    for (size_t i = 0; i < FPMD_SB_ROUTES && rows->r[i].label[0]; i++) {
+        const struct fpmd_sb_route *s = &rows->r[i];
+        size_t j = 0;
+
+        while (j < *nsums && (strcmp(sums[j].label, s->label) != 0
+                              || strcmp(sums[j].handler, s->handler) != 0))
+            j++;
+        if (j == *nsums) {
+            if (*nsums == FPMD_SB_ROUTES)
+                continue;
+            /* rows is read again for the next worker: copy the names */
+            sums[j].label = fpmd_strdup(req, s->label);
+            sums[j].handler = fpmd_strdup(req, s->handler);
+            if (sums[j].label == NULL || sums[j].handler == NULL)
+                return FPMD_ERROR;
+            (*nsums)++;
+        }
+        add_side(&sums[j].native, hists[j].native, &s->native);
+        add_side(&sums[j].legacy, hists[j].legacy, &s->legacy);
+        sums[j].shadow_compared += s->shadow_compared;
+        sums[j].shadow_mismatches += s->shadow_mismatches;
+        sums[j].shadow_errors += s->shadow_errors;
+        sums[j].canary_fallbacks += s->canary_fallbacks;
+    }
+    return FPMD_OK;
+}
+
+static void
+copy_proc(struct fpmd_status_proc *p, const struct fpmd_sb_slot *s)
+{
+    p->pid = s->pid;
+    p->state = proc_state(s->state);
+    p->start_us = s->start_us;
+    p->requests = s->requests;
+    p->in_flight = s->in_flight;
+    p->connections = s->connections;
+    p->free_reqs = s->free_reqs;
+    p->free_buffers = s->free_buffers;
+    p->free_stacks = s->free_stacks;
+    p->free_conns = s->free_conns;
+    p->req.method = s->req.method;
+    p->req.uri = s->req.uri;
+    p->req.script = s->req.script;
+    p->req.user = s->req.user;
+    p->req.content_length = s->req.content_length;
+    p->req.start_us = s->req.start_us;
+    p->req.duration_us = s->req.duration_us;
+    p->req.cpu_us = s->req.cpu_us;
+    p->req.memory = s->req.memory;
+}
+
+const struct fpmd_status_snapshot *
+fpmd_status_snapshot(struct fpmd_req *req)
+{
+    const struct fpmd_scoreboard *sb = fpmd_process.sb;
+    struct fpmd_status_snapshot *v = fpmd_alloc(req, sizeof(*v));
+    /* the slots' copies hold the strings procs and backends point to */
+    struct fpmd_sb_slot *slots = fpmd_alloc(req, sb->nslots * sizeof(*slots)
+                                            + 1);
+    struct fpmd_status_proc *procs = fpmd_alloc(req, sb->nslots
+                                                * sizeof(*procs) + 1);
+    struct fpmd_status_backend *backends =
+        fpmd_alloc(req, FPMD_SB_BACKENDS * sizeof(*backends));
+    struct fpmd_status_route *routes =
+        fpmd_alloc(req, FPMD_SB_ROUTES * sizeof(*routes));
+    struct route_hists *hists = fpmd_alloc(req, FPMD_SB_ROUTES
+                                           * sizeof(*hists));
+    struct fpmd_sb_routes *rows = fpmd_alloc(req, sizeof(*rows));
+    size_t n = 0;
+
+    if (v == NULL || slots == NULL || procs == NULL || backends == NULL
+        || routes == NULL || hists == NULL || rows == NULL)
+        return NULL;
+    memset(v, 0, sizeof(*v));
+    memset(backends, 0, FPMD_SB_BACKENDS * sizeof(*backends));
+    memset(routes, 0, FPMD_SB_ROUTES * sizeof(*routes));
+    memset(hists, 0, FPMD_SB_ROUTES * sizeof(*hists));
+    v->pool = fpmd_process.conf->pool_name;
+    v->pm = pm_name(sb->pool.pm_mode);
+    v->start_us = sb->pool.start_us;
+    v->now_us = fpmd_now_us();
+    v->accepted_conn = sb->pool.accepted_conn_dead;
+    v->slow_requests = sb->pool.slow_requests_dead;
+    v->max_children_reached = sb->pool.max_children_reached;
+    for (uint32_t i = 0; i < sb->nslots; i++) {
+        if (fpmd_scoreboard_read(sb, i, &slots[n]) != FPMD_OK)
+            continue;
+        v->accepted_conn += slots[n].accepted_conn;
+        v->slow_requests += slots[n].slow_requests;
+        v->in_flight += slots[n].in_flight;
+        v->free_reqs += slots[n].free_reqs;
+        v->free_buffers += slots[n].free_buffers;
+        v->free_stacks += slots[n].free_stacks;
+        v->free_conns += slots[n].free_conns;
+        add_backends(backends, &v->nbackends, &slots[n]);
+        if (fpmd_scoreboard_read_routes(sb, i, rows) == FPMD_OK
+            && add_routes(req, routes, hists, &v->nroutes, rows) != FPMD_OK)
+            return NULL;
+        if (slots[n].state == FPMD_SB_BUSY)
+            v->active++;
+        else if (slots[n].state == FPMD_SB_IDLE
+                 || slots[n].state == FPMD_SB_STARTING)
+            v->idle++;
+        copy_proc(&procs[n], &slots[n]);
+        n++;
+    }
+    v->max_active = sb->pool.max_active > v->active ? sb->pool.max_active
+                                                    : v->active;
+    for (size_t i = 0; i < fpmd_process.nlisteners; i++) {
+        unsigned queued, backlog;
+
+        if (fpmd_listener_queue(&fpmd_process.listeners[i], &queued,
+                                &backlog)
+            == FPMD_OK) {
+            v->listen_queue += queued;
+            v->listen_queue_len += backlog;
+        }
+    }
+    v->max_listen_queue = sb->pool.max_listen_queue > v->listen_queue
+        ? sb->pool.max_listen_queue : v->listen_queue;
+    for (size_t i = 0; i < v->nroutes; i++) {
+        routes[i].native.p50_ms = fpmd_sb_hist_quantile(hists[i].native, 0.5);
+        routes[i].native.p99_ms = fpmd_sb_hist_quantile(hists[i].native,
+                                                        0.99);
+        routes[i].legacy.p50_ms = fpmd_sb_hist_quantile(hists[i].legacy, 0.5);
+        routes[i].legacy.p99_ms = fpmd_sb_hist_quantile(hists[i].legacy,
+                                                        0.99);
+    }
+    v->procs = procs;
+    v->nprocs = n;
+    v->backends = backends;
+    v->routes = routes;
+    return v;
+}
