@@ -16,7 +16,7 @@
 
 int
 fpmd_req_body_whole(struct fpmd_req *req, size_t max, const char **data,
-                    size_t *len)
+                    size_t *len, int *status)
 {
     size_t cap, used = 0;
     char *buf;
@@ -73,11 +73,12 @@ fpmd_req_body_whole(struct fpmd_req *req, size_t max, const char **data,
     buf[used] = '\0';
     req->body_data = buf;
     req->body_len = used;
-    req->body_status = FPMD_OK;
+    req->body_status = 200;
 out:
-    *data = req->body_status == FPMD_OK ? req->body_data : NULL;
-    *len = req->body_status == FPMD_OK ? req->body_len : 0;
-    return req->body_status;
+    *data = req->body_status == 200 ? req->body_data : NULL;
+    *len = req->body_status == 200 ? req->body_len : 0;
+    *status = req->body_status;
+    return req->body_status == 200 ? FPMD_OK : FPMD_ERROR;
 }
 
 /* 1 when the Content-Type's media type is type (parameters ignored). */
@@ -95,35 +96,46 @@ content_type_is(struct fpmd_req *req, const char *type)
         && (ct[len] == '\0' || ct[len] == ';' || ct[len] == ' ');
 }
 
-int
-fpmd_req_form_parse(struct fpmd_req *req)
+/* form_status: 200 once parsed, else what to answer. */
+static int
+parse_form(struct fpmd_req *req)
 {
     const struct fpmd_conf *conf = fpmd_process.conf;
     const char *data;
     size_t len;
     int rc;
 
-    if (req->form_done)
-        return req->form_status;
-    req->form_done = 1;
     if (!content_type_is(req, "application/x-www-form-urlencoded"))
-        return req->form_status = 415;
-    rc = fpmd_req_body_whole(req, conf->limits.parsed_body, &data, &len);
-    if (rc != FPMD_OK)
-        return req->form_status = rc;
+        return 415;
+    if (fpmd_req_body_whole(req, conf->limits.parsed_body, &data, &len,
+                            &rc) != FPMD_OK)
+        return rc;
     rc = fpmd_req_parse_pairs(req, data, len, conf->limits.form_fields,
                               &req->form, &req->nform);
     if (rc != FPMD_OK) {
         req->nform = 0;
-        return req->form_status = rc == FPMD_AGAIN ? 413 : 500;
+        return rc == FPMD_AGAIN ? 413 : 500;
     }
-    return req->form_status = FPMD_OK;
+    return 200;
+}
+
+int
+fpmd_req_form_parse(struct fpmd_req *req, int *status)
+{
+    if (!req->form_done) {
+        req->form_done = 1;
+        req->form_status = parse_form(req);
+    }
+    *status = req->form_status;
+    return req->form_status == 200 ? FPMD_OK : FPMD_ERROR;
 }
 
 const char *
 fpmd_req_form(struct fpmd_req *req, const char *name)
 {
-    if (fpmd_req_form_parse(req) != FPMD_OK)
+    int status;
+
+    if (fpmd_req_form_parse(req, &status) != FPMD_OK)
         return NULL;
     for (size_t i = 0; i < req->nform; i++) {
         if (strcmp(req->form[i].name, name) == 0)
@@ -135,7 +147,9 @@ fpmd_req_form(struct fpmd_req *req, const char *name)
 size_t
 fpmd_req_nform(struct fpmd_req *req)
 {
-    return fpmd_req_form_parse(req) == FPMD_OK ? req->nform : 0;
+    int status;
+
+    return fpmd_req_form_parse(req, &status) == FPMD_OK ? req->nform : 0;
 }
 
 int
@@ -184,8 +198,8 @@ fpmd_req_json(struct fpmd_req *req, int *status)
         *status = req->json_status = 415;
         return NULL;
     }
-    rc = fpmd_req_body_whole(req, conf->limits.parsed_body, &data, &len);
-    if (rc != FPMD_OK) {
+    if (fpmd_req_body_whole(req, conf->limits.parsed_body, &data, &len,
+                            &rc) != FPMD_OK) {
         *status = req->json_status = rc;
         return NULL;
     }

@@ -200,16 +200,18 @@ int64_t fpmd_req_content_length(const struct fpmd_req *req);
 ssize_t fpmd_req_body_read(struct fpmd_req *req, void *buf, size_t len);
 
 /* The whole body, read into the request's memory and NUL-terminated (so
- * *len excludes the NUL). Suspends until it is all in. FPMD_OK, or an HTTP
- * status: 413 when it is longer than max bytes, 400 when the client went
- * away or it could not be read. Once only: later calls return the same. */
+ * *len excludes the NUL). Suspends until it is all in. FPMD_OK, or
+ * FPMD_ERROR with the status to answer in *status: 413 when it is longer
+ * than max bytes, 400 when the client went away or it could not be read.
+ * Once only: later calls return the same. */
 int fpmd_req_body_whole(struct fpmd_req *req, size_t max, const char **data,
-                        size_t *len);
+                        size_t *len, int *status);
 
 /* The body as application/x-www-form-urlencoded, parsed on first use
  * (suspends then) within limits.parsed_body and limits.form_fields.
- * FPMD_OK or the status to answer: 415 (another Content-Type), 413. */
-int fpmd_req_form_parse(struct fpmd_req *req);
+ * FPMD_OK, or FPMD_ERROR with the status to answer in *status: 415
+ * (another Content-Type), 413, 400. */
+int fpmd_req_form_parse(struct fpmd_req *req, int *status);
 /* A form field, decoded; NULL when absent or the form did not parse. */
 const char *fpmd_req_form(struct fpmd_req *req, const char *name);
 size_t fpmd_req_nform(struct fpmd_req *req);

@@ -109,10 +109,10 @@ struct fpmd_req {
     int query_parsed;
     const char *body_data;          /* fpmd_req_body_whole */
     size_t body_len;
-    int body_status;                /* valid once body_done */
+    int body_status;                /* once body_done: 200, 400, 413 */
     struct fpmd_param *form;        /* fpmd_req_form */
     size_t nform;
-    int form_status;                /* valid once form_done */
+    int form_status;                /* once form_done: 200, 4xx, 500 */
     struct json_object *json;       /* fpmd_req_json */
     int json_status;
 

@@ -219,16 +219,17 @@ extra_params(struct fpmd_req *req, const struct outgoing *o, size_t *n)
 /* php-fpm reads CONTENT_LENGTH bytes of body: one sent in chunks without
  * a length over standalone HTTP is read whole first, as nginx does by
  * default. A web server's request (it made SCRIPT_FILENAME) goes as it
- * came, length or not. FPMD_OK, or the status to answer. */
+ * came, length or not. FPMD_OK, or FPMD_ERROR with the status to answer
+ * in *status. */
 static int
-prepare(struct fpmd_req *req, struct outgoing *o)
+prepare(struct fpmd_req *req, struct outgoing *o, int *status)
 {
     if (fpmd_req_content_length(req) >= 0
         || fpmd_req_param(req, "HTTP_TRANSFER_ENCODING") == NULL
         || fpmd_req_param(req, "SCRIPT_FILENAME") != NULL)
         return FPMD_OK;
     return fpmd_req_body_whole(req, fpmd_process.conf->limits.body, &o->body,
-                               &o->body_len);
+                               &o->body_len, status);
 }
 
 /* to: 404 and the like: the status, and nothing else. */
@@ -342,7 +343,7 @@ fpmd_legacy_forward(struct fpmd_req *req, const char *pool,
     if (head == NULL || buf == NULL)
         return FPMD_ERROR;
     req->served_legacy = 1;
-    if ((status = prepare(req, &o)) != FPMD_OK)
+    if (prepare(req, &o, &status) != FPMD_OK)
         return fpmd_reply_error(req, status, NULL);
     x.call = send_request(req, &o, buf, &fail);
     if (x.call == NULL)
@@ -402,14 +403,14 @@ fpmd_legacy_fetch(struct fpmd_req *req, const char *pool,
     struct exchange x = {req, pool, NULL, 0};
     size_t used;
     ssize_t n;
-    int fail;
+    int fail, status;
 
     memset(a, 0, sizeof(*a));
     a->error = "out of memory";
     a->body = fpmd_req_evbuffer(req);
     if (head == NULL || buf == NULL || a->body == NULL)
         return FPMD_ERROR;
-    if (prepare(req, &o) != FPMD_OK) {
+    if (prepare(req, &o, &status) != FPMD_OK) {
         a->error = "the body could not be read";
         return FPMD_ERROR;
     }

@@ -107,9 +107,9 @@ FPMD_ROUTE(api_form, "POST", "/api/form")
 {
     struct json_object *o = new_obj(req);
     const char *name, *value;
-    int status = fpmd_req_form_parse(req);
+    int status;
 
-    if (status != FPMD_OK)
+    if (fpmd_req_form_parse(req, &status) != FPMD_OK)
         return fpmd_reply_error_json(req, status, "form");
     if (o == NULL)
         return FPMD_ERROR;
