@@ -27,19 +27,19 @@ static struct {
     size_t nevs;
     int rx;
     fpmd_accept_take_fn take;
-    int stopped;                /* finishing: never again */
+    bool stopped;               /* finishing: never again */
     int reserve;                /* a spare descriptor, so that a socket
                                  * received from a sibling always has a
                                  * slot (else the kernel drops it) */
-    int on;
-    int paused;
+    bool on;
+    bool paused;
     struct event *resume_ev;
 } acc = {.rx = -1, .reserve = -1};
 
 static struct fpmd_log_tally refused_tally, error_tally, full_tally,
     pending_tally, handoff_tally;
 
-static int
+static bool
 waiting_conns(void)
 {
     return fpmd_conn_count(FPMD_CONN_HEAD) + fpmd_conn_count(FPMD_CONN_IDLE)
@@ -48,7 +48,7 @@ waiting_conns(void)
 
 /* Only what a request holds stops a worker from accepting: connections
  * without one can be closed to make room. */
-static int
+static bool
 should_accept(void)
 {
     return !acc.stopped && !acc.paused && !fpmd_sched_at_capacity()
@@ -68,7 +68,7 @@ batch(void)
 }
 
 static void
-set_on(int on)
+set_on(bool on)
 {
     if (acc.on == on)
         return;
@@ -92,7 +92,7 @@ pause_accepting(void)
 {
     struct timeval tv = {0, PAUSE_MS * 1000};
 
-    acc.paused = 1;
+    acc.paused = true;
     set_on(0);
     event_add(acc.resume_ev, &tv);
 }
@@ -100,7 +100,7 @@ pause_accepting(void)
 static void
 on_resume(evutil_socket_t fd, short what, void *arg)
 {
-    acc.paused = 0;
+    acc.paused = false;
     fpmd_accept_update();
 }
 
@@ -109,26 +109,26 @@ fpmd_accept_conn_closed(void)
 {
     if (acc.paused) {
         event_del(acc.resume_ev);
-        acc.paused = 0;
+        acc.paused = false;
     }
 }
 
 /* At limits.connections, the connection waiting longest without a request
- * goes. 0 when none can go yet: accepting then pauses, as the listening
+ * goes. false when none can go yet: accepting then pauses, as the listening
  * socket stays readable. */
-static int
+static bool
 make_room(void)
 {
     unsigned max = fpmd_process.conf->limits.connections;
 
     if (fpmd_conn_open_count() < max)
-        return 1;
-    if (!fpmd_conn_evict(0))
-        return 0;
+        return true;
+    if (!fpmd_conn_evict(false))
+        return false;
     fpmd_log_tally(&full_tally, FPMD_LOG_WARNING, "limits.connections (%u) "
                    "reached: closed the connection waiting longest for a "
                    "request", max);
-    return 1;
+    return true;
 }
 
 static void
@@ -136,17 +136,17 @@ bound_pending(void)
 {
     unsigned max = fpmd_process.conf->limits.pending_connections;
 
-    while (fpmd_conn_count(FPMD_CONN_HEAD) > max && fpmd_conn_evict(1))
+    while (fpmd_conn_count(FPMD_CONN_HEAD) > max && fpmd_conn_evict(true))
         fpmd_log_tally(&pending_tally, FPMD_LOG_WARNING,
                        "limits.pending_connections (%u) reached: closed the "
                        "connection waiting longest for its request", max);
 }
 
-/* 1 to go on accepting, 0 to stop for this wakeup. Out of descriptors,
+/* true to go on accepting, false to stop for this wakeup. Out of descriptors,
  * one held by a connection without a request is freed; otherwise, and
  * for any error that leaves the queue as it was, accepting pauses: the
  * listening socket stays readable, and going on would spin. */
-static int
+static bool
 accept_failed(const char *what)
 {
     int err = errno;
@@ -154,18 +154,18 @@ accept_failed(const char *what)
     switch (err) {
     case EAGAIN:
     case EINTR:
-        return 0;
+        return false;
     case ECONNABORTED:
     case EPROTO:
     case EPERM:
-        return 1;       /* that connection is gone; the next may be fine */
+        return true;       /* that connection is gone; the next may be fine */
     case EMFILE:
     case ENFILE:
-        if (fpmd_conn_evict(0)) {
+        if (fpmd_conn_evict(false)) {
             fpmd_log_tally(&error_tally, FPMD_LOG_WARNING, "%s: %s: closed "
                            "the connection waiting longest for a request",
                            what, strerror(err));
-            return 1;
+            return true;
         }
         break;
     default:
@@ -174,7 +174,7 @@ accept_failed(const char *what)
     fpmd_log_tally(&error_tally, FPMD_LOG_ERROR, "%s: %s; accepting paused "
                    "until a connection closes", what, strerror(err));
     pause_accepting();
-    return 0;
+    return false;
 }
 
 /* php-fpm's listen.allowed_clients: a peer not allowed is dropped before
@@ -274,7 +274,7 @@ fpmd_accept_setup(struct fpmd_listener *listeners, size_t nlisteners, int rx,
     acc.nlisteners = nlisteners;
     acc.rx = rx;
     acc.take = take;
-    acc.on = acc.paused = acc.stopped = 0;
+    acc.on = acc.paused = acc.stopped = false;
     acc.nevs = 0;
     acc.evs = calloc(nlisteners + 1, sizeof(*acc.evs));
     acc.resume_ev = evtimer_new(base, on_resume, NULL);
@@ -318,7 +318,7 @@ fpmd_accept_free(void)
 void
 fpmd_accept_stop(void)
 {
-    acc.stopped = 1;
+    acc.stopped = true;
     set_on(0);
 }
 

@@ -82,14 +82,14 @@ out:
 }
 
 /* 1 when the Content-Type's media type is type (parameters ignored). */
-static int
+static bool
 content_type_is(struct fpmd_req *req, const char *type)
 {
     const char *ct = fpmd_req_header(req, "Content-Type");
     size_t len = strlen(type);
 
     if (ct == NULL)
-        return 0;
+        return false;
     while (*ct == ' ')
         ct++;
     return strncasecmp(ct, type, len) == 0
@@ -163,14 +163,14 @@ fpmd_req_form_at(struct fpmd_req *req, size_t i, const char **name,
     return FPMD_OK;
 }
 
-static int
+static bool
 only_space(const char *p, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
         if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
-            return 0;
+            return false;
     }
-    return 1;
+    return true;
 }
 
 static void

@@ -4,6 +4,7 @@
 #ifndef FPMD_COMMON_H
 #define FPMD_COMMON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 

@@ -61,7 +61,7 @@ static struct {
     unsigned retry_armed:1;
 } drain;
 
-static int
+static bool
 listed(enum fpmd_conn_phase p)
 {
     return p == FPMD_CONN_HEAD || p == FPMD_CONN_IDLE || p == FPMD_CONN_LINGER;
@@ -217,7 +217,7 @@ hand_off(struct fpmd_conn *c)
 
 /* 1 when c's socket alone carries it: no request, nothing read and not
  * parsed, nothing to write. */
-static int
+static bool
 movable(const struct fpmd_conn *c)
 {
     return !c->closed && !c->in_callback && !c->close_after_flush
@@ -225,7 +225,7 @@ movable(const struct fpmd_conn *c)
         && evbuffer_get_length(c->out) == 0 && c->ops->at_rest(c);
 }
 
-static int
+static bool
 may_hand_off(const struct fpmd_conn *c)
 {
     return drain.on && drain.handoff && movable(c);
@@ -401,7 +401,7 @@ fpmd_conn_init(struct fpmd_conn *c, const struct fpmd_conn_ops *ops, int fd,
     return FPMD_OK;
 }
 
-int
+bool
 fpmd_conn_congested(const struct fpmd_conn *c)
 {
     return !c->closed && evbuffer_get_length(c->out) > FPMD_CONN_OUT_HIGH;
@@ -554,8 +554,8 @@ fpmd_conn_count(enum fpmd_conn_phase phase)
     return listed(phase) ? nwaiting[phase] : 0;
 }
 
-int
-fpmd_conn_evict(int heads_only)
+bool
+fpmd_conn_evict(bool heads_only)
 {
     static const enum fpmd_conn_phase order[] = {
         FPMD_CONN_LINGER, FPMD_CONN_HEAD, FPMD_CONN_IDLE,
@@ -573,9 +573,9 @@ fpmd_conn_evict(int heads_only)
             continue;
         fpmd_conn_close(c);
         fpmd_conn_maybe_free(c);
-        return 1;
+        return true;
     }
-    return 0;
+    return false;
 }
 
 void
@@ -599,7 +599,7 @@ fpmd_conn_drain_all(int handoff)
     }
 }
 
-int
+bool
 fpmd_conn_draining(void)
 {
     return drain.on && !drain.handoff;

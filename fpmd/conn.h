@@ -55,17 +55,17 @@ struct fpmd_conn_ops {
     /* The socket is closed: abort requests that run, free the others. */
     void (*closed)(struct fpmd_conn *c);
     /* 1 while requests still refer to the connection. */
-    int (*busy)(const struct fpmd_conn *c);
+    bool (*busy)(const struct fpmd_conn *c);
     /* 1 when no request is half received, so close_after_flush may close. */
-    int (*idle)(const struct fpmd_conn *c);
+    bool (*idle)(const struct fpmd_conn *c);
     /* 1 when the connection holds nothing of a request (no request, no
      * byte read and not yet parsed): its socket alone carries it, so it
      * can be handed to another worker or closed without losing anything
      * it received. */
-    int (*at_rest)(const struct fpmd_conn *c);
+    bool (*at_rest)(const struct fpmd_conn *c);
     /* Optional: 1 when the peer will send nothing more and all it sent
      * was read, so a close needs no lingering (NULL: always linger). */
-    int (*input_done)(const struct fpmd_conn *c);
+    bool (*input_done)(const struct fpmd_conn *c);
     /* Requests the connection has answered, carried along a handoff. */
     unsigned (*served)(const struct fpmd_conn *c);
     /* Frees the codec's object (which holds this struct). */
@@ -109,7 +109,7 @@ void fpmd_conn_flush(struct fpmd_conn *c);
 /* Flushes at the end of ops->read, or later in this loop pass when
  * called from elsewhere; at once over the high-water mark. */
 void fpmd_conn_after_write(struct fpmd_conn *c);
-int fpmd_conn_congested(const struct fpmd_conn *c);
+bool fpmd_conn_congested(const struct fpmd_conn *c);
 
 void fpmd_conn_close(struct fpmd_conn *c);
 /* After a request ended: flush, then free the connection or move it to
@@ -140,9 +140,9 @@ size_t fpmd_conn_rbuf_trim(size_t keep);
 unsigned fpmd_conn_count(enum fpmd_conn_phase phase);
 /* Closes the connection that has waited longest without a started request:
  * a lingering one first, then one whose head has not come in a second,
- * then an idle kept-alive one (only heads, with heads_only). 0 when there
- * is none. */
-int fpmd_conn_evict(int heads_only);
+ * then an idle kept-alive one (only heads, with heads_only). false when
+ * there is none. */
+bool fpmd_conn_evict(bool heads_only);
 
 /* Graceful exit of the worker. With handoff, connections at rest go to the
  * worker's siblings now and the others once their answer is out; without,
@@ -151,7 +151,7 @@ int fpmd_conn_evict(int heads_only);
 void fpmd_conn_drain_all(int handoff);
 /* 1 during a graceful stop: answers close their connection (HTTP says
  * Connection: close; FastCGI closes after END_REQUEST). */
-int fpmd_conn_draining(void);
+bool fpmd_conn_draining(void);
 /* Fast exit. */
 void fpmd_conn_close_all(void);
 

@@ -52,7 +52,7 @@ struct fpmd_coro {
     struct stack *stack;
     fpmd_coro_fn fn;
     void *arg;
-    int done;
+    bool done;
 #ifdef CORO_ASAN
     void *fake_stack;
 #endif
@@ -375,14 +375,14 @@ fpmd_coro_free(struct fpmd_coro *co)
     free(co);
 }
 
-int
+bool
 fpmd_coro_is_guard_fault(const void *addr)
 {
     const unsigned char *a = addr;
 
     for (const struct stack *s = all_stacks; s != NULL; s = s->next_all) {
         if (a >= s->map && a < s->map + page_size)
-            return 1;
+            return true;
     }
-    return 0;
+    return false;
 }

@@ -46,7 +46,7 @@ void fpmd_coro_free(struct fpmd_coro *co);
 
 /* 1 when addr lies in the guard page of a stack of this process.
  * Async-signal-safe: for a SIGSEGV handler on an alternate stack. */
-int fpmd_coro_is_guard_fault(const void *addr);
+bool fpmd_coro_is_guard_fault(const void *addr);
 
 /* Stacks cached and in use, for the status page. Returns their sum. */
 /* Unmaps spare stacks beyond keep; returns how many. */

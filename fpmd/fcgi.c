@@ -159,13 +159,13 @@ fpmd_fcgi_parser_reset(struct fpmd_fcgi_parser *p)
     fpmd_fcgi_parser_init(p);
 }
 
-int
+bool
 fpmd_fcgi_parser_idle(const struct fpmd_fcgi_parser *p)
 {
     return p->framer.state == ST_HEADER && p->framer.hlen == 0;
 }
 
-static int
+static bool
 is_application_type(uint8_t type)
 {
     return type == FCGI_BEGIN_REQUEST || type == FCGI_ABORT_REQUEST

@@ -95,7 +95,7 @@ int fpmd_fcgi_parse(struct fpmd_fcgi_parser *p,
                     const uint8_t *buf, size_t len, size_t *consumed);
 
 /* 1 when the parser stands between records. */
-int fpmd_fcgi_parser_idle(const struct fpmd_fcgi_parser *p);
+bool fpmd_fcgi_parser_idle(const struct fpmd_fcgi_parser *p);
 
 typedef int (*fpmd_fcgi_nv_fn)(void *ctx, const uint8_t *name, size_t nlen,
                                const uint8_t *value, size_t vlen);

@@ -46,7 +46,7 @@ static struct fpmd_freelist spare_conns = FPMD_FREELIST_INIT(SPARE_CONNS);
 
 /* --- request output ops ----------------------------------------------- */
 
-static int
+static bool
 congested(struct fpmd_req *req)
 {
     struct fcgi_conn *c = req->conn;
@@ -350,14 +350,14 @@ fcgi_of(const struct fpmd_conn *base)
     return (struct fcgi_conn *) base;
 }
 
-static int
+static bool
 has_started(const struct fcgi_conn *c)
 {
     for (const struct fpmd_req *r = c->reqs; r != NULL; r = r->next) {
         if (r->started)
-            return 1;
+            return true;
     }
-    return 0;
+    return false;
 }
 
 /* header_read runs from accept, or from the first byte of the next
@@ -508,19 +508,19 @@ on_closed(struct fpmd_conn *base)
     }
 }
 
-static int
+static bool
 is_busy(const struct fpmd_conn *base)
 {
     return fcgi_of(base)->nreqs > 0;
 }
 
-static int
+static bool
 is_idle(const struct fpmd_conn *base)
 {
     return fpmd_fcgi_parser_idle(&fcgi_of(base)->parser);
 }
 
-static int
+static bool
 input_done(const struct fpmd_conn *base)
 {
     const struct fcgi_conn *c = fcgi_of(base);
@@ -529,7 +529,7 @@ input_done(const struct fpmd_conn *base)
         && fpmd_fcgi_parser_idle(&c->parser);
 }
 
-static int
+static bool
 at_rest(const struct fpmd_conn *base)
 {
     const struct fcgi_conn *c = fcgi_of(base);

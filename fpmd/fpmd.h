@@ -167,7 +167,7 @@ const char *fpmd_req_handler(const struct fpmd_req *req);
 struct fpmd_static_conf {
     const char *root;               /* realpath()ed at load */
     const char *index;              /* served for a directory; NULL: none */
-    int follow_symlinks;            /* 0: a symlink leading out of root
+    bool follow_symlinks;           /* false: a symlink leading out of root
                                      * is 403 */
     const char *const *deny_ext;    /* never served: ".php"... */
     size_t ndeny_ext;
@@ -226,7 +226,7 @@ struct json_object *fpmd_req_json(struct fpmd_req *req, int *status);
 
 /* 1 once the client went away (ABORT_REQUEST, connection closed) or the
  * request outlived timeouts.request_terminate. */
-int fpmd_req_aborted(const struct fpmd_req *req);
+bool fpmd_req_aborted(const struct fpmd_req *req);
 
 /* Parks only this request for ms milliseconds. Suspends. FPMD_OK, or
  * FPMD_ERROR when the request was aborted meanwhile. */
@@ -278,7 +278,7 @@ int fpmd_redirect(struct fpmd_req *req, int status, const char *location);
 int fpmd_resp_sendfile(struct fpmd_req *req, int fd, off_t offset,
                        off_t len);
 /* 1 when the head has gone out and status/headers can no longer change. */
-int fpmd_resp_started(const struct fpmd_req *req);
+bool fpmd_resp_started(const struct fpmd_req *req);
 
 /* --- memory ----------------------------------------------------------- */
 
@@ -483,7 +483,7 @@ struct fpmd_mongo_query {
     struct json_object *projection; /* find; NULL: whole documents */
     struct json_object *sort;       /* find; NULL: server order */
     int64_t limit;                  /* find; 0: no limit */
-    int many;                       /* update, delete: every match */
+    bool many;                      /* update, delete: every match */
 };
 
 /* Starts op on pool (a mongo pool): mongo-c-driver runs it on one of the

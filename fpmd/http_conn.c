@@ -48,13 +48,13 @@ struct http_conn {
     llhttp_t parser;
     struct fpmd_req *req;           /* being read or answered */
     struct evbuffer *field, *value; /* header being read */
-    int in_value;
-    int headers_done;               /* fields now are trailers: ignored */
+    bool in_value;
+    bool headers_done;              /* fields now are trailers: ignored */
     unsigned nheaders;
     size_t head_bytes, uri_bytes;
     size_t ext_bytes;               /* chunk extensions and trailers */
     enum head_scan scan;            /* our own CRLF checks on the head */
-    int head_started;
+    bool head_started;
     unsigned served;
     int error_status;               /* set by a callback that fails */
     const char *error_reason;
@@ -137,7 +137,7 @@ reject(struct http_conn *c, int status, const char *why)
 
 /* --- response output -------------------------------------------------- */
 
-static int
+static bool
 congested(struct fpmd_req *req)
 {
     struct http_conn *c = req->conn;
@@ -325,8 +325,8 @@ on_message_begin(llhttp_t *p)
     c->nheaders = 0;
     c->uri_bytes = 0;
     c->ext_bytes = 0;
-    c->in_value = 0;
-    c->headers_done = 0;
+    c->in_value = false;
+    c->headers_done = false;
     c->host_seen = 0;
     c->absolute = 0;
     evbuffer_drain(c->field, evbuffer_get_length(c->field));
@@ -352,7 +352,7 @@ on_url(llhttp_t *p, const char *at, size_t len)
  * empty is valid. Whatever reads HTTP_HOST next (a vhost lookup, a
  * redirect, a log line) must not meet a path, a second authority or a
  * control byte in it. */
-static int
+static bool
 valid_host(const char *s, size_t n)
 {
     static const char reg_extra[] = "-._~!$&'()*+,;=";
@@ -369,29 +369,29 @@ valid_host(const char *s, size_t n)
             s += 2;
         else if (!isalnum(ch) && !(literal && ch == ':')
                  && (ch == '\0' || strchr(reg_extra, ch) == NULL))
-            return 0;
+            return false;
     }
     if (literal) {
         size_t len = (size_t) (s - start);
 
         if (s == end || len == 0 || len >= sizeof(ip))
-            return 0;
+            return false;
         /* IPvFuture ("v1.x") is taken by its characters alone */
         if (start[0] != 'v' && start[0] != 'V') {
             memcpy(ip, start, len);
             ip[len] = '\0';
             if (inet_pton(AF_INET6, ip, &addr) != 1)
-                return 0;
+                return false;
         }
         s++;
     }
     if (s < end && *s++ != ':')
-        return 0;
+        return false;
     for (; s < end; s++) {
         if (!isdigit((unsigned char) *s))
-            return 0;
+            return false;
     }
-    return 1;
+    return true;
 }
 
 /* RFC 9112 §3.2.2: an absolute-form target's authority is the request's
@@ -541,7 +541,7 @@ commit_header(struct http_conn *c)
 done:
     evbuffer_drain(c->field, evbuffer_get_length(c->field));
     evbuffer_drain(c->value, evbuffer_get_length(c->value));
-    c->in_value = 0;
+    c->in_value = false;
     return rc == FPMD_OK ? 0 : -1;
 }
 
@@ -589,7 +589,7 @@ on_header_value(llhttp_t *p, const char *at, size_t len)
 
     if (c->headers_done)
         return on_chunk_extension(p, at, len);
-    c->in_value = 1;
+    c->in_value = true;
     return evbuffer_add(c->value, at, len) == 0 ? 0 : -1;
 }
 
@@ -661,7 +661,7 @@ on_headers_complete(llhttp_t *p)
 
     if (c->in_value && commit_header(c) != 0)
         return -1;
-    c->headers_done = 1;
+    c->headers_done = true;
     if (join_repeats(req) != FPMD_OK)
         return -1;
     snprintf(proto, sizeof(proto), "HTTP/%u.%u", p->http_major, p->http_minor);
@@ -745,7 +745,7 @@ on_message_complete(llhttp_t *p)
 
     if (c->req != NULL && !c->req->body_eof)
         fpmd_req_body_end(c->req);
-    c->head_started = 0;
+    c->head_started = false;
     c->head_bytes = 0;
     c->scan = SCAN_LINE;
     /* One request at a time: the next one waits for this answer. And once
@@ -780,7 +780,7 @@ scan_head(struct http_conn *c, const uint8_t *p, size_t len, const char **why)
         case SCAN_BODY:
             return len;
         case SCAN_LINE:
-            c->head_started = 1;
+            c->head_started = true;
             if (b == '\n') {
                 *why = "bare LF";
                 return i;
@@ -1069,19 +1069,19 @@ on_closed(struct fpmd_conn *base)
     }
 }
 
-static int
+static bool
 is_busy(const struct fpmd_conn *base)
 {
     return http_of(base)->req != NULL;
 }
 
-static int
+static bool
 is_idle(const struct fpmd_conn *base)
 {
-    return 1;       /* a half-read head is dropped with the connection */
+    return true;       /* a half-read head is dropped with the connection */
 }
 
-static int
+static bool
 at_rest(const struct fpmd_conn *base)
 {
     const struct http_conn *c = http_of(base);

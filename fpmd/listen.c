@@ -288,7 +288,7 @@ fpmd_listener_close(struct fpmd_listener *l, int unlink_path)
     l->nallow = 0;
 }
 
-int
+bool
 fpmd_listener_allows(const struct fpmd_listener *l, const struct sockaddr *sa,
                      socklen_t salen)
 {
@@ -297,7 +297,7 @@ fpmd_listener_allows(const struct fpmd_listener *l, const struct sockaddr *sa,
     const void *addr = NULL;
 
     if (l->allow == NULL || family == AF_UNIX)
-        return 1;
+        return true;
     if (family == AF_INET && salen >= sizeof(struct sockaddr_in)) {
         addr = &((const struct sockaddr_in *) sa)->sin_addr;
     } else if (family == AF_INET6 && salen >= sizeof(struct sockaddr_in6)) {
@@ -311,19 +311,19 @@ fpmd_listener_allows(const struct fpmd_listener *l, const struct sockaddr *sa,
             addr = a6;
         }
     } else {
-        return 0;
+        return false;
     }
     for (size_t i = 0; i < l->nallow; i++) {
         if (l->allow[i].family != family)
             continue;
         if (family == AF_INET
             && memcmp(&l->allow[i].addr.v4, addr, sizeof(struct in_addr)) == 0)
-            return 1;
+            return true;
         if (family == AF_INET6
             && memcmp(&l->allow[i].addr.v6, addr, sizeof(struct in6_addr)) == 0)
-            return 1;
+            return true;
     }
-    return 0;
+    return false;
 }
 
 int

@@ -49,7 +49,7 @@ void fpmd_listener_close(struct fpmd_listener *l, int unlink_path);
 
 /* php-fpm's listen.allowed_clients: 1 when the peer may talk to us. Unix
  * sockets are always allowed. IPv4-mapped IPv6 peers match IPv4 entries. */
-int fpmd_listener_allows(const struct fpmd_listener *l,
+bool fpmd_listener_allows(const struct fpmd_listener *l,
                          const struct sockaddr *sa, socklen_t salen);
 
 /* Kernel accept-queue figures for the status page ("listen queue",

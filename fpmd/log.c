@@ -276,7 +276,7 @@ fpmd_log_error_fd(void)
     return error_log.fd;
 }
 
-int
+bool
 fpmd_log_access_enabled(void)
 {
     return access_log.fd >= 0;

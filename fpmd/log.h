@@ -54,7 +54,7 @@ void fpmd_log_tally_flush(void);
 /* Writes one already formatted line to the access / slow log, if open. */
 void fpmd_log_access_write(const char *line, size_t len);
 void fpmd_log_slow_write(const char *line, size_t len);
-int fpmd_log_access_enabled(void);
+bool fpmd_log_access_enabled(void);
 
 /* The error log's descriptor, for async-signal-safe writes from a fault
  * handler. */

@@ -54,7 +54,7 @@ struct child {
     uint32_t slot;
     uint64_t started_us;
     uint64_t quit_us;           /* when SIGQUIT was sent, 0: not yet */
-    int killed;
+    bool killed;
 };
 
 struct master {
@@ -75,7 +75,7 @@ struct master {
     size_t ncrashes;
     uint64_t last_maintenance_us;
     uint64_t ondemand_quiet_until_us;
-    int reload_pending;
+    bool reload_pending;
     int handoff[2];             /* workers pass connections (handoff.h) */
 };
 
@@ -323,7 +323,7 @@ spawn(struct master *m, struct gen *g)
     c->slot = slot;
     c->started_us = fpmd_now_us();
     c->quit_us = 0;
-    c->killed = 0;
+    c->killed = false;
     g->live++;
     fpmd_log(FPMD_LOG_NOTICE, "[pool %s] child %d started", g->conf->pool_name,
              (int) pid);
@@ -424,7 +424,7 @@ note_crash(struct master *m, uint64_t now)
                  conf->emergency_restart_threshold,
                  (double) conf->emergency_restart_interval_ms / 1000.0);
         m->ncrashes = 0;
-        m->reload_pending = 1;
+        m->reload_pending = true;
     }
 }
 
@@ -737,7 +737,7 @@ enforce_deadlines(struct master *m, uint64_t now)
             continue;
         conf = c->gen->conf;
         if (m->stopping == STOP_FAST && now - m->stop_us > FAST_STOP_US) {
-            c->killed = 1;
+            c->killed = true;
             kill(c->pid, SIGKILL);
             continue;
         }
@@ -746,7 +746,7 @@ enforce_deadlines(struct master *m, uint64_t now)
             fpmd_log(FPMD_LOG_WARNING, "[pool %s] child %d still running "
                      "after process_control_timeout, sending SIGKILL",
                      conf->pool_name, (int) c->pid);
-            c->killed = 1;
+            c->killed = true;
             kill(c->pid, SIGKILL);
             continue;
         }
@@ -762,7 +762,7 @@ enforce_deadlines(struct master *m, uint64_t now)
                      "request \"%s %s\", sending SIGKILL", conf->pool_name,
                      (int) c->pid, (double) (now - s.heartbeat_us) / 1e6,
                      s.req.method, s.req.uri);
-            c->killed = 1;
+            c->killed = true;
             kill(c->pid, SIGKILL);
         }
     }
@@ -963,7 +963,7 @@ read_signals(struct master *m)
             break;
         case SIGUSR2:
             if (!m->stopping)
-                m->reload_pending = 1;
+                m->reload_pending = true;
             break;
         case SIGQUIT:
             stop(m, STOP_GRACEFUL);
@@ -1063,7 +1063,7 @@ loop(struct master *m)
         }
         reap(m);
         if (m->reload_pending && !m->stopping) {
-            m->reload_pending = 0;
+            m->reload_pending = false;
             reload(m);
         }
         maintain(m);

@@ -227,11 +227,11 @@ background_finish(struct fpmd_req *req)
     (void) req;
 }
 
-static int
+static bool
 background_congested(struct fpmd_req *req)
 {
     (void) req;
-    return 0;
+    return false;
 }
 
 static const struct fpmd_req_ops background_ops = {
@@ -420,7 +420,7 @@ fpmd_req_parse_pairs(struct fpmd_req *req, const char *s, size_t len,
 static void
 parse_query(struct fpmd_req *req)
 {
-    req->query_parsed = 1;
+    req->query_parsed = true;
     /* A query has no field limit of its own: limits.uri bounds it. */
     if (fpmd_req_parse_pairs(req, req->query, strlen(req->query), SIZE_MAX,
                              &req->query_args, &req->nquery_args) != FPMD_OK)
@@ -615,7 +615,7 @@ fpmd_req_cookie(struct fpmd_req *req, const char *name)
     return NULL;
 }
 
-int
+bool
 fpmd_req_aborted(const struct fpmd_req *req)
 {
     return req->aborted;
@@ -642,10 +642,10 @@ wake(struct fpmd_req *req)
         return;
     if (req->wake_armed) {
         event_del(&req->wake_ev);
-        req->wake_armed = 0;
+        req->wake_armed = false;
     }
     event_active(&req->wake_ev, EV_TIMEOUT, 0);
-    req->wake_armed = 1;
+    req->wake_armed = true;
 }
 
 static void
@@ -653,7 +653,7 @@ on_wake(evutil_socket_t fd, short what, void *arg)
 {
     struct fpmd_req *req = arg;
 
-    req->wake_armed = 0;
+    req->wake_armed = false;
     if (req->wait == FPMD_WAIT_NONE)
         return;
     resume(req);
@@ -667,7 +667,7 @@ fpmd_sleep(struct fpmd_req *req, uint64_t ms)
     if (req->aborted)
         return FPMD_ERROR;
     evtimer_add(&req->wake_ev, &tv);
-    req->wake_armed = 1;
+    req->wake_armed = true;
     wait_for(req, FPMD_WAIT_SLEEP);
     return req->aborted ? FPMD_ERROR : FPMD_OK;
 }
@@ -900,7 +900,7 @@ fpmd_resp_header(struct fpmd_req *req, const char *name, const char *value)
     return FPMD_OK;
 }
 
-int
+bool
 fpmd_resp_started(const struct fpmd_req *req)
 {
     return req->head_sent;

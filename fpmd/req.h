@@ -39,7 +39,7 @@ struct fpmd_req_ops {
     /* The worker is done with req: unlink and free it. */
     void (*release)(struct fpmd_req *req);
     /* 1 while the connection's output is above its high-water mark. */
-    int (*congested)(struct fpmd_req *req);
+    bool (*congested)(struct fpmd_req *req);
     /* Lets more body bytes flow after the handler consumed some. */
     void (*body_consumed)(struct fpmd_req *req);
     /* Optional: queues len bytes of fd (which it takes) after the head
@@ -106,7 +106,7 @@ struct fpmd_req {
     uint64_t body_received;
     struct fpmd_param *query_args;  /* parsed on first use */
     size_t nquery_args;
-    int query_parsed;
+    bool query_parsed;
     const char *body_data;          /* fpmd_req_body_whole */
     size_t body_len;
     int body_status;                /* once body_done: 200, 400, 413 */
@@ -137,7 +137,7 @@ struct fpmd_req {
     struct event wake_ev;           /* sleep timer and wakeups */
     struct event term_ev;           /* request_terminate_timeout */
     struct event slow_ev;           /* request_slowlog_timeout */
-    int wake_armed, term_armed, slow_armed;
+    bool wake_armed, term_armed, slow_armed;
     uint64_t start_us;
     uint64_t oncpu_ns;              /* time spent running its handler */
 };

@@ -38,7 +38,7 @@ fpmd_request_id_param(void)
     return param_name;
 }
 
-static int
+static bool
 valid_request_id(const char *s)
 {
     size_t len = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"

@@ -157,7 +157,7 @@ find_slot(const struct fpmd_router *r, const char *path)
 }
 
 /* 1 when method is one of the comma-separated tokens of list. */
-int
+bool
 fpmd_method_in(const char *list, const char *method)
 {
     size_t mlen = strlen(method);
@@ -168,12 +168,12 @@ fpmd_method_in(const char *list, const char *method)
         size_t len = end ? (size_t) (end - p) : strlen(p);
 
         if (len == mlen && strncmp(p, method, len) == 0)
-            return 1;
+            return true;
         p += len;
         if (*p == ',')
             p++;
     }
-    return 0;
+    return false;
 }
 
 /* Two routes collide when some method reaches both. */
@@ -281,20 +281,20 @@ check_overlap(const struct route_list *l, const char *m, const char *path,
     return 1;
 }
 
-static int
+static bool
 valid_param_name(const char *s, size_t len)
 {
     if (len == 0 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A'
                       && s[0] <= 'Z') || s[0] == '_'))
-        return 0;
+        return false;
     for (size_t i = 1; i < len; i++) {
         char c = s[i];
 
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
               || (c >= '0' && c <= '9') || c == '_'))
-            return 0;
+            return false;
     }
-    return 1;
+    return true;
 }
 
 static struct seg_node *
@@ -370,7 +370,7 @@ pattern_list(struct fpmd_router *r, const char *path, const char *where,
     }
 }
 
-static int
+static bool
 is_pattern(const char *path)
 {
     return strchr(path, '{') != NULL || strchr(path, '*') != NULL;
@@ -1014,7 +1014,7 @@ fpmd_route_handler_name(const struct fpmd_route *rt)
     return rt->native != NULL ? rt->native->name : rt->handler->name;
 }
 
-int
+bool
 fpmd_router_has_shims(const struct fpmd_router *r)
 {
     return r->nshims > 0;

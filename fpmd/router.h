@@ -93,7 +93,7 @@ int fpmd_router_match_req(struct fpmd_router *r,
                           struct fpmd_route_match *m);
 
 /* 1 when the table has shims (and routing needs fpmd_route_req.script). */
-int fpmd_router_has_shims(const struct fpmd_router *r);
+bool fpmd_router_has_shims(const struct fpmd_router *r);
 
 /* Shims that an earlier shim takes every request of: the count, with up
  * to max (shadowed, by) pairs written. */
@@ -106,7 +106,7 @@ void fpmd_router_stats(const struct fpmd_router *r,
 
 /* 1 when method is one of the comma-separated tokens of list ("GET,HEAD"),
  * compared exactly. */
-int fpmd_method_in(const char *list, const char *method);
+bool fpmd_method_in(const char *list, const char *method);
 
 /* A registered handler by name; NULL when none. */
 const struct fpmd_handler_def *fpmd_handler_find(const char *name);

@@ -32,10 +32,10 @@ static struct {
     unsigned queued;
     uint64_t started;           /* counts toward max_requests */
     uint64_t finished;          /* ended, background ones aside */
-    int finishing;
+    bool finishing;
     /* Requests waiting for a max_concurrency slot, FIFO. */
     struct fpmd_req *queue_head, **queue_tail;
-    int running_queue;
+    bool running_queue;
 } sched;
 
 void
@@ -53,7 +53,7 @@ fpmd_sched_setup(struct fpmd_router *router, struct fpmd_coro_pool *coros,
 void
 fpmd_sched_finishing(void)
 {
-    sched.finishing = 1;
+    sched.finishing = true;
 }
 
 unsigned
@@ -83,7 +83,7 @@ fpmd_sched_room(void)
     return busy < max ? max - busy : 0;
 }
 
-int
+bool
 fpmd_sched_at_capacity(void)
 {
     return fpmd_sched_room() == 0;
@@ -272,7 +272,7 @@ on_slow(evutil_socket_t fd, short what, void *arg)
     struct tm tm;
     int n;
 
-    req->slow_armed = 0;
+    req->slow_armed = false;
     localtime_r(&t, &tm);
     strftime(when, sizeof(when), "%d-%b-%Y %H:%M:%S", &tm);
     /* php-fpm's slowlog entry shape, with the route standing in for the
@@ -307,7 +307,7 @@ on_terminate(evutil_socket_t fd, short what, void *arg)
 {
     struct fpmd_req *req = arg;
     
-    req->term_armed = 0;
+    req->term_armed = false;
     fpmd_log(FPMD_LOG_WARNING, "[pool %s] child %d, route '%s' (request: "
              "\"%s %s\") execution timed out (%.3f sec), terminating",
              fpmd_process.conf->pool_name, (int) getpid(), route_name(req), req->method,
@@ -323,7 +323,7 @@ on_terminate(evutil_socket_t fd, short what, void *arg)
     req->terminated = 1;
     if (req->wake_armed) {
         event_del(&req->wake_ev);
-        req->wake_armed = 0;
+        req->wake_armed = false;
     }
     if (!req->head_sent && !req->aborted)
         fpmd_reply_error(req, 504, "request_terminate_timeout");
@@ -392,9 +392,9 @@ complete(struct fpmd_req *req)
         if (sched.queue_head == NULL)
             sched.queue_tail = &sched.queue_head;
         sched.queued--;
-        sched.running_queue = 1;
+        sched.running_queue = true;
         run(next);
-        sched.running_queue = 0;
+        sched.running_queue = false;
     }
     sched.changed(1);
 }
@@ -421,7 +421,7 @@ fpmd_sched_resume(struct fpmd_req *req)
 }
 
 static void
-arm_timer(struct event *ev, int *armed, uint64_t ms,
+arm_timer(struct event *ev, bool *armed, uint64_t ms,
           void (*cb)(evutil_socket_t, short, void *), struct fpmd_req *req)
 {
     struct timeval tv = {(time_t) (ms / 1000), (suseconds_t) (ms % 1000) * 1000};
@@ -430,7 +430,7 @@ arm_timer(struct event *ev, int *armed, uint64_t ms,
         return;
     event_assign(ev, fpmd_process.base, -1, 0, cb, req);
     event_add(ev, &tv);
-    *armed = 1;
+    *armed = true;
 }
 
 static void

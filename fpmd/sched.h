@@ -44,6 +44,6 @@ uint64_t fpmd_sched_finished(void);
 /* Requests that could start now without waiting (pm.max_concurrency less
  * those running or queued); at capacity when 0. */
 unsigned fpmd_sched_room(void);
-int fpmd_sched_at_capacity(void);
+bool fpmd_sched_at_capacity(void);
 
 #endif

@@ -36,8 +36,8 @@ static struct {
     struct event *tick_ev;
     int signal_fd;
     unsigned load_peak;             /* connections + requests, this second */
-    int finishing;                  /* graceful exit under way */
-    int fast_exit;
+    bool finishing;                 /* graceful exit under way */
+    bool fast_exit;
 } worker = {.signal_fd = -1};
 
 /* For trim_memory: the peak load of the current second. */
@@ -95,7 +95,7 @@ begin_finishing(const char *why, enum fpmd_worker_quit how)
         return;
     }
     fpmd_log(FPMD_LOG_DEBUG, "worker %d finishing: %s", (int) getpid(), why);
-    worker.finishing = 1;
+    worker.finishing = true;
     fpmd_sched_finishing();
     if (how == FPMD_QUIT_CLOSE)
         fpmd_accept_close_listeners();
@@ -196,7 +196,7 @@ on_signal(evutil_socket_t fd, short what, void *arg)
             break;
         case SIGTERM:
         case SIGINT:
-            worker.fast_exit = 1;
+            worker.fast_exit = true;
             event_base_loopbreak(fpmd_process.base);
             break;
         default:

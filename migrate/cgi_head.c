@@ -32,7 +32,7 @@ fail(struct fpmd_cgi_head *h, const char *why)
 }
 
 /* RFC 9110 tchar. */
-static int
+static bool
 is_tchar(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')

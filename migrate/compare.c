@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -80,7 +81,7 @@ numbers_equal(struct json_object *a, struct json_object *b)
             && isnan(json_object_get_double(b)));
 }
 
-static int
+static bool
 is_number(struct json_object *o)
 {
     return json_object_is_type(o, json_type_int)

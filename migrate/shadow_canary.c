@@ -247,7 +247,7 @@ log_mismatch(struct fpmd_req *bg, const struct shadow_job *job,
     }
 }
 
-static int
+static bool
 is_json(const char *content_type)
 {
     return content_type != NULL && strcasestr(content_type, "json") != NULL;

@@ -51,9 +51,9 @@ struct job {
     enum fpmd_mongo_op op;
     char *db, *coll;
     bson_t *filter, *doc, *opts;
-    int many;
+    bool many;
     /* filled by the thread */
-    int ok;                     /* the server answered */
+    bool ok;                    /* the server answered */
     int refused;                /* ...with an error of its own */
     uint32_t code;
     char msg[sizeof(((bson_error_t *) 0)->message)];
@@ -88,7 +88,7 @@ struct mcall {
     enum fpmd_mongo_op op;
     char *coll;
     bson_t *filter, *doc, *opts;
-    int many;
+    bool many;
     struct json_object *result;
     int refused;
     int code;

@@ -46,7 +46,7 @@ struct mconn {
      * suspended. A _cont call without one fails with 2014 ("commands out
      * of sync") and leaves the connection unusable, so events that come
      * while nothing waits are not passed on. */
-    int waiting;
+    bool waiting;
     enum op op;
     /* the finished step's outcome, for a completion run later */
     MYSQL *connect_ret;
@@ -60,7 +60,7 @@ struct mcall {
     const char *sql;
     const char *const *params;
     size_t nparams;
-    int read;                   /* may go to a replica, may be retried */
+    bool read;                  /* may go to a replica, may be retried */
     struct fpmd_mysql_result *result;
 };
 
@@ -137,14 +137,14 @@ contains_word(const char *sql, const char *word)
 
 /* Reads change nothing, so they may go to a replica and be tried again
  * on a fresh connection. */
-static int
+static bool
 is_read(const char *sql)
 {
     const char *w = first_word(sql);
 
     if (word_at(w, "SHOW") || word_at(w, "DESCRIBE") || word_at(w, "DESC")
         || word_at(w, "EXPLAIN"))
-        return 1;
+        return true;
     return word_at(w, "SELECT") && !contains_word(sql, "UPDATE")
         && !contains_word(sql, "SHARE") && !contains_word(sql, "INTO")
         && strchr(sql, '@') == NULL;

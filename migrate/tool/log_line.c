@@ -69,27 +69,27 @@ const char *const fpmd_log_route_params_default[] = {
 const size_t fpmd_log_route_params_ndefault =
     FPMD_ARRAY_LEN(fpmd_log_route_params_default);
 
-static int
+static bool
 is_digit(int c)
 {
     return c >= '0' && c <= '9';
 }
 
-static int
+static bool
 is_alnum(int c)
 {
     return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
 /* RFC 9110 tchar: what a method is made of. */
-static int
+static bool
 is_tchar(int c)
 {
     return is_alnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c)
                            != NULL);
 }
 
-static int
+static bool
 is_blank(int c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -472,16 +472,16 @@ unescape(char *p, size_t n)
     return o;
 }
 
-static int
+static bool
 valid_method(const char *p, size_t n)
 {
     if (n == 0 || n > FPMD_LOG_METHOD_MAX)
-        return 0;
+        return false;
     for (size_t i = 0; i < n; i++) {
         if (!is_tchar((unsigned char) p[i]))
-            return 0;
+            return false;
     }
-    return 1;
+    return true;
 }
 
 struct span {

@@ -535,7 +535,7 @@ load_router(struct scan *s)
  * path, its script and path info, and the route's parameters as the
  * query. Native: a handler other than the pass-through has it (its own,
  * behind a shadow or canary split). */
-static int
+static bool
 is_native(struct fpmd_router *router, const struct route *rt)
 {
     char script[FPMD_LOG_KEY_MAX + 1];

@@ -47,11 +47,11 @@ nop_req(struct fpmd_req *req)
     (void) req;
 }
 
-static int
+static bool
 never(struct fpmd_req *req)
 {
     (void) req;
-    return 0;
+    return false;
 }
 
 static const struct fpmd_req_ops ops = {
