@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "conf/arena.h"
 #include "conf/load_pools.h"
 #include "conf/load_routes.h"
 #include "conf/yaml_reader.h"
@@ -96,8 +97,7 @@ listen_address(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *v,
     if (a == NULL)
         return;
     cur_listen->proto = proto;
-    free(cur_listen->address);
-    cur_listen->address = strdup(a);
+    cur_listen->address = fpmd_conf_strdup(c->arena, a);
     cur_listen->pos.line = v->line;
     cur_listen->pos.column = v->column;
     if (a[0] == '/') {
@@ -143,11 +143,26 @@ KEYFN(k_l_mode)
     cur_listen->mode = (int) mode;
 }
 
-static int
-add_client(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *at,
-           const char *s, size_t len, char ***list, size_t *n)
+/* How many addresses v may hold: a list's items, or the comma-separated
+ * fields of a string. */
+static size_t
+count_clients(const struct fpmd_yaml_node *v)
 {
-    char **grown;
+    size_t n = 1;
+
+    if (v->type != FPMD_YAML_SCALAR)
+        return v->nkids;
+    for (const char *p = v->value; (p = strchr(p, ',')) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* Adds the address in s (len bytes, blanks around it dropped) to list,
+ * which has room for it. */
+static void
+add_client(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *at,
+           const char *s, size_t len, char **list, size_t *n)
+{
     char *ip;
 
     while (len > 0 && isspace((unsigned char) *s)) {
@@ -157,33 +172,31 @@ add_client(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *at,
     while (len > 0 && isspace((unsigned char) s[len - 1]))
         len--;
     if (len == 0)
-        return FPMD_OK;
-    ip = strndup(s, len);
+        return;
+    ip = fpmd_conf_strndup(c->arena, s, len);
     if (ip == NULL)
-        return FPMD_ERROR;
-    if (!valid_ip(ip)) {
+        return;
+    if (valid_ip(ip))
+        list[(*n)++] = ip;
+    else
         fpmd_yaml_error_at(c, at,
                            "allowed_clients: \"%s\" is not an IPv4 or IPv6 "
                            "address", ip);
-        free(ip);
-        return FPMD_OK;
-    }
-    grown = realloc(*list, (*n + 2) * sizeof(*grown));
-    if (grown == NULL) {
-        free(ip);
-        return FPMD_ERROR;
-    }
-    grown[(*n)++] = ip;
-    grown[*n] = NULL;
-    *list = grown;
-    return FPMD_OK;
 }
 
 KEYFN(k_l_allowed)
 {
-    char **list = NULL;
+    char **list;
     size_t n = 0;
 
+    if (v->type != FPMD_YAML_SCALAR && v->type != FPMD_YAML_SEQ) {
+        fpmd_yaml_error_at(c, v, "%s: expected a list of IP addresses", key);
+        return;
+    }
+    /* room for every address and the NULL after them */
+    list = fpmd_conf_alloc(c->arena, count_clients(v) + 1, sizeof(*list));
+    if (list == NULL)
+        return;
     if (v->type == FPMD_YAML_SCALAR) {
         /* php-fpm's listen.allowed_clients is one comma-separated string */
         const char *p = v->value;
@@ -192,27 +205,20 @@ KEYFN(k_l_allowed)
             const char *comma = strchr(p, ',');
             size_t len = comma ? (size_t) (comma - p) : strlen(p);
 
-            add_client(c, v, p, len, &list, &n);
+            add_client(c, v, p, len, list, &n);
             p += len;
             if (*p == ',')
                 p++;
         }
-    } else if (v->type == FPMD_YAML_SEQ) {
+    } else {
         for (size_t i = 0; i < v->nkids; i++) {
             const char *ip = fpmd_yaml_scalar(c, v->kids[i], key);
 
             if (ip != NULL)
-                add_client(c, v->kids[i], ip, strlen(ip), &list, &n);
+                add_client(c, v->kids[i], ip, strlen(ip), list, &n);
         }
-    } else {
-        fpmd_yaml_error_at(c, v, "%s: expected a list of IP addresses", key);
     }
-    if (cur_listen->allowed_clients != NULL) {
-        for (char **p = cur_listen->allowed_clients; *p != NULL; p++)
-            free(*p);
-        free(cur_listen->allowed_clients);
-    }
-    cur_listen->allowed_clients = list;
+    cur_listen->allowed_clients = n > 0 ? list : NULL;
 }
 
 static const struct fpmd_yaml_key listen_keys[] = {
@@ -251,9 +257,8 @@ KEYFN(k_listen)
             fpmd_yaml_error_at(c, item,
                                "listen: owner, group and mode apply to unix "
                                "sockets only");
-        if (cur_listen->address == NULL) {
-            cur_listen->address = strdup("");
-        }
+        if (cur_listen->address == NULL)
+            cur_listen->address = fpmd_conf_strdup(c->arena, "");
     }
 }
 
@@ -488,10 +493,8 @@ get_path(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *v,
          const char *key, char **out)
 {
     fpmd_yaml_get_str(c, v, key, out);
-    if (*out != NULL && (*out)[0] == '\0') {
-        free(*out);
+    if (*out != NULL && (*out)[0] == '\0')
         *out = NULL;
-    }
     if (*out != NULL && (*out)[0] != '/')
         fpmd_yaml_error_at(c, v, "%s: \"%s\" must start with /", key, *out);
 }
@@ -502,7 +505,7 @@ KEYFN(k_s_pong)
 {
     fpmd_yaml_get_str(c, v, key, &c->conf->status.ping_response);
     if (c->conf->status.ping_response == NULL)
-        c->conf->status.ping_response = strdup("pong");
+        c->conf->status.ping_response = fpmd_conf_strdup(c->arena, "pong");
 }
 
 static const struct fpmd_yaml_key status_keys[] = {
@@ -580,7 +583,6 @@ KEYFN(k_request_id)
 
     if (h == NULL)
         return;
-    free(c->conf->request_id);
     c->conf->request_id = NULL;
     if (fpmd_yaml_is_null(v) || strcmp(h, "off") == 0
         || strcmp(h, "false") == 0)
@@ -592,7 +594,7 @@ KEYFN(k_request_id)
                            "off)", h);
         return;
     }
-    c->conf->request_id = strdup(h);
+    c->conf->request_id = fpmd_conf_strdup(c->arena, h);
 }
 
 static const struct fpmd_yaml_key top_keys[] = {
@@ -644,9 +646,9 @@ static int
 set_default_strings(struct fpmd_conf *conf)
 {
     if (conf->pool_name == NULL)
-        conf->pool_name = strdup("www");
+        conf->pool_name = fpmd_conf_strdup(&conf->arena, "www");
     if (conf->status.ping_response == NULL)
-        conf->status.ping_response = strdup("pong");
+        conf->status.ping_response = fpmd_conf_strdup(&conf->arena, "pong");
     return conf->pool_name && conf->status.ping_response ? FPMD_OK
                                                          : FPMD_ERROR;
 }
@@ -656,7 +658,7 @@ fpmd_conf_load_buffer(const char *name, const char *text, size_t len,
                       char *errbuf, size_t errlen)
 {
     struct fpmd_conf *conf = calloc(1, sizeof(*conf));
-    struct fpmd_yaml_ctx c = {name, errbuf, errlen, 0, 0, conf};
+    struct fpmd_yaml_ctx c = {name, errbuf, errlen, 0, 0, conf, NULL};
     struct fpmd_yaml_node *root;
 
     if (errlen > 0)
@@ -664,11 +666,12 @@ fpmd_conf_load_buffer(const char *name, const char *text, size_t len,
     if (conf == NULL)
         return NULL;
     fpmd_conf_defaults(conf);
-    conf->file = strdup(name);
-    conf->status.path = strdup("/status");
-    conf->status.ping_path = strdup("/ping");
-    conf->server_token = strdup("fpmd");
-    conf->request_id = strdup("X-Request-Id");
+    c.arena = &conf->arena;
+    conf->file = fpmd_conf_strdup(c.arena, name);
+    conf->status.path = fpmd_conf_strdup(c.arena, "/status");
+    conf->status.ping_path = fpmd_conf_strdup(c.arena, "/ping");
+    conf->server_token = fpmd_conf_strdup(c.arena, "fpmd");
+    conf->request_id = fpmd_conf_strdup(c.arena, "X-Request-Id");
     if (conf->file == NULL || set_default_strings(conf) != FPMD_OK) {
         fpmd_conf_free(conf);
         return NULL;
@@ -735,51 +738,6 @@ fpmd_conf_free(struct fpmd_conf *conf)
 {
     if (conf == NULL)
         return;
-    for (size_t i = 0; i < conf->nlisten; i++) {
-        struct fpmd_conf_listen *l = &conf->listen[i];
-
-        free(l->address);
-        if (l->allowed_clients != NULL) {
-            for (char **p = l->allowed_clients; *p != NULL; p++)
-                free(*p);
-            free(l->allowed_clients);
-        }
-        free(l->owner);
-        free(l->group);
-    }
-    free(conf->listen);
-    fpmd_conf_free_routes(conf);
-    for (size_t i = 0; i < conf->nbackends; i++) {
-        struct fpmd_conf_backend *b = &conf->backends[i];
-
-        for (size_t j = 0; j < b->nservers; j++) {
-            free(b->servers[j].host);
-            free(b->servers[j].path);
-        }
-        free(b->servers);
-        free(b->name);
-        free(b->user);
-        free(b->password);
-        free(b->database);
-        free(b->document_root);
-    }
-    free(conf->backends);
-    for (size_t i = 0; i < conf->nmodules; i++)
-        free(conf->modules[i].path);
-    free(conf->modules);
-    free(conf->pool_name);
-    free(conf->user);
-    free(conf->group);
-    free(conf->pid_file);
-    free(conf->server_token);
-    free(conf->request_id);
-    free(conf->status.path);
-    free(conf->status.ping_path);
-    free(conf->status.ping_response);
-    free(conf->log.error);
-    free(conf->log.access);
-    free(conf->log.access_format);
-    free(conf->log.slow);
-    free(conf->file);
+    fpmd_conf_arena_free(&conf->arena);
     free(conf);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/arena.h"
 #include "conf/load_pools.h"
 #include "conf/yaml_reader.h"
 #include "fpmd/conf.h"
@@ -39,7 +40,7 @@ server_address(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *n,
             fpmd_yaml_error_at(c, n, "%s: unix socket path too long", key);
             return;
         }
-        s->path = strdup(v);
+        s->path = fpmd_conf_strdup(c->arena, v);
         return;
     }
     if (v[0] == '[') {
@@ -77,7 +78,7 @@ server_address(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *n,
                            "worker)", key, host);
         return;
     }
-    s->host = strdup(host);
+    s->host = fpmd_conf_strdup(c->arena, host);
     s->port = (unsigned) port;
 }
 
@@ -248,7 +249,7 @@ new_backend(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *k,
             const char *name)
 {
     struct fpmd_conf *conf = c->conf;
-    struct fpmd_conf_backend *grown, *b;
+    struct fpmd_conf_backend *b;
     size_t len = strlen(name), j;
 
     for (j = 0; j < len; j++) {
@@ -273,13 +274,15 @@ new_backend(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *k,
                            FPMD_MAX_BACKENDS);
         return NULL;
     }
-    grown = realloc(conf->backends, (conf->nbackends + 1) * sizeof(*grown));
-    if (grown == NULL)
+    /* Room for every pool at the first one: an arena does not grow an
+     * array in place, and there are at most FPMD_MAX_BACKENDS. */
+    if (conf->backends == NULL)
+        conf->backends = fpmd_conf_alloc(c->arena, FPMD_MAX_BACKENDS,
+                                         sizeof(*conf->backends));
+    if (conf->backends == NULL)
         return NULL;
-    conf->backends = grown;
     b = &conf->backends[conf->nbackends++];
-    memset(b, 0, sizeof(*b));
-    b->name = strdup(name);
+    b->name = fpmd_conf_strdup(c->arena, name);
     b->max = 16;
     b->wait_queue = 1024;
     b->wait_timeout_ms = 1000;
@@ -318,7 +321,8 @@ fpmd_conf_read_pools(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *v,
  * pool named "legacy". */
 KEYFN(k_lg_fastcgi)
 {
-    cur_backend->servers = calloc(1, sizeof(*cur_backend->servers));
+    cur_backend->servers = fpmd_conf_alloc(c->arena, 1,
+                                           sizeof(*cur_backend->servers));
     if (cur_backend->servers == NULL)
         return;
     cur_backend->nservers = 1;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/arena.h"
 #include "conf/load_routes.h"
 #include "conf/yaml_reader.h"
 #include "fpmd/conf.h"
@@ -149,7 +150,7 @@ read_pairs(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *v,
                            key);
         return NULL;
     }
-    pairs = calloc(v->nkids / 2, sizeof(*pairs));
+    pairs = fpmd_conf_alloc(c->arena, v->nkids / 2, sizeof(*pairs));
     if (pairs == NULL)
         return NULL;
     for (size_t i = 0; i + 1 < v->nkids; i += 2) {
@@ -162,26 +163,12 @@ read_pairs(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *v,
             fpmd_yaml_error_at(c, v->kids[i], "%s: an empty name", key);
             continue;
         }
-        pairs[*n].name = strdup(name);
-        pairs[*n].value = strdup(val);
-        if (pairs[*n].name == NULL || pairs[*n].value == NULL) {
-            free(pairs[*n].name);
-            free(pairs[*n].value);
-            continue;
-        }
-        (*n)++;
+        pairs[*n].name = fpmd_conf_strdup(c->arena, name);
+        pairs[*n].value = fpmd_conf_strdup(c->arena, val);
+        if (pairs[*n].name != NULL && pairs[*n].value != NULL)
+            (*n)++;
     }
     return pairs;
-}
-
-static void
-pairs_free(struct fpmd_conf_pair *pairs, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(pairs[i].name);
-        free(pairs[i].value);
-    }
-    free(pairs);
 }
 
 KEYFN(k_sh_query)
@@ -205,7 +192,7 @@ static const struct fpmd_yaml_key shim_keys[] = {
 /* How a shim shows in messages, --routes and the status page:
  * "/api/user.php?action=show", "/blog/" "*" + " path_info=/{id}". */
 static char *
-shim_label(const struct fpmd_conf_shim *sh)
+shim_label(struct fpmd_conf_arena *a, const struct fpmd_conf_shim *sh)
 {
     size_t len = 64;
     char *buf, *p;
@@ -214,7 +201,7 @@ shim_label(const struct fpmd_conf_shim *sh)
     len += sh->path_info ? strlen(sh->path_info) : 0;
     for (size_t i = 0; i < sh->nquery; i++)
         len += strlen(sh->query[i].name) + strlen(sh->query[i].value) + 2;
-    buf = malloc(len);
+    buf = fpmd_conf_alloc(a, len, 1);
     if (buf == NULL)
         return NULL;
     p = buf + sprintf(buf, "%s%s", sh->script ? sh->script : sh->prefix,
@@ -227,18 +214,6 @@ shim_label(const struct fpmd_conf_shim *sh)
     return buf;
 }
 
-static void
-shim_free(struct fpmd_conf_shim *sh)
-{
-    if (sh == NULL)
-        return;
-    free(sh->script);
-    free(sh->prefix);
-    free(sh->path_info);
-    pairs_free(sh->query, sh->nquery);
-    free(sh);
-}
-
 /* match: {script: /api/user.php, method: GET, query: {action: show}}. */
 static void
 match_shim(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *v)
@@ -247,7 +222,7 @@ match_shim(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *v)
 
     if (cur_route->shim != NULL)
         return;
-    cur_shim = calloc(1, sizeof(*cur_shim));
+    cur_shim = fpmd_conf_alloc(c->arena, 1, sizeof(*cur_shim));
     if (cur_shim == NULL)
         return;
     cur_route->shim = cur_shim;
@@ -261,8 +236,7 @@ match_shim(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *v)
                            "(one of them)");
         return;
     }
-    free(cur_route->path);
-    cur_route->path = shim_label(cur_shim);
+    cur_route->path = shim_label(c->arena, cur_shim);
 }
 
 KEYFN(k_r_match)
@@ -287,7 +261,8 @@ KEYFN(k_r_match)
                                m);
             return;
         }
-        cur_route->methods = strndup(m, (size_t) (sp - m));
+        cur_route->methods = fpmd_conf_strndup(c->arena, m,
+                                               (size_t) (sp - m));
         while (*sp == ' ')
             sp++;
         m = sp;
@@ -300,8 +275,7 @@ KEYFN(k_r_match)
                            "and have no spaces", m);
         return;
     }
-    free(cur_route->path);
-    cur_route->path = strdup(m);
+    cur_route->path = fpmd_conf_strdup(c->arena, m);
 }
 
 KEYFN(k_r_handler) { fpmd_yaml_get_str(c, v, key, &cur_route->handler); }
@@ -323,8 +297,9 @@ KEYFN(k_r_to)
         return;
     }
     if (strcmp(to, "legacy") == 0 || strncmp(to, "legacy:", 7) == 0) {
-        cur_route->legacy = strdup(to[6] == ':' ? to + 7 : "legacy");
-        cur_route->handler = strdup("legacy");
+        cur_route->legacy = fpmd_conf_strdup(c->arena,
+                                             to[6] == ':' ? to + 7 : "legacy");
+        cur_route->handler = fpmd_conf_strdup(c->arena, "legacy");
         return;
     }
     errno = 0;
@@ -332,7 +307,7 @@ KEYFN(k_r_to)
     if (isdigit((unsigned char) to[0]) && *end == '\0' && errno == 0
         && st >= 400 && st <= 599) {
         cur_route->to_status = (int) st;
-        cur_route->handler = strdup("answer_status");
+        cur_route->handler = fpmd_conf_strdup(c->arena, "answer_status");
         return;
     }
     fpmd_yaml_error_at(c, v,
@@ -392,7 +367,8 @@ KEYFN(k_sw_ignore)
     }
     if (cur_shadow->ignore != NULL)
         return;
-    cur_shadow->ignore = calloc(v->nkids + 1, sizeof(char *));
+    cur_shadow->ignore = fpmd_conf_alloc(c->arena, v->nkids + 1,
+                                         sizeof(char *));
     if (cur_shadow->ignore == NULL)
         return;
     for (size_t i = 0; i < v->nkids; i++) {
@@ -406,7 +382,8 @@ KEYFN(k_sw_ignore)
                                "(\"meta.generated_at\")", key, f);
             continue;
         }
-        cur_shadow->ignore[cur_shadow->nignore++] = strdup(f);
+        cur_shadow->ignore[cur_shadow->nignore++] =
+            fpmd_conf_strdup(c->arena, f);
     }
 }
 KEYFN(k_sw_max_body) { fpmd_yaml_get_size(c, v, key, &cur_shadow->max_body); }
@@ -434,7 +411,7 @@ KEYFN(k_r_shadow)
         if (!on)
             return;
     }
-    cur_shadow = calloc(1, sizeof(*cur_shadow));
+    cur_shadow = fpmd_conf_alloc(c->arena, 1, sizeof(*cur_shadow));
     if (cur_shadow == NULL)
         return;
     cur_shadow->max_body = 1024 * 1024;
@@ -444,9 +421,9 @@ KEYFN(k_r_shadow)
         fpmd_yaml_walk_map(c, v, "routes.shadow", shadow_keys,
                            FPMD_ARRAY_LEN(shadow_keys));
     if (cur_shadow->legacy == NULL)
-        cur_shadow->legacy = strdup("legacy");
+        cur_shadow->legacy = fpmd_conf_strdup(c->arena, "legacy");
     if (cur_shadow->methods == NULL)
-        cur_shadow->methods = strdup("GET,HEAD");
+        cur_shadow->methods = fpmd_conf_strdup(c->arena, "GET,HEAD");
 }
 
 KEYFN(k_cn_legacy) { fpmd_yaml_get_str(c, v, key, &cur_canary->legacy); }
@@ -479,7 +456,7 @@ KEYFN(k_r_canary)
 {
     if (cur_route->canary != NULL)
         return;
-    cur_canary = calloc(1, sizeof(*cur_canary));
+    cur_canary = fpmd_conf_alloc(c->arena, 1, sizeof(*cur_canary));
     if (cur_canary == NULL)
         return;
     cur_canary->percent_x100 = 10001;
@@ -499,7 +476,7 @@ KEYFN(k_r_canary)
         fpmd_yaml_error_at(c, v, "routes.canary: window and cooldown must be "
                            "above 0");
     if (cur_canary->legacy == NULL)
-        cur_canary->legacy = strdup("legacy");
+        cur_canary->legacy = fpmd_conf_strdup(c->arena, "legacy");
 }
 
 /* params: CGI params a legacy route adds to (or overrides in) what goes
@@ -514,29 +491,25 @@ KEYFN(k_r_params)
 static char *
 resolve_path(const struct fpmd_yaml_ctx *c, const char *path)
 {
-    char *joined = fpmd_yaml_relative(c, path), *real;
+    char *joined = fpmd_yaml_relative(c, path);
+    char real[PATH_MAX];
 
-    if (joined == NULL)
+    if (joined == NULL || realpath(joined, real) == NULL)
         return NULL;
-    real = realpath(joined, NULL);
-    free(joined);
-    return real;
+    return fpmd_conf_strdup(c->arena, real);
 }
 
 KEYFN(k_st_root)
 {
-    char *root = NULL;
+    const char *root = fpmd_yaml_scalar(c, v, key);
 
-    fpmd_yaml_get_str(c, v, key, &root);
-    if (root == NULL)
+    if (root == NULL || fpmd_yaml_is_null(v))
         return;
-    free(cur_route->static_files->root);
     /* Resolved once, relative to the config file's directory, so the
      * containment check compares real paths whatever the cwd is later. */
     cur_route->static_files->root = resolve_path(c, root);
     if (cur_route->static_files->root == NULL)
         fpmd_yaml_error_at(c, v, "%s: \"%s\": %s", key, root, strerror(errno));
-    free(root);
 }
 KEYFN(k_st_index)
 {
@@ -554,11 +527,9 @@ KEYFN(k_st_deny)
         fpmd_yaml_error_at(c, v, "%s: expected a list of extensions", key);
         return;
     }
-    for (size_t i = 0; i < st->ndeny_ext; i++)
-        free(st->deny_ext[i]);
-    free(st->deny_ext);
     st->ndeny_ext = 0;
-    st->deny_ext = calloc(v->nkids ? v->nkids : 1, sizeof(*st->deny_ext));
+    st->deny_ext = fpmd_conf_alloc(c->arena, v->nkids ? v->nkids : 1,
+                                   sizeof(*st->deny_ext));
     if (st->deny_ext == NULL)
         return;
     for (size_t i = 0; i < v->nkids; i++) {
@@ -572,7 +543,7 @@ KEYFN(k_st_deny)
                                "\".php\"", key, e);
             continue;
         }
-        st->deny_ext[st->ndeny_ext++] = strdup(e);
+        st->deny_ext[st->ndeny_ext++] = fpmd_conf_strdup(c->arena, e);
     }
 }
 
@@ -583,15 +554,17 @@ static const struct fpmd_yaml_key static_keys[] = {
 
 KEYFN(k_r_static)
 {
-    struct fpmd_conf_static *st = calloc(1, sizeof(*st));
+    struct fpmd_conf_static *st;
     unsigned nerrors = c->nerrors;
 
-    if (st == NULL || cur_route->static_files != NULL) {
-        free(st);
+    if (cur_route->static_files != NULL)
         return;
-    }
-    st->deny_ext = calloc(1, sizeof(*st->deny_ext));
-    if (st->deny_ext != NULL && (st->deny_ext[0] = strdup(".php")) != NULL)
+    st = fpmd_conf_alloc(c->arena, 1, sizeof(*st));
+    if (st == NULL)
+        return;
+    st->deny_ext = fpmd_conf_alloc(c->arena, 1, sizeof(*st->deny_ext));
+    if (st->deny_ext != NULL
+        && (st->deny_ext[0] = fpmd_conf_strdup(c->arena, ".php")) != NULL)
         st->ndeny_ext = 1;
 
     cur_route->static_files = st;
@@ -656,9 +629,9 @@ fpmd_conf_read_routes(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *v,
                                    "routes: a static: route matches a prefix: "
                                    "\"GET /assets/*\"");
             else
-                cur_route->handler = strdup("static");
+                cur_route->handler = fpmd_conf_strdup(c->arena, "static");
             if (cur_route->methods == NULL)
-                cur_route->methods = strdup("GET,HEAD");
+                cur_route->methods = fpmd_conf_strdup(c->arena, "GET,HEAD");
         } else if (cur_route->handler == NULL) {
             fpmd_yaml_error_at(c, item,
                                "routes: each route needs handler: NAME, "
@@ -709,42 +682,3 @@ fpmd_conf_check_routes(struct fpmd_yaml_ctx *c)
             check_legacy_pool(c, &at, "canary", r->canary->legacy);
     }
 }
-
-void
-fpmd_conf_free_routes(struct fpmd_conf *conf)
-{
-    for (size_t i = 0; i < conf->nroutes; i++) {
-        struct fpmd_conf_route *r = &conf->routes[i];
-
-        free(r->methods);
-        free(r->path);
-        free(r->handler);
-        free(r->legacy);
-        shim_free(r->shim);
-        if (r->shadow != NULL) {
-            for (size_t j = 0; j < r->shadow->nignore; j++)
-                free(r->shadow->ignore[j]);
-            free(r->shadow->ignore);
-            free(r->shadow->legacy);
-            free(r->shadow->methods);
-            free(r->shadow);
-        }
-        if (r->canary != NULL) {
-            free(r->canary->legacy);
-            free(r->canary);
-        }
-        pairs_free(r->params, r->nparams);
-        if (r->static_files != NULL) {
-            struct fpmd_conf_static *st = r->static_files;
-
-            for (size_t j = 0; j < st->ndeny_ext; j++)
-                free(st->deny_ext[j]);
-            free(st->deny_ext);
-            free(st->root);
-            free(st->index);
-            free(st);
-        }
-    }
-    free(conf->routes);
-}
-

@@ -10,6 +10,5 @@ void fpmd_conf_read_routes(struct fpmd_yaml_ctx *c,
                            const struct fpmd_yaml_node *v, const char *key);
 /* After the walk: what routes refer to elsewhere in the config. */
 void fpmd_conf_check_routes(struct fpmd_yaml_ctx *c);
-void fpmd_conf_free_routes(struct fpmd_conf *conf);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include <yaml.h>
 
+#include "conf/arena.h"
 #include "conf/yaml_reader.h"
 #include "fpmd/conf.h"
 
@@ -307,8 +308,7 @@ fpmd_yaml_get_str(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *n,
 
     if (v == NULL)
         return;
-    free(*out);
-    *out = fpmd_yaml_is_null(n) ? NULL : strdup(v);
+    *out = fpmd_yaml_is_null(n) ? NULL : fpmd_conf_strdup(c->arena, v);
 }
 
 void
@@ -435,7 +435,7 @@ fpmd_yaml_list_items(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *v,
         fpmd_yaml_error_at(c, v, "%s: expected a list of %s", key, what);
         return NULL;
     }
-    return calloc(v->nkids ? v->nkids : 1, size);
+    return fpmd_conf_alloc(c->arena, v->nkids ? v->nkids : 1, size);
 }
 
 void
@@ -456,10 +456,10 @@ fpmd_yaml_relative(const struct fpmd_yaml_ctx *c, const char *path)
     char buf[PATH_MAX];
 
     if (path[0] == '/')
-        return strdup(path);
+        return fpmd_conf_strdup(c->arena, path);
     if ((size_t) snprintf(buf, sizeof(buf), "%.*s%s%s",
                           slash ? (int) (slash - c->file) : 1,
                           slash ? c->file : ".", "/", path) >= sizeof(buf))
         return NULL;
-    return strdup(buf);
+    return fpmd_conf_strdup(c->arena, buf);
 }

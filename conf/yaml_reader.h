@@ -25,13 +25,15 @@ struct fpmd_yaml_node {
     size_t nkids;
 };
 
-/* One load: where its errors go and the config its key handlers fill. */
+/* One load: where its errors go, the config its key handlers fill and
+ * the arena what they read is copied to (the config's). */
 struct fpmd_yaml_ctx {
     const char *file;       /* in messages; positions point to it */
     char *err;
     size_t errlen, errpos;
     unsigned nerrors;
     struct fpmd_conf *conf;
+    struct fpmd_conf_arena *arena;
 };
 
 typedef void (*fpmd_yaml_key_fn)(struct fpmd_yaml_ctx *c,
@@ -94,7 +96,7 @@ void fpmd_yaml_walk_map(struct fpmd_yaml_ctx *c,
                         const struct fpmd_yaml_key *keys, size_t nkeys);
 
 /* path made relative to the config file's directory (absolute paths
- * unchanged); NULL when too long or memory is out. */
+ * unchanged), in the arena; NULL when too long or memory is out. */
 char *fpmd_yaml_relative(const struct fpmd_yaml_ctx *c, const char *path);
 
 #endif
