@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf/load.h"
+#include "conf/arena.h"
+#include "conf/load_pools.h"
+#include "conf/yaml_reader.h"
 #include "fpmd/conf.h"
 
 static struct fpmd_conf_backend *cur_backend;
@@ -20,10 +22,10 @@ static struct fpmd_conf_backend *cur_backend;
  * Names other than localhost are refused: the drivers would resolve them
  * with a blocking lookup inside the worker's loop. */
 static void
-server_address(struct ctx *c, const struct node *n, const char *key,
-               struct fpmd_conf_server *s)
+server_address(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *n,
+               const char *key, struct fpmd_conf_server *s)
 {
-    const char *v = conf_scalar(c, n, key), *colon;
+    const char *v = fpmd_yaml_scalar(c, n, key), *colon;
     char host[64];
     unsigned char addr[16];
     unsigned long port;
@@ -32,13 +34,13 @@ server_address(struct ctx *c, const struct node *n, const char *key,
 
     if (v == NULL)
         return;
-    conf_set_pos(&s->pos, c, n);
+    fpmd_yaml_set_pos(&s->pos, c, n);
     if (v[0] == '/') {
         if (strlen(v) >= 108) {
-            conf_error_at(c, n, "%s: unix socket path too long", key);
+            fpmd_yaml_error_at(c, n, "%s: unix socket path too long", key);
             return;
         }
-        s->path = strdup(v);
+        s->path = fpmd_conf_strdup(c->arena, v);
         return;
     }
     if (v[0] == '[') {
@@ -52,8 +54,8 @@ server_address(struct ctx *c, const struct node *n, const char *key,
         hlen = colon != NULL ? (size_t) (colon - v) : 0;
     }
     if (colon == NULL || hlen == 0 || hlen >= sizeof(host)) {
-        conf_error_at(c, n, "%s: \"%s\" is not HOST:PORT or a /unix/path", key,
-                      v);
+        fpmd_yaml_error_at(c, n, "%s: \"%s\" is not HOST:PORT or a /unix/path",
+                           key, v);
         return;
     }
     memcpy(host, v, hlen);
@@ -62,20 +64,21 @@ server_address(struct ctx *c, const struct node *n, const char *key,
     port = strtoul(colon + 1, &end, 10);
     if (!isdigit((unsigned char) colon[1]) || *end != '\0' || errno != 0
         || port == 0 || port > 65535) {
-        conf_error_at(c, n, "%s: \"%s\": the port must be 1 to 65535", key,
-                      colon + 1);
+        fpmd_yaml_error_at(c, n, "%s: \"%s\": the port must be 1 to 65535", key,
+                           colon + 1);
         return;
     }
     if (strcmp(host, "localhost") == 0)
         snprintf(host, sizeof(host), "127.0.0.1");
     if (inet_pton(AF_INET, host, addr) != 1
         && inet_pton(AF_INET6, host, addr) != 1) {
-        conf_error_at(c, n,
-                      "%s: \"%s\" is not an IP address (host names are not "
-                      "resolved: a lookup would block the worker)", key, host);
+        fpmd_yaml_error_at(c, n,
+                           "%s: \"%s\" is not an IP address (host names "
+                           "are not resolved: a lookup would block the "
+                           "worker)", key, host);
         return;
     }
-    s->host = strdup(host);
+    s->host = fpmd_conf_strdup(c->arena, host);
     s->port = (unsigned) port;
 }
 
@@ -84,7 +87,7 @@ static struct fpmd_conf_server *cur_server;
 KEYFN(k_srv_address) { server_address(c, v, key, cur_server); }
 KEYFN(k_srv_role)
 {
-    const char *r = conf_scalar(c, v, key);
+    const char *r = fpmd_yaml_scalar(c, v, key);
 
     if (r == NULL)
         return;
@@ -93,10 +96,11 @@ KEYFN(k_srv_role)
     else if (strcmp(r, "replica") == 0)
         cur_server->role = FPMD_ROLE_REPLICA;
     else
-        conf_error_at(c, v, "%s: \"%s\" is not primary or replica", key, r);
+        fpmd_yaml_error_at(c, v, "%s: \"%s\" is not primary or replica", key,
+                           r);
 }
 
-static const struct key server_keys[] = {
+static const struct fpmd_yaml_key server_keys[] = {
     {"address", k_srv_address}, {"role", k_srv_role},
 };
 
@@ -104,24 +108,26 @@ KEYFN(k_b_servers)
 {
     struct fpmd_conf_backend *b = cur_backend;
 
-    b->servers = conf_list_items(c, v, key, "servers", sizeof(*b->servers));
+    b->servers =
+        fpmd_yaml_list_items(c, v, key, "servers", sizeof(*b->servers));
     if (b->servers == NULL)
         return;
     if (v->nkids > FPMD_MAX_BACKEND_SERVERS) {
-        conf_error_at(c, v, "%s: at most %d servers", key,
-                      FPMD_MAX_BACKEND_SERVERS);
+        fpmd_yaml_error_at(c, v, "%s: at most %d servers", key,
+                           FPMD_MAX_BACKEND_SERVERS);
         return;
     }
     for (size_t i = 0; i < v->nkids; i++) {
-        const struct node *item = v->kids[i];
+        const struct fpmd_yaml_node *item = v->kids[i];
 
         cur_server = &b->servers[b->nservers++];
-        conf_set_pos(&cur_server->pos, c, item);
-        if (item->type == N_MAP) {
-            conf_walk_map(c, item, "servers", server_keys,
-                          FPMD_ARRAY_LEN(server_keys));
+        fpmd_yaml_set_pos(&cur_server->pos, c, item);
+        if (item->type == FPMD_YAML_MAP) {
+            fpmd_yaml_walk_map(c, item, "servers", server_keys,
+                               FPMD_ARRAY_LEN(server_keys));
             if (cur_server->host == NULL && cur_server->path == NULL)
-                conf_error_at(c, item, "servers: each server needs address:");
+                fpmd_yaml_error_at(c, item,
+                                   "servers: each server needs address:");
         } else {
             server_address(c, item, key, cur_server);
         }
@@ -130,7 +136,7 @@ KEYFN(k_b_servers)
 
 KEYFN(k_b_driver)
 {
-    const char *d = conf_scalar(c, v, key);
+    const char *d = fpmd_yaml_scalar(c, v, key);
 
     if (d == NULL)
         return;
@@ -141,35 +147,46 @@ KEYFN(k_b_driver)
     else if (strcmp(d, "mongo") == 0)
         cur_backend->driver = FPMD_DRIVER_MONGO;
     else
-        conf_error_at(c, v, "%s: \"%s\" is not redis, mysql or mongo", key, d);
+        fpmd_yaml_error_at(c, v, "%s: \"%s\" is not redis, mysql or mongo", key,
+                           d);
 }
 
-KEYFN(k_b_user) { conf_get_str(c, v, key, &cur_backend->user); }
-KEYFN(k_b_password) { conf_get_str(c, v, key, &cur_backend->password); }
-KEYFN(k_b_database) { conf_get_str(c, v, key, &cur_backend->database); }
-KEYFN(k_b_min) { conf_get_uint(c, v, key, 0, 10000, &cur_backend->min); }
-KEYFN(k_b_max) { conf_get_uint(c, v, key, 1, 10000, &cur_backend->max); }
+KEYFN(k_b_user) { fpmd_yaml_get_str(c, v, key, &cur_backend->user); }
+KEYFN(k_b_password) { fpmd_yaml_get_str(c, v, key, &cur_backend->password); }
+KEYFN(k_b_database) { fpmd_yaml_get_str(c, v, key, &cur_backend->database); }
+KEYFN(k_b_min) { fpmd_yaml_get_uint(c, v, key, 0, 10000, &cur_backend->min); }
+KEYFN(k_b_max) { fpmd_yaml_get_uint(c, v, key, 1, 10000, &cur_backend->max); }
 KEYFN(k_b_queue)
 {
-    conf_get_uint(c, v, key, 0, 1000000, &cur_backend->wait_queue);
+    fpmd_yaml_get_uint(c, v, key, 0, 1000000, &cur_backend->wait_queue);
 }
-KEYFN(k_b_wait) { conf_get_duration(c, v, key,
-                                    &cur_backend->wait_timeout_ms); }
+KEYFN(k_b_wait)
+{
+    fpmd_yaml_get_duration(c, v, key, &cur_backend->wait_timeout_ms);
+}
 KEYFN(k_b_connect)
 {
-    conf_get_duration(c, v, key, &cur_backend->connect_timeout_ms);
+    fpmd_yaml_get_duration(c, v, key, &cur_backend->connect_timeout_ms);
 }
-KEYFN(k_b_timeout) { conf_get_duration(c, v, key, &cur_backend->timeout_ms); }
-KEYFN(k_b_idle) { conf_get_duration(c, v, key,
-                                    &cur_backend->idle_timeout_ms); }
+KEYFN(k_b_timeout)
+{
+    fpmd_yaml_get_duration(c, v, key, &cur_backend->timeout_ms);
+}
+KEYFN(k_b_idle)
+{
+    fpmd_yaml_get_duration(c, v, key, &cur_backend->idle_timeout_ms);
+}
 KEYFN(k_b_lifetime)
 {
-    conf_get_duration(c, v, key, &cur_backend->max_lifetime_ms);
+    fpmd_yaml_get_duration(c, v, key, &cur_backend->max_lifetime_ms);
 }
-KEYFN(k_b_shard) { conf_get_bool(c, v, key, &cur_backend->shard); }
-KEYFN(k_b_threads) { conf_get_uint(c, v, key, 1, 64, &cur_backend->threads); }
+KEYFN(k_b_shard) { fpmd_yaml_get_bool(c, v, key, &cur_backend->shard); }
+KEYFN(k_b_threads)
+{
+    fpmd_yaml_get_uint(c, v, key, 1, 64, &cur_backend->threads);
+}
 
-static const struct key backend_keys[] = {
+static const struct fpmd_yaml_key backend_keys[] = {
     {"driver", k_b_driver}, {"servers", k_b_servers}, {"user", k_b_user},
     {"password", k_b_password}, {"database", k_b_database},
     {"min", k_b_min}, {"max", k_b_max}, {"wait_queue", k_b_queue},
@@ -180,7 +197,7 @@ static const struct key backend_keys[] = {
 };
 
 static void
-backend_check(struct ctx *c, const struct node *item,
+backend_check(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *item,
               const struct fpmd_conf_backend *b)
 {
     size_t primaries = 0;
@@ -188,21 +205,25 @@ backend_check(struct ctx *c, const struct node *item,
     for (size_t i = 0; i < b->nservers; i++)
         primaries += b->servers[i].role == FPMD_ROLE_PRIMARY;
     if (b->nservers == 0)
-        conf_error_at(c, item, "pools.%s: servers: needs at least one address",
-                      b->name);
+        fpmd_yaml_error_at(c, item,
+                           "pools.%s: servers: needs at least one address",
+                           b->name);
     else if (primaries == 0 && b->driver != FPMD_DRIVER_MONGO)
-        conf_error_at(c, item, "pools.%s: servers: needs a primary", b->name);
+        fpmd_yaml_error_at(c, item, "pools.%s: servers: needs a primary",
+                           b->name);
     if (b->min > b->max)
-        conf_error_at(c, item, "pools.%s: min (%u) is above max (%u)", b->name,
-                      b->min, b->max);
+        fpmd_yaml_error_at(c, item, "pools.%s: min (%u) is above max (%u)",
+                           b->name, b->min, b->max);
     if (b->shard && b->driver != FPMD_DRIVER_REDIS)
-        conf_error_at(c, item, "pools.%s: shard: is for redis pools", b->name);
+        fpmd_yaml_error_at(c, item, "pools.%s: shard: is for redis pools",
+                           b->name);
     if (b->threads != 4 && b->driver != FPMD_DRIVER_MONGO)
-        conf_error_at(c, item, "pools.%s: threads: is for mongo pools",
-                      b->name);
+        fpmd_yaml_error_at(c, item, "pools.%s: threads: is for mongo pools",
+                           b->name);
     if (b->driver == FPMD_DRIVER_MONGO && b->database == NULL)
-        conf_error_at(c, item, "pools.%s: database: a mongo pool needs one",
-                      b->name);
+        fpmd_yaml_error_at(c, item,
+                           "pools.%s: database: a mongo pool needs one",
+                           b->name);
     if (b->driver == FPMD_DRIVER_REDIS && b->database != NULL) {
         char *end;
         unsigned long db;
@@ -211,21 +232,24 @@ backend_check(struct ctx *c, const struct node *item,
         db = strtoul(b->database, &end, 10);
         if (!isdigit((unsigned char) b->database[0]) || *end != '\0'
             || errno != 0 || db > 1000000)
-            conf_error_at(c, item, "pools.%s: database: a redis database is a "
-                          "number", b->name);
+            fpmd_yaml_error_at(c, item,
+                               "pools.%s: database: a redis database is a "
+                               "number", b->name);
     }
     if (b->timeout_ms == 0 || b->connect_timeout_ms == 0)
-        conf_error_at(c, item, "pools.%s: timeout and connect_timeout must be "
-                      "above 0", b->name);
+        fpmd_yaml_error_at(c, item,
+                           "pools.%s: timeout and connect_timeout must be "
+                           "above 0", b->name);
 }
 
 /* A new backend named name, with the pool defaults; NULL after reporting
  * a bad or repeated name. Pools and legacy pools share the names. */
 static struct fpmd_conf_backend *
-new_backend(struct ctx *c, const struct node *k, const char *name)
+new_backend(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *k,
+            const char *name)
 {
     struct fpmd_conf *conf = c->conf;
-    struct fpmd_conf_backend *grown, *b;
+    struct fpmd_conf_backend *b;
     size_t len = strlen(name), j;
 
     for (j = 0; j < len; j++) {
@@ -234,28 +258,31 @@ new_backend(struct ctx *c, const struct node *k, const char *name)
             break;
     }
     if (len == 0 || len > FPMD_BACKEND_NAME_MAX || j < len) {
-        conf_error_at(c, k, "pools: a pool name is 1 to %d letters, digits, "
-                      "'_' or '-'", FPMD_BACKEND_NAME_MAX);
+        fpmd_yaml_error_at(c, k,
+                           "pools: a pool name is 1 to %d letters, digits, "
+                           "'_' or '-'", FPMD_BACKEND_NAME_MAX);
         return NULL;
     }
     for (j = 0; j < conf->nbackends; j++) {
         if (strcmp(conf->backends[j].name, name) == 0) {
-            conf_error_at(c, k, "duplicate pool \"%s\"", name);
+            fpmd_yaml_error_at(c, k, "duplicate pool \"%s\"", name);
             return NULL;
         }
     }
     if (conf->nbackends == FPMD_MAX_BACKENDS) {
-        conf_error_at(c, k, "at most %d pools, legacy ones included",
-                      FPMD_MAX_BACKENDS);
+        fpmd_yaml_error_at(c, k, "at most %d pools, legacy ones included",
+                           FPMD_MAX_BACKENDS);
         return NULL;
     }
-    grown = realloc(conf->backends, (conf->nbackends + 1) * sizeof(*grown));
-    if (grown == NULL)
+    /* Room for every pool at the first one: an arena does not grow an
+     * array in place, and there are at most FPMD_MAX_BACKENDS. */
+    if (conf->backends == NULL)
+        conf->backends = fpmd_conf_alloc(c->arena, FPMD_MAX_BACKENDS,
+                                         sizeof(*conf->backends));
+    if (conf->backends == NULL)
         return NULL;
-    conf->backends = grown;
     b = &conf->backends[conf->nbackends++];
-    memset(b, 0, sizeof(*b));
-    b->name = strdup(name);
+    b->name = fpmd_conf_strdup(c->arena, name);
     b->max = 16;
     b->wait_queue = 1024;
     b->wait_timeout_ms = 1000;
@@ -264,26 +291,28 @@ new_backend(struct ctx *c, const struct node *k, const char *name)
     b->idle_timeout_ms = 60000;
     b->max_lifetime_ms = 3600000;
     b->threads = 4;
-    conf_set_pos(&b->pos, c, k);
+    fpmd_yaml_set_pos(&b->pos, c, k);
     return b;
 }
 
 void
-conf_k_pools(struct ctx *c, const struct node *v, const char *key)
+fpmd_conf_read_pools(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *v,
+                     const char *key)
 {
-    if (v->type != N_MAP) {
-        conf_error_at(c, v, "%s: expected a mapping of pool names", key);
+    if (v->type != FPMD_YAML_MAP) {
+        fpmd_yaml_error_at(c, v, "%s: expected a mapping of pool names", key);
         return;
     }
     for (size_t i = 0; i + 1 < v->nkids; i += 2) {
-        const struct node *k = v->kids[i], *item = v->kids[i + 1];
+        const struct fpmd_yaml_node *k = v->kids[i], *item = v->kids[i + 1];
 
-        cur_backend = new_backend(c, k, k->type == N_SCALAR ? k->value : "");
+        cur_backend =
+            new_backend(c, k, k->type == FPMD_YAML_SCALAR ? k->value : "");
         if (cur_backend == NULL)
             continue;
-        conf_walk_map(c, item, "pools", backend_keys,
-                      FPMD_ARRAY_LEN(backend_keys));
-        if (item->type == N_MAP)
+        fpmd_yaml_walk_map(c, item, "pools", backend_keys,
+                           FPMD_ARRAY_LEN(backend_keys));
+        if (item->type == FPMD_YAML_MAP)
             backend_check(c, k, cur_backend);
     }
 }
@@ -292,31 +321,32 @@ conf_k_pools(struct ctx *c, const struct node *v, const char *key)
  * pool named "legacy". */
 KEYFN(k_lg_fastcgi)
 {
-    cur_backend->servers = calloc(1, sizeof(*cur_backend->servers));
+    cur_backend->servers = fpmd_conf_alloc(c->arena, 1,
+                                           sizeof(*cur_backend->servers));
     if (cur_backend->servers == NULL)
         return;
     cur_backend->nservers = 1;
     server_address(c, v, key, &cur_backend->servers[0]);
 }
 
-KEYFN(k_lg_keep) { conf_get_bool(c, v, key, &cur_backend->keep_alive); }
+KEYFN(k_lg_keep) { fpmd_yaml_get_bool(c, v, key, &cur_backend->keep_alive); }
 /* php-fpm's document root, which may be another machine's or container's
  * path: kept as written, not resolved here. */
 KEYFN(k_lg_root)
 {
-    const char *r = conf_scalar(c, v, key);
+    const char *r = fpmd_yaml_scalar(c, v, key);
 
     if (r == NULL)
         return;
     if (r[0] != '/' || strstr(r, "/../") != NULL
         || strcmp(r + strlen(r) - (strlen(r) >= 3 ? 3 : 0), "/..") == 0) {
-        conf_error_at(c, v, "%s: \"%s\" is not an absolute path", key, r);
+        fpmd_yaml_error_at(c, v, "%s: \"%s\" is not an absolute path", key, r);
         return;
     }
-    conf_get_str(c, v, key, &cur_backend->document_root);
+    fpmd_yaml_get_str(c, v, key, &cur_backend->document_root);
 }
 
-static const struct key legacy_keys[] = {
+static const struct fpmd_yaml_key legacy_keys[] = {
     {"fastcgi", k_lg_fastcgi}, {"keep_alive", k_lg_keep},
     {"document_root", k_lg_root},
     {"min", k_b_min}, {"max", k_b_max},
@@ -326,8 +356,8 @@ static const struct key legacy_keys[] = {
 };
 
 static void
-legacy_pool(struct ctx *c, const struct node *k, const struct node *v,
-            const char *name, const char *where)
+legacy_pool(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *k,
+            const struct fpmd_yaml_node *v, const char *name, const char *where)
 {
     cur_backend = new_backend(c, k, name);
     if (cur_backend == NULL)
@@ -339,45 +369,48 @@ legacy_pool(struct ctx *c, const struct node *k, const struct node *v,
     cur_backend->timeout_ms = 60000;
     cur_backend->wait_timeout_ms = 60000;
     cur_backend->max = 0;       /* set below, once keep_alive is known */
-    conf_walk_map(c, v, where, legacy_keys, FPMD_ARRAY_LEN(legacy_keys));
+    fpmd_yaml_walk_map(c, v, where, legacy_keys, FPMD_ARRAY_LEN(legacy_keys));
     /* Kept alive, a connection holds one php-fpm child until it closes:
      * more of them than children would wait unserved in its backlog. One
      * per request, connections beyond the children just wait there. */
     if (cur_backend->max == 0)
         cur_backend->max = cur_backend->keep_alive ? 4 : 64;
-    if (v->type == N_MAP && cur_backend->nservers == 0)
-        conf_error_at(c, v, "%s: needs fastcgi: ADDRESS (php-fpm's listen)",
-                      where);
+    if (v->type == FPMD_YAML_MAP && cur_backend->nservers == 0)
+        fpmd_yaml_error_at(c, v,
+                           "%s: needs fastcgi: ADDRESS (php-fpm's listen)",
+                           where);
     else if (cur_backend->min > cur_backend->max)
-        conf_error_at(c, v, "%s: min (%u) is above max (%u)", where,
-                      cur_backend->min, cur_backend->max);
+        fpmd_yaml_error_at(c, v, "%s: min (%u) is above max (%u)", where,
+                           cur_backend->min, cur_backend->max);
     else if (cur_backend->min > 0 && !cur_backend->keep_alive)
-        conf_error_at(c, v, "%s: min: connections are opened per request "
-                      "unless keep_alive: true (an idle one would hold a "
-                      "php-fpm child)", where);
+        fpmd_yaml_error_at(c, v, "%s: min: connections are opened per request "
+                           "unless keep_alive: true (an idle one would hold a "
+                           "php-fpm child)", where);
 }
 
 /* legacy: {fastcgi: ADDR, ...} is the pool "legacy"; legacy: {NAME:
  * {fastcgi: ADDR, ...}, ...} names several (to: legacy:NAME). */
 void
-conf_k_legacy(struct ctx *c, const struct node *v, const char *key)
+fpmd_conf_read_legacy(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *v,
+                      const char *key)
 {
     char where[64];
 
-    if (v->type != N_MAP) {
-        conf_error_at(c, v, "%s: expected {fastcgi: ADDRESS} or named legacy "
-                      "pools {NAME: {fastcgi: ADDRESS}}", key);
+    if (v->type != FPMD_YAML_MAP) {
+        fpmd_yaml_error_at(c, v,
+                           "%s: expected {fastcgi: ADDRESS} or named legacy "
+                           "pools {NAME: {fastcgi: ADDRESS}}", key);
         return;
     }
     for (size_t i = 0; i + 1 < v->nkids; i += 2) {
-        if (v->kids[i + 1]->type != N_MAP) {
+        if (v->kids[i + 1]->type != FPMD_YAML_MAP) {
             legacy_pool(c, v, v, "legacy", key);
             return;
         }
     }
     for (size_t i = 0; i + 1 < v->nkids; i += 2) {
-        const struct node *k = v->kids[i];
-        const char *name = k->type == N_SCALAR ? k->value : "";
+        const struct fpmd_yaml_node *k = v->kids[i];
+        const char *name = k->type == FPMD_YAML_SCALAR ? k->value : "";
 
         snprintf(where, sizeof(where), "legacy.%.40s", name);
         legacy_pool(c, k, v->kids[i + 1], name, where);

@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf/load.h"
+#include "conf/arena.h"
+#include "conf/load_routes.h"
+#include "conf/yaml_reader.h"
 #include "fpmd/conf.h"
 
 static struct fpmd_conf_route *cur_route;
@@ -79,106 +81,94 @@ static struct fpmd_conf_shim *cur_shim;
 
 KEYFN(k_sh_script)
 {
-    const char *s = conf_scalar(c, v, key);
+    const char *s = fpmd_yaml_scalar(c, v, key);
 
     if (s == NULL)
         return;
     if (s[0] != '/' || strchr(s, '?') != NULL) {
-        conf_error_at(c, v, "routes.match.script: \"%s\" is a path from the "
-                      "document root: \"/api/user.php\"", s);
+        fpmd_yaml_error_at(c, v,
+                           "routes.match.script: \"%s\" is a path from the "
+                           "document root: \"/api/user.php\"", s);
         return;
     }
-    conf_get_str(c, v, key, &cur_shim->script);
+    fpmd_yaml_get_str(c, v, key, &cur_shim->script);
 }
 
 KEYFN(k_sh_prefix)
 {
-    const char *s = conf_scalar(c, v, key);
+    const char *s = fpmd_yaml_scalar(c, v, key);
 
     if (s == NULL)
         return;
     if (s[0] != '/') {
-        conf_error_at(c, v, "routes.match.prefix: \"%s\" must start with /",
-                      s);
+        fpmd_yaml_error_at(c, v,
+                           "routes.match.prefix: \"%s\" must start with /", s);
         return;
     }
-    conf_get_str(c, v, key, &cur_shim->prefix);
+    fpmd_yaml_get_str(c, v, key, &cur_shim->prefix);
 }
 
 KEYFN(k_sh_info)
 {
-    const char *s = conf_scalar(c, v, key);
+    const char *s = fpmd_yaml_scalar(c, v, key);
 
     if (s == NULL)
         return;
     if (!valid_info_pattern(s)) {
-        conf_error_at(c, v, "routes.match.path_info: \"%s\" is not a path "
-                      "pattern (\"/users/{id}\", \"/files/*\")", s);
+        fpmd_yaml_error_at(c, v, "routes.match.path_info: \"%s\" is not a path "
+                           "pattern (\"/users/{id}\", \"/files/*\")", s);
         return;
     }
-    conf_get_str(c, v, key, &cur_shim->path_info);
+    fpmd_yaml_get_str(c, v, key, &cur_shim->path_info);
 }
 
 KEYFN(k_sh_method)
 {
-    const char *s = conf_scalar(c, v, key);
+    const char *s = fpmd_yaml_scalar(c, v, key);
 
     if (s == NULL)
         return;
     if (!valid_methods(s, strlen(s))) {
-        conf_error_at(c, v, "routes.match.method: \"%s\" is not METHOD or "
-                      "METHOD,METHOD (upper case)", s);
+        fpmd_yaml_error_at(c, v, "routes.match.method: \"%s\" is not METHOD or "
+                           "METHOD,METHOD (upper case)", s);
         return;
     }
-    conf_get_str(c, v, key, &cur_route->methods);
+    fpmd_yaml_get_str(c, v, key, &cur_route->methods);
 }
 
 /* A mapping of names to values, into a pair array; NULL after reporting
  * a bad one. */
 static struct fpmd_conf_pair *
-read_pairs(struct ctx *c, const struct node *v, const char *key, size_t *n)
+read_pairs(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *v,
+           const char *key, size_t *n)
 {
     struct fpmd_conf_pair *pairs;
 
     *n = 0;
-    if (v->type != N_MAP || v->nkids == 0) {
-        conf_error_at(c, v, "%s: expected a mapping of names to values",
-                      key);
+    if (v->type != FPMD_YAML_MAP || v->nkids == 0) {
+        fpmd_yaml_error_at(c, v, "%s: expected a mapping of names to values",
+                           key);
         return NULL;
     }
-    pairs = calloc(v->nkids / 2, sizeof(*pairs));
+    pairs = fpmd_conf_alloc(c->arena, v->nkids / 2, sizeof(*pairs));
     if (pairs == NULL)
         return NULL;
     for (size_t i = 0; i + 1 < v->nkids; i += 2) {
-        const char *name = conf_scalar(c, v->kids[i], key);
-        const char *val = conf_scalar(c, v->kids[i + 1], key);
+        const char *name = fpmd_yaml_scalar(c, v->kids[i], key);
+        const char *val = fpmd_yaml_scalar(c, v->kids[i + 1], key);
 
         if (name == NULL || val == NULL)
             continue;
         if (name[0] == '\0') {
-            conf_error_at(c, v->kids[i], "%s: an empty name", key);
+            fpmd_yaml_error_at(c, v->kids[i], "%s: an empty name", key);
             continue;
         }
-        pairs[*n].name = strdup(name);
-        pairs[*n].value = strdup(val);
-        if (pairs[*n].name == NULL || pairs[*n].value == NULL) {
-            free(pairs[*n].name);
-            free(pairs[*n].value);
-            continue;
-        }
-        (*n)++;
+        pairs[*n].name = fpmd_conf_strdup(c->arena, name);
+        pairs[*n].value = fpmd_conf_strdup(c->arena, val);
+        if (pairs[*n].name != NULL && pairs[*n].value != NULL)
+            (*n)++;
     }
     return pairs;
-}
-
-static void
-pairs_free(struct fpmd_conf_pair *pairs, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(pairs[i].name);
-        free(pairs[i].value);
-    }
-    free(pairs);
 }
 
 KEYFN(k_sh_query)
@@ -188,12 +178,12 @@ KEYFN(k_sh_query)
     cur_shim->query = read_pairs(c, v, key, &cur_shim->nquery);
     for (size_t i = 0; i < cur_shim->nquery; i++) {
         if (cur_shim->query[i].value[0] == '\0')
-            conf_error_at(c, v, "routes.match.query: %s: an empty value "
-                          "(\"*\" matches any)", cur_shim->query[i].name);
+            fpmd_yaml_error_at(c, v, "routes.match.query: %s: an empty value "
+                               "(\"*\" matches any)", cur_shim->query[i].name);
     }
 }
 
-static const struct key shim_keys[] = {
+static const struct fpmd_yaml_key shim_keys[] = {
     {"script", k_sh_script}, {"prefix", k_sh_prefix},
     {"path_info", k_sh_info}, {"method", k_sh_method},
     {"query", k_sh_query},
@@ -202,7 +192,7 @@ static const struct key shim_keys[] = {
 /* How a shim shows in messages, --routes and the status page:
  * "/api/user.php?action=show", "/blog/" "*" + " path_info=/{id}". */
 static char *
-shim_label(const struct fpmd_conf_shim *sh)
+shim_label(struct fpmd_conf_arena *a, const struct fpmd_conf_shim *sh)
 {
     size_t len = 64;
     char *buf, *p;
@@ -211,7 +201,7 @@ shim_label(const struct fpmd_conf_shim *sh)
     len += sh->path_info ? strlen(sh->path_info) : 0;
     for (size_t i = 0; i < sh->nquery; i++)
         len += strlen(sh->query[i].name) + strlen(sh->query[i].value) + 2;
-    buf = malloc(len);
+    buf = fpmd_conf_alloc(a, len, 1);
     if (buf == NULL)
         return NULL;
     p = buf + sprintf(buf, "%s%s", sh->script ? sh->script : sh->prefix,
@@ -224,40 +214,29 @@ shim_label(const struct fpmd_conf_shim *sh)
     return buf;
 }
 
-static void
-shim_free(struct fpmd_conf_shim *sh)
-{
-    if (sh == NULL)
-        return;
-    free(sh->script);
-    free(sh->prefix);
-    free(sh->path_info);
-    pairs_free(sh->query, sh->nquery);
-    free(sh);
-}
-
 /* match: {script: /api/user.php, method: GET, query: {action: show}}. */
 static void
-match_shim(struct ctx *c, const struct node *v)
+match_shim(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *v)
 {
     unsigned nerrors = c->nerrors;
 
     if (cur_route->shim != NULL)
         return;
-    cur_shim = calloc(1, sizeof(*cur_shim));
+    cur_shim = fpmd_conf_alloc(c->arena, 1, sizeof(*cur_shim));
     if (cur_shim == NULL)
         return;
     cur_route->shim = cur_shim;
-    conf_walk_map(c, v, "routes.match", shim_keys, FPMD_ARRAY_LEN(shim_keys));
+    fpmd_yaml_walk_map(c, v, "routes.match", shim_keys,
+                       FPMD_ARRAY_LEN(shim_keys));
     if (c->nerrors != nerrors)
         return;
     if ((cur_shim->script == NULL) == (cur_shim->prefix == NULL)) {
-        conf_error_at(c, v, "routes.match: a shim needs script: or prefix: "
-                      "(one of them)");
+        fpmd_yaml_error_at(c, v,
+                           "routes.match: a shim needs script: or prefix: "
+                           "(one of them)");
         return;
     }
-    free(cur_route->path);
-    cur_route->path = shim_label(cur_shim);
+    cur_route->path = shim_label(c->arena, cur_shim);
 }
 
 KEYFN(k_r_match)
@@ -267,21 +246,23 @@ KEYFN(k_r_match)
 
     cur_route->pos.line = v->line;
     cur_route->pos.column = v->column;
-    if (v->type == N_MAP) {
+    if (v->type == FPMD_YAML_MAP) {
         match_shim(c, v);
         return;
     }
-    if ((m = conf_scalar(c, v, key)) == NULL)
+    if ((m = fpmd_yaml_scalar(c, v, key)) == NULL)
         return;
     sp = strchr(m, ' ');
     if (sp != NULL) {
         if (!valid_methods(m, (size_t) (sp - m))) {
-            conf_error_at(c, v,
-                          "routes.match: \"%s\" is not \"METHOD[,METHOD] "
-                          "/path\" or \"/path\" (methods in upper case)", m);
+            fpmd_yaml_error_at(c, v,
+                               "routes.match: \"%s\" is not \"METHOD[,METHOD] "
+                               "/path\" or \"/path\" (methods in upper case)",
+                               m);
             return;
         }
-        cur_route->methods = strndup(m, (size_t) (sp - m));
+        cur_route->methods = fpmd_conf_strndup(c->arena, m,
+                                               (size_t) (sp - m));
         while (*sp == ' ')
             sp++;
         m = sp;
@@ -289,35 +270,36 @@ KEYFN(k_r_match)
     if (strcmp(m, "*") == 0)
         m = "/*";       /* everything no other route takes */
     if (m[0] != '/' || strchr(m, ' ') != NULL) {
-        conf_error_at(c, v,
-                      "routes.match: path \"%s\" must start with / and have "
-                      "no spaces", m);
+        fpmd_yaml_error_at(c, v,
+                           "routes.match: path \"%s\" must start with / "
+                           "and have no spaces", m);
         return;
     }
-    free(cur_route->path);
-    cur_route->path = strdup(m);
+    cur_route->path = fpmd_conf_strdup(c->arena, m);
 }
 
-KEYFN(k_r_handler) { conf_get_str(c, v, key, &cur_route->handler); }
+KEYFN(k_r_handler) { fpmd_yaml_get_str(c, v, key, &cur_route->handler); }
 
 /* to: legacy[:NAME] sends the route's requests, unchanged, to a legacy
  * pool; to: 404 (or another 4xx/5xx) answers that status and nothing
  * else. */
 KEYFN(k_r_to)
 {
-    const char *to = conf_scalar(c, v, key);
+    const char *to = fpmd_yaml_scalar(c, v, key);
     char *end;
     long st;
 
     if (to == NULL)
         return;
     if (cur_route->handler != NULL) {
-        conf_error_at(c, v, "routes: a route has handler: or to:, not both");
+        fpmd_yaml_error_at(c, v,
+                           "routes: a route has handler: or to:, not both");
         return;
     }
     if (strcmp(to, "legacy") == 0 || strncmp(to, "legacy:", 7) == 0) {
-        cur_route->legacy = strdup(to[6] == ':' ? to + 7 : "legacy");
-        cur_route->handler = strdup("legacy");
+        cur_route->legacy = fpmd_conf_strdup(c->arena,
+                                             to[6] == ':' ? to + 7 : "legacy");
+        cur_route->handler = fpmd_conf_strdup(c->arena, "legacy");
         return;
     }
     errno = 0;
@@ -325,19 +307,20 @@ KEYFN(k_r_to)
     if (isdigit((unsigned char) to[0]) && *end == '\0' && errno == 0
         && st >= 400 && st <= 599) {
         cur_route->to_status = (int) st;
-        cur_route->handler = strdup("answer_status");
+        cur_route->handler = fpmd_conf_strdup(c->arena, "answer_status");
         return;
     }
-    conf_error_at(c, v, "routes.to: \"%s\" is not legacy, legacy:NAME or a "
-                  "status from 400 to 599", to);
+    fpmd_yaml_error_at(c, v,
+                       "routes.to: \"%s\" is not legacy, legacy:NAME or a "
+                       "status from 400 to 599", to);
 }
 
 /* "10%", "10", "12.5%": a share in 1/100 %, 0 to 10000. */
 static void
-get_percent(struct ctx *c, const struct node *v, const char *key,
-            unsigned *out)
+get_percent(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *v,
+            const char *key, unsigned *out)
 {
-    const char *s = conf_scalar(c, v, key);
+    const char *s = fpmd_yaml_scalar(c, v, key);
     unsigned whole = 0, frac = 0, digits = 0;
     const char *p;
 
@@ -352,8 +335,8 @@ get_percent(struct ctx *c, const struct node *v, const char *key,
         frac *= 10;
     if (p == s || (*p == '%' ? p[1] != '\0' : *p != '\0')
         || whole * 100 + frac > 10000) {
-        conf_error_at(c, v, "%s: \"%s\" is not a percentage from 0%% to "
-                      "100%%", key, s);
+        fpmd_yaml_error_at(c, v, "%s: \"%s\" is not a percentage from 0%% to "
+                           "100%%", key, s);
         return;
     }
     *out = whole * 100 + frac;
@@ -362,52 +345,54 @@ get_percent(struct ctx *c, const struct node *v, const char *key,
 static struct fpmd_conf_shadow *cur_shadow;
 static struct fpmd_conf_canary *cur_canary;
 
-KEYFN(k_sw_legacy) { conf_get_str(c, v, key, &cur_shadow->legacy); }
+KEYFN(k_sw_legacy) { fpmd_yaml_get_str(c, v, key, &cur_shadow->legacy); }
 KEYFN(k_sw_methods)
 {
-    const char *s = conf_scalar(c, v, key);
+    const char *s = fpmd_yaml_scalar(c, v, key);
 
     if (s == NULL)
         return;
     if (!valid_methods(s, strlen(s))) {
-        conf_error_at(c, v, "%s: \"%s\" is not METHOD or METHOD,METHOD "
-                      "(upper case)", key, s);
+        fpmd_yaml_error_at(c, v, "%s: \"%s\" is not METHOD or METHOD,METHOD "
+                           "(upper case)", key, s);
         return;
     }
-    conf_get_str(c, v, key, &cur_shadow->methods);
+    fpmd_yaml_get_str(c, v, key, &cur_shadow->methods);
 }
 KEYFN(k_sw_ignore)
 {
-    if (v->type != N_SEQ) {
-        conf_error_at(c, v, "%s: expected a list of JSON fields", key);
+    if (v->type != FPMD_YAML_SEQ) {
+        fpmd_yaml_error_at(c, v, "%s: expected a list of JSON fields", key);
         return;
     }
     if (cur_shadow->ignore != NULL)
         return;
-    cur_shadow->ignore = calloc(v->nkids + 1, sizeof(char *));
+    cur_shadow->ignore = fpmd_conf_alloc(c->arena, v->nkids + 1,
+                                         sizeof(char *));
     if (cur_shadow->ignore == NULL)
         return;
     for (size_t i = 0; i < v->nkids; i++) {
-        const char *f = conf_scalar(c, v->kids[i], key);
+        const char *f = fpmd_yaml_scalar(c, v->kids[i], key);
 
         if (f == NULL)
             continue;
         if (f[0] == '\0' || f[0] == '.' || f[strlen(f) - 1] == '.'
             || strstr(f, "..") != NULL) {
-            conf_error_at(c, v->kids[i], "%s: \"%s\" is not a field path "
-                          "(\"meta.generated_at\")", key, f);
+            fpmd_yaml_error_at(c, v->kids[i], "%s: \"%s\" is not a field path "
+                               "(\"meta.generated_at\")", key, f);
             continue;
         }
-        cur_shadow->ignore[cur_shadow->nignore++] = strdup(f);
+        cur_shadow->ignore[cur_shadow->nignore++] =
+            fpmd_conf_strdup(c->arena, f);
     }
 }
-KEYFN(k_sw_max_body) { conf_get_size(c, v, key, &cur_shadow->max_body); }
+KEYFN(k_sw_max_body) { fpmd_yaml_get_size(c, v, key, &cur_shadow->max_body); }
 KEYFN(k_sw_in_flight)
 {
-    conf_get_uint(c, v, key, 1, 100000, &cur_shadow->max_in_flight);
+    fpmd_yaml_get_uint(c, v, key, 1, 100000, &cur_shadow->max_in_flight);
 }
 
-static const struct key shadow_keys[] = {
+static const struct fpmd_yaml_key shadow_keys[] = {
     {"legacy", k_sw_legacy}, {"methods", k_sw_methods},
     {"ignore", k_sw_ignore}, {"max_body", k_sw_max_body},
     {"max_in_flight", k_sw_in_flight},
@@ -421,41 +406,44 @@ KEYFN(k_r_shadow)
 
     if (cur_route->shadow != NULL)
         return;
-    if (v->type == N_SCALAR) {
-        conf_get_bool(c, v, key, &on);
+    if (v->type == FPMD_YAML_SCALAR) {
+        fpmd_yaml_get_bool(c, v, key, &on);
         if (!on)
             return;
     }
-    cur_shadow = calloc(1, sizeof(*cur_shadow));
+    cur_shadow = fpmd_conf_alloc(c->arena, 1, sizeof(*cur_shadow));
     if (cur_shadow == NULL)
         return;
     cur_shadow->max_body = 1024 * 1024;
     cur_shadow->max_in_flight = 16;
     cur_route->shadow = cur_shadow;
-    if (v->type != N_SCALAR)
-        conf_walk_map(c, v, "routes.shadow", shadow_keys,
-                      FPMD_ARRAY_LEN(shadow_keys));
+    if (v->type != FPMD_YAML_SCALAR)
+        fpmd_yaml_walk_map(c, v, "routes.shadow", shadow_keys,
+                           FPMD_ARRAY_LEN(shadow_keys));
     if (cur_shadow->legacy == NULL)
-        cur_shadow->legacy = strdup("legacy");
+        cur_shadow->legacy = fpmd_conf_strdup(c->arena, "legacy");
     if (cur_shadow->methods == NULL)
-        cur_shadow->methods = strdup("GET,HEAD");
+        cur_shadow->methods = fpmd_conf_strdup(c->arena, "GET,HEAD");
 }
 
-KEYFN(k_cn_legacy) { conf_get_str(c, v, key, &cur_canary->legacy); }
+KEYFN(k_cn_legacy) { fpmd_yaml_get_str(c, v, key, &cur_canary->legacy); }
 KEYFN(k_cn_percent) { get_percent(c, v, key, &cur_canary->percent_x100); }
 KEYFN(k_cn_errors) { get_percent(c, v, key, &cur_canary->max_error_x100); }
-KEYFN(k_cn_p99) { conf_get_duration(c, v, key, &cur_canary->max_p99_ms); }
+KEYFN(k_cn_p99) { fpmd_yaml_get_duration(c, v, key, &cur_canary->max_p99_ms); }
 KEYFN(k_cn_min)
 {
-    conf_get_uint(c, v, key, 1, 1000000, &cur_canary->min_requests);
+    fpmd_yaml_get_uint(c, v, key, 1, 1000000, &cur_canary->min_requests);
 }
-KEYFN(k_cn_window) { conf_get_duration(c, v, key, &cur_canary->window_ms); }
+KEYFN(k_cn_window)
+{
+    fpmd_yaml_get_duration(c, v, key, &cur_canary->window_ms);
+}
 KEYFN(k_cn_cooldown)
 {
-    conf_get_duration(c, v, key, &cur_canary->cooldown_ms);
+    fpmd_yaml_get_duration(c, v, key, &cur_canary->cooldown_ms);
 }
 
-static const struct key canary_keys[] = {
+static const struct fpmd_yaml_key canary_keys[] = {
     {"legacy", k_cn_legacy}, {"percent", k_cn_percent},
     {"max_error_rate", k_cn_errors}, {"max_p99", k_cn_p99},
     {"min_requests", k_cn_min}, {"window", k_cn_window},
@@ -468,7 +456,7 @@ KEYFN(k_r_canary)
 {
     if (cur_route->canary != NULL)
         return;
-    cur_canary = calloc(1, sizeof(*cur_canary));
+    cur_canary = fpmd_conf_alloc(c->arena, 1, sizeof(*cur_canary));
     if (cur_canary == NULL)
         return;
     cur_canary->percent_x100 = 10001;
@@ -477,18 +465,18 @@ KEYFN(k_r_canary)
     cur_canary->window_ms = 10000;
     cur_canary->cooldown_ms = 60000;
     cur_route->canary = cur_canary;
-    if (v->type == N_SCALAR)
+    if (v->type == FPMD_YAML_SCALAR)
         get_percent(c, v, key, &cur_canary->percent_x100);
     else
-        conf_walk_map(c, v, "routes.canary", canary_keys,
-                      FPMD_ARRAY_LEN(canary_keys));
-    if (cur_canary->percent_x100 > 10000 && v->type != N_SCALAR)
-        conf_error_at(c, v, "routes.canary: needs percent: N%%");
+        fpmd_yaml_walk_map(c, v, "routes.canary", canary_keys,
+                           FPMD_ARRAY_LEN(canary_keys));
+    if (cur_canary->percent_x100 > 10000 && v->type != FPMD_YAML_SCALAR)
+        fpmd_yaml_error_at(c, v, "routes.canary: needs percent: N%%");
     if (cur_canary->window_ms == 0 || cur_canary->cooldown_ms == 0)
-        conf_error_at(c, v, "routes.canary: window and cooldown must be "
-                      "above 0");
+        fpmd_yaml_error_at(c, v, "routes.canary: window and cooldown must be "
+                           "above 0");
     if (cur_canary->legacy == NULL)
-        cur_canary->legacy = strdup("legacy");
+        cur_canary->legacy = fpmd_conf_strdup(c->arena, "legacy");
 }
 
 /* params: CGI params a legacy route adds to (or overrides in) what goes
@@ -501,157 +489,160 @@ KEYFN(k_r_params)
 }
 
 static char *
-resolve_path(const struct ctx *c, const char *path)
+resolve_path(const struct fpmd_yaml_ctx *c, const char *path)
 {
-    char *joined = conf_relative(c, path), *real;
+    char *joined = fpmd_yaml_relative(c, path);
+    char real[PATH_MAX];
 
-    if (joined == NULL)
+    if (joined == NULL || realpath(joined, real) == NULL)
         return NULL;
-    real = realpath(joined, NULL);
-    free(joined);
-    return real;
+    return fpmd_conf_strdup(c->arena, real);
 }
 
 KEYFN(k_st_root)
 {
-    char *root = NULL;
+    const char *root = fpmd_yaml_scalar(c, v, key);
 
-    conf_get_str(c, v, key, &root);
-    if (root == NULL)
+    if (root == NULL || fpmd_yaml_is_null(v))
         return;
-    free(cur_route->static_files->root);
     /* Resolved once, relative to the config file's directory, so the
      * containment check compares real paths whatever the cwd is later. */
     cur_route->static_files->root = resolve_path(c, root);
     if (cur_route->static_files->root == NULL)
-        conf_error_at(c, v, "%s: \"%s\": %s", key, root, strerror(errno));
-    free(root);
+        fpmd_yaml_error_at(c, v, "%s: \"%s\": %s", key, root, strerror(errno));
 }
-KEYFN(k_st_index) { conf_get_str(c, v, key, &cur_route->static_files->index); }
+KEYFN(k_st_index)
+{
+    fpmd_yaml_get_str(c, v, key, &cur_route->static_files->index);
+}
 KEYFN(k_st_follow)
 {
-    conf_get_bool(c, v, key, &cur_route->static_files->follow_symlinks);
+    fpmd_yaml_get_bool(c, v, key, &cur_route->static_files->follow_symlinks);
 }
 KEYFN(k_st_deny)
 {
     struct fpmd_conf_static *st = cur_route->static_files;
 
-    if (v->type != N_SEQ) {
-        conf_error_at(c, v, "%s: expected a list of extensions", key);
+    if (v->type != FPMD_YAML_SEQ) {
+        fpmd_yaml_error_at(c, v, "%s: expected a list of extensions", key);
         return;
     }
-    for (size_t i = 0; i < st->ndeny_ext; i++)
-        free(st->deny_ext[i]);
-    free(st->deny_ext);
     st->ndeny_ext = 0;
-    st->deny_ext = calloc(v->nkids ? v->nkids : 1, sizeof(*st->deny_ext));
+    st->deny_ext = fpmd_conf_alloc(c->arena, v->nkids ? v->nkids : 1,
+                                   sizeof(*st->deny_ext));
     if (st->deny_ext == NULL)
         return;
     for (size_t i = 0; i < v->nkids; i++) {
-        const char *e = conf_scalar(c, v->kids[i], key);
+        const char *e = fpmd_yaml_scalar(c, v->kids[i], key);
 
         if (e == NULL)
             continue;
         if (e[0] != '.' || e[1] == '\0' || strchr(e, '/') != NULL) {
-            conf_error_at(c, v->kids[i], "%s: \"%s\" is not an extension like "
-                          "\".php\"", key, e);
+            fpmd_yaml_error_at(c, v->kids[i],
+                               "%s: \"%s\" is not an extension like "
+                               "\".php\"", key, e);
             continue;
         }
-        st->deny_ext[st->ndeny_ext++] = strdup(e);
+        st->deny_ext[st->ndeny_ext++] = fpmd_conf_strdup(c->arena, e);
     }
 }
 
-static const struct key static_keys[] = {
+static const struct fpmd_yaml_key static_keys[] = {
     {"root", k_st_root}, {"index", k_st_index},
     {"follow_symlinks", k_st_follow}, {"deny_extensions", k_st_deny},
 };
 
 KEYFN(k_r_static)
 {
-    struct fpmd_conf_static *st = calloc(1, sizeof(*st));
+    struct fpmd_conf_static *st;
     unsigned nerrors = c->nerrors;
 
-    if (st == NULL || cur_route->static_files != NULL) {
-        free(st);
+    if (cur_route->static_files != NULL)
         return;
-    }
-    st->deny_ext = calloc(1, sizeof(*st->deny_ext));
-    if (st->deny_ext != NULL && (st->deny_ext[0] = strdup(".php")) != NULL)
+    st = fpmd_conf_alloc(c->arena, 1, sizeof(*st));
+    if (st == NULL)
+        return;
+    st->deny_ext = fpmd_conf_alloc(c->arena, 1, sizeof(*st->deny_ext));
+    if (st->deny_ext != NULL
+        && (st->deny_ext[0] = fpmd_conf_strdup(c->arena, ".php")) != NULL)
         st->ndeny_ext = 1;
 
     cur_route->static_files = st;
-    conf_walk_map(c, v, "routes.static", static_keys,
-                  FPMD_ARRAY_LEN(static_keys));
-    if (v->type == N_MAP && st->root == NULL && c->nerrors == nerrors)
-        conf_error_at(c, v, "routes.static: needs root: DIR");
+    fpmd_yaml_walk_map(c, v, "routes.static", static_keys,
+                       FPMD_ARRAY_LEN(static_keys));
+    if (v->type == FPMD_YAML_MAP && st->root == NULL && c->nerrors == nerrors)
+        fpmd_yaml_error_at(c, v, "routes.static: needs root: DIR");
 }
 
-static const struct key route_keys[] = {
+static const struct fpmd_yaml_key route_keys[] = {
     {"match", k_r_match}, {"handler", k_r_handler}, {"static", k_r_static},
     {"to", k_r_to}, {"params", k_r_params}, {"shadow", k_r_shadow},
     {"canary", k_r_canary},
 };
 
 void
-conf_k_routes(struct ctx *c, const struct node *v, const char *key)
+fpmd_conf_read_routes(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *v,
+                      const char *key)
 {
     struct fpmd_conf *conf = c->conf;
 
-    conf->routes = conf_list_items(c, v, key, "routes", sizeof(*conf->routes));
+    conf->routes =
+        fpmd_yaml_list_items(c, v, key, "routes", sizeof(*conf->routes));
     if (conf->routes == NULL)
         return;
     for (size_t i = 0; i < v->nkids; i++) {
-        const struct node *item = v->kids[i];
+        const struct fpmd_yaml_node *item = v->kids[i];
 
         cur_route = &conf->routes[conf->nroutes++];
-        conf_set_pos(&cur_route->pos, c, item);
-        conf_walk_map(c, item, "routes", route_keys,
-                      FPMD_ARRAY_LEN(route_keys));
-        if (item->type != N_MAP)
+        fpmd_yaml_set_pos(&cur_route->pos, c, item);
+        fpmd_yaml_walk_map(c, item, "routes", route_keys,
+                           FPMD_ARRAY_LEN(route_keys));
+        if (item->type != FPMD_YAML_MAP)
             continue;
         if (cur_route->path == NULL && cur_route->shim == NULL)
-            conf_error_at(c, item,
-                          "routes: each route needs match: \"[METHOD] "
-                          "/path\" or match: {script: ...}");
+            fpmd_yaml_error_at(c, item,
+                               "routes: each route needs match: \"[METHOD] "
+                               "/path\" or match: {script: ...}");
         if (cur_route->params != NULL && cur_route->legacy == NULL
             && cur_route->canary == NULL && cur_route->shadow == NULL)
-            conf_error_at(c, item, "routes: params: is for routes that "
-                          "reach legacy (to: legacy, shadow:, canary:)");
+            fpmd_yaml_error_at(c, item, "routes: params: is for routes that "
+                               "reach legacy (to: legacy, shadow:, canary:)");
         if ((cur_route->shadow != NULL || cur_route->canary != NULL)
             && (cur_route->legacy != NULL || cur_route->to_status != 0
                 || cur_route->static_files != NULL))
-            conf_error_at(c, item, "routes: shadow: and canary: are for "
-                          "routes with handler: NAME");
+            fpmd_yaml_error_at(c, item, "routes: shadow: and canary: are for "
+                               "routes with handler: NAME");
         if (cur_route->static_files != NULL && cur_route->shim != NULL) {
-            conf_error_at(c, item, "routes: a static: route matches a "
-                          "path prefix, not a shim");
+            fpmd_yaml_error_at(c, item, "routes: a static: route matches a "
+                               "path prefix, not a shim");
         } else if (cur_route->static_files != NULL) {
             size_t len = cur_route->path ? strlen(cur_route->path) : 0;
 
             if (cur_route->handler != NULL)
-                conf_error_at(c, item,
-                              "routes: a route has handler: or static:, "
-                              "not both");
+                fpmd_yaml_error_at(c, item,
+                                   "routes: a route has handler: or static:, "
+                                   "not both");
             else if (len > 0 && (len < 2
                                  || strcmp(cur_route->path + len - 2, "/*")
                                      != 0))
-                conf_error_at(c, item,
-                              "routes: a static: route matches a prefix: "
-                              "\"GET /assets/*\"");
+                fpmd_yaml_error_at(c, item,
+                                   "routes: a static: route matches a prefix: "
+                                   "\"GET /assets/*\"");
             else
-                cur_route->handler = strdup("static");
+                cur_route->handler = fpmd_conf_strdup(c->arena, "static");
             if (cur_route->methods == NULL)
-                cur_route->methods = strdup("GET,HEAD");
+                cur_route->methods = fpmd_conf_strdup(c->arena, "GET,HEAD");
         } else if (cur_route->handler == NULL) {
-            conf_error_at(c, item, "routes: each route needs handler: NAME, "
-                          "to: legacy or static: {root: DIR}");
+            fpmd_yaml_error_at(c, item,
+                               "routes: each route needs handler: NAME, "
+                               "to: legacy or static: {root: DIR}");
         }
     }
 }
 
 static void
-check_legacy_pool(struct ctx *c, const struct node *at, const char *what,
-                  const char *name)
+check_legacy_pool(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *at,
+                  const char *what, const char *name)
 {
     const struct fpmd_conf *conf = c->conf;
     size_t j;
@@ -661,25 +652,27 @@ check_legacy_pool(struct ctx *c, const struct node *at, const char *what,
             break;
     }
     if (j == conf->nbackends)
-        conf_error_at(c, at, "routes: %s: no such legacy pool \"%s\" "
-                      "(legacy: {fastcgi: ADDRESS} is the pool legacy; "
-                      "legacy: {NAME: {fastcgi: ADDRESS}} names one)", what,
-                      name);
+        fpmd_yaml_error_at(c, at,
+                           "routes: %s: no such legacy pool \"%s\" "
+                           "(legacy: {fastcgi: ADDRESS} is the pool legacy; "
+                           "legacy: {NAME: {fastcgi: ADDRESS}} names one)",
+                           what, name);
     else if (conf->backends[j].driver != FPMD_DRIVER_FASTCGI)
-        conf_error_at(c, at, "routes: %s: pool \"%s\" is not a legacy "
-                      "(FastCGI) pool", what, name);
+        fpmd_yaml_error_at(c, at, "routes: %s: pool \"%s\" is not a legacy "
+                           "(FastCGI) pool", what, name);
 }
 
 /* Once legacy: is read too (it may come after routes:): each route that
  * reaches legacy names a legacy pool. */
 void
-conf_check_routes(struct ctx *c)
+fpmd_conf_check_routes(struct fpmd_yaml_ctx *c)
 {
     const struct fpmd_conf *conf = c->conf;
 
     for (size_t i = 0; i < conf->nroutes; i++) {
         const struct fpmd_conf_route *r = &conf->routes[i];
-        struct node at = {.line = r->pos.line, .column = r->pos.column};
+        struct fpmd_yaml_node at = {.line = r->pos.line,
+                                    .column = r->pos.column};
 
         if (r->legacy != NULL)
             check_legacy_pool(c, &at, "to: legacy", r->legacy);
@@ -689,42 +682,3 @@ conf_check_routes(struct ctx *c)
             check_legacy_pool(c, &at, "canary", r->canary->legacy);
     }
 }
-
-void
-conf_routes_free(struct fpmd_conf *conf)
-{
-    for (size_t i = 0; i < conf->nroutes; i++) {
-        struct fpmd_conf_route *r = &conf->routes[i];
-
-        free(r->methods);
-        free(r->path);
-        free(r->handler);
-        free(r->legacy);
-        shim_free(r->shim);
-        if (r->shadow != NULL) {
-            for (size_t j = 0; j < r->shadow->nignore; j++)
-                free(r->shadow->ignore[j]);
-            free(r->shadow->ignore);
-            free(r->shadow->legacy);
-            free(r->shadow->methods);
-            free(r->shadow);
-        }
-        if (r->canary != NULL) {
-            free(r->canary->legacy);
-            free(r->canary);
-        }
-        pairs_free(r->params, r->nparams);
-        if (r->static_files != NULL) {
-            struct fpmd_conf_static *st = r->static_files;
-
-            for (size_t j = 0; j < st->ndeny_ext; j++)
-                free(st->deny_ext[j]);
-            free(st->deny_ext);
-            free(st->root);
-            free(st->index);
-            free(st);
-        }
-    }
-    free(conf->routes);
-}
-

@@ -2,7 +2,8 @@
 /* The daemon's configuration as plain data. conf/ fills it from YAML (or
  * the embedded default); fpmd/ only reads it. One fpmd_conf is owned by the
  * master for a generation and inherited read-only by that generation's
- * workers; fpmd_conf_free() releases everything it points to. */
+ * workers. Everything a loaded config points to lives in its arena, and
+ * fpmd_conf_free() releases it all at once. */
 #ifndef FPMD_CONF_H
 #define FPMD_CONF_H
 
@@ -10,6 +11,15 @@
 #include <stdint.h>
 
 #include "fpmd/common.h"
+
+struct fpmd_conf_chunk;
+
+/* Where a loaded config's strings and arrays live (conf/arena.c): taken
+ * piece by piece while loading, freed together. Empty in a config set up
+ * by hand with fpmd_conf_defaults(). */
+struct fpmd_conf_arena {
+    struct fpmd_conf_chunk *chunks;
+};
 
 enum fpmd_listen_proto {
     FPMD_PROTO_FASTCGI = 0,
@@ -255,9 +265,12 @@ struct fpmd_conf {
 
     struct fpmd_conf_backend *backends;
     size_t nbackends;
+
+    struct fpmd_conf_arena arena;   /* what the pointers above point into */
 };
 
-/* Fills *conf with every default above. Allocates nothing. */
+/* Fills *conf with every default above, its arena empty. Allocates
+ * nothing. */
 void fpmd_conf_defaults(struct fpmd_conf *conf);
 
 /* Loads YAML from a file (path) or, when path is NULL, the embedded default
@@ -271,6 +284,7 @@ struct fpmd_conf *fpmd_conf_load_buffer(const char *name, const char *text,
                                         size_t len, char *errbuf,
                                         size_t errlen);
 
+/* Frees a loaded config: its arena, then the struct. */
 void fpmd_conf_free(struct fpmd_conf *conf);
 
 /* "10s", "250ms", "2m", "1h", bare number = seconds (php-fpm's habit).

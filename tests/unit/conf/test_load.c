@@ -582,6 +582,36 @@ conf_shims_named_legacy_pools_and_to_status(void **state)
     fpmd_conf_free(c);
 }
 
+static void
+conf_reads_allowed_clients(void **state)
+{
+    struct fpmd_conf *c;
+
+    (void) state;
+    c = load("listen:\n"
+             "  - fastcgi: 127.0.0.1:9000\n"
+             "    allowed_clients: \" 10.0.0.1,,::1 ,\"\n"
+             "  - fastcgi: 127.0.0.1:9001\n"
+             "    allowed_clients: [10.0.0.2, \"::2\"]\n"
+             "  - fastcgi: 127.0.0.1:9002\n    allowed_clients: []\n"
+             "  - fastcgi: 127.0.0.1:9003\n    allowed_clients: \"\"\n");
+    if (c == NULL)
+        fail_msg("%s", err);
+    assert_string_equal(c->listen[0].allowed_clients[0], "10.0.0.1");
+    assert_string_equal(c->listen[0].allowed_clients[1], "::1");
+    assert_null(c->listen[0].allowed_clients[2]);
+    assert_string_equal(c->listen[1].allowed_clients[0], "10.0.0.2");
+    assert_string_equal(c->listen[1].allowed_clients[1], "::2");
+    assert_null(c->listen[1].allowed_clients[2]);
+    assert_null(c->listen[2].allowed_clients);
+    assert_null(c->listen[3].allowed_clients);
+    fpmd_conf_free(c);
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:1\n"
+                 "    allowed_clients: {a: b}\n",
+                 "t.yaml:3:22: allowed_clients: expected a list of IP "
+                 "addresses");
+}
+
 int
 main(void)
 {
@@ -597,6 +627,7 @@ main(void)
         cmocka_unit_test(conf_documented_example_loads),
         cmocka_unit_test(conf_reads_static_routes_modules_and_body_limits),
         cmocka_unit_test(conf_reads_pools),
+        cmocka_unit_test(conf_reads_allowed_clients),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
