@@ -27,7 +27,13 @@ KEYFN(k_pool) { fpmd_yaml_get_str(c, v, key, &c->conf->pool_name); }
 KEYFN(k_user) { fpmd_yaml_get_str(c, v, key, &c->conf->user); }
 KEYFN(k_group) { fpmd_yaml_get_str(c, v, key, &c->conf->group); }
 KEYFN(k_pid) { fpmd_yaml_get_str(c, v, key, &c->conf->pid_file); }
-KEYFN(k_daemonize) { fpmd_yaml_get_bool(c, v, key, &c->conf->daemonize); }
+KEYFN(k_daemonize)
+{
+    bool on = c->conf->daemonize == 1;
+
+    fpmd_yaml_get_bool(c, v, key, &on);
+    c->conf->daemonize = on;
+}
 KEYFN(k_er_threshold)
 {
     fpmd_yaml_get_uint(c, v, key, 0, 1000000,

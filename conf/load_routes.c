@@ -402,7 +402,7 @@ static const struct fpmd_yaml_key shadow_keys[] = {
  * max_in_flight:}. */
 KEYFN(k_r_shadow)
 {
-    int on = 1;
+    bool on = true;
 
     if (cur_route->shadow != NULL)
         return;

@@ -333,7 +333,7 @@ fpmd_yaml_get_uint(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *n,
 
 void
 fpmd_yaml_get_bool(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *n,
-                   const char *key, int *out)
+                   const char *key, bool *out)
 {
     static const char *const yes[] = {"true", "yes", "on", "True", "Yes",
                                       "On", "TRUE", "YES", "ON"};
@@ -345,11 +345,11 @@ fpmd_yaml_get_bool(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *n,
         return;
     for (size_t i = 0; i < FPMD_ARRAY_LEN(yes); i++) {
         if (strcmp(v, yes[i]) == 0) {
-            *out = 1;
+            *out = true;
             return;
         }
         if (strcmp(v, no[i]) == 0) {
-            *out = 0;
+            *out = false;
             return;
         }
     }

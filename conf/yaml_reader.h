@@ -74,7 +74,7 @@ void fpmd_yaml_get_uint(struct fpmd_yaml_ctx *c,
                         unsigned min, unsigned max, unsigned *out);
 void fpmd_yaml_get_bool(struct fpmd_yaml_ctx *c,
                         const struct fpmd_yaml_node *n, const char *key,
-                        int *out);
+                        bool *out);
 void fpmd_yaml_get_size(struct fpmd_yaml_ctx *c,
                         const struct fpmd_yaml_node *n, const char *key,
                         size_t *out);

@@ -63,7 +63,7 @@ struct fpmd_conf_listen {
 struct fpmd_conf_static {
     char *root;             /* realpath()ed at load */
     char *index;            /* served for a directory; NULL: none */
-    int follow_symlinks;    /* 0: a symlink leading out of root is 403 */
+    bool follow_symlinks;   /* false: a symlink leading out of root is 403 */
     char **deny_ext;        /* never served: [".php"] */
     size_t ndeny_ext;
 };
@@ -177,9 +177,9 @@ struct fpmd_conf_backend {
     uint64_t timeout_ms;        /* one call, send to reply; 1s */
     uint64_t idle_timeout_ms;   /* idle above min is closed; 60s, 0: never */
     uint64_t max_lifetime_ms;   /* reconnect after; 1h, 0: never */
-    int shard;                  /* redis: keys hashed across primaries */
+    bool shard;                 /* redis: keys hashed across primaries */
     unsigned threads;           /* mongo: driver threads per worker; 4 */
-    int keep_alive;             /* legacy: FCGI_KEEP_CONN; 1 */
+    bool keep_alive;            /* legacy: FCGI_KEEP_CONN; true */
     char *document_root;        /* legacy: for requests without
                                  * SCRIPT_FILENAME (standalone HTTP);
                                  * NULL: none */
