@@ -287,7 +287,7 @@ KEYFN(k_pm_mode)
                            "ondemand", m);
 }
 
-static int pm_has_start, pm_has_min, pm_has_max;
+static bool pm_has_start;
 
 KEYFN(k_pm_max_children)
 {
@@ -295,17 +295,15 @@ KEYFN(k_pm_max_children)
 }
 KEYFN(k_pm_start)
 {
-    pm_has_start = 1;
+    pm_has_start = true;
     fpmd_yaml_get_uint(c, v, key, 1, 100000, &c->conf->pm.start_servers);
 }
 KEYFN(k_pm_min_spare)
 {
-    pm_has_min = 1;
     fpmd_yaml_get_uint(c, v, key, 1, 100000, &c->conf->pm.min_spare_servers);
 }
 KEYFN(k_pm_max_spare)
 {
-    pm_has_max = 1;
     fpmd_yaml_get_uint(c, v, key, 1, 100000, &c->conf->pm.max_spare_servers);
 }
 KEYFN(k_pm_spawn_rate)
@@ -372,7 +370,7 @@ check_pm(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *at)
 
 KEYFN(k_pm)
 {
-    pm_has_start = pm_has_min = pm_has_max = 0;
+    pm_has_start = false;
     fpmd_yaml_walk_map(c, v, "pm", pm_keys, FPMD_ARRAY_LEN(pm_keys));
     if (v->type == FPMD_YAML_MAP)
         check_pm(c, v);
@@ -571,11 +569,18 @@ KEYFN(k_modules)
         return;
     for (size_t i = 0; i < v->nkids; i++) {
         const char *path = fpmd_yaml_scalar(c, v->kids[i], key);
+        char *full;
 
         if (path == NULL)
             continue;
+        full = fpmd_yaml_relative(c, path);
+        /* a NULL path would make dlopen() hand back the program itself */
+        if (full == NULL) {
+            fpmd_yaml_error_at(c, v->kids[i], "%s: path too long", key);
+            continue;
+        }
         fpmd_yaml_set_pos(&conf->modules[conf->nmodules].pos, c, v->kids[i]);
-        conf->modules[conf->nmodules++].path = fpmd_yaml_relative(c, path);
+        conf->modules[conf->nmodules++].path = full;
     }
 }
 

@@ -322,6 +322,21 @@ conf_reads_static_routes_modules_and_body_limits(void **state)
                  "t.yaml:3:10: modules: expected a list of module paths");
 }
 
+/* A relative module path past PATH_MAX is refused at its entry: a NULL
+ * path would make dlopen() load the program itself. */
+static void
+conf_refuses_a_module_path_too_long(void **state)
+{
+    static char text[8192];
+    size_t n;
+
+    (void) state;
+    n = (size_t) snprintf(text, sizeof(text), "modules:\n  - ");
+    memset(text + n, 'm', 5000);
+    strcpy(text + n + 5000, ".so\n");
+    expect_error(text, "t.yaml:2:5: modules: path too long");
+}
+
 static void
 conf_reads_pools(void **state)
 {
@@ -618,6 +633,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(conf_shims_named_legacy_pools_and_to_status),
         cmocka_unit_test(conf_embedded_default_loads),
+        cmocka_unit_test(conf_refuses_a_module_path_too_long),
         cmocka_unit_test(conf_reads_every_section),
         cmocka_unit_test(conf_reports_unknown_keys_and_bad_values_with_positions),
         cmocka_unit_test(conf_applies_php_fpm_dynamic_checks),
