@@ -356,10 +356,16 @@ static bool
 valid_host(const char *s, size_t n)
 {
     static const char reg_extra[] = "-._~!$&'()*+,;=";
-    int literal = n > 0 && s[0] == '[';
-    const char *end = s + n, *start = s + literal;
+    int literal;
+    const char *end, *start;
     char ip[INET6_ADDRSTRLEN];
     struct in6_addr addr;
+
+    if (n == 0)
+        return true;        /* and s may be NULL: an empty value's buffer */
+    literal = s[0] == '[';
+    end = s + n;
+    start = s + literal;
 
     for (s = start; s < end && *s != (literal ? ']' : ':'); s++) {
         unsigned char ch = (unsigned char) *s;

@@ -9,15 +9,6 @@
 
 #include "fpmd/conf.h"
 
-void
-fpmd_assert_fail(const char *expr, const char *file, int line)
-{
-    (void) expr;
-    (void) file;
-    (void) line;
-    abort();
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int

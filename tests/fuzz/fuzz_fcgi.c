@@ -15,15 +15,6 @@
 
 #include "fpmd/fcgi.h"
 
-void
-fpmd_assert_fail(const char *expr, const char *file, int line)
-{
-    (void) expr;
-    (void) file;
-    (void) line;
-    abort();
-}
-
 struct state {
     struct evbuffer *params;
     struct evbuffer *out;

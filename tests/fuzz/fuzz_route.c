@@ -16,15 +16,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-void
-fpmd_assert_fail(const char *expr, const char *file, int line)
-{
-    (void) expr;
-    (void) file;
-    (void) line;
-    abort();
-}
-
 FPMD_HANDLER(fuzz_shim)
 {
     (void) req;

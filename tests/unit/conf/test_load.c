@@ -14,13 +14,6 @@
 
 #include "fpmd/conf.h"
 
-void
-fpmd_assert_fail(const char *expr, const char *file, int line)
-{
-    fail_msg("assertion %s failed at %s:%d", expr, file, line);
-    abort();
-}
-
 static char err[8192];
 
 static struct fpmd_conf *

@@ -12,13 +12,6 @@
 
 #include "fpmd/access_log.h"
 
-void
-fpmd_assert_fail(const char *expr, const char *file, int line)
-{
-    fail_msg("assertion %s failed at %s:%d", expr, file, line);
-    abort();
-}
-
 static const char *
 param(void *ctx, const char *name)
 {

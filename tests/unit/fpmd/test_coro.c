@@ -17,13 +17,6 @@
 
 #include "fpmd/coro.h"
 
-void
-fpmd_assert_fail(const char *expr, const char *file, int line)
-{
-    fail_msg("assertion %s failed at %s:%d", expr, file, line);
-    abort();
-}
-
 static void
 count_up(void *arg)
 {

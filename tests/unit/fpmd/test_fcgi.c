@@ -17,13 +17,6 @@
 
 #include "fpmd/fcgi.h"
 
-void
-fpmd_assert_fail(const char *expr, const char *file, int line)
-{
-    fail_msg("assertion %s failed at %s:%d", expr, file, line);
-    abort();
-}
-
 /* Every callback appends a line to the trace; streamed content is merged
  * per record so traces compare equal however the input was split. */
 struct trace {

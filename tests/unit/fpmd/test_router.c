@@ -16,13 +16,6 @@
 #include "fpmd/conf.h"
 #include "fpmd/router.h"
 
-void
-fpmd_assert_fail(const char *expr, const char *file, int line)
-{
-    fail_msg("assertion %s failed at %s:%d", expr, file, line);
-    abort();
-}
-
 FPMD_ROUTE(users, "GET,POST", "/users")
 {
     (void) req;

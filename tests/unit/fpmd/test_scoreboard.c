@@ -15,13 +15,6 @@
 #include "fpmd/common.h"
 #include "fpmd/scoreboard.h"
 
-void
-fpmd_assert_fail(const char *expr, const char *file, int line)
-{
-    fail_msg("assertion %s failed at %s:%d", expr, file, line);
-    abort();
-}
-
 static void
 scoreboard_read_sanitizes_a_garbage_slot(void **state)
 {

@@ -17,13 +17,6 @@
 #include "fpmd/fcgi.h"
 #include "pools/fcgi_response.h"
 
-void
-fpmd_assert_fail(const char *expr, const char *file, int line)
-{
-    fail_msg("assertion %s failed at %s:%d", expr, file, line);
-    abort();
-}
-
 struct seen {
     char out[256], err[64];
     size_t nout, nerr;
