@@ -19,6 +19,7 @@
 #include "fpmd/arena.h"
 #include "fpmd/clock.h"
 #include "fpmd/conn.h"
+#include "fpmd/event_alloc.h"
 #include "fpmd/fcgi_conn.h"
 #include "fpmd/http_conn.h"
 #include "fpmd/log.h"
@@ -324,6 +325,7 @@ fpmd_worker_main(const struct fpmd_conf *conf,
         fpmd_log(FPMD_LOG_ALERT, "worker %d: %s", (int) getpid(), err);
         return 78;
     }
+    fpmd_event_alloc_install();
     fpmd_process.base = event_base_new();
     fpmd_process.conf = conf;
     fpmd_process.sb = sb;

@@ -493,9 +493,13 @@ def test_worker_memory_returns_after_a_flood(tmpdir_path, servers):
     peak = rss_kb()
     for s in socks:
         s.close()
-    wait_for(lambda: rss_kb() < idle + 8000, 10,
-             "memory back near idle (idle %d kB, peak %d kB, now %d kB)"
-             % (idle, peak, rss_kb()))
+    # libevent's record for each descriptor number stays (event_alloc.c
+    # keeps those few pages together); the rest goes back.
+    try:
+        wait_for(lambda: rss_kb() < idle + 4000, 10, "memory back near idle")
+    except TimeoutError:
+        pytest.fail("memory not back near idle: idle %d kB, peak %d kB, "
+                    "after %d kB" % (idle, peak, rss_kb()))
     assert hello_http(hport)
 
 
