@@ -89,10 +89,6 @@ def wait_backend(hport, name, ready, timeout=10):
                              % (name, seen[0] if seen else None)) from None
 
 
-def settle():
-    time.sleep(1.2)     # workers publish pool counts once a second
-
-
 # Connections come back within the pool's connect back-off (at most
 # 0.5 s) of a server's return; the bound leaves room for a loaded machine.
 RECOVERY = 2.0
