@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import (FPMD_TEST_BIN, NGINX_BIN, Fpmd, base_conf,
-                      can_connect, children_of, free_port, http_request, need,
+                      can_connect, children_of, free_port, need, status_json,
                       wait_for)
 
 
@@ -64,15 +64,72 @@ def many_clients(hport, clients, rounds, ask):
 
 
 def backend(hport, name):
-    _, _, body = http_request(hport, "GET", "/status?json")
-    for b in json.loads(body).get("backends", []):
+    for b in status_json(hport, full=False).get("backends", []):
         if b["name"] == name:
             return b
     return None
 
 
-def settle():
-    time.sleep(1.2)     # workers publish pool counts once a second
+def wait_backend(hport, name, ready, timeout=10):
+    """The backend's status row once ready(row) holds. Workers publish
+    their pool counts once a second, so a row read at once may show the
+    state before what the test just did: ready should hold only after it
+    (a counter that moved, say), and may name the state the test expects
+    as a whole, which then has to come within timeout."""
+    seen = []
+
+    def look():
+        b = backend(hport, name)
+        seen[:] = [b]
+        return b if b is not None and ready(b) else None
+    try:
+        return wait_for(look, timeout, "backend %s" % name)
+    except TimeoutError:
+        raise AssertionError("backend %s never got there; last seen: %r"
+                             % (name, seen[0] if seen else None)) from None
+
+
+# Connections come back within the pool's connect back-off (at most
+# 0.5 s) of a server's return; the bound leaves room for a loaded machine.
+RECOVERY = 2.0
+
+
+def restart_under_load(server, ask, threads=4):
+    """Calls ask() -> status from several threads while server is stopped
+    and started again: waits for answers before the stop, for failures
+    while it is down, and for a dozen calls started RECOVERY s after it
+    came back. Returns [(start, seconds, status)] and that moment."""
+    stop, results = threading.Event(), []
+
+    def load():
+        while not stop.is_set():
+            t0 = time.time()
+            try:
+                status = ask()
+            except (OSError, ValueError):
+                status = -1
+            results.append((t0, time.time() - t0, status))
+
+    workers = [threading.Thread(target=load) for _ in range(threads)]
+    for t in workers:
+        t.start()
+    try:
+        wait_for(lambda: sum(r[2] == 200 for r in results) >= 10, 10,
+                 "answers before the stop")
+        server.stop()
+        down = time.time()
+        wait_for(lambda: any(r[0] > down and r[2] != 200
+                             for r in list(results)), 10,
+                 "calls failing while the server is down")
+        server.start()
+        back = time.time()
+        wait_for(lambda: sum(r[0] > back + RECOVERY for r in list(results))
+                 >= 12, 30, "calls after the recovery")
+    finally:
+        stop.set()
+        for t in workers:
+            t.join()
+    return results, back
 
 
 @pytest.fixture(autouse=True)

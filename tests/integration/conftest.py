@@ -6,7 +6,9 @@ log when a test fails. A missing server binary skips locally and fails in
 CI (CI=true)."""
 
 import http.client
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -16,6 +18,8 @@ import textwrap
 import time
 
 import pytest
+
+import fcgi_client
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FPMD_BIN = os.environ.get("FPMD_BIN", os.path.join(TOP, "fpmd", "fpmd"))
@@ -110,10 +114,19 @@ class Fpmd:
                                      env=dict(os.environ, **(env or {})),
                                      preexec_fn=preexec)
         if wait_address is not None:
-            wait_for(lambda: can_connect(wait_address) or self.proc.poll()
-                     is not None, 15, "fpmd to listen")
-            assert self.proc.poll() is None, self.logs()
+            # every listener, not only the one named: the master opens
+            # them one after another, a unix socket after the TCP port
+            for address in [wait_address] + self.unix_sockets():
+                wait_for(lambda: can_connect(address) or self.proc.poll()
+                         is not None, 15, "fpmd to listen on %r" % (address,))
+                assert self.proc.poll() is None, self.logs()
         return self
+
+    def unix_sockets(self):
+        """The unix socket paths its config listens on."""
+        with open(self.conf) as f:
+            return re.findall(r"^\s*- (?:fastcgi|http): (/\S+)\s*$", f.read(),
+                              re.M)
 
     @property
     def pid(self):
@@ -152,6 +165,15 @@ class Fpmd:
 
     def logs(self):
         return "---- fpmd logs (%s)\n%s" % (self.dir, self.log_text())
+
+    def wait_log(self, pattern, count=1, timeout=10):
+        """Waits until the regular expression pattern matches count times
+        in the logs (lines are ^...$); returns the matches."""
+        def found():
+            m = list(re.finditer(pattern, self.log_text(), re.M))
+            return m if len(m) >= count else None
+        return wait_for(found, timeout, "%d log line(s) matching %r"
+                        % (count, pattern))
 
 
 NGINX_CONF = """
@@ -288,6 +310,34 @@ def http_request(port, method, path, body=None, headers=None, timeout=30):
         return r.status, r.getheaders(), r.read()
     finally:
         conn.close()
+
+
+def status_json(address, full=True):
+    """The daemon's status page as JSON (with its per-process rows when
+    full): over HTTP when address is a port number, else over FastCGI at
+    a (host, port) pair or a unix socket path."""
+    uri = "/status?json" + ("&full" if full else "")
+    if isinstance(address, int):
+        code, _, body = http_request(address, "GET", uri)
+    else:
+        code, _, body = fcgi_client.request(address, uri=uri).split()
+    assert code == 200, body
+    return json.loads(body)
+
+
+def open_connections(address):
+    """Connections the workers hold open, leaving out the status request's
+    own (the per-process "connections" are counted as they open and
+    close, not once a second)."""
+    rows = status_json(address)["processes"]
+    return sum(p["connections"] for p in rows) - 1
+
+
+def wait_taken(address, n=1, timeout=10):
+    """Waits until the workers hold n connections besides the status
+    request's: a request sent whole on them is in a worker's hands."""
+    return wait_for(lambda: open_connections(address) >= n, timeout,
+                    "%d connection(s) taken by a worker" % n)
 
 
 @pytest.fixture

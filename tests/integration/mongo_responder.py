@@ -12,9 +12,10 @@ driver sends for the calls fpmd makes, and keeps documents in memory.
   filter, inclusion projection, sort, limit), insert, update ($set),
   delete, aggregate (count_documents' $match + $group).
 - Faults, by collection name: "stall" holds the reply STALL seconds
-  (default 3), "close" sends half a reply and closes the connection.
+  (default 6), "close" sends half a reply and closes the connection.
 
-Usage: mongo_responder.py PORT; prints "ready" once listening."""
+Usage: mongo_responder.py PORT; prints "ready" once listening, and
+"stalling" as a stalled reply starts."""
 
 import socketserver
 import struct
@@ -22,7 +23,7 @@ import sys
 import threading
 import time
 
-STALL = 3.0
+STALL = 6.0
 
 
 class ObjectId(bytes):
@@ -145,6 +146,7 @@ def command(body, docs_section, db):
     name = next(iter(body))
     coll = body[name] if isinstance(body[name], str) else None
     if coll == "stall":
+        print("stalling", flush=True)
         time.sleep(STALL)
     lname = name.lower()
     ns = "%s.%s" % (db, coll)

@@ -2,6 +2,7 @@
 """FastCGI protocol cases against the real daemon over raw sockets, plus
 libfcgi's cgi-fcgi as an independent client."""
 
+import fcntl
 import hashlib
 import json
 import os
@@ -9,12 +10,14 @@ import resource
 import socket
 import struct
 import subprocess
+import termios
 import time
 
 import pytest
 
 import fcgi_client as fc
-from conftest import Fpmd, base_conf, can_connect, free_port, wait_for
+from conftest import (Fpmd, base_conf, free_port, open_connections, wait_for,
+                      wait_taken)
 
 
 @pytest.fixture
@@ -143,13 +146,14 @@ def test_params_straddling_records_and_long_lengths(daemon):
 def test_abort_gets_exactly_one_end_request(daemon):
     _, addr, _ = daemon
     c = fc.Conn(addr)
-    c.send(fc.request_bytes(1, fc.cgi_params(uri="/probe?sleep_ms=5000"),
+    c.send(fc.request_bytes(1, fc.cgi_params(uri="/probe?sleep_ms=30000"),
                             keep_conn=True))
-    time.sleep(0.2)
+    wait_taken(addr)
     t0 = time.time()
     c.send(fc.record(fc.ABORT_REQUEST, 1))
-    (r,) = c.wait([1], deadline=3)
-    assert time.time() - t0 < 2
+    (r,) = c.wait([1], deadline=15)
+    # ended by the abort, not by the handler's 30 s
+    assert time.time() - t0 < 10
     assert r.end_count == 1
     # the connection still works and nothing more came for id 1
     c.send(fc.request_bytes(2, fc.cgi_params(uri="/hello"), keep_conn=True))
@@ -191,7 +195,7 @@ def test_malformed_input_closes_only_that_connection(daemon, bad):
     other.send(fc.begin(1, flags=fc.KEEP_CONN))
     c = fc.Conn(addr)
     c.send(bad)
-    assert c.is_closed(3)
+    assert c.is_closed(10)
     # the half-sent request on the other connection completes normally
     params = fc.encode_pairs(fc.cgi_params(uri="/hello").items())
     other.send(fc.stream(fc.PARAMS, 1, params) + fc.record(fc.STDIN, 1))
@@ -227,8 +231,9 @@ def test_header_read_timeout_closes_a_silent_connection(daemon):
     c = fc.Conn(addr)
     c.send(fc.begin(1))
     t0 = time.time()
-    assert c.is_closed(5)
-    assert 0.5 < time.time() - t0 < 4
+    assert c.is_closed(15)
+    # header_read is 1 s, counted from the connection's start
+    assert 0.5 < time.time() - t0 < 6
 
 
 def test_idle_keep_conn_connection_is_closed_after_keepalive(daemon):
@@ -237,8 +242,9 @@ def test_idle_keep_conn_connection_is_closed_after_keepalive(daemon):
     c.send(fc.request_bytes(1, fc.cgi_params(), keep_conn=True))
     c.wait([1])
     t0 = time.time()
-    assert c.is_closed(6)
-    assert 1.5 < time.time() - t0 < 5
+    assert c.is_closed(15)
+    # keepalive is 2 s
+    assert 1.5 < time.time() - t0 < 8
 
 
 def test_stdout_records_are_padded_and_bounded(daemon):
@@ -308,7 +314,7 @@ def test_a_thousand_sleeping_requests_on_one_worker(tmpdir_path, servers):
     # one after another they would take 200 s: the bound proves they ran
     # concurrently; the figure itself is printed, not asserted
     print("1000 x sleep_ms=200 on one worker: %.3f s" % elapsed)
-    assert elapsed < 10, elapsed
+    assert elapsed < 30, elapsed
     assert len(fpmd.workers()) == 1
 
 
@@ -329,7 +335,15 @@ def test_slow_reader_gets_backpressure_not_buffering(daemon):
     c = fc.Conn(addr)
     c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
     c.send(fc.request_bytes(1, fc.cgi_params(uri="/probe?size=%d" % size)))
-    time.sleep(1.0)
+
+    def unread():
+        return struct.unpack("i", fcntl.ioctl(c.sock, termios.FIONREAD,
+                                              b"\0\0\0\0"))[0]
+    # the answer has filled this socket's small receive buffer
+    wait_for(lambda: unread() >= 32768, 10, "a full receive buffer")
+    # a worker that buffered the answer instead of waiting would be
+    # growing now: give it the time to show
+    time.sleep(0.5)
     # the handler is parked on a full socket: the worker holds at most its
     # high-water mark, not the 32 MiB answer
     grown = max(rss_kib(p) - before[p] for p in fpmd.workers())
@@ -348,10 +362,5 @@ def test_connections_are_released_after_async_answers(daemon):
         r = fc.request(addr, uri="/probe?sleep_ms=20&i=%d" % i)
         assert body_of(r)[0] == 200
 
-    def open_connections():
-        status, _, body = body_of(fc.request(addr, uri="/status?json&full"))
-        procs = json.loads(body)["processes"]
-        # the status request's own connection is the only one left
-        return sum(p["connections"] for p in procs) == 1
-
-    wait_for(open_connections, 5, "connections released")
+    wait_for(lambda: open_connections(addr) == 0, 10,
+             "connections released")

@@ -389,7 +389,7 @@ def run_streamed(args, block, repeat):
         peak = max(peak, hwm or 0)
         if after and hwm:
             sampled.set()
-        time.sleep(0.005)
+        time.sleep(0.005)       # the sampling interval
     for t in threads:
         t.join()
     proc.wait(60)

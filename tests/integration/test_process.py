@@ -17,7 +17,8 @@ import pytest
 
 import fcgi_client as fc
 from conftest import (FPMD_BIN, FPMD_TEST_BIN, Fpmd, Nginx, alive, base_conf,
-                      can_connect, free_port, http_request, need, wait_for)
+                      can_connect, free_port, need, status_json, wait_for,
+                      wait_taken)
 
 
 BASE_PM = """pm:
@@ -46,12 +47,6 @@ def probe(addr, uri="/probe"):
     r = fc.request(addr, uri=uri)
     status, _, body = r.split()
     return status, body
-
-
-def status_json(addr):
-    status, body = probe(addr, "/status?json&full")
-    assert status == 200
-    return json.loads(body)
 
 
 def wait_workers(f, n, timeout=10):
@@ -101,7 +96,8 @@ def test_kill_under_load_fails_only_requests_in_flight(tmpdir_path, servers):
     threads = [threading.Thread(target=client) for _ in range(8)]
     for t in threads:
         t.start()
-    time.sleep(0.2)
+    # the load is on: answers are coming back, and a worker holds some
+    wait_for(lambda: len(results) >= 8, 10, "answers under load")
     victim = f.workers()[0]
     os.kill(victim, signal.SIGKILL)
     for t in threads:
@@ -149,8 +145,9 @@ def test_ondemand_spawns_on_connection_and_reaps_idle(tmpdir_path, servers):
   process_idle_timeout: 1s
 """)
     # the harness's connect to see the socket makes the first spawn
-    wait_for(lambda: len(f.workers()) == 1, 5, "spawn on connect")
+    wait_for(lambda: len(f.workers()) == 1, 10, "spawn on connect")
     wait_for(lambda: f.workers() == [], 6, "idle worker reaped")
+    # nothing to wait for: this checks that no worker comes unasked
     time.sleep(0.3)
     assert f.workers() == []
     assert probe(addr, "/hello")[1] == b"hello world\n"
@@ -179,7 +176,7 @@ def test_bad_config_on_reload_keeps_serving(tmpdir_path, servers):
     with open(f.conf, "a") as fh:
         fh.write("pm:\n  mode: stattic\n")
     f.signal(signal.SIGUSR2)
-    wait_for(lambda: "reload failed" in f.log_text(), 5, "reload failure")
+    wait_for(lambda: "reload failed" in f.log_text(), 10, "reload failure")
     assert re.search(r"fpmd\.yaml:\d+:\d+", f.log_text())
     assert probe(addr, "/hello")[1] == b"hello world\n"
     assert sorted(f.workers()) == sorted(old)
@@ -219,18 +216,32 @@ def test_reloads_under_load_through_nginx_drop_nothing(tmpdir_path, servers):
 
     threads = [threading.Thread(target=client, args=(nginx.ports[v],))
                for v in Nginx.VARIANTS for _ in range(2)]
+    def answered(n):
+        """Waits for n more good answers than there are now."""
+        with lock:
+            goal = results["ok"] + n
+        wait_for(lambda: results["ok"] >= goal or results["bad"], 10,
+                 "%d more answers" % n)
+
     for t in threads:
         t.start()
-    for _ in range(10):
-        time.sleep(0.3)
-        f.signal(signal.SIGUSR2)
-    time.sleep(0.5)
-    stop.set()
-    for t in threads:
-        t.join()
+    try:
+        for i in range(1, 11):
+            answered(10)
+            old = f.workers()
+            f.signal(signal.SIGUSR2)
+            # each reload done, old workers gone, before the next one
+            f.wait_log(r"configuration reloaded", i)
+            wait_for(lambda: not set(old) & set(f.workers()), 10,
+                     "old workers gone")
+        answered(20)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
     assert results["bad"] == []
     assert results["ok"] > 100
-    assert f.log_text().count("configuration reloaded") >= 5
+    assert f.log_text().count("configuration reloaded") == 10
 
 
 def test_sigquit_finishes_requests_in_flight(tmpdir_path, servers):
@@ -238,7 +249,7 @@ def test_sigquit_finishes_requests_in_flight(tmpdir_path, servers):
     wait_workers(f, 2)
     c = fc.Conn(addr)
     c.send(fc.request_bytes(1, fc.cgi_params(uri="/probe?sleep_ms=800")))
-    time.sleep(0.2)
+    wait_taken(addr)
     f.signal(signal.SIGQUIT)
     (r,) = c.wait([1])
     assert r.split()[0] == 200
@@ -250,12 +261,13 @@ def test_sigterm_stops_fast(tmpdir_path, servers):
     f, addr = start(tmpdir_path, servers)
     kids = wait_workers(f, 2)
     c = fc.Conn(addr)
-    c.send(fc.request_bytes(1, fc.cgi_params(uri="/probe?sleep_ms=10000")))
-    time.sleep(0.2)
+    c.send(fc.request_bytes(1, fc.cgi_params(uri="/probe?sleep_ms=30000")))
+    wait_taken(addr)
     t0 = time.time()
     f.signal(signal.SIGTERM)
-    assert f.proc.wait(5) == 0
-    assert time.time() - t0 < 3
+    assert f.proc.wait(15) == 0
+    # workers get 1 s before SIGKILL; the request would take 30 s
+    assert time.time() - t0 < 5
     assert not any(alive(k) for k in kids)
 
 
@@ -269,11 +281,11 @@ def test_usr1_reopens_logs(tmpdir_path, servers):
     os.rename(access, access + ".1")
     os.rename(f.error_log, f.error_log + ".1")
     f.signal(signal.SIGUSR1)
-    wait_for(lambda: os.path.exists(f.error_log), 5, "error log reopened")
-    time.sleep(0.3)
-    probe(addr, "/hello")
-    wait_for(lambda: os.path.exists(access) and os.path.getsize(access) > 0,
-             5, "access log reopened")
+    wait_for(lambda: os.path.exists(f.error_log), 10, "error log reopened")
+    # the master forwards the signal: a worker's line lands in the old file
+    # until that worker has reopened, so ask until one reaches the new one
+    wait_for(lambda: probe(addr, "/hello")[0] == 200 and os.path.exists(
+        access) and os.path.getsize(access) > 0, 10, "access log reopened")
     line = open(access).read()
     assert re.match(r'127\.0\.0\.1 - .* "GET /hello" 200', line), line
 
@@ -285,7 +297,7 @@ def test_max_requests_recycles_between_requests(tmpdir_path, servers):
     first = wait_workers(f, 1)
     statuses = [probe(addr, "/hello")[0] for _ in range(12)]
     assert statuses == [200] * 12
-    wait_for(lambda: f.workers() and f.workers() != first, 5, "recycled")
+    wait_for(lambda: f.workers() and f.workers() != first, 10, "recycled")
 
 
 def test_request_terminate_timeout_answers_504_and_frees_capacity(
@@ -294,9 +306,10 @@ def test_request_terminate_timeout_answers_504_and_frees_capacity(
         timeouts: { request_terminate: 1s, slowlog: 300ms }
     """, children=1)
     t0 = time.time()
-    status, _ = probe(addr, "/probe?sleep_ms=5000")
+    status, _ = probe(addr, "/probe?sleep_ms=30000")
     assert status == 504
-    assert time.time() - t0 < 3
+    # cut at 1 s, not let run its 30 s
+    assert 0.9 < time.time() - t0 < 10
     log = f.log_text()
     assert "route 'probe'" in log and "execution timed out" in log
     assert "executing too slow" in log
@@ -331,10 +344,10 @@ def test_allowed_clients_drops_other_peers(tmpdir_path, servers):
     f.start(("127.0.0.1", port))
     c = fc.Conn(("127.0.0.1", port))
     c.send(fc.request_bytes(1, fc.cgi_params()))
-    assert c.is_closed(3)
+    assert c.is_closed(10)
     assert c.responses == {}
     wait_for(lambda: "Connection disallowed: IP address '127.0.0.1'"
-             in f.log_text(), 3, "log line")
+             in f.log_text(), 10, "log line")
     # unix sockets are always allowed
     r = fc.request(os.path.join(tmpdir_path, "a.sock"))
     assert r.split()[2] == b"hello world\n"
@@ -395,7 +408,7 @@ def test_daemonize_with_pid_file(tmpdir_path):
     pid = int(open(pidfile).read())
     try:
         assert alive(pid)
-        wait_for(lambda: can_connect(("127.0.0.1", port)), 5, "listen")
+        wait_for(lambda: can_connect(("127.0.0.1", port)), 10, "listen")
         r = fc.request(("127.0.0.1", port))
         assert r.split()[2] == b"hello world\n"
     finally:
@@ -413,10 +426,12 @@ def test_crash_loop_backs_off(tmpdir_path, servers):
     f = Fpmd(tmpdir_path, text)
     servers.append(f)
     f.start(("127.0.0.1", port))
-    time.sleep(3)
+    # the delay doubles from 0.1 s with each failure in a row: wait until
+    # it has reached 1.6 s (about 1.5 s of a crash loop)
+    f.wait_log(r"children keep dying at start \(\d+ in a row\); next spawn "
+               r"in ([2-9]|1\.[6-9]|\d\d+)", timeout=30)
     started = f.log_text().count("started")
     assert started < 30, started
-    assert "keep dying at start" in f.log_text()
 
 
 def longest_empty(counts):
@@ -444,7 +459,7 @@ def test_killed_workers_come_back_at_once(tmpdir_path, servers, victims):
     def sample():
         while not done.is_set():
             counts.append((time.monotonic(), len(live_workers(f))))
-            time.sleep(0.005)
+            time.sleep(0.005)       # the sampling interval
 
     def ask():
         while not done.is_set():
@@ -454,7 +469,7 @@ def test_killed_workers_come_back_at_once(tmpdir_path, servers, victims):
             except Exception:       # cut short by a kill
                 ok = False
             answers.append((ok, t0, time.monotonic()))
-            time.sleep(0.05)
+            time.sleep(0.05)        # a steady trickle of requests
 
     threads = [threading.Thread(target=sample), threading.Thread(target=ask)]
     for t in threads:
@@ -468,10 +483,10 @@ def test_killed_workers_come_back_at_once(tmpdir_path, servers, victims):
         for p in live:
             os.kill(p, signal.SIGKILL)
         kills.append((t0, time.monotonic(), len(live)))
-        time.sleep(0.2)
+        time.sleep(0.2)     # the kill rate: young victims, again and again
     stopped = time.monotonic()
     try:
-        wait_for(lambda: len(live_workers(f)) == 2, 1.0, "2 workers again")
+        wait_for(lambda: len(live_workers(f)) == 2, 2.0, "2 workers again")
         back = time.monotonic() - stopped
     finally:
         done.set()
@@ -489,15 +504,16 @@ def test_killed_workers_come_back_at_once(tmpdir_path, servers, victims):
     assert "keep dying at start" not in f.log_text()
     # empty only between a reap and the fork after it (milliseconds; the
     # sampling adds its own), and full most of the time: a back-off would
-    # leave the pool short for seconds
-    assert empty <= 0.2, empty
+    # leave the pool short for seconds (0.4 s at the third kill in a row,
+    # then 0.8, 1.6, 3.2)
+    assert empty <= 0.35, empty
     assert full >= 0.5, full
     # The only requests that may fail are those in flight when a kill was
     # sent (a worker had accepted them); the rest, even one sent while no
     # worker was alive, wait in the listen queue and get their answer.
     assert all(any(t0 <= k1 and k0 <= t1 for k0, k1, _ in kills)
                for t0, t1 in failed), (failed, kills)
-    assert slowest < 0.5, slowest
+    assert slowest < 1.0, slowest
 
 
 def cgroup_mounts():
@@ -604,7 +620,7 @@ def test_oom_kill_is_logged_as_such(tmpdir_path, servers):
         line = wait_for(lambda: re.search(
             r"WARNING: \[pool www\] child (\d+) was killed by the OOM killer "
             r"\(SIGKILL\) after [\d.]+ seconds from start; lower "
-            r"pm.max_children or memory use", f.log_text()), 5, "OOM line")
+            r"pm.max_children or memory use", f.log_text()), 10, "OOM line")
         assert int(line.group(1)) in workers
         assert "child %s exited on signal 9" % line.group(1) \
             not in f.log_text()
@@ -612,7 +628,7 @@ def test_oom_kill_is_logged_as_such(tmpdir_path, servers):
         victim = wait_workers(f, 2)[0]
         os.kill(victim, signal.SIGKILL)
         wait_for(lambda: re.search(r"child %d exited on signal 9 \(SIGKILL\)"
-                                   % victim, f.log_text()), 5, "kill line")
+                                   % victim, f.log_text()), 10, "kill line")
         assert "child %d was killed by the OOM" % victim not in f.log_text()
         assert probe(addr, "/hello")[1] == b"hello world\n"
     finally:
@@ -632,11 +648,9 @@ def test_emergency_restart_threshold_reloads(tmpdir_path, servers):
     for _ in range(2):
         w = wait_workers(f, 2)
         os.kill(w[0], signal.SIGSEGV)
-        wait_for(lambda: w[0] not in f.workers(), 5, "worker died")
-        time.sleep(1.2)       # past the crash-loop window
-    wait_for(lambda: "failed processes threshold" in f.log_text(), 5,
-             "emergency restart")
-    wait_for(lambda: "configuration reloaded" in f.log_text(), 5, "reload")
+        wait_for(lambda: w[0] not in f.workers(), 10, "worker died")
+    f.wait_log("failed processes threshold")
+    f.wait_log("configuration reloaded")
     assert probe(addr, "/hello")[1] == b"hello world\n"
 
 
@@ -664,11 +678,12 @@ def test_process_control_timeout_bounds_a_graceful_stop(tmpdir_path,
     wait_workers(f, 2)
     c = fc.Conn(addr)
     c.send(fc.request_bytes(1, fc.cgi_params(uri="/probe?sleep_ms=30000")))
-    time.sleep(0.2)
+    wait_taken(addr)
     t0 = time.time()
     f.signal(signal.SIGQUIT)
-    assert f.proc.wait(10) == 0
-    assert time.time() - t0 < 5
+    assert f.proc.wait(20) == 0
+    # ended at the 1 s bound, not after the request's 30 s
+    assert 0.9 < time.time() - t0 < 10
     assert "still running after process_control_timeout" in f.log_text()
     c.close()
 
