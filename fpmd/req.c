@@ -77,8 +77,10 @@ fpmd_req_new(const struct fpmd_req_ops *ops, void *conn, uint16_t id)
     req->headers_tail = &req->headers;
     req->method = req->path = req->uri = "";
     req->query = req->remote_addr = "";
-    fpmd_arena_init(&req->arena, fpmd_process.conf ? fpmd_process.conf->limits.params
-                                                   + 16 * 1024 * 1024 : 0);
+    fpmd_arena_init(&req->arena,
+                    fpmd_process.conf != NULL
+                        ? fpmd_process.conf->limits.params + 16 * 1024 * 1024
+                        : 0);
     event_assign(&req->wake_ev, fpmd_process.base, -1, 0, on_wake, req);
     req->params_raw = evbuffer_new();
     if (req->params_raw == NULL) {

@@ -130,8 +130,8 @@ route_row(const struct fpmd_req *req)
     if (req->match.route == NULL || (cr = req->match.route->conf) == NULL)
         return NULL;
     i = (size_t) (cr - fpmd_process.conf->routes);
-    return i < fpmd_process.conf->nroutes && i < FPMD_SB_ROUTES ? &fpmd_process.routes->r[i]
-                                                      : NULL;
+    return i < fpmd_process.conf->nroutes && i < FPMD_SB_ROUTES
+               ? &fpmd_process.routes->r[i] : NULL;
 }
 
 
@@ -262,11 +262,22 @@ route_name(const struct fpmd_req *req)
                                     : "-";
 }
 
+/* php-fpm's wording, so that what watches its log keeps matching. */
+static void
+log_overrun(const struct fpmd_req *req, const char *what, uint64_t ms,
+            const char *action)
+{
+    fpmd_log(FPMD_LOG_WARNING, "[pool %s] child %d, route '%s' (request: "
+             "\"%s %s\") %s (%.3f sec), %s", fpmd_process.conf->pool_name,
+             (int) getpid(), route_name(req), req->method, req->uri, what,
+             (double) ms / 1000.0, action);
+}
+
 static void
 on_slow(evutil_socket_t fd, short what, void *arg)
 {
     struct fpmd_req *req = arg;
-        char line[1024];
+    char line[1024];
     char when[64];
     time_t t = time(NULL);
     struct tm tm;
@@ -289,12 +300,10 @@ on_slow(evutil_socket_t fd, short what, void *arg)
             line[i] = '?';
     }
     if (n > 0)
-        fpmd_log_slow_write(line, (size_t) n < sizeof(line) ? (size_t) n
-                                                              : sizeof(line) - 1);
-    fpmd_log(FPMD_LOG_WARNING, "[pool %s] child %d, route '%s' (request: "
-             "\"%s %s\") executing too slow (%.3f sec), logging",
-             fpmd_process.conf->pool_name, (int) getpid(), route_name(req), req->method,
-             req->uri, (double) fpmd_process.conf->timeouts.slowlog_ms / 1000.0);
+        fpmd_log_slow_write(line, (size_t) n < sizeof(line)
+                                      ? (size_t) n : sizeof(line) - 1);
+    log_overrun(req, "executing too slow",
+                fpmd_process.conf->timeouts.slowlog_ms, "logging");
     fpmd_scoreboard_begin_write(fpmd_process.slot);
     fpmd_process.slot->slow_requests++;
     fpmd_scoreboard_end_write(fpmd_process.slot);
@@ -306,12 +315,11 @@ static void
 on_terminate(evutil_socket_t fd, short what, void *arg)
 {
     struct fpmd_req *req = arg;
-    
+
     req->term_armed = false;
-    fpmd_log(FPMD_LOG_WARNING, "[pool %s] child %d, route '%s' (request: "
-             "\"%s %s\") execution timed out (%.3f sec), terminating",
-             fpmd_process.conf->pool_name, (int) getpid(), route_name(req), req->method,
-             req->uri, (double) fpmd_process.conf->timeouts.request_terminate_ms / 1000.0);
+    log_overrun(req, "execution timed out",
+                fpmd_process.conf->timeouts.request_terminate_ms,
+                "terminating");
     fpmd_scoreboard_begin_write(fpmd_process.slot);
     fpmd_process.slot->terminated_requests++;
     fpmd_scoreboard_end_write(fpmd_process.slot);
@@ -424,7 +432,8 @@ static void
 arm_timer(struct event *ev, bool *armed, uint64_t ms,
           void (*cb)(evutil_socket_t, short, void *), struct fpmd_req *req)
 {
-    struct timeval tv = {(time_t) (ms / 1000), (suseconds_t) (ms % 1000) * 1000};
+    struct timeval tv = {(time_t) (ms / 1000),
+                         (suseconds_t) (ms % 1000) * 1000};
 
     if (ms == 0)
         return;
@@ -436,7 +445,8 @@ arm_timer(struct event *ev, bool *armed, uint64_t ms,
 static void
 run(struct fpmd_req *req)
 {
-    
+    const struct fpmd_conf *conf = fpmd_process.conf;
+
     req->co = fpmd_coro_new(sched.coros, run_handler, req);
     sched.in_flight++;
     req->start_us = fpmd_now_us();
@@ -452,10 +462,10 @@ run(struct fpmd_req *req)
         return;
     }
     arm_timer(&req->term_ev, &req->term_armed,
-              fpmd_process.conf->timeouts.request_terminate_ms, on_terminate, req);
+              conf->timeouts.request_terminate_ms, on_terminate, req);
     if (!req->background)
-        arm_timer(&req->slow_ev, &req->slow_armed,
-                  fpmd_process.conf->timeouts.slowlog_ms, on_slow, req);
+        arm_timer(&req->slow_ev, &req->slow_armed, conf->timeouts.slowlog_ms,
+                  on_slow, req);
     fpmd_sched_resume(req);
 }
 
@@ -483,10 +493,10 @@ route(struct fpmd_router *r, struct fpmd_req *req)
 int
 fpmd_sched_start_background(struct fpmd_req *req, fpmd_handler_fn fn)
 {
-    
     /* A worker on its way out, or at its cap, takes no work nobody
      * waits for. */
-    if (sched.finishing || sched.in_flight >= fpmd_process.conf->pm.max_concurrency) {
+    if (sched.finishing
+        || sched.in_flight >= fpmd_process.conf->pm.max_concurrency) {
         fpmd_req_free(req);
         return FPMD_ERROR;
     }
@@ -500,7 +510,6 @@ fpmd_sched_start_background(struct fpmd_req *req, fpmd_handler_fn fn)
 void
 fpmd_sched_start(struct fpmd_req *req)
 {
-    
     req->started = 1;
     sched.started++;
     if (req->route_status == 0)

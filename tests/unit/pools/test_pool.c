@@ -195,7 +195,8 @@ restart_pool(void)
     fpmd_services_stop();
     memset(&fake, 0, sizeof(fake));
     fake.reusable = 1;
-    assert_int_equal(fpmd_services_start(fpmd_process.conf, fpmd_process.base), FPMD_OK);
+    assert_int_equal(fpmd_services_start(fpmd_process.conf,
+                                         fpmd_process.base), FPMD_OK);
 }
 
 static int
