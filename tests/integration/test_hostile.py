@@ -394,14 +394,16 @@ def test_reloads_under_post_load_fail_nothing(tmpdir_path, servers):
     f, hport, fport, sock = start(tmpdir_path, servers)
     ports = post_ports(tmpdir_path, servers, f, hport, fport, sock)
     with PostLoad(ports) as load:
-        for _ in range(10):
-            time.sleep(0.3)
+        for i in range(10):
+            ok = load.ok
+            wait_for(lambda: load.ok > ok + 30, 10, "answers before reload "
+                     "%d" % (i + 1))
             f.signal(signal.SIGUSR2)
-        time.sleep(0.5)
+            wait_for(lambda: f.log_text().count("configuration reloaded")
+                     == i + 1, 10, "reload %d" % (i + 1))
+        ok = load.ok
+        wait_for(lambda: load.ok > ok + 30, 10, "answers after the reloads")
     assert load.bad == []
-    assert load.ok > 300
-    wait_for(lambda: f.log_text().count("configuration reloaded") == 10, 10,
-             "10 reloads")
 
 
 def test_max_requests_recycling_under_post_load_fails_nothing(tmpdir_path,

@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import threading
-import time
 
 import pytest
 
@@ -137,11 +136,11 @@ def test_reload_swaps_module_without_failed_requests(pkg, tmpdir_path,
     for t in threads:
         t.start()
     try:
-        time.sleep(0.3)
+        wait_for(lambda: "v1" in seen, 10, "the load answered by v1")
         build_module(pkg, so, "v2")
         f.signal(signal.SIGUSR2)
         wait_for(lambda: greeting(port)[0] == "v2", 15, "v2 module")
-        time.sleep(0.5)
+        wait_for(lambda: "v2" in seen, 10, "the load answered by v2")
     finally:
         done.set()
         for t in threads:
@@ -150,6 +149,8 @@ def test_reload_swaps_module_without_failed_requests(pkg, tmpdir_path,
     assert seen == {"v1", "v2"}
 
     # a module that cannot load fails the reload; v2 keeps serving
+    wait_for(lambda: f.log_text().count(" exited with code 0") == 2, 10,
+             "the v1 workers gone")
     workers = sorted(f.workers())
     bad = os.path.join(tmpdir_path, "bad.c")
     with open(bad, "w") as fh:
