@@ -30,13 +30,17 @@ static void
 usage(FILE *out)
 {
     fprintf(out,
-        "Usage: fpmd [-y FILE] [-t [--routes]] [-F | -D] [-g FILE] [-v] [-h]\n"
+        "Usage: fpmd [-y FILE] [-t [--routes]] [-F | -D] [-g FILE] [-R] [-v] "
+        "[-h]\n"
         "  -y, --fpm-config FILE  YAML configuration (default: embedded)\n"
         "  -t, --test             test the configuration and exit\n"
         "      --routes           with -t: print the route table\n"
         "  -F, --nodaemonize      stay in the foreground (default)\n"
         "  -D, --daemonize        detach from the terminal\n"
         "  -g, --pid FILE         write the master's pid to FILE\n"
+        "  -R, --allow-to-run-as-root\n"
+        "                         let workers run as root (no user: set, or "
+        "root)\n"
         "  -v, --version          print the version\n"
         "  -h, --help             this help\n"
         "Signals: USR1 reopen logs, USR2 graceful reload, QUIT graceful "
@@ -109,16 +113,17 @@ main(int argc, char **argv)
         {"nodaemonize", no_argument, NULL, 'F'},
         {"daemonize", no_argument, NULL, 'D'},
         {"pid", required_argument, NULL, 'g'},
+        {"allow-to-run-as-root", no_argument, NULL, 'R'},
         {"version", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct fpmd_master_opts opts = {NULL, NULL, -1, -1};
+    struct fpmd_master_opts opts = {NULL, NULL, -1, -1, false};
     struct fpmd_conf *conf;
     char err[16384];
     int test = 0, routes = 0, c, rc;
 
-    while ((c = getopt_long(argc, argv, "y:tFDg:vh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "y:tFDg:Rvh", longopts, NULL)) != -1) {
         switch (c) {
         case 'y':
             opts.conf_path = optarg;
@@ -137,6 +142,9 @@ main(int argc, char **argv)
             break;
         case 'g':
             opts.pid_file = optarg;
+            break;
+        case 'R':
+            opts.allow_root = true;
             break;
         case 'v':
             version();
@@ -164,8 +172,16 @@ main(int argc, char **argv)
     }
     if (test) {
         /* -t checks in this process: it exits right after. */
-        struct fpmd_router *router = fpmd_prepare(conf, err,
-                                                       sizeof(err));
+        struct fpmd_creds creds;
+        struct fpmd_router *router;
+
+        if (fpmd_master_creds(conf, opts.allow_root, &creds) != FPMD_OK) {
+            fprintf(stderr, "fpmd: configuration file %s test failed\n",
+                    conf->file);
+            fpmd_conf_free(conf);
+            return EXIT_CONFIG;
+        }
+        router = fpmd_prepare(conf, err, sizeof(err));
 
         if (router != NULL && routes) {
             const struct fpmd_hook_def **hooks;

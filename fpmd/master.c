@@ -44,6 +44,7 @@ struct gen {
     struct fpmd_listener *listeners;
     size_t nlisteners;
     struct fpmd_scoreboard *sb;
+    struct fpmd_creds creds;    /* what its workers run as */
     unsigned live;              /* children running this generation */
     struct gen *next;           /* older generations still draining */
 };
@@ -178,7 +179,8 @@ gen_new(struct master *m, struct fpmd_conf *conf, struct gen *prev)
     if (conf->pm.max_children == 0)
         conf->pm.max_children = ncpus();
     g->sb = fpmd_scoreboard_new(max_children(conf));
-    if (g->sb == NULL || gen_listen(g, prev) != FPMD_OK) {
+    if (fpmd_master_creds(conf, m->opts->allow_root, &g->creds) != FPMD_OK
+        || g->sb == NULL || gen_listen(g, prev) != FPMD_OK) {
         /* conf stays with the caller on failure */
         g->conf = NULL;
         gen_free(g, 0);
@@ -188,7 +190,6 @@ gen_new(struct master *m, struct fpmd_conf *conf, struct gen *prev)
                              conf->pool_name, strlen(conf->pool_name));
     g->sb->pool.pm_mode = conf->pm.mode;
     g->sb->pool.start_us = prev ? prev->sb->pool.start_us : fpmd_now_us();
-    (void) m;
     return g;
 }
 
@@ -230,34 +231,69 @@ free_slot(struct master *m, struct gen *g, uint32_t *slot)
     return FPMD_ERROR;
 }
 
-static int
-drop_privileges(const struct fpmd_conf *conf)
+int
+fpmd_master_creds(const struct fpmd_conf *conf, bool allow_root,
+                  struct fpmd_creds *out)
 {
+    const char *pool = conf->pool_name;
     struct passwd *pw;
     struct group *gr;
-    gid_t gid;
 
-    if (geteuid() != 0 || conf->user == NULL)
+    memset(out, 0, sizeof(*out));
+    if (geteuid() != 0)
         return FPMD_OK;
-    pw = getpwnam(conf->user);
-    if (pw == NULL) {
-        fpmd_log(FPMD_LOG_ALERT, "user \"%s\" does not exist", conf->user);
+    if (conf->user == NULL && !allow_root) {
+        fpmd_log(FPMD_LOG_ALERT, "[pool %s] user has not been defined", pool);
         return FPMD_ERROR;
     }
-    gid = pw->pw_gid;
+    if (conf->user != NULL) {
+        pw = getpwnam(conf->user);
+        if (pw == NULL) {
+            fpmd_log(FPMD_LOG_ERROR, "[pool %s] cannot get uid for user '%s'",
+                     pool, conf->user);
+            return FPMD_ERROR;
+        }
+        out->uid = pw->pw_uid;
+        out->gid = pw->pw_gid;
+        out->set_uid = out->set_gid = true;
+    }
     if (conf->group != NULL) {
         gr = getgrnam(conf->group);
         if (gr == NULL) {
-            fpmd_log(FPMD_LOG_ALERT, "group \"%s\" does not exist",
-                     conf->group);
+            fpmd_log(FPMD_LOG_ERROR, "[pool %s] cannot get gid for group "
+                     "'%s'", pool, conf->group);
             return FPMD_ERROR;
         }
-        gid = gr->gr_gid;
+        out->gid = gr->gr_gid;
+        out->set_gid = true;
     }
-    if (setgid(gid) < 0 || initgroups(conf->user, gid) < 0
-        || setuid(pw->pw_uid) < 0) {
-        fpmd_log_errno(FPMD_LOG_ALERT, "cannot switch to user %s",
-                       conf->user);
+    if (!allow_root && (out->uid == 0 || out->gid == 0)) {
+        fpmd_log(FPMD_LOG_ERROR, "[pool %s] please specify user and group "
+                 "other than root", pool);
+        return FPMD_ERROR;
+    }
+    return FPMD_OK;
+}
+
+static int
+drop_privileges(const struct fpmd_conf *conf, const struct fpmd_creds *cr)
+{
+    if (cr->set_gid && setgid(cr->gid) < 0) {
+        fpmd_log_errno(FPMD_LOG_ALERT, "[pool %s] cannot set gid %d",
+                       conf->pool_name, (int) cr->gid);
+        return FPMD_ERROR;
+    }
+    /* Supplementary groups: the user's, or none, never the master's. */
+    if ((cr->set_uid ? initgroups(conf->user, cr->gid)
+                     : cr->set_gid ? setgroups(0, NULL) : 0) < 0) {
+        fpmd_log_errno(FPMD_LOG_ALERT, "[pool %s] cannot set the groups of "
+                       "user %s", conf->pool_name,
+                       conf->user ? conf->user : "-");
+        return FPMD_ERROR;
+    }
+    if (cr->set_uid && setuid(cr->uid) < 0) {
+        fpmd_log_errno(FPMD_LOG_ALERT, "[pool %s] cannot switch to user %s",
+                       conf->pool_name, conf->user);
         return FPMD_ERROR;
     }
     return FPMD_OK;
@@ -288,7 +324,7 @@ child_main(struct master *m, struct gen *g, uint32_t slot)
                 close(o->listeners[i].fd);
         }
     }
-    if (drop_privileges(g->conf) != FPMD_OK)
+    if (drop_privileges(g->conf, &g->creds) != FPMD_OK)
         _exit(EXIT_CONFIG);
     rc = fpmd_worker_main(g->conf, g->listeners, g->nlisteners,
                           g->sb, slot, g->id, m->handoff);
@@ -881,8 +917,8 @@ reload(struct master *m)
     }
     g = gen_new(m, conf, prev);
     if (g == NULL) {
-        fpmd_log(FPMD_LOG_ERROR, "reload failed (listeners), keeping the "
-                 "running configuration");
+        fpmd_log(FPMD_LOG_ERROR, "reload failed, keeping the running "
+                 "configuration");
         fpmd_conf_free(conf);
         return;
     }
@@ -1114,7 +1150,7 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
     }
     m.cur = gen_new(&m, conf, NULL);
     if (m.cur == NULL) {
-        fpmd_log(FPMD_LOG_ALERT, "FPM initialization failed");
+        fpmd_log(FPMD_LOG_ERROR, "FPM initialization failed");
         fpmd_conf_free(conf);
         report_ready(opts, 1);
         return EXIT_CONFIG;

@@ -5,6 +5,9 @@
 #ifndef FPMD_MASTER_H
 #define FPMD_MASTER_H
 
+#include <stdbool.h>
+#include <sys/types.h>
+
 #include "fpmd/conf.h"
 
 struct fpmd_master_opts {
@@ -12,7 +15,27 @@ struct fpmd_master_opts {
     const char *pid_file;       /* NULL: none */
     int daemonize;
     int ready_fd;               /* -1, or a pipe to report startup on */
+    bool allow_root;            /* -R: workers may run as root */
 };
+
+/* Who a generation's workers run as, resolved by the master before any
+ * fork so that a bad name fails the start or the reload, not every
+ * worker. set_uid/set_gid false: the master's own. */
+struct fpmd_creds {
+    uid_t uid;
+    gid_t gid;
+    bool set_uid;
+    bool set_gid;
+};
+
+/* php-fpm's rule (fpm_conf.c, fpm_unix.c): a master running as root forks
+ * workers as root only with -R. Resolves conf's user and group into *out
+ * (they apply only when the master is root) and returns FPMD_OK, or logs
+ * php-fpm's line ("[pool www] user has not been defined", "... please
+ * specify user and group other than root", "cannot get uid for user
+ * 'x'") and returns FPMD_ERROR. */
+int fpmd_master_creds(const struct fpmd_conf *conf, bool allow_root,
+                      struct fpmd_creds *out);
 
 /* Takes ownership of conf. Binds every listener, starts the workers and
  * supervises them until a stop signal. Returns the process exit code (0

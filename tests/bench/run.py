@@ -326,7 +326,7 @@ routes:
     handler: io_wait
 {pools}""".format(listen=listen, pm=pm, tmp=tmp, base=base,
                   pools=backends.pools_yaml() if backends else ""))
-    proc = start([FPMD, "-F", "-y", conf], log)
+    proc = start([FPMD, "-F", "-R", "-y", conf], log)
     wait_port(hport, proc, name)
     routes = {"hello": "/hello", "json": "/json"}
     if backends:
@@ -364,7 +364,7 @@ routes:
     to: legacy
 """.format(port=port, tmp=tmp, php=php.address, children=php.children,
            max=max(1, php.children // (os.cpu_count() or 1))))
-    proc = start([FPMD, "-F", "-y", conf], log)
+    proc = start([FPMD, "-F", "-R", "-y", conf], log)
     wait_port(port, proc, "fpmd legacy")
     return Side("fpmd→%s" % php.name, proc, "127.0.0.1:%d" % port,
                 {k: v for k, v in php.routes.items()

@@ -106,10 +106,14 @@ class Fpmd:
         with open(self.conf, "w") as f:
             f.write(textwrap.dedent(yaml_text).replace("@DIR@", self.dir))
 
-    def start(self, wait_address=None, args=(), env=None, preexec=None):
+    def start(self, wait_address=None, args=(), env=None, preexec=None,
+              allow_root=True):
+        """allow_root: pass -R, since the test configs name no user: and
+        CI runs them as root (workers then stay root, like the tests)."""
         need(self.binary, "fpmd")
         self.stderr = open(self.stderr_path, "ab")
-        self.proc = subprocess.Popen([self.binary, "-F", "-y", self.conf, *args],
+        self.proc = subprocess.Popen([self.binary, "-F", "-y", self.conf,
+                                      *(["-R"] if allow_root else []), *args],
                                      stdout=self.stderr, stderr=self.stderr,
                                      env=dict(os.environ, **(env or {})),
                                      preexec_fn=preexec)

@@ -78,7 +78,7 @@ def write(path, text):
 
 
 def check(f):
-    return subprocess.run([f.binary, "-t", "-y", f.conf],
+    return subprocess.run([f.binary, "-t", "-R", "-y", f.conf],
                           capture_output=True, text=True)
 
 
@@ -98,7 +98,7 @@ def greeting(port):
 def test_module_routes_load_and_list(pkg, tmpdir_path, servers):
     build_module(pkg, os.path.join(tmpdir_path, "greet.so"), "v1")
     f, port = start(tmpdir_path, servers)
-    out = subprocess.run([f.binary, "-t", "--routes", "-y", f.conf],
+    out = subprocess.run([f.binary, "-t", "-R", "--routes", "-y", f.conf],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert re.search(r"GET +/greet/\{name\} +greet +\S*greet\.c:\d+",
@@ -184,7 +184,7 @@ def test_module_built_for_another_api_is_refused(pkg, tmpdir_path,
     out = check(f)
     assert out.returncode == 78, out.stderr
     assert re.search(refusal, out.stderr), out.stderr
-    out = subprocess.run([f.binary, "-F", "-y", f.conf], timeout=15,
+    out = subprocess.run([f.binary, "-F", "-R", "-y", f.conf], timeout=15,
                          capture_output=True, text=True)
     assert out.returncode == 78, out.stderr
     assert re.search(refusal, out.stderr), out.stderr

@@ -2,6 +2,7 @@
 """Process manager, signals and CLI: php-fpm's operator contract, checked
 on the real daemon."""
 
+import ctypes
 import errno
 import json
 import os
@@ -370,7 +371,7 @@ def test_cli_test_flag_reports_success_and_every_error(tmpdir_path):
     good = os.path.join(tmpdir_path, "good.yaml")
     with open(good, "w") as fh:
         fh.write(base_conf(9999, "/tmp/x.sock").replace("@DIR@", tmpdir_path))
-    out = subprocess.run([FPMD_BIN, "-t", "-y", good], capture_output=True,
+    out = subprocess.run([FPMD_BIN, "-t", "-R", "-y", good], capture_output=True,
                          text=True)
     assert out.returncode == 0
     assert "test is successful" in out.stdout + out.stderr
@@ -378,7 +379,7 @@ def test_cli_test_flag_reports_success_and_every_error(tmpdir_path):
     with open(bad, "w") as fh:
         fh.write("listen:\n  - fastcgi: 127.0.0.1:99999\npm:\n"
                  "  mode: stattic\n  max_chidren: 3\n")
-    out = subprocess.run([FPMD_BIN, "-t", "-y", bad], capture_output=True,
+    out = subprocess.run([FPMD_BIN, "-t", "-R", "-y", bad], capture_output=True,
                          text=True)
     assert out.returncode == 78
     errors = re.findall(r"bad\.yaml:\d+:\d+: .*", out.stderr)
@@ -402,7 +403,7 @@ def test_daemonize_with_pid_file(tmpdir_path):
     with open(conf, "w") as fh:
         fh.write(base_conf(port, os.path.join(tmpdir_path, "d.sock"))
                  .replace("@DIR@", tmpdir_path))
-    out = subprocess.run([FPMD_BIN, "-D", "-y", conf, "-g", pidfile],
+    out = subprocess.run([FPMD_BIN, "-D", "-R", "-y", conf, "-g", pidfile],
                          timeout=15)
     assert out.returncode == 0
     pid = int(open(pidfile).read())
@@ -417,15 +418,25 @@ def test_daemonize_with_pid_file(tmpdir_path):
     assert not os.path.exists(pidfile)
 
 
+def drop_setuid_capabilities():
+    """Takes CAP_SETGID and CAP_SETUID out of the bounding set: the root
+    process exec'd next has neither, so its workers' privilege drop fails
+    (the master resolves the user; only the switch is refused)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (6, 7):                  # CAP_SETGID, CAP_SETUID
+        if libc.prctl(24, cap, 0, 0, 0) != 0:      # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "PR_CAPBSET_DROP")
+
+
 def test_crash_loop_backs_off(tmpdir_path, servers):
     if os.geteuid() != 0:
         pytest.skip("needs root to make workers fail at privilege drop")
     port = free_port()
-    text = "user: fpmd-no-such-user\n" + base_conf(
+    text = "user: nobody\n" + base_conf(
         port, os.path.join(tmpdir_path, "c.sock"))
     f = Fpmd(tmpdir_path, text)
     servers.append(f)
-    f.start(("127.0.0.1", port))
+    f.start(("127.0.0.1", port), preexec=drop_setuid_capabilities)
     # the delay doubles from 0.1 s with each failure in a row: wait until
     # it has reached 1.6 s (about 1.5 s of a crash loop)
     f.wait_log(r"children keep dying at start \(\d+ in a row\); next spawn "

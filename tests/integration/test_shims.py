@@ -147,7 +147,7 @@ def test_shims_take_legacy_script_routes(site, no_worker_died):
     # GET only: a POST goes on to php-fpm, which has no such script
     assert get(port, "/gone.php", "POST")[0] == 404
 
-    routes = subprocess.run([FPMD_TEST_BIN, "-t", "--routes", "-y", f.conf],
+    routes = subprocess.run([FPMD_TEST_BIN, "-t", "-R", "--routes", "-y", f.conf],
                             capture_output=True, text=True)
     assert routes.returncode == 0, routes.stderr
     assert re.search(r"GET\s+/api/user.php\?action=show\s+shim_echo\s+"
