@@ -158,6 +158,45 @@ apply_unix_owner(const struct fpmd_conf_listen *cl)
     return FPMD_OK;
 }
 
+/* Unlinks the socket file at sun only when nobody accepts on it: a
+ * refused connect is a file left by a dead process; a connect that gets
+ * through or finds the queue full (EAGAIN) means a live server, whose
+ * path is never taken over (php-fpm: "Another FPM instance seems to
+ * already listen on ..."). A reload never comes here for a path the
+ * running generation holds: it adopts that descriptor. */
+static int
+unlink_stale(const struct sockaddr_un *sun, const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int rc, err;
+
+    if (fd < 0) {
+        fpmd_log_errno(FPMD_LOG_ERROR, "listen %s: socket()", path);
+        return FPMD_ERROR;
+    }
+    rc = connect(fd, (const struct sockaddr *) sun, sizeof(*sun));
+    err = errno;
+    close(fd);
+    if (rc == 0 || err == EAGAIN || err == EINPROGRESS) {
+        fpmd_log(FPMD_LOG_ERROR, "listen %s: another process seems to "
+                 "already listen on it", path);
+        return FPMD_ERROR;
+    }
+    if (err == ENOENT)
+        return FPMD_OK;
+    if (err != ECONNREFUSED) {
+        errno = err;
+        fpmd_log_errno(FPMD_LOG_ERROR, "listen %s: cannot tell whether "
+                       "something listens on it: connect()", path);
+        return FPMD_ERROR;
+    }
+    if (unlink(path) < 0 && errno != ENOENT) {
+        fpmd_log_errno(FPMD_LOG_ERROR, "listen %s: unlink()", path);
+        return FPMD_ERROR;
+    }
+    return FPMD_OK;
+}
+
 static int
 open_unix(struct fpmd_listener *l, const struct fpmd_conf_listen *cl)
 {
@@ -175,8 +214,9 @@ open_unix(struct fpmd_listener *l, const struct fpmd_conf_listen *cl)
     l->family = AF_UNIX;
     /* A socket file left by a crashed run would make bind fail; anything
      * that is not a socket is the operator's file and stays. */
-    if (lstat(cl->address, &st) == 0 && S_ISSOCK(st.st_mode))
-        unlink(cl->address);
+    if (lstat(cl->address, &st) == 0 && S_ISSOCK(st.st_mode)
+        && unlink_stale(&sun, cl->address) != FPMD_OK)
+        return FPMD_ERROR;
     l->fd = socket(AF_UNIX, SOCK_STREAM, 0);
     if (l->fd < 0) {
         fpmd_log_errno(FPMD_LOG_ERROR, "listen %s: socket()", cl->address);
@@ -255,12 +295,11 @@ int
 fpmd_listener_adopt(struct fpmd_listener *l, const struct fpmd_conf_listen *cl,
                     struct fpmd_listener *old)
 {
-    if (old->fd < 0 || old->proto != cl->proto
-        || strcmp(old->address, cl->address) != 0)
+    if (old->fd < 0 || strcmp(old->address, cl->address) != 0)
         return FPMD_DECLINED;
     memset(l, 0, sizeof(*l));
     l->fd = old->fd;
-    l->proto = old->proto;
+    l->proto = cl->proto;
     l->family = old->family;
     l->address = old->address;
     old->fd = -1;

@@ -28,13 +28,15 @@ struct fpmd_listener {
 };
 
 /* Binds and listens on cl (non-blocking, close-on-exec). For a unix path, a
- * stale socket file is replaced, then owner/group/mode are applied. Logs
- * and returns FPMD_ERROR on failure. */
+ * stale socket file (connect refused) is replaced, one that something
+ * accepts on is refused; then owner/group/mode are applied. Logs and
+ * returns FPMD_ERROR on failure. */
 int fpmd_listener_open(struct fpmd_listener *l,
                        const struct fpmd_conf_listen *cl);
 
-/* Takes over l->fd from old when both name the same protocol and address,
- * so a reload never closes a live accept queue. FPMD_OK when taken. */
+/* Takes over l->fd from old when both name the same address, so a reload
+ * never closes a live accept queue (a changed protocol applies to the
+ * same socket). FPMD_OK when taken. */
 int fpmd_listener_adopt(struct fpmd_listener *l,
                         const struct fpmd_conf_listen *cl,
                         struct fpmd_listener *old);

@@ -136,7 +136,6 @@ gen_listen(struct gen *g, struct gen *prev)
         adopt[i] = -1;
         for (size_t j = 0; prev != NULL && j < prev->nlisteners; j++) {
             if (prev->listeners[j].fd >= 0
-                && prev->listeners[j].proto == conf->listen[i].proto
                 && strcmp(prev->listeners[j].address,
                           conf->listen[i].address) == 0)
                 adopt[i] = (int) j;

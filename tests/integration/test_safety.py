@@ -4,13 +4,16 @@ told (-R), a unix socket someone still accepts on is never taken over."""
 
 import os
 import pwd
+import re
 import signal
+import socket
 import subprocess
 
 import pytest
 
 import fcgi_client as fc
-from conftest import (FPMD_BIN, Fpmd, base_conf, free_port, need, wait_for)
+from conftest import (FPMD_BIN, Fpmd, base_conf, free_port, need, read_all,
+                      wait_for)
 
 
 def uids(pid):
@@ -127,3 +130,101 @@ def test_embedded_default_config_names_a_user():
     out = subprocess.run([FPMD_BIN, "-t"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "test is successful" in out.stdout
+
+
+def listening_unix(path):
+    """Something else accepting on path: a plain listening socket."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(8)
+    return s
+
+
+def still_accepts(s, path):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+        c.settimeout(5)
+        c.connect(path)
+        peer, _ = s.accept()
+        peer.close()
+    return True
+
+
+def test_unix_socket_of_another_fpmd_is_not_taken(tmpdir_path, servers):
+    sock = os.path.join(tmpdir_path, "shared.sock")
+    a = Fpmd(tmpdir_path, base_conf(free_port(), sock), "a")
+    servers.append(a)
+    a.start(sock)
+    b = Fpmd(tmpdir_path, base_conf(free_port(), sock), "b")
+    servers.append(b)
+    b.start()
+    assert b.proc.wait(15) == 78, b.logs()
+    assert ("listen %s: another process seems to already listen on it"
+            % sock) in b.log_text()
+    assert "FPM initialization failed" in b.log_text()
+    # a keeps its socket: same inode, still answering
+    assert hello(sock) == (200, b"hello world\n")
+
+
+def test_unix_socket_someone_accepts_on_is_not_taken(tmpdir_path, servers):
+    sock = os.path.join(tmpdir_path, "other.sock")
+    other = listening_unix(sock)
+    try:
+        inode = os.stat(sock).st_ino
+        f = Fpmd(tmpdir_path, base_conf(free_port(), sock))
+        servers.append(f)
+        f.start()
+        assert f.proc.wait(15) == 78, f.logs()
+        assert sock in f.log_text() and "already listen" in f.log_text()
+        assert os.stat(sock).st_ino == inode
+        assert still_accepts(other, sock)
+    finally:
+        other.close()
+
+
+def test_stale_unix_socket_file_is_replaced(tmpdir_path, servers):
+    sock = os.path.join(tmpdir_path, "stale.sock")
+    listening_unix(sock).close()      # the file stays, nobody accepts
+    with pytest.raises(ConnectionRefusedError):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+            c.connect(sock)
+    port = free_port()
+    f = Fpmd(tmpdir_path, base_conf(port, sock))
+    servers.append(f)
+    f.start(("127.0.0.1", port))
+    assert hello(sock) == (200, b"hello world\n")
+
+
+def test_reload_keeps_its_own_socket_and_refuses_a_taken_one(tmpdir_path,
+                                                             servers):
+    port = free_port()
+    sock = os.path.join(tmpdir_path, "fpmd.sock")
+    text = base_conf(port, sock)
+    f = Fpmd(tmpdir_path, text)
+    servers.append(f)
+    f.start(("127.0.0.1", port))
+    inode = os.stat(sock).st_ino
+    # its own socket, now spoken over HTTP: the same descriptor is kept
+    f.write_conf(text.replace("- fastcgi: " + sock, "- http: " + sock))
+    f.signal(signal.SIGUSR2)
+    f.wait_log(r"configuration reloaded \(generation 2\)")
+    assert os.stat(sock).st_ino == inode
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+        c.settimeout(5)
+        c.connect(sock)
+        c.sendall(b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close"
+                  b"\r\n\r\n")
+        assert b"hello world" in read_all(c)
+    # a second path, which another server holds: the reload fails
+    taken = os.path.join(tmpdir_path, "taken.sock")
+    other = listening_unix(taken)
+    try:
+        f.write_conf(text.replace("listen:\n", "listen:\n  - fastcgi: %s\n"
+                                  % taken))
+        f.signal(signal.SIGUSR2)
+        f.wait_log(r"listen %s: another process seems to already listen "
+                   r"on it" % re.escape(taken))
+        f.wait_log(r"reload failed, keeping the running configuration")
+        assert still_accepts(other, taken)
+        assert hello(("127.0.0.1", port)) == (200, b"hello world\n")
+    finally:
+        other.close()
