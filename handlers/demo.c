@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Demo and benchmark handlers: /hello, /json, /io-fast and /io-wait do the
- * work fixed by the benchmark contract, /probe echoes what fpmd received so tests can compare
- * what a web server sent with what a handler saw. */
+ * work fixed by the benchmark contract, /probe echoes what fpmd received
+ * so tests can compare what a web server sent with what a handler saw.
+ * Only /hello and /json are routed by the embedded default config; the
+ * others are conf/demo.yaml's. */
 #include "config.h"
 
 #include <stdio.h>
@@ -200,6 +202,12 @@ reply_sized(struct fpmd_req *req, int status, unsigned long long size)
     return FPMD_OK;
 }
 
+/* Bounds of the probe's knobs: enough for the tests' backpressure and
+ * timeout cases, small enough that one request cannot keep a worker busy
+ * for long (README, "Built-in routes"). */
+#define PROBE_SIZE_MAX (64ULL << 20)
+#define PROBE_SLEEP_MS_MAX 60000ULL
+
 FPMD_HANDLER(probe)
 {
     unsigned long long status = 200, size = 0, sleep_ms = 0;
@@ -211,10 +219,12 @@ FPMD_HANDLER(probe)
     ssize_t n;
 
     if (arg_ull(req, "status", 999, &status) == FPMD_ERROR || status < 200
-        || arg_ull(req, "sleep_ms", 600000, &sleep_ms) == FPMD_ERROR
-        || (has_size = arg_ull(req, "size", 1ULL << 40, &size)) == FPMD_ERROR)
-        return fpmd_reply_error(req, 400, "status 200..999, size and "
-                                "sleep_ms must be integers");
+        || arg_ull(req, "sleep_ms", PROBE_SLEEP_MS_MAX, &sleep_ms)
+               == FPMD_ERROR
+        || (has_size = arg_ull(req, "size", PROBE_SIZE_MAX, &size))
+               == FPMD_ERROR)
+        return fpmd_reply_error(req, 400, "status 200..999, size 0..67108864 "
+                                "and sleep_ms 0..60000 must be integers");
     fpmd_sha256_init(&sha);
     while ((n = fpmd_req_body_read(req, buf, sizeof(buf))) > 0) {
         fpmd_sha256_update(&sha, buf, (size_t) n);

@@ -10,7 +10,8 @@ build_pkgs="build-essential autoconf automake pkg-config
   libbson-dev libjson-c-dev libyaml-dev libcmocka-dev libfcgi-dev
   node-llhttp"
 test_pkgs="$build_pkgs nginx-light php8.2-fpm php8.2-opcache libfcgi-bin
-  python3 python3-pytest curl wrk procps redis-server mariadb-server"
+  python3 python3-pytest python3-yaml curl wrk procps redis-server
+  mariadb-server"
 
 case "$what" in
 build) pkgs=$build_pkgs ;;

@@ -10,11 +10,16 @@
 #include "fpmd/router.h"
 #include "tests/worker_harness.h"
 
+/* conf/demo.yaml, compiled in (conf/include.am): the tests drive /probe. */
+extern const char fpmd_conf_demo_yaml[];
+
 int
 fpmd_test_worker_setup(void)
 {
     static char err[4096];
-    struct fpmd_conf *conf = fpmd_conf_load(NULL, err, sizeof(err));
+    struct fpmd_conf *conf = fpmd_conf_load_buffer(
+        "conf/demo.yaml", fpmd_conf_demo_yaml, strlen(fpmd_conf_demo_yaml),
+        err, sizeof(err));
     struct fpmd_scoreboard *sb;
     struct fpmd_router *router;
     struct fpmd_coro_pool *coros;

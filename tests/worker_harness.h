@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* A worker set up in the test's own process (embedded default config,
+/* A worker set up in the test's own process (conf/demo.yaml,
  * built-in handlers, logging quiet) so connections can be driven over a
  * socketpair with fpmd_worker_take(): shared by the HTTP fuzz target and
  * the llhttp glue's unit tests. The loop and config are fpmd_process's;

@@ -39,13 +39,14 @@ IO_CONNS = [int(c) for c in os.environ.get("IO_CONNECTIONS",
 IO_ROUTES = ("io-fast", "io-wait")
 CHILDREN = [int(c) for c in os.environ.get("CHILDREN", "8,32").split(",")]
 FPMD = os.environ.get("FPMD", os.path.join(TOP, "fpmd", "fpmd"))
+DEMO_CONF = os.path.join(TOP, "conf", "demo.yaml")
 OUT = os.environ.get("BENCH_OUT", "/tmp/fpmd-bench")
 ROUTES = os.environ.get("ROUTES", "hello,json,io-fast,io-wait").split(",")
 PHP_FPM = "/usr/sbin/php-fpm8.2"
 NGINX = "/usr/sbin/nginx"
 PACKAGES = ("nginx-light php8.2-fpm php8.2-opcache wrk libfcgi-dev "
             "libfcgi-bin gcc redis-server mariadb-server php8.2-redis "
-            "php8.2-mysql")
+            "php8.2-mysql python3-yaml")
 REDIS_SERVER = "/usr/bin/redis-server"
 MARIADBD = "/usr/sbin/mariadbd"
 
@@ -234,21 +235,6 @@ class Backends:
                             "value-%d-abcdefghijklmnopqrstuvwxyz" % n],
                            stdout=subprocess.DEVNULL, check=True)
 
-    def pools_yaml(self):
-        return """pools:
-  cache:
-    driver: redis
-    servers: [127.0.0.1:{r}]
-    max: 256
-  db:
-    driver: mysql
-    servers: [127.0.0.1:{m}]
-    user: bench
-    password: bench
-    database: bench
-    max: 256
-""".format(r=self.redis_port, m=self.mysql_port)
-
 
 def start_php(tmp, children, log, tag=""):
     port = free_port()
@@ -294,39 +280,46 @@ def start_libfcgi(tmp, log):
                 {"hello": "/hello"})
 
 
+def demo_conf(listen, pm, error_log, backends=None):
+    """fpmd's demo and benchmark config, conf/demo.yaml, as the bench runs
+    it: its routes as they are, the bench's listeners, pm and error log,
+    and its pools (credentials included) on this run's redis-server and
+    mariadbd, max 256 connections each; without backends, no pools."""
+    import yaml
+    with open(DEMO_CONF) as f:
+        conf = yaml.safe_load(f)
+    conf.update(pool="bench", listen=listen, pm=pm, log={"error": error_log})
+    if backends:
+        conf["pools"]["cache"]["servers"] = [
+            "127.0.0.1:%d" % backends.redis_port]
+        conf["pools"]["db"]["servers"] = [
+            "127.0.0.1:%d" % backends.mysql_port]
+        for pool in conf["pools"].values():
+            pool["max"] = 256
+    else:
+        del conf["pools"]
+    return yaml.safe_dump(conf, sort_keys=False)
+
+
 def start_fpmd(tmp, log, children=0, backends=None):
-    """fpmd with one worker per core (children 0) on FastCGI and HTTP, or
-    with N workers on HTTP only: one worker is nginx's own setting here.
-    With backends, its pools and the IO routes too."""
+    """fpmd on conf/demo.yaml with one worker per core (children 0) on
+    FastCGI and HTTP, or with N workers on HTTP only: one worker is nginx's
+    own setting here. With backends, its pools too."""
     port, hport = free_port(), free_port()
     name = "fpmd x%d" % children if children else "fpmd"
     base = name.replace(" ", "-")
-    listen = "  - http: 127.0.0.1:%d\n    backlog: 4096\n" % hport
-    pm = "  mode: static\n"
+    listen = [{"http": "127.0.0.1:%d" % hport, "backlog": 4096}]
+    pm = {"mode": "static"}
     if children:
-        pm += "  max_children: %d\n" % children
+        pm["max_children"] = children
     else:
-        listen = ("  - fastcgi: 127.0.0.1:%d\n    backlog: 511\n" % port
-                  + listen)
+        listen.insert(0, {"fastcgi": "127.0.0.1:%d" % port, "backlog": 511})
     conf = os.path.join(tmp, base + ".yaml")
     with open(conf, "w") as f:
-        f.write("""pool: bench
-listen:
-{listen}pm:
-{pm}log:
-  error: {tmp}/{base}-error.log
-routes:
-  - match: GET /hello
-    handler: hello
-  - match: GET /json
-    handler: json
-  - match: GET /io-fast
-    handler: io_fast
-  - match: GET /io-wait
-    handler: io_wait
-{pools}""".format(listen=listen, pm=pm, tmp=tmp, base=base,
-                  pools=backends.pools_yaml() if backends else ""))
-    proc = start([FPMD, "-F", "-R", "-y", conf], log)
+        f.write(demo_conf(listen, pm, "%s/%s-error.log" % (tmp, base),
+                          backends))
+    # demo.yaml names its user: as root, its workers run as nobody
+    proc = start([FPMD, "-F", "-y", conf], log)
     wait_port(hport, proc, name)
     routes = {"hello": "/hello", "json": "/json"}
     if backends:

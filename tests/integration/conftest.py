@@ -398,6 +398,25 @@ routes:
 """
 
 
+DEMO_CONF = os.path.join(TOP, "conf", "demo.yaml")
+
+
+def demo_conf(fcgi_port, http_port, backends=None):
+    """conf/demo.yaml (the probe and the benchmark routes) as a test runs
+    it: its listeners on the given 127.0.0.1 ports, its error log in the
+    Fpmd's dir (@DIR@), its pools' servers replaced by backends ({pool:
+    address})."""
+    import yaml
+    with open(DEMO_CONF) as f:
+        conf = yaml.safe_load(f)
+    conf["listen"] = [{"fastcgi": "127.0.0.1:%d" % fcgi_port},
+                      {"http": "127.0.0.1:%d" % http_port}]
+    conf["log"] = {"error": "@DIR@/error.log"}
+    for name, address in (backends or {}).items():
+        conf["pools"][name]["servers"] = [address]
+    return yaml.safe_dump(conf, sort_keys=False)
+
+
 def base_conf(port, sock, extra=""):
     return (BASE_CONF.replace("@PORT@", str(port)).replace("@SOCK@", sock)
             + textwrap.dedent(extra))

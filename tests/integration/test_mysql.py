@@ -16,7 +16,7 @@ import pytest
 from backends import (RECOVERY, Mariadb, many_clients,  # noqa: F401
                       no_worker_died, restart_under_load, start_fpmd,
                       wait_backend)
-from conftest import http_request, wait_for
+from conftest import Fpmd, demo_conf, free_port, http_request, wait_for
 
 
 def pool_yaml(*servers, **opts):
@@ -249,14 +249,12 @@ def test_benchmark_routes(tmpdir_path, servers, db):
     for n in (1, 2, 3):
         cache.cmd("SET", "bench:k%d" % n,
                   "value-%d-abcdefghijklmnopqrstuvwxyz" % n)
-    pools = pool_yaml(db).replace("pools:\n", "pools:\n  cache: { driver: "
-                                  "redis, servers: [%s] }\n" % cache.address)
-    f, hport, _ = start_fpmd(tmpdir_path, servers, pools)
-    text = open(f.conf).read().replace(
-        "routes:\n", "routes:\n  - match: GET /io-fast\n    handler: io_fast\n"
-        "  - match: GET /io-wait\n    handler: io_wait\n", 1)
-    f.stop()
-    f.write_conf(text)
+    # the routes, pools and credentials of conf/demo.yaml, as the
+    # benchmark runs them
+    hport = free_port()
+    f = Fpmd(tmpdir_path, demo_conf(free_port(), hport, {
+        "cache": cache.address, "db": db.address}))
+    servers.append(f)
     f.start(("127.0.0.1", hport))
     status, _, body = http_request(hport, "GET", "/io-fast")
     assert status == 200, body

@@ -2,6 +2,7 @@
 """php-fpm's safety rules, kept or bettered: no worker runs as root unless
 told (-R), a unix socket someone still accepts on is never taken over."""
 
+import json
 import os
 import pwd
 import re
@@ -12,8 +13,8 @@ import subprocess
 import pytest
 
 import fcgi_client as fc
-from conftest import (FPMD_BIN, Fpmd, base_conf, free_port, need, read_all,
-                      wait_for)
+from conftest import (FPMD_BIN, Fpmd, base_conf, demo_conf, free_port,
+                      http_request, need, read_all, wait_for)
 
 
 def uids(pid):
@@ -91,10 +92,12 @@ def test_workers_run_as_the_configured_user(tmpdir_path, servers):
     f = Fpmd(tmpdir_path, text)
     servers.append(f)
     f.start(addr, allow_root=False)
-    wait_for(lambda: len(f.workers()) == 2, 10, "two workers")
+    want = ((nobody.pw_uid,) * 2, (nobody.pw_gid,) * 2)
+    # a worker just forked may still be switching (groups first)
+    wait_for(lambda: len(f.workers()) == 2
+             and all(uids(pid) == want for pid in f.workers()), 10,
+             "two workers running as nobody")
     assert hello(addr) == (200, b"hello world\n")
-    for pid in f.workers():
-        assert uids(pid) == ((nobody.pw_uid,) * 2, (nobody.pw_gid,) * 2)
     assert uids(f.pid)[0] == (0, 0)
 
 
@@ -228,3 +231,35 @@ def test_reload_keeps_its_own_socket_and_refuses_a_taken_one(tmpdir_path,
         assert hello(("127.0.0.1", port)) == (200, b"hello world\n")
     finally:
         other.close()
+
+
+def test_embedded_default_routes_only_the_minimal_set():
+    need(FPMD_BIN, "fpmd")
+    out = subprocess.run([FPMD_BIN, "-t", "--routes"], capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    paths = re.findall(r"(?m)^\S+\s+(/\S*)\s", out.stdout)
+    assert sorted(paths) == ["/hello", "/json", "/ping", "/status"], \
+        out.stdout
+
+
+def test_demo_config_adds_probe_and_bench_routes(tmpdir_path, servers):
+    port, hport = free_port(), free_port()
+    # the pools point at ports nobody listens on: /io-* answer 503
+    f = Fpmd(tmpdir_path, demo_conf(port, hport, {
+        "cache": "127.0.0.1:%d" % free_port(),
+        "db": "127.0.0.1:%d" % free_port()}))
+    servers.append(f)
+    f.start(("127.0.0.1", hport), allow_root=False)
+    status, _, body = http_request(hport, "GET", "/probe?a=1",
+                                   headers={"Authorization": "Basic eDp5"})
+    assert status == 200
+    assert json.loads(body)["headers"]["AUTHORIZATION"] == "Basic eDp5"
+    status, _, body = fc.request(("127.0.0.1", port),
+                                 uri="/probe?size=5").split()
+    assert (status, body) == (200, b"abcde")
+    # the knobs are bounded
+    for q in ("size=%d" % ((64 << 20) + 1), "sleep_ms=60001"):
+        assert http_request(hport, "GET", "/probe?" + q)[0] == 400
+    assert http_request(hport, "GET", "/io-fast")[0] == 503
+    assert http_request(hport, "GET", "/hello")[2] == b"hello world\n"

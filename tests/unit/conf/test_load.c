@@ -53,11 +53,34 @@ conf_embedded_default_loads(void **state)
     assert_int_equal(c->pm.max_children, 0);
     assert_string_equal(c->status.path, "/status");
     assert_string_equal(c->status.ping_response, "pong");
-    assert_int_equal(c->nroutes, 5);
+    assert_string_equal(c->user, "nobody");
+    /* only the two demo routes; nothing that echoes a request, no
+     * backend and no credentials (those are conf/demo.yaml's) */
+    assert_int_equal(c->nroutes, 2);
     assert_string_equal(c->routes[0].handler, "hello");
     assert_string_equal(c->routes[0].methods, "GET");
+    assert_string_equal(c->routes[1].handler, "json");
+    assert_int_equal(c->nbackends, 0);
+    fpmd_conf_free(c);
+}
+
+static void
+conf_demo_file_loads(void **state)
+{
+    const char *top = getenv("top_srcdir");
+    char path[4096];
+    struct fpmd_conf *c;
+
+    (void) state;
+    snprintf(path, sizeof(path), "%s/conf/demo.yaml", top ? top : ".");
+    c = fpmd_conf_load(path, err, sizeof(err));
+    if (c == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(c->nroutes, 5);
+    assert_string_equal(c->routes[2].handler, "probe");
     assert_null(c->routes[2].methods);
     assert_string_equal(c->routes[3].handler, "io_fast");
+    assert_string_equal(c->routes[4].handler, "io_wait");
     assert_int_equal(c->nbackends, 2);
     assert_int_equal(c->backends[0].driver, FPMD_DRIVER_REDIS);
     assert_int_equal(c->backends[1].driver, FPMD_DRIVER_MYSQL);
@@ -626,6 +649,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(conf_shims_named_legacy_pools_and_to_status),
         cmocka_unit_test(conf_embedded_default_loads),
+        cmocka_unit_test(conf_demo_file_loads),
         cmocka_unit_test(conf_refuses_a_module_path_too_long),
         cmocka_unit_test(conf_reads_every_section),
         cmocka_unit_test(conf_reports_unknown_keys_and_bad_values_with_positions),
