@@ -10,6 +10,7 @@
 #include <event2/buffer.h>
 
 #include "fpmd/access_log.h"
+#include "fpmd/escape.h"
 
 const char fpmd_access_log_default_format[] = "%R - %u %t \"%m %r\" %s";
 
@@ -41,21 +42,24 @@ fpmd_access_log_validate(const char *fmt, char *err, size_t errlen)
     return FPMD_OK;
 }
 
-/* Request text goes out escaped: control bytes, '"' and '\' as \xHH. */
+/* Request text goes out escaped (escape.h), '"' included: a field can
+ * neither end the line nor close the format's quotes. */
 static void
 add_escaped(struct evbuffer *out, const char *s)
 {
+    char buf[4 * 256 + 1];
+    size_t len;
+
     if (s == NULL || *s == '\0') {
         evbuffer_add(out, "-", 1);
         return;
     }
-    for (; *s != '\0'; s++) {
-        unsigned char ch = (unsigned char) *s;
+    len = strlen(s);
+    for (size_t off = 0; off < len; off += 256) {
+        size_t n = len - off < 256 ? len - off : 256;
 
-        if (ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\')
-            evbuffer_add_printf(out, "\\x%02X", ch);
-        else
-            evbuffer_add(out, s, 1);
+        evbuffer_add(out, buf, fpmd_escape(buf, sizeof(buf), s + off, n,
+                                           FPMD_ESCAPE_QUOTE));
     }
 }
 

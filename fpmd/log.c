@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fpmd/escape.h"
 #include "fpmd/log.h"
 
 #define LOG_LINE_MAX 2048
@@ -133,38 +134,36 @@ fpmd_log_set_prefix(const char *p)
 static void
 vlog(enum fpmd_log_level level, int errnum, const char *fmt, va_list ap)
 {
-    char line[LOG_LINE_MAX];
+    char line[LOG_LINE_MAX], msg[LOG_LINE_MAX];
     struct timeval tv;
     struct tm tm;
-    size_t n;
+    size_t n, m;
     int r;
 
     if (level < min_level)
         return;
+    r = snprintf(msg, sizeof(msg), "%s", prefix);
+    m = r > 0 ? (size_t) r : 0;
+    r = vsnprintf(msg + m, sizeof(msg) - m, fmt, ap);
+    if (r > 0)
+        m += (size_t) r < sizeof(msg) - m ? (size_t) r : sizeof(msg) - m - 1;
+    if (errnum != 0 && m < sizeof(msg) - 1) {
+        r = snprintf(msg + m, sizeof(msg) - m, ": %s", strerror(errnum));
+        if (r > 0)
+            m += (size_t) r < sizeof(msg) - m ? (size_t) r
+                                                : sizeof(msg) - m - 1;
+    }
     gettimeofday(&tv, NULL);
     localtime_r(&tv.tv_sec, &tm);
     n = strftime(line, sizeof(line), "[%d-%b-%Y %H:%M:%S] ", &tm);
-    r = snprintf(line + n, sizeof(line) - n, "%s: %s",
-                 fpmd_log_level_name(level), prefix);
+    r = snprintf(line + n, sizeof(line) - n, "%s: ",
+                 fpmd_log_level_name(level));
     if (r > 0)
         n += (size_t) r < sizeof(line) - n ? (size_t) r : sizeof(line) - n - 1;
-    r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-    if (r > 0)
-        n += (size_t) r < sizeof(line) - n ? (size_t) r : sizeof(line) - n - 1;
-    if (errnum != 0 && n < sizeof(line) - 1) {
-        r = snprintf(line + n, sizeof(line) - n, ": %s", strerror(errnum));
-        if (r > 0)
-            n += (size_t) r < sizeof(line) - n ? (size_t) r
-                                                : sizeof(line) - n - 1;
-    }
-    /* A message may carry request-derived text: a newline in it must not
-     * forge a second log line. */
-    for (size_t i = 0; i < n; i++) {
-        if (line[i] == '\n' || line[i] == '\r')
-            line[i] = ' ';
-    }
-    if (n >= sizeof(line) - 1)
-        n = sizeof(line) - 2;
+    /* A message may carry request-derived text (a URI, a header, a
+     * backend's stderr): escaped, no byte of it can end this line or
+     * forge another. One byte is kept for the newline. */
+    n += fpmd_escape(line + n, sizeof(line) - n - 1, msg, m, 0);
     line[n++] = '\n';
     if (write(error_log.fd, line, n) < 0)
         return;
@@ -189,6 +188,20 @@ fpmd_log_errno(enum fpmd_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vlog(level, errnum, fmt, ap);
     va_end(ap);
+}
+
+void
+fpmd_log_lines(enum fpmd_log_level level, const char *head, const char *text)
+{
+    while (*text != '\0') {
+        size_t len = strcspn(text, "\n");
+
+        if (len > 0)
+            fpmd_log(level, "%s%.*s", head, (int) len, text);
+        text += len;
+        if (*text == '\n')
+            text++;
+    }
 }
 
 static struct fpmd_log_tally *tallies;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The error log: php-fpm's line shape ("[22-Nov-2026 15:10:58] NOTICE:
  * ..."), shared by the master and its workers through one O_APPEND file so
- * lines never interleave. Also owns the access and slow log descriptors so
+ * lines never interleave. Every message is escaped (escape.h): one call,
+ * one line, whatever the text it carries. Also owns the access and slow log descriptors so
  * USR1 reopens all three in one place. */
 #ifndef FPMD_LOG_H
 #define FPMD_LOG_H
@@ -27,6 +28,11 @@ void fpmd_log(enum fpmd_log_level level, const char *fmt, ...)
 /* Same, appending ": strerror(errno)". */
 void fpmd_log_errno(enum fpmd_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Logs each line of text (a config check's errors, one a line) as its own
+ * log line, after head. */
+void fpmd_log_lines(enum fpmd_log_level level, const char *head,
+                    const char *text);
 
 /* An event that may repeat thousands of times a second (a refused accept,
  * a slow connection cut) is logged as a count: the first one at once,

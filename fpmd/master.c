@@ -904,13 +904,13 @@ reload(struct master *m)
     fpmd_log(FPMD_LOG_NOTICE, "Reloading in progress ...");
     conf = fpmd_conf_load(m->opts->conf_path, err, sizeof(err));
     if (conf == NULL) {
-        fpmd_log(FPMD_LOG_ERROR, "reload failed, keeping the running "
-                 "configuration: %s", err);
+        fpmd_log_lines(FPMD_LOG_ERROR, "reload failed, keeping the running "
+                       "configuration: ", err);
         return;
     }
     if (fpmd_prepare_in_child(conf, err, sizeof(err)) != FPMD_OK) {
-        fpmd_log(FPMD_LOG_ERROR, "reload failed, keeping the running "
-                 "configuration: %s", err);
+        fpmd_log_lines(FPMD_LOG_ERROR, "reload failed, keeping the running "
+                       "configuration: ", err);
         fpmd_conf_free(conf);
         return;
     }

@@ -17,6 +17,7 @@
 
 #include "fpmd/access_log.h"
 #include "fpmd/clock.h"
+#include "fpmd/escape.h"
 #include "fpmd/hooks.h"
 #include "fpmd/log.h"
 #include "fpmd/process.h"
@@ -273,12 +274,22 @@ log_overrun(const struct fpmd_req *req, const char *what, uint64_t ms,
              (double) ms / 1000.0, action);
 }
 
+/* One field of a slow-log entry, escaped (escape.h) into buf. */
+static const char *
+slow_field(char *buf, size_t cap, const char *s)
+{
+    fpmd_escape(buf, cap, s, strlen(s), FPMD_ESCAPE_QUOTE);
+    return buf;
+}
+
 static void
 on_slow(evutil_socket_t fd, short what, void *arg)
 {
     struct fpmd_req *req = arg;
+    const char *script = fpmd_req_param(req, "SCRIPT_FILENAME");
     char line[1024];
     char when[64];
+    char esc_script[256], esc_method[64], esc_uri[512];
     time_t t = time(NULL);
     struct tm tm;
     int n;
@@ -287,18 +298,16 @@ on_slow(evutil_socket_t fd, short what, void *arg)
     localtime_r(&t, &tm);
     strftime(when, sizeof(when), "%d-%b-%Y %H:%M:%S", &tm);
     /* php-fpm's slowlog entry shape, with the route standing in for the
-     * PHP backtrace. */
+     * PHP backtrace. The entry's own lines are the only newlines in it. */
     n = snprintf(line, sizeof(line),
                  "\n[%s]  [pool %s] pid %d\nscript_filename = %s\n"
                  "route = %s\nrequest = \"%s %s\"\n",
                  when, fpmd_process.conf->pool_name, (int) getpid(),
-                 fpmd_req_param(req, "SCRIPT_FILENAME")
-                     ? fpmd_req_param(req, "SCRIPT_FILENAME") : req->path,
-                 route_name(req), req->method, req->uri);
-    for (int i = 0; i < n && i < (int) sizeof(line); i++) {
-        if ((unsigned char) line[i] < 0x20 && line[i] != '\n')
-            line[i] = '?';
-    }
+                 slow_field(esc_script, sizeof(esc_script),
+                            script ? script : req->path),
+                 route_name(req),
+                 slow_field(esc_method, sizeof(esc_method), req->method),
+                 slow_field(esc_uri, sizeof(esc_uri), req->uri));
     if (n > 0)
         fpmd_log_slow_write(line, (size_t) n < sizeof(line)
                                       ? (size_t) n : sizeof(line) - 1);

@@ -322,7 +322,10 @@ fpmd_worker_main(const struct fpmd_conf *conf,
      * means the files changed since, and the master's back-off applies. */
     worker.router = fpmd_prepare(conf, err, sizeof(err));
     if (worker.router == NULL) {
-        fpmd_log(FPMD_LOG_ALERT, "worker %d: %s", (int) getpid(), err);
+        char head[32];
+
+        snprintf(head, sizeof(head), "worker %d: ", (int) getpid());
+        fpmd_log_lines(FPMD_LOG_ALERT, head, err);
         return 78;
     }
     fpmd_event_alloc_install();

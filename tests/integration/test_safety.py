@@ -13,8 +13,8 @@ import subprocess
 import pytest
 
 import fcgi_client as fc
-from conftest import (FPMD_BIN, Fpmd, base_conf, demo_conf, free_port,
-                      http_request, need, read_all, wait_for)
+from conftest import (FPMD_BIN, Fpmd, Nginx, base_conf, demo_conf,
+                      free_port, http_request, need, read_all, wait_for)
 
 
 def uids(pid):
@@ -263,3 +263,105 @@ def test_demo_config_adds_probe_and_bench_routes(tmpdir_path, servers):
         assert http_request(hport, "GET", "/probe?" + q)[0] == 400
     assert http_request(hport, "GET", "/io-fast")[0] == 503
     assert http_request(hport, "GET", "/hello")[2] == b"hello world\n"
+
+
+LOG_CONF = """pool: www
+listen:
+  - fastcgi: 127.0.0.1:@PORT@
+  - fastcgi: @SOCK@
+pm:
+  mode: static
+  max_children: 1
+timeouts:
+  slowlog: 100ms
+log:
+  error: @DIR@/error.log
+  slow: @DIR@/slow.log
+  access: @DIR@/access.log
+  access_format: '%R "%m %r%Q%q" %s %f "%{HTTP_X_EVIL}e"'
+routes:
+  - match: "*"
+    handler: probe
+"""
+
+ERROR_LINE = re.compile(rb"\[\d\d-\w{3}-\d{4} \d\d:\d\d:\d\d\] "
+                        rb"(DEBUG|NOTICE|WARNING|ERROR|ALERT): \S")
+ACCESS_LINE = re.compile(rb'127\.0\.0\.1 "GET /.*" 200 /.* ".*"')
+SLOW_LINES = [re.compile(rb""),
+              re.compile(rb"\[\d\d-\w{3}-\d{4} \d\d:\d\d:\d\d\]  \[pool www\] "
+                         rb"pid \d+"),
+              re.compile(rb"script_filename = /.*"),
+              re.compile(rb"route = probe"),
+              re.compile(rb'request = "GET /.*"')]
+
+
+def log_lines(path):
+    """The log's lines; each must hold nothing but printable ASCII."""
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data.endswith(b"\n"), data
+    lines = data[:-1].split(b"\n")
+    for line in lines:
+        assert all(0x20 <= b < 0x7f for b in line), line
+    return lines
+
+
+def test_request_bytes_cannot_forge_log_lines(tmpdir_path, servers):
+    """Bytes that nginx decodes into SCRIPT_NAME / SCRIPT_FILENAME (%0A,
+    %0D, %1B), a header value with control bytes, and a raw FastCGI client's
+    params with newlines: every log keeps one line per line it means to
+    write, and no control byte."""
+    port = free_port()
+    sock = os.path.join(tmpdir_path, "fpmd.sock")
+    f = Fpmd(tmpdir_path, LOG_CONF.replace("@PORT@", str(port))
+             .replace("@SOCK@", sock))
+    servers.append(f)
+    f.start(("127.0.0.1", port))
+    nginx = Nginx(tmpdir_path, port, sock)
+    servers.append(nginx)
+    # nginx's .php location runs try_files: the script must exist
+    open(os.path.join(nginx.dir, "www", "a\nb\r\x1bc.php"), "w").close()
+    nginx.start()
+    web = nginx.ports[("tcp", False)]
+    sent = 0
+    for path, evil in (("/index.php", "plain"),
+                       ("/a%0Ab%0D%1Bc.php", "v\x1b[2J\x7f\xe9"),
+                       ("/x%0A%5B05-Dec-2026%2000:00:00%5D%20ALERT:%20forged",
+                        "a\tb")):
+        status, _, body = http_request(web, "GET", path + "?sleep_ms=300",
+                                       headers={"X-Evil": evil})
+        assert status == 200, body
+        sent += 1
+    # a client speaking FastCGI itself sends any byte in any param
+    r = fc.request(("127.0.0.1", port), uri="/r?sleep_ms=300", extra={
+        "REQUEST_URI": "/r\n[05-Dec-2026 00:00:00] ALERT: forged\r?x",
+        "SCRIPT_NAME": "/r\nforged",
+        "SCRIPT_FILENAME": "/srv/r\n\x1b[2Jforged",
+        "REQUEST_METHOD": "GET",
+        "HTTP_X_EVIL": "line\nforged\x00"})
+    assert r.split()[0] == 200
+    sent += 1
+    access = os.path.join(f.dir, "access.log")
+    wait_for(lambda: os.path.exists(access)
+             and open(access, "rb").read().count(b"\n") >= sent, 10,
+             "every request in the access log")
+
+    lines = log_lines(access)
+    assert len(lines) == sent, lines
+    assert all(ACCESS_LINE.fullmatch(line) for line in lines), lines
+    assert b"/a\\x0Ab\\x0D\\x1Bc.php" in lines[1]
+    assert b'"v\\x1B[2J\\x7F\\xE9"' in lines[1], lines[1]
+
+    lines = log_lines(os.path.join(f.dir, "slow.log"))
+    assert len(lines) == len(SLOW_LINES) * sent, lines
+    for i, line in enumerate(lines):
+        assert SLOW_LINES[i % len(SLOW_LINES)].fullmatch(line), lines
+    assert b"script_filename = /srv/r\\x0A\\x1B[2Jforged" in lines
+
+    lines = log_lines(f.error_log)
+    assert all(ERROR_LINE.match(line) for line in lines), lines
+    slow = [line for line in lines if b"executing too slow" in line]
+    assert len(slow) == sent, lines
+    assert any(b"/r\\x0A[05-Dec-2026 00:00:00] ALERT: forged\\x0D?x" in line
+               for line in slow), slow
+

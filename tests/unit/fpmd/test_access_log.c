@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,7 +42,7 @@ info(void)
     return ai;
 }
 
-static char line[1024];
+static char line[4096];
 
 static const char *
 fmt(const char *f, const struct fpmd_access_info *ai)
@@ -90,6 +91,20 @@ access_log_escapes_request_text(void **state)
     ai.method = "G\x01T";
     assert_string_equal(fmt("%m %r", &ai),
                         "G\\x01T /x\\x0A[fake] line\\x22\\x5C\n");
+    /* UTF-8 (a C1 control among it), DEL, and a URI longer than one
+     * escaping round */
+    ai.uri = "/caf\xc3\xa9\xc2\x9b\x7f";
+    assert_string_equal(fmt("%r", &ai), "/caf\\xC3\\xA9\\xC2\\x9B\\x7F\n");
+    {
+        char uri[1001], want[4000];
+
+        memset(uri, 'a', sizeof(uri) - 1);
+        uri[sizeof(uri) - 1] = '\0';
+        uri[600] = '\n';
+        ai.uri = uri;
+        snprintf(want, sizeof(want), "%.600s\\x0A%s\n", uri, uri + 601);
+        assert_string_equal(fmt("%r", &ai), want);
+    }
 }
 
 static void

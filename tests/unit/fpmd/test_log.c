@@ -66,11 +66,51 @@ tally_writes_a_count_not_a_line_each(void **state)
     unlink(path);
 }
 
+static void
+error_log_escapes_what_a_message_carries(void **state)
+{
+    struct fpmd_conf conf;
+    char path[] = "/tmp/fpmd-test-log-XXXXXX", text[4096], big[3000];
+    int fd = mkstemp(path);
+
+    (void) state;
+    assert_true(fd >= 0);
+    close(fd);
+    memset(&conf, 0, sizeof(conf));
+    conf.log.error = path;
+    conf.log.level = FPMD_LOG_NOTICE;
+    assert_int_equal(fpmd_log_open(&conf), FPMD_OK);
+    fpmd_log_set_prefix("[pool www] ");
+    /* a URI nginx decoded from %0A%5B..., a terminal escape, a backslash */
+    fpmd_log(FPMD_LOG_WARNING, "GET %s: failed",
+             "/a\n[01-Jan-2026 00:00:00] ALERT: forged\r\x1b[2J\\");
+    assert_int_equal(lines(path, text, sizeof(text)), 1);
+    assert_non_null(strstr(text, "WARNING: [pool www] GET /a\\x0A[01-Jan-2026 "
+                             "00:00:00] ALERT: forged\\x0D\\x1B[2J\\x5C: "
+                             "failed\n"));
+    /* a message longer than a line still makes one line */
+    memset(big, '\n', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    fpmd_log(FPMD_LOG_WARNING, "%s", big);
+    assert_int_equal(lines(path, text, sizeof(text)), 2);
+    /* several lines of errors: one log line each, none empty */
+    fpmd_log_lines(FPMD_LOG_ERROR, "reload failed: ",
+                   "a.yaml:1:1: x\n\na.yaml:2:1: y\x01\n");
+    assert_int_equal(lines(path, text, sizeof(text)), 4);
+    assert_non_null(strstr(text, "ERROR: [pool www] reload failed: a.yaml:1:1: "
+                             "x\n"));
+    assert_non_null(strstr(text, "reload failed: a.yaml:2:1: y\\x01\n"));
+    fpmd_log_set_prefix(NULL);
+    fpmd_log_close();
+    unlink(path);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tally_writes_a_count_not_a_line_each),
+        cmocka_unit_test(error_log_escapes_what_a_message_carries),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
