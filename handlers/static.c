@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Static files for `static:` routes (a prefix ending in a wildcard): the
  * wildcard's part of the path under the route's root, sent with
- * sendfile(2). The path is refused (404/403) before any file is opened if
- * it could leave the root: dot segments, encoded slashes or backslashes, NUL; symlinks leading
- * out of the root are 403 unless follow_symlinks; files with a denied
- * extension (.php by default) are never sent, so source code is never
- * served as text (php-fpm's security.limit_extensions lesson). */
+ * sendfile(2). Dot segments, encoded slashes or backslashes and NUL are
+ * refused before anything is opened; the file is opened beneath the root
+ * by the kernel (static_path.c), crossing no symlink unless
+ * follow_symlinks; files with a denied extension (.php by default) are
+ * never sent, so source code is never served as text (php-fpm's
+ * security.limit_extensions lesson). */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -175,14 +174,14 @@ FPMD_HANDLER(static)
 {
     struct fpmd_static_conf st;
     const char *rel = fpmd_req_route_param(req, "*");
-    char full[PATH_MAX], real[PATH_MAX];
+    char name[PATH_MAX];
     struct stat sb;
     int fd, status;
 
     if (fpmd_req_static_conf(req, &st) != FPMD_OK || rel == NULL)
         return fpmd_reply_error(req, 404, NULL);
-    status = fpmd_static_resolve(&st, fpmd_req_uri(req), rel, full,
-                                 sizeof(full), real, sizeof(real));
+    status = fpmd_static_open(&st, fpmd_req_uri(req), rel, &fd, &sb, name,
+                              sizeof(name));
     if (status == 301) {
         const char *uri = fpmd_req_uri(req);
         const char *q = strchr(uri, '?');
@@ -198,14 +197,9 @@ FPMD_HANDLER(static)
     }
     if (status != 200)
         return fpmd_reply_error(req, status, NULL);
-    fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0)
-        return fpmd_reply_error(req, errno == EACCES ? 403 : 404, NULL);
     if (fpmd_defer(req, close_fd, (void *) (intptr_t) fd) != FPMD_OK) {
         close(fd);
         return FPMD_ERROR;
     }
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
-        return fpmd_reply_error(req, 404, NULL);
-    return send_file(req, real, fd, &sb);
+    return send_file(req, name, fd, &sb);
 }

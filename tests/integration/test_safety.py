@@ -2,6 +2,7 @@
 """php-fpm's safety rules, kept or bettered: no worker runs as root unless
 told (-R), a unix socket someone still accepts on is never taken over."""
 
+import ctypes
 import json
 import os
 import pwd
@@ -9,6 +10,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 
 import pytest
 
@@ -365,3 +367,107 @@ def test_request_bytes_cannot_forge_log_lines(tmpdir_path, servers):
     assert any(b"/r\\x0A[05-Dec-2026 00:00:00] ALERT: forged\\x0D?x" in line
                for line in slow), slow
 
+
+SWAPPER = r"""
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+a, b = os.fsencode(sys.argv[1]), os.fsencode(sys.argv[2])
+print("ready", flush=True)
+while True:
+    # RENAME_EXCHANGE: the directory and the symlink trade names at once
+    if libc.renameat2(-100, a, -100, b, 2) != 0:
+        sys.exit("renameat2: %s" % os.strerror(ctypes.get_errno()))
+"""
+
+
+def no_openat2():
+    """A seccomp filter answering openat2 with ENOSYS, as a kernel before
+    5.6 does (inherited by the exec'd fpmd and its workers)."""
+    import platform
+    import struct
+    arch = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}[platform.machine()]
+
+    def insn(code, jt, jf, k):
+        return struct.pack("HBBI", code, jt, jf, k)
+    prog = b"".join([
+        insn(0x20, 0, 0, 4),            # ld arch
+        insn(0x15, 0, 3, arch),         # jeq arch, else allow
+        insn(0x20, 0, 0, 0),            # ld nr
+        insn(0x15, 0, 1, 437),          # jeq __NR_openat2
+        insn(0x06, 0, 0, 0x00050000 | 38),  # ret ERRNO(ENOSYS)
+        insn(0x06, 0, 0, 0x7fff0000),   # ret ALLOW
+    ])
+    buf = ctypes.create_string_buffer(prog)
+
+    class Fprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+    fprog = Fprog(len(prog) // 8, ctypes.addressof(buf))
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(38, 1, 0, 0, 0) != 0:         # PR_SET_NO_NEW_PRIVS
+        raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS")
+    if libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) != 0:  # SECCOMP_FILTER
+        raise OSError(ctypes.get_errno(), "PR_SET_SECCOMP")
+
+
+@pytest.mark.parametrize("kernel", ["openat2", "walk"])
+def test_static_never_serves_outside_the_root_under_a_swap_race(
+        tmpdir_path, servers, kernel):
+    """A directory under the root and a symlink to outside it trade places
+    in a loop while requests run: each answer is the file inside, or a
+    refusal; the file outside is never served."""
+    import http.client
+    import threading
+    www = os.path.join(tmpdir_path, "www")
+    os.makedirs(os.path.join(www, "d"))
+    os.makedirs(os.path.join(tmpdir_path, "outside"))
+    with open(os.path.join(www, "d", "f.txt"), "w") as fh:
+        fh.write("inside\n")
+    with open(os.path.join(tmpdir_path, "outside", "f.txt"), "w") as fh:
+        fh.write("SECRET\n")
+    os.symlink("../outside", os.path.join(www, "s"))
+    port, hport = free_port(), free_port()
+    text = base_conf(port, os.path.join(tmpdir_path, "fpmd.sock")).replace(
+        "listen:\n", "listen:\n  - http: 127.0.0.1:%d\n" % hport, 1).replace(
+        "routes:\n", "routes:\n  - match: GET /static/*\n"
+        "    static: { root: %s }\n" % www, 1)
+    f = Fpmd(tmpdir_path, text)
+    servers.append(f)
+    f.start(("127.0.0.1", hport),
+            preexec=no_openat2 if kernel == "walk" else None)
+    swapper = subprocess.Popen([sys.executable, "-c", SWAPPER,
+                                os.path.join(www, "d"),
+                                os.path.join(www, "s")],
+                               stdout=subprocess.PIPE)
+    answers = {}
+    lock = threading.Lock()
+
+    def client():
+        c = http.client.HTTPConnection("127.0.0.1", hport, timeout=10)
+        seen = {}
+        for _ in range(1500):
+            c.request("GET", "/static/d/f.txt")
+            r = c.getresponse()
+            body = r.read()
+            key = (r.status, body if r.status == 200 or b"SECRET" in body
+                   else b"")
+            seen[key] = seen.get(key, 0) + 1
+        c.close()
+        with lock:
+            for k, v in seen.items():
+                answers[k] = answers.get(k, 0) + v
+    try:
+        assert swapper.stdout.readline() == b"ready\n"
+        threads = [threading.Thread(target=client) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        swapper.kill()
+        swapper.wait()
+    assert not any(b"SECRET" in body for _, body in answers), answers
+    # both states were met: the race ran
+    assert answers.get((200, b"inside\n"), 0) > 0, answers
+    assert answers.get((403, b""), 0) > 0, answers
+    assert set(answers) <= {(200, b"inside\n"), (403, b""), (404, b"")}, \
+        answers

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Static path resolution against a real directory tree: containment,
- * symlinks in and out of the root, denied extensions, encoded separators,
- * directories and index files; and Range parsing. */
+/* Static files opened against a real directory tree: containment,
+ * symlinks in and out of the root (none crossed unless follow_symlinks),
+ * denied extensions, encoded separators, directories and index files, the
+ * walk used without openat2; and Range parsing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +58,8 @@ setup(void **state)
     assert_int_equal(symlink("a.txt", p), 0);
     snprintf(p, sizeof(p), "%s/www/code.txt", top);
     assert_int_equal(symlink("x.php", p), 0);
+    snprintf(p, sizeof(p), "%s/www/indir", top);
+    assert_int_equal(symlink("dir", p), 0);
     st.root = root;
     st.index = "index.html";
     st.deny_ext = deny;
@@ -72,21 +77,37 @@ teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+static char name[512];
+
 static int
 resolve(const char *uri, const char *rel)
 {
-    char full[512], real[512];
+    struct stat sb;
+    int fd, status;
 
-    return fpmd_static_resolve(&st, uri, rel, full, sizeof(full), real,
-                               sizeof(real));
+    status = fpmd_static_open(&st, uri, rel, &fd, &sb, name, sizeof(name));
+    if (status == 200) {
+        assert_true(fd >= 0 && S_ISREG(sb.st_mode));
+        close(fd);
+    } else {
+        assert_int_equal(fd, -1);
+    }
+    return status;
 }
 
 static void
 static_resolves_inside_the_root_only(void **state)
 {
+    char want[256];
+
     (void) state;
     assert_int_equal(resolve("/s/a.txt", "a.txt"), 200);
-    assert_int_equal(resolve("/s/in.txt", "in.txt"), 200);
+    snprintf(want, sizeof(want), "%s/a.txt", root);
+    assert_string_equal(name, want);
+    /* follow_symlinks off: no symlink is crossed, even one that stays in */
+    assert_int_equal(resolve("/s/in.txt", "in.txt"), 403);
+    assert_int_equal(resolve("/s/indir/index.html", "indir/index.html"),
+                     403);
     assert_int_equal(resolve("/s/dir/", "dir/"), 200);
     assert_int_equal(resolve("/s/dir", "dir"), 301);
     assert_int_equal(resolve("/s/", ""), 404);
@@ -105,8 +126,50 @@ static_resolves_inside_the_root_only(void **state)
     assert_int_equal(resolve("/s/a.txt?x=%2f", "a.txt"), 200);
     st.follow_symlinks = 1;
     assert_int_equal(resolve("/s/out.txt", "out.txt"), 200);
+    snprintf(want, sizeof(want), "%s/secret.txt", top);
+    assert_string_equal(name, want);
+    assert_int_equal(resolve("/s/in.txt", "in.txt"), 200);
+    assert_int_equal(resolve("/s/indir/index.html", "indir/index.html"),
+                     200);
+    /* the extension that counts is the file's, not the link's */
     assert_int_equal(resolve("/s/code.txt", "code.txt"), 403);
     st.follow_symlinks = 0;
+}
+
+/* The walk taken without openat2 gives the kernel's answers. */
+static void
+static_walk_crosses_no_symlink(void **state)
+{
+    char p[256];
+    int rootfd, fd;
+
+    (void) state;
+    rootfd = open(root, O_PATH | O_DIRECTORY);
+    assert_true(rootfd >= 0);
+    fd = fpmd_static_walk(rootfd, "dir/index.html", false);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(fpmd_static_walk(rootfd, "in.txt", false), -1);
+    assert_int_equal(errno, ELOOP);
+    assert_int_equal(fpmd_static_walk(rootfd, "indir/index.html", false), -1);
+    assert_int_equal(errno, ELOOP);
+    assert_int_equal(fpmd_static_walk(rootfd, "dir/../a.txt", false), -1);
+    assert_int_equal(errno, EXDEV);
+    assert_int_equal(fpmd_static_walk(rootfd, "dir//index.html", false), -1);
+    assert_int_equal(fpmd_static_walk(rootfd, "nope/a.txt", false), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(fpmd_static_walk(rootfd, "a.txt/x", false), -1);
+    assert_int_equal(errno, ENOTDIR);
+    /* a directory swapped for a symlink to outside: refused, not served */
+    snprintf(p, sizeof(p), "%s/www/swap", top);
+    assert_int_equal(symlink("..", p), 0);
+    assert_int_equal(fpmd_static_walk(rootfd, "swap/secret.txt", false), -1);
+    assert_int_equal(errno, ELOOP);
+    fd = fpmd_static_walk(rootfd, "swap/secret.txt", true);
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(p);
+    close(rootfd);
 }
 
 static void
@@ -140,6 +203,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(static_resolves_inside_the_root_only),
+        cmocka_unit_test(static_walk_crosses_no_symlink),
         cmocka_unit_test(static_parses_single_byte_ranges),
     };
 
