@@ -421,8 +421,10 @@ struct fpmd_mysql_result {
 #define FPMD_MYSQL_PRIMARY 0x1  /* a read that must see the primary */
 
 /* sql with ? placeholders, each replaced by params[i] escaped and quoted
- * for the connection's character set (NULL: SQL NULL); a ? inside quotes
- * or backticks is left alone. Started, not waited for; NULL when memory
+ * for the connection's character set (NULL: SQL NULL); a ? inside quotes,
+ * backticks or a comment (#, "-- ", slash-star) is left alone, one in an
+ * executable comment (slash-star-bang) is a placeholder, as the server
+ * reads them. Started, not waited for; NULL when memory
  * is out. A read (see above) whose connection dies under it ("server has
  * gone away") is tried once more on a fresh connection; anything else
  * fails. */

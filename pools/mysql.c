@@ -22,6 +22,7 @@
 
 #include "fpmd/clock.h"
 #include "fpmd/process.h"
+#include "pools/mysql_scan.h"
 #include "pools/pool.h"
 
 enum op {
@@ -75,34 +76,6 @@ static const struct fpmd_pool_driver mysql_driver;
 static void step(struct mconn *mc, int ready);
 
 /* --- statements ------------------------------------------------------- */
-
-/* Counts the ? of sql outside quotes and backticks, and stores the first
- * max offsets; inside quotes a backslash escapes the next byte (a doubled
- * quote closes and reopens, which comes to the same). */
-static size_t
-scan_placeholders(const char *sql, size_t *offs, size_t max)
-{
-    size_t n = 0;
-    char q = 0;
-
-    for (size_t i = 0; sql[i] != '\0'; i++) {
-        char ch = sql[i];
-
-        if (q != 0) {
-            if (ch == '\\' && q != '`' && sql[i + 1] != '\0')
-                i++;
-            else if (ch == q)
-                q = 0;
-        } else if (ch == '\'' || ch == '"' || ch == '`') {
-            q = ch;
-        } else if (ch == '?') {
-            if (offs != NULL && n < max)
-                offs[n] = i;
-            n++;
-        }
-    }
-    return n;
-}
 
 static int
 word_at(const char *s, const char *word)
@@ -188,7 +161,7 @@ expand(struct mconn *mc, struct fpmd_req *req, const struct mcall *d,
 
     if (d->nparams > FPMD_ARRAY_LEN(offs))
         return NULL;
-    scan_placeholders(d->sql, offs, FPMD_ARRAY_LEN(offs));
+    fpmd_mysql_scan_placeholders(d->sql, offs, FPMD_ARRAY_LEN(offs));
     for (size_t i = 0; i < d->nparams; i++)
         need += d->params[i] != NULL ? 2 * strlen(d->params[i]) + 2 : 4;
     out = fpmd_alloc(req, need);
@@ -678,7 +651,7 @@ new_call(struct fpmd_req *req, const char *pool, const char *sql,
     d->params = copy;
     d->nparams = nparams;
     d->read = pin == NULL && is_read(d->sql);
-    holes = scan_placeholders(d->sql, NULL, 0);
+    holes = fpmd_mysql_scan_placeholders(d->sql, NULL, 0);
     if (sql == NULL || holes != nparams)
         fpmd_pool_call_fail(call, FPMD_CALL_INVALID, "%zu parameters for "
                             "%zu placeholders", nparams, holes);
@@ -718,7 +691,7 @@ va_params(struct fpmd_req *req, const char *sql, size_t *n, va_list ap)
 {
     const char **params;
 
-    *n = sql != NULL ? scan_placeholders(sql, NULL, 0) : 0;
+    *n = sql != NULL ? fpmd_mysql_scan_placeholders(sql, NULL, 0) : 0;
     params = fpmd_alloc(req, (*n + 1) * sizeof(*params));
     if (params == NULL)
         return NULL;

@@ -227,6 +227,29 @@ FPMD_ROUTE(t_mysql, "GET", "/t/mysql")
     return mysql_answer(req, call, t0);
 }
 
+/* /t/mysql-comments?pool=P&a=...&d=...: fpmd_mysql with two varargs for
+ * a statement whose other ? are in strings, an identifier and comments:
+ * counting any of them would read varargs that were never passed. The
+ * executable comment's text runs, so its ? is one. */
+FPMD_ROUTE(t_mysql_comments, "GET", "/t/mysql-comments")
+{
+    const char *pool = fpmd_req_query_arg(req, "pool");
+    const char *a = fpmd_req_query_arg(req, "a");
+    const char *d = fpmd_req_query_arg(req, "d");
+    const struct fpmd_mysql_result *r;
+
+    r = fpmd_mysql(req, pool ? pool : "",
+                   "SELECT /* why? */ ? AS a, '?''?\\'?' AS `b?`, "
+                   "\"?\" AS c -- what?\n"
+                   "# and this?\n"
+                   "/*!100000 , ? AS d */", a ? a : "", d ? d : "");
+    if (r == NULL)
+        return fpmd_reply_error(req, 502, "statement failed");
+    if (r->errcode != 0)
+        return fpmd_reply_error(req, 502, r->error);
+    return fpmd_reply_json(req, 200, fpmd_mysql_json(req, r));
+}
+
 /* /t/mysql-par?pool=P&sql=...&sql=...: the statements at once. */
 FPMD_ROUTE(t_mysql_par, "GET", "/t/mysql-par")
 {

@@ -242,6 +242,33 @@ def test_reads_go_to_replicas_writes_to_the_primary(tmpdir_path, servers):
         ["502"]]
 
 
+def test_varargs_are_read_only_for_real_placeholders(tmpdir_path, servers,
+                                                     db):
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(db))
+    # fpmd_mysql with two varargs; the statement's other seven ? are in a
+    # comment, strings, an identifier, a "-- " and a # comment
+    for _ in range(3):
+        status, j = get(hport, "/t/mysql-comments", pool="db", a="it's",
+                        d="x?y")
+        assert status == 200, j
+        assert j == [{"a": "it's", "b?": "?'?'?", "c": "?", "d": "x?y"}]
+
+
+def test_placeholders_in_comments_are_not_counted(tmpdir_path, servers, db):
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(db))
+    for sql, params, rows in (
+            ("SELECT 1 AS one -- why?", (), [{"one": 1}]),
+            ("SELECT 1 AS one # why?", (), [{"one": 1}]),
+            ("SELECT ? AS one /* ? */", ("1",), [{"one": "1"}]),
+            ("SELECT 2--?\n AS two", (), None),   # 2 - (-?): not a comment
+            ("SELECT 2--?\n AS two", ("1",), [{"two": 3}])):
+        status, j = query(hport, sql, *params)
+        if rows is None:
+            assert status == 400 or "placeholder" in json.dumps(j), j
+        else:
+            assert status == 200 and j["rows"] == rows, (sql, j)
+
+
 def test_benchmark_routes(tmpdir_path, servers, db):
     from backends import Redis
     cache = Redis(tmpdir_path).start()
