@@ -438,6 +438,12 @@ KEYFN(k_lim_pending)
     fpmd_yaml_get_uint(c, v, key, 1, 1000000,
                        &c->conf->limits.pending_connections);
 }
+KEYFN(k_lim_fcgi_reqs)
+{
+    /* request ids are 16 bits and 0 is the management id */
+    fpmd_yaml_get_uint(c, v, key, 1, 65535,
+                       &c->conf->limits.fastcgi_requests);
+}
 KEYFN(k_lim_rate)
 {
     fpmd_yaml_get_size(c, v, key, &c->conf->limits.body_min_rate);
@@ -481,6 +487,7 @@ KEYFN(k_lim_depth)
 static const struct fpmd_yaml_key limit_keys[] = {
     {"params", k_lim_params}, {"body", k_lim_body},
     {"connections", k_lim_conns}, {"pending_connections", k_lim_pending},
+    {"fastcgi_requests", k_lim_fcgi_reqs},
     {"body_min_rate", k_lim_rate}, {"uri", k_lim_uri},
     {"header", k_lim_header}, {"headers", k_lim_headers},
     {"requests_per_connection", k_lim_rpc}, {"parsed_body", k_lim_parsed},
@@ -641,6 +648,7 @@ fpmd_conf_defaults(struct fpmd_conf *conf)
     conf->limits.body = 64 * 1024 * 1024;
     conf->limits.connections = 4096;
     conf->limits.pending_connections = 1024;
+    conf->limits.fastcgi_requests = 128;
     conf->limits.body_min_rate = 500;
     conf->limits.uri = 8 * 1024;
     conf->limits.header = 32 * 1024;

@@ -228,6 +228,8 @@ struct fpmd_conf {
         size_t body;            /* bytes of request body; 64m */
         unsigned connections;   /* open connections per worker; 4096 */
         unsigned pending_connections;   /* no request started yet; 1024 */
+        unsigned fastcgi_requests;  /* FastCGI: requests at once on one
+                                     * connection; 128, 1: no multiplexing */
         size_t body_min_rate;   /* HTTP: bytes/s extending body_read; 500 */
         size_t uri;             /* HTTP request target bytes; 8k (414) */
         size_t header;          /* HTTP request line + header bytes; 32k (431) */

@@ -23,8 +23,6 @@
 #include "fpmd/sched.h"
 #include "fpmd/process.h"
 
-/* Requests one connection may carry at once (FCGI_MAX_REQS). */
-#define CONN_MAX_REQS 128
 
 struct fcgi_conn {
     struct fpmd_conn base;              /* first: conn.c casts back */
@@ -209,8 +207,13 @@ on_begin(void *ctx, uint16_t id, uint16_t role, uint8_t flags)
             c->base.close_after_flush = 1;
         return FPMD_OK;
     }
-    if (c->nreqs >= CONN_MAX_REQS) {
-        fpmd_fcgi_write_end_request(c->base.out, id, 0, FCGI_OVERLOADED);
+    if (c->nreqs >= fpmd_process.conf->limits.fastcgi_requests) {
+        /* FastCGI 1.0 §5.5: an application that does not multiplex says
+         * so; one that does is overloaded past its count */
+        fpmd_fcgi_write_end_request(c->base.out, id, 0,
+                                    fpmd_process.conf->limits.fastcgi_requests
+                                        == 1 ? FCGI_CANT_MPX_CONN
+                                             : FCGI_OVERLOADED);
         return FPMD_OK;
     }
     req = fpmd_req_new(&fcgi_ops, c, id);
@@ -318,15 +321,25 @@ on_abort(void *ctx, uint16_t id)
     return FPMD_OK;
 }
 
+/* FastCGI 1.0 §4.1, from what this worker enforces: the connections it
+ * holds at once (limits.connections), the requests one connection may
+ * carry that it runs at once (past limits.fastcgi_requests the next is
+ * refused; past pm.max_concurrency they wait their turn, where separate
+ * connections would have gone to a sibling with room), and whether one
+ * connection may carry several. */
 static int
 on_get_values(void *ctx, const uint8_t *p, size_t n)
 {
     struct fcgi_conn *c = ctx;
     const struct fpmd_conf *conf = fpmd_process.conf;
+    unsigned reqs = conf->limits.fastcgi_requests;
 
+    if (conf->pm.max_concurrency < reqs)
+        reqs = conf->pm.max_concurrency;
     return fpmd_fcgi_write_get_values_result(c->base.out, p, n,
-                                             conf->limits.connections,
-                                             conf->pm.max_concurrency, 1);
+                                             conf->limits.connections, reqs,
+                                             conf->limits.fastcgi_requests
+                                                 > 1);
 }
 
 static int

@@ -47,7 +47,9 @@ def test_get_values_answers_the_three_known_names(daemon):
     (rtype, content), = c.wait_management(1)
     assert rtype == fc.GET_VALUES_RESULT
     values = fc.decode_pairs(content)
-    assert values == {"FCGI_MAX_CONNS": "4096", "FCGI_MAX_REQS": "1024",
+    # a connection carries 128 requests at once (limits.fastcgi_requests),
+    # fewer than pm.max_concurrency's 1024
+    assert values == {"FCGI_MAX_CONNS": "4096", "FCGI_MAX_REQS": "128",
                       "FCGI_MPXS_CONNS": "1"}
     c.close()
 

@@ -471,3 +471,67 @@ def test_static_never_serves_outside_the_root_under_a_swap_race(
     assert answers.get((403, b""), 0) > 0, answers
     assert set(answers) <= {(200, b"inside\n"), (403, b""), (404, b"")}, \
         answers
+
+
+def get_values(addr):
+    c = fc.Conn(addr)
+    try:
+        c.send(fc.record(fc.GET_VALUES, 0, fc.encode_pairs(
+            [("FCGI_MAX_CONNS", ""), ("FCGI_MAX_REQS", ""),
+             ("FCGI_MPXS_CONNS", "")])))
+        (rtype, content), = c.wait_management(1)
+        assert rtype == fc.GET_VALUES_RESULT
+        return fc.decode_pairs(content)
+    finally:
+        c.close()
+
+
+def multiplex(addr, n):
+    """n requests at once on one connection, each sleeping long enough
+    that all are in flight together: {id: (protocol status, HTTP
+    status)}."""
+    c = fc.Conn(addr)
+    try:
+        c.send(b"".join(fc.request_bytes(i, fc.cgi_params(
+            uri="/probe?sleep_ms=300&i=%d" % i), keep_conn=True)
+            for i in range(1, n + 1)))
+        out = {}
+        for i, r in enumerate(c.wait(list(range(1, n + 1))), 1):
+            out[i] = (r.protocol_status,
+                      r.split()[0] if r.protocol_status == fc.REQUEST_COMPLETE
+                      else None)
+        return out
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("extra,values,accepted,refusal", [
+    # the defaults: a connection is refused past 128, whatever
+    # pm.max_concurrency (1024) would run
+    ("", {"FCGI_MAX_CONNS": "4096", "FCGI_MAX_REQS": "128",
+          "FCGI_MPXS_CONNS": "1"}, 128, fc.OVERLOADED),
+    ("limits: { fastcgi_requests: 3, connections: 50 }\n"
+     "pm:\n  mode: static\n  max_children: 1\n  max_concurrency: 2\n",
+     {"FCGI_MAX_CONNS": "50", "FCGI_MAX_REQS": "2", "FCGI_MPXS_CONNS": "1"},
+     3, fc.OVERLOADED),
+    ("limits: { fastcgi_requests: 1 }\n",
+     {"FCGI_MAX_CONNS": "4096", "FCGI_MAX_REQS": "1",
+      "FCGI_MPXS_CONNS": "0"}, 1, fc.CANT_MPX_CONN),
+])
+def test_get_values_tells_what_is_enforced(tmpdir_path, servers, extra,
+                                           values, accepted, refusal):
+    port = free_port()
+    text = base_conf(port, os.path.join(tmpdir_path, "fpmd.sock"))
+    if "pm:" in extra:
+        text = text.replace("pm:\n  mode: static\n  max_children: 2\n", "")
+    f = Fpmd(tmpdir_path, text + extra)
+    servers.append(f)
+    f.start(("127.0.0.1", port))
+    addr = ("127.0.0.1", port)
+    assert get_values(addr) == values
+    # what the answer says is what a connection gets: that many at once
+    # are served, one more is refused
+    out = multiplex(addr, accepted + 1)
+    assert [out[i] for i in range(1, accepted + 1)] == \
+        [(fc.REQUEST_COMPLETE, 200)] * accepted, out
+    assert out[accepted + 1] == (refusal, None), out
