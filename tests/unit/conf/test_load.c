@@ -49,6 +49,7 @@ conf_embedded_default_loads(void **state)
     assert_int_equal(c->listen[1].proto, FPMD_PROTO_HTTP);
     assert_string_equal(c->server_token, "fpmd");
     assert_int_equal(c->limits.headers, 100);
+    assert_int_equal(c->limits.fastcgi_requests, 128);
     assert_int_equal(c->pm.mode, FPMD_PM_STATIC);
     assert_int_equal(c->pm.max_children, 0);
     assert_string_equal(c->status.path, "/status");
@@ -154,6 +155,10 @@ conf_reports_unknown_keys_and_bad_values_with_positions(void **state)
                  "t.yaml:3:22: slowlog: \"10x\" is not a duration");
     expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\nlimits:\n  body: lots\n",
                  "t.yaml:4:9: body: \"lots\" is not a size");
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\n"
+                 "limits: { fastcgi_requests: 65536 }\n",
+                 "t.yaml:3:29: fastcgi_requests: \"65536\" is not a whole "
+                 "number from 1 to 65535");
     expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\npm: static\n",
                  "t.yaml:3:5: pm: expected a mapping");
     expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\n    mode: \"0600\"\n",
