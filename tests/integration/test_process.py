@@ -513,7 +513,9 @@ def test_killed_workers_come_back_at_once(tmpdir_path, servers, victims):
     # worker was alive, wait in the listen queue and get their answer.
     assert all(any(t0 <= k1 and k0 <= t1 for k0, k1, _ in kills)
                for t0, t1 in failed), (failed, kills)
-    assert slowest < 1.0, slowest
+    # a back-off would hold them for seconds (3.2 s by the sixth kill in a
+    # row); the margin is for a loaded sanitizer build
+    assert slowest < 3.0, slowest
 
 
 def cgroup_mounts():
