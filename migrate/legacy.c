@@ -364,6 +364,12 @@ fpmd_legacy_forward(struct fpmd_req *req, const char *pool,
             return fpmd_reply_error(req, 502, "a backend header fpmd "
                                     "cannot send");
     }
+    /* Over FastCGI the web server gets php-fpm's head as it was sent (no
+     * Status line added, case and blanks kept); over HTTP, the status and
+     * headers above make the response. */
+    if (fpmd_resp_cgi_head(req, head->raw, head->raw_len, head->nheaders)
+        != FPMD_OK)
+        return FPMD_ERROR;
     /* The head has gone out with the first body bytes, or alone. */
     if (fpmd_resp_write(req, buf + used, (size_t) n - used) != FPMD_OK)
         return FPMD_ERROR;
