@@ -43,6 +43,7 @@ struct fconn {
     int fd;
     struct event rev, wev;
     unsigned rev_added:1, wev_added:1, connecting:1, paused:1, broken:1;
+    unsigned write_failed:1;    /* the backend takes no more input */
     struct evbuffer *out;
     struct fpmd_fcgi_response parser;
     struct fcall *d;            /* the call served, NULL between calls */
@@ -55,6 +56,8 @@ struct fcall {
     struct fpmd_req *req;
     struct evbuffer *params;    /* encoded name-value pairs */
     struct evbuffer *stdout_buf;
+    uint64_t content_length;    /* the CONTENT_LENGTH sent; 0: none */
+    uint64_t stdin_sent;        /* body bytes sent */
     struct fconn *fc;           /* while the call holds a connection */
     unsigned stdout_end:1;
     unsigned ended:1;           /* END_REQUEST */
@@ -144,6 +147,21 @@ set_read(struct fconn *fc, int on)
     }
 }
 
+/* The backend takes no more input: what was queued for it is dropped, and
+ * the connection is not reused. The answer may still be whole. */
+static void
+write_failed(struct fconn *fc)
+{
+    fc->write_failed = 1;
+    fc->broken = 1;
+    evbuffer_drain(fc->out, evbuffer_get_length(fc->out));
+    if (fc->wev_added) {
+        event_del(&fc->wev);
+        fc->wev_added = 0;
+    }
+    wake(current(fc));
+}
+
 /* Writes what out holds; wakes a body writer below the low-water mark. */
 static int
 flush(struct fconn *fc)
@@ -204,8 +222,13 @@ parse(struct fconn *fc)
     if (fc->rpos == fc->rlen)
         fc->rpos = fc->rlen = 0;
     if (fc->done) {
-        /* anything after END_REQUEST: not a connection to reuse */
-        if (fc->rlen > fc->rpos)
+        /* Anything after END_REQUEST: not a connection to reuse. Nor one
+         * that carried more or less body than CONTENT_LENGTH said: php-fpm
+         * reads that much (a body sent without one, by Apache for a
+         * chunked request, not at all), then takes the next record for a
+         * new request's, and closes the connection at a STDIN one. */
+        if (fc->rlen > fc->rpos
+            || (fc->d != NULL && fc->d->stdin_sent != fc->d->content_length))
             fc->broken = 1;
         fc->done = 0;
         fc->rpos = fc->rlen = 0;
@@ -283,7 +306,7 @@ on_write(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (flush(fc) != FPMD_OK)
-        fpmd_pool_conn_lost(fc->pc, strerror(errno));
+        write_failed(fc);
 }
 
 /* --- driver ----------------------------------------------------------- */
@@ -436,10 +459,29 @@ overridden(const char *name, const char *const *extra, size_t nextra)
     return 0;
 }
 
-static int
-encode_param(struct evbuffer *b, const char *name, const char *value)
+/* The body length a CONTENT_LENGTH announces: none when empty (nginx
+ * sends it so), and one no body has (the connection is then not reused)
+ * when it is not plain digits, which php-fpm would read some other way. */
+static uint64_t
+announced_length(const char *value)
 {
-    return fpmd_fcgi_nv_encode(b, name, strlen(name), value, strlen(value));
+    size_t digits = strspn(value, "0123456789");
+
+    if (value[0] == '\0')
+        return 0;
+    if (value[digits] != '\0' || digits > 18)
+        return UINT64_MAX;
+    return strtoull(value, NULL, 10);
+}
+
+/* Encodes name = value, and notes the body length it announces. */
+static int
+encode_param(struct fcall *d, const char *name, const char *value)
+{
+    if (strcmp(name, "CONTENT_LENGTH") == 0)
+        d->content_length = announced_length(value);
+    return fpmd_fcgi_nv_encode(d->params, name, strlen(name), value,
+                               strlen(value));
 }
 
 struct fpmd_call *
@@ -462,12 +504,11 @@ fpmd_fcgi_upstream_start(struct fpmd_req *req, const char *pool,
 
         if (fpmd_req_param_at(req, i, &name, &value) == FPMD_OK
             && !overridden(name, extra, nextra)
-            && encode_param(d->params, name, value) != FPMD_OK)
+            && encode_param(d, name, value) != FPMD_OK)
             return NULL;
     }
     for (size_t i = 0; i < nextra; i++) {
-        if (encode_param(d->params, extra[2 * i], extra[2 * i + 1])
-            != FPMD_OK)
+        if (encode_param(d, extra[2 * i], extra[2 * i + 1]) != FPMD_OK)
             return NULL;
     }
     call = fpmd_pool_call_new(req, pool, &fastcgi_driver, d);
@@ -503,13 +544,23 @@ fpmd_fcgi_upstream_stdin(struct fpmd_call *call, const void *data, size_t len)
         return FPMD_DONE;
     if (d->fc == NULL || call->state != FPMD_CALLST_SENT)
         return FPMD_ERROR;
+    if (d->fc->write_failed)
+        return FPMD_DONE;
     if ((len > 0 ? fpmd_fcgi_write_stream(d->fc->out, FCGI_STDIN, REQUEST_ID,
                                           data, len)
                  : fpmd_fcgi_write_eos(d->fc->out, FCGI_STDIN, REQUEST_ID))
-            != FPMD_OK
-        || flush(d->fc) != FPMD_OK) {
-        fpmd_pool_conn_lost(d->fc->pc, "write to the backend failed");
+            != FPMD_OK) {
+        fpmd_pool_conn_lost(d->fc->pc, "out of memory");
         return FPMD_ERROR;
+    }
+    d->stdin_sent += len;
+    /* php-fpm answers a request whose body it does not read (none
+     * announced) at once, and on a kept connection closes it at the next
+     * STDIN record: the answer may be in, read it to END_REQUEST as a web
+     * server in front of php-fpm does. */
+    if (flush(d->fc) != FPMD_OK) {
+        write_failed(d->fc);
+        return FPMD_DONE;
     }
     return FPMD_OK;
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* FastCGI upstream pools (a legacy php-fpm behind fpmd): one request at a
  * time per connection, FCGI_KEEP_CONN, each connection reused only after
- * a clean END_REQUEST. The request body and the answer stream through in
- * bounded pieces both ways: neither ever sits whole in memory. */
+ * a clean END_REQUEST that came once exactly CONTENT_LENGTH bytes of body
+ * had gone (php-fpm closes a kept connection on STDIN it did not read).
+ * The request body and the answer stream through in bounded pieces both
+ * ways: neither ever sits whole in memory. */
 #ifndef FPMD_POOLS_FCGI_UPSTREAM_H
 #define FPMD_POOLS_FCGI_UPSTREAM_H
 
@@ -22,9 +24,10 @@ struct fpmd_call *fpmd_fcgi_upstream_start(struct fpmd_req *req,
 /* Sends len bytes of request body (len 0: its end); nothing reaches the
  * backend before the first call, which writes the params with it.
  * Suspends while the connection is not lent yet or its output is over the
- * high-water mark. FPMD_DONE when the backend answered already without
- * reading it all (send no more, read the answer); FPMD_ERROR once the call
- * failed. */
+ * high-water mark. FPMD_DONE when the backend takes no more of it: it
+ * answered already without reading it all, or the write failed (it
+ * closed, having answered or not): send no more, read the answer, whose
+ * END_REQUEST decides. FPMD_ERROR once the call failed. */
 int fpmd_fcgi_upstream_stdin(struct fpmd_call *call, const void *data,
                              size_t len);
 /* Copies up to len bytes of the answer's STDOUT into buf. Suspends until
