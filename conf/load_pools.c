@@ -346,9 +346,14 @@ KEYFN(k_lg_root)
     fpmd_yaml_get_str(c, v, key, &cur_backend->document_root);
 }
 
+KEYFN(k_lg_request_id)
+{
+    fpmd_yaml_get_bool(c, v, key, &cur_backend->send_request_id);
+}
+
 static const struct fpmd_yaml_key legacy_keys[] = {
     {"fastcgi", k_lg_fastcgi}, {"keep_alive", k_lg_keep},
-    {"document_root", k_lg_root},
+    {"document_root", k_lg_root}, {"send_request_id", k_lg_request_id},
     {"min", k_b_min}, {"max", k_b_max},
     {"wait_queue", k_b_queue}, {"wait_timeout", k_b_wait},
     {"connect_timeout", k_b_connect}, {"timeout", k_b_timeout},

@@ -131,7 +131,7 @@ pool_conf(const char *name)
 }
 
 /* Params fpmd itself may add: the standalone ones, a body's length, the
- * request id. */
+ * request id (send_request_id). */
 #define OWN_PARAMS 10
 
 /* Adds name = value to v, or replaces an earlier value of name. */
@@ -187,8 +187,10 @@ standalone_params(struct fpmd_req *req, const char *root, const char **v,
 }
 
 /* The params a route adds or overrides, those of a standalone request,
- * the length of a body read whole, and the request id: flattened name,
- * value pairs in req's memory; *n of them. */
+ * the length of a body read whole, and the request id when the pool asks
+ * for it: flattened name, value pairs in req's memory; *n of them. A web
+ * server's request otherwise goes as it came: php-fpm's $_SERVER is what
+ * it was before fpmd stood in between. */
 static const char *const *
 extra_params(struct fpmd_req *req, const struct outgoing *o, size_t *n)
 {
@@ -208,7 +210,7 @@ extra_params(struct fpmd_req *req, const struct outgoing *o, size_t *n)
         snprintf(len, sizeof(len), "%zu", o->body_len);
         extra_add(v, n, "CONTENT_LENGTH", fpmd_strdup(req, len));
     }
-    if (fpmd_request_id(req) != NULL)
+    if (b != NULL && b->send_request_id && fpmd_request_id(req) != NULL)
         extra_add(v, n, fpmd_request_id_param(), req->request_id);
     /* The route's own come last: they override all the above. */
     for (size_t i = 0; i < nroute; i++)
