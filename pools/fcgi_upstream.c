@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The FastCGI upstream driver (pools/fcgi_upstream.h). The connection
- * reads the answer into the call's STDOUT buffer and stops reading while
- * that holds more than a window the handler has not taken yet; the
- * handler's writes of the request body wait while the connection's output
- * is over its high-water mark. The call ends at END_REQUEST, possibly
- * before the handler has taken all of STDOUT: the buffer belongs to the
- * request. */
+ * reads the answer into the call's STDOUT buffer (and kept STDERR into
+ * its own, each piece marked with how much STDOUT came before it) and
+ * stops reading while they hold more than a window the handler has not
+ * taken yet; the handler's writes of the request body wait while the
+ * connection's output is over its high-water mark. The call ends at
+ * END_REQUEST, possibly before the handler has taken all of the answer:
+ * the buffers belong to the request. */
 #include "config.h"
 
 #include <errno.h>
@@ -32,7 +33,7 @@
 
 #define REQUEST_ID 1
 #define READ_CHUNK 16384
-#define STDOUT_WINDOW (256 * 1024)      /* read no further ahead */
+#define WINDOW (256 * 1024)             /* read no further ahead */
 #define OUT_HIGH (256 * 1024)           /* body writes wait above this */
 #define OUT_LOW (64 * 1024)
 
@@ -52,10 +53,19 @@ struct fconn {
     size_t rpos, rlen;          /* unparsed input, kept while paused */
 };
 
+/* A kept STDERR piece of len bytes came after `at` bytes of STDOUT. */
+struct mark {
+    uint64_t at;
+    uint64_t len;
+};
+
 struct fcall {
     struct fpmd_req *req;
     struct evbuffer *params;    /* encoded name-value pairs */
     struct evbuffer *stdout_buf;
+    struct evbuffer *stderr_buf;    /* NULL: STDERR is not kept */
+    struct evbuffer *marks;         /* struct mark, one a kept piece */
+    uint64_t stdout_in, stdout_out; /* STDOUT bytes received, taken */
     uint64_t content_length;    /* the CONTENT_LENGTH sent; 0: none */
     uint64_t stdin_sent;        /* body bytes sent */
     struct fconn *fc;           /* while the call holds a connection */
@@ -83,6 +93,15 @@ current(struct fconn *fc)
 
 /* --- record callbacks ------------------------------------------------- */
 
+/* What the call holds that the handler has not taken yet. */
+static size_t
+held(const struct fcall *d)
+{
+    return evbuffer_get_length(d->stdout_buf)
+        + (d->stderr_buf != NULL ? evbuffer_get_length(d->stderr_buf)
+                                   + evbuffer_get_length(d->marks) : 0);
+}
+
 static int
 on_stdout(void *ctx, const uint8_t *p, size_t n)
 {
@@ -95,6 +114,7 @@ on_stdout(void *ctx, const uint8_t *p, size_t n)
         d->stdout_end = 1;
     else if (evbuffer_add(d->stdout_buf, p, n) != 0)
         return FPMD_ERROR;
+    d->stdout_in += n;
     wake(d);
     return FPMD_OK;
 }
@@ -104,11 +124,24 @@ on_stderr(void *ctx, const uint8_t *p, size_t n)
 {
     struct fconn *fc = ctx;
     struct fcall *d = current(fc);
+    struct mark m;
 
-    /* php-fpm's warnings, one log line per record. */
-    if (d != NULL)
+    if (d == NULL)
+        return FPMD_OK;
+    /* php-fpm's warnings, one log line per record piece: always when
+     * they have nowhere else to go. */
+    if (d->stderr_buf == NULL || fpmd_pool_conn_conf(fc->pc)->log_stderr)
         fpmd_fcgi_upstream_log(d->req, "legacy stderr", "%.*s",
-                         (int) (n > 1024 ? 1024 : n), (const char *) p);
+                               (int) (n > 1024 ? 1024 : n),
+                               (const char *) p);
+    if (d->stderr_buf == NULL)
+        return FPMD_OK;
+    m.at = d->stdout_in;
+    m.len = n;
+    if (evbuffer_add(d->marks, &m, sizeof(m)) != 0
+        || evbuffer_add(d->stderr_buf, p, n) != 0)
+        return FPMD_ERROR;
+    wake(d);
     return FPMD_OK;
 }
 
@@ -186,7 +219,7 @@ flush(struct fconn *fc)
     return FPMD_OK;
 }
 
-/* Parses what is buffered, unless the handler's STDOUT window is full. */
+/* Parses what is buffered, unless the handler's window is full. */
 static void
 parse(struct fconn *fc)
 {
@@ -196,7 +229,7 @@ parse(struct fconn *fc)
 
     while (fc->rpos < fc->rlen && !fc->done) {
         d = current(fc);
-        if (d != NULL && evbuffer_get_length(d->stdout_buf) >= STDOUT_WINDOW) {
+        if (d != NULL && held(d) >= WINDOW) {
             fc->paused = 1;
             set_read(fc, 0);
             return;
@@ -211,7 +244,8 @@ parse(struct fconn *fc)
             const char *err = fc->parser.framer.err;
             char why[128];
 
-            /* only on_stdout fails without a parser error */
+            /* only on_stdout and on_stderr fail without a parser
+             * error */
             snprintf(why, sizeof(why), "%s%s",
                      err != NULL ? "protocol error: " : "",
                      err != NULL ? err : "out of memory");
@@ -486,7 +520,8 @@ encode_param(struct fcall *d, const char *name, const char *value)
 
 struct fpmd_call *
 fpmd_fcgi_upstream_start(struct fpmd_req *req, const char *pool,
-                         const char *const *extra, size_t nextra)
+                         const char *const *extra, size_t nextra,
+                         bool keep_stderr)
 {
     struct fcall *d = fpmd_alloc(req, sizeof(*d));
     struct fpmd_call *call;
@@ -499,6 +534,12 @@ fpmd_fcgi_upstream_start(struct fpmd_req *req, const char *pool,
     d->stdout_buf = fpmd_req_evbuffer(req);
     if (d->params == NULL || d->stdout_buf == NULL)
         return NULL;
+    if (keep_stderr) {
+        d->stderr_buf = fpmd_req_evbuffer(req);
+        d->marks = fpmd_req_evbuffer(req);
+        if (d->stderr_buf == NULL || d->marks == NULL)
+            return NULL;
+    }
     for (size_t i = 0; i < fpmd_req_nparams(req); i++) {
         const char *name, *value;
 
@@ -565,24 +606,84 @@ fpmd_fcgi_upstream_stdin(struct fpmd_call *call, const void *data, size_t len)
     return FPMD_OK;
 }
 
-ssize_t
-fpmd_fcgi_upstream_stdout(struct fpmd_call *call, void *buf, size_t len)
+/* Room again: read on where the window stopped us. */
+static void
+taken(struct fpmd_call *call)
 {
     struct fcall *d = call->driver;
-    int n;
+
+    if (d->fc != NULL && d->fc->paused && held(d) < WINDOW / 2) {
+        d->fc->paused = 0;
+        set_read(d->fc, 1);
+        fpmd_pool_call_progress(call);
+        parse(d->fc);
+    }
+}
+
+/* Kept STDERR that came before the next STDOUT byte, into buf: how many
+ * bytes (0: none due). */
+static size_t
+take_stderr(struct fcall *d, uint8_t *buf, size_t len)
+{
+    size_t got = 0;
+
+    while (got < len && d->marks != NULL
+           && evbuffer_get_length(d->marks) > 0) {
+        /* The buffer's bytes need not be aligned for a struct mark. */
+        unsigned char *p = evbuffer_pullup(d->marks, sizeof(struct mark));
+        struct mark m;
+        size_t n;
+
+        memcpy(&m, p, sizeof(m));
+        if (m.at > d->stdout_out)
+            break;
+        n = len - got < m.len ? len - got : (size_t) m.len;
+        evbuffer_remove(d->stderr_buf, buf + got, n);
+        got += n;
+        m.len -= n;
+        if (m.len == 0)
+            evbuffer_drain(d->marks, sizeof(m));
+        else
+            memcpy(p, &m, sizeof(m));
+    }
+    return got;
+}
+
+/* STDOUT bytes the handler may take before the next kept STDERR piece. */
+static uint64_t
+stdout_due(const struct fcall *d)
+{
+    struct mark m;
+
+    if (d->marks == NULL || evbuffer_get_length(d->marks) == 0)
+        return UINT64_MAX;
+    evbuffer_copyout(d->marks, &m, sizeof(m));
+    return m.at - d->stdout_out;
+}
+
+ssize_t
+fpmd_fcgi_upstream_read(struct fpmd_call *call, void *buf, size_t len,
+                        bool *is_stderr)
+{
+    struct fcall *d = call->driver;
+    size_t n;
+    uint64_t due;
 
     for (;;) {
-        if (evbuffer_get_length(d->stdout_buf) > 0) {
-            n = evbuffer_remove(d->stdout_buf, buf, len);
-            /* room again: read on where the window stopped us */
-            if (d->fc != NULL && d->fc->paused
-                && evbuffer_get_length(d->stdout_buf) < STDOUT_WINDOW / 2) {
-                d->fc->paused = 0;
-                set_read(d->fc, 1);
-                fpmd_pool_call_progress(call);
-                parse(d->fc);
-            }
-            return n;
+        n = take_stderr(d, buf, len);
+        if (n > 0) {
+            *is_stderr = true;
+            taken(call);
+            return (ssize_t) n;
+        }
+        due = stdout_due(d);
+        if (evbuffer_get_length(d->stdout_buf) > 0 && due > 0) {
+            n = (size_t) evbuffer_remove(d->stdout_buf, buf,
+                                         due < len ? (size_t) due : len);
+            d->stdout_out += n;
+            *is_stderr = false;
+            taken(call);
+            return (ssize_t) n;
         }
         if (d->stdout_end)
             return 0;
