@@ -72,6 +72,10 @@ struct fpmd_req {
     void *conn;                     /* the codec's connection */
     struct fpmd_req *next;          /* in the connection's list */
     struct fpmd_req *queue_next;    /* waiting for a max_concurrency slot */
+    /* In flight, oldest first (sched.c): the scoreboard lists the oldest
+     * and shows the first in php-fpm's row. */
+    struct fpmd_req *flight_prev, *flight_next;
+    uint8_t flight_entry;           /* its scoreboard entry + 1; 0: none */
     uint16_t id;                    /* FastCGI request id */
     unsigned keep_conn:1;
     unsigned started:1;             /* handler coroutine created */

@@ -264,5 +264,7 @@ def test_status_page_counts_each_route_by_side(site, no_worker_died):
     assert routes["/admin/*"]["handler"] == "legacy:admin"
     status, _, body = fcgi_client.request(address, "GET",
                                           "/status?openmetrics").split()
-    assert ('phpfpm_route_requests{route="/*",handler="legacy:main",'
-            'side="legacy"} 4\n') in body.decode()
+    assert ('fpmd_route_duration_seconds_count{route="/*",'
+            'handler="legacy:main",side="legacy"} 4\n') in body.decode()
+    assert ('fpmd_route_errors_total{route="/*",handler="legacy:main",'
+            'side="legacy"} 1\n') in body.decode()
