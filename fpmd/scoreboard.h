@@ -12,7 +12,6 @@
 
 #define FPMD_SB_METHOD_LEN 16
 #define FPMD_SB_URI_LEN 256
-#define FPMD_SB_QUERY_LEN 256
 #define FPMD_SB_SCRIPT_LEN 256
 #define FPMD_SB_USER_LEN 64
 #define FPMD_SB_POOL_LEN 64
@@ -22,6 +21,7 @@
 #define FPMD_SB_ROUTE_LEN 96
 #define FPMD_SB_HANDLER_LEN 32
 #define FPMD_SB_HIST 32             /* latency buckets, see below */
+#define FPMD_SB_FLIGHTS 16          /* in-flight requests listed per worker */
 
 enum fpmd_sb_state {
     FPMD_SB_FREE = 0,       /* slot unused */
@@ -31,11 +31,11 @@ enum fpmd_sb_state {
     FPMD_SB_FINISHING = 4,  /* graceful exit: drains, accepts nothing */
 };
 
-/* The last (or current) request of a worker, php-fpm's per-process rows. */
+/* php-fpm's per-process row: the oldest request the worker has in flight,
+ * or when it has none its last request. */
 struct fpmd_sb_request {
     char method[FPMD_SB_METHOD_LEN];
     char uri[FPMD_SB_URI_LEN];
-    char query[FPMD_SB_QUERY_LEN];
     char script[FPMD_SB_SCRIPT_LEN];
     char user[FPMD_SB_USER_LEN];
     uint64_t content_length;
@@ -59,6 +59,7 @@ struct fpmd_sb_backend {
  * is below and above. */
 struct fpmd_sb_side {
     uint64_t requests, errors;      /* errors: a 5xx, or cut short */
+    uint64_t sum_us;                /* their latencies added up */
     uint32_t hist[FPMD_SB_HIST];
 };
 
@@ -102,6 +103,22 @@ struct fpmd_sb_routes {
     struct fpmd_sb_route r[FPMD_SB_ROUTES];
 };
 
+/* One request a worker has in flight. */
+struct fpmd_sb_flight {
+    uint64_t start_us;              /* µs since the epoch; 0: entry unused */
+    char method[FPMD_SB_METHOD_LEN];
+    char uri[FPMD_SB_URI_LEN];
+    char route[FPMD_SB_ROUTE_LEN];  /* "GET /users/{id}"; "" when none
+                                     * matched */
+};
+
+/* The oldest FPMD_SB_FLIGHTS requests a worker has in flight, in no
+ * particular order (readers sort by start); beside its slot like the
+ * route rows, written under the slot's seqlock. */
+struct fpmd_sb_flights {
+    struct fpmd_sb_flight f[FPMD_SB_FLIGHTS];
+};
+
 /* Pool-wide counters written by the master. */
 struct fpmd_sb_pool {
     char name[FPMD_SB_POOL_LEN];
@@ -118,6 +135,7 @@ struct fpmd_scoreboard {
     struct fpmd_sb_pool pool;
     uint32_t nslots;
     struct fpmd_sb_routes *routes;  /* nslots of them, in the same mapping */
+    struct fpmd_sb_flights *flights; /* nslots of them, after the routes */
     struct fpmd_sb_slot slots[];
 };
 
@@ -139,6 +157,10 @@ int fpmd_scoreboard_read(const struct fpmd_scoreboard *sb, uint32_t i,
 /* Reader side for slot i's route rows, like fpmd_scoreboard_read. */
 int fpmd_scoreboard_read_routes(const struct fpmd_scoreboard *sb, uint32_t i,
                                 struct fpmd_sb_routes *out);
+
+/* Reader side for slot i's in-flight requests, like fpmd_scoreboard_read. */
+int fpmd_scoreboard_read_flights(const struct fpmd_scoreboard *sb, uint32_t i,
+                                 struct fpmd_sb_flights *out);
 
 /* The histogram bucket of a latency in microseconds. */
 unsigned fpmd_sb_hist_bucket(uint64_t us);
