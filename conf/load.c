@@ -322,6 +322,10 @@ KEYFN(k_pm_concurrency)
 {
     fpmd_yaml_get_uint(c, v, key, 1, 1000000, &c->conf->pm.max_concurrency);
 }
+KEYFN(k_pm_queue)
+{
+    fpmd_yaml_get_uint(c, v, key, 0, 1000000, &c->conf->pm.max_queue);
+}
 KEYFN(k_pm_stack)
 {
     fpmd_yaml_get_size(c, v, key, &c->conf->pm.stack_size);
@@ -335,7 +339,8 @@ static const struct fpmd_yaml_key pm_keys[] = {
     {"max_spare_servers", k_pm_max_spare},
     {"max_spawn_rate", k_pm_spawn_rate},
     {"process_idle_timeout", k_pm_idle}, {"max_requests", k_pm_max_requests},
-    {"max_concurrency", k_pm_concurrency}, {"stack_size", k_pm_stack},
+    {"max_concurrency", k_pm_concurrency}, {"max_queue", k_pm_queue},
+    {"stack_size", k_pm_stack},
 };
 
 /* php-fpm's fpm_conf.c checks for pm = dynamic, at the pm block. */
@@ -409,10 +414,16 @@ KEYFN(k_t_body)
         fpmd_yaml_error_at(c, v, "timeouts.body_read: must be above 0");
 }
 
+KEYFN(k_t_queue)
+{
+    fpmd_yaml_get_duration(c, v, key, &c->conf->timeouts.queue_ms);
+}
+
 static const struct fpmd_yaml_key timeout_keys[] = {
     {"request_terminate", k_t_terminate}, {"slowlog", k_t_slowlog},
     {"process_control", k_t_control}, {"header_read", k_t_header},
     {"keepalive", k_t_keepalive}, {"body_read", k_t_body},
+    {"queue", k_t_queue},
 };
 
 KEYFN(k_timeouts)
@@ -633,6 +644,7 @@ fpmd_conf_defaults(struct fpmd_conf *conf)
     conf->pm.max_spawn_rate = 32;
     conf->pm.process_idle_timeout_ms = 10000;
     conf->pm.max_concurrency = 1024;
+    conf->pm.max_queue = 1024;
     conf->pm.stack_size = 256 * 1024;
     conf->timeouts.process_control_ms = 10000;
     conf->timeouts.header_read_ms = 10000;
@@ -650,6 +662,7 @@ fpmd_conf_defaults(struct fpmd_conf *conf)
     conf->limits.form_fields = 1000;
     conf->limits.json_depth = 64;
     conf->timeouts.body_read_ms = 60000;
+    conf->timeouts.queue_ms = 10000;
     conf->log.level = FPMD_LOG_NOTICE;
 }
 

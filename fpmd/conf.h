@@ -208,6 +208,8 @@ struct fpmd_conf {
         uint64_t process_idle_timeout_ms; /* ondemand; 10s */
         unsigned max_requests;       /* 0: never recycle */
         unsigned max_concurrency;    /* in-flight requests per worker; 1024 */
+        unsigned max_queue;          /* requests per worker waiting for a
+                                      * max_concurrency slot; 1024 */
         size_t stack_size;           /* coroutine stack; 256k */
     } pm;
 
@@ -221,6 +223,8 @@ struct fpmd_conf {
         uint64_t header_read_ms;        /* deadline for a request head; 10s */
         uint64_t keepalive_ms;          /* idle keep-alive connection; 75s */
         uint64_t body_read_ms;          /* HTTP: deadline for a body; 60s */
+        uint64_t queue_ms;              /* longest wait for a max_concurrency
+                                         * slot, then 503; 10s, 0: none */
     } timeouts;
 
     struct {

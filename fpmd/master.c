@@ -616,6 +616,7 @@ reap(struct master *m)
         if (read_slot(c, &s) == FPMD_OK || s.pid == pid) {
             c->gen->sb->pool.accepted_conn_dead += s.accepted_conn;
             c->gen->sb->pool.slow_requests_dead += s.slow_requests;
+            c->gen->sb->pool.refused_requests_dead += s.refused_requests;
         }
         memset(&c->gen->sb->slots[c->slot], 0, sizeof(struct fpmd_sb_slot));
         c->gen->live--;
@@ -768,16 +769,25 @@ enforce_deadlines(struct master *m, uint64_t now)
     }
 }
 
+/* What the status page calls the listen queue: connections in the
+ * listeners' accept queues and requests waiting in the workers' queues
+ * (README "Admission control"); its high-water mark, sampled here. */
 static void
 update_pool_stats(struct master *m, struct gen *g)
 {
     unsigned idle, busy;
-
     unsigned queued = 0;
 
     count_children(m, g, &idle, &busy);
     if (busy > g->sb->pool.max_active)
         g->sb->pool.max_active = busy;
+    for (size_t i = 0; i < m->nchildren_cap; i++) {
+        const struct child *c = &m->children[i];
+        struct fpmd_sb_slot s;
+
+        if (c->pid != 0 && c->gen == g && read_slot(c, &s) == FPMD_OK)
+            queued += s.queued;
+    }
     for (size_t i = 0; i < g->nlisteners; i++) {
         unsigned q, backlog;
 

@@ -119,6 +119,29 @@ fpmd_scoreboard_read(const struct fpmd_scoreboard *sb, uint32_t i,
     return FPMD_OK;
 }
 
+bool
+fpmd_scoreboard_room_elsewhere(const struct fpmd_scoreboard *sb,
+                               uint32_t self, uint32_t max_concurrency)
+{
+    for (uint32_t i = 0; i < sb->nslots; i++) {
+        const struct fpmd_sb_slot *s = &sb->slots[i];
+        uint32_t state, busy;
+
+        if (i == self)
+            continue;
+        state = __atomic_load_n(&s->state, __ATOMIC_RELAXED);
+        if (state == FPMD_SB_FREE || state == FPMD_SB_STARTING)
+            return true;
+        if (state != FPMD_SB_IDLE && state != FPMD_SB_BUSY)
+            continue;
+        busy = __atomic_load_n(&s->in_flight, __ATOMIC_RELAXED)
+            + __atomic_load_n(&s->queued, __ATOMIC_RELAXED);
+        if (busy < max_concurrency)
+            return true;
+    }
+    return false;
+}
+
 int
 fpmd_scoreboard_read_routes(const struct fpmd_scoreboard *sb, uint32_t i,
                             struct fpmd_sb_routes *out)

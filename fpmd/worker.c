@@ -56,6 +56,7 @@ slot_update_state(void)
 {
     struct fpmd_sb_slot *s = fpmd_process.slot;
     unsigned in_flight = fpmd_sched_in_flight();
+    unsigned queued = fpmd_sched_queued();
     uint32_t state;
 
     if (worker.finishing)
@@ -71,6 +72,9 @@ slot_update_state(void)
     s->in_flight = in_flight;
     if (in_flight > s->max_in_flight)
         s->max_in_flight = in_flight;
+    s->queued = queued;
+    if (queued > s->max_queued)
+        s->max_queued = queued;
     s->connections = fpmd_conn_open_count();
     s->requests = fpmd_sched_finished();
     fpmd_scoreboard_end_write(s);
@@ -107,7 +111,9 @@ begin_finishing(const char *why, enum fpmd_worker_quit how)
     check_exit();
 }
 
-/* The engine's report: a request started or queued, or one ended. */
+/* The engine's report: a request started or queued, or one ended. The
+ * slot is written before accepting is looked at again: siblings decide
+ * from it whether this worker has room (fpmd_sched_pool_saturated). */
 static void
 on_load(int ended)
 {
@@ -115,16 +121,15 @@ on_load(int ended)
 
     note_load();
     if (!ended) {
+        slot_update_state();
         fpmd_accept_update();
-        if (fpmd_sched_in_flight() == 1)
-            slot_update_state();
         return;
     }
     if (conf->pm.max_requests != 0
         && fpmd_sched_started() >= conf->pm.max_requests)
         begin_finishing("max_requests reached", FPMD_QUIT_HANDOFF);
-    fpmd_accept_update();
     slot_update_state();
+    fpmd_accept_update();
     check_exit();
 }
 
@@ -253,6 +258,8 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     fpmd_scoreboard_end_write(s);
     fpmd_log_tally_flush();
     fpmd_services_tick();
+    /* Whether the pool is saturated also changes with what siblings do. */
+    fpmd_accept_update();
 }
 
 /* A handler that overflows its coroutine stack hits the guard page: say

@@ -245,6 +245,8 @@ pool_fields(const struct fpmd_status_snapshot *v, struct field *f)
                              v->max_children_reached, 0};
     f[n++] = (struct field) {"slow requests", K_NUM, NULL, v->slow_requests, 0};
     f[n++] = (struct field) {"in flight requests", K_NUM, NULL, v->in_flight, 0};
+    f[n++] = (struct field) {"refused requests", K_NUM, NULL,
+                             v->refused_requests, 0};
     f[n++] = (struct field) {"free requests", K_NUM, NULL, v->free_reqs, 0};
     f[n++] = (struct field) {"free buffers", K_NUM, NULL, v->free_buffers, 0};
     f[n++] = (struct field) {"free stacks", K_NUM, NULL, v->free_stacks, 0};
@@ -617,6 +619,9 @@ render_openmetrics(FILE *out, const struct fpmd_status_snapshot *v)
            "'request_slowlog_timeout' value.", v->slow_requests);
     metric(out, "in_flight_requests", "gauge",
            "fpmd: the number of requests running in the pool.", v->in_flight);
+    metric(out, "refused_requests", "counter",
+           "fpmd: requests answered 503 without running: pm.max_queue "
+           "reached or timeouts.queue waited.", v->refused_requests);
     metric(out, "free_requests", "gauge",
            "fpmd: request objects on the workers' free lists.", v->free_reqs);
     metric(out, "free_buffers", "gauge",

@@ -31,7 +31,7 @@ view(void)
         .max_active = 2, .max_children_reached = 3, .slow_requests = 6,
         .in_flight = 7, .free_reqs = 11, .free_buffers = 12,
         .free_stacks = 13, .free_conns = 14, .procs = rows, .nprocs = 2,
-        .backends = backends, .routes = routes,
+        .backends = backends, .routes = routes, .refused_requests = 8,
     };
     static const struct fpmd_status_request none = {
         .method = "", .uri = "", .script = "", .user = "",
@@ -110,6 +110,7 @@ status_text_matches_php_fpm_layout(void **state)
              "max children reached: 3\n"
              "slow requests:        6\n"
              "in flight requests:   7\n"
+             "refused requests:     8\n"
              "free requests:        11\n"
              "free buffers:         12\n"
              "free stacks:          13\n"
@@ -188,6 +189,7 @@ status_openmetrics_has_php_fpm_names(void **state)
     assert_non_null(strstr(s, "phpfpm_listen_queue_length 511\n"));
     assert_non_null(strstr(s, "phpfpm_max_children_reached 3\n"));
     assert_non_null(strstr(s, "phpfpm_free_connections 14\n"));
+    assert_non_null(strstr(s, "phpfpm_refused_requests 8\n"));
     assert_int_equal(strcmp(s + strlen(s) - 6, "# EOF\n"), 0);
     free(s);
 }
