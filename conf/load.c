@@ -418,12 +418,23 @@ KEYFN(k_t_queue)
 {
     fpmd_yaml_get_duration(c, v, key, &c->conf->timeouts.queue_ms);
 }
+/* The worker's heartbeat ticks once a second: a shorter bound would kill
+ * healthy workers. */
+KEYFN(k_t_blocked)
+{
+    uint64_t *ms = &c->conf->timeouts.blocked_loop_ms;
+
+    fpmd_yaml_get_duration(c, v, key, ms);
+    if (*ms != 0 && *ms < 2000)
+        fpmd_yaml_error_at(c, v, "timeouts.blocked_loop: must be 0 (off) or "
+                           "at least 2s");
+}
 
 static const struct fpmd_yaml_key timeout_keys[] = {
     {"request_terminate", k_t_terminate}, {"slowlog", k_t_slowlog},
     {"process_control", k_t_control}, {"header_read", k_t_header},
     {"keepalive", k_t_keepalive}, {"body_read", k_t_body},
-    {"queue", k_t_queue},
+    {"queue", k_t_queue}, {"blocked_loop", k_t_blocked},
 };
 
 KEYFN(k_timeouts)
@@ -663,6 +674,7 @@ fpmd_conf_defaults(struct fpmd_conf *conf)
     conf->limits.json_depth = 64;
     conf->timeouts.body_read_ms = 60000;
     conf->timeouts.queue_ms = 10000;
+    conf->timeouts.blocked_loop_ms = 30000;
     conf->log.level = FPMD_LOG_NOTICE;
 }
 

@@ -225,6 +225,9 @@ struct fpmd_conf {
         uint64_t body_read_ms;          /* HTTP: deadline for a body; 60s */
         uint64_t queue_ms;              /* longest wait for a max_concurrency
                                          * slot, then 503; 10s, 0: none */
+        uint64_t blocked_loop_ms;       /* a worker whose loop is blocked
+                                         * this long with requests in flight
+                                         * is killed; 30s, 0: off */
     } timeouts;
 
     struct {

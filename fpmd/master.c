@@ -726,6 +726,46 @@ pm_ondemand_reap(struct master *m, struct gen *g, uint64_t now)
     }
 }
 
+/* How long a worker's loop may go without a tick while it has requests in
+ * flight: timeouts.blocked_loop, or request_terminate_timeout (and the
+ * tick's second of slack) when that is shorter, since a handler that
+ * blocks the loop keeps its own terminate timer from firing; 0: never
+ * killed for it. */
+static uint64_t
+blocked_loop_bound_us(const struct fpmd_conf *conf)
+{
+    uint64_t bound = conf->timeouts.blocked_loop_ms * 1000;
+    uint64_t term = conf->timeouts.request_terminate_ms * 1000;
+
+    if (term != 0 && (bound == 0 || term + 2000000 < bound))
+        bound = term + 2000000;
+    return bound;
+}
+
+/* A handler that never yields blocks its worker's loop, and with it every
+ * request the worker multiplexes; no timer of the worker can fire, and a
+ * SIGTERM or SIGQUIT would wait in its signalfd for the loop too, so the
+ * master kills it outright (php-fpm ends such a child as well). The slot
+ * names the request the worker last ran, the one that blocks it. */
+static void
+check_heartbeat(struct child *c, const struct fpmd_sb_slot *s, uint64_t now)
+{
+    const struct fpmd_conf *conf = c->gen->conf;
+    uint64_t bound = blocked_loop_bound_us(conf);
+
+    if (bound == 0 || s->in_flight == 0
+        || (s->state != FPMD_SB_BUSY && s->state != FPMD_SB_FINISHING)
+        || now <= s->heartbeat_us || now - s->heartbeat_us <= bound)
+        return;
+    fpmd_log(FPMD_LOG_WARNING, "[pool %s] child %d, script '%s' (request: "
+             "\"%s %s\") event loop blocked (%.3f sec), killing it with "
+             "SIGKILL", conf->pool_name, (int) c->pid, s->req.script,
+             s->req.method, s->req.uri,
+             (double) (now - s->heartbeat_us) / 1e6);
+    c->killed = true;
+    kill(c->pid, SIGKILL);
+}
+
 static void
 enforce_deadlines(struct master *m, uint64_t now)
 {
@@ -751,21 +791,8 @@ enforce_deadlines(struct master *m, uint64_t now)
             kill(c->pid, SIGKILL);
             continue;
         }
-        /* A handler that never yields blocks its loop: no timer of its own
-         * can fire, so the master ends it (php-fpm kills the child too). */
-        if (conf->timeouts.request_terminate_ms != 0
-            && read_slot(c, &s) == FPMD_OK && s.state == FPMD_SB_BUSY
-            && now > s.heartbeat_us
-            && now - s.heartbeat_us
-                > conf->timeouts.request_terminate_ms * 1000 + 2000000) {
-            fpmd_log(FPMD_LOG_WARNING, "[pool %s] child %d: event loop "
-                     "blocked for %.1f s (request_terminate_timeout), "
-                     "request \"%s %s\", sending SIGKILL", conf->pool_name,
-                     (int) c->pid, (double) (now - s.heartbeat_us) / 1e6,
-                     s.req.method, s.req.uri);
-            c->killed = true;
-            kill(c->pid, SIGKILL);
-        }
+        if (read_slot(c, &s) == FPMD_OK)
+            check_heartbeat(c, &s, now);
     }
 }
 

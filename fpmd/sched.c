@@ -545,6 +545,10 @@ fpmd_sched_resume(struct fpmd_req *req)
 
     if (req->co == NULL)
         return;
+    /* The slot shows the request its worker runs, so that one blocking
+     * the loop is the one the master names when it kills the worker. */
+    if (!req->background && fpmd_process.slot->req.start_us != req->start_us)
+        slot_request_start(req);
     /* A request's CPU is the time its handler runs: in one event loop per
      * process, that is the wall time between resume and yield (two vDSO
      * clock reads instead of two getrusage syscalls per request). */

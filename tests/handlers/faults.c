@@ -30,13 +30,19 @@ FPMD_ROUTE(fault_overflow, "GET", "/fault/overflow")
     return fpmd_reply(req, 200, "text/plain", &n, 0);
 }
 
-/* GET /fault/spin?ms=N: burns the CPU without yielding. */
+/* GET /fault/spin?ms=N[&after_ms=M]: burns the CPU without yielding,
+ * after a sleep of M ms that does yield (so that other requests start
+ * meanwhile). */
 FPMD_ROUTE(fault_spin, "GET", "/fault/spin")
 {
     const char *v = fpmd_req_query_arg(req, "ms");
+    const char *after = fpmd_req_query_arg(req, "after_ms");
     long ms = v ? strtol(v, NULL, 10) : 1000;
     struct timespec t0, t;
 
+    if (after != NULL
+        && fpmd_sleep(req, strtoull(after, NULL, 10)) != FPMD_OK)
+        return FPMD_ERROR;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     do {
         clock_gettime(CLOCK_MONOTONIC, &t);

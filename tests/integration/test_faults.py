@@ -6,6 +6,7 @@ way the pool keeps serving."""
 
 import os
 import re
+import time
 
 import fcgi_client as fc
 from conftest import FPMD_TEST_BIN, Fpmd, base_conf, free_port, wait_for
@@ -60,6 +61,35 @@ def test_handler_that_never_yields_is_ended_by_the_master(tmpdir_path,
     wait_for(lambda: len(f.workers()) == 2 and set(f.workers()) != before,
              5, "respawn")
     assert answer(addr, "/hello")[2] == b"hello world\n"
+
+
+def test_blocked_loop_ends_the_worker_without_request_terminate(
+        tmpdir_path, servers):
+    """timeouts.blocked_loop holds with request_terminate_timeout off. The
+    handler stops yielding after a later request started on the same
+    worker: the master names the one that blocks, not the latest."""
+    f, addr = start(tmpdir_path, servers, "timeouts: { blocked_loop: 2s }\n")
+    before = set(f.workers())
+    c = fc.Conn(addr, timeout=30)
+    c.send(fc.request_bytes(1, fc.cgi_params(
+        uri="/fault/spin?after_ms=300&ms=60000"), keep_conn=True)
+        + fc.request_bytes(2, fc.cgi_params(uri="/probe?sleep_ms=60000"),
+                           keep_conn=True))
+    t0 = time.time()
+    assert c.is_closed(40)
+    # killed at its 2 s bound, long before the handler's 60 s
+    assert time.time() - t0 < 30
+    c.close()
+    f.wait_log(r"child \d+, script '/fault/spin' \(request: \"GET "
+               r"/fault/spin\?after_ms=300&ms=60000\"\) event loop blocked "
+               r"\(\d+\.\d+ sec\), killing it with SIGKILL$")
+    f.wait_log(r"exited on signal 9 \(SIGKILL\)")
+    wait_for(lambda: len(f.workers()) == 2 and set(f.workers()) != before,
+             5, "respawn")
+    assert answer(addr, "/hello")[2] == b"hello world\n"
+    log = f.log_text()
+    # a kill of the master's own: no crash loop, no OOM kill
+    assert "keep dying" not in log and "OOM" not in log
 
 
 def test_terminate_after_the_head_cuts_the_answer_short(tmpdir_path,

@@ -53,6 +53,7 @@ conf_embedded_default_loads(void **state)
     assert_int_equal(c->pm.max_children, 0);
     assert_int_equal(c->pm.max_queue, 1024);
     assert_int_equal(c->timeouts.queue_ms, 10000);
+    assert_int_equal(c->timeouts.blocked_loop_ms, 30000);
     assert_string_equal(c->status.path, "/status");
     assert_string_equal(c->status.ping_response, "pong");
     assert_int_equal(c->nroutes, 5);
@@ -82,7 +83,7 @@ conf_reads_every_section(void **state)
         "  max_queue: 0\n"
         "emergency_restart_threshold: 3\nemergency_restart_interval: 1m\n"
         "timeouts: { request_terminate: 30s, slowlog: 250ms, keepalive: 1h,\n"
-        "            queue: 2s }\n"
+        "            queue: 2s, blocked_loop: 0 }\n"
         "limits: { params: 64k, body: 2m, connections: 100 }\n"
         "status: { path: ~, ping: /health, ping_response: ok }\n"
         "log: { error: /tmp/e.log, level: warning, access: /tmp/a.log }\n"
@@ -109,6 +110,7 @@ conf_reads_every_section(void **state)
     assert_int_equal(c->timeouts.slowlog_ms, 250);
     assert_int_equal(c->timeouts.keepalive_ms, 3600000);
     assert_int_equal(c->timeouts.queue_ms, 2000);
+    assert_int_equal(c->timeouts.blocked_loop_ms, 0);
     assert_int_equal(c->timeouts.header_read_ms, 10000);
     assert_int_equal(c->limits.body, 2 * 1024 * 1024);
     assert_null(c->status.path);
@@ -140,6 +142,10 @@ conf_reports_unknown_keys_and_bad_values_with_positions(void **state)
     expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\n"
                  "timeouts: { queue: soon }\n",
                  "t.yaml:3:20: queue: \"soon\" is not a duration");
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\n"
+                 "timeouts:\n  blocked_loop: 1s\n",
+                 "t.yaml:4:17: timeouts.blocked_loop: must be 0 (off) or at "
+                 "least 2s");
     expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\nlimits:\n  body: lots\n",
                  "t.yaml:4:9: body: \"lots\" is not a size");
     expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\npm: static\n",
