@@ -318,6 +318,11 @@ KEYFN(k_pm_max_requests)
 {
     fpmd_yaml_get_uint(c, v, key, 0, UINT_MAX, &c->conf->pm.max_requests);
 }
+KEYFN(k_pm_jitter)
+{
+    fpmd_yaml_get_uint(c, v, key, 0, UINT_MAX,
+                       &c->conf->pm.max_requests_jitter);
+}
 KEYFN(k_pm_concurrency)
 {
     fpmd_yaml_get_uint(c, v, key, 1, 1000000, &c->conf->pm.max_concurrency);
@@ -339,6 +344,7 @@ static const struct fpmd_yaml_key pm_keys[] = {
     {"max_spare_servers", k_pm_max_spare},
     {"max_spawn_rate", k_pm_spawn_rate},
     {"process_idle_timeout", k_pm_idle}, {"max_requests", k_pm_max_requests},
+    {"max_requests_jitter", k_pm_jitter},
     {"max_concurrency", k_pm_concurrency}, {"max_queue", k_pm_queue},
     {"stack_size", k_pm_stack},
 };

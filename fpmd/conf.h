@@ -207,6 +207,7 @@ struct fpmd_conf {
         unsigned max_spawn_rate;     /* dynamic: most forks per second; 32 */
         uint64_t process_idle_timeout_ms; /* ondemand; 10s */
         unsigned max_requests;       /* 0: never recycle */
+        unsigned max_requests_jitter; /* up to this many more, per worker */
         unsigned max_concurrency;    /* in-flight requests per worker; 1024 */
         unsigned max_queue;          /* requests per worker waiting for a
                                       * max_concurrency slot; 1024 */

@@ -74,6 +74,7 @@ struct master {
     uint64_t *crashes;          /* emergency_restart ring */
     size_t ncrashes;
     uint64_t last_maintenance_us;
+    uint32_t forks;             /* workers forked, for max_requests_jitter */
     uint64_t ondemand_quiet_until_us;
     bool reload_pending;
     int handoff[2];             /* workers pass connections (handoff.h) */
@@ -263,8 +264,25 @@ drop_privileges(const struct fpmd_conf *conf)
     return FPMD_OK;
 }
 
+/* A worker's recycling count: pm.max_requests and a share of its jitter.
+ * The shares follow the golden ratio's multiples (Fibonacci hashing): any
+ * run of consecutive forks lands spread over [0, jitter], so workers
+ * started together recycle apart, reproducibly. */
+static uint64_t
+worker_max_requests(const struct fpmd_conf *conf, uint32_t fork)
+{
+    uint32_t spread = fork * 2654435769u;
+
+    if (conf->pm.max_requests == 0)
+        return 0;
+    return conf->pm.max_requests
+        + (((uint64_t) spread * ((uint64_t) conf->pm.max_requests_jitter + 1))
+           >> 32);
+}
+
 static void
-child_main(struct master *m, struct gen *g, uint32_t slot)
+child_main(struct master *m, struct gen *g, uint32_t slot,
+           uint64_t max_requests)
 {
     sigset_t unblock;
     int rc;
@@ -291,7 +309,7 @@ child_main(struct master *m, struct gen *g, uint32_t slot)
     if (drop_privileges(g->conf) != FPMD_OK)
         _exit(EXIT_CONFIG);
     rc = fpmd_worker_main(g->conf, g->listeners, g->nlisteners,
-                          g->sb, slot, g->id, m->handoff);
+                          g->sb, slot, g->id, m->handoff, max_requests);
     exit(rc);
 }
 
@@ -299,6 +317,7 @@ static int
 spawn(struct master *m, struct gen *g)
 {
     struct child *c;
+    uint64_t max_requests;
     uint32_t slot;
     pid_t pid;
 
@@ -310,6 +329,7 @@ spawn(struct master *m, struct gen *g)
     memset(&g->sb->slots[slot], 0, sizeof(g->sb->slots[slot]));
     g->sb->slots[slot].state = FPMD_SB_STARTING;
     g->sb->slots[slot].start_us = fpmd_now_us();
+    max_requests = worker_max_requests(g->conf, m->forks++);
     pid = fork();
     if (pid < 0) {
         fpmd_log_errno(FPMD_LOG_ERROR, "fork() failed");
@@ -317,7 +337,7 @@ spawn(struct master *m, struct gen *g)
         return FPMD_ERROR;
     }
     if (pid == 0)
-        child_main(m, g, slot);
+        child_main(m, g, slot, max_requests);
     c->pid = pid;
     c->gen = g;
     c->slot = slot;

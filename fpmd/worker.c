@@ -37,6 +37,7 @@ static struct {
     struct event *tick_ev;
     int signal_fd;
     unsigned load_peak;             /* connections + requests, this second */
+    uint64_t max_requests;          /* recycle after; 0: never */
     bool finishing;                 /* graceful exit under way */
     bool fast_exit;
 } worker = {.signal_fd = -1};
@@ -125,9 +126,14 @@ on_load(int ended)
         fpmd_accept_update();
         return;
     }
-    if (conf->pm.max_requests != 0
-        && fpmd_sched_started() >= conf->pm.max_requests)
+    if (worker.max_requests != 0 && !worker.finishing
+        && fpmd_sched_started() >= worker.max_requests) {
+        fpmd_log(FPMD_LOG_NOTICE, "child %d served %llu requests "
+                 "(pm.max_requests %u, jitter %u), recycling", (int) getpid(),
+                 (unsigned long long) fpmd_sched_started(),
+                 conf->pm.max_requests, conf->pm.max_requests_jitter);
         begin_finishing("max_requests reached", FPMD_QUIT_HANDOFF);
+    }
     slot_update_state();
     fpmd_accept_update();
     check_exit();
@@ -315,7 +321,7 @@ int
 fpmd_worker_main(const struct fpmd_conf *conf,
                  struct fpmd_listener *listeners, size_t nlisteners,
                  struct fpmd_scoreboard *sb, uint32_t slot, uint32_t generation,
-                 const int handoff[2])
+                 const int handoff[2], uint64_t max_requests)
 {
     struct timeval second = {1, 0};
     char prefix[96], err[8192];
@@ -323,6 +329,7 @@ fpmd_worker_main(const struct fpmd_conf *conf,
 
     snprintf(prefix, sizeof(prefix), "[pool %s] ", conf->pool_name);
     fpmd_log_set_prefix(prefix);
+    worker.max_requests = max_requests;
 
     setup_fault_handler();
     /* The master checked this config in a child already; failing here

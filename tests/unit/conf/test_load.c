@@ -80,7 +80,7 @@ conf_reads_every_section(void **state)
         "pm:\n  mode: dynamic\n  max_children: 10\n  start_servers: 3\n"
         "  min_spare_servers: 2\n  max_spare_servers: 4\n"
         "  max_requests: 500\n  max_concurrency: 1\n  stack_size: 128k\n"
-        "  max_queue: 0\n"
+        "  max_queue: 0\n  max_requests_jitter: 50\n"
         "emergency_restart_threshold: 3\nemergency_restart_interval: 1m\n"
         "timeouts: { request_terminate: 30s, slowlog: 250ms, keepalive: 1h,\n"
         "            queue: 2s, blocked_loop: 0 }\n"
@@ -105,6 +105,7 @@ conf_reads_every_section(void **state)
     assert_int_equal(c->pm.max_concurrency, 1);
     assert_int_equal(c->pm.stack_size, 128 * 1024);
     assert_int_equal(c->pm.max_queue, 0);
+    assert_int_equal(c->pm.max_requests_jitter, 50);
     assert_int_equal(c->emergency_restart_interval_ms, 60000);
     assert_int_equal(c->timeouts.request_terminate_ms, 30000);
     assert_int_equal(c->timeouts.slowlog_ms, 250);
@@ -118,7 +119,7 @@ conf_reads_every_section(void **state)
     assert_int_equal(c->log.level, FPMD_LOG_WARNING);
     assert_string_equal(c->routes[0].methods, "GET,POST");
     assert_string_equal(c->routes[0].path, "/x");
-    assert_int_equal(c->routes[0].pos.line, 30);
+    assert_int_equal(c->routes[0].pos.line, 31);
     assert_int_equal(c->routes[0].pos.column, 12);
     fpmd_conf_free(c);
 }
