@@ -338,6 +338,15 @@ KEYFN(k_pm_stack)
         fpmd_yaml_error_at(c, v, "pm.stack_size: must be from 16k to 1g");
 }
 
+/* A bound below what a worker needs to start would recycle it for ever. */
+KEYFN(k_pm_memory)
+{
+    fpmd_yaml_get_size(c, v, key, &c->conf->pm.max_memory);
+    if (c->conf->pm.max_memory != 0 && c->conf->pm.max_memory < (8u << 20))
+        fpmd_yaml_error_at(c, v, "pm.max_memory: must be 0 (no bound) or at "
+                           "least 8m");
+}
+
 static const struct fpmd_yaml_key pm_keys[] = {
     {"mode", k_pm_mode}, {"max_children", k_pm_max_children},
     {"start_servers", k_pm_start}, {"min_spare_servers", k_pm_min_spare},
@@ -346,7 +355,7 @@ static const struct fpmd_yaml_key pm_keys[] = {
     {"process_idle_timeout", k_pm_idle}, {"max_requests", k_pm_max_requests},
     {"max_requests_jitter", k_pm_jitter},
     {"max_concurrency", k_pm_concurrency}, {"max_queue", k_pm_queue},
-    {"stack_size", k_pm_stack},
+    {"stack_size", k_pm_stack}, {"max_memory", k_pm_memory},
 };
 
 /* php-fpm's fpm_conf.c checks for pm = dynamic, at the pm block. */

@@ -212,6 +212,8 @@ struct fpmd_conf {
         unsigned max_queue;          /* requests per worker waiting for a
                                       * max_concurrency slot; 1024 */
         size_t stack_size;           /* coroutine stack; 256k */
+        size_t max_memory;           /* a worker's RSS beyond which it is
+                                      * recycled; 0: no bound */
     } pm;
 
     unsigned emergency_restart_threshold;      /* 0: off */

@@ -8,6 +8,7 @@
  * through the callback registered here. */
 #include "config.h"
 
+#include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,11 +37,12 @@ static struct {
     struct event *signal_ev;
     struct event *tick_ev;
     int signal_fd;
+    int statm_fd;                   /* /proc/self/statm, for pm.max_memory */
     unsigned load_peak;             /* connections + requests, this second */
     uint64_t max_requests;          /* recycle after; 0: never */
     bool finishing;                 /* graceful exit under way */
     bool fast_exit;
-} worker = {.signal_fd = -1};
+} worker = {.signal_fd = -1, .statm_fd = -1};
 
 /* For trim_memory: the peak load of the current second. */
 static void
@@ -246,6 +248,46 @@ trim_memory(void)
     malloc_trim(0);
 }
 
+/* The resident set in bytes, from /proc/self/statm (one pread of a
+ * descriptor kept open); 0 when it cannot be read. */
+static uint64_t
+resident_bytes(void)
+{
+    char buf[128];
+    unsigned long long size, resident;
+    ssize_t n;
+
+    if (worker.statm_fd < 0)
+        return 0;
+    n = pread(worker.statm_fd, buf, sizeof(buf) - 1, 0);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+        return 0;
+    return (uint64_t) resident * (uint64_t) sysconf(_SC_PAGESIZE);
+}
+
+/* pm.max_memory: a worker that grew past it (a leak, a cache that only
+ * grows) is recycled like one at max_requests, between requests: it
+ * finishes what is in flight and hands its idle connections over. */
+static void
+check_memory(void)
+{
+    size_t max = fpmd_process.conf->pm.max_memory;
+    uint64_t rss;
+
+    if (max == 0 || worker.finishing)
+        return;
+    rss = resident_bytes();
+    if (rss <= max)
+        return;
+    fpmd_log(FPMD_LOG_WARNING, "child %d uses %.1f MiB (pm.max_memory "
+             "%.1f MiB), recycling after its requests", (int) getpid(),
+             (double) rss / 1048576.0, (double) max / 1048576.0);
+    begin_finishing("max_memory reached", FPMD_QUIT_HANDOFF);
+}
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -253,6 +295,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     size_t stacks, live;
 
     trim_memory();
+    check_memory();
     fpmd_coro_pool_stats(worker.coros, &stacks, &live);
     fpmd_scoreboard_begin_write(s);
     s->heartbeat_us = fpmd_now_us();
@@ -332,6 +375,11 @@ fpmd_worker_main(const struct fpmd_conf *conf,
     worker.max_requests = max_requests;
 
     setup_fault_handler();
+    if (conf->pm.max_memory != 0
+        && (worker.statm_fd = open("/proc/self/statm",
+                                   O_RDONLY | O_CLOEXEC)) < 0)
+        fpmd_log_errno(FPMD_LOG_WARNING, "worker %d: /proc/self/statm: "
+                       "pm.max_memory is not enforced", (int) getpid());
     /* The master checked this config in a child already; failing here
      * means the files changed since, and the master's back-off applies. */
     worker.router = fpmd_prepare(conf, err, sizeof(err));
@@ -389,6 +437,8 @@ fpmd_worker_main(const struct fpmd_conf *conf,
     event_free(worker.tick_ev);
     event_free(worker.signal_ev);
     close(worker.signal_fd);
+    if (worker.statm_fd >= 0)
+        close(worker.statm_fd);
     fpmd_router_free(worker.router);
     fpmd_scoreboard_begin_write(s);
     s->state = FPMD_SB_FINISHING;

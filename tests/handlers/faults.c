@@ -2,7 +2,8 @@
 /* Handlers that misbehave on purpose, linked only into the test daemon
  * (tests/fpmd-test): they let integration tests check what fpmd does when
  * a handler overflows its coroutine stack, never yields, is ended by the
- * OOM killer or by request_terminate_timeout midway through its answer. */
+ * OOM killer or by request_terminate_timeout midway through its answer,
+ * or keeps memory it allocated. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -65,6 +66,30 @@ FPMD_ROUTE(fault_alloc, "GET", "/fault/alloc")
         p[i] = 1;
     free((void *) p);
     return fpmd_reply(req, 200, "text/plain", "allocated\n", 10);
+}
+
+/* Blocks /fault/hold keeps, as a leak would, until the worker exits. */
+static void **held;
+static size_t nheld;
+
+/* GET /fault/hold?mb=N: allocates and touches N MiB that the worker keeps,
+ * so that its resident set grows past pm.max_memory. */
+FPMD_ROUTE(fault_hold, "GET", "/fault/hold")
+{
+    const char *v = fpmd_req_query_arg(req, "mb");
+    size_t len = (size_t) (v ? strtoul(v, NULL, 10) : 1) << 20;
+    void **more = realloc(held, (nheld + 1) * sizeof(*held));
+    char *p;
+
+    if (more == NULL)
+        return fpmd_reply(req, 503, "text/plain", "no memory\n", 10);
+    held = more;
+    p = malloc(len);
+    if (p == NULL)
+        return fpmd_reply(req, 503, "text/plain", "no memory\n", 10);
+    memset(p, 1, len);
+    held[nheld++] = p;
+    return fpmd_reply(req, 200, "text/plain", "held\n", 5);
 }
 
 /* GET /fault/stall: starts a streamed answer, then sleeps for ever. */

@@ -80,7 +80,7 @@ conf_reads_every_section(void **state)
         "pm:\n  mode: dynamic\n  max_children: 10\n  start_servers: 3\n"
         "  min_spare_servers: 2\n  max_spare_servers: 4\n"
         "  max_requests: 500\n  max_concurrency: 1\n  stack_size: 128k\n"
-        "  max_queue: 0\n  max_requests_jitter: 50\n"
+        "  max_queue: 0\n  max_requests_jitter: 50\n  max_memory: 256m\n"
         "emergency_restart_threshold: 3\nemergency_restart_interval: 1m\n"
         "timeouts: { request_terminate: 30s, slowlog: 250ms, keepalive: 1h,\n"
         "            queue: 2s, blocked_loop: 0 }\n"
@@ -106,6 +106,7 @@ conf_reads_every_section(void **state)
     assert_int_equal(c->pm.stack_size, 128 * 1024);
     assert_int_equal(c->pm.max_queue, 0);
     assert_int_equal(c->pm.max_requests_jitter, 50);
+    assert_int_equal(c->pm.max_memory, 256 * 1024 * 1024);
     assert_int_equal(c->emergency_restart_interval_ms, 60000);
     assert_int_equal(c->timeouts.request_terminate_ms, 30000);
     assert_int_equal(c->timeouts.slowlog_ms, 250);
@@ -119,7 +120,7 @@ conf_reads_every_section(void **state)
     assert_int_equal(c->log.level, FPMD_LOG_WARNING);
     assert_string_equal(c->routes[0].methods, "GET,POST");
     assert_string_equal(c->routes[0].path, "/x");
-    assert_int_equal(c->routes[0].pos.line, 31);
+    assert_int_equal(c->routes[0].pos.line, 32);
     assert_int_equal(c->routes[0].pos.column, 12);
     fpmd_conf_free(c);
 }
@@ -143,6 +144,10 @@ conf_reports_unknown_keys_and_bad_values_with_positions(void **state)
     expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\n"
                  "timeouts: { queue: soon }\n",
                  "t.yaml:3:20: queue: \"soon\" is not a duration");
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\npm:\n"
+                 "  max_memory: 1m\n",
+                 "t.yaml:4:15: pm.max_memory: must be 0 (no bound) or at "
+                 "least 8m");
     expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\n"
                  "timeouts:\n  blocked_loop: 1s\n",
                  "t.yaml:4:17: timeouts.blocked_loop: must be 0 (off) or at "
