@@ -35,6 +35,39 @@ scoreboard_read_sanitizes_a_garbage_slot(void **state)
 }
 
 static void
+scoreboard_sees_room_in_siblings_starting_workers_and_free_slots(
+    void **state)
+{
+    struct fpmd_scoreboard *sb = fpmd_scoreboard_new(3);
+
+    (void) state;
+    assert_non_null(sb);
+    for (uint32_t i = 0; i < 3; i++) {
+        sb->slots[i].state = FPMD_SB_BUSY;
+        sb->slots[i].in_flight = 8;
+    }
+    /* every worker at 8 of 8: saturated, whoever asks */
+    assert_false(fpmd_scoreboard_room_elsewhere(sb, 0, 8));
+    /* a sibling with a slot free; never the asking worker itself */
+    sb->slots[2].in_flight = 7;
+    assert_true(fpmd_scoreboard_room_elsewhere(sb, 0, 8));
+    assert_false(fpmd_scoreboard_room_elsewhere(sb, 2, 8));
+    /* requests waiting count against the room */
+    sb->slots[2].queued = 1;
+    assert_false(fpmd_scoreboard_room_elsewhere(sb, 0, 8));
+    /* a finishing worker takes nothing; a starting one soon will, and a
+     * free slot is a worker the process manager may fork */
+    sb->slots[1].state = FPMD_SB_FINISHING;
+    sb->slots[1].in_flight = 0;
+    assert_false(fpmd_scoreboard_room_elsewhere(sb, 0, 8));
+    sb->slots[1].state = FPMD_SB_STARTING;
+    assert_true(fpmd_scoreboard_room_elsewhere(sb, 0, 8));
+    sb->slots[1].state = FPMD_SB_FREE;
+    assert_true(fpmd_scoreboard_room_elsewhere(sb, 0, 8));
+    fpmd_scoreboard_free(sb);
+}
+
+static void
 scoreboard_read_refuses_free_and_out_of_range_slots(void **state)
 {
     struct fpmd_scoreboard *sb = fpmd_scoreboard_new(2);
@@ -119,6 +152,8 @@ main(void)
         cmocka_unit_test(scoreboard_histogram_buckets_and_quantiles),
         cmocka_unit_test(scoreboard_read_sanitizes_a_garbage_slot),
         cmocka_unit_test(scoreboard_read_refuses_free_and_out_of_range_slots),
+        cmocka_unit_test(
+            scoreboard_sees_room_in_siblings_starting_workers_and_free_slots),
         cmocka_unit_test(scoreboard_copies_strings_with_a_bound),
         cmocka_unit_test(scoreboard_is_shared_with_children),
     };
