@@ -346,9 +346,20 @@ KEYFN(k_lg_root)
     fpmd_yaml_get_str(c, v, key, &cur_backend->document_root);
 }
 
+KEYFN(k_lg_log_stderr)
+{
+    fpmd_yaml_get_bool(c, v, key, &cur_backend->log_stderr);
+}
+
+KEYFN(k_lg_request_id)
+{
+    fpmd_yaml_get_bool(c, v, key, &cur_backend->send_request_id);
+}
+
 static const struct fpmd_yaml_key legacy_keys[] = {
     {"fastcgi", k_lg_fastcgi}, {"keep_alive", k_lg_keep},
-    {"document_root", k_lg_root},
+    {"document_root", k_lg_root}, {"log_stderr", k_lg_log_stderr},
+    {"send_request_id", k_lg_request_id},
     {"min", k_b_min}, {"max", k_b_max},
     {"wait_queue", k_b_queue}, {"wait_timeout", k_b_wait},
     {"connect_timeout", k_b_connect}, {"timeout", k_b_timeout},
@@ -366,6 +377,9 @@ legacy_pool(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *k,
     /* Kept-alive connections save a connect and a close per request,
      * which costs a quarter of the throughput on a busy box. */
     cur_backend->keep_alive = 1;
+    /* php-fpm's stderr stays in fpmd's log, where it always was, beside
+     * the web server's. */
+    cur_backend->log_stderr = 1;
     cur_backend->timeout_ms = 60000;
     cur_backend->wait_timeout_ms = 60000;
     cur_backend->max = 0;       /* set below, once keep_alive is known */

@@ -183,6 +183,10 @@ struct fpmd_conf_backend {
     char *document_root;        /* legacy: for requests without
                                  * SCRIPT_FILENAME (standalone HTTP);
                                  * NULL: none */
+    bool log_stderr;            /* legacy: log php-fpm's stderr also when
+                                 * it goes on to the web server; true */
+    bool send_request_id;       /* legacy: add the request id to the
+                                 * params sent; false */
     struct fpmd_conf_pos pos;
 };
 

@@ -105,6 +105,23 @@ write_body(struct fpmd_req *req, const void *body, size_t blen)
     return FPMD_OK;
 }
 
+/* A legacy backend's stderr, passed on as the web server would have got
+ * it from php-fpm: STDERR records of the request (FastCGI 1.0 §5.3). As
+ * php-fpm does, no empty record ends the stream. */
+static int
+write_stderr(struct fpmd_req *req, const void *data, size_t len)
+{
+    struct fcgi_conn *c = req->conn;
+
+    if (c->base.closed)
+        return FPMD_ERROR;
+    if (fpmd_fcgi_write_stream(c->base.out, FCGI_STDERR, req->id, data, len)
+        != FPMD_OK)
+        return FPMD_ERROR;
+    fpmd_conn_after_write(&c->base);
+    return FPMD_OK;
+}
+
 static void
 finish(struct fpmd_req *req)
 {
@@ -177,6 +194,7 @@ body_consumed(struct fpmd_req *req)
 
 static const struct fpmd_req_ops fcgi_ops = {
     write_head, write_body, finish, release, congested, body_consumed, NULL,
+    write_stderr,
 };
 
 /* --- codec callbacks -------------------------------------------------- */

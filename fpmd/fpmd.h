@@ -522,8 +522,8 @@ enum fpmd_proc_state {
     FPMD_PROC_FINISHING,        /* graceful exit: drains, accepts nothing */
 };
 
-/* A worker's last request, or the one it runs (FPMD_PROC_BUSY). Strings
- * are "" when it had none. */
+/* The oldest request a worker runs (FPMD_PROC_BUSY), else its last one.
+ * Strings are "" when it had none. */
 struct fpmd_status_request {
     const char *method, *uri, *script, *user;
     uint64_t content_length;
@@ -531,6 +531,18 @@ struct fpmd_status_request {
     uint64_t duration_us;       /* 0 while it runs */
     uint64_t cpu_us;            /* time its handler ran on the CPU */
     uint64_t memory;            /* its peak request memory, bytes */
+};
+
+/* The most requests in flight a worker lists, its oldest. */
+#define FPMD_STATUS_FLIGHTS 16
+
+/* A request a worker has in flight. */
+struct fpmd_status_flight {
+    const char *method, *uri;
+    const char *route;          /* its route, as Route statistics name it
+                                 * ("GET /users/{id}"); "" when none
+                                 * matched */
+    uint64_t start_us;          /* µs since the epoch */
 };
 
 /* A worker process: php-fpm's per-process rows (?full). */
@@ -544,6 +556,10 @@ struct fpmd_status_proc {
     /* objects on its free lists, as of its last tick */
     uint32_t free_reqs, free_buffers, free_stacks, free_conns;
     struct fpmd_status_request req;
+    /* Its oldest requests in flight, oldest first: the first
+     * FPMD_STATUS_FLIGHTS of in_flight. */
+    const struct fpmd_status_flight *flights;
+    size_t nflights;
 };
 
 /* A backend pool (pools: in the config) summed over the workers: gauges
@@ -559,6 +575,7 @@ struct fpmd_status_backend {
 struct fpmd_status_side {
     uint64_t requests;
     uint64_t errors;            /* a 5xx, or an answer cut short */
+    uint64_t sum_us;            /* their latencies added up */
     double p50_ms, p99_ms;      /* latency quantiles (about +-20%); 0
                                  * when it answered nothing */
 };

@@ -303,7 +303,7 @@ write_file(struct fpmd_req *req, int fd, off_t offset, off_t len)
 
 static const struct fpmd_req_ops http_ops = {
     write_head, write_body, finish, release, congested, body_consumed,
-    write_file,
+    write_file, NULL,
 };
 
 /* --- parsing ---------------------------------------------------------- */

@@ -765,8 +765,10 @@ blocked_loop_bound_us(const struct fpmd_conf *conf)
 /* A handler that never yields blocks its worker's loop, and with it every
  * request the worker multiplexes; no timer of the worker can fire, and a
  * SIGTERM or SIGQUIT would wait in its signalfd for the loop too, so the
- * master kills it outright (php-fpm ends such a child as well). The slot
- * names the request the worker last ran, the one that blocks it. */
+ * master kills it outright (php-fpm ends such a child as well). The
+ * slot's running record names the request whose handler the worker ran
+ * last, the one that blocks it: php-fpm's row is the oldest in flight,
+ * which need not be that one. */
 static void
 check_heartbeat(struct child *c, const struct fpmd_sb_slot *s, uint64_t now)
 {
@@ -779,8 +781,8 @@ check_heartbeat(struct child *c, const struct fpmd_sb_slot *s, uint64_t now)
         return;
     fpmd_log(FPMD_LOG_WARNING, "[pool %s] child %d, script '%s' (request: "
              "\"%s %s\") event loop blocked (%.3f sec), killing it with "
-             "SIGKILL", conf->pool_name, (int) c->pid, s->req.script,
-             s->req.method, s->req.uri,
+             "SIGKILL", conf->pool_name, (int) c->pid, s->running.script,
+             s->running.method, s->running.uri,
              (double) (now - s->heartbeat_us) / 1e6);
     c->killed = true;
     kill(c->pid, SIGKILL);

@@ -20,6 +20,7 @@ struct fpmd_process {
     struct fpmd_scoreboard *sb;     /* the generation's, every worker's */
     struct fpmd_sb_slot *slot;      /* this worker's row */
     struct fpmd_sb_routes *routes;  /* this worker's route rows */
+    struct fpmd_sb_flights *flights; /* this worker's in-flight list */
     struct fpmd_listener *listeners;
     size_t nlisteners;
 };

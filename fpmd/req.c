@@ -238,7 +238,7 @@ background_congested(struct fpmd_req *req)
 
 static const struct fpmd_req_ops background_ops = {
     discard, discard, background_finish, fpmd_req_free,
-    background_congested, NULL, NULL,
+    background_congested, NULL, NULL, NULL,
 };
 
 struct fpmd_req *
@@ -908,35 +908,92 @@ fpmd_resp_started(const struct fpmd_req *req)
     return req->head_sent;
 }
 
+/* "Name: value\r\n" for each header of the list from h, count of them
+ * (SIZE_MAX: all), at p when p is not NULL: the bytes it takes. */
+static size_t
+format_headers(const struct fpmd_resp_header *h, size_t count, char *p)
+{
+    size_t total = 0;
+
+    for (; h != NULL && count > 0; h = h->next, count--) {
+        size_t nl = strlen(h->name), vl = strlen(h->value);
+
+        if (p != NULL) {
+            memcpy(p + total, h->name, nl);
+            memcpy(p + total + nl, ": ", 2);
+            memcpy(p + total + nl + 2, h->value, vl);
+            memcpy(p + total + nl + 2 + vl, "\r\n", 2);
+        }
+        total += nl + vl + 4;
+    }
+    return total;
+}
+
 size_t
 fpmd_req_format_cgi_head(const struct fpmd_req *req, char *buf, size_t len)
 {
     const char *reason = fpmd_status_reason(req->status);
-    size_t need = strlen("Status: 000 \r\n\r\n") + strlen(reason);
-    char *p = buf;
+    size_t need, n;
+
+    /* A backend's own head goes as it came, after what was set before
+     * it. */
+    if (req->cgi_head != NULL) {
+        need = format_headers(req->headers, req->cgi_head_after, NULL)
+            + req->cgi_head_len;
+        if (need > len)
+            return need;
+        n = format_headers(req->headers, req->cgi_head_after, buf);
+        memcpy(buf + n, req->cgi_head, req->cgi_head_len);
+        return need;
+    }
+    need = strlen("Status: 000 \r\n\r\n") + strlen(reason)
+        + format_headers(req->headers, SIZE_MAX, NULL);
+    if (need > len)
+        return need;
+    n = (size_t) sprintf(buf, "Status: %03d %s\r\n", req->status % 1000,
+                         reason);
+    n += format_headers(req->headers, SIZE_MAX, buf + n);
+    memcpy(buf + n, "\r\n", 2);
+    return n + 2;
+}
+
+int
+fpmd_resp_cgi_head(struct fpmd_req *req, const char *head, size_t len,
+                   size_t nown)
+{
+    size_t total = 0;
 
     for (const struct fpmd_resp_header *h = req->headers; h != NULL;
          h = h->next)
-        need += strlen(h->name) + strlen(h->value) + 4;
-    if (need > len)
-        return need;
-    p += sprintf(p, "Status: %03d %s\r\n", req->status % 1000, reason);
-    for (const struct fpmd_resp_header *h = req->headers; h != NULL;
-         h = h->next) {
-        size_t nl = strlen(h->name), vl = strlen(h->value);
+        total++;
+    if (req->head_sent || nown > total)
+        return FPMD_ERROR;
+    req->cgi_head = head;
+    req->cgi_head_len = len;
+    req->cgi_head_after = total - nown;
+    return FPMD_OK;
+}
 
-        memcpy(p, h->name, nl);
-        p += nl;
-        *p++ = ':';
-        *p++ = ' ';
-        memcpy(p, h->value, vl);
-        p += vl;
-        *p++ = '\r';
-        *p++ = '\n';
-    }
-    *p++ = '\r';
-    *p++ = '\n';
-    return (size_t) (p - buf);
+/* Backpressure: a slow reader parks only this handler, never grows the
+ * queue past the codec's high-water mark by more than one write. */
+static int
+wait_drained(struct fpmd_req *req)
+{
+    while (req->co != NULL && fpmd_coro_current() == req->co
+           && req->ops->congested(req) && !req->aborted)
+        wait_for(req, FPMD_WAIT_DRAIN);
+    return req->aborted ? FPMD_ERROR : FPMD_OK;
+}
+
+int
+fpmd_resp_stderr(struct fpmd_req *req, const void *data, size_t len)
+{
+    if (req->ops->write_stderr == NULL)
+        return FPMD_DECLINED;
+    if (req->aborted || req->finished
+        || req->ops->write_stderr(req, data, len) != FPMD_OK)
+        return FPMD_ERROR;
+    return wait_drained(req);
 }
 
 int
@@ -958,12 +1015,7 @@ fpmd_resp_write(struct fpmd_req *req, const void *data, size_t len)
         return rc;
     capture(req, req->capture_out, data, len);
     req->bytes_sent += len;
-    /* Backpressure: a slow reader parks only this handler, never grows the
-     * queue past the codec's high-water mark by more than one write. */
-    while (req->co != NULL && fpmd_coro_current() == req->co
-           && req->ops->congested(req) && !req->aborted)
-        wait_for(req, FPMD_WAIT_DRAIN);
-    return req->aborted ? FPMD_ERROR : FPMD_OK;
+    return wait_drained(req);
 }
 
 int

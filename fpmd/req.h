@@ -45,6 +45,10 @@ struct fpmd_req_ops {
     /* Optional: queues len bytes of fd (which it takes) after the head
      * without copying them; NULL when the codec must frame them. */
     int (*write_file)(struct fpmd_req *req, int fd, off_t offset, off_t len);
+    /* Optional: appends len > 0 bytes of the answer's error stream
+     * (FastCGI STDERR), before or after the head; NULL when the protocol
+     * has none. FPMD_ERROR when the connection is gone. */
+    int (*write_stderr)(struct fpmd_req *req, const void *data, size_t len);
 };
 
 struct fpmd_defer;
@@ -68,6 +72,10 @@ struct fpmd_req {
     void *conn;                     /* the codec's connection */
     struct fpmd_req *next;          /* in the connection's list */
     struct fpmd_req *queue_next;    /* waiting for a max_concurrency slot */
+    /* In flight, oldest first (sched.c): the scoreboard lists the oldest
+     * and shows the first in php-fpm's row. */
+    struct fpmd_req *flight_prev, *flight_next;
+    uint8_t flight_entry;           /* its scoreboard entry + 1; 0: none */
     uint16_t id;                    /* FastCGI request id */
     unsigned keep_conn:1;
     unsigned started:1;             /* handler coroutine created */
@@ -124,6 +132,11 @@ struct fpmd_req {
     int status;
     struct fpmd_resp_header *headers, **headers_tail;
     uint64_t bytes_sent;
+    /* fpmd_resp_cgi_head: the head as a CGI backend sent it, and how many
+     * of headers were set before it; NULL: none. */
+    const char *cgi_head;
+    size_t cgi_head_len;
+    size_t cgi_head_after;
 
     /* A copy of the body read and the answer written, for shadow
      * comparison (fpmd_req_capture); NULL: none. */
@@ -206,9 +219,27 @@ void fpmd_req_abort(struct fpmd_req *req);
 void fpmd_req_drained(struct fpmd_req *req);
 
 /* The CGI head ("Status: ...\r\nName: value\r\n...\r\n") of req: its
- * length, and when it fits in len bytes, the text in buf. */
+ * length, and when it fits in len bytes, the text in buf. After
+ * fpmd_resp_cgi_head, the headers set before it, then that head as it
+ * came. */
 size_t fpmd_req_format_cgi_head(const struct fpmd_req *req, char *buf,
                                 size_t len);
+
+/* A legacy pass-through's answer head, called once its status and its
+ * headers (the last nown of req's) are set from head, a backend's CGI
+ * head (len bytes, its empty line included, valid until the request
+ * ends): those are what an HTTP client gets and the access log sees,
+ * while a FastCGI web server gets head byte for byte, after the headers
+ * set before them (a hook's). FPMD_ERROR once the head is out, or when
+ * req has fewer than nown headers. */
+int fpmd_resp_cgi_head(struct fpmd_req *req, const char *head, size_t len,
+                       size_t nown);
+
+/* Sends len > 0 bytes of the answer's error stream (php-fpm's stderr)
+ * where the protocol has one: FPMD_OK, suspending like fpmd_resp_write
+ * under backpressure; FPMD_DECLINED when it has none (HTTP); FPMD_ERROR
+ * once the client is gone. */
+int fpmd_resp_stderr(struct fpmd_req *req, const void *data, size_t len);
 
 /* Splits "a=1&b=2" (len bytes) into decoded pairs in req's arena, at
  * most max of them: FPMD_OK, FPMD_AGAIN when there were more, FPMD_ERROR

@@ -61,7 +61,8 @@ rid_next(void)
 /* The id from the request when it is a sane one, else 128 random bits
  * (nginx's $request_id has the same form), made on first use: most
  * requests never ask. The request's params stay as received: the id goes
- * to the legacy backend and the access log. */
+ * to the access log and the warnings, and to a legacy pool only when it
+ * asks (send_request_id). */
 const char *
 fpmd_request_id(struct fpmd_req *req)
 {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* A request's id, as the legacy backend and the access log get it. */
+/* A request's id, as the access log and a legacy pool with
+ * send_request_id get it. */
 #ifndef FPMD_REQUEST_ID_H
 #define FPMD_REQUEST_ID_H
 

@@ -42,6 +42,13 @@ static struct {
     struct event deadline_ev;
     bool deadline_armed;
     bool running_queue;
+    /* The request the slot's running record shows; NULL once it ended,
+     * so that a new request at the same address is written anew. */
+    const struct fpmd_req *running;
+    /* Requests in flight but background ones, in start order; the
+     * scoreboard entries they hold. */
+    struct fpmd_req *oldest, *newest;
+    uint32_t flights_used;
 } sched;
 
 /* What a refused request's client is told to wait before trying again. */
@@ -122,21 +129,42 @@ fpmd_sched_pool_saturated(void)
 
 /* --- scoreboard ------------------------------------------------------- */
 
+/* The entries of the scoreboard's in-flight list fit one bit each. */
+_Static_assert(FPMD_SB_FLIGHTS <= 32, "flight entries are a uint32_t mask");
+
+/* "GET,POST /users/{id}": a route as the status page names it. */
 static void
-slot_request_start(struct fpmd_req *req)
+route_label(char *buf, size_t len, const char *methods, const char *path)
+{
+    int n = snprintf(buf, len, "%s%s%s", methods ? methods : "",
+                     methods ? " " : "", path ? path : "?");
+
+    if (n < 0)
+        buf[0] = '\0';
+}
+
+/* The script php-fpm would name for req: SCRIPT_FILENAME from a web
+ * server, else the path. */
+static const char *
+script_of(const struct fpmd_req *req)
+{
+    const char *script = fpmd_req_param(req, "SCRIPT_FILENAME");
+
+    return script ? script : req->path;
+}
+
+/* php-fpm's row shows req from its start: it is the oldest in flight. */
+static void
+row_write(const struct fpmd_req *req)
 {
     struct fpmd_sb_request *r = &fpmd_process.slot->req;
-    const char *script = fpmd_req_param(req, "SCRIPT_FILENAME");
+    const char *script = script_of(req);
     const char *user = fpmd_req_param(req, "REMOTE_USER");
 
-    fpmd_scoreboard_begin_write(fpmd_process.slot);
     fpmd_scoreboard_copy_str(r->method, sizeof(r->method), req->method,
                              strlen(req->method));
     fpmd_scoreboard_copy_str(r->uri, sizeof(r->uri), req->uri,
                              strlen(req->uri));
-    fpmd_scoreboard_copy_str(r->query, sizeof(r->query), req->query,
-                             strlen(req->query));
-    script = script ? script : req->path;
     fpmd_scoreboard_copy_str(r->script, sizeof(r->script), script,
                              strlen(script));
     user = user ? user : "";
@@ -147,6 +175,80 @@ slot_request_start(struct fpmd_req *req)
     r->duration_us = 0;
     r->cpu_us = 0;
     r->memory = 0;
+}
+
+/* req's handler is about to run: the slot's running record names it, so
+ * that if it blocks the loop the master's warning names it, whichever
+ * request php-fpm's row shows. Written only when another request ran
+ * last, not at every resume. */
+static void
+running_write(const struct fpmd_req *req)
+{
+    struct fpmd_sb_running *r = &fpmd_process.slot->running;
+    const char *script;
+
+    if (sched.running == req)
+        return;
+    sched.running = req;
+    script = script_of(req);
+    fpmd_scoreboard_begin_write(fpmd_process.slot);
+    fpmd_scoreboard_copy_str(r->method, sizeof(r->method), req->method,
+                             strlen(req->method));
+    fpmd_scoreboard_copy_str(r->uri, sizeof(r->uri), req->uri,
+                             strlen(req->uri));
+    fpmd_scoreboard_copy_str(r->script, sizeof(r->script), script,
+                             strlen(script));
+    fpmd_scoreboard_end_write(fpmd_process.slot);
+}
+
+/* Lists req in the scoreboard's entry i. */
+static void
+flight_write(struct fpmd_req *req, unsigned i)
+{
+    struct fpmd_sb_flight *f = &fpmd_process.flights->f[i];
+    const struct fpmd_route *rt = req->match.route;
+
+    f->start_us = req->start_us;
+    fpmd_scoreboard_copy_str(f->method, sizeof(f->method), req->method,
+                             strlen(req->method));
+    fpmd_scoreboard_copy_str(f->uri, sizeof(f->uri), req->uri,
+                             strlen(req->uri));
+    if (rt == NULL)
+        f->route[0] = '\0';
+    else if (rt->conf != NULL)
+        route_label(f->route, sizeof(f->route), rt->conf->methods,
+                    rt->conf->path);
+    else
+        route_label(f->route, sizeof(f->route), rt->methods, rt->path);
+    req->flight_entry = (uint8_t) (i + 1);
+    sched.flights_used |= 1u << i;
+}
+
+/* A request starts: it joins the in-flight list as the newest, is listed
+ * in the scoreboard if fewer than FPMD_SB_FLIGHTS are, and is php-fpm's
+ * row if it is the only one. */
+static void
+slot_request_start(struct fpmd_req *req)
+{
+    bool only = sched.oldest == NULL;
+
+    req->flight_prev = sched.newest;
+    req->flight_next = NULL;
+    if (only)
+        sched.oldest = req;
+    else
+        sched.newest->flight_next = req;
+    sched.newest = req;
+    fpmd_scoreboard_begin_write(fpmd_process.slot);
+    /* the count the list belongs to; the worker only writes it when its
+     * state changes */
+    fpmd_process.slot->in_flight = sched.in_flight;
+    if (sched.in_flight > fpmd_process.slot->max_in_flight)
+        fpmd_process.slot->max_in_flight = sched.in_flight;
+    if (only)
+        row_write(req);
+    if (sched.flights_used != (1ULL << FPMD_SB_FLIGHTS) - 1)
+        flight_write(req, (unsigned) __builtin_ctz(~sched.flights_used));
     fpmd_scoreboard_end_write(fpmd_process.slot);
 }
 
@@ -165,22 +267,45 @@ route_row(const struct fpmd_req *req)
                ? &fpmd_process.routes->r[i] : NULL;
 }
 
-
-/* The request's end, in one write of the slot: its row (php-fpm's
- * per-process fields) and its config route's counters. */
+/* A request ends, in one write of the slot. php-fpm's row moves on to the
+ * next oldest request, or keeps this one with its figures when it was the
+ * last; its scoreboard entry goes to the oldest request not listed, so
+ * that the list stays the oldest ones; its config route counts it. */
 static void
 slot_request_end(struct fpmd_req *req, uint64_t now, uint64_t cpu)
 {
     struct fpmd_sb_request *r = &fpmd_process.slot->req;
     struct fpmd_sb_route *row = route_row(req);
+    bool was_oldest = sched.oldest == req;
 
+    if (req->flight_prev != NULL)
+        req->flight_prev->flight_next = req->flight_next;
+    else
+        sched.oldest = req->flight_next;
+    if (req->flight_next != NULL)
+        req->flight_next->flight_prev = req->flight_prev;
+    else
+        sched.newest = req->flight_prev;
     fpmd_scoreboard_begin_write(fpmd_process.slot);
-    /* With several requests in flight the row shows the latest started;
-     * only its own end closes it. */
-    if (r->start_us == req->start_us) {
+    fpmd_process.slot->in_flight = sched.in_flight - 1;     /* this one */
+    if (was_oldest && sched.oldest != NULL) {
+        row_write(sched.oldest);
+    } else if (was_oldest) {
         r->duration_us = now - req->start_us;
         r->cpu_us = cpu;
         r->memory = req->arena.used;
+    }
+    if (req->flight_entry != 0) {
+        unsigned i = req->flight_entry - 1u;
+        struct fpmd_req *next = sched.oldest;
+
+        fpmd_process.flights->f[i].start_us = 0;
+        sched.flights_used &= ~(1u << i);
+        req->flight_entry = 0;
+        while (next != NULL && next->flight_entry != 0)
+            next = next->flight_next;
+        if (next != NULL)
+            flight_write(next, i);
     }
     if (row != NULL) {
         struct fpmd_sb_side *side = req->served_legacy ? &row->legacy
@@ -189,30 +314,28 @@ slot_request_end(struct fpmd_req *req, uint64_t now, uint64_t cpu)
         side->requests++;
         side->errors += req->status >= 500 || req->terminated
             || req->cut_short || (req->aborted && !req->finished);
+        side->sum_us += now - req->start_us;
         side->hist[fpmd_sb_hist_bucket(now - req->start_us)]++;
     }
     fpmd_scoreboard_end_write(fpmd_process.slot);
 }
 
-/* The config routes' rows, named, counters from zero: the slot may have
- * been another worker's. */
+/* The config routes' rows, named, counters from zero, and an empty
+ * in-flight list: the slot may have been another worker's. */
 void
 fpmd_sched_routes_init(void)
 {
     const struct fpmd_conf *conf = fpmd_process.conf;
 
     memset(fpmd_process.routes, 0, sizeof(*fpmd_process.routes));
+    memset(fpmd_process.flights, 0, sizeof(*fpmd_process.flights));
     for (size_t i = 0; i < conf->nroutes && i < FPMD_SB_ROUTES; i++) {
         const struct fpmd_conf_route *cr = &conf->routes[i];
         struct fpmd_sb_route *row = &fpmd_process.routes->r[i];
-        char label[FPMD_SB_ROUTE_LEN], handler[FPMD_SB_HANDLER_LEN];
-        int n, hn;
+        char handler[FPMD_SB_HANDLER_LEN];
+        int hn;
 
-        n = snprintf(label, sizeof(label), "%s%s%s",
-                     cr->methods ? cr->methods : "",
-                     cr->methods ? " " : "", cr->path ? cr->path : "?");
-        fpmd_scoreboard_copy_str(row->label, sizeof(row->label), label,
-                                 n > 0 ? (size_t) n : 0);
+        route_label(row->label, sizeof(row->label), cr->methods, cr->path);
         hn = cr->legacy ? snprintf(handler, sizeof(handler), "legacy:%s",
                                    cr->legacy)
                         : snprintf(handler, sizeof(handler), "%s",
@@ -249,7 +372,6 @@ write_access_log(struct fpmd_req *req, uint64_t now, uint64_t cpu)
 {
     struct fpmd_access_info ai;
     struct evbuffer *line;
-    const char *script = fpmd_req_param(req, "SCRIPT_FILENAME");
     const char *user = fpmd_req_param(req, "REMOTE_USER");
 
     if (!fpmd_log_access_enabled())
@@ -259,7 +381,7 @@ write_access_log(struct fpmd_req *req, uint64_t now, uint64_t cpu)
     ai.method = req->method;
     ai.uri = req->uri;
     ai.query = req->query;
-    ai.script = script ? script : req->path;
+    ai.script = script_of(req);
     ai.remote_addr = req->remote_addr;
     ai.remote_user = user;
     ai.status = req->status;
@@ -518,6 +640,8 @@ complete(struct fpmd_req *req)
         sched.finished++;
     }
     sched.in_flight--;
+    if (sched.running == req)
+        sched.running = NULL;
     req->ops->release(req);
     /* Queued requests start here; one that finishes at once completes
      * inside run(), and only this outermost loop takes the next, so the
@@ -545,10 +669,7 @@ fpmd_sched_resume(struct fpmd_req *req)
 
     if (req->co == NULL)
         return;
-    /* The slot shows the request its worker runs, so that one blocking
-     * the loop is the one the master names when it kills the worker. */
-    if (!req->background && fpmd_process.slot->req.start_us != req->start_us)
-        slot_request_start(req);
+    running_write(req);
     /* A request's CPU is the time its handler runs: in one event loop per
      * process, that is the wall time between resume and yield (two vDSO
      * clock reads instead of two getrusage syscalls per request). */

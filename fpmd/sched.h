@@ -17,8 +17,8 @@ struct fpmd_req;
 void fpmd_sched_setup(struct fpmd_router *router,
                       struct fpmd_coro_pool *coros,
                       void (*changed)(int ended));
-/* The config routes' scoreboard rows, named, counters from zero (the slot
- * may have been another worker's). */
+/* The config routes' scoreboard rows, named, counters from zero, and an
+ * empty in-flight list (the slot may have been another worker's). */
 void fpmd_sched_routes_init(void);
 
 /* The codec has a complete request head: route it and run its handler;

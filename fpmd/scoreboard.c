@@ -17,7 +17,8 @@ sb_size(uint32_t nslots)
 {
     return sizeof(struct fpmd_scoreboard)
         + (size_t) nslots * sizeof(struct fpmd_sb_slot)
-        + (size_t) nslots * sizeof(struct fpmd_sb_routes);
+        + (size_t) nslots * sizeof(struct fpmd_sb_routes)
+        + (size_t) nslots * sizeof(struct fpmd_sb_flights);
 }
 
 struct fpmd_scoreboard *
@@ -33,6 +34,7 @@ fpmd_scoreboard_new(uint32_t nslots)
     sb->nslots = nslots;
     /* Slots are 8-byte aligned, and so is what follows them. */
     sb->routes = (struct fpmd_sb_routes *) (void *) &sb->slots[nslots];
+    sb->flights = (struct fpmd_sb_flights *) (void *) &sb->routes[nslots];
     return sb;
 }
 
@@ -107,9 +109,11 @@ fpmd_scoreboard_read(const struct fpmd_scoreboard *sb, uint32_t i,
     /* Whatever the worker wrote, the copy is safe to print and index. */
     terminate_field(out->req.method, sizeof(out->req.method));
     terminate_field(out->req.uri, sizeof(out->req.uri));
-    terminate_field(out->req.query, sizeof(out->req.query));
     terminate_field(out->req.script, sizeof(out->req.script));
     terminate_field(out->req.user, sizeof(out->req.user));
+    terminate_field(out->running.method, sizeof(out->running.method));
+    terminate_field(out->running.uri, sizeof(out->running.uri));
+    terminate_field(out->running.script, sizeof(out->running.script));
     for (size_t b = 0; b < FPMD_SB_BACKENDS; b++)
         terminate_field(out->backends[b].name, sizeof(out->backends[b].name));
     if (out->state > FPMD_SB_FINISHING)
@@ -152,6 +156,21 @@ fpmd_scoreboard_read_routes(const struct fpmd_scoreboard *sb, uint32_t i,
     for (size_t r = 0; r < FPMD_SB_ROUTES; r++) {
         terminate_field(out->r[r].label, sizeof(out->r[r].label));
         terminate_field(out->r[r].handler, sizeof(out->r[r].handler));
+    }
+    return FPMD_OK;
+}
+
+int
+fpmd_scoreboard_read_flights(const struct fpmd_scoreboard *sb, uint32_t i,
+                             struct fpmd_sb_flights *out)
+{
+    if (sb == NULL || i >= sb->nslots)
+        return FPMD_ERROR;
+    seq_copy(&sb->slots[i], out, &sb->flights[i], sizeof(*out));
+    for (size_t f = 0; f < FPMD_SB_FLIGHTS; f++) {
+        terminate_field(out->f[f].method, sizeof(out->f[f].method));
+        terminate_field(out->f[f].uri, sizeof(out->f[f].uri));
+        terminate_field(out->f[f].route, sizeof(out->f[f].route));
     }
     return FPMD_OK;
 }

@@ -13,7 +13,6 @@
 
 #define FPMD_SB_METHOD_LEN 16
 #define FPMD_SB_URI_LEN 256
-#define FPMD_SB_QUERY_LEN 256
 #define FPMD_SB_SCRIPT_LEN 256
 #define FPMD_SB_USER_LEN 64
 #define FPMD_SB_POOL_LEN 64
@@ -23,6 +22,7 @@
 #define FPMD_SB_ROUTE_LEN 96
 #define FPMD_SB_HANDLER_LEN 32
 #define FPMD_SB_HIST 32             /* latency buckets, see below */
+#define FPMD_SB_FLIGHTS 16          /* in-flight requests listed per worker */
 
 enum fpmd_sb_state {
     FPMD_SB_FREE = 0,       /* slot unused */
@@ -32,11 +32,11 @@ enum fpmd_sb_state {
     FPMD_SB_FINISHING = 4,  /* graceful exit: drains, accepts nothing */
 };
 
-/* The last (or current) request of a worker, php-fpm's per-process rows. */
+/* php-fpm's per-process row: the oldest request the worker has in flight,
+ * or when it has none its last request. */
 struct fpmd_sb_request {
     char method[FPMD_SB_METHOD_LEN];
     char uri[FPMD_SB_URI_LEN];
-    char query[FPMD_SB_QUERY_LEN];
     char script[FPMD_SB_SCRIPT_LEN];
     char user[FPMD_SB_USER_LEN];
     uint64_t content_length;
@@ -44,6 +44,15 @@ struct fpmd_sb_request {
     uint64_t duration_us;       /* 0 while running */
     uint64_t cpu_us;            /* time its handler ran on the CPU */
     uint64_t memory;            /* peak arena bytes */
+};
+
+/* The request whose handler the worker ran last: while its event loop is
+ * blocked, the one that blocks it, which the master's blocked-loop warning
+ * names. Apart from php-fpm's row, which stays the oldest in flight. */
+struct fpmd_sb_running {
+    char method[FPMD_SB_METHOD_LEN];
+    char uri[FPMD_SB_URI_LEN];
+    char script[FPMD_SB_SCRIPT_LEN];
 };
 
 /* One backend pool as one worker sees it: gauges as of its last tick,
@@ -60,6 +69,7 @@ struct fpmd_sb_backend {
  * is below and above. */
 struct fpmd_sb_side {
     uint64_t requests, errors;      /* errors: a 5xx, or cut short */
+    uint64_t sum_us;                /* their latencies added up */
     uint32_t hist[FPMD_SB_HIST];
 };
 
@@ -99,6 +109,7 @@ struct fpmd_sb_slot {
     /* the worker's free lists, each second */
     uint32_t free_reqs, free_buffers, free_stacks, free_conns;
     struct fpmd_sb_request req;
+    struct fpmd_sb_running running;
     struct fpmd_sb_backend backends[FPMD_SB_BACKENDS];
 };
 
@@ -106,6 +117,22 @@ struct fpmd_sb_slot {
  * small; written under the slot's seqlock. */
 struct fpmd_sb_routes {
     struct fpmd_sb_route r[FPMD_SB_ROUTES];
+};
+
+/* One request a worker has in flight. */
+struct fpmd_sb_flight {
+    uint64_t start_us;              /* µs since the epoch; 0: entry unused */
+    char method[FPMD_SB_METHOD_LEN];
+    char uri[FPMD_SB_URI_LEN];
+    char route[FPMD_SB_ROUTE_LEN];  /* "GET /users/{id}"; "" when none
+                                     * matched */
+};
+
+/* The oldest FPMD_SB_FLIGHTS requests a worker has in flight, in no
+ * particular order (readers sort by start); beside its slot like the
+ * route rows, written under the slot's seqlock. */
+struct fpmd_sb_flights {
+    struct fpmd_sb_flight f[FPMD_SB_FLIGHTS];
 };
 
 /* Pool-wide counters written by the master. */
@@ -125,6 +152,7 @@ struct fpmd_scoreboard {
     struct fpmd_sb_pool pool;
     uint32_t nslots;
     struct fpmd_sb_routes *routes;  /* nslots of them, in the same mapping */
+    struct fpmd_sb_flights *flights; /* nslots of them, after the routes */
     struct fpmd_sb_slot slots[];
 };
 
@@ -155,6 +183,10 @@ bool fpmd_scoreboard_room_elsewhere(const struct fpmd_scoreboard *sb,
 /* Reader side for slot i's route rows, like fpmd_scoreboard_read. */
 int fpmd_scoreboard_read_routes(const struct fpmd_scoreboard *sb, uint32_t i,
                                 struct fpmd_sb_routes *out);
+
+/* Reader side for slot i's in-flight requests, like fpmd_scoreboard_read. */
+int fpmd_scoreboard_read_flights(const struct fpmd_scoreboard *sb, uint32_t i,
+                                 struct fpmd_sb_flights *out);
 
 /* The histogram bucket of a latency in microseconds. */
 unsigned fpmd_sb_hist_bucket(uint64_t us);

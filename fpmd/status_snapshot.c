@@ -79,6 +79,7 @@ add_side(struct fpmd_status_side *to, uint64_t *hist,
 {
     to->requests += from->requests;
     to->errors += from->errors;
+    to->sum_us += from->sum_us;
     for (size_t i = 0; i < FPMD_SB_HIST; i++)
         hist[i] += from->hist[i];
 }
@@ -114,6 +115,44 @@ add_routes(struct fpmd_req *req, struct fpmd_status_route *sums,
         sums[j].shadow_errors += s->shadow_errors;
         sums[j].canary_fallbacks += s->canary_fallbacks;
     }
+    return FPMD_OK;
+}
+
+_Static_assert(FPMD_STATUS_FLIGHTS == FPMD_SB_FLIGHTS,
+               "fpmd.h names the scoreboard's bound");
+
+/* A worker's in-flight list, oldest first, its strings copied into req
+ * (rows is read again for the next worker). FPMD_ERROR when memory is
+ * out. */
+static int
+copy_flights(struct fpmd_req *req, struct fpmd_status_proc *p,
+             const struct fpmd_sb_flights *rows)
+{
+    struct fpmd_status_flight *f = fpmd_alloc(req, sizeof(*f)
+                                              * FPMD_SB_FLIGHTS);
+    size_t n = 0;
+
+    if (f == NULL)
+        return FPMD_ERROR;
+    for (size_t i = 0; i < FPMD_SB_FLIGHTS; i++) {
+        const struct fpmd_sb_flight *s = &rows->f[i];
+        size_t j = n;
+
+        if (s->start_us == 0)
+            continue;
+        /* the worker keeps them in no order: sort them as they come */
+        for (; j > 0 && f[j - 1].start_us > s->start_us; j--)
+            f[j] = f[j - 1];
+        f[j].start_us = s->start_us;
+        f[j].method = fpmd_strdup(req, s->method);
+        f[j].uri = fpmd_strdup(req, s->uri);
+        f[j].route = fpmd_strdup(req, s->route);
+        if (f[j].method == NULL || f[j].uri == NULL || f[j].route == NULL)
+            return FPMD_ERROR;
+        n++;
+    }
+    p->flights = f;
+    p->nflights = n;
     return FPMD_OK;
 }
 
@@ -158,11 +197,13 @@ fpmd_status_snapshot(struct fpmd_req *req)
     struct route_hists *hists = fpmd_alloc(req, FPMD_SB_ROUTES
                                            * sizeof(*hists));
     struct fpmd_sb_routes *rows = fpmd_alloc(req, sizeof(*rows));
+    struct fpmd_sb_flights *flights = fpmd_alloc(req, sizeof(*flights));
     uint32_t max_queued = 0;
     size_t n = 0;
 
     if (v == NULL || slots == NULL || procs == NULL || backends == NULL
-        || routes == NULL || hists == NULL || rows == NULL)
+        || routes == NULL || hists == NULL || rows == NULL
+        || flights == NULL)
         return NULL;
     memset(v, 0, sizeof(*v));
     memset(backends, 0, FPMD_SB_BACKENDS * sizeof(*backends));
@@ -200,6 +241,9 @@ fpmd_status_snapshot(struct fpmd_req *req)
                  || slots[n].state == FPMD_SB_STARTING)
             v->idle++;
         copy_proc(&procs[n], &slots[n]);
+        if (fpmd_scoreboard_read_flights(sb, i, flights) != FPMD_OK
+            || copy_flights(req, &procs[n], flights) != FPMD_OK)
+            return NULL;
         n++;
     }
     v->max_active = sb->pool.max_active > v->active ? sb->pool.max_active

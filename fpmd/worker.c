@@ -393,6 +393,7 @@ fpmd_worker_main(const struct fpmd_conf *conf,
     fpmd_process.sb = sb;
     fpmd_process.slot = s;
     fpmd_process.routes = &sb->routes[slot];
+    fpmd_process.flights = &sb->flights[slot];
     fpmd_process.listeners = listeners;
     fpmd_process.nlisteners = nlisteners;
     worker.coros = fpmd_coro_pool_new(conf->pm.stack_size,

@@ -1,7 +1,13 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Status page rendering. One table of fields drives every format, so the
- * names and their order stay php-fpm's everywhere; each format only knows
- * how to print a name, a value and how to escape request-derived text. */
+/* Status page rendering. Where php-fpm 8.2 has a page (fpm_status.c), it
+ * is php-fpm's: its keys in its order, its value formats, its layout and
+ * state names. fpmd's own figures come after php-fpm's in each object
+ * (the pool, a process) and as blocks and series of their own (backends,
+ * routes, requests in flight, fpmd_* metrics), where the parsers written
+ * for php-fpm (php-fpm_exporter, Telegraf, Netdata, Metricbeat, Zabbix)
+ * pass over them. One table of fields per object drives every format;
+ * each format only knows how to print a name, a value, and how to escape
+ * request-derived text. */
 #include "config.h"
 
 #include <stddef.h>
@@ -17,11 +23,12 @@ const char *const fpmd_status_headers[] = {
     NULL,
 };
 
+/* As php-fpm sends them: PHP adds its default charset to text types. */
 static const char *const content_types[] = {
-    [FPMD_STATUS_TEXT] = "text/plain",
+    [FPMD_STATUS_TEXT] = "text/plain;charset=UTF-8",
     [FPMD_STATUS_JSON] = "application/json",
-    [FPMD_STATUS_XML] = "text/xml",
-    [FPMD_STATUS_HTML] = "text/html",
+    [FPMD_STATUS_XML] = "text/xml;charset=UTF-8",
+    [FPMD_STATUS_HTML] = "text/html;charset=UTF-8",
     [FPMD_STATUS_OPENMETRICS] =
         "application/openmetrics-text; version=1.0.0; charset=utf-8",
 };
@@ -30,13 +37,16 @@ void
 fpmd_status_parse_query(const char *query, enum fpmd_status_format *fmt,
                         int *full)
 {
+    /* php-fpm's precedence when several are given: html, xml, json,
+     * openmetrics. */
     static const struct {
         const char *word;
         enum fpmd_status_format fmt;
     } words[] = {
-        {"json", FPMD_STATUS_JSON}, {"xml", FPMD_STATUS_XML},
-        {"html", FPMD_STATUS_HTML}, {"openmetrics", FPMD_STATUS_OPENMETRICS},
+        {"html", FPMD_STATUS_HTML}, {"xml", FPMD_STATUS_XML},
+        {"json", FPMD_STATUS_JSON}, {"openmetrics", FPMD_STATUS_OPENMETRICS},
     };
+    size_t best = FPMD_ARRAY_LEN(words);
     const char *p = query ? query : "";
 
     *fmt = FPMD_STATUS_TEXT;
@@ -49,64 +59,123 @@ fpmd_status_parse_query(const char *query, enum fpmd_status_format *fmt,
 
         if (wlen == 4 && strncmp(p, "full", 4) == 0)
             *full = 1;
-        for (size_t i = 0; i < FPMD_ARRAY_LEN(words); i++) {
+        for (size_t i = 0; i < best; i++) {
             if (wlen == strlen(words[i].word)
                 && strncmp(p, words[i].word, wlen) == 0)
-                *fmt = words[i].fmt;
+                best = i;
         }
         p += len;
         if (*p == '&')
             p++;
     }
+    if (best < FPMD_ARRAY_LEN(words))
+        *fmt = words[best].fmt;
 }
 
 /* --- escaping --------------------------------------------------------- */
 
-static void
-esc_json(FILE *out, const char *s)
+/* The length of the well-formed UTF-8 sequence at s (RFC 3629: no
+ * overlong forms, no surrogates, nothing past U+10FFFF), 0 when there is
+ * none: request text is whatever a client sent, and JSON, XML and
+ * OpenMetrics readers refuse a whole page over one bad byte. */
+static size_t
+utf8_len(const unsigned char *s)
 {
-    for (; *s != '\0'; s++) {
-        unsigned char ch = (unsigned char) *s;
+    unsigned char c = s[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf;
 
-        if (ch == '"' || ch == '\\')
-            fprintf(out, "\\%c", ch);
-        else if (ch < 0x20 || ch == 0x7f)
-            fprintf(out, "\\u%04x", ch);
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4;
+    else
+        return 0;
+    if (c == 0xe0)
+        lo = 0xa0;
+    else if (c == 0xed)
+        hi = 0x9f;
+    else if (c == 0xf0)
+        lo = 0x90;
+    else if (c == 0xf4)
+        hi = 0x8f;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++) {
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    }
+    return n;
+}
+
+/* Writes s with each ASCII byte through esc (which writes it, escaped or
+ * not), well-formed UTF-8 as it is, and '?' for any other byte. */
+static void
+put_text(FILE *out, const char *s, void (*esc)(FILE *, unsigned char))
+{
+    const unsigned char *p = (const unsigned char *) s;
+
+    while (*p != '\0') {
+        size_t n = utf8_len(p);
+
+        if (n == 1)
+            esc(out, *p);
+        else if (n == 0)
+            fputc('?', out);
         else
-            fputc(*s, out);
+            fwrite(p, 1, n, out);
+        p += n ? n : 1;
     }
 }
 
 static void
-esc_markup(FILE *out, const char *s)
+esc_json(FILE *out, unsigned char ch)
 {
-    for (; *s != '\0'; s++) {
-        unsigned char ch = (unsigned char) *s;
-
-        switch (ch) {
-        case '&': fputs("&amp;", out); break;
-        case '<': fputs("&lt;", out); break;
-        case '>': fputs("&gt;", out); break;
-        case '"': fputs("&quot;", out); break;
-        case '\'': fputs("&#39;", out); break;
-        default:
-            /* XML 1.0 allows no C0 controls but tab, LF, CR */
-            if (ch < 0x20 || ch == 0x7f)
-                fputs("?", out);
-            else
-                fputc(*s, out);
-        }
-    }
+    if (ch == '"' || ch == '\\')
+        fprintf(out, "\\%c", ch);
+    else if (ch < 0x20 || ch == 0x7f)
+        fprintf(out, "\\u%04x", ch);
+    else
+        fputc(ch, out);
 }
 
 static void
-esc_text(FILE *out, const char *s)
+esc_markup(FILE *out, unsigned char ch)
 {
-    for (; *s != '\0'; s++) {
-        unsigned char ch = (unsigned char) *s;
-
-        fputc(ch < 0x20 || ch == 0x7f ? '?' : *s, out);
+    switch (ch) {
+    case '&': fputs("&amp;", out); break;
+    case '<': fputs("&lt;", out); break;
+    case '>': fputs("&gt;", out); break;
+    case '"': fputs("&quot;", out); break;
+    case '\'': fputs("&#39;", out); break;
+    default:
+        /* XML 1.0 allows no C0 controls but tab, LF, CR */
+        fputc(ch < 0x20 || ch == 0x7f ? '?' : ch, out);
     }
+}
+
+/* A line of text: one field a line, so no control character. */
+static void
+esc_text(FILE *out, unsigned char ch)
+{
+    fputc(ch < 0x20 || ch == 0x7f ? '?' : ch, out);
+}
+
+/* An OpenMetrics label value: \\, \" and \n escaped, other controls
+ * dropped to '?'. */
+static void
+esc_label(FILE *out, unsigned char ch)
+{
+    if (ch == '\\' || ch == '"')
+        fprintf(out, "\\%c", ch);
+    else if (ch == '\n')
+        fputs("\\n", out);
+    else
+        fputc(ch < 0x20 || ch == 0x7f ? '?' : ch, out);
 }
 
 /* --- fields ----------------------------------------------------------- */
@@ -120,6 +189,10 @@ struct field {
     uint64_t num;           /* K_NUM, K_TIME (seconds since the epoch) */
     double flt;
 };
+
+/* Where a field goes: on a line of its own (the pool, a block), or inside
+ * a process row, which php-fpm's XML and HTML put on one line. */
+enum place { TOP, ROW };
 
 static void
 fmt_time(char *buf, size_t len, uint64_t secs)
@@ -139,51 +212,27 @@ xml_name(FILE *out, const char *name)
         fputc(*name == ' ' ? '-' : *name, out);
 }
 
-/* php-fpm's text and HTML pages spell one name differently. */
+/* php-fpm's plain text spells one name its own way. */
 static const char *
-display_name(const struct field *f, enum fpmd_status_format fmt)
+text_name(const struct field *f)
 {
-    if ((fmt == FPMD_STATUS_TEXT || fmt == FPMD_STATUS_HTML)
-        && strcmp(f->name, "request uri") == 0)
-        return "request URI";
-    return f->name;
+    return strcmp(f->name, "request uri") == 0 ? "request URI" : f->name;
 }
 
 static void
-put_field(FILE *out, enum fpmd_status_format fmt,
-          const struct field *f, int first)
+put_value(FILE *out, enum fpmd_status_format fmt, const struct field *f)
 {
-    const char *name = display_name(f, fmt);
     char tbuf[64];
 
-    switch (fmt) {
-    case FPMD_STATUS_TEXT:
-        fprintf(out, "%s:%*s", name, (int) (21 - strlen(name)), "");
-        break;
-    case FPMD_STATUS_JSON:
-        fprintf(out, "%s\"%s\":", first ? "" : ",", f->name);
-        break;
-    case FPMD_STATUS_XML:
-        fputs("<", out);
-        xml_name(out, f->name);
-        fputs(">", out);
-        break;
-    case FPMD_STATUS_HTML:
-        fprintf(out, "<tr><th>%s</th><td>", name);
-        break;
-    default:
-        return;
-    }
     switch (f->kind) {
     case K_STR:
         if (fmt == FPMD_STATUS_JSON) {
             fputs("\"", out);
-            esc_json(out, f->str);
+            put_text(out, f->str, esc_json);
             fputs("\"", out);
-        } else if (fmt == FPMD_STATUS_TEXT) {
-            esc_text(out, f->str);
         } else {
-            esc_markup(out, f->str);
+            put_text(out, f->str, fmt == FPMD_STATUS_TEXT ? esc_text
+                                                          : esc_markup);
         }
         break;
     case K_NUM:
@@ -201,35 +250,71 @@ put_field(FILE *out, enum fpmd_status_format fmt,
         fprintf(out, "%.2f", f->flt);
         break;
     }
+}
+
+static void
+put_field(FILE *out, enum fpmd_status_format fmt, enum place place,
+          const struct field *f, bool first)
+{
     switch (fmt) {
     case FPMD_STATUS_TEXT:
+        fprintf(out, "%s:%*s", text_name(f),
+                (int) (21 - strlen(text_name(f))), "");
+        put_value(out, fmt, f);
         fputs("\n", out);
         break;
+    case FPMD_STATUS_JSON:
+        fprintf(out, "%s\"%s\":", first ? "" : ",", f->name);
+        put_value(out, fmt, f);
+        break;
     case FPMD_STATUS_XML:
+        fputs("<", out);
+        xml_name(out, f->name);
+        fputs(">", out);
+        put_value(out, fmt, f);
         fputs("</", out);
         xml_name(out, f->name);
-        fputs(">\n", out);
+        fputs(place == TOP ? ">\n" : ">", out);
         break;
     case FPMD_STATUS_HTML:
-        fputs("</td></tr>\n", out);
+        if (place == TOP)
+            fprintf(out, "<tr><th>%s</th><td>", f->name);
+        else
+            fputs("<td>", out);
+        put_value(out, fmt, f);
+        fputs(place == TOP ? "</td></tr>\n" : "</td>", out);
         break;
     default:
         break;
     }
 }
 
+static void
+put_fields(FILE *out, enum fpmd_status_format fmt, enum place place,
+           const struct field *f, size_t n, bool first)
+{
+    for (size_t i = 0; i < n; i++)
+        put_field(out, fmt, place, &f[i], first && i == 0);
+}
+
+static uint64_t
+seconds_since(uint64_t now_us, uint64_t then_us)
+{
+    return now_us > then_us ? (now_us - then_us) / 1000000 : 0;
+}
+
+/* php-fpm's pool fields, in its order. */
 static size_t
 pool_fields(const struct fpmd_status_snapshot *v, struct field *f)
 {
-    uint64_t since = v->now_us > v->start_us
-        ? (v->now_us - v->start_us) / 1000000 : 0;
     size_t n = 0;
 
-    /* php-fpm's order (fpm_status.c), then fpmd's own. */
     f[n++] = (struct field) {"pool", K_STR, v->pool, 0, 0};
     f[n++] = (struct field) {"process manager", K_STR, v->pm, 0, 0};
-    f[n++] = (struct field) {"start time", K_TIME, NULL, v->start_us / 1000000, 0};
-    f[n++] = (struct field) {"start since", K_NUM, NULL, since, 0};
+    f[n++] = (struct field) {"start time", K_TIME, NULL,
+                             v->start_us / 1000000, 0};
+    f[n++] = (struct field) {"start since", K_NUM, NULL,
+                             seconds_since(v->now_us, v->start_us), 0};
     f[n++] = (struct field) {"accepted conn", K_NUM, NULL, v->accepted_conn, 0};
     f[n++] = (struct field) {"listen queue", K_NUM, NULL, v->listen_queue, 0};
     f[n++] = (struct field) {"max listen queue", K_NUM, NULL,
@@ -244,56 +329,89 @@ pool_fields(const struct fpmd_status_snapshot *v, struct field *f)
     f[n++] = (struct field) {"max children reached", K_NUM, NULL,
                              v->max_children_reached, 0};
     f[n++] = (struct field) {"slow requests", K_NUM, NULL, v->slow_requests, 0};
-    f[n++] = (struct field) {"in flight requests", K_NUM, NULL, v->in_flight, 0};
+    return n;
+}
+
+/* fpmd's pool fields, after php-fpm's. */
+static size_t
+pool_extra_fields(const struct fpmd_status_snapshot *v, struct field *f)
+{
+    size_t n = 0;
+
+    f[n++] = (struct field) {"in flight requests", K_NUM, NULL, v->in_flight,
+                             0};
     f[n++] = (struct field) {"refused requests", K_NUM, NULL,
                              v->refused_requests, 0};
     f[n++] = (struct field) {"free requests", K_NUM, NULL, v->free_reqs, 0};
     f[n++] = (struct field) {"free buffers", K_NUM, NULL, v->free_buffers, 0};
     f[n++] = (struct field) {"free stacks", K_NUM, NULL, v->free_stacks, 0};
-    f[n++] = (struct field) {"free connections", K_NUM, NULL, v->free_conns, 0};
+    f[n++] = (struct field) {"free connections", K_NUM, NULL, v->free_conns,
+                             0};
     return n;
 }
 
+/* php-fpm's request stages a process can be in, as fpm_request.c names
+ * them; fpmd's workers are only ever in three of them, and nothing else
+ * may appear where parsers expect these. */
 static const char *
 state_name(enum fpmd_proc_state state)
 {
     switch (state) {
-    case FPMD_PROC_STARTING:
-        return "Starting";
-    case FPMD_PROC_IDLE:
-        return "Idle";
     case FPMD_PROC_BUSY:
         return "Running";
     case FPMD_PROC_FINISHING:
         return "Finishing";
-    default:
-        return "Unknown";
+    default:                /* starting: php-fpm's new child is Idle too */
+        return "Idle";
     }
 }
 
+/* The figures of a process row. php-fpm shows the request a process runs
+ * with its duration so far and no CPU or memory yet, and once it is done
+ * its duration, CPU and memory; fpmd's row is the oldest request in
+ * flight, so a long one stays in sight whatever else the worker runs. */
+struct row_figures {
+    uint64_t duration_us;
+    double cpu;             /* percent of its duration */
+    uint64_t cpu_us;
+    uint64_t memory;
+};
+
+static struct row_figures
+row_figures(const struct fpmd_status_snapshot *v,
+            const struct fpmd_status_proc *s)
+{
+    const struct fpmd_status_request *r = &s->req;
+    struct row_figures x = {r->duration_us, 0, r->cpu_us, r->memory};
+
+    if (s->in_flight > 0 && r->start_us != 0) {
+        x.duration_us = v->now_us > r->start_us ? v->now_us - r->start_us : 0;
+        x.cpu_us = 0;
+        x.memory = 0;
+    } else if (r->duration_us > 0) {
+        x.cpu = 100.0 * (double) r->cpu_us / (double) r->duration_us;
+    }
+    return x;
+}
+
+/* php-fpm's process fields, in its order. */
 static size_t
 proc_fields(const struct fpmd_status_snapshot *v,
             const struct fpmd_status_proc *s, struct field *f)
 {
     const struct fpmd_status_request *r = &s->req;
-    uint64_t since = v->now_us > s->start_us
-        ? (v->now_us - s->start_us) / 1000000 : 0;
-    uint64_t duration = r->duration_us;
-    double cpu = 0;
+    struct row_figures x = row_figures(v, s);
     size_t n = 0;
 
-    /* A request still running shows its duration so far, as php-fpm. */
-    if (s->state == FPMD_PROC_BUSY && r->start_us != 0
-        && v->now_us > r->start_us)
-        duration = v->now_us - r->start_us;
-    if (r->duration_us > 0)
-        cpu = 100.0 * (double) r->cpu_us / (double) r->duration_us;
     f[n++] = (struct field) {"pid", K_NUM, NULL, (uint64_t) s->pid, 0};
     f[n++] = (struct field) {"state", K_STR, state_name(s->state), 0, 0};
-    f[n++] = (struct field) {"start time", K_TIME, NULL, s->start_us / 1000000, 0};
-    f[n++] = (struct field) {"start since", K_NUM, NULL, since, 0};
+    f[n++] = (struct field) {"start time", K_TIME, NULL,
+                             s->start_us / 1000000, 0};
+    f[n++] = (struct field) {"start since", K_NUM, NULL,
+                             seconds_since(v->now_us, s->start_us), 0};
     f[n++] = (struct field) {"requests", K_NUM, NULL, s->requests, 0};
-    f[n++] = (struct field) {"request duration", K_NUM, NULL, duration, 0};
+    f[n++] = (struct field) {"request duration", K_NUM, NULL, x.duration_us,
+                             0};
     f[n++] = (struct field) {"request method", K_STR,
                              r->method[0] ? r->method : "-", 0, 0};
     f[n++] = (struct field) {"request uri", K_STR, r->uri[0] ? r->uri : "-",
@@ -303,8 +421,17 @@ proc_fields(const struct fpmd_status_snapshot *v,
     f[n++] = (struct field) {"user", K_STR, r->user[0] ? r->user : "-", 0, 0};
     f[n++] = (struct field) {"script", K_STR, r->script[0] ? r->script : "-",
                              0, 0};
-    f[n++] = (struct field) {"last request cpu", K_FLOAT, NULL, 0, cpu};
-    f[n++] = (struct field) {"last request memory", K_NUM, NULL, r->memory, 0};
+    f[n++] = (struct field) {"last request cpu", K_FLOAT, NULL, 0, x.cpu};
+    f[n++] = (struct field) {"last request memory", K_NUM, NULL, x.memory, 0};
+    return n;
+}
+
+/* fpmd's process fields, after php-fpm's. */
+static size_t
+proc_extra_fields(const struct fpmd_status_proc *s, struct field *f)
+{
+    size_t n = 0;
+
     f[n++] = (struct field) {"in flight", K_NUM, NULL, s->in_flight, 0};
     f[n++] = (struct field) {"connections", K_NUM, NULL, s->connections, 0};
     f[n++] = (struct field) {"free requests", K_NUM, NULL, s->free_reqs, 0};
@@ -312,6 +439,28 @@ proc_fields(const struct fpmd_status_snapshot *v,
     f[n++] = (struct field) {"free stacks", K_NUM, NULL, s->free_stacks, 0};
     f[n++] = (struct field) {"free connections", K_NUM, NULL, s->free_conns,
                              0};
+    return n;
+}
+
+/* A request in flight; prefix names it in plain text, where its fields
+ * stand among the process's. */
+static size_t
+flight_fields(const struct fpmd_status_snapshot *v,
+              const struct fpmd_status_flight *fl, bool prefix,
+              struct field *f)
+{
+    size_t n = 0;
+
+    f[n++] = (struct field) {prefix ? "in flight duration" : "duration",
+                             K_NUM, NULL,
+                             v->now_us > fl->start_us
+                                 ? v->now_us - fl->start_us : 0, 0};
+    f[n++] = (struct field) {prefix ? "in flight method" : "method", K_STR,
+                             fl->method[0] ? fl->method : "-", 0, 0};
+    f[n++] = (struct field) {prefix ? "in flight uri" : "uri", K_STR,
+                             fl->uri[0] ? fl->uri : "-", 0, 0};
+    f[n++] = (struct field) {prefix ? "in flight route" : "route", K_STR,
+                             fl->route[0] ? fl->route : "-", 0, 0};
     return n;
 }
 
@@ -386,9 +535,8 @@ list_route(const struct fpmd_status_snapshot *v, size_t i,
     return route_fields(&v->routes[i], fmt, f);
 }
 
-/* fpmd's own lists after php-fpm's pool fields (backend pools, routes):
- * a block per item in text, a list in JSON and XML, a table each in
- * HTML. */
+/* fpmd's lists of the pool (backend pools, routes): a block per item in
+ * text, a list in JSON and XML, a table each in HTML. */
 static void
 render_list(FILE *out, const struct fpmd_status_snapshot *v,
             enum fpmd_status_format fmt, const char *list, const char *item,
@@ -397,7 +545,6 @@ render_list(FILE *out, const struct fpmd_status_snapshot *v,
                              enum fpmd_status_format, struct field *))
 {
     struct field f[16];
-    size_t n;
 
     if (count == 0)
         return;
@@ -405,8 +552,6 @@ render_list(FILE *out, const struct fpmd_status_snapshot *v,
         fprintf(out, ",\"%s\":[", list);
     else if (fmt == FPMD_STATUS_XML)
         fprintf(out, "<%s>\n", list);
-    else if (fmt == FPMD_STATUS_HTML)
-        fputs("</table>\n", out);
     for (size_t i = 0; i < count; i++) {
         if (fmt == FPMD_STATUS_TEXT)
             fputs("\n", out);
@@ -416,9 +561,7 @@ render_list(FILE *out, const struct fpmd_status_snapshot *v,
             fprintf(out, "<%s>\n", item);
         else
             fputs("<table border=\"1\">\n", out);
-        n = fields(v, i, fmt, f);
-        for (size_t j = 0; j < n; j++)
-            put_field(out, fmt, &f[j], j == 0);
+        put_fields(out, fmt, TOP, f, fields(v, i, fmt, f), true);
         if (fmt == FPMD_STATUS_JSON)
             fputs("}", out);
         else if (fmt == FPMD_STATUS_XML)
@@ -430,23 +573,233 @@ render_list(FILE *out, const struct fpmd_status_snapshot *v,
         fputs("]", out);
     else if (fmt == FPMD_STATUS_XML)
         fprintf(out, "</%s>\n", list);
-    else if (fmt == FPMD_STATUS_HTML)
-        fputs("<table>\n", out);
+}
+
+/* --- processes (full) ------------------------------------------------- */
+
+/* A process's requests in flight after its fields: lines of their own in
+ * text, a list in JSON and XML. */
+static void
+render_flights(FILE *out, const struct fpmd_status_snapshot *v,
+               const struct fpmd_status_proc *s, enum fpmd_status_format fmt)
+{
+    struct field f[4];
+    size_t n;
+
+    if (fmt == FPMD_STATUS_JSON)
+        fputs(",\"oldest in flight\":[", out);
+    else if (fmt == FPMD_STATUS_XML)
+        fputs("<oldest-in-flight>", out);
+    for (size_t i = 0; i < s->nflights; i++) {
+        n = flight_fields(v, &s->flights[i], fmt == FPMD_STATUS_TEXT, f);
+        if (fmt == FPMD_STATUS_JSON)
+            fputs(i ? ",{" : "{", out);
+        else if (fmt == FPMD_STATUS_XML)
+            fputs("<request>", out);
+        put_fields(out, fmt, ROW, f, n, true);
+        if (fmt == FPMD_STATUS_JSON)
+            fputs("}", out);
+        else if (fmt == FPMD_STATUS_XML)
+            fputs("</request>", out);
+    }
+    if (fmt == FPMD_STATUS_JSON)
+        fputs("]", out);
+    else if (fmt == FPMD_STATUS_XML)
+        fputs("</oldest-in-flight>", out);
+}
+
+/* HTML: php-fpm's one table of processes, fpmd's columns after its own,
+ * then a table of the requests in flight. */
+static void
+render_procs_html(FILE *out, const struct fpmd_status_snapshot *v)
+{
+    struct field f[24], fl[4];
+    size_t n = 0;
+    struct fpmd_status_proc none = {0};
+    struct fpmd_status_flight nofl = {"", "", "", 0};
+
+    /* The headers are the names of the rows' own fields, so that they
+     * cannot drift apart. */
+    none.req.method = none.req.uri = none.req.script = none.req.user = "";
+    fputs("<table border=\"1\">\n<tr>", out);
+    n = proc_fields(v, &none, f);
+    n += proc_extra_fields(&none, f + n);
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "<th>%s</th>", f[i].name);
+    fputs("</tr>\n", out);
+    for (size_t p = 0; p < v->nprocs; p++) {
+        n = proc_fields(v, &v->procs[p], f);
+        n += proc_extra_fields(&v->procs[p], f + n);
+        fputs("<tr>", out);
+        put_fields(out, FPMD_STATUS_HTML, ROW, f, n, true);
+        fputs("</tr>\n", out);
+    }
+    fputs("</table>\n<table border=\"1\">\n<tr><th>pid</th>", out);
+    n = flight_fields(v, &nofl, false, fl);
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "<th>%s</th>", fl[i].name);
+    fputs("</tr>\n", out);
+    for (size_t p = 0; p < v->nprocs; p++) {
+        for (size_t i = 0; i < v->procs[p].nflights; i++) {
+            fprintf(out, "<tr><td>%d</td>", (int) v->procs[p].pid);
+            put_fields(out, FPMD_STATUS_HTML, ROW, fl,
+                       flight_fields(v, &v->procs[p].flights[i], false, fl),
+                       true);
+            fputs("</tr>\n", out);
+        }
+    }
+    fputs("</table>\n", out);
+}
+
+static void
+render_procs(FILE *out, const struct fpmd_status_snapshot *v,
+             enum fpmd_status_format fmt)
+{
+    struct field f[24];
+    size_t n;
+
+    if (fmt == FPMD_STATUS_HTML) {
+        render_procs_html(out, v);
+        return;
+    }
+    if (fmt == FPMD_STATUS_JSON)
+        fputs(", \"processes\":[", out);
+    else if (fmt == FPMD_STATUS_XML)
+        fputs("<processes>\n", out);
+    for (size_t p = 0; p < v->nprocs; p++) {
+        const struct fpmd_status_proc *s = &v->procs[p];
+
+        if (fmt == FPMD_STATUS_TEXT)
+            fputs("\n************************\n", out);
+        else if (fmt == FPMD_STATUS_JSON)
+            fputs(p ? ",{" : "{", out);
+        else
+            fputs("<process>", out);
+        n = proc_fields(v, s, f);
+        n += proc_extra_fields(s, f + n);
+        put_fields(out, fmt, ROW, f, n, true);
+        render_flights(out, v, s, fmt);
+        if (fmt == FPMD_STATUS_JSON)
+            fputs("}", out);
+        else if (fmt == FPMD_STATUS_XML)
+            fputs("</process>\n", out);
+    }
+    if (fmt == FPMD_STATUS_JSON)
+        fputs("]", out);
+    else if (fmt == FPMD_STATUS_XML)
+        fputs("</processes>\n", out);
 }
 
 /* --- openmetrics ------------------------------------------------------ */
 
+/* php-fpm's families, as fpm_status.c writes them (its listen queue
+ * length puts TYPE before HELP). */
 static void
-metric(FILE *out, const char *name, const char *type,
-       const char *help, uint64_t value)
+php_metric(FILE *out, const char *name, const char *type,
+           const char *help, uint64_t value, bool type_first)
 {
-    fprintf(out, "# HELP phpfpm_%s %s\n# TYPE phpfpm_%s %s\n"
-            "phpfpm_%s %llu\n", name, help, name, type, name,
-            (unsigned long long) value);
+    if (type_first)
+        fprintf(out, "# TYPE phpfpm_%s %s\n# HELP phpfpm_%s %s\n", name,
+                type, name, help);
+    else
+        fprintf(out, "# HELP phpfpm_%s %s\n# TYPE phpfpm_%s %s\n", name,
+                help, name, type);
+    fprintf(out, "phpfpm_%s %llu\n", name, (unsigned long long) value);
 }
 
-/* One family per backend statistic, a sample per pool; pool names are
- * config names of [A-Za-z0-9_-], safe as label values. */
+/* fpmd's families, named as Prometheus names them: fpmd_ first, base
+ * units, counters ending in _total (the family is named as its samples,
+ * so that Prometheus text readers and promtool tie them together). */
+static void
+family(FILE *out, const char *name, const char *type, const char *help)
+{
+    fprintf(out, "# HELP fpmd_%s fpmd: %s\n# TYPE fpmd_%s %s\n", name, help,
+            name, type);
+}
+
+static void
+label(FILE *out, const char *name, const char *value, bool first)
+{
+    fprintf(out, "%s%s=\"", first ? "{" : ",", name);
+    put_text(out, value, esc_label);
+    fputs("\"", out);
+}
+
+static void
+render_pool_metrics(FILE *out, const struct fpmd_status_snapshot *v)
+{
+    char help[256];
+
+    /* The pool name is configuration, not request data, but HELP text
+     * still ends at a newline. */
+    snprintf(help, sizeof(help), "Could pool %s using a %s PM on PHP-FPM be "
+             "reached?", v->pool, v->pm);
+    for (char *p = help; *p != '\0'; p++) {
+        if ((unsigned char) *p < 0x20)
+            *p = '?';
+    }
+    php_metric(out, "up", "gauge", help, 1, false);
+    php_metric(out, "start_since", "counter",
+               "The number of seconds since FPM has started.",
+               seconds_since(v->now_us, v->start_us), false);
+    php_metric(out, "accepted_connections", "counter",
+               "The number of requests accepted by the pool.",
+               v->accepted_conn, false);
+    php_metric(out, "listen_queue", "gauge",
+               "The number of requests in the queue of pending connections.",
+               v->listen_queue, false);
+    php_metric(out, "max_listen_queue", "counter",
+               "The maximum number of requests in the queue of pending "
+               "connections since FPM has started.", v->max_listen_queue,
+               false);
+    php_metric(out, "listen_queue_length", "gauge",
+               "The size of the socket queue of pending connections.",
+               v->listen_queue_len, true);
+    php_metric(out, "idle_processes", "gauge",
+               "The number of idle processes.", v->idle, false);
+    php_metric(out, "active_processes", "gauge",
+               "The number of active processes.", v->active, false);
+    php_metric(out, "total_processes", "gauge",
+               "The number of idle + active processes.", v->nprocs, false);
+    php_metric(out, "max_active_processes", "counter",
+               "The maximum number of active processes since FPM has "
+               "started.", v->max_active, false);
+    php_metric(out, "max_children_reached", "counter",
+               "The number of times, the process limit has been reached, "
+               "when pm tries to start more children (works only for pm "
+               "'dynamic' and 'ondemand').", v->max_children_reached, false);
+    php_metric(out, "slow_requests", "counter",
+               "The number of requests that exceeded your "
+               "'request_slowlog_timeout' value.", v->slow_requests, false);
+
+    family(out, "in_flight_requests", "gauge",
+           "requests running in the pool.");
+    fprintf(out, "fpmd_in_flight_requests %llu\n",
+            (unsigned long long) v->in_flight);
+    family(out, "refused_requests_total", "counter",
+           "requests answered 503 without running: pm.max_queue reached "
+           "or timeouts.queue waited.");
+    fprintf(out, "fpmd_refused_requests_total %llu\n",
+            (unsigned long long) v->refused_requests);
+    family(out, "free_requests", "gauge",
+           "request objects on the workers' free lists.");
+    fprintf(out, "fpmd_free_requests %llu\n",
+            (unsigned long long) v->free_reqs);
+    family(out, "free_buffers", "gauge",
+           "arena chunks on the workers' free lists.");
+    fprintf(out, "fpmd_free_buffers %llu\n",
+            (unsigned long long) v->free_buffers);
+    family(out, "free_stacks", "gauge",
+           "coroutine stacks on the workers' free lists.");
+    fprintf(out, "fpmd_free_stacks %llu\n",
+            (unsigned long long) v->free_stacks);
+    family(out, "free_connections", "gauge",
+           "connection objects on the workers' free lists.");
+    fprintf(out, "fpmd_free_connections %llu\n",
+            (unsigned long long) v->free_conns);
+}
+
+/* One family per backend statistic, a sample per pool. */
 static void
 render_backend_metrics(FILE *out, const struct fpmd_status_snapshot *v)
 {
@@ -454,187 +807,222 @@ render_backend_metrics(FILE *out, const struct fpmd_status_snapshot *v)
         const char *name, *type, *help;
         size_t off;
     } stats[] = {
-#define STAT_(name, type, help) \
-    {#name, type, help, offsetof(struct fpmd_status_backend, name)}
-        STAT_(size, "gauge", "connections open"),
-        STAT_(idle, "gauge", "connections idle"),
-        STAT_(in_use, "gauge", "connections lent to requests"),
-        STAT_(waiters, "gauge", "calls waiting for a connection"),
-        STAT_(calls, "counter", "calls made"),
-        STAT_(timeouts, "counter", "calls and connects that timed out"),
-        STAT_(errors, "counter", "calls and connects that failed"),
-        STAT_(reconnects, "counter", "connections opened after the first"),
-        STAT_(exhausted, "counter",
+#define STAT_(field, name, type, help) \
+    {name, type, help, offsetof(struct fpmd_status_backend, field)}
+        STAT_(size, "backend_size", "gauge", "connections open"),
+        STAT_(idle, "backend_idle", "gauge", "connections idle"),
+        STAT_(in_use, "backend_in_use", "gauge",
+              "connections lent to requests"),
+        STAT_(waiters, "backend_waiters", "gauge",
+              "calls waiting for a connection"),
+        STAT_(calls, "backend_calls_total", "counter", "calls made"),
+        STAT_(timeouts, "backend_timeouts_total", "counter",
+              "calls and connects that timed out"),
+        STAT_(errors, "backend_errors_total", "counter",
+              "calls and connects that failed"),
+        STAT_(reconnects, "backend_reconnects_total", "counter",
+              "connections opened after the first"),
+        STAT_(exhausted, "backend_exhausted_total", "counter",
               "calls refused: wait queue full or wait timed out"),
 #undef STAT_
     };
+    char help[128];
 
     if (v->nbackends == 0)
         return;
     for (size_t s = 0; s < FPMD_ARRAY_LEN(stats); s++) {
-        fprintf(out, "# HELP phpfpm_backend_%s fpmd: backend "
-                "pool %s, summed over the workers.\n"
-                "# TYPE phpfpm_backend_%s %s\n", stats[s].name,
-                stats[s].help, stats[s].name, stats[s].type);
+        snprintf(help, sizeof(help), "backend pool %s, summed over the "
+                 "workers.", stats[s].help);
+        family(out, stats[s].name, stats[s].type, help);
         for (size_t i = 0; i < v->nbackends; i++) {
             const struct fpmd_status_backend *b = &v->backends[i];
             uint64_t value;
 
             memcpy(&value, (const char *) b + stats[s].off, sizeof(value));
-            fprintf(out, "phpfpm_backend_%s{backend=\"%s\"} "
-                    "%llu\n", stats[s].name, b->name,
-                    (unsigned long long) value);
+            fprintf(out, "fpmd_%s", stats[s].name);
+            label(out, "backend", b->name, true);
+            fprintf(out, "} %llu\n", (unsigned long long) value);
         }
     }
 }
 
-/* A label value as OpenMetrics wants it: \\, \" and \n escaped. */
 static void
-esc_label(FILE *out, const char *s)
+route_labels(FILE *out, const char *family_name, const char *suffix,
+             const struct fpmd_status_route *r, const char *side)
 {
-    for (; *s != '\0'; s++) {
-        if (*s == '\\' || *s == '"')
-            fprintf(out, "\\%c", *s);
-        else if (*s == '\n')
-            fputs("\\n", out);
-        else
-            fputc(*s, out);
-    }
-}
-
-static void
-route_sample(FILE *out, const char *family,
-             const struct fpmd_status_route *r, const char *side,
-             const char *value)
-{
-    fprintf(out, "phpfpm_route_%s{route=\"", family);
-    esc_label(out, r->label);
-    fputs("\",handler=\"", out);
-    esc_label(out, r->handler);
+    fprintf(out, "fpmd_%s%s", family_name, suffix);
+    label(out, "route", r->label, true);
+    label(out, "handler", r->handler, false);
     if (side != NULL)
-        fprintf(out, "\",side=\"%s", side);
-    fprintf(out, "\"} %s\n", value);
+        label(out, "side", side, false);
 }
 
-/* Per config route: counters by side (native, legacy), latency quantiles
- * as gauges, shadow and canary counters. */
+/* A quantile in seconds; NaN when nothing was measured, as a summary
+ * with no observations has it. */
+static void
+put_quantile(FILE *out, uint64_t count, double ms)
+{
+    if (count == 0)
+        fputs(" NaN\n", out);
+    else
+        fprintf(out, " %.6f\n", ms / 1000.0);
+}
+
+/* Per config route and side (native, legacy): latency as a summary
+ * (quantiles from the √2 histogram, sum and count exact) and errors;
+ * per route the shadow and canary counters. */
 static void
 render_route_metrics(FILE *out, const struct fpmd_status_snapshot *v)
 {
+    static const char *const sides[2] = {"native", "legacy"};
     static const struct {
-        const char *name, *type, *help;
-    } fams[] = {
-        {"requests", "counter", "requests answered, by side"},
-        {"errors", "counter", "answers that were a 5xx or cut short"},
-        {"p50_ms", "gauge", "median latency in ms (sqrt(2) buckets)"},
-        {"p99_ms", "gauge", "99th percentile latency in ms"},
-        {"shadow_compared", "counter", "shadow answers compared"},
-        {"shadow_mismatches", "counter", "shadow answers that differed"},
-        {"shadow_errors", "counter", "shadow calls that failed"},
-        {"canary_fallbacks", "counter", "canary fallbacks to legacy"},
+        const char *name, *help;
+        size_t off;
+    } counters[] = {
+        {"route_shadow_compared_total", "shadow answers compared.",
+         offsetof(struct fpmd_status_route, shadow_compared)},
+        {"route_shadow_mismatches_total", "shadow answers that differed.",
+         offsetof(struct fpmd_status_route, shadow_mismatches)},
+        {"route_shadow_errors_total", "shadow calls that failed.",
+         offsetof(struct fpmd_status_route, shadow_errors)},
+        {"route_canary_fallbacks_total", "canary fallbacks to legacy.",
+         offsetof(struct fpmd_status_route, canary_fallbacks)},
     };
-    char val[64];
 
     if (v->nroutes == 0)
         return;
-    for (size_t fam = 0; fam < FPMD_ARRAY_LEN(fams); fam++) {
-        fprintf(out, "# HELP phpfpm_route_%s fpmd: per config "
-                "route, summed over the workers: %s.\n"
-                "# TYPE phpfpm_route_%s %s\n", fams[fam].name,
-                fams[fam].help, fams[fam].name, fams[fam].type);
+    family(out, "route_duration_seconds", "summary",
+           "time to answer, per config route and side, summed over the "
+           "workers (quantiles about +-20%).");
+    for (size_t i = 0; i < v->nroutes; i++) {
+        const struct fpmd_status_route *r = &v->routes[i];
+
+        for (int s = 0; s < 2; s++) {
+            const struct fpmd_status_side *sd = s ? &r->legacy : &r->native;
+
+            route_labels(out, "route_duration_seconds", "", r, sides[s]);
+            fputs(",quantile=\"0.5\"}", out);
+            put_quantile(out, sd->requests, sd->p50_ms);
+            route_labels(out, "route_duration_seconds", "", r, sides[s]);
+            fputs(",quantile=\"0.99\"}", out);
+            put_quantile(out, sd->requests, sd->p99_ms);
+            route_labels(out, "route_duration_seconds", "_sum", r, sides[s]);
+            fprintf(out, "} %.6f\n", (double) sd->sum_us / 1e6);
+            route_labels(out, "route_duration_seconds", "_count", r,
+                         sides[s]);
+            fprintf(out, "} %llu\n", (unsigned long long) sd->requests);
+        }
+    }
+    family(out, "route_errors_total", "counter",
+           "answers that were a 5xx or cut short, per config route and "
+           "side.");
+    for (size_t i = 0; i < v->nroutes; i++) {
+        for (int s = 0; s < 2; s++) {
+            route_labels(out, "route_errors_total", "", &v->routes[i],
+                         sides[s]);
+            fprintf(out, "} %llu\n", (unsigned long long)
+                    (s ? v->routes[i].legacy.errors
+                       : v->routes[i].native.errors));
+        }
+    }
+    for (size_t c = 0; c < FPMD_ARRAY_LEN(counters); c++) {
+        family(out, counters[c].name, "counter", counters[c].help);
         for (size_t i = 0; i < v->nroutes; i++) {
-            const struct fpmd_status_route *r = &v->routes[i];
-            const struct fpmd_status_side *sides[2] = {&r->native,
-                                                       &r->legacy};
-            const uint64_t extra[4] = {r->shadow_compared,
-                                       r->shadow_mismatches,
-                                       r->shadow_errors, r->canary_fallbacks};
+            uint64_t value;
 
-            if (fam >= 4) {
-                snprintf(val, sizeof(val), "%llu",
-                         (unsigned long long) extra[fam - 4]);
-                route_sample(out, fams[fam].name, r, NULL, val);
-                continue;
-            }
-            for (int s2 = 0; s2 < 2; s2++) {
-                const struct fpmd_status_side *sd = sides[s2];
-
-                if (fam < 2)
-                    snprintf(val, sizeof(val), "%llu", (unsigned long long)
-                             (fam == 0 ? sd->requests : sd->errors));
-                else
-                    snprintf(val, sizeof(val), "%.3f",
-                             fam == 2 ? sd->p50_ms : sd->p99_ms);
-                route_sample(out, fams[fam].name, r,
-                             s2 == 0 ? "native" : "legacy", val);
-            }
+            memcpy(&value, (const char *) &v->routes[i] + counters[c].off,
+                   sizeof(value));
+            route_labels(out, counters[c].name, "", &v->routes[i], NULL);
+            fprintf(out, "} %llu\n", (unsigned long long) value);
         }
     }
 }
 
+/* ?openmetrics&full: php-fpm's per-process rows, which its OpenMetrics
+ * page lacks, as one family per figure with a sample per process. */
 static void
-render_openmetrics(FILE *out, const struct fpmd_status_snapshot *v)
+render_proc_metrics(FILE *out, const struct fpmd_status_snapshot *v)
 {
-    char help[256];
-    uint64_t since = v->now_us > v->start_us
-        ? (v->now_us - v->start_us) / 1000000 : 0;
+    enum { STATE, START, REQUESTS, DURATION, CPU, MEMORY, LENGTH, IN_FLIGHT,
+           CONNECTIONS, INFO };
+    static const struct {
+        const char *name, *type, *help;
+    } fams[] = {
+        [STATE] = {"process_state", "gauge",
+                   "1 for the process's state, php-fpm's name in label "
+                   "state."},
+        [START] = {"process_start_time_seconds", "gauge",
+                   "when the process started, seconds since the epoch."},
+        [REQUESTS] = {"process_requests_total", "counter",
+                      "requests the process answered."},
+        [DURATION] = {"process_request_duration_seconds", "gauge",
+                      "php-fpm's request duration: the oldest request in "
+                      "flight so far, else the last one."},
+        [CPU] = {"process_last_request_cpu_seconds", "gauge",
+                 "CPU time of the last request, 0 while one runs."},
+        [MEMORY] = {"process_last_request_memory_bytes", "gauge",
+                    "peak memory of the last request, 0 while one runs."},
+        [LENGTH] = {"process_request_content_length_bytes", "gauge",
+                    "request body length of the row's request."},
+        [IN_FLIGHT] = {"process_in_flight_requests", "gauge",
+                       "requests the process runs."},
+        [CONNECTIONS] = {"process_connections", "gauge",
+                         "connections the process holds open."},
+        [INFO] = {"process_request_info", "gauge",
+                  "1, with the row's request in the labels."},
+    };
+    char pid[24];
 
-    /* The pool name is configuration, not request data, but it still goes
-     * through the label-safe filter: HELP text ends at a newline. */
-    snprintf(help, sizeof(help), "Could pool %s using a %s PM on PHP-FPM be "
-             "reached?", v->pool, v->pm);
-    for (char *p = help; *p != '\0'; p++) {
-        if ((unsigned char) *p < 0x20)
-            *p = '?';
+    for (size_t fam = 0; fam < FPMD_ARRAY_LEN(fams); fam++) {
+        family(out, fams[fam].name, fams[fam].type, fams[fam].help);
+        for (size_t p = 0; p < v->nprocs; p++) {
+            const struct fpmd_status_proc *s = &v->procs[p];
+            struct row_figures x = row_figures(v, s);
+
+            snprintf(pid, sizeof(pid), "%d", (int) s->pid);
+            fprintf(out, "fpmd_%s", fams[fam].name);
+            label(out, "pid", pid, true);
+            switch (fam) {
+            case STATE:
+                label(out, "state", state_name(s->state), false);
+                fputs("} 1\n", out);
+                break;
+            case START:
+                fprintf(out, "} %llu\n",
+                        (unsigned long long) (s->start_us / 1000000));
+                break;
+            case REQUESTS:
+                fprintf(out, "} %llu\n", (unsigned long long) s->requests);
+                break;
+            case DURATION:
+                fprintf(out, "} %.6f\n", (double) x.duration_us / 1e6);
+                break;
+            case CPU:
+                fprintf(out, "} %.6f\n", (double) x.cpu_us / 1e6);
+                break;
+            case MEMORY:
+                fprintf(out, "} %llu\n", (unsigned long long) x.memory);
+                break;
+            case LENGTH:
+                fprintf(out, "} %llu\n",
+                        (unsigned long long) s->req.content_length);
+                break;
+            case IN_FLIGHT:
+                fprintf(out, "} %u\n", (unsigned) s->in_flight);
+                break;
+            case CONNECTIONS:
+                fprintf(out, "} %u\n", (unsigned) s->connections);
+                break;
+            default:
+                label(out, "method", s->req.method, false);
+                label(out, "uri", s->req.uri, false);
+                label(out, "script", s->req.script, false);
+                label(out, "user", s->req.user, false);
+                fputs("} 1\n", out);
+                break;
+            }
+        }
     }
-    metric(out, "up", "gauge", help, 1);
-    metric(out, "start_since", "counter",
-           "The number of seconds since FPM has started.", since);
-    metric(out, "accepted_connections", "counter",
-           "The number of requests accepted by the pool.", v->accepted_conn);
-    metric(out, "listen_queue", "gauge",
-           "The number of requests in the queue of pending connections.",
-           v->listen_queue);
-    metric(out, "max_listen_queue", "counter",
-           "The maximum number of requests in the queue of pending "
-           "connections since FPM has started.", v->max_listen_queue);
-    metric(out, "listen_queue_length", "gauge",
-           "The size of the socket queue of pending connections.",
-           v->listen_queue_len);
-    metric(out, "idle_processes", "gauge",
-           "The number of idle processes.", v->idle);
-    metric(out, "active_processes", "gauge",
-           "The number of active processes.", v->active);
-    metric(out, "total_processes", "gauge",
-           "The number of idle + active processes.", v->nprocs);
-    metric(out, "max_active_processes", "counter",
-           "The maximum number of active processes since FPM has started.",
-           v->max_active);
-    metric(out, "max_children_reached", "counter",
-           "The number of times, the process limit has been reached, when "
-           "pm tries to start more children (works only for pm 'dynamic' "
-           "and 'ondemand').", v->max_children_reached);
-    metric(out, "slow_requests", "counter",
-           "The number of requests that exceeded your "
-           "'request_slowlog_timeout' value.", v->slow_requests);
-    metric(out, "in_flight_requests", "gauge",
-           "fpmd: the number of requests running in the pool.", v->in_flight);
-    metric(out, "refused_requests", "counter",
-           "fpmd: requests answered 503 without running: pm.max_queue "
-           "reached or timeouts.queue waited.", v->refused_requests);
-    metric(out, "free_requests", "gauge",
-           "fpmd: request objects on the workers' free lists.", v->free_reqs);
-    metric(out, "free_buffers", "gauge",
-           "fpmd: arena chunks on the workers' free lists.", v->free_buffers);
-    metric(out, "free_stacks", "gauge",
-           "fpmd: coroutine stacks on the workers' free lists.",
-           v->free_stacks);
-    metric(out, "free_connections", "gauge",
-           "fpmd: connection objects on the workers' free lists.",
-           v->free_conns);
-    render_backend_metrics(out, v);
-    render_route_metrics(out, v);
-    fputs("# EOF\n", out);
 }
 
 /* --- pages ------------------------------------------------------------ */
@@ -649,63 +1037,48 @@ fpmd_status_render(FILE *out, const struct fpmd_status_snapshot *v,
 
     *content_type = content_types[fmt];
     if (fmt == FPMD_STATUS_OPENMETRICS) {
-        render_openmetrics(out, v);
+        render_pool_metrics(out, v);
+        render_backend_metrics(out, v);
+        render_route_metrics(out, v);
+        if (full)
+            render_proc_metrics(out, v);
+        fputs("# EOF\n", out);
         return ferror(out) ? FPMD_ERROR : FPMD_OK;
     }
     if (fmt == FPMD_STATUS_JSON)
         fputs("{", out);
     else if (fmt == FPMD_STATUS_XML)
-        fprintf(out, "<?xml version=\"1.0\" ?>\n<status>\n");
+        fputs("<?xml version=\"1.0\" ?>\n<status>\n", out);
     else if (fmt == FPMD_STATUS_HTML)
-        fprintf(out, "<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML "
-            "1.0 Strict//EN\" \"http://www.w3.org/TR/xhtml1/DTD/"
-            "xhtml1-strict.dtd\">\n<html xmlns=\"http://www.w3.org/1999/"
-            "xhtml\" xml:lang=\"en\" lang=\"en\">\n<head><title>PHP-FPM "
-            "Status Page</title></head>\n<body>\n<table>\n");
-    n = pool_fields(v, f);
-    for (size_t i = 0; i < n; i++)
-        put_field(out, fmt, &f[i], i == 0);
+        fputs("<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\" "
+              "\"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd\">\n"
+              "<html xmlns=\"http://www.w3.org/1999/xhtml\" xml:lang=\"en\" "
+              "lang=\"en\">\n<head><title>PHP-FPM Status Page</title>"
+              "</head>\n<body>\n<table>\n", out);
+    put_fields(out, fmt, TOP, f, pool_fields(v, f), true);
+    /* Plain text keeps fpmd's pool figures and blocks before the process
+     * rows: a reader that splits the page at the rows' stars takes them
+     * as the pool's, never as the last process's. Elsewhere they follow
+     * php-fpm's whole page. */
+    if (full && fmt != FPMD_STATUS_TEXT && fmt != FPMD_STATUS_HTML)
+        render_procs(out, v, fmt);
+    n = pool_extra_fields(v, f);
+    put_fields(out, fmt, TOP, f, n, false);
+    if (fmt == FPMD_STATUS_HTML) {
+        fputs("</table>\n", out);
+        if (full)
+            render_procs(out, v, fmt);
+    }
     render_list(out, v, fmt, "backends", "backend", v->nbackends,
                 list_backend);
     render_list(out, v, fmt, "routes", "route", v->nroutes, list_route);
-    if (full) {
-        if (fmt == FPMD_STATUS_JSON)
-            fputs(",\"processes\":[", out);
-        else if (fmt == FPMD_STATUS_XML)
-            fputs("<processes>\n", out);
-        else if (fmt == FPMD_STATUS_HTML)
-            fputs("</table>\n", out);
-        for (size_t p = 0; p < v->nprocs; p++) {
-            if (fmt == FPMD_STATUS_TEXT)
-                fputs("\n************************\n", out);
-            else if (fmt == FPMD_STATUS_JSON)
-                fputs(p ? ",{" : "{", out);
-            else if (fmt == FPMD_STATUS_XML)
-                fputs("<process>\n", out);
-            else
-                fputs("<table border=\"1\">\n", out);
-            n = proc_fields(v, &v->procs[p], f);
-            for (size_t i = 0; i < n; i++)
-                put_field(out, fmt, &f[i], i == 0);
-            if (fmt == FPMD_STATUS_JSON)
-                fputs("}", out);
-            else if (fmt == FPMD_STATUS_XML)
-                fputs("</process>\n", out);
-            else if (fmt == FPMD_STATUS_HTML)
-                fputs("</table>\n", out);
-        }
-        if (fmt == FPMD_STATUS_JSON)
-            fputs("]", out);
-        else if (fmt == FPMD_STATUS_XML)
-            fputs("</processes>\n", out);
-        else if (fmt == FPMD_STATUS_HTML)
-            fputs("<table>\n", out);
-    }
+    if (full && fmt == FPMD_STATUS_TEXT)
+        render_procs(out, v, fmt);
     if (fmt == FPMD_STATUS_JSON)
         fputs("}", out);
     else if (fmt == FPMD_STATUS_XML)
-        fputs("</status>\n", out);
+        fputs("</status>", out);
     else if (fmt == FPMD_STATUS_HTML)
-        fputs("</table>\n</body>\n</html>\n", out);
+        fputs("</body></html>", out);
     return ferror(out) ? FPMD_ERROR : FPMD_OK;
 }

@@ -19,9 +19,12 @@ void
 fpmd_cgi_head_free(struct fpmd_cgi_head *h)
 {
     free(h->buf);
+    free(h->text);
     free(h->headers);
     h->buf = NULL;
+    h->text = NULL;
     h->headers = NULL;
+    h->raw = NULL;
 }
 
 static int
@@ -84,7 +87,8 @@ parse_line(struct fpmd_cgi_head *h, char *line, size_t n, int *has_status,
     return FPMD_OK;
 }
 
-/* The head is buf[0..len): split it into lines, check and keep them. */
+/* The head is buf[0..len): split a copy of it into lines, check and keep
+ * them. */
 static int
 parse(struct fpmd_cgi_head *h)
 {
@@ -96,10 +100,12 @@ parse(struct fpmd_cgi_head *h)
     for (size_t i = 0; i < h->len; i++)
         lines += h->buf[i] == '\n';
     h->headers = calloc(lines + 1, sizeof(*h->headers));
-    if (h->headers == NULL)
+    h->text = malloc(h->len);
+    if (h->headers == NULL || h->text == NULL)
         return fail(h, "out of memory");
+    memcpy(h->text, h->buf, h->len);
     while (pos < h->len) {
-        char *line = h->buf + pos, *nl = memchr(line, '\n', h->len - pos);
+        char *line = h->text + pos, *nl = memchr(line, '\n', h->len - pos);
         size_t n = (size_t) (nl - line);
 
         pos += n + 1;
@@ -113,6 +119,8 @@ parse(struct fpmd_cgi_head *h)
     }
     if (!has_status && has_location)
         h->status = 302;
+    h->raw = h->buf;
+    h->raw_len = h->len;
     return FPMD_OK;
 }
 

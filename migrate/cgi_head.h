@@ -5,7 +5,9 @@
  * CVE-2014-3583): before any of it is re-emitted, every line is checked,
  * and a head with a bare CR, a NUL, a folded line, a name that is not a
  * token, a bad Status or more than max bytes is refused whole. Fed
- * incrementally, in whatever pieces STDOUT records bring. */
+ * incrementally, in whatever pieces STDOUT records bring. The head's
+ * bytes are kept as they came, for a FastCGI client that must get them
+ * unchanged. */
 #ifndef FPMD_MIGRATE_CGI_HEAD_H
 #define FPMD_MIGRATE_CGI_HEAD_H
 
@@ -23,10 +25,14 @@ struct fpmd_cgi_head {
     int status;                 /* Status:, else 302 with a Location, else 200 */
     struct fpmd_cgi_header *headers;    /* in order, repeats kept; no Status */
     size_t nheaders;
+    const char *raw;            /* the head as sent, its empty line
+                                 * included: raw_len bytes */
+    size_t raw_len;
     /* after FPMD_ERROR */
     const char *err;
 
-    char *buf;                  /* the head's bytes so far */
+    char *buf;                  /* the head's bytes so far, unchanged */
+    char *text;                 /* a copy, cut into the headers' strings */
     size_t len;
     size_t max;
     size_t scan;                /* where the line being looked at starts */

@@ -4,8 +4,9 @@
  * shadow calls fetch an answer the same way to compare it. Every CGI
  * param goes as received; the body streams up in pieces as the client
  * sends it; the answer's head is checked line by line (migrate/cgi_head.h)
- * before any of it is re-emitted, and its body streams down under the
- * client's backpressure. */
+ * before any of it is re-emitted (to a web server over FastCGI, as php-fpm
+ * sent it), and its body streams down under the client's backpressure,
+ * with php-fpm's STDERR in between where the protocol carries it. */
 #include "config.h"
 
 #include <stdio.h>
@@ -116,6 +117,7 @@ struct outgoing {
     const struct fpmd_conf_route *cr;   /* its params:; NULL: none */
     const char *body;       /* a chunked body read whole; NULL: streamed */
     size_t body_len;
+    bool keep_stderr;       /* php-fpm's STDERR goes on to the client */
 };
 
 static const struct fpmd_conf_backend *
@@ -131,7 +133,7 @@ pool_conf(const char *name)
 }
 
 /* Params fpmd itself may add: the standalone ones, a body's length, the
- * request id. */
+ * request id (send_request_id). */
 #define OWN_PARAMS 10
 
 /* Adds name = value to v, or replaces an earlier value of name. */
@@ -187,8 +189,10 @@ standalone_params(struct fpmd_req *req, const char *root, const char **v,
 }
 
 /* The params a route adds or overrides, those of a standalone request,
- * the length of a body read whole, and the request id: flattened name,
- * value pairs in req's memory; *n of them. */
+ * the length of a body read whole, and the request id when the pool asks
+ * for it: flattened name, value pairs in req's memory; *n of them. A web
+ * server's request otherwise goes as it came: php-fpm's $_SERVER is what
+ * it was before fpmd stood in between. */
 static const char *const *
 extra_params(struct fpmd_req *req, const struct outgoing *o, size_t *n)
 {
@@ -208,7 +212,7 @@ extra_params(struct fpmd_req *req, const struct outgoing *o, size_t *n)
         snprintf(len, sizeof(len), "%zu", o->body_len);
         extra_add(v, n, "CONTENT_LENGTH", fpmd_strdup(req, len));
     }
-    if (fpmd_request_id(req) != NULL)
+    if (b != NULL && b->send_request_id && fpmd_request_id(req) != NULL)
         extra_add(v, n, fpmd_request_id_param(), req->request_id);
     /* The route's own come last: they override all the above. */
     for (size_t i = 0; i < nroute; i++)
@@ -258,7 +262,8 @@ send_request(struct fpmd_req *req, const struct outgoing *o, char *buf,
     extra = extra_params(req, o, &nextra);
     if (extra == NULL)
         return NULL;
-    call = fpmd_fcgi_upstream_start(req, o->pool, extra, nextra);
+    call = fpmd_fcgi_upstream_start(req, o->pool, extra, nextra,
+                                    o->keep_stderr);
     if (call == NULL)
         return NULL;
     if (o->body != NULL && o->body_len > 0) {
@@ -283,12 +288,20 @@ send_request(struct fpmd_req *req, const struct outgoing *o, char *buf,
     return call;
 }
 
-/* The next piece of php-fpm's answer, counted. */
+/* The next piece of php-fpm's STDOUT, counted; kept STDERR that came
+ * before it goes on to the client first, as it came. */
 static ssize_t
 take(struct exchange *x, char *buf)
 {
-    ssize_t n = fpmd_fcgi_upstream_stdout(x->call, buf, CHUNK);
+    bool is_stderr = false;
+    ssize_t n;
 
+    do {
+        n = fpmd_fcgi_upstream_read(x->call, buf, CHUNK, &is_stderr);
+        if (n > 0 && is_stderr
+            && fpmd_resp_stderr(x->req, buf, (size_t) n) != FPMD_OK)
+            return -1;
+    } while (n > 0 && is_stderr);
     if (n > 0)
         x->got += (size_t) n;
     return n;
@@ -334,7 +347,7 @@ fpmd_legacy_forward(struct fpmd_req *req, const char *pool,
 {
     struct fpmd_cgi_head *head = new_head(req);
     char *buf = fpmd_alloc(req, CHUNK);
-    struct outgoing o = {pool, cr, NULL, 0};
+    struct outgoing o = {pool, cr, NULL, 0, req->ops->write_stderr != NULL};
     struct exchange x = {req, pool, NULL, 0};
     size_t used;
     ssize_t n;
@@ -364,6 +377,12 @@ fpmd_legacy_forward(struct fpmd_req *req, const char *pool,
             return fpmd_reply_error(req, 502, "a backend header fpmd "
                                     "cannot send");
     }
+    /* Over FastCGI the web server gets php-fpm's head as it was sent (no
+     * Status line added, case and blanks kept); over HTTP, the status and
+     * headers above make the response. */
+    if (fpmd_resp_cgi_head(req, head->raw, head->raw_len, head->nheaders)
+        != FPMD_OK)
+        return FPMD_ERROR;
     /* The head has gone out with the first body bytes, or alone. */
     if (fpmd_resp_write(req, buf + used, (size_t) n - used) != FPMD_OK)
         return FPMD_ERROR;
@@ -399,7 +418,7 @@ fpmd_legacy_fetch(struct fpmd_req *req, const char *pool,
 {
     struct fpmd_cgi_head *head = new_head(req);
     char *buf = fpmd_alloc(req, CHUNK);
-    struct outgoing o = {pool, cr, NULL, 0};
+    struct outgoing o = {pool, cr, NULL, 0, false};
     struct exchange x = {req, pool, NULL, 0};
     size_t used;
     ssize_t n;

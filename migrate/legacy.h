@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Requests to a legacy FastCGI pool (the old php-fpm): passed through to
  * the client, or fetched for a comparison. Both send the request's params
- * (with the route's params: and the request id) and its body as the
- * handler reads it. */
+ * as received (with the route's params:, and the request id when the pool
+ * has send_request_id) and its body as the handler reads it. */
 #ifndef FPMD_MIGRATE_LEGACY_H
 #define FPMD_MIGRATE_LEGACY_H
 

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The FastCGI upstream driver (pools/fcgi_upstream.h). The connection
- * reads the answer into the call's STDOUT buffer and stops reading while
- * that holds more than a window the handler has not taken yet; the
- * handler's writes of the request body wait while the connection's output
- * is over its high-water mark. The call ends at END_REQUEST, possibly
- * before the handler has taken all of STDOUT: the buffer belongs to the
- * request. */
+ * reads the answer into the call's STDOUT buffer (and kept STDERR into
+ * its own, each piece marked with how much STDOUT came before it) and
+ * stops reading while they hold more than a window the handler has not
+ * taken yet; the handler's writes of the request body wait while the
+ * connection's output is over its high-water mark. The call ends at
+ * END_REQUEST, possibly before the handler has taken all of the answer:
+ * the buffers belong to the request. */
 #include "config.h"
 
 #include <errno.h>
@@ -32,7 +33,7 @@
 
 #define REQUEST_ID 1
 #define READ_CHUNK 16384
-#define STDOUT_WINDOW (256 * 1024)      /* read no further ahead */
+#define WINDOW (256 * 1024)             /* read no further ahead */
 #define OUT_HIGH (256 * 1024)           /* body writes wait above this */
 #define OUT_LOW (64 * 1024)
 
@@ -43,6 +44,7 @@ struct fconn {
     int fd;
     struct event rev, wev;
     unsigned rev_added:1, wev_added:1, connecting:1, paused:1, broken:1;
+    unsigned write_failed:1;    /* the backend takes no more input */
     struct evbuffer *out;
     struct fpmd_fcgi_response parser;
     struct fcall *d;            /* the call served, NULL between calls */
@@ -51,10 +53,21 @@ struct fconn {
     size_t rpos, rlen;          /* unparsed input, kept while paused */
 };
 
+/* A kept STDERR piece of len bytes came after `at` bytes of STDOUT. */
+struct mark {
+    uint64_t at;
+    uint64_t len;
+};
+
 struct fcall {
     struct fpmd_req *req;
     struct evbuffer *params;    /* encoded name-value pairs */
     struct evbuffer *stdout_buf;
+    struct evbuffer *stderr_buf;    /* NULL: STDERR is not kept */
+    struct evbuffer *marks;         /* struct mark, one a kept piece */
+    uint64_t stdout_in, stdout_out; /* STDOUT bytes received, taken */
+    uint64_t content_length;    /* the CONTENT_LENGTH sent; 0: none */
+    uint64_t stdin_sent;        /* body bytes sent */
     struct fconn *fc;           /* while the call holds a connection */
     unsigned stdout_end:1;
     unsigned ended:1;           /* END_REQUEST */
@@ -80,6 +93,15 @@ current(struct fconn *fc)
 
 /* --- record callbacks ------------------------------------------------- */
 
+/* What the call holds that the handler has not taken yet. */
+static size_t
+held(const struct fcall *d)
+{
+    return evbuffer_get_length(d->stdout_buf)
+        + (d->stderr_buf != NULL ? evbuffer_get_length(d->stderr_buf)
+                                   + evbuffer_get_length(d->marks) : 0);
+}
+
 static int
 on_stdout(void *ctx, const uint8_t *p, size_t n)
 {
@@ -92,6 +114,7 @@ on_stdout(void *ctx, const uint8_t *p, size_t n)
         d->stdout_end = 1;
     else if (evbuffer_add(d->stdout_buf, p, n) != 0)
         return FPMD_ERROR;
+    d->stdout_in += n;
     wake(d);
     return FPMD_OK;
 }
@@ -101,11 +124,24 @@ on_stderr(void *ctx, const uint8_t *p, size_t n)
 {
     struct fconn *fc = ctx;
     struct fcall *d = current(fc);
+    struct mark m;
 
-    /* php-fpm's warnings, one log line per record. */
-    if (d != NULL)
+    if (d == NULL)
+        return FPMD_OK;
+    /* php-fpm's warnings, one log line per record piece: always when
+     * they have nowhere else to go. */
+    if (d->stderr_buf == NULL || fpmd_pool_conn_conf(fc->pc)->log_stderr)
         fpmd_fcgi_upstream_log(d->req, "legacy stderr", "%.*s",
-                         (int) (n > 1024 ? 1024 : n), (const char *) p);
+                               (int) (n > 1024 ? 1024 : n),
+                               (const char *) p);
+    if (d->stderr_buf == NULL)
+        return FPMD_OK;
+    m.at = d->stdout_in;
+    m.len = n;
+    if (evbuffer_add(d->marks, &m, sizeof(m)) != 0
+        || evbuffer_add(d->stderr_buf, p, n) != 0)
+        return FPMD_ERROR;
+    wake(d);
     return FPMD_OK;
 }
 
@@ -144,6 +180,21 @@ set_read(struct fconn *fc, int on)
     }
 }
 
+/* The backend takes no more input: what was queued for it is dropped, and
+ * the connection is not reused. The answer may still be whole. */
+static void
+write_failed(struct fconn *fc)
+{
+    fc->write_failed = 1;
+    fc->broken = 1;
+    evbuffer_drain(fc->out, evbuffer_get_length(fc->out));
+    if (fc->wev_added) {
+        event_del(&fc->wev);
+        fc->wev_added = 0;
+    }
+    wake(current(fc));
+}
+
 /* Writes what out holds; wakes a body writer below the low-water mark. */
 static int
 flush(struct fconn *fc)
@@ -168,7 +219,7 @@ flush(struct fconn *fc)
     return FPMD_OK;
 }
 
-/* Parses what is buffered, unless the handler's STDOUT window is full. */
+/* Parses what is buffered, unless the handler's window is full. */
 static void
 parse(struct fconn *fc)
 {
@@ -178,7 +229,7 @@ parse(struct fconn *fc)
 
     while (fc->rpos < fc->rlen && !fc->done) {
         d = current(fc);
-        if (d != NULL && evbuffer_get_length(d->stdout_buf) >= STDOUT_WINDOW) {
+        if (d != NULL && held(d) >= WINDOW) {
             fc->paused = 1;
             set_read(fc, 0);
             return;
@@ -193,7 +244,8 @@ parse(struct fconn *fc)
             const char *err = fc->parser.framer.err;
             char why[128];
 
-            /* only on_stdout fails without a parser error */
+            /* only on_stdout and on_stderr fail without a parser
+             * error */
             snprintf(why, sizeof(why), "%s%s",
                      err != NULL ? "protocol error: " : "",
                      err != NULL ? err : "out of memory");
@@ -204,8 +256,13 @@ parse(struct fconn *fc)
     if (fc->rpos == fc->rlen)
         fc->rpos = fc->rlen = 0;
     if (fc->done) {
-        /* anything after END_REQUEST: not a connection to reuse */
-        if (fc->rlen > fc->rpos)
+        /* Anything after END_REQUEST: not a connection to reuse. Nor one
+         * that carried more or less body than CONTENT_LENGTH said: php-fpm
+         * reads that much (a body sent without one, by Apache for a
+         * chunked request, not at all), then takes the next record for a
+         * new request's, and closes the connection at a STDIN one. */
+        if (fc->rlen > fc->rpos
+            || (fc->d != NULL && fc->d->stdin_sent != fc->d->content_length))
             fc->broken = 1;
         fc->done = 0;
         fc->rpos = fc->rlen = 0;
@@ -283,7 +340,7 @@ on_write(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (flush(fc) != FPMD_OK)
-        fpmd_pool_conn_lost(fc->pc, strerror(errno));
+        write_failed(fc);
 }
 
 /* --- driver ----------------------------------------------------------- */
@@ -436,15 +493,35 @@ overridden(const char *name, const char *const *extra, size_t nextra)
     return 0;
 }
 
-static int
-encode_param(struct evbuffer *b, const char *name, const char *value)
+/* The body length a CONTENT_LENGTH announces: none when empty (nginx
+ * sends it so), and one no body has (the connection is then not reused)
+ * when it is not plain digits, which php-fpm would read some other way. */
+static uint64_t
+announced_length(const char *value)
 {
-    return fpmd_fcgi_nv_encode(b, name, strlen(name), value, strlen(value));
+    size_t digits = strspn(value, "0123456789");
+
+    if (value[0] == '\0')
+        return 0;
+    if (value[digits] != '\0' || digits > 18)
+        return UINT64_MAX;
+    return strtoull(value, NULL, 10);
+}
+
+/* Encodes name = value, and notes the body length it announces. */
+static int
+encode_param(struct fcall *d, const char *name, const char *value)
+{
+    if (strcmp(name, "CONTENT_LENGTH") == 0)
+        d->content_length = announced_length(value);
+    return fpmd_fcgi_nv_encode(d->params, name, strlen(name), value,
+                               strlen(value));
 }
 
 struct fpmd_call *
 fpmd_fcgi_upstream_start(struct fpmd_req *req, const char *pool,
-                         const char *const *extra, size_t nextra)
+                         const char *const *extra, size_t nextra,
+                         bool keep_stderr)
 {
     struct fcall *d = fpmd_alloc(req, sizeof(*d));
     struct fpmd_call *call;
@@ -457,17 +534,22 @@ fpmd_fcgi_upstream_start(struct fpmd_req *req, const char *pool,
     d->stdout_buf = fpmd_req_evbuffer(req);
     if (d->params == NULL || d->stdout_buf == NULL)
         return NULL;
+    if (keep_stderr) {
+        d->stderr_buf = fpmd_req_evbuffer(req);
+        d->marks = fpmd_req_evbuffer(req);
+        if (d->stderr_buf == NULL || d->marks == NULL)
+            return NULL;
+    }
     for (size_t i = 0; i < fpmd_req_nparams(req); i++) {
         const char *name, *value;
 
         if (fpmd_req_param_at(req, i, &name, &value) == FPMD_OK
             && !overridden(name, extra, nextra)
-            && encode_param(d->params, name, value) != FPMD_OK)
+            && encode_param(d, name, value) != FPMD_OK)
             return NULL;
     }
     for (size_t i = 0; i < nextra; i++) {
-        if (encode_param(d->params, extra[2 * i], extra[2 * i + 1])
-            != FPMD_OK)
+        if (encode_param(d, extra[2 * i], extra[2 * i + 1]) != FPMD_OK)
             return NULL;
     }
     call = fpmd_pool_call_new(req, pool, &fastcgi_driver, d);
@@ -503,35 +585,105 @@ fpmd_fcgi_upstream_stdin(struct fpmd_call *call, const void *data, size_t len)
         return FPMD_DONE;
     if (d->fc == NULL || call->state != FPMD_CALLST_SENT)
         return FPMD_ERROR;
+    if (d->fc->write_failed)
+        return FPMD_DONE;
     if ((len > 0 ? fpmd_fcgi_write_stream(d->fc->out, FCGI_STDIN, REQUEST_ID,
                                           data, len)
                  : fpmd_fcgi_write_eos(d->fc->out, FCGI_STDIN, REQUEST_ID))
-            != FPMD_OK
-        || flush(d->fc) != FPMD_OK) {
-        fpmd_pool_conn_lost(d->fc->pc, "write to the backend failed");
+            != FPMD_OK) {
+        fpmd_pool_conn_lost(d->fc->pc, "out of memory");
         return FPMD_ERROR;
+    }
+    d->stdin_sent += len;
+    /* php-fpm answers a request whose body it does not read (none
+     * announced) at once, and on a kept connection closes it at the next
+     * STDIN record: the answer may be in, read it to END_REQUEST as a web
+     * server in front of php-fpm does. */
+    if (flush(d->fc) != FPMD_OK) {
+        write_failed(d->fc);
+        return FPMD_DONE;
     }
     return FPMD_OK;
 }
 
-ssize_t
-fpmd_fcgi_upstream_stdout(struct fpmd_call *call, void *buf, size_t len)
+/* Room again: read on where the window stopped us. */
+static void
+taken(struct fpmd_call *call)
 {
     struct fcall *d = call->driver;
-    int n;
+
+    if (d->fc != NULL && d->fc->paused && held(d) < WINDOW / 2) {
+        d->fc->paused = 0;
+        set_read(d->fc, 1);
+        fpmd_pool_call_progress(call);
+        parse(d->fc);
+    }
+}
+
+/* Kept STDERR that came before the next STDOUT byte, into buf: how many
+ * bytes (0: none due). */
+static size_t
+take_stderr(struct fcall *d, uint8_t *buf, size_t len)
+{
+    size_t got = 0;
+
+    while (got < len && d->marks != NULL
+           && evbuffer_get_length(d->marks) > 0) {
+        /* The buffer's bytes need not be aligned for a struct mark. */
+        unsigned char *p = evbuffer_pullup(d->marks, sizeof(struct mark));
+        struct mark m;
+        size_t n;
+
+        memcpy(&m, p, sizeof(m));
+        if (m.at > d->stdout_out)
+            break;
+        n = len - got < m.len ? len - got : (size_t) m.len;
+        evbuffer_remove(d->stderr_buf, buf + got, n);
+        got += n;
+        m.len -= n;
+        if (m.len == 0)
+            evbuffer_drain(d->marks, sizeof(m));
+        else
+            memcpy(p, &m, sizeof(m));
+    }
+    return got;
+}
+
+/* STDOUT bytes the handler may take before the next kept STDERR piece. */
+static uint64_t
+stdout_due(const struct fcall *d)
+{
+    struct mark m;
+
+    if (d->marks == NULL || evbuffer_get_length(d->marks) == 0)
+        return UINT64_MAX;
+    evbuffer_copyout(d->marks, &m, sizeof(m));
+    return m.at - d->stdout_out;
+}
+
+ssize_t
+fpmd_fcgi_upstream_read(struct fpmd_call *call, void *buf, size_t len,
+                        bool *is_stderr)
+{
+    struct fcall *d = call->driver;
+    size_t n;
+    uint64_t due;
 
     for (;;) {
-        if (evbuffer_get_length(d->stdout_buf) > 0) {
-            n = evbuffer_remove(d->stdout_buf, buf, len);
-            /* room again: read on where the window stopped us */
-            if (d->fc != NULL && d->fc->paused
-                && evbuffer_get_length(d->stdout_buf) < STDOUT_WINDOW / 2) {
-                d->fc->paused = 0;
-                set_read(d->fc, 1);
-                fpmd_pool_call_progress(call);
-                parse(d->fc);
-            }
-            return n;
+        n = take_stderr(d, buf, len);
+        if (n > 0) {
+            *is_stderr = true;
+            taken(call);
+            return (ssize_t) n;
+        }
+        due = stdout_due(d);
+        if (evbuffer_get_length(d->stdout_buf) > 0 && due > 0) {
+            n = (size_t) evbuffer_remove(d->stdout_buf, buf,
+                                         due < len ? (size_t) due : len);
+            d->stdout_out += n;
+            *is_stderr = false;
+            taken(call);
+            return (ssize_t) n;
         }
         if (d->stdout_end)
             return 0;

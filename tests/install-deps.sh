@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs, from Debian 12's own archive, what fpmd needs: "build" for the
 # compiler and libraries, "test" for that plus the real servers and tools
-# the test suite starts (nginx, php-fpm, wrk, clang for fuzzing).
+# the test suite starts (nginx, Apache, php-fpm, wrk, clang for fuzzing;
+# prometheus for promtool, which lints the status page's OpenMetrics).
 set -eu
 what=${1:-build}
 
@@ -9,8 +10,9 @@ build_pkgs="build-essential autoconf automake pkg-config
   libevent-dev libhiredis-dev default-libmysqlclient-dev libmongoc-dev
   libbson-dev libjson-c-dev libyaml-dev libcmocka-dev libfcgi-dev
   node-llhttp"
-test_pkgs="$build_pkgs nginx-light php8.2-fpm php8.2-opcache libfcgi-bin
-  python3 python3-pytest curl wrk procps redis-server mariadb-server"
+test_pkgs="$build_pkgs nginx-light apache2 php8.2-fpm php8.2-opcache
+  libfcgi-bin python3 python3-pytest curl wrk procps redis-server
+  mariadb-server prometheus"
 
 case "$what" in
 build) pkgs=$build_pkgs ;;

@@ -35,6 +35,7 @@ fpmd_test_worker_setup(void)
     fpmd_process.sb = sb;
     fpmd_process.slot = &sb->slots[0];
     fpmd_process.routes = &sb->routes[0];
+    fpmd_process.flights = &sb->flights[0];
     fpmd_worker_setup_engine(router, coros, -1);
     return FPMD_OK;
 }

@@ -426,12 +426,13 @@ class NginxFront(Server):
 
 
 class PhpFpm(Server):
-    """Debian's php-fpm 8.2, one static pool of 2 children on a free port,
-    serving the scripts in its own www directory."""
+    """Debian's php-fpm 8.2, one static pool (named pool) of 2 children on
+    a free port, serving the scripts in its own www directory."""
 
     stop_signal = signal.SIGQUIT       # php-fpm's graceful stop
 
-    def __init__(self, tmp, scripts, unix=False, pool_extra=""):
+    def __init__(self, tmp, scripts, unix=False, pool_extra="",
+                 pool="legacy"):
         self.dir = os.path.join(tmp, "php")
         self.www = os.path.join(self.dir, "www")
         os.makedirs(self.www, exist_ok=True)
@@ -451,11 +452,11 @@ class PhpFpm(Server):
         user = "www-data" if os.geteuid() == 0 else None
         with open(self.conf, "w") as f:
             f.write("[global]\npid = %s/php-fpm.pid\nerror_log = %s\n"
-                    "daemonize = no\n[legacy]\nlisten = %s\n"
+                    "daemonize = no\n[%s]\nlisten = %s\n"
                     "listen.mode = 0666\n"
                     "pm = static\npm.max_children = 2\n"
                     "catch_workers_output = yes\n%s%s" % (
-                        self.dir, self.log, self.address,
+                        self.dir, self.log, pool, self.address,
                         "user = %s\ngroup = %s\n" % (user, user) if user
                         else "", pool_extra))
         self.proc = None

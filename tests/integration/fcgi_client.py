@@ -104,6 +104,21 @@ class Response:
         self.ended = False
         self.end_count = 0
         self.empty_stdout_records = 0
+        self.records = []       # (type, content) in arrival order
+
+    def streams(self):
+        """The STDOUT and STDERR contents in the order they came, as
+        (type, bytes) runs: where records of one stream end and the other
+        begin, whatever their sizes; empty records left out."""
+        runs = []
+        for rtype, content in self.records:
+            if rtype not in (STDOUT, STDERR) or not content:
+                continue
+            if runs and runs[-1][0] == rtype:
+                runs[-1] = (rtype, runs[-1][1] + content)
+            else:
+                runs.append((rtype, content))
+        return runs
 
     def split(self):
         """(status, headers list, body) from the CGI response."""
@@ -175,6 +190,7 @@ class Conn:
         r = self.responses.setdefault(req_id, Response())
         if r.ended:
             self.records_after_end += 1
+        r.records.append((rtype, content))
         if rtype == STDOUT:
             if not content:
                 r.empty_stdout_records += 1

@@ -11,7 +11,8 @@ import socket
 import time
 
 import fcgi_client as fc
-from conftest import Fpmd, base_conf, free_port, status_json, wait_for
+from conftest import (Fpmd, base_conf, free_port, http_request, status_json,
+                      wait_for)
 
 
 def start(tmp, servers, pm, extra=""):
@@ -93,6 +94,17 @@ def test_fastcgi_request_beyond_the_queue_gets_503_at_once(tmpdir_path,
     assert j["listen queue"] == 0
     # the bound: the backlogs of the two TCP listeners, and max_queue
     assert j["listen queue len"] == 511 + 511 + 1
+    # an fpmd figure: among fpmd's keys after php-fpm's, and in OpenMetrics
+    # a counter of fpmd's, the phpfpm_ names being php-fpm's own series
+    keys = list(j)
+    assert keys.index("slow requests") < keys.index("in flight requests")
+    assert keys.index("refused requests") == keys.index(
+        "in flight requests") + 1
+    code, _, body = http_request(hport, "GET", "/status?openmetrics")
+    assert code == 200
+    assert ("# TYPE fpmd_refused_requests_total counter\n"
+            "fpmd_refused_requests_total 1\n") in body.decode()
+    assert "phpfpm_refused" not in body.decode()
 
 
 def test_http_request_waits_timeouts_queue_then_gets_503(tmpdir_path,

@@ -68,15 +68,18 @@ def test_handler_that_never_yields_is_ended_by_the_master(tmpdir_path,
 def test_blocked_loop_ends_the_worker_without_request_terminate(
         tmpdir_path, servers):
     """timeouts.blocked_loop holds with request_terminate_timeout off. The
-    handler stops yielding after a later request started on the same
-    worker: the master names the one that blocks, not the latest."""
+    handler stops yielding between an older request (php-fpm's row) and a
+    newer one (started last) on the same worker: the master names the one
+    that blocks, neither of those."""
     f, addr = start(tmpdir_path, servers, "timeouts: { blocked_loop: 2s }\n")
     before = set(f.workers())
     c = fc.Conn(addr, timeout=30)
     c.send(fc.request_bytes(1, fc.cgi_params(
-        uri="/fault/spin?after_ms=300&ms=60000"), keep_conn=True)
-        + fc.request_bytes(2, fc.cgi_params(uri="/probe?sleep_ms=60000"),
-                           keep_conn=True))
+        uri="/probe?sleep_ms=60000&n=1"), keep_conn=True)
+        + fc.request_bytes(2, fc.cgi_params(
+            uri="/fault/spin?after_ms=300&ms=60000"), keep_conn=True)
+        + fc.request_bytes(3, fc.cgi_params(
+            uri="/probe?sleep_ms=60000&n=3"), keep_conn=True))
     t0 = time.time()
     assert c.is_closed(40)
     # killed at its 2 s bound, long before the handler's 60 s

@@ -73,6 +73,43 @@ sleep(30);
 echo "end\n";
 """
 
+# Heads PHP writes itself: no status set; names in any case, repeated,
+# blanks around a value; cookies three ways.
+PLAIN = "<?php echo \"plain\\n\";\n"
+
+HEADERS = r"""<?php
+header('x-lower: a');
+header('X-Rep: 1', false);
+header('X-Rep: 2', false);
+header('X-MiXeD-CaSe:   spaced  ');
+setcookie('a', '1');
+setcookie('b', '2', ['path' => '/x', 'httponly' => true]);
+header('Set-Cookie: c=3', false);
+echo "headers\n";
+"""
+
+# STDERR before the head, between two pieces of body, and at the end:
+# error_log() with no error_log set goes to php-fpm's SAPI logger, a
+# warning too (log_errors).
+STDERR = r"""<?php
+error_log('first ' . ($_GET['tag'] ?? ''));
+echo str_repeat('a', 20000);
+error_log("second\nline");
+echo $undefined;
+echo str_repeat('b', 100);
+error_log('third');
+"""
+
+# What PHP sees of the request.
+SERVER_DUMP = r"""<?php
+header('Content-Type: application/json');
+echo json_encode($_SERVER);
+"""
+
+SCRIPTS = {"probe.php": PROBE, "dies.php": DIES, "plain.php": PLAIN,
+           "headers.php": HEADERS, "stderr.php": STDERR,
+           "server.php": SERVER_DUMP}
+
 SERVER = """
     server {{
         listen 127.0.0.1:{port};
@@ -108,8 +145,7 @@ def sides(request, tmpdir_path, servers):
     sockets on both hops, fpmd keeping its connections to php-fpm over
     TCP."""
     unix = request.param == "unix"
-    php = PhpFpm(tmpdir_path, {"probe.php": PROBE, "dies.php": DIES},
-                 unix=unix).start()
+    php = PhpFpm(tmpdir_path, SCRIPTS, unix=unix).start()
     servers.append(php)
     # over TCP, connections to php-fpm are kept (its 2 children, one per
     # connection); over unix sockets, one per request

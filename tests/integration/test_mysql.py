@@ -279,7 +279,8 @@ def test_concurrent_load_every_answer_right(tmpdir_path, servers, db):
     answer is the right one."""
     # every answer right, however long: the timeouts are far out of the way
     _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
-        db, max=200, timeout="15s", connect_timeout="10s"))
+        db, max=200, timeout="15s", connect_timeout="10s",
+        wait_timeout="15s"))
 
     def ask(k, i):
         n = 1 + (k * 150 + i) % 100

@@ -524,17 +524,19 @@ def test_killed_workers_come_back_at_once(tmpdir_path, servers, victims):
                               back, len(failed), len(answers), slowest))
     assert "keep dying at start" not in f.log_text()
     # empty only between a reap and the fork after it (milliseconds; the
-    # sampling adds its own), and full most of the time: a back-off would
-    # leave the pool short for seconds (0.4 s at the third kill in a row,
-    # then 0.8, 1.6, 3.2)
-    assert empty <= 0.35, empty
+    # sampling adds its own, and a loaded sanitizer build more), and full
+    # most of the time: a back-off would leave the pool short for seconds
+    # (0.4 s at the third kill in a row, then 0.8, 1.6, 3.2)
+    assert empty <= 1.0, empty
     assert full >= 0.5, full
     # The only requests that may fail are those in flight when a kill was
     # sent (a worker had accepted them); the rest, even one sent while no
     # worker was alive, wait in the listen queue and get their answer.
     assert all(any(t0 <= k1 and k0 <= t1 for k0, k1, _ in kills)
                for t0, t1 in failed), (failed, kills)
-    assert slowest < 1.0, slowest
+    # a back-off would hold them for seconds (3.2 s by the sixth kill in a
+    # row); the margin is for a loaded sanitizer build
+    assert slowest < 3.0, slowest
 
 
 def cgroup_mounts():

@@ -294,8 +294,10 @@ def test_concurrent_load_every_reply_is_its_own(tmpdir_path, servers, redis):
     """Many clients at once, each writing and reading back its own keys in
     pipelines: a reply is never handed to another caller, whether its
     connection was lent, queued for, or newly opened."""
+    # the pool's timeouts are not what this tests: out of the way of a
+    # loaded sanitizer build
     _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
-        "cache", redis, max=12))
+        "cache", redis, max=12, wait_timeout="10s", timeout="10s"))
 
     def ask(k, i):
         key, val = "c%d:%d" % (k, i), "v%d-%d" % (k, i)

@@ -2,9 +2,9 @@
 """Route shims, named legacy pools, to: 410 and request ids, behind real
 nginx (fastcgi_split_path_info) with a real php-fpm 8.2 as the legacy
 backend: legacy script routes reach C handlers with their matched values
-as params, everything else reaches php-fpm unchanged, and one request id
-shows in fpmd's and php-fpm's access logs. Also php-src's CVE-2019-11043
-case, sent raw to fpmd."""
+as params, everything else reaches php-fpm unchanged, and with
+send_request_id one request id shows in fpmd's and php-fpm's access logs.
+Also php-src's CVE-2019-11043 case, sent raw to fpmd."""
 
 import json
 import os
@@ -30,7 +30,7 @@ log:
 legacy:
   # php-fpm has 2 children, each held by a kept-alive connection
   main: {{ fastcgi: {php}, timeout: 5s, max: 1 }}
-  admin: {{ fastcgi: {php}, max: 1 }}
+  admin: {{ fastcgi: {php}, max: 1, send_request_id: true }}
 routes:
 """
 
@@ -157,41 +157,53 @@ def test_shims_take_legacy_script_routes(site, no_worker_died):
 
 
 def test_request_id_in_both_access_logs(site, no_worker_died):
+    """fpmd's access log has each request's id, the client's or made up.
+    php-fpm gets the params as nginx sent them (main): the client's id,
+    or none; a pool with send_request_id (admin) gets fpmd's id, so both
+    logs show the same one."""
     port, f, php = site
     fpmd_log = os.path.join(f.dir, "access.log")
     php_log = os.path.join(php.dir, "php-access.log")
 
-    def lines(path):
+    def lines(path, after):
+        """uri: id, from lines of an id, then the method, the uri and
+        what follows, after fields in all (an id a client sent may have
+        blanks)."""
         try:
             with open(path) as fh:
-                return fh.read().splitlines()
+                parts = [l.rsplit(" ", after) for l in fh.read().splitlines()]
         except OSError:
-            return []
+            return {}
+        return {p[2]: p[0] for p in parts}
 
-    legacy(port, "/probe.php?given", headers={"X-Request-Id": "abc-123.4"})
-    legacy(port, "/probe.php?made")
-    legacy(port, "/probe.php?bad", headers={"X-Request-Id": "bad id!"})
+    for pool in ("/probe.php", "/admin/x.php"):
+        legacy(port, pool + "?given", headers={"X-Request-Id": "abc-123.4"})
+        legacy(port, pool + "?made")
+        legacy(port, pool + "?bad", headers={"X-Request-Id": "bad id!"})
     out = native(port, "/api/user.php?action=show")
     assert re.fullmatch(r"[0-9a-f]{32}", out["request_id"])
     _, _, body = http_request(port, "GET", "/api/user.php?action=show",
-                          headers={"X-Request-Id": "trace-1"})
+                              headers={"X-Request-Id": "trace-1"})
     assert json.loads(body)["request_id"] == "trace-1"
 
-    wait_for(lambda: len(lines(php_log)) >= 3 and len(lines(fpmd_log)) >= 5,
-             5, "access logs")
-    ours = {l.split()[2]: l.split()[0] for l in lines(fpmd_log)}
-    theirs = {l.split()[2]: l.split()[0] for l in lines(php_log)}
-    assert "/probe.php?given" in ours and "/probe.php?given" in theirs, (
-        lines(fpmd_log), lines(php_log))
-    assert ours["/probe.php?given"] == "abc-123.4" == \
-        theirs["/probe.php?given"]
-    made = ours["/probe.php?made"]
-    assert re.fullmatch(r"[0-9a-f]{32}", made), made
-    assert theirs["/probe.php?made"] == made
-    bad = ours["/probe.php?bad"]
-    assert re.fullmatch(r"[0-9a-f]{32}", bad) and theirs[
-        "/probe.php?bad"] == bad
-    assert len({made, bad, ours["/api/user.php?action=show"]}) == 3
+    wait_for(lambda: len(lines(php_log, 2)) >= 6
+             and len(lines(fpmd_log, 3)) >= 7, 5, "access logs")
+    ours, theirs = lines(fpmd_log, 3), lines(php_log, 2)
+    ids = set()
+    for pool in ("/probe.php", "/admin/x.php"):
+        assert ours[pool + "?given"] == "abc-123.4" == \
+            theirs[pool + "?given"], (ours, theirs)
+        for case in ("made", "bad"):
+            ids.add(ours[pool + "?" + case])
+            assert re.fullmatch(r"[0-9a-f]{32}", ours[pool + "?" + case])
+    # as received
+    assert theirs["/probe.php?made"] == "-"
+    assert theirs["/probe.php?bad"] == "bad id!"
+    # fpmd's
+    assert theirs["/admin/x.php?made"] == ours["/admin/x.php?made"]
+    assert theirs["/admin/x.php?bad"] == ours["/admin/x.php?bad"]
+    ids.add(ours["/api/user.php?action=show"])
+    assert len(ids) == 5
 
 
 def test_cve_2019_11043_path_info_stays_empty(site, no_worker_died):
@@ -252,5 +264,7 @@ def test_status_page_counts_each_route_by_side(site, no_worker_died):
     assert routes["/admin/*"]["handler"] == "legacy:admin"
     status, _, body = fcgi_client.request(address, "GET",
                                           "/status?openmetrics").split()
-    assert ('phpfpm_route_requests{route="/*",handler="legacy:main",'
-            'side="legacy"} 4\n') in body.decode()
+    assert ('fpmd_route_duration_seconds_count{route="/*",'
+            'handler="legacy:main",side="legacy"} 4\n') in body.decode()
+    assert ('fpmd_route_errors_total{route="/*",handler="legacy:main",'
+            'side="legacy"} 1\n') in body.decode()

@@ -436,7 +436,24 @@ conf_reads_pools(void **state)
     assert_int_equal(c->backends[0].keep_alive, 0);
     assert_int_equal(c->backends[0].max, 64);
     assert_null(c->backends[0].document_root);
+    /* pass-through changes nothing unless asked: stderr logged as
+     * before, no request id added */
+    assert_true(c->backends[0].log_stderr);
+    assert_false(c->backends[0].send_request_id);
     fpmd_conf_free(c);
+    c = load("listen:\n  - fastcgi: 127.0.0.1:9000\n"
+             "legacy: { fastcgi: 127.0.0.1:9001, log_stderr: false,\n"
+             "          send_request_id: true }\n");
+    if (c == NULL)
+        fail_msg("%s", err);
+    assert_false(c->backends[0].log_stderr);
+    assert_true(c->backends[0].send_request_id);
+    fpmd_conf_free(c);
+    expect_error("legacy: { fastcgi: 127.0.0.1:9001, log_stderr: often }\n",
+                 "t.yaml:1:48: log_stderr: \"often\" is not a boolean");
+    expect_error("legacy:\n  main: { fastcgi: 127.0.0.1:9001, "
+                 "send_request_id: 1x }\n",
+                 "t.yaml:2:53: send_request_id: \"1x\" is not a boolean");
     c = load("listen:\n  - fastcgi: 127.0.0.1:9000\n"
              "legacy: { fastcgi: 127.0.0.1:9001, document_root: /srv/www }\n");
     if (c == NULL)

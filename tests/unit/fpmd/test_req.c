@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The request API without sockets: header checks of the response writer
- * (no CR/LF, token names: never a split response), the CGI head, query
- * argument decoding, header lookup through CGI names, routing path order,
- * and defers. A minimal worker is set up in-process; the codec ops only
+ * (no CR/LF, token names: never a split response), the CGI head and a
+ * legacy backend's head passed on as it came, query argument decoding,
+ * header lookup through CGI names, routing path order, and defers. A minimal worker is set up in-process; the codec ops only
  * record what would be written. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -55,7 +55,7 @@ never(struct fpmd_req *req)
 }
 
 static const struct fpmd_req_ops ops = {
-    rec_head, rec_body, nop_req, nop_req, never, nop_req, NULL,
+    rec_head, rec_body, nop_req, nop_req, never, nop_req, NULL, NULL,
 };
 
 static int
@@ -128,6 +128,39 @@ req_refuses_header_injection(void **state)
     /* the head is gone: status and headers can no longer change */
     assert_int_equal(fpmd_resp_status(req, 500), FPMD_ERROR);
     assert_int_equal(fpmd_resp_header(req, "X-Late", "1"), FPMD_ERROR);
+    fpmd_req_free(req);
+}
+
+static void
+req_passes_a_backends_cgi_head_on_as_it_came(void **state)
+{
+    static const char *const p[] = {"REQUEST_METHOD", "GET", NULL};
+    static const char head[] = "x-lower:  a \nX-Rep: 1\r\nX-Rep: 2\r\n\r\n";
+    struct fpmd_req *req = new_req(p);
+    char *out;
+
+    (void) state;
+    /* a hook's header, then the backend's own, parsed */
+    assert_int_equal(fpmd_resp_header(req, "X-Hook", "h"), FPMD_OK);
+    assert_int_equal(fpmd_resp_header(req, "x-lower", "a"), FPMD_OK);
+    assert_int_equal(fpmd_resp_header(req, "X-Rep", "1"), FPMD_OK);
+    assert_int_equal(fpmd_resp_header(req, "X-Rep", "2"), FPMD_OK);
+    assert_int_equal(fpmd_resp_cgi_head(req, head, sizeof(head) - 1, 5),
+                     FPMD_ERROR);
+    assert_int_equal(fpmd_resp_cgi_head(req, head, sizeof(head) - 1, 3),
+                     FPMD_OK);
+    /* no STDERR channel in these ops */
+    assert_int_equal(fpmd_resp_stderr(req, "e", 1), FPMD_DECLINED);
+    assert_int_equal(fpmd_resp_write(req, "body", 4), FPMD_OK);
+    out = output();
+    /* no Status line: the backend sent none */
+    assert_string_equal(out, "X-Hook: h\r\nx-lower:  a \nX-Rep: 1\r\n"
+                             "X-Rep: 2\r\n\r\nbody");
+    free(out);
+    /* the access log and an HTTP client see the parsed ones */
+    assert_string_equal(fpmd_req_resp_header(req, "X-LOWER"), "a");
+    assert_int_equal(fpmd_resp_cgi_head(req, head, sizeof(head) - 1, 3),
+                     FPMD_ERROR);
     fpmd_req_free(req);
 }
 
@@ -216,6 +249,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(req_refuses_header_injection),
+        cmocka_unit_test(req_passes_a_backends_cgi_head_on_as_it_came),
         cmocka_unit_test(req_decodes_query_args_and_finds_headers),
         cmocka_unit_test(req_routes_on_script_name_then_document_uri),
         cmocka_unit_test(req_runs_defers_latest_first),

@@ -30,6 +30,12 @@ scoreboard_read_sanitizes_a_garbage_slot(void **state)
     assert_int_equal(strlen(out.req.uri), sizeof(out.req.uri) - 1);
     assert_int_equal(strlen(out.req.method), sizeof(out.req.method) - 1);
     assert_int_equal(strlen(out.req.user), sizeof(out.req.user) - 1);
+    /* the master prints the running record in its blocked-loop warning */
+    assert_int_equal(strlen(out.running.method),
+                     sizeof(out.running.method) - 1);
+    assert_int_equal(strlen(out.running.uri), sizeof(out.running.uri) - 1);
+    assert_int_equal(strlen(out.running.script),
+                     sizeof(out.running.script) - 1);
     assert_true(out.state <= FPMD_SB_FINISHING);
     fpmd_scoreboard_free(sb);
 }
@@ -64,6 +70,30 @@ scoreboard_sees_room_in_siblings_starting_workers_and_free_slots(
     assert_true(fpmd_scoreboard_room_elsewhere(sb, 0, 8));
     sb->slots[1].state = FPMD_SB_FREE;
     assert_true(fpmd_scoreboard_room_elsewhere(sb, 0, 8));
+    fpmd_scoreboard_free(sb);
+}
+
+static void
+scoreboard_read_flights_sanitizes_garbage(void **state)
+{
+    struct fpmd_scoreboard *sb = fpmd_scoreboard_new(2);
+    struct fpmd_sb_flights out;
+
+    (void) state;
+    assert_non_null(sb);
+    memset(&sb->flights[1], 0x41, sizeof(sb->flights[1]));
+    assert_int_equal(fpmd_scoreboard_read_flights(sb, 1, &out), FPMD_OK);
+    for (size_t i = 0; i < FPMD_SB_FLIGHTS; i++) {
+        assert_int_equal(strlen(out.f[i].uri), sizeof(out.f[i].uri) - 1);
+        assert_int_equal(strlen(out.f[i].method),
+                         sizeof(out.f[i].method) - 1);
+        assert_int_equal(strlen(out.f[i].route), sizeof(out.f[i].route) - 1);
+    }
+    /* a slot's list lies beside it, not over its neighbour's */
+    assert_int_equal(fpmd_scoreboard_read_flights(sb, 0, &out), FPMD_OK);
+    assert_int_equal(out.f[0].start_us, 0);
+    assert_string_equal(out.f[FPMD_SB_FLIGHTS - 1].route, "");
+    assert_int_equal(fpmd_scoreboard_read_flights(sb, 2, &out), FPMD_ERROR);
     fpmd_scoreboard_free(sb);
 }
 
@@ -151,6 +181,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(scoreboard_histogram_buckets_and_quantiles),
         cmocka_unit_test(scoreboard_read_sanitizes_a_garbage_slot),
+        cmocka_unit_test(scoreboard_read_flights_sanitizes_garbage),
         cmocka_unit_test(scoreboard_read_refuses_free_and_out_of_range_slots),
         cmocka_unit_test(
             scoreboard_sees_room_in_siblings_starting_workers_and_free_slots),

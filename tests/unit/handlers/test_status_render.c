@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Status page formats: php-fpm's exact plain text, JSON that parses with
- * every field, markup that hostile request text cannot break, query
- * parsing. */
+/* Status page formats: php-fpm 8.2's exact pages with fpmd's figures
+ * after its own, JSON that parses with every field, markup and labels
+ * that hostile request text cannot break, php-fpm's state names only,
+ * OpenMetrics names, query parsing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,10 @@
 static struct fpmd_status_proc rows[2];
 static struct fpmd_status_backend backends[2];
 static struct fpmd_status_route routes[1];
+static const struct fpmd_status_flight flights[2] = {
+    {"POST", "/slow", "POST /slow", 1700000098000000ULL},
+    {"GET", "/status?json&full", "", 1700000099999000ULL},
+};
 
 static struct fpmd_status_snapshot
 view(void)
@@ -55,7 +60,20 @@ view(void)
     rows[0].free_conns = 24;
     rows[1].pid = 101;
     rows[1].state = FPMD_PROC_BUSY;
+    rows[1].start_us = 1700000050000000ULL;
+    rows[1].requests = 4;
+    rows[1].in_flight = 2;
+    rows[1].connections = 2;
     rows[1].req = none;
+    rows[1].req.method = "POST";
+    rows[1].req.uri = "/slow";
+    rows[1].req.script = "/www/slow.php";
+    rows[1].req.content_length = 3;
+    rows[1].req.start_us = 1700000098000000ULL;
+    rows[1].req.cpu_us = 77;        /* a stale figure: not shown */
+    rows[1].req.memory = 4096;
+    rows[1].flights = flights;
+    rows[1].nflights = 2;
     return v;
 }
 
@@ -116,17 +134,98 @@ status_text_matches_php_fpm_layout(void **state)
              "free stacks:          13\n"
              "free connections:     14\n", start);
     assert_string_equal(s, expect);
-    assert_string_equal(ct, "text/plain");
+    assert_string_equal(ct, "text/plain;charset=UTF-8");
     free(s);
     s = render(FPMD_STATUS_TEXT, 1, &ct);
     assert_non_null(strstr(s, "\n************************\npid:                  100\n"
                               "state:                Idle\n"));
     assert_non_null(strstr(s, "request URI:          /x\"><script>alert(1)</script>?&\n"));
-    assert_non_null(strstr(s, "last request cpu:     50.00\n"));
-    assert_non_null(strstr(s, "free requests:        21\n"
+    /* php-fpm's fields end the row, fpmd's follow */
+    assert_non_null(strstr(s, "last request cpu:     50.00\n"
+                              "last request memory:  0\n"
+                              "in flight:            0\n"
+                              "connections:          0\n"
+                              "free requests:        21\n"
                               "free buffers:         22\n"
                               "free stacks:          23\n"
                               "free connections:     24\n"));
+    t = 1700000050;
+    localtime_r(&t, &tm);
+    strftime(start, sizeof(start), "%d/%b/%Y:%H:%M:%S %z", &tm);
+    /* the busy row is its oldest request, so far, without CPU or memory */
+    snprintf(expect, sizeof(expect),
+             "\n************************\n"
+             "pid:                  101\n"
+             "state:                Running\n"
+             "start time:           %s\n"
+             "start since:          50\n"
+             "requests:             4\n"
+             "request duration:     2000000\n"
+             "request method:       POST\n"
+             "request URI:          /slow\n"
+             "content length:       3\n"
+             "user:                 -\n"
+             "script:               /www/slow.php\n"
+             "last request cpu:     0.00\n"
+             "last request memory:  0\n"
+             "in flight:            2\n", start);
+    assert_non_null(strstr(s, expect));
+    assert_non_null(strstr(s, "free connections:     0\n"
+                              "in flight duration:   2000000\n"
+                              "in flight method:     POST\n"
+                              "in flight uri:        /slow\n"
+                              "in flight route:      POST /slow\n"
+                              "in flight duration:   1000\n"
+                              "in flight method:     GET\n"
+                              "in flight uri:        /status?json&full\n"
+                              "in flight route:      -\n"));
+    assert_int_equal(strcmp(s + strlen(s) - 24, "in flight route:      -\n"),
+                     0);
+    free(s);
+}
+
+/* php-fpm's JSON, byte for byte, then fpmd's keys: php-fpm_exporter's
+ * fix-up of request URIs depends on the keys around "request uri". */
+static void
+status_json_is_php_fpm_then_fpmd(void **state)
+{
+    const char *ct;
+    char *s = render(FPMD_STATUS_JSON, 1, &ct);
+
+    (void) state;
+    assert_string_equal(ct, "application/json");
+    assert_string_equal(s,
+        "{\"pool\":\"www\",\"process manager\":\"dynamic\","
+        "\"start time\":1700000000,\"start since\":100,\"accepted conn\":5,"
+        "\"listen queue\":1,\"max listen queue\":4,\"listen queue len\":511,"
+        "\"idle processes\":1,\"active processes\":1,\"total processes\":2,"
+        "\"max active processes\":2,\"max children reached\":3,"
+        "\"slow requests\":6, \"processes\":["
+        "{\"pid\":100,\"state\":\"Idle\",\"start time\":1700000000,"
+        "\"start since\":100,\"requests\":9,\"request duration\":1000,"
+        "\"request method\":\"GET\",\"request uri\":\"/x\\\"><script>"
+        "alert(1)</script>\\u000a&\",\"content length\":0,\"user\":\"-\","
+        "\"script\":\"-\",\"last request cpu\":50.00,"
+        "\"last request memory\":0,\"in flight\":0,\"connections\":0,"
+        "\"free requests\":21,\"free buffers\":22,\"free stacks\":23,"
+        "\"free connections\":24,\"oldest in flight\":[]},"
+        "{\"pid\":101,\"state\":\"Running\",\"start time\":1700000050,"
+        "\"start since\":50,\"requests\":4,\"request duration\":2000000,"
+        "\"request method\":\"POST\",\"request uri\":\"/slow\","
+        "\"content length\":3,\"user\":\"-\",\"script\":\"/www/slow.php\","
+        "\"last request cpu\":0.00,\"last request memory\":0,"
+        "\"in flight\":2,\"connections\":2,\"free requests\":0,"
+        "\"free buffers\":0,\"free stacks\":0,\"free connections\":0,"
+        "\"oldest in flight\":[{\"duration\":2000000,\"method\":\"POST\","
+        "\"uri\":\"/slow\",\"route\":\"POST /slow\"},{\"duration\":1000,"
+        "\"method\":\"GET\",\"uri\":\"/status?json&full\",\"route\":\"-\"}]}"
+        "],\"in flight requests\":7,\"refused requests\":8,"
+        "\"free requests\":11,"
+        "\"free buffers\":12,\"free stacks\":13,\"free connections\":14}");
+    free(s);
+    s = render(FPMD_STATUS_JSON, 0, &ct);
+    assert_non_null(strstr(s, "\"slow requests\":6,\"in flight requests\":7,"));
+    assert_null(strstr(s, "processes\":["));
     free(s);
 }
 
@@ -139,7 +238,6 @@ status_json_parses_with_every_field(void **state)
 
     (void) state;
     assert_non_null(j);
-    assert_string_equal(ct, "application/json");
     assert_true(json_object_object_get_ex(j, "start time", &v));
     assert_int_equal(json_object_get_int64(v), 1700000000);
     assert_true(json_object_object_get_ex(j, "max children reached", &v));
@@ -156,6 +254,52 @@ status_json_parses_with_every_field(void **state)
     free(s);
 }
 
+/* php-fpm's XML puts a process on one line and ends without a newline. */
+static void
+status_xml_is_php_fpm_then_fpmd(void **state)
+{
+    const char *tail = "<free-connections>14</free-connections>\n"
+                       "</status>";
+    const char *ct;
+    char *s = render(FPMD_STATUS_XML, 1, &ct);
+
+    (void) state;
+    assert_string_equal(ct, "text/xml;charset=UTF-8");
+    assert_non_null(strstr(s,
+        "<?xml version=\"1.0\" ?>\n<status>\n<pool>www</pool>\n"
+        "<process-manager>dynamic</process-manager>\n"
+        "<start-time>1700000000</start-time>\n"
+        "<start-since>100</start-since>\n<accepted-conn>5</accepted-conn>\n"
+        "<listen-queue>1</listen-queue>\n"
+        "<max-listen-queue>4</max-listen-queue>\n"
+        "<listen-queue-len>511</listen-queue-len>\n"
+        "<idle-processes>1</idle-processes>\n"
+        "<active-processes>1</active-processes>\n"
+        "<total-processes>2</total-processes>\n"
+        "<max-active-processes>2</max-active-processes>\n"
+        "<max-children-reached>3</max-children-reached>\n"
+        "<slow-requests>6</slow-requests>\n<processes>\n"
+        "<process><pid>100</pid><state>Idle</state>"
+        "<start-time>1700000000</start-time><start-since>100</start-since>"
+        "<requests>9</requests><request-duration>1000</request-duration>"
+        "<request-method>GET</request-method><request-uri>/x&quot;&gt;"
+        "&lt;script&gt;alert(1)&lt;/script&gt;?&amp;</request-uri>"
+        "<content-length>0</content-length><user>-</user>"
+        "<script>-</script><last-request-cpu>50.00</last-request-cpu>"
+        "<last-request-memory>0</last-request-memory><in-flight>0"
+        "</in-flight>") == s);
+    assert_non_null(strstr(s,
+        "<oldest-in-flight><request><duration>2000000</duration>"
+        "<method>POST</method><uri>/slow</uri><route>POST /slow</route>"
+        "</request><request><duration>1000</duration>"));
+    assert_non_null(strstr(s, "</oldest-in-flight></process>\n"
+                              "</processes>\n"
+                              "<in-flight-requests>7</in-flight-requests>\n"
+                              "<refused-requests>8</refused-requests>\n"));
+    assert_int_equal(strcmp(s + strlen(s) - strlen(tail), tail), 0);
+    free(s);
+}
+
 static void
 status_markup_escapes_request_text(void **state)
 {
@@ -164,15 +308,89 @@ status_markup_escapes_request_text(void **state)
 
     (void) state;
     s = render(FPMD_STATUS_XML, 1, &ct);
-    assert_string_equal(ct, "text/xml");
     assert_null(strstr(s, "<script>alert"));
     assert_non_null(strstr(s, "<request-uri>/x&quot;&gt;&lt;script&gt;"));
-    assert_non_null(strstr(s, "<pool>www</pool>"));
-    assert_non_null(strstr(s, "</status>\n"));
     free(s);
     s = render(FPMD_STATUS_HTML, 1, &ct);
-    assert_string_equal(ct, "text/html");
+    assert_string_equal(ct, "text/html;charset=UTF-8");
     assert_null(strstr(s, "<script>alert"));
+    free(s);
+}
+
+/* php-fpm's two tables (the pool's, th/td rows; the processes', one
+ * header row), fpmd's rows and columns after its own, then fpmd's
+ * tables. */
+static void
+status_html_is_php_fpm_then_fpmd(void **state)
+{
+    const char *ct;
+    char *s = render(FPMD_STATUS_HTML, 1, &ct);
+
+    (void) state;
+    assert_non_null(strstr(s,
+        "<head><title>PHP-FPM Status Page</title></head>\n<body>\n<table>\n"
+        "<tr><th>pool</th><td>www</td></tr>\n"));
+    assert_non_null(strstr(s,
+        "<tr><th>slow requests</th><td>6</td></tr>\n"
+        "<tr><th>in flight requests</th><td>7</td></tr>\n"
+        "<tr><th>refused requests</th><td>8</td></tr>\n"));
+    assert_non_null(strstr(s,
+        "</table>\n<table border=\"1\">\n<tr><th>pid</th><th>state</th>"
+        "<th>start time</th><th>start since</th><th>requests</th>"
+        "<th>request duration</th><th>request method</th>"
+        "<th>request uri</th><th>content length</th><th>user</th>"
+        "<th>script</th><th>last request cpu</th>"
+        "<th>last request memory</th><th>in flight</th>"));
+    assert_non_null(strstr(s, "<tr><td>101</td><td>Running</td>"));
+    assert_non_null(strstr(s, "<tr><th>pid</th><th>duration</th>"
+                              "<th>method</th><th>uri</th><th>route</th>"
+                              "</tr>\n<tr><td>101</td><td>2000000</td>"
+                              "<td>POST</td><td>/slow</td>"
+                              "<td>POST /slow</td></tr>\n"));
+    assert_int_equal(strcmp(s + strlen(s) - 23, "</table>\n</body></html>"),
+                     0);
+    free(s);
+}
+
+/* A worker that is starting is Idle, as a new php-fpm child is: parsers
+ * know php-fpm's states only. */
+static void
+status_states_are_php_fpm_names(void **state)
+{
+    struct fpmd_status_snapshot v = view();
+    const char *ct;
+    char *s;
+
+    (void) state;
+    rows[0].state = FPMD_PROC_STARTING;
+    rows[1].state = FPMD_PROC_FINISHING;
+    s = render_view(&v, FPMD_STATUS_TEXT, 1, &ct);
+    assert_non_null(strstr(s, "pid:                  100\n"
+                              "state:                Idle\n"));
+    assert_non_null(strstr(s, "pid:                  101\n"
+                              "state:                Finishing\n"));
+    assert_null(strstr(s, "Starting"));
+    free(s);
+}
+
+/* Bytes that are not UTF-8 become '?', in every format: one request
+ * must not make the page unreadable to a JSON, XML or OpenMetrics
+ * reader. */
+static void
+status_request_text_stays_utf8(void **state)
+{
+    struct fpmd_status_snapshot v = view();
+    const char *ct;
+    char *s;
+
+    (void) state;
+    rows[0].req.uri = "/\xff\xc3\xa9\xe2\x82\xac\xc0\xaf\xed\xa0\x80";
+    s = render_view(&v, FPMD_STATUS_JSON, 1, &ct);
+    assert_non_null(strstr(s, "\"request uri\":\"/?\xc3\xa9\xe2\x82\xac??"
+                              "???\""));
+    free(s);
+    s = render_view(&v, FPMD_STATUS_OPENMETRICS, 1, &ct);
+    assert_non_null(strstr(s, "uri=\"/?\xc3\xa9\xe2\x82\xac?????\""));
     free(s);
 }
 
@@ -183,13 +401,46 @@ status_openmetrics_has_php_fpm_names(void **state)
     char *s = render(FPMD_STATUS_OPENMETRICS, 0, &ct);
 
     (void) state;
-    assert_non_null(strstr(ct, "application/openmetrics-text"));
-    assert_non_null(strstr(s, "# TYPE phpfpm_up gauge\nphpfpm_up 1\n"));
+    assert_string_equal(ct, "application/openmetrics-text; version=1.0.0; "
+                            "charset=utf-8");
+    assert_non_null(strstr(s, "# HELP phpfpm_up Could pool www using a "
+                              "dynamic PM on PHP-FPM be reached?\n"
+                              "# TYPE phpfpm_up gauge\nphpfpm_up 1\n"));
     assert_non_null(strstr(s, "phpfpm_accepted_connections 5\n"));
-    assert_non_null(strstr(s, "phpfpm_listen_queue_length 511\n"));
-    assert_non_null(strstr(s, "phpfpm_max_children_reached 3\n"));
-    assert_non_null(strstr(s, "phpfpm_free_connections 14\n"));
-    assert_non_null(strstr(s, "phpfpm_refused_requests 8\n"));
+    /* php-fpm writes this one's TYPE first */
+    assert_non_null(strstr(s, "# TYPE phpfpm_listen_queue_length gauge\n"
+                              "# HELP phpfpm_listen_queue_length The size "
+                              "of the socket queue of pending "
+                              "connections.\nphpfpm_listen_queue_length "
+                              "511\n"));
+    assert_non_null(strstr(s, "phpfpm_slow_requests 6\n# HELP "
+                              "fpmd_in_flight_requests "));
+    assert_non_null(strstr(s, "# TYPE fpmd_refused_requests_total counter\n"
+                              "fpmd_refused_requests_total 8\n"));
+    assert_non_null(strstr(s, "fpmd_free_connections 14\n"));
+    assert_null(strstr(s, "phpfpm_refused"));
+    assert_null(strstr(s, "phpfpm_free"));
+    assert_null(strstr(s, "fpmd_process_"));
+    assert_int_equal(strcmp(s + strlen(s) - 6, "# EOF\n"), 0);
+    free(s);
+    s = render(FPMD_STATUS_OPENMETRICS, 1, &ct);
+    assert_non_null(strstr(s, "# TYPE fpmd_process_state gauge\n"
+                              "fpmd_process_state{pid=\"100\","
+                              "state=\"Idle\"} 1\n"
+                              "fpmd_process_state{pid=\"101\","
+                              "state=\"Running\"} 1\n"));
+    assert_non_null(strstr(s, "# TYPE fpmd_process_requests_total counter\n"
+                              "fpmd_process_requests_total{pid=\"100\"} 9\n"));
+    assert_non_null(strstr(s, "fpmd_process_request_duration_seconds"
+                              "{pid=\"101\"} 2.000000\n"));
+    assert_non_null(strstr(s, "fpmd_process_last_request_cpu_seconds"
+                              "{pid=\"100\"} 0.000500\n"));
+    assert_non_null(strstr(s, "fpmd_process_request_info{pid=\"101\","
+                              "method=\"POST\",uri=\"/slow\","
+                              "script=\"/www/slow.php\",user=\"\"} 1\n"));
+    assert_non_null(strstr(s, "fpmd_process_request_info{pid=\"100\","
+                              "method=\"GET\",uri=\"/x\\\"><script>alert(1)"
+                              "</script>\\n&\","));
     assert_int_equal(strcmp(s + strlen(s) - 6, "# EOF\n"), 0);
     free(s);
 }
@@ -211,6 +462,7 @@ status_routes_in_every_format(void **state)
     r->native.errors = 1;
     r->native.p50_ms = 0.951;
     r->native.p99_ms = 86.108;
+    r->native.sum_us = 250000;
     r->legacy.requests = 2;
     r->shadow_compared = 40;
     r->shadow_mismatches = 3;
@@ -252,19 +504,40 @@ status_routes_in_every_format(void **state)
             assert_non_null(strstr(s, "<tr><th>legacy requests</th><td>2"));
             break;
         default:
-            assert_non_null(strstr(s, "phpfpm_route_requests{route=\"GET "
-                                      "/api/user.php?action=\\\"show\\\"\","
-                                      "handler=\"user_show\",side=\"native\"}"
-                                      " 98\n"));
-            assert_non_null(strstr(s, "phpfpm_route_p99_ms{route="));
-            assert_non_null(strstr(s, ",side=\"native\"} 86.108\n"));
-            assert_non_null(strstr(s, "phpfpm_route_shadow_mismatches{route"
-                                      "=\"GET /api/user.php?action=\\\"show"
-                                      "\\\"\",handler=\"user_show\"} 3\n"));
+            assert_non_null(strstr(s, "# TYPE fpmd_route_duration_seconds "
+                                      "summary\n"));
+            assert_non_null(strstr(s, "fpmd_route_duration_seconds{route="
+                                      "\"GET /api/user.php?action=\\\"show"
+                                      "\\\"\",handler=\"user_show\","
+                                      "side=\"native\",quantile=\"0.99\"}"
+                                      " 0.086108\n"));
+            assert_non_null(strstr(s, "fpmd_route_duration_seconds_count{"
+                                      "route=\"GET /api/user.php?action=\\"
+                                      "\"show\\\"\",handler=\"user_show\","
+                                      "side=\"native\"} 98\n"));
+            assert_non_null(strstr(s, "fpmd_route_duration_seconds_sum{"
+                                      "route=\"GET /api/user.php?action=\\"
+                                      "\"show\\\"\",handler=\"user_show\","
+                                      "side=\"native\"} 0.250000\n"));
+            assert_non_null(strstr(s, "fpmd_route_errors_total{route=\"GET "
+                                      "/api/user.php?action=\\\"show\\\""
+                                      "\",handler=\"user_show\",side=\""
+                                      "native\"} 1\n"));
+            assert_non_null(strstr(s, "fpmd_route_shadow_mismatches_total{"
+                                      "route=\"GET /api/user.php?action=\\"
+                                      "\"show\\\"\",handler=\"user_show\"}"
+                                      " 3\n"));
+            assert_null(strstr(s, "_ms"));
+            assert_null(strstr(s, "phpfpm_route"));
             break;
         }
         free(s);
     }
+    /* no answer, no quantile */
+    r->legacy.requests = 0;
+    s = render_view(&v, FPMD_STATUS_OPENMETRICS, 0, &ct);
+    assert_non_null(strstr(s, "side=\"legacy\",quantile=\"0.5\"} NaN\n"));
+    free(s);
 }
 
 static void
@@ -311,9 +584,12 @@ status_backends_in_every_format(void **state)
             assert_non_null(strstr(s, "<tr><th>name</th><td>db</td></tr>"));
             break;
         default:
-            assert_non_null(strstr(s, "phpfpm_backend_in_use{backend="
+            assert_non_null(strstr(s, "fpmd_backend_in_use{backend="
                                       "\"cache\"} 2\n"));
-            assert_non_null(strstr(s, "phpfpm_backend_exhausted{backend="
+            assert_non_null(strstr(s, "# TYPE fpmd_backend_exhausted_total "
+                                      "counter\nfpmd_backend_exhausted_total"
+                                      "{backend=\"cache\"} 0\n"
+                                      "fpmd_backend_exhausted_total{backend="
                                       "\"db\"} 7\n"));
             assert_int_equal(strcmp(s + strlen(s) - 6, "# EOF\n"), 0);
             break;
@@ -339,6 +615,16 @@ status_query_picks_format_and_full(void **state)
     assert_int_equal(f, FPMD_STATUS_XML);
     fpmd_status_parse_query("openmetrics", &f, &full);
     assert_int_equal(f, FPMD_STATUS_OPENMETRICS);
+    /* php-fpm's precedence, whatever the order */
+    fpmd_status_parse_query("xml&html", &f, &full);
+    assert_int_equal(f, FPMD_STATUS_HTML);
+    fpmd_status_parse_query("json&xml", &f, &full);
+    assert_int_equal(f, FPMD_STATUS_XML);
+    fpmd_status_parse_query("openmetrics&json", &f, &full);
+    assert_int_equal(f, FPMD_STATUS_JSON);
+    fpmd_status_parse_query("full=1&openmetrics", &f, &full);
+    assert_int_equal(f, FPMD_STATUS_OPENMETRICS);
+    assert_int_equal(full, 1);
     fpmd_status_parse_query("fullish&jsonp", &f, &full);
     assert_int_equal(f, FPMD_STATUS_TEXT);
     assert_int_equal(full, 0);
@@ -349,8 +635,13 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(status_text_matches_php_fpm_layout),
+        cmocka_unit_test(status_json_is_php_fpm_then_fpmd),
         cmocka_unit_test(status_json_parses_with_every_field),
+        cmocka_unit_test(status_xml_is_php_fpm_then_fpmd),
         cmocka_unit_test(status_markup_escapes_request_text),
+        cmocka_unit_test(status_html_is_php_fpm_then_fpmd),
+        cmocka_unit_test(status_states_are_php_fpm_names),
+        cmocka_unit_test(status_request_text_stays_utf8),
         cmocka_unit_test(status_openmetrics_has_php_fpm_names),
         cmocka_unit_test(status_backends_in_every_format),
         cmocka_unit_test(status_routes_in_every_format),

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The legacy backend's CGI response head: whole and one byte at a time,
- * where the body starts, Status and Location, repeated headers, and every
- * line a trust boundary must refuse. */
+ * where the body starts, the head's bytes as they came, Status and
+ * Location, repeated headers, and every line a trust boundary must
+ * refuse. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -48,6 +49,9 @@ head_and_body_split_anywhere(void **state)
 
         assert_int_equal(feed(&h, resp, step, &body), FPMD_OK);
         assert_string_equal(resp + body, "<html>body\r\n\r\n");
+        /* kept as sent: blanks, case and the Status line included */
+        assert_int_equal(h.raw_len, body);
+        assert_memory_equal(h.raw, resp, body);
         assert_int_equal(h.status, 404);
         assert_int_equal(h.nheaders, 3);
         assert_string_equal(h.headers[0].name, "Content-Type");
@@ -71,6 +75,8 @@ lf_only_empty_heads_and_redirects(void **state)
     assert_int_equal(h.nheaders, 2);
     assert_string_equal(h.headers[1].value, "2");
     assert_int_equal(body, 14);
+    assert_int_equal(h.raw_len, 14);
+    assert_memory_equal(h.raw, "X-A: 1\nX-B:2\n\n", 14);
     fpmd_cgi_head_free(&h);
 
     assert_int_equal(feed(&h, "\r\nbody", 0, &body), FPMD_OK);
