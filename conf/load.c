@@ -318,9 +318,18 @@ KEYFN(k_pm_max_requests)
 {
     fpmd_yaml_get_uint(c, v, key, 0, UINT_MAX, &c->conf->pm.max_requests);
 }
+KEYFN(k_pm_jitter)
+{
+    fpmd_yaml_get_uint(c, v, key, 0, UINT_MAX,
+                       &c->conf->pm.max_requests_jitter);
+}
 KEYFN(k_pm_concurrency)
 {
     fpmd_yaml_get_uint(c, v, key, 1, 1000000, &c->conf->pm.max_concurrency);
+}
+KEYFN(k_pm_queue)
+{
+    fpmd_yaml_get_uint(c, v, key, 0, 1000000, &c->conf->pm.max_queue);
 }
 KEYFN(k_pm_stack)
 {
@@ -329,13 +338,24 @@ KEYFN(k_pm_stack)
         fpmd_yaml_error_at(c, v, "pm.stack_size: must be from 16k to 1g");
 }
 
+/* A bound below what a worker needs to start would recycle it for ever. */
+KEYFN(k_pm_memory)
+{
+    fpmd_yaml_get_size(c, v, key, &c->conf->pm.max_memory);
+    if (c->conf->pm.max_memory != 0 && c->conf->pm.max_memory < (8u << 20))
+        fpmd_yaml_error_at(c, v, "pm.max_memory: must be 0 (no bound) or at "
+                           "least 8m");
+}
+
 static const struct fpmd_yaml_key pm_keys[] = {
     {"mode", k_pm_mode}, {"max_children", k_pm_max_children},
     {"start_servers", k_pm_start}, {"min_spare_servers", k_pm_min_spare},
     {"max_spare_servers", k_pm_max_spare},
     {"max_spawn_rate", k_pm_spawn_rate},
     {"process_idle_timeout", k_pm_idle}, {"max_requests", k_pm_max_requests},
-    {"max_concurrency", k_pm_concurrency}, {"stack_size", k_pm_stack},
+    {"max_requests_jitter", k_pm_jitter},
+    {"max_concurrency", k_pm_concurrency}, {"max_queue", k_pm_queue},
+    {"stack_size", k_pm_stack}, {"max_memory", k_pm_memory},
 };
 
 /* php-fpm's fpm_conf.c checks for pm = dynamic, at the pm block. */
@@ -409,10 +429,27 @@ KEYFN(k_t_body)
         fpmd_yaml_error_at(c, v, "timeouts.body_read: must be above 0");
 }
 
+KEYFN(k_t_queue)
+{
+    fpmd_yaml_get_duration(c, v, key, &c->conf->timeouts.queue_ms);
+}
+/* The worker's heartbeat ticks once a second: a shorter bound would kill
+ * healthy workers. */
+KEYFN(k_t_blocked)
+{
+    uint64_t *ms = &c->conf->timeouts.blocked_loop_ms;
+
+    fpmd_yaml_get_duration(c, v, key, ms);
+    if (*ms != 0 && *ms < 2000)
+        fpmd_yaml_error_at(c, v, "timeouts.blocked_loop: must be 0 (off) or "
+                           "at least 2s");
+}
+
 static const struct fpmd_yaml_key timeout_keys[] = {
     {"request_terminate", k_t_terminate}, {"slowlog", k_t_slowlog},
     {"process_control", k_t_control}, {"header_read", k_t_header},
     {"keepalive", k_t_keepalive}, {"body_read", k_t_body},
+    {"queue", k_t_queue}, {"blocked_loop", k_t_blocked},
 };
 
 KEYFN(k_timeouts)
@@ -640,6 +677,7 @@ fpmd_conf_defaults(struct fpmd_conf *conf)
     conf->pm.max_spawn_rate = 32;
     conf->pm.process_idle_timeout_ms = 10000;
     conf->pm.max_concurrency = 1024;
+    conf->pm.max_queue = 1024;
     conf->pm.stack_size = 256 * 1024;
     conf->timeouts.process_control_ms = 10000;
     conf->timeouts.header_read_ms = 10000;
@@ -658,6 +696,8 @@ fpmd_conf_defaults(struct fpmd_conf *conf)
     conf->limits.form_fields = 1000;
     conf->limits.json_depth = 64;
     conf->timeouts.body_read_ms = 60000;
+    conf->timeouts.queue_ms = 10000;
+    conf->timeouts.blocked_loop_ms = 30000;
     conf->log.level = FPMD_LOG_NOTICE;
 }
 

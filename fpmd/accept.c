@@ -47,23 +47,30 @@ waiting_conns(void)
 }
 
 /* Only what a request holds stops a worker from accepting: connections
- * without one can be closed to make room. */
+ * without one can be closed to make room. A worker at its cap leaves new
+ * connections to siblings with room (or to one about to be forked); once
+ * the whole pool is busy it takes them again, so that their requests
+ * wait in its bounded queue or are refused at once, instead of waiting
+ * in the listen queue for as long as it takes. */
 static bool
 should_accept(void)
 {
-    return !acc.stopped && !acc.paused && !fpmd_sched_at_capacity()
+    return !acc.stopped && !acc.paused
+        && (!fpmd_sched_at_capacity() || fpmd_sched_pool_saturated())
         && (fpmd_conn_open_count() < fpmd_process.conf->limits.connections
             || waiting_conns());
 }
 
 /* Connections taken in one wakeup: no more than could start a request
  * now, so that a burst spreads over the workers instead of queueing in
- * the first one awake. */
+ * the first one awake; one at a time once the pool is saturated. */
 static int
 batch(void)
 {
     unsigned room = fpmd_sched_room();
 
+    if (room == 0)
+        return 1;
     return room < ACCEPT_BATCH ? (int) room : ACCEPT_BATCH;
 }
 

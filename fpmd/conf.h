@@ -211,8 +211,13 @@ struct fpmd_conf {
         unsigned max_spawn_rate;     /* dynamic: most forks per second; 32 */
         uint64_t process_idle_timeout_ms; /* ondemand; 10s */
         unsigned max_requests;       /* 0: never recycle */
+        unsigned max_requests_jitter; /* up to this many more, per worker */
         unsigned max_concurrency;    /* in-flight requests per worker; 1024 */
+        unsigned max_queue;          /* requests per worker waiting for a
+                                      * max_concurrency slot; 1024 */
         size_t stack_size;           /* coroutine stack; 256k */
+        size_t max_memory;           /* a worker's RSS beyond which it is
+                                      * recycled; 0: no bound */
     } pm;
 
     unsigned emergency_restart_threshold;      /* 0: off */
@@ -225,6 +230,11 @@ struct fpmd_conf {
         uint64_t header_read_ms;        /* deadline for a request head; 10s */
         uint64_t keepalive_ms;          /* idle keep-alive connection; 75s */
         uint64_t body_read_ms;          /* HTTP: deadline for a body; 60s */
+        uint64_t queue_ms;              /* longest wait for a max_concurrency
+                                         * slot, then 503; 10s, 0: none */
+        uint64_t blocked_loop_ms;       /* a worker whose loop is blocked
+                                         * this long with requests in flight
+                                         * is killed; 30s, 0: off */
     } timeouts;
 
     struct {

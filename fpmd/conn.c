@@ -303,9 +303,11 @@ on_read(evutil_socket_t fd, short what, void *arg)
         return;
     }
     /* Its next request could not start here now: rather than queue it
-     * behind this worker's requests, a sibling that has room takes the
-     * connection, unread (or this worker, once it has room again). */
-    if (fpmd_sched_at_capacity() && movable(c) && hand_off(c) == FPMD_OK) {
+     * behind this worker's requests, a sibling that has room (or one about
+     * to be forked) takes the connection, unread. When the whole pool is
+     * busy it is read here, and its request waits or is refused. */
+    if (fpmd_sched_at_capacity() && movable(c) && !fpmd_sched_pool_saturated()
+        && hand_off(c) == FPMD_OK) {
         fpmd_conn_maybe_free(c);
         return;
     }

@@ -609,6 +609,10 @@ struct fpmd_status_snapshot {
     size_t nbackends;
     const struct fpmd_status_route *routes;
     size_t nroutes;
+    /* Requests answered 503 without running: pm.max_queue was reached,
+     * or they waited timeouts.queue (last, so that modules built before
+     * it read the fields above where they were). */
+    uint64_t refused_requests;
 };
 
 /* The pool's status now, copied into the request's memory (every string

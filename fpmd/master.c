@@ -75,6 +75,7 @@ struct master {
     uint64_t *crashes;          /* emergency_restart ring */
     size_t ncrashes;
     uint64_t last_maintenance_us;
+    uint32_t forks;             /* workers forked, for max_requests_jitter */
     uint64_t ondemand_quiet_until_us;
     bool reload_pending;
     int handoff[2];             /* workers pass connections (handoff.h) */
@@ -298,8 +299,25 @@ drop_privileges(const struct fpmd_conf *conf, const struct fpmd_creds *cr)
     return FPMD_OK;
 }
 
+/* A worker's recycling count: pm.max_requests and a share of its jitter.
+ * The shares follow the golden ratio's multiples (Fibonacci hashing): any
+ * run of consecutive forks lands spread over [0, jitter], so workers
+ * started together recycle apart, reproducibly. */
+static uint64_t
+worker_max_requests(const struct fpmd_conf *conf, uint32_t fork)
+{
+    uint32_t spread = fork * 2654435769u;
+
+    if (conf->pm.max_requests == 0)
+        return 0;
+    return conf->pm.max_requests
+        + (((uint64_t) spread * ((uint64_t) conf->pm.max_requests_jitter + 1))
+           >> 32);
+}
+
 static void
-child_main(struct master *m, struct gen *g, uint32_t slot)
+child_main(struct master *m, struct gen *g, uint32_t slot,
+           uint64_t max_requests)
 {
     sigset_t unblock;
     int rc;
@@ -326,7 +344,7 @@ child_main(struct master *m, struct gen *g, uint32_t slot)
     if (drop_privileges(g->conf, &g->creds) != FPMD_OK)
         _exit(EXIT_CONFIG);
     rc = fpmd_worker_main(g->conf, g->listeners, g->nlisteners,
-                          g->sb, slot, g->id, m->handoff);
+                          g->sb, slot, g->id, m->handoff, max_requests);
     exit(rc);
 }
 
@@ -334,6 +352,7 @@ static int
 spawn(struct master *m, struct gen *g)
 {
     struct child *c;
+    uint64_t max_requests;
     uint32_t slot;
     pid_t pid;
 
@@ -345,6 +364,7 @@ spawn(struct master *m, struct gen *g)
     memset(&g->sb->slots[slot], 0, sizeof(g->sb->slots[slot]));
     g->sb->slots[slot].state = FPMD_SB_STARTING;
     g->sb->slots[slot].start_us = fpmd_now_us();
+    max_requests = worker_max_requests(g->conf, m->forks++);
     pid = fork();
     if (pid < 0) {
         fpmd_log_errno(FPMD_LOG_ERROR, "fork() failed");
@@ -352,7 +372,7 @@ spawn(struct master *m, struct gen *g)
         return FPMD_ERROR;
     }
     if (pid == 0)
-        child_main(m, g, slot);
+        child_main(m, g, slot, max_requests);
     c->pid = pid;
     c->gen = g;
     c->slot = slot;
@@ -651,6 +671,7 @@ reap(struct master *m)
         if (read_slot(c, &s) == FPMD_OK || s.pid == pid) {
             c->gen->sb->pool.accepted_conn_dead += s.accepted_conn;
             c->gen->sb->pool.slow_requests_dead += s.slow_requests;
+            c->gen->sb->pool.refused_requests_dead += s.refused_requests;
         }
         memset(&c->gen->sb->slots[c->slot], 0, sizeof(struct fpmd_sb_slot));
         c->gen->live--;
@@ -760,6 +781,48 @@ pm_ondemand_reap(struct master *m, struct gen *g, uint64_t now)
     }
 }
 
+/* How long a worker's loop may go without a tick while it has requests in
+ * flight: timeouts.blocked_loop, or request_terminate_timeout (and the
+ * tick's second of slack) when that is shorter, since a handler that
+ * blocks the loop keeps its own terminate timer from firing; 0: never
+ * killed for it. */
+static uint64_t
+blocked_loop_bound_us(const struct fpmd_conf *conf)
+{
+    uint64_t bound = conf->timeouts.blocked_loop_ms * 1000;
+    uint64_t term = conf->timeouts.request_terminate_ms * 1000;
+
+    if (term != 0 && (bound == 0 || term + 2000000 < bound))
+        bound = term + 2000000;
+    return bound;
+}
+
+/* A handler that never yields blocks its worker's loop, and with it every
+ * request the worker multiplexes; no timer of the worker can fire, and a
+ * SIGTERM or SIGQUIT would wait in its signalfd for the loop too, so the
+ * master kills it outright (php-fpm ends such a child as well). The
+ * slot's running record names the request whose handler the worker ran
+ * last, the one that blocks it: php-fpm's row is the oldest in flight,
+ * which need not be that one. */
+static void
+check_heartbeat(struct child *c, const struct fpmd_sb_slot *s, uint64_t now)
+{
+    const struct fpmd_conf *conf = c->gen->conf;
+    uint64_t bound = blocked_loop_bound_us(conf);
+
+    if (bound == 0 || s->in_flight == 0
+        || (s->state != FPMD_SB_BUSY && s->state != FPMD_SB_FINISHING)
+        || now <= s->heartbeat_us || now - s->heartbeat_us <= bound)
+        return;
+    fpmd_log(FPMD_LOG_WARNING, "[pool %s] child %d, script '%s' (request: "
+             "\"%s %s\") event loop blocked (%.3f sec), killing it with "
+             "SIGKILL", conf->pool_name, (int) c->pid, s->running.script,
+             s->running.method, s->running.uri,
+             (double) (now - s->heartbeat_us) / 1e6);
+    c->killed = true;
+    kill(c->pid, SIGKILL);
+}
+
 static void
 enforce_deadlines(struct master *m, uint64_t now)
 {
@@ -785,34 +848,30 @@ enforce_deadlines(struct master *m, uint64_t now)
             kill(c->pid, SIGKILL);
             continue;
         }
-        /* A handler that never yields blocks its loop: no timer of its own
-         * can fire, so the master ends it (php-fpm kills the child too). */
-        if (conf->timeouts.request_terminate_ms != 0
-            && read_slot(c, &s) == FPMD_OK && s.state == FPMD_SB_BUSY
-            && now > s.heartbeat_us
-            && now - s.heartbeat_us
-                > conf->timeouts.request_terminate_ms * 1000 + 2000000) {
-            fpmd_log(FPMD_LOG_WARNING, "[pool %s] child %d: event loop "
-                     "blocked for %.1f s (request_terminate_timeout), "
-                     "request \"%s %s\", sending SIGKILL", conf->pool_name,
-                     (int) c->pid, (double) (now - s.heartbeat_us) / 1e6,
-                     s.req.method, s.req.uri);
-            c->killed = true;
-            kill(c->pid, SIGKILL);
-        }
+        if (read_slot(c, &s) == FPMD_OK)
+            check_heartbeat(c, &s, now);
     }
 }
 
+/* What the status page calls the listen queue: connections in the
+ * listeners' accept queues and requests waiting in the workers' queues
+ * (README "Admission control"); its high-water mark, sampled here. */
 static void
 update_pool_stats(struct master *m, struct gen *g)
 {
     unsigned idle, busy;
-
     unsigned queued = 0;
 
     count_children(m, g, &idle, &busy);
     if (busy > g->sb->pool.max_active)
         g->sb->pool.max_active = busy;
+    for (size_t i = 0; i < m->nchildren_cap; i++) {
+        const struct child *c = &m->children[i];
+        struct fpmd_sb_slot s;
+
+        if (c->pid != 0 && c->gen == g && read_slot(c, &s) == FPMD_OK)
+            queued += s.queued;
+    }
     for (size_t i = 0; i < g->nlisteners; i++) {
         unsigned q, backlog;
 

@@ -152,6 +152,7 @@ struct fpmd_req {
     struct event slow_ev;           /* request_slowlog_timeout */
     bool wake_armed, term_armed, slow_armed;
     uint64_t start_us;
+    uint64_t queued_ns;             /* when it began waiting for a slot */
     uint64_t oncpu_ns;              /* time spent running its handler */
 };
 

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The request engine of a worker process: a request whose head is
- * complete is routed and its handler run in a coroutine (or queued at
- * pm.max_concurrency); parked handlers are resumed; an ended request
- * writes its scoreboard row, its route's counters and its access log
- * line; request_terminate_timeout and the slow log watch it meanwhile.
- * The codecs start requests here; the worker learns of the load through
- * the callback it registered. */
+ * complete is routed and its handler run in a coroutine; at
+ * pm.max_concurrency it waits in a FIFO bounded by pm.max_queue and
+ * timeouts.queue, and past either it is answered 503 at once (admission
+ * control: a bounded wait, never an unbounded queue). Parked handlers are
+ * resumed; an ended request writes its scoreboard row, its route's
+ * counters and its access log line; request_terminate_timeout and the
+ * slow log watch it meanwhile. The codecs start requests here; the worker
+ * learns of the load through the callback it registered. */
 #include "config.h"
 
 #include <stdio.h>
@@ -34,14 +36,28 @@ static struct {
     uint64_t started;           /* counts toward max_requests */
     uint64_t finished;          /* ended, background ones aside */
     bool finishing;
-    /* Requests waiting for a max_concurrency slot, FIFO. */
+    /* Requests waiting for a max_concurrency slot, FIFO: all wait the same
+     * timeouts.queue, so the head's deadline comes first and one timer,
+     * armed for it, serves the whole queue. */
     struct fpmd_req *queue_head, **queue_tail;
+    struct event deadline_ev;
+    bool deadline_armed;
     bool running_queue;
+    /* The request the slot's running record shows; NULL once it ended,
+     * so that a new request at the same address is written anew. */
+    const struct fpmd_req *running;
     /* Requests in flight but background ones, in start order; the
      * scoreboard entries they hold. */
     struct fpmd_req *oldest, *newest;
     uint32_t flights_used;
 } sched;
+
+/* What a refused request's client is told to wait before trying again. */
+#define RETRY_AFTER "1"
+
+static struct fpmd_log_tally full_tally, deadline_tally;
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg);
 
 void
 fpmd_sched_setup(struct fpmd_router *router, struct fpmd_coro_pool *coros,
@@ -52,6 +68,8 @@ fpmd_sched_setup(struct fpmd_router *router, struct fpmd_coro_pool *coros,
     sched.coros = coros;
     sched.changed = changed;
     sched.queue_tail = &sched.queue_head;
+    event_assign(&sched.deadline_ev, fpmd_process.base, -1, 0, on_deadline,
+                 NULL);
     fpmd_req_on_wake(fpmd_sched_resume);
 }
 
@@ -80,6 +98,12 @@ fpmd_sched_finished(void)
 }
 
 unsigned
+fpmd_sched_queued(void)
+{
+    return sched.queued;
+}
+
+unsigned
 fpmd_sched_room(void)
 {
     unsigned busy = sched.in_flight + sched.queued;
@@ -92,6 +116,16 @@ bool
 fpmd_sched_at_capacity(void)
 {
     return fpmd_sched_room() == 0;
+}
+
+bool
+fpmd_sched_pool_saturated(void)
+{
+    const struct fpmd_scoreboard *sb = fpmd_process.sb;
+
+    return !fpmd_scoreboard_room_elsewhere(
+        sb, (uint32_t) (fpmd_process.slot - sb->slots),
+        fpmd_process.conf->pm.max_concurrency);
 }
 
 /* --- scoreboard ------------------------------------------------------- */
@@ -110,19 +144,28 @@ route_label(char *buf, size_t len, const char *methods, const char *path)
         buf[0] = '\0';
 }
 
+/* The script php-fpm would name for req: SCRIPT_FILENAME from a web
+ * server, else the path. */
+static const char *
+script_of(const struct fpmd_req *req)
+{
+    const char *script = fpmd_req_param(req, "SCRIPT_FILENAME");
+
+    return script ? script : req->path;
+}
+
 /* php-fpm's row shows req from its start: it is the oldest in flight. */
 static void
 row_write(const struct fpmd_req *req)
 {
     struct fpmd_sb_request *r = &fpmd_process.slot->req;
-    const char *script = fpmd_req_param(req, "SCRIPT_FILENAME");
+    const char *script = script_of(req);
     const char *user = fpmd_req_param(req, "REMOTE_USER");
 
     fpmd_scoreboard_copy_str(r->method, sizeof(r->method), req->method,
                              strlen(req->method));
     fpmd_scoreboard_copy_str(r->uri, sizeof(r->uri), req->uri,
                              strlen(req->uri));
-    script = script ? script : req->path;
     fpmd_scoreboard_copy_str(r->script, sizeof(r->script), script,
                              strlen(script));
     user = user ? user : "";
@@ -133,6 +176,30 @@ row_write(const struct fpmd_req *req)
     r->duration_us = 0;
     r->cpu_us = 0;
     r->memory = 0;
+}
+
+/* req's handler is about to run: the slot's running record names it, so
+ * that if it blocks the loop the master's warning names it, whichever
+ * request php-fpm's row shows. Written only when another request ran
+ * last, not at every resume. */
+static void
+running_write(const struct fpmd_req *req)
+{
+    struct fpmd_sb_running *r = &fpmd_process.slot->running;
+    const char *script;
+
+    if (sched.running == req)
+        return;
+    sched.running = req;
+    script = script_of(req);
+    fpmd_scoreboard_begin_write(fpmd_process.slot);
+    fpmd_scoreboard_copy_str(r->method, sizeof(r->method), req->method,
+                             strlen(req->method));
+    fpmd_scoreboard_copy_str(r->uri, sizeof(r->uri), req->uri,
+                             strlen(req->uri));
+    fpmd_scoreboard_copy_str(r->script, sizeof(r->script), script,
+                             strlen(script));
+    fpmd_scoreboard_end_write(fpmd_process.slot);
 }
 
 /* Lists req in the scoreboard's entry i. */
@@ -306,7 +373,6 @@ write_access_log(struct fpmd_req *req, uint64_t now, uint64_t cpu)
 {
     struct fpmd_access_info ai;
     struct evbuffer *line;
-    const char *script = fpmd_req_param(req, "SCRIPT_FILENAME");
     const char *user = fpmd_req_param(req, "REMOTE_USER");
 
     if (!fpmd_log_access_enabled())
@@ -316,7 +382,7 @@ write_access_log(struct fpmd_req *req, uint64_t now, uint64_t cpu)
     ai.method = req->method;
     ai.uri = req->uri;
     ai.query = req->query;
-    ai.script = script ? script : req->path;
+    ai.script = script_of(req);
     ai.remote_addr = req->remote_addr;
     ai.remote_user = user;
     ai.status = req->status;
@@ -468,10 +534,109 @@ run_handler(void *arg)
 
 static void run(struct fpmd_req *req);
 
+/* --- the queue -------------------------------------------------------- */
+
+static void
+arm_deadline(void)
+{
+    uint64_t limit = fpmd_process.conf->timeouts.queue_ms * 1000000;
+    uint64_t waited, left;
+    struct timeval tv;
+
+    if (sched.deadline_armed || sched.queue_head == NULL || limit == 0)
+        return;
+    waited = fpmd_mono_ns() - sched.queue_head->queued_ns;
+    left = waited < limit ? limit - waited : 0;
+    tv.tv_sec = (time_t) (left / 1000000000);
+    tv.tv_usec = (suseconds_t) (left % 1000000000 / 1000);
+    event_add(&sched.deadline_ev, &tv);
+    sched.deadline_armed = true;
+}
+
+static void
+enqueue(struct fpmd_req *req)
+{
+    req->queue_next = NULL;
+    req->queued_ns = fpmd_mono_ns();
+    /* Until it runs, its access log line counts from here. */
+    req->start_us = fpmd_now_us();
+    *sched.queue_tail = req;
+    sched.queue_tail = &req->queue_next;
+    sched.queued++;
+    arm_deadline();
+}
+
+static struct fpmd_req *
+dequeue(void)
+{
+    struct fpmd_req *req = sched.queue_head;
+
+    sched.queue_head = req->queue_next;
+    if (sched.queue_head == NULL)
+        sched.queue_tail = &sched.queue_head;
+    sched.queued--;
+    return req;
+}
+
+/* Ends a request that never ran. Its client, unless gone already, gets a
+ * 503 with Retry-After and the access log a line; the scoreboard counts a
+ * refusal, while the per-request row and the route's counters stay as
+ * they are: no handler ran. */
+static void
+refuse(struct fpmd_req *req)
+{
+    bool answered = !req->aborted;
+    uint64_t now = fpmd_now_us();
+
+    if (answered) {
+        fpmd_resp_header(req, "Retry-After", RETRY_AFTER);
+        fpmd_reply_error(req, 503, "server busy");
+    }
+    req->ops->finish(req);
+    if (answered) {
+        if (req->start_us == 0)
+            req->start_us = now;
+        write_access_log(req, now, 0);
+        fpmd_scoreboard_begin_write(fpmd_process.slot);
+        fpmd_process.slot->refused_requests++;
+        fpmd_scoreboard_end_write(fpmd_process.slot);
+    }
+    req->ops->release(req);
+}
+
+/* The queue's head waited timeouts.queue: it, and whatever waited as
+ * long behind it, is refused. */
+static void
+on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    const struct fpmd_conf *conf = fpmd_process.conf;
+    uint64_t limit = conf->timeouts.queue_ms * 1000000;
+    uint64_t now = fpmd_mono_ns();
+    bool ended = false;
+
+    sched.deadline_armed = false;
+    while (sched.queue_head != NULL
+           && now - sched.queue_head->queued_ns >= limit) {
+        struct fpmd_req *req = dequeue();
+
+        if (!req->aborted)
+            fpmd_log_tally(&deadline_tally, FPMD_LOG_WARNING, "a request "
+                           "waited timeouts.queue (%.3f sec) for one of "
+                           "pm.max_concurrency (%u) slots: answered 503",
+                           (double) conf->timeouts.queue_ms / 1000.0,
+                           conf->pm.max_concurrency);
+        refuse(req);
+        ended = true;
+    }
+    arm_deadline();
+    if (ended)
+        sched.changed(1);
+}
+
 static void
 complete(struct fpmd_req *req)
 {
-        uint64_t now, cpu;
+    uint64_t now, cpu;
 
     if (!req->head_sent && !req->aborted)
         fpmd_resp_write(req, NULL, 0);
@@ -484,20 +649,22 @@ complete(struct fpmd_req *req)
         sched.finished++;
     }
     sched.in_flight--;
+    if (sched.running == req)
+        sched.running = NULL;
     req->ops->release(req);
     /* Queued requests start here; one that finishes at once completes
      * inside run(), and only this outermost loop takes the next, so the
-     * stack does not grow with the queue. */
+     * stack does not grow with the queue. One whose client left while it
+     * waited is not run for nobody. */
     while (!sched.running_queue && sched.queue_head != NULL
            && sched.in_flight < fpmd_process.conf->pm.max_concurrency) {
-        struct fpmd_req *next = sched.queue_head;
+        struct fpmd_req *next = dequeue();
 
-        sched.queue_head = next->queue_next;
-        if (sched.queue_head == NULL)
-            sched.queue_tail = &sched.queue_head;
-        sched.queued--;
         sched.running_queue = true;
-        run(next);
+        if (next->aborted)
+            refuse(next);
+        else
+            run(next);
         sched.running_queue = false;
     }
     sched.changed(1);
@@ -511,6 +678,7 @@ fpmd_sched_resume(struct fpmd_req *req)
 
     if (req->co == NULL)
         return;
+    running_write(req);
     /* A request's CPU is the time its handler runs: in one event loop per
      * process, that is the wall time between resume and yield (two vDSO
      * clock reads instead of two getrusage syscalls per request). */
@@ -590,8 +758,8 @@ int
 fpmd_sched_start_background(struct fpmd_req *req, fpmd_handler_fn fn)
 {
     /* A worker on its way out, or at its cap, takes no work nobody
-     * waits for. */
-    if (sched.finishing
+     * waits for, nor any ahead of requests waiting for a slot. */
+    if (sched.finishing || sched.queue_head != NULL
         || sched.in_flight >= fpmd_process.conf->pm.max_concurrency) {
         fpmd_req_free(req);
         return FPMD_ERROR;
@@ -606,20 +774,31 @@ fpmd_sched_start_background(struct fpmd_req *req, fpmd_handler_fn fn)
 void
 fpmd_sched_start(struct fpmd_req *req)
 {
+    const struct fpmd_conf *conf = fpmd_process.conf;
+    bool wait = sched.in_flight >= conf->pm.max_concurrency
+        || sched.queue_head != NULL;
+
     req->started = 1;
+    if (wait && sched.queued >= conf->pm.max_queue) {
+        fpmd_log_tally(&full_tally, FPMD_LOG_WARNING, "server reached "
+                       "pm.max_queue (%u requests waiting, %u running): "
+                       "answered 503; consider raising pm.max_children or "
+                       "pm.max_concurrency", conf->pm.max_queue,
+                       sched.in_flight);
+        refuse(req);
+        sched.changed(1);
+        return;
+    }
     sched.started++;
     if (req->route_status == 0)
         route(sched.router, req);
-    if (sched.in_flight >= fpmd_process.conf->pm.max_concurrency) {
-        /* Keep-alive and multiplexed requests still reach a worker at its
-         * cap; they wait their turn instead of being refused. */
-        req->queue_next = NULL;
-        *sched.queue_tail = req;
-        sched.queue_tail = &req->queue_next;
-        sched.queued++;
+    if (wait) {
+        /* Keep-alive and multiplexed requests, and those of connections
+         * taken while every worker was busy, wait their turn, for a
+         * bounded time. */
+        enqueue(req);
         sched.changed(0);
         return;
     }
     run(req);
 }
-

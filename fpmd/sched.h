@@ -21,8 +21,11 @@ void fpmd_sched_setup(struct fpmd_router *router,
  * empty in-flight list (the slot may have been another worker's). */
 void fpmd_sched_routes_init(void);
 
-/* The codec has a complete request head: route it and run (or queue) its
- * handler. The request may be finished and freed before this returns. */
+/* The codec has a complete request head: route it and run its handler;
+ * at pm.max_concurrency it waits (pm.max_queue requests at most, each
+ * timeouts.queue at most), and beyond either it is answered 503 with
+ * Retry-After without running. The request may be finished and freed
+ * before this returns. */
 void fpmd_sched_start(struct fpmd_req *req);
 
 /* Runs fn for a background request (fpmd_req_new_background) in its own
@@ -41,9 +44,16 @@ unsigned fpmd_sched_in_flight(void);
 /* Requests started (they count toward max_requests), and ended. */
 uint64_t fpmd_sched_started(void);
 uint64_t fpmd_sched_finished(void);
+/* Requests waiting for a slot now. */
+unsigned fpmd_sched_queued(void);
 /* Requests that could start now without waiting (pm.max_concurrency less
  * those running or queued); at capacity when 0. */
 unsigned fpmd_sched_room(void);
 bool fpmd_sched_at_capacity(void);
+/* true when no other worker of the pool could start a request now and
+ * none is about to be forked: a request this worker cannot start is then
+ * best queued or refused here, not left to wait in a listen queue or a
+ * handoff with no deadline. Reads the scoreboard. */
+bool fpmd_sched_pool_saturated(void);
 
 #endif

@@ -111,6 +111,9 @@ fpmd_scoreboard_read(const struct fpmd_scoreboard *sb, uint32_t i,
     terminate_field(out->req.uri, sizeof(out->req.uri));
     terminate_field(out->req.script, sizeof(out->req.script));
     terminate_field(out->req.user, sizeof(out->req.user));
+    terminate_field(out->running.method, sizeof(out->running.method));
+    terminate_field(out->running.uri, sizeof(out->running.uri));
+    terminate_field(out->running.script, sizeof(out->running.script));
     for (size_t b = 0; b < FPMD_SB_BACKENDS; b++)
         terminate_field(out->backends[b].name, sizeof(out->backends[b].name));
     if (out->state > FPMD_SB_FINISHING)
@@ -118,6 +121,29 @@ fpmd_scoreboard_read(const struct fpmd_scoreboard *sb, uint32_t i,
     if (out->pid <= 0 || out->state == FPMD_SB_FREE)
         return FPMD_ERROR;
     return FPMD_OK;
+}
+
+bool
+fpmd_scoreboard_room_elsewhere(const struct fpmd_scoreboard *sb,
+                               uint32_t self, uint32_t max_concurrency)
+{
+    for (uint32_t i = 0; i < sb->nslots; i++) {
+        const struct fpmd_sb_slot *s = &sb->slots[i];
+        uint32_t state, busy;
+
+        if (i == self)
+            continue;
+        state = __atomic_load_n(&s->state, __ATOMIC_RELAXED);
+        if (state == FPMD_SB_FREE || state == FPMD_SB_STARTING)
+            return true;
+        if (state != FPMD_SB_IDLE && state != FPMD_SB_BUSY)
+            continue;
+        busy = __atomic_load_n(&s->in_flight, __ATOMIC_RELAXED)
+            + __atomic_load_n(&s->queued, __ATOMIC_RELAXED);
+        if (busy < max_concurrency)
+            return true;
+    }
+    return false;
 }
 
 int

@@ -7,6 +7,7 @@
 #ifndef FPMD_SCOREBOARD_H
 #define FPMD_SCOREBOARD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -43,6 +44,15 @@ struct fpmd_sb_request {
     uint64_t duration_us;       /* 0 while running */
     uint64_t cpu_us;            /* time its handler ran on the CPU */
     uint64_t memory;            /* peak arena bytes */
+};
+
+/* The request whose handler the worker ran last: while its event loop is
+ * blocked, the one that blocks it, which the master's blocked-loop warning
+ * names. Apart from php-fpm's row, which stays the oldest in flight. */
+struct fpmd_sb_running {
+    char method[FPMD_SB_METHOD_LEN];
+    char uri[FPMD_SB_URI_LEN];
+    char script[FPMD_SB_SCRIPT_LEN];
 };
 
 /* One backend pool as one worker sees it: gauges as of its last tick,
@@ -85,15 +95,21 @@ struct fpmd_sb_slot {
     uint64_t requests;          /* requests finished */
     uint32_t in_flight;         /* requests running now */
     uint32_t max_in_flight;
+    uint32_t queued;            /* requests waiting for a max_concurrency
+                                 * slot now */
+    uint32_t max_queued;
     uint32_t connections;       /* open connections */
     uint64_t last_idle_us;      /* when in_flight last dropped to 0 */
     uint64_t heartbeat_us;      /* the event loop's last tick: a stale one
                                  * means a handler blocks the loop */
     uint64_t slow_requests;
     uint64_t terminated_requests;
+    uint64_t refused_requests;  /* answered 503: pm.max_queue reached, or
+                                 * waited timeouts.queue */
     /* the worker's free lists, each second */
     uint32_t free_reqs, free_buffers, free_stacks, free_conns;
     struct fpmd_sb_request req;
+    struct fpmd_sb_running running;
     struct fpmd_sb_backend backends[FPMD_SB_BACKENDS];
 };
 
@@ -129,6 +145,7 @@ struct fpmd_sb_pool {
     uint32_t max_listen_queue;
     uint64_t accepted_conn_dead; /* counted from slots of workers gone */
     uint64_t slow_requests_dead;
+    uint64_t refused_requests_dead;
 };
 
 struct fpmd_scoreboard {
@@ -153,6 +170,15 @@ void fpmd_scoreboard_end_write(struct fpmd_sb_slot *slot);
  * FPMD_ERROR for a free slot or index out of range. */
 int fpmd_scoreboard_read(const struct fpmd_scoreboard *sb, uint32_t i,
                          struct fpmd_sb_slot *out);
+
+/* Reader side, for a worker (slot self) that cannot start a request at
+ * once: true when another worker of sb could (accepting, with fewer than
+ * max_concurrency requests running and none waiting), is starting, or
+ * when a slot is free (the process manager is about to fork a worker
+ * into it). Reads a few fields of each slot in place, without the
+ * seqlock: a stale answer costs one handoff or one queued request. */
+bool fpmd_scoreboard_room_elsewhere(const struct fpmd_scoreboard *sb,
+                                    uint32_t self, uint32_t max_concurrency);
 
 /* Reader side for slot i's route rows, like fpmd_scoreboard_read. */
 int fpmd_scoreboard_read_routes(const struct fpmd_scoreboard *sb, uint32_t i,

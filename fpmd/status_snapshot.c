@@ -198,6 +198,7 @@ fpmd_status_snapshot(struct fpmd_req *req)
                                            * sizeof(*hists));
     struct fpmd_sb_routes *rows = fpmd_alloc(req, sizeof(*rows));
     struct fpmd_sb_flights *flights = fpmd_alloc(req, sizeof(*flights));
+    uint32_t max_queued = 0;
     size_t n = 0;
 
     if (v == NULL || slots == NULL || procs == NULL || backends == NULL
@@ -214,12 +215,17 @@ fpmd_status_snapshot(struct fpmd_req *req)
     v->now_us = fpmd_now_us();
     v->accepted_conn = sb->pool.accepted_conn_dead;
     v->slow_requests = sb->pool.slow_requests_dead;
+    v->refused_requests = sb->pool.refused_requests_dead;
     v->max_children_reached = sb->pool.max_children_reached;
     for (uint32_t i = 0; i < sb->nslots; i++) {
         if (fpmd_scoreboard_read(sb, i, &slots[n]) != FPMD_OK)
             continue;
         v->accepted_conn += slots[n].accepted_conn;
         v->slow_requests += slots[n].slow_requests;
+        v->refused_requests += slots[n].refused_requests;
+        v->listen_queue += slots[n].queued;
+        if (slots[n].max_queued > max_queued)
+            max_queued = slots[n].max_queued;
         v->in_flight += slots[n].in_flight;
         v->free_reqs += slots[n].free_reqs;
         v->free_buffers += slots[n].free_buffers;
@@ -252,8 +258,15 @@ fpmd_status_snapshot(struct fpmd_req *req)
             v->listen_queue_len += backlog;
         }
     }
+    /* The bound: the listeners' backlogs and each accepting worker's
+     * pm.max_queue. The high-water mark is the master's samples of the
+     * whole, or one worker's own peak when that is higher. */
+    v->listen_queue_len += (v->idle + v->active)
+        * fpmd_process.conf->pm.max_queue;
     v->max_listen_queue = sb->pool.max_listen_queue > v->listen_queue
         ? sb->pool.max_listen_queue : v->listen_queue;
+    if (max_queued > v->max_listen_queue)
+        v->max_listen_queue = max_queued;
     for (size_t i = 0; i < v->nroutes; i++) {
         routes[i].native.p50_ms = fpmd_sb_hist_quantile(hists[i].native, 0.5);
         routes[i].native.p99_ms = fpmd_sb_hist_quantile(hists[i].native,

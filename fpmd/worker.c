@@ -8,6 +8,7 @@
  * through the callback registered here. */
 #include "config.h"
 
+#include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,10 +37,12 @@ static struct {
     struct event *signal_ev;
     struct event *tick_ev;
     int signal_fd;
+    int statm_fd;                   /* /proc/self/statm, for pm.max_memory */
     unsigned load_peak;             /* connections + requests, this second */
+    uint64_t max_requests;          /* recycle after; 0: never */
     bool finishing;                 /* graceful exit under way */
     bool fast_exit;
-} worker = {.signal_fd = -1};
+} worker = {.signal_fd = -1, .statm_fd = -1};
 
 /* For trim_memory: the peak load of the current second. */
 static void
@@ -56,6 +59,7 @@ slot_update_state(void)
 {
     struct fpmd_sb_slot *s = fpmd_process.slot;
     unsigned in_flight = fpmd_sched_in_flight();
+    unsigned queued = fpmd_sched_queued();
     uint32_t state;
 
     if (worker.finishing)
@@ -71,6 +75,9 @@ slot_update_state(void)
     s->in_flight = in_flight;
     if (in_flight > s->max_in_flight)
         s->max_in_flight = in_flight;
+    s->queued = queued;
+    if (queued > s->max_queued)
+        s->max_queued = queued;
     s->connections = fpmd_conn_open_count();
     s->requests = fpmd_sched_finished();
     fpmd_scoreboard_end_write(s);
@@ -107,7 +114,9 @@ begin_finishing(const char *why, enum fpmd_worker_quit how)
     check_exit();
 }
 
-/* The engine's report: a request started or queued, or one ended. */
+/* The engine's report: a request started or queued, or one ended. The
+ * slot is written before accepting is looked at again: siblings decide
+ * from it whether this worker has room (fpmd_sched_pool_saturated). */
 static void
 on_load(int ended)
 {
@@ -115,16 +124,20 @@ on_load(int ended)
 
     note_load();
     if (!ended) {
+        slot_update_state();
         fpmd_accept_update();
-        if (fpmd_sched_in_flight() == 1)
-            slot_update_state();
         return;
     }
-    if (conf->pm.max_requests != 0
-        && fpmd_sched_started() >= conf->pm.max_requests)
+    if (worker.max_requests != 0 && !worker.finishing
+        && fpmd_sched_started() >= worker.max_requests) {
+        fpmd_log(FPMD_LOG_NOTICE, "child %d served %llu requests "
+                 "(pm.max_requests %u, jitter %u), recycling", (int) getpid(),
+                 (unsigned long long) fpmd_sched_started(),
+                 conf->pm.max_requests, conf->pm.max_requests_jitter);
         begin_finishing("max_requests reached", FPMD_QUIT_HANDOFF);
-    fpmd_accept_update();
+    }
     slot_update_state();
+    fpmd_accept_update();
     check_exit();
 }
 
@@ -235,6 +248,46 @@ trim_memory(void)
     malloc_trim(0);
 }
 
+/* The resident set in bytes, from /proc/self/statm (one pread of a
+ * descriptor kept open); 0 when it cannot be read. */
+static uint64_t
+resident_bytes(void)
+{
+    char buf[128];
+    unsigned long long size, resident;
+    ssize_t n;
+
+    if (worker.statm_fd < 0)
+        return 0;
+    n = pread(worker.statm_fd, buf, sizeof(buf) - 1, 0);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+        return 0;
+    return (uint64_t) resident * (uint64_t) sysconf(_SC_PAGESIZE);
+}
+
+/* pm.max_memory: a worker that grew past it (a leak, a cache that only
+ * grows) is recycled like one at max_requests, between requests: it
+ * finishes what is in flight and hands its idle connections over. */
+static void
+check_memory(void)
+{
+    size_t max = fpmd_process.conf->pm.max_memory;
+    uint64_t rss;
+
+    if (max == 0 || worker.finishing)
+        return;
+    rss = resident_bytes();
+    if (rss <= max)
+        return;
+    fpmd_log(FPMD_LOG_WARNING, "child %d uses %.1f MiB (pm.max_memory "
+             "%.1f MiB), recycling after its requests", (int) getpid(),
+             (double) rss / 1048576.0, (double) max / 1048576.0);
+    begin_finishing("max_memory reached", FPMD_QUIT_HANDOFF);
+}
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -242,6 +295,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     size_t stacks, live;
 
     trim_memory();
+    check_memory();
     fpmd_coro_pool_stats(worker.coros, &stacks, &live);
     fpmd_scoreboard_begin_write(s);
     s->heartbeat_us = fpmd_now_us();
@@ -253,6 +307,8 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     fpmd_scoreboard_end_write(s);
     fpmd_log_tally_flush();
     fpmd_services_tick();
+    /* Whether the pool is saturated also changes with what siblings do. */
+    fpmd_accept_update();
 }
 
 /* A handler that overflows its coroutine stack hits the guard page: say
@@ -308,7 +364,7 @@ int
 fpmd_worker_main(const struct fpmd_conf *conf,
                  struct fpmd_listener *listeners, size_t nlisteners,
                  struct fpmd_scoreboard *sb, uint32_t slot, uint32_t generation,
-                 const int handoff[2])
+                 const int handoff[2], uint64_t max_requests)
 {
     struct timeval second = {1, 0};
     char prefix[96], err[8192];
@@ -316,8 +372,14 @@ fpmd_worker_main(const struct fpmd_conf *conf,
 
     snprintf(prefix, sizeof(prefix), "[pool %s] ", conf->pool_name);
     fpmd_log_set_prefix(prefix);
+    worker.max_requests = max_requests;
 
     setup_fault_handler();
+    if (conf->pm.max_memory != 0
+        && (worker.statm_fd = open("/proc/self/statm",
+                                   O_RDONLY | O_CLOEXEC)) < 0)
+        fpmd_log_errno(FPMD_LOG_WARNING, "worker %d: /proc/self/statm: "
+                       "pm.max_memory is not enforced", (int) getpid());
     /* The master checked this config in a child already; failing here
      * means the files changed since, and the master's back-off applies. */
     worker.router = fpmd_prepare(conf, err, sizeof(err));
@@ -379,6 +441,8 @@ fpmd_worker_main(const struct fpmd_conf *conf,
     event_free(worker.tick_ev);
     event_free(worker.signal_ev);
     close(worker.signal_fd);
+    if (worker.statm_fd >= 0)
+        close(worker.statm_fd);
     fpmd_router_free(worker.router);
     fpmd_scoreboard_begin_write(s);
     s->state = FPMD_SB_FINISHING;

@@ -26,11 +26,14 @@ enum fpmd_worker_quit {
 
 /* Runs a worker until it exits; returns the process exit code. Loads the
  * config's handler modules and builds its routes first. handoff is the
- * master's pair for passing connections between workers (handoff.h). */
+ * master's pair for passing connections between workers (handoff.h).
+ * max_requests is this worker's recycling count (pm.max_requests and its
+ * share of pm.max_requests_jitter; 0: never). */
 int fpmd_worker_main(const struct fpmd_conf *conf,
                      struct fpmd_listener *listeners, size_t nlisteners,
                      struct fpmd_scoreboard *sb, uint32_t slot,
-                     uint32_t generation, const int handoff[2]);
+                     uint32_t generation, const int handoff[2],
+                     uint64_t max_requests);
 
 /* The request side of a worker, wired as fpmd_worker_main wires it:
  * connections (handing over to handoff_tx, -1: nowhere), codecs and the

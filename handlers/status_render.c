@@ -340,6 +340,8 @@ pool_extra_fields(const struct fpmd_status_snapshot *v, struct field *f)
 
     f[n++] = (struct field) {"in flight requests", K_NUM, NULL, v->in_flight,
                              0};
+    f[n++] = (struct field) {"refused requests", K_NUM, NULL,
+                             v->refused_requests, 0};
     f[n++] = (struct field) {"free requests", K_NUM, NULL, v->free_reqs, 0};
     f[n++] = (struct field) {"free buffers", K_NUM, NULL, v->free_buffers, 0};
     f[n++] = (struct field) {"free stacks", K_NUM, NULL, v->free_stacks, 0};
@@ -774,6 +776,11 @@ render_pool_metrics(FILE *out, const struct fpmd_status_snapshot *v)
            "requests running in the pool.");
     fprintf(out, "fpmd_in_flight_requests %llu\n",
             (unsigned long long) v->in_flight);
+    family(out, "refused_requests_total", "counter",
+           "requests answered 503 without running: pm.max_queue reached "
+           "or timeouts.queue waited.");
+    fprintf(out, "fpmd_refused_requests_total %llu\n",
+            (unsigned long long) v->refused_requests);
     family(out, "free_requests", "gauge",
            "request objects on the workers' free lists.");
     fprintf(out, "fpmd_free_requests %llu\n",

@@ -16,6 +16,8 @@
 #define BACKOFF_FIRST_MS 50
 #define BACKOFF_MAX_MS 500
 #define RING_POINTS 160         /* per primary on the hash ring */
+/* A pool that runs out of connections says so at most this often. */
+#define EXHAUSTED_WARN_US 60000000ULL
 
 struct fpmd_pool_node {
     struct fpmd_pool *pool;
@@ -44,6 +46,9 @@ struct fpmd_pool {
     size_t nring;
     uint64_t calls, timeouts, errors, reconnects, exhausted;
     uint64_t timeout_logged_us;
+    /* Calls that found every connection a server may have in use, since
+     * the last warning (the first at since_us); exhausted as it was then. */
+    uint64_t busy_hits, busy_since_us, busy_warned_us, busy_warned_failed;
 };
 
 /* What a request has going on: its calls, and the last that failed. */
@@ -821,6 +826,13 @@ place(struct fpmd_call *call)
                                 / 1000);
         return;
     }
+    if (node->nbusy + node->nconnecting >= conf->max
+        || node->nwait >= conf->wait_queue) {
+        struct fpmd_pool *p = call->pool;
+
+        if (p->busy_hits++ == 0)
+            p->busy_since_us = now;
+    }
     if (node->nwait >= conf->wait_queue) {
         fpmd_pool_call_fail(call, FPMD_CALL_EXHAUSTED, "%s: all %u "
                             "connections busy and %u calls waiting",
@@ -940,6 +952,29 @@ publish(void)
     fpmd_scoreboard_end_write(slot);
 }
 
+/* Calls that had to wait for a connection, or found the wait queue full,
+ * mean max is too small for the load: said once, then at most once a
+ * minute with a count, as php-fpm says "server reached pm.max_children". */
+static void
+warn_exhausted(struct fpmd_pool *p, uint64_t now)
+{
+    uint64_t failed = p->exhausted - p->busy_warned_failed;
+    double secs = (double) (now - p->busy_since_us) / 1e6;
+
+    if (p->busy_hits == 0 || (p->busy_warned_us != 0
+                              && now - p->busy_warned_us < EXHAUSTED_WARN_US))
+        return;
+    fpmd_log(FPMD_LOG_WARNING, "pool %s exhausted %llu times in the last "
+             "%.0f s (calls found all max %u connections busy; %llu failed "
+             "at wait_queue or wait_timeout); consider raising max",
+             p->conf->name, (unsigned long long) p->busy_hits,
+             secs < 1.0 ? 1.0 : secs, p->conf->max,
+             (unsigned long long) failed);
+    p->busy_hits = 0;
+    p->busy_warned_us = now;
+    p->busy_warned_failed = p->exhausted;
+}
+
 /* Once a second: idle connections above min past idle_timeout and any
  * past max_lifetime close (oldest idle first); min is topped up. */
 static void
@@ -949,6 +984,8 @@ pools_tick(void)
 
     for (size_t i = 0; i < npools; i++) {
         const struct fpmd_conf_backend *conf = pools[i].conf;
+
+        warn_exhausted(&pools[i], now);
 
         for (size_t j = 0; j < pools[i].nnodes; j++) {
             struct fpmd_pool_node *n = &pools[i].nodes[j];

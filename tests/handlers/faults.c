@@ -2,7 +2,8 @@
 /* Handlers that misbehave on purpose, linked only into the test daemon
  * (tests/fpmd-test): they let integration tests check what fpmd does when
  * a handler overflows its coroutine stack, never yields, is ended by the
- * OOM killer or by request_terminate_timeout midway through its answer. */
+ * OOM killer or by request_terminate_timeout midway through its answer,
+ * or keeps memory it allocated. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -30,13 +31,19 @@ FPMD_ROUTE(fault_overflow, "GET", "/fault/overflow")
     return fpmd_reply(req, 200, "text/plain", &n, 0);
 }
 
-/* GET /fault/spin?ms=N: burns the CPU without yielding. */
+/* GET /fault/spin?ms=N[&after_ms=M]: burns the CPU without yielding,
+ * after a sleep of M ms that does yield (so that other requests start
+ * meanwhile). */
 FPMD_ROUTE(fault_spin, "GET", "/fault/spin")
 {
     const char *v = fpmd_req_query_arg(req, "ms");
+    const char *after = fpmd_req_query_arg(req, "after_ms");
     long ms = v ? strtol(v, NULL, 10) : 1000;
     struct timespec t0, t;
 
+    if (after != NULL
+        && fpmd_sleep(req, strtoull(after, NULL, 10)) != FPMD_OK)
+        return FPMD_ERROR;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     do {
         clock_gettime(CLOCK_MONOTONIC, &t);
@@ -59,6 +66,30 @@ FPMD_ROUTE(fault_alloc, "GET", "/fault/alloc")
         p[i] = 1;
     free((void *) p);
     return fpmd_reply(req, 200, "text/plain", "allocated\n", 10);
+}
+
+/* Blocks /fault/hold keeps, as a leak would, until the worker exits. */
+static void **held;
+static size_t nheld;
+
+/* GET /fault/hold?mb=N: allocates and touches N MiB that the worker keeps,
+ * so that its resident set grows past pm.max_memory. */
+FPMD_ROUTE(fault_hold, "GET", "/fault/hold")
+{
+    const char *v = fpmd_req_query_arg(req, "mb");
+    size_t len = (size_t) (v ? strtoul(v, NULL, 10) : 1) << 20;
+    void **more = realloc(held, (nheld + 1) * sizeof(*held));
+    char *p;
+
+    if (more == NULL)
+        return fpmd_reply(req, 503, "text/plain", "no memory\n", 10);
+    held = more;
+    p = malloc(len);
+    if (p == NULL)
+        return fpmd_reply(req, 503, "text/plain", "no memory\n", 10);
+    memset(p, 1, len);
+    held[nheld++] = p;
+    return fpmd_reply(req, 200, "text/plain", "held\n", 5);
 }
 
 /* GET /fault/stall: starts a streamed answer, then sleeps for ever. */

@@ -301,6 +301,27 @@ def test_max_requests_recycles_between_requests(tmpdir_path, servers):
     wait_for(lambda: f.workers() and f.workers() != first, 10, "recycled")
 
 
+def test_max_requests_jitter_recycles_workers_apart(tmpdir_path, servers):
+    """Two workers with the same max_requests get different shares of the
+    jitter (consecutive forks are spread over it, reproducibly), so they
+    recycle at different counts."""
+    f, addr = start(tmpdir_path, servers,
+                    pm="pm:\n  mode: static\n  max_children: 2\n"
+                       "  max_requests: 5\n  max_requests_jitter: 4\n")
+    wait_workers(f, 2)
+
+    def recycled():
+        assert probe(addr, "/hello")[0] == 200
+        found = re.findall(r"child (\d+) served (\d+) requests "
+                           r"\(pm\.max_requests 5, jitter 4\), recycling",
+                           f.log_text())
+        return found if len(found) >= 2 else None
+    found = wait_for(recycled, 30, "two workers recycled")
+    (pid1, n1), (pid2, n2) = found[:2]
+    assert pid1 != pid2 and n1 != n2, found
+    assert all(5 <= int(n) <= 9 for _, n in found), found
+
+
 def test_request_terminate_timeout_answers_504_and_frees_capacity(
         tmpdir_path, servers):
     f, addr = start(tmpdir_path, servers, """

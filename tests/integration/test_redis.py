@@ -172,6 +172,25 @@ def test_exhaustion_queues_then_answers_503(tmpdir_path, servers, redis):
     assert b["exhausted"] == 2 and b["size"] == 1
 
 
+def test_exhaustion_is_warned_at_most_once_a_minute(tmpdir_path, servers,
+                                                   redis):
+    f, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
+        "cache", redis, max=1, wait_queue=8, wait_timeout="5s",
+        timeout="3s"))
+    burst = ("BLPOP nothing 0.1",) * 3
+    # three calls at once on one connection: two wait their turn
+    status, j = call(hport, "cache", *burst, path="/t/redis-par")
+    assert status == 200, j
+    f.wait_log(r"pool cache exhausted 2 times in the last 1 s \(calls found "
+               r"all max 1 connections busy; 0 failed at wait_queue or "
+               r"wait_timeout\); consider raising max$")
+    # more within the minute: counted, not said again
+    assert call(hport, "cache", *burst, path="/t/redis-par")[0] == 200
+    # the pool published the calls, so its tick has seen the waits
+    wait_backend(hport, "cache", lambda b: b["calls"] == 6)
+    assert f.log_text().count("pool cache exhausted") == 1
+
+
 def test_session_state_never_leaks(tmpdir_path, servers, redis):
     _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
         "cache", redis, max=1, database=1))

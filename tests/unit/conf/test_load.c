@@ -52,6 +52,9 @@ conf_embedded_default_loads(void **state)
     assert_int_equal(c->limits.fastcgi_requests, 128);
     assert_int_equal(c->pm.mode, FPMD_PM_STATIC);
     assert_int_equal(c->pm.max_children, 0);
+    assert_int_equal(c->pm.max_queue, 1024);
+    assert_int_equal(c->timeouts.queue_ms, 10000);
+    assert_int_equal(c->timeouts.blocked_loop_ms, 30000);
     assert_string_equal(c->status.path, "/status");
     assert_string_equal(c->status.ping_response, "pong");
     assert_string_equal(c->user, "nobody");
@@ -101,8 +104,10 @@ conf_reads_every_section(void **state)
         "pm:\n  mode: dynamic\n  max_children: 10\n  start_servers: 3\n"
         "  min_spare_servers: 2\n  max_spare_servers: 4\n"
         "  max_requests: 500\n  max_concurrency: 1\n  stack_size: 128k\n"
+        "  max_queue: 0\n  max_requests_jitter: 50\n  max_memory: 256m\n"
         "emergency_restart_threshold: 3\nemergency_restart_interval: 1m\n"
-        "timeouts: { request_terminate: 30s, slowlog: 250ms, keepalive: 1h }\n"
+        "timeouts: { request_terminate: 30s, slowlog: 250ms, keepalive: 1h,\n"
+        "            queue: 2s, blocked_loop: 0 }\n"
         "limits: { params: 64k, body: 2m, connections: 100 }\n"
         "status: { path: ~, ping: /health, ping_response: ok }\n"
         "log: { error: /tmp/e.log, level: warning, access: /tmp/a.log }\n"
@@ -123,10 +128,15 @@ conf_reads_every_section(void **state)
     assert_int_equal(c->pm.start_servers, 3);
     assert_int_equal(c->pm.max_concurrency, 1);
     assert_int_equal(c->pm.stack_size, 128 * 1024);
+    assert_int_equal(c->pm.max_queue, 0);
+    assert_int_equal(c->pm.max_requests_jitter, 50);
+    assert_int_equal(c->pm.max_memory, 256 * 1024 * 1024);
     assert_int_equal(c->emergency_restart_interval_ms, 60000);
     assert_int_equal(c->timeouts.request_terminate_ms, 30000);
     assert_int_equal(c->timeouts.slowlog_ms, 250);
     assert_int_equal(c->timeouts.keepalive_ms, 3600000);
+    assert_int_equal(c->timeouts.queue_ms, 2000);
+    assert_int_equal(c->timeouts.blocked_loop_ms, 0);
     assert_int_equal(c->timeouts.header_read_ms, 10000);
     assert_int_equal(c->limits.body, 2 * 1024 * 1024);
     assert_null(c->status.path);
@@ -134,7 +144,7 @@ conf_reads_every_section(void **state)
     assert_int_equal(c->log.level, FPMD_LOG_WARNING);
     assert_string_equal(c->routes[0].methods, "GET,POST");
     assert_string_equal(c->routes[0].path, "/x");
-    assert_int_equal(c->routes[0].pos.line, 28);
+    assert_int_equal(c->routes[0].pos.line, 32);
     assert_int_equal(c->routes[0].pos.column, 12);
     fpmd_conf_free(c);
 }
@@ -153,6 +163,19 @@ conf_reports_unknown_keys_and_bad_values_with_positions(void **state)
     expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\n"
                  "timeouts: { slowlog: 10x }\n",
                  "t.yaml:3:22: slowlog: \"10x\" is not a duration");
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\npm:\n"
+                 "  max_queue: many\n", "t.yaml:4:14: max_queue: \"many\"");
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\n"
+                 "timeouts: { queue: soon }\n",
+                 "t.yaml:3:20: queue: \"soon\" is not a duration");
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\npm:\n"
+                 "  max_memory: 1m\n",
+                 "t.yaml:4:15: pm.max_memory: must be 0 (no bound) or at "
+                 "least 8m");
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\n"
+                 "timeouts:\n  blocked_loop: 1s\n",
+                 "t.yaml:4:17: timeouts.blocked_loop: must be 0 (off) or at "
+                 "least 2s");
     expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\nlimits:\n  body: lots\n",
                  "t.yaml:4:9: body: \"lots\" is not a size");
     expect_error("listen:\n  - fastcgi: 127.0.0.1:9000\n"

@@ -30,7 +30,46 @@ scoreboard_read_sanitizes_a_garbage_slot(void **state)
     assert_int_equal(strlen(out.req.uri), sizeof(out.req.uri) - 1);
     assert_int_equal(strlen(out.req.method), sizeof(out.req.method) - 1);
     assert_int_equal(strlen(out.req.user), sizeof(out.req.user) - 1);
+    /* the master prints the running record in its blocked-loop warning */
+    assert_int_equal(strlen(out.running.method),
+                     sizeof(out.running.method) - 1);
+    assert_int_equal(strlen(out.running.uri), sizeof(out.running.uri) - 1);
+    assert_int_equal(strlen(out.running.script),
+                     sizeof(out.running.script) - 1);
     assert_true(out.state <= FPMD_SB_FINISHING);
+    fpmd_scoreboard_free(sb);
+}
+
+static void
+scoreboard_sees_room_in_siblings_starting_workers_and_free_slots(
+    void **state)
+{
+    struct fpmd_scoreboard *sb = fpmd_scoreboard_new(3);
+
+    (void) state;
+    assert_non_null(sb);
+    for (uint32_t i = 0; i < 3; i++) {
+        sb->slots[i].state = FPMD_SB_BUSY;
+        sb->slots[i].in_flight = 8;
+    }
+    /* every worker at 8 of 8: saturated, whoever asks */
+    assert_false(fpmd_scoreboard_room_elsewhere(sb, 0, 8));
+    /* a sibling with a slot free; never the asking worker itself */
+    sb->slots[2].in_flight = 7;
+    assert_true(fpmd_scoreboard_room_elsewhere(sb, 0, 8));
+    assert_false(fpmd_scoreboard_room_elsewhere(sb, 2, 8));
+    /* requests waiting count against the room */
+    sb->slots[2].queued = 1;
+    assert_false(fpmd_scoreboard_room_elsewhere(sb, 0, 8));
+    /* a finishing worker takes nothing; a starting one soon will, and a
+     * free slot is a worker the process manager may fork */
+    sb->slots[1].state = FPMD_SB_FINISHING;
+    sb->slots[1].in_flight = 0;
+    assert_false(fpmd_scoreboard_room_elsewhere(sb, 0, 8));
+    sb->slots[1].state = FPMD_SB_STARTING;
+    assert_true(fpmd_scoreboard_room_elsewhere(sb, 0, 8));
+    sb->slots[1].state = FPMD_SB_FREE;
+    assert_true(fpmd_scoreboard_room_elsewhere(sb, 0, 8));
     fpmd_scoreboard_free(sb);
 }
 
@@ -144,6 +183,8 @@ main(void)
         cmocka_unit_test(scoreboard_read_sanitizes_a_garbage_slot),
         cmocka_unit_test(scoreboard_read_flights_sanitizes_garbage),
         cmocka_unit_test(scoreboard_read_refuses_free_and_out_of_range_slots),
+        cmocka_unit_test(
+            scoreboard_sees_room_in_siblings_starting_workers_and_free_slots),
         cmocka_unit_test(scoreboard_copies_strings_with_a_bound),
         cmocka_unit_test(scoreboard_is_shared_with_children),
     };

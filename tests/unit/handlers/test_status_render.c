@@ -36,7 +36,7 @@ view(void)
         .max_active = 2, .max_children_reached = 3, .slow_requests = 6,
         .in_flight = 7, .free_reqs = 11, .free_buffers = 12,
         .free_stacks = 13, .free_conns = 14, .procs = rows, .nprocs = 2,
-        .backends = backends, .routes = routes,
+        .backends = backends, .routes = routes, .refused_requests = 8,
     };
     static const struct fpmd_status_request none = {
         .method = "", .uri = "", .script = "", .user = "",
@@ -128,6 +128,7 @@ status_text_matches_php_fpm_layout(void **state)
              "max children reached: 3\n"
              "slow requests:        6\n"
              "in flight requests:   7\n"
+             "refused requests:     8\n"
              "free requests:        11\n"
              "free buffers:         12\n"
              "free stacks:          13\n"
@@ -218,7 +219,8 @@ status_json_is_php_fpm_then_fpmd(void **state)
         "\"oldest in flight\":[{\"duration\":2000000,\"method\":\"POST\","
         "\"uri\":\"/slow\",\"route\":\"POST /slow\"},{\"duration\":1000,"
         "\"method\":\"GET\",\"uri\":\"/status?json&full\",\"route\":\"-\"}]}"
-        "],\"in flight requests\":7,\"free requests\":11,"
+        "],\"in flight requests\":7,\"refused requests\":8,"
+        "\"free requests\":11,"
         "\"free buffers\":12,\"free stacks\":13,\"free connections\":14}");
     free(s);
     s = render(FPMD_STATUS_JSON, 0, &ct);
@@ -292,7 +294,8 @@ status_xml_is_php_fpm_then_fpmd(void **state)
         "</request><request><duration>1000</duration>"));
     assert_non_null(strstr(s, "</oldest-in-flight></process>\n"
                               "</processes>\n"
-                              "<in-flight-requests>7</in-flight-requests>\n"));
+                              "<in-flight-requests>7</in-flight-requests>\n"
+                              "<refused-requests>8</refused-requests>\n"));
     assert_int_equal(strcmp(s + strlen(s) - strlen(tail), tail), 0);
     free(s);
 }
@@ -329,7 +332,8 @@ status_html_is_php_fpm_then_fpmd(void **state)
         "<tr><th>pool</th><td>www</td></tr>\n"));
     assert_non_null(strstr(s,
         "<tr><th>slow requests</th><td>6</td></tr>\n"
-        "<tr><th>in flight requests</th><td>7</td></tr>\n"));
+        "<tr><th>in flight requests</th><td>7</td></tr>\n"
+        "<tr><th>refused requests</th><td>8</td></tr>\n"));
     assert_non_null(strstr(s,
         "</table>\n<table border=\"1\">\n<tr><th>pid</th><th>state</th>"
         "<th>start time</th><th>start since</th><th>requests</th>"
@@ -411,7 +415,10 @@ status_openmetrics_has_php_fpm_names(void **state)
                               "511\n"));
     assert_non_null(strstr(s, "phpfpm_slow_requests 6\n# HELP "
                               "fpmd_in_flight_requests "));
+    assert_non_null(strstr(s, "# TYPE fpmd_refused_requests_total counter\n"
+                              "fpmd_refused_requests_total 8\n"));
     assert_non_null(strstr(s, "fpmd_free_connections 14\n"));
+    assert_null(strstr(s, "phpfpm_refused"));
     assert_null(strstr(s, "phpfpm_free"));
     assert_null(strstr(s, "fpmd_process_"));
     assert_int_equal(strcmp(s + strlen(s) - 6, "# EOF\n"), 0);
