@@ -293,6 +293,11 @@ on_params(void *ctx, uint16_t id, const uint8_t *p, size_t n)
     if (req->route_status == 0 && req->content_length > 0
         && (uint64_t) req->content_length > conf->limits.body)
         req->route_status = 413;
+    /* CONTENT_LENGTH 0: there is no body to wait for, as php-fpm reads no
+     * STDIN then. HAProxy 2.6 sends not even the empty STDIN record for
+     * an empty chunked body. */
+    if (req->content_length == 0)
+        fpmd_req_body_end(req);
     fpmd_sched_start(req);
     return FPMD_OK;
 }
@@ -310,6 +315,9 @@ on_stdin(void *ctx, uint16_t id, const uint8_t *p, size_t n)
         fpmd_req_body_end(req);
         return FPMD_OK;
     }
+    /* The body ended at the params (above): what comes is not body. */
+    if (req->content_length == 0)
+        return FPMD_OK;
     return fpmd_req_body_feed(req, p, n) ? FPMD_AGAIN : FPMD_OK;
 }
 
