@@ -62,6 +62,11 @@ write_head(struct fpmd_req *req, const void *body, size_t blen)
 
     if (c->base.closed)
         return FPMD_ERROR;
+    /* No body for HEAD (RFC 3875 §4.3.3), as php-fpm sends none: a web
+     * server may not discard one (HAProxy 2.6 answers 502, lighttpd takes
+     * its length for the answer's). */
+    if (req->is_head)
+        blen = 0;
     hlen = fpmd_req_format_cgi_head(req, small, sizeof(small));
     if (hlen > sizeof(small)) {
         buf = malloc(hlen);
@@ -96,6 +101,8 @@ write_body(struct fpmd_req *req, const void *body, size_t blen)
 
     if (c->base.closed)
         return FPMD_ERROR;
+    if (req->is_head)
+        return FPMD_OK;     /* see write_head */
     if (fpmd_fcgi_write_stream(c->base.out, FCGI_STDOUT, req->id, body, blen)
         != FPMD_OK)
         return FPMD_ERROR;

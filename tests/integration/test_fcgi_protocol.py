@@ -253,6 +253,18 @@ def test_content_length_0_needs_no_stdin(daemon):
     c.close()
 
 
+def test_head_gets_no_body(daemon):
+    """HEAD: the head, no body bytes (RFC 3875 4.3.3), as php-fpm
+    answers: HAProxy 2.6 fails a HEAD answer with a body."""
+    _, addr, _ = daemon
+    r = fc.request(addr, "HEAD", "/probe?size=5000")
+    assert bytes(r.stdout) == (b"Content-Type: application/octet-stream"
+                               b"\r\n\r\n")
+    assert r.protocol_status == fc.REQUEST_COMPLETE
+    r = fc.request(addr, "HEAD", "/hello")
+    assert bytes(r.stdout).endswith(b"\r\n\r\n")
+
+
 def test_header_read_timeout_closes_a_silent_connection(daemon):
     _, addr, _ = daemon
     c = fc.Conn(addr)
