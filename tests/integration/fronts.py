@@ -469,16 +469,19 @@ frontend fe{port}
     default_backend be{port}
 backend be{port}
     use-fcgi-app {app}
-    server s1 {backend} proto fcgi
+    {reuse}
+    server s1 {backend} proto fcgi {server}
 """
 
 
 class Haproxy(Front):
     """HAProxy 2.6 in mode http, a backend with use-fcgi-app and a server
-    with proto fcgi: "default" is the fcgi-app's defaults (a connection
-    per request), "mpx" keeps its connections and asks the backend
-    (FCGI_GET_VALUES) whether it takes several requests at once on one
-    (FCGI_MPXS_CONNS, which fpmd says and php-fpm does not)."""
+    with proto fcgi: "default" is the fcgi-app's defaults, "mpx" asks
+    the backend (FCGI_GET_VALUES) whether it takes several requests at
+    once on a connection (FCGI_MPXS_CONNS, which fpmd says and php-fpm
+    does not), and lets any request use a connection another holds
+    (http-reuse always), keeping one idle: a burst of requests then
+    shares connections to fpmd."""
 
     BIN = HAPROXY_BIN
     VARIANTS = ("default", "mpx")
@@ -491,7 +494,10 @@ class Haproxy(Front):
         for key, (backend, variant) in self.sites.items():
             sites += HAPROXY_SITE.format(
                 port=self.ports[key], backend=backend,
-                app="php" if variant == "default" else "php_mpx")
+                app="php" if variant == "default" else "php_mpx",
+                # requests of other clients may share a connection
+                reuse="" if variant == "default" else "http-reuse always",
+                server="" if variant == "default" else "pool-max-conn 1")
         return HAPROXY_CONF.format(www=self.www, sites=sites)
 
     def command(self):

@@ -35,6 +35,7 @@ import select
 import shutil
 import socket
 import tempfile
+import threading
 
 import pytest
 
@@ -93,7 +94,10 @@ echo json_encode(['server' => $server, 'post' => $_POST,
     'sha' => hash('sha256', $body)], JSON_PRETTY_PRINT);
 """
 
-SCRIPTS = {"probe.php": PROBE, "native.php": PROBE}
+# down.php and silent.php are there for the fronts that look for the
+# script before they ask the backend; fpmd sends them elsewhere.
+SCRIPTS = {"probe.php": PROBE, "native.php": PROBE, "down.php": PROBE,
+           "silent.php": PROBE}
 
 # php-fpm pools: "direct" (TCP) and "direct_unix" for the fronts' php
 # sites, "legacy" for fpmd. Fronts that keep connections hold a child
@@ -129,14 +133,27 @@ pm:
 log:
   error: @DIR@/error.log
 legacy:
-  fastcgi: {legacy}
-  max: 2
-  timeout: 20s
+  legacy:
+    fastcgi: {legacy}
+    max: 2
+    timeout: 20s
+  # nothing listens there
+  down:
+    fastcgi: 127.0.0.1:{down}
+  # a listener that never accepts: connections wait in its backlog
+  silent:
+    fastcgi: 127.0.0.1:{silent}
+    timeout: 300ms
+    keep_alive: false
 routes:
   # a shim: the script whatever the front makes of PATH_INFO (Apache's
   # ProxyPassMatch sends it inside SCRIPT_NAME)
   - match: {{ script: /native.php }}
     handler: probe
+  - match: {{ script: /down.php }}
+    to: legacy:down
+  - match: {{ script: /silent.php }}
+    to: legacy:silent
   - match: "*"
     to: legacy
 """
@@ -183,11 +200,13 @@ def world():
         php.start()
         for address in (direct_sock, ("127.0.0.1", legacy_port)):
             wait_for(lambda: can_connect(address), 10, "php-fpm's pools")
+        silent = socket.create_server(("127.0.0.1", 0), backlog=128)
+        w["silent"] = silent
         fport = free_port()
         sock = os.path.join(tmp, "fpmd.sock")
-        fpmd = Fpmd(tmp, FPMD_CONF.format(port=fport, sock=sock,
-                                          legacy="127.0.0.1:%d"
-                                          % legacy_port))
+        fpmd = Fpmd(tmp, FPMD_CONF.format(
+            port=fport, sock=sock, legacy="127.0.0.1:%d" % legacy_port,
+            down=free_port(), silent=silent.getsockname()[1]))
         started.append(fpmd)
         fpmd.start(("127.0.0.1", fport))
         w.update(php=php, fpmd=fpmd, backends={
@@ -198,6 +217,8 @@ def world():
     finally:
         for s in reversed(started):
             s.stop()
+        if "silent" in w:
+            w["silent"].close()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -654,3 +675,63 @@ def test_native(sites, fv, cid, reqs):
             seen.pop(name, None)
         assert seen == php_seen, (cid, i, "the front sent")
         assert body == php_body, (cid, i, "the body")
+
+
+# What fpmd answers itself when php-fpm cannot: nothing listens (503),
+# php-fpm silent past legacy.timeout (504), a head fpmd refuses (502).
+FPMD_ANSWERS = [
+    ("down", "/down.php", 503, b"503 Service Unavailable: down: "),
+    ("silent", "/silent.php", 504, b"504 Gateway Timeout: no reply from "
+     b"silent within timeout (300 ms)\n"),
+    ("head-over-1m", "/probe.php?bighead=1100000", 502,
+     b"502 Bad Gateway: the backend sent an invalid head\n"),
+]
+
+
+@pytest.mark.parametrize("fv,what,target,status,text", [
+    pytest.param(fv, *a, id="%s-%s" % (matrix_id(fv), a[0]))
+    for fv in MATRIX for a in FPMD_ANSWERS])
+def test_fpmd_answers_for_php_fpm(sites, fv, what, target, status, text):
+    """Where php-fpm cannot answer, fpmd does, with a FastCGI answer like
+    any other: each front shows its status and fpmd's text, where it
+    would show its own error page for php-fpm (README, "Web servers")."""
+    _, _, fpmd_port = sites(fv)
+    (a,) = exchange(fpmd_port, [Req("GET", target)], "")
+    assert (a.status, a.complete) == (status, True), describe(a)
+    assert a.body.startswith(text), describe(a)
+    assert a.header("content-type") == ["text/plain; charset=utf-8"]
+
+
+ALPHABET = b"abcdefghijklmnopqrstuvwxyz"
+
+
+@pytest.mark.parametrize("fv", MATRIX, ids=[matrix_id(fv) for fv in MATRIX])
+def test_concurrent_answers_stay_apart(sites, fv):
+    """Clients at once, native and legacy answers of different sizes: each
+    gets its own, whole (with HAProxy's "mpx", several requests share a
+    connection to fpmd). A connection per request: under load a front
+    may close a kept-alive one between answers, as HTTP lets it."""
+    _, _, fpmd_port = sites(fv)
+    wrong = []
+
+    def client(k):
+        for i in range(4):
+            for script in ("native.php", "probe.php"):
+                size = 1000 * k + 7 * i
+                try:
+                    (a,) = exchange(fpmd_port, [Req(
+                        "GET", "/%s?size=%d" % (script, size))], "")
+                except (OSError, EOFError) as e:
+                    wrong.append((script, size, repr(e)))
+                    continue
+                if (a.status, a.complete, a.body) != (
+                        200, True, (ALPHABET * (size // 26 + 1))[:size]):
+                    wrong.append((script, size, describe(a)))
+
+    threads = [threading.Thread(target=client, args=(k,))
+               for k in range(1, 13)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong, wrong[:3]
