@@ -56,7 +56,8 @@ if (isset($q['cookies'])) {
     setcookie('b', '2', ['path' => '/x', 'httponly' => true]);
     header('Set-Cookie: c=3', false);
 }
-if (isset($q['bighead'])) header('X-Big: ' . str_repeat('h', (int)$q['bighead']));
+if (isset($q['bighead']))
+    header('X-Big: ' . str_repeat('h', (int)$q['bighead']));
 if (isset($q['stderr'])) error_log('fronts: stderr before the head');
 if (isset($q['exit'])) {
     header('Content-Type: text/plain');
