@@ -239,17 +239,13 @@ class Apache(Front):
     def config(self):
         sites = ""
         for key, (backend, variant) in self.sites.items():
-            if tcp(backend):
-                handler = url = "fcgi://" + backend
-                handler = "proxy:" + handler
-            else:
-                url = "unix:%s|fcgi://localhost" % backend
-                handler = "proxy:" + url
+            url = ("fcgi://" + backend if tcp(backend)
+                   else "unix:%s|fcgi://localhost" % backend)
             body = {"sethandler": APACHE_SETHANDLER,
                     "proxypass": APACHE_PROXYPASS,
                     "both": APACHE_BOTH}[variant]
             sites += APACHE_SITE.format(port=self.ports[key], body=body.format(
-                handler=handler, url=url, www=self.www))
+                handler="proxy:" + url, url=url, www=self.www))
         # As root, its children drop to www-data, which must read www.
         user = "User www-data\nGroup www-data" if os.geteuid() == 0 else ""
         return APACHE_CONF.format(dir=self.dir, mods=APACHE_MODULES,
@@ -272,6 +268,7 @@ server.port = {port}
 server.errorlog = "{dir}/error.log"
 accesslog.filename = "{dir}/access.log"
 server.upload-dirs = ("{dir}/upload")
+# in KiB: 64 MiB, as nginx's client_max_body_size here
 server.max-request-size = 65536
 {sites}
 """

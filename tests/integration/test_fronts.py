@@ -12,7 +12,8 @@ the same php-fpm). For each case, the client sends the same bytes to the
 two sites and compares:
 
 - legacy (fpmd passing through to php-fpm): status, every header but
-  Date and Server, the body bytes, and what the script saw ($_SERVER,
+  Date and Server (and, behind HAProxy, the framing ones: see
+  unframed()), the body bytes, and what the script saw ($_SERVER,
   $_POST, $_FILES, the body's length and sha256), all of which come back
   in the body. The two sites differ in their port, which is written as
   PORT on both sides before comparing.
@@ -25,8 +26,12 @@ two sites and compares:
   there only what the front sent is compared: the CGI params (less what
   php-fpm adds or rewrites itself), the body's length and sha256.
 
-Servers: one php-fpm, one fpmd, each front started the first time a test
-needs it; all of them for the module."""
+Then what each front shows when fpmd answers for php-fpm (down, silent,
+a head over 1 MiB), and bursts of concurrent requests.
+
+A combination a front cannot do is left out in the parametrization
+(SKIPS), with the reason. Servers: one php-fpm, one fpmd, each front
+started the first time a test needs it; all of them for the module."""
 
 import hashlib
 import json
