@@ -293,9 +293,13 @@ class Answer:
 
 
 class Client:
+    """Reads what comes into a buffer and takes it from a position in it:
+    linear in the answer's size, whatever pieces it comes in."""
+
     def __init__(self, port, timeout=60):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout)
-        self.buf = b""
+        self.buf = bytearray()
+        self.pos = 0
         self.closed = False
 
     def _more(self):
@@ -305,21 +309,34 @@ class Client:
             data = b""
         if not data:
             self.closed = True
+        if self.pos > (1 << 20):
+            del self.buf[:self.pos]
+            self.pos = 0
         self.buf += data
         return bool(data)
 
     def _line(self):
-        while b"\r\n" not in self.buf:
+        while True:
+            end = self.buf.find(b"\r\n", self.pos)
+            if end >= 0:
+                break
             if not self._more():
                 raise EOFError("closed in a head or a chunk size")
-        line, self.buf = self.buf.split(b"\r\n", 1)
+        line = bytes(self.buf[self.pos:end])
+        self.pos = end + 2
         return line
 
     def _exact(self, n):
-        while len(self.buf) < n:
+        while len(self.buf) - self.pos < n:
             if not self._more():
                 raise EOFError("closed in a body")
-        out, self.buf = self.buf[:n], self.buf[n:]
+        out = bytes(self.buf[self.pos:self.pos + n])
+        self.pos += n
+        return out
+
+    def _rest(self):
+        out = bytes(self.buf[self.pos:])
+        self.buf, self.pos = bytearray(), 0
         return out
 
     def head(self, a):
@@ -341,6 +358,7 @@ class Client:
             if a.status >= 200:
                 break
             a.interim.append(a.status)
+        body = bytearray()
         try:
             if method == "HEAD" or a.status in (204, 304):
                 a.complete = True
@@ -351,19 +369,20 @@ class Client:
                         while self._line():
                             pass        # trailers
                         break
-                    a.body += self._exact(size)
+                    body += self._exact(size)
                     self._exact(2)
                 a.complete = True
             elif a.header("content-length"):
-                a.body = self._exact(int(a.header("content-length")[0]))
+                body += self._exact(int(a.header("content-length")[0]))
                 a.complete = True
             else:
                 while self._more():
                     pass
-                a.body, self.buf = self.buf, b""
+                body += self._rest()
                 a.complete = True   # close-delimited: the close is its end
         except EOFError:
-            a.body, self.buf = a.body + self.buf, b""
+            body += self._rest()
+        a.body = bytes(body)
         return a
 
     def interim_comes(self, timeout):
