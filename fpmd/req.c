@@ -951,7 +951,7 @@ fpmd_req_format_cgi_head(const struct fpmd_req *req, char *buf, size_t len)
 {
     const char *reason = fpmd_status_reason(req->status);
     size_t need, n = 0;
-    bool status = needs_status(req);
+    bool status;
 
     /* A backend's own head goes as it came, after what was set before
      * it. */
@@ -964,6 +964,7 @@ fpmd_req_format_cgi_head(const struct fpmd_req *req, char *buf, size_t len)
         memcpy(buf + n, req->cgi_head, req->cgi_head_len);
         return need;
     }
+    status = needs_status(req);
     need = (status ? strlen("Status: 000 \r\n") + strlen(reason) : 0)
         + format_headers(req->headers, SIZE_MAX, NULL) + 2;
     if (need > len)
