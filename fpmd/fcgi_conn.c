@@ -62,6 +62,11 @@ write_head(struct fpmd_req *req, const void *body, size_t blen)
 
     if (c->base.closed)
         return FPMD_ERROR;
+    /* No body for HEAD (RFC 3875 §4.3.3), as php-fpm sends none: a web
+     * server may not discard one (HAProxy 2.6 answers 502, lighttpd takes
+     * its length for the answer's). */
+    if (req->is_head)
+        blen = 0;
     hlen = fpmd_req_format_cgi_head(req, small, sizeof(small));
     if (hlen > sizeof(small)) {
         buf = malloc(hlen);
@@ -96,6 +101,8 @@ write_body(struct fpmd_req *req, const void *body, size_t blen)
 
     if (c->base.closed)
         return FPMD_ERROR;
+    if (req->is_head)
+        return FPMD_OK;     /* see write_head */
     if (fpmd_fcgi_write_stream(c->base.out, FCGI_STDOUT, req->id, body, blen)
         != FPMD_OK)
         return FPMD_ERROR;
@@ -293,6 +300,11 @@ on_params(void *ctx, uint16_t id, const uint8_t *p, size_t n)
     if (req->route_status == 0 && req->content_length > 0
         && (uint64_t) req->content_length > conf->limits.body)
         req->route_status = 413;
+    /* CONTENT_LENGTH 0: there is no body to wait for, as php-fpm reads no
+     * STDIN then. HAProxy 2.6 sends not even the empty STDIN record for
+     * an empty chunked body. */
+    if (req->content_length == 0)
+        fpmd_req_body_end(req);
     fpmd_sched_start(req);
     return FPMD_OK;
 }
@@ -310,6 +322,9 @@ on_stdin(void *ctx, uint16_t id, const uint8_t *p, size_t n)
         fpmd_req_body_end(req);
         return FPMD_OK;
     }
+    /* The body ended at the params (above): what comes is not body. */
+    if (req->content_length == 0)
+        return FPMD_OK;
     return fpmd_req_body_feed(req, p, n) ? FPMD_AGAIN : FPMD_OK;
 }
 

@@ -929,11 +929,29 @@ format_headers(const struct fpmd_resp_header *h, size_t count, char *p)
     return total;
 }
 
+/* Whether the head needs a Status line. php-fpm sends none for 200, and
+ * a web server takes a head without one for a 200 (Caddy 2.6 would show
+ * the line to the client as a header), but for one with a Location,
+ * which a Status-less head makes a redirect of (RFC 3875 §6.2.3). */
+static bool
+needs_status(const struct fpmd_req *req)
+{
+    if (req->status != 200)
+        return true;
+    for (const struct fpmd_resp_header *h = req->headers; h != NULL;
+         h = h->next) {
+        if (strcasecmp(h->name, "Location") == 0)
+            return true;
+    }
+    return false;
+}
+
 size_t
 fpmd_req_format_cgi_head(const struct fpmd_req *req, char *buf, size_t len)
 {
     const char *reason = fpmd_status_reason(req->status);
-    size_t need, n;
+    size_t need, n = 0;
+    bool status;
 
     /* A backend's own head goes as it came, after what was set before
      * it. */
@@ -946,12 +964,14 @@ fpmd_req_format_cgi_head(const struct fpmd_req *req, char *buf, size_t len)
         memcpy(buf + n, req->cgi_head, req->cgi_head_len);
         return need;
     }
-    need = strlen("Status: 000 \r\n\r\n") + strlen(reason)
-        + format_headers(req->headers, SIZE_MAX, NULL);
+    status = needs_status(req);
+    need = (status ? strlen("Status: 000 \r\n") + strlen(reason) : 0)
+        + format_headers(req->headers, SIZE_MAX, NULL) + 2;
     if (need > len)
         return need;
-    n = (size_t) sprintf(buf, "Status: %03d %s\r\n", req->status % 1000,
-                         reason);
+    if (status)
+        n = (size_t) sprintf(buf, "Status: %03d %s\r\n", req->status % 1000,
+                             reason);
     n += format_headers(req->headers, SIZE_MAX, buf + n);
     memcpy(buf + n, "\r\n", 2);
     return n + 2;

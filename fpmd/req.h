@@ -218,10 +218,10 @@ void fpmd_req_abort(struct fpmd_req *req);
 /* The codec's output drained below its low-water mark. */
 void fpmd_req_drained(struct fpmd_req *req);
 
-/* The CGI head ("Status: ...\r\nName: value\r\n...\r\n") of req: its
- * length, and when it fits in len bytes, the text in buf. After
- * fpmd_resp_cgi_head, the headers set before it, then that head as it
- * came. */
+/* The CGI head ("Status: ...\r\nName: value\r\n...\r\n", no Status line
+ * for a 200 without a Location) of req: its length, and when it fits in
+ * len bytes, the text in buf. After fpmd_resp_cgi_head, the headers set
+ * before it, then that head as it came. */
 size_t fpmd_req_format_cgi_head(const struct fpmd_req *req, char *buf,
                                 size_t len);
 

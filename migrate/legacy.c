@@ -25,7 +25,11 @@
 #include "pools/fcgi_upstream.h"
 
 #define CHUNK 16384
-#define HEAD_MAX (64 * 1024)    /* nginx's fastcgi_buffer_size is 4-8k */
+/* php-fpm sends a head of any size, and Caddy and h2o pass one of MiBs
+ * on, where nginx (fastcgi_buffer_size, 4-8k), Apache, HAProxy and
+ * lighttpd (64k) refuse it themselves: fpmd holds a head whole to check
+ * it, and refuses one over 1 MiB, which no browser takes (Chrome: 256k). */
+#define HEAD_MAX (1024 * 1024)
 
 static void
 head_free(void *h)

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs, from Debian 12's own archive, what fpmd needs: "build" for the
 # compiler and libraries, "test" for that plus the real servers and tools
-# the test suite starts (nginx, Apache, php-fpm, wrk, clang for fuzzing;
-# prometheus for promtool, which lints the status page's OpenMetrics).
+# the test suite starts (nginx, Apache, lighttpd, Caddy, h2o and HAProxy
+# as fronts, php-fpm, wrk, clang for fuzzing; prometheus for promtool,
+# which lints the status page's OpenMetrics).
 set -eu
 what=${1:-build}
 
@@ -10,7 +11,8 @@ build_pkgs="build-essential autoconf automake pkg-config
   libevent-dev libhiredis-dev default-libmysqlclient-dev libmongoc-dev
   libbson-dev libjson-c-dev libyaml-dev libcmocka-dev libfcgi-dev
   node-llhttp"
-test_pkgs="$build_pkgs nginx-light apache2 php8.2-fpm php8.2-opcache
+test_pkgs="$build_pkgs nginx-light apache2 lighttpd caddy h2o haproxy
+  php8.2-fpm php8.2-opcache
   libfcgi-bin python3 python3-pytest python3-yaml curl wrk procps
   redis-server mariadb-server prometheus"
 
@@ -33,6 +35,15 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# A server package starts its service where it can, on ports 80 and 443:
+# the tests start their own servers on free ports. Unless the machine
+# has its own policy (Docker's images do), one that lets no service
+# start while these install.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The request API without sockets: header checks of the response writer
- * (no CR/LF, token names: never a split response), the CGI head and a
- * legacy backend's head passed on as it came, query argument decoding,
- * header lookup through CGI names, routing path order, and defers. A minimal worker is set up in-process; the codec ops only
- * record what would be written. */
+ * (no CR/LF, token names: never a split response), the CGI head (no
+ * Status line for a plain 200) and a legacy backend's head passed on as
+ * it came, query argument decoding, header lookup through CGI names,
+ * routing path order, and defers. A minimal worker is set up in-process;
+ * the codec ops only record what would be written. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -131,6 +132,32 @@ req_refuses_header_injection(void **state)
     fpmd_req_free(req);
 }
 
+/* As php-fpm: a 200 goes without a Status line, but for one with a
+ * Location, which would otherwise make a redirect of it. */
+static void
+req_sends_no_status_line_for_a_plain_200(void **state)
+{
+    static const char *const p[] = {"REQUEST_METHOD", "GET", NULL};
+    struct fpmd_req *req = new_req(p);
+    char *out;
+
+    (void) state;
+    assert_int_equal(fpmd_reply(req, 200, "text/plain", "ok", 2), FPMD_OK);
+    out = output();
+    assert_string_equal(out, "Content-Type: text/plain\r\n\r\nok");
+    free(out);
+    fpmd_req_free(req);
+
+    req = new_req(p);
+    assert_int_equal(fpmd_resp_header(req, "location", "/x"), FPMD_OK);
+    assert_int_equal(fpmd_reply(req, 200, "text/plain", "ok", 2), FPMD_OK);
+    out = output();
+    assert_string_equal(out, "Status: 200 OK\r\nlocation: /x\r\n"
+                             "Content-Type: text/plain\r\n\r\nok");
+    free(out);
+    fpmd_req_free(req);
+}
+
 static void
 req_passes_a_backends_cgi_head_on_as_it_came(void **state)
 {
@@ -249,6 +276,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(req_refuses_header_injection),
+        cmocka_unit_test(req_sends_no_status_line_for_a_plain_200),
         cmocka_unit_test(req_passes_a_backends_cgi_head_on_as_it_came),
         cmocka_unit_test(req_decodes_query_args_and_finds_headers),
         cmocka_unit_test(req_routes_on_script_name_then_document_uri),
