@@ -151,6 +151,13 @@ route_label(char *buf, size_t len, const char *methods, const char *path)
     buf[n] = '\0';
 }
 
+/* The scoreboard's copy of a request's string s, cut to len. */
+static void
+sb_copy(char *dst, size_t len, const char *s)
+{
+    fpmd_scoreboard_copy_str(dst, len, s, strlen(s));
+}
+
 /* The script php-fpm would name for req: SCRIPT_FILENAME from a web
  * server, else the path. */
 static const char *
@@ -169,14 +176,10 @@ row_write(const struct fpmd_req *req)
     const char *script = script_of(req);
     const char *user = fpmd_req_param(req, "REMOTE_USER");
 
-    fpmd_scoreboard_copy_str(r->method, sizeof(r->method), req->method,
-                             strlen(req->method));
-    fpmd_scoreboard_copy_str(r->uri, sizeof(r->uri), req->uri,
-                             strlen(req->uri));
-    fpmd_scoreboard_copy_str(r->script, sizeof(r->script), script,
-                             strlen(script));
-    user = user ? user : "";
-    fpmd_scoreboard_copy_str(r->user, sizeof(r->user), user, strlen(user));
+    sb_copy(r->method, sizeof(r->method), req->method);
+    sb_copy(r->uri, sizeof(r->uri), req->uri);
+    sb_copy(r->script, sizeof(r->script), script);
+    sb_copy(r->user, sizeof(r->user), user ? user : "");
     r->content_length = req->content_length > 0
         ? (uint64_t) req->content_length : 0;
     r->start_us = req->start_us;
@@ -200,12 +203,9 @@ running_write(const struct fpmd_req *req)
     sched.running = req;
     script = script_of(req);
     fpmd_scoreboard_begin_write(fpmd_process.slot);
-    fpmd_scoreboard_copy_str(r->method, sizeof(r->method), req->method,
-                             strlen(req->method));
-    fpmd_scoreboard_copy_str(r->uri, sizeof(r->uri), req->uri,
-                             strlen(req->uri));
-    fpmd_scoreboard_copy_str(r->script, sizeof(r->script), script,
-                             strlen(script));
+    sb_copy(r->method, sizeof(r->method), req->method);
+    sb_copy(r->uri, sizeof(r->uri), req->uri);
+    sb_copy(r->script, sizeof(r->script), script);
     fpmd_scoreboard_end_write(fpmd_process.slot);
 }
 
@@ -217,10 +217,8 @@ flight_write(struct fpmd_req *req, unsigned i)
     const struct fpmd_route *rt = req->match.route;
 
     f->start_us = req->start_us;
-    fpmd_scoreboard_copy_str(f->method, sizeof(f->method), req->method,
-                             strlen(req->method));
-    fpmd_scoreboard_copy_str(f->uri, sizeof(f->uri), req->uri,
-                             strlen(req->uri));
+    sb_copy(f->method, sizeof(f->method), req->method);
+    sb_copy(f->uri, sizeof(f->uri), req->uri);
     if (rt == NULL)
         f->route[0] = '\0';
     else if (rt->conf != NULL)
