@@ -24,7 +24,7 @@ struct fpmd_pool_node {
     const struct fpmd_conf_server *conf;
     struct fpmd_pool_conn *idle;            /* most recently used first */
     unsigned nidle, nbusy, nconnecting;
-    struct fpmd_call *wait_head, **wait_tail;
+    TAILQ_HEAD(, fpmd_call) waiting;
     unsigned nwait;
     unsigned fails;                         /* connects failed in a row */
     uint64_t retry_us;                      /* backed off until */
@@ -310,15 +310,8 @@ static void
 unqueue(struct fpmd_call *call)
 {
     struct fpmd_pool_node *n = call->node;
-    struct fpmd_call **pp = &n->wait_head;
 
-    while (*pp != NULL && *pp != call)
-        pp = &(*pp)->next_wait;
-    if (*pp == NULL)
-        return;
-    *pp = call->next_wait;
-    if (n->wait_tail == &call->next_wait)
-        n->wait_tail = pp;
+    TAILQ_REMOVE(&n->waiting, call, wait);
     n->nwait--;
 }
 
@@ -589,13 +582,12 @@ connect_failed(struct fpmd_pool_node *n, const char *why)
     if (n->nidle + n->nbusy + n->nconnecting == 0) {
         struct fpmd_call *call;
 
-        while ((call = n->wait_head) != NULL) {
-            n->wait_head = call->next_wait;
+        while ((call = TAILQ_FIRST(&n->waiting)) != NULL) {
+            TAILQ_REMOVE(&n->waiting, call, wait);
             n->nwait--;
             fpmd_pool_call_fail(call, FPMD_CALL_DOWN, "%s: %s: %s",
                                 p->conf->name, where, why);
         }
-        n->wait_tail = &n->wait_head;
     }
 }
 
@@ -757,12 +749,10 @@ node_dispatch(struct fpmd_pool_node *n)
     const struct fpmd_conf_backend *conf = n->pool->conf;
     struct fpmd_call *call;
 
-    while ((call = n->wait_head) != NULL && n->idle != NULL) {
+    while ((call = TAILQ_FIRST(&n->waiting)) != NULL && n->idle != NULL) {
         struct fpmd_pool_conn *c = n->idle;
 
-        n->wait_head = call->next_wait;
-        if (n->wait_head == NULL)
-            n->wait_tail = &n->wait_head;
+        TAILQ_REMOVE(&n->waiting, call, wait);
         n->nwait--;
         idle_remove(n, c);
         lend(c, call);
@@ -840,9 +830,7 @@ place(struct fpmd_call *call)
         return;
     }
     call->state = FPMD_CALLST_QUEUED;
-    call->next_wait = NULL;
-    *node->wait_tail = call;
-    node->wait_tail = &call->next_wait;
+    TAILQ_INSERT_TAIL(&node->waiting, call, wait);
     node->nwait++;
     call_timer(call, conf->wait_timeout_ms);
     node_dispatch(node);
@@ -1079,7 +1067,7 @@ pools_start(const struct fpmd_conf *conf, struct event_base *base)
         for (size_t j = 0; j < b->nservers; j++) {
             p->nodes[j].pool = p;
             p->nodes[j].conf = &b->servers[j];
-            p->nodes[j].wait_tail = &p->nodes[j].wait_head;
+            TAILQ_INIT(&p->nodes[j].waiting);
         }
         if (b->shard && ring_build(p) != FPMD_OK) {
             pools_stop();

@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
@@ -60,7 +61,7 @@ enum fpmd_call_state {
 };
 
 struct fpmd_call {
-    struct fpmd_call *next_wait;            /* the node's wait queue */
+    TAILQ_ENTRY(fpmd_call) wait;            /* the node's wait queue */
     struct fpmd_call *next_req;             /* the request's calls */
     struct fpmd_req *req;
     struct fpmd_pool *pool;
