@@ -69,6 +69,18 @@ def can_connect(address):
         return False
 
 
+def log_tails(dir, label, names, limit):
+    """The last limit characters of each log in names under dir that
+    exists, each after a line naming it: for a failed test's report."""
+    out = ""
+    for name in names:
+        p = os.path.join(dir, name)
+        if os.path.exists(p):
+            with open(p, errors="replace") as f:
+                out += "---- %s %s\n%s" % (label, name, f.read()[-limit:])
+    return out
+
+
 def children_of(pid):
     try:
         with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
@@ -283,13 +295,8 @@ class Nginx:
                 self.proc.wait()
 
     def logs(self):
-        out = ""
-        for name in ("error.log", "stderr.log"):
-            p = os.path.join(self.dir, name)
-            if os.path.exists(p):
-                with open(p, errors="replace") as f:
-                    out += "---- nginx %s\n%s" % (name, f.read()[-20000:])
-        return out
+        return log_tails(self.dir, "nginx", ("error.log", "stderr.log"),
+                         20000)
 
 
 def read_all(sock):

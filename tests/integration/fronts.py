@@ -19,7 +19,8 @@ import os
 import subprocess
 
 from backends import Server
-from conftest import NGINX_BIN, can_connect, free_port, need, wait_for
+from conftest import (NGINX_BIN, can_connect, free_port, log_tails, need,
+                      wait_for)
 
 PATH_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
 
@@ -85,14 +86,7 @@ class Front(Server):
         return self
 
     def logs(self):
-        out = ""
-        for name in self.log_names:
-            p = os.path.join(self.dir, name)
-            if os.path.exists(p):
-                with open(p, errors="replace") as f:
-                    out += "---- %s %s\n%s" % (self.label, name,
-                                               f.read()[-5000:])
-        return out
+        return log_tails(self.dir, self.label, self.log_names, 5000)
 
 
 NGINX_CONF = """
