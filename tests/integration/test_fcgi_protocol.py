@@ -16,8 +16,8 @@ import time
 import pytest
 
 import fcgi_client as fc
-from conftest import (SANITIZED, Fpmd, base_conf, free_port, open_connections,
-                      wait_for, wait_taken)
+from conftest import (SANITIZED, Fpmd, base_conf, free_port, need,
+                      open_connections, wait_for, wait_taken)
 
 
 @pytest.fixture
@@ -311,8 +311,7 @@ def test_unix_socket_and_cgi_fcgi_client(daemon):
     r = fc.request(sock, uri="/hello")
     assert body_of(r)[2] == b"hello world\n"
     tool = "/usr/bin/cgi-fcgi"
-    if not os.access(tool, os.X_OK):
-        pytest.skip("cgi-fcgi not installed")
+    need(tool, "libfcgi's cgi-fcgi")
     body = b"a=1&b=2"
     out = subprocess.run(
         [tool, "-bind", "-connect", sock],
