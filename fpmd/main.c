@@ -17,6 +17,7 @@
 #include <json-c/json_c_version.h>
 #include <yaml.h>
 
+#include "fpmd/control.h"
 #include "fpmd/hooks.h"
 #include "fpmd/log.h"
 #include "fpmd/master.h"
@@ -30,8 +31,8 @@ static void
 usage(FILE *out)
 {
     fprintf(out,
-        "Usage: fpmd [-y FILE] [-t [--routes]] [-F | -D] [-g FILE] [-R] [-v] "
-        "[-h]\n"
+        "Usage: fpmd [-y FILE] [-t [--routes]] [-F | -D] [-g FILE] [-R] "
+        "[-s ACTION] [-v] [-h]\n"
         "  -y, --fpm-config FILE  YAML configuration (default: embedded)\n"
         "  -t, --test             test the configuration and exit\n"
         "      --routes           with -t: print the route table\n"
@@ -41,6 +42,10 @@ usage(FILE *out)
         "  -R, --allow-to-run-as-root\n"
         "                         let workers run as root (no user: set, or "
         "root)\n"
+        "  -s, --signal ACTION    signal the running master (its pid file: "
+        "-g, or pid:\n"
+        "                         in the configuration): reload, reopen, quit "
+        "or stop\n"
         "  -v, --version          print the version\n"
         "  -h, --help             this help\n"
         "Signals: USR1 reopen logs, USR2 graceful reload, QUIT graceful "
@@ -114,6 +119,7 @@ main(int argc, char **argv)
         {"daemonize", no_argument, NULL, 'D'},
         {"pid", required_argument, NULL, 'g'},
         {"allow-to-run-as-root", no_argument, NULL, 'R'},
+        {"signal", required_argument, NULL, 's'},
         {"version", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -121,9 +127,11 @@ main(int argc, char **argv)
     struct fpmd_master_opts opts = {NULL, NULL, -1, -1, false};
     struct fpmd_conf *conf;
     char err[16384];
+    const char *action = NULL;
     int test = 0, routes = 0, c, rc;
 
-    while ((c = getopt_long(argc, argv, "y:tFDg:Rvh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "y:tFDg:Rs:vh", longopts, NULL))
+           != -1) {
         switch (c) {
         case 'y':
             opts.conf_path = optarg;
@@ -145,6 +153,9 @@ main(int argc, char **argv)
             break;
         case 'R':
             opts.allow_root = true;
+            break;
+        case 's':
+            action = optarg;
             break;
         case 'v':
             version();
@@ -169,6 +180,12 @@ main(int argc, char **argv)
         fprintf(stderr, "fpmd: configuration file %s test failed\n",
                 opts.conf_path ? opts.conf_path : "(embedded)");
         return EXIT_CONFIG;
+    }
+    if (action != NULL) {
+        rc = fpmd_control_signal(opts.pid_file ? opts.pid_file
+                                               : conf->pid_file, action);
+        fpmd_conf_free(conf);
+        return rc;
     }
     if (test) {
         /* -t checks in this process: it exits right after. */
