@@ -3,14 +3,15 @@
 # compiler and libraries, "test" for that plus the real servers and tools
 # the test suite starts (nginx, Apache, lighttpd, Caddy, h2o and HAProxy
 # as fronts, php-fpm, wrk, clang for fuzzing; prometheus for promtool,
-# which lints the status page's OpenMetrics).
+# which lints the status page's OpenMetrics; tzdata for cron: zones, which
+# a minimal image lacks).
 set -eu
 what=${1:-build}
 
 build_pkgs="build-essential autoconf automake pkg-config
   libevent-dev libhiredis-dev default-libmysqlclient-dev libmongoc-dev
   libbson-dev libjson-c-dev libyaml-dev libcmocka-dev libfcgi-dev
-  node-llhttp"
+  node-llhttp tzdata"
 test_pkgs="$build_pkgs nginx-light apache2 lighttpd caddy h2o haproxy
   php8.2-fpm php8.2-opcache
   libfcgi-bin python3 python3-pytest python3-yaml curl wrk procps
