@@ -35,6 +35,9 @@
 
 #define NSTRIPES 256u
 #define CACHE_LINE 64
+/* A cache line of buckets for each stripe, so that no two stripes'
+ * inserts and deletes write the same line. */
+#define MIN_BUCKETS (NSTRIPES * CACHE_LINE / 4)
 #define NONE 0u
 
 struct column {
@@ -77,8 +80,8 @@ struct fpmd_table {
     uint64_t sipkey[2];
     uint32_t rows, key_size, ncolumns, row_size;
     uint32_t values_off;            /* of the first value in row data */
-    uint32_t nbuckets, nstripes;    /* powers of two, nstripes divides
-                                     * nbuckets */
+    uint32_t nbuckets;              /* a power of two, at least
+                                     * MIN_BUCKETS */
     uint64_t off_stripes, off_buckets, off_rows;
     struct column columns[FPMD_TABLE_MAX_COLUMNS];
 
@@ -145,11 +148,25 @@ stripe_at(struct fpmd_table *t, uint32_t s)
     return (struct stripe *) (void *) ((char *) t + t->off_stripes) + s;
 }
 
+static uint32_t
+stripe_of(uint64_t hash)
+{
+    return (uint32_t) (hash % NSTRIPES);
+}
+
+/* Stripe s's buckets, nbuckets / NSTRIPES of them side by side. */
+static uint32_t *
+stripe_buckets(struct fpmd_table *t, uint32_t s)
+{
+    return (uint32_t *) (void *) ((char *) t + t->off_buckets)
+        + (uint64_t) s * (t->nbuckets / NSTRIPES);
+}
+
 static uint32_t *
 bucket_at(struct fpmd_table *t, uint64_t hash)
 {
-    return (uint32_t *) (void *) ((char *) t + t->off_buckets)
-        + (hash & (t->nbuckets - 1));
+    return stripe_buckets(t, stripe_of(hash))
+        + (hash / NSTRIPES & (t->nbuckets / NSTRIPES - 1));
 }
 
 /* The row a link names: index + 1. */
@@ -165,12 +182,6 @@ link_of(struct fpmd_table *t, const struct row *r)
 {
     return (uint32_t) (((const char *) r - ((const char *) t + t->off_rows))
                        / t->row_size) + 1;
-}
-
-static uint32_t
-stripe_of(const struct fpmd_table *t, uint64_t hash)
-{
-    return (uint32_t) (hash & (t->nstripes - 1));
 }
 
 static uint64_t
@@ -288,7 +299,7 @@ is_linked(struct fpmd_table *t, uint32_t s, const struct row *r)
 {
     uint32_t target = link_of(t, r), link;
 
-    if (stripe_of(t, r->hash) != s)
+    if (stripe_of(r->hash) != s)
         return false;
     link = *bucket_at(t, r->hash);
     for (uint32_t steps = 0; link != NONE && steps < t->rows; steps++) {
@@ -369,10 +380,9 @@ drop_row(struct fpmd_table *t, uint32_t *link)
 static uint32_t
 sweep_stripe(struct fpmd_table *t, uint32_t s, uint64_t now)
 {
-    uint32_t *buckets = (uint32_t *) (void *) ((char *) t + t->off_buckets);
-    uint32_t freed = 0;
+    uint32_t *buckets = stripe_buckets(t, s), freed = 0;
 
-    for (uint32_t b = s; b < t->nbuckets; b += t->nstripes) {
+    for (uint32_t b = 0; b < t->nbuckets / NSTRIPES; b++) {
         uint32_t *link = &buckets[b];
 
         while (*link != NONE) {
@@ -415,7 +425,7 @@ reclaim(struct fpmd_table *t, uint32_t held)
     if (sweep)
         __atomic_store_n(&t->shared.expiry_hint, UINT64_MAX,
                          __ATOMIC_RELAXED);
-    for (uint32_t s = 0; s < t->nstripes; s++) {
+    for (uint32_t s = 0; s < NSTRIPES; s++) {
         if (s != held) {
             int rc = settle_lock(t, s,
                                pthread_mutex_trylock(&stripe_at(t, s)->lock));
@@ -454,7 +464,7 @@ begin(struct fpmd_table *t, const void *key, size_t klen, struct op *op)
     op->key = key;
     op->klen = (uint32_t) klen;
     op->hash = siphash13(t->sipkey, key, klen);
-    op->stripe = stripe_of(t, op->hash);
+    op->stripe = stripe_of(op->hash);
     op->now = 0;
     return lock_stripe(t, op->stripe);
 }
@@ -1109,13 +1119,11 @@ lay_out(struct fpmd_table *t, const struct fpmd_table_spec *spec, char *err,
         off += cell_size(&spec->columns[i]);
     }
     row_size = sizeof(struct row) + (uint64_t) off;
-    t->nstripes = NSTRIPES;
-    t->nbuckets = NSTRIPES;
+    t->nbuckets = MIN_BUCKETS;
     while (t->nbuckets < t->rows)
         t->nbuckets *= 2;
     t->off_stripes = round_line(sizeof(*t));
-    t->off_buckets = t->off_stripes + (uint64_t) t->nstripes
-        * sizeof(struct stripe);
+    t->off_buckets = t->off_stripes + NSTRIPES * sizeof(struct stripe);
     t->off_rows = round_line(t->off_buckets + (uint64_t) t->nbuckets * 4);
     if (__builtin_mul_overflow(row_size, (uint64_t) t->rows, &rows_bytes)
         || __builtin_add_overflow(t->off_rows, rows_bytes, &size))
@@ -1148,7 +1156,7 @@ init_locks(struct fpmd_table *t)
         rc = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
     if (rc == 0)
         rc = pthread_mutex_init(&t->alloc.lock, &attr);
-    for (uint32_t s = 0; rc == 0 && s < t->nstripes; s++)
+    for (uint32_t s = 0; rc == 0 && s < NSTRIPES; s++)
         rc = pthread_mutex_init(&stripe_at(t, s)->lock, &attr);
     pthread_mutexattr_destroy(&attr);
     return rc;
