@@ -71,8 +71,7 @@ struct fpmd_table_value {
 
 struct fpmd_table_stats {
     uint32_t rows;          /* capacity */
-    uint32_t used;          /* rows in use, expired ones not yet reclaimed
-                             * included */
+    uint32_t used;          /* as fpmd_table_count */
     uint64_t memory;        /* bytes of the mapping */
     uint64_t full;          /* inserts refused with FPMD_TABLE_FULL */
     uint64_t expired;       /* rows reclaimed after their TTL */
@@ -104,7 +103,9 @@ const char *fpmd_table_name(const struct fpmd_table *t);
  * passed straight through. */
 int fpmd_table_column(const struct fpmd_table *t, const char *name);
 uint32_t fpmd_table_capacity(const struct fpmd_table *t);
-/* Rows in use now, expired ones not yet reclaimed included. */
+/* Rows in use now: expired ones not yet reclaimed included, and those a
+ * process killed mid-call was adding or deleting, until the next call on
+ * their stripe (or the next refusal for a full table) gives them back. */
 uint32_t fpmd_table_count(const struct fpmd_table *t);
 void fpmd_table_stats(const struct fpmd_table *t,
                       struct fpmd_table_stats *out);

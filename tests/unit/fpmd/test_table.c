@@ -303,7 +303,7 @@ table_refuses_a_row_when_full_until_one_is_deleted(void **state)
 static void
 table_expires_rows_after_their_ttl(void **state)
 {
-    struct fpmd_table *t = make(4);
+    struct fpmd_table *t = make(5);
     struct fpmd_table_value row[3];
     struct fpmd_table_stats st;
     int rc = FPMD_TABLE_FULL;
@@ -320,6 +320,9 @@ table_expires_rows_after_their_ttl(void **state)
     assert_int_equal(fpmd_table_set_int(t, "c", 1, HITS, 2), FPMD_OK);
     assert_int_equal(fpmd_table_set_row(t, "d", 1, row, 3, 10), FPMD_OK);
     assert_int_equal(fpmd_table_expire(t, "d", 1, 0), FPMD_OK);
+    /* a whole-row set replaces the TTL, with none too */
+    assert_int_equal(fpmd_table_set_row(t, "f", 1, row, 3, 10), FPMD_OK);
+    assert_int_equal(fpmd_table_set_row(t, "f", 1, row, 3, 0), FPMD_OK);
     assert_int_equal(fpmd_table_expire(t, "zz", 2, 10), FPMD_TABLE_NOT_FOUND);
     assert_int_equal(fpmd_table_get_int(t, "a", 1, HITS, &v), FPMD_OK);
     assert_int_equal(v, 7);
@@ -336,14 +339,35 @@ table_expires_rows_after_their_ttl(void **state)
     assert_false(fpmd_table_exists(t, "b", 1));
     assert_false(fpmd_table_exists(t, "c", 1));
     assert_true(fpmd_table_exists(t, "d", 1));
+    assert_true(fpmd_table_exists(t, "f", 1));
     assert_int_equal(fpmd_table_get_int(t, "e", 1, HITS, &v), FPMD_OK);
     assert_int_equal(v, 5);
-    assert_int_equal(fpmd_table_count(t), 2);
+    assert_int_equal(fpmd_table_count(t), 3);
     fpmd_table_stats(t, &st);
     assert_int_equal(st.expired, 3);
     /* an expired counter starts again from 0 */
     assert_int_equal(fpmd_table_incr(t, "a", 1, HITS, 1, &v), FPMD_OK);
     assert_int_equal(v, 1);
+    fpmd_table_destroy(t);
+}
+
+static void
+table_without_columns_is_a_set_of_keys(void **state)
+{
+    struct fpmd_table_spec spec = { .name = "seen", .rows = 2 };
+    struct fpmd_table *t = fpmd_table_create(&spec, NULL, 0);
+
+    (void) state;
+    assert_non_null(t);
+    assert_int_equal(fpmd_table_set_row(t, "a", 1, NULL, 0, 0), FPMD_OK);
+    assert_int_equal(fpmd_table_set_row(t, "b", 1, NULL, 0, 0), FPMD_OK);
+    assert_int_equal(fpmd_table_set_row(t, "c", 1, NULL, 0, 0),
+                     FPMD_TABLE_FULL);
+    assert_true(fpmd_table_exists(t, "a", 1));
+    assert_int_equal(fpmd_table_get_row(t, "b", 1, NULL, 0), FPMD_OK);
+    assert_int_equal(fpmd_table_incr(t, "a", 1, 0, 1, NULL),
+                     FPMD_TABLE_NO_COLUMN);
+    assert_true(fpmd_table_same_layout(t, &spec));
     fpmd_table_destroy(t);
 }
 
@@ -769,6 +793,7 @@ main(void)
         cmocka_unit_test(table_deletes_rows),
         cmocka_unit_test(table_refuses_a_row_when_full_until_one_is_deleted),
         cmocka_unit_test(table_expires_rows_after_their_ttl),
+        cmocka_unit_test(table_without_columns_is_a_set_of_keys),
         cmocka_unit_test(table_tells_which_specs_keep_their_layout),
         cmocka_unit_test(table_create_refuses_bad_specs),
         cmocka_unit_test(table_finds_every_key_after_collisions_and_deletes),
