@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "conf/arena.h"
+#include "conf/load_cron.h"
 #include "conf/load_pools.h"
 #include "conf/load_routes.h"
 #include "conf/yaml_reader.h"
@@ -662,6 +663,7 @@ static const struct fpmd_yaml_key top_keys[] = {
     {"timeouts", k_timeouts}, {"limits", k_limits}, {"status", k_status},
     {"log", k_log}, {"routes", fpmd_conf_read_routes}, {"modules", k_modules},
     {"pools", fpmd_conf_read_pools}, {"legacy", fpmd_conf_read_legacy},
+    {"cron", fpmd_conf_read_cron},
 };
 
 /* --- entry points ----------------------------------------------------- */

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "fpmd/common.h"
+#include "fpmd/cron.h"
 
 struct fpmd_conf_chunk;
 
@@ -190,6 +191,23 @@ struct fpmd_conf_backend {
     struct fpmd_conf_pos pos;
 };
 
+/* cron: an entry the master fires on its schedule (or every so often),
+ * each time in exactly one worker of the current generation. */
+struct fpmd_conf_cron {
+    char *name;
+    char *schedule;             /* the expression as written; NULL: every */
+    struct fpmd_cron expr;      /* schedule, parsed */
+    uint64_t every_ms;          /* instead of a schedule; 0: none */
+    char *timezone;             /* schedule's zone; NULL: the master's */
+    char *handler;              /* a registered handler's name */
+    bool overlap;               /* start a run while the last still runs;
+                                 * false: that tick is skipped */
+    struct fpmd_conf_pos pos;
+};
+
+/* Cron entries at most: a run's signal carries the entry's index. */
+#define FPMD_CRON_MAX 256
+
 struct fpmd_conf {
     char *file;             /* path it was loaded from, "(embedded)" */
 
@@ -281,6 +299,9 @@ struct fpmd_conf {
 
     struct fpmd_conf_backend *backends;
     size_t nbackends;
+
+    struct fpmd_conf_cron *cron;
+    size_t ncron;
 
     struct fpmd_conf_arena arena;   /* what the pointers above point into */
 };

@@ -22,6 +22,7 @@
 
 #include "fpmd/access_log.h"
 #include "fpmd/clock.h"
+#include "fpmd/cron_run.h"
 #include "fpmd/handoff.h"
 #include "fpmd/log.h"
 #include "fpmd/master.h"
@@ -667,6 +668,7 @@ reap(struct master *m)
                      WEXITSTATUS(status), lived);
         }
         track_backoff(m, c, status, now);
+        fpmd_cron_reaped(pid);
         /* Carry the dead child's counters into the pool totals. */
         if (read_slot(c, &s) == FPMD_OK || s.pid == pid) {
             c->gen->sb->pool.accepted_conn_dead += s.accepted_conn;
@@ -982,6 +984,7 @@ reload(struct master *m)
     }
     fpmd_log_open(conf);
     m->cur = g;
+    fpmd_cron_load(conf);
     /* New workers first, then the old ones are told to finish: there is
      * never a moment without someone accepting. */
     start_generation(m, g);
@@ -1048,9 +1051,14 @@ read_signals(struct master *m)
     struct signalfd_siginfo si;
 
     while (read(m->sigfd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+        if ((int) si.ssi_signo == FPMD_SIG_CRON) {
+            fpmd_cron_done((pid_t) si.ssi_pid, si.ssi_ptr);
+            continue;
+        }
         switch (si.ssi_signo) {
         case SIGCHLD:
-            reap(m);
+            /* reaped after every signal is read: a worker's last cron
+             * answer, queued before its exit, must count first */
             break;
         case SIGUSR1:
             forward_usr1(m);
@@ -1086,6 +1094,7 @@ setup_signals(struct master *m)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, FPMD_SIG_CRON);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
         return FPMD_ERROR;
     m->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -1102,6 +1111,39 @@ live_children(const struct master *m)
     for (size_t i = 0; i < m->nchildren_cap; i++)
         n += m->children[i].pid != 0;
     return n;
+}
+
+/* The worker a cron tick runs in: of the current generation's, not
+ * asked to quit, the one with the fewest requests in flight; with pm
+ * ondemand and none running, a new one (the run waits for it in its
+ * signal queue). */
+static pid_t
+cron_pick(void *arg)
+{
+    struct master *m = arg;
+    struct child *best = NULL;
+    unsigned best_load = UINT32_MAX;
+
+    for (int tries = 0; tries < 2 && best == NULL; tries++) {
+        for (size_t i = 0; i < m->nchildren_cap; i++) {
+            struct child *c = &m->children[i];
+            struct fpmd_sb_slot s;
+            unsigned load;
+
+            if (c->pid == 0 || c->gen != m->cur || c->quit_us != 0)
+                continue;
+            load = read_slot(c, &s) == FPMD_OK ? s.in_flight : UINT32_MAX - 1;
+            if (best == NULL || load < best_load) {
+                best = c;
+                best_load = load;
+            }
+        }
+        if (best == NULL && tries == 0
+            && m->cur->conf->pm.mode == FPMD_PM_ONDEMAND
+            && fpmd_now_us() >= m->next_spawn_us)
+            spawn(m, m->cur);
+    }
+    return best ? best->pid : 0;
 }
 
 static void
@@ -1137,6 +1179,12 @@ loop(struct master *m)
             timeout = 100;
         if (m->next_spawn_us > now && m->next_spawn_us - now < 1000000)
             timeout = (int) ((m->next_spawn_us - now) / 1000) + 1;
+        if (!m->stopping) {
+            int due = fpmd_cron_timeout_ms();
+
+            if (due >= 0 && due < timeout)
+                timeout = due;
+        }
         rc = poll(pfd, n, timeout);
         if (rc < 0 && errno != EINTR) {
             fpmd_log_errno(FPMD_LOG_ALERT, "poll()");
@@ -1161,6 +1209,8 @@ loop(struct master *m)
             reload(m);
         }
         maintain(m);
+        if (!m->stopping)
+            fpmd_cron_fire(cron_pick, m);
         free_drained_gens(m);
     }
 }
@@ -1233,6 +1283,7 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
     fpmd_log(FPMD_LOG_NOTICE, "ready to handle connections");
     /* the baseline a first OOM kill is told by */
     note_oom_kills(&m);
+    fpmd_cron_load(conf);
     start_generation(&m, m.cur);
     report_ready(opts, 0);
     loop(&m);
@@ -1247,6 +1298,7 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
     if (pid_file != NULL)
         unlink(pid_file);
     free(pid_file);
+    fpmd_cron_free();
     free(m.children);
     free(m.crashes);
     close(m.sigfd);

@@ -22,6 +22,7 @@ fpmd_prepare(const struct fpmd_conf *conf, char *err, size_t errlen)
 {
     struct fpmd_router *r;
     size_t used;
+    bool bad;
 
     if (errlen > 0)
         err[0] = '\0';
@@ -32,6 +33,22 @@ fpmd_prepare(const struct fpmd_conf *conf, char *err, size_t errlen)
     if (r == NULL)
         return NULL;
     used = strlen(err);
+    bad = false;
+    for (size_t i = 0; i < conf->ncron; i++) {
+        const struct fpmd_conf_cron *cc = &conf->cron[i];
+
+        if (fpmd_handler_find(cc->handler) != NULL)
+            continue;
+        snprintf(err + used, errlen - used, "%s:%u:%u: cron %s: unknown "
+                 "handler \"%s\"\n", cc->pos.file ? cc->pos.file : conf->file,
+                 cc->pos.line, cc->pos.column, cc->name, cc->handler);
+        used += strlen(err + used);
+        bad = true;
+    }
+    if (bad) {
+        fpmd_router_free(r);
+        return NULL;
+    }
     if (conf->log.access_format != NULL && used + 1 < errlen) {
         char msg[256];
 

@@ -777,6 +777,21 @@ fpmd_sched_start_background(struct fpmd_req *req, fpmd_handler_fn fn)
 }
 
 void
+fpmd_sched_start_run(struct fpmd_req *req, fpmd_handler_fn fn)
+{
+    /* The master asked for it, once per tick: no cap turns it away, but
+     * a worker that will not be there to finish it does. */
+    if (sched.finishing) {
+        fpmd_req_free(req);
+        return;
+    }
+    req->started = 1;
+    req->route_status = 200;
+    req->background_fn = fn;
+    run(req);
+}
+
+void
 fpmd_sched_start(struct fpmd_req *req)
 {
     const struct fpmd_conf *conf = fpmd_process.conf;

@@ -34,6 +34,11 @@ void fpmd_sched_start(struct fpmd_req *req);
  * finishing or at max_concurrency. */
 int fpmd_sched_start_background(struct fpmd_req *req, fpmd_handler_fn fn);
 
+/* The same for work the master asked this worker for (a cron run): it
+ * runs even at max_concurrency; only a finishing worker frees req
+ * instead. */
+void fpmd_sched_start_run(struct fpmd_req *req, fpmd_handler_fn fn);
+
 /* Continues a parked handler; from event callbacks only. */
 void fpmd_sched_resume(struct fpmd_req *req);
 

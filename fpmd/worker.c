@@ -20,6 +20,7 @@
 #include "fpmd/arena.h"
 #include "fpmd/clock.h"
 #include "fpmd/conn.h"
+#include "fpmd/cron_run.h"
 #include "fpmd/event_alloc.h"
 #include "fpmd/fcgi_conn.h"
 #include "fpmd/http_conn.h"
@@ -199,6 +200,11 @@ on_signal(evutil_socket_t fd, short what, void *arg)
     struct signalfd_siginfo si;
 
     while (read(fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+        if ((int) si.ssi_signo == FPMD_SIG_CRON) {
+            if ((pid_t) si.ssi_pid == getppid())
+                fpmd_cron_run(si.ssi_ptr);
+            continue;
+        }
         switch (si.ssi_signo) {
         case SIGUSR1:
             fpmd_log_reopen();
@@ -351,6 +357,7 @@ setup_signals(void)
     sigaddset(&set, SIGQUIT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, FPMD_SIG_CRON);
     worker.signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (worker.signal_fd < 0)
         return FPMD_ERROR;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -383,4 +384,24 @@ FPMD_ROUTE(t_mongo, "GET", "/t/mongo")
                                json_object_get(fpmd_mongo_result(call)));
     }
     return fpmd_reply_json(req, 200, out);
+}
+
+/* A cron entry's handler: pushes "TICK PID" to the Redis list cron:NAME
+ * of pool cache, so a test counts the runs of each tick on the server;
+ * FPMD_CRON_NAME "fail" answers 500 instead, "slow" takes 1.5 s first. */
+FPMD_HANDLER(t_cron)
+{
+    const char *name = fpmd_req_param(req, "FPMD_CRON_NAME");
+    const char *tick = fpmd_req_param(req, "FPMD_CRON_TICK");
+
+    if (name == NULL || tick == NULL)
+        return fpmd_reply_error(req, 400, "not a cron run");
+    if (strcmp(name, "fail") == 0)
+        return fpmd_reply_error(req, 500, "failing on purpose");
+    if (strcmp(name, "slow") == 0)
+        fpmd_sleep(req, 1500);
+    if (fpmd_redis(req, "cache", "RPUSH cron:%s %s:%d", name, tick,
+                   (int) getpid()) == NULL)
+        return FPMD_ERROR;
+    return fpmd_reply(req, 200, "text/plain", "ok\n", 3);
 }
