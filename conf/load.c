@@ -17,6 +17,7 @@
 #include "conf/arena.h"
 #include "conf/load_cron.h"
 #include "conf/load_pools.h"
+#include "conf/load_tables.h"
 #include "conf/load_routes.h"
 #include "conf/yaml_reader.h"
 #include "fpmd/conf.h"
@@ -663,7 +664,7 @@ static const struct fpmd_yaml_key top_keys[] = {
     {"timeouts", k_timeouts}, {"limits", k_limits}, {"status", k_status},
     {"log", k_log}, {"routes", fpmd_conf_read_routes}, {"modules", k_modules},
     {"pools", fpmd_conf_read_pools}, {"legacy", fpmd_conf_read_legacy},
-    {"cron", fpmd_conf_read_cron},
+    {"cron", fpmd_conf_read_cron}, {"tables", fpmd_conf_read_tables},
 };
 
 /* --- entry points ----------------------------------------------------- */

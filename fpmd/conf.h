@@ -205,6 +205,26 @@ struct fpmd_conf_cron {
     struct fpmd_conf_pos pos;
 };
 
+/* tables: a shared table's layout (fpmd/table.h). The types' values are
+ * enum fpmd_table_type's. */
+enum { FPMD_CONF_TABLE_INT = 1, FPMD_CONF_TABLE_FLOAT, FPMD_CONF_TABLE_BYTES };
+
+struct fpmd_conf_table_column {
+    char *name;
+    unsigned type;              /* FPMD_CONF_TABLE_* */
+    unsigned size;              /* bytes: the longest value */
+    struct fpmd_conf_pos pos;
+};
+
+struct fpmd_conf_table {
+    char *name;
+    unsigned rows;              /* capacity, fixed */
+    unsigned key_size;          /* longest key; 0: 64 */
+    struct fpmd_conf_table_column *columns;
+    size_t ncolumns;
+    struct fpmd_conf_pos pos;
+};
+
 /* Cron entries at most: a run's signal carries the entry's index. */
 #define FPMD_CRON_MAX 256
 
@@ -302,6 +322,9 @@ struct fpmd_conf {
 
     struct fpmd_conf_cron *cron;
     size_t ncron;
+
+    struct fpmd_conf_table *tables;
+    size_t ntables;
 
     struct fpmd_conf_arena arena;   /* what the pointers above point into */
 };

@@ -29,6 +29,7 @@
 #include "fpmd/prepare.h"
 #include "fpmd/listen.h"
 #include "fpmd/scoreboard.h"
+#include "fpmd/tables.h"
 #include "fpmd/worker.h"
 
 #define EXIT_CONFIG 78
@@ -46,6 +47,8 @@ struct gen {
     size_t nlisteners;
     struct fpmd_scoreboard *sb;
     struct fpmd_creds creds;    /* what its workers run as */
+    struct fpmd_table **tables; /* conf's, in its order (tables.h) */
+    size_t ntables;
     unsigned live;              /* children running this generation */
     struct gen *next;           /* older generations still draining */
 };
@@ -113,6 +116,7 @@ gen_free(struct gen *g, int unlink_paths)
     for (size_t i = 0; i < g->nlisteners; i++)
         fpmd_listener_close(&g->listeners[i], unlink_paths);
     free(g->listeners);
+    fpmd_tables_close(g->tables, g->ntables);
     fpmd_scoreboard_free(g->sb);
     fpmd_conf_free(g->conf);
     free(g);
@@ -172,6 +176,7 @@ static struct gen *
 gen_new(struct master *m, struct fpmd_conf *conf, struct gen *prev)
 {
     struct gen *g = calloc(1, sizeof(*g));
+    char err[512];
 
     if (g == NULL)
         return NULL;
@@ -181,12 +186,28 @@ gen_new(struct master *m, struct fpmd_conf *conf, struct gen *prev)
         conf->pm.max_children = ncpus();
     g->sb = fpmd_scoreboard_new(max_children(conf));
     if (fpmd_master_creds(conf, m->opts->allow_root, &g->creds) != FPMD_OK
-        || g->sb == NULL || gen_listen(g, prev) != FPMD_OK) {
+        || g->sb == NULL) {
         /* conf stays with the caller on failure */
         g->conf = NULL;
         gen_free(g, 0);
         return NULL;
     }
+    g->tables = fpmd_tables_open(conf, prev ? prev->tables : NULL,
+                                 prev ? prev->conf : NULL, err, sizeof(err));
+    if (g->tables == NULL)
+        fpmd_log(FPMD_LOG_ERROR, "%s", err);
+    if (g->tables == NULL || gen_listen(g, prev) != FPMD_OK) {
+        /* prev's tables stay prev's */
+        fpmd_tables_drop(g->tables, conf->ntables, prev ? prev->tables : NULL,
+                         prev ? prev->ntables : 0);
+        g->tables = NULL;
+        g->conf = NULL;
+        gen_free(g, 0);
+        return NULL;
+    }
+    g->ntables = conf->ntables;
+    fpmd_tables_commit(conf, g->tables, prev ? prev->tables : NULL,
+                       prev ? prev->ntables : 0);
     fpmd_scoreboard_copy_str(g->sb->pool.name, sizeof(g->sb->pool.name),
                              conf->pool_name, strlen(conf->pool_name));
     g->sb->pool.pm_mode = conf->pm.mode;
@@ -344,6 +365,7 @@ child_main(struct master *m, struct gen *g, uint32_t slot,
     }
     if (drop_privileges(g->conf, &g->creds) != FPMD_OK)
         _exit(EXIT_CONFIG);
+    fpmd_tables_attach(g->conf, g->tables);
     rc = fpmd_worker_main(g->conf, g->listeners, g->nlisteners,
                           g->sb, slot, g->id, m->handoff, max_requests);
     exit(rc);

@@ -12,6 +12,7 @@
 #include "fpmd/clock.h"
 #include "fpmd/fpmd.h"
 #include "fpmd/process.h"
+#include "fpmd/tables.h"
 
 static const char *
 pm_name(uint32_t mode)
@@ -279,5 +280,6 @@ fpmd_status_snapshot(struct fpmd_req *req)
     v->nprocs = n;
     v->backends = backends;
     v->routes = routes;
+    v->ntables = fpmd_tables_status(req, &v->tables);
     return v;
 }

@@ -522,6 +522,24 @@ route_fields(const struct fpmd_status_route *r, enum fpmd_status_format fmt,
 }
 
 static size_t
+list_table(const struct fpmd_status_snapshot *v, size_t i,
+           enum fpmd_status_format fmt, struct field *f)
+{
+    const struct fpmd_status_table *t = &v->tables[i];
+    size_t n = 0;
+
+    f[n++] = (struct field) {fmt == FPMD_STATUS_TEXT ? "table" : "name",
+                             K_STR, t->name, 0, 0};
+    f[n++] = (struct field) {"rows", K_NUM, NULL, t->rows, 0};
+    f[n++] = (struct field) {"rows used", K_NUM, NULL, t->used, 0};
+    f[n++] = (struct field) {"memory", K_NUM, NULL, t->memory, 0};
+    f[n++] = (struct field) {"full", K_NUM, NULL, t->full, 0};
+    f[n++] = (struct field) {"expired", K_NUM, NULL, t->expired, 0};
+    f[n++] = (struct field) {"recovered", K_NUM, NULL, t->recovered, 0};
+    return n;
+}
+
+static size_t
 list_backend(const struct fpmd_status_snapshot *v, size_t i,
              enum fpmd_status_format fmt, struct field *f)
 {
@@ -799,52 +817,99 @@ render_pool_metrics(FILE *out, const struct fpmd_status_snapshot *v)
             (unsigned long long) v->free_conns);
 }
 
-/* One family per backend statistic, a sample per pool. */
-static void
-render_backend_metrics(FILE *out, const struct fpmd_status_snapshot *v)
-{
-    static const struct {
-        const char *name, *type, *help;
-        size_t off;
-    } stats[] = {
-#define STAT_(field, name, type, help) \
-    {name, type, help, offsetof(struct fpmd_status_backend, field)}
-        STAT_(size, "backend_size", "gauge", "connections open"),
-        STAT_(idle, "backend_idle", "gauge", "connections idle"),
-        STAT_(in_use, "backend_in_use", "gauge",
-              "connections lent to requests"),
-        STAT_(waiters, "backend_waiters", "gauge",
-              "calls waiting for a connection"),
-        STAT_(calls, "backend_calls_total", "counter", "calls made"),
-        STAT_(timeouts, "backend_timeouts_total", "counter",
-              "calls and connects that timed out"),
-        STAT_(errors, "backend_errors_total", "counter",
-              "calls and connects that failed"),
-        STAT_(reconnects, "backend_reconnects_total", "counter",
-              "connections opened after the first"),
-        STAT_(exhausted, "backend_exhausted_total", "counter",
-              "calls refused: wait queue full or wait timed out"),
-#undef STAT_
-    };
-    char help[128];
+struct stat_def {
+    const char *name, *type, *help;
+    size_t off;                 /* of its uint64_t in the item */
+};
 
-    if (v->nbackends == 0)
+/* One family per statistic of stats, a sample per item: n items of size
+ * bytes from items, each named by the string at name_off, in a label
+ * called label_name; what says whose figures they are. */
+static void
+render_stat_families(FILE *out, const struct stat_def *stats, size_t nstats,
+                     const char *what, const char *label_name,
+                     const void *items, size_t n, size_t size,
+                     size_t name_off)
+{
+    char help[160];
+
+    if (n == 0)
         return;
-    for (size_t s = 0; s < FPMD_ARRAY_LEN(stats); s++) {
-        snprintf(help, sizeof(help), "backend pool %s, summed over the "
-                 "workers.", stats[s].help);
+    for (size_t s = 0; s < nstats; s++) {
+        snprintf(help, sizeof(help), "%s %s.", what, stats[s].help);
         family(out, stats[s].name, stats[s].type, help);
-        for (size_t i = 0; i < v->nbackends; i++) {
-            const struct fpmd_status_backend *b = &v->backends[i];
+        for (size_t i = 0; i < n; i++) {
+            const char *item = (const char *) items + i * size;
+            const char *name;
             uint64_t value;
 
-            memcpy(&value, (const char *) b + stats[s].off, sizeof(value));
+            memcpy(&name, item + name_off, sizeof(name));
+            memcpy(&value, item + stats[s].off, sizeof(value));
             fprintf(out, "fpmd_%s", stats[s].name);
-            label(out, "backend", b->name, true);
+            label(out, label_name, name, true);
             fprintf(out, "} %llu\n", (unsigned long long) value);
         }
     }
 }
+
+#define STAT_(type_, field, name, kind, help) \
+    {name, kind, help, offsetof(type_, field)}
+
+/* One family per backend statistic, a sample per pool. */
+static void
+render_backend_metrics(FILE *out, const struct fpmd_status_snapshot *v)
+{
+    static const struct stat_def stats[] = {
+#define B_(...) STAT_(struct fpmd_status_backend, __VA_ARGS__)
+        B_(size, "backend_size", "gauge", "connections open"),
+        B_(idle, "backend_idle", "gauge", "connections idle"),
+        B_(in_use, "backend_in_use", "gauge",
+           "connections lent to requests"),
+        B_(waiters, "backend_waiters", "gauge",
+           "calls waiting for a connection"),
+        B_(calls, "backend_calls_total", "counter", "calls made"),
+        B_(timeouts, "backend_timeouts_total", "counter",
+           "calls and connects that timed out"),
+        B_(errors, "backend_errors_total", "counter",
+           "calls and connects that failed"),
+        B_(reconnects, "backend_reconnects_total", "counter",
+           "connections opened after the first"),
+        B_(exhausted, "backend_exhausted_total", "counter",
+           "calls refused: wait queue full or wait timed out"),
+#undef B_
+    };
+
+    render_stat_families(out, stats, FPMD_ARRAY_LEN(stats),
+                         "backend pool, summed over the workers:",
+                         "backend", v->backends, v->nbackends,
+                         sizeof(*v->backends),
+                         offsetof(struct fpmd_status_backend, name));
+}
+
+/* One family per shared table statistic, a sample per table. */
+static void
+render_table_metrics(FILE *out, const struct fpmd_status_snapshot *v)
+{
+    static const struct stat_def stats[] = {
+#define T_(...) STAT_(struct fpmd_status_table, __VA_ARGS__)
+        T_(rows, "table_rows", "gauge", "rows it holds at most"),
+        T_(used, "table_rows_used", "gauge", "rows in use"),
+        T_(memory, "table_memory_bytes", "gauge", "bytes of its mapping"),
+        T_(full, "table_full_total", "counter",
+           "new keys refused: it was full"),
+        T_(expired, "table_expired_total", "counter",
+           "rows reclaimed after their TTL"),
+        T_(recovered, "table_recovered_total", "counter",
+           "locks taken over from a process that died holding them"),
+#undef T_
+    };
+
+    render_stat_families(out, stats, FPMD_ARRAY_LEN(stats), "shared table:",
+                         "table", v->tables, v->ntables, sizeof(*v->tables),
+                         offsetof(struct fpmd_status_table, name));
+}
+
+#undef STAT_
 
 static void
 route_labels(FILE *out, const char *family_name, const char *suffix,
@@ -1039,6 +1104,7 @@ fpmd_status_render(FILE *out, const struct fpmd_status_snapshot *v,
     if (fmt == FPMD_STATUS_OPENMETRICS) {
         render_pool_metrics(out, v);
         render_backend_metrics(out, v);
+        render_table_metrics(out, v);
         render_route_metrics(out, v);
         if (full)
             render_proc_metrics(out, v);
@@ -1072,6 +1138,7 @@ fpmd_status_render(FILE *out, const struct fpmd_status_snapshot *v,
     render_list(out, v, fmt, "backends", "backend", v->nbackends,
                 list_backend);
     render_list(out, v, fmt, "routes", "route", v->nroutes, list_route);
+    render_list(out, v, fmt, "tables", "table", v->ntables, list_table);
     if (full && fmt == FPMD_STATUS_TEXT)
         render_procs(out, v, fmt);
     if (fmt == FPMD_STATUS_JSON)

@@ -6,7 +6,9 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -160,4 +162,45 @@ FPMD_ROUTE(api_split, "GET", "/api/split")
     if (fpmd_resp_header(req, "X-Evil", "a\r\nSet-Cookie: x=1") == FPMD_OK)
         return fpmd_reply(req, 200, "text/plain", "split\n", 6);
     return FPMD_ERROR;
+}
+
+/* Shared tables: /t/table?t=NAME&key=K&op=incr|get|set|del[&n=N][&v=V]
+ * on column "hits" (incr adds 1, n times, one call each). Answers the
+ * value and this worker's pid as JSON; a table's refusal as 404 (no
+ * row), 507 (full) or 400, with fpmd_table_strerror's text. */
+FPMD_ROUTE(t_table, "GET", "/t/table")
+{
+    const char *name = fpmd_req_query_arg(req, "t");
+    const char *key = fpmd_req_query_arg(req, "key");
+    const char *op = fpmd_req_query_arg(req, "op");
+    const char *n = fpmd_req_query_arg(req, "n");
+    const char *v = fpmd_req_query_arg(req, "v");
+    struct fpmd_table *t = name ? fpmd_table(name) : NULL;
+    int col, rc = FPMD_OK;
+    int64_t value = 0;
+    char out[64];
+
+    if (t == NULL || key == NULL || op == NULL)
+        return fpmd_reply_error(req, 400, "t, key and op, of a table");
+    col = fpmd_table_column(t, "hits");
+    if (strcmp(op, "incr") == 0) {
+        for (long i = n ? atol(n) : 1; i > 0 && rc == FPMD_OK; i--)
+            rc = fpmd_table_incr(t, key, strlen(key), col, 1, &value);
+    } else if (strcmp(op, "get") == 0) {
+        rc = fpmd_table_get_int(t, key, strlen(key), col, &value);
+    } else if (strcmp(op, "set") == 0) {
+        value = v ? atoll(v) : 0;
+        rc = fpmd_table_set_int(t, key, strlen(key), col, value);
+    } else if (strcmp(op, "del") == 0) {
+        rc = fpmd_table_delete(t, key, strlen(key));
+    } else {
+        return fpmd_reply_error(req, 400, "op: incr, get, set or del");
+    }
+    if (rc != FPMD_OK)
+        return fpmd_reply_error(req, rc == FPMD_TABLE_NOT_FOUND ? 404
+                                     : rc == FPMD_TABLE_FULL ? 507 : 400,
+                                fpmd_table_strerror(rc));
+    snprintf(out, sizeof(out), "{\"value\": %lld, \"pid\": %d}\n",
+             (long long) value, (int) getpid());
+    return fpmd_reply(req, 200, "application/json", out, strlen(out));
 }

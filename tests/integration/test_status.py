@@ -36,8 +36,8 @@ PHP_FPM_LINT = {
 
 
 def start_fpmd(tmp, servers, workers):
-    """fpmd with HTTP and FastCGI listeners and a Redis pool nothing
-    connects to (min 0: its series show, zero)."""
+    """fpmd with HTTP and FastCGI listeners, a Redis pool nothing
+    connects to (min 0: its series show, zero) and a shared table."""
     hport, fport = free_port(), free_port()
     sock = os.path.join(tmp, "fpmd.sock")
     text = base_conf(fport, sock, """
@@ -46,6 +46,11 @@ def start_fpmd(tmp, servers, workers):
             driver: redis
             servers: [127.0.0.1:9]
             min: 0
+        tables:
+          hits:
+            rows: 16
+            columns:
+              - { name: n, type: int }
         """).replace("listen:\n", "listen:\n  - http: 127.0.0.1:%d\n"
                      % hport, 1).replace("max_children: 2",
                                          "max_children: %d" % workers)
@@ -233,6 +238,7 @@ def test_openmetrics_passes_promtool(one_worker, query):
         "application/openmetrics-text; version=1.0.0; charset=utf-8")
     assert promtool_lint(body) == PHP_FPM_LINT
     text = body.decode()
+    assert 'fpmd_table_rows{table="hits"} 16\n' in text
     names = set(re.findall(r"^([a-z_]+)[{ ]", text, re.M))
     # fpmd's own series are fpmd_'s; php-fpm's keep their names
     assert {n for n in names if not n.startswith("fpmd_")} == {
