@@ -432,6 +432,18 @@ def base_conf(port, sock, extra=""):
             + textwrap.dedent(extra))
 
 
+def config_check(tmp, extra, binary=None):
+    """fpmd -t (-R) on base_conf plus extra: (exit code, stderr, the
+    config's path), for tests of config errors' file:line:column."""
+    binary = binary or FPMD_TEST_BIN
+    need(binary, "fpmd")
+    f = Fpmd(tmp, base_conf(free_port(), os.path.join(tmp, "x.sock"), extra),
+             binary=binary)
+    r = subprocess.run([binary, "-t", "-R", "-y", f.conf],
+                       capture_output=True, text=True, timeout=10)
+    return r.returncode, r.stderr, f.conf
+
+
 @pytest.fixture
 def stack(tmpdir_path, servers):
     """fpmd on TCP and a unix socket behind nginx's four variants."""

@@ -9,13 +9,12 @@ Config errors name file:line:column."""
 import os
 import re
 import signal
-import subprocess
 
 import pytest
 
 from backends import Redis
-from conftest import (FPMD_TEST_BIN, Fpmd, alive, base_conf, free_port,
-                      need, wait_for)
+from conftest import (FPMD_TEST_BIN, Fpmd, alive, base_conf, config_check,
+                      free_port, wait_for)
 
 
 @pytest.fixture
@@ -139,15 +138,6 @@ def test_a_failed_run_is_logged(tmpdir_path, servers, redis):
     assert runs(redis, "fail") == []
 
 
-def check(tmp, cron):
-    need(FPMD_TEST_BIN, "fpmd-test")
-    f = Fpmd(tmp, base_conf(free_port(), os.path.join(tmp, "x.sock"),
-                            "cron:\n" + cron))
-    r = subprocess.run([FPMD_TEST_BIN, "-t", "-R", "-y", f.conf],
-                       capture_output=True, text=True, timeout=10)
-    return r.returncode, r.stderr, f.conf
-
-
 @pytest.mark.parametrize("entry,message", [
     ('  - {name: a, handler: t_cron, schedule: "0 61 * * *"}\n',
      r':\d+:45: schedule: hour field: 61 is out of range 0-23'),
@@ -172,14 +162,15 @@ def check(tmp, cron):
      r':\d+:5: cron a: unknown handler "nosuch"'),
 ])
 def test_config_errors_name_file_line_column(tmpdir_path, entry, message):
-    rc, err, conf = check(tmpdir_path, entry)
+    rc, err, conf = config_check(tmpdir_path, "cron:\n" + entry)
     assert rc == 78, err
     assert re.search(re.escape(conf) + message, err), err
 
 
 def test_a_good_entry_passes_the_check(tmpdir_path):
-    rc, err, _ = check(tmpdir_path,
-                       '  - {name: a, handler: t_cron, schedule: '
-                       '"30 2 * * 1-5", timezone: Europe/Berlin}\n'
-                       '  - {name: b, handler: t_cron, every: 90s}\n')
+    rc, err, _ = config_check(tmpdir_path,
+                              'cron:\n'
+                              '  - {name: a, handler: t_cron, schedule: '
+                              '"30 2 * * 1-5", timezone: Europe/Berlin}\n'
+                              '  - {name: b, handler: t_cron, every: 90s}\n')
     assert rc == 0, err

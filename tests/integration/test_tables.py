@@ -9,14 +9,13 @@ import json
 import os
 import re
 import signal
-import subprocess
 import threading
 
 import pytest
 
 import fcgi_client as fc
-from conftest import (FPMD_TEST_BIN, Fpmd, alive, base_conf, free_port,
-                      need, status_json, wait_for)
+from conftest import (FPMD_TEST_BIN, Fpmd, alive, base_conf, config_check,
+                      free_port, status_json, wait_for)
 
 TABLES = """
 tables:
@@ -116,15 +115,6 @@ def test_a_full_table_refuses_a_new_key(tmpdir_path, servers):
     assert table(addr, t="small", key="b", op="get")[1]["value"] == 1
 
 
-def check(tmp, tables):
-    need(FPMD_TEST_BIN, "fpmd-test")
-    f = Fpmd(tmp, base_conf(free_port(), os.path.join(tmp, "x.sock"),
-                            tables))
-    r = subprocess.run([FPMD_TEST_BIN, "-t", "-R", "-y", f.conf],
-                       capture_output=True, text=True, timeout=10)
-    return r.returncode, r.stderr, f.conf
-
-
 @pytest.mark.parametrize("tables,message", [
     ("tables:\n  t:\n    columns: []\n",
      r":\d+:5: tables: t: rows: is needed"),
@@ -143,7 +133,7 @@ def check(tmp, tables):
      r':\d+:9: columns: a second column named "a"'),
 ])
 def test_config_errors_name_file_line_column(tmpdir_path, tables, message):
-    rc, err, conf = check(tmpdir_path, tables)
+    rc, err, conf = config_check(tmpdir_path, tables)
     assert rc == 78, err
     assert re.search(re.escape(conf) + message, err), err
 
