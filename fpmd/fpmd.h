@@ -66,6 +66,52 @@ void fpmd_handler_register(const struct fpmd_handler_def *def);
 /* A handler the config routes to by name (handler: NAME). */
 #define FPMD_HANDLER(name_) FPMD_REGISTER_(name_, NULL, NULL)
 
+/* --- timers ----------------------------------------------------------- */
+
+/* A worker's own timers: each run is a background request of its own (a
+ * coroutine, so it may call pools and await), outside the access log,
+ * run even at pm.max_concurrency; what it answers goes nowhere, and an
+ * error return or a status of 500 or more is logged. A worker that is
+ * finishing starts no run. One process per timer and worker: for a run
+ * in one process of the pool, a cron: entry (README "Cron"). */
+typedef int (*fpmd_timer_fn)(struct fpmd_req *req, void *arg);
+
+/* Runs fn(req, arg) once, ms milliseconds from now. Returns the timer's
+ * id for fpmd_timer_cancel, 0 when memory is out. */
+uint64_t fpmd_timer_after(uint64_t ms, fpmd_timer_fn fn, void *arg);
+/* Runs fn(req, arg) every ms milliseconds (at least 1) until cancelled;
+ * a tick that comes while its last run still runs is skipped. */
+uint64_t fpmd_timer_every(uint64_t ms, fpmd_timer_fn fn, void *arg);
+/* No run of timer id starts after this (one running goes on to its
+ * end). true when it was there to cancel, false when it ran already (a
+ * one-shot), was cancelled before, or never was. */
+bool fpmd_timer_cancel(uint64_t id);
+
+struct fpmd_timer_def {
+    const char *name;
+    uint64_t interval_ms;
+    int (*fn)(struct fpmd_req *req);
+    const char *file;
+    int line;
+};
+
+/* Registration, from FPMD_TIMER's constructor (built-in files and
+ * modules alike); the def stays the caller's. */
+void fpmd_timer_register(const struct fpmd_timer_def *def);
+
+/* A timer every worker runs every interval_ms_ milliseconds from its
+ * start, with FPMD_TIMER_NAME set to its name:
+ * FPMD_TIMER(flush_stats, 1000) { ...; return FPMD_OK; } */
+#define FPMD_TIMER(name_, interval_ms_)                                      \
+    static int fpmd_timer_##name_(struct fpmd_req *req);                     \
+    static const struct fpmd_timer_def fpmd_timer_def_##name_ = {            \
+        #name_, interval_ms_, fpmd_timer_##name_, __FILE__, __LINE__};       \
+    __attribute__((constructor)) static void fpmd_timer_reg_##name_(void)    \
+    {                                                                        \
+        fpmd_timer_register(&fpmd_timer_def_##name_);                        \
+    }                                                                        \
+    static int fpmd_timer_##name_(struct fpmd_req *req)
+
 /* --- hooks ------------------------------------------------------------ */
 
 /* Hooks wrap every request a worker answers (routed or not) for

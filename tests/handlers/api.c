@@ -204,3 +204,67 @@ FPMD_ROUTE(t_table, "GET", "/t/table")
              (long long) value, (int) getpid());
     return fpmd_reply(req, 200, "application/json", out, strlen(out));
 }
+
+/* Timers, counted in the shared table "timers" (column "hits") when the
+ * config has one: FPMD_TIMER t_tick adds 1 to "tick:PID" every 100 ms in
+ * each worker; /t/timer?op=after|every&ms=N&key=K starts a timer of this
+ * worker that adds 1 to K at each run and answers its id;
+ * /t/timer?op=cancel&id=ID answers whether fpmd_timer_cancel found it. */
+static int
+count_run(struct fpmd_req *req, const char *key)
+{
+    struct fpmd_table *t = fpmd_table("timers");
+
+    (void) req;
+    if (t == NULL)
+        return FPMD_OK;
+    return fpmd_table_incr(t, key, strlen(key), fpmd_table_column(t, "hits"),
+                           1, NULL);
+}
+
+FPMD_TIMER(t_tick, 100)
+{
+    char key[32];
+
+    snprintf(key, sizeof(key), "tick:%d", (int) getpid());
+    return count_run(req, key);
+}
+
+static int
+on_test_timer(struct fpmd_req *req, void *arg)
+{
+    return count_run(req, arg);
+}
+
+FPMD_ROUTE(t_timer, "GET", "/t/timer")
+{
+    const char *op = fpmd_req_query_arg(req, "op");
+    const char *ms = fpmd_req_query_arg(req, "ms");
+    const char *key = fpmd_req_query_arg(req, "key");
+    const char *id = fpmd_req_query_arg(req, "id");
+    char out[64], *k;
+    uint64_t made;
+
+    if (op != NULL && strcmp(op, "cancel") == 0 && id != NULL) {
+        snprintf(out, sizeof(out), "{\"cancelled\": %s}\n",
+                 fpmd_timer_cancel(strtoull(id, NULL, 10)) ? "true"
+                                                           : "false");
+        return fpmd_reply(req, 200, "application/json", out, strlen(out));
+    }
+    if (op == NULL || ms == NULL || key == NULL)
+        return fpmd_reply_error(req, 400, "op, ms and key");
+    /* the timer outlives the request: its key too (a test's few) */
+    k = strdup(key);
+    if (k == NULL)
+        return FPMD_ERROR;
+    made = strcmp(op, "every") == 0
+        ? fpmd_timer_every(strtoull(ms, NULL, 10), on_test_timer, k)
+        : fpmd_timer_after(strtoull(ms, NULL, 10), on_test_timer, k);
+    if (made == 0) {
+        free(k);
+        return fpmd_reply_error(req, 500, "no timer");
+    }
+    snprintf(out, sizeof(out), "{\"id\": %llu, \"pid\": %d}\n",
+             (unsigned long long) made, (int) getpid());
+    return fpmd_reply(req, 200, "application/json", out, strlen(out));
+}
