@@ -32,6 +32,7 @@ static struct {
     struct fpmd_coro_pool *coros;
     void (*changed)(int ended);
     unsigned in_flight;
+    unsigned background;        /* of in_flight: no client's */
     unsigned queued;
     uint64_t started;           /* counts toward max_requests */
     uint64_t finished;          /* ended, background ones aside */
@@ -83,6 +84,12 @@ unsigned
 fpmd_sched_in_flight(void)
 {
     return sched.in_flight;
+}
+
+unsigned
+fpmd_sched_requests_in_flight(void)
+{
+    return sched.in_flight - sched.background;
 }
 
 uint64_t
@@ -248,9 +255,9 @@ slot_request_start(struct fpmd_req *req)
     fpmd_scoreboard_begin_write(fpmd_process.slot);
     /* the count the list belongs to; the worker only writes it when its
      * state changes */
-    fpmd_process.slot->in_flight = sched.in_flight;
-    if (sched.in_flight > fpmd_process.slot->max_in_flight)
-        fpmd_process.slot->max_in_flight = sched.in_flight;
+    fpmd_process.slot->in_flight = fpmd_sched_requests_in_flight();
+    if (fpmd_process.slot->in_flight > fpmd_process.slot->max_in_flight)
+        fpmd_process.slot->max_in_flight = fpmd_process.slot->in_flight;
     if (only)
         row_write(req);
     if (sched.flights_used != (1ULL << FPMD_SB_FLIGHTS) - 1)
@@ -293,7 +300,8 @@ slot_request_end(struct fpmd_req *req, uint64_t now, uint64_t cpu)
     else
         sched.newest = req->flight_prev;
     fpmd_scoreboard_begin_write(fpmd_process.slot);
-    fpmd_process.slot->in_flight = sched.in_flight - 1;     /* this one */
+    /* this one */
+    fpmd_process.slot->in_flight = fpmd_sched_requests_in_flight() - 1;
     if (was_oldest && sched.oldest != NULL) {
         row_write(sched.oldest);
     } else if (was_oldest) {
@@ -654,6 +662,7 @@ complete(struct fpmd_req *req)
         sched.finished++;
     }
     sched.in_flight--;
+    sched.background -= req->background;
     if (sched.running == req)
         sched.running = NULL;
     req->ops->release(req);
@@ -718,6 +727,7 @@ run(struct fpmd_req *req)
 
     req->co = fpmd_coro_new(sched.coros, run_handler, req);
     sched.in_flight++;
+    sched.background += req->background;
     req->start_us = fpmd_now_us();
     if (!req->background)
         slot_request_start(req);

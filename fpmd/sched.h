@@ -45,7 +45,11 @@ void fpmd_sched_resume(struct fpmd_req *req);
 /* The worker is finishing: no more background work. */
 void fpmd_sched_finishing(void);
 
+/* Everything running (what a finishing worker waits for), and of it the
+ * requests of clients (what the scoreboard shows: background work - a
+ * timer, a cron run, a shadow call - keeps no worker busy or alive). */
 unsigned fpmd_sched_in_flight(void);
+unsigned fpmd_sched_requests_in_flight(void);
 /* Requests started (they count toward max_requests), and ended. */
 uint64_t fpmd_sched_started(void);
 uint64_t fpmd_sched_finished(void);

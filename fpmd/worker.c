@@ -59,7 +59,7 @@ static void
 slot_update_state(void)
 {
     struct fpmd_sb_slot *s = fpmd_process.slot;
-    unsigned in_flight = fpmd_sched_in_flight();
+    unsigned in_flight = fpmd_sched_requests_in_flight();
     unsigned queued = fpmd_sched_queued();
     uint32_t state;
 
