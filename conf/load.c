@@ -29,6 +29,7 @@ KEYFN(k_pool) { fpmd_yaml_get_str(c, v, key, &c->conf->pool_name); }
 KEYFN(k_user) { fpmd_yaml_get_str(c, v, key, &c->conf->user); }
 KEYFN(k_group) { fpmd_yaml_get_str(c, v, key, &c->conf->group); }
 KEYFN(k_pid) { fpmd_yaml_get_str(c, v, key, &c->conf->pid_file); }
+KEYFN(k_watch) { fpmd_yaml_get_bool(c, v, key, &c->conf->watch); }
 KEYFN(k_daemonize)
 {
     bool on = c->conf->daemonize == 1;
@@ -665,6 +666,7 @@ static const struct fpmd_yaml_key top_keys[] = {
     {"log", k_log}, {"routes", fpmd_conf_read_routes}, {"modules", k_modules},
     {"pools", fpmd_conf_read_pools}, {"legacy", fpmd_conf_read_legacy},
     {"cron", fpmd_conf_read_cron}, {"tables", fpmd_conf_read_tables},
+    {"watch", k_watch},
 };
 
 /* --- entry points ----------------------------------------------------- */

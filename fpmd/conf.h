@@ -238,6 +238,8 @@ struct fpmd_conf {
     char *user;             /* workers drop to this user when started as root */
     char *group;
     char *pid_file;         /* NULL: none */
+    bool watch;             /* reload when the config file or a module
+                             * changes (development); false */
     int daemonize;          /* -1: unset (CLI decides), 0, 1 */
 
     struct {

@@ -30,6 +30,7 @@
 #include "fpmd/listen.h"
 #include "fpmd/scoreboard.h"
 #include "fpmd/tables.h"
+#include "fpmd/watch.h"
 #include "fpmd/worker.h"
 
 #define EXIT_CONFIG 78
@@ -37,6 +38,8 @@
  * back-off. */
 #define FAST_FAILURE_US 1000000
 #define BACKOFF_MAX_US 30000000
+/* watch: how long the watched files stay quiet before the reload. */
+#define WATCH_QUIET_US 300000
 /* Fast stop: how long workers get for SIGTERM before SIGKILL. */
 #define FAST_STOP_US 1000000
 
@@ -82,6 +85,8 @@ struct master {
     uint32_t forks;             /* workers forked, for max_requests_jitter */
     uint64_t ondemand_quiet_until_us;
     bool reload_pending;
+    int watch_fd;               /* watch: true, else -1 (watch.h) */
+    uint64_t watch_due_us;      /* a change seen: reload then; 0: none */
     int handoff[2];             /* workers pass connections (handoff.h) */
 };
 
@@ -1007,6 +1012,8 @@ reload(struct master *m)
     fpmd_log_open(conf);
     m->cur = g;
     fpmd_cron_load(conf);
+    fpmd_watch_close(m->watch_fd);
+    m->watch_fd = conf->watch ? fpmd_watch_open(conf) : -1;
     /* New workers first, then the old ones are told to finish: there is
      * never a moment without someone accepting. */
     start_generation(m, g);
@@ -1171,17 +1178,22 @@ cron_pick(void *arg)
 static void
 loop(struct master *m)
 {
-    struct pollfd pfd[1 + 64 + 1];
+    struct pollfd pfd[1 + 1 + 64 + 1];
 
     while (!(m->stopping && live_children(m) == 0)) {
         struct gen *g = m->cur;
-        nfds_t n = 1;
+        nfds_t n = 1, listeners;
         int timeout = 1000, rc;
         uint64_t now = fpmd_now_us();
         unsigned idle, busy;
 
         pfd[0].fd = m->sigfd;
         pfd[0].events = POLLIN;
+        if (m->watch_fd >= 0) {
+            pfd[n].fd = m->watch_fd;
+            pfd[n++].events = POLLIN;
+        }
+        listeners = n;
         if (!m->stopping && g->conf->pm.mode == FPMD_PM_ONDEMAND
             && now >= m->ondemand_quiet_until_us && now >= m->next_spawn_us
             && count_children(m, g, &idle, &busy) < g->conf->pm.max_children
@@ -1201,6 +1213,9 @@ loop(struct master *m)
             timeout = 100;
         if (m->next_spawn_us > now && m->next_spawn_us - now < 1000000)
             timeout = (int) ((m->next_spawn_us - now) / 1000) + 1;
+        if (m->watch_due_us != 0)
+            timeout = m->watch_due_us > now
+                ? (int) ((m->watch_due_us - now) / 1000) + 1 : 0;
         if (!m->stopping) {
             int due = fpmd_cron_timeout_ms();
 
@@ -1214,8 +1229,17 @@ loop(struct master *m)
         }
         if (rc > 0 && (pfd[0].revents & POLLIN))
             read_signals(m);
+        /* An editor or a linker writes a file in several steps: the
+         * reload waits for them to be quiet a moment. */
+        if (rc > 0 && listeners > 1 && (pfd[1].revents & POLLIN)
+            && fpmd_watch_changed(m->watch_fd))
+            m->watch_due_us = fpmd_now_us() + WATCH_QUIET_US;
+        if (m->watch_due_us != 0 && fpmd_now_us() >= m->watch_due_us) {
+            m->watch_due_us = 0;
+            m->reload_pending = true;
+        }
         if (rc > 0) {
-            for (nfds_t i = 1; i < n; i++) {
+            for (nfds_t i = listeners; i < n; i++) {
                 if (pfd[i].revents & POLLIN) {
                     ondemand_spawn(m);
                     /* give the new child time to accept before looking
@@ -1272,6 +1296,7 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
     memset(&m, 0, sizeof(m));
     m.opts = opts;
     m.sigfd = -1;
+    m.watch_fd = -1;
     m.handoff[0] = m.handoff[1] = -1;
     if (setup_signals(&m) != FPMD_OK) {
         fpmd_log_errno(FPMD_LOG_ALERT, "cannot set up signals");
@@ -1306,6 +1331,8 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
     /* the baseline a first OOM kill is told by */
     note_oom_kills(&m);
     fpmd_cron_load(conf);
+    if (conf->watch)
+        m.watch_fd = fpmd_watch_open(conf);
     start_generation(&m, m.cur);
     report_ready(opts, 0);
     loop(&m);
@@ -1321,6 +1348,7 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
         unlink(pid_file);
     free(pid_file);
     fpmd_cron_free();
+    fpmd_watch_close(m.watch_fd);
     free(m.children);
     free(m.crashes);
     close(m.sigfd);
