@@ -17,6 +17,7 @@
 #include <json-c/json_c_version.h>
 #include <yaml.h>
 
+#include "fpmd/cli_run.h"
 #include "fpmd/control.h"
 #include "fpmd/hooks.h"
 #include "fpmd/log.h"
@@ -46,6 +47,9 @@ usage(FILE *out)
         "-g, or pid:\n"
         "                         in the configuration): reload, reopen, quit "
         "or stop\n"
+        "  run METHOD PATH ...    answer one request in this process and "
+        "print it\n"
+        "                         (fpmd run --help)\n"
         "  -v, --version          print the version\n"
         "  -h, --help             this help\n"
         "Signals: USR1 reopen logs, USR2 graceful reload, QUIT graceful "
@@ -130,7 +134,8 @@ main(int argc, char **argv)
     const char *action = NULL;
     int test = 0, routes = 0, c, rc;
 
-    while ((c = getopt_long(argc, argv, "y:tFDg:Rs:vh", longopts, NULL))
+    /* '+': options end at a command (run) and its own options */
+    while ((c = getopt_long(argc, argv, "+y:tFDg:Rs:vh", longopts, NULL))
            != -1) {
         switch (c) {
         case 'y':
@@ -168,7 +173,7 @@ main(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (optind < argc) {
+    if (optind < argc && strcmp(argv[optind], "run") != 0) {
         fprintf(stderr, "fpmd: unexpected argument \"%s\"\n", argv[optind]);
         usage(stderr);
         return EXIT_USAGE;
@@ -180,6 +185,11 @@ main(int argc, char **argv)
         fprintf(stderr, "fpmd: configuration file %s test failed\n",
                 opts.conf_path ? opts.conf_path : "(embedded)");
         return EXIT_CONFIG;
+    }
+    if (optind < argc) {
+        rc = fpmd_cli_run(conf, argc - optind, argv + optind);
+        fpmd_conf_free(conf);
+        return rc;
     }
     if (action != NULL) {
         rc = fpmd_control_signal(opts.pid_file ? opts.pid_file
