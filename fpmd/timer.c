@@ -118,9 +118,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 
     (void) fd;
     (void) what;
-    if (t->interval_ms > 0)
-        arm(t, t->interval_ms);
-    else
+    if (t->interval_ms == 0)
         t->done = true;
     if (t->running) {
         fpmd_log_tally(&skipped, FPMD_LOG_NOTICE, "timer %s: its last run "
@@ -163,7 +161,11 @@ add_timer(uint64_t after_ms, uint64_t interval_ms, fpmd_timer_fn fn,
     t->fn = fn;
     t->arg = arg;
     t->name = name;
-    evtimer_assign(&t->ev, timers.base, on_timer, t);
+    /* EV_PERSIST: libevent plans each tick from the last one's planned
+     * time, not from when its callback ran, so a repeating timer keeps
+     * its pace instead of drifting by every late tick. */
+    event_assign(&t->ev, timers.base, -1, interval_ms ? EV_PERSIST : 0,
+                 on_timer, t);
     t->next = timers.list;
     timers.list = t;
     arm(t, after_ms);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -265,4 +266,105 @@ FPMD_HANDLER(probe)
                            json_object_new_int64((int64_t) body_len));
     json_object_object_add(obj, "body_sha256", json_object_new_string(digest));
     return reply_json(req, (int) status, obj);
+}
+
+/* GET /timer-lateness?every=MS&runs=N (conf/demo.yaml): a timer of this
+ * worker every MS milliseconds (1..1000, 10), N runs (1..10000, 500),
+ * each late by how much after its planned time (the first run's plus k
+ * times MS); answers the lateness quantiles in microseconds. The benchmark
+ * reads it while the worker serves a load. */
+#define LATENESS_RUNS_MAX 10000ULL
+
+struct lateness {
+    struct timespec start;
+    uint64_t every_us;
+    uint64_t first_us;
+    size_t runs, seen;
+    uint64_t *late_us;
+};
+
+static uint64_t
+since_us(const struct timespec *t0)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t) ((int64_t) (t.tv_sec - t0->tv_sec) * 1000000
+                       + (t.tv_nsec - t0->tv_nsec) / 1000);
+}
+
+static int
+on_lateness_tick(struct fpmd_req *req, void *arg)
+{
+    struct lateness *l = arg;
+    uint64_t planned, now = since_us(&l->start);
+
+    (void) req;
+    if (l->seen == l->runs)
+        return FPMD_OK;
+    /* from the first run: libevent plans the first from its cached loop
+     * time, which a busy loop has behind the clock */
+    if (l->seen == 0)
+        l->first_us = now;
+    planned = l->first_us + l->seen * l->every_us;
+    l->late_us[l->seen++] = now > planned ? now - planned : 0;
+    return FPMD_OK;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+    return x < y ? -1 : x > y;
+}
+
+static void
+free_ptr(void *p)
+{
+    free(p);
+}
+
+FPMD_HANDLER(timer_lateness)
+{
+    unsigned long long every = 10, runs = 500;
+    struct lateness *l;
+    uint64_t id;
+    char out[160];
+
+    if (arg_ull(req, "every", 1000, &every) == FPMD_ERROR || every == 0
+        || arg_ull(req, "runs", LATENESS_RUNS_MAX, &runs) == FPMD_ERROR
+        || runs == 0)
+        return fpmd_reply_error(req, 400, "every 1..1000 and runs "
+                                "1..10000 must be integers");
+    /* the timer's runs read it: outside the request's arena, freed at
+     * its end, after the timer is cancelled */
+    l = calloc(1, sizeof(*l));
+    if (l == NULL || fpmd_defer(req, free_ptr, l) != FPMD_OK) {
+        free(l);
+        return FPMD_ERROR;
+    }
+    l->late_us = fpmd_alloc(req, runs * sizeof(*l->late_us));
+    if (l->late_us == NULL)
+        return FPMD_ERROR;
+    l->every_us = every * 1000;
+    l->runs = runs;
+    clock_gettime(CLOCK_MONOTONIC, &l->start);
+    id = fpmd_timer_every(every, on_lateness_tick, l);
+    if (id == 0)
+        return FPMD_ERROR;
+    while (l->seen < l->runs) {
+        if (fpmd_sleep(req, every) != FPMD_OK) {
+            fpmd_timer_cancel(id);
+            return FPMD_ERROR;
+        }
+    }
+    fpmd_timer_cancel(id);
+    qsort(l->late_us, runs, sizeof(*l->late_us), cmp_u64);
+    snprintf(out, sizeof(out), "{\"runs\": %llu, \"every_ms\": %llu, "
+             "\"p50_us\": %llu, \"p99_us\": %llu, \"max_us\": %llu}\n",
+             runs, every, (unsigned long long) l->late_us[runs / 2],
+             (unsigned long long) l->late_us[runs * 99 / 100],
+             (unsigned long long) l->late_us[runs - 1]);
+    return fpmd_reply(req, 200, "application/json", out, strlen(out));
 }

@@ -80,15 +80,57 @@ conf_demo_file_loads(void **state)
     c = fpmd_conf_load(path, err, sizeof(err));
     if (c == NULL)
         fail_msg("%s", err);
-    assert_int_equal(c->nroutes, 5);
+    assert_int_equal(c->nroutes, 6);
     assert_string_equal(c->routes[2].handler, "probe");
     assert_null(c->routes[2].methods);
     assert_string_equal(c->routes[3].handler, "io_fast");
     assert_string_equal(c->routes[4].handler, "io_wait");
+    assert_string_equal(c->routes[5].handler, "timer_lateness");
     assert_int_equal(c->nbackends, 2);
     assert_int_equal(c->backends[0].driver, FPMD_DRIVER_REDIS);
     assert_int_equal(c->backends[1].driver, FPMD_DRIVER_MYSQL);
     assert_string_equal(c->backends[1].database, "bench");
+    fpmd_conf_free(c);
+}
+
+/* cron: and tables: as the master takes them: the expression parsed,
+ * every: in ms, the columns' types and sizes; watch: as a flag. */
+static void
+conf_reads_cron_tables_and_watch(void **state)
+{
+    struct fpmd_conf *c = load(
+        "listen:\n  - fastcgi: 127.0.0.1:9000\nwatch: yes\n"
+        "cron:\n"
+        "  - {name: a, schedule: '30 2 * * MON-FRI', timezone: UTC, "
+        "handler: h}\n"
+        "  - {name: b, every: 1500ms, handler: h, overlap: true}\n"
+        "tables:\n"
+        "  t:\n    rows: 100\n    key_size: 16\n    columns:\n"
+        "      - {name: n, type: int}\n"
+        "      - {name: s, type: bytes, size: 8}\n");
+
+    (void) state;
+    if (c == NULL)
+        fail_msg("%s", err);
+    assert_true(c->watch);
+    assert_int_equal(c->ncron, 2);
+    assert_string_equal(c->cron[0].schedule, "30 2 * * MON-FRI");
+    assert_int_equal(c->cron[0].expr.min, 1ULL << 30);
+    assert_int_equal(c->cron[0].expr.hour, 1u << 2);
+    assert_int_equal(c->cron[0].expr.dow, 0x3e);
+    assert_string_equal(c->cron[0].timezone, "UTC");
+    assert_false(c->cron[0].overlap);
+    assert_null(c->cron[1].schedule);
+    assert_int_equal(c->cron[1].every_ms, 1500);
+    assert_true(c->cron[1].overlap);
+    assert_int_equal(c->ntables, 1);
+    assert_string_equal(c->tables[0].name, "t");
+    assert_int_equal(c->tables[0].rows, 100);
+    assert_int_equal(c->tables[0].key_size, 16);
+    assert_int_equal(c->tables[0].ncolumns, 2);
+    assert_int_equal(c->tables[0].columns[0].type, FPMD_CONF_TABLE_INT);
+    assert_int_equal(c->tables[0].columns[1].type, FPMD_CONF_TABLE_BYTES);
+    assert_int_equal(c->tables[0].columns[1].size, 8);
     fpmd_conf_free(c);
 }
 
@@ -697,6 +739,7 @@ main(void)
         cmocka_unit_test(conf_demo_file_loads),
         cmocka_unit_test(conf_refuses_a_module_path_too_long),
         cmocka_unit_test(conf_reads_every_section),
+        cmocka_unit_test(conf_reads_cron_tables_and_watch),
         cmocka_unit_test(conf_reports_unknown_keys_and_bad_values_with_positions),
         cmocka_unit_test(conf_applies_php_fpm_dynamic_checks),
         cmocka_unit_test(conf_reports_every_error_at_once),
