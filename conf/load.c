@@ -631,6 +631,48 @@ KEYFN(k_modules)
     }
 }
 
+/* processes: user processes, by FPMD_PROCESS name. */
+static struct fpmd_conf_process *cur_process;
+
+KEYFN(k_p_name) { fpmd_yaml_get_str(c, v, key, &cur_process->name); }
+KEYFN(k_p_count)
+{
+    fpmd_yaml_get_uint(c, v, key, 1, 64, &cur_process->count);
+}
+
+static const struct fpmd_yaml_key process_keys[] = {
+    {"name", k_p_name}, {"count", k_p_count},
+};
+
+KEYFN(k_processes)
+{
+    struct fpmd_conf *conf = c->conf;
+
+    conf->processes = fpmd_yaml_list_items(c, v, key, "user processes",
+                                           sizeof(*conf->processes));
+    if (conf->processes == NULL)
+        return;
+    for (size_t i = 0; i < v->nkids; i++) {
+        const struct fpmd_yaml_node *item = v->kids[i];
+
+        cur_process = &conf->processes[conf->nprocesses++];
+        cur_process->count = 1;
+        fpmd_yaml_set_pos(&cur_process->pos, c, item);
+        fpmd_yaml_walk_map(c, item, "processes", process_keys,
+                           FPMD_ARRAY_LEN(process_keys));
+        if (item->type == FPMD_YAML_MAP && cur_process->name == NULL)
+            fpmd_yaml_error_at(c, item, "processes: each needs a name: (an "
+                               "FPMD_PROCESS's)");
+        for (size_t j = 0; cur_process->name && j + 1 < conf->nprocesses;
+             j++) {
+            if (conf->processes[j].name != NULL
+                && strcmp(conf->processes[j].name, cur_process->name) == 0)
+                fpmd_yaml_error_at(c, item, "processes: %s is listed twice "
+                                   "(count: runs more)", cur_process->name);
+        }
+    }
+}
+
 KEYFN(k_server_token) { fpmd_yaml_get_str(c, v, key, &c->conf->server_token); }
 
 /* request_id: HEADER, or off. */
@@ -666,7 +708,7 @@ static const struct fpmd_yaml_key top_keys[] = {
     {"log", k_log}, {"routes", fpmd_conf_read_routes}, {"modules", k_modules},
     {"pools", fpmd_conf_read_pools}, {"legacy", fpmd_conf_read_legacy},
     {"cron", fpmd_conf_read_cron}, {"tables", fpmd_conf_read_tables},
-    {"watch", k_watch},
+    {"watch", k_watch}, {"processes", k_processes},
 };
 
 /* --- entry points ----------------------------------------------------- */

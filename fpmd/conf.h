@@ -225,6 +225,13 @@ struct fpmd_conf_table {
     struct fpmd_conf_pos pos;
 };
 
+/* processes: user processes the master keeps running (FPMD_PROCESS). */
+struct fpmd_conf_process {
+    char *name;                 /* an FPMD_PROCESS's name */
+    unsigned count;             /* instances; 1 */
+    struct fpmd_conf_pos pos;
+};
+
 /* Cron entries at most: a run's signal carries the entry's index. */
 #define FPMD_CRON_MAX 256
 
@@ -327,6 +334,9 @@ struct fpmd_conf {
 
     struct fpmd_conf_table *tables;
     size_t ntables;
+
+    struct fpmd_conf_process *processes;
+    size_t nprocesses;
 
     struct fpmd_conf_arena arena;   /* what the pointers above point into */
 };

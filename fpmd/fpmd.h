@@ -112,6 +112,43 @@ void fpmd_timer_register(const struct fpmd_timer_def *def);
     }                                                                        \
     static int fpmd_timer_##name_(struct fpmd_req *req)
 
+/* --- user processes --------------------------------------------------- */
+
+/* Long-running code beside the workers (a queue consumer, a subscriber),
+ * in processes of its own that the master supervises (processes: in the
+ * config, README "User processes"). The code is a loop body: each call
+ * is a background request of its own, in a coroutine on the process's
+ * own loop (it calls pools and awaits as a handler does, and its memory
+ * goes when it returns, so a process can run for months); FPMD_OK has it
+ * called again at once, anything else ends the process, which the master
+ * starts again after a back-off. Told to stop (a reload, QUIT, TERM), the
+ * call running is aborted: fpmd_sleep and pool calls fail at once and
+ * fpmd_req_aborted says so; no call follows and the process exits.
+ * Params: REQUEST_METHOD PROCESS, FPMD_PROCESS_NAME,
+ * FPMD_PROCESS_INSTANCE (0 to count - 1) and FPMD_PROCESS_CALL (0 for the
+ * first call in this process: the place to take back what a killed
+ * predecessor left half done). */
+struct fpmd_process_def {
+    const char *name;
+    int (*fn)(struct fpmd_req *req);
+    const char *file;
+    int line;
+};
+
+/* Registration, from FPMD_PROCESS's constructor; def stays the caller's. */
+void fpmd_process_register(const struct fpmd_process_def *def);
+
+/* FPMD_PROCESS(consumer) { ...one item...; return FPMD_OK; } */
+#define FPMD_PROCESS(name_)                                                  \
+    static int fpmd_process_##name_(struct fpmd_req *req);                   \
+    static const struct fpmd_process_def fpmd_process_def_##name_ = {        \
+        #name_, fpmd_process_##name_, __FILE__, __LINE__};                   \
+    __attribute__((constructor)) static void fpmd_process_reg_##name_(void)  \
+    {                                                                        \
+        fpmd_process_register(&fpmd_process_def_##name_);                    \
+    }                                                                        \
+    static int fpmd_process_##name_(struct fpmd_req *req)
+
 /* --- hooks ------------------------------------------------------------ */
 
 /* Hooks wrap every request a worker answers (routed or not) for
@@ -649,6 +686,15 @@ struct fpmd_status_table {
                                  * died holding them */
 };
 
+/* A user process (processes: in the config). */
+struct fpmd_status_user_process {
+    const char *name;
+    unsigned instance;
+    pid_t pid;                  /* 0: waiting out a back-off */
+    uint64_t start_us;          /* when the running one started */
+    uint64_t restarts;          /* started again after an end unasked */
+};
+
 struct fpmd_status_snapshot {
     const char *pool;           /* pool: in the config */
     const char *pm;             /* "static", "dynamic", "ondemand" */
@@ -673,6 +719,8 @@ struct fpmd_status_snapshot {
     uint64_t refused_requests;
     const struct fpmd_status_table *tables;
     size_t ntables;
+    const struct fpmd_status_user_process *user_processes;
+    size_t nuser_processes;
 };
 
 /* The pool's status now, copied into the request's memory (every string

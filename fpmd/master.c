@@ -30,6 +30,7 @@
 #include "fpmd/listen.h"
 #include "fpmd/scoreboard.h"
 #include "fpmd/tables.h"
+#include "fpmd/user_process.h"
 #include "fpmd/watch.h"
 #include "fpmd/worker.h"
 
@@ -38,6 +39,12 @@
  * back-off. */
 #define FAST_FAILURE_US 1000000
 #define BACKOFF_MAX_US 30000000
+/* A user process that ends younger than this counts as failing: it is
+ * started again after a back-off that doubles from UPROC_BACKOFF_MIN_US
+ * with each such end in a row, up to UPROC_BACKOFF_MAX_US. */
+#define UPROC_YOUNG_US 10000000
+#define UPROC_BACKOFF_MIN_US 100000
+#define UPROC_BACKOFF_MAX_US 30000000
 /* watch: how long the watched files stay quiet before the reload. */
 #define WATCH_QUIET_US 300000
 /* Fast stop: how long workers get for SIGTERM before SIGKILL. */
@@ -65,12 +72,30 @@ struct child {
     bool killed;
 };
 
+/* A user process (processes: in the config): an instance of one entry of
+ * its generation's config, started again after a back-off when it ends
+ * unasked. */
+struct uproc {
+    pid_t pid;                  /* 0: waiting for next_start_us */
+    struct gen *gen;
+    size_t index;               /* in gen->conf->processes */
+    unsigned instance;
+    uint64_t started_us;
+    uint64_t next_start_us;
+    uint64_t quit_us;           /* asked to stop: not started again */
+    unsigned fails;             /* ended young, in a row */
+    bool killed;
+    struct fpmd_sb_uproc *sb;   /* its status page entry, NULL: none */
+};
+
 struct master {
     const struct fpmd_master_opts *opts;
     struct gen *cur;
     struct gen *old;
     struct child *children;
     size_t nchildren_cap;
+    struct uproc *uprocs;
+    size_t nuprocs;
     int sigfd;
     int stopping;               /* 0, STOP_GRACEFUL, STOP_FAST */
     uint64_t stop_us;
@@ -85,6 +110,7 @@ struct master {
     uint32_t forks;             /* workers forked, for max_requests_jitter */
     uint64_t ondemand_quiet_until_us;
     bool reload_pending;
+    int uproc_next_ms;          /* to the next user process start, -1 */
     int watch_fd;               /* watch: true, else -1 (watch.h) */
     uint64_t watch_due_us;      /* a change seen: reload then; 0: none */
     int handoff[2];             /* workers pass connections (handoff.h) */
@@ -342,12 +368,13 @@ worker_max_requests(const struct fpmd_conf *conf, uint32_t fork)
            >> 32);
 }
 
+/* In a new child, before it runs anything of its own: what is only the
+ * master's closed, signals as the child kind wants them, privileges
+ * dropped. */
 static void
-child_main(struct master *m, struct gen *g, uint32_t slot,
-           uint64_t max_requests)
+child_detach(struct master *m, struct gen *g)
 {
     sigset_t unblock;
-    int rc;
 
     close(m->sigfd);
     if (m->opts->ready_fd >= 0)
@@ -371,9 +398,196 @@ child_main(struct master *m, struct gen *g, uint32_t slot,
     if (drop_privileges(g->conf, &g->creds) != FPMD_OK)
         _exit(EXIT_CONFIG);
     fpmd_tables_attach(g->conf, g->tables);
-    rc = fpmd_worker_main(g->conf, g->listeners, g->nlisteners,
-                          g->sb, slot, g->id, m->handoff, max_requests);
-    exit(rc);
+}
+
+static void
+child_main(struct master *m, struct gen *g, uint32_t slot,
+           uint64_t max_requests)
+{
+    child_detach(m, g);
+    exit(fpmd_worker_main(g->conf, g->listeners, g->nlisteners, g->sb, slot,
+                          g->id, m->handoff, max_requests));
+}
+
+/* --- user processes ---------------------------------------------------- */
+
+static void
+uproc_start(struct master *m, struct uproc *u)
+{
+    const char *name = u->gen->conf->processes[u->index].name;
+    pid_t pid = fork();
+
+    if (pid < 0) {
+        fpmd_log_errno(FPMD_LOG_ERROR, "fork() failed (process %s)", name);
+        u->next_start_us = fpmd_now_us() + UPROC_BACKOFF_MAX_US;
+        return;
+    }
+    if (pid == 0) {
+        /* nothing of the listeners or the workers' handoff is its own: a
+         * listener it held would stay open after a graceful stop */
+        for (size_t i = 0; i < u->gen->nlisteners; i++) {
+            if (u->gen->listeners[i].fd >= 0)
+                close(u->gen->listeners[i].fd);
+        }
+        close(m->handoff[0]);
+        close(m->handoff[1]);
+        child_detach(m, u->gen);
+        exit(fpmd_user_process_main(u->gen->conf, u->index, u->instance));
+    }
+    u->pid = pid;
+    u->started_us = fpmd_now_us();
+    u->next_start_us = 0;
+    u->killed = false;
+    if (u->sb != NULL) {
+        u->sb->start_us = u->started_us;
+        u->sb->pid = pid;
+    }
+    fpmd_log(FPMD_LOG_NOTICE, "[pool %s] process %s %u started (pid %d)",
+             u->gen->conf->pool_name, name, u->instance, (int) pid);
+}
+
+/* g's user processes, each instance of each entry, started. */
+static void
+uprocs_start(struct master *m, struct gen *g)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < g->conf->nprocesses; i++)
+        n += g->conf->processes[i].count;
+    if (n == 0)
+        return;
+    struct uproc *grown = realloc(m->uprocs,
+                                  (m->nuprocs + n) * sizeof(*grown));
+    if (grown == NULL) {
+        fpmd_log(FPMD_LOG_ALERT, "out of memory: no user process started");
+        return;
+    }
+    m->uprocs = grown;
+    n = 0;
+    for (size_t i = 0; i < g->conf->nprocesses; i++) {
+        for (unsigned k = 0; k < g->conf->processes[i].count; k++) {
+            struct uproc *u = &m->uprocs[m->nuprocs++];
+
+            memset(u, 0, sizeof(*u));
+            u->gen = g;
+            u->index = i;
+            u->instance = k;
+            if (n < FPMD_SB_UPROCS) {
+                u->sb = &g->sb->uprocs[n++];
+                fpmd_scoreboard_copy_str(u->sb->name, sizeof(u->sb->name),
+                                         g->conf->processes[i].name,
+                                         strlen(g->conf->processes[i].name));
+                u->sb->instance = k;
+            }
+            g->live++;
+            uproc_start(m, u);
+        }
+    }
+}
+
+static void
+uproc_remove(struct master *m, size_t i)
+{
+    m->uprocs[i].gen->live--;
+    m->uprocs[i] = m->uprocs[--m->nuprocs];
+}
+
+/* Asks the user processes of generations other than keep (NULL: all) to
+ * stop: sig, and no start again. */
+static void
+uprocs_stop(struct master *m, const struct gen *keep, int sig)
+{
+    for (size_t i = 0; i < m->nuprocs; i++) {
+        struct uproc *u = &m->uprocs[i];
+
+        if (u->gen == keep)
+            continue;
+        if (u->pid == 0) {
+            /* waiting out a back-off: nothing to stop */
+            uproc_remove(m, i--);
+            continue;
+        }
+        if (u->quit_us == 0)
+            u->quit_us = fpmd_now_us();
+        kill(u->pid, sig);
+    }
+}
+
+/* pid ended: true when it was a user process. One asked to stop, or of
+ * a generation gone, is forgotten; another starts again after its
+ * back-off. */
+static bool
+uproc_reaped(struct master *m, pid_t pid, int status, uint64_t now)
+{
+    for (size_t i = 0; i < m->nuprocs; i++) {
+        struct uproc *u = &m->uprocs[i];
+        const char *name;
+        uint64_t lived, delay;
+
+        if (u->pid != pid)
+            continue;
+        name = u->gen->conf->processes[u->index].name;
+        lived = now - u->started_us;
+        u->pid = 0;
+        if (u->quit_us != 0 || m->stopping || u->gen != m->cur) {
+            fpmd_log(FPMD_LOG_NOTICE, "[pool %s] process %s %u (pid %d) "
+                     "ended", u->gen->conf->pool_name, name, u->instance,
+                     (int) pid);
+            uproc_remove(m, i);
+            return true;
+        }
+        u->fails = lived < UPROC_YOUNG_US ? u->fails + 1 : 0;
+        delay = u->fails == 0 ? UPROC_BACKOFF_MIN_US
+            : u->fails > 9 ? UPROC_BACKOFF_MAX_US
+            : UPROC_BACKOFF_MIN_US << u->fails;
+        if (delay > UPROC_BACKOFF_MAX_US)
+            delay = UPROC_BACKOFF_MAX_US;
+        u->next_start_us = now + delay;
+        if (u->sb != NULL) {
+            u->sb->pid = 0;
+            u->sb->restarts++;
+        }
+        fpmd_log(FPMD_LOG_WARNING, "[pool %s] process %s %u (pid %d) %s %d "
+                 "after %.3f s; starting it again in %.1f s",
+                 u->gen->conf->pool_name, name, u->instance, (int) pid,
+                 WIFSIGNALED(status) ? "died on signal" : "exited with code",
+                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+                 (double) lived / 1e6, (double) delay / 1e6);
+        return true;
+    }
+    return false;
+}
+
+/* Starts those whose back-off is over; kills those that outlived
+ * process_control_timeout (or the fast stop's second) after being asked
+ * to stop. The time to the next start, in ms, or -1. */
+static int
+uprocs_maintain(struct master *m, uint64_t now)
+{
+    int next = -1;
+
+    for (size_t i = 0; i < m->nuprocs; i++) {
+        struct uproc *u = &m->uprocs[i];
+        uint64_t limit = u->gen->conf->timeouts.process_control_ms * 1000;
+
+        if (m->stopping == STOP_FAST)
+            limit = FAST_STOP_US;
+        if (u->pid != 0 && u->quit_us != 0 && !u->killed && limit != 0
+            && now - u->quit_us > limit) {
+            fpmd_log(FPMD_LOG_WARNING, "[pool %s] process %d still running "
+                     "after process_control_timeout, sending SIGKILL",
+                     u->gen->conf->pool_name, (int) u->pid);
+            u->killed = true;
+            kill(u->pid, SIGKILL);
+        }
+        if (u->pid != 0 || u->quit_us != 0 || m->stopping)
+            continue;
+        if (now >= u->next_start_us)
+            uproc_start(m, u);
+        else if (next < 0 || (u->next_start_us - now) / 1000 < (uint64_t) next)
+            next = (int) ((u->next_start_us - now) / 1000) + 1;
+    }
+    return next;
 }
 
 static int
@@ -673,6 +887,8 @@ reap(struct master *m)
         double lived;
         int oom_kills_rose;
 
+        if (uproc_reaped(m, pid, status, now))
+            continue;
         for (size_t i = 0; i < m->nchildren_cap && c == NULL; i++) {
             if (m->children[i].pid == pid)
                 c = &m->children[i];
@@ -918,6 +1134,7 @@ maintain(struct master *m)
     struct gen *g = m->cur;
 
     enforce_deadlines(m, now);
+    m->uproc_next_ms = uprocs_maintain(m, now);
     if (m->stopping)
         return;
     update_pool_stats(m, g);
@@ -1017,10 +1234,12 @@ reload(struct master *m)
     /* New workers first, then the old ones are told to finish: there is
      * never a moment without someone accepting. */
     start_generation(m, g);
+    uprocs_start(m, g);
     for (size_t i = 0; i < m->nchildren_cap; i++) {
         if (m->children[i].pid != 0 && m->children[i].gen == prev)
             send_quit(&m->children[i], FPMD_QUIT_HANDOFF);
     }
+    uprocs_stop(m, g, SIGQUIT);
     for (size_t i = 0; i < prev->nlisteners; i++)
         fpmd_listener_close(&prev->listeners[i], 1);
     prev->next = m->old;
@@ -1053,6 +1272,7 @@ stop(struct master *m, int how)
         else
             send_quit(c, FPMD_QUIT_CLOSE);
     }
+    uprocs_stop(m, NULL, how == STOP_FAST ? SIGTERM : SIGQUIT);
     /* The workers take what is queued and close their copies; with the
      * last close the address refuses new connections at once, so a web
      * server can send them elsewhere (nginx does, POSTs included, when
@@ -1071,6 +1291,10 @@ forward_usr1(struct master *m)
     for (size_t i = 0; i < m->nchildren_cap; i++) {
         if (m->children[i].pid != 0)
             kill(m->children[i].pid, SIGUSR1);
+    }
+    for (size_t i = 0; i < m->nuprocs; i++) {
+        if (m->uprocs[i].pid != 0)
+            kill(m->uprocs[i].pid, SIGUSR1);
     }
 }
 
@@ -1139,6 +1363,8 @@ live_children(const struct master *m)
 
     for (size_t i = 0; i < m->nchildren_cap; i++)
         n += m->children[i].pid != 0;
+    for (size_t i = 0; i < m->nuprocs; i++)
+        n += m->uprocs[i].pid != 0;
     return n;
 }
 
@@ -1213,6 +1439,8 @@ loop(struct master *m)
             timeout = 100;
         if (m->next_spawn_us > now && m->next_spawn_us - now < 1000000)
             timeout = (int) ((m->next_spawn_us - now) / 1000) + 1;
+        if (m->uproc_next_ms >= 0 && m->uproc_next_ms < timeout)
+            timeout = m->uproc_next_ms;
         if (m->watch_due_us != 0)
             timeout = m->watch_due_us > now
                 ? (int) ((m->watch_due_us - now) / 1000) + 1 : 0;
@@ -1297,6 +1525,7 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
     m.opts = opts;
     m.sigfd = -1;
     m.watch_fd = -1;
+    m.uproc_next_ms = -1;
     m.handoff[0] = m.handoff[1] = -1;
     if (setup_signals(&m) != FPMD_OK) {
         fpmd_log_errno(FPMD_LOG_ALERT, "cannot set up signals");
@@ -1334,6 +1563,7 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
     if (conf->watch)
         m.watch_fd = fpmd_watch_open(conf);
     start_generation(&m, m.cur);
+    uprocs_start(&m, m.cur);
     report_ready(opts, 0);
     loop(&m);
 
@@ -1349,6 +1579,7 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
     free(pid_file);
     fpmd_cron_free();
     fpmd_watch_close(m.watch_fd);
+    free(m.uprocs);
     free(m.children);
     free(m.crashes);
     close(m.sigfd);

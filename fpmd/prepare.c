@@ -16,6 +16,7 @@
 #include "fpmd/access_log.h"
 #include "fpmd/module.h"
 #include "fpmd/prepare.h"
+#include "fpmd/user_process.h"
 
 struct fpmd_router *
 fpmd_prepare(const struct fpmd_conf *conf, char *err, size_t errlen)
@@ -42,6 +43,18 @@ fpmd_prepare(const struct fpmd_conf *conf, char *err, size_t errlen)
         snprintf(err + used, errlen - used, "%s:%u:%u: cron %s: unknown "
                  "handler \"%s\"\n", cc->pos.file ? cc->pos.file : conf->file,
                  cc->pos.line, cc->pos.column, cc->name, cc->handler);
+        used += strlen(err + used);
+        bad = true;
+    }
+    for (size_t i = 0; i < conf->nprocesses; i++) {
+        const struct fpmd_conf_process *cp = &conf->processes[i];
+
+        if (fpmd_process_find(cp->name) != NULL)
+            continue;
+        snprintf(err + used, errlen - used, "%s:%u:%u: processes: no "
+                 "FPMD_PROCESS named \"%s\"\n",
+                 cp->pos.file ? cp->pos.file : conf->file, cp->pos.line,
+                 cp->pos.column, cp->name);
         used += strlen(err + used);
         bad = true;
     }

@@ -148,8 +148,22 @@ struct fpmd_sb_pool {
     uint64_t refused_requests_dead;
 };
 
+/* A user process (processes: in the config) as the master last wrote it:
+ * the master alone writes, each field whole and aligned; a reader copies
+ * the entry, and a pid that changes under it shows on one page. */
+#define FPMD_SB_UPROCS 64
+#define FPMD_SB_UPROC_LEN 32
+struct fpmd_sb_uproc {
+    char name[FPMD_SB_UPROC_LEN];   /* "" ends the list */
+    uint32_t instance;
+    int32_t pid;                    /* 0: waiting to start again */
+    uint64_t start_us;              /* wall clock, of the running one */
+    uint64_t restarts;              /* started again after an end unasked */
+};
+
 struct fpmd_scoreboard {
     struct fpmd_sb_pool pool;
+    struct fpmd_sb_uproc uprocs[FPMD_SB_UPROCS];
     uint32_t nslots;
     struct fpmd_sb_routes *routes;  /* nslots of them, in the same mapping */
     struct fpmd_sb_flights *flights; /* nslots of them, after the routes */

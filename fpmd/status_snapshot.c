@@ -181,6 +181,33 @@ copy_proc(struct fpmd_status_proc *p, const struct fpmd_sb_slot *s)
     p->req.memory = s->req.memory;
 }
 
+/* The master's entries for the generation's user processes, copied. */
+static void
+add_user_processes(struct fpmd_req *req, struct fpmd_status_snapshot *v)
+{
+    const struct fpmd_sb_uproc *e = fpmd_process.sb->uprocs;
+    struct fpmd_status_user_process *out;
+    size_t n = 0;
+
+    while (n < FPMD_SB_UPROCS && e[n].name[0] != '\0')
+        n++;
+    out = n ? fpmd_alloc(req, n * sizeof(*out)) : NULL;
+    if (out == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        char *name = fpmd_alloc(req, FPMD_SB_UPROC_LEN);
+
+        if (name == NULL)
+            return;
+        memcpy(name, e[i].name, FPMD_SB_UPROC_LEN);
+        name[FPMD_SB_UPROC_LEN - 1] = '\0';
+        out[i] = (struct fpmd_status_user_process) {
+            name, e[i].instance, e[i].pid, e[i].start_us, e[i].restarts};
+    }
+    v->user_processes = out;
+    v->nuser_processes = n;
+}
+
 const struct fpmd_status_snapshot *
 fpmd_status_snapshot(struct fpmd_req *req)
 {
@@ -281,5 +308,6 @@ fpmd_status_snapshot(struct fpmd_req *req)
     v->backends = backends;
     v->routes = routes;
     v->ntables = fpmd_tables_status(req, &v->tables);
+    add_user_processes(req, v);
     return v;
 }

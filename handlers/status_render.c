@@ -540,6 +540,29 @@ list_table(const struct fpmd_status_snapshot *v, size_t i,
 }
 
 static size_t
+list_user_process(const struct fpmd_status_snapshot *v, size_t i,
+                  enum fpmd_status_format fmt, struct field *f)
+{
+    const struct fpmd_status_user_process *u = &v->user_processes[i];
+    size_t n = 0;
+
+    f[n++] = (struct field) {fmt == FPMD_STATUS_TEXT ? "user process"
+                                                     : "name",
+                             K_STR, u->name, 0, 0};
+    f[n++] = (struct field) {"instance", K_NUM, NULL, u->instance, 0};
+    f[n++] = (struct field) {"pid", K_NUM, NULL, (uint64_t) u->pid, 0};
+    f[n++] = (struct field) {"state", K_STR, u->pid ? "running"
+                                                    : "starting again",
+                             0, 0};
+    f[n++] = (struct field) {"start since", K_NUM, NULL,
+                             u->pid && v->now_us > u->start_us
+                                 ? (v->now_us - u->start_us) / 1000000 : 0,
+                             0};
+    f[n++] = (struct field) {"restarts", K_NUM, NULL, u->restarts, 0};
+    return n;
+}
+
+static size_t
 list_backend(const struct fpmd_status_snapshot *v, size_t i,
              enum fpmd_status_format fmt, struct field *f)
 {
@@ -911,6 +934,38 @@ render_table_metrics(FILE *out, const struct fpmd_status_snapshot *v)
 
 #undef STAT_
 
+/* Per user process: up (1, or 0 while it waits out a back-off) and its
+ * restarts. */
+static void
+render_user_process_metrics(FILE *out, const struct fpmd_status_snapshot *v)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } fam[] = {
+        {"user_process_up", "gauge",
+         "user process: 1 running, 0 waiting to start again."},
+        {"user_process_restarts_total", "counter",
+         "user process: started again after an end nobody asked for."},
+    };
+    char instance[16];
+
+    if (v->nuser_processes == 0)
+        return;
+    for (size_t k = 0; k < FPMD_ARRAY_LEN(fam); k++) {
+        family(out, fam[k].name, fam[k].type, fam[k].help);
+        for (size_t i = 0; i < v->nuser_processes; i++) {
+            const struct fpmd_status_user_process *u = &v->user_processes[i];
+
+            snprintf(instance, sizeof(instance), "%u", u->instance);
+            fprintf(out, "fpmd_%s", fam[k].name);
+            label(out, "process", u->name, true);
+            label(out, "instance", instance, false);
+            fprintf(out, "} %llu\n", k == 0 ? (unsigned long long) (u->pid != 0)
+                                            : (unsigned long long) u->restarts);
+        }
+    }
+}
+
 static void
 route_labels(FILE *out, const char *family_name, const char *suffix,
              const struct fpmd_status_route *r, const char *side)
@@ -1105,6 +1160,7 @@ fpmd_status_render(FILE *out, const struct fpmd_status_snapshot *v,
         render_pool_metrics(out, v);
         render_backend_metrics(out, v);
         render_table_metrics(out, v);
+        render_user_process_metrics(out, v);
         render_route_metrics(out, v);
         if (full)
             render_proc_metrics(out, v);
@@ -1139,6 +1195,8 @@ fpmd_status_render(FILE *out, const struct fpmd_status_snapshot *v,
                 list_backend);
     render_list(out, v, fmt, "routes", "route", v->nroutes, list_route);
     render_list(out, v, fmt, "tables", "table", v->ntables, list_table);
+    render_list(out, v, fmt, "user_processes", "user_process",
+                v->nuser_processes, list_user_process);
     if (full && fmt == FPMD_STATUS_TEXT)
         render_procs(out, v, fmt);
     if (fmt == FPMD_STATUS_JSON)

@@ -9,6 +9,8 @@
  * maps to and its error. */
 #include "config.h"
 
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -404,4 +406,51 @@ FPMD_HANDLER(t_cron)
                    (int) getpid()) == NULL)
         return FPMD_ERROR;
     return fpmd_reply(req, 200, "text/plain", "ok\n", 3);
+}
+
+/* A user process: a reliable Redis queue consumer (README "User
+ * processes"). Each item moves from "jobs" to "processing:I" in one step
+ * (BLMOVE), is handled (RPUSH "done" ITEM), then leaves processing:I; a
+ * first call puts back on "jobs" what a killed predecessor left in
+ * processing:I. The item "crash" kills the process (SIGKILL) after it
+ * took it, before handling it. */
+FPMD_PROCESS(t_consumer)
+{
+    const char *instance = fpmd_req_param(req, "FPMD_PROCESS_INSTANCE");
+    const char *call = fpmd_req_param(req, "FPMD_PROCESS_CALL");
+    const struct fpmd_redis_reply *r;
+    char processing[32];
+
+    snprintf(processing, sizeof(processing), "processing:%s", instance);
+    if (strcmp(call, "0") == 0) {
+        do {
+            r = fpmd_redis(req, "cache", "LMOVE %s jobs RIGHT LEFT",
+                           processing);
+        } while (r != NULL && r->type == FPMD_REDIS_STRING);
+        if (r == NULL)
+            return fpmd_req_aborted(req) ? FPMD_OK : FPMD_ERROR;
+    }
+    r = fpmd_redis(req, "cache", "BLMOVE jobs %s LEFT RIGHT 1", processing);
+    if (r == NULL)
+        return fpmd_req_aborted(req) ? FPMD_OK : FPMD_ERROR;
+    if (r->type != FPMD_REDIS_STRING)
+        return FPMD_OK;         /* a second without an item */
+    if (strcmp(r->str, "crash") == 0) {
+        /* the item stays in processing: the next process puts it back;
+         * a crash is for once, so it goes back renamed */
+        fpmd_redis(req, "cache", "LSET %s -1 crashed", processing);
+        kill(getpid(), SIGKILL);
+    }
+    if (fpmd_redis(req, "cache", "RPUSH done %s", r->str) == NULL
+        || fpmd_redis(req, "cache", "LREM %s 1 %s", processing, r->str)
+               == NULL)
+        return fpmd_req_aborted(req) ? FPMD_OK : FPMD_ERROR;
+    return FPMD_OK;
+}
+
+/* A user process that fails at once, for the master's back-off. */
+FPMD_PROCESS(t_failing)
+{
+    (void) req;
+    return FPMD_ERROR;
 }
