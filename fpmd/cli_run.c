@@ -20,7 +20,6 @@
 #include <event2/event.h>
 
 #include "fpmd/cli_run.h"
-#include "fpmd/coro.h"
 #include "fpmd/log.h"
 #include "fpmd/prepare.h"
 #include "fpmd/process.h"
@@ -136,30 +135,18 @@ setup(const struct fpmd_conf *conf, struct fpmd_table ***tables)
 {
     char err[16384];
     struct fpmd_router *router = fpmd_prepare(conf, err, sizeof(err));
-    struct fpmd_scoreboard *sb;
-    struct fpmd_coro_pool *coros;
 
     if (router == NULL) {
         fprintf(stderr, "%s", err);
         return FPMD_ERROR;
     }
     *tables = fpmd_tables_open(conf, NULL, NULL, err, sizeof(err));
-    sb = fpmd_scoreboard_new(1);
-    coros = fpmd_coro_pool_new(conf->pm.stack_size, 4);
-    fpmd_process.base = event_base_new();
-    if (*tables == NULL || sb == NULL || coros == NULL
-        || fpmd_process.base == NULL) {
-        fprintf(stderr, "fpmd: run: setup failed%s%s\n", *tables ? "" : ": ",
-                *tables ? "" : err);
+    if (*tables == NULL || fpmd_worker_setup_alone(conf, router) != FPMD_OK) {
+        fprintf(stderr, "fpmd: run: setup failed: %s\n",
+                *tables ? "out of memory" : err);
         return FPMD_ERROR;
     }
     fpmd_tables_attach(conf, *tables);
-    fpmd_process.conf = conf;
-    fpmd_process.sb = sb;
-    fpmd_process.slot = &sb->slots[0];
-    fpmd_process.routes = &sb->routes[0];
-    fpmd_process.flights = &sb->flights[0];
-    fpmd_worker_setup_engine(router, coros, -1);
     if (fpmd_services_start(conf, fpmd_process.base) != FPMD_OK) {
         fprintf(stderr, "fpmd: run: a service failed to start\n");
         return FPMD_ERROR;

@@ -14,7 +14,6 @@
 
 #include <event2/event.h>
 
-#include "fpmd/coro.h"
 #include "fpmd/log.h"
 #include "fpmd/prepare.h"
 #include "fpmd/process.h"
@@ -148,8 +147,6 @@ fpmd_user_process_main(const struct fpmd_conf *conf, size_t index,
     const struct fpmd_process_def *def;
     char err[16384], prefix[64];
     struct fpmd_router *router;
-    struct fpmd_scoreboard *sb;
-    struct fpmd_coro_pool *coros;
     struct event *sigev;
     sigset_t set;
     int sfd;
@@ -160,27 +157,18 @@ fpmd_user_process_main(const struct fpmd_conf *conf, size_t index,
     /* modules first: they may declare the process */
     router = fpmd_prepare(conf, err, sizeof(err));
     def = router ? fpmd_process_find(cp->name) : NULL;
-    sb = fpmd_scoreboard_new(1);
-    coros = fpmd_coro_pool_new(conf->pm.stack_size, 4);
-    fpmd_process.base = event_base_new();
     sigemptyset(&set);
     sigaddset(&set, SIGQUIT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGUSR1);
     sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (def == NULL || sb == NULL || coros == NULL
-        || fpmd_process.base == NULL || sfd < 0) {
+    if (def == NULL || sfd < 0
+        || fpmd_worker_setup_alone(conf, router) != FPMD_OK) {
         fpmd_log(FPMD_LOG_ALERT, "cannot start: %s", router == NULL ? err
                  : def == NULL ? "no such FPMD_PROCESS" : "out of memory");
         return 1;
     }
-    fpmd_process.conf = conf;
-    fpmd_process.sb = sb;
-    fpmd_process.slot = &sb->slots[0];
-    fpmd_process.routes = &sb->routes[0];
-    fpmd_process.flights = &sb->flights[0];
-    fpmd_worker_setup_engine(router, coros, -1);
     sigev = event_new(fpmd_process.base, sfd, EV_READ | EV_PERSIST, on_signal,
                       NULL);
     if (sigev == NULL || event_add(sigev, NULL) != 0

@@ -192,6 +192,34 @@ fpmd_worker_setup_engine(struct fpmd_router *router,
     fpmd_sched_setup(router, coros, on_load);
 }
 
+int
+fpmd_worker_setup_alone(const struct fpmd_conf *conf,
+                        struct fpmd_router *router)
+{
+    struct fpmd_scoreboard *sb = fpmd_scoreboard_new(1);
+    struct fpmd_coro_pool *coros = fpmd_coro_pool_new(conf->pm.stack_size,
+                                                      4);
+    struct event_base *base = event_base_new();
+
+    if (sb == NULL || coros == NULL || base == NULL) {
+        if (sb != NULL)
+            fpmd_scoreboard_free(sb);
+        if (coros != NULL)
+            fpmd_coro_pool_free(coros);
+        if (base != NULL)
+            event_base_free(base);
+        return FPMD_ERROR;
+    }
+    fpmd_process.base = base;
+    fpmd_process.conf = conf;
+    fpmd_process.sb = sb;
+    fpmd_process.slot = &sb->slots[0];
+    fpmd_process.routes = &sb->routes[0];
+    fpmd_process.flights = &sb->flights[0];
+    fpmd_worker_setup_engine(router, coros, -1);
+    return FPMD_OK;
+}
+
 /* --- signals and ticks ------------------------------------------------ */
 
 static void

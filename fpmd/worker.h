@@ -42,6 +42,14 @@ int fpmd_worker_main(const struct fpmd_conf *conf,
 void fpmd_worker_setup_engine(struct fpmd_router *router,
                               struct fpmd_coro_pool *coros, int handoff_tx);
 
+/* The request engine in this process alone, for fpmd run and a user
+ * process: the loop, coroutines and a scoreboard of one slot of its own
+ * in fpmd_process, then fpmd_worker_setup_engine; what fpmd_worker_main
+ * sets up but the listeners, the pool's scoreboard and the signals.
+ * FPMD_ERROR (nothing kept) when memory is out. */
+int fpmd_worker_setup_alone(const struct fpmd_conf *conf,
+                            struct fpmd_router *router);
+
 /* Hands an accepted, non-blocking socket to the codec of proto; closes it
  * and returns FPMD_ERROR when that fails. */
 int fpmd_worker_take(int fd, const char *peer, enum fpmd_listen_proto proto);
