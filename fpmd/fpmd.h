@@ -473,6 +473,30 @@ const struct fpmd_redis_reply *fpmd_redis(struct fpmd_req *req,
 struct fpmd_call *fpmd_redis_start(struct fpmd_req *req, const char *pool,
                                    const char *fmt, ...);
 
+/* A subscription: a connection of its own (outside the pool: a
+ * subscribed connection takes no other command) to the first server of
+ * pool, with its AUTH, subscribed to channels, a list separated by
+ * spaces in which a name with *, ? or [ is a pattern (PSUBSCRIBE). A
+ * lost connection is made again after a back-off (0.1 s doubling to
+ * 5 s) and subscribed again; what was published meanwhile is lost, as
+ * Redis pub/sub has it. Up to 1024 messages wait to be taken, beyond
+ * which the oldest are dropped and logged. It belongs to the process,
+ * not to a request: made once (a user process's first call) and kept
+ * until fpmd_redis_unsubscribe or the process's end. NULL when pool is
+ * not a redis pool or memory is out. */
+struct fpmd_redis_sub;
+struct fpmd_redis_sub *fpmd_redis_subscribe(const char *pool,
+                                            const char *channels);
+/* The next message, waiting for it timeout_ms at most (0: not at all).
+ * Suspends. FPMD_OK with its channel and its data (data[len] is a NUL) in
+ * req's memory; FPMD_AGAIN when none came in time; FPMD_ERROR when req
+ * was aborted or memory is out. */
+int fpmd_redis_sub_next(struct fpmd_req *req, struct fpmd_redis_sub *s,
+                        uint64_t timeout_ms, const char **channel,
+                        const char **data, size_t *len);
+/* Closes it, and frees it with the messages that wait. */
+void fpmd_redis_unsubscribe(struct fpmd_redis_sub *s);
+
 /* --- mysql --- */
 
 enum fpmd_mysql_type {

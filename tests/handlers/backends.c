@@ -454,3 +454,26 @@ FPMD_PROCESS(t_failing)
     (void) req;
     return FPMD_ERROR;
 }
+
+/* A user process subscribed to "news.*" and "alerts" on pool cache: each
+ * message goes to the list got:CHANNEL (README "User processes"). */
+FPMD_PROCESS(t_subscriber)
+{
+    static struct fpmd_redis_sub *sub;
+    const char *channel, *data;
+    size_t len;
+    int rc;
+
+    if (sub == NULL && (sub = fpmd_redis_subscribe("cache",
+                                                   "news.* alerts")) == NULL)
+        return FPMD_ERROR;
+    rc = fpmd_redis_sub_next(req, sub, 1000, &channel, &data, &len);
+    if (rc == FPMD_AGAIN)
+        return FPMD_OK;
+    if (rc != FPMD_OK)
+        return fpmd_req_aborted(req) ? FPMD_OK : FPMD_ERROR;
+    if (fpmd_redis(req, "cache", "RPUSH got:%s %b", channel, data, len)
+        == NULL)
+        return fpmd_req_aborted(req) ? FPMD_OK : FPMD_ERROR;
+    return FPMD_OK;
+}

@@ -128,3 +128,31 @@ def test_an_unknown_process_is_a_config_error(tmpdir_path):
     assert rc == 78, err
     assert re.search(re.escape(conf) + r':\d+:5: processes: no FPMD_PROCESS '
                      r'named "nosuch"', err), err
+
+
+def test_a_subscriber_subscribes_again_after_a_restart(tmpdir_path, servers):
+    redis = Redis(tmpdir_path).start()
+    servers.append(redis)
+    f = start(tmpdir_path, servers, redis, "  - { name: t_subscriber }\n")
+
+    def subscribed():
+        return (redis.cmd("PUBSUB", "NUMPAT") == 1
+                and redis.cmd("PUBSUB", "NUMSUB", "alerts")[1] == 1)
+    wait_for(subscribed, 10, "the subscriber on the server")
+    for ch, msg in (("news.a", "m1"), ("alerts", "a1"), ("other", "x")):
+        redis.cmd("PUBLISH", ch, msg)
+    wait_for(lambda: redis.cmd("LRANGE", "got:news.a", "0", "-1") == ["m1"]
+             and redis.cmd("LRANGE", "got:alerts", "0", "-1") == ["a1"], 10,
+             "the messages handled")
+    assert redis.cmd("EXISTS", "got:other") == 0
+
+    # the server restarts (empty): the subscription comes back by itself
+    redis.stop()
+    again = Redis(tmpdir_path, name="redis2", port=redis.port).start()
+    servers.append(again)
+    f.wait_log(r"redis subscription on cache: .*; connecting again")
+    wait_for(lambda: again.cmd("PUBSUB", "NUMPAT") == 1, 15,
+             "subscribed again")
+    again.cmd("PUBLISH", "news.b", "m2")
+    wait_for(lambda: again.cmd("LRANGE", "got:news.b", "0", "-1") == ["m2"],
+             10, "a message after the restart")
