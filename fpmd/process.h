@@ -23,6 +23,8 @@ struct fpmd_process {
     struct fpmd_sb_flights *flights; /* this worker's in-flight list */
     struct fpmd_listener *listeners;
     size_t nlisteners;
+    bool alone;                     /* not a worker: fpmd run, a user
+                                     * process (fpmd_worker_setup_alone) */
 };
 
 extern struct fpmd_process fpmd_process;

@@ -13,6 +13,7 @@
 #include <event2/event_struct.h>
 
 #include "fpmd/log.h"
+#include "fpmd/process.h"
 #include "fpmd/req.h"
 #include "fpmd/sched.h"
 #include "fpmd/service.h"
@@ -214,7 +215,9 @@ start(const struct fpmd_conf *conf, struct event_base *base)
     (void) conf;
     timers.base = base;
     timers.stopped = false;
-    for (size_t i = 0; i < timers.ndefs; i++) {
+    /* declared timers are the workers'; fpmd run and user processes
+     * still have fpmd_timer_after and _every */
+    for (size_t i = 0; !fpmd_process.alone && i < timers.ndefs; i++) {
         const struct fpmd_timer_def *d = timers.defs[i];
         uint64_t every = d->interval_ms ? d->interval_ms : 1;
 

@@ -211,6 +211,7 @@ fpmd_worker_setup_alone(const struct fpmd_conf *conf,
         return FPMD_ERROR;
     }
     fpmd_process.base = base;
+    fpmd_process.alone = true;
     fpmd_process.conf = conf;
     fpmd_process.sb = sb;
     fpmd_process.slot = &sb->slots[0];
