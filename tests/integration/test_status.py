@@ -171,7 +171,9 @@ def test_idle_row_keeps_the_last_request(tmpdir_path, servers):
     p = wait_for(probe_seen_idle, 20, "a probe's worker idle under a "
                  "status request")
     assert p["request method"] == "GET" and p["script"] == "/probe"
-    assert p["request duration"] >= 20000
+    # libevent plans a timer on its coarse clock (4 ms ticks): a 20 ms
+    # sleep may end a tick early by the request's own clock
+    assert p["request duration"] >= 15000
     assert p["last request memory"] > 0
     assert p["in flight"] == 0 and p["oldest in flight"] == []
 
