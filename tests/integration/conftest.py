@@ -45,10 +45,41 @@ def need(path, what):
         pytest.skip("%s not found at %s" % (what, path))
 
 
+def _port_range():
+    """Ports for the tests' listeners: below the kernel's ephemeral range,
+    which the client sockets of every test draw from (a port taken from
+    there can be some connection's source port by the time a server binds
+    it: "Address already in use")."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return 10000, max(low, 10001)
+
+
+_PORTS = {"range": _port_range(), "next": None}
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A 127.0.0.1 port nobody listens on, never the same twice in a run
+    (until the range wraps): handed out in turn from a random start, each
+    checked by binding it."""
+    low, high = _PORTS["range"]
+    if _PORTS["next"] is None:
+        _PORTS["next"] = low + int.from_bytes(os.urandom(2), "big") % (
+            high - low)
+    for _ in range(high - low):
+        port = _PORTS["next"]
+        _PORTS["next"] = low + (port + 1 - low) % (high - low)
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in %d-%d" % (low, high))
 
 
 def wait_for(pred, timeout=10.0, what="condition"):
