@@ -394,12 +394,6 @@ run_entry(struct fpmd_req *req)
     return rc;
 }
 
-static int
-add_param(struct fpmd_req *req, const char *name, const char *value)
-{
-    return fpmd_req_add_param(req, name, strlen(name), value, strlen(value));
-}
-
 void
 fpmd_cron_run(uint64_t value)
 {
@@ -409,15 +403,17 @@ fpmd_cron_run(uint64_t value)
         ? &conf->cron[index] : NULL;
     const struct fpmd_handler_def *h = cc ? fpmd_handler_find(cc->handler)
                                           : NULL;
-    struct fpmd_req *req = h ? fpmd_req_new_background() : NULL;
-    struct worker_run *r = req ? fpmd_alloc(req, sizeof(*r)) : NULL;
+    struct fpmd_req *req = NULL;
+    struct worker_run *r = NULL;
     char tick[24];
 
     snprintf(tick, sizeof(tick), "%" PRIu64, value >> TICK_SHIFT);
-    if (r == NULL || fpmd_req_set(req, RUN_KEY, r) != FPMD_OK
-        || add_param(req, "REQUEST_METHOD", "CRON") != FPMD_OK
-        || add_param(req, "FPMD_CRON_NAME", cc->name) != FPMD_OK
-        || add_param(req, "FPMD_CRON_TICK", tick) != FPMD_OK) {
+    if (h != NULL)
+        req = fpmd_req_new_run("CRON", (const char *const[]) {
+            "FPMD_CRON_NAME", cc->name, "FPMD_CRON_TICK", tick, NULL});
+    if (req != NULL)
+        r = fpmd_alloc(req, sizeof(*r));
+    if (r == NULL || fpmd_req_set(req, RUN_KEY, r) != FPMD_OK) {
         if (req != NULL)
             fpmd_req_free(req);
         fpmd_log(FPMD_LOG_WARNING, "cron %s: cannot start its run",
@@ -426,8 +422,6 @@ fpmd_cron_run(uint64_t value)
         return;
     }
     *r = (struct worker_run) {value, h, req, false};
-    fpmd_req_derive(req);
-    fpmd_req_body_end(req);
     if (fpmd_defer(req, run_end, r) != FPMD_OK) {
         fpmd_req_free(req);
         report(value, true);

@@ -251,6 +251,33 @@ fpmd_req_new_background(void)
     return req;
 }
 
+static int
+add_str_param(struct fpmd_req *req, const char *name, const char *value)
+{
+    return fpmd_req_add_param(req, name, strlen(name), value, strlen(value));
+}
+
+struct fpmd_req *
+fpmd_req_new_run(const char *method, const char *const *params)
+{
+    struct fpmd_req *req = fpmd_req_new_background();
+
+    if (req == NULL)
+        return NULL;
+    if (add_str_param(req, "REQUEST_METHOD", method) != FPMD_OK)
+        goto fail;
+    for (size_t i = 0; params[i] != NULL; i += 2) {
+        if (add_str_param(req, params[i], params[i + 1]) != FPMD_OK)
+            goto fail;
+    }
+    fpmd_req_derive(req);
+    fpmd_req_body_end(req);
+    return req;
+fail:
+    fpmd_req_free(req);
+    return NULL;
+}
+
 const char *
 fpmd_req_resp_header(const struct fpmd_req *req, const char *name)
 {

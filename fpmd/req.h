@@ -201,6 +201,13 @@ int fpmd_req_capture(struct fpmd_req *req, size_t max);
  * goes nowhere. NULL when memory is out. */
 struct fpmd_req *fpmd_req_new_background(void);
 
+/* A background request for the process's own work (a timer's run, a
+ * cron run, a user process's call), ready to start: REQUEST_METHOD
+ * method plus params, name and value pairs ending with NULL, derived,
+ * without a body. NULL when memory is out. */
+struct fpmd_req *fpmd_req_new_run(const char *method,
+                                  const char *const *params);
+
 /* Sets req->script and req->path_info (fpmd/cgi_path.h) on first use;
  * path_info stays NULL when there is none. FPMD_ERROR when memory is
  * out. */

@@ -104,12 +104,6 @@ run_timer(struct fpmd_req *req)
     return rc;
 }
 
-static int
-add_param(struct fpmd_req *req, const char *name, const char *value)
-{
-    return fpmd_req_add_param(req, name, strlen(name), value, strlen(value));
-}
-
 static void
 on_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -127,10 +121,9 @@ on_timer(evutil_socket_t fd, short what, void *arg)
                        t->name[0] ? t->name : "-");
         return;
     }
-    req = fpmd_req_new_background();
+    req = fpmd_req_new_run("TIMER", (const char *const[]) {
+        "FPMD_TIMER_NAME", t->name, NULL});
     if (req == NULL || fpmd_req_set(req, RUN_KEY, t) != FPMD_OK
-        || add_param(req, "REQUEST_METHOD", "TIMER") != FPMD_OK
-        || add_param(req, "FPMD_TIMER_NAME", t->name) != FPMD_OK
         || fpmd_defer(req, run_end, t) != FPMD_OK) {
         fpmd_log(FPMD_LOG_WARNING, "timer %s: out of memory; this tick is "
                  "skipped", t->name[0] ? t->name : "-");
@@ -141,8 +134,6 @@ on_timer(evutil_socket_t fd, short what, void *arg)
         return;
     }
     t->running = true;
-    fpmd_req_derive(req);
-    fpmd_req_body_end(req);
     fpmd_sched_start_run(req, run_timer);
 }
 

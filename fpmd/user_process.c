@@ -104,16 +104,10 @@ run_body(struct fpmd_req *req)
     return up.rc;
 }
 
-static int
-add_param(struct fpmd_req *req, const char *name, const char *value)
-{
-    return fpmd_req_add_param(req, name, strlen(name), value, strlen(value));
-}
-
 static void
 start_call(evutil_socket_t fd, short what, void *arg)
 {
-    struct fpmd_req *req = fpmd_req_new_background();
+    struct fpmd_req *req;
     char instance[16], call[24];
 
     (void) fd;
@@ -122,19 +116,16 @@ start_call(evutil_socket_t fd, short what, void *arg)
     snprintf(instance, sizeof(instance), "%u", up.instance);
     snprintf(call, sizeof(call), "%llu", (unsigned long long) up.calls++);
     up.rc = FPMD_ERROR;
-    if (req == NULL || add_param(req, "REQUEST_METHOD", "PROCESS") != FPMD_OK
-        || add_param(req, "FPMD_PROCESS_NAME", up.cp->name) != FPMD_OK
-        || add_param(req, "FPMD_PROCESS_INSTANCE", instance) != FPMD_OK
-        || add_param(req, "FPMD_PROCESS_CALL", call) != FPMD_OK
-        || fpmd_defer(req, call_end, NULL) != FPMD_OK) {
+    req = fpmd_req_new_run("PROCESS", (const char *const[]) {
+        "FPMD_PROCESS_NAME", up.cp->name, "FPMD_PROCESS_INSTANCE", instance,
+        "FPMD_PROCESS_CALL", call, NULL});
+    if (req == NULL || fpmd_defer(req, call_end, NULL) != FPMD_OK) {
         fpmd_log(FPMD_LOG_ALERT, "out of memory");
         if (req != NULL)
             fpmd_req_free(req);
         event_base_loopbreak(fpmd_process.base);
         return;
     }
-    fpmd_req_derive(req);
-    fpmd_req_body_end(req);
     up.req = req;
     fpmd_sched_start_run(req, run_body);
 }
