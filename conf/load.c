@@ -673,6 +673,47 @@ KEYFN(k_processes)
     }
 }
 
+/* tasks: the task processes. */
+KEYFN(k_tk_workers)
+{
+    fpmd_yaml_get_uint(c, v, key, 0, FPMD_TASK_WORKERS_MAX,
+                       &c->conf->tasks.workers);
+}
+KEYFN(k_tk_queue)
+{
+    fpmd_yaml_get_uint(c, v, key, 1, 1000000, &c->conf->tasks.queue);
+}
+KEYFN(k_tk_timeout)
+{
+    fpmd_yaml_get_duration(c, v, key, &c->conf->tasks.timeout_ms);
+    if (c->conf->tasks.timeout_ms == 0)
+        fpmd_yaml_error_at(c, v, "tasks.%s: a task needs a bound (at least "
+                           "1ms)", key);
+}
+KEYFN(k_tk_max_requests)
+{
+    fpmd_yaml_get_uint(c, v, key, 0, UINT_MAX, &c->conf->tasks.max_requests);
+}
+KEYFN(k_tk_max_payload)
+{
+    fpmd_yaml_get_size(c, v, key, &c->conf->tasks.max_payload);
+    if (c->conf->tasks.max_payload > FPMD_TASK_PAYLOAD_MAX)
+        fpmd_yaml_error_at(c, v, "tasks.%s: at most 16m", key);
+}
+
+static const struct fpmd_yaml_key tasks_keys[] = {
+    {"workers", k_tk_workers}, {"queue", k_tk_queue},
+    {"timeout", k_tk_timeout}, {"max_requests", k_tk_max_requests},
+    {"max_payload", k_tk_max_payload},
+};
+
+KEYFN(k_tasks)
+{
+    fpmd_yaml_set_pos(&c->conf->tasks.pos, c, v);
+    fpmd_yaml_walk_map(c, v, "tasks", tasks_keys,
+                       FPMD_ARRAY_LEN(tasks_keys));
+}
+
 KEYFN(k_server_token) { fpmd_yaml_get_str(c, v, key, &c->conf->server_token); }
 
 /* request_id: HEADER, or off. */
@@ -708,7 +749,7 @@ static const struct fpmd_yaml_key top_keys[] = {
     {"log", k_log}, {"routes", fpmd_conf_read_routes}, {"modules", k_modules},
     {"pools", fpmd_conf_read_pools}, {"legacy", fpmd_conf_read_legacy},
     {"cron", fpmd_conf_read_cron}, {"tables", fpmd_conf_read_tables},
-    {"watch", k_watch}, {"processes", k_processes},
+    {"watch", k_watch}, {"processes", k_processes}, {"tasks", k_tasks},
 };
 
 /* --- entry points ----------------------------------------------------- */
@@ -746,6 +787,9 @@ fpmd_conf_defaults(struct fpmd_conf *conf)
     conf->timeouts.queue_ms = 10000;
     conf->timeouts.blocked_loop_ms = 30000;
     conf->log.level = FPMD_LOG_NOTICE;
+    conf->tasks.queue = 1024;
+    conf->tasks.timeout_ms = 30000;
+    conf->tasks.max_payload = 64 * 1024;
 }
 
 static int

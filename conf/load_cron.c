@@ -19,6 +19,7 @@ static struct fpmd_conf_cron *cur;
 
 KEYFN(k_name) { fpmd_yaml_get_str(c, v, key, &cur->name); }
 KEYFN(k_handler) { fpmd_yaml_get_str(c, v, key, &cur->handler); }
+KEYFN(k_task) { fpmd_yaml_get_str(c, v, key, &cur->task); }
 KEYFN(k_overlap) { fpmd_yaml_get_bool(c, v, key, &cur->overlap); }
 
 KEYFN(k_schedule)
@@ -57,7 +58,7 @@ KEYFN(k_timezone)
 
 static const struct fpmd_yaml_key cron_keys[] = {
     {"name", k_name}, {"schedule", k_schedule}, {"every", k_every},
-    {"timezone", k_timezone}, {"handler", k_handler},
+    {"timezone", k_timezone}, {"handler", k_handler}, {"task", k_task},
     {"overlap", k_overlap},
 };
 
@@ -85,9 +86,9 @@ fpmd_conf_read_cron(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *v,
                            FPMD_ARRAY_LEN(cron_keys));
         if (item->type != FPMD_YAML_MAP)
             continue;
-        if (cur->name == NULL || cur->handler == NULL)
+        if (cur->name == NULL || (cur->handler == NULL) == (cur->task == NULL))
             fpmd_yaml_error_at(c, item, "cron: each entry needs a name: and "
-                               "a handler:");
+                               "one of handler: or task:");
         if ((cur->schedule != NULL) == (cur->every_ms > 0))
             fpmd_yaml_error_at(c, item, "cron: each entry needs exactly one "
                                "of schedule: or every:");

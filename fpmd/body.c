@@ -180,10 +180,41 @@ json_put(void *obj)
 }
 
 struct json_object *
+fpmd_json_parse(const char *data, size_t len, unsigned depth)
+{
+    struct json_tokener *tok;
+    struct json_object *obj;
+
+    if (len > INT32_MAX || (tok = json_tokener_new_ex((int) depth)) == NULL)
+        return NULL;
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    obj = json_tokener_parse_ex(tok, data, (int) len);
+    /* A top-level null is refused with the rest: handlers expect a value
+     * they can walk. Bytes after the value must be whitespace. */
+    if (obj != NULL && (json_tokener_get_error(tok) != json_tokener_success
+                        || !only_space(data + json_tokener_get_parse_end(tok),
+                                       len - json_tokener_get_parse_end(tok)))) {
+        json_object_put(obj);
+        obj = NULL;
+    }
+    json_tokener_free(tok);
+    return obj;
+}
+
+struct json_object *
+fpmd_req_json_keep(struct fpmd_req *req, struct json_object *obj)
+{
+    if (obj != NULL && fpmd_defer(req, json_put, obj) != FPMD_OK) {
+        json_object_put(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+struct json_object *
 fpmd_req_json(struct fpmd_req *req, int *status)
 {
     const struct fpmd_conf *conf = fpmd_process.conf;
-    struct json_tokener *tok;
     struct json_object *obj;
     const char *data;
     size_t len;
@@ -204,25 +235,9 @@ fpmd_req_json(struct fpmd_req *req, int *status)
         return NULL;
     }
     req->json_status = 400;
-    tok = json_tokener_new_ex((int) conf->limits.json_depth);
-    if (tok == NULL || len > INT32_MAX) {
-        json_tokener_free(tok);
-        *status = req->json_status = 500;
-        return NULL;
-    }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    obj = json_tokener_parse_ex(tok, data, (int) len);
-    /* A top-level null is refused with the rest: handlers expect a value
-     * they can walk. Bytes after the value must be whitespace. */
-    if (obj != NULL && (json_tokener_get_error(tok) != json_tokener_success
-                        || !only_space(data + json_tokener_get_parse_end(tok),
-                                       len - json_tokener_get_parse_end(tok)))) {
-        json_object_put(obj);
-        obj = NULL;
-    }
-    json_tokener_free(tok);
-    if (obj == NULL || fpmd_defer(req, json_put, obj) != FPMD_OK) {
-        json_object_put(obj);
+    obj = fpmd_req_json_keep(req, fpmd_json_parse(data, len,
+                                                  conf->limits.json_depth));
+    if (obj == NULL) {
         *status = req->json_status;
         return NULL;
     }

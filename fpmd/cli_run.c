@@ -3,7 +3,10 @@
  * handlers and pools as a worker's, in this process, for a system crontab
  * or a deploy script. The request goes in as HTTP/1.1 over a socketpair
  * whose other end the worker's own HTTP codec holds, so nothing of the
- * request path is done differently; the answer is printed as it comes. */
+ * request path is done differently; the answer is printed as it comes.
+ * fpmd task NAME [INPUT]: one task, run as a task process runs it. Both
+ * run the tasks their code starts in this process too: there is no task
+ * queue here. */
 #include "config.h"
 
 #include <errno.h>
@@ -25,12 +28,15 @@
 #include "fpmd/process.h"
 #include "fpmd/service.h"
 #include "fpmd/tables.h"
+#include "fpmd/task.h"
 #include "fpmd/worker.h"
 
 #define EXIT_USAGE 64
 #define EXIT_CONFIG 78
 /* The answer's status, when it is not one: a broken or missing answer. */
 #define EXIT_NO_ANSWER 1
+/* fpmd task: the task failed. */
+#define EXIT_TASK_FAILED 1
 
 static struct {
     int fd;                     /* our end of the socketpair */
@@ -147,6 +153,7 @@ setup(const struct fpmd_conf *conf, struct fpmd_table ***tables)
         return FPMD_ERROR;
     }
     fpmd_tables_attach(conf, *tables);
+    fpmd_process.task_inline = true;
     if (fpmd_services_start(conf, fpmd_process.base) != FPMD_OK) {
         fprintf(stderr, "fpmd: run: a service failed to start\n");
         return FPMD_ERROR;
@@ -229,6 +236,9 @@ fpmd_cli_run(const struct fpmd_conf *conf, int argc, char **argv)
     event_add(run.rev, NULL);
     event_add(run.wev, NULL);
     event_base_dispatch(fpmd_process.base);
+    /* a task the request posted runs to its end first */
+    while (fpmd_task_inline_runs() > 0)
+        event_base_loop(fpmd_process.base, EVLOOP_ONCE);
     fwrite(evbuffer_pullup(run.answer, -1), 1,
            evbuffer_get_length(run.answer), stdout);
     fflush(stdout);
@@ -246,5 +256,114 @@ out:
     if (run.answer != NULL)
         evbuffer_free(run.answer);
     free(headers);
+    return rc;
+}
+
+/* --- fpmd task ---------------------------------------------------------- */
+
+static struct {
+    int rc;
+    bool done;                  /* it may end before the loop runs */
+    struct event *timeout;
+} task;
+
+static void
+task_done(void *arg, unsigned code, const void *out, size_t len,
+          const char *text)
+{
+    (void) arg;
+    if (code == FPMD_TASK_DONE) {
+        fwrite(out, 1, len, stdout);
+        if (len > 0 && ((const char *) out)[len - 1] != '\n'
+            && isatty(STDOUT_FILENO))
+            putchar('\n');
+        task.rc = 0;
+    } else {
+        fprintf(stderr, "fpmd: %s\n", text);
+        task.rc = EXIT_TASK_FAILED;
+    }
+    task.done = true;
+    event_base_loopbreak(fpmd_process.base);
+}
+
+static void
+task_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    (void) arg;
+    fprintf(stderr, "fpmd: task: no result within tasks.timeout (%llu ms)\n",
+            (unsigned long long) fpmd_process.conf->tasks.timeout_ms);
+    task.rc = EXIT_TASK_FAILED;
+    event_base_loopbreak(fpmd_process.base);
+}
+
+/* INPUT, or stdin for "-", or nothing, into *out. */
+static int
+task_input(const char *arg, struct evbuffer *out)
+{
+    if (arg == NULL)
+        return FPMD_OK;
+    if (strcmp(arg, "-") != 0)
+        return evbuffer_add(out, arg, strlen(arg)) == 0 ? FPMD_OK
+                                                       : FPMD_ERROR;
+    while (evbuffer_read(out, STDIN_FILENO, 65536) > 0)
+        ;
+    return FPMD_OK;
+}
+
+int
+fpmd_cli_task(const struct fpmd_conf *conf, int argc, char **argv)
+{
+    const struct fpmd_task_def *def;
+    struct fpmd_table **tables = NULL;
+    struct evbuffer *in = evbuffer_new();
+    struct timeval tv = {(time_t) (conf->tasks.timeout_ms / 1000),
+                         (suseconds_t) (conf->tasks.timeout_ms % 1000) * 1000};
+    int rc = EXIT_CONFIG;
+
+    if (argc < 2 || argc > 3 || strcmp(argv[1], "--help") == 0) {
+        fprintf(argc == 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr,
+                "Usage: fpmd [-y FILE] task NAME [INPUT|-]\n"
+                "Runs the FPMD_TASK NAME in this process with INPUT (JSON "
+                "or any bytes; - reads\nstdin), prints its result and exits "
+                "0, or 1 when it fails.\n");
+        evbuffer_free(in);
+        return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : EXIT_USAGE;
+    }
+    if (in == NULL || setup(conf, &tables) != FPMD_OK)
+        goto out;
+    def = fpmd_task_find(argv[1], strlen(argv[1]));
+    if (def == NULL) {
+        fprintf(stderr, "fpmd: task: no FPMD_TASK named \"%s\"\n", argv[1]);
+        rc = EXIT_USAGE;
+        goto stop;
+    }
+    if (task_input(argc == 3 ? argv[2] : NULL, in) != FPMD_OK
+        || evbuffer_get_length(in) > conf->tasks.max_payload) {
+        fprintf(stderr, "fpmd: task: the input is over tasks.max_payload "
+                "(%zu bytes)\n", conf->tasks.max_payload);
+        rc = EXIT_USAGE;
+        goto stop;
+    }
+    task.rc = EXIT_TASK_FAILED;
+    task.timeout = evtimer_new(fpmd_process.base, task_timeout, NULL);
+    if (task.timeout == NULL || evtimer_add(task.timeout, &tv) != 0
+        || fpmd_task_run(def, evbuffer_pullup(in, -1),
+                         evbuffer_get_length(in), task_done, NULL) == NULL) {
+        fprintf(stderr, "fpmd: task: out of memory\n");
+        goto stop;
+    }
+    if (!task.done)
+        event_base_dispatch(fpmd_process.base);
+    fflush(stdout);
+    rc = task.rc;
+stop:
+    fpmd_services_stop();
+out:
+    if (task.timeout != NULL)
+        event_free(task.timeout);
+    if (in != NULL)
+        evbuffer_free(in);
     return rc;
 }

@@ -199,7 +199,8 @@ struct fpmd_conf_cron {
     struct fpmd_cron expr;      /* schedule, parsed */
     uint64_t every_ms;          /* instead of a schedule; 0: none */
     char *timezone;             /* schedule's zone; NULL: the master's */
-    char *handler;              /* a registered handler's name */
+    char *handler;              /* a registered handler's name, or */
+    char *task;                 /* an FPMD_TASK's name (one of the two) */
     bool overlap;               /* start a run while the last still runs;
                                  * false: that tick is skipped */
     struct fpmd_conf_pos pos;
@@ -231,6 +232,22 @@ struct fpmd_conf_process {
     unsigned count;             /* instances; 1 */
     struct fpmd_conf_pos pos;
 };
+
+/* tasks: the task processes (FPMD_TASK) and their queue. */
+struct fpmd_conf_tasks {
+    unsigned workers;           /* task processes; 0: none */
+    unsigned queue;             /* tasks waiting at most; 1024 */
+    uint64_t timeout_ms;        /* a task's bound, queued and run; 30s */
+    unsigned max_requests;      /* tasks a process runs before it is
+                                 * replaced; 0: never */
+    size_t max_payload;         /* input or result bytes; 64k */
+    struct fpmd_conf_pos pos;
+};
+
+/* tasks.workers at most: twice that many can run across a reload. */
+#define FPMD_TASK_WORKERS_MAX 64
+/* tasks.max_payload at most. */
+#define FPMD_TASK_PAYLOAD_MAX (16u * 1024 * 1024)
 
 /* Cron entries at most: a run's signal carries the entry's index. */
 #define FPMD_CRON_MAX 256
@@ -337,6 +354,8 @@ struct fpmd_conf {
 
     struct fpmd_conf_process *processes;
     size_t nprocesses;
+
+    struct fpmd_conf_tasks tasks;
 
     struct fpmd_conf_arena arena;   /* what the pointers above point into */
 };

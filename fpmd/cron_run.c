@@ -359,7 +359,8 @@ fpmd_cron_free(void)
 
 struct worker_run {
     uint64_t value;
-    const struct fpmd_handler_def *handler;
+    const struct fpmd_handler_def *handler;     /* or */
+    const struct fpmd_conf_cron *task;          /* its entry's task: */
     struct fpmd_req *req;
     bool returned;
 };
@@ -384,11 +385,32 @@ run_end(void *arg)
     report(r->value, !r->returned || r->req->status >= 500);
 }
 
+/* A task entry's run: the task, with {"cron": NAME, "tick": T} as its
+ * input, started and awaited here, so that overlap: false sees it
+ * running until it ends. */
+static int
+run_task(struct fpmd_req *req, const struct fpmd_conf_cron *cc)
+{
+    const char *tick = fpmd_req_param(req, "FPMD_CRON_TICK");
+    struct fpmd_call *call;
+    char in[256];
+    int len = snprintf(in, sizeof(in), "{\"cron\":\"%s\",\"tick\":%s}",
+                       cc->name, tick ? tick : "0");
+
+    call = len > 0 && (size_t) len < sizeof(in)
+        ? fpmd_task_start(req, cc->task, in, (size_t) len) : NULL;
+    if (call != NULL && fpmd_await(req, call) == FPMD_OK)
+        return FPMD_OK;
+    fpmd_log(FPMD_LOG_WARNING, "cron %s: task %s: %s", cc->name, cc->task,
+             call ? fpmd_call_error(call) : "out of memory");
+    return FPMD_ERROR;
+}
+
 static int
 run_entry(struct fpmd_req *req)
 {
     struct worker_run *r = fpmd_req_get(req, RUN_KEY);
-    int rc = r->handler->fn(req);
+    int rc = r->task ? run_task(req, r->task) : r->handler->fn(req);
 
     r->returned = true;
     return rc;
@@ -401,14 +423,14 @@ fpmd_cron_run(uint64_t value)
     unsigned index = (unsigned) (value & ((1u << INDEX_BITS) - 1));
     const struct fpmd_conf_cron *cc = index < conf->ncron
         ? &conf->cron[index] : NULL;
-    const struct fpmd_handler_def *h = cc ? fpmd_handler_find(cc->handler)
-                                          : NULL;
+    const struct fpmd_handler_def *h = cc && cc->handler
+        ? fpmd_handler_find(cc->handler) : NULL;
     struct fpmd_req *req = NULL;
     struct worker_run *r = NULL;
     char tick[24];
 
     snprintf(tick, sizeof(tick), "%" PRIu64, value >> TICK_SHIFT);
-    if (h != NULL)
+    if (h != NULL || (cc != NULL && cc->task != NULL))
         req = fpmd_req_new_run("CRON", (const char *const[]) {
             "FPMD_CRON_NAME", cc->name, "FPMD_CRON_TICK", tick, NULL});
     if (req != NULL)
@@ -421,7 +443,7 @@ fpmd_cron_run(uint64_t value)
         report(value, true);
         return;
     }
-    *r = (struct worker_run) {value, h, req, false};
+    *r = (struct worker_run) {value, h, cc->task ? cc : NULL, req, false};
     if (fpmd_defer(req, run_end, r) != FPMD_OK) {
         fpmd_req_free(req);
         report(value, true);

@@ -149,6 +149,77 @@ void fpmd_process_register(const struct fpmd_process_def *def);
     }                                                                        \
     static int fpmd_process_##name_(struct fpmd_req *req)
 
+/* --- tasks ------------------------------------------------------------ */
+
+/* Work a handler hands to the task processes (tasks: in the config,
+ * README "Tasks"): code that may block (a blocking library, CPU work)
+ * without stopping a worker's loop. A task takes bytes (or JSON) and
+ * returns bytes (or JSON); each run is a background request of its own in
+ * a task process, one at a time per process, so it may also call pools
+ * and await as a handler does. FPMD_OK is a result, anything else a
+ * failure the caller sees as FPMD_CALL_FAILED. Params: REQUEST_METHOD
+ * TASK, FPMD_TASK_NAME. */
+struct fpmd_task_def {
+    const char *name;           /* 1 to 64 of [A-Za-z0-9_.-] */
+    int (*fn)(struct fpmd_req *req);
+    const char *file;
+    int line;
+};
+
+/* Registration, from FPMD_TASK's constructor; def stays the caller's. */
+void fpmd_task_register(const struct fpmd_task_def *def);
+
+/* FPMD_TASK(resize) { ...fpmd_task_input...; return fpmd_task_return(...); } */
+#define FPMD_TASK(name_)                                                     \
+    static int fpmd_task_##name_(struct fpmd_req *req);                      \
+    static const struct fpmd_task_def fpmd_task_def_##name_ = {              \
+        #name_, fpmd_task_##name_, __FILE__, __LINE__};                      \
+    __attribute__((constructor)) static void fpmd_task_reg_##name_(void)     \
+    {                                                                        \
+        fpmd_task_register(&fpmd_task_def_##name_);                          \
+    }                                                                        \
+    static int fpmd_task_##name_(struct fpmd_req *req)
+
+/* In a task: its input (len bytes; NULL outside a task). */
+const void *fpmd_task_input(struct fpmd_req *req, size_t *len);
+/* Its input as JSON, parsed on first use within limits.json_depth and
+ * owned by the request; NULL when it is not JSON. */
+struct json_object *fpmd_task_input_json(struct fpmd_req *req);
+/* Sets the task's result (copied; a later call replaces it) and returns
+ * FPMD_OK, or FPMD_ERROR when it is longer than tasks.max_payload or
+ * memory is out. */
+int fpmd_task_return(struct fpmd_req *req, const void *data, size_t len);
+/* obj serialized (compact) as the result; obj stays the caller's. */
+int fpmd_task_return_json(struct fpmd_req *req, struct json_object *obj);
+
+/* From a handler, a timer, a cron run or a user process: queues task
+ * name with len bytes of input and returns its call, awaited like a pool
+ * call (fpmd_await, fpmd_await_all with Redis and MySQL calls). It fails
+ * with FPMD_CALL_EXHAUSTED when tasks.queue tasks wait already (503),
+ * FPMD_CALL_TIMEOUT when no result came within tasks.timeout of the
+ * start (504), FPMD_CALL_FAILED when the task failed or its process died
+ * running it (502), FPMD_CALL_DOWN without task processes (503) and
+ * FPMD_CALL_INVALID for an unknown task or an input over
+ * tasks.max_payload (500). A task awaits no task (it may post one). NULL
+ * when memory is out. */
+struct fpmd_call *fpmd_task_start(struct fpmd_req *req, const char *name,
+                                  const void *data, size_t len);
+/* arg serialized (compact) as the input; arg stays the caller's. */
+struct fpmd_call *fpmd_task_start_json(struct fpmd_req *req, const char *name,
+                                       struct json_object *arg);
+/* The result of a call done with FPMD_CALL_OK (len bytes, in the
+ * caller's request memory, NUL-terminated past len); NULL otherwise. */
+const void *fpmd_task_result(const struct fpmd_call *call, size_t *len);
+/* The result as JSON, parsed on first use and owned by the request; NULL
+ * when the call failed or the result is not JSON. */
+struct json_object *fpmd_task_result_json(struct fpmd_call *call);
+/* Fire and forget: queues task name and returns FPMD_OK, or FPMD_AGAIN
+ * when the queue is full, FPMD_ERROR for an unknown task, an input over
+ * tasks.max_payload or no task processes (each logged). A queued task is
+ * run even if its poster is gone; its failure is logged and counted. */
+int fpmd_task_post(const char *name, const void *data, size_t len);
+int fpmd_task_post_json(const char *name, struct json_object *arg);
+
 /* --- hooks ------------------------------------------------------------ */
 
 /* Hooks wrap every request a worker answers (routed or not) for
@@ -719,6 +790,22 @@ struct fpmd_status_user_process {
     uint64_t restarts;          /* started again after an end unasked */
 };
 
+/* The task queue and its processes (tasks: in the config, README
+ * "Tasks"): gauges now, counters since the master started. */
+struct fpmd_status_tasks {
+    uint64_t workers;           /* task processes running */
+    uint64_t running;           /* tasks running in them */
+    uint64_t queued;            /* tasks waiting in the queue */
+    uint64_t done;              /* tasks that returned FPMD_OK */
+    uint64_t failed;            /* that failed, or that no task process
+                                 * could run (unknown name, too large) */
+    uint64_t timed_out;         /* awaits that gave up at tasks.timeout */
+    uint64_t rejected;          /* not queued: the queue was full */
+    uint64_t dropped;           /* queued, never finished: the task
+                                 * process died under it, or fpmd
+                                 * stopped first */
+};
+
 struct fpmd_status_snapshot {
     const char *pool;           /* pool: in the config */
     const char *pm;             /* "static", "dynamic", "ondemand" */
@@ -745,6 +832,7 @@ struct fpmd_status_snapshot {
     size_t ntables;
     const struct fpmd_status_user_process *user_processes;
     size_t nuser_processes;
+    const struct fpmd_status_tasks *tasks;  /* NULL: no task processes */
 };
 
 /* The pool's status now, copied into the request's memory (every string

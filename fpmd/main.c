@@ -50,6 +50,8 @@ usage(FILE *out)
         "  run METHOD PATH ...    answer one request in this process and "
         "print it\n"
         "                         (fpmd run --help)\n"
+        "  task NAME [INPUT|-]    run one task in this process and print its "
+        "result\n"
         "  -v, --version          print the version\n"
         "  -h, --help             this help\n"
         "Signals: USR1 reopen logs, USR2 graceful reload, QUIT graceful "
@@ -173,7 +175,8 @@ main(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (optind < argc && strcmp(argv[optind], "run") != 0) {
+    if (optind < argc && strcmp(argv[optind], "run") != 0
+        && strcmp(argv[optind], "task") != 0) {
         fprintf(stderr, "fpmd: unexpected argument \"%s\"\n", argv[optind]);
         usage(stderr);
         return EXIT_USAGE;
@@ -187,7 +190,9 @@ main(int argc, char **argv)
         return EXIT_CONFIG;
     }
     if (optind < argc) {
-        rc = fpmd_cli_run(conf, argc - optind, argv + optind);
+        rc = strcmp(argv[optind], "run") == 0
+            ? fpmd_cli_run(conf, argc - optind, argv + optind)
+            : fpmd_cli_task(conf, argc - optind, argv + optind);
         fpmd_conf_free(conf);
         return rc;
     }

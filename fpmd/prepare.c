@@ -16,6 +16,7 @@
 #include "fpmd/access_log.h"
 #include "fpmd/module.h"
 #include "fpmd/prepare.h"
+#include "fpmd/task.h"
 #include "fpmd/user_process.h"
 
 struct fpmd_router *
@@ -38,11 +39,24 @@ fpmd_prepare(const struct fpmd_conf *conf, char *err, size_t errlen)
     for (size_t i = 0; i < conf->ncron; i++) {
         const struct fpmd_conf_cron *cc = &conf->cron[i];
 
-        if (fpmd_handler_find(cc->handler) != NULL)
+        if (cc->task != NULL && conf->tasks.workers == 0) {
+            snprintf(err + used, errlen - used, "%s:%u:%u: cron %s: a task "
+                     "entry needs task processes (tasks.workers)\n",
+                     cc->pos.file ? cc->pos.file : conf->file, cc->pos.line,
+                     cc->pos.column, cc->name);
+            used += strlen(err + used);
+            bad = true;
+            continue;
+        }
+        if (cc->handler != NULL ? fpmd_handler_find(cc->handler) != NULL
+                                : fpmd_task_find(cc->task, strlen(cc->task))
+                                      != NULL)
             continue;
         snprintf(err + used, errlen - used, "%s:%u:%u: cron %s: unknown "
-                 "handler \"%s\"\n", cc->pos.file ? cc->pos.file : conf->file,
-                 cc->pos.line, cc->pos.column, cc->name, cc->handler);
+                 "%s \"%s\"\n", cc->pos.file ? cc->pos.file : conf->file,
+                 cc->pos.line, cc->pos.column, cc->name,
+                 cc->handler ? "handler" : "task",
+                 cc->handler ? cc->handler : cc->task);
         used += strlen(err + used);
         bad = true;
     }

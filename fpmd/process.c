@@ -3,4 +3,6 @@
 
 #include "fpmd/process.h"
 
-struct fpmd_process fpmd_process;
+struct fpmd_process fpmd_process = {
+    .task_queue = -1, .task_take = -1, .task_reply = -1, .task_reply_to = -1,
+};

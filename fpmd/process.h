@@ -13,6 +13,7 @@
 #include "fpmd/conf.h"
 #include "fpmd/listen.h"
 #include "fpmd/scoreboard.h"
+#include "fpmd/task_board.h"
 
 struct fpmd_process {
     struct event_base *base;
@@ -25,6 +26,18 @@ struct fpmd_process {
     size_t nlisteners;
     bool alone;                     /* not a worker: fpmd run, a user
                                      * process (fpmd_worker_setup_alone) */
+    /* The task queue (README "Tasks"), set by the master before the
+     * fork; -1 and NULL where there is none (tasks.workers 0, fpmd run:
+     * tasks then run in the process that starts them). */
+    struct fpmd_task_board *tasks;
+    int task_queue;                 /* frames go in here */
+    int task_take;                  /* a task process takes them here */
+    int task_reply;                 /* results come back here */
+    int task_reply_to;              /* sent along with each frame: the
+                                     * other end of task_reply */
+    bool task_process;              /* this process runs tasks */
+    bool task_inline;               /* fpmd run, fpmd task: no queue, a
+                                     * task runs where it is started */
 };
 
 extern struct fpmd_process fpmd_process;

@@ -195,6 +195,16 @@ struct evbuffer *fpmd_req_evbuffer(struct fpmd_req *req);
  * out. */
 int fpmd_req_capture(struct fpmd_req *req, size_t max);
 
+/* data as one JSON value (strict, at most depth deep, only whitespace
+ * after it); NULL when it is not one or memory is out. The caller owns
+ * the result. */
+struct json_object *fpmd_json_parse(const char *data, size_t len,
+                                    unsigned depth);
+/* obj put when req ends; obj itself, or NULL (obj put now) when memory is
+ * out. NULL stays NULL. */
+struct json_object *fpmd_req_json_keep(struct fpmd_req *req,
+                                       struct json_object *obj);
+
 /* A request no client waits for (a shadow call): fill its params and
  * body with fpmd_req_add_param, fpmd_req_derive, fpmd_req_body_feed and
  * fpmd_req_body_end, then fpmd_worker_start_background. What it writes

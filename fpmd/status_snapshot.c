@@ -208,6 +208,32 @@ add_user_processes(struct fpmd_req *req, struct fpmd_status_snapshot *v)
     v->nuser_processes = n;
 }
 
+static void
+add_tasks(struct fpmd_req *req, struct fpmd_status_snapshot *v)
+{
+    const struct fpmd_task_board *b = fpmd_process.tasks;
+    struct fpmd_status_tasks *t;
+
+    if (b == NULL || fpmd_process.conf->tasks.workers == 0
+        || (t = fpmd_alloc(req, sizeof(*t))) == NULL)
+        return;
+    memset(t, 0, sizeof(*t));
+    for (size_t i = 0; i < FPMD_TASK_SLOTS; i++) {
+        if (__atomic_load_n(&b->slots[i].pid, __ATOMIC_RELAXED) != 0) {
+            t->workers++;
+            t->running += __atomic_load_n(&b->slots[i].busy,
+                                          __ATOMIC_RELAXED) != 0;
+        }
+    }
+    t->queued = fpmd_task_board_queued(b);
+    t->done = fpmd_task_board_get(&b->done);
+    t->failed = fpmd_task_board_get(&b->failed);
+    t->timed_out = fpmd_task_board_get(&b->timed_out);
+    t->rejected = fpmd_task_board_get(&b->rejected);
+    t->dropped = fpmd_task_board_get(&b->dropped);
+    v->tasks = t;
+}
+
 const struct fpmd_status_snapshot *
 fpmd_status_snapshot(struct fpmd_req *req)
 {
@@ -309,5 +335,6 @@ fpmd_status_snapshot(struct fpmd_req *req)
     v->routes = routes;
     v->ntables = fpmd_tables_status(req, &v->tables);
     add_user_processes(req, v);
+    add_tasks(req, v);
     return v;
 }

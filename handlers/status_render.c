@@ -347,6 +347,23 @@ pool_extra_fields(const struct fpmd_status_snapshot *v, struct field *f)
     f[n++] = (struct field) {"free stacks", K_NUM, NULL, v->free_stacks, 0};
     f[n++] = (struct field) {"free connections", K_NUM, NULL, v->free_conns,
                              0};
+    if (v->tasks != NULL) {
+        const struct fpmd_status_tasks *t = v->tasks;
+
+        f[n++] = (struct field) {"task processes", K_NUM, NULL, t->workers,
+                                 0};
+        f[n++] = (struct field) {"tasks running", K_NUM, NULL, t->running,
+                                 0};
+        f[n++] = (struct field) {"tasks queued", K_NUM, NULL, t->queued, 0};
+        f[n++] = (struct field) {"tasks done", K_NUM, NULL, t->done, 0};
+        f[n++] = (struct field) {"tasks failed", K_NUM, NULL, t->failed, 0};
+        f[n++] = (struct field) {"tasks timed out", K_NUM, NULL,
+                                 t->timed_out, 0};
+        f[n++] = (struct field) {"tasks rejected", K_NUM, NULL, t->rejected,
+                                 0};
+        f[n++] = (struct field) {"tasks dropped", K_NUM, NULL, t->dropped,
+                                 0};
+    }
     return n;
 }
 
@@ -967,6 +984,41 @@ render_user_process_metrics(FILE *out, const struct fpmd_status_snapshot *v)
 }
 
 static void
+render_task_metrics(FILE *out, const struct fpmd_status_snapshot *v)
+{
+    const struct fpmd_status_tasks *t = v->tasks;
+    const struct {
+        const char *name, *type, *help;
+        uint64_t value;
+    } m[] = {
+        {"task_processes", "gauge", "task processes running.",
+         t ? t->workers : 0},
+        {"tasks_running", "gauge", "tasks running in the task processes.",
+         t ? t->running : 0},
+        {"tasks_queued", "gauge", "tasks waiting in the queue.",
+         t ? t->queued : 0},
+        {"tasks_done_total", "counter", "tasks that returned FPMD_OK.",
+         t ? t->done : 0},
+        {"tasks_failed_total", "counter", "tasks that failed or could not "
+         "run.", t ? t->failed : 0},
+        {"tasks_timed_out_total", "counter", "task awaits that gave up at "
+         "tasks.timeout.", t ? t->timed_out : 0},
+        {"tasks_rejected_total", "counter", "tasks not queued: the queue "
+         "was full.", t ? t->rejected : 0},
+        {"tasks_dropped_total", "counter", "queued tasks never finished: "
+         "their process died, or fpmd stopped first.", t ? t->dropped : 0},
+    };
+
+    if (t == NULL)
+        return;
+    for (size_t i = 0; i < FPMD_ARRAY_LEN(m); i++) {
+        family(out, m[i].name, m[i].type, m[i].help);
+        fprintf(out, "fpmd_%s %llu\n", m[i].name,
+                (unsigned long long) m[i].value);
+    }
+}
+
+static void
 route_labels(FILE *out, const char *family_name, const char *suffix,
              const struct fpmd_status_route *r, const char *side)
 {
@@ -1161,6 +1213,7 @@ fpmd_status_render(FILE *out, const struct fpmd_status_snapshot *v,
         render_backend_metrics(out, v);
         render_table_metrics(out, v);
         render_user_process_metrics(out, v);
+        render_task_metrics(out, v);
         render_route_metrics(out, v);
         if (full)
             render_proc_metrics(out, v);

@@ -324,6 +324,11 @@ on_call_timer(evutil_socket_t fd, short what, void *arg)
     (void) fd;
     (void) what;
     call->timer_armed = 0;
+    if (call->ops != NULL) {
+        if (call->state == FPMD_CALLST_SENT)
+            call->ops->timeout(call);
+        return;
+    }
     if (call->state == FPMD_CALLST_QUEUED) {
         unqueue(call);
         fpmd_pool_call_fail(call, FPMD_CALL_EXHAUSTED, "no connection to %s "
@@ -359,6 +364,8 @@ call_cancel(struct fpmd_call *call)
 
     if (call->state == FPMD_CALLST_QUEUED) {
         unqueue(call);
+    } else if (call->state == FPMD_CALLST_SENT && call->ops != NULL) {
+        call->ops->cancel(call);
     } else if (call->state == FPMD_CALLST_SENT) {
         c->call = NULL;
         if (!c->node->pool->drv->abandon(c)) {
@@ -391,13 +398,11 @@ cancel_all(void *arg)
     }
 }
 
-struct fpmd_call *
-fpmd_pool_call_new(struct fpmd_req *req, const char *name,
-                   const struct fpmd_pool_driver *drv, void *driver_data)
+static struct fpmd_call *
+call_alloc(struct fpmd_req *req, void *driver_data)
 {
     struct req_calls *rc = req_calls(req);
     struct fpmd_call *call;
-    struct fpmd_pool *p;
 
     if (rc == NULL) {
         rc = fpmd_alloc(req, sizeof(*rc));
@@ -419,6 +424,18 @@ fpmd_pool_call_new(struct fpmd_req *req, const char *name,
     evtimer_assign(&call->timer, loop_base, on_call_timer, call);
     call->next_req = rc->head;
     rc->head = call;
+    return call;
+}
+
+struct fpmd_call *
+fpmd_pool_call_new(struct fpmd_req *req, const char *name,
+                   const struct fpmd_pool_driver *drv, void *driver_data)
+{
+    struct fpmd_call *call = call_alloc(req, driver_data);
+    struct fpmd_pool *p;
+
+    if (call == NULL)
+        return NULL;
     p = fpmd_pool_find(name);
     if (p == NULL || p->drv != drv)
         fpmd_pool_call_fail(call, FPMD_CALL_INVALID, p == NULL
@@ -427,6 +444,31 @@ fpmd_pool_call_new(struct fpmd_req *req, const char *name,
     else
         call->pool = p;
     return call;
+}
+
+struct fpmd_call *
+fpmd_call_new_other(struct fpmd_req *req, const struct fpmd_call_ops *ops,
+                    void *data)
+{
+    struct fpmd_call *call = call_alloc(req, data);
+
+    if (call != NULL)
+        call->ops = ops;
+    return call;
+}
+
+void
+fpmd_call_other_wait(struct fpmd_call *call, uint64_t timeout_ms)
+{
+    call->state = FPMD_CALLST_SENT;
+    call_timer(call, timeout_ms);
+}
+
+void
+fpmd_call_other_done(struct fpmd_call *call, enum fpmd_call_status status,
+                     const char *error)
+{
+    call_finish(call, status, error);
 }
 
 /* --- connections ------------------------------------------------------ */

@@ -75,6 +75,18 @@ struct fpmd_call {
     int retried;                            /* fpmd_pool_conn_retry ran */
     struct fpmd_pool_pin *pin;              /* runs on a pinned connection */
     void *driver;                           /* the driver's per-call data */
+    const struct fpmd_call_ops *ops;        /* not a pool's (a task) */
+};
+
+/* What a call that no pool answers (a task) does when its time is up or
+ * its request ends first; it is awaited, failed and freed like any. */
+struct fpmd_call_ops {
+    /* The request ended, or its client left, while the call was waiting:
+     * forget it (no report may follow). */
+    void (*cancel)(struct fpmd_call *call);
+    /* fpmd_call_other_wait's timeout passed: forget it and report with
+     * fpmd_call_other_done. */
+    void (*timeout)(struct fpmd_call *call);
 };
 
 struct fpmd_pool_driver {
@@ -149,6 +161,17 @@ struct fpmd_call *fpmd_pool_call_new(struct fpmd_req *req, const char *name,
 void fpmd_pool_call_start(struct fpmd_call *call, struct fpmd_pool_node *node);
 /* The call made progress (bytes came): its timeout counts from now. */
 void fpmd_pool_call_progress(struct fpmd_call *call);
+
+/* A call of req answered by ops's owner, with its data; NULL when memory
+ * is out. */
+struct fpmd_call *fpmd_call_new_other(struct fpmd_req *req,
+                                      const struct fpmd_call_ops *ops,
+                                      void *data);
+/* It was sent: the answer is due within timeout_ms. */
+void fpmd_call_other_wait(struct fpmd_call *call, uint64_t timeout_ms);
+/* It is answered (FPMD_CALL_OK, results in its data) or failed. */
+void fpmd_call_other_done(struct fpmd_call *call, enum fpmd_call_status status,
+                          const char *error);
 
 /* Ends a call that never started (bad arguments). */
 void fpmd_pool_call_fail(struct fpmd_call *call,

@@ -410,7 +410,8 @@ FPMD_HANDLER(t_cron)
 
 /* A user process: a reliable Redis queue consumer (README "User
  * processes"). Each item moves from "jobs" to "processing:I" in one step
- * (BLMOVE), is handled (RPUSH "done" ITEM), then leaves processing:I; a
+ * (BLMOVE), is handed to the task t_record (tests/handlers/tasks.c: RPUSH
+ * "done" ITEM) and awaited, then leaves processing:I; a
  * first call puts back on "jobs" what a killed predecessor left in
  * processing:I. The item "crash" kills the process (SIGKILL) after it
  * took it, before handling it. */
@@ -419,6 +420,7 @@ FPMD_PROCESS(t_consumer)
     const char *instance = fpmd_req_param(req, "FPMD_PROCESS_INSTANCE");
     const char *call = fpmd_req_param(req, "FPMD_PROCESS_CALL");
     const struct fpmd_redis_reply *r;
+    struct fpmd_call *item;
     char processing[32];
 
     snprintf(processing, sizeof(processing), "processing:%s", instance);
@@ -441,7 +443,10 @@ FPMD_PROCESS(t_consumer)
         fpmd_redis(req, "cache", "LSET %s -1 crashed", processing);
         kill(getpid(), SIGKILL);
     }
-    if (fpmd_redis(req, "cache", "RPUSH done %s", r->str) == NULL
+    /* the work is a task's (t_record): the item leaves processing once
+     * the task says it is done */
+    item = fpmd_task_start(req, "t_record", r->str, r->len);
+    if (item == NULL || fpmd_await(req, item) != FPMD_OK
         || fpmd_redis(req, "cache", "LREM %s 1 %s", processing, r->str)
                == NULL)
         return fpmd_req_aborted(req) ? FPMD_OK : FPMD_ERROR;

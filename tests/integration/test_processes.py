@@ -2,7 +2,8 @@
 """processes: user processes the master supervises, on the real daemon
 with a real redis-server: the test consumer (t_consumer in
 tests/handlers/backends.c) moves items from "jobs" to "done" with the
-reliable-queue pattern, and loses none when killed; a failing process is
+reliable-queue pattern, handing each to a task, and loses none when
+killed; a failing process is
 started again after a growing back-off; a reload replaces the processes
 and a stop ends them at once."""
 
@@ -26,6 +27,8 @@ def start(tmp, servers, redis, processes):
             driver: redis
             servers: [%s]
             timeout: 5s
+        tasks:
+          workers: 2
         processes:
         """ % redis.address + processes), binary=FPMD_TEST_BIN)
     servers.append(f)
