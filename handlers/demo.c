@@ -368,3 +368,63 @@ FPMD_HANDLER(timer_lateness)
              (unsigned long long) l->late_us[runs - 1]);
     return fpmd_reply(req, 200, "application/json", out, strlen(out));
 }
+
+/* A task that answers its input: the round trip's own cost, measured by
+ * /task-echo. */
+FPMD_TASK(echo)
+{
+    size_t len;
+    const void *in = fpmd_task_input(req, &len);
+
+    return fpmd_task_return(req, in, len);
+}
+
+/* GET /task-echo?runs=R&n=N&size=S (tests/bench/tasks.py, with tasks: in
+ * the config): R rounds (1..100000, 1), each starting N echo tasks of S
+ * bytes (1..256, 1; 0..65536, 64) and awaiting them all; answers each
+ * round's time quantiles in microseconds. */
+#define TASK_ECHO_RUNS_MAX 100000ULL
+
+FPMD_HANDLER(task_echo)
+{
+    unsigned long long runs = 1, n = 1, size = 64;
+    struct fpmd_call *calls[256];
+    uint64_t *took;
+    char *data, out[192];
+    struct timespec t0;
+
+    if (arg_ull(req, "runs", TASK_ECHO_RUNS_MAX, &runs) == FPMD_ERROR
+        || runs == 0 || arg_ull(req, "n", 256, &n) == FPMD_ERROR || n == 0
+        || arg_ull(req, "size", 65536, &size) == FPMD_ERROR)
+        return fpmd_reply_error(req, 400, "runs 1..100000, n 1..256 and "
+                                "size 0..65536 must be integers");
+    took = fpmd_alloc(req, runs * sizeof(*took));
+    data = fpmd_alloc(req, size + 1);
+    if (took == NULL || data == NULL)
+        return FPMD_ERROR;
+    memset(data, 'x', size);
+    for (unsigned long long r = 0; r < runs; r++) {
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (unsigned long long i = 0; i < n; i++) {
+            calls[i] = fpmd_task_start(req, "echo", data, size);
+            if (calls[i] == NULL)
+                return FPMD_ERROR;
+        }
+        /* each awaited by itself: the request's list of calls grows with
+         * every round */
+        for (unsigned long long i = 0; i < n; i++) {
+            if (fpmd_await(req, calls[i]) != FPMD_OK)
+                return fpmd_reply_error(req,
+                                        fpmd_call_http_status(calls[i]),
+                                        fpmd_call_error(calls[i]));
+        }
+        took[r] = since_us(&t0);
+    }
+    qsort(took, runs, sizeof(*took), cmp_u64);
+    snprintf(out, sizeof(out), "{\"runs\": %llu, \"n\": %llu, \"size\": "
+             "%llu, \"p50_us\": %llu, \"p99_us\": %llu, \"max_us\": %llu}\n",
+             runs, n, size, (unsigned long long) took[runs / 2],
+             (unsigned long long) took[runs * 99 / 100],
+             (unsigned long long) took[runs - 1]);
+    return fpmd_reply(req, 200, "application/json", out, strlen(out));
+}
