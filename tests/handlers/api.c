@@ -205,6 +205,26 @@ FPMD_ROUTE(t_table, "GET", "/t/table")
     return fpmd_reply(req, 200, "application/json", out, strlen(out));
 }
 
+/* A user process adding 200 to counters:k's hits in each of its first 25
+ * calls, then waiting: 5,000 in all from it, beside the workers'. */
+FPMD_PROCESS(t_table_hammer)
+{
+    struct fpmd_table *t = fpmd_table("counters");
+    int64_t v;
+
+    if (t == NULL)
+        return FPMD_ERROR;
+    if (atol(fpmd_req_param(req, "FPMD_PROCESS_CALL")) >= 25)
+        return fpmd_sleep(req, 1000) == FPMD_OK || fpmd_req_aborted(req)
+            ? FPMD_OK : FPMD_ERROR;
+    for (int i = 0; i < 200; i++) {
+        if (fpmd_table_incr(t, "k", 1, fpmd_table_column(t, "hits"), 1, &v)
+            != FPMD_OK)
+            return FPMD_ERROR;
+    }
+    return FPMD_OK;
+}
+
 /* Timers, counted in the shared table "timers" (column "hits") when the
  * config has one: FPMD_TIMER t_tick adds 1 to "tick:PID" every 100 ms in
  * each worker; /t/timer?op=after|every&ms=N&key=K starts a timer of this

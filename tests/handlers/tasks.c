@@ -89,7 +89,7 @@ FPMD_TASK(t_record)
 
 /* A cron entry's task ({"cron": NAME, "tick": T}): pushes TICK:PID to
  * the list crontask:NAME on pool cache, as t_cron does for a handler. */
-FPMD_TASK(t_tick)
+FPMD_TASK(t_cron_task)
 {
     struct json_object *in = fpmd_task_input_json(req), *name, *tick;
 
@@ -100,6 +100,28 @@ FPMD_TASK(t_tick)
                       json_object_get_string(name),
                       (long long) json_object_get_int64(tick),
                       (int) getpid()) != NULL ? FPMD_OK : FPMD_ERROR;
+}
+
+/* Adds 1 to counters:k's hits as many times as its input says, from the
+ * task process: tables are shared with the task processes too. Answers
+ * its pid. */
+FPMD_TASK(t_table_incr)
+{
+    struct fpmd_table *t = fpmd_table("counters");
+    size_t len;
+    const char *in = fpmd_task_input(req, &len);
+    int64_t v;
+    char out[16];
+
+    if (t == NULL)
+        return FPMD_ERROR;
+    for (long i = atol(in); i > 0; i--) {
+        if (fpmd_table_incr(t, "k", 1, fpmd_table_column(t, "hits"), 1, &v)
+            != FPMD_OK)
+            return FPMD_ERROR;
+    }
+    snprintf(out, sizeof(out), "%d", (int) getpid());
+    return fpmd_task_return(req, out, strlen(out));
 }
 
 static int

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """tables: shared by every worker, on the real daemon through the test
-handler /t/table (tests/handlers/api.c): increments from every worker at
-once add up exactly; a table outlives a killed worker and a reload that
+handler /t/table (tests/handlers/api.c): increments from every worker,
+task process and user process at once add up exactly; a table outlives a killed worker and a reload that
 leaves its layout alone, and starts empty when its layout changes; a full
 table refuses a new key; config errors name file:line:column."""
 
@@ -48,9 +48,13 @@ def table(addr, **q):
     return status, (json.loads(body) if status == 200 else body)
 
 
-def test_increments_from_every_worker_add_up(tmpdir_path, servers):
-    f, addr = start(tmpdir_path, servers)
-    wait_for(lambda: len(f.workers()) == 2, 10, "both workers")
+def test_increments_from_every_process_add_up(tmpdir_path, servers):
+    # the workers, two task processes and a user process, all at once
+    f, addr = start(tmpdir_path, servers, "  - match: GET /t/task\n"
+                    "    handler: t_task\n" + TABLES + "tasks:\n  workers: 2\n"
+                    "processes:\n  - { name: t_table_hammer }\n")
+    wait_for(lambda: len(f.workers()) == 5, 10, "2 workers, 2 task "
+             "processes and a user process")
     pids, wrong = set(), []
 
     def client():
@@ -61,15 +65,28 @@ def test_increments_from_every_worker_add_up(tmpdir_path, servers):
             else:
                 pids.add(j["pid"])
 
-    threads = [threading.Thread(target=client) for _ in range(8)]
+    def tasks():
+        for _ in range(10):
+            status, _, body = fc.request(
+                addr, uri="/t/task?name=t_table_incr&in=200").split()
+            if status != 200:
+                wrong.append((status, body))
+            else:
+                pids.add(int(body))
+
+    threads = ([threading.Thread(target=client) for _ in range(8)]
+               + [threading.Thread(target=tasks) for _ in range(4)])
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert wrong == []
-    assert table(addr, t="counters", key="k", op="get")[1]["value"] == 40000
-    # both workers took part: the sum is across processes
-    assert pids == set(f.workers()), (pids, f.workers())
+    # 8 x 25 x 200 from the workers, 4 x 10 x 200 from the task processes,
+    # 25 x 200 from the user process
+    wait_for(lambda: table(addr, t="counters", key="k", op="get")[1][
+        "value"] == 53000, 10, "every increment in")
+    assert len(pids) >= 3, pids
+    assert pids <= set(f.workers()), (pids, f.workers())
 
 
 def test_a_table_outlives_workers_and_reloads_of_its_layout(tmpdir_path,

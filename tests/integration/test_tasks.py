@@ -293,7 +293,7 @@ def test_a_cron_entry_runs_a_task_once_per_tick(tmpdir_path, servers, redis):
         cron:
           - name: ticker
             schedule: "* * * * * *"
-            task: t_tick
+            task: t_cron_task
         """ % redis.address)
 
     def runs():
@@ -320,9 +320,9 @@ def test_a_cron_entry_runs_a_task_once_per_tick(tmpdir_path, servers, redis):
      r"tasks.max_payload: at most 16m"),
     ("cron:\n  - { name: c, every: 1s, task: t_nosuch }\ntasks:\n"
      "  workers: 1\n", r":\d+:5: cron c: unknown task \"t_nosuch\""),
-    ("cron:\n  - { name: c, every: 1s, task: t_tick }\n",
+    ("cron:\n  - { name: c, every: 1s, task: t_cron_task }\n",
      r":\d+:5: cron c: a task entry needs task processes \(tasks.workers\)"),
-    ("cron:\n  - { name: c, every: 1s, task: t_tick, handler: hello }\n",
+    ("cron:\n  - { name: c, every: 1s, task: t_cron_task, handler: hello }\n",
      r":\d+:5: cron: each entry needs a name: and one of handler: or task:"),
 ])
 def test_config_errors_name_file_line_column(tmpdir_path, extra, message):
