@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <limits.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -18,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,116 +26,22 @@
 #include "fpmd/handoff.h"
 #include "fpmd/log.h"
 #include "fpmd/master.h"
+#include "fpmd/master_impl.h"
 #include "fpmd/prepare.h"
-#include "fpmd/process.h"
 #include "fpmd/listen.h"
 #include "fpmd/scoreboard.h"
 #include "fpmd/tables.h"
 #include "fpmd/task.h"
-#include "fpmd/user_process.h"
 #include "fpmd/watch.h"
 #include "fpmd/worker.h"
 
-#define EXIT_CONFIG 78
 /* A child that dies younger than this counts toward the crash-loop
  * back-off. */
 #define FAST_FAILURE_US 1000000
 #define BACKOFF_MAX_US 30000000
-/* A user process that ends younger than this counts as failing: it is
- * started again after a back-off that doubles from UPROC_BACKOFF_MIN_US
- * with each such end in a row, up to UPROC_BACKOFF_MAX_US. */
-#define UPROC_YOUNG_US 10000000
-#define UPROC_BACKOFF_MIN_US 100000
-#define UPROC_BACKOFF_MAX_US 30000000
 /* watch: how long the watched files stay quiet before the reload. */
 #define WATCH_QUIET_US 300000
-/* Fast stop: how long workers get for SIGTERM before SIGKILL. */
-#define FAST_STOP_US 1000000
-/* A task still running this long past tasks.timeout is killed. */
-#define TASK_OVERRUN_US 1000000
-/* A task process blocks this long at most sending a result. */
-#define TASK_SEND_TIMEOUT_US 1000000
 
-struct gen {
-    uint32_t id;
-    struct fpmd_conf *conf;
-    struct fpmd_listener *listeners;
-    size_t nlisteners;
-    struct fpmd_scoreboard *sb;
-    struct fpmd_creds creds;    /* what its workers run as */
-    struct fpmd_table **tables; /* conf's, in its order (tables.h) */
-    size_t ntables;
-    unsigned live;              /* children running this generation */
-    struct gen *next;           /* older generations still draining */
-};
-
-struct child {
-    pid_t pid;                  /* 0: entry unused */
-    struct gen *gen;
-    uint32_t slot;
-    uint64_t started_us;
-    uint64_t quit_us;           /* when SIGQUIT was sent, 0: not yet */
-    bool killed;
-    int reply_fd;               /* its task results' socket (the master
-                                 * answers for a task process that died),
-                                 * -1: none */
-};
-
-/* A user process (processes: in the config), or a task process
- * (tasks.workers): an instance of its generation's config, started again
- * after a back-off when it ends unasked. */
-struct uproc {
-    pid_t pid;                  /* 0: waiting for next_start_us */
-    struct gen *gen;
-    bool task;                  /* a task process */
-    size_t index;               /* in gen->conf->processes; a task
-                                 * process's row on the task board */
-    unsigned instance;
-    uint64_t started_us;
-    uint64_t next_start_us;
-    uint64_t quit_us;           /* asked to stop: not started again */
-    unsigned fails;             /* ended young, in a row */
-    bool killed;
-    bool overran;               /* killed for running past tasks.timeout */
-    int reply_fd;               /* as a child's */
-    struct fpmd_sb_uproc *sb;   /* its status page entry, NULL: none */
-};
-
-struct master {
-    const struct fpmd_master_opts *opts;
-    struct gen *cur;
-    struct gen *old;
-    struct child *children;
-    size_t nchildren_cap;
-    struct uproc *uprocs;
-    size_t nuprocs;
-    int sigfd;
-    int stopping;               /* 0, STOP_GRACEFUL, STOP_FAST */
-    uint64_t stop_us;
-    unsigned spawn_rate;        /* pm dynamic: next round's batch */
-    unsigned fast_failures;
-    uint64_t next_spawn_us;     /* crash-loop back-off */
-    uint64_t oom_kills_sys;     /* the kernel's counters, last reading */
-    uint64_t oom_kills_cg;
-    uint64_t *crashes;          /* emergency_restart ring */
-    size_t ncrashes;
-    uint64_t last_maintenance_us;
-    uint32_t forks;             /* workers forked, for max_requests_jitter */
-    uint64_t ondemand_quiet_until_us;
-    bool reload_pending;
-    int uproc_next_ms;          /* to the next user process start, -1 */
-    int watch_fd;               /* watch: true, else -1 (watch.h) */
-    uint64_t watch_due_us;      /* a change seen: reload then; 0: none */
-    int handoff[2];             /* workers pass connections (handoff.h) */
-    /* The task queue (task.h): [0] where frames go in, [1] where task
-     * processes take them; made with the first generation that has task
-     * processes and kept, with what is queued in it, to the end. */
-    int taskq[2];
-    struct fpmd_task_board *board;
-    bool tasks_draining;        /* stopping: told to empty the queue */
-};
-
-enum { STOP_GRACEFUL = 1, STOP_FAST = 2 };
 
 static unsigned
 ncpus(void)
@@ -152,252 +56,6 @@ pm_name(enum fpmd_pm_mode m)
 {
     return m == FPMD_PM_DYNAMIC ? "dynamic"
         : m == FPMD_PM_ONDEMAND ? "ondemand" : "static";
-}
-
-/* --- the task queue --------------------------------------------------- */
-
-/* The queue's socket buffer: whole frames of queued tasks, as many as
- * fit (tasks.queue bounds their number first). */
-#define TASK_QUEUE_BUFFER (16u << 20)
-
-static size_t
-task_frame_max(const struct fpmd_conf *conf)
-{
-    return FPMD_TASK_FRAME_HEAD + FPMD_TASK_TEXT_MAX + conf->tasks.max_payload;
-}
-
-/* Asks for want bytes of send buffer on fd (past net.core.wmem_max when
- * the master is root): FPMD_OK when a message of need bytes fits; *got
- * is what the kernel gave. */
-static int
-send_buffer(int fd, size_t want, size_t need, int *got)
-{
-    int v = want > INT_MAX / 2 ? INT_MAX / 2 : (int) want;
-    socklen_t len = sizeof(*got);
-
-    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0)
-        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
-    if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, got, &len) < 0)
-        *got = 0;
-    /* the kernel's own bytes for a message come out of the buffer too */
-    return *got > 0 && (size_t) *got >= need + 1024 ? FPMD_OK : FPMD_ERROR;
-}
-
-/* The queue, made for the first generation with task processes and sized
- * for each. */
-static int
-tasks_open(struct master *m, const struct fpmd_conf *conf)
-{
-    size_t frame = task_frame_max(conf);
-    int got;
-
-    if (conf->tasks.workers == 0)
-        return FPMD_OK;
-    if (m->taskq[0] < 0
-        && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, m->taskq)
-               < 0) {
-        fpmd_log_errno(FPMD_LOG_ALERT, "socketpair (task queue)");
-        m->taskq[0] = m->taskq[1] = -1;
-        return FPMD_ERROR;
-    }
-    if (send_buffer(m->taskq[0], frame * 4 > TASK_QUEUE_BUFFER
-                                     ? frame * 4 : TASK_QUEUE_BUFFER,
-                    frame, &got) != FPMD_OK) {
-        fpmd_log(FPMD_LOG_ERROR, "%s:%u:%u: tasks.max_payload: a task frame "
-                 "of %zu bytes does not fit the queue's socket buffer (%d "
-                 "bytes): lower it, raise net.core.wmem_max or start fpmd as "
-                 "root", conf->tasks.pos.file ? conf->tasks.pos.file
-                                              : conf->file,
-                 conf->tasks.pos.line, conf->tasks.pos.column, frame, got);
-        return FPMD_ERROR;
-    }
-    return FPMD_OK;
-}
-
-/* A child's result socket pair: [0] it reads, [1] it sends along with
- * each frame, and the master keeps a copy of [1] to answer for a task
- * process that dies. -1s when g has no task processes. */
-static void
-reply_pair(const struct master *m, const struct gen *g, int r[2])
-{
-    size_t frame = task_frame_max(g->conf);
-    struct timeval tv = {TASK_SEND_TIMEOUT_US / 1000000,
-                         TASK_SEND_TIMEOUT_US % 1000000};
-    int got;
-
-    r[0] = r[1] = -1;
-    if (g->conf->tasks.workers == 0 || m->taskq[0] < 0)
-        return;
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, r) < 0) {
-        fpmd_log_errno(FPMD_LOG_ERROR, "socketpair (task results): this "
-                       "process starts no task");
-        r[0] = r[1] = -1;
-        return;
-    }
-    /* a result is as large as a frame the queue took */
-    send_buffer(r[1], frame * 4, frame, &got);
-    setsockopt(r[1], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
-/* In a new child: the queue as its generation and kind have it (r: its
- * result pair, from reply_pair); the other children's result sockets,
- * which are the master's, closed. */
-static void
-child_tasks(const struct master *m, const struct gen *g, const int r[2],
-            bool task_process)
-{
-    for (size_t i = 0; i < m->nchildren_cap; i++) {
-        if (m->children[i].pid != 0 && m->children[i].reply_fd >= 0)
-            close(m->children[i].reply_fd);
-    }
-    for (size_t i = 0; i < m->nuprocs; i++) {
-        if (m->uprocs[i].pid != 0 && m->uprocs[i].reply_fd >= 0)
-            close(m->uprocs[i].reply_fd);
-    }
-    fpmd_process.tasks = m->board;
-    if (m->taskq[0] < 0)
-        return;
-    if (g->conf->tasks.workers == 0 || (!task_process && r[0] < 0)) {
-        close(m->taskq[0]);
-        close(m->taskq[1]);
-        return;
-    }
-    fpmd_process.task_queue = m->taskq[0];
-    if (task_process)
-        fpmd_process.task_take = m->taskq[1];
-    else
-        close(m->taskq[1]);
-    fpmd_process.task_reply = r[0];
-    fpmd_process.task_reply_to = r[1];
-}
-
-/* The child or user process pid's result socket, -1: none. */
-static int
-reply_fd_of(const struct master *m, pid_t pid)
-{
-    for (size_t i = 0; i < m->nchildren_cap; i++) {
-        if (m->children[i].pid == pid)
-            return m->children[i].reply_fd;
-    }
-    for (size_t i = 0; i < m->nuprocs; i++) {
-        if (m->uprocs[i].pid == pid)
-            return m->uprocs[i].reply_fd;
-    }
-    return -1;
-}
-
-/* Task process u ended. A task it was running is lost: counted, logged,
- * and its sender told at once rather than at its timeout. */
-static void
-task_process_ended(struct master *m, const struct uproc *u, int status)
-{
-    struct fpmd_task_slot *s = &m->board->slots[u->index];
-    char name[FPMD_TASK_NAME_MAX + 1], text[FPMD_TASK_TEXT_MAX + 1];
-
-    m->board->workers--;
-    if (__atomic_load_n(&s->busy, __ATOMIC_ACQUIRE)) {
-        memcpy(name, s->name, sizeof(name) - 1);
-        name[sizeof(name) - 1] = '\0';
-        snprintf(text, sizeof(text), "task %s lost: its task process %d %s "
-                 "%d%s", name, (int) u->pid,
-                 WIFSIGNALED(status) ? "died on signal" : "exited with code",
-                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
-                 u->overran ? " (killed: it ran past tasks.timeout)" : "");
-        fpmd_task_board_add(u->overran ? &m->board->failed
-                                       : &m->board->dropped, 1);
-        fpmd_log(FPMD_LOG_WARNING, "[pool %s] %s (id %llu from %d)",
-                 u->gen->conf->pool_name, text, (unsigned long long) s->id,
-                 (int) s->sender);
-        if (!s->noreply) {
-            struct fpmd_task_frame f = {
-                .kind = FPMD_TASK_FRAME_RESULT, .code = FPMD_TASK_DIED,
-                .sender = getpid(), .id = s->id, .text = text,
-                .text_len = strlen(text)};
-            uint8_t frame[FPMD_TASK_FRAME_HEAD + FPMD_TASK_TEXT_MAX];
-            int fd = reply_fd_of(m, s->sender);
-
-            if (fd >= 0)
-                send(fd, frame, fpmd_task_frame_head(&f, frame),
-                     MSG_DONTWAIT | MSG_NOSIGNAL);
-        }
-    }
-    memset(s, 0, sizeof(*s));
-}
-
-/* A task process running one past tasks.timeout is killed: its loop may
- * be blocked by the task (that is what task processes are for), so
- * nothing in it could stop the task. */
-static void
-task_overrun(struct uproc *u, const struct fpmd_task_slot *s, uint64_t now)
-{
-    uint64_t bound = u->gen->conf->tasks.timeout_ms * 1000 + TASK_OVERRUN_US;
-    uint64_t start = s->start_us;
-
-    if (u->killed || !__atomic_load_n(&s->busy, __ATOMIC_ACQUIRE)
-        || now <= start || now - start <= bound)
-        return;
-    fpmd_log(FPMD_LOG_WARNING, "[pool %s] task %.64s (id %llu) still running "
-             "%.1f s after its start (tasks.timeout %.1f s): killing task "
-             "process %d", u->gen->conf->pool_name, s->name,
-             (unsigned long long) s->id, (double) (now - start) / 1e6,
-             (double) u->gen->conf->tasks.timeout_ms / 1e3, (int) u->pid);
-    u->killed = u->overran = true;
-    kill(u->pid, SIGKILL);
-}
-
-/* At the end: what is still queued will not run. Each is counted and
- * logged (the first ones by name), never dropped silently. */
-static void
-tasks_close(struct master *m)
-{
-    uint8_t buf[FPMD_TASK_FRAME_HEAD + FPMD_TASK_NAME_MAX];
-    unsigned long n = 0;
-
-    if (m->taskq[1] >= 0) {
-        for (;;) {
-            union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * 4)];
-            } ctl;
-            struct iovec iov = {buf, sizeof(buf)};
-            struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
-                                 .msg_control = ctl.buf,
-                                 .msg_controllen = sizeof(ctl.buf)};
-            struct fpmd_task_frame f = {0};
-            const char *why;
-            size_t used;
-            ssize_t got = recvmsg(m->taskq[1], &msg, MSG_DONTWAIT);
-
-            if (got <= 0)
-                break;
-            for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL;
-                 c = CMSG_NXTHDR(&msg, c)) {
-                for (size_t i = 0; c->cmsg_type == SCM_RIGHTS
-                     && i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-                    int fd;
-
-                    memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                    close(fd);
-                }
-            }
-            n++;
-            fpmd_task_board_add(&m->board->dropped, 1);
-            /* cut at the name: the parse stops short of the payload */
-            fpmd_task_frame_parse(buf, (size_t) got, FPMD_TASK_PAYLOAD_MAX,
-                                  &f, &used, &why);
-            if (n <= 20)
-                fpmd_log(FPMD_LOG_WARNING, "task %.*s (id %llu from %d) "
-                         "dropped: fpmd stopped before it ran",
-                         f.text ? (int) f.text_len : 1, f.text ? f.text : "?",
-                         (unsigned long long) f.id, (int) f.sender);
-        }
-        if (n > 20)
-            fpmd_log(FPMD_LOG_WARNING, "%lu queued tasks dropped in all: fpmd "
-                     "stopped before they ran", n);
-        close(m->taskq[0]);
-        close(m->taskq[1]);
-    }
-    fpmd_task_board_free(m->board);
 }
 
 /* --- generations ------------------------------------------------------ */
@@ -484,7 +142,7 @@ gen_new(struct master *m, struct fpmd_conf *conf, struct gen *prev)
         conf->pm.max_children = ncpus();
     g->sb = fpmd_scoreboard_new(max_children(conf));
     if (fpmd_master_creds(conf, m->opts->allow_root, &g->creds) != FPMD_OK
-        || g->sb == NULL || tasks_open(m, conf) != FPMD_OK) {
+        || g->sb == NULL || fpmd_master_tasks_open(m, conf) != FPMD_OK) {
         /* conf stays with the caller on failure */
         g->conf = NULL;
         gen_free(g, 0);
@@ -597,30 +255,6 @@ fpmd_master_creds(const struct fpmd_conf *conf, bool allow_root,
     return FPMD_OK;
 }
 
-static int
-drop_privileges(const struct fpmd_conf *conf, const struct fpmd_creds *cr)
-{
-    if (cr->set_gid && setgid(cr->gid) < 0) {
-        fpmd_log_errno(FPMD_LOG_ALERT, "[pool %s] cannot set gid %d",
-                       conf->pool_name, (int) cr->gid);
-        return FPMD_ERROR;
-    }
-    /* Supplementary groups: the user's, or none, never the master's. */
-    if ((cr->set_uid ? initgroups(conf->user, cr->gid)
-                     : cr->set_gid ? setgroups(0, NULL) : 0) < 0) {
-        fpmd_log_errno(FPMD_LOG_ALERT, "[pool %s] cannot set the groups of "
-                       "user %s", conf->pool_name,
-                       conf->user ? conf->user : "-");
-        return FPMD_ERROR;
-    }
-    if (cr->set_uid && setuid(cr->uid) < 0) {
-        fpmd_log_errno(FPMD_LOG_ALERT, "[pool %s] cannot switch to user %s",
-                       conf->pool_name, conf->user);
-        return FPMD_ERROR;
-    }
-    return FPMD_OK;
-}
-
 /* A worker's recycling count: pm.max_requests and a share of its jitter.
  * The shares follow the golden ratio's multiples (Fibonacci hashing): any
  * run of consecutive forks lands spread over [0, jitter], so workers
@@ -637,328 +271,14 @@ worker_max_requests(const struct fpmd_conf *conf, uint32_t fork)
            >> 32);
 }
 
-/* In a new child, before it runs anything of its own: what is only the
- * master's closed, signals as the child kind wants them, privileges
- * dropped. */
-static void
-child_detach(struct master *m, struct gen *g)
-{
-    sigset_t unblock;
-
-    close(m->sigfd);
-    if (m->opts->ready_fd >= 0)
-        close(m->opts->ready_fd);
-    /* The worker reads USR1/QUIT/TERM/INT through its own signalfd, so they
-     * stay blocked; everything else gets its default back. */
-    sigemptyset(&unblock);
-    sigaddset(&unblock, SIGCHLD);
-    sigaddset(&unblock, SIGUSR2);
-    sigaddset(&unblock, SIGHUP);
-    sigprocmask(SIG_UNBLOCK, &unblock, NULL);
-    signal(SIGUSR2, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);
-    signal(SIGCHLD, SIG_DFL);
-    for (struct gen *o = m->old; o != NULL; o = o->next) {
-        for (size_t i = 0; i < o->nlisteners; i++) {
-            if (o->listeners[i].fd >= 0)
-                close(o->listeners[i].fd);
-        }
-    }
-    if (drop_privileges(g->conf, &g->creds) != FPMD_OK)
-        _exit(EXIT_CONFIG);
-    fpmd_tables_attach(g->conf, g->tables);
-}
-
 static void
 child_main(struct master *m, struct gen *g, uint32_t slot,
            uint64_t max_requests, const int reply[2])
 {
-    child_detach(m, g);
-    child_tasks(m, g, reply, false);
+    fpmd_master_child_detach(m, g);
+    fpmd_master_child_tasks(m, g, reply, false);
     exit(fpmd_worker_main(g->conf, g->listeners, g->nlisteners, g->sb, slot,
                           g->id, m->handoff, max_requests));
-}
-
-/* --- user and task processes ------------------------------------------ */
-
-/* For the log: "process NAME" and "task process" read alike. */
-static const char *
-uproc_name(const struct uproc *u)
-{
-    return u->task ? "process" : u->gen->conf->processes[u->index].name;
-}
-
-/* A free row of the task board for a task process starting. */
-static bool
-task_slot(const struct master *m, size_t *index)
-{
-    for (size_t i = 0; i < FPMD_TASK_SLOTS; i++) {
-        if (m->board->slots[i].pid == 0) {
-            *index = i;
-            return true;
-        }
-    }
-    return false;
-}
-
-static void
-uproc_start(struct master *m, struct uproc *u)
-{
-    const char *name = uproc_name(u);
-    int reply[2] = {-1, -1};
-    pid_t pid;
-
-    if (u->task && !task_slot(m, &u->index)) {
-        fpmd_log(FPMD_LOG_ALERT, "no task board row free: task process not "
-                 "started");
-        u->next_start_us = fpmd_now_us() + UPROC_BACKOFF_MAX_US;
-        return;
-    }
-    if (!u->task)
-        reply_pair(m, u->gen, reply);
-    pid = fork();
-    if (pid < 0) {
-        fpmd_log_errno(FPMD_LOG_ERROR, "fork() failed (%s %s)",
-                       u->task ? "task" : "process", name);
-        u->next_start_us = fpmd_now_us() + UPROC_BACKOFF_MAX_US;
-        if (reply[0] >= 0) {
-            close(reply[0]);
-            close(reply[1]);
-        }
-        return;
-    }
-    if (pid == 0) {
-        /* nothing of the listeners or the workers' handoff is its own: a
-         * listener it held would stay open after a graceful stop */
-        for (size_t i = 0; i < u->gen->nlisteners; i++) {
-            if (u->gen->listeners[i].fd >= 0)
-                close(u->gen->listeners[i].fd);
-        }
-        close(m->handoff[0]);
-        close(m->handoff[1]);
-        child_detach(m, u->gen);
-        child_tasks(m, u->gen, reply, u->task);
-        exit(u->task ? fpmd_task_process_main(u->gen->conf,
-                                              &m->board->slots[u->index])
-                     : fpmd_user_process_main(u->gen->conf, u->index,
-                                              u->instance));
-    }
-    if (reply[0] >= 0)
-        close(reply[0]);
-    u->reply_fd = reply[1];
-    u->pid = pid;
-    u->started_us = fpmd_now_us();
-    u->next_start_us = 0;
-    u->killed = u->overran = false;
-    if (u->task) {
-        m->board->slots[u->index].pid = pid;
-        m->board->workers++;
-    }
-    if (u->sb != NULL) {
-        u->sb->start_us = u->started_us;
-        u->sb->pid = pid;
-    }
-    fpmd_log(FPMD_LOG_NOTICE, "[pool %s] %s %s %u started (pid %d)",
-             u->gen->conf->pool_name, u->task ? "task" : "process", name,
-             u->instance, (int) pid);
-}
-
-/* g's user processes, each instance of each entry, and its task
- * processes, started. */
-static void
-uprocs_start(struct master *m, struct gen *g)
-{
-    size_t n = g->conf->tasks.workers;
-
-    for (size_t i = 0; i < g->conf->nprocesses; i++)
-        n += g->conf->processes[i].count;
-    if (n == 0)
-        return;
-    struct uproc *grown = realloc(m->uprocs,
-                                  (m->nuprocs + n) * sizeof(*grown));
-    if (grown == NULL) {
-        fpmd_log(FPMD_LOG_ALERT, "out of memory: no user or task process "
-                 "started");
-        return;
-    }
-    m->uprocs = grown;
-    n = 0;
-    for (size_t i = 0; i <= g->conf->nprocesses; i++) {
-        bool task = i == g->conf->nprocesses;
-        unsigned count = task ? g->conf->tasks.workers
-                              : g->conf->processes[i].count;
-
-        for (unsigned k = 0; k < count; k++) {
-            struct uproc *u = &m->uprocs[m->nuprocs++];
-
-            memset(u, 0, sizeof(*u));
-            u->gen = g;
-            u->task = task;
-            u->index = i;
-            u->instance = k;
-            u->reply_fd = -1;
-            if (!task && n < FPMD_SB_UPROCS) {
-                u->sb = &g->sb->uprocs[n++];
-                fpmd_scoreboard_copy_str(u->sb->name, sizeof(u->sb->name),
-                                         g->conf->processes[i].name,
-                                         strlen(g->conf->processes[i].name));
-                u->sb->instance = k;
-            }
-            g->live++;
-            uproc_start(m, u);
-        }
-    }
-}
-
-static void
-uproc_remove(struct master *m, size_t i)
-{
-    m->uprocs[i].gen->live--;
-    m->uprocs[i] = m->uprocs[--m->nuprocs];
-}
-
-/* Asks the user and task processes of generations other than keep (NULL:
- * all) to stop: sig, and no start again. Task processes get SIGQUIT with
- * task_quit (FPMD_TASK_QUIT_*), or are left running when it is -1. */
-static void
-uprocs_stop(struct master *m, const struct gen *keep, int sig, int task_quit)
-{
-    for (size_t i = 0; i < m->nuprocs; i++) {
-        struct uproc *u = &m->uprocs[i];
-
-        if (u->gen == keep || (u->task && sig == SIGQUIT && task_quit < 0))
-            continue;
-        if (u->pid == 0) {
-            /* waiting out a back-off: nothing to stop */
-            uproc_remove(m, i--);
-            continue;
-        }
-        if (u->quit_us == 0)
-            u->quit_us = fpmd_now_us();
-        if (u->task && sig == SIGQUIT)
-            sigqueue(u->pid, SIGQUIT, (union sigval) {.sival_int = task_quit});
-        else
-            kill(u->pid, sig);
-    }
-}
-
-/* The back-off before u starts again after ending unasked at now. A task
- * process that left on its own (tasks.max_requests), or that the master
- * killed for a task that overran, is replaced at once. */
-static uint64_t
-uproc_delay(struct uproc *u, int status, uint64_t now)
-{
-    uint64_t lived = now - u->started_us, delay;
-
-    if (u->task && (u->overran
-                    || (WIFEXITED(status) && WEXITSTATUS(status) == 0))) {
-        u->fails = 0;
-        return 0;
-    }
-    u->fails = lived < UPROC_YOUNG_US ? u->fails + 1 : 0;
-    delay = u->fails == 0 ? UPROC_BACKOFF_MIN_US
-        : u->fails > 9 ? UPROC_BACKOFF_MAX_US
-        : UPROC_BACKOFF_MIN_US << u->fails;
-    return delay > UPROC_BACKOFF_MAX_US ? UPROC_BACKOFF_MAX_US : delay;
-}
-
-/* pid ended: true when it was a user or task process. One asked to stop,
- * or of a generation gone, is forgotten; another starts again after its
- * back-off. */
-static bool
-uproc_reaped(struct master *m, pid_t pid, int status, uint64_t now)
-{
-    for (size_t i = 0; i < m->nuprocs; i++) {
-        struct uproc *u = &m->uprocs[i];
-        const char *name;
-        uint64_t delay;
-
-        if (u->pid != pid)
-            continue;
-        name = uproc_name(u);
-        if (u->task)
-            task_process_ended(m, u, status);
-        if (u->reply_fd >= 0)
-            close(u->reply_fd);
-        u->reply_fd = -1;
-        u->pid = 0;
-        if (u->quit_us != 0 || m->stopping || u->gen != m->cur) {
-            fpmd_log(FPMD_LOG_NOTICE, "[pool %s] %s %s %u (pid %d) ended",
-                     u->gen->conf->pool_name, u->task ? "task" : "process",
-                     name, u->instance, (int) pid);
-            uproc_remove(m, i);
-            return true;
-        }
-        delay = uproc_delay(u, status, now);
-        u->next_start_us = now + delay;
-        if (u->sb != NULL) {
-            u->sb->pid = 0;
-            u->sb->restarts++;
-        }
-        fpmd_log(delay == 0 ? FPMD_LOG_NOTICE : FPMD_LOG_WARNING,
-                 "[pool %s] %s %s %u (pid %d) %s %d after %.3f s; "
-                 "starting it again in %.1f s", u->gen->conf->pool_name,
-                 u->task ? "task" : "process", name, u->instance, (int) pid,
-                 WIFSIGNALED(status) ? "died on signal" : "exited with code",
-                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
-                 (double) (now - u->started_us) / 1e6, (double) delay / 1e6);
-        return true;
-    }
-    return false;
-}
-
-/* Starts those whose back-off is over; kills those that outlived
- * process_control_timeout (or the fast stop's second) after being asked
- * to stop, and task processes whose task overran. The time to the next
- * start, in ms, or -1. */
-static int
-uprocs_maintain(struct master *m, uint64_t now)
-{
-    int next = -1;
-
-    for (size_t i = 0; i < m->nuprocs; i++) {
-        struct uproc *u = &m->uprocs[i];
-        uint64_t limit = u->gen->conf->timeouts.process_control_ms * 1000;
-
-        if (m->stopping == STOP_FAST)
-            limit = FAST_STOP_US;
-        if (u->pid != 0 && u->task)
-            task_overrun(u, &m->board->slots[u->index], now);
-        if (u->pid != 0 && u->quit_us != 0 && !u->killed && limit != 0
-            && now - u->quit_us > limit) {
-            fpmd_log(FPMD_LOG_WARNING, "[pool %s] process %d still running "
-                     "after process_control_timeout, sending SIGKILL",
-                     u->gen->conf->pool_name, (int) u->pid);
-            u->killed = true;
-            kill(u->pid, SIGKILL);
-        }
-        if (u->pid != 0 || u->quit_us != 0 || m->stopping)
-            continue;
-        if (now >= u->next_start_us)
-            uproc_start(m, u);
-        else if (next < 0 || (u->next_start_us - now) / 1000 < (uint64_t) next)
-            next = (int) ((u->next_start_us - now) / 1000) + 1;
-    }
-    return next;
-}
-
-/* A graceful stop: once no worker or user process is left to start a
- * task, the task processes empty the queue and end. */
-static void
-tasks_drain_when_alone(struct master *m)
-{
-    if (m->stopping != STOP_GRACEFUL || m->tasks_draining)
-        return;
-    for (size_t i = 0; i < m->nchildren_cap; i++) {
-        if (m->children[i].pid != 0)
-            return;
-    }
-    for (size_t i = 0; i < m->nuprocs; i++) {
-        if (m->uprocs[i].pid != 0 && !m->uprocs[i].task)
-            return;
-    }
-    m->tasks_draining = true;
-    uprocs_stop(m, NULL, SIGQUIT, FPMD_TASK_QUIT_DRAIN);
 }
 
 static int
@@ -979,7 +299,7 @@ spawn(struct master *m, struct gen *g)
     g->sb->slots[slot].state = FPMD_SB_STARTING;
     g->sb->slots[slot].start_us = fpmd_now_us();
     max_requests = worker_max_requests(g->conf, m->forks++);
-    reply_pair(m, g, reply);
+    fpmd_master_reply_pair(m, g, reply);
     pid = fork();
     if (pid < 0) {
         fpmd_log_errno(FPMD_LOG_ERROR, "fork() failed");
@@ -1267,7 +587,7 @@ reap(struct master *m)
         double lived;
         int oom_kills_rose;
 
-        if (uproc_reaped(m, pid, status, now))
+        if (fpmd_master_uproc_reaped(m, pid, status, now))
             continue;
         for (size_t i = 0; i < m->nchildren_cap && c == NULL; i++) {
             if (m->children[i].pid == pid)
@@ -1517,7 +837,7 @@ maintain(struct master *m)
     struct gen *g = m->cur;
 
     enforce_deadlines(m, now);
-    m->uproc_next_ms = uprocs_maintain(m, now);
+    m->uproc_next_ms = fpmd_master_uprocs_maintain(m, now);
     if (m->stopping)
         return;
     update_pool_stats(m, g);
@@ -1617,13 +937,13 @@ reload(struct master *m)
     /* New workers first, then the old ones are told to finish: there is
      * never a moment without someone accepting. */
     start_generation(m, g);
-    uprocs_start(m, g);
+    fpmd_master_uprocs_start(m, g);
     for (size_t i = 0; i < m->nchildren_cap; i++) {
         if (m->children[i].pid != 0 && m->children[i].gen == prev)
             send_quit(&m->children[i], FPMD_QUIT_HANDOFF);
     }
     /* a generation without task processes leaves none to take the queue */
-    uprocs_stop(m, g, SIGQUIT, g->conf->tasks.workers
+    fpmd_master_uprocs_stop(m, g, SIGQUIT, g->conf->tasks.workers
                                    ? FPMD_TASK_QUIT_FINISH
                                    : FPMD_TASK_QUIT_DRAIN);
     for (size_t i = 0; i < prev->nlisteners; i++)
@@ -1658,7 +978,7 @@ stop(struct master *m, int how)
         else
             send_quit(c, FPMD_QUIT_CLOSE);
     }
-    uprocs_stop(m, NULL, how == STOP_FAST ? SIGTERM : SIGQUIT, -1);
+    fpmd_master_uprocs_stop(m, NULL, how == STOP_FAST ? SIGTERM : SIGQUIT, -1);
     /* The workers take what is queued and close their copies; with the
      * last close the address refuses new connections at once, so a web
      * server can send them elsewhere (nginx does, POSTs included, when
@@ -1869,7 +1189,7 @@ loop(struct master *m)
             reload(m);
         }
         maintain(m);
-        tasks_drain_when_alone(m);
+        fpmd_master_tasks_drain(m);
         if (!m->stopping)
             fpmd_cron_fire(cron_pick, m);
         free_drained_gens(m);
@@ -1926,7 +1246,7 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
     if (m.cur == NULL) {
         fpmd_log(FPMD_LOG_ERROR, "FPM initialization failed");
         fpmd_conf_free(conf);
-        tasks_close(&m);
+        fpmd_master_tasks_close(&m);
         report_ready(opts, 1);
         return EXIT_CONFIG;
     }
@@ -1941,7 +1261,7 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
         }
         free(pid_file);
         gen_free(m.cur, 1);
-        tasks_close(&m);
+        fpmd_master_tasks_close(&m);
         report_ready(opts, 1);
         return EXIT_CONFIG;
     }
@@ -1955,7 +1275,7 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
     if (conf->watch)
         m.watch_fd = fpmd_watch_open(conf);
     start_generation(&m, m.cur);
-    uprocs_start(&m, m.cur);
+    fpmd_master_uprocs_start(&m, m.cur);
     report_ready(opts, 0);
     loop(&m);
 
@@ -1970,7 +1290,7 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
         unlink(pid_file);
     free(pid_file);
     fpmd_cron_free();
-    tasks_close(&m);
+    fpmd_master_tasks_close(&m);
     fpmd_watch_close(m.watch_fd);
     free(m.uprocs);
     free(m.children);

@@ -350,7 +350,7 @@ on_take(evutil_socket_t sfd, short what, void *arg)
     (void) what;
     (void) arg;
     while (!tp.running && !tp.aborted && (!tp.stopping || tp.draining)) {
-        struct fpmd_task_frame f;
+        struct fpmd_task_frame f = {0};
         const struct fpmd_task_def *def;
         struct fpmd_req *req;
         const char *why;
@@ -374,8 +374,10 @@ on_take(evutil_socket_t sfd, short what, void *arg)
                                    tp.conf->tasks.max_payload, &f, &used,
                                    &why);
         if (rc == FPMD_OK && (truncated || used != (size_t) n
-                              || f.kind != FPMD_TASK_FRAME_RUN))
-            rc = FPMD_ERROR, why = "not one whole run frame";
+                              || f.kind != FPMD_TASK_FRAME_RUN)) {
+            rc = FPMD_ERROR;
+            why = "not one whole run frame";
+        }
         if (rc != FPMD_OK) {
             /* the head may still say who waits, and for what */
             if (n >= FPMD_TASK_FRAME_HEAD && f.kind == FPMD_TASK_FRAME_RUN)

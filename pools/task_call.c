@@ -148,25 +148,42 @@ on_result(evutil_socket_t fd, short what, void *arg)
     (void) what;
     (void) arg;
     for (;;) {
-        struct fpmd_task_frame f;
+        struct fpmd_task_frame f = {0};
         struct task_call *tc;
         const char *why;
         size_t used;
         char text[FPMD_TASK_TEXT_MAX + 1];
-        ssize_t n = recv(fd, tc_state.buf, tc_state.cap, MSG_DONTWAIT);
+        ssize_t n = recv(fd, tc_state.buf, tc_state.cap,
+                         MSG_DONTWAIT | MSG_TRUNC);
+        int rc;
 
         if (n <= 0)
             return;
-        if (fpmd_task_frame_parse(tc_state.buf, (size_t) n,
-                                  fpmd_process.conf->tasks.max_payload, &f,
-                                  &used, &why) != FPMD_OK
-            || used != (size_t) n || f.kind != FPMD_TASK_FRAME_RESULT) {
-            fpmd_log(FPMD_LOG_WARNING, "task results: a frame dropped: %s",
-                     *why ? why : "not one whole result frame");
-            continue;
+        /* MSG_TRUNC: n is the frame's whole length, even past the buffer
+         * (a result from a task process of a generation with a larger
+         * tasks.max_payload) */
+        rc = fpmd_task_frame_parse(tc_state.buf, (size_t) n < tc_state.cap
+                                   ? (size_t) n : tc_state.cap,
+                                   fpmd_process.conf->tasks.max_payload, &f,
+                                   &used, &why);
+        if (rc == FPMD_OK && (used != (size_t) n
+                              || f.kind != FPMD_TASK_FRAME_RESULT)) {
+            rc = FPMD_ERROR;
+            why = "not one whole result frame";
         }
         /* a result after the caller gave up (timeout, request gone) */
-        tc = find(f.id);
+        tc = n >= FPMD_TASK_FRAME_HEAD && f.kind == FPMD_TASK_FRAME_RESULT
+            ? find(f.id) : NULL;
+        if (rc != FPMD_OK) {
+            fpmd_log(FPMD_LOG_WARNING, "task results: a frame dropped: %s",
+                     rc == FPMD_AGAIN ? "cut short" : why);
+            if (tc != NULL) {
+                forget(tc);
+                answer(tc, FPMD_TASK_FAILED, NULL, 0, "the task's result "
+                       "is over tasks.max_payload");
+            }
+            continue;
+        }
         if (tc == NULL)
             continue;
         forget(tc);
