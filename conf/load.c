@@ -18,6 +18,7 @@
 #include "conf/load_cron.h"
 #include "conf/load_pools.h"
 #include "conf/load_tables.h"
+#include "conf/load_upstreams.h"
 #include "conf/load_routes.h"
 #include "conf/yaml_reader.h"
 #include "fpmd/conf.h"
@@ -750,6 +751,7 @@ static const struct fpmd_yaml_key top_keys[] = {
     {"pools", fpmd_conf_read_pools}, {"legacy", fpmd_conf_read_legacy},
     {"cron", fpmd_conf_read_cron}, {"tables", fpmd_conf_read_tables},
     {"watch", k_watch}, {"processes", k_processes}, {"tasks", k_tasks},
+    {"upstreams", fpmd_conf_read_upstreams},
 };
 
 /* --- entry points ----------------------------------------------------- */
@@ -803,6 +805,28 @@ set_default_strings(struct fpmd_conf *conf)
                                                          : FPMD_ERROR;
 }
 
+/* The status page lists pools and upstreams together: one name, one
+ * entry. */
+static void
+check_upstream_names(struct fpmd_yaml_ctx *c)
+{
+    const struct fpmd_conf *conf = c->conf;
+
+    for (size_t i = 0; i < conf->nupstreams; i++) {
+        const struct fpmd_conf_upstream *u = &conf->upstreams[i];
+
+        for (size_t j = 0; j < conf->nbackends; j++) {
+            if (strcmp(conf->backends[j].name, u->name) == 0) {
+                struct fpmd_yaml_node at = {.line = u->pos.line,
+                                            .column = u->pos.column};
+
+                fpmd_yaml_error_at(c, &at, "upstreams: \"%s\" is a pool's "
+                                   "name too", u->name);
+            }
+        }
+    }
+}
+
 struct fpmd_conf *
 fpmd_conf_load_buffer(const char *name, const char *text, size_t len,
                       char *errbuf, size_t errlen)
@@ -836,6 +860,7 @@ fpmd_conf_load_buffer(const char *name, const char *text, size_t len,
                                "listen: at least one listener is needed");
         if (c.nerrors == 0)
             fpmd_conf_check_routes(&c);
+        check_upstream_names(&c);
     }
     fpmd_yaml_free(root);
     if (c.nerrors > 0 || root == NULL) {

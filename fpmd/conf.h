@@ -233,6 +233,32 @@ struct fpmd_conf_process {
     struct fpmd_conf_pos pos;
 };
 
+/* upstreams: HTTP services the client calls by name (pools/http.c). */
+struct fpmd_conf_upstream_server {
+    char *url;                  /* http://host:port or https://...; a path
+                                 * in it prefixes the call's */
+    unsigned weight;            /* 1 */
+    struct fpmd_conf_pos pos;
+};
+
+struct fpmd_conf_upstream {
+    char *name;
+    struct fpmd_conf_upstream_server *servers;
+    size_t nservers;
+    unsigned balancer;          /* enum fpmd_balance_kind; round_robin */
+    uint64_t timeout_ms;        /* a whole call; 10s */
+    uint64_t connect_timeout_ms;    /* 1s */
+    unsigned max_connections;   /* per worker and server; 32 */
+    unsigned retries;           /* more servers tried after a failed
+                                 * connect; 1 */
+    size_t max_body;            /* response body bytes; 8m */
+    bool tls_verify;            /* check the server's certificate; true */
+    char *tls_ca;               /* CA bundle; NULL: the system's */
+    struct fpmd_conf_pos pos;
+};
+
+#define FPMD_MAX_UPSTREAMS 64
+
 /* tasks: the task processes (FPMD_TASK) and their queue. */
 struct fpmd_conf_tasks {
     unsigned workers;           /* task processes; 0: none */
@@ -356,6 +382,9 @@ struct fpmd_conf {
     size_t nprocesses;
 
     struct fpmd_conf_tasks tasks;
+
+    struct fpmd_conf_upstream *upstreams;
+    size_t nupstreams;
 
     struct fpmd_conf_arena arena;   /* what the pointers above point into */
 };

@@ -686,6 +686,67 @@ struct json_object *fpmd_mongo(struct fpmd_req *req, const char *pool,
                                enum fpmd_mongo_op op,
                                const struct fpmd_mongo_query *q);
 
+/* --- HTTP client ------------------------------------------------------ */
+
+/* Outbound HTTP (README "HTTP client"), libcurl on the worker's loop:
+ * TLS, HTTP/2, redirects off (a 3xx is an answer), names resolved off
+ * the loop. A call goes to a named upstream (upstreams: in the config;
+ * url is then a path, the balancer picks the server, a refused connect
+ * tries another) or to a plain http(s):// URL. Any HTTP status is an
+ * answer (FPMD_CALL_OK); a call fails with FPMD_CALL_TIMEOUT past the
+ * upstream's timeout (504), FPMD_CALL_FAILED when the server refused,
+ * reset or broke the exchange, or its body passed max_body (502, with a
+ * log line), FPMD_CALL_INVALID for a bad URL, header or upstream (500).
+ * A request that ends first cancels its transfers. */
+struct fpmd_http_header {
+    const char *name, *value;
+};
+
+struct fpmd_http_request {
+    const char *method;             /* NULL: GET, or POST with a body */
+    const char *upstream;           /* NULL: url is absolute */
+    const char *url;                /* a path (/...) on an upstream */
+    const struct fpmd_http_header *headers;
+    size_t nheaders;
+    const void *body;               /* NULL: none; copied */
+    size_t body_len;
+    const char *hash_key;           /* balancer hash: the key that picks
+                                     * the server (NULL: round robin) */
+};
+
+/* An answer, in the request's memory. */
+struct fpmd_http_response {
+    int status;
+    const struct fpmd_http_header *headers;     /* as they came */
+    size_t nheaders;
+    const char *body;               /* NUL-terminated past body_len */
+    size_t body_len;
+    const char *server;             /* the upstream's server that answered;
+                                     * NULL for a plain URL */
+};
+
+/* Starts r (its strings and body are copied). NULL when memory is out. */
+struct fpmd_call *fpmd_http_start(struct fpmd_req *req,
+                                  const struct fpmd_http_request *r);
+/* The answer of a call done with FPMD_CALL_OK, else NULL. */
+const struct fpmd_http_response *fpmd_http_response(
+    const struct fpmd_call *call);
+/* The value of the last header called name (any case), NULL: none. */
+const char *fpmd_http_header(const struct fpmd_http_response *r,
+                             const char *name);
+/* Start and wait. Suspend. The answer, or NULL: the call failed
+ * (fpmd_call_failed(req) says how). */
+const struct fpmd_http_response *fpmd_http_request(
+    struct fpmd_req *req, const struct fpmd_http_request *r);
+const struct fpmd_http_response *fpmd_http_get(struct fpmd_req *req,
+                                               const char *upstream,
+                                               const char *url);
+const struct fpmd_http_response *fpmd_http_post(struct fpmd_req *req,
+                                                const char *upstream,
+                                                const char *url,
+                                                const char *content_type,
+                                                const void *body, size_t len);
+
 /* --- the pool's status ------------------------------------------------ */
 
 /* What php-fpm's status page shows, and fpmd's own fields (README

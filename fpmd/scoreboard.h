@@ -16,7 +16,8 @@
 #define FPMD_SB_SCRIPT_LEN 256
 #define FPMD_SB_USER_LEN 64
 #define FPMD_SB_POOL_LEN 64
-#define FPMD_SB_BACKENDS 16         /* FPMD_MAX_BACKENDS */
+#define FPMD_SB_BACKENDS 80         /* FPMD_MAX_BACKENDS pools, then
+                                     * FPMD_MAX_UPSTREAMS upstreams */
 #define FPMD_SB_BACKEND_LEN 32
 #define FPMD_SB_ROUTES 64           /* config routes with statistics */
 #define FPMD_SB_ROUTE_LEN 96

@@ -30,6 +30,7 @@
 #include <sys/random.h>
 
 #include "fpmd/clock.h"
+#include "fpmd/siphash.h"
 #include "fpmd/table.h"
 #include "fpmd/table_impl.h"
 
@@ -100,47 +101,6 @@ struct fpmd_table {
         uint64_t full, expired, recovered;
     } shared __attribute__((aligned(CACHE_LINE)));
 };
-
-/* SipHash-1-3 (Aumasson and Bernstein; the variant Rust and CPython hash
- * their tables with): a keyed hash, so that keys chosen by a client
- * cannot all land in one chain. */
-#define ROTL(x, b) (uint64_t) (((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND \
-    do { \
-        v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32); \
-        v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2; \
-        v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0; \
-        v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
-    } while (0)
-
-static uint64_t
-siphash13(const uint64_t k[2], const unsigned char *in, size_t len)
-{
-    uint64_t v0 = k[0] ^ 0x736f6d6570736575ULL;
-    uint64_t v1 = k[1] ^ 0x646f72616e646f6dULL;
-    uint64_t v2 = k[0] ^ 0x6c7967656e657261ULL;
-    uint64_t v3 = k[1] ^ 0x7465646279746573ULL;
-    uint64_t m, b = (uint64_t) len << 56;
-    size_t i, whole = len - len % 8;
-
-    for (i = 0; i < whole; i += 8) {
-        memcpy(&m, in + i, 8);
-        m = le64toh(m);
-        v3 ^= m;
-        SIPROUND;
-        v0 ^= m;
-    }
-    for (; i < len; i++)
-        b |= (uint64_t) in[i] << (8 * (i - whole));
-    v3 ^= b;
-    SIPROUND;
-    v0 ^= b;
-    v2 ^= 0xff;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    return v0 ^ v1 ^ v2 ^ v3;
-}
 
 static struct stripe *
 stripe_at(struct fpmd_table *t, uint32_t s)
@@ -463,7 +423,7 @@ begin(struct fpmd_table *t, const void *key, size_t klen, struct op *op)
         return FPMD_TABLE_KEY_TOO_LONG;
     op->key = key;
     op->klen = (uint32_t) klen;
-    op->hash = siphash13(t->sipkey, key, klen);
+    op->hash = fpmd_siphash13(t->sipkey, key, klen);
     op->stripe = stripe_of(op->hash);
     op->now = 0;
     return lock_stripe(t, op->stripe);

@@ -959,7 +959,8 @@ publish(void)
     struct fpmd_sb_slot *slot = fpmd_process.slot;
 
     fpmd_scoreboard_begin_write(slot);
-    memset(slot->backends, 0, sizeof(slot->backends));
+    /* the rows after the pools' are the HTTP upstreams' (http.c) */
+    memset(slot->backends, 0, npools * sizeof(slot->backends[0]));
     for (size_t i = 0; i < npools && i < FPMD_SB_BACKENDS; i++) {
         const struct fpmd_pool *p = &pools[i];
         struct fpmd_sb_backend *b = &slot->backends[i];

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* upstreams: of the config (fpmd/conf.h, struct fpmd_conf_upstream): the
+ * HTTP services the client calls by name, their servers and settings,
+ * checked with the loader's file:line:column errors. */
+#include "config.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf/arena.h"
+#include "conf/load_upstreams.h"
+#include "conf/yaml_reader.h"
+#include "fpmd/balance.h"
+#include "fpmd/conf.h"
+
+static struct fpmd_conf_upstream *cur;
+static struct fpmd_conf_upstream_server *cur_server;
+
+/* http:// or https://, a host (a name, IPv4 or [IPv6]) and an optional
+ * port and path: the client resolves names off the loop, so any host
+ * may be named here. */
+static bool
+url_valid(const char *u)
+{
+    const char *host = strncasecmp(u, "http://", 7) == 0 ? u + 7
+        : strncasecmp(u, "https://", 8) == 0 ? u + 8 : NULL;
+
+    if (host == NULL || *host == '\0' || *host == '/' || *host == ':')
+        return false;
+    for (const char *p = u; *p; p++) {
+        if ((unsigned char) *p <= 0x20 || *p == 0x7f || *p == '?'
+            || *p == '#')
+            return false;
+    }
+    return true;
+}
+
+KEYFN(k_s_url)
+{
+    fpmd_yaml_get_str(c, v, key, &cur_server->url);
+    if (cur_server->url != NULL && !url_valid(cur_server->url))
+        fpmd_yaml_error_at(c, v, "%s: \"%s\" is not an http:// or https:// "
+                           "URL without a query", key, cur_server->url);
+}
+
+KEYFN(k_s_weight)
+{
+    fpmd_yaml_get_uint(c, v, key, 1, 1000, &cur_server->weight);
+}
+
+static const struct fpmd_yaml_key server_keys[] = {
+    {"url", k_s_url}, {"weight", k_s_weight},
+};
+
+/* A list of URLs, or of {url, weight}. */
+KEYFN(k_servers)
+{
+    cur->servers = fpmd_yaml_list_items(c, v, key, "servers",
+                                        sizeof(*cur->servers));
+    if (cur->servers == NULL)
+        return;
+    if (v->nkids == 0 || v->nkids > 1024) {
+        fpmd_yaml_error_at(c, v, "%s: 1 to 1024 servers", key);
+        return;
+    }
+    for (size_t i = 0; i < v->nkids; i++) {
+        const struct fpmd_yaml_node *item = v->kids[i];
+
+        cur_server = &cur->servers[cur->nservers++];
+        cur_server->weight = 1;
+        fpmd_yaml_set_pos(&cur_server->pos, c, item);
+        if (item->type == FPMD_YAML_SCALAR) {
+            k_s_url(c, item, "servers");
+            continue;
+        }
+        fpmd_yaml_walk_map(c, item, "servers", server_keys,
+                           FPMD_ARRAY_LEN(server_keys));
+        if (item->type == FPMD_YAML_MAP && cur_server->url == NULL)
+            fpmd_yaml_error_at(c, item, "servers: each needs a url:");
+    }
+}
+
+KEYFN(k_balancer)
+{
+    const char *name = fpmd_yaml_scalar(c, v, key);
+    enum fpmd_balance_kind kind;
+
+    if (name == NULL)
+        return;
+    if (fpmd_balance_parse(name, &kind) != FPMD_OK)
+        fpmd_yaml_error_at(c, v, "%s: \"%s\" is not one of round_robin, "
+                           "random, weighted, least_in_flight, hash", key,
+                           name);
+    else
+        cur->balancer = kind;
+}
+
+KEYFN(k_timeout) { fpmd_yaml_get_duration(c, v, key, &cur->timeout_ms); }
+KEYFN(k_connect)
+{
+    fpmd_yaml_get_duration(c, v, key, &cur->connect_timeout_ms);
+}
+KEYFN(k_max_conns)
+{
+    fpmd_yaml_get_uint(c, v, key, 1, 100000, &cur->max_connections);
+}
+KEYFN(k_retries) { fpmd_yaml_get_uint(c, v, key, 0, 16, &cur->retries); }
+KEYFN(k_max_body) { fpmd_yaml_get_size(c, v, key, &cur->max_body); }
+KEYFN(k_tls_verify) { fpmd_yaml_get_bool(c, v, key, &cur->tls_verify); }
+KEYFN(k_tls_ca)
+{
+    char *ca = NULL;
+
+    fpmd_yaml_get_str(c, v, key, &ca);
+    if (ca != NULL)
+        cur->tls_ca = fpmd_yaml_relative(c, ca);
+}
+
+static const struct fpmd_yaml_key tls_keys[] = {
+    {"verify", k_tls_verify}, {"ca", k_tls_ca},
+};
+
+KEYFN(k_tls)
+{
+    fpmd_yaml_walk_map(c, v, "tls", tls_keys, FPMD_ARRAY_LEN(tls_keys));
+}
+
+static const struct fpmd_yaml_key upstream_keys[] = {
+    {"servers", k_servers}, {"balancer", k_balancer},
+    {"timeout", k_timeout}, {"connect_timeout", k_connect},
+    {"max_connections", k_max_conns}, {"retries", k_retries},
+    {"max_body", k_max_body}, {"tls", k_tls},
+};
+
+static bool
+name_valid(const char *name)
+{
+    size_t len = strlen(name);
+
+    for (size_t j = 0; j < len; j++) {
+        if (!isalnum((unsigned char) name[j]) && name[j] != '_'
+            && name[j] != '-')
+            return false;
+    }
+    return len > 0 && len <= FPMD_BACKEND_NAME_MAX;
+}
+
+void
+fpmd_conf_read_upstreams(struct fpmd_yaml_ctx *c,
+                         const struct fpmd_yaml_node *v, const char *key)
+{
+    struct fpmd_conf *conf = c->conf;
+
+    if (v->type != FPMD_YAML_MAP) {
+        fpmd_yaml_error_at(c, v, "%s: expected a mapping of upstream names",
+                           key);
+        return;
+    }
+    if (v->nkids / 2 > FPMD_MAX_UPSTREAMS) {
+        fpmd_yaml_error_at(c, v, "%s: at most %d", key, FPMD_MAX_UPSTREAMS);
+        return;
+    }
+    conf->upstreams = fpmd_conf_alloc(c->arena, v->nkids / 2 + 1,
+                                      sizeof(*conf->upstreams));
+    if (conf->upstreams == NULL)
+        return;
+    for (size_t i = 0; i + 1 < v->nkids; i += 2) {
+        const struct fpmd_yaml_node *k = v->kids[i], *item = v->kids[i + 1];
+        const char *name = k->type == FPMD_YAML_SCALAR ? k->value : "";
+
+        if (!name_valid(name)) {
+            fpmd_yaml_error_at(c, k, "upstreams: a name is 1 to %d letters, "
+                               "digits, '_' or '-'", FPMD_BACKEND_NAME_MAX);
+            continue;
+        }
+        for (size_t j = 0; j < conf->nupstreams; j++) {
+            if (strcmp(conf->upstreams[j].name, name) == 0)
+                fpmd_yaml_error_at(c, k, "duplicate upstream \"%s\"", name);
+        }
+        cur = &conf->upstreams[conf->nupstreams++];
+        cur->name = fpmd_conf_strdup(c->arena, name);
+        cur->balancer = FPMD_BALANCE_ROUND_ROBIN;
+        cur->timeout_ms = 10000;
+        cur->connect_timeout_ms = 1000;
+        cur->max_connections = 32;
+        cur->retries = 1;
+        cur->max_body = 8 * 1024 * 1024;
+        cur->tls_verify = true;
+        fpmd_yaml_set_pos(&cur->pos, c, k);
+        fpmd_yaml_walk_map(c, item, "upstreams", upstream_keys,
+                           FPMD_ARRAY_LEN(upstream_keys));
+        if (item->type != FPMD_YAML_MAP)
+            continue;
+        if (cur->nservers == 0)
+            fpmd_yaml_error_at(c, k, "upstreams.%s: servers: is required",
+                               name);
+        if (cur->timeout_ms == 0 || cur->connect_timeout_ms == 0)
+            fpmd_yaml_error_at(c, k, "upstreams.%s: timeout and "
+                               "connect_timeout must be above 0", name);
+    }
+}

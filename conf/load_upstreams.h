@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* upstreams: of the config, read by load_upstreams.c for the loader. */
+#ifndef FPMD_CONF_LOAD_UPSTREAMS_H
+#define FPMD_CONF_LOAD_UPSTREAMS_H
+
+#include "conf/yaml_reader.h"
+
+void fpmd_conf_read_upstreams(struct fpmd_yaml_ctx *c,
+                              const struct fpmd_yaml_node *v,
+                              const char *key);
+
+#endif

@@ -1,0 +1,719 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The HTTP client (fpmd.h, "HTTP client"): libcurl's multi-socket API on
+ * the worker's libevent loop. libcurl brings what an outbound HTTP call
+ * needs and fpmd should not write again: TLS, HTTP/2, redirects, proxies
+ * from the environment, name resolution off the loop (its threaded
+ * resolver). One multi handle per upstream, so that each has its own
+ * connection cache and its own bound on connections per server, and one
+ * for plain URLs; connections live across requests. A call is a
+ * fpmd_call answered here: awaited, failed and cancelled like a pool's.
+ *
+ * libcurl asks for socket events (CURLMOPT_SOCKETFUNCTION) and one
+ * timeout (CURLMOPT_TIMERFUNCTION); both become libevent events whose
+ * callbacks hand the socket back with curl_multi_socket_action, then
+ * collect the transfers that ended. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "fpmd/balance.h"
+#include "fpmd/log.h"
+#include "fpmd/process.h"
+#include "fpmd/req.h"
+#include "fpmd/scoreboard.h"
+#include "fpmd/service.h"
+#include "pools/pool.h"
+
+/* Plain URLs (no upstream): the upstream defaults (README "HTTP
+ * client"). */
+#define PLAIN_TIMEOUT_MS 10000
+#define PLAIN_CONNECT_MS 1000
+#define PLAIN_MAX_CONNS 32
+#define PLAIN_MAX_BODY (8u * 1024 * 1024)
+/* The call's own guard past libcurl's timeout, which ends it first. */
+#define GUARD_MS 1000
+/* Headers of one answer, at most: a server cannot make a call hold
+ * unbounded memory before its body. */
+#define HEAD_MAX (64u * 1024)
+
+struct multi {
+    CURLM *m;
+    struct event timer;
+    const struct fpmd_conf_upstream *conf;  /* NULL: plain URLs */
+    struct fpmd_balancer *balancer;
+    unsigned *in_flight;                    /* per server */
+    uint64_t calls, errors, timeouts, retries, active;
+};
+
+struct sock {
+    struct event ev;
+    struct multi *multi;
+};
+
+struct hcall {
+    struct fpmd_call *call;
+    struct multi *multi;
+    CURL *easy;
+    struct curl_slist *headers;
+    const char *path;           /* upstream: the request's path */
+    const char *hash_key;       /* balancer hash; NULL: none */
+    int server;                 /* upstream: the one tried; -1: none */
+    unsigned tries;
+    char *head;                 /* the answer's header lines */
+    size_t head_len;
+    char *body;                 /* malloc'd, given to the request */
+    size_t body_len, body_cap, max_body;
+    bool too_large;
+    struct fpmd_http_response resp;
+};
+
+static struct {
+    struct event_base *base;
+    struct multi plain;
+    struct multi *ups;          /* conf->upstreams' */
+    size_t nups;
+    bool global_init;
+} H;
+
+/* --- libcurl on libevent ---------------------------------------------- */
+
+static void check_done(struct multi *mu);
+
+static void
+on_event(evutil_socket_t fd, short what, void *arg)
+{
+    struct sock *k = arg;
+    struct multi *mu = k->multi;
+    int running;
+
+    curl_multi_socket_action(mu->m, fd,
+                             ((what & EV_READ) ? CURL_CSELECT_IN : 0)
+                             | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0),
+                             &running);
+    check_done(mu);
+}
+
+static int
+on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    struct multi *mu = userp;
+    struct sock *k = socketp;
+    short events;
+
+    (void) easy;
+    if (what == CURL_POLL_REMOVE) {
+        if (k != NULL) {
+            event_del(&k->ev);
+            free(k);
+        }
+        curl_multi_assign(mu->m, s, NULL);
+        return 0;
+    }
+    if (k == NULL) {
+        k = calloc(1, sizeof(*k));
+        if (k == NULL)
+            return -1;
+        k->multi = mu;
+        curl_multi_assign(mu->m, s, k);
+    } else {
+        event_del(&k->ev);
+    }
+    events = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0)
+        | ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
+    event_assign(&k->ev, H.base, s, events, on_event, k);
+    return event_add(&k->ev, NULL) == 0 ? 0 : -1;
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct multi *mu = arg;
+    int running;
+
+    (void) fd;
+    (void) what;
+    curl_multi_socket_action(mu->m, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(mu);
+}
+
+static int
+on_timer_set(CURLM *m, long ms, void *userp)
+{
+    struct multi *mu = userp;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+    (void) m;
+    if (ms < 0)
+        evtimer_del(&mu->timer);
+    else
+        evtimer_add(&mu->timer, &tv);
+    return 0;
+}
+
+static int
+multi_open(struct multi *mu, const struct fpmd_conf_upstream *u)
+{
+    unsigned conns = u ? u->max_connections : PLAIN_MAX_CONNS;
+
+    mu->conf = u;
+    mu->m = curl_multi_init();
+    if (mu->m == NULL)
+        return FPMD_ERROR;
+    evtimer_assign(&mu->timer, H.base, on_timer, mu);
+    curl_multi_setopt(mu->m, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(mu->m, CURLMOPT_SOCKETDATA, mu);
+    curl_multi_setopt(mu->m, CURLMOPT_TIMERFUNCTION, on_timer_set);
+    curl_multi_setopt(mu->m, CURLMOPT_TIMERDATA, mu);
+    curl_multi_setopt(mu->m, CURLMOPT_MAX_HOST_CONNECTIONS, (long) conns);
+    curl_multi_setopt(mu->m, CURLMOPT_MAXCONNECTS,
+                      (long) conns * (long) (u ? u->nservers : 4));
+    if (u == NULL)
+        return FPMD_OK;
+    mu->in_flight = calloc(u->nservers, sizeof(*mu->in_flight));
+    {
+        unsigned weights[1024];
+        const char *names[1024];
+
+        for (size_t i = 0; i < u->nservers; i++) {
+            weights[i] = u->servers[i].weight;
+            names[i] = u->servers[i].url;
+        }
+        mu->balancer = fpmd_balancer_new(u->balancer, u->nservers, weights,
+                                         names);
+    }
+    return mu->in_flight && mu->balancer ? FPMD_OK : FPMD_ERROR;
+}
+
+static void
+multi_close(struct multi *mu)
+{
+    if (mu->m != NULL) {
+        evtimer_del(&mu->timer);
+        curl_multi_cleanup(mu->m);
+    }
+    fpmd_balancer_free(mu->balancer);
+    free(mu->in_flight);
+    memset(mu, 0, sizeof(*mu));
+}
+
+/* --- a call ------------------------------------------------------------ */
+
+static size_t
+on_body(char *data, size_t size, size_t n, void *arg)
+{
+    struct hcall *hc = arg;
+    size_t len = size * n;
+
+    if (hc->body_len + len > hc->max_body) {
+        hc->too_large = true;
+        return 0;
+    }
+    if (hc->body_len + len + 1 > hc->body_cap) {
+        size_t cap = hc->body_cap ? hc->body_cap * 2 : 16384;
+        char *grown;
+
+        while (cap < hc->body_len + len + 1)
+            cap *= 2;
+        grown = realloc(hc->body, cap);
+        if (grown == NULL)
+            return 0;
+        hc->body = grown;
+        hc->body_cap = cap;
+    }
+    memcpy(hc->body + hc->body_len, data, len);
+    hc->body_len += len;
+    return len;
+}
+
+/* Header lines of the last answer only: a redirect's or a 100 Continue's
+ * come first and are dropped at the next status line. */
+static size_t
+on_header(char *data, size_t size, size_t n, void *arg)
+{
+    struct hcall *hc = arg;
+    size_t len = size * n;
+
+    if (len >= 5 && strncmp(data, "HTTP/", 5) == 0)
+        hc->head_len = 0;
+    if (hc->head_len + len > HEAD_MAX)
+        return 0;
+    if (hc->head == NULL && (hc->head = malloc(HEAD_MAX)) == NULL)
+        return 0;
+    memcpy(hc->head + hc->head_len, data, len);
+    hc->head_len += len;
+    return len;
+}
+
+/* Everything malloc'd and the easy handle, once the transfer is out of
+ * its multi. */
+static void
+hcall_release(struct hcall *hc)
+{
+    if (hc->easy != NULL) {
+        curl_multi_remove_handle(hc->multi->m, hc->easy);
+        curl_easy_cleanup(hc->easy);
+        hc->easy = NULL;
+    }
+    curl_slist_free_all(hc->headers);
+    hc->headers = NULL;
+    free(hc->head);
+    hc->head = NULL;
+    free(hc->body);
+    hc->body = NULL;
+    if (hc->server >= 0)
+        hc->multi->in_flight[hc->server]--;
+    hc->server = -1;
+    hc->multi->active--;
+}
+
+static void
+on_cancel(struct fpmd_call *call)
+{
+    hcall_release(call->driver);
+}
+
+static void
+on_timeout(struct fpmd_call *call)
+{
+    struct hcall *hc = call->driver;
+
+    hcall_release(hc);
+    hc->multi->timeouts++;
+    fpmd_call_other_done(call, FPMD_CALL_TIMEOUT, "no answer in time");
+}
+
+static const struct fpmd_call_ops http_ops = {on_cancel, on_timeout};
+
+/* The answer's headers as name/value pairs in the request's memory. */
+static int
+parse_head(struct hcall *hc)
+{
+    struct fpmd_req *req = hc->call->req;
+    struct fpmd_http_header *h;
+    size_t n = 0, i = 0;
+    char *line, *end;
+
+    for (size_t k = 0; k < hc->head_len; k++)
+        n += hc->head[k] == '\n';
+    h = fpmd_alloc(req, (n + 1) * sizeof(*h));
+    if (h == NULL)
+        return FPMD_ERROR;
+    for (line = hc->head; line < hc->head + hc->head_len; line = end + 1) {
+        char *colon, *v, *stop;
+
+        end = memchr(line, '\n', (size_t) (hc->head + hc->head_len - line));
+        if (end == NULL)
+            break;
+        stop = end > line && end[-1] == '\r' ? end - 1 : end;
+        colon = memchr(line, ':', (size_t) (stop - line));
+        if (colon == NULL || strncmp(line, "HTTP/", 5) == 0)
+            continue;
+        for (v = colon + 1; v < stop && (*v == ' ' || *v == '\t'); v++)
+            ;
+        h[i].name = fpmd_strndup(req, line, (size_t) (colon - line));
+        h[i].value = fpmd_strndup(req, v, (size_t) (stop - v));
+        if (h[i].name == NULL || h[i].value == NULL)
+            return FPMD_ERROR;
+        i++;
+    }
+    hc->resp.headers = h;
+    hc->resp.nheaders = i;
+    return FPMD_OK;
+}
+
+static int place(struct hcall *hc, char *why, size_t len);
+
+/* A transfer ended with code: the answer, a second server, or the
+ * failure. */
+static void
+finish(struct hcall *hc, CURLcode code)
+{
+    struct multi *mu = hc->multi;
+    const char *server = hc->server >= 0 ? mu->conf->servers[hc->server].url
+                                         : NULL;
+    char why[CURL_ERROR_SIZE + 128];
+    long status = 0;
+    enum fpmd_call_status st;
+
+    curl_multi_remove_handle(mu->m, hc->easy);
+    if (code == CURLE_OK) {
+        curl_easy_getinfo(hc->easy, CURLINFO_RESPONSE_CODE, &status);
+        hc->resp.status = (int) status;
+        hc->resp.server = server;
+        hc->resp.body = hc->body ? hc->body : "";
+        hc->resp.body_len = hc->body_len;
+        if (hc->body != NULL) {
+            hc->body[hc->body_len] = '\0';
+            if (fpmd_defer(hc->call->req, free, hc->body) != FPMD_OK)
+                code = CURLE_OUT_OF_MEMORY;
+            else
+                hc->body = NULL;
+        }
+        if (code == CURLE_OK && parse_head(hc) == FPMD_OK) {
+            hcall_release(hc);
+            fpmd_call_other_done(hc->call, FPMD_CALL_OK, NULL);
+            return;
+        }
+        code = CURLE_OUT_OF_MEMORY;
+    }
+    /* nothing was sent to a server that refused the connection: another
+     * may take the call */
+    if ((code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST)
+        && mu->conf != NULL && hc->tries <= mu->conf->retries) {
+        mu->retries++;
+        if (place(hc, why, sizeof(why)) == FPMD_OK)
+            return;
+    }
+    st = code == CURLE_OPERATION_TIMEDOUT ? FPMD_CALL_TIMEOUT
+        : FPMD_CALL_FAILED;
+    if (hc->too_large) {
+        snprintf(why, sizeof(why), "the answer's body is over max_body (%zu "
+                 "bytes)", hc->max_body);
+        fpmd_log(FPMD_LOG_WARNING, "http %s: %s", server ? server
+                 : mu->conf ? mu->conf->name : "call", why);
+    } else {
+        snprintf(why, sizeof(why), "%s%s%s", server ? server : "",
+                 server ? ": " : "", curl_easy_strerror(code));
+    }
+    if (st == FPMD_CALL_TIMEOUT)
+        mu->timeouts++;
+    else
+        mu->errors++;
+    hcall_release(hc);
+    fpmd_call_other_done(hc->call, st, why);
+}
+
+static void
+check_done(struct multi *mu)
+{
+    CURLMsg *msg;
+    int left;
+
+    while ((msg = curl_multi_info_read(mu->m, &left)) != NULL) {
+        struct hcall *hc = NULL;
+
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &hc);
+        if (hc != NULL)
+            finish(hc, msg->data.result);
+    }
+}
+
+/* Points hc at a server of its upstream (another one on a retry) and
+ * hands it to libcurl. FPMD_ERROR with why when no server is left. */
+static int
+place(struct hcall *hc, char *why, size_t len)
+{
+    struct multi *mu = hc->multi;
+    const struct fpmd_conf_upstream *u = mu->conf;
+    bool usable[1024];
+    char url[4096];
+    int s;
+
+    if (u != NULL) {
+        for (size_t i = 0; i < u->nservers; i++)
+            usable[i] = !(hc->tries > 0 && (int) i == hc->server
+                          && u->nservers > 1);
+        if (hc->server >= 0)
+            mu->in_flight[hc->server]--;
+        s = fpmd_balancer_pick(mu->balancer, usable, mu->in_flight,
+                               hc->hash_key, hc->hash_key
+                               ? strlen(hc->hash_key) : 0);
+        hc->server = s;
+        if (s < 0) {
+            snprintf(why, len, "upstream %s: no server to try", u->name);
+            return FPMD_ERROR;
+        }
+        mu->in_flight[s]++;
+        if ((size_t) snprintf(url, sizeof(url), "%s%s",
+                              u->servers[s].url, hc->path) >= sizeof(url)) {
+            snprintf(why, len, "the URL is too long");
+            return FPMD_ERROR;
+        }
+        curl_easy_setopt(hc->easy, CURLOPT_URL, url);
+    }
+    hc->tries++;
+    hc->head_len = 0;
+    hc->body_len = 0;
+    if (curl_multi_add_handle(mu->m, hc->easy) != CURLM_OK) {
+        snprintf(why, len, "libcurl refused the transfer");
+        return FPMD_ERROR;
+    }
+    return FPMD_OK;
+}
+
+static struct multi *
+multi_of(const char *upstream)
+{
+    if (upstream == NULL)
+        return &H.plain;
+    for (size_t i = 0; i < H.nups; i++) {
+        if (strcmp(H.ups[i].conf->name, upstream) == 0)
+            return &H.ups[i];
+    }
+    return NULL;
+}
+
+/* CR, LF or NUL in a header would split it into two. */
+static bool
+header_safe(const char *s)
+{
+    return s != NULL && strpbrk(s, "\r\n") == NULL;
+}
+
+static int
+setup_easy(struct hcall *hc, const struct fpmd_http_request *r,
+           char *why, size_t len)
+{
+    const struct fpmd_conf_upstream *u = hc->multi->conf;
+    const char *method = r->method ? r->method : r->body ? "POST" : "GET";
+    char line[8192];
+
+    hc->easy = curl_easy_init();
+    if (hc->easy == NULL) {
+        snprintf(why, len, "out of memory");
+        return FPMD_ERROR;
+    }
+    for (size_t i = 0; i < r->nheaders; i++) {
+        struct curl_slist *l;
+
+        if (!header_safe(r->headers[i].name)
+            || !header_safe(r->headers[i].value)
+            || strchr(r->headers[i].name, ':') != NULL
+            || (size_t) snprintf(line, sizeof(line), "%s: %s",
+                                 r->headers[i].name, r->headers[i].value)
+                   >= sizeof(line)) {
+            snprintf(why, len, "header %zu is not a valid Name: value", i);
+            return FPMD_ERROR;
+        }
+        l = curl_slist_append(hc->headers, line);
+        if (l == NULL) {
+            snprintf(why, len, "out of memory");
+            return FPMD_ERROR;
+        }
+        hc->headers = l;
+    }
+    /* a POST waits for no 100 Continue: the body goes at once */
+    hc->headers = curl_slist_append(hc->headers, "Expect:");
+    curl_easy_setopt(hc->easy, CURLOPT_PRIVATE, hc);
+    curl_easy_setopt(hc->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(hc->easy, CURLOPT_HTTPHEADER, hc->headers);
+    curl_easy_setopt(hc->easy, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(hc->easy, CURLOPT_NOBODY, 1L);
+    /* libcurl's own copy: the caller's buffer may go before a retry */
+    if (r->body != NULL) {
+        curl_easy_setopt(hc->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t) r->body_len);
+        curl_easy_setopt(hc->easy, CURLOPT_COPYPOSTFIELDS, r->body);
+    }
+    curl_easy_setopt(hc->easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(hc->easy, CURLOPT_WRITEDATA, hc);
+    curl_easy_setopt(hc->easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(hc->easy, CURLOPT_HEADERDATA, hc);
+    curl_easy_setopt(hc->easy, CURLOPT_TIMEOUT_MS,
+                     (long) (u ? u->timeout_ms : PLAIN_TIMEOUT_MS));
+    curl_easy_setopt(hc->easy, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long) (u ? u->connect_timeout_ms : PLAIN_CONNECT_MS));
+    curl_easy_setopt(hc->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (u != NULL) {
+        curl_easy_setopt(hc->easy, CURLOPT_SSL_VERIFYPEER,
+                         u->tls_verify ? 1L : 0L);
+        curl_easy_setopt(hc->easy, CURLOPT_SSL_VERIFYHOST,
+                         u->tls_verify ? 2L : 0L);
+        if (u->tls_ca != NULL)
+            curl_easy_setopt(hc->easy, CURLOPT_CAINFO, u->tls_ca);
+    } else {
+        curl_easy_setopt(hc->easy, CURLOPT_URL, r->url);
+    }
+    return FPMD_OK;
+}
+
+struct fpmd_call *
+fpmd_http_start(struct fpmd_req *req, const struct fpmd_http_request *r)
+{
+    struct hcall *hc = fpmd_alloc(req, sizeof(*hc));
+    struct fpmd_call *call = hc ? fpmd_call_new_other(req, &http_ops, hc)
+                                : NULL;
+    const struct fpmd_conf_upstream *u;
+    char why[256];
+
+    if (call == NULL)
+        return NULL;
+    memset(hc, 0, sizeof(*hc));
+    hc->call = call;
+    hc->server = -1;
+    hc->multi = multi_of(r->upstream);
+    if (hc->multi == NULL || hc->multi->m == NULL) {
+        fpmd_pool_call_fail(call, FPMD_CALL_INVALID, hc->multi == NULL
+                            ? "no upstream named \"%s\""
+                            : "the HTTP client is not running (%s)",
+                            r->upstream ? r->upstream : "plain URLs");
+        return call;
+    }
+    u = hc->multi->conf;
+    if (r->url == NULL || (u != NULL ? r->url[0] != '/'
+                           : strncasecmp(r->url, "http://", 7) != 0
+                             && strncasecmp(r->url, "https://", 8) != 0)) {
+        fpmd_pool_call_fail(call, FPMD_CALL_INVALID, u != NULL
+                            ? "an upstream's call needs a path (/...)"
+                            : "a plain call needs an http:// or https:// "
+                              "URL");
+        return call;
+    }
+    if (fpmd_req_aborted(req)) {
+        fpmd_pool_call_fail(call, FPMD_CALL_ABORTED, "request ended first");
+        return call;
+    }
+    hc->path = fpmd_strdup(req, r->url);
+    hc->hash_key = r->hash_key ? fpmd_strdup(req, r->hash_key) : NULL;
+    if (hc->path == NULL || (r->hash_key != NULL && hc->hash_key == NULL))
+        return NULL;
+    hc->max_body = u ? u->max_body : PLAIN_MAX_BODY;
+    hc->multi->active++;
+    hc->multi->calls++;
+    if (setup_easy(hc, r, why, sizeof(why)) != FPMD_OK
+        || place(hc, why, sizeof(why)) != FPMD_OK) {
+        hcall_release(hc);
+        fpmd_pool_call_fail(call, FPMD_CALL_INVALID, "%s", why);
+        return call;
+    }
+    fpmd_call_other_wait(call, (u ? u->timeout_ms : PLAIN_TIMEOUT_MS)
+                               * (u ? u->retries + 1 : 1) + GUARD_MS);
+    return call;
+}
+
+const struct fpmd_http_response *
+fpmd_http_response(const struct fpmd_call *call)
+{
+    const struct hcall *hc = call->driver;
+
+    return call->ops == &http_ops && call->status == FPMD_CALL_OK
+        ? &hc->resp : NULL;
+}
+
+const char *
+fpmd_http_header(const struct fpmd_http_response *r, const char *name)
+{
+    for (size_t i = r->nheaders; i-- > 0;) {
+        if (strcasecmp(r->headers[i].name, name) == 0)
+            return r->headers[i].value;
+    }
+    return NULL;
+}
+
+const struct fpmd_http_response *
+fpmd_http_request(struct fpmd_req *req, const struct fpmd_http_request *r)
+{
+    struct fpmd_call *call = fpmd_http_start(req, r);
+
+    return call != NULL && fpmd_await(req, call) == FPMD_OK
+        ? fpmd_http_response(call) : NULL;
+}
+
+const struct fpmd_http_response *
+fpmd_http_get(struct fpmd_req *req, const char *upstream, const char *url)
+{
+    struct fpmd_http_request r = {.upstream = upstream, .url = url};
+
+    return fpmd_http_request(req, &r);
+}
+
+const struct fpmd_http_response *
+fpmd_http_post(struct fpmd_req *req, const char *upstream, const char *url,
+               const char *content_type, const void *body, size_t len)
+{
+    struct fpmd_http_header h = {"Content-Type", content_type};
+    struct fpmd_http_request r = {
+        .upstream = upstream, .url = url, .headers = &h,
+        .nheaders = content_type ? 1 : 0, .body = body ? body : "",
+        .body_len = len};
+
+    return fpmd_http_request(req, &r);
+}
+
+/* --- the worker service ----------------------------------------------- */
+
+/* The upstreams' rows of the status page, after the pools' (the pools
+ * service writes those). */
+static void
+publish(void)
+{
+    const struct fpmd_conf *conf = fpmd_process.conf;
+    struct fpmd_sb_slot *slot = fpmd_process.slot;
+
+    fpmd_scoreboard_begin_write(slot);
+    for (size_t i = 0; i < H.nups
+         && conf->nbackends + i < FPMD_SB_BACKENDS; i++) {
+        const struct multi *mu = &H.ups[i];
+        struct fpmd_sb_backend *b = &slot->backends[conf->nbackends + i];
+
+        memset(b, 0, sizeof(*b));
+        snprintf(b->name, sizeof(b->name), "%s", mu->conf->name);
+        b->size = (uint32_t) (mu->conf->max_connections
+                              * mu->conf->nservers);
+        b->in_use = (uint32_t) mu->active;
+        b->calls = mu->calls;
+        b->timeouts = mu->timeouts;
+        b->errors = mu->errors;
+        b->reconnects = mu->retries;
+    }
+    fpmd_scoreboard_end_write(slot);
+}
+
+static void
+stop(void)
+{
+    for (size_t i = 0; i < H.nups; i++)
+        multi_close(&H.ups[i]);
+    free(H.ups);
+    H.ups = NULL;
+    H.nups = 0;
+    multi_close(&H.plain);
+}
+
+static int
+start(const struct fpmd_conf *conf, struct event_base *base)
+{
+    H.base = base;
+    if (!H.global_init) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            fpmd_log(FPMD_LOG_ALERT, "libcurl: global init failed");
+            return FPMD_ERROR;
+        }
+        H.global_init = true;
+    }
+    if (multi_open(&H.plain, NULL) != FPMD_OK)
+        goto fail;
+    H.ups = calloc(conf->nupstreams ? conf->nupstreams : 1, sizeof(*H.ups));
+    if (H.ups == NULL)
+        goto fail;
+    for (; H.nups < conf->nupstreams; H.nups++) {
+        if (multi_open(&H.ups[H.nups], &conf->upstreams[H.nups]) != FPMD_OK) {
+            H.nups++;
+            goto fail;
+        }
+    }
+    publish();
+    return FPMD_OK;
+fail:
+    fpmd_log(FPMD_LOG_ALERT, "the HTTP client cannot start: out of memory");
+    stop();
+    return FPMD_ERROR;
+}
+
+static struct fpmd_service service = {"http", start, publish, stop, NULL};
+
+__attribute__((constructor)) static void
+register_service(void)
+{
+    fpmd_service_register(&service);
+}

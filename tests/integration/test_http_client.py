@@ -1,0 +1,241 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""The HTTP client (pools/http.c, libcurl on the worker's loop) against
+real servers started here: nginx as a plain and a TLS upstream (a
+self-signed certificate made by openssl for the test), and a second fpmd
+whose /probe answers slowly, with any status or a large body. Through the
+test handler /t/http (tests/handlers/http.c): answers with their headers
+and bodies, parallel calls taking the slowest one's time, connections
+kept across requests, the balancer's turns, a refused server skipped,
+timeouts as 504, a body over max_body as 502 with a log line, TLS
+verified or not, a client that leaves cancelling the transfer, and the
+upstream's row on the status page."""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import textwrap
+import time
+import urllib.parse
+
+import pytest
+
+from backends import NginxFront, start_fpmd
+from conftest import config_check, free_port, status_json, wait_for
+
+NGINX_SERVERS = """
+    log_format conn '$connection $request';
+    server {{
+        listen 127.0.0.1:{plain};
+        access_log {dir}/plain.log conn;
+        keepalive_requests 10000;
+        location /hello {{ add_header X-Who plain; return 200 "hello\\n"; }}
+        location /echo {{ return 200 "$request_method $request_uri $http_x_test\\n"; }}
+        location /big {{ return 200 "{big}"; }}
+    }}
+    server {{
+        listen 127.0.0.1:{other};
+        location /hello {{ add_header X-Who other; return 200 "other\\n"; }}
+    }}
+    server {{
+        listen 127.0.0.1:{tls} ssl;
+        ssl_certificate {dir}/cert.pem;
+        ssl_certificate_key {dir}/key.pem;
+        location /hello {{ add_header X-Who tls; return 200 "secure\\n"; }}
+    }}
+"""
+
+
+@pytest.fixture
+def web(tmpdir_path, servers):
+    """nginx with a plain server, a second plain one and a TLS one."""
+    ports = {"plain": free_port(), "other": free_port(), "tls": free_port()}
+    d = os.path.join(tmpdir_path, "nginx")
+    os.makedirs(d, exist_ok=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-keyout", os.path.join(d, "key.pem"),
+                    "-out", os.path.join(d, "cert.pem")],
+                   check=True, capture_output=True)
+    n = NginxFront(tmpdir_path, "127.0.0.1:1", NGINX_SERVERS.format(
+        dir=d, big="x" * 3000, **ports))
+    servers.append(n)
+    n.start(ports.values())
+    n.ports = ports
+    n.cert = os.path.join(d, "cert.pem")
+    return n
+
+
+def client(tmp, servers, upstreams=""):
+    """fpmd-test routing /t/http, with the given upstreams: block."""
+    # the comment at column 0 keeps base_conf's dedent off the route,
+    # which continues its routes: list
+    routes = "# the HTTP client's\n  - match: GET /t/http\n    handler: t_http\n"
+    return start_fpmd(tmp, servers, routes + textwrap.dedent(upstreams))
+
+
+def call(hport, **q):
+    items = []
+    for k, v in q.items():
+        for x in (v if isinstance(v, list) else [v]):
+            items.append((k, x))
+    conn_t0 = time.monotonic()
+    status, body = _get(hport, "/t/http?" + urllib.parse.urlencode(items))
+    took = time.monotonic() - conn_t0
+    try:
+        return status, json.loads(body), took
+    except ValueError:
+        return status, body.decode(errors="replace"), took
+
+
+def _get(hport, path):
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", hport, timeout=30)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+def test_plain_urls_answers_headers_and_kept_connections(tmpdir_path,
+                                                         servers, web):
+    _, hport, _ = client(tmpdir_path, servers)
+    base = "http://127.0.0.1:%d" % web.ports["plain"]
+    status, j, _ = call(hport, url=base + "/hello")
+    assert status == 200, j
+    a = j["answers"][0]
+    assert (a["status"], a["body"], a["server"]) == (200, "hello\n", None)
+    assert a["headers"]["X-Who"] == "plain"
+    assert a["headers"]["Content-Length"] == "6"
+    # method, request headers, any status is an answer
+    status, j, _ = call(hport, url=base + "/echo?x=1", method="PUT",
+                        h="X-Test: yes", body="data")
+    assert j["answers"][0]["body"] == "PUT /echo?x=1 yes\n"
+    status, j, _ = call(hport, url=base + "/nothing")
+    assert status == 200 and j["answers"][0]["status"] == 404
+    # connections live across requests: 30 calls, few connections
+    for _ in range(30):
+        assert call(hport, url=base + "/hello")[0] == 200
+    with open(os.path.join(web.dir, "plain.log")) as f:
+        conns = {line.split()[0] for line in f}
+    assert len(conns) <= 3, conns
+    # a header with CR or LF never reaches the wire
+    status, body, _ = call(hport, url=base + "/hello", h="X-A: b\r\nX-B: c")
+    assert status == 500 and "not a valid Name: value" in body
+
+
+def test_parallel_calls_take_the_slowest(tmpdir_path, servers):
+    os.makedirs(tmpdir_path + "/slow")
+    _, sport, _ = start_fpmd(tmpdir_path + "/slow", servers, "")
+    _, hport, _ = client(tmpdir_path, servers)
+    url = "http://127.0.0.1:%d/probe?sleep_ms=400" % sport
+    status, j, took = call(hport, url=url, n=3)
+    assert status == 200, j
+    assert [a["status"] for a in j["answers"]] == [200] * 3
+    # one after another: 1.2 s
+    assert 0.39 <= took < 1.1, took
+
+
+def test_an_upstream_balances_skips_a_refused_server_and_times_out(
+        tmpdir_path, servers, web):
+    os.makedirs(tmpdir_path + "/slow")
+    _, sport, _ = start_fpmd(tmpdir_path + "/slow", servers, "")
+    dead = free_port()
+    f, hport, _ = client(tmpdir_path, servers, """
+        upstreams:
+          web:
+            servers:
+              - http://127.0.0.1:%d
+              - http://127.0.0.1:%d
+          halfdead:
+            servers: [http://127.0.0.1:%d, http://127.0.0.1:%d]
+            retries: 1
+          slow:
+            servers: [http://127.0.0.1:%d]
+            timeout: 500ms
+            max_body: 1k
+        """ % (web.ports["plain"], web.ports["other"], dead,
+               web.ports["plain"], sport))
+    # round robin over the two
+    whos = [call(hport, upstream="web", url="/hello")[1]["answers"][0][
+        "headers"]["X-Who"] for _ in range(4)]
+    assert whos == ["plain", "other", "plain", "other"], whos
+    # a refused connect goes to the other server
+    for _ in range(4):
+        status, j, _ = call(hport, upstream="halfdead", url="/hello")
+        assert status == 200 and j["answers"][0]["body"] == "hello\n", j
+        assert j["answers"][0]["server"] == "http://127.0.0.1:%d" % \
+            web.ports["plain"]
+    # too slow: 504 at the timeout
+    status, body, took = call(hport, upstream="slow",
+                              url="/probe?sleep_ms=3000")
+    assert status == 504 and 0.45 < took < 1.5, (status, body, took)
+    assert "Timeout" in body or "timed out" in body, body
+    # too large: 502 and a log line
+    status, body, _ = call(hport, upstream="slow", url="/probe?size=5000")
+    assert status == 502 and "over max_body (1024 bytes)" in body, body
+    f.wait_log(r"WARNING: \[pool www\] http http://127.0.0.1:%d: the "
+               r"answer's body is over max_body \(1024 bytes\)" % sport)
+    # an upstream's call needs a path; an unknown upstream is refused
+    assert call(hport, upstream="web", url="http://x/")[0] == 500
+    assert call(hport, upstream="nosuch", url="/")[0] == 500
+    rows = {b["name"]: b for b in wait_for(lambda: (lambda r: r if any(
+        b["name"] == "slow" and b["timeouts"] == 1 for b in r) else None)(
+            status_json(hport, full=False).get("backends", [])), 5,
+        "the upstreams' rows")}
+    assert rows["web"]["calls"] == 4 and rows["web"]["errors"] == 0
+    assert rows["halfdead"]["reconnects"] >= 1
+    assert rows["slow"]["errors"] == 1
+
+
+def test_tls_verified_with_the_ca_refused_without(tmpdir_path, servers, web):
+    _, hport, _ = client(tmpdir_path, servers, """
+        upstreams:
+          good:
+            servers: [https://127.0.0.1:%d]
+            tls: { ca: %s }
+          strict:
+            servers: [https://127.0.0.1:%d]
+          lax:
+            servers: [https://127.0.0.1:%d]
+            tls: { verify: false }
+        """ % (web.ports["tls"], web.cert, web.ports["tls"], web.ports["tls"]))
+    status, j, _ = call(hport, upstream="good", url="/hello")
+    assert status == 200 and j["answers"][0]["body"] == "secure\n", j
+    status, body, _ = call(hport, upstream="strict", url="/hello")
+    assert status == 502 and "certificate" in body.lower(), body
+    status, j, _ = call(hport, upstream="lax", url="/hello")
+    assert status == 200 and j["answers"][0]["body"] == "secure\n", j
+
+
+def test_a_client_that_leaves_cancels_the_transfer(tmpdir_path, servers):
+    os.makedirs(tmpdir_path + "/slow")
+    _, sport, _ = start_fpmd(tmpdir_path + "/slow", servers, "")
+    _, hport, _ = client(tmpdir_path, servers)
+    s = socket.create_connection(("127.0.0.1", hport))
+    s.sendall(b"GET /t/http?url=http%%3A%%2F%%2F127.0.0.1%%3A%d%%2Fprobe%%3F"
+              b"sleep_ms%%3D20000 HTTP/1.1\r\nHost: x\r\n\r\n" % sport)
+    wait_for(lambda: status_json(sport, full=False)["in flight requests"]
+             == 2, 5, "the slow call in flight upstream")
+    s.close()
+    # the upstream sees its client (the transfer) go at once
+    wait_for(lambda: status_json(sport, full=False)["in flight requests"]
+             == 1, 5, "the upstream's request cancelled")
+
+
+@pytest.mark.parametrize("extra,message", [
+    ("upstreams:\n  u: { servers: [ftp://x] }\n",
+     r":\d+:18: servers: \"ftp://x\" is not an http:// or https:// URL"),
+    ("upstreams:\n  u: { servers: [http://a], balancer: fastest }\n",
+     r":\d+:\d+: balancer: \"fastest\" is not one of round_robin"),
+    ("upstreams:\n  u: { timeout: 1s }\n",
+     r":\d+:3: upstreams.u: servers: is required"),
+])
+def test_config_errors_name_file_line_column(tmpdir_path, extra, message):
+    rc, err, conf = config_check(tmpdir_path, extra)
+    assert rc == 78, err
+    assert re.search(re.escape(conf) + message, err), err
