@@ -126,11 +126,88 @@ KEYFN(k_tls)
     fpmd_yaml_walk_map(c, v, "tls", tls_keys, FPMD_ARRAY_LEN(tls_keys));
 }
 
+KEYFN(k_b_failures)
+{
+    fpmd_yaml_get_uint(c, v, key, 0, 1000000, &cur->breaker.failures);
+}
+KEYFN(k_b_rate)
+{
+    fpmd_yaml_get_uint(c, v, key, 0, 100, &cur->breaker.error_rate);
+}
+KEYFN(k_b_min)
+{
+    fpmd_yaml_get_uint(c, v, key, 1, 1000000, &cur->breaker.min_calls);
+}
+KEYFN(k_b_window)
+{
+    uint64_t ms = cur->breaker.window_us / 1000;
+
+    fpmd_yaml_get_duration(c, v, key, &ms);
+    if (ms == 0)
+        fpmd_yaml_error_at(c, v, "breaker.%s: at least 1ms", key);
+    cur->breaker.window_us = ms * 1000;
+}
+KEYFN(k_b_open)
+{
+    uint64_t ms = cur->breaker.open_us / 1000;
+
+    fpmd_yaml_get_duration(c, v, key, &ms);
+    if (ms == 0)
+        fpmd_yaml_error_at(c, v, "breaker.%s: at least 1ms", key);
+    cur->breaker.open_us = ms * 1000;
+}
+KEYFN(k_b_probes)
+{
+    fpmd_yaml_get_uint(c, v, key, 1, 1000, &cur->breaker.probes);
+}
+
+static const struct fpmd_yaml_key breaker_keys[] = {
+    {"failures", k_b_failures}, {"error_rate", k_b_rate},
+    {"min_calls", k_b_min}, {"window", k_b_window}, {"open", k_b_open},
+    {"probes", k_b_probes},
+};
+
+/* breaker: a map, or off (it never opens). */
+KEYFN(k_breaker)
+{
+    if (v->type == FPMD_YAML_SCALAR
+        && (strcmp(v->value, "off") == 0 || strcmp(v->value, "false") == 0)) {
+        cur->breaker.failures = 0;
+        cur->breaker.error_rate = 0;
+        return;
+    }
+    fpmd_yaml_walk_map(c, v, "breaker", breaker_keys,
+                       FPMD_ARRAY_LEN(breaker_keys));
+}
+
+KEYFN(k_f_status)
+{
+    fpmd_yaml_get_uint(c, v, key, 100, 999, &cur->fallback.status);
+}
+KEYFN(k_f_type)
+{
+    fpmd_yaml_get_str(c, v, key, &cur->fallback.content_type);
+}
+KEYFN(k_f_body) { fpmd_yaml_get_str(c, v, key, &cur->fallback.body); }
+
+static const struct fpmd_yaml_key fallback_keys[] = {
+    {"status", k_f_status}, {"content_type", k_f_type}, {"body", k_f_body},
+};
+
+KEYFN(k_fallback)
+{
+    fpmd_yaml_walk_map(c, v, "fallback", fallback_keys,
+                       FPMD_ARRAY_LEN(fallback_keys));
+    if (v->type == FPMD_YAML_MAP && cur->fallback.status == 0)
+        fpmd_yaml_error_at(c, v, "%s: status: is required", key);
+}
+
 static const struct fpmd_yaml_key upstream_keys[] = {
     {"servers", k_servers}, {"balancer", k_balancer},
     {"timeout", k_timeout}, {"connect_timeout", k_connect},
     {"max_connections", k_max_conns}, {"retries", k_retries},
-    {"max_body", k_max_body}, {"tls", k_tls},
+    {"max_body", k_max_body}, {"tls", k_tls}, {"breaker", k_breaker},
+    {"fallback", k_fallback},
 };
 
 static bool
@@ -187,6 +264,9 @@ fpmd_conf_read_upstreams(struct fpmd_yaml_ctx *c,
         cur->retries = 1;
         cur->max_body = 8 * 1024 * 1024;
         cur->tls_verify = true;
+        cur->breaker = (struct fpmd_breaker_conf) {
+            .failures = 5, .min_calls = 20, .window_us = 10000000,
+            .open_us = 5000000, .probes = 1};
         fpmd_yaml_set_pos(&cur->pos, c, k);
         fpmd_yaml_walk_map(c, item, "upstreams", upstream_keys,
                            FPMD_ARRAY_LEN(upstream_keys));

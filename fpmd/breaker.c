@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "fpmd/breaker.h"
 #include "fpmd/breaker_impl.h"
@@ -302,6 +303,47 @@ fpmd_breaker_state_name(enum fpmd_breaker_state s)
     if ((unsigned) s >= FPMD_ARRAY_LEN(state_names))
         return NULL;
     return state_names[s];
+}
+
+struct fpmd_breaker_set {
+    size_t n;
+    size_t bytes;
+    struct fpmd_breaker b[];
+};
+
+struct fpmd_breaker_set *
+fpmd_breaker_set_new(size_t n)
+{
+    size_t bytes = sizeof(struct fpmd_breaker_set)
+        + n * sizeof(struct fpmd_breaker);
+    struct fpmd_breaker_set *set = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+    if (set == MAP_FAILED)
+        return NULL;
+    set->n = n;
+    set->bytes = bytes;
+    for (size_t i = 0; i < n; i++) {
+        if (fpmd_breaker_init(&set->b[i]) != FPMD_OK) {
+            munmap(set, bytes);
+            return NULL;
+        }
+    }
+    return set;
+}
+
+struct fpmd_breaker *
+fpmd_breaker_set_at(struct fpmd_breaker_set *set, size_t i)
+{
+    FPMD_ASSERT(i < set->n);
+    return &set->b[i];
+}
+
+void
+fpmd_breaker_set_free(struct fpmd_breaker_set *set)
+{
+    if (set != NULL)
+        munmap(set, set->bytes);
 }
 
 int

@@ -109,4 +109,14 @@ void fpmd_breaker_stats(struct fpmd_breaker *b, uint64_t now_us,
 /* "closed", "open" or "half_open"; NULL for a value that is no state. */
 const char *fpmd_breaker_state_name(enum fpmd_breaker_state s);
 
+/* n breakers in one shared mapping, initialized: what the master maps
+ * for a generation's upstream servers before it forks. NULL when the
+ * mapping or a mutex cannot be made. */
+struct fpmd_breaker_set *fpmd_breaker_set_new(size_t n);
+/* Breaker i of the set (i < n). */
+struct fpmd_breaker *fpmd_breaker_set_at(struct fpmd_breaker_set *set,
+                                         size_t i);
+/* Unmaps it; NULL is fine. */
+void fpmd_breaker_set_free(struct fpmd_breaker_set *set);
+
 #endif

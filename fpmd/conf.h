@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "fpmd/common.h"
+#include "fpmd/breaker.h"
 #include "fpmd/cron.h"
 
 struct fpmd_conf_chunk;
@@ -254,6 +255,14 @@ struct fpmd_conf_upstream {
     size_t max_body;            /* response body bytes; 8m */
     bool tls_verify;            /* check the server's certificate; true */
     char *tls_ca;               /* CA bundle; NULL: the system's */
+    struct fpmd_breaker_conf breaker;   /* each server's; failures 5, open
+                                         * 5s, probes 1, window 10s */
+    struct {                    /* the answer while every server's
+                                 * circuit is open; status 0: none */
+        unsigned status;
+        char *content_type;
+        char *body;
+    } fallback;
     struct fpmd_conf_pos pos;
 };
 

@@ -691,13 +691,16 @@ struct json_object *fpmd_mongo(struct fpmd_req *req, const char *pool,
 /* Outbound HTTP (README "HTTP client"), libcurl on the worker's loop:
  * TLS, HTTP/2, redirects off (a 3xx is an answer), names resolved off
  * the loop. A call goes to a named upstream (upstreams: in the config;
- * url is then a path, the balancer picks the server, a refused connect
- * tries another) or to a plain http(s):// URL. Any HTTP status is an
- * answer (FPMD_CALL_OK); a call fails with FPMD_CALL_TIMEOUT past the
+ * url is then a path, the balancer picks the server among those whose
+ * circuit breaker lets calls through, a refused connect tries another)
+ * or to a plain http(s):// URL. Any HTTP status is an answer
+ * (FPMD_CALL_OK); a call fails with FPMD_CALL_TIMEOUT past the
  * upstream's timeout (504), FPMD_CALL_FAILED when the server refused,
  * reset or broke the exchange, or its body passed max_body (502, with a
- * log line), FPMD_CALL_INVALID for a bad URL, header or upstream (500).
- * A request that ends first cancels its transfers. */
+ * log line), FPMD_CALL_DOWN at once when every server's circuit is open
+ * and the upstream has no fallback: (503), FPMD_CALL_INVALID for a bad
+ * URL, header or upstream (500). A request that ends first cancels its
+ * transfers. */
 struct fpmd_http_header {
     const char *name, *value;
 };
@@ -722,7 +725,9 @@ struct fpmd_http_response {
     const char *body;               /* NUL-terminated past body_len */
     size_t body_len;
     const char *server;             /* the upstream's server that answered;
-                                     * NULL for a plain URL */
+                                     * NULL for a plain URL or a fallback */
+    bool fallback;                  /* the upstream's fallback: answer,
+                                     * every server's circuit being open */
 };
 
 /* Starts r (its strings and body are copied). NULL when memory is out. */

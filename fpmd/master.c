@@ -73,6 +73,7 @@ gen_free(struct gen *g, int unlink_paths)
         fpmd_listener_close(&g->listeners[i], unlink_paths);
     free(g->listeners);
     fpmd_tables_close(g->tables, g->ntables);
+    fpmd_breaker_set_free(g->breakers);
     fpmd_scoreboard_free(g->sb);
     fpmd_conf_free(g->conf);
     free(g);
@@ -128,6 +129,26 @@ gen_listen(struct gen *g, struct gen *prev)
     return FPMD_OK;
 }
 
+/* The circuit breakers of conf's upstream servers, shared by the
+ * generation's processes (a new generation starts them closed). NULL
+ * without upstreams, or when the mapping fails (logged). */
+static struct fpmd_breaker_set *
+upstream_breakers(const struct fpmd_conf *conf)
+{
+    struct fpmd_breaker_set *set;
+    size_t n = 0;
+
+    for (size_t i = 0; i < conf->nupstreams; i++)
+        n += conf->upstreams[i].nservers;
+    if (n == 0)
+        return NULL;
+    set = fpmd_breaker_set_new(n);
+    if (set == NULL)
+        fpmd_log_errno(FPMD_LOG_ALERT, "cannot map the upstreams' circuit "
+                       "breakers");
+    return set;
+}
+
 static struct gen *
 gen_new(struct master *m, struct fpmd_conf *conf, struct gen *prev)
 {
@@ -141,8 +162,10 @@ gen_new(struct master *m, struct fpmd_conf *conf, struct gen *prev)
     if (conf->pm.max_children == 0)
         conf->pm.max_children = ncpus();
     g->sb = fpmd_scoreboard_new(max_children(conf));
+    g->breakers = upstream_breakers(conf);
     if (fpmd_master_creds(conf, m->opts->allow_root, &g->creds) != FPMD_OK
-        || g->sb == NULL || fpmd_master_tasks_open(m, conf) != FPMD_OK) {
+        || g->sb == NULL || (conf->nupstreams > 0 && g->breakers == NULL)
+        || fpmd_master_tasks_open(m, conf) != FPMD_OK) {
         /* conf stays with the caller on failure */
         g->conf = NULL;
         gen_free(g, 0);

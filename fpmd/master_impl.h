@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "fpmd/breaker.h"
 #include "fpmd/listen.h"
 #include "fpmd/master.h"
 #include "fpmd/scoreboard.h"
@@ -29,6 +30,8 @@ struct gen {
     struct fpmd_creds creds;    /* what its workers run as */
     struct fpmd_table **tables; /* conf's, in its order (tables.h) */
     size_t ntables;
+    struct fpmd_breaker_set *breakers;  /* its upstream servers', in
+                                         * conf's order; NULL: none */
     unsigned live;              /* children running this generation */
     struct gen *next;           /* older generations still draining */
 };

@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "fpmd/conf.h"
+#include "fpmd/breaker.h"
 #include "fpmd/listen.h"
 #include "fpmd/scoreboard.h"
 #include "fpmd/task_board.h"
@@ -35,6 +36,9 @@ struct fpmd_process {
     int task_reply;                 /* results come back here */
     int task_reply_to;              /* sent along with each frame: the
                                      * other end of task_reply */
+    struct fpmd_breaker_set *breakers;  /* the upstream servers' circuit
+                                         * breakers (the master's, shared);
+                                         * NULL: none mapped yet */
     bool task_process;              /* this process runs tasks */
     bool task_inline;               /* fpmd run, fpmd task: no queue, a
                                      * task runs where it is started */

@@ -24,6 +24,8 @@
 #include <event2/event_struct.h>
 
 #include "fpmd/balance.h"
+#include "fpmd/breaker.h"
+#include "fpmd/clock.h"
 #include "fpmd/log.h"
 #include "fpmd/process.h"
 #include "fpmd/req.h"
@@ -49,7 +51,10 @@ struct multi {
     const struct fpmd_conf_upstream *conf;  /* NULL: plain URLs */
     struct fpmd_balancer *balancer;
     unsigned *in_flight;                    /* per server */
+    size_t first;                           /* its servers' breakers: from
+                                             * this one of the set */
     uint64_t calls, errors, timeouts, retries, active;
+    uint64_t refused;                       /* circuits open: no server */
 };
 
 struct sock {
@@ -65,6 +70,8 @@ struct hcall {
     const char *path;           /* upstream: the request's path */
     const char *hash_key;       /* balancer hash; NULL: none */
     int server;                 /* upstream: the one tried; -1: none */
+    bool probe;                 /* its breaker is half-open: a probe */
+    bool circuit_open;          /* no server: every circuit open */
     unsigned tries;
     char *head;                 /* the answer's header lines */
     size_t head_len;
@@ -79,6 +86,8 @@ static struct {
     struct multi plain;
     struct multi *ups;          /* conf->upstreams' */
     size_t nups;
+    struct fpmd_breaker_set *breakers;  /* the master's, or own_breakers */
+    struct fpmd_breaker_set *own_breakers;  /* fpmd run: no master's */
     bool global_init;
 } H;
 
@@ -330,6 +339,72 @@ parse_head(struct hcall *hc)
 
 static int place(struct hcall *hc, char *why, size_t len);
 
+static struct fpmd_breaker *
+breaker_of(const struct multi *mu, int server)
+{
+    return fpmd_breaker_set_at(H.breakers, mu->first + (size_t) server);
+}
+
+/* The breaker of hc's server hears how the call went: an answer below
+ * 500 is a success; a 5xx, a timeout or a broken exchange a failure. A
+ * change of state is logged by the process whose report made it. */
+static void
+report(struct hcall *hc, bool ok)
+{
+    struct multi *mu = hc->multi;
+    enum fpmd_breaker_state st;
+    bool changed;
+
+    if (mu->conf == NULL || hc->server < 0)
+        return;
+    st = fpmd_breaker_report(breaker_of(mu, hc->server), &mu->conf->breaker,
+                             fpmd_mono_ns() / 1000, ok, hc->probe, &changed);
+    if (changed)
+        fpmd_log(st == FPMD_BREAKER_OPEN ? FPMD_LOG_WARNING
+                                         : FPMD_LOG_NOTICE,
+                 "upstream %s: server %s: circuit %s%s", mu->conf->name,
+                 mu->conf->servers[hc->server].url,
+                 fpmd_breaker_state_name(st), st == FPMD_BREAKER_OPEN
+                 ? ": calls to it fail at once until it half-opens" : "");
+}
+
+/* The upstream's fallback: answer, for a call no server may take. */
+static bool
+fallback(struct hcall *hc)
+{
+    const struct fpmd_conf_upstream *u = hc->multi->conf;
+    struct fpmd_http_header *h;
+
+    if (u == NULL || !hc->circuit_open || u->fallback.status == 0)
+        return false;
+    h = fpmd_alloc(hc->call->req, sizeof(*h));
+    if (h == NULL)
+        return false;
+    h->name = "Content-Type";
+    h->value = u->fallback.content_type ? u->fallback.content_type
+                                        : "text/plain";
+    hc->resp = (struct fpmd_http_response) {
+        .status = (int) u->fallback.status, .headers = h, .nheaders = 1,
+        .body = u->fallback.body ? u->fallback.body : "",
+        .body_len = u->fallback.body ? strlen(u->fallback.body) : 0,
+        .fallback = true};
+    return true;
+}
+
+/* A call no server took: its fallback answer, or the failure. */
+static void
+refuse(struct hcall *hc, enum fpmd_call_status st, const char *why)
+{
+    if (hc->circuit_open)
+        hc->multi->refused++;
+    hcall_release(hc);
+    if (fallback(hc))
+        fpmd_call_other_done(hc->call, FPMD_CALL_OK, NULL);
+    else
+        fpmd_call_other_done(hc->call, hc->circuit_open ? FPMD_CALL_DOWN
+                                                        : st, why);
+}
+
 /* A transfer ended with code: the answer, a second server, or the
  * failure. */
 static void
@@ -357,12 +432,14 @@ finish(struct hcall *hc, CURLcode code)
                 hc->body = NULL;
         }
         if (code == CURLE_OK && parse_head(hc) == FPMD_OK) {
+            report(hc, status < 500);
             hcall_release(hc);
             fpmd_call_other_done(hc->call, FPMD_CALL_OK, NULL);
             return;
         }
         code = CURLE_OUT_OF_MEMORY;
     }
+    report(hc, false);
     /* nothing was sent to a server that refused the connection: another
      * may take the call */
     if ((code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST)
@@ -370,6 +447,10 @@ finish(struct hcall *hc, CURLcode code)
         mu->retries++;
         if (place(hc, why, sizeof(why)) == FPMD_OK)
             return;
+        if (hc->circuit_open) {
+            refuse(hc, FPMD_CALL_DOWN, why);
+            return;
+        }
     }
     st = code == CURLE_OPERATION_TIMEDOUT ? FPMD_CALL_TIMEOUT
         : FPMD_CALL_FAILED;
@@ -419,17 +500,36 @@ place(struct hcall *hc, char *why, size_t len)
     int s;
 
     if (u != NULL) {
+        uint64_t now = fpmd_mono_ns() / 1000, wait = UINT64_MAX, retry;
+
         for (size_t i = 0; i < u->nservers; i++)
             usable[i] = !(hc->tries > 0 && (int) i == hc->server
                           && u->nservers > 1);
         if (hc->server >= 0)
             mu->in_flight[hc->server]--;
-        s = fpmd_balancer_pick(mu->balancer, usable, mu->in_flight,
-                               hc->hash_key, hc->hash_key
-                               ? strlen(hc->hash_key) : 0);
+        /* the balancer's pick, unless its circuit is open: then the
+         * next pick among the rest */
+        for (;;) {
+            s = fpmd_balancer_pick(mu->balancer, usable, mu->in_flight,
+                                   hc->hash_key, hc->hash_key
+                                   ? strlen(hc->hash_key) : 0);
+            if (s < 0 || fpmd_breaker_allow(breaker_of(mu, s), &u->breaker,
+                                            now, &hc->probe, &retry)
+                             == FPMD_OK)
+                break;
+            usable[s] = false;
+            if (retry < wait)
+                wait = retry;
+        }
         hc->server = s;
         if (s < 0) {
-            snprintf(why, len, "upstream %s: no server to try", u->name);
+            hc->circuit_open = wait != UINT64_MAX;
+            if (hc->circuit_open)
+                snprintf(why, len, "upstream %s: every server's circuit is "
+                         "open (the next half-opens in %llu ms)", u->name,
+                         (unsigned long long) (wait + 999) / 1000);
+            else
+                snprintf(why, len, "upstream %s: no server to try", u->name);
             return FPMD_ERROR;
         }
         mu->in_flight[s]++;
@@ -582,8 +682,7 @@ fpmd_http_start(struct fpmd_req *req, const struct fpmd_http_request *r)
     hc->multi->calls++;
     if (setup_easy(hc, r, why, sizeof(why)) != FPMD_OK
         || place(hc, why, sizeof(why)) != FPMD_OK) {
-        hcall_release(hc);
-        fpmd_pool_call_fail(call, FPMD_CALL_INVALID, "%s", why);
+        refuse(hc, FPMD_CALL_INVALID, why);
         return call;
     }
     fpmd_call_other_wait(call, (u ? u->timeout_ms : PLAIN_TIMEOUT_MS)
@@ -665,6 +764,7 @@ publish(void)
         b->timeouts = mu->timeouts;
         b->errors = mu->errors;
         b->reconnects = mu->retries;
+        b->exhausted = mu->refused;
     }
     fpmd_scoreboard_end_write(slot);
 }
@@ -678,6 +778,9 @@ stop(void)
     H.ups = NULL;
     H.nups = 0;
     multi_close(&H.plain);
+    fpmd_breaker_set_free(H.own_breakers);
+    H.own_breakers = NULL;
+    H.breakers = NULL;
 }
 
 static int
@@ -696,12 +799,20 @@ start(const struct fpmd_conf *conf, struct event_base *base)
     H.ups = calloc(conf->nupstreams ? conf->nupstreams : 1, sizeof(*H.ups));
     if (H.ups == NULL)
         goto fail;
-    for (; H.nups < conf->nupstreams; H.nups++) {
+    for (size_t first = 0; H.nups < conf->nupstreams; H.nups++) {
+        H.ups[H.nups].first = first;
+        first += conf->upstreams[H.nups].nservers;
         if (multi_open(&H.ups[H.nups], &conf->upstreams[H.nups]) != FPMD_OK) {
             H.nups++;
             goto fail;
         }
+        /* fpmd run has no master to map them: its own, for itself */
+        if (H.nups + 1 == conf->nupstreams && fpmd_process.breakers == NULL
+            && (H.own_breakers = fpmd_breaker_set_new(first)) == NULL)
+            goto fail;
     }
+    H.breakers = fpmd_process.breakers ? fpmd_process.breakers
+                                       : H.own_breakers;
     publish();
     return FPMD_OK;
 fail:

@@ -3,12 +3,14 @@
  * only): GET /t/http?url=U[&upstream=NAME][&n=N][&method=M][&body=B]
  * [&h=Name:%20value...] starts N calls of the same request at once and
  * awaits them all; the answer is JSON: per call its status, server,
- * headers and body (text). A failed call answers
- * with the status it maps to and its error. */
+ * headers and body (text), and the worker's pid. A failed call answers
+ * with the status it maps to and "pid PID: " and its error. */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -27,6 +29,8 @@ answer_json(const struct fpmd_http_response *r)
         json_object_object_add(h, r->headers[i].name,
                                json_object_new_string(r->headers[i].value));
     json_object_object_add(o, "status", json_object_new_int(r->status));
+    json_object_object_add(o, "fallback", json_object_new_boolean(
+                               r->fallback));
     json_object_object_add(o, "server", r->server
                            ? json_object_new_string(r->server) : NULL);
     json_object_object_add(o, "headers", h);
@@ -76,8 +80,10 @@ FPMD_HANDLER(t_http)
     }
     if (fpmd_await_all(req) != FPMD_OK) {
         const struct fpmd_call *failed = fpmd_call_failed(req);
-        const char *e = fpmd_call_error(failed);
+        char e[512];
 
+        snprintf(e, sizeof(e), "pid %d: %s", (int) getpid(),
+                 fpmd_call_error(failed));
         return fpmd_reply(req, fpmd_call_http_status(failed), "text/plain",
                           e, strlen(e));
     }
@@ -86,6 +92,7 @@ FPMD_HANDLER(t_http)
     for (int i = 0; i < count; i++)
         json_object_array_add(list, answer_json(fpmd_http_response(calls[i])));
     json_object_object_add(out, "answers", list);
+    json_object_object_add(out, "pid", json_object_new_int((int) getpid()));
     body = fpmd_strdup(req, json_object_to_json_string(out));
     json_object_put(out);
     return body ? fpmd_reply(req, 200, "application/json", body, strlen(body))

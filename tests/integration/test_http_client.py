@@ -22,7 +22,8 @@ import urllib.parse
 import pytest
 
 from backends import NginxFront, start_fpmd
-from conftest import config_check, free_port, status_json, wait_for
+from conftest import (FPMD_TEST_BIN, Fpmd, base_conf, config_check,
+                      free_port, status_json, wait_for)
 
 NGINX_SERVERS = """
     log_format conn '$connection $request';
@@ -68,12 +69,22 @@ def web(tmpdir_path, servers):
     return n
 
 
-def client(tmp, servers, upstreams=""):
-    """fpmd-test routing /t/http, with the given upstreams: block."""
+def client(tmp, servers, upstreams="", children=1):
+    """fpmd-test routing /t/http, with the given upstreams: block:
+    (Fpmd, its HTTP port)."""
+    hport, fport = free_port(), free_port()
     # the comment at column 0 keeps base_conf's dedent off the route,
     # which continues its routes: list
-    routes = "# the HTTP client's\n  - match: GET /t/http\n    handler: t_http\n"
-    return start_fpmd(tmp, servers, routes + textwrap.dedent(upstreams))
+    text = base_conf(fport, os.path.join(tmp, "fpmd.sock"),
+                     "# the HTTP client's\n  - match: GET /t/http\n"
+                     "    handler: t_http\n" + textwrap.dedent(upstreams))
+    text = text.replace("listen:\n", "listen:\n  - http: 127.0.0.1:%d\n"
+                        % hport, 1).replace("max_children: 2",
+                                            "max_children: %d" % children)
+    f = Fpmd(tmp, text, binary=FPMD_TEST_BIN)
+    servers.append(f)
+    f.start(("127.0.0.1", hport))
+    return f, hport
 
 
 def call(hport, **q):
@@ -103,7 +114,7 @@ def _get(hport, path):
 
 def test_plain_urls_answers_headers_and_kept_connections(tmpdir_path,
                                                          servers, web):
-    _, hport, _ = client(tmpdir_path, servers)
+    _, hport = client(tmpdir_path, servers)
     base = "http://127.0.0.1:%d" % web.ports["plain"]
     status, j, _ = call(hport, url=base + "/hello")
     assert status == 200, j
@@ -131,7 +142,7 @@ def test_plain_urls_answers_headers_and_kept_connections(tmpdir_path,
 def test_parallel_calls_take_the_slowest(tmpdir_path, servers):
     os.makedirs(tmpdir_path + "/slow")
     _, sport, _ = start_fpmd(tmpdir_path + "/slow", servers, "")
-    _, hport, _ = client(tmpdir_path, servers)
+    _, hport = client(tmpdir_path, servers)
     url = "http://127.0.0.1:%d/probe?sleep_ms=400" % sport
     status, j, took = call(hport, url=url, n=3)
     assert status == 200, j
@@ -145,7 +156,7 @@ def test_an_upstream_balances_skips_a_refused_server_and_times_out(
     os.makedirs(tmpdir_path + "/slow")
     _, sport, _ = start_fpmd(tmpdir_path + "/slow", servers, "")
     dead = free_port()
-    f, hport, _ = client(tmpdir_path, servers, """
+    f, hport = client(tmpdir_path, servers, """
         upstreams:
           web:
             servers:
@@ -193,7 +204,7 @@ def test_an_upstream_balances_skips_a_refused_server_and_times_out(
 
 
 def test_tls_verified_with_the_ca_refused_without(tmpdir_path, servers, web):
-    _, hport, _ = client(tmpdir_path, servers, """
+    _, hport = client(tmpdir_path, servers, """
         upstreams:
           good:
             servers: [https://127.0.0.1:%d]
@@ -215,7 +226,7 @@ def test_tls_verified_with_the_ca_refused_without(tmpdir_path, servers, web):
 def test_a_client_that_leaves_cancels_the_transfer(tmpdir_path, servers):
     os.makedirs(tmpdir_path + "/slow")
     _, sport, _ = start_fpmd(tmpdir_path + "/slow", servers, "")
-    _, hport, _ = client(tmpdir_path, servers)
+    _, hport = client(tmpdir_path, servers)
     s = socket.create_connection(("127.0.0.1", hport))
     s.sendall(b"GET /t/http?url=http%%3A%%2F%%2F127.0.0.1%%3A%d%%2Fprobe%%3F"
               b"sleep_ms%%3D20000 HTTP/1.1\r\nHost: x\r\n\r\n" % sport)
@@ -225,6 +236,56 @@ def test_a_client_that_leaves_cancels_the_transfer(tmpdir_path, servers):
     # the upstream sees its client (the transfer) go at once
     wait_for(lambda: status_json(sport, full=False)["in flight requests"]
              == 1, 5, "the upstream's request cancelled")
+
+
+def test_a_breaker_opens_for_every_worker_falls_back_and_closes(
+        tmpdir_path, servers):
+    os.makedirs(tmpdir_path + "/flaky")
+    _, sport, _ = start_fpmd(tmpdir_path + "/flaky", servers, "")
+    up = """
+        upstreams:
+          flaky:
+            servers: [http://127.0.0.1:%d]
+            breaker: { failures: 3, open: 1500ms }
+          kind:
+            servers: [http://127.0.0.1:%d]
+            breaker: { failures: 3, open: 1500ms }
+            fallback: { status: 200, content_type: application/json,
+                        body: '{"items": []}' }
+        """ % (sport, sport)
+    f, hport = client(tmpdir_path, servers, up, children=2)
+    wait_for(lambda: len(f.workers()) == 2, 10, "two workers")
+    # three 5xx answers in a row (each an answer to its caller) open it
+    for _ in range(3):
+        status, j, _ = call(hport, upstream="flaky", url="/probe?status=500")
+        assert status == 200 and j["answers"][0]["status"] == 500, j
+    f.wait_log(r"WARNING: \[pool www\] upstream flaky: server "
+               r"http://127.0.0.1:%d: circuit open: calls to it fail at once"
+               % sport)
+    # open for both workers: at once, a 503 naming the circuit
+    pids = set()
+    for _ in range(12):
+        status, body, took = call(hport, upstream="flaky", url="/probe")
+        assert status == 503 and took < 0.5, (status, body)
+        assert "every server's circuit is open" in body, body
+        pids.add(int(re.match(r"pid (\d+):", body).group(1)))
+    assert len(pids) == 2, pids
+    # with a fallback: answers from it meanwhile
+    for _ in range(3):
+        call(hport, upstream="kind", url="/probe?status=503")
+    status, j, _ = call(hport, upstream="kind", url="/probe")
+    a = j["answers"][0]
+    assert (status, a["status"], a["fallback"], a["body"]) == (
+        200, 200, True, '{"items": []}'), j
+    # once open has passed, one probe goes, succeeds, and closes it
+    wait_for(lambda: call(hport, upstream="flaky", url="/probe")[0] == 200,
+             5, "the circuit half-open and its probe answered")
+    f.wait_log(r"NOTICE: \[pool www\] upstream flaky: server "
+               r"http://127.0.0.1:%d: circuit closed$" % sport)
+    for _ in range(4):
+        assert call(hport, upstream="flaky", url="/probe")[0] == 200
+    rows = {b["name"]: b for b in status_json(hport, full=False)["backends"]}
+    assert rows["flaky"]["exhausted"] >= 12, rows
 
 
 @pytest.mark.parametrize("extra,message", [
