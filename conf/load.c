@@ -512,6 +512,12 @@ KEYFN(k_lim_rpc)
                        &c->conf->limits.requests_per_connection);
 }
 
+KEYFN(k_lim_rl_keys)
+{
+    fpmd_yaml_get_uint(c, v, key, 16, 1u << 20,
+                       &c->conf->limits.rate_limit_keys);
+}
+
 KEYFN(k_lim_parsed)
 {
     fpmd_yaml_get_size(c, v, key, &c->conf->limits.parsed_body);
@@ -533,6 +539,7 @@ static const struct fpmd_yaml_key limit_keys[] = {
     {"header", k_lim_header}, {"headers", k_lim_headers},
     {"requests_per_connection", k_lim_rpc}, {"parsed_body", k_lim_parsed},
     {"form_fields", k_lim_fields}, {"json_depth", k_lim_depth},
+    {"rate_limit_keys", k_lim_rl_keys},
 };
 
 KEYFN(k_limits)
@@ -785,6 +792,7 @@ fpmd_conf_defaults(struct fpmd_conf *conf)
     conf->limits.parsed_body = 1024 * 1024;
     conf->limits.form_fields = 1000;
     conf->limits.json_depth = 64;
+    conf->limits.rate_limit_keys = 16384;
     conf->timeouts.body_read_ms = 60000;
     conf->timeouts.queue_ms = 10000;
     conf->timeouts.blocked_loop_ms = 30000;

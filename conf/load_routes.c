@@ -574,10 +574,102 @@ KEYFN(k_r_static)
         fpmd_yaml_error_at(c, v, "routes.static: needs root: DIR");
 }
 
+/* rate_limit: rate: 100/s (or /m, /h; a bare number is per second),
+ * burst: N (default: the rate per second, at least 1), key: route, addr,
+ * header:NAME or param:NAME. */
+static struct fpmd_conf_rate_limit *cur_rl;
+
+KEYFN(k_rl_rate)
+{
+    const char *v_ = fpmd_yaml_scalar(c, v, key);
+    char *end;
+    double n, per = 1;
+
+    if (v_ == NULL)
+        return;
+    n = strtod(v_, &end);
+    if (*end == '/') {
+        per = strcmp(end, "/s") == 0 ? 1 : strcmp(end, "/m") == 0 ? 60
+            : strcmp(end, "/h") == 0 ? 3600 : 0;
+    } else if (*end != '\0') {
+        per = 0;
+    }
+    if (end == v_ || per == 0 || !(n > 0) || n / per > 1e9) {
+        fpmd_yaml_error_at(c, v, "rate_limit.%s: \"%s\" is not a positive "
+                           "N/s, N/m or N/h", key, v_);
+        return;
+    }
+    cur_rl->rate = n / per;
+}
+
+KEYFN(k_rl_burst)
+{
+    fpmd_yaml_get_uint(c, v, key, 1, 1000000000, &cur_rl->burst);
+}
+
+KEYFN(k_rl_key)
+{
+    const char *k = fpmd_yaml_scalar(c, v, key);
+
+    if (k == NULL)
+        return;
+    if (strcmp(k, "route") == 0) {
+        cur_rl->key = FPMD_RATE_KEY_ROUTE;
+    } else if (strcmp(k, "addr") == 0) {
+        cur_rl->key = FPMD_RATE_KEY_ADDR;
+    } else if (strncmp(k, "header:", 7) == 0 && k[7] != '\0') {
+        char cgi[128] = "HTTP_";
+        size_t i;
+
+        for (i = 0; k[7 + i] != '\0' && i + 6 < sizeof(cgi); i++) {
+            char ch = k[7 + i];
+
+            cgi[5 + i] = ch == '-' ? '_' : (char) toupper((unsigned char) ch);
+        }
+        cgi[5 + i] = '\0';
+        cur_rl->key = FPMD_RATE_KEY_HEADER;
+        cur_rl->name = fpmd_conf_strdup(c->arena, cgi);
+    } else if (strncmp(k, "param:", 6) == 0 && k[6] != '\0') {
+        cur_rl->key = FPMD_RATE_KEY_PARAM;
+        cur_rl->name = fpmd_conf_strdup(c->arena, k + 6);
+    } else {
+        fpmd_yaml_error_at(c, v, "rate_limit.%s: \"%s\" is not route, addr, "
+                           "header:NAME or param:NAME", key, k);
+    }
+}
+
+static const struct fpmd_yaml_key rate_limit_keys[] = {
+    {"rate", k_rl_rate}, {"burst", k_rl_burst}, {"key", k_rl_key},
+};
+
+KEYFN(k_r_rate_limit)
+{
+    unsigned nerrors = c->nerrors;
+
+    cur_rl = fpmd_conf_alloc(c->arena, 1, sizeof(*cur_rl));
+    if (cur_rl == NULL)
+        return;
+    cur_route->rate_limit = cur_rl;
+    fpmd_yaml_walk_map(c, v, "routes.rate_limit", rate_limit_keys,
+                       FPMD_ARRAY_LEN(rate_limit_keys));
+    if (v->type != FPMD_YAML_MAP || c->nerrors != nerrors)
+        return;
+    if (cur_rl->rate == 0)
+        fpmd_yaml_error_at(c, v, "routes.rate_limit: rate: is required");
+    if (cur_rl->burst == 0)
+        cur_rl->burst = cur_rl->rate < 1 ? 1 : (unsigned) (cur_rl->rate + 0.5);
+}
+
+KEYFN(k_r_concurrency)
+{
+    fpmd_yaml_get_uint(c, v, key, 1, 1000000, &cur_route->concurrency);
+}
+
 static const struct fpmd_yaml_key route_keys[] = {
     {"match", k_r_match}, {"handler", k_r_handler}, {"static", k_r_static},
     {"to", k_r_to}, {"params", k_r_params}, {"shadow", k_r_shadow},
-    {"canary", k_r_canary},
+    {"canary", k_r_canary}, {"rate_limit", k_r_rate_limit},
+    {"concurrency", k_r_concurrency},
 };
 
 void
@@ -599,6 +691,11 @@ fpmd_conf_read_routes(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *v,
                            FPMD_ARRAY_LEN(route_keys));
         if (item->type != FPMD_YAML_MAP)
             continue;
+        if ((cur_route->rate_limit != NULL || cur_route->concurrency != 0)
+            && conf->nroutes > FPMD_MAX_LIMITED_ROUTES)
+            fpmd_yaml_error_at(c, item, "routes: rate_limit: and "
+                               "concurrency: apply to the first %d routes",
+                               FPMD_MAX_LIMITED_ROUTES);
         if (cur_route->path == NULL && cur_route->shim == NULL)
             fpmd_yaml_error_at(c, item,
                                "routes: each route needs match: \"[METHOD] "

@@ -112,6 +112,26 @@ struct fpmd_conf_canary {
     uint64_t cooldown_ms;       /* all to legacy this long; 60s */
 };
 
+/* Config routes that may have rate_limit: or concurrency: (their
+ * counters are the scoreboard's route rows). */
+#define FPMD_MAX_LIMITED_ROUTES 64
+
+/* A route's rate_limit: a token bucket per key, shared by the pool. */
+enum fpmd_rate_key {
+    FPMD_RATE_KEY_ROUTE = 0,        /* one bucket for the route */
+    FPMD_RATE_KEY_ADDR,             /* per client address */
+    FPMD_RATE_KEY_HEADER,           /* per value of a request header */
+    FPMD_RATE_KEY_PARAM,            /* per value of a route parameter */
+};
+
+struct fpmd_conf_rate_limit {
+    double rate;                    /* tokens a second */
+    unsigned burst;                 /* the bucket's size */
+    unsigned key;                   /* enum fpmd_rate_key */
+    char *name;                     /* the header's CGI name (HTTP_X_...)
+                                     * or the route parameter's */
+};
+
 struct fpmd_conf_route {
     char *methods;          /* "GET,POST" upper case, NULL: any method */
     char *path;             /* "/hello", "/users/{id}", "/assets/" + "*";
@@ -127,6 +147,9 @@ struct fpmd_conf_route {
     size_t nparams;
     struct fpmd_conf_shadow *shadow;    /* NULL: off */
     struct fpmd_conf_canary *canary;    /* NULL: off */
+    struct fpmd_conf_rate_limit *rate_limit;    /* NULL: none */
+    unsigned concurrency;   /* requests in flight in the pool, at most;
+                             * 0: no bound */
 };
 
 struct fpmd_conf_module {
@@ -351,6 +374,8 @@ struct fpmd_conf {
         size_t parsed_body;     /* body bytes form/JSON parsing reads; 1m */
         unsigned form_fields;   /* urlencoded fields; 1000 (max_input_vars) */
         unsigned json_depth;    /* JSON nesting; 64 */
+        unsigned rate_limit_keys;   /* buckets rate_limit: keeps, for every
+                                     * route; 16384 */
     } limits;
 
     char *server_token;         /* HTTP Server header, NULL: none; "fpmd" */

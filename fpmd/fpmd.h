@@ -833,6 +833,8 @@ struct fpmd_status_route {
     struct fpmd_status_side native, legacy;
     uint64_t shadow_compared, shadow_mismatches, shadow_errors;
     uint64_t canary_fallbacks;
+    uint64_t rate_limited;      /* answered 429: its rate_limit: */
+    uint64_t concurrency_refused;   /* answered 503: its concurrency: */
 };
 
 /* A shared table (tables: in the config). */

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -74,6 +75,8 @@ gen_free(struct gen *g, int unlink_paths)
     free(g->listeners);
     fpmd_tables_close(g->tables, g->ntables);
     fpmd_breaker_set_free(g->breakers);
+    if (g->ratelimit != NULL)
+        munmap(g->ratelimit, g->ratelimit_bytes);
     fpmd_scoreboard_free(g->sb);
     fpmd_conf_free(g->conf);
     free(g);
@@ -149,6 +152,38 @@ upstream_breakers(const struct fpmd_conf *conf)
     return set;
 }
 
+/* The token buckets of g's routes with rate_limit:, shared by the
+ * generation's processes (a reload starts them full); none without such
+ * routes. FPMD_ERROR (logged) when the mapping fails. */
+static int
+route_buckets(struct gen *g)
+{
+    const struct fpmd_conf *conf = g->conf;
+    size_t bytes = fpmd_ratelimit_size(conf->limits.rate_limit_keys);
+    struct fpmd_ratelimit *rl;
+    bool any = false;
+
+    for (size_t i = 0; i < conf->nroutes; i++)
+        any |= conf->routes[i].rate_limit != NULL;
+    if (!any)
+        return FPMD_OK;
+    rl = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (rl != MAP_FAILED && fpmd_ratelimit_init(
+            rl, conf->limits.rate_limit_keys) != FPMD_OK) {
+        munmap(rl, bytes);
+        rl = MAP_FAILED;
+    }
+    if (rl == MAP_FAILED) {
+        fpmd_log_errno(FPMD_LOG_ALERT, "cannot map the routes' rate_limit "
+                       "buckets");
+        return FPMD_ERROR;
+    }
+    g->ratelimit = rl;
+    g->ratelimit_bytes = bytes;
+    return FPMD_OK;
+}
+
 static struct gen *
 gen_new(struct master *m, struct fpmd_conf *conf, struct gen *prev)
 {
@@ -165,6 +200,7 @@ gen_new(struct master *m, struct fpmd_conf *conf, struct gen *prev)
     g->breakers = upstream_breakers(conf);
     if (fpmd_master_creds(conf, m->opts->allow_root, &g->creds) != FPMD_OK
         || g->sb == NULL || (conf->nupstreams > 0 && g->breakers == NULL)
+        || route_buckets(g) != FPMD_OK
         || fpmd_master_tasks_open(m, conf) != FPMD_OK) {
         /* conf stays with the caller on failure */
         g->conf = NULL;
@@ -642,6 +678,9 @@ reap(struct master *m)
             c->gen->sb->pool.refused_requests_dead += s.refused_requests;
         }
         memset(&c->gen->sb->slots[c->slot], 0, sizeof(struct fpmd_sb_slot));
+        /* its requests hold no route's concurrency: any more */
+        for (size_t r = 0; r < FPMD_SB_ROUTES; r++)
+            c->gen->sb->routes[c->slot].r[r].in_flight = 0;
         c->gen->live--;
         c->pid = 0;
         if (c->reply_fd >= 0)

@@ -12,6 +12,7 @@
 
 #include "fpmd/breaker.h"
 #include "fpmd/listen.h"
+#include "fpmd/ratelimit.h"
 #include "fpmd/master.h"
 #include "fpmd/scoreboard.h"
 #include "fpmd/table.h"
@@ -32,6 +33,9 @@ struct gen {
     size_t ntables;
     struct fpmd_breaker_set *breakers;  /* its upstream servers', in
                                          * conf's order; NULL: none */
+    struct fpmd_ratelimit *ratelimit;   /* its routes' rate_limit: buckets;
+                                         * NULL: none */
+    size_t ratelimit_bytes;
     unsigned live;              /* children running this generation */
     struct gen *next;           /* older generations still draining */
 };

@@ -339,6 +339,7 @@ fpmd_master_child_detach(struct master *m, struct gen *g)
     if (drop_privileges(g->conf, &g->creds) != FPMD_OK)
         _exit(EXIT_CONFIG);
     fpmd_process.breakers = g->breakers;
+    fpmd_process.ratelimit = g->ratelimit;
     fpmd_tables_attach(g->conf, g->tables);
 }
 

@@ -39,6 +39,9 @@ struct fpmd_process {
     struct fpmd_breaker_set *breakers;  /* the upstream servers' circuit
                                          * breakers (the master's, shared);
                                          * NULL: none mapped yet */
+    struct fpmd_ratelimit *ratelimit;   /* the routes' rate_limit: buckets
+                                         * (the generation's, shared);
+                                         * NULL: none */
     bool task_process;              /* this process runs tasks */
     bool task_inline;               /* fpmd run, fpmd task: no queue, a
                                      * task runs where it is started */

@@ -92,6 +92,8 @@ struct fpmd_req {
     unsigned form_done:1;
     unsigned json_done:1;
     unsigned served_legacy:1;       /* answered by a legacy backend */
+    unsigned route_counted:1;       /* in its route's in_flight (its
+                                     * concurrency: bound) */
     unsigned background:1;          /* no client: fpmd_req_new_background */
     unsigned capture_over:1;        /* more than capture_max went by */
     unsigned request_id_done:1;     /* request_id is what it will be */

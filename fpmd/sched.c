@@ -23,6 +23,7 @@
 #include "fpmd/hooks.h"
 #include "fpmd/log.h"
 #include "fpmd/process.h"
+#include "fpmd/ratelimit.h"
 #include "fpmd/req.h"
 #include "fpmd/request_id.h"
 #include "fpmd/sched.h"
@@ -325,6 +326,9 @@ slot_request_end(struct fpmd_req *req, uint64_t now, uint64_t cpu)
         struct fpmd_sb_side *side = req->served_legacy ? &row->legacy
                                                        : &row->native;
 
+        if (req->route_counted)
+            __atomic_fetch_sub(&row->in_flight, 1, __ATOMIC_RELAXED);
+
         side->requests++;
         side->errors += req->status >= 500 || req->terminated
             || req->cut_short || (req->aborted && !req->finished);
@@ -519,11 +523,111 @@ on_terminate(evutil_socket_t fd, short what, void *arg)
 
 /* --- running requests ------------------------------------------------- */
 
+_Static_assert(FPMD_SB_ROUTES >= FPMD_MAX_LIMITED_ROUTES,
+               "a limited route has its scoreboard row");
+
+/* The bucket of req under its route's rate_limit: the route's index,
+ * then the key's value (empty when the request has none). */
+static size_t
+rate_key(struct fpmd_req *req, const struct fpmd_conf_rate_limit *rl,
+         size_t route, unsigned char *out, size_t len)
+{
+    const char *v = NULL;
+    size_t n;
+
+    out[0] = (unsigned char) (route >> 8);
+    out[1] = (unsigned char) route;
+    switch (rl->key) {
+    case FPMD_RATE_KEY_ADDR:
+        v = fpmd_req_remote_addr(req);
+        break;
+    case FPMD_RATE_KEY_HEADER:
+        v = fpmd_req_param(req, rl->name);
+        break;
+    case FPMD_RATE_KEY_PARAM:
+        v = fpmd_req_route_param(req, rl->name);
+        break;
+    default:
+        break;
+    }
+    n = v ? strlen(v) : 0;
+    if (n > len - 2)
+        n = len - 2;
+    memcpy(out + 2, v ? v : "", n);
+    return 2 + n;
+}
+
+static void
+count_refusal(uint64_t *counter)
+{
+    fpmd_scoreboard_begin_write(fpmd_process.slot);
+    (*counter)++;
+    fpmd_scoreboard_end_write(fpmd_process.slot);
+}
+
+/* A config route's rate_limit: and concurrency:, before its handler
+ * (and after the hooks, which may answer first): true when one refused
+ * req, which then has its 429 or 503. The concurrency bound is the
+ * pool's: every worker's count of the route's requests in flight, read
+ * from the scoreboard, which the master clears for a worker that died. */
+static bool
+route_refuses(struct fpmd_req *req)
+{
+    const struct fpmd_conf *conf = fpmd_process.conf;
+    const struct fpmd_conf_route *cr = req->match.route->conf;
+    struct fpmd_sb_route *row = route_row(req);
+    size_t i;
+
+    if (cr == NULL || row == NULL)
+        return false;
+    i = (size_t) (cr - conf->routes);
+    if (cr->rate_limit != NULL && fpmd_process.ratelimit != NULL) {
+        unsigned char key[2 + 256];
+        char after[24];
+        uint64_t retry;
+
+        if (fpmd_ratelimit_take(fpmd_process.ratelimit, key,
+                                rate_key(req, cr->rate_limit, i, key,
+                                         sizeof(key)),
+                                cr->rate_limit->rate, cr->rate_limit->burst,
+                                fpmd_mono_ns() / 1000, &retry) == FPMD_AGAIN) {
+            snprintf(after, sizeof(after), "%llu", (unsigned long long)
+                     ((retry + 999999) / 1000000));
+            count_refusal(&row->rate_limited);
+            fpmd_resp_header(req, "Retry-After", after);
+            fpmd_reply_error(req, 429, "rate limit");
+            return true;
+        }
+    }
+    if (cr->concurrency != 0) {
+        const struct fpmd_scoreboard *sb = fpmd_process.sb;
+        unsigned n = 0;
+
+        /* counted first, then the sum: two workers at the same instant
+         * may both refuse, never both pass the bound */
+        __atomic_fetch_add(&row->in_flight, 1, __ATOMIC_SEQ_CST);
+        for (uint32_t s = 0; s < sb->nslots; s++)
+            n += __atomic_load_n(&sb->routes[s].r[i].in_flight,
+                                 __ATOMIC_SEQ_CST);
+        if (n > cr->concurrency) {
+            __atomic_fetch_sub(&row->in_flight, 1, __ATOMIC_SEQ_CST);
+            count_refusal(&row->concurrency_refused);
+            fpmd_resp_header(req, "Retry-After", RETRY_AFTER);
+            fpmd_reply_error(req, 503, "route concurrency");
+            return true;
+        }
+        req->route_counted = 1;
+    }
+    return false;
+}
+
 static int
 dispatch(struct fpmd_req *req)
 {
     switch (req->route_status) {
     case 200:
+        if (route_refuses(req))
+            return FPMD_OK;
         return req->match.route->handler->fn(req);
     case 405:
         fpmd_resp_header(req, "Allow", req->match.allow);

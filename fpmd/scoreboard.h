@@ -83,6 +83,9 @@ struct fpmd_sb_route {
     struct fpmd_sb_side native, legacy;
     uint64_t shadow_compared, shadow_mismatches, shadow_errors;
     uint64_t canary_fallbacks;
+    uint64_t rate_limited;              /* answered 429 by rate_limit: */
+    uint64_t concurrency_refused;       /* answered 503 by concurrency: */
+    uint32_t in_flight;                 /* now, counted for concurrency: */
 };
 
 struct fpmd_sb_slot {

@@ -115,6 +115,8 @@ add_routes(struct fpmd_req *req, struct fpmd_status_route *sums,
         sums[j].shadow_mismatches += s->shadow_mismatches;
         sums[j].shadow_errors += s->shadow_errors;
         sums[j].canary_fallbacks += s->canary_fallbacks;
+        sums[j].rate_limited += s->rate_limited;
+        sums[j].concurrency_refused += s->concurrency_refused;
     }
     return FPMD_OK;
 }

@@ -535,6 +535,10 @@ route_fields(const struct fpmd_status_route *r, enum fpmd_status_format fmt,
                              0};
     f[n++] = (struct field) {"canary fallbacks", K_NUM, NULL,
                              r->canary_fallbacks, 0};
+    f[n++] = (struct field) {"rate limited", K_NUM, NULL, r->rate_limited,
+                             0};
+    f[n++] = (struct field) {"concurrency refused", K_NUM, NULL,
+                             r->concurrency_refused, 0};
     return n;
 }
 
@@ -602,7 +606,7 @@ render_list(FILE *out, const struct fpmd_status_snapshot *v,
             size_t (*fields)(const struct fpmd_status_snapshot *, size_t,
                              enum fpmd_status_format, struct field *))
 {
-    struct field f[16];
+    struct field f[24];
 
     if (count == 0)
         return;
@@ -1059,6 +1063,11 @@ render_route_metrics(FILE *out, const struct fpmd_status_snapshot *v)
          offsetof(struct fpmd_status_route, shadow_errors)},
         {"route_canary_fallbacks_total", "canary fallbacks to legacy.",
          offsetof(struct fpmd_status_route, canary_fallbacks)},
+        {"route_rate_limited_total", "requests answered 429 by the route's "
+         "rate_limit.", offsetof(struct fpmd_status_route, rate_limited)},
+        {"route_concurrency_refused_total", "requests answered 503 by the "
+         "route's concurrency bound.",
+         offsetof(struct fpmd_status_route, concurrency_refused)},
     };
 
     if (v->nroutes == 0)
