@@ -139,8 +139,10 @@ enum fpmd_jsonrpc_framing {
  * head, a length over max, no ',' after the text), with the reason in
  * *why, and the stream cannot be resynchronised: close it. *used is set
  * with FPMD_AGAIN too: the empty lines taken already, which the caller
- * drops so that a peer sending nothing else cannot fill its buffer; so a
- * caller never holds more than max + 2 bytes of a frame it waits for. */
+ * drops so that a peer sending nothing else cannot fill its buffer. So
+ * what a caller holds while it waits is at most max + 1 bytes of a line
+ * (the text and a '\r'), FPMD_JSONRPC_HEAD_MAX + max of a
+ * netstring. */
 int fpmd_jsonrpc_frame_parse(enum fpmd_jsonrpc_framing framing,
                              const void *buf, size_t len, size_t max,
                              const char **frame, size_t *frame_len,

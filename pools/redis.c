@@ -133,6 +133,135 @@ refused(const char *buf, size_t len)
     return NULL;
 }
 
+/* --- sharding --------------------------------------------------------- */
+
+/* Where a command's keys are among its arguments: from first to last
+ * (negative: counted from the end, -1 the last), every step-th; or, with
+ * numkeys, the count is argument numkeys and the keys follow it. */
+struct keyspec {
+    const char *cmd;
+    int first, last;
+    unsigned step, numkeys;
+};
+
+static const struct keyspec keyspecs[] = {
+    {"MGET", 1, -1, 1, 0}, {"DEL", 1, -1, 1, 0}, {"UNLINK", 1, -1, 1, 0},
+    {"EXISTS", 1, -1, 1, 0}, {"TOUCH", 1, -1, 1, 0}, {"WATCH", 1, -1, 1, 0},
+    {"MSET", 1, -1, 2, 0}, {"MSETNX", 1, -1, 2, 0},
+    {"SINTER", 1, -1, 1, 0}, {"SUNION", 1, -1, 1, 0}, {"SDIFF", 1, -1, 1, 0},
+    {"SINTERSTORE", 1, -1, 1, 0}, {"SUNIONSTORE", 1, -1, 1, 0},
+    {"SDIFFSTORE", 1, -1, 1, 0}, {"PFCOUNT", 1, -1, 1, 0},
+    {"PFMERGE", 1, -1, 1, 0}, {"RENAME", 1, 2, 1, 0},
+    {"RENAMENX", 1, 2, 1, 0}, {"SMOVE", 1, 2, 1, 0},
+    {"RPOPLPUSH", 1, 2, 1, 0}, {"LMOVE", 1, 2, 1, 0},
+    {"BLMOVE", 1, 2, 1, 0}, {"BRPOPLPUSH", 1, 2, 1, 0}, {"COPY", 1, 2, 1, 0},
+    {"BLPOP", 1, -2, 1, 0}, {"BRPOP", 1, -2, 1, 0},
+    {"BZPOPMIN", 1, -2, 1, 0}, {"BZPOPMAX", 1, -2, 1, 0},
+    {"EVAL", 0, 0, 1, 2}, {"EVALSHA", 0, 0, 1, 2}, {"EVAL_RO", 0, 0, 1, 2},
+    {"EVALSHA_RO", 0, 0, 1, 2}, {"FCALL", 0, 0, 1, 2},
+    {"FCALL_RO", 0, 0, 1, 2}, {"SINTERCARD", 0, 0, 1, 1},
+    {"LMPOP", 0, 0, 1, 1}, {"ZMPOP", 0, 0, 1, 1},
+    {"ZUNION", 0, 0, 1, 1}, {"ZINTER", 0, 0, 1, 1}, {"ZDIFF", 0, 0, 1, 1},
+};
+
+/* Keys of these are not where a table like the above can find them:
+ * on a sharded pool they are refused rather than sent to one shard. */
+static const char *const unroutable[] = {
+    "ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE", "BLMPOP", "BZMPOP",
+    "XREAD", "XREADGROUP", "GEORADIUS", "GEORADIUSBYMEMBER", "SORT",
+    "MIGRATE", "OBJECT",
+};
+
+/* Redis Cluster's hash tag: only what is inside the first {...} (when
+ * not empty) picks the shard, so that related keys can share one. */
+static void
+hash_tag(const char **key, size_t *len)
+{
+    const char *open = memchr(*key, '{', *len), *close;
+
+    if (open == NULL)
+        return;
+    close = memchr(open + 1, '}', *len - (size_t) (open + 1 - *key));
+    if (close == NULL || close == open + 1)
+        return;
+    *key = open + 1;
+    *len = (size_t) (close - open - 1);
+}
+
+static unsigned long
+resp_argc(const char *buf, size_t len)
+{
+    return len > 0 && buf[0] == '*' ? strtoul(buf + 1, NULL, 10) : 0;
+}
+
+/* The node a key of cmd picks, checked against *node (NULL: the first
+ * key met). FPMD_ERROR when it picks another. */
+static int
+same_shard(struct fpmd_pool *pool, const char *key, size_t len,
+           struct fpmd_pool_node **node)
+{
+    struct fpmd_pool_node *n;
+
+    hash_tag(&key, &len);
+    n = fpmd_pool_shard(pool, key, len);
+    if (*node == NULL)
+        *node = n;
+    return n == *node ? FPMD_OK : FPMD_ERROR;
+}
+
+/* The shard of a call on a sharded pool: the one all the keys of all its
+ * commands map to. NULL, with why, when they map to more than one or
+ * cannot be found; the primary for a call without keys. */
+static struct fpmd_pool_node *
+shard_node(struct fpmd_call *call, char *why, size_t wlen)
+{
+    struct rcall *data = call->driver;
+    struct fpmd_pool_node *node = NULL;
+
+    for (size_t c = 0; c < data->ncmds; c++) {
+        const char *buf = data->cmds[c].buf, *a0, *k;
+        size_t len = data->cmds[c].len, l0, kl;
+        unsigned long argc = resp_argc(buf, len);
+        const struct keyspec *spec = NULL;
+        long first = 1, last = 1, step = 1;
+
+        if (resp_arg(buf, len, 0, &a0, &l0) != FPMD_OK)
+            continue;
+        for (size_t i = 0; i < FPMD_ARRAY_LEN(unroutable); i++) {
+            if (arg_is(a0, l0, unroutable[i])) {
+                snprintf(why, wlen, "%s: its keys cannot be routed on a "
+                         "sharded pool", unroutable[i]);
+                return NULL;
+            }
+        }
+        for (size_t i = 0; i < FPMD_ARRAY_LEN(keyspecs) && !spec; i++)
+            if (arg_is(a0, l0, keyspecs[i].cmd))
+                spec = &keyspecs[i];
+        if (spec != NULL && spec->numkeys != 0) {
+            if (resp_arg(buf, len, spec->numkeys, &k, &kl) != FPMD_OK)
+                continue;
+            first = (long) spec->numkeys + 1;
+            last = first + strtol(k, NULL, 10) - 1;
+        } else if (spec != NULL) {
+            first = spec->first;
+            last = spec->last < 0 ? (long) argc + spec->last : spec->last;
+            step = spec->step;
+        }
+        for (long i = first; i <= last && (unsigned long) i < argc;
+             i += step) {
+            if (resp_arg(buf, len, (unsigned) i, &k, &kl) != FPMD_OK)
+                break;
+            if (same_shard(call->pool, k, kl, &node) != FPMD_OK) {
+                snprintf(why, wlen, "%.*s: its keys are on different shards "
+                         "(put the part they share in {braces}: a hash tag)",
+                         (int) (l0 < 32 ? l0 : 32), a0);
+                return NULL;
+            }
+        }
+    }
+    return node != NULL ? node : fpmd_pool_primary(call->pool);
+}
+
 /* Session state a command leaves behind, for reusable(). */
 static void
 track(struct rconn *rc, const char *buf, size_t len)
@@ -700,8 +829,6 @@ fpmd_redis_send(struct fpmd_call *call)
 {
     struct rcall *data = call->driver;
     struct fpmd_pool_node *node;
-    const char *key;
-    size_t klen;
 
     if (call->state != FPMD_CALLST_NEW)
         return;
@@ -714,11 +841,15 @@ fpmd_redis_send(struct fpmd_call *call)
                             "through a pool", data->refused);
         return;
     }
-    if (fpmd_pool_conf(call->pool)->shard)
-        node = resp_arg(data->cmds[0].buf, data->cmds[0].len, 1, &key, &klen)
-                == FPMD_OK ? fpmd_pool_shard(call->pool, key, klen)
-                           : fpmd_pool_primary(call->pool);
-    else if (data->flags & FPMD_REDIS_READ_REPLICA)
+    if (fpmd_pool_conf(call->pool)->shard) {
+        char why[160];
+
+        node = shard_node(call, why, sizeof(why));
+        if (node == NULL) {
+            fpmd_pool_call_fail(call, FPMD_CALL_INVALID, "%s", why);
+            return;
+        }
+    } else if (data->flags & FPMD_REDIS_READ_REPLICA)
         node = fpmd_pool_replica(call->pool);
     else
         node = fpmd_pool_primary(call->pool);

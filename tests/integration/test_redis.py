@@ -249,6 +249,26 @@ def test_sharding_spreads_keys_across_primaries(tmpdir_path, servers):
     assert set().union(*held) == set(keys)
     for k in keys[:10]:
         assert call(hport, "cache", "GET %s" % k)[1]["replies"] == [k]
+    # a multi-key command whose keys are on different shards is refused,
+    # never sent to one of them; a hash tag puts keys on one shard
+    k0, k1 = sorted(held[0])[0], sorted(held[1])[0]
+    status, body = call(hport, "cache", "MGET %s %s" % (k0, k1))
+    assert status == 500 and "MGET: its keys are on different shards" in \
+        body["error"], body
+    status, j = call(hport, "cache", "MSET {cart:7}:items 3 {cart:7}:total 9",
+                     "MGET {cart:7}:items {cart:7}:total")
+    assert status == 200 and j["replies"] == ["OK", ["3", "9"]], j
+    assert [bool(s.cmd("EXISTS", "{cart:7}:items")) for s in shards].count(
+        True) == 1
+    # every command of a pipeline goes to the same shard, or none does
+    status, body = call(hport, "cache", "GET %s" % k0, "GET %s" % k1)
+    assert status == 500 and "different shards" in body["error"], body
+    status, body = call(hport, "cache", "EVAL return 2 %s %s" % (k0, k1))
+    assert status == 500 and "EVAL: its keys are on different" in \
+        body["error"], body
+    status, body = call(hport, "cache", "ZUNIONSTORE d 2 a b")
+    assert status == 500 and "cannot be routed on a sharded pool" in \
+        body["error"], body
 
 
 def test_parallel_calls_take_the_slowest_not_the_sum(tmpdir_path, servers,
