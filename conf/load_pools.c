@@ -104,14 +104,17 @@ static const struct fpmd_yaml_key server_keys[] = {
     {"address", k_srv_address}, {"role", k_srv_role},
 };
 
-KEYFN(k_b_servers)
+/* A list of HOST:PORT (or { address, role }) into *out. */
+static void
+server_list(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *v,
+            const char *key, struct fpmd_conf_server **out, size_t *n)
 {
-    struct fpmd_conf_backend *b = cur_backend;
+    struct fpmd_conf_server *list =
+        fpmd_yaml_list_items(c, v, key, key, sizeof(*list));
 
-    b->servers =
-        fpmd_yaml_list_items(c, v, key, "servers", sizeof(*b->servers));
-    if (b->servers == NULL)
+    if (list == NULL)
         return;
+    *out = list;
     if (v->nkids > FPMD_MAX_BACKEND_SERVERS) {
         fpmd_yaml_error_at(c, v, "%s: at most %d servers", key,
                            FPMD_MAX_BACKEND_SERVERS);
@@ -120,7 +123,7 @@ KEYFN(k_b_servers)
     for (size_t i = 0; i < v->nkids; i++) {
         const struct fpmd_yaml_node *item = v->kids[i];
 
-        cur_server = &b->servers[b->nservers++];
+        cur_server = &list[(*n)++];
         fpmd_yaml_set_pos(&cur_server->pos, c, item);
         if (item->type == FPMD_YAML_MAP) {
             fpmd_yaml_walk_map(c, item, "servers", server_keys,
@@ -132,6 +135,22 @@ KEYFN(k_b_servers)
             server_address(c, item, key, cur_server);
         }
     }
+}
+
+KEYFN(k_b_servers)
+{
+    server_list(c, v, key, &cur_backend->servers, &cur_backend->nservers);
+}
+
+KEYFN(k_b_sentinels)
+{
+    server_list(c, v, key, &cur_backend->sentinels,
+                &cur_backend->nsentinels);
+}
+KEYFN(k_b_master) { fpmd_yaml_get_str(c, v, key, &cur_backend->master_name); }
+KEYFN(k_b_sentinel_password)
+{
+    fpmd_yaml_get_str(c, v, key, &cur_backend->sentinel_password);
 }
 
 KEYFN(k_b_driver)
@@ -193,15 +212,42 @@ static const struct fpmd_yaml_key backend_keys[] = {
     {"wait_timeout", k_b_wait}, {"connect_timeout", k_b_connect},
     {"timeout", k_b_timeout}, {"idle_timeout", k_b_idle},
     {"max_lifetime", k_b_lifetime}, {"shard", k_b_shard},
-    {"threads", k_b_threads},
+    {"threads", k_b_threads}, {"sentinels", k_b_sentinels},
+    {"master", k_b_master}, {"sentinel_password", k_b_sentinel_password},
 };
+
+/* sentinels: the pool's one primary is whichever they name (its
+ * placeholder server has neither host nor path). */
+static void
+sentinel_check(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *item,
+               struct fpmd_conf_backend *b)
+{
+    if (b->nsentinels == 0) {
+        if (b->master_name != NULL || b->sentinel_password != NULL)
+            fpmd_yaml_error_at(c, item, "pools.%s: master: and "
+                               "sentinel_password: go with sentinels:",
+                               b->name);
+        return;
+    }
+    if (b->driver != FPMD_DRIVER_REDIS || b->nservers != 0 || b->shard
+        || b->master_name == NULL) {
+        fpmd_yaml_error_at(c, item, "pools.%s: sentinels: is for a redis "
+                           "pool without servers: or shard:, with master: "
+                           "(the sentinels' name for it)", b->name);
+        return;
+    }
+    b->servers = fpmd_conf_alloc(c->arena, 1, sizeof(*b->servers));
+    if (b->servers != NULL)
+        b->nservers = 1;
+}
 
 static void
 backend_check(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *item,
-              const struct fpmd_conf_backend *b)
+              struct fpmd_conf_backend *b)
 {
     size_t primaries = 0;
 
+    sentinel_check(c, item, b);
     for (size_t i = 0; i < b->nservers; i++)
         primaries += b->servers[i].role == FPMD_ROLE_PRIMARY;
     if (b->nservers == 0)

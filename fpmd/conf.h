@@ -203,6 +203,12 @@ struct fpmd_conf_backend {
     uint64_t idle_timeout_ms;   /* idle above min is closed; 60s, 0: never */
     uint64_t max_lifetime_ms;   /* reconnect after; 1h, 0: never */
     bool shard;                 /* redis: keys hashed across primaries */
+    struct fpmd_conf_server *sentinels;     /* redis: the primary is the
+                                             * one these name; servers
+                                             * then holds a placeholder */
+    size_t nsentinels;
+    char *master_name;          /* redis: the sentinels' name for it */
+    char *sentinel_password;    /* redis: AUTH to the sentinels; NULL */
     unsigned threads;           /* mongo: driver threads per worker; 4 */
     bool keep_alive;            /* legacy: FCGI_KEEP_CONN; true */
     char *document_root;        /* legacy: for requests without

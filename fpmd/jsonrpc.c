@@ -15,50 +15,156 @@
 #include "fpmd/jsonrpc.h"
 
 static bool
-only_space(const char *p, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
-            return false;
-    }
-    return true;
-}
-
-static bool
 is_digit(char c)
 {
     return c >= '0' && c <= '9';
 }
 
-/* json-c 0.16's strict mode still takes what RFC 8259 refuses: a
- * single-quoted member name, a control character raw in a string (§7) or
- * between tokens (§2), a fraction with no digit on one side of its '.'
- * (§6: "1.e2", "-.5"). Knowing only whether a byte is inside a string is
- * enough to see them all, before json-c builds anything. */
-static bool
-lexically_json(const char *p, size_t len)
+/* The bytes of the UTF-8 sequence at p, 0 when there is none: Unicode's
+ * table 3-7, so no overlong form, no surrogate, nothing past U+10FFFF. */
+static size_t
+utf8_len(const unsigned char *p, size_t len)
 {
-    bool in_string = false;
+    unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+    size_t n;
 
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char) p[i];
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        lo = c == 0xe0 ? 0xa0 : lo;
+        hi = c == 0xed ? 0x9f : hi;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        lo = c == 0xf0 ? 0x90 : lo;
+        hi = c == 0xf4 ? 0x8f : hi;
+    } else {
+        return 0;
+    }
+    if (len < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++) {
+        if (p[i] < 0x80 || p[i] > 0xbf)
+            return 0;
+    }
+    return n;
+}
 
-        if (in_string) {
-            if (c == '\\')
-                i++;        /* json-c checks the escape itself */
-            else if (c == '"')
-                in_string = false;
-            else if (c < 0x20)
-                return false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '\'' || (c < 0x20 && c != '\t' && c != '\n'
-                                 && c != '\r')) {
-            return false;
-        } else if (c == '.' && (i == 0 || !is_digit(p[i - 1]) || i + 1 == len
-                                || !is_digit(p[i + 1]))) {
-            return false;
+/* The string at p[0] == '"' with its quotes, 0 when it is not one. */
+static size_t
+string_len(const unsigned char *p, size_t len)
+{
+    size_t i = 1, n;
+
+    while (i < len) {
+        if (p[i] == '"')
+            return i + 1;
+        if (p[i] < 0x20)
+            return 0;
+        if (p[i] == '\\') {
+            i += 2;         /* json-c checks the escape itself */
+            continue;
         }
+        n = utf8_len(p + i, len - i);
+        if (n == 0)
+            return 0;
+        i += n;
+    }
+    return 0;
+}
+
+static size_t
+digits_len(const char *p, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len && is_digit(p[i]))
+        i++;
+    return i;
+}
+
+/* The number at p (RFC 8259 §6), 0 when there is none. */
+static size_t
+number_len(const char *p, size_t len)
+{
+    size_t i = 0, n;
+
+    if (p[0] == '-')
+        i++;
+    if (i < len && p[i] == '0')
+        i++;
+    else if (i < len && p[i] >= '1' && p[i] <= '9')
+        i += digits_len(p + i, len - i);
+    else
+        return 0;
+    if (i < len && p[i] == '.') {
+        n = digits_len(p + i + 1, len - i - 1);
+        if (n == 0)
+            return 0;
+        i += 1 + n;
+    }
+    if (i < len && (p[i] == 'e' || p[i] == 'E')) {
+        i++;
+        if (i < len && (p[i] == '+' || p[i] == '-'))
+            i++;
+        n = digits_len(p + i, len - i);
+        if (n == 0)
+            return 0;
+        i += n;
+    }
+    return i;
+}
+
+static size_t
+literal_len(const char *p, size_t len)
+{
+    static const char *const words[] = { "true", "false", "null" };
+
+    for (size_t i = 0; i < FPMD_ARRAY_LEN(words); i++) {
+        size_t n = strlen(words[i]);
+
+        if (len >= n && memcmp(p, words[i], n) == 0)
+            return n;
+    }
+    return 0;
+}
+
+/* Only what RFC 8259 calls JSON goes to json-c: its strict mode (0.16)
+ * still takes NaN, Infinity, "00.5", "1.e2", "-.5", single-quoted member
+ * names, control characters raw in strings or between tokens, overlong
+ * and surrogate UTF-8, and it stops at a NUL byte as if the text ended
+ * there. The tokens are checked here (§2, §3, §6, §7, §8.1), their order
+ * is json-c's to check. */
+static bool
+tokens_json(const char *text, size_t len)
+{
+    const unsigned char *p = (const unsigned char *) text;
+    size_t i = 0, n;
+
+    while (i < len) {
+        unsigned char c = p[i];
+
+        if (memchr(" \t\n\r,:[]{}", c, 10) != NULL) {
+            i++;
+            continue;
+        }
+        if (c == '"') {
+            n = string_len(p + i, len - i);
+        } else {
+            n = c == '-' || is_digit((char) c)
+                ? number_len(text + i, len - i)
+                : literal_len(text + i, len - i);
+            /* it must end there: json-c would read "00.5", which is two
+             * numbers to this scan, as one */
+            if (n > 0 && i + n < len
+                && memchr(" \t\n\r,]}", p[i + n], 7) == NULL)
+                n = 0;
+        }
+        if (n == 0)
+            return false;
+        i += n;
     }
     return true;
 }
@@ -79,34 +185,25 @@ parse_text(const char *data, size_t len, unsigned max_depth,
 {
     struct json_tokener *tok;
     enum json_tokener_error err;
-    size_t end;
 
     *root = NULL;
-    if (len > INT32_MAX || !lexically_json(data, len))
+    if (len > INT32_MAX || !tokens_json(data, len))
         return TEXT_BAD;
     tok = json_tokener_new_ex(max_depth > INT_MAX ? INT_MAX : (int) max_depth);
     if (tok == NULL)
         return TEXT_NOMEM;
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT
-                                | JSON_TOKENER_VALIDATE_UTF8);
+    /* strict: nothing but whitespace after the value (json-c would stop
+     * at a NUL, but tokens_json let none through) */
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     *root = json_tokener_parse_ex(tok, data, (int) len);
     err = json_tokener_get_error(tok);
-    end = json_tokener_get_parse_end(tok);
     if (err == json_tokener_continue) {
         /* json-c takes a number or literal at the very end as whole only
-         * once it has seen the byte after it; "continue" means that all
-         * of data went into the value so far */
+         * once it has seen the byte after it */
         *root = json_tokener_parse_ex(tok, " ", 1);
         err = json_tokener_get_error(tok);
-        end = len;
     }
     json_tokener_free(tok);
-    /* json-c stops at a NUL byte and calls it the end */
-    if (err == json_tokener_success && !only_space(data + end, len - end)) {
-        json_object_put(*root);
-        *root = NULL;
-        return TEXT_BAD;
-    }
     if (err == json_tokener_success)
         return TEXT_JSON;
     return err == json_tokener_error_depth ? TEXT_DEEP : TEXT_BAD;

@@ -43,7 +43,12 @@ struct fpmd_jsonrpc_call {
     size_t method_len;
     struct json_object *params;     /* an array, an object or NULL (no
                                      * "params") */
-    struct json_object *id;         /* echoed in the answer; NULL: null */
+    /* Echoed in the answer; NULL: null. A number with a fraction or an
+     * exponent comes back as it was written (json-c keeps its text), an
+     * integer as its value, which json-c holds in 64 bits: one past them
+     * comes back clamped. A lone surrogate escaped in a string comes back
+     * as U+FFFD. */
+    struct json_object *id;
     bool notification;              /* a valid call with no "id": nobody
                                      * gets an answer, not even an error */
     int error;                      /* 0, or FPMD_JSONRPC_INVALID_REQUEST:
@@ -70,10 +75,10 @@ struct fpmd_jsonrpc_msg {
 };
 
 /* Parses data[0..len) as one JSON text (RFC 8259, strictly: nothing but
- * whitespace after it, UTF-8 only, at most max_depth arrays and objects
- * deep, as json_tokener_new_ex counts them, so a batch whose params hold
- * an object needs 3) and splits it into calls, a batch of at most
- * max_batch of them. Invalid calls are kept, with their error, in their
+ * whitespace after it, valid UTF-8 only, at most max_depth deep as
+ * json_tokener_new_ex counts it: a value inside n arrays and objects is
+ * n + 1 deep, so a batch of calls whose params hold numbers needs 4) and
+ * splits it into calls, a batch of at most max_batch of them. Invalid calls are kept, with their error, in their
  * place: a batch is answered element for element. Returns the message,
  * freed with fpmd_jsonrpc_msg_free (which puts the root, so every
  * borrowed params and id with it), or NULL when memory is out. */
@@ -152,7 +157,8 @@ int fpmd_jsonrpc_frame_parse(enum fpmd_jsonrpc_framing framing,
  * (FPMD_JSONRPC_HEAD_MAX bytes at least): its length (nothing for a
  * line, a netstring's "len:"). The text follows, sent from where it is,
  * then fpmd_jsonrpc_frame_tail. A line can carry only a non-empty text
- * without "\n", as fpmd_jsonrpc_out_text writes them. */
+ * without "\n" that does not end in "\r", as fpmd_jsonrpc_out_text
+ * writes them. */
 size_t fpmd_jsonrpc_frame_head(enum fpmd_jsonrpc_framing framing, size_t len,
                                char *head);
 

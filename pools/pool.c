@@ -594,7 +594,11 @@ on_conn_timer(evutil_socket_t fd, short what, void *arg)
 static void
 server_name(const struct fpmd_pool_node *n, char *buf, size_t len)
 {
-    if (n->conf->path != NULL)
+    /* a redis pool's sentinels name its one server */
+    if (n->conf->path == NULL && n->conf->host == NULL)
+        snprintf(buf, len, "the sentinels' master %s",
+                 n->pool->conf->master_name);
+    else if (n->conf->path != NULL)
         snprintf(buf, len, "unix:%s", n->conf->path);
     else if (strchr(n->conf->host, ':') != NULL)
         snprintf(buf, len, "[%s]:%u", n->conf->host, n->conf->port);
@@ -1052,6 +1056,15 @@ fpmd_pool_driver_register(enum fpmd_backend_driver kind,
 {
     if ((size_t) kind < FPMD_ARRAY_LEN(drivers))
         drivers[kind] = drv;
+}
+
+void
+fpmd_pool_close_idle(struct fpmd_pool *p)
+{
+    for (size_t j = 0; j < p->nnodes; j++) {
+        while (p->nodes[j].idle != NULL)
+            conn_close(p->nodes[j].idle);
+    }
 }
 
 static void

@@ -131,6 +131,10 @@ void fpmd_pool_conn_done(struct fpmd_pool_conn *c);
  * a second time, or on a pinned connection, the call fails with why. */
 void fpmd_pool_conn_retry(struct fpmd_pool_conn *c, const char *why);
 
+/* Closes every idle connection of p (its servers changed under it: a
+ * failover); those lent finish their calls first. */
+void fpmd_pool_close_idle(struct fpmd_pool *p);
+
 /* Ends a pin: the connection goes back to the pool (or is closed when the
  * driver says it is not clean); with close_it, closed in any case. */
 void fpmd_pool_unpin(struct fpmd_pool_pin *pin, int close_it);

@@ -18,6 +18,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +30,11 @@
 #include <hiredis/async.h>
 
 #include "pools/pool.h"
+#include "pools/redis_sentinel.h"
 
 enum ticket_kind {
     T_HANDSHAKE,
+    T_ROLE,                     /* a sentinel pool's check of the master */
     T_CALL,
 };
 
@@ -55,6 +58,11 @@ struct rconn {
     unsigned in_multi:1;        /* MULTI sent, no EXEC or DISCARD yet */
     unsigned watching:1;
     unsigned db_changed:1;      /* SELECT by a handler */
+    unsigned readonly:1;        /* answered READONLY: demoted meanwhile */
+    struct fpmd_sentinel *sentinel;     /* a sentinel pool's, else NULL */
+    struct fpmd_sentinel_waiter wait;   /* waiting for the master */
+    bool waiting;
+    uint64_t epoch;             /* the master it was made for */
 };
 
 struct rcmd {
@@ -485,6 +493,9 @@ gone(struct rconn *rc, const char *why)
                                                           : "connection closed");
     detach(rc);
     rc->ac = NULL;
+    /* the master refused or went away: a failover may be under way */
+    if (rc->sentinel != NULL)
+        fpmd_sentinel_stale(rc->sentinel);
     fpmd_pool_conn_lost(rc->pc, msg);
 }
 
@@ -533,6 +544,21 @@ on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         gone(rc, ac->errstr);
         return;
     }
+    if (t->kind == T_ROLE) {
+        free(t);
+        if (r->type != REDIS_REPLY_ARRAY || r->elements == 0
+            || r->element[0]->type != REDIS_REPLY_STRING
+            || strcmp(r->element[0]->str, "master") != 0) {
+            /* a demoted master, or a replica the sentinels named before
+             * it was promoted: no write goes there */
+            fpmd_sentinel_stale(rc->sentinel);
+            fpmd_pool_conn_lost(rc->pc, "not the master (its ROLE says "
+                                "otherwise): asking the sentinels again");
+        } else if (--rc->handshake == 0) {
+            fpmd_pool_conn_up(rc->pc);
+        }
+        return;
+    }
     if (t->kind == T_HANDSHAKE) {
         free(t);
         if (r->type == REDIS_REPLY_ERROR) {
@@ -545,6 +571,11 @@ on_reply(redisAsyncContext *ac, void *reply, void *privdata)
             fpmd_pool_conn_up(rc->pc);
         }
         return;
+    }
+    if (rc->sentinel != NULL && r->type == REDIS_REPLY_ERROR
+        && strncmp(r->str, "READONLY", 8) == 0) {
+        rc->readonly = 1;
+        fpmd_sentinel_stale(rc->sentinel);
     }
     call = rc->pc->call;
     if (call != NULL) {
@@ -624,6 +655,13 @@ handshake(struct rconn *rc, const struct fpmd_conf_backend *conf)
         if (send_argv(rc, 2, argv) != FPMD_OK)
             return FPMD_ERROR;
     }
+    if (rc->sentinel != NULL) {
+        static const char role[] = "*1\r\n$4\r\nROLE\r\n";
+
+        if (send_cmd(rc, T_ROLE, 0, role, sizeof(role) - 1) != FPMD_OK)
+            return FPMD_ERROR;
+        rc->handshake++;
+    }
     if (rc->handshake == 0) {
         argv[0] = "PING";
         return send_argv(rc, 1, argv);
@@ -631,43 +669,100 @@ handshake(struct rconn *rc, const struct fpmd_conf_backend *conf)
     return FPMD_OK;
 }
 
+/* Connects rc to host:port (path: a unix socket) and starts its
+ * handshake. FPMD_ERROR with error when that cannot start. */
 static int
-drv_connect(struct fpmd_pool_conn *pc, char *error, size_t len)
+start_connect(struct rconn *rc, const char *host, unsigned port,
+              const char *path, char *error, size_t len)
 {
-    const struct fpmd_conf_server *s = fpmd_pool_node_conf(pc->node);
-    struct rconn *rc = calloc(1, sizeof(*rc));
-    redisAsyncContext *ac;
+    struct fpmd_pool_conn *pc = rc->pc;
+    redisAsyncContext *ac = path != NULL ? redisAsyncConnectUnix(path)
+                                         : redisAsyncConnect(host, (int) port);
 
-    if (rc == NULL) {
-        snprintf(error, len, "out of memory");
-        return FPMD_ERROR;
-    }
-    ac = s->path != NULL ? redisAsyncConnectUnix(s->path)
-                         : redisAsyncConnect(s->host, (int) s->port);
     if (ac == NULL || ac->err) {
         snprintf(error, len, "%s", ac != NULL ? ac->errstr : "out of memory");
         if (ac != NULL)
             redisAsyncFree(ac);
-        free(rc);
         return FPMD_ERROR;
     }
     rc->ac = ac;
-    rc->pc = pc;
-    rc->tail = &rc->head;
     ac->data = rc;
-    pc->driver = rc;
     attach(rc);
     if (redisAsyncSetConnectCallback(ac, on_connect) != REDIS_OK
         || redisAsyncSetDisconnectCallback(ac, on_disconnect) != REDIS_OK
         || handshake(rc, fpmd_pool_conn_conf(pc)) != FPMD_OK) {
         snprintf(error, len, "connection setup failed");
         detach(rc);
+        ac->data = NULL;
         redisAsyncFree(ac);
-        free(rc);
-        pc->driver = NULL;
+        rc->ac = NULL;
         return FPMD_ERROR;
     }
     return FPMD_OK;
+}
+
+/* The sentinels answered (or could not) for a connection waiting. */
+static void
+on_master(struct fpmd_sentinel_waiter *w, bool ok, const char *why)
+{
+    struct rconn *rc = (struct rconn *) ((char *) w
+                                         - offsetof(struct rconn, wait));
+    const char *host;
+    unsigned port;
+    char error[256];
+
+    rc->waiting = false;
+    if (!ok) {
+        snprintf(error, sizeof(error), "no master: %s", why);
+        fpmd_pool_conn_lost(rc->pc, error);
+        return;
+    }
+    fpmd_sentinel_master(rc->sentinel, &host, &port);
+    rc->epoch = fpmd_sentinel_epoch(rc->sentinel);
+    if (start_connect(rc, host, port, NULL, error, sizeof(error)) != FPMD_OK)
+        fpmd_pool_conn_lost(rc->pc, error);
+}
+
+static int
+drv_connect(struct fpmd_pool_conn *pc, char *error, size_t len)
+{
+    const struct fpmd_conf_backend *conf = fpmd_pool_conn_conf(pc);
+    const struct fpmd_conf_server *s = fpmd_pool_node_conf(pc->node);
+    struct rconn *rc = calloc(1, sizeof(*rc));
+    const char *host;
+    unsigned port;
+
+    if (rc == NULL) {
+        snprintf(error, len, "out of memory");
+        return FPMD_ERROR;
+    }
+    rc->pc = pc;
+    rc->tail = &rc->head;
+    pc->driver = rc;
+    if (conf->nsentinels > 0) {
+        rc->sentinel = fpmd_sentinel_of(conf);
+        if (rc->sentinel == NULL) {
+            snprintf(error, len, "out of memory");
+            goto fail;
+        }
+        /* the master's address comes from the sentinels, first */
+        if (!fpmd_sentinel_master(rc->sentinel, &host, &port)) {
+            rc->wait.cb = on_master;
+            rc->waiting = true;
+            fpmd_sentinel_wait(rc->sentinel, &rc->wait);
+            return FPMD_OK;
+        }
+        rc->epoch = fpmd_sentinel_epoch(rc->sentinel);
+        if (start_connect(rc, host, port, NULL, error, len) != FPMD_OK)
+            goto fail;
+        return FPMD_OK;
+    }
+    if (start_connect(rc, s->host, s->port, s->path, error, len) == FPMD_OK)
+        return FPMD_OK;
+fail:
+    free(rc);
+    pc->driver = NULL;
+    return FPMD_ERROR;
 }
 
 static int
@@ -716,7 +811,9 @@ drv_reusable(struct fpmd_pool_conn *pc)
     struct rconn *rc = pc->driver;
 
     return rc->ac != NULL && !rc->in_multi && !rc->watching
-        && !rc->db_changed;
+        && !rc->db_changed && !rc->readonly
+        && (rc->sentinel == NULL
+            || rc->epoch == fpmd_sentinel_epoch(rc->sentinel));
 }
 
 static void
@@ -727,6 +824,8 @@ drv_close(struct fpmd_pool_conn *pc)
 
     if (rc == NULL)
         return;
+    if (rc->waiting)
+        fpmd_sentinel_unwait(rc->sentinel, &rc->wait);
     ac = rc->ac;
     detach(rc);
     rc->ac = NULL;
@@ -739,7 +838,7 @@ drv_close(struct fpmd_pool_conn *pc)
 
 static const struct fpmd_pool_driver redis_driver = {
     "redis", drv_connect, drv_send, drv_abandon, drv_reusable, drv_close,
-    NULL,
+    fpmd_sentinel_stop_all,
 };
 
 __attribute__((constructor)) static void

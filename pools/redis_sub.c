@@ -9,6 +9,7 @@
  * (NOTES-LIBS §1): a timer of our own bounds the connect. */
 #include "config.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@
 
 #include "fpmd/log.h"
 #include "pools/pool.h"
+#include "pools/redis_sentinel.h"
 
 #define QUEUE_MAX 1024          /* messages waiting; beyond, the oldest go */
 #define BACKOFF_MIN_MS 100
@@ -45,6 +47,9 @@ struct fpmd_redis_sub {
     uint64_t dropped;
     struct fpmd_req *waiter;
     bool closing;
+    struct fpmd_sentinel_waiter master;     /* a sentinel pool: waiting for
+                                             * its master's address */
+    bool waiting_master;
 };
 
 static void connect_now(struct fpmd_redis_sub *s);
@@ -197,13 +202,44 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+on_master(struct fpmd_sentinel_waiter *w, bool ok, const char *why)
+{
+    struct fpmd_redis_sub *s = (struct fpmd_redis_sub *) ((char *) w
+        - offsetof(struct fpmd_redis_sub, master));
+
+    s->waiting_master = false;
+    if (ok)
+        connect_now(s);
+    else
+        retry_later(s, why);
+}
+
+static void
 connect_now(struct fpmd_redis_sub *s)
 {
     const struct fpmd_conf_server *srv = &s->conf->servers[0];
-    redisAsyncContext *ac = srv->path != NULL
-        ? redisAsyncConnectUnix(srv->path)
-        : redisAsyncConnect(srv->host, (int) srv->port);
+    const char *host = srv->host;
+    unsigned port = srv->port;
+    redisAsyncContext *ac;
     int ok;
+
+    /* a sentinel pool's subscriptions go to its master */
+    if (s->conf->nsentinels > 0) {
+        struct fpmd_sentinel *sn = fpmd_sentinel_of(s->conf);
+
+        if (sn == NULL) {
+            retry_later(s, "out of memory");
+            return;
+        }
+        if (!fpmd_sentinel_master(sn, &host, &port)) {
+            s->master.cb = on_master;
+            s->waiting_master = true;
+            fpmd_sentinel_wait(sn, &s->master);
+            return;
+        }
+    }
+    ac = srv->path != NULL ? redisAsyncConnectUnix(srv->path)
+                           : redisAsyncConnect(host, (int) port);
 
     if (ac == NULL || ac->err) {
         if (ac != NULL)
@@ -334,6 +370,8 @@ fpmd_redis_unsubscribe(struct fpmd_redis_sub *s)
         return;
     s->closing = true;
     evtimer_del(&s->timer);
+    if (s->waiting_master)
+        fpmd_sentinel_unwait(fpmd_sentinel_of(s->conf), &s->master);
     if (s->ac != NULL) {
         redisAsyncContext *ac = s->ac;
 

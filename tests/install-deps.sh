@@ -15,7 +15,7 @@ build_pkgs="build-essential autoconf automake pkg-config
 test_pkgs="$build_pkgs nginx-light apache2 lighttpd caddy h2o haproxy
   php8.2-fpm php8.2-opcache
   libfcgi-bin python3 python3-pytest python3-yaml curl wrk procps openssl
-  redis-server mariadb-server prometheus"
+  redis-server redis-sentinel mariadb-server prometheus"
 
 case "$what" in
 build) pkgs=$build_pkgs ;;

@@ -250,11 +250,13 @@ class RespReader:
 class Redis(Server):
     """One redis-server; cmd() talks to it directly, bypassing fpmd."""
 
-    def __init__(self, tmp, name="redis", password=None, port=None):
+    def __init__(self, tmp, name="redis", password=None, port=None,
+                 replicaof=None):
         self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir, exist_ok=True)
         self.port = port or free_port()
         self.password = password
+        self.replicaof = replicaof
         self.log = os.path.join(self.dir, "redis.log")
         self.label = "redis %d" % self.port
         self.proc = None
@@ -270,6 +272,8 @@ class Redis(Server):
                 "--logfile", self.log, "--daemonize", "no"]
         if self.password:
             args += ["--requirepass", self.password]
+        if self.replicaof:
+            args += ["--replicaof", "127.0.0.1", str(self.replicaof.port)]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         wait_for(lambda: self._pings() or self.proc.poll() is not None, 10,
@@ -297,6 +301,43 @@ class Redis(Server):
             s.sendall(resp_encode(args))
             return r.read()
 
+
+
+SENTINEL_BIN = "/usr/bin/redis-sentinel"
+
+
+class Sentinel(Redis):
+    """One redis-sentinel watching master (a Redis) as mymaster, quorum
+    2, down after 1 s, in its own dir (it rewrites its config file)."""
+
+    def __init__(self, tmp, name, master):
+        super().__init__(tmp, name)
+        self.master = master
+        self.label = "sentinel %d" % self.port
+        self.log = os.path.join(self.dir, "sentinel.log")
+
+    def start(self):
+        need(SENTINEL_BIN, "redis-sentinel")
+        conf = os.path.join(self.dir, "sentinel.conf")
+        with open(conf, "w") as f:
+            f.write("port %d\nbind 127.0.0.1\ndaemonize no\ndir %s\n"
+                    "logfile %s\n"
+                    "sentinel monitor mymaster 127.0.0.1 %d 2\n"
+                    "sentinel down-after-milliseconds mymaster 1000\n"
+                    "sentinel failover-timeout mymaster 5000\n"
+                    "sentinel parallel-syncs mymaster 1\n"
+                    % (self.port, self.dir, self.log, self.master.port))
+        self.proc = subprocess.Popen([SENTINEL_BIN, conf],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_for(lambda: self._pings() or self.proc.poll() is not None, 10,
+                 "redis-sentinel on %d" % self.port)
+        assert self.proc.poll() is None, self.logs()
+        return self
+
+    def master_port(self):
+        addr = self.cmd("SENTINEL", "get-master-addr-by-name", "mymaster")
+        return int(addr[1]) if addr else None
 
 
 MARIADBD_BIN = "/usr/sbin/mariadbd"
