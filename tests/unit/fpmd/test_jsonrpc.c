@@ -386,6 +386,9 @@ ids_are_echoed_as_sent(void **state)
         { "1e2", "\"id\":1e2" },
         { "2.5E-3", "\"id\":2.5E-3" },
         { "null", "\"id\":null" },
+        /* an integer comes back as its value, held in 64 bits */
+        { "-0", "\"id\":0" },
+        { "18446744073709551616", "\"id\":18446744073709551615" },
     };
 
     (void) state;
