@@ -512,6 +512,11 @@ KEYFN(k_lim_rpc)
                        &c->conf->limits.requests_per_connection);
 }
 
+KEYFN(k_lim_rpc_batch)
+{
+    fpmd_yaml_get_uint(c, v, key, 1, 100000, &c->conf->limits.rpc_batch);
+}
+
 KEYFN(k_lim_rl_keys)
 {
     fpmd_yaml_get_uint(c, v, key, 16, 1u << 20,
@@ -539,7 +544,7 @@ static const struct fpmd_yaml_key limit_keys[] = {
     {"header", k_lim_header}, {"headers", k_lim_headers},
     {"requests_per_connection", k_lim_rpc}, {"parsed_body", k_lim_parsed},
     {"form_fields", k_lim_fields}, {"json_depth", k_lim_depth},
-    {"rate_limit_keys", k_lim_rl_keys},
+    {"rate_limit_keys", k_lim_rl_keys}, {"rpc_batch", k_lim_rpc_batch},
 };
 
 KEYFN(k_limits)
@@ -793,6 +798,7 @@ fpmd_conf_defaults(struct fpmd_conf *conf)
     conf->limits.form_fields = 1000;
     conf->limits.json_depth = 64;
     conf->limits.rate_limit_keys = 16384;
+    conf->limits.rpc_batch = 100;
     conf->timeouts.body_read_ms = 60000;
     conf->timeouts.queue_ms = 10000;
     conf->timeouts.blocked_loop_ms = 30000;

@@ -121,6 +121,13 @@ static const struct fpmd_yaml_key tls_keys[] = {
     {"verify", k_tls_verify}, {"ca", k_tls_ca},
 };
 
+KEYFN(k_rpc_path)
+{
+    fpmd_yaml_get_str(c, v, key, &cur->rpc_path);
+    if (cur->rpc_path != NULL && cur->rpc_path[0] != '/')
+        fpmd_yaml_error_at(c, v, "%s: a path, starting with /", key);
+}
+
 KEYFN(k_tls)
 {
     fpmd_yaml_walk_map(c, v, "tls", tls_keys, FPMD_ARRAY_LEN(tls_keys));
@@ -207,7 +214,7 @@ static const struct fpmd_yaml_key upstream_keys[] = {
     {"timeout", k_timeout}, {"connect_timeout", k_connect},
     {"max_connections", k_max_conns}, {"retries", k_retries},
     {"max_body", k_max_body}, {"tls", k_tls}, {"breaker", k_breaker},
-    {"fallback", k_fallback},
+    {"fallback", k_fallback}, {"rpc_path", k_rpc_path},
 };
 
 static bool

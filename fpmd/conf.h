@@ -284,6 +284,7 @@ struct fpmd_conf_upstream {
     size_t max_body;            /* response body bytes; 8m */
     bool tls_verify;            /* check the server's certificate; true */
     char *tls_ca;               /* CA bundle; NULL: the system's */
+    char *rpc_path;             /* fpmd_rpc_call's path; "/rpc" */
     struct fpmd_breaker_conf breaker;   /* each server's; failures 5, open
                                          * 5s, probes 1, window 10s */
     struct {                    /* the answer while every server's
@@ -382,6 +383,7 @@ struct fpmd_conf {
         unsigned json_depth;    /* JSON nesting; 64 */
         unsigned rate_limit_keys;   /* buckets rate_limit: keeps, for every
                                      * route; 16384 */
+        unsigned rpc_batch;     /* JSON-RPC: calls in one batch; 100 */
     } limits;
 
     char *server_token;         /* HTTP Server header, NULL: none; "fpmd" */

@@ -752,6 +752,67 @@ const struct fpmd_http_response *fpmd_http_post(struct fpmd_req *req,
                                                 const char *content_type,
                                                 const void *body, size_t len);
 
+/* --- JSON-RPC 2.0 ------------------------------------------------------ */
+
+/* Methods served by a route with handler: jsonrpc (README "JSON-RPC"):
+ * a POST of one call or a batch, answered as the spec says (200, or 204
+ * when only notifications came). A method gets its params (an array, an
+ * object, or NULL) and sets *result (a json-c value it hands over; NULL
+ * answers null) and returns FPMD_OK; or it calls fpmd_rpc_error and
+ * returns FPMD_ERROR (an error return alone answers -32603). It runs in
+ * the request's coroutine: it may call pools, tasks and await. */
+typedef int (*fpmd_rpc_fn)(struct fpmd_req *req, struct json_object *params,
+                           struct json_object **result);
+
+struct fpmd_rpc_def {
+    const char *method;         /* as callers name it: "user.get" */
+    fpmd_rpc_fn fn;
+    const char *file;
+    int line;
+};
+
+/* Registration, from FPMD_RPC's constructor; def stays the caller's. */
+void fpmd_rpc_register(const struct fpmd_rpc_def *def);
+
+/* FPMD_RPC(user_get, "user.get") { ...; *result = obj; return FPMD_OK; } */
+#define FPMD_RPC(name_, method_)                                             \
+    static int fpmd_rpc_##name_(struct fpmd_req *req,                        \
+                                struct json_object *params,                  \
+                                struct json_object **result);                \
+    static const struct fpmd_rpc_def fpmd_rpc_def_##name_ = {                \
+        method_, fpmd_rpc_##name_, __FILE__, __LINE__};                      \
+    __attribute__((constructor)) static void fpmd_rpc_reg_##name_(void)      \
+    {                                                                        \
+        fpmd_rpc_register(&fpmd_rpc_def_##name_);                            \
+    }                                                                        \
+    static int fpmd_rpc_##name_(struct fpmd_req *req,                        \
+                                struct json_object *params,                  \
+                                struct json_object **result)
+
+/* The JSON-RPC error a method answers instead of a result (the spec's
+ * codes, -32602 for bad params, or an application's own); message NULL:
+ * the code's standard name. Returns FPMD_ERROR, for "return
+ * fpmd_rpc_error(...)". */
+int fpmd_rpc_error(struct fpmd_req *req, int code, const char *message);
+
+/* A call to method on upstream (upstreams: in the config) over the HTTP
+ * client: a POST of one JSON-RPC request to the upstream's rpc_path, with
+ * its balancer, breakers and timeouts. Awaitable like any call. */
+struct fpmd_call *fpmd_rpc_start(struct fpmd_req *req, const char *upstream,
+                                 const char *method,
+                                 struct json_object *params);
+/* Its result (owned by the request; NULL is a JSON null result only when
+ * *code is 0), or NULL with *code and *message: the server's error, or
+ * -32000 when the call could not be made (refused, down, circuit open,
+ * not JSON-RPC) and -32001 when it timed out. */
+struct json_object *fpmd_rpc_result(struct fpmd_call *call, int *code,
+                                    const char **message);
+/* Start and wait. Suspends. */
+struct json_object *fpmd_rpc_call(struct fpmd_req *req, const char *upstream,
+                                  const char *method,
+                                  struct json_object *params, int *code,
+                                  const char **message);
+
 /* --- the pool's status ------------------------------------------------ */
 
 /* What php-fpm's status page shows, and fpmd's own fields (README
