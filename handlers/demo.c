@@ -428,3 +428,42 @@ FPMD_HANDLER(task_echo)
              (unsigned long long) took[runs - 1]);
     return fpmd_reply(req, 200, "application/json", out, strlen(out));
 }
+
+/* GET /fanout (tests/bench/fanout.py, with an upstream "fanout" in the
+ * config): three calls to the upstream's /probe?sleep_ms=10 at once,
+ * awaited together; answers their statuses and body sizes. */
+FPMD_HANDLER(fanout)
+{
+    static const struct fpmd_http_request r = {
+        .upstream = "fanout", .url = "/probe?sleep_ms=10"};
+    struct fpmd_call *calls[3];
+    char out[128];
+    int n;
+
+    for (size_t i = 0; i < 3; i++) {
+        calls[i] = fpmd_http_start(req, &r);
+        if (calls[i] == NULL)
+            return FPMD_ERROR;
+    }
+    if (fpmd_await_all(req) != FPMD_OK)
+        return fpmd_reply_error(req, fpmd_call_http_status(
+                                    fpmd_call_failed(req)), NULL);
+    n = snprintf(out, sizeof(out), "{\"a\":%zu,\"b\":%zu,\"c\":%zu}\n",
+                 fpmd_http_response(calls[0])->body_len,
+                 fpmd_http_response(calls[1])->body_len,
+                 fpmd_http_response(calls[2])->body_len);
+    return fpmd_reply(req, 200, "application/json", out, (size_t) n);
+}
+
+/* JSON-RPC demo.add [a, b] (tests/bench/jsonrpc.py, on a route with
+ * handler: jsonrpc): a + b. */
+FPMD_RPC(demo_add, "demo.add")
+{
+    if (params == NULL || !json_object_is_type(params, json_type_array)
+        || json_object_array_length(params) != 2)
+        return fpmd_rpc_error(req, -32602, "demo.add takes [a, b]");
+    *result = json_object_new_int64(
+        json_object_get_int64(json_object_array_get_idx(params, 0))
+        + json_object_get_int64(json_object_array_get_idx(params, 1)));
+    return FPMD_OK;
+}

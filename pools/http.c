@@ -44,6 +44,9 @@
 /* Headers of one answer, at most: a server cannot make a call hold
  * unbounded memory before its body. */
 #define HEAD_MAX (64u * 1024)
+/* Easy handles kept for the next calls, per worker: curl_easy_init and
+ * its cleanup cost more than a reset. */
+#define SPARE_EASY 256
 
 struct multi {
     CURLM *m;
@@ -60,6 +63,7 @@ struct multi {
 struct sock {
     struct event ev;
     struct multi *multi;
+    int what;                   /* CURL_POLL_* it waits for */
 };
 
 struct hcall {
@@ -88,6 +92,8 @@ static struct {
     size_t nups;
     struct fpmd_breaker_set *breakers;  /* the master's, or own_breakers */
     struct fpmd_breaker_set *own_breakers;  /* fpmd run: no master's */
+    CURL *spare[SPARE_EASY];
+    size_t nspare;
     bool global_init;
 } H;
 
@@ -131,9 +137,14 @@ on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
             return -1;
         k->multi = mu;
         curl_multi_assign(mu->m, s, k);
+    } else if (k->what == what) {
+        /* libcurl says it again at each transfer on a kept connection:
+         * no epoll_ctl for nothing */
+        return 0;
     } else {
         event_del(&k->ev);
     }
+    k->what = what;
     events = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0)
         | ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
     event_assign(&k->ev, H.base, s, events, on_event, k);
@@ -267,7 +278,12 @@ hcall_release(struct hcall *hc)
 {
     if (hc->easy != NULL) {
         curl_multi_remove_handle(hc->multi->m, hc->easy);
-        curl_easy_cleanup(hc->easy);
+        if (H.nspare < SPARE_EASY) {
+            curl_easy_reset(hc->easy);
+            H.spare[H.nspare++] = hc->easy;
+        } else {
+            curl_easy_cleanup(hc->easy);
+        }
         hc->easy = NULL;
     }
     curl_slist_free_all(hc->headers);
@@ -577,7 +593,7 @@ setup_easy(struct hcall *hc, const struct fpmd_http_request *r,
     const char *method = r->method ? r->method : r->body ? "POST" : "GET";
     char line[8192];
 
-    hc->easy = curl_easy_init();
+    hc->easy = H.nspare > 0 ? H.spare[--H.nspare] : curl_easy_init();
     if (hc->easy == NULL) {
         snprintf(why, len, "out of memory");
         return FPMD_ERROR;
@@ -778,6 +794,8 @@ stop(void)
     H.ups = NULL;
     H.nups = 0;
     multi_close(&H.plain);
+    while (H.nspare > 0)
+        curl_easy_cleanup(H.spare[--H.nspare]);
     fpmd_breaker_set_free(H.own_breakers);
     H.own_breakers = NULL;
     H.breakers = NULL;
