@@ -935,6 +935,16 @@ struct fpmd_status_tasks {
                                  * stopped first */
 };
 
+/* An upstream server's circuit breaker (upstreams: in the config),
+ * shared by the pool's workers. */
+struct fpmd_status_upstream_server {
+    const char *upstream;
+    const char *server;         /* its URL */
+    const char *circuit;        /* "closed", "open", "half_open" */
+    uint64_t opened;            /* times it opened */
+    uint64_t refused;           /* calls it refused while open */
+};
+
 struct fpmd_status_snapshot {
     const char *pool;           /* pool: in the config */
     const char *pm;             /* "static", "dynamic", "ondemand" */
@@ -962,6 +972,8 @@ struct fpmd_status_snapshot {
     const struct fpmd_status_user_process *user_processes;
     size_t nuser_processes;
     const struct fpmd_status_tasks *tasks;  /* NULL: no task processes */
+    const struct fpmd_status_upstream_server *upstream_servers;
+    size_t nupstream_servers;
 };
 
 /* The pool's status now, copied into the request's memory (every string

@@ -211,6 +211,38 @@ add_user_processes(struct fpmd_req *req, struct fpmd_status_snapshot *v)
 }
 
 static void
+add_upstream_servers(struct fpmd_req *req, struct fpmd_status_snapshot *v)
+{
+    const struct fpmd_conf *conf = fpmd_process.conf;
+    struct fpmd_status_upstream_server *out;
+    uint64_t now = fpmd_mono_ns() / 1000;
+    size_t n = 0, k = 0;
+
+    for (size_t i = 0; i < conf->nupstreams; i++)
+        n += conf->upstreams[i].nservers;
+    if (n == 0 || fpmd_process.breakers == NULL
+        || (out = fpmd_alloc(req, n * sizeof(*out))) == NULL)
+        return;
+    for (size_t i = 0; i < conf->nupstreams; i++) {
+        const struct fpmd_conf_upstream *u = &conf->upstreams[i];
+
+        for (size_t j = 0; j < u->nservers; j++, k++) {
+            struct fpmd_breaker_stats st;
+
+            fpmd_breaker_stats(fpmd_breaker_set_at(fpmd_process.breakers, k),
+                               now, &st);
+            const char *circuit = fpmd_breaker_state_name(st.state);
+
+            out[k] = (struct fpmd_status_upstream_server) {
+                u->name, u->servers[j].url, circuit ? circuit : "closed",
+                st.opened, st.rejected};
+        }
+    }
+    v->upstream_servers = out;
+    v->nupstream_servers = n;
+}
+
+static void
 add_tasks(struct fpmd_req *req, struct fpmd_status_snapshot *v)
 {
     const struct fpmd_task_board *b = fpmd_process.tasks;
@@ -338,5 +370,6 @@ fpmd_status_snapshot(struct fpmd_req *req)
     v->ntables = fpmd_tables_status(req, &v->tables);
     add_user_processes(req, v);
     add_tasks(req, v);
+    add_upstream_servers(req, v);
     return v;
 }

@@ -584,6 +584,23 @@ list_user_process(const struct fpmd_status_snapshot *v, size_t i,
 }
 
 static size_t
+list_upstream_server(const struct fpmd_status_snapshot *v, size_t i,
+                     enum fpmd_status_format fmt, struct field *f)
+{
+    const struct fpmd_status_upstream_server *u = &v->upstream_servers[i];
+    size_t n = 0;
+
+    f[n++] = (struct field) {fmt == FPMD_STATUS_TEXT ? "upstream"
+                                                     : "name",
+                             K_STR, u->upstream, 0, 0};
+    f[n++] = (struct field) {"server", K_STR, u->server, 0, 0};
+    f[n++] = (struct field) {"circuit", K_STR, u->circuit, 0, 0};
+    f[n++] = (struct field) {"circuit opened", K_NUM, NULL, u->opened, 0};
+    f[n++] = (struct field) {"circuit refused", K_NUM, NULL, u->refused, 0};
+    return n;
+}
+
+static size_t
 list_backend(const struct fpmd_status_snapshot *v, size_t i,
              enum fpmd_status_format fmt, struct field *f)
 {
@@ -988,6 +1005,46 @@ render_user_process_metrics(FILE *out, const struct fpmd_status_snapshot *v)
 }
 
 static void
+render_upstream_metrics(FILE *out, const struct fpmd_status_snapshot *v)
+{
+    static const char *const states[] = {"closed", "open", "half_open"};
+
+    if (v->nupstream_servers == 0)
+        return;
+    family(out, "upstream_circuit", "gauge", "an upstream server's circuit "
+           "breaker: 1 for the state it is in.");
+    for (size_t i = 0; i < v->nupstream_servers; i++) {
+        const struct fpmd_status_upstream_server *u = &v->upstream_servers[i];
+
+        for (size_t s = 0; s < FPMD_ARRAY_LEN(states); s++) {
+            fputs("fpmd_upstream_circuit", out);
+            label(out, "upstream", u->upstream, true);
+            label(out, "server", u->server, false);
+            label(out, "state", states[s], false);
+            fprintf(out, "} %d\n", strcmp(u->circuit, states[s]) == 0);
+        }
+    }
+    family(out, "upstream_circuit_opened_total", "counter", "times an "
+           "upstream server's circuit opened.");
+    for (size_t i = 0; i < v->nupstream_servers; i++) {
+        fputs("fpmd_upstream_circuit_opened_total", out);
+        label(out, "upstream", v->upstream_servers[i].upstream, true);
+        label(out, "server", v->upstream_servers[i].server, false);
+        fprintf(out, "} %llu\n",
+                (unsigned long long) v->upstream_servers[i].opened);
+    }
+    family(out, "upstream_circuit_refused_total", "counter", "calls an "
+           "upstream server's open circuit refused.");
+    for (size_t i = 0; i < v->nupstream_servers; i++) {
+        fputs("fpmd_upstream_circuit_refused_total", out);
+        label(out, "upstream", v->upstream_servers[i].upstream, true);
+        label(out, "server", v->upstream_servers[i].server, false);
+        fprintf(out, "} %llu\n",
+                (unsigned long long) v->upstream_servers[i].refused);
+    }
+}
+
+static void
 render_task_metrics(FILE *out, const struct fpmd_status_snapshot *v)
 {
     const struct fpmd_status_tasks *t = v->tasks;
@@ -1223,6 +1280,7 @@ fpmd_status_render(FILE *out, const struct fpmd_status_snapshot *v,
         render_table_metrics(out, v);
         render_user_process_metrics(out, v);
         render_task_metrics(out, v);
+        render_upstream_metrics(out, v);
         render_route_metrics(out, v);
         if (full)
             render_proc_metrics(out, v);
@@ -1259,6 +1317,8 @@ fpmd_status_render(FILE *out, const struct fpmd_status_snapshot *v,
     render_list(out, v, fmt, "tables", "table", v->ntables, list_table);
     render_list(out, v, fmt, "user_processes", "user_process",
                 v->nuser_processes, list_user_process);
+    render_list(out, v, fmt, "upstream_servers", "upstream_server",
+                v->nupstream_servers, list_upstream_server);
     if (full && fmt == FPMD_STATUS_TEXT)
         render_procs(out, v, fmt);
     if (fmt == FPMD_STATUS_JSON)

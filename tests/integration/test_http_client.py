@@ -21,7 +21,9 @@ import urllib.parse
 
 import pytest
 
+import fcgi_client as fc
 from backends import NginxFront, start_fpmd
+from test_status import PHP_FPM_LINT, promtool_lint
 from conftest import (FPMD_TEST_BIN, Fpmd, base_conf, config_check,
                       free_port, status_json, wait_for)
 
@@ -71,7 +73,7 @@ def web(tmpdir_path, servers):
 
 def client(tmp, servers, upstreams="", children=1):
     """fpmd-test routing /t/http, with the given upstreams: block:
-    (Fpmd, its HTTP port)."""
+    (Fpmd, its HTTP port); its FastCGI port in f.fport."""
     hport, fport = free_port(), free_port()
     # the comment at column 0 keeps base_conf's dedent off the route,
     # which continues its routes: list
@@ -84,6 +86,7 @@ def client(tmp, servers, upstreams="", children=1):
     f = Fpmd(tmp, text, binary=FPMD_TEST_BIN)
     servers.append(f)
     f.start(("127.0.0.1", hport))
+    f.fport = fport
     return f, hport
 
 
@@ -254,6 +257,7 @@ def test_a_breaker_opens_for_every_worker_falls_back_and_closes(
                         body: '{"items": []}' }
         """ % (sport, sport)
     f, hport = client(tmpdir_path, servers, up, children=2)
+    fport = f.fport
     wait_for(lambda: len(f.workers()) == 2, 10, "two workers")
     # three 5xx answers in a row (each an answer to its caller) open it
     for _ in range(3):
@@ -262,6 +266,16 @@ def test_a_breaker_opens_for_every_worker_falls_back_and_closes(
     f.wait_log(r"WARNING: \[pool www\] upstream flaky: server "
                r"http://127.0.0.1:%d: circuit open: calls to it fail at once"
                % sport)
+    # the status page shows it, in every format
+    rows = {(r["name"], r["server"]): r for r in status_json(
+        hport, full=False)["upstream_servers"]}
+    flaky = rows[("flaky", "http://127.0.0.1:%d" % sport)]
+    assert (flaky["circuit"], flaky["circuit opened"]) == ("open", 1), rows
+    code, _, body = fc.request(("127.0.0.1", fport),
+                               uri="/status?openmetrics").split()
+    assert code == 200 and promtool_lint(body) == PHP_FPM_LINT
+    assert ('fpmd_upstream_circuit{upstream="flaky",server="http://127.0.0.1'
+            ':%d",state="open"} 1\n' % sport) in body.decode()
     # open for both workers: at once, a 503 naming the circuit
     pids = set()
     for _ in range(12):
@@ -286,6 +300,10 @@ def test_a_breaker_opens_for_every_worker_falls_back_and_closes(
         assert call(hport, upstream="flaky", url="/probe")[0] == 200
     rows = {b["name"]: b for b in status_json(hport, full=False)["backends"]}
     assert rows["flaky"]["exhausted"] >= 12, rows
+    circuits = {r["name"]: r for r in status_json(
+        hport, full=False)["upstream_servers"]}
+    assert circuits["flaky"]["circuit"] == "closed", circuits
+    assert circuits["flaky"]["circuit refused"] >= 12, circuits
 
 
 @pytest.mark.parametrize("extra,message", [
