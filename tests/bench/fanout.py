@@ -20,12 +20,11 @@ Needs nginx-light, php8.2-fpm, php8.2-curl and wrk.
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compare  # noqa: E402
 import run as b  # noqa: E402
 
 REPEAT = int(os.environ.get("REPEAT", "3"))
@@ -125,56 +124,13 @@ def main():
         rows = [("php-fpm x32, curl_multi", php, "/multi.php"),
                 ("php-fpm x32, curl in a row", php, "/seq.php"),
                 ("fpmd, fpmd_await_all", fpmd, "/fanout")]
-        ports = [b.free_port() for _ in rows]
-        upstreams = "".join("    upstream s%d { server %s; keepalive 32; }\n"
-                            % (i, side.address)
-                            for i, (_, side, _) in enumerate(rows))
-        servers = "".join(b.nginx_server(ports[i], b.fastcgi_location(
-            "s%d" % i, True)) for i in range(len(rows)))
-        conf = os.path.join(tmp, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(b.NGINX_CONF.format(
-                user="user root;" if os.geteuid() == 0 else "", tmp=tmp,
-                upstreams=upstreams, servers=servers))
-        nginx = b.start([b.NGINX, "-c", conf, "-g", "daemon off;"], log)
-        procs.append(nginx)
-        for p in ports:
-            b.wait_port(p, nginx, "nginx")
-        results = {name: [] for name, _, _ in rows}
-        for _ in range(REPEAT):
-            for i, (name, side, path) in enumerate(rows):
-                pids = side.pids()
-                cpu0 = b.cpu_seconds(pids)
-                out = subprocess.run(
-                    ["wrk", "-t1", "-c%d" % CONNS, "-d%ds" % DURATION,
-                     "--latency", "http://127.0.0.1:%d%s" % (ports[i], path)],
-                    capture_output=True, text=True).stdout
-                r = b.parse_wrk(out)
-                r["cpu_us"] = ((b.cpu_seconds(pids) - cpu0) * 1e6
-                               / max(r["requests"], 1))
-                results[name].append(r)
-                time.sleep(1)
-        print("fan-out: 3 upstream calls of 10 ms each, wrk -t1 -c%d -d%ds, "
-              "medians of %d" % (CONNS, DURATION, REPEAT))
-        print("| side | req/s | p50 ms | p99 ms | errors | CPU µs/req |")
-        print("|---|---:|---:|---:|---:|---:|")
-        for name, _, _ in rows:
-            rs = results[name]
-
-            def med(key):
-                v = sorted(x[key] for x in rs)
-                return v[len(v) // 2]
-            print("| %s | %.0f | %.1f | %.1f | %d | %.0f |" % (
-                name, med("rps"), med("p50"), med("p99"),
-                med("non2xx") + med("sockerr"), med("cpu_us")))
+        results = compare.measure(tmp, log, procs, rows, CONNS, DURATION,
+                                  REPEAT)
+        compare.print_table("fan-out: 3 upstream calls of 10 ms each, wrk "
+                            "-t1 -c%d -d%ds, medians of %d"
+                            % (CONNS, DURATION, REPEAT), rows, results)
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        compare.stop(procs)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
