@@ -23,11 +23,9 @@
 
 #include "fpmd/clock.h"
 #include "fpmd/log.h"
-#include "fpmd/prepare.h"
 #include "fpmd/process.h"
 #include "fpmd/req.h"
 #include "fpmd/sched.h"
-#include "fpmd/service.h"
 #include "fpmd/task.h"
 #include "fpmd/task_frame.h"
 #include "fpmd/worker.h"
@@ -419,45 +417,41 @@ on_take(evutil_socket_t sfd, short what, void *arg)
 }
 
 static void
-on_signal(evutil_socket_t fd, short what, void *arg)
+on_stop(const struct signalfd_siginfo *si)
 {
-    struct signalfd_siginfo si;
-
-    (void) what;
-    (void) arg;
-    while (read(fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
-        if (si.ssi_signo == SIGUSR1) {
-            fpmd_log_reopen();
-            continue;
-        }
-        if (si.ssi_signo == SIGQUIT) {
-            tp.stopping = true;
-            tp.draining = si.ssi_code == SI_QUEUE
-                && si.ssi_int == FPMD_TASK_QUIT_DRAIN;
-        } else {
-            tp.aborted = true;
-        }
-        if (tp.running) {
-            /* a reload or a stop lets the task finish; TERM does not */
-            if (tp.aborted)
-                fpmd_req_abort(tp.req);
-        } else if (tp.draining && !tp.aborted) {
-            on_take(-1, 0, NULL);
-        } else {
-            event_base_loopbreak(fpmd_process.base);
-        }
+    if (si->ssi_signo == SIGQUIT) {
+        tp.stopping = true;
+        tp.draining = si->ssi_code == SI_QUEUE
+            && si->ssi_int == FPMD_TASK_QUIT_DRAIN;
+    } else {
+        tp.aborted = true;
     }
+    if (tp.running) {
+        /* a reload or a stop lets the task finish; TERM does not */
+        if (tp.aborted)
+            fpmd_req_abort(tp.req);
+    } else if (tp.draining && !tp.aborted) {
+        on_take(-1, 0, NULL);
+    } else {
+        event_base_loopbreak(fpmd_process.base);
+    }
+}
+
+static int
+start(void)
+{
+    tp.take_ev = event_new(fpmd_process.base, fpmd_process.task_take,
+                           EV_READ | EV_PERSIST, on_take, NULL);
+    return tp.take_ev != NULL && event_add(tp.take_ev, NULL) == 0
+        ? FPMD_OK : FPMD_ERROR;
 }
 
 int
 fpmd_task_process_main(const struct fpmd_conf *conf,
                        struct fpmd_task_slot *slot)
 {
-    char err[16384], prefix[48];
-    struct fpmd_router *router;
-    struct event *sigev = NULL;
-    sigset_t set;
-    int sfd, rc = 1;
+    char prefix[48];
+    int rc = FPMD_ERROR;
 
     snprintf(prefix, sizeof(prefix), "task process %d: ", (int) getpid());
     fpmd_log_set_prefix(prefix);
@@ -467,41 +461,12 @@ fpmd_task_process_main(const struct fpmd_conf *conf,
     tp.cap = FPMD_TASK_FRAME_HEAD + FPMD_TASK_TEXT_MAX + conf->tasks.max_payload
         + 1;
     tp.buf = malloc(tp.cap);
-    router = fpmd_prepare(conf, err, sizeof(err));
-    sigemptyset(&set);
-    sigaddset(&set, SIGQUIT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGUSR1);
-    sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (router == NULL || tp.buf == NULL || sfd < 0
-        || fpmd_worker_setup_alone(conf, router) != FPMD_OK) {
-        fpmd_log(FPMD_LOG_ALERT, "cannot start: %s",
-                 router == NULL ? err : "out of memory");
-        goto out;
-    }
-    sigev = event_new(fpmd_process.base, sfd, EV_READ | EV_PERSIST, on_signal,
-                      NULL);
-    tp.take_ev = event_new(fpmd_process.base, fpmd_process.task_take,
-                           EV_READ | EV_PERSIST, on_take, NULL);
-    if (sigev == NULL || tp.take_ev == NULL || event_add(sigev, NULL) != 0
-        || event_add(tp.take_ev, NULL) != 0
-        || fpmd_services_start(conf, fpmd_process.base) != FPMD_OK) {
-        fpmd_log(FPMD_LOG_ALERT, "cannot start its services");
-        goto out;
-    }
-    event_base_dispatch(fpmd_process.base);
-    fpmd_services_stop();
-    rc = 0;
-out:
+    if (tp.buf == NULL)
+        fpmd_log(FPMD_LOG_ALERT, "cannot start: out of memory");
+    else
+        rc = fpmd_worker_run_alone(conf, on_stop, start);
     if (tp.take_ev != NULL)
         event_free(tp.take_ev);
-    if (sigev != NULL)
-        event_free(sigev);
-    if (sfd >= 0)
-        close(sfd);
-    if (router != NULL)
-        fpmd_router_free(router);
     free(tp.buf);
-    return rc;
+    return rc == FPMD_OK ? 0 : 1;
 }

@@ -6,7 +6,6 @@
  * (spawning, back-off, reloads) is in master.c. */
 #include "config.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -15,11 +14,9 @@
 #include <event2/event.h>
 
 #include "fpmd/log.h"
-#include "fpmd/prepare.h"
 #include "fpmd/process.h"
 #include "fpmd/req.h"
 #include "fpmd/sched.h"
-#include "fpmd/service.h"
 #include "fpmd/user_process.h"
 #include "fpmd/worker.h"
 
@@ -62,24 +59,14 @@ fpmd_process_find(const char *name)
 static void start_call(evutil_socket_t fd, short what, void *arg);
 
 static void
-on_signal(evutil_socket_t fd, short what, void *arg)
+on_stop(const struct signalfd_siginfo *si)
 {
-    struct signalfd_siginfo si;
-
-    (void) what;
-    (void) arg;
-    while (read(fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
-        if (si.ssi_signo == SIGUSR1) {
-            fpmd_log_reopen();
-            continue;
-        }
-        fpmd_log(FPMD_LOG_DEBUG, "stopping (signal %u)", si.ssi_signo);
-        up.stopping = true;
-        if (up.req != NULL)
-            fpmd_req_abort(up.req);
-        else
-            event_base_loopbreak(fpmd_process.base);
-    }
+    fpmd_log(FPMD_LOG_DEBUG, "stopping (signal %u)", si->ssi_signo);
+    up.stopping = true;
+    if (up.req != NULL)
+        fpmd_req_abort(up.req);
+    else
+        event_base_loopbreak(fpmd_process.base);
 }
 
 /* A call ended: the next one starts on the next loop pass, from a stack
@@ -130,52 +117,32 @@ start_call(evutil_socket_t fd, short what, void *arg)
     fpmd_sched_start_run(req, run_body);
 }
 
+/* Once the engine is up (its modules may declare the process): the
+ * first call. */
+static int
+start(void)
+{
+    up.def = fpmd_process_find(up.cp->name);
+    if (up.def == NULL) {
+        fpmd_log(FPMD_LOG_ALERT, "cannot start: no such FPMD_PROCESS");
+        return FPMD_ERROR;
+    }
+    start_call(-1, 0, NULL);
+    return up.req != NULL || up.rc == FPMD_OK ? FPMD_OK : FPMD_ERROR;
+}
+
 int
 fpmd_user_process_main(const struct fpmd_conf *conf, size_t index,
                        unsigned instance)
 {
-    const struct fpmd_conf_process *cp = &conf->processes[index];
-    const struct fpmd_process_def *def;
-    char err[16384], prefix[64];
-    struct fpmd_router *router;
-    struct event *sigev;
-    sigset_t set;
-    int sfd;
+    char prefix[64];
+    int rc;
 
-    snprintf(prefix, sizeof(prefix), "process %s %d: ", cp->name,
+    up.cp = &conf->processes[index];
+    up.instance = instance;
+    snprintf(prefix, sizeof(prefix), "process %s %d: ", up.cp->name,
              (int) getpid());
     fpmd_log_set_prefix(prefix);
-    /* modules first: they may declare the process */
-    router = fpmd_prepare(conf, err, sizeof(err));
-    def = router ? fpmd_process_find(cp->name) : NULL;
-    sigemptyset(&set);
-    sigaddset(&set, SIGQUIT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGUSR1);
-    sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (def == NULL || sfd < 0
-        || fpmd_worker_setup_alone(conf, router) != FPMD_OK) {
-        fpmd_log(FPMD_LOG_ALERT, "cannot start: %s", router == NULL ? err
-                 : def == NULL ? "no such FPMD_PROCESS" : "out of memory");
-        return 1;
-    }
-    sigev = event_new(fpmd_process.base, sfd, EV_READ | EV_PERSIST, on_signal,
-                      NULL);
-    if (sigev == NULL || event_add(sigev, NULL) != 0
-        || fpmd_services_start(conf, fpmd_process.base) != FPMD_OK) {
-        fpmd_log(FPMD_LOG_ALERT, "cannot start its services");
-        return 1;
-    }
-    up.cp = cp;
-    up.def = def;
-    up.instance = instance;
-    start_call(-1, 0, NULL);
-    if (up.req != NULL || up.rc == FPMD_OK)
-        event_base_dispatch(fpmd_process.base);
-    fpmd_services_stop();
-    event_free(sigev);
-    close(sfd);
-    fpmd_router_free(router);
-    return up.stopping || up.rc == FPMD_OK ? 0 : 1;
+    rc = fpmd_worker_run_alone(conf, on_stop, start);
+    return rc == FPMD_OK && (up.stopping || up.rc == FPMD_OK) ? 0 : 1;
 }

@@ -221,6 +221,69 @@ fpmd_worker_setup_alone(const struct fpmd_conf *conf,
     return FPMD_OK;
 }
 
+static void (*alone_stop)(const struct signalfd_siginfo *si);
+
+static void
+on_alone_signal(evutil_socket_t fd, short what, void *arg)
+{
+    struct signalfd_siginfo si;
+
+    (void) what;
+    (void) arg;
+    while (read(fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+        if (si.ssi_signo == SIGUSR1)
+            fpmd_log_reopen();
+        else
+            alone_stop(&si);
+    }
+}
+
+int
+fpmd_worker_run_alone(const struct fpmd_conf *conf,
+                      void (*on_stop)(const struct signalfd_siginfo *si),
+                      int (*start)(void))
+{
+    char err[16384];
+    struct fpmd_router *router = fpmd_prepare(conf, err, sizeof(err));
+    struct event *sigev = NULL;
+    sigset_t set;
+    int sfd, rc = FPMD_ERROR;
+
+    alone_stop = on_stop;
+    sigemptyset(&set);
+    sigaddset(&set, SIGQUIT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
+    sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (router == NULL || sfd < 0
+        || fpmd_worker_setup_alone(conf, router) != FPMD_OK) {
+        fpmd_log(FPMD_LOG_ALERT, "cannot start: %s",
+                 router == NULL ? err : "out of memory");
+        goto out;
+    }
+    sigev = event_new(fpmd_process.base, sfd, EV_READ | EV_PERSIST,
+                      on_alone_signal, NULL);
+    if (sigev == NULL || event_add(sigev, NULL) != 0
+        || fpmd_services_start(conf, fpmd_process.base) != FPMD_OK) {
+        fpmd_log(FPMD_LOG_ALERT, "cannot start its services");
+        goto out;
+    }
+    if (start() == FPMD_OK) {
+        event_base_dispatch(fpmd_process.base);
+        rc = FPMD_OK;
+    }
+    fpmd_services_stop();
+out:
+    if (sigev != NULL)
+        event_free(sigev);
+    if (sfd >= 0)
+        close(sfd);
+    if (router != NULL)
+        fpmd_router_free(router);
+    return rc;
+}
+
 /* --- signals and ticks ------------------------------------------------ */
 
 static void

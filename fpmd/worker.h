@@ -50,6 +50,18 @@ void fpmd_worker_setup_engine(struct fpmd_router *router,
 int fpmd_worker_setup_alone(const struct fpmd_conf *conf,
                             struct fpmd_router *router);
 
+struct signalfd_siginfo;
+
+/* A process beside the workers (a user process, a task process): the
+ * config's modules and routes, the engine as fpmd_worker_setup_alone
+ * sets it up, USR1 reopening the logs while QUIT, TERM and INT go to
+ * on_stop, the services; then start() (FPMD_ERROR ends the process) and
+ * the loop until something breaks it. FPMD_OK after the loop, FPMD_ERROR
+ * (logged) when the setup or start() failed. */
+int fpmd_worker_run_alone(const struct fpmd_conf *conf,
+                          void (*on_stop)(const struct signalfd_siginfo *si),
+                          int (*start)(void));
+
 /* Hands an accepted, non-blocking socket to the codec of proto; closes it
  * and returns FPMD_ERROR when that fails. */
 int fpmd_worker_take(int fd, const char *peer, enum fpmd_listen_proto proto);
