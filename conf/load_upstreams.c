@@ -145,24 +145,21 @@ KEYFN(k_b_min)
 {
     fpmd_yaml_get_uint(c, v, key, 1, 1000000, &cur->breaker.min_calls);
 }
-KEYFN(k_b_window)
+/* A duration of at least 1ms, kept in microseconds. */
+static void
+get_us(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *v,
+       const char *key, uint64_t *us)
 {
-    uint64_t ms = cur->breaker.window_us / 1000;
+    uint64_t ms = *us / 1000;
 
     fpmd_yaml_get_duration(c, v, key, &ms);
     if (ms == 0)
         fpmd_yaml_error_at(c, v, "breaker.%s: at least 1ms", key);
-    cur->breaker.window_us = ms * 1000;
+    *us = ms * 1000;
 }
-KEYFN(k_b_open)
-{
-    uint64_t ms = cur->breaker.open_us / 1000;
 
-    fpmd_yaml_get_duration(c, v, key, &ms);
-    if (ms == 0)
-        fpmd_yaml_error_at(c, v, "breaker.%s: at least 1ms", key);
-    cur->breaker.open_us = ms * 1000;
-}
+KEYFN(k_b_window) { get_us(c, v, key, &cur->breaker.window_us); }
+KEYFN(k_b_open) { get_us(c, v, key, &cur->breaker.open_us); }
 KEYFN(k_b_probes)
 {
     fpmd_yaml_get_uint(c, v, key, 1, 1000, &cur->breaker.probes);
