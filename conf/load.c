@@ -124,6 +124,18 @@ listen_address(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *v,
 
 KEYFN(k_l_fastcgi) { listen_address(c, v, key, FPMD_PROTO_FASTCGI); }
 KEYFN(k_l_http) { listen_address(c, v, key, FPMD_PROTO_HTTP); }
+KEYFN(k_l_jsonrpc) { listen_address(c, v, key, FPMD_PROTO_JSONRPC_LINES); }
+
+/* framing: of a jsonrpc: listener; walked after its address (YAML keeps
+ * no order we could rely on, so it is applied at the entry's end). */
+static const char *cur_framing;
+static const struct fpmd_yaml_node *cur_framing_at;
+
+KEYFN(k_l_framing)
+{
+    cur_framing = fpmd_yaml_scalar(c, v, key);
+    cur_framing_at = v;
+}
 KEYFN(k_l_backlog)
 {
     unsigned b = (unsigned) cur_listen->backlog;
@@ -234,7 +246,8 @@ KEYFN(k_l_allowed)
 static const struct fpmd_yaml_key listen_keys[] = {
     {"fastcgi", k_l_fastcgi}, {"http", k_l_http}, {"backlog", k_l_backlog},
     {"allowed_clients", k_l_allowed}, {"owner", k_l_owner},
-    {"group", k_l_group}, {"mode", k_l_mode},
+    {"group", k_l_group}, {"mode", k_l_mode}, {"jsonrpc", k_l_jsonrpc},
+    {"framing", k_l_framing},
 };
 
 KEYFN(k_listen)
@@ -253,14 +266,25 @@ KEYFN(k_listen)
         cur_listen->mode = -1;
         fpmd_yaml_set_pos(&cur_listen->pos, c, item);
         cur_listen_kinds = 0;
+        cur_framing = NULL;
         fpmd_yaml_walk_map(c, item, "listen", listen_keys,
                            FPMD_ARRAY_LEN(listen_keys));
         if (item->type != FPMD_YAML_MAP)
             continue;
+        if (cur_framing != NULL) {
+            if (cur_listen->proto != FPMD_PROTO_JSONRPC_LINES)
+                fpmd_yaml_error_at(c, cur_framing_at, "framing: is for "
+                                   "jsonrpc: listeners");
+            else if (strcmp(cur_framing, "netstring") == 0)
+                cur_listen->proto = FPMD_PROTO_JSONRPC_NETSTRING;
+            else if (strcmp(cur_framing, "lines") != 0)
+                fpmd_yaml_error_at(c, cur_framing_at, "framing: \"%s\" is "
+                                   "not lines or netstring", cur_framing);
+        }
         if (cur_listen_kinds != 1)
             fpmd_yaml_error_at(c, item,
                                "listen: each entry needs exactly one of "
-                               "fastcgi: or http:");
+                               "fastcgi:, http: or jsonrpc:");
         else if (cur_listen->address != NULL && cur_listen->address[0] != '/'
                  && (cur_listen->owner || cur_listen->group
                      || cur_listen->mode >= 0))
@@ -728,6 +752,12 @@ KEYFN(k_tasks)
 }
 
 KEYFN(k_server_token) { fpmd_yaml_get_str(c, v, key, &c->conf->server_token); }
+KEYFN(k_rpc_path)
+{
+    fpmd_yaml_get_str(c, v, key, &c->conf->rpc_path);
+    if (c->conf->rpc_path != NULL && c->conf->rpc_path[0] != '/')
+        fpmd_yaml_error_at(c, v, "%s: a path, starting with /", key);
+}
 
 /* request_id: HEADER, or off. */
 KEYFN(k_request_id)
@@ -763,7 +793,7 @@ static const struct fpmd_yaml_key top_keys[] = {
     {"pools", fpmd_conf_read_pools}, {"legacy", fpmd_conf_read_legacy},
     {"cron", fpmd_conf_read_cron}, {"tables", fpmd_conf_read_tables},
     {"watch", k_watch}, {"processes", k_processes}, {"tasks", k_tasks},
-    {"upstreams", fpmd_conf_read_upstreams},
+    {"upstreams", fpmd_conf_read_upstreams}, {"rpc_path", k_rpc_path},
 };
 
 /* --- entry points ----------------------------------------------------- */
@@ -860,6 +890,7 @@ fpmd_conf_load_buffer(const char *name, const char *text, size_t len,
     conf->status.ping_path = fpmd_conf_strdup(c.arena, "/ping");
     conf->server_token = fpmd_conf_strdup(c.arena, "fpmd");
     conf->request_id = fpmd_conf_strdup(c.arena, "X-Request-Id");
+    conf->rpc_path = fpmd_conf_strdup(c.arena, "/rpc");
     if (conf->file == NULL || set_default_strings(conf) != FPMD_OK) {
         fpmd_conf_free(conf);
         return NULL;

@@ -26,6 +26,8 @@ struct fpmd_conf_arena {
 enum fpmd_listen_proto {
     FPMD_PROTO_FASTCGI = 0,
     FPMD_PROTO_HTTP = 1,
+    FPMD_PROTO_JSONRPC_LINES = 2,       /* raw TCP JSON-RPC, a text a line */
+    FPMD_PROTO_JSONRPC_NETSTRING = 3,   /* ... netstrings */
 };
 
 enum fpmd_pm_mode {
@@ -387,6 +389,8 @@ struct fpmd_conf {
     } limits;
 
     char *server_token;         /* HTTP Server header, NULL: none; "fpmd" */
+    char *rpc_path;             /* the path a jsonrpc: listener's requests
+                                 * are routed as (POST); "/rpc" */
     char *request_id;           /* header with the request id (taken when
                                  * valid, else made up), passed on as its
                                  * CGI param; "X-Request-Id", NULL: off */

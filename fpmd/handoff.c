@@ -123,7 +123,7 @@ fpmd_handoff_recv(int sock, int *fd, int *proto, unsigned *served,
         return errno == EAGAIN ? FPMD_AGAIN : FPMD_ERROR;
     ok = (size_t) n == sizeof(w) && !(msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
         && w.version == HANDOFF_VERSION
-        && (w.proto == FPMD_PROTO_FASTCGI || w.proto == FPMD_PROTO_HTTP)
+        && w.proto <= FPMD_PROTO_JSONRPC_NETSTRING
         && memchr(w.peer, '\0', sizeof(w.peer)) != NULL;
     *fd = take_fds(&msg, ok);
     if (*fd < 0)

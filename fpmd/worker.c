@@ -28,6 +28,7 @@
 #include "fpmd/prepare.h"
 #include "fpmd/process.h"
 #include "fpmd/req.h"
+#include "fpmd/rpc_conn.h"
 #include "fpmd/sched.h"
 #include "fpmd/service.h"
 #include "fpmd/worker.h"
@@ -150,8 +151,8 @@ take(int fd, const char *peer, int proto, unsigned served, int accepted)
     struct fpmd_sb_slot *s = fpmd_process.slot;
 
     if ((proto == FPMD_PROTO_HTTP ? fpmd_http_conn_new(fd, peer, served)
-                                  : fpmd_fcgi_conn_new(fd, peer, served))
-        != FPMD_OK) {
+         : proto == FPMD_PROTO_FASTCGI ? fpmd_fcgi_conn_new(fd, peer, served)
+         : fpmd_rpc_conn_new(fd, peer, served, proto)) != FPMD_OK) {
         close(fd);
         return FPMD_ERROR;
     }
