@@ -348,7 +348,9 @@ conf_documented_example_loads(void **state)
     c = fpmd_conf_load(path, err, sizeof(err));
     if (c == NULL)
         fail_msg("%s", err);
-    assert_int_equal(c->nlisten, 3);
+    assert_int_equal(c->nlisten, 4);
+    assert_int_equal(c->listen[3].proto, FPMD_PROTO_JSONRPC_LINES);
+    assert_string_equal(c->rpc_path, "/rpc");
     assert_int_equal(c->pm.mode, FPMD_PM_DYNAMIC);
     assert_int_equal(c->pm.max_children, 8);
     assert_int_equal(c->timeouts.slowlog_ms, 5000);
