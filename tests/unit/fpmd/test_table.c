@@ -300,6 +300,16 @@ table_refuses_a_row_when_full_until_one_is_deleted(void **state)
     fpmd_table_destroy(t);
 }
 
+/* key (one byte) reads as missing within 40 ms. */
+static bool
+gone_soon(struct fpmd_table *t, const char *key)
+{
+    for (int waited = 0; fpmd_table_exists(t, key, 1) && waited < 40;
+         waited++)
+        sleep_ms(1);
+    return !fpmd_table_exists(t, key, 1);
+}
+
 static void
 table_expires_rows_after_their_ttl(void **state)
 {
@@ -335,9 +345,11 @@ table_expires_rows_after_their_ttl(void **state)
             sleep_ms(1);
     }
     assert_int_equal(rc, FPMD_OK);
-    assert_false(fpmd_table_exists(t, "a", 1));
-    assert_false(fpmd_table_exists(t, "b", 1));
-    assert_false(fpmd_table_exists(t, "c", 1));
+    /* the insert needed one of them gone; a loaded machine may have set
+     * the others' TTLs a few ms later */
+    assert_true(gone_soon(t, "a"));
+    assert_true(gone_soon(t, "b"));
+    assert_true(gone_soon(t, "c"));
     assert_true(fpmd_table_exists(t, "d", 1));
     assert_true(fpmd_table_exists(t, "f", 1));
     assert_int_equal(fpmd_table_get_int(t, "e", 1, HITS, &v), FPMD_OK);
