@@ -1304,10 +1304,15 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
         report_ready(opts, 1);
         return EXIT_CONFIG;
     }
+    /* watched before the listeners open: a change made once a client
+     * can connect is not missed */
+    if (conf->watch)
+        m.watch_fd = fpmd_watch_open(conf);
     m.cur = gen_new(&m, conf, NULL);
     if (m.cur == NULL) {
         fpmd_log(FPMD_LOG_ERROR, "FPM initialization failed");
         fpmd_conf_free(conf);
+        fpmd_watch_close(m.watch_fd);
         fpmd_master_tasks_close(&m);
         report_ready(opts, 1);
         return EXIT_CONFIG;
@@ -1323,6 +1328,7 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
         }
         free(pid_file);
         gen_free(m.cur, 1);
+        fpmd_watch_close(m.watch_fd);
         fpmd_master_tasks_close(&m);
         report_ready(opts, 1);
         return EXIT_CONFIG;
@@ -1334,8 +1340,6 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
     /* the baseline a first OOM kill is told by */
     note_oom_kills(&m);
     fpmd_cron_load(conf);
-    if (conf->watch)
-        m.watch_fd = fpmd_watch_open(conf);
     start_generation(&m, m.cur);
     fpmd_master_uprocs_start(&m, m.cur);
     report_ready(opts, 0);
