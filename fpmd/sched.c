@@ -575,10 +575,12 @@ route_refuses(struct fpmd_req *req)
 {
     const struct fpmd_conf *conf = fpmd_process.conf;
     const struct fpmd_conf_route *cr = req->match.route->conf;
-    struct fpmd_sb_route *row = route_row(req);
+    struct fpmd_sb_route *row;
     size_t i;
 
-    if (cr == NULL || row == NULL)
+    /* most routes have neither: nothing more on their path */
+    if (cr == NULL || (cr->rate_limit == NULL && cr->concurrency == 0)
+        || (row = route_row(req)) == NULL)
         return false;
     i = (size_t) (cr - conf->routes);
     if (cr->rate_limit != NULL && fpmd_process.ratelimit != NULL) {
