@@ -461,7 +461,15 @@ void
 fpmd_call_other_wait(struct fpmd_call *call, uint64_t timeout_ms)
 {
     call->state = FPMD_CALLST_SENT;
-    call_timer(call, timeout_ms);
+    if (timeout_ms != FPMD_CALL_NO_TIMEOUT)
+        call_timer(call, timeout_ms);
+}
+
+void
+fpmd_call_other_cancel(struct fpmd_call *call)
+{
+    if (call->state != FPMD_CALLST_DONE && call->state != FPMD_CALLST_NEW)
+        call_cancel(call);
 }
 
 void
@@ -949,6 +957,8 @@ fpmd_await_all(struct fpmd_req *req)
         return FPMD_OK;
     for (struct fpmd_call *call = rc->head; call != NULL;
          call = call->next_req) {
+        if (call->ops != NULL && call->ops->stream)
+            continue;
         if (fpmd_await(req, call) != FPMD_OK)
             rc_all = FPMD_ERROR;
     }

@@ -15,6 +15,7 @@
 #ifndef FPMD_POOLS_POOL_H
 #define FPMD_POOLS_POOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -87,6 +88,10 @@ struct fpmd_call_ops {
     /* fpmd_call_other_wait's timeout passed: forget it and report with
      * fpmd_call_other_done. */
     void (*timeout)(struct fpmd_call *call);
+    /* Its owner waits on it piecewise (an HTTP stream, done only once its
+     * reader has taken the body): fpmd_await_all passes over it, which
+     * would otherwise wait for a transfer paused until that reader. */
+    bool stream;
 };
 
 struct fpmd_pool_driver {
@@ -171,11 +176,18 @@ void fpmd_pool_call_progress(struct fpmd_call *call);
 struct fpmd_call *fpmd_call_new_other(struct fpmd_req *req,
                                       const struct fpmd_call_ops *ops,
                                       void *data);
-/* It was sent: the answer is due within timeout_ms. */
+/* It was sent: the answer is due within timeout_ms (FPMD_CALL_NO_TIMEOUT:
+ * no bound of the pool's; its owner has its own). */
+#define FPMD_CALL_NO_TIMEOUT UINT64_MAX
 void fpmd_call_other_wait(struct fpmd_call *call, uint64_t timeout_ms);
 /* It is answered (FPMD_CALL_OK, results in its data) or failed. */
 void fpmd_call_other_done(struct fpmd_call *call, enum fpmd_call_status status,
                           const char *error);
+
+/* Forgets call as the end of its request does (its ops' cancel runs, it
+ * is done with FPMD_CALL_ABORTED; no wake, not the request's failed call);
+ * nothing when it is done already. */
+void fpmd_call_other_cancel(struct fpmd_call *call);
 
 /* Ends a call that never started (bad arguments). */
 void fpmd_pool_call_fail(struct fpmd_call *call,

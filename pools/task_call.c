@@ -115,7 +115,7 @@ on_timeout(struct fpmd_call *call)
     fpmd_call_other_done(call, FPMD_CALL_TIMEOUT, msg);
 }
 
-static const struct fpmd_call_ops task_ops = {on_cancel, on_timeout};
+static const struct fpmd_call_ops task_ops = {on_cancel, on_timeout, false};
 
 /* A result came for tc: DONE's output copied into the caller's request. */
 static void
