@@ -712,10 +712,21 @@ struct fpmd_http_request {
     const struct fpmd_http_header *headers;
     size_t nheaders;
     const void *body;               /* NULL: none; copied */
-    size_t body_len;
+    size_t body_len;                /* with body_stream: the Content-Length
+                                     * to announce (0: unknown, chunked) */
     const char *hash_key;           /* balancer hash: the key that picks
                                      * the server (NULL: round robin) */
+    uint64_t timeout_ms;            /* the whole call: 0, the upstream's
+                                     * timeout (plain URLs: 10 s);
+                                     * FPMD_HTTP_NO_TIMEOUT: none at all */
+    bool body_stream;               /* fpmd_http_stream_open: the body is
+                                     * written with fpmd_http_stream_write,
+                                     * not body */
 };
+
+/* timeout_ms: no bound on the call's time (a watch that lasts); the
+ * connect still has connect_timeout, and the request's end cancels it. */
+#define FPMD_HTTP_NO_TIMEOUT UINT64_MAX
 
 /* An answer, in the request's memory. */
 struct fpmd_http_response {
@@ -751,6 +762,61 @@ const struct fpmd_http_response *fpmd_http_post(struct fpmd_req *req,
                                                 const char *url,
                                                 const char *content_type,
                                                 const void *body, size_t len);
+
+/* A streamed call (README "HTTP client"): the answer's body is read as it
+ * comes, in pieces, without max_body, and the request's body may be
+ * written in pieces too. Memory stays bounded both ways: at most
+ * FPMD_HTTP_STREAM_WINDOW bytes of the answer wait for the reader (past
+ * that the transfer pauses, and so does the server, by TCP), and a write
+ * waits until libcurl has taken its bytes. Time is bounded by r's
+ * timeout_ms (the whole transfer, pauses included) unless it is
+ * FPMD_HTTP_NO_TIMEOUT. It counts for the upstream's breaker as a
+ * success once its status is below 500 and its body ended; a failure
+ * otherwise (a close before the end is neither). Calls out of order
+ * (a read before the answer's head, a write after the end, or on a
+ * stream without body_stream) fail the stream with FPMD_CALL_INVALID
+ * and say so in fpmd_call_failed(req). fpmd_await_all does not wait for
+ * streams. */
+struct fpmd_http_stream;
+
+#define FPMD_HTTP_STREAM_WINDOW (64u * 1024)
+
+/* Starts r as a call does (upstream or plain URL, headers, balancer,
+ * breakers, a refused connect tried on another server while nothing was
+ * sent). With r->body_stream the body is not r->body but what
+ * fpmd_http_stream_write gives, sent chunked, or with r->body_len as its
+ * Content-Length when that is not 0 (then exactly that many bytes must
+ * come). Does not suspend. NULL only when memory is out; a call that
+ * could not start shows in the next calls. The request's end closes a
+ * stream left open. */
+struct fpmd_http_stream *fpmd_http_stream_open(
+    struct fpmd_req *req, const struct fpmd_http_request *r);
+/* Hands len bytes of the request's body over. Suspends until libcurl has
+ * taken them all (data may then be reused). FPMD_OK, or FPMD_ERROR when
+ * the transfer failed (fpmd_call_failed(req) says how), ended (the server
+ * answered before taking the whole body), or the call is out of order. */
+int fpmd_http_stream_write(struct fpmd_http_stream *s, const void *data,
+                           size_t len);
+/* The end of the request's body. Suspends until libcurl has taken it.
+ * FPMD_OK or FPMD_ERROR as for fpmd_http_stream_write. */
+int fpmd_http_stream_end(struct fpmd_http_stream *s);
+/* Suspends until the answer's status line and headers are in. The answer
+ * with body NULL and body_len 0 (the upstream's fallback: answer with its
+ * body, read it with fpmd_http_stream_read too), or NULL when the call
+ * failed: timeout 504, refused, reset or broken 502, every circuit open
+ * 503, bad arguments 500 (fpmd_call_failed(req) says which). */
+const struct fpmd_http_response *fpmd_http_stream_response(
+    struct fpmd_http_stream *s);
+/* Suspends until some of the answer's body is in; takes at most cap
+ * bytes into buf. How many, 0 at the end of the body, -1 when the
+ * transfer failed or timed out (what was waiting unread is dropped), the
+ * request was aborted, or fpmd_http_stream_response has not given the
+ * answer yet. */
+ssize_t fpmd_http_stream_read(struct fpmd_http_stream *s, void *buf,
+                              size_t cap);
+/* Cancels an unfinished transfer (the server sees the connection close)
+ * and frees the stream's buffers; later calls on s fail. NULL: nothing. */
+void fpmd_http_stream_close(struct fpmd_http_stream *s);
 
 /* --- JSON-RPC 2.0 ------------------------------------------------------ */
 

@@ -7,6 +7,10 @@
  * connection cache and its own bound on connections per server, and one
  * for plain URLs; connections live across requests. A call is a
  * fpmd_call answered here: awaited, failed and cancelled like a pool's.
+ * A stream (fpmd_http_stream_*) is such a call whose body goes to its
+ * reader, and whose request body comes from its writer, piece by piece:
+ * libcurl's pause (CURL_WRITEFUNC_PAUSE, CURL_READFUNC_PAUSE) holds the
+ * transfer while the other side has nothing to give or no room to take.
  *
  * libcurl asks for socket events (CURLMOPT_SOCKETFUNCTION) and one
  * timeout (CURLMOPT_TIMERFUNCTION); both become libevent events whose
@@ -14,6 +18,7 @@
  * collect the transfers that ended. */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +87,33 @@ struct hcall {
     char *body;                 /* malloc'd, given to the request */
     size_t body_len, body_cap, max_body;
     bool too_large;
+    uint64_t timeout_ms;        /* the whole call; FPMD_HTTP_NO_TIMEOUT */
+    struct fpmd_http_stream *stream;    /* NULL: a whole call */
     struct fpmd_http_response resp;
+};
+
+/* A streamed call. The answer's body waits for the reader in win, at
+ * most FPMD_HTTP_STREAM_WINDOW bytes past which the transfer pauses (one
+ * piece libcurl hands over at once may go beyond, into an empty window);
+ * the request's body is the writer's bytes, pending while it waits for
+ * libcurl to take them, never copied. */
+struct fpmd_http_stream {
+    struct hcall hc;
+    char *win;                  /* malloc'd */
+    size_t win_off, win_len, win_cap;
+    size_t fallback_off;        /* a fallback: answer's body, read so far */
+    const char *pending;        /* the writer's; NULL when none waits */
+    size_t pending_len;
+    uint64_t announced;         /* its Content-Length; 0: chunked */
+    uint64_t written;           /* given to fpmd_http_stream_write */
+    uint64_t taken;             /* ...and taken by libcurl */
+    bool body_stream;
+    bool ended;                 /* fpmd_http_stream_end was called */
+    bool eof_taken;             /* libcurl has read the chunked end */
+    bool head_done;             /* the answer's head is in hc.resp */
+    bool head_given;            /* ...and fpmd_http_stream_response gave it */
+    bool recv_paused, send_paused;
+    bool closed;
 };
 
 static struct {
@@ -252,6 +283,8 @@ on_body(char *data, size_t size, size_t n, void *arg)
     return len;
 }
 
+static int stream_head(struct fpmd_http_stream *s);
+
 /* Header lines of the last answer only: a redirect's or a 100 Continue's
  * come first and are dropped at the next status line. */
 static size_t
@@ -260,6 +293,9 @@ on_header(char *data, size_t size, size_t n, void *arg)
     struct hcall *hc = arg;
     size_t len = size * n;
 
+    /* a stream's trailers come after its head was given: not part of it */
+    if (hc->stream != NULL && hc->stream->head_done)
+        return len;
     if (len >= 5 && strncmp(data, "HTTP/", 5) == 0)
         hc->head_len = 0;
     if (hc->head_len + len > HEAD_MAX)
@@ -268,6 +304,10 @@ on_header(char *data, size_t size, size_t n, void *arg)
         return 0;
     memcpy(hc->head + hc->head_len, data, len);
     hc->head_len += len;
+    /* a stream's reader waits for the end of the head, not the transfer */
+    if (hc->stream != NULL && (len == 1 || (len == 2 && data[0] == '\r'))
+        && stream_head(hc->stream) != FPMD_OK)
+        return 0;
     return len;
 }
 
@@ -314,7 +354,8 @@ on_timeout(struct fpmd_call *call)
     fpmd_call_other_done(call, FPMD_CALL_TIMEOUT, "no answer in time");
 }
 
-static const struct fpmd_call_ops http_ops = {on_cancel, on_timeout};
+static const struct fpmd_call_ops http_ops = {on_cancel, on_timeout, false};
+static const struct fpmd_call_ops stream_ops = {on_cancel, on_timeout, true};
 
 /* The answer's headers as name/value pairs in the request's memory. */
 static int
@@ -351,6 +392,97 @@ parse_head(struct hcall *hc)
     hc->resp.headers = h;
     hc->resp.nheaders = i;
     return FPMD_OK;
+}
+
+/* The answer's status, server and headers into hc->resp. */
+static int
+answer_head(struct hcall *hc, long status)
+{
+    const struct multi *mu = hc->multi;
+
+    hc->resp.status = (int) status;
+    hc->resp.server = hc->server >= 0 ? mu->conf->servers[hc->server].url
+                                      : NULL;
+    return parse_head(hc);
+}
+
+/* --- a stream's side of libcurl ------------------------------------- */
+
+/* The blank line after a head: a 1xx's is followed by the answer's;
+ * the answer's is given to the reader. */
+static int
+stream_head(struct fpmd_http_stream *s)
+{
+    long status = 0;
+
+    curl_easy_getinfo(s->hc.easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200)
+        return FPMD_OK;
+    if (answer_head(&s->hc, status) != FPMD_OK)
+        return FPMD_ERROR;
+    s->head_done = true;
+    fpmd_req_wake(s->hc.call->req);
+    return FPMD_OK;
+}
+
+/* Body bytes into the window for the reader; a window already holding
+ * bytes and without room pauses the transfer until a read drains it. */
+static size_t
+on_stream_body(char *data, size_t size, size_t n, void *arg)
+{
+    struct fpmd_http_stream *s = arg;
+    size_t len = size * n, need = s->win_len + len;
+
+    if (s->win_len > 0 && need > FPMD_HTTP_STREAM_WINDOW) {
+        s->recv_paused = true;
+        return CURL_WRITEFUNC_PAUSE;
+    }
+    if (s->win_off > 0 && s->win_off + need > s->win_cap) {
+        memmove(s->win, s->win + s->win_off, s->win_len);
+        s->win_off = 0;
+    }
+    if (need > s->win_cap) {
+        size_t cap = need > FPMD_HTTP_STREAM_WINDOW ? need
+                                                    : FPMD_HTTP_STREAM_WINDOW;
+        char *grown = realloc(s->win, cap);
+
+        if (grown == NULL)
+            return 0;
+        s->win = grown;
+        s->win_cap = cap;
+    }
+    memcpy(s->win + s->win_off + s->win_len, data, len);
+    s->win_len += len;
+    fpmd_req_wake(s->hc.call->req);
+    return len;
+}
+
+/* The writer's pending bytes to libcurl; none pending pauses the upload
+ * until the next write or the end (then 0: the chunked end). */
+static size_t
+on_send(char *buf, size_t size, size_t n, void *arg)
+{
+    struct fpmd_http_stream *s = arg;
+    size_t len = size * n;
+
+    if (s->pending_len == 0) {
+        if (!s->ended) {
+            s->send_paused = true;
+            return CURL_READFUNC_PAUSE;
+        }
+        s->eof_taken = true;
+        fpmd_req_wake(s->hc.call->req);
+        return 0;
+    }
+    if (len > s->pending_len)
+        len = s->pending_len;
+    memcpy(buf, s->pending, len);
+    s->pending += len;
+    s->pending_len -= len;
+    s->taken += len;
+    if (s->pending_len == 0)
+        fpmd_req_wake(s->hc.call->req);
+    return len;
 }
 
 static int place(struct hcall *hc, char *why, size_t len);
@@ -414,11 +546,14 @@ refuse(struct hcall *hc, enum fpmd_call_status st, const char *why)
     if (hc->circuit_open)
         hc->multi->refused++;
     hcall_release(hc);
-    if (fallback(hc))
+    if (fallback(hc)) {
+        if (hc->stream != NULL)
+            hc->stream->head_done = true;
         fpmd_call_other_done(hc->call, FPMD_CALL_OK, NULL);
-    else
+    } else {
         fpmd_call_other_done(hc->call, hc->circuit_open ? FPMD_CALL_DOWN
                                                         : st, why);
+    }
 }
 
 /* A transfer ended with code: the answer, a second server, or the
@@ -434,10 +569,20 @@ finish(struct hcall *hc, CURLcode code)
     enum fpmd_call_status st;
 
     curl_multi_remove_handle(mu->m, hc->easy);
-    if (code == CURLE_OK) {
+    if (code == CURLE_OK && hc->stream != NULL) {
+        /* its body went to the reader; the head, unless a body-less
+         * answer ended before its blank line was seen */
         curl_easy_getinfo(hc->easy, CURLINFO_RESPONSE_CODE, &status);
-        hc->resp.status = (int) status;
-        hc->resp.server = server;
+        if (hc->stream->head_done || answer_head(hc, status) == FPMD_OK) {
+            hc->stream->head_done = true;
+            report(hc, hc->resp.status < 500);
+            hcall_release(hc);
+            fpmd_call_other_done(hc->call, FPMD_CALL_OK, NULL);
+            return;
+        }
+        code = CURLE_OUT_OF_MEMORY;
+    } else if (code == CURLE_OK) {
+        curl_easy_getinfo(hc->easy, CURLINFO_RESPONSE_CODE, &status);
         hc->resp.body = hc->body ? hc->body : "";
         hc->resp.body_len = hc->body_len;
         if (hc->body != NULL) {
@@ -447,7 +592,7 @@ finish(struct hcall *hc, CURLcode code)
             else
                 hc->body = NULL;
         }
-        if (code == CURLE_OK && parse_head(hc) == FPMD_OK) {
+        if (code == CURLE_OK && answer_head(hc, status) == FPMD_OK) {
             report(hc, status < 500);
             hcall_release(hc);
             fpmd_call_other_done(hc->call, FPMD_CALL_OK, NULL);
@@ -459,7 +604,8 @@ finish(struct hcall *hc, CURLcode code)
     /* nothing was sent to a server that refused the connection: another
      * may take the call */
     if ((code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST)
-        && mu->conf != NULL && hc->tries <= mu->conf->retries) {
+        && mu->conf != NULL && hc->tries <= mu->conf->retries
+        && (hc->stream == NULL || hc->stream->taken == 0)) {
         mu->retries++;
         if (place(hc, why, sizeof(why)) == FPMD_OK)
             return;
@@ -590,7 +736,8 @@ setup_easy(struct hcall *hc, const struct fpmd_http_request *r,
            char *why, size_t len)
 {
     const struct fpmd_conf_upstream *u = hc->multi->conf;
-    const char *method = r->method ? r->method : r->body ? "POST" : "GET";
+    const char *method = r->method ? r->method
+        : r->body || (hc->stream && r->body_stream) ? "POST" : "GET";
     char line[8192];
 
     hc->easy = H.nspare > 0 ? H.spare[--H.nspare] : curl_easy_init();
@@ -626,17 +773,33 @@ setup_easy(struct hcall *hc, const struct fpmd_http_request *r,
     if (strcmp(method, "HEAD") == 0)
         curl_easy_setopt(hc->easy, CURLOPT_NOBODY, 1L);
     /* libcurl's own copy: the caller's buffer may go before a retry */
-    if (r->body != NULL) {
+    if (hc->stream != NULL && r->body_stream) {
+        /* the size unknown (-1): chunked */
+        curl_easy_setopt(hc->easy, CURLOPT_POST, 1L);
+        curl_easy_setopt(hc->easy, CURLOPT_POSTFIELDSIZE_LARGE, r->body_len
+                         ? (curl_off_t) r->body_len : (curl_off_t) -1);
+        curl_easy_setopt(hc->easy, CURLOPT_READFUNCTION, on_send);
+        curl_easy_setopt(hc->easy, CURLOPT_READDATA, hc->stream);
+    } else if (r->body != NULL) {
         curl_easy_setopt(hc->easy, CURLOPT_POSTFIELDSIZE_LARGE,
                          (curl_off_t) r->body_len);
         curl_easy_setopt(hc->easy, CURLOPT_COPYPOSTFIELDS, r->body);
     }
-    curl_easy_setopt(hc->easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(hc->easy, CURLOPT_WRITEDATA, hc);
+    if (hc->stream != NULL) {
+        curl_easy_setopt(hc->easy, CURLOPT_WRITEFUNCTION, on_stream_body);
+        curl_easy_setopt(hc->easy, CURLOPT_WRITEDATA, hc->stream);
+    } else {
+        curl_easy_setopt(hc->easy, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(hc->easy, CURLOPT_WRITEDATA, hc);
+    }
     curl_easy_setopt(hc->easy, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(hc->easy, CURLOPT_HEADERDATA, hc);
+    /* a proxy's CONNECT answer is not the server's head */
+    curl_easy_setopt(hc->easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    /* libcurl's 0 is no timeout */
     curl_easy_setopt(hc->easy, CURLOPT_TIMEOUT_MS,
-                     (long) (u ? u->timeout_ms : PLAIN_TIMEOUT_MS));
+                     hc->timeout_ms == FPMD_HTTP_NO_TIMEOUT ? 0L
+                     : (long) hc->timeout_ms);
     curl_easy_setopt(hc->easy, CURLOPT_CONNECTTIMEOUT_MS,
                      (long) (u ? u->connect_timeout_ms : PLAIN_CONNECT_MS));
     curl_easy_setopt(hc->easy, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -653,18 +816,21 @@ setup_easy(struct hcall *hc, const struct fpmd_http_request *r,
     return FPMD_OK;
 }
 
-struct fpmd_call *
-fpmd_http_start(struct fpmd_req *req, const struct fpmd_http_request *r)
+/* Starts hc (zeroed, its stream set) for r: placed on a server and
+ * handed to libcurl, or done at once with the reason. NULL when memory
+ * is out. */
+static struct fpmd_call *
+call_start(struct fpmd_req *req, struct hcall *hc,
+           const struct fpmd_http_request *r)
 {
-    struct hcall *hc = fpmd_alloc(req, sizeof(*hc));
-    struct fpmd_call *call = hc ? fpmd_call_new_other(req, &http_ops, hc)
-                                : NULL;
+    struct fpmd_call *call = fpmd_call_new_other(
+        req, hc->stream ? &stream_ops : &http_ops, hc);
     const struct fpmd_conf_upstream *u;
+    uint64_t guard;
     char why[256];
 
     if (call == NULL)
         return NULL;
-    memset(hc, 0, sizeof(*hc));
     hc->call = call;
     hc->server = -1;
     hc->multi = multi_of(r->upstream);
@@ -694,6 +860,11 @@ fpmd_http_start(struct fpmd_req *req, const struct fpmd_http_request *r)
     if (hc->path == NULL || (r->hash_key != NULL && hc->hash_key == NULL))
         return NULL;
     hc->max_body = u ? u->max_body : PLAIN_MAX_BODY;
+    hc->timeout_ms = r->timeout_ms ? r->timeout_ms
+        : u ? u->timeout_ms : PLAIN_TIMEOUT_MS;
+    /* libcurl takes a long (32 bits on some systems): 24 days at most */
+    if (hc->timeout_ms != FPMD_HTTP_NO_TIMEOUT && hc->timeout_ms > INT_MAX)
+        hc->timeout_ms = INT_MAX;
     hc->multi->active++;
     hc->multi->calls++;
     if (setup_easy(hc, r, why, sizeof(why)) != FPMD_OK
@@ -701,9 +872,30 @@ fpmd_http_start(struct fpmd_req *req, const struct fpmd_http_request *r)
         refuse(hc, FPMD_CALL_INVALID, why);
         return call;
     }
-    fpmd_call_other_wait(call, (u ? u->timeout_ms : PLAIN_TIMEOUT_MS)
-                               * (u ? u->retries + 1 : 1) + GUARD_MS);
+    /* libcurl ends the transfer first; this guards against its silence */
+    guard = hc->timeout_ms == FPMD_HTTP_NO_TIMEOUT ? FPMD_CALL_NO_TIMEOUT
+        : hc->timeout_ms * (u ? u->retries + 1 : 1) + GUARD_MS;
+    fpmd_call_other_wait(call, guard);
     return call;
+}
+
+/* Zeroed request memory for a call's state. */
+static void *
+alloc_zeroed(struct fpmd_req *req, size_t size)
+{
+    void *p = fpmd_alloc(req, size);
+
+    if (p != NULL)
+        memset(p, 0, size);
+    return p;
+}
+
+struct fpmd_call *
+fpmd_http_start(struct fpmd_req *req, const struct fpmd_http_request *r)
+{
+    struct hcall *hc = alloc_zeroed(req, sizeof(*hc));
+
+    return hc != NULL ? call_start(req, hc, r) : NULL;
 }
 
 const struct fpmd_http_response *
@@ -753,6 +945,227 @@ fpmd_http_post(struct fpmd_req *req, const char *upstream, const char *url,
         .body_len = len};
 
     return fpmd_http_request(req, &r);
+}
+
+/* --- streams ---------------------------------------------------------- */
+
+static void
+stream_at_end(void *arg)
+{
+    fpmd_http_stream_close(arg);
+}
+
+struct fpmd_http_stream *
+fpmd_http_stream_open(struct fpmd_req *req, const struct fpmd_http_request *r)
+{
+    struct fpmd_http_stream *s = alloc_zeroed(req, sizeof(*s));
+
+    if (s == NULL)
+        return NULL;
+    s->hc.stream = s;
+    s->body_stream = r->body_stream;
+    s->announced = r->body_stream ? r->body_len : 0;
+    /* before the call: a stream never closed is closed at the end, and a
+     * transfer left paused goes with it */
+    if (fpmd_defer(req, stream_at_end, s) != FPMD_OK)
+        return NULL;
+    if (call_start(req, &s->hc, r) == NULL) {
+        s->closed = true;
+        return NULL;
+    }
+    return s;
+}
+
+/* The transfer is over: done, failed, cancelled. */
+static bool
+stream_over(const struct fpmd_http_stream *s)
+{
+    return fpmd_call_status(s->hc.call) != FPMD_CALL_PENDING;
+}
+
+/* A call out of order: logged, and the stream fails as a bad call does
+ * (fpmd_call_failed says which) unless it is over already. */
+static void
+stream_misuse(struct fpmd_http_stream *s, const char *why)
+{
+    struct fpmd_call *call = s->hc.call;
+
+    fpmd_log_req(call->req, FPMD_LOG_ERROR, "http stream: %s", why);
+    if (stream_over(s))
+        return;
+    hcall_release(&s->hc);
+    fpmd_call_other_done(call, FPMD_CALL_INVALID, why);
+}
+
+/* Lets libcurl go on in a direction paused for want of the other side. */
+static void
+stream_resume(struct fpmd_http_stream *s, bool *paused)
+{
+    if (!*paused || stream_over(s))
+        return;
+    *paused = false;
+    /* it may hand held bytes over at once, and pause again */
+    curl_easy_pause(s->hc.easy, (s->recv_paused ? CURLPAUSE_RECV : 0)
+                                | (s->send_paused ? CURLPAUSE_SEND : 0));
+}
+
+/* Parks the handler until ready(s) or the transfer is over. FPMD_ERROR
+ * when the request was aborted: the transfer is cancelled then. */
+static int
+stream_wait(struct fpmd_http_stream *s,
+            bool (*ready)(const struct fpmd_http_stream *))
+{
+    while (!ready(s) && !stream_over(s)) {
+        if (fpmd_req_suspend(s->hc.call->req) != FPMD_OK) {
+            fpmd_call_other_cancel(s->hc.call);
+            return FPMD_ERROR;
+        }
+    }
+    return FPMD_OK;
+}
+
+static bool
+body_taken(const struct fpmd_http_stream *s)
+{
+    return s->pending_len == 0;
+}
+
+static bool
+eof_taken(const struct fpmd_http_stream *s)
+{
+    return s->eof_taken;
+}
+
+static bool
+head_done(const struct fpmd_http_stream *s)
+{
+    return s->head_done;
+}
+
+static bool
+body_in(const struct fpmd_http_stream *s)
+{
+    return s->win_len > 0;
+}
+
+/* FPMD_OK when the request's body may still be written to s; else why
+ * not, logged as misuse when it is the caller's. */
+static int
+stream_writable(struct fpmd_http_stream *s, const char *fn)
+{
+    char why[160];
+
+    if (s == NULL || s->closed)
+        return FPMD_ERROR;
+    if (s->body_stream && !s->ended)
+        return stream_over(s) ? FPMD_ERROR : FPMD_OK;
+    snprintf(why, sizeof(why), "%s %s", fn, s->body_stream
+             ? "after fpmd_http_stream_end"
+             : "on a stream opened without body_stream");
+    stream_misuse(s, why);
+    return FPMD_ERROR;
+}
+
+int
+fpmd_http_stream_write(struct fpmd_http_stream *s, const void *data,
+                       size_t len)
+{
+    bool taken;
+
+    if (stream_writable(s, "fpmd_http_stream_write") != FPMD_OK)
+        return FPMD_ERROR;
+    if (s->announced != 0 && len > s->announced - s->written) {
+        stream_misuse(s, "fpmd_http_stream_write past the body_len "
+                      "announced");
+        return FPMD_ERROR;
+    }
+    s->pending = data;
+    s->pending_len = len;
+    s->written += len;
+    stream_resume(s, &s->send_paused);
+    taken = stream_wait(s, body_taken) == FPMD_OK && s->pending_len == 0;
+    /* libcurl never reads the writer's buffer after this */
+    s->pending = NULL;
+    s->pending_len = 0;
+    return taken ? FPMD_OK : FPMD_ERROR;
+}
+
+int
+fpmd_http_stream_end(struct fpmd_http_stream *s)
+{
+    if (stream_writable(s, "fpmd_http_stream_end") != FPMD_OK)
+        return FPMD_ERROR;
+    s->ended = true;
+    /* a Content-Length ends the body by itself: libcurl asks no more */
+    if (s->announced != 0) {
+        if (s->written == s->announced)
+            return FPMD_OK;
+        stream_misuse(s, "fpmd_http_stream_end short of the body_len "
+                      "announced");
+        return FPMD_ERROR;
+    }
+    stream_resume(s, &s->send_paused);
+    return stream_wait(s, eof_taken) == FPMD_OK && s->eof_taken
+        ? FPMD_OK : FPMD_ERROR;
+}
+
+const struct fpmd_http_response *
+fpmd_http_stream_response(struct fpmd_http_stream *s)
+{
+    if (s == NULL || s->closed || stream_wait(s, head_done) != FPMD_OK
+        || !s->head_done)
+        return NULL;
+    s->head_given = true;
+    return &s->hc.resp;
+}
+
+ssize_t
+fpmd_http_stream_read(struct fpmd_http_stream *s, void *buf, size_t cap)
+{
+    const struct fpmd_http_response *resp;
+    size_t n;
+
+    if (s == NULL || s->closed)
+        return -1;
+    resp = &s->hc.resp;
+    if (!s->head_given) {
+        if (!stream_over(s) || fpmd_call_status(s->hc.call) == FPMD_CALL_OK)
+            stream_misuse(s, "fpmd_http_stream_read before "
+                          "fpmd_http_stream_response");
+        return -1;
+    }
+    if (resp->fallback) {
+        n = resp->body_len - s->fallback_off;
+        n = n < cap ? n : cap;
+        memcpy(buf, resp->body + s->fallback_off, n);
+        s->fallback_off += n;
+        return (ssize_t) n;
+    }
+    if (stream_wait(s, body_in) != FPMD_OK
+        || (stream_over(s) && fpmd_call_status(s->hc.call) != FPMD_CALL_OK))
+        return -1;
+    n = s->win_len < cap ? s->win_len : cap;
+    memcpy(buf, s->win + s->win_off, n);
+    s->win_off += n;
+    s->win_len -= n;
+    if (s->win_len == 0)
+        s->win_off = 0;
+    /* room for what libcurl holds back: half the window free */
+    if (s->win_len <= FPMD_HTTP_STREAM_WINDOW / 2)
+        stream_resume(s, &s->recv_paused);
+    return (ssize_t) n;
+}
+
+void
+fpmd_http_stream_close(struct fpmd_http_stream *s)
+{
+    if (s == NULL || s->closed)
+        return;
+    s->closed = true;
+    fpmd_call_other_cancel(s->hc.call);
+    free(s->win);
+    s->win = NULL;
+    s->win_len = 0;
 }
 
 /* --- the worker service ----------------------------------------------- */
