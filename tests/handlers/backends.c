@@ -19,17 +19,9 @@
 #include <json-c/json.h>
 
 #include "fpmd/fpmd.h"
+#include "tests/handlers/clock.h"
 
 #define MAX_WORDS 16
-
-static double
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
-}
 
 static void
 obj_put(void *o)

@@ -8,7 +8,10 @@ and bodies, parallel calls taking the slowest one's time, connections
 kept across requests, the balancer's turns, a refused server skipped,
 timeouts as 504, a body over max_body as 502 with a log line, TLS
 verified or not, a client that leaves cancelling the transfer, and the
-upstream's row on the status page."""
+upstream's row on the status page. Streams through /t/http/stream: a
+body far over max_body read in pieces in bounded memory, a slow upstream
+seen piece by piece, uploads written in pieces, a client that leaves
+mid-stream, timeouts, and calls out of order."""
 
 import json
 import os
@@ -18,14 +21,15 @@ import subprocess
 import textwrap
 import time
 import urllib.parse
+import zlib
 
 import pytest
 
 import fcgi_client as fc
 from backends import NginxFront, start_fpmd
 from test_status import PHP_FPM_LINT, promtool_lint
-from conftest import (FPMD_TEST_BIN, Fpmd, base_conf, config_check,
-                      free_port, status_json, wait_for)
+from conftest import (FPMD_TEST_BIN, SANITIZED, Fpmd, base_conf,
+                      config_check, free_port, status_json, wait_for)
 
 NGINX_SERVERS = """
     log_format conn '$connection $request';
@@ -36,6 +40,7 @@ NGINX_SERVERS = """
         location /hello {{ add_header X-Who plain; return 200 "hello\\n"; }}
         location /echo {{ return 200 "$request_method $request_uri $http_x_test\\n"; }}
         location /big {{ return 200 "{big}"; }}
+        location /files/ {{ alias {dir}/files/; }}
     }}
     server {{
         listen 127.0.0.1:{other};
@@ -68,6 +73,8 @@ def web(tmpdir_path, servers):
     n.start(ports.values())
     n.ports = ports
     n.cert = os.path.join(d, "cert.pem")
+    n.files = os.path.join(d, "files")
+    os.makedirs(n.files, exist_ok=True)
     return n
 
 
@@ -79,7 +86,9 @@ def client(tmp, servers, upstreams="", children=1):
     # which continues its routes: list
     text = base_conf(fport, os.path.join(tmp, "fpmd.sock"),
                      "# the HTTP client's\n  - match: GET /t/http\n"
-                     "    handler: t_http\n" + textwrap.dedent(upstreams))
+                     "    handler: t_http\n"
+                     "  - match: GET /t/http/stream\n"
+                     "    handler: t_http_stream\n" + textwrap.dedent(upstreams))
     text = text.replace("listen:\n", "listen:\n  - http: 127.0.0.1:%d\n"
                         % hport, 1).replace("max_children: 2",
                                             "max_children: %d" % children)
@@ -90,13 +99,13 @@ def client(tmp, servers, upstreams="", children=1):
     return f, hport
 
 
-def call(hport, **q):
+def call(hport, path="/t/http", **q):
     items = []
     for k, v in q.items():
         for x in (v if isinstance(v, list) else [v]):
             items.append((k, x))
     conn_t0 = time.monotonic()
-    status, body = _get(hport, "/t/http?" + urllib.parse.urlencode(items))
+    status, body = _get(hport, path + "?" + urllib.parse.urlencode(items))
     took = time.monotonic() - conn_t0
     try:
         return status, json.loads(body), took
@@ -321,3 +330,167 @@ def test_config_errors_name_file_line_column(tmpdir_path, extra, message):
     rc, err, conf = config_check(tmpdir_path, extra)
     assert rc == 78, err
     assert re.search(re.escape(conf) + message, err), err
+
+
+# --- streams -------------------------------------------------------------
+
+def stream(hport, **q):
+    return call(hport, path="/t/http/stream", **q)
+
+
+def start_drip(tmp, servers):
+    """A second fpmd-test whose /t/drip answers pieces with pauses
+    between them, written as they go: (Fpmd, its HTTP port)."""
+    d = os.path.join(tmp, "drip")
+    os.makedirs(d)
+    f, sport, _ = start_fpmd(d, servers, "# a slow streaming answer\n"
+                             "  - match: GET /t/drip\n"
+                             "    handler: t_drip\n")
+    return f, sport
+
+
+def test_a_stream_reads_a_body_far_over_max_body_in_bounded_memory(
+        tmpdir_path, servers, web):
+    # text (the answer shows its first bytes in JSON)
+    data = os.urandom(10 << 20).hex().encode()
+    with open(os.path.join(web.files, "big.bin"), "wb") as f:
+        f.write(data)
+    _, hport = client(tmpdir_path, servers, """
+        upstreams:
+          files:
+            servers: [http://127.0.0.1:%d]
+            max_body: 1m
+        """ % web.ports["plain"])
+    # a whole call cannot take it
+    status, body, _ = call(hport, upstream="files", url="/files/big.bin")
+    assert status == 502 and "over max_body" in body, body
+    status, j, _ = stream(hport, upstream="files", url="/files/big.bin")
+    assert status == 200, j
+    assert j["status"] == 200 and j["bytes"] == len(data), j
+    assert j["adler32"] == zlib.adler32(data), j
+    # the worker never held the body: its peak grew by far less
+    grown = j["hwm_after_kb"] - j["hwm_before_kb"]
+    assert grown < (12 if SANITIZED else 4) * 1024, j
+    # and the same from a plain URL, twice over one kept connection
+    for _ in range(2):
+        status, j, _ = stream(hport, url="http://127.0.0.1:%d/files/big.bin"
+                              % web.ports["plain"])
+        assert (status, j["bytes"], j["adler32"]) == (
+            200, len(data), zlib.adler32(data)), j
+    # an answer without a body, and one with a short one
+    status, j, _ = stream(hport, upstream="files", url="/nothing")
+    assert (status, j["status"]) == (200, 404), j
+    status, j, _ = stream(hport, url="http://127.0.0.1:%d/hello"
+                          % web.ports["plain"])
+    assert (j["status"], j["bytes"], j["head"]) == (200, 6, "hello\n"), j
+    rows = {b["name"]: b for b in wait_for(lambda: (lambda r: r if any(
+        b["name"] == "files" and b["calls"] == 3 for b in r) else None)(
+            status_json(hport, full=False).get("backends", [])), 5,
+        "the upstream's row")}
+    assert (rows["files"]["errors"], rows["files"]["timeouts"]) == (1, 0)
+
+
+def test_a_slow_upstream_is_read_piece_by_piece(tmpdir_path, servers):
+    _, sport = start_drip(tmpdir_path, servers)
+    _, hport = client(tmpdir_path, servers)
+    status, j, _ = stream(hport, url="http://127.0.0.1:%d/t/drip?pieces=3&"
+                          "size=1000&sleep_ms=700" % sport)
+    assert status == 200 and j["status"] == 200, j
+    assert j["bytes"] == 3000 and j["head"] == "a" * 1000 + "b" * 1000 \
+        + "c" * 1000, j
+    # the first read had the first piece alone, long before the last one
+    # was written
+    assert j["first_len"] == 1000, j
+    assert j["end_ms"] - j["first_ms"] >= 1300, j
+
+
+@pytest.mark.parametrize("length", [False, True])
+def test_a_stream_uploads_a_body_written_in_pieces(tmpdir_path, servers,
+                                                   length):
+    os.makedirs(tmpdir_path + "/up")
+    _, sport, _ = start_fpmd(tmpdir_path + "/up", servers, "")
+    _, hport = client(tmpdir_path, servers, """
+        upstreams:
+          up:
+            servers: [http://127.0.0.1:%d]
+        """ % sport)
+    size = 5 * 1000 * 1000 + 17
+    data = (bytes(range(251)) * (size // 251 + 1))[:size]
+    q = {"upstream": "up", "url": "/probe", "upload": size, "piece": 60000}
+    if length:
+        q["length"] = 1
+    status, j, _ = stream(hport, **q)
+    assert status == 200 and j["status"] == 200, j
+    got = json.loads(j["head"])
+    assert got["method"] == "POST", got
+    assert got["body_length"] == size, got
+    import hashlib
+    assert got["body_sha256"] == hashlib.sha256(data).hexdigest(), got
+    if length:
+        assert got["params"]["CONTENT_LENGTH"] == str(size), got["params"]
+    else:
+        assert got["headers"]["TRANSFER_ENCODING"] == "chunked", got
+
+
+@pytest.mark.parametrize("idle", [False, True])
+def test_a_client_that_leaves_cancels_the_stream(tmpdir_path, servers, idle):
+    _, sport = start_drip(tmpdir_path, servers)
+    _, hport = client(tmpdir_path, servers)
+    # reading (parked in fpmd_http_stream_read), or between the head and
+    # its first read with the stream left open
+    q = urllib.parse.urlencode({
+        "url": "http://127.0.0.1:%d/t/drip?pieces=2&size=10&sleep_ms=20000"
+        % sport, "idle_ms": 30000 if idle else 0})
+    s = socket.create_connection(("127.0.0.1", hport))
+    s.sendall(b"GET /t/http/stream?%s HTTP/1.1\r\nHost: x\r\n\r\n"
+              % q.encode())
+    wait_for(lambda: status_json(sport, full=False)["in flight requests"]
+             == 2, 5, "the stream in flight upstream")
+    s.close()
+    wait_for(lambda: status_json(sport, full=False)["in flight requests"]
+             == 1, 5, "the upstream's request cancelled")
+    # the worker goes on serving
+    status, j, _ = stream(hport, url="http://127.0.0.1:%d/t/drip?pieces=1"
+                          % sport)
+    assert (status, j["bytes"]) == (200, 100), j
+
+
+def test_a_stream_times_out_as_504_unless_told_not_to(tmpdir_path, servers):
+    _, sport = start_drip(tmpdir_path, servers)
+    _, hport = client(tmpdir_path, servers, """
+        upstreams:
+          slow:
+            servers: [http://127.0.0.1:%d]
+            timeout: 600ms
+        """ % sport)
+    drip = "/t/drip?pieces=2&size=10&sleep_ms=3000"
+    # the head and a first piece came: the read times out
+    status, body, took = stream(hport, upstream="slow", url=drip)
+    assert status == 504 and 0.55 < took < 2, (status, body, took)
+    assert "Timeout" in body or "timed out" in body, body
+    # the call's own timeout, shorter than the plain URLs' 10 s
+    status, body, took = stream(hport, url="http://127.0.0.1:%d%s"
+                                % (sport, drip), timeout_ms=300)
+    assert status == 504 and 0.25 < took < 1.5, (status, body, took)
+    # and none at all: past the upstream's 600 ms
+    status, j, took = stream(hport, upstream="slow", timeout_ms=2 ** 64 - 1,
+                             url="/t/drip?pieces=3&size=10&sleep_ms=500")
+    assert status == 200 and j["bytes"] == 30 and took >= 0.95, (j, took)
+    rows = {b["name"]: b for b in wait_for(lambda: (lambda r: r if any(
+        b["name"] == "slow" and b["calls"] == 2 for b in r) else None)(
+            status_json(hport, full=False).get("backends", [])), 5,
+        "the upstream's row")}
+    assert (rows["slow"]["timeouts"], rows["slow"]["errors"]) == (1, 0), rows
+
+
+@pytest.mark.parametrize("misuse,message", [
+    ("read_first", "fpmd_http_stream_read before fpmd_http_stream_response"),
+    ("write_after_end", "fpmd_http_stream_write after fpmd_http_stream_end"),
+])
+def test_stream_calls_out_of_order_fail_clearly(tmpdir_path, servers, web,
+                                                misuse, message):
+    f, hport = client(tmpdir_path, servers)
+    status, body, _ = stream(hport, misuse=misuse, url="http://127.0.0.1:%d"
+                             "/echo" % web.ports["plain"])
+    assert status == 500 and message in body, (status, body)
+    f.wait_log(r"ERROR: .*http stream: " + re.escape(message))
