@@ -794,6 +794,7 @@ static const struct fpmd_yaml_key top_keys[] = {
     {"cron", fpmd_conf_read_cron}, {"tables", fpmd_conf_read_tables},
     {"watch", k_watch}, {"processes", k_processes}, {"tasks", k_tasks},
     {"upstreams", fpmd_conf_read_upstreams}, {"rpc_path", k_rpc_path},
+    {"etcd", fpmd_conf_read_etcd},
 };
 
 /* --- entry points ----------------------------------------------------- */
@@ -849,28 +850,6 @@ set_default_strings(struct fpmd_conf *conf)
                                                          : FPMD_ERROR;
 }
 
-/* The status page lists pools and upstreams together: one name, one
- * entry. */
-static void
-check_upstream_names(struct fpmd_yaml_ctx *c)
-{
-    const struct fpmd_conf *conf = c->conf;
-
-    for (size_t i = 0; i < conf->nupstreams; i++) {
-        const struct fpmd_conf_upstream *u = &conf->upstreams[i];
-
-        for (size_t j = 0; j < conf->nbackends; j++) {
-            if (strcmp(conf->backends[j].name, u->name) == 0) {
-                struct fpmd_yaml_node at = {.line = u->pos.line,
-                                            .column = u->pos.column};
-
-                fpmd_yaml_error_at(c, &at, "upstreams: \"%s\" is a pool's "
-                                   "name too", u->name);
-            }
-        }
-    }
-}
-
 struct fpmd_conf *
 fpmd_conf_load_buffer(const char *name, const char *text, size_t len,
                       char *errbuf, size_t errlen)
@@ -905,7 +884,7 @@ fpmd_conf_load_buffer(const char *name, const char *text, size_t len,
                                "listen: at least one listener is needed");
         if (c.nerrors == 0)
             fpmd_conf_check_routes(&c);
-        check_upstream_names(&c);
+        fpmd_conf_check_upstreams(&c);
     }
     fpmd_yaml_free(root);
     if (c.nerrors > 0 || root == NULL) {

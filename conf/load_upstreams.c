@@ -20,8 +20,8 @@ static struct fpmd_conf_upstream_server *cur_server;
 /* http:// or https://, a host (a name, IPv4 or [IPv6]) and an optional
  * port and path: the client resolves names off the loop, so any host
  * may be named here. */
-static bool
-url_valid(const char *u)
+bool
+fpmd_conf_http_url_valid(const char *u)
 {
     const char *host = strncasecmp(u, "http://", 7) == 0 ? u + 7
         : strncasecmp(u, "https://", 8) == 0 ? u + 8 : NULL;
@@ -39,7 +39,7 @@ url_valid(const char *u)
 KEYFN(k_s_url)
 {
     fpmd_yaml_get_str(c, v, key, &cur_server->url);
-    if (cur_server->url != NULL && !url_valid(cur_server->url))
+    if (cur_server->url != NULL && !fpmd_conf_http_url_valid(cur_server->url))
         fpmd_yaml_error_at(c, v, "%s: \"%s\" is not an http:// or https:// "
                            "URL without a query", key, cur_server->url);
 }
@@ -206,8 +206,54 @@ KEYFN(k_fallback)
         fpmd_yaml_error_at(c, v, "%s: status: is required", key);
 }
 
+/* An etcd key prefix: /, then printable bytes without spaces; a trailing
+ * / is dropped (keys go under PREFIX/). */
+static void
+get_prefix(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *v,
+           const char *key, const char *text, char **out)
+{
+    size_t len = strlen(text);
+
+    for (const char *p = text; *p; p++) {
+        if ((unsigned char) *p <= 0x20 || *p == 0x7f) {
+            fpmd_yaml_error_at(c, v, "%s: \"%s\" has a space or a control "
+                               "character", key, text);
+            return;
+        }
+    }
+    while (len > 1 && text[len - 1] == '/')
+        len--;
+    if (text[0] != '/' || len < 2 || len > 512) {
+        fpmd_yaml_error_at(c, v, "%s: a key prefix, /... (2 to 512 bytes)",
+                           key);
+        return;
+    }
+    *out = fpmd_conf_strndup(c->arena, text, len);
+}
+
+/* discover: etcd:/PREFIX, the only registry there is. */
+KEYFN(k_discover)
+{
+    const char *d = fpmd_yaml_scalar(c, v, key);
+
+    if (d == NULL)
+        return;
+    if (strncmp(d, "etcd:", 5) != 0) {
+        fpmd_yaml_error_at(c, v, "%s: \"%s\" is not etcd:/PREFIX", key, d);
+        return;
+    }
+    get_prefix(c, v, key, d + 5, &cur->discover);
+}
+
+KEYFN(k_max_servers)
+{
+    fpmd_yaml_get_uint(c, v, key, 1, FPMD_BALANCE_MAX_SERVERS,
+                       &cur->max_servers);
+}
+
 static const struct fpmd_yaml_key upstream_keys[] = {
     {"servers", k_servers}, {"balancer", k_balancer},
+    {"discover", k_discover}, {"max_servers", k_max_servers},
     {"timeout", k_timeout}, {"connect_timeout", k_connect},
     {"max_connections", k_max_conns}, {"retries", k_retries},
     {"max_body", k_max_body}, {"tls", k_tls}, {"breaker", k_breaker},
@@ -267,6 +313,7 @@ fpmd_conf_read_upstreams(struct fpmd_yaml_ctx *c,
         cur->max_connections = 32;
         cur->retries = 1;
         cur->max_body = 8 * 1024 * 1024;
+        cur->max_servers = 64;
         cur->tls_verify = true;
         cur->breaker = (struct fpmd_breaker_conf) {
             .failures = 5, .min_calls = 20, .window_us = 10000000,
@@ -276,11 +323,125 @@ fpmd_conf_read_upstreams(struct fpmd_yaml_ctx *c,
                            FPMD_ARRAY_LEN(upstream_keys));
         if (item->type != FPMD_YAML_MAP)
             continue;
-        if (cur->nservers == 0)
-            fpmd_yaml_error_at(c, k, "upstreams.%s: servers: is required",
-                               name);
+        if ((cur->nservers == 0) == (cur->discover == NULL))
+            fpmd_yaml_error_at(c, k, "upstreams.%s: one of servers: or "
+                               "discover: is needed", name);
         if (cur->timeout_ms == 0 || cur->connect_timeout_ms == 0)
             fpmd_yaml_error_at(c, k, "upstreams.%s: timeout and "
                                "connect_timeout must be above 0", name);
+    }
+}
+
+/* --- etcd: ------------------------------------------------------------- */
+
+static struct fpmd_conf_etcd *etcd;
+
+KEYFN(k_e_endpoints)
+{
+    etcd->endpoints = fpmd_yaml_list_items(c, v, key, "endpoints",
+                                           sizeof(*etcd->endpoints));
+    if (etcd->endpoints == NULL)
+        return;
+    if (v->nkids == 0 || v->nkids > 16) {
+        fpmd_yaml_error_at(c, v, "%s: 1 to 16 URLs", key);
+        etcd->endpoints = NULL;
+        return;
+    }
+    for (size_t i = 0; i < v->nkids; i++) {
+        char *url = NULL;
+        size_t len;
+
+        fpmd_yaml_get_str(c, v->kids[i], key, &url);
+        if (url == NULL)
+            continue;
+        len = strlen(url);
+        while (len > 0 && url[len - 1] == '/')
+            url[--len] = '\0';
+        if (!fpmd_conf_http_url_valid(url) || strchr(strchr(url, ':') + 3, '/') != NULL)
+            fpmd_yaml_error_at(c, v->kids[i], "%s: \"%s\" is not an "
+                               "http:// or https:// URL of host and port",
+                               key, url);
+        etcd->endpoints[etcd->nendpoints++] = url;
+    }
+}
+
+KEYFN(k_e_timeout) { fpmd_yaml_get_duration(c, v, key, &etcd->timeout_ms); }
+KEYFN(k_e_retry) { fpmd_yaml_get_duration(c, v, key, &etcd->retry_ms); }
+KEYFN(k_e_ttl) { fpmd_yaml_get_duration(c, v, key, &etcd->ttl_ms); }
+KEYFN(k_e_prefix)
+{
+    const char *p = fpmd_yaml_scalar(c, v, key);
+
+    if (p != NULL)
+        get_prefix(c, v, key, p, &etcd->prefix);
+}
+KEYFN(k_e_advertise)
+{
+    fpmd_yaml_get_str(c, v, key, &etcd->advertise);
+    if (etcd->advertise != NULL
+        && (etcd->advertise[0] == '\0'
+            || strpbrk(etcd->advertise, " /:?#@") != NULL)
+        && !(etcd->advertise[0] == '['
+             && strchr(etcd->advertise, ']') != NULL))
+        fpmd_yaml_error_at(c, v, "%s: a host name, an IPv4 address or an "
+                           "[IPv6] address", key);
+}
+KEYFN(k_e_weight)
+{
+    fpmd_yaml_get_uint(c, v, key, 1, FPMD_BALANCE_MAX_WEIGHT, &etcd->weight);
+}
+
+static const struct fpmd_yaml_key etcd_keys[] = {
+    {"endpoints", k_e_endpoints}, {"timeout", k_e_timeout},
+    {"retry", k_e_retry}, {"ttl", k_e_ttl}, {"prefix", k_e_prefix},
+    {"advertise", k_e_advertise}, {"weight", k_e_weight},
+};
+
+void
+fpmd_conf_read_etcd(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *v,
+                    const char *key)
+{
+    etcd = &c->conf->etcd;
+    etcd->timeout_ms = 3000;
+    etcd->retry_ms = 1000;
+    etcd->ttl_ms = 10000;
+    etcd->weight = 1;
+    fpmd_yaml_set_pos(&etcd->pos, c, v);
+    fpmd_yaml_walk_map(c, v, key, etcd_keys, FPMD_ARRAY_LEN(etcd_keys));
+    if (v->type != FPMD_YAML_MAP)
+        return;
+    if (etcd->endpoints == NULL)
+        fpmd_yaml_error_at(c, v, "%s: endpoints: is required", key);
+    if (etcd->timeout_ms == 0 || etcd->retry_ms == 0)
+        fpmd_yaml_error_at(c, v, "%s: timeout and retry must be above 0",
+                           key);
+    /* the lease is renewed every third of it: a call to etcd must fit */
+    if (etcd->ttl_ms < 2000 || etcd->ttl_ms > 3600000)
+        fpmd_yaml_error_at(c, v, "%s: ttl: 2s to 1h", key);
+    else if (etcd->timeout_ms > etcd->ttl_ms / 3)
+        fpmd_yaml_error_at(c, v, "%s: timeout: at most a third of ttl:",
+                           key);
+}
+
+/* What needs the whole file: a name the status page shows once, and an
+ * etcd: for every discover:. */
+void
+fpmd_conf_check_upstreams(struct fpmd_yaml_ctx *c)
+{
+    const struct fpmd_conf *conf = c->conf;
+
+    for (size_t i = 0; i < conf->nupstreams; i++) {
+        const struct fpmd_conf_upstream *u = &conf->upstreams[i];
+        struct fpmd_yaml_node at = {.line = u->pos.line,
+                                    .column = u->pos.column};
+
+        for (size_t j = 0; j < conf->nbackends; j++) {
+            if (strcmp(conf->backends[j].name, u->name) == 0)
+                fpmd_yaml_error_at(c, &at, "upstreams: \"%s\" is a pool's "
+                                   "name too", u->name);
+        }
+        if (u->discover != NULL && conf->etcd.endpoints == NULL)
+            fpmd_yaml_error_at(c, &at, "upstreams.%s: discover: needs etcd: "
+                               "with its endpoints", u->name);
     }
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* upstreams: of the config, read by load_upstreams.c for the loader. */
+/* upstreams: and etcd: of the config, read by load_upstreams.c for the
+ * loader. */
 #ifndef FPMD_CONF_LOAD_UPSTREAMS_H
 #define FPMD_CONF_LOAD_UPSTREAMS_H
 
@@ -8,5 +9,10 @@
 void fpmd_conf_read_upstreams(struct fpmd_yaml_ctx *c,
                               const struct fpmd_yaml_node *v,
                               const char *key);
+/* etcd: of the config. */
+void fpmd_conf_read_etcd(struct fpmd_yaml_ctx *c,
+                         const struct fpmd_yaml_node *v, const char *key);
+/* Once the whole file is read: what ties upstreams to the rest. */
+void fpmd_conf_check_upstreams(struct fpmd_yaml_ctx *c);
 
 #endif

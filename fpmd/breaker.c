@@ -297,6 +297,18 @@ fpmd_breaker_stats(struct fpmd_breaker *b, uint64_t now_us,
     unlock(b);
 }
 
+void
+fpmd_breaker_reset(struct fpmd_breaker *b)
+{
+    lock(b);
+    b->consecutive = b->sent = b->out = b->oks = 0;
+    b->opened_at = b->probe_at = 0;
+    b->opened = b->rejected = 0;
+    memset(b->window, 0, sizeof(b->window));
+    set(&b->state, FPMD_BREAKER_CLOSED);
+    unlock(b);
+}
+
 const char *
 fpmd_breaker_state_name(enum fpmd_breaker_state s)
 {

@@ -106,6 +106,10 @@ enum fpmd_breaker_state fpmd_breaker_report(struct fpmd_breaker *b,
 void fpmd_breaker_stats(struct fpmd_breaker *b, uint64_t now_us,
                         struct fpmd_breaker_stats *out);
 
+/* b closed, its counters and window emptied: the breaker of a slot that
+ * now holds another server (discovery.h). */
+void fpmd_breaker_reset(struct fpmd_breaker *b);
+
 /* "closed", "open" or "half_open"; NULL for a value that is no state. */
 const char *fpmd_breaker_state_name(enum fpmd_breaker_state s);
 

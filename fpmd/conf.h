@@ -277,6 +277,11 @@ struct fpmd_conf_upstream {
     char *name;
     struct fpmd_conf_upstream_server *servers;
     size_t nservers;
+    char *discover;             /* discover: etcd:PREFIX, the PREFIX (keys
+                                 * under PREFIX/ name the servers); NULL:
+                                 * servers: is the list */
+    unsigned max_servers;       /* discover: at most this many servers;
+                                 * 64 */
     unsigned balancer;          /* enum fpmd_balance_kind; round_robin */
     uint64_t timeout_ms;        /* a whole call; 10s */
     uint64_t connect_timeout_ms;    /* 1s */
@@ -299,6 +304,38 @@ struct fpmd_conf_upstream {
 };
 
 #define FPMD_MAX_UPSTREAMS 64
+
+/* etcd: the registry fpmd registers its listeners in and discovers
+ * upstreams' servers from (fpmd/etcd_agent.c), through etcd's HTTP/JSON
+ * gateway. */
+struct fpmd_conf_etcd {
+    char **endpoints;           /* http(s):// base URLs, tried in turn;
+                                 * NULL: no etcd */
+    size_t nendpoints;
+    uint64_t timeout_ms;        /* one call to etcd; 3s */
+    uint64_t retry_ms;          /* after a failure, before the next
+                                 * try; 1s */
+    uint64_t ttl_ms;            /* the lease of the registration; 10s */
+    char *prefix;               /* register: the listeners' keys go under
+                                 * it; NULL: no registration */
+    char *advertise;            /* the host a wildcard listener is
+                                 * registered with; NULL: the host name */
+    unsigned weight;            /* registered with each listener; 1 */
+    struct fpmd_conf_pos pos;
+};
+
+/* An http:// or https:// URL of a host, with an optional port and path
+ * but no query or fragment, no space or control character: what an
+ * upstream's server may be. */
+bool fpmd_conf_http_url_valid(const char *url);
+
+/* The servers an upstream has room for: its list, or max_servers
+ * discovered. */
+static inline size_t
+fpmd_conf_upstream_slots(const struct fpmd_conf_upstream *u)
+{
+    return u->discover != NULL ? u->max_servers : u->nservers;
+}
 
 /* tasks: the task processes (FPMD_TASK) and their queue. */
 struct fpmd_conf_tasks {
@@ -431,6 +468,8 @@ struct fpmd_conf {
 
     struct fpmd_conf_upstream *upstreams;
     size_t nupstreams;
+
+    struct fpmd_conf_etcd etcd;
 
     struct fpmd_conf_arena arena;   /* what the pointers above point into */
 };

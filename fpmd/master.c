@@ -23,6 +23,7 @@
 
 #include "fpmd/access_log.h"
 #include "fpmd/clock.h"
+#include "fpmd/discovery.h"
 #include "fpmd/cron_run.h"
 #include "fpmd/handoff.h"
 #include "fpmd/log.h"
@@ -75,6 +76,7 @@ gen_free(struct gen *g, int unlink_paths)
     free(g->listeners);
     fpmd_tables_close(g->tables, g->ntables);
     fpmd_breaker_set_free(g->breakers);
+    fpmd_discovery_free(g->discovery);
     if (g->ratelimit != NULL)
         munmap(g->ratelimit, g->ratelimit_bytes);
     fpmd_scoreboard_free(g->sb);
@@ -142,7 +144,7 @@ upstream_breakers(const struct fpmd_conf *conf)
     size_t n = 0;
 
     for (size_t i = 0; i < conf->nupstreams; i++)
-        n += conf->upstreams[i].nservers;
+        n += fpmd_conf_upstream_slots(&conf->upstreams[i]);
     if (n == 0)
         return NULL;
     set = fpmd_breaker_set_new(n);
@@ -150,6 +152,16 @@ upstream_breakers(const struct fpmd_conf *conf)
         fpmd_log_errno(FPMD_LOG_ALERT, "cannot map the upstreams' circuit "
                        "breakers");
     return set;
+}
+
+static bool
+any_discover(const struct fpmd_conf *conf)
+{
+    for (size_t i = 0; i < conf->nupstreams; i++) {
+        if (conf->upstreams[i].discover != NULL)
+            return true;
+    }
+    return false;
 }
 
 /* The token buckets of g's routes with rate_limit:, shared by the
@@ -198,8 +210,15 @@ gen_new(struct master *m, struct fpmd_conf *conf, struct gen *prev)
         conf->pm.max_children = ncpus();
     g->sb = fpmd_scoreboard_new(max_children(conf));
     g->breakers = upstream_breakers(conf);
+    g->discovery = fpmd_discovery_new(conf);
+    if (g->discovery == NULL && any_discover(conf))
+        fpmd_log_errno(FPMD_LOG_ALERT, "cannot map the discovered servers' "
+                       "lists");
+    fpmd_discovery_carry(g->discovery, conf, prev ? prev->discovery : NULL,
+                         prev ? prev->conf : NULL);
     if (fpmd_master_creds(conf, m->opts->allow_root, &g->creds) != FPMD_OK
         || g->sb == NULL || (conf->nupstreams > 0 && g->breakers == NULL)
+        || (g->discovery == NULL && any_discover(conf))
         || route_buckets(g) != FPMD_OK
         || fpmd_master_tasks_open(m, conf) != FPMD_OK) {
         /* conf stays with the caller on failure */

@@ -33,6 +33,8 @@ struct gen {
     size_t ntables;
     struct fpmd_breaker_set *breakers;  /* its upstream servers', in
                                          * conf's order; NULL: none */
+    struct fpmd_discovery *discovery;   /* its upstreams' discovered
+                                         * servers; NULL: none */
     struct fpmd_ratelimit *ratelimit;   /* its routes' rate_limit: buckets;
                                          * NULL: none */
     size_t ratelimit_bytes;
@@ -59,6 +61,7 @@ struct uproc {
     pid_t pid;                  /* 0: waiting for next_start_us */
     struct gen *gen;
     bool task;                  /* a task process */
+    bool agent;                 /* the etcd agent (etcd_agent.h) */
     size_t index;               /* in gen->conf->processes; a task
                                  * process's row on the task board */
     unsigned instance;

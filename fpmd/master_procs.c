@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "fpmd/clock.h"
+#include "fpmd/etcd_agent.h"
 #include "fpmd/log.h"
 #include "fpmd/master_impl.h"
 #include "fpmd/process.h"
@@ -339,6 +340,7 @@ fpmd_master_child_detach(struct master *m, struct gen *g)
     if (drop_privileges(g->conf, &g->creds) != FPMD_OK)
         _exit(EXIT_CONFIG);
     fpmd_process.breakers = g->breakers;
+    fpmd_process.discovery = g->discovery;
     fpmd_process.ratelimit = g->ratelimit;
     fpmd_tables_attach(g->conf, g->tables);
 }
@@ -349,7 +351,8 @@ fpmd_master_child_detach(struct master *m, struct gen *g)
 static const char *
 uproc_name(const struct uproc *u)
 {
-    return u->task ? "process" : u->gen->conf->processes[u->index].name;
+    return u->task ? "process" : u->agent ? "etcd"
+                   : u->gen->conf->processes[u->index].name;
 }
 
 /* A free row of the task board for a task process starting. */
@@ -404,6 +407,7 @@ uproc_start(struct master *m, struct uproc *u)
         fpmd_master_child_tasks(m, u->gen, reply, u->task);
         exit(u->task ? fpmd_task_process_main(u->gen->conf,
                                               &m->board->slots[u->index])
+             : u->agent ? fpmd_etcd_agent_main(u->gen->conf)
                      : fpmd_user_process_main(u->gen->conf, u->index,
                                               u->instance));
     }
@@ -427,12 +431,13 @@ uproc_start(struct master *m, struct uproc *u)
              u->instance, (int) pid);
 }
 
-/* g's user processes, each instance of each entry, and its task
- * processes, started. */
+/* g's user processes, each instance of each entry, its task processes
+ * and its etcd agent, started. */
 void
 fpmd_master_uprocs_start(struct master *m, struct gen *g)
 {
-    size_t n = g->conf->tasks.workers;
+    bool agent = fpmd_etcd_agent_wanted(g->conf);
+    size_t n = g->conf->tasks.workers + agent;
 
     for (size_t i = 0; i < g->conf->nprocesses; i++)
         n += g->conf->processes[i].count;
@@ -447,10 +452,13 @@ fpmd_master_uprocs_start(struct master *m, struct gen *g)
     }
     m->uprocs = grown;
     n = 0;
-    for (size_t i = 0; i <= g->conf->nprocesses; i++) {
+    for (size_t i = 0; i <= g->conf->nprocesses + 1; i++) {
         bool task = i == g->conf->nprocesses;
-        unsigned count = task ? g->conf->tasks.workers
+        bool is_agent = i == g->conf->nprocesses + 1;
+        unsigned count = task ? g->conf->tasks.workers : is_agent ? agent
                               : g->conf->processes[i].count;
+        const char *name = is_agent ? "etcd" : task ? NULL
+                                    : g->conf->processes[i].name;
 
         for (unsigned k = 0; k < count; k++) {
             struct uproc *u = &m->uprocs[m->nuprocs++];
@@ -458,14 +466,14 @@ fpmd_master_uprocs_start(struct master *m, struct gen *g)
             memset(u, 0, sizeof(*u));
             u->gen = g;
             u->task = task;
+            u->agent = is_agent;
             u->index = i;
             u->instance = k;
             u->reply_fd = -1;
             if (!task && n < FPMD_SB_UPROCS) {
                 u->sb = &g->sb->uprocs[n++];
                 fpmd_scoreboard_copy_str(u->sb->name, sizeof(u->sb->name),
-                                         g->conf->processes[i].name,
-                                         strlen(g->conf->processes[i].name));
+                                         name, strlen(name));
                 u->sb->instance = k;
             }
             g->live++;

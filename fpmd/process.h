@@ -39,6 +39,9 @@ struct fpmd_process {
     struct fpmd_breaker_set *breakers;  /* the upstream servers' circuit
                                          * breakers (the master's, shared);
                                          * NULL: none mapped yet */
+    struct fpmd_discovery *discovery;   /* the upstreams' discovered
+                                         * servers (the generation's,
+                                         * shared); NULL: none */
     struct fpmd_ratelimit *ratelimit;   /* the routes' rate_limit: buckets
                                          * (the generation's, shared);
                                          * NULL: none */

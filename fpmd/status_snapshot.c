@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fpmd/clock.h"
+#include "fpmd/discovery.h"
 #include "fpmd/fpmd.h"
 #include "fpmd/process.h"
 #include "fpmd/tables.h"
@@ -210,36 +211,55 @@ add_user_processes(struct fpmd_req *req, struct fpmd_status_snapshot *v)
     v->nuser_processes = n;
 }
 
+/* Upstream u's server in slot j: its URL, or NULL for an empty slot
+ * (found: the discovered list, read once per upstream). */
+static const char *
+slot_url(const struct fpmd_conf_upstream *u,
+         const struct fpmd_discovered *found, size_t j)
+{
+    if (u->discover == NULL)
+        return u->servers[j].url;
+    return found != NULL && found[j].url[0] != '\0' ? found[j].url : NULL;
+}
+
 static void
 add_upstream_servers(struct fpmd_req *req, struct fpmd_status_snapshot *v)
 {
     const struct fpmd_conf *conf = fpmd_process.conf;
     struct fpmd_status_upstream_server *out;
     uint64_t now = fpmd_mono_ns() / 1000;
-    size_t n = 0, k = 0;
+    size_t n = 0, k = 0, slot = 0;
 
     for (size_t i = 0; i < conf->nupstreams; i++)
-        n += conf->upstreams[i].nservers;
+        n += fpmd_conf_upstream_slots(&conf->upstreams[i]);
     if (n == 0 || fpmd_process.breakers == NULL
         || (out = fpmd_alloc(req, n * sizeof(*out))) == NULL)
         return;
     for (size_t i = 0; i < conf->nupstreams; i++) {
         const struct fpmd_conf_upstream *u = &conf->upstreams[i];
+        struct fpmd_discovered *found = NULL;
 
-        for (size_t j = 0; j < u->nservers; j++, k++) {
+        if (u->discover != NULL && fpmd_process.discovery != NULL
+            && (found = fpmd_alloc(req, u->max_servers * sizeof(*found)))
+                   != NULL
+            && fpmd_discovery_read(fpmd_process.discovery, i, found) == 0)
+            found = NULL;
+        for (size_t j = 0; j < fpmd_conf_upstream_slots(u); j++, slot++) {
+            const char *url = slot_url(u, found, j), *circuit;
             struct fpmd_breaker_stats st;
 
-            fpmd_breaker_stats(fpmd_breaker_set_at(fpmd_process.breakers, k),
-                               now, &st);
-            const char *circuit = fpmd_breaker_state_name(st.state);
-
-            out[k] = (struct fpmd_status_upstream_server) {
-                u->name, u->servers[j].url, circuit ? circuit : "closed",
-                st.opened, st.rejected};
+            if (url == NULL)
+                continue;
+            fpmd_breaker_stats(fpmd_breaker_set_at(fpmd_process.breakers,
+                                                   slot), now, &st);
+            circuit = fpmd_breaker_state_name(st.state);
+            out[k++] = (struct fpmd_status_upstream_server) {
+                u->name, url, circuit ? circuit : "closed", st.opened,
+                st.rejected};
         }
     }
     v->upstream_servers = out;
-    v->nupstream_servers = n;
+    v->nupstream_servers = k;
 }
 
 static void

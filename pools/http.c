@@ -31,6 +31,7 @@
 #include "fpmd/balance.h"
 #include "fpmd/breaker.h"
 #include "fpmd/clock.h"
+#include "fpmd/discovery.h"
 #include "fpmd/log.h"
 #include "fpmd/process.h"
 #include "fpmd/req.h"
@@ -57,7 +58,14 @@ struct multi {
     CURLM *m;
     struct event timer;
     const struct fpmd_conf_upstream *conf;  /* NULL: plain URLs */
+    size_t index;                           /* conf's, in the upstreams */
     struct fpmd_balancer *balancer;
+    size_t nservers;                        /* its slots */
+    const char **urls;                      /* each slot's, "": empty */
+    unsigned *weights;
+    struct fpmd_discovered *found;          /* discover: the list as last
+                                             * read; NULL: servers: */
+    uint64_t version;                       /* of found */
     unsigned *in_flight;                    /* per server */
     size_t first;                           /* its servers' breakers: from
                                              * this one of the set */
@@ -79,8 +87,11 @@ struct hcall {
     const char *path;           /* upstream: the request's path */
     const char *hash_key;       /* balancer hash; NULL: none */
     int server;                 /* upstream: the one tried; -1: none */
+    const char *server_url;     /* its URL, in the request's memory: a
+                                 * discovered slot may change meanwhile */
     bool probe;                 /* its breaker is half-open: a probe */
     bool circuit_open;          /* no server: every circuit open */
+    bool none_found;            /* no server: none discovered */
     unsigned tries;
     char *head;                 /* the answer's header lines */
     size_t head_len;
@@ -208,6 +219,52 @@ on_timer_set(CURLM *m, long ms, void *userp)
     return 0;
 }
 
+/* mu's balancer over its slots as they are now; the one it had stays
+ * when a new one cannot be made. */
+static int
+balancer_build(struct multi *mu)
+{
+    const char **names = calloc(mu->nservers, sizeof(*names));
+    char (*empty)[24] = calloc(mu->nservers, sizeof(*empty));
+    struct fpmd_balancer *b = NULL;
+
+    if (names != NULL && empty != NULL) {
+        for (size_t i = 0; i < mu->nservers; i++) {
+            /* an empty slot's name only keeps the names distinct */
+            snprintf(empty[i], sizeof(empty[i]), "-%zu", i);
+            names[i] = mu->urls[i][0] != '\0' ? mu->urls[i] : empty[i];
+        }
+        b = fpmd_balancer_new(mu->conf->balancer, mu->nservers, mu->weights,
+                              names);
+    }
+    free(names);
+    free(empty);
+    if (b == NULL)
+        return FPMD_ERROR;
+    fpmd_balancer_free(mu->balancer);
+    mu->balancer = b;
+    return FPMD_OK;
+}
+
+/* A discovered upstream's slots as the agent published them last. */
+static void
+refresh(struct multi *mu)
+{
+    const struct fpmd_discovery *d = fpmd_process.discovery;
+    uint64_t v;
+
+    if (mu->found == NULL || d == NULL
+        || (v = fpmd_discovery_version(d, mu->index)) == mu->version
+        || (v = fpmd_discovery_read(d, mu->index, mu->found)) == 0)
+        return;
+    for (size_t i = 0; i < mu->nservers; i++) {
+        mu->urls[i] = mu->found[i].url;
+        mu->weights[i] = mu->found[i].weight ? mu->found[i].weight : 1;
+    }
+    if (balancer_build(mu) == FPMD_OK)
+        mu->version = v;
+}
+
 static int
 multi_open(struct multi *mu, const struct fpmd_conf_upstream *u)
 {
@@ -223,23 +280,28 @@ multi_open(struct multi *mu, const struct fpmd_conf_upstream *u)
     curl_multi_setopt(mu->m, CURLMOPT_TIMERFUNCTION, on_timer_set);
     curl_multi_setopt(mu->m, CURLMOPT_TIMERDATA, mu);
     curl_multi_setopt(mu->m, CURLMOPT_MAX_HOST_CONNECTIONS, (long) conns);
-    curl_multi_setopt(mu->m, CURLMOPT_MAXCONNECTS,
-                      (long) conns * (long) (u ? u->nservers : 4));
-    if (u == NULL)
+    if (u == NULL) {
+        curl_multi_setopt(mu->m, CURLMOPT_MAXCONNECTS, (long) conns * 4);
         return FPMD_OK;
-    mu->in_flight = calloc(u->nservers, sizeof(*mu->in_flight));
-    {
-        unsigned weights[1024];
-        const char *names[1024];
-
-        for (size_t i = 0; i < u->nservers; i++) {
-            weights[i] = u->servers[i].weight;
-            names[i] = u->servers[i].url;
-        }
-        mu->balancer = fpmd_balancer_new(u->balancer, u->nservers, weights,
-                                         names);
     }
-    return mu->in_flight && mu->balancer ? FPMD_OK : FPMD_ERROR;
+    mu->nservers = fpmd_conf_upstream_slots(u);
+    curl_multi_setopt(mu->m, CURLMOPT_MAXCONNECTS,
+                      (long) conns * (long) mu->nservers);
+    mu->in_flight = calloc(mu->nservers, sizeof(*mu->in_flight));
+    mu->urls = calloc(mu->nservers, sizeof(*mu->urls));
+    mu->weights = calloc(mu->nservers, sizeof(*mu->weights));
+    if (mu->in_flight == NULL || mu->urls == NULL || mu->weights == NULL)
+        return FPMD_ERROR;
+    if (u->discover != NULL) {
+        mu->found = calloc(mu->nservers, sizeof(*mu->found));
+        if (mu->found == NULL)
+            return FPMD_ERROR;
+    }
+    for (size_t i = 0; i < mu->nservers; i++) {
+        mu->urls[i] = u->discover ? "" : u->servers[i].url;
+        mu->weights[i] = u->discover ? 1 : u->servers[i].weight;
+    }
+    return balancer_build(mu);
 }
 
 static void
@@ -251,6 +313,9 @@ multi_close(struct multi *mu)
     }
     fpmd_balancer_free(mu->balancer);
     free(mu->in_flight);
+    free(mu->urls);
+    free(mu->weights);
+    free(mu->found);
     memset(mu, 0, sizeof(*mu));
 }
 
@@ -398,11 +463,8 @@ parse_head(struct hcall *hc)
 static int
 answer_head(struct hcall *hc, long status)
 {
-    const struct multi *mu = hc->multi;
-
     hc->resp.status = (int) status;
-    hc->resp.server = hc->server >= 0 ? mu->conf->servers[hc->server].url
-                                      : NULL;
+    hc->resp.server = hc->server >= 0 ? hc->server_url : NULL;
     return parse_head(hc);
 }
 
@@ -511,7 +573,7 @@ report(struct hcall *hc, bool ok)
         fpmd_log(st == FPMD_BREAKER_OPEN ? FPMD_LOG_WARNING
                                          : FPMD_LOG_NOTICE,
                  "upstream %s: server %s: circuit %s%s", mu->conf->name,
-                 mu->conf->servers[hc->server].url,
+                 hc->server_url,
                  fpmd_breaker_state_name(st), st == FPMD_BREAKER_OPEN
                  ? ": calls to it fail at once until it half-opens" : "");
 }
@@ -551,8 +613,8 @@ refuse(struct hcall *hc, enum fpmd_call_status st, const char *why)
             hc->stream->head_done = true;
         fpmd_call_other_done(hc->call, FPMD_CALL_OK, NULL);
     } else {
-        fpmd_call_other_done(hc->call, hc->circuit_open ? FPMD_CALL_DOWN
-                                                        : st, why);
+        fpmd_call_other_done(hc->call, hc->circuit_open || hc->none_found
+                                       ? FPMD_CALL_DOWN : st, why);
     }
 }
 
@@ -562,8 +624,7 @@ static void
 finish(struct hcall *hc, CURLcode code)
 {
     struct multi *mu = hc->multi;
-    const char *server = hc->server >= 0 ? mu->conf->servers[hc->server].url
-                                         : NULL;
+    const char *server = hc->server >= 0 ? hc->server_url : NULL;
     char why[CURL_ERROR_SIZE + 128];
     long status = 0;
     enum fpmd_call_status st;
@@ -663,10 +724,14 @@ place(struct hcall *hc, char *why, size_t len)
 
     if (u != NULL) {
         uint64_t now = fpmd_mono_ns() / 1000, wait = UINT64_MAX, retry;
+        size_t live = 0;
 
-        for (size_t i = 0; i < u->nservers; i++)
-            usable[i] = !(hc->tries > 0 && (int) i == hc->server
-                          && u->nservers > 1);
+        refresh(mu);
+        for (size_t i = 0; i < mu->nservers; i++)
+            live += mu->urls[i][0] != '\0';
+        for (size_t i = 0; i < mu->nservers; i++)
+            usable[i] = mu->urls[i][0] != '\0'
+                && !(hc->tries > 0 && (int) i == hc->server && live > 1);
         if (hc->server >= 0)
             mu->in_flight[hc->server]--;
         /* the balancer's pick, unless its circuit is open: then the
@@ -690,13 +755,22 @@ place(struct hcall *hc, char *why, size_t len)
                 snprintf(why, len, "upstream %s: every server's circuit is "
                          "open (the next half-opens in %llu ms)", u->name,
                          (unsigned long long) (wait + 999) / 1000);
+            else if ((hc->none_found = live == 0 && u->discover != NULL))
+                snprintf(why, len, "upstream %s: no server discovered under "
+                         "%s/%s", u->name, u->discover, fpmd_process.discovery
+                         ? "" : " (fpmd run does not ask etcd)");
             else
                 snprintf(why, len, "upstream %s: no server to try", u->name);
             return FPMD_ERROR;
         }
         mu->in_flight[s]++;
+        hc->server_url = fpmd_strdup(hc->call->req, mu->urls[s]);
+        if (hc->server_url == NULL) {
+            snprintf(why, len, "out of memory");
+            return FPMD_ERROR;
+        }
         if ((size_t) snprintf(url, sizeof(url), "%s%s",
-                              u->servers[s].url, hc->path) >= sizeof(url)) {
+                              mu->urls[s], hc->path) >= sizeof(url)) {
             snprintf(why, len, "the URL is too long");
             return FPMD_ERROR;
         }
@@ -1186,8 +1260,7 @@ publish(void)
 
         memset(b, 0, sizeof(*b));
         snprintf(b->name, sizeof(b->name), "%s", mu->conf->name);
-        b->size = (uint32_t) (mu->conf->max_connections
-                              * mu->conf->nservers);
+        b->size = (uint32_t) (mu->conf->max_connections * mu->nservers);
         b->in_use = (uint32_t) mu->active;
         b->calls = mu->calls;
         b->timeouts = mu->timeouts;
@@ -1232,7 +1305,8 @@ start(const struct fpmd_conf *conf, struct event_base *base)
         goto fail;
     for (size_t first = 0; H.nups < conf->nupstreams; H.nups++) {
         H.ups[H.nups].first = first;
-        first += conf->upstreams[H.nups].nservers;
+        H.ups[H.nups].index = H.nups;
+        first += fpmd_conf_upstream_slots(&conf->upstreams[H.nups]);
         if (multi_open(&H.ups[H.nups], &conf->upstreams[H.nups]) != FPMD_OK) {
             H.nups++;
             goto fail;

@@ -4,6 +4,7 @@ mariadbd on free 127.0.0.1 ports with their own temp dirs, stopped by their
 pids, with a way to look at the server's side (a minimal RESP client, the
 mariadb CLI); and fpmd-test started with a pools: block."""
 
+import base64
 import http.client
 import json
 import os
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.request
 
 import pytest
 
@@ -348,6 +350,79 @@ MARIADB_BIN = "/usr/bin/mariadb"
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                        "bench", "seed.sql")) as _f:
     SEED = _f.read()
+
+
+ETCD_BIN = "/usr/bin/etcd"
+
+
+def b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+class Etcd(Server):
+    """One etcd-server member on free ports with its own data dir: stop()
+    and start() again keep the data, as a restarted etcd does. api()
+    talks to its HTTP/JSON gateway directly, bypassing fpmd."""
+
+    def __init__(self, tmp, name="etcd"):
+        self.dir = os.path.join(tmp, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.port, self.peer = free_port(), free_port()
+        self.log = os.path.join(self.dir, "etcd.log")
+        self.label = "etcd %d" % self.port
+        self.proc = None
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def start(self):
+        need(ETCD_BIN, "etcd-server")
+        peer = "http://127.0.0.1:%d" % self.peer
+        with open(self.log, "a") as log:
+            self.proc = subprocess.Popen(
+                [ETCD_BIN, "--name", "t", "--data-dir",
+                 os.path.join(self.dir, "data"),
+                 "--listen-client-urls", self.url,
+                 "--advertise-client-urls", self.url,
+                 "--listen-peer-urls", peer,
+                 "--initial-advertise-peer-urls", peer,
+                 "--initial-cluster", "t=" + peer],
+                stdout=log, stderr=subprocess.STDOUT)
+        wait_for(lambda: self._healthy() or self.proc.poll() is not None,
+                 30, "etcd on %d" % self.port)
+        assert self.proc.poll() is None, self.logs()
+        return self
+
+    def _healthy(self):
+        try:
+            with urllib.request.urlopen(self.url + "/health", timeout=2) as r:
+                return json.load(r).get("health") == "true"
+        except (OSError, ValueError):
+            return False
+
+    def api(self, path, body):
+        req = urllib.request.Request(self.url + path,
+                                     json.dumps(body).encode(),
+                                     {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return json.load(r)
+
+    def put(self, key, value):
+        return self.api("/v3/kv/put", {"key": b64(key), "value": b64(value)})
+
+    def delete(self, key):
+        return self.api("/v3/kv/deleterange", {"key": b64(key)})
+
+    def under(self, prefix):
+        """{key: value} of the keys under prefix/, and the leases."""
+        end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        got = self.api("/v3/kv/range", {"key": b64(prefix),
+                                        "range_end": b64(end)})
+        return {base64.b64decode(kv["key"]).decode():
+                (base64.b64decode(kv.get("value", "")).decode(),
+                 kv.get("lease"))
+                for kv in got.get("kvs", [])}
 
 
 class Mariadb(Server):

@@ -324,7 +324,7 @@ def test_a_breaker_opens_for_every_worker_falls_back_and_closes(
     ("upstreams:\n  u: { servers: [http://a], balancer: fastest }\n",
      r":\d+:\d+: balancer: \"fastest\" is not one of round_robin"),
     ("upstreams:\n  u: { timeout: 1s }\n",
-     r":\d+:3: upstreams.u: servers: is required"),
+     r":\d+:3: upstreams.u: one of servers: or discover: is needed"),
 ])
 def test_config_errors_name_file_line_column(tmpdir_path, extra, message):
     rc, err, conf = config_check(tmpdir_path, extra)
