@@ -29,6 +29,7 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 
+#include "fpmd/balance.h"
 #include "pools/pool.h"
 #include "pools/redis_sentinel.h"
 
@@ -217,6 +218,44 @@ same_shard(struct fpmd_pool *pool, const char *key, size_t len,
     return n == *node ? FPMD_OK : FPMD_ERROR;
 }
 
+/* Where the keys of the command in buf are: arguments first to last,
+ * every step-th (none when first > last). FPMD_ERROR for a command
+ * whose keys a table cannot find (unroutable). */
+static int
+key_args(const char *buf, size_t len, long *first, long *last, long *step)
+{
+    const struct keyspec *spec = NULL;
+    const char *a0, *k;
+    size_t l0, kl;
+
+    *first = *last = *step = 1;
+    if (resp_arg(buf, len, 0, &a0, &l0) != FPMD_OK) {
+        *last = 0;
+        return FPMD_OK;
+    }
+    for (size_t i = 0; i < FPMD_ARRAY_LEN(unroutable); i++) {
+        if (arg_is(a0, l0, unroutable[i]))
+            return FPMD_ERROR;
+    }
+    for (size_t i = 0; i < FPMD_ARRAY_LEN(keyspecs) && !spec; i++)
+        if (arg_is(a0, l0, keyspecs[i].cmd))
+            spec = &keyspecs[i];
+    if (spec != NULL && spec->numkeys != 0) {
+        if (resp_arg(buf, len, spec->numkeys, &k, &kl) != FPMD_OK) {
+            *last = 0;
+            return FPMD_OK;
+        }
+        *first = (long) spec->numkeys + 1;
+        *last = *first + strtol(k, NULL, 10) - 1;
+    } else if (spec != NULL) {
+        *first = spec->first;
+        *last = spec->last < 0 ? (long) resp_argc(buf, len) + spec->last
+                               : spec->last;
+        *step = spec->step;
+    }
+    return FPMD_OK;
+}
+
 /* The shard of a call on a sharded pool: the one all the keys of all its
  * commands map to. NULL, with why, when they map to more than one or
  * cannot be found; the primary for a call without keys. */
@@ -230,36 +269,20 @@ shard_node(struct fpmd_call *call, char *why, size_t wlen)
         const char *buf = data->cmds[c].buf, *a0, *k;
         size_t len = data->cmds[c].len, l0, kl;
         unsigned long argc = resp_argc(buf, len);
-        const struct keyspec *spec = NULL;
-        long first = 1, last = 1, step = 1;
+        long first, last, step;
 
-        if (resp_arg(buf, len, 0, &a0, &l0) != FPMD_OK)
-            continue;
-        for (size_t i = 0; i < FPMD_ARRAY_LEN(unroutable); i++) {
-            if (arg_is(a0, l0, unroutable[i])) {
-                snprintf(why, wlen, "%s: its keys cannot be routed on a "
-                         "sharded pool", unroutable[i]);
-                return NULL;
-            }
-        }
-        for (size_t i = 0; i < FPMD_ARRAY_LEN(keyspecs) && !spec; i++)
-            if (arg_is(a0, l0, keyspecs[i].cmd))
-                spec = &keyspecs[i];
-        if (spec != NULL && spec->numkeys != 0) {
-            if (resp_arg(buf, len, spec->numkeys, &k, &kl) != FPMD_OK)
-                continue;
-            first = (long) spec->numkeys + 1;
-            last = first + strtol(k, NULL, 10) - 1;
-        } else if (spec != NULL) {
-            first = spec->first;
-            last = spec->last < 0 ? (long) argc + spec->last : spec->last;
-            step = spec->step;
+        if (key_args(buf, len, &first, &last, &step) != FPMD_OK) {
+            resp_arg(buf, len, 0, &a0, &l0);
+            snprintf(why, wlen, "%.*s: its keys cannot be routed on a "
+                     "sharded pool", (int) (l0 < 32 ? l0 : 32), a0);
+            return NULL;
         }
         for (long i = first; i <= last && (unsigned long) i < argc;
              i += step) {
             if (resp_arg(buf, len, (unsigned) i, &k, &kl) != FPMD_OK)
                 break;
             if (same_shard(call->pool, k, kl, &node) != FPMD_OK) {
+                resp_arg(buf, len, 0, &a0, &l0);
                 snprintf(why, wlen, "%.*s: its keys are on different shards "
                          "(put the part they share in {braces}: a hash tag)",
                          (int) (l0 < 32 ? l0 : 32), a0);
@@ -267,7 +290,25 @@ shard_node(struct fpmd_call *call, char *why, size_t wlen)
             }
         }
     }
-    return node != NULL ? node : fpmd_pool_primary(call->pool);
+    return node != NULL ? node : fpmd_pool_primary(call->pool, NULL, 0);
+}
+
+/* What balancer: hash hashes: the first key of the call's first command
+ * (its hash tag, as for a shard, so that {user:7}:a and {user:7}:b share
+ * a server). false for a command without keys. */
+static bool
+first_key(const struct rcall *data, const char **key, size_t *len)
+{
+    const char *buf = data->cmds[0].buf;
+    size_t blen = data->cmds[0].len;
+    long first, last, step;
+
+    if (key_args(buf, blen, &first, &last, &step) != FPMD_OK
+        || first > last || (unsigned long) first >= resp_argc(buf, blen)
+        || resp_arg(buf, blen, (unsigned) first, key, len) != FPMD_OK)
+        return false;
+    hash_tag(key, len);
+    return true;
 }
 
 /* Session state a command leaves behind, for reusable(). */
@@ -948,10 +989,18 @@ fpmd_redis_send(struct fpmd_call *call)
             fpmd_pool_call_fail(call, FPMD_CALL_INVALID, "%s", why);
             return;
         }
-    } else if (data->flags & FPMD_REDIS_READ_REPLICA)
-        node = fpmd_pool_replica(call->pool);
-    else
-        node = fpmd_pool_primary(call->pool);
+    } else {
+        const struct fpmd_conf_backend *conf = fpmd_pool_conf(call->pool);
+        const char *key = NULL;
+        size_t len = 0;
+
+        if (conf->balanced && conf->balancer == FPMD_BALANCE_HASH
+            && !first_key(data, &key, &len))
+            key = NULL;
+        node = data->flags & FPMD_REDIS_READ_REPLICA
+            ? fpmd_pool_replica(call->pool, key, len)
+            : fpmd_pool_primary(call->pool, key, len);
+    }
     fpmd_pool_call_start(call, node);
 }
 
