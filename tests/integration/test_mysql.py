@@ -242,6 +242,32 @@ def test_reads_go_to_replicas_writes_to_the_primary(tmpdir_path, servers):
         ["502"]]
 
 
+def test_replica_reads_are_balanced(tmpdir_path, servers):
+    a = Mariadb(tmpdir_path, "a").start()
+    b = Mariadb(tmpdir_path, "b").start()
+    servers += [a, b]
+    a.sql("UPDATE bench.items SET name = 'on-a' WHERE id = 1")
+    b.sql("UPDATE bench.items SET name = 'on-b' WHERE id = 1")
+    # a is the primary and one of the replicas: round-robin over both
+    # replicas, weighted 3:1
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
+        (a, "primary"), (a, "replica, weight: 3"), (b, "replica"),
+        balancer="weighted"))
+    sel = "SELECT name FROM items WHERE id = 1"
+    names = [query(hport, sel)[1]["rows"][0]["name"] for _ in range(12)]
+    assert names.count("on-a") == 9 and names.count("on-b") == 3, names
+    # writes go to the one primary
+    query(hport, "INSERT INTO items VALUES (601, 'w', 1, 1)")
+    assert a.sql("SELECT id FROM bench.items WHERE id = 601") == [["601"]]
+    assert b.sql("SELECT id FROM bench.items WHERE id = 601") == []
+    # b stopped: reads go to the replica left; b fails a read only when
+    # its back-off (50 ms doubling) runs out
+    b.stop()
+    statuses = [query(hport, sel) for _ in range(8)]
+    ok = [j["rows"][0]["name"] for st, j in statuses if st == 200]
+    assert len(ok) >= 5 and set(ok) == {"on-a"}, statuses
+
+
 def test_varargs_are_read_only_for_real_placeholders(tmpdir_path, servers,
                                                      db):
     _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(db))
