@@ -35,7 +35,7 @@
 
 enum ticket_kind {
     T_HANDSHAKE,
-    T_ROLE,                     /* a sentinel pool's check of the master */
+    T_ROLE,                     /* a sentinel pool's check of the server */
     T_CALL,
 };
 
@@ -61,9 +61,11 @@ struct rconn {
     unsigned db_changed:1;      /* SELECT by a handler */
     unsigned readonly:1;        /* answered READONLY: demoted meanwhile */
     struct fpmd_sentinel *sentinel;     /* a sentinel pool's, else NULL */
+    int slot;                   /* sentinel: -1 the master, else the
+                                 * replica slot it reads from */
     struct fpmd_sentinel_waiter wait;   /* waiting for the master */
     bool waiting;
-    uint64_t epoch;             /* the master it was made for */
+    uint64_t epoch;             /* the server it was made for */
 };
 
 struct rcmd {
@@ -534,9 +536,12 @@ gone(struct rconn *rc, const char *why)
                                                           : "connection closed");
     detach(rc);
     rc->ac = NULL;
-    /* the master refused or went away: a failover may be under way */
-    if (rc->sentinel != NULL)
+    /* the server refused or went away: a failover may be under way, or
+     * the replica be gone */
+    if (rc->sentinel != NULL && rc->slot < 0)
         fpmd_sentinel_stale(rc->sentinel);
+    else if (rc->sentinel != NULL)
+        fpmd_sentinel_replicas_stale(rc->sentinel);
     fpmd_pool_conn_lost(rc->pc, msg);
 }
 
@@ -586,15 +591,24 @@ on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     }
     if (t->kind == T_ROLE) {
+        const char *role = rc->slot < 0 ? "master" : "slave";
+
         free(t);
         if (r->type != REDIS_REPLY_ARRAY || r->elements == 0
             || r->element[0]->type != REDIS_REPLY_STRING
-            || strcmp(r->element[0]->str, "master") != 0) {
+            || strcmp(r->element[0]->str, role) != 0) {
             /* a demoted master, or a replica the sentinels named before
-             * it was promoted: no write goes there */
-            fpmd_sentinel_stale(rc->sentinel);
-            fpmd_pool_conn_lost(rc->pc, "not the master (its ROLE says "
-                                "otherwise): asking the sentinels again");
+             * it was promoted: no write goes there; a promoted replica:
+             * its slot is for replica reads */
+            if (rc->slot < 0)
+                fpmd_sentinel_stale(rc->sentinel);
+            else
+                fpmd_sentinel_replicas_stale(rc->sentinel);
+            fpmd_pool_conn_lost(rc->pc, rc->slot < 0
+                                ? "not the master (its ROLE says otherwise): "
+                                  "asking the sentinels again"
+                                : "not a replica (its ROLE says otherwise): "
+                                  "asking the sentinels again");
         } else if (--rc->handshake == 0) {
             fpmd_pool_conn_up(rc->pc);
         }
@@ -613,7 +627,8 @@ on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         }
         return;
     }
-    if (rc->sentinel != NULL && r->type == REDIS_REPLY_ERROR
+    /* (a replica's READONLY is a write sent with a replica read) */
+    if (rc->sentinel != NULL && rc->slot < 0 && r->type == REDIS_REPLY_ERROR
         && strncmp(r->str, "READONLY", 8) == 0) {
         rc->readonly = 1;
         fpmd_sentinel_stale(rc->sentinel);
@@ -759,7 +774,7 @@ on_master(struct fpmd_sentinel_waiter *w, bool ok, const char *why)
         return;
     }
     fpmd_sentinel_master(rc->sentinel, &host, &port);
-    rc->epoch = fpmd_sentinel_epoch(rc->sentinel);
+    rc->epoch = fpmd_sentinel_epoch(rc->sentinel, -1);
     if (start_connect(rc, host, port, NULL, error, sizeof(error)) != FPMD_OK)
         fpmd_pool_conn_lost(rc->pc, error);
 }
@@ -786,14 +801,22 @@ drv_connect(struct fpmd_pool_conn *pc, char *error, size_t len)
             snprintf(error, len, "out of memory");
             goto fail;
         }
+        /* node 0 is the master, the others replica slots */
+        rc->slot = (int) (s - conf->servers) - 1;
+        if (rc->slot >= 0
+            && !fpmd_sentinel_replica(rc->sentinel, rc->slot, &host, &port)) {
+            snprintf(error, len, "no replica in this slot now");
+            goto fail;
+        }
         /* the master's address comes from the sentinels, first */
-        if (!fpmd_sentinel_master(rc->sentinel, &host, &port)) {
+        if (rc->slot < 0 && !fpmd_sentinel_master(rc->sentinel, &host,
+                                                  &port)) {
             rc->wait.cb = on_master;
             rc->waiting = true;
             fpmd_sentinel_wait(rc->sentinel, &rc->wait);
             return FPMD_OK;
         }
-        rc->epoch = fpmd_sentinel_epoch(rc->sentinel);
+        rc->epoch = fpmd_sentinel_epoch(rc->sentinel, rc->slot);
         if (start_connect(rc, host, port, NULL, error, len) != FPMD_OK)
             goto fail;
         return FPMD_OK;
@@ -854,7 +877,7 @@ drv_reusable(struct fpmd_pool_conn *pc)
     return rc->ac != NULL && !rc->in_multi && !rc->watching
         && !rc->db_changed && !rc->readonly
         && (rc->sentinel == NULL
-            || rc->epoch == fpmd_sentinel_epoch(rc->sentinel));
+            || rc->epoch == fpmd_sentinel_epoch(rc->sentinel, rc->slot));
 }
 
 static void
@@ -994,6 +1017,14 @@ fpmd_redis_send(struct fpmd_call *call)
         const char *key = NULL;
         size_t len = 0;
 
+        /* a sentinel pool learns its replicas once a read asks for one;
+         * until then (and while none is up) reads go to the master */
+        if ((data->flags & FPMD_REDIS_READ_REPLICA) && conf->nsentinels > 0) {
+            struct fpmd_sentinel *s = fpmd_sentinel_of(conf);
+
+            if (s != NULL)
+                fpmd_sentinel_want_replicas(s);
+        }
         if (conf->balanced && conf->balancer == FPMD_BALANCE_HASH
             && !first_key(data, &key, &len))
             key = NULL;
