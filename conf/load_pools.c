@@ -262,7 +262,8 @@ sentinel_check(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *item,
 }
 
 static bool
-same_address(const struct fpmd_conf_server *a, const struct fpmd_conf_server *b)
+same_address(const struct fpmd_conf_server *a,
+             const struct fpmd_conf_server *b)
 {
     if (a->path != NULL || b->path != NULL)
         return a->path != NULL && b->path != NULL

@@ -216,12 +216,17 @@ def test_session_state_never_leaks(tmpdir_path, servers, db):
         {"v": hostile}]
 
 
+def labelled(tmp, servers, *names):
+    """Servers whose item 1 is named on-NAME, to tell reads apart."""
+    started = [Mariadb(tmp, name).start() for name in names]
+    servers += started
+    for name, m in zip(names, started):
+        m.sql("UPDATE bench.items SET name = 'on-%s' WHERE id = 1" % name)
+    return started
+
+
 def test_reads_go_to_replicas_writes_to_the_primary(tmpdir_path, servers):
-    primary = Mariadb(tmpdir_path, "primary").start()
-    replica = Mariadb(tmpdir_path, "replica").start()
-    servers += [primary, replica]
-    primary.sql("UPDATE bench.items SET name = 'on-primary' WHERE id = 1")
-    replica.sql("UPDATE bench.items SET name = 'on-replica' WHERE id = 1")
+    primary, replica = labelled(tmpdir_path, servers, "primary", "replica")
     _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
         (primary, "primary"), (replica, "replica")))
     sel = "SELECT name FROM items WHERE id = 1"
@@ -243,11 +248,7 @@ def test_reads_go_to_replicas_writes_to_the_primary(tmpdir_path, servers):
 
 
 def test_replica_reads_are_balanced(tmpdir_path, servers):
-    a = Mariadb(tmpdir_path, "a").start()
-    b = Mariadb(tmpdir_path, "b").start()
-    servers += [a, b]
-    a.sql("UPDATE bench.items SET name = 'on-a' WHERE id = 1")
-    b.sql("UPDATE bench.items SET name = 'on-b' WHERE id = 1")
+    a, b = labelled(tmpdir_path, servers, "a", "b")
     # a is the primary and one of the replicas: round-robin over both
     # replicas, weighted 3:1
     _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(

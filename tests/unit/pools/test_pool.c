@@ -172,8 +172,9 @@ FPMD_ROUTE(u_calls, "GET", "/u/calls")
         calls[i] = fpmd_pool_call_new(req, "p", &fake_driver, NULL);
         if (calls[i] == NULL)
             return FPMD_ERROR;
-        fpmd_pool_call_start(calls[i], replica ? fpmd_pool_replica(p, NULL, 0)
-                                               : fpmd_pool_primary(p, NULL, 0));
+        fpmd_pool_call_start(calls[i], replica
+                                           ? fpmd_pool_replica(p, NULL, 0)
+                                           : fpmd_pool_primary(p, NULL, 0));
     }
     fpmd_await_all(req);
     nresults = 0;
@@ -251,12 +252,12 @@ defaults(void)
     restart_pool();
 }
 
-/* Three servers, picked by kind (or in failover order: balanced false). */
+/* n servers, picked by kind (or in failover order: balanced false). */
 static void
-three_servers(bool balanced, enum fpmd_balance_kind kind)
+servers_of(size_t n, bool balanced, enum fpmd_balance_kind kind)
 {
     defaults();
-    backend.nservers = 3;
+    backend.nservers = n;
     backend.balanced = balanced;
     backend.balancer = kind;
     restart_pool();
@@ -437,11 +438,11 @@ static void
 without_a_balancer_primaries_go_in_failover_order(void **state)
 {
     (void) state;
-    three_servers(false, FPMD_BALANCE_ROUND_ROBIN);
+    servers_of(3, false, FPMD_BALANCE_ROUND_ROBIN);
     assert_true(request("/u/calls?n=6", 0));
     assert_int_equal(fake.sent_to[1], 6);
     /* the first refuses: backed off, it is passed over for the second */
-    three_servers(false, FPMD_BALANCE_ROUND_ROBIN);
+    servers_of(3, false, FPMD_BALANCE_ROUND_ROBIN);
     fake.refuse_port = 1;
     assert_true(request("/u/calls?n=1", 0));
     assert_int_equal(results[0], FPMD_CALL_DOWN);
@@ -454,12 +455,12 @@ static void
 round_robin_spreads_calls_and_skips_a_backed_off_server(void **state)
 {
     (void) state;
-    three_servers(true, FPMD_BALANCE_ROUND_ROBIN);
+    servers_of(3, true, FPMD_BALANCE_ROUND_ROBIN);
     assert_true(request("/u/calls?n=6", 0));
     assert_int_equal(fake.sent_to[1], 2);
     assert_int_equal(fake.sent_to[2], 2);
     assert_int_equal(fake.sent_to[3], 2);
-    three_servers(true, FPMD_BALANCE_ROUND_ROBIN);
+    servers_of(3, true, FPMD_BALANCE_ROUND_ROBIN);
     fake.refuse_port = 2;
     assert_true(request("/u/calls?n=3", 0));
     assert_int_equal(results[1], FPMD_CALL_DOWN);
@@ -475,10 +476,7 @@ static void
 weighted_follows_the_weights(void **state)
 {
     (void) state;
-    defaults();
-    backend.nservers = 2;
-    backend.balanced = true;
-    backend.balancer = FPMD_BALANCE_WEIGHTED;
+    servers_of(2, true, FPMD_BALANCE_WEIGHTED);
     servers[0].weight = 3;
     restart_pool();
     assert_true(request("/u/calls?n=8", 0));
@@ -490,8 +488,7 @@ static void
 replica_reads_take_turns_then_fall_back_to_the_primary(void **state)
 {
     (void) state;
-    defaults();
-    backend.nservers = 3;
+    servers_of(3, false, FPMD_BALANCE_ROUND_ROBIN);
     servers[1].role = servers[2].role = FPMD_ROLE_REPLICA;
     restart_pool();
     assert_true(request("/u/calls?n=4&replica=1", 0));
