@@ -13,7 +13,9 @@
 
 #include "conf/arena.h"
 #include "conf/load_pools.h"
+#include "conf/load_upstreams.h"
 #include "conf/yaml_reader.h"
+#include "fpmd/balance.h"
 #include "fpmd/conf.h"
 
 static struct fpmd_conf_backend *cur_backend;
@@ -100,8 +102,14 @@ KEYFN(k_srv_role)
                            r);
 }
 
+KEYFN(k_srv_weight)
+{
+    fpmd_yaml_get_uint(c, v, key, 1, 1000, &cur_server->weight);
+}
+
 static const struct fpmd_yaml_key server_keys[] = {
     {"address", k_srv_address}, {"role", k_srv_role},
+    {"weight", k_srv_weight},
 };
 
 /* A list of HOST:PORT (or { address, role }) into *out. */
@@ -200,6 +208,12 @@ KEYFN(k_b_lifetime)
     fpmd_yaml_get_duration(c, v, key, &cur_backend->max_lifetime_ms);
 }
 KEYFN(k_b_shard) { fpmd_yaml_get_bool(c, v, key, &cur_backend->shard); }
+KEYFN(k_b_balancer)
+{
+    cur_backend->balanced = fpmd_conf_read_balancer(c, v, key,
+                                                    &cur_backend->balancer)
+                            == FPMD_OK;
+}
 KEYFN(k_b_threads)
 {
     fpmd_yaml_get_uint(c, v, key, 1, 64, &cur_backend->threads);
@@ -214,10 +228,12 @@ static const struct fpmd_yaml_key backend_keys[] = {
     {"max_lifetime", k_b_lifetime}, {"shard", k_b_shard},
     {"threads", k_b_threads}, {"sentinels", k_b_sentinels},
     {"master", k_b_master}, {"sentinel_password", k_b_sentinel_password},
+    {"balancer", k_b_balancer},
 };
 
-/* sentinels: the pool's one primary is whichever they name (its
- * placeholder server has neither host nor path). */
+/* sentinels: the pool's one primary is whichever they name, and its
+ * replica slots whichever they list as up (placeholder servers, with
+ * neither host nor path). */
 static void
 sentinel_check(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *item,
                struct fpmd_conf_backend *b)
@@ -236,9 +252,59 @@ sentinel_check(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *item,
                            "(the sentinels' name for it)", b->name);
         return;
     }
-    b->servers = fpmd_conf_alloc(c->arena, 1, sizeof(*b->servers));
-    if (b->servers != NULL)
-        b->nservers = 1;
+    b->servers = fpmd_conf_alloc(c->arena, 1 + FPMD_SENTINEL_MAX_REPLICAS,
+                                 sizeof(*b->servers));
+    if (b->servers == NULL)
+        return;
+    b->nservers = 1 + FPMD_SENTINEL_MAX_REPLICAS;
+    for (size_t i = 1; i < b->nservers; i++)
+        b->servers[i].role = FPMD_ROLE_REPLICA;
+}
+
+static bool
+same_address(const struct fpmd_conf_server *a,
+             const struct fpmd_conf_server *b)
+{
+    if (a->path != NULL || b->path != NULL)
+        return a->path != NULL && b->path != NULL
+            && strcmp(a->path, b->path) == 0;
+    return a->host != NULL && b->host != NULL && a->port == b->port
+        && strcmp(a->host, b->host) == 0;
+}
+
+/* balancer: and weight:. Sharding picks the server itself, and
+ * mongo-c-driver does its own server selection; a hash ring places each
+ * server by its address, so two alike would share their keys. */
+static void
+balancer_check(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *item,
+               const struct fpmd_conf_backend *b)
+{
+    for (size_t i = 0; i < b->nservers && !b->balanced; i++) {
+        if (b->servers[i].weight != 0) {
+            fpmd_yaml_error_at(c, item, "pools.%s: weight: goes with "
+                               "balancer:", b->name);
+            return;
+        }
+    }
+    if (!b->balanced)
+        return;
+    if (b->shard || b->driver == FPMD_DRIVER_MONGO) {
+        fpmd_yaml_error_at(c, item, "pools.%s: balancer: is not for %s",
+                           b->name, b->shard ? "a sharded pool (shard: "
+                           "picks the server)" : "a mongo pool (the driver "
+                           "picks the server)");
+        return;
+    }
+    for (size_t i = 0; i < b->nservers; i++) {
+        for (size_t j = 0; j < i && b->balancer == FPMD_BALANCE_HASH; j++) {
+            if (same_address(&b->servers[i], &b->servers[j])) {
+                fpmd_yaml_error_at(c, item, "pools.%s: balancer: hash needs "
+                                   "each server once (server %zu is server "
+                                   "%zu again)", b->name, i + 1, j + 1);
+                return;
+            }
+        }
+    }
 }
 
 static void
@@ -248,6 +314,7 @@ backend_check(struct fpmd_yaml_ctx *c, const struct fpmd_yaml_node *item,
     size_t primaries = 0;
 
     sentinel_check(c, item, b);
+    balancer_check(c, item, b);
     for (size_t i = 0; i < b->nservers; i++)
         primaries += b->servers[i].role == FPMD_ROLE_PRIMARY;
     if (b->nservers == 0)

@@ -81,20 +81,27 @@ KEYFN(k_servers)
     }
 }
 
-KEYFN(k_balancer)
+int
+fpmd_conf_read_balancer(struct fpmd_yaml_ctx *c,
+                        const struct fpmd_yaml_node *v, const char *key,
+                        unsigned *out)
 {
     const char *name = fpmd_yaml_scalar(c, v, key);
     enum fpmd_balance_kind kind;
 
     if (name == NULL)
-        return;
-    if (fpmd_balance_parse(name, &kind) != FPMD_OK)
+        return FPMD_ERROR;
+    if (fpmd_balance_parse(name, &kind) != FPMD_OK) {
         fpmd_yaml_error_at(c, v, "%s: \"%s\" is not one of round_robin, "
                            "random, weighted, least_in_flight, hash", key,
                            name);
-    else
-        cur->balancer = kind;
+        return FPMD_ERROR;
+    }
+    *out = kind;
+    return FPMD_OK;
 }
+
+KEYFN(k_balancer) { fpmd_conf_read_balancer(c, v, key, &cur->balancer); }
 
 KEYFN(k_timeout) { fpmd_yaml_get_duration(c, v, key, &cur->timeout_ms); }
 KEYFN(k_connect)

@@ -164,6 +164,9 @@ struct fpmd_conf_module {
 #define FPMD_MAX_BACKENDS 16
 #define FPMD_BACKEND_NAME_MAX 31
 #define FPMD_MAX_BACKEND_SERVERS 32
+/* A sentinel pool's replicas used for reads, at most: the first this many
+ * the sentinels list as up. */
+#define FPMD_SENTINEL_MAX_REPLICAS 8
 
 enum fpmd_backend_driver {
     FPMD_DRIVER_REDIS = 0,
@@ -184,6 +187,8 @@ struct fpmd_conf_server {
     unsigned port;
     char *path;             /* unix socket, NULL for TCP */
     enum fpmd_server_role role;
+    unsigned weight;        /* for the pool's balancer: 1..1000; 0 when
+                             * not given (1) */
     struct fpmd_conf_pos pos;
 };
 
@@ -205,9 +210,15 @@ struct fpmd_conf_backend {
     uint64_t idle_timeout_ms;   /* idle above min is closed; 60s, 0: never */
     uint64_t max_lifetime_ms;   /* reconnect after; 1h, 0: never */
     bool shard;                 /* redis: keys hashed across primaries */
+    bool balanced;              /* balancer: given: the primaries (if
+                                 * several) and the replicas picked by it */
+    unsigned balancer;          /* enum fpmd_balance_kind, when balanced */
     struct fpmd_conf_server *sentinels;     /* redis: the primary is the
                                              * one these name; servers
-                                             * then holds a placeholder */
+                                             * then holds placeholders:
+                                             * the master, then
+                                             * FPMD_SENTINEL_MAX_REPLICAS
+                                             * replica slots */
     size_t nsentinels;
     char *master_name;          /* redis: the sentinels' name for it */
     char *sentinel_password;    /* redis: AUTH to the sentinels; NULL */

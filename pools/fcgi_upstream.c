@@ -554,7 +554,7 @@ fpmd_fcgi_upstream_start(struct fpmd_req *req, const char *pool,
     }
     call = fpmd_pool_call_new(req, pool, &fastcgi_driver, d);
     if (call != NULL && call->state == FPMD_CALLST_NEW)
-        fpmd_pool_call_start(call, fpmd_pool_primary(call->pool));
+        fpmd_pool_call_start(call, fpmd_pool_primary(call->pool, NULL, 0));
     return call;
 }
 

@@ -757,7 +757,7 @@ fpmd_mongo_start(struct fpmd_req *req, const char *pool,
                                 || op == FPMD_MONGO_COMMAND))
         fpmd_pool_call_fail(call, FPMD_CALL_INVALID, "no document");
     else
-        fpmd_pool_call_start(call, fpmd_pool_primary(call->pool));
+        fpmd_pool_call_start(call, fpmd_pool_primary(call->pool, NULL, 0));
     return call;
 }
 

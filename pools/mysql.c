@@ -661,6 +661,20 @@ new_call(struct fpmd_req *req, const char *pool, const char *sql,
     return call;
 }
 
+/* A statement's server. balancer: hash has no key in the statement: it
+ * hashes the client's address, so that one client's reads stay on one
+ * replica (and see its writes once that replica has them). */
+static struct fpmd_pool_node *
+pick(struct fpmd_call *call, bool replica)
+{
+    const char *addr = fpmd_req_remote_addr(call->req);
+    size_t len = strlen(addr);
+    const void *key = len > 0 ? addr : NULL;
+
+    return replica ? fpmd_pool_replica(call->pool, key, len)
+                   : fpmd_pool_primary(call->pool, key, len);
+}
+
 struct fpmd_call *
 fpmd_mysql_start(struct fpmd_req *req, const char *pool, unsigned flags,
                  const char *sql, size_t nparams, const char *const *params)
@@ -671,9 +685,8 @@ fpmd_mysql_start(struct fpmd_req *req, const char *pool, unsigned flags,
     if (call == NULL || call->state != FPMD_CALLST_NEW)
         return call;
     d = call->driver;
-    fpmd_pool_call_start(call, d->read && !(flags & FPMD_MYSQL_PRIMARY)
-                                   ? fpmd_pool_replica(call->pool)
-                                   : fpmd_pool_primary(call->pool));
+    fpmd_pool_call_start(call, pick(call, d->read
+                                          && !(flags & FPMD_MYSQL_PRIMARY)));
     return call;
 }
 
@@ -781,7 +794,7 @@ txn_run(struct fpmd_mysql_txn *txn, const char *sql, size_t n,
                                       &txn->pin);
 
     if (call != NULL && call->state == FPMD_CALLST_NEW)
-        fpmd_pool_call_start(call, fpmd_pool_primary(call->pool));
+        fpmd_pool_call_start(call, pick(call, false));
     return run(txn->req, call);
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fpmd/balance.h"
 #include "fpmd/log.h"
 #include "fpmd/scoreboard.h"
 #include "fpmd/service.h"
@@ -29,6 +30,16 @@ struct fpmd_pool_node {
     unsigned fails;                         /* connects failed in a row */
     uint64_t retry_us;                      /* backed off until */
     unsigned lost;                          /* lost, not yet replaced */
+    bool vacant;                            /* a placeholder, no server */
+};
+
+/* The nodes of one role and the balancer that picks among them. */
+struct node_set {
+    struct fpmd_balancer *balancer;         /* NULL: failover order */
+    size_t n;
+    size_t *node;                           /* indexes into the nodes */
+    bool *usable;                           /* filled at each pick */
+    unsigned *in_flight;
 };
 
 struct ring_point {
@@ -41,7 +52,7 @@ struct fpmd_pool {
     const struct fpmd_pool_driver *drv;
     struct fpmd_pool_node *nodes;
     size_t nnodes;
-    unsigned next_replica;
+    struct node_set primaries, replicas;
     struct ring_point *ring;
     size_t nring;
     uint64_t calls, timeouts, errors, reconnects, exhausted;
@@ -119,11 +130,40 @@ node_down(const struct fpmd_pool_node *n)
         && n->nidle + n->nbusy == 0;
 }
 
-struct fpmd_pool_node *
-fpmd_pool_primary(struct fpmd_pool *p)
+static bool
+node_usable(const struct fpmd_pool_node *n)
 {
-    struct fpmd_pool_node *first = NULL;
+    return !n->vacant && !node_down(n);
+}
 
+/* The balancer's pick among the set's usable nodes; NULL without a
+ * balancer or with none usable. A node's load is its calls on the wire
+ * and those queued for a connection. */
+static struct fpmd_pool_node *
+set_pick(struct fpmd_pool *p, struct node_set *s, const void *key, size_t len)
+{
+    int i;
+
+    if (s->balancer == NULL)
+        return NULL;
+    for (size_t k = 0; k < s->n; k++) {
+        const struct fpmd_pool_node *n = &p->nodes[s->node[k]];
+
+        s->usable[k] = node_usable(n);
+        s->in_flight[k] = n->nbusy + n->nwait;
+    }
+    i = fpmd_balancer_pick(s->balancer, s->usable, s->in_flight, key, len);
+    return i < 0 ? NULL : &p->nodes[s->node[i]];
+}
+
+struct fpmd_pool_node *
+fpmd_pool_primary(struct fpmd_pool *p, const void *key, size_t len)
+{
+    struct fpmd_pool_node *first = NULL, *picked;
+
+    picked = set_pick(p, &p->primaries, key, len);
+    if (picked != NULL)
+        return picked;
     for (size_t i = 0; i < p->nnodes; i++) {
         struct fpmd_pool_node *n = &p->nodes[i];
 
@@ -138,15 +178,11 @@ fpmd_pool_primary(struct fpmd_pool *p)
 }
 
 struct fpmd_pool_node *
-fpmd_pool_replica(struct fpmd_pool *p)
+fpmd_pool_replica(struct fpmd_pool *p, const void *key, size_t len)
 {
-    for (size_t i = 0; i < p->nnodes; i++) {
-        struct fpmd_pool_node *n = &p->nodes[p->next_replica++ % p->nnodes];
+    struct fpmd_pool_node *picked = set_pick(p, &p->replicas, key, len);
 
-        if (n->conf->role == FPMD_ROLE_REPLICA && !node_down(n))
-            return n;
-    }
-    return fpmd_pool_primary(p);
+    return picked != NULL ? picked : fpmd_pool_primary(p, key, len);
 }
 
 /* FNV-1a, then a murmur3 finalizer: FNV alone clusters short keys. */
@@ -173,7 +209,7 @@ fpmd_pool_shard(struct fpmd_pool *p, const void *key, size_t len)
     size_t lo = 0, hi = p->nring;
 
     if (p->nring == 0)
-        return fpmd_pool_primary(p);
+        return fpmd_pool_primary(p, NULL, 0);
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
 
@@ -602,8 +638,13 @@ on_conn_timer(evutil_socket_t fd, short what, void *arg)
 static void
 server_name(const struct fpmd_pool_node *n, char *buf, size_t len)
 {
-    /* a redis pool's sentinels name its one server */
-    if (n->conf->path == NULL && n->conf->host == NULL)
+    /* a redis pool's sentinels name its servers */
+    if (n->conf->path == NULL && n->conf->host == NULL
+        && n->conf->role == FPMD_ROLE_REPLICA)
+        snprintf(buf, len, "the sentinels' replica of %s in slot %zu",
+                 n->pool->conf->master_name,
+                 (size_t) (n - n->pool->nodes));
+    else if (n->conf->path == NULL && n->conf->host == NULL)
         snprintf(buf, len, "the sentinels' master %s",
                  n->pool->conf->master_name);
     else if (n->conf->path != NULL)
@@ -1047,7 +1088,8 @@ pools_tick(void)
                 if (idle_out || expired(c, now))
                     conn_close(c);
             }
-            while (n->nidle + n->nbusy + n->nconnecting < conf->min
+            while (!n->vacant
+                   && n->nidle + n->nbusy + n->nconnecting < conf->min
                    && !(n->fails > 0 && now < n->retry_us)) {
                 unsigned before = n->nconnecting;
 
@@ -1077,6 +1119,76 @@ fpmd_pool_close_idle(struct fpmd_pool *p)
     }
 }
 
+void
+fpmd_pool_node_fill(struct fpmd_pool *p, size_t i, bool filled)
+{
+    struct fpmd_pool_node *n = &p->nodes[i];
+
+    n->vacant = !filled;
+    /* a new server starts with a clean slate, not the old one's
+     * back-off */
+    n->fails = 0;
+    while (n->idle != NULL)
+        conn_close(n->idle);
+    node_dispatch(n);
+}
+
+static void
+set_free(struct node_set *s)
+{
+    fpmd_balancer_free(s->balancer);
+    free(s->node);
+    free(s->usable);
+    free(s->in_flight);
+}
+
+/* The nodes of role, each named for a hash ring by its address (a
+ * placeholder by its slot), and their balancer: the pool's kind, or
+ * round-robin (replicas without balancer:), or none (primaries
+ * without). Made here in the worker: a RANDOM balancer seeds from
+ * getrandom, and one made before fork would repeat in every child. */
+static int
+set_build(struct fpmd_pool *p, struct node_set *s, enum fpmd_server_role role)
+{
+    const struct fpmd_conf_backend *conf = p->conf;
+    unsigned *weights = calloc(p->nnodes, sizeof(*weights));
+    char (*names)[160] = calloc(p->nnodes, sizeof(*names));
+    const char **namep = calloc(p->nnodes, sizeof(*namep));
+    int rc = FPMD_ERROR;
+
+    s->node = calloc(p->nnodes, sizeof(*s->node));
+    s->usable = calloc(p->nnodes, sizeof(*s->usable));
+    s->in_flight = calloc(p->nnodes, sizeof(*s->in_flight));
+    if (weights == NULL || names == NULL || namep == NULL || s->node == NULL
+        || s->usable == NULL || s->in_flight == NULL)
+        goto out;
+    for (size_t i = 0; i < p->nnodes; i++) {
+        const struct fpmd_conf_server *srv = p->nodes[i].conf;
+
+        if (srv->role != role)
+            continue;
+        server_name(&p->nodes[i], names[s->n], sizeof(names[s->n]));
+        namep[s->n] = names[s->n];
+        weights[s->n] = srv->weight != 0 ? srv->weight : 1;
+        s->node[s->n++] = i;
+    }
+    rc = FPMD_OK;
+    if (s->n > 0 && (conf->balanced || role == FPMD_ROLE_REPLICA)) {
+        s->balancer = fpmd_balancer_new(conf->balanced
+                                        ? (enum fpmd_balance_kind)
+                                              conf->balancer
+                                        : FPMD_BALANCE_ROUND_ROBIN,
+                                        s->n, weights, namep);
+        if (s->balancer == NULL)
+            rc = FPMD_ERROR;
+    }
+out:
+    free(weights);
+    free(names);
+    free(namep);
+    return rc;
+}
+
 static void
 pools_stop(void)
 {
@@ -1093,6 +1205,8 @@ pools_stop(void)
         }
         free(p->nodes);
         free(p->ring);
+        set_free(&p->primaries);
+        set_free(&p->replicas);
     }
     free(pools);
     pools = NULL;
@@ -1131,11 +1245,19 @@ pools_start(const struct fpmd_conf *conf, struct event_base *base)
         npools++;
         p->nnodes = b->nservers;
         for (size_t j = 0; j < b->nservers; j++) {
+            const struct fpmd_conf_server *s = &b->servers[j];
+
             p->nodes[j].pool = p;
-            p->nodes[j].conf = &b->servers[j];
+            p->nodes[j].conf = s;
+            p->nodes[j].vacant = s->role == FPMD_ROLE_REPLICA
+                && s->host == NULL && s->path == NULL;
             TAILQ_INIT(&p->nodes[j].waiting);
         }
-        if (b->shard && ring_build(p) != FPMD_OK) {
+        if ((b->shard && ring_build(p) != FPMD_OK)
+            || set_build(p, &p->primaries, FPMD_ROLE_PRIMARY) != FPMD_OK
+            || set_build(p, &p->replicas, FPMD_ROLE_REPLICA) != FPMD_OK) {
+            fpmd_log(FPMD_LOG_ALERT, "%s:%u:%u: pools.%s: out of memory",
+                     b->pos.file, b->pos.line, b->pos.column, b->name);
             pools_stop();
             return FPMD_ERROR;
         }

@@ -140,6 +140,13 @@ void fpmd_pool_conn_retry(struct fpmd_pool_conn *c, const char *why);
  * failover); those lent finish their calls first. */
 void fpmd_pool_close_idle(struct fpmd_pool *p);
 
+/* Node i of p, a placeholder server (a sentinel pool's replica slot),
+ * now has a server behind it, or none: a vacant node is never picked
+ * and opens no connection. Either way its idle connections close (its
+ * server changed); those lent finish their calls first, and the driver
+ * must not find them reusable. Placeholder replicas start vacant. */
+void fpmd_pool_node_fill(struct fpmd_pool *p, size_t i, bool filled);
+
 /* Ends a pin: the connection goes back to the pool (or is closed when the
  * driver says it is not clean); with close_it, closed in any case. */
 void fpmd_pool_unpin(struct fpmd_pool_pin *pin, int close_it);
@@ -152,10 +159,21 @@ const struct fpmd_conf_server *fpmd_pool_node_conf(
 const struct fpmd_conf_backend *fpmd_pool_conn_conf(
     const struct fpmd_pool_conn *c);
 struct event_base *fpmd_pool_base(void);
-/* Server picks: the first primary up; a replica up (round robin), else a
- * primary; the primary owning a key on the consistent-hash ring. */
-struct fpmd_pool_node *fpmd_pool_primary(struct fpmd_pool *p);
-struct fpmd_pool_node *fpmd_pool_replica(struct fpmd_pool *p);
+/* Server picks. A node is up unless backed off, or vacant (below).
+ *  - fpmd_pool_primary: without balancer: in the config, the first
+ *    primary up (failover order); with one, the primary it picks among
+ *    those up.
+ *  - fpmd_pool_replica: the replica the balancer picks among those up
+ *    (round-robin without balancer:), else fpmd_pool_primary.
+ * key (len bytes; NULL: none) is what balancer: hash hashes; others
+ * ignore it. With no primary up: the first primary, whose calls then
+ * fail at once.
+ *  - fpmd_pool_shard: the primary owning a key on the consistent-hash
+ *    ring (shard: true). */
+struct fpmd_pool_node *fpmd_pool_primary(struct fpmd_pool *p, const void *key,
+                                         size_t len);
+struct fpmd_pool_node *fpmd_pool_replica(struct fpmd_pool *p, const void *key,
+                                         size_t len);
 struct fpmd_pool_node *fpmd_pool_shard(struct fpmd_pool *p, const void *key,
                                        size_t len);
 

@@ -29,12 +29,13 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 
+#include "fpmd/balance.h"
 #include "pools/pool.h"
 #include "pools/redis_sentinel.h"
 
 enum ticket_kind {
     T_HANDSHAKE,
-    T_ROLE,                     /* a sentinel pool's check of the master */
+    T_ROLE,                     /* a sentinel pool's check of the server */
     T_CALL,
 };
 
@@ -60,9 +61,11 @@ struct rconn {
     unsigned db_changed:1;      /* SELECT by a handler */
     unsigned readonly:1;        /* answered READONLY: demoted meanwhile */
     struct fpmd_sentinel *sentinel;     /* a sentinel pool's, else NULL */
+    int slot;                   /* sentinel: -1 the master, else the
+                                 * replica slot it reads from */
     struct fpmd_sentinel_waiter wait;   /* waiting for the master */
     bool waiting;
-    uint64_t epoch;             /* the master it was made for */
+    uint64_t epoch;             /* the server it was made for */
 };
 
 struct rcmd {
@@ -217,6 +220,44 @@ same_shard(struct fpmd_pool *pool, const char *key, size_t len,
     return n == *node ? FPMD_OK : FPMD_ERROR;
 }
 
+/* Where the keys of the command in buf are: arguments first to last,
+ * every step-th (none when first > last). FPMD_ERROR for a command
+ * whose keys a table cannot find (unroutable). */
+static int
+key_args(const char *buf, size_t len, long *first, long *last, long *step)
+{
+    const struct keyspec *spec = NULL;
+    const char *a0, *k;
+    size_t l0, kl;
+
+    *first = *last = *step = 1;
+    if (resp_arg(buf, len, 0, &a0, &l0) != FPMD_OK) {
+        *last = 0;
+        return FPMD_OK;
+    }
+    for (size_t i = 0; i < FPMD_ARRAY_LEN(unroutable); i++) {
+        if (arg_is(a0, l0, unroutable[i]))
+            return FPMD_ERROR;
+    }
+    for (size_t i = 0; i < FPMD_ARRAY_LEN(keyspecs) && !spec; i++)
+        if (arg_is(a0, l0, keyspecs[i].cmd))
+            spec = &keyspecs[i];
+    if (spec != NULL && spec->numkeys != 0) {
+        if (resp_arg(buf, len, spec->numkeys, &k, &kl) != FPMD_OK) {
+            *last = 0;
+            return FPMD_OK;
+        }
+        *first = (long) spec->numkeys + 1;
+        *last = *first + strtol(k, NULL, 10) - 1;
+    } else if (spec != NULL) {
+        *first = spec->first;
+        *last = spec->last < 0 ? (long) resp_argc(buf, len) + spec->last
+                               : spec->last;
+        *step = spec->step;
+    }
+    return FPMD_OK;
+}
+
 /* The shard of a call on a sharded pool: the one all the keys of all its
  * commands map to. NULL, with why, when they map to more than one or
  * cannot be found; the primary for a call without keys. */
@@ -230,36 +271,20 @@ shard_node(struct fpmd_call *call, char *why, size_t wlen)
         const char *buf = data->cmds[c].buf, *a0, *k;
         size_t len = data->cmds[c].len, l0, kl;
         unsigned long argc = resp_argc(buf, len);
-        const struct keyspec *spec = NULL;
-        long first = 1, last = 1, step = 1;
+        long first, last, step;
 
-        if (resp_arg(buf, len, 0, &a0, &l0) != FPMD_OK)
-            continue;
-        for (size_t i = 0; i < FPMD_ARRAY_LEN(unroutable); i++) {
-            if (arg_is(a0, l0, unroutable[i])) {
-                snprintf(why, wlen, "%s: its keys cannot be routed on a "
-                         "sharded pool", unroutable[i]);
-                return NULL;
-            }
-        }
-        for (size_t i = 0; i < FPMD_ARRAY_LEN(keyspecs) && !spec; i++)
-            if (arg_is(a0, l0, keyspecs[i].cmd))
-                spec = &keyspecs[i];
-        if (spec != NULL && spec->numkeys != 0) {
-            if (resp_arg(buf, len, spec->numkeys, &k, &kl) != FPMD_OK)
-                continue;
-            first = (long) spec->numkeys + 1;
-            last = first + strtol(k, NULL, 10) - 1;
-        } else if (spec != NULL) {
-            first = spec->first;
-            last = spec->last < 0 ? (long) argc + spec->last : spec->last;
-            step = spec->step;
+        if (key_args(buf, len, &first, &last, &step) != FPMD_OK) {
+            resp_arg(buf, len, 0, &a0, &l0);
+            snprintf(why, wlen, "%.*s: its keys cannot be routed on a "
+                     "sharded pool", (int) (l0 < 32 ? l0 : 32), a0);
+            return NULL;
         }
         for (long i = first; i <= last && (unsigned long) i < argc;
              i += step) {
             if (resp_arg(buf, len, (unsigned) i, &k, &kl) != FPMD_OK)
                 break;
             if (same_shard(call->pool, k, kl, &node) != FPMD_OK) {
+                resp_arg(buf, len, 0, &a0, &l0);
                 snprintf(why, wlen, "%.*s: its keys are on different shards "
                          "(put the part they share in {braces}: a hash tag)",
                          (int) (l0 < 32 ? l0 : 32), a0);
@@ -267,7 +292,25 @@ shard_node(struct fpmd_call *call, char *why, size_t wlen)
             }
         }
     }
-    return node != NULL ? node : fpmd_pool_primary(call->pool);
+    return node != NULL ? node : fpmd_pool_primary(call->pool, NULL, 0);
+}
+
+/* What balancer: hash hashes: the first key of the call's first command
+ * (its hash tag, as for a shard, so that {user:7}:a and {user:7}:b share
+ * a server). false for a command without keys. */
+static bool
+first_key(const struct rcall *data, const char **key, size_t *len)
+{
+    const char *buf = data->cmds[0].buf;
+    size_t blen = data->cmds[0].len;
+    long first, last, step;
+
+    if (key_args(buf, blen, &first, &last, &step) != FPMD_OK
+        || first > last || (unsigned long) first >= resp_argc(buf, blen)
+        || resp_arg(buf, blen, (unsigned) first, key, len) != FPMD_OK)
+        return false;
+    hash_tag(key, len);
+    return true;
 }
 
 /* Session state a command leaves behind, for reusable(). */
@@ -493,9 +536,12 @@ gone(struct rconn *rc, const char *why)
                                                           : "connection closed");
     detach(rc);
     rc->ac = NULL;
-    /* the master refused or went away: a failover may be under way */
-    if (rc->sentinel != NULL)
+    /* the server refused or went away: a failover may be under way, or
+     * the replica be gone */
+    if (rc->sentinel != NULL && rc->slot < 0)
         fpmd_sentinel_stale(rc->sentinel);
+    else if (rc->sentinel != NULL)
+        fpmd_sentinel_replicas_stale(rc->sentinel);
     fpmd_pool_conn_lost(rc->pc, msg);
 }
 
@@ -545,15 +591,24 @@ on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     }
     if (t->kind == T_ROLE) {
+        const char *role = rc->slot < 0 ? "master" : "slave";
+
         free(t);
         if (r->type != REDIS_REPLY_ARRAY || r->elements == 0
             || r->element[0]->type != REDIS_REPLY_STRING
-            || strcmp(r->element[0]->str, "master") != 0) {
+            || strcmp(r->element[0]->str, role) != 0) {
             /* a demoted master, or a replica the sentinels named before
-             * it was promoted: no write goes there */
-            fpmd_sentinel_stale(rc->sentinel);
-            fpmd_pool_conn_lost(rc->pc, "not the master (its ROLE says "
-                                "otherwise): asking the sentinels again");
+             * it was promoted: no write goes there; a promoted replica:
+             * its slot is for replica reads */
+            if (rc->slot < 0)
+                fpmd_sentinel_stale(rc->sentinel);
+            else
+                fpmd_sentinel_replicas_stale(rc->sentinel);
+            fpmd_pool_conn_lost(rc->pc, rc->slot < 0
+                                ? "not the master (its ROLE says otherwise): "
+                                  "asking the sentinels again"
+                                : "not a replica (its ROLE says otherwise): "
+                                  "asking the sentinels again");
         } else if (--rc->handshake == 0) {
             fpmd_pool_conn_up(rc->pc);
         }
@@ -572,7 +627,8 @@ on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         }
         return;
     }
-    if (rc->sentinel != NULL && r->type == REDIS_REPLY_ERROR
+    /* (a replica's READONLY is a write sent with a replica read) */
+    if (rc->sentinel != NULL && rc->slot < 0 && r->type == REDIS_REPLY_ERROR
         && strncmp(r->str, "READONLY", 8) == 0) {
         rc->readonly = 1;
         fpmd_sentinel_stale(rc->sentinel);
@@ -718,7 +774,7 @@ on_master(struct fpmd_sentinel_waiter *w, bool ok, const char *why)
         return;
     }
     fpmd_sentinel_master(rc->sentinel, &host, &port);
-    rc->epoch = fpmd_sentinel_epoch(rc->sentinel);
+    rc->epoch = fpmd_sentinel_epoch(rc->sentinel, -1);
     if (start_connect(rc, host, port, NULL, error, sizeof(error)) != FPMD_OK)
         fpmd_pool_conn_lost(rc->pc, error);
 }
@@ -745,14 +801,22 @@ drv_connect(struct fpmd_pool_conn *pc, char *error, size_t len)
             snprintf(error, len, "out of memory");
             goto fail;
         }
+        /* node 0 is the master, the others replica slots */
+        rc->slot = (int) (s - conf->servers) - 1;
+        if (rc->slot >= 0
+            && !fpmd_sentinel_replica(rc->sentinel, rc->slot, &host, &port)) {
+            snprintf(error, len, "no replica in this slot now");
+            goto fail;
+        }
         /* the master's address comes from the sentinels, first */
-        if (!fpmd_sentinel_master(rc->sentinel, &host, &port)) {
+        if (rc->slot < 0 && !fpmd_sentinel_master(rc->sentinel, &host,
+                                                  &port)) {
             rc->wait.cb = on_master;
             rc->waiting = true;
             fpmd_sentinel_wait(rc->sentinel, &rc->wait);
             return FPMD_OK;
         }
-        rc->epoch = fpmd_sentinel_epoch(rc->sentinel);
+        rc->epoch = fpmd_sentinel_epoch(rc->sentinel, rc->slot);
         if (start_connect(rc, host, port, NULL, error, len) != FPMD_OK)
             goto fail;
         return FPMD_OK;
@@ -813,7 +877,7 @@ drv_reusable(struct fpmd_pool_conn *pc)
     return rc->ac != NULL && !rc->in_multi && !rc->watching
         && !rc->db_changed && !rc->readonly
         && (rc->sentinel == NULL
-            || rc->epoch == fpmd_sentinel_epoch(rc->sentinel));
+            || rc->epoch == fpmd_sentinel_epoch(rc->sentinel, rc->slot));
 }
 
 static void
@@ -948,10 +1012,26 @@ fpmd_redis_send(struct fpmd_call *call)
             fpmd_pool_call_fail(call, FPMD_CALL_INVALID, "%s", why);
             return;
         }
-    } else if (data->flags & FPMD_REDIS_READ_REPLICA)
-        node = fpmd_pool_replica(call->pool);
-    else
-        node = fpmd_pool_primary(call->pool);
+    } else {
+        const struct fpmd_conf_backend *conf = fpmd_pool_conf(call->pool);
+        const char *key = NULL;
+        size_t len = 0;
+
+        /* a sentinel pool learns its replicas once a read asks for one;
+         * until then (and while none is up) reads go to the master */
+        if ((data->flags & FPMD_REDIS_READ_REPLICA) && conf->nsentinels > 0) {
+            struct fpmd_sentinel *s = fpmd_sentinel_of(conf);
+
+            if (s != NULL)
+                fpmd_sentinel_want_replicas(s);
+        }
+        if (conf->balanced && conf->balancer == FPMD_BALANCE_HASH
+            && !first_key(data, &key, &len))
+            key = NULL;
+        node = data->flags & FPMD_REDIS_READ_REPLICA
+            ? fpmd_pool_replica(call->pool, key, len)
+            : fpmd_pool_primary(call->pool, key, len);
+    }
     fpmd_pool_call_start(call, node);
 }
 

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Redis Sentinel for a redis pool (redis_sentinel.h). Two kinds of
  * connections to the sentinels, each its own hiredis context on the
- * worker's loop: a short query (SENTINEL get-master-addr-by-name) when
- * the master is not known, tried on each sentinel in turn; and one
- * subscription to +switch-master, kept up with a back-off, through which
- * a failover is heard at once. A subscription that comes (back) up also
+ * worker's loop: short queries (SENTINEL get-master-addr-by-name when the
+ * master is not known, SENTINEL replicas once replica reads were asked
+ * for), each round trying the sentinels in turn; and one subscription,
+ * kept up with a back-off, through which a failover (+switch-master) and
+ * a replica going down, coming back or appearing (+sdown, -sdown,
+ * +slave) are heard at once. A subscription that comes (back) up also
  * puts what was heard in doubt: a switch may have been missed while it
- * was down. hiredis 0.14 has no async timeouts (NOTES-LIBS §1): a timer
- * of our own bounds each query. */
+ * was down. A replica's link to its master coming up (in sync again after
+ * a failover) has no event: the replicas are also asked for every
+ * REPLICAS_REFRESH_MS. hiredis 0.14 has no async timeouts (NOTES-LIBS
+ * §1): a timer of our own bounds each query. */
 #include "config.h"
 
 #include <stdio.h>
@@ -23,9 +27,26 @@
 #include "fpmd/log.h"
 #include "pools/pool.h"
 #include "pools/redis_sentinel.h"
+#include "pools/sentinel_replicas.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+#define REPLICAS_REFRESH_MS 2000
+
+/* A query round: each sentinel asked in turn until one answers. */
+struct query {
+    struct fpmd_sentinel *s;
+    const char *what;           /* SENTINEL's subcommand */
+    /* One sentinel's answer: true when it settles the round. */
+    bool (*answer)(struct fpmd_sentinel *s, const redisReply *r);
+    /* The round is over: ok when a sentinel answered. */
+    void (*over)(struct fpmd_sentinel *s, bool ok);
+    redisAsyncContext *ac;
+    struct event timer;
+    size_t asked;               /* sentinels asked in this round */
+    size_t next;                /* the sentinel asked next */
+    char why[160];              /* the last refusal of this round */
+};
 
 struct fpmd_sentinel {
     const struct fpmd_conf_backend *conf;
@@ -34,12 +55,13 @@ struct fpmd_sentinel {
     bool known;
     uint64_t epoch;
     struct fpmd_sentinel_waiter *waiters;
-    /* the query */
-    redisAsyncContext *query;
-    struct event query_timer;
-    size_t asked;               /* sentinels asked in this round */
-    size_t next;                /* the sentinel asked next */
-    char why[160];              /* the last refusal of this round */
+    struct query master_q;
+    /* the replicas, once replica reads were asked for */
+    bool want_replicas;
+    bool replicas_failed;       /* the last round failed: said once */
+    struct query replicas_q;
+    struct event refresh_timer;
+    struct fpmd_replica_slot slots[FPMD_SENTINEL_MAX_REPLICAS];
     /* the subscription */
     redisAsyncContext *sub;
     struct event sub_timer;     /* the back-off */
@@ -51,11 +73,12 @@ struct fpmd_sentinel {
 
 static struct fpmd_sentinel *all;
 
-static void query_next(struct fpmd_sentinel *s);
+static void query_next(struct query *q);
 static void sub_connect(struct fpmd_sentinel *s);
 
 static redisAsyncContext *
-connect_to(struct fpmd_sentinel *s, const struct fpmd_conf_server *srv)
+connect_to(struct fpmd_sentinel *s, const struct fpmd_conf_server *srv,
+           void *data)
 {
     redisAsyncContext *ac = srv->path != NULL
         ? redisAsyncConnectUnix(srv->path)
@@ -66,7 +89,7 @@ connect_to(struct fpmd_sentinel *s, const struct fpmd_conf_server *srv)
             redisAsyncFree(ac);
         return NULL;
     }
-    ac->data = s;
+    ac->data = data;
     if (redisLibeventAttach(ac, fpmd_pool_base()) != REDIS_OK
         || (s->conf->sentinel_password != NULL
             && redisAsyncCommand(ac, NULL, NULL, "AUTH %s",
@@ -91,27 +114,130 @@ drop(redisAsyncContext **acp)
     }
 }
 
-/* --- the query --------------------------------------------------------- */
+/* --- queries ------------------------------------------------------------ */
 
 static void
-round_over(struct fpmd_sentinel *s, bool ok)
+round_over(struct query *q, bool ok)
 {
-    struct fpmd_sentinel_waiter *w = s->waiters;
+    evtimer_del(&q->timer);
+    q->asked = 0;
+    q->over(q->s, ok);
+}
 
-    evtimer_del(&s->query_timer);
-    s->asked = 0;
-    if (!ok)
-        fpmd_log(FPMD_LOG_WARNING, "redis pool %s: no sentinel names master "
-                 "%s (%s)", s->conf->name, s->conf->master_name, s->why);
-    /* waiters may wait again from their callbacks: a list of their own */
-    s->waiters = NULL;
-    while (w != NULL) {
-        struct fpmd_sentinel_waiter *next = w->next;
+static void
+on_answer(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct query *q = ac->data;
+    const redisReply *reply = r;
 
-        w->cb(w, ok, ok ? "" : s->why);
-        w = next;
+    (void) priv;
+    if (q == NULL || q->ac != ac)
+        return;
+    q->ac = NULL;
+    ac->data = NULL;
+    redisAsyncDisconnect(ac);
+    if (reply != NULL && q->answer(q->s, reply)) {
+        round_over(q, true);
+        return;
+    }
+    snprintf(q->why, sizeof(q->why), "%s", reply == NULL ? "no answer"
+             : reply->type == REDIS_REPLY_ERROR ? reply->str
+             : "it does not know the name");
+    query_next(q);
+}
+
+static void
+on_query_connect(const redisAsyncContext *ac, int status)
+{
+    struct query *q = ac->data;
+
+    if (q != NULL && status != REDIS_OK && q->ac == ac) {
+        q->ac = NULL;           /* hiredis frees it after this */
+        snprintf(q->why, sizeof(q->why), "%s", ac->errstr);
+        query_next(q);
     }
 }
+
+static void
+on_query_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct query *q = ac->data;
+
+    (void) status;
+    if (q != NULL && q->ac == ac) {
+        q->ac = NULL;
+        snprintf(q->why, sizeof(q->why), "%s", ac->errstr[0] ? ac->errstr
+                 : "connection closed");
+        query_next(q);
+    }
+}
+
+static void
+on_query_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct query *q = arg;
+
+    (void) fd;
+    (void) what;
+    drop(&q->ac);
+    snprintf(q->why, sizeof(q->why), "no answer within connect_timeout");
+    query_next(q);
+}
+
+/* Asks the next sentinel of this round; the round fails once each was
+ * asked. */
+static void
+query_next(struct query *q)
+{
+    const struct fpmd_conf_backend *c = q->s->conf;
+    uint64_t ms = c->connect_timeout_ms + c->timeout_ms;
+    struct timeval tv = {(time_t) (ms / 1000),
+                         (suseconds_t) (ms % 1000) * 1000};
+
+    while (q->asked < c->nsentinels) {
+        const struct fpmd_conf_server *srv = &c->sentinels[q->next];
+
+        q->next = (q->next + 1) % c->nsentinels;
+        q->asked++;
+        q->ac = connect_to(q->s, srv, q);
+        if (q->ac == NULL) {
+            snprintf(q->why, sizeof(q->why), "cannot connect");
+            continue;
+        }
+        if (redisAsyncSetConnectCallback(q->ac, on_query_connect) == REDIS_OK
+            && redisAsyncSetDisconnectCallback(q->ac, on_query_disconnect)
+                == REDIS_OK
+            && redisAsyncCommand(q->ac, on_answer, NULL, "SENTINEL %s %s",
+                                 q->what, c->master_name) == REDIS_OK) {
+            evtimer_add(&q->timer, &tv);
+            return;
+        }
+        drop(&q->ac);
+    }
+    round_over(q, false);
+}
+
+/* A round starts unless one runs. */
+static void
+query_start(struct query *q)
+{
+    if (q->ac == NULL && q->asked == 0)
+        query_next(q);
+}
+
+static void
+query_init(struct query *q, struct fpmd_sentinel *s, const char *what,
+           bool (*answer)(struct fpmd_sentinel *, const redisReply *),
+           void (*over)(struct fpmd_sentinel *, bool))
+{
+    q->s = s;
+    q->what = what;
+    q->answer = answer;
+    q->over = over;
+    evtimer_assign(&q->timer, fpmd_pool_base(), on_query_timer, q);
+}
+
+/* --- the master ---------------------------------------------------------- */
 
 static void
 set_master(struct fpmd_sentinel *s, const char *host, size_t hlen,
@@ -141,105 +267,122 @@ set_master(struct fpmd_sentinel *s, const char *host, size_t hlen,
     }
 }
 
-static void
-on_answer(redisAsyncContext *ac, void *r, void *priv)
+static bool
+master_answer(struct fpmd_sentinel *s, const redisReply *reply)
 {
-    struct fpmd_sentinel *s = ac->data;
-    const redisReply *reply = r;
-
-    (void) priv;
-    if (s == NULL || s->query != ac)
-        return;
-    s->query = NULL;
-    ac->data = NULL;
-    redisAsyncDisconnect(ac);
-    if (reply != NULL && reply->type == REDIS_REPLY_ARRAY
-        && reply->elements == 2
-        && reply->element[0]->type == REDIS_REPLY_STRING
-        && reply->element[1]->type == REDIS_REPLY_STRING) {
-        set_master(s, reply->element[0]->str, reply->element[0]->len,
-                   (unsigned) strtoul(reply->element[1]->str, NULL, 10),
-                   "asked a sentinel");
-        round_over(s, s->known);
-        return;
-    }
-    snprintf(s->why, sizeof(s->why), "%s", reply == NULL ? "no answer"
-             : reply->type == REDIS_REPLY_ERROR ? reply->str
-             : "it does not know the name");
-    query_next(s);
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+        || reply->element[0]->type != REDIS_REPLY_STRING
+        || reply->element[1]->type != REDIS_REPLY_STRING)
+        return false;
+    set_master(s, reply->element[0]->str, reply->element[0]->len,
+               (unsigned) strtoul(reply->element[1]->str, NULL, 10),
+               "asked a sentinel");
+    return s->known;
 }
 
 static void
-on_query_connect(const redisAsyncContext *ac, int status)
+master_over(struct fpmd_sentinel *s, bool ok)
 {
-    struct fpmd_sentinel *s = ac->data;
+    struct fpmd_sentinel_waiter *w = s->waiters;
 
-    if (s != NULL && status != REDIS_OK && s->query == ac) {
-        s->query = NULL;        /* hiredis frees it after this */
-        snprintf(s->why, sizeof(s->why), "%s", ac->errstr);
-        query_next(s);
+    if (!ok)
+        fpmd_log(FPMD_LOG_WARNING, "redis pool %s: no sentinel names master "
+                 "%s (%s)", s->conf->name, s->conf->master_name,
+                 s->master_q.why);
+    /* waiters may wait again from their callbacks: a list of their own */
+    s->waiters = NULL;
+    while (w != NULL) {
+        struct fpmd_sentinel_waiter *next = w->next;
+
+        w->cb(w, ok, ok ? "" : s->master_q.why);
+        w = next;
     }
 }
 
-static void
-on_query_disconnect(const redisAsyncContext *ac, int status)
-{
-    struct fpmd_sentinel *s = ac->data;
+/* --- the replicas -------------------------------------------------------- */
 
-    (void) status;
-    if (s != NULL && s->query == ac) {
-        s->query = NULL;
-        snprintf(s->why, sizeof(s->why), "%s", ac->errstr[0] ? ac->errstr
-                 : "connection closed");
-        query_next(s);
+/* A field of one entry of SENTINEL replicas (a flat name, value list). */
+static const char *
+field(const redisReply *entry, const char *name)
+{
+    for (size_t i = 0; i + 1 < entry->elements; i += 2) {
+        if (entry->element[i]->type == REDIS_REPLY_STRING
+            && entry->element[i + 1]->type == REDIS_REPLY_STRING
+            && strcmp(entry->element[i]->str, name) == 0)
+            return entry->element[i + 1]->str;
     }
+    return NULL;
+}
+
+static bool
+replicas_answer(struct fpmd_sentinel *s, const redisReply *reply)
+{
+    struct fpmd_replica_addr up[FPMD_MAX_BACKEND_SERVERS];
+    bool changed[FPMD_SENTINEL_MAX_REPLICAS];
+    struct fpmd_pool *p = fpmd_pool_find(s->conf->name);
+    size_t nup = 0;
+
+    if (reply->type != REDIS_REPLY_ARRAY)
+        return false;
+    for (size_t i = 0; i < reply->elements && nup < FPMD_ARRAY_LEN(up);
+         i++) {
+        const redisReply *e = reply->element[i];
+        const char *ip, *port;
+
+        if (e->type != REDIS_REPLY_ARRAY
+            || !fpmd_replica_up(field(e, "flags"),
+                                field(e, "master-link-status"))
+            || (ip = field(e, "ip")) == NULL
+            || (port = field(e, "port")) == NULL)
+            continue;
+        up[nup].host = ip;
+        up[nup].hlen = strlen(ip);
+        up[nup].port = (unsigned) strtoul(port, NULL, 10);
+        nup++;
+    }
+    fpmd_replica_slots_update(s->slots, FPMD_ARRAY_LEN(s->slots), up, nup,
+                              changed);
+    for (size_t i = 0; i < FPMD_ARRAY_LEN(s->slots); i++) {
+        if (!changed[i])
+            continue;
+        if (s->slots[i].filled)
+            fpmd_log(FPMD_LOG_NOTICE, "redis pool %s: replica %s:%u of %s "
+                     "reads in slot %zu", s->conf->name, s->slots[i].host,
+                     s->slots[i].port, s->conf->master_name, i + 1);
+        else
+            fpmd_log(FPMD_LOG_NOTICE, "redis pool %s: slot %zu of %s's "
+                     "replicas is empty", s->conf->name, i + 1,
+                     s->conf->master_name);
+        if (p != NULL)
+            fpmd_pool_node_fill(p, 1 + i, s->slots[i].filled);
+    }
+    return true;
 }
 
 static void
-on_query_timer(evutil_socket_t fd, short what, void *arg)
+replicas_over(struct fpmd_sentinel *s, bool ok)
+{
+    struct timeval tv = {REPLICAS_REFRESH_MS / 1000,
+                         (REPLICAS_REFRESH_MS % 1000) * 1000};
+
+    /* the slots stay as they were: their servers may well be fine */
+    if (!ok && !s->replicas_failed)
+        fpmd_log(FPMD_LOG_WARNING, "redis pool %s: no sentinel lists the "
+                 "replicas of %s (%s); asking every %d ms", s->conf->name,
+                 s->conf->master_name, s->replicas_q.why,
+                 REPLICAS_REFRESH_MS);
+    s->replicas_failed = !ok;
+    evtimer_add(&s->refresh_timer, &tv);
+}
+
+static void
+on_refresh_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct fpmd_sentinel *s = arg;
 
     (void) fd;
     (void) what;
-    drop(&s->query);
-    snprintf(s->why, sizeof(s->why), "no answer within connect_timeout");
-    query_next(s);
-}
-
-/* Asks the next sentinel of this round; the round fails once each was
- * asked. */
-static void
-query_next(struct fpmd_sentinel *s)
-{
-    const struct fpmd_conf_backend *c = s->conf;
-    uint64_t ms = c->connect_timeout_ms + c->timeout_ms;
-    struct timeval tv = {(time_t) (ms / 1000),
-                         (suseconds_t) (ms % 1000) * 1000};
-
-    while (s->asked < c->nsentinels) {
-        const struct fpmd_conf_server *srv = &c->sentinels[s->next];
-
-        s->next = (s->next + 1) % c->nsentinels;
-        s->asked++;
-        s->query = connect_to(s, srv);
-        if (s->query == NULL) {
-            snprintf(s->why, sizeof(s->why), "cannot connect");
-            continue;
-        }
-        if (redisAsyncSetConnectCallback(s->query, on_query_connect)
-                == REDIS_OK
-            && redisAsyncSetDisconnectCallback(s->query, on_query_disconnect)
-                == REDIS_OK
-            && redisAsyncCommand(s->query, on_answer, NULL,
-                                 "SENTINEL get-master-addr-by-name %s",
-                                 c->master_name) == REDIS_OK) {
-            evtimer_add(&s->query_timer, &tv);
-            return;
-        }
-        drop(&s->query);
-    }
-    round_over(s, false);
+    query_start(&s->replicas_q);
 }
 
 /* --- the subscription -------------------------------------------------- */
@@ -257,34 +400,61 @@ sub_later(struct fpmd_sentinel *s)
                                                        : s->backoff_ms * 2;
 }
 
-/* "+switch-master" messages: "NAME OLD-IP OLD-PORT NEW-IP NEW-PORT". */
+/* +sdown, -sdown and +slave: "slave NAME IP PORT @ MASTER IP PORT" for a
+ * replica, "master NAME IP PORT" for a master. Ours when its master's
+ * name (or its own, a master's) is the pool's. */
+static bool
+about_us(const struct fpmd_sentinel *s, const char *msg)
+{
+    char type[16], name[256], master[256];
+    int n = sscanf(msg, "%15s %255s %*s %*s @ %255s", type, name, master);
+
+    if (n >= 2 && strcmp(type, "master") == 0)
+        return strcmp(name, s->conf->master_name) == 0;
+    return n == 3 && strcmp(master, s->conf->master_name) == 0;
+}
+
+/* Messages: "+switch-master NAME OLD-IP OLD-PORT NEW-IP NEW-PORT", and
+ * the replicas' events (about_us). */
 static void
-on_switch(redisAsyncContext *ac, void *r, void *priv)
+on_event(redisAsyncContext *ac, void *r, void *priv)
 {
     struct fpmd_sentinel *s = ac->data;
     const redisReply *reply = r;
+    const char *channel, *msg;
     char name[256], ip[64];
     unsigned port;
 
     (void) priv;
     if (s == NULL || reply == NULL || reply->type != REDIS_REPLY_ARRAY
         || reply->elements < 3
-        || reply->element[0]->type != REDIS_REPLY_STRING)
+        || reply->element[0]->type != REDIS_REPLY_STRING
+        || reply->element[1]->type != REDIS_REPLY_STRING)
         return;
     if (strcmp(reply->element[0]->str, "subscribe") == 0) {
         s->sub_up = true;
         s->backoff_ms = BACKOFF_MIN_MS;
         /* a switch may have come while nobody listened */
         fpmd_sentinel_stale(s);
+        fpmd_sentinel_replicas_stale(s);
         return;
     }
     if (strcmp(reply->element[0]->str, "message") != 0
-        || reply->element[2]->type != REDIS_REPLY_STRING
-        || sscanf(reply->element[2]->str, "%255s %*s %*s %63s %u", name, ip,
-                  &port) != 3
+        || reply->element[2]->type != REDIS_REPLY_STRING)
+        return;
+    channel = reply->element[1]->str;
+    msg = reply->element[2]->str;
+    if (strcmp(channel, "+switch-master") != 0) {
+        if (about_us(s, msg))
+            fpmd_sentinel_replicas_stale(s);
+        return;
+    }
+    if (sscanf(msg, "%255s %*s %*s %63s %u", name, ip, &port) != 3
         || strcmp(name, s->conf->master_name) != 0)
         return;
     set_master(s, ip, strlen(ip), port, "+switch-master");
+    /* the old master is a replica now, and the promoted one is not */
+    fpmd_sentinel_replicas_stale(s);
 }
 
 static void
@@ -325,13 +495,14 @@ on_sub_timer(evutil_socket_t fd, short what, void *arg)
 static void
 sub_connect(struct fpmd_sentinel *s)
 {
-    s->sub = connect_to(s, &s->conf->sentinels[s->sub_next]);
+    s->sub = connect_to(s, &s->conf->sentinels[s->sub_next], s);
     if (s->sub != NULL
         && redisAsyncSetConnectCallback(s->sub, on_sub_connect) == REDIS_OK
         && redisAsyncSetDisconnectCallback(s->sub, on_sub_disconnect)
             == REDIS_OK
-        && redisAsyncCommand(s->sub, on_switch, NULL,
-                             "SUBSCRIBE +switch-master") == REDIS_OK)
+        && redisAsyncCommand(s->sub, on_event, NULL,
+                             "SUBSCRIBE +switch-master +sdown -sdown "
+                             "+slave") == REDIS_OK)
         return;
     drop(&s->sub);
     sub_later(s);
@@ -353,7 +524,11 @@ fpmd_sentinel_of(const struct fpmd_conf_backend *conf)
         return NULL;
     s->conf = conf;
     s->backoff_ms = BACKOFF_MIN_MS;
-    evtimer_assign(&s->query_timer, fpmd_pool_base(), on_query_timer, s);
+    query_init(&s->master_q, s, "get-master-addr-by-name", master_answer,
+               master_over);
+    query_init(&s->replicas_q, s, "replicas", replicas_answer,
+               replicas_over);
+    evtimer_assign(&s->refresh_timer, fpmd_pool_base(), on_refresh_timer, s);
     evtimer_assign(&s->sub_timer, fpmd_pool_base(), on_sub_timer, s);
     s->list = all;
     all = s;
@@ -371,9 +546,27 @@ fpmd_sentinel_master(const struct fpmd_sentinel *s, const char **host,
 }
 
 uint64_t
-fpmd_sentinel_epoch(const struct fpmd_sentinel *s)
+fpmd_sentinel_epoch(const struct fpmd_sentinel *s, int slot)
 {
-    return s->epoch;
+    return slot < 0 ? s->epoch : s->slots[slot].epoch;
+}
+
+void
+fpmd_sentinel_want_replicas(struct fpmd_sentinel *s)
+{
+    if (s->want_replicas)
+        return;
+    s->want_replicas = true;
+    query_start(&s->replicas_q);
+}
+
+bool
+fpmd_sentinel_replica(const struct fpmd_sentinel *s, int slot,
+                      const char **host, unsigned *port)
+{
+    *host = s->slots[slot].host;
+    *port = s->slots[slot].port;
+    return s->slots[slot].filled;
 }
 
 void
@@ -381,8 +574,7 @@ fpmd_sentinel_wait(struct fpmd_sentinel *s, struct fpmd_sentinel_waiter *w)
 {
     w->next = s->waiters;
     s->waiters = w;
-    if (s->query == NULL && s->asked == 0)
-        query_next(s);
+    query_start(&s->master_q);
 }
 
 void
@@ -404,15 +596,25 @@ fpmd_sentinel_stale(struct fpmd_sentinel *s)
 }
 
 void
+fpmd_sentinel_replicas_stale(struct fpmd_sentinel *s)
+{
+    if (s->want_replicas)
+        query_start(&s->replicas_q);
+}
+
+void
 fpmd_sentinel_stop_all(void)
 {
     while (all != NULL) {
         struct fpmd_sentinel *s = all;
 
         all = s->list;
-        evtimer_del(&s->query_timer);
+        evtimer_del(&s->master_q.timer);
+        evtimer_del(&s->replicas_q.timer);
+        evtimer_del(&s->refresh_timer);
         evtimer_del(&s->sub_timer);
-        drop(&s->query);
+        drop(&s->master_q.ac);
+        drop(&s->replicas_q.ac);
         drop(&s->sub);
         free(s);
     }

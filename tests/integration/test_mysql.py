@@ -216,12 +216,17 @@ def test_session_state_never_leaks(tmpdir_path, servers, db):
         {"v": hostile}]
 
 
+def labelled(tmp, servers, *names):
+    """Servers whose item 1 is named on-NAME, to tell reads apart."""
+    started = [Mariadb(tmp, name).start() for name in names]
+    servers += started
+    for name, m in zip(names, started):
+        m.sql("UPDATE bench.items SET name = 'on-%s' WHERE id = 1" % name)
+    return started
+
+
 def test_reads_go_to_replicas_writes_to_the_primary(tmpdir_path, servers):
-    primary = Mariadb(tmpdir_path, "primary").start()
-    replica = Mariadb(tmpdir_path, "replica").start()
-    servers += [primary, replica]
-    primary.sql("UPDATE bench.items SET name = 'on-primary' WHERE id = 1")
-    replica.sql("UPDATE bench.items SET name = 'on-replica' WHERE id = 1")
+    primary, replica = labelled(tmpdir_path, servers, "primary", "replica")
     _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
         (primary, "primary"), (replica, "replica")))
     sel = "SELECT name FROM items WHERE id = 1"
@@ -240,6 +245,28 @@ def test_reads_go_to_replicas_writes_to_the_primary(tmpdir_path, servers):
     assert status == 200
     assert primary.sql("SELECT id FROM bench.items WHERE id = 502") == [
         ["502"]]
+
+
+def test_replica_reads_are_balanced(tmpdir_path, servers):
+    a, b = labelled(tmpdir_path, servers, "a", "b")
+    # a is the primary and one of the replicas: round-robin over both
+    # replicas, weighted 3:1
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
+        (a, "primary"), (a, "replica, weight: 3"), (b, "replica"),
+        balancer="weighted"))
+    sel = "SELECT name FROM items WHERE id = 1"
+    names = [query(hport, sel)[1]["rows"][0]["name"] for _ in range(12)]
+    assert names.count("on-a") == 9 and names.count("on-b") == 3, names
+    # writes go to the one primary
+    query(hport, "INSERT INTO items VALUES (601, 'w', 1, 1)")
+    assert a.sql("SELECT id FROM bench.items WHERE id = 601") == [["601"]]
+    assert b.sql("SELECT id FROM bench.items WHERE id = 601") == []
+    # b stopped: reads go to the replica left; b fails a read only when
+    # its back-off (50 ms doubling) runs out
+    b.stop()
+    statuses = [query(hport, sel) for _ in range(8)]
+    ok = [j["rows"][0]["name"] for st, j in statuses if st == 200]
+    assert len(ok) >= 5 and set(ok) == {"on-a"}, statuses
 
 
 def test_varargs_are_read_only_for_real_placeholders(tmpdir_path, servers,

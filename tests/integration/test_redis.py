@@ -7,6 +7,7 @@ checked on the servers themselves, parallel calls, client aborts."""
 
 import json
 import os
+import re
 import socket
 import time
 import urllib.parse
@@ -17,7 +18,7 @@ import fcgi_client as fc
 from backends import (RECOVERY, Redis, many_clients,  # noqa: F401
                       no_worker_died, restart_under_load, start_fpmd,
                       wait_backend)
-from conftest import http_request, wait_for
+from conftest import config_check, http_request, wait_for
 
 
 def pool_yaml(name, *redis, **opts):
@@ -269,6 +270,109 @@ def test_sharding_spreads_keys_across_primaries(tmpdir_path, servers):
     status, body = call(hport, "cache", "ZUNIONSTORE d 2 a b")
     assert status == 500 and "cannot be routed on a sharded pool" in \
         body["error"], body
+
+
+def balanced_yaml(servers, balancer, weights=None, role="primary"):
+    lines = ["pools:", "  cache:", "    driver: redis",
+             "    balancer: %s" % balancer, "    servers:"]
+    for i, r in enumerate(servers):
+        lines.append("      - { address: %s, role: %s%s }" % (
+            r.address, role, ", weight: %d" % weights[i] if weights else ""))
+    return "\n".join(lines) + "\n"
+
+
+def hits(servers, key):
+    return [int(r.cmd("GET", key) or 0) for r in servers]
+
+
+def test_balancer_round_robin_spreads_and_skips_a_stopped_server(
+        tmpdir_path, servers):
+    rs = [Redis(tmpdir_path, "b%d" % i).start() for i in range(3)]
+    servers += rs
+    _, hport, _ = start_fpmd(tmpdir_path, servers,
+                             balanced_yaml(rs, "round_robin"))
+    for _ in range(30):
+        assert call(hport, "cache", "INCR hits")[0] == 200
+    assert hits(rs, "hits") == [10, 10, 10]
+    rs[1].stop()
+    t0, statuses = time.time(), []
+    for _ in range(60):
+        statuses.append(call(hport, "cache", "INCR after")[0])
+    elapsed = time.time() - t0
+    # the stopped one is backed off (50 ms doubling to 500 ms) and passed
+    # over meanwhile: a call fails only when it is tried again
+    failed = len([st for st in statuses if st != 200])
+    assert failed <= 5 + elapsed / 0.5, (failed, elapsed)
+    after = hits([rs[0], rs[2]], "after")
+    assert sum(after) == 60 - failed and abs(after[0] - after[1]) <= 2, after
+
+
+def test_balancer_weighted_spreads_by_weight(tmpdir_path, servers):
+    rs = [Redis(tmpdir_path, "w%d" % i).start() for i in range(2)]
+    servers += rs
+    _, hport, _ = start_fpmd(tmpdir_path, servers,
+                             balanced_yaml(rs, "weighted", weights=[3, 1]))
+    for _ in range(40):
+        assert call(hport, "cache", "INCR hits")[0] == 200
+    assert hits(rs, "hits") == [30, 10]
+
+
+def test_balancer_hash_keeps_keys_and_moves_only_a_stopped_servers(
+        tmpdir_path, servers):
+    rs = [Redis(tmpdir_path, "h%d" % i).start() for i in range(3)]
+    servers += rs
+    _, hport, _ = start_fpmd(tmpdir_path, servers, balanced_yaml(rs, "hash"))
+    keys = ["k:%d" % i for i in range(60)]
+    for k in keys:
+        assert call(hport, "cache", "INCR %s" % k)[0] == 200
+
+    def owners():
+        return {k: [i for i, r in enumerate(rs) if r.cmd("EXISTS", k)]
+                for k in keys}
+    before = owners()
+    # each key on one server, and every server holds some
+    assert all(len(o) == 1 for o in before.values()), before
+    assert {o[0] for o in before.values()} == {0, 1, 2}
+    # the same key goes to the same server every time
+    for k in keys[:20]:
+        assert call(hport, "cache", "INCR %s" % k)[1]["replies"] == [2]
+    # a hash tag decides: {u:7}:a and {u:7}:b share a server
+    call(hport, "cache", "SET {u:7}:a 1")
+    call(hport, "cache", "SET {u:7}:b 1")
+    assert [bool(r.cmd("EXISTS", "{u:7}:a")) and bool(r.cmd(
+        "EXISTS", "{u:7}:b")) for r in rs].count(True) == 1
+    # server 1 stops: its keys move, the others' stay where they were
+    rs[1].stop()
+    for k in keys:
+        wait_for(lambda: call(hport, "cache", "SET %s moved" % k)[0] == 200,
+                 10, "SET %s" % k)
+    for k in keys:
+        held = [i for i in (0, 2) if rs[i].cmd("GET", k) == "moved"]
+        if before[k] == [1]:
+            assert len(held) == 1, (k, held)
+        else:
+            assert held == before[k], (k, held, before[k])
+
+
+def test_balancer_config_errors(tmpdir_path):
+    for extra, msg in (
+            ("balancer: hash\n    shard: true",
+             r"pools.cache: balancer: is not for a sharded pool"),
+            ("balancer: fastest",
+             r"balancer: \"fastest\" is not one of round_robin"),
+            ("servers: [{ address: 127.0.0.1:1, weight: 2 }]",
+             r"pools.cache: weight: goes with balancer:"),
+            ("balancer: hash\n    servers: [127.0.0.1:1, 127.0.0.1:1]",
+             r"balancer: hash needs each server once"),
+            ("balancer: random\n"
+             "    servers: [{ address: 127.0.0.1:1, weight: 1001 }]",
+             r"weight")):
+        yaml = "pools:\n  cache:\n    driver: redis\n    %s\n" % extra
+        if "servers:" not in extra:
+            yaml += "    servers: [127.0.0.1:1, 127.0.0.1:2]\n"
+        rc, err, conf = config_check(tmpdir_path, yaml)
+        assert rc == 78 and re.search(re.escape(conf) + r":\d+:\d+: .*"
+                                      + msg, err), (extra, err)
 
 
 def test_parallel_calls_take_the_slowest_not_the_sum(tmpdir_path, servers,

@@ -121,6 +121,63 @@ def test_writes_follow_a_failover(tmpdir_path, servers):
                % new)
 
 
+def calls_of(server, cmd):
+    """How many cmd the server ran since its last CONFIG RESETSTAT."""
+    info = server.cmd("INFO", "commandstats")
+    m = re.search(r"cmdstat_%s:calls=(\d+)" % cmd, info)
+    return int(m.group(1)) if m else 0
+
+
+def spread(hport, everyone, n=10):
+    """n replica reads and one write: where the GETs and the INCR ran."""
+    for r in everyone:
+        r.cmd("CONFIG", "RESETSTAT")
+    for _ in range(n):
+        status, j = call(hport, "cache", "GET n", replica=1)
+        assert status == 200, j
+    assert incr(hport) is not None
+    return ([calls_of(r, "get") for r in everyone],
+            [calls_of(r, "incr") for r in everyone])
+
+
+def test_replica_reads_go_to_the_replicas_and_follow_a_failover(
+        tmpdir_path, servers):
+    master, replicas, sentinels = sentinel_set(tmpdir_path, servers)
+    f, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(sentinels))
+    everyone = [master] + replicas
+    assert incr(hport) == 1
+    # the first replica read has the pool ask for the replicas (it goes to
+    # the master meanwhile); then reads take turns on the two replicas,
+    # and writes stay on the master (replicas run the INCR they are sent
+    # too, through replication: only the master's count says who wrote)
+    wait_for(lambda: spread(hport, everyone)[0] == [0, 5, 5], 20,
+             "replica reads on the replicas")
+    gets, incrs = spread(hport, everyone)
+    assert gets == [0, 5, 5] and incrs[0] == 1, (gets, incrs)
+    f.wait_log(r"redis pool cache: replica 127\.0\.0\.1:%d of mymaster "
+               r"reads in slot" % replicas[0].port)
+
+    os.kill(master.proc.pid, signal.SIGKILL)
+    new = wait_for(lambda: (lambda p: p if p not in (None, master.port)
+                            else None)(sentinels[0].master_port()), 30,
+                   "the failover")
+    promoted = [r for r in replicas if r.port == new][0]
+    other = [r for r in replicas if r.port != new][0]
+    # writes follow the new master; replica reads go to the replica left
+    # once the sentinels see it in sync with the new master
+    wait_for(lambda: incr(hport) is not None, 10, "writes again")
+
+    def after():
+        try:
+            gets, incrs = spread(hport, [promoted, other])
+        except AssertionError:
+            return False
+        return gets == [0, 10] and incrs[0] == 1
+    wait_for(after, 30, "replica reads on the replica left")
+    before = int(promoted.cmd("GET", "n"))
+    assert incr(hport) == before + 1
+
+
 def test_sentinel_config_errors(tmpdir_path):
     rc, err, conf = config_check(tmpdir_path, """
         pools:

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 #include <event2/event.h>
 
+#include "fpmd/balance.h"
 #include "fpmd/service.h"
 #include "pools/pool.h"
 #include "tests/worker_harness.h"
@@ -34,7 +35,9 @@ static struct {
     enum reply_mode reply;
     unsigned reply_ms;
     int reusable;
+    unsigned refuse_port;   /* connects to this server fail at once */
     unsigned connects, sends, closes, abandons;
+    unsigned sent_to[4];    /* calls sent, by the server's port */
 } fake;
 
 /* A fake connection: its pending report is one timer event. */
@@ -83,7 +86,8 @@ fake_connect(struct fpmd_pool_conn *pc, char *error, size_t len)
     struct fconn *f;
 
     fake.connects++;
-    if (fake.connect == CONNECT_FAIL_NOW) {
+    if (fake.connect == CONNECT_FAIL_NOW
+        || fpmd_pool_node_conf(pc->node)->port == fake.refuse_port) {
         snprintf(error, len, "refused");
         return FPMD_ERROR;
     }
@@ -105,6 +109,7 @@ fake_send(struct fpmd_pool_conn *pc)
     struct fconn *f = pc->driver;
 
     fake.sends++;
+    fake.sent_to[fpmd_pool_node_conf(pc->node)->port]++;
     if (fake.reply == REPLY_OK)
         later(f, 2, fake.reply_ms);
     else if (fake.reply == REPLY_LOST)
@@ -152,19 +157,24 @@ static const struct fpmd_pool_driver fake_driver = {
 static enum fpmd_call_status results[MAX_CALLS];
 static size_t nresults;
 
-/* /u/calls?n=N: N calls at once on pool p, then wait for all. */
+/* /u/calls?n=N: N calls at once on pool p, then wait for all; with
+ * replica=1, reads that may go to a replica. */
 FPMD_ROUTE(u_calls, "GET", "/u/calls")
 {
     const char *n_arg = fpmd_req_query_arg(req, "n");
     size_t n = n_arg ? (size_t) atoi(n_arg) : 1;
+    bool replica = fpmd_req_query_arg(req, "replica") != NULL;
     struct fpmd_call *calls[MAX_CALLS];
 
     for (size_t i = 0; i < n && i < MAX_CALLS; i++) {
+        struct fpmd_pool *p = fpmd_pool_find("p");
+
         calls[i] = fpmd_pool_call_new(req, "p", &fake_driver, NULL);
         if (calls[i] == NULL)
             return FPMD_ERROR;
-        fpmd_pool_call_start(calls[i], fpmd_pool_primary(
-            fpmd_pool_find("p")));
+        fpmd_pool_call_start(calls[i], replica
+                                           ? fpmd_pool_replica(p, NULL, 0)
+                                           : fpmd_pool_primary(p, NULL, 0));
     }
     fpmd_await_all(req);
     nresults = 0;
@@ -175,8 +185,11 @@ FPMD_ROUTE(u_calls, "GET", "/u/calls")
 
 /* --- driving it ------------------------------------------------------- */
 
-static struct fpmd_conf_server server = {"127.0.0.1", 1, NULL,
-                                         FPMD_ROLE_PRIMARY, {NULL, 0, 0}};
+/* Told apart by their ports; the tests but the balancer's use the first. */
+static struct fpmd_conf_server servers[3] = {
+    {.host = "127.0.0.1", .port = 1}, {.host = "127.0.0.1", .port = 2},
+    {.host = "127.0.0.1", .port = 3},
+};
 static struct fpmd_conf_backend backend;
 
 static void
@@ -211,7 +224,7 @@ setup(void **state)
     conf = (struct fpmd_conf *) fpmd_process.conf;
     backend.name = "p";
     backend.driver = FPMD_DRIVER_REDIS;
-    backend.servers = &server;
+    backend.servers = servers;
     backend.nservers = 1;
     conf->backends = &backend;
     conf->nbackends = 1;
@@ -230,6 +243,23 @@ defaults(void)
     backend.timeout_ms = 100;
     backend.idle_timeout_ms = 60000;
     backend.max_lifetime_ms = 0;
+    backend.nservers = 1;
+    backend.balanced = false;
+    for (size_t i = 0; i < FPMD_ARRAY_LEN(servers); i++) {
+        servers[i].role = FPMD_ROLE_PRIMARY;
+        servers[i].weight = 0;
+    }
+    restart_pool();
+}
+
+/* n servers, picked by kind (or in failover order: balanced false). */
+static void
+servers_of(size_t n, bool balanced, enum fpmd_balance_kind kind)
+{
+    defaults();
+    backend.nservers = n;
+    backend.balanced = balanced;
+    backend.balancer = kind;
     restart_pool();
 }
 
@@ -404,6 +434,81 @@ expired_connections_are_not_lent(void **state)
     assert_true(fake.closes >= 1);
 }
 
+static void
+without_a_balancer_primaries_go_in_failover_order(void **state)
+{
+    (void) state;
+    servers_of(3, false, FPMD_BALANCE_ROUND_ROBIN);
+    assert_true(request("/u/calls?n=6", 0));
+    assert_int_equal(fake.sent_to[1], 6);
+    /* the first refuses: backed off, it is passed over for the second */
+    servers_of(3, false, FPMD_BALANCE_ROUND_ROBIN);
+    fake.refuse_port = 1;
+    assert_true(request("/u/calls?n=1", 0));
+    assert_int_equal(results[0], FPMD_CALL_DOWN);
+    assert_true(request("/u/calls?n=4", 0));
+    assert_int_equal(fake.sent_to[2], 4);
+    assert_int_equal(fake.sent_to[3], 0);
+}
+
+static void
+round_robin_spreads_calls_and_skips_a_backed_off_server(void **state)
+{
+    (void) state;
+    servers_of(3, true, FPMD_BALANCE_ROUND_ROBIN);
+    assert_true(request("/u/calls?n=6", 0));
+    assert_int_equal(fake.sent_to[1], 2);
+    assert_int_equal(fake.sent_to[2], 2);
+    assert_int_equal(fake.sent_to[3], 2);
+    servers_of(3, true, FPMD_BALANCE_ROUND_ROBIN);
+    fake.refuse_port = 2;
+    assert_true(request("/u/calls?n=3", 0));
+    assert_int_equal(results[1], FPMD_CALL_DOWN);
+    assert_true(request("/u/calls?n=4", 0));
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(results[i], FPMD_CALL_OK);
+    assert_int_equal(fake.sent_to[1], 3);
+    assert_int_equal(fake.sent_to[2], 0);
+    assert_int_equal(fake.sent_to[3], 3);
+}
+
+static void
+weighted_follows_the_weights(void **state)
+{
+    (void) state;
+    servers_of(2, true, FPMD_BALANCE_WEIGHTED);
+    servers[0].weight = 3;
+    restart_pool();
+    assert_true(request("/u/calls?n=8", 0));
+    assert_int_equal(fake.sent_to[1], 6);
+    assert_int_equal(fake.sent_to[2], 2);
+}
+
+static void
+replica_reads_take_turns_then_fall_back_to_the_primary(void **state)
+{
+    (void) state;
+    servers_of(3, false, FPMD_BALANCE_ROUND_ROBIN);
+    servers[1].role = servers[2].role = FPMD_ROLE_REPLICA;
+    restart_pool();
+    assert_true(request("/u/calls?n=4&replica=1", 0));
+    assert_int_equal(fake.sent_to[1], 0);
+    assert_int_equal(fake.sent_to[2], 2);
+    assert_int_equal(fake.sent_to[3], 2);
+    /* writes never go to a replica */
+    assert_true(request("/u/calls?n=2", 0));
+    assert_int_equal(fake.sent_to[1], 2);
+    /* both replicas backed off: reads go to the primary */
+    restart_pool();
+    fake.connect = CONNECT_FAIL_NOW;
+    assert_true(request("/u/calls?n=2&replica=1", 0));
+    fake.connect = CONNECT_OK;
+    assert_true(request("/u/calls?n=2&replica=1", 0));
+    assert_int_equal(results[0], FPMD_CALL_OK);
+    assert_int_equal(fake.sent_to[1], 2);
+    assert_int_equal(fake.sent_to[2] + fake.sent_to[3], 0);
+}
+
 int
 main(void)
 {
@@ -416,6 +521,12 @@ main(void)
         cmocka_unit_test(connection_lost_mid_call_fails_the_call),
         cmocka_unit_test(aborted_request_drains_then_lends_the_connection_again),
         cmocka_unit_test(expired_connections_are_not_lent),
+        cmocka_unit_test(without_a_balancer_primaries_go_in_failover_order),
+        cmocka_unit_test(
+            round_robin_spreads_calls_and_skips_a_backed_off_server),
+        cmocka_unit_test(weighted_follows_the_weights),
+        cmocka_unit_test(
+            replica_reads_take_turns_then_fall_back_to_the_primary),
     };
 
     return cmocka_run_group_tests(tests, setup, NULL);
