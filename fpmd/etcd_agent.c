@@ -43,7 +43,8 @@
 #define WATCH_MESSAGES 1000
 /* One watch message, at most (etcd's own requests stop at 1.5 MiB). */
 #define MESSAGE_MAX (8u << 20)
-/* A graceful stop waits this long at most for the lease's revocation. */
+/* A graceful stop waits this long at most for each endpoint to revoke
+ * the lease. */
 #define REVOKE_TIMEOUT_MS 1000
 
 struct watch {
@@ -133,8 +134,9 @@ endpoint_url(size_t t, const char *path, char *url, size_t len)
  * would say the same). NULL with why when none answered or the answer
  * is not etcd's. */
 static struct json_object *
-etcd_post(struct fpmd_req *req, const char *path, struct json_object *body,
-          bool *etcd_said, char *why, size_t len)
+etcd_post_within(struct fpmd_req *req, const char *path,
+                 struct json_object *body, uint64_t timeout_ms,
+                 bool *etcd_said, char *why, size_t len)
 {
     const char *text = json_text(body);
     struct fpmd_http_header h = {"Content-Type", "application/json"};
@@ -145,7 +147,7 @@ etcd_post(struct fpmd_req *req, const char *path, struct json_object *body,
         char url[600];
         struct fpmd_http_request r = {
             .url = url, .headers = &h, .nheaders = 1, .body = text,
-            .body_len = strlen(text), .timeout_ms = A.e->timeout_ms};
+            .body_len = strlen(text), .timeout_ms = timeout_ms};
         const struct fpmd_http_response *resp;
         struct json_object *o, *msg;
 
@@ -177,6 +179,14 @@ etcd_post(struct fpmd_req *req, const char *path, struct json_object *body,
         return NULL;
     }
     return NULL;
+}
+
+static struct json_object *
+etcd_post(struct fpmd_req *req, const char *path, struct json_object *body,
+          bool *etcd_said, char *why, size_t len)
+{
+    return etcd_post_within(req, path, body, A.e->timeout_ms, etcd_said, why,
+                            len);
 }
 
 /* Whatever gateway error a round met: said once, until etcd answers. */
@@ -393,7 +403,9 @@ revoke_round(struct fpmd_req *req)
     if (body == NULL)
         return FPMD_OK;
     json_object_object_add(body, "ID", json_object_new_string(A.lease));
-    o = etcd_post(req, "/v3/lease/revoke", body, &said, why, sizeof(why));
+    /* the stop waits on it: a short bound, whatever etcd.timeout says */
+    o = etcd_post_within(req, "/v3/lease/revoke", body, REVOKE_TIMEOUT_MS,
+                         &said, why, sizeof(why));
     json_object_put(body);
     if (o != NULL)
         fpmd_log(FPMD_LOG_NOTICE, "lease %s revoked: the listeners' keys are "

@@ -2,9 +2,10 @@
 # Installs, from Debian 12's own archive, what fpmd needs: "build" for the
 # compiler and libraries, "test" for that plus the real servers and tools
 # the test suite starts (nginx, Apache, lighttpd, Caddy, h2o and HAProxy
-# as fronts, php-fpm, wrk, clang for fuzzing; prometheus for promtool,
-# which lints the status page's OpenMetrics; tzdata for cron: zones, which
-# a minimal image lacks).
+# as fronts, php-fpm, wrk, clang for fuzzing, redis with its sentinel,
+# mariadb, etcd-server for discovery; prometheus for promtool, which lints
+# the status page's OpenMetrics; tzdata for cron: zones, which a minimal
+# image lacks).
 set -eu
 what=${1:-build}
 
@@ -15,7 +16,7 @@ build_pkgs="build-essential autoconf automake pkg-config
 test_pkgs="$build_pkgs nginx-light apache2 lighttpd caddy h2o haproxy
   php8.2-fpm php8.2-opcache
   libfcgi-bin python3 python3-pytest python3-yaml curl wrk procps openssl
-  redis-server redis-sentinel mariadb-server prometheus"
+  redis-server redis-sentinel mariadb-server etcd-server prometheus"
 
 case "$what" in
 build) pkgs=$build_pkgs ;;
