@@ -41,7 +41,9 @@
 /* A watch round ends after this many messages and the next takes over
  * at the revision reached: a request's memory grows with its calls. */
 #define WATCH_MESSAGES 1000
-/* One watch message, at most (etcd's own requests stop at 1.5 MiB). */
+/* One watch message: its buffer starts at MESSAGE_MIN and doubles up to
+ * MESSAGE_MAX (etcd's own requests stop at 1.5 MiB). */
+#define MESSAGE_MIN (64u << 10)
 #define MESSAGE_MAX (8u << 20)
 /* A graceful stop waits this long at most for each endpoint to revoke
  * the lease. */
@@ -64,7 +66,7 @@ struct watch {
     size_t nlast;
     bool *fresh;
     char *msg;                      /* a watch message being read */
-    size_t msg_len;
+    size_t msg_len, msg_cap;
 };
 
 static struct {
@@ -571,12 +573,20 @@ follow(struct fpmd_req *req, struct watch *w, char *why, size_t len)
     while (messages < WATCH_MESSAGES) {
         ssize_t got;
 
-        if (w->msg_len == MESSAGE_MAX) {
-            snprintf(why, len, "a watch message over %u bytes", MESSAGE_MAX);
-            break;
+        if (w->msg_len == w->msg_cap) {
+            char *grown = w->msg_cap < MESSAGE_MAX
+                ? realloc(w->msg, w->msg_cap * 2) : NULL;
+
+            if (grown == NULL) {
+                snprintf(why, len, "a watch message over %zu bytes",
+                         w->msg_cap);
+                break;
+            }
+            w->msg = grown;
+            w->msg_cap *= 2;
         }
         got = fpmd_http_stream_read(s, w->msg + w->msg_len,
-                                    MESSAGE_MAX - w->msg_len);
+                                    w->msg_cap - w->msg_len);
         if (got <= 0) {
             snprintf(why, len, "%s: the watch ended%s", url,
                      got < 0 ? " with an error" : "");
@@ -782,7 +792,8 @@ watches_make(void)
         w->list = calloc(keys, sizeof(*w->list));
         w->last = calloc(keys, sizeof(*w->last));
         w->fresh = calloc(u->max_servers, sizeof(*w->fresh));
-        w->msg = malloc(MESSAGE_MAX);
+        w->msg_cap = MESSAGE_MIN;
+        w->msg = malloc(w->msg_cap);
         A.nwatches++;
         if (w->set == NULL || w->list == NULL || w->last == NULL
             || w->fresh == NULL || w->msg == NULL)

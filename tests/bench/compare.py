@@ -13,12 +13,13 @@ import run as b
 
 
 def measure(tmp, log, procs, rows, conns, duration, repeat, wrk_args=()):
-    """rows: (name, side, path). nginx is started here and added to
+    """rows: (name, side, path), or (name, side, path, url) for a side
+    measured without nginx, at url. nginx is started here and added to
     procs. Returns {name: [wrk result with cpu_us]}."""
     ports = [b.free_port() for _ in rows]
     upstreams = "".join("    upstream s%d { server %s; keepalive 32; }\n"
                         % (i, side.address)
-                        for i, (_, side, _) in enumerate(rows))
+                        for i, (_, side, *_) in enumerate(rows))
     servers = "".join(b.nginx_server(ports[i], b.fastcgi_location(
         "s%d" % i, True)) for i in range(len(rows)))
     conf = os.path.join(tmp, "nginx.conf")
@@ -30,15 +31,16 @@ def measure(tmp, log, procs, rows, conns, duration, repeat, wrk_args=()):
     procs.append(nginx)
     for p in ports:
         b.wait_port(p, nginx, "nginx")
-    results = {name: [] for name, _, _ in rows}
+    results = {row[0]: [] for row in rows}
     for _ in range(repeat):
-        for i, (name, side, path) in enumerate(rows):
+        for i, (name, side, path, *direct) in enumerate(rows):
             pids = side.pids()
             cpu0 = b.cpu_seconds(pids)
             out = subprocess.run(
                 ["wrk", "-t1", "-c%d" % conns, "-d%ds" % duration,
                  "--latency", *wrk_args,
-                 "http://127.0.0.1:%d%s" % (ports[i], path)],
+                 direct[0] if direct
+                 else "http://127.0.0.1:%d%s" % (ports[i], path)],
                 capture_output=True, text=True).stdout
             r = b.parse_wrk(out)
             r["cpu_us"] = ((b.cpu_seconds(pids) - cpu0) * 1e6
@@ -52,7 +54,7 @@ def print_table(title, rows, results):
     print(title)
     print("| side | req/s | p50 ms | p99 ms | errors | CPU µs/req |")
     print("|---|---:|---:|---:|---:|---:|")
-    for name, _, _ in rows:
+    for name, *_ in rows:
         rs = results[name]
 
         def med(key):

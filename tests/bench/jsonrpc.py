@@ -4,7 +4,8 @@
 a JSON-RPC endpoint makes, json_encode), through one nginx (1 worker):
 wrk -t1 -c64 -d10s --latency with tests/bench/jsonrpc.lua (one call per
 POST), each row REPEAT times interleaved, medians, with each side's CPU
-time per request.
+time per request; and fpmd's worker once more on its own HTTP listener,
+without nginx.
 
     /usr/bin/python3 tests/bench/jsonrpc.py   (FPMD=fpmd/fpmd, REPEAT=3)
 """
@@ -44,16 +45,21 @@ if (!is_array($req)) {
 
 
 def start_fpmd(tmp, log):
-    port = b.free_port()
+    """fpmd on FastCGI for nginx, and on HTTP of its own: the side, and
+    its HTTP port."""
+    port, hport = b.free_port(), b.free_port()
     conf = os.path.join(tmp, "rpc.yaml")
     with open(conf, "w") as f:
         f.write("pool: bench\nlisten:\n  - fastcgi: 127.0.0.1:%d\n"
+                "    backlog: 511\n  - http: 127.0.0.1:%d\n"
                 "    backlog: 511\npm:\n  mode: static\nlog:\n"
                 "  error: %s/rpc-error.log\nroutes:\n"
-                "  - match: POST /rpc\n    handler: jsonrpc\n" % (port, tmp))
+                "  - match: POST /rpc\n    handler: jsonrpc\n"
+                % (port, hport, tmp))
     proc = b.start([b.FPMD, "-F", "-R", "-y", conf], log)
     b.wait_port(port, proc, "fpmd")
-    return b.Side("fpmd", proc, "127.0.0.1:%d" % port, {})
+    b.wait_port(hport, proc, "fpmd")
+    return b.Side("fpmd", proc, "127.0.0.1:%d" % port, {}), hport
 
 
 def main():
@@ -76,9 +82,13 @@ def main():
             php = b.start_php(tmp, n, log)
             procs.append(php.proc)
             rows.append(("php-fpm x%d" % n, php, "/rpc.php"))
-        fpmd = start_fpmd(tmp, log)
+        fpmd, hport = start_fpmd(tmp, log)
         procs.append(fpmd.proc)
         rows.append(("fpmd", fpmd, "/rpc"))
+        # the same worker on its own HTTP listener: what it does when
+        # nginx's one worker is not the ceiling
+        rows.append(("fpmd, HTTP without nginx", fpmd, "/rpc",
+                     "http://127.0.0.1:%d/rpc" % hport))
         results = compare.measure(tmp, log, procs, rows, CONNS, DURATION,
                                   REPEAT, ("-s", LUA))
         compare.print_table("JSON-RPC demo.add, one call per POST, wrk -t1 "

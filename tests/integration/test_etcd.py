@@ -131,6 +131,8 @@ def test_a_list_follows_puts_and_deletes(tmpdir_path, servers, etcd, web):
                r"\(max_servers 2\)")
     for _ in range(4):
         assert who(hport, "web") in ("plain", "other")
+    # a watch message larger than the agent's first buffer (64 KiB)
+    etcd.put("/services/web/big", "x" * 300000)
     # a gets deleted: its slot goes to e, which refuses connections, so
     # every call ends on b
     etcd.delete("/services/web/a")
@@ -142,6 +144,8 @@ def test_a_list_follows_puts_and_deletes(tmpdir_path, servers, etcd, web):
     etcd.delete("/services/web/b")
     etcd.delete("/services/web/e")
     wait_for(lambda: who(hport, "web") == 503, 10, "an empty list again")
+    # all of it followed by one watch: no range read again
+    assert "keeps its last list" not in f.log_text(), f.logs()
 
 
 def test_etcd_down_keeps_the_list_across_a_reload(tmpdir_path, servers,
