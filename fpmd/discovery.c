@@ -95,21 +95,30 @@ fpmd_discovery_read(const struct fpmd_discovery *d, size_t i,
                     struct fpmd_discovered *out)
 {
     const struct list *l = list_at(d, i);
+    struct fpmd_discovered *copy;
+    uint64_t v = 0;
 
-    if (l == NULL)
+    /* Copied aside first: a try a write went through may have copied
+     * half of it, and a reader that then gives up keeps out as it was
+     * (the HTTP client's server URLs point into it). */
+    if (l == NULL || (copy = malloc(l->nslots * sizeof(*copy))) == NULL)
         return 0;
     for (unsigned t = 0; t < READ_TRIES; t++) {
         uint64_t s1 = __atomic_load_n(&l->seq, __ATOMIC_ACQUIRE), s2;
 
         if (s1 & 1)
             continue;
-        memcpy(out, l->slots, l->nslots * sizeof(*out));
+        memcpy(copy, l->slots, l->nslots * sizeof(*copy));
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         s2 = __atomic_load_n(&l->seq, __ATOMIC_RELAXED);
-        if (s1 == s2)
-            return s1 / 2;
+        if (s1 == s2) {
+            memcpy(out, copy, l->nslots * sizeof(*out));
+            v = s1 / 2;
+            break;
+        }
     }
-    return 0;
+    free(copy);
+    return v;
 }
 
 static void

@@ -50,7 +50,10 @@ void fpmd_discovery_carry(struct fpmd_discovery *to,
 uint64_t fpmd_discovery_version(const struct fpmd_discovery *d, size_t i);
 
 /* Copies upstream i's slots, its max_servers of them, into out: the
- * version copied. */
+ * version copied, 0 when none was published yet (out: empty slots).
+ * Without waiting: 0 too, out as it was, when a write went on at each
+ * of its tries (a writer may have died in the middle of one) or memory
+ * is out. */
 uint64_t fpmd_discovery_read(const struct fpmd_discovery *d, size_t i,
                              struct fpmd_discovered *out);
 

@@ -29,6 +29,9 @@ struct fpmd_etcd_set {
     size_t dropped;
 };
 
+static void say(char *why, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static void
 say(char *why, size_t len, const char *fmt, ...)
 {
