@@ -60,10 +60,12 @@ uint64_t fpmd_discovery_read(const struct fpmd_discovery *d, size_t i,
 /* The agent's: servers (n, distinct URLs shorter than
  * FPMD_DISCOVERY_URL_MAX) become upstream i's list. A server listed
  * before keeps its slot (its weight updated), one gone frees its slot,
- * a new one takes the first free slot: fresh[k] tells whether slot k
- * now holds a server it did not hold before (its breaker must start
- * closed). Returns how many of servers found no free slot (past
- * max_servers): they are left out. */
+ * a new one takes a free slot: one that was empty before this call
+ * first, then one this call freed, so that a server just gone leaves
+ * its slot (and breaker) to a newcomer only when no other is free.
+ * fresh[k] tells whether slot k now holds a server it did not hold
+ * before (its breaker must start closed). Returns how many of servers
+ * found no free slot (past max_servers): they are left out. */
 size_t fpmd_discovery_publish(struct fpmd_discovery *d, size_t i,
                               const struct fpmd_discovered *servers,
                               size_t n, bool *fresh);

@@ -415,6 +415,7 @@ fpmd_etcd_set_apply(struct fpmd_etcd_set *s, const char *json, size_t len,
     if ((get_int64(r, "compact_revision", &compact) == FPMD_OK
          && compact > 0)
         || (json_object_object_get_ex(r, "canceled", &v)
+            && json_object_is_type(v, json_type_boolean)
             && json_object_get_boolean(v))) {
         say(why, whylen, compact > 0 ? "the watch's start was compacted "
             "(revision %lld)" : "etcd canceled the watch", (long long) compact);
