@@ -20,6 +20,7 @@ static const struct {
 } actions[] = {
     {"reload", SIGUSR2},
     {"reopen", SIGUSR1},
+    {"upgrade", SIGHUP},
     {"quit", SIGQUIT},
     {"stop", SIGTERM},
 };
@@ -80,7 +81,7 @@ fpmd_control_signal(const char *pid_file, const char *action)
     }
     if (i == sizeof(actions) / sizeof(actions[0])) {
         fprintf(stderr, "fpmd: invalid option: \"-s %s\" (reload, reopen, "
-                "quit or stop)\n", action);
+                "upgrade, quit or stop)\n", action);
         return EXIT_USAGE;
     }
     if (pid_file == NULL) {

@@ -45,8 +45,9 @@ usage(FILE *out)
         "root)\n"
         "  -s, --signal ACTION    signal the running master (its pid file: "
         "-g, or pid:\n"
-        "                         in the configuration): reload, reopen, quit "
-        "or stop\n"
+        "                         in the configuration): reload, reopen, "
+        "upgrade,\n"
+        "                         quit or stop\n"
         "  run METHOD PATH ...    answer one request in this process and "
         "print it\n"
         "                         (fpmd run --help)\n"
@@ -54,8 +55,9 @@ usage(FILE *out)
         "result\n"
         "  -v, --version          print the version\n"
         "  -h, --help             this help\n"
-        "Signals: USR1 reopen logs, USR2 graceful reload, QUIT graceful "
-        "stop, TERM/INT fast stop.\n");
+        "Signals: USR1 reopen logs, USR2 graceful reload, HUP binary "
+        "upgrade, QUIT\n"
+        "graceful stop, TERM/INT fast stop.\n");
 }
 
 static void
@@ -130,7 +132,7 @@ main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct fpmd_master_opts opts = {NULL, NULL, -1, -1, false};
+    struct fpmd_master_opts opts = {NULL, NULL, -1, -1, false, argv};
     struct fpmd_conf *conf;
     char err[16384];
     const char *action = NULL;

@@ -33,6 +33,7 @@
 #include "fpmd/listen.h"
 #include "fpmd/scoreboard.h"
 #include "fpmd/tables.h"
+#include "fpmd/upgrade.h"
 #include "fpmd/task.h"
 #include "fpmd/watch.h"
 #include "fpmd/worker.h"
@@ -230,7 +231,8 @@ gen_new(struct master *m, struct fpmd_conf *conf, struct gen *prev)
                                  prev ? prev->conf : NULL, err, sizeof(err));
     if (g->tables == NULL)
         fpmd_log(FPMD_LOG_ERROR, "%s", err);
-    if (g->tables == NULL || gen_listen(g, prev) != FPMD_OK) {
+    if (g->tables == NULL
+        || gen_listen(g, prev ? prev : m->inherited) != FPMD_OK) {
         /* prev's tables stay prev's */
         fpmd_tables_drop(g->tables, conf->ntables, prev ? prev->tables : NULL,
                          prev ? prev->ntables : 0);
@@ -665,6 +667,12 @@ reap(struct master *m)
         double lived;
         int oom_kills_rose;
 
+        if (pid == m->upgrade_pid) {
+            /* an upgrade's verdict is on its pipe; a new master that
+             * daemonizes ends this pid once it serves */
+            m->upgrade_pid = m->upgrade_fd >= 0 ? -1 : 0;
+            continue;
+        }
         if (fpmd_master_uproc_reaped(m, pid, status, now))
             continue;
         for (size_t i = 0; i < m->nchildren_cap && c == NULL; i++) {
@@ -1040,8 +1048,10 @@ reload(struct master *m)
     free_drained_gens(m);
 }
 
+/* A stop: how, and what a worker does with its kept connections when
+ * graceful (quit, worker.h). */
 static void
-stop(struct master *m, int how)
+stop_with(struct master *m, int how, enum fpmd_worker_quit quit)
 {
     if (m->stopping >= how)
         return;
@@ -1057,7 +1067,7 @@ stop(struct master *m, int how)
         if (how == STOP_FAST)
             kill(c->pid, SIGTERM);
         else
-            send_quit(c, FPMD_QUIT_CLOSE);
+            send_quit(c, quit);
     }
     fpmd_master_uprocs_stop(m, NULL, how == STOP_FAST ? SIGTERM : SIGQUIT, -1);
     /* The workers take what is queued and close their copies; with the
@@ -1066,8 +1076,75 @@ stop(struct master *m, int how)
      * the connect fails) instead of queueing them to be reset at exit. */
     if (how == STOP_GRACEFUL) {
         for (size_t i = 0; i < m->cur->nlisteners; i++)
-            fpmd_listener_close(&m->cur->listeners[i], 1);
+            fpmd_listener_close(&m->cur->listeners[i], !m->upgraded);
     }
+}
+
+static void
+stop(struct master *m, int how)
+{
+    stop_with(m, how, FPMD_QUIT_CLOSE);
+}
+
+/* --- binary upgrade ---------------------------------------------------- */
+
+static int write_pid_file(const char *path);
+
+/* How long a new binary has to say it serves. */
+#define UPGRADE_TIMEOUT_US 60000000
+
+static void
+upgrade_start(struct master *m)
+{
+    if (m->stopping || m->upgrade_pid != 0) {
+        fpmd_log(FPMD_LOG_WARNING, "upgrade: %s: ignored",
+                 m->stopping ? "stopping" : "one is under way");
+        return;
+    }
+    m->upgrade_pid = fpmd_upgrade_spawn(m->cur->listeners,
+                                        m->cur->nlisteners, m->handoff,
+                                        &m->upgrade_fd);
+    if (m->upgrade_pid < 0) {
+        m->upgrade_pid = 0;
+        return;
+    }
+    m->upgrade_deadline_us = fpmd_now_us() + UPGRADE_TIMEOUT_US;
+    fpmd_log(FPMD_LOG_NOTICE, "upgrade: new master started (pid %d)",
+             (int) m->upgrade_pid);
+}
+
+/* The new master's verdict came (or its time ran out): serving, this
+ * master stops gracefully and leaves it the sockets and the pid file;
+ * anything else, this master goes on as if nothing happened. */
+static void
+upgrade_verdict(struct master *m, bool timed_out)
+{
+    char v = 1;
+    ssize_t got = timed_out ? 0 : read(m->upgrade_fd, &v, 1);
+
+    if (got < 0 && errno == EINTR)
+        return;
+    close(m->upgrade_fd);
+    m->upgrade_fd = -1;
+    if (got == 1 && v == 0) {
+        fpmd_log(FPMD_LOG_NOTICE, "upgrade: new master %d serving: this "
+                 "one stops", (int) m->upgrade_pid);
+        m->upgraded = true;
+        m->upgrade_pid = 0;
+        /* the new master's workers take the queue and, through the
+         * handoff pair it inherited, the kept connections */
+        stop_with(m, STOP_GRACEFUL, FPMD_QUIT_HANDOFF);
+        return;
+    }
+    if (timed_out && m->upgrade_pid > 0)
+        kill(m->upgrade_pid, SIGTERM);
+    if (m->upgrade_pid < 0)
+        m->upgrade_pid = 0;
+    fpmd_log(FPMD_LOG_ERROR, "upgrade: the new master %s: this one goes on "
+             "serving", timed_out ? "did not say it serves in time (killed)"
+             : "failed to start (its lines above say why)");
+    if (m->pid_file != NULL)
+        write_pid_file(m->pid_file);
 }
 
 static void
@@ -1106,6 +1183,9 @@ read_signals(struct master *m)
         case SIGUSR2:
             if (!m->stopping)
                 m->reload_pending = true;
+            break;
+        case SIGHUP:
+            upgrade_start(m);
             break;
         case SIGQUIT:
             stop(m, STOP_GRACEFUL);
@@ -1195,7 +1275,7 @@ loop(struct master *m)
 
     while (!(m->stopping && live_children(m) == 0)) {
         struct gen *g = m->cur;
-        nfds_t n = 1, listeners;
+        nfds_t n = 1, listeners, upgrade_i = 0;
         int timeout = 1000, rc;
         uint64_t now = fpmd_now_us();
         unsigned idle, busy;
@@ -1204,6 +1284,11 @@ loop(struct master *m)
         pfd[0].events = POLLIN;
         if (m->watch_fd >= 0) {
             pfd[n].fd = m->watch_fd;
+            pfd[n++].events = POLLIN;
+        }
+        if (m->upgrade_fd >= 0) {
+            upgrade_i = n;
+            pfd[n].fd = m->upgrade_fd;
             pfd[n++].events = POLLIN;
         }
         listeners = n;
@@ -1246,7 +1331,7 @@ loop(struct master *m)
             read_signals(m);
         /* An editor or a linker writes a file in several steps: the
          * reload waits for them to be quiet a moment. */
-        if (rc > 0 && listeners > 1 && (pfd[1].revents & POLLIN)
+        if (rc > 0 && m->watch_fd >= 0 && (pfd[1].revents & POLLIN)
             && fpmd_watch_changed(m->watch_fd))
             m->watch_due_us = fpmd_now_us() + WATCH_QUIET_US;
         if (m->watch_due_us != 0 && fpmd_now_us() >= m->watch_due_us) {
@@ -1264,6 +1349,10 @@ loop(struct master *m)
                 }
             }
         }
+        if (upgrade_i > 0 && (pfd[upgrade_i].revents & (POLLIN | POLLHUP)))
+            upgrade_verdict(m, false);
+        else if (m->upgrade_fd >= 0 && fpmd_now_us() > m->upgrade_deadline_us)
+            upgrade_verdict(m, true);
         reap(m);
         if (m->reload_pending && !m->stopping) {
             m->reload_pending = false;
@@ -1305,16 +1394,22 @@ int
 fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
 {
     struct master m;
+    struct gen inherited = {0};
     int started = 0;
     char *pid_file = opts->pid_file ? strdup(opts->pid_file)
                    : conf->pid_file ? strdup(conf->pid_file) : NULL;
 
     memset(&m, 0, sizeof(m));
     m.opts = opts;
+    m.pid_file = pid_file;
+    m.upgrade_fd = -1;
+    fpmd_upgrade_init(opts->argv);
+    inherited.listeners = fpmd_upgrade_inherited(&inherited.nlisteners,
+                                                 m.handoff);
+    m.inherited = &inherited;
     m.sigfd = -1;
     m.watch_fd = -1;
     m.uproc_next_ms = -1;
-    m.handoff[0] = m.handoff[1] = -1;
     m.taskq[0] = m.taskq[1] = -1;
     m.board = fpmd_task_board_new();
     if (m.board == NULL || setup_signals(&m) != FPMD_OK) {
@@ -1328,6 +1423,14 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
     if (conf->watch)
         m.watch_fd = fpmd_watch_open(conf);
     m.cur = gen_new(&m, conf, NULL);
+    if (m.cur != NULL && inherited.nlisteners > 0)
+        fpmd_log(FPMD_LOG_NOTICE, "upgrade: listening sockets taken over "
+                 "from the old master");
+    /* an old master's sockets this config no longer names */
+    for (size_t i = 0; i < inherited.nlisteners; i++)
+        fpmd_listener_close(&inherited.listeners[i], 0);
+    free(inherited.listeners);
+    m.inherited = NULL;
     if (m.cur == NULL) {
         fpmd_log(FPMD_LOG_ERROR, "FPM initialization failed");
         fpmd_conf_free(conf);
@@ -1336,7 +1439,7 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
         report_ready(opts, 1);
         return EXIT_CONFIG;
     }
-    if (fpmd_handoff_pair(m.handoff) != FPMD_OK)
+    if (m.handoff[0] < 0 && fpmd_handoff_pair(m.handoff) != FPMD_OK)
         fpmd_log_errno(FPMD_LOG_ALERT, "socketpair (handoff)");
     else if (pid_file == NULL || write_pid_file(pid_file) == FPMD_OK)
         started = 1;
@@ -1362,6 +1465,7 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
     start_generation(&m, m.cur);
     fpmd_master_uprocs_start(&m, m.cur);
     report_ready(opts, 0);
+    fpmd_upgrade_ready();
     loop(&m);
 
     while (m.old != NULL) {
@@ -1370,10 +1474,14 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
         m.old = g->next;
         gen_free(g, 0);
     }
-    gen_free(m.cur, 1);
-    if (pid_file != NULL)
+    /* upgraded: the unix sockets' paths and the pid file are the new
+     * master's */
+    gen_free(m.cur, !m.upgraded);
+    if (pid_file != NULL && !m.upgraded)
         unlink(pid_file);
     free(pid_file);
+    if (m.upgrade_fd >= 0)
+        close(m.upgrade_fd);
     fpmd_cron_free();
     fpmd_master_tasks_close(&m);
     fpmd_watch_close(m.watch_fd);

@@ -16,6 +16,7 @@ struct fpmd_master_opts {
     int daemonize;
     int ready_fd;               /* -1, or a pipe to report startup on */
     bool allow_root;            /* -R: workers may run as root */
+    char *const *argv;          /* main's: what a binary upgrade runs */
 };
 
 /* Who a generation's workers run as, resolved by the master before any

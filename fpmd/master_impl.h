@@ -107,6 +107,15 @@ struct master {
     int taskq[2];
     struct fpmd_task_board *board;
     bool tasks_draining;        /* stopping: told to empty the queue */
+    /* A binary upgrade (upgrade.h): the new master started, the pipe
+     * its verdict comes on, and by when; upgraded once it serves. */
+    pid_t upgrade_pid;
+    int upgrade_fd;
+    uint64_t upgrade_deadline_us;
+    bool upgraded;
+    struct gen *inherited;      /* an old master's listeners, until the
+                                 * first generation adopted them */
+    char *pid_file;             /* NULL: none */
 };
 
 enum { STOP_GRACEFUL = 1, STOP_FAST = 2 };

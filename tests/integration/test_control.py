@@ -69,7 +69,7 @@ def test_no_master_to_signal(tmpdir_path):
     assert "needs the master's pid file: pass -g FILE or set pid:" in r.stderr
     r = ctl(conf, "-s", "restart", "-g", pid_file)
     assert r.returncode == 64
-    assert '"-s restart" (reload, reopen, quit or stop)' in r.stderr
+    assert '"-s restart" (reload, reopen, upgrade, quit or stop)' in r.stderr
     with open(pid_file, "w") as f:
         f.write("garbage\n")
     r = ctl(conf, "-s", "quit", "-g", pid_file)
