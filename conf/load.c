@@ -596,9 +596,56 @@ KEYFN(k_s_pong)
         c->conf->status.ping_response = fpmd_conf_strdup(c->arena, "pong");
 }
 
+KEYFN(k_s_live) { get_path(c, v, "status.live", &c->conf->status.live_path); }
+KEYFN(k_s_ready)
+{
+    get_path(c, v, "status.ready", &c->conf->status.ready_path);
+}
+
+/* Pool names, checked against pools: and legacy: once both are read
+ * (fpmd_conf_check_ready_pools). */
+KEYFN(k_s_ready_pools)
+{
+    struct fpmd_conf *conf = c->conf;
+    char **names;
+    size_t n = 0;
+
+    /* reports what is not a list; the copy has room for the NULL */
+    if (fpmd_yaml_list_items(c, v, key, "pool names", sizeof(*names)) == NULL
+        || (names = fpmd_conf_alloc(c->arena, v->nkids + 1,
+                                    sizeof(*names))) == NULL)
+        return;
+    for (size_t i = 0; i < v->nkids; i++)
+        fpmd_yaml_get_str(c, v->kids[i], key, &names[n++]);
+    names[n] = NULL;
+    fpmd_yaml_set_pos(&conf->status.ready_pools_pos, c, v);
+    conf->status.ready_pools = names;
+}
+
 static const struct fpmd_yaml_key status_keys[] = {
     {"path", k_s_path}, {"ping", k_s_ping}, {"ping_response", k_s_pong},
+    {"live", k_s_live}, {"ready", k_s_ready},
+    {"ready_pools", k_s_ready_pools},
 };
+
+/* Each of status.ready_pools names a pool of pools: or legacy:. */
+static void
+check_ready_pools(struct fpmd_yaml_ctx *c)
+{
+    const struct fpmd_conf *conf = c->conf;
+    struct fpmd_yaml_node at = {.line = conf->status.ready_pools_pos.line,
+                                .column = conf->status.ready_pools_pos.column};
+
+    for (char **p = conf->status.ready_pools; p != NULL && *p != NULL; p++) {
+        size_t j = 0;
+
+        while (j < conf->nbackends && strcmp(conf->backends[j].name, *p) != 0)
+            j++;
+        if (j == conf->nbackends)
+            fpmd_yaml_error_at(c, &at, "status.ready_pools: no such pool "
+                               "\"%s\"", *p);
+    }
+}
 
 KEYFN(k_status)
 {
@@ -884,6 +931,7 @@ fpmd_conf_load_buffer(const char *name, const char *text, size_t len,
                                "listen: at least one listener is needed");
         if (c.nerrors == 0)
             fpmd_conf_check_routes(&c);
+        check_ready_pools(&c);
         fpmd_conf_check_upstreams(&c);
     }
     fpmd_yaml_free(root);

@@ -469,10 +469,16 @@ KEYFN(k_lg_request_id)
     fpmd_yaml_get_bool(c, v, key, &cur_backend->send_request_id);
 }
 
+KEYFN(k_lg_traceparent)
+{
+    fpmd_yaml_get_bool(c, v, key, &cur_backend->send_traceparent);
+}
+
 static const struct fpmd_yaml_key legacy_keys[] = {
     {"fastcgi", k_lg_fastcgi}, {"keep_alive", k_lg_keep},
     {"document_root", k_lg_root}, {"log_stderr", k_lg_log_stderr},
     {"send_request_id", k_lg_request_id},
+    {"send_traceparent", k_lg_traceparent},
     {"min", k_b_min}, {"max", k_b_max},
     {"wait_queue", k_b_queue}, {"wait_timeout", k_b_wait},
     {"connect_timeout", k_b_connect}, {"timeout", k_b_timeout},

@@ -14,7 +14,7 @@
 
 const char fpmd_access_log_default_format[] = "%R - %u %t \"%m %r\" %s";
 
-static const char codes[] = "%CdefflmMnopPqQrRstTu";
+static const char codes[] = "%CdefflmMnopPqQrRstTux";
 
 int
 fpmd_access_log_validate(const char *fmt, char *err, size_t errlen)
@@ -210,6 +210,10 @@ fpmd_access_log_format(struct evbuffer *out, const char *fmt,
             break;
         case 'u':
             add_escaped(out, ai->remote_user);
+            break;
+        case 'x':
+            /* fpmd's own: the W3C trace context, not php-fpm's */
+            add_escaped(out, ai->trace ? ai->trace(ai->ctx, a) : NULL);
             break;
         default:
             evbuffer_add(out, p - 1, 2);

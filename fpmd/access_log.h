@@ -23,6 +23,9 @@ struct fpmd_access_info {
      * absent. */
     const char *(*param)(void *ctx, const char *name);
     const char *(*out_header)(void *ctx, const char *name);
+    /* %x, %{trace_id}x: the trace id; %{traceparent}x: the request's
+     * own traceparent; %{parent}x: the one it came with. NULL: "-". */
+    const char *(*trace)(void *ctx, const char *what);
     void *ctx;
 };
 

@@ -231,6 +231,8 @@ struct fpmd_conf_backend {
                                  * it goes on to the web server; true */
     bool send_request_id;       /* legacy: add the request id to the
                                  * params sent; false */
+    bool send_traceparent;      /* legacy: send the request's own
+                                 * traceparent as HTTP_TRACEPARENT; false */
     struct fpmd_conf_pos pos;
 };
 
@@ -447,6 +449,11 @@ struct fpmd_conf {
         char *path;             /* "/status", NULL: off */
         char *ping_path;        /* "/ping", NULL: off */
         char *ping_response;    /* "pong" */
+        char *live_path;        /* liveness probe, NULL: off (default) */
+        char *ready_path;       /* readiness probe, NULL: off (default) */
+        char **ready_pools;     /* backend pools readiness requires,
+                                 * NULL-terminated; NULL: none */
+        struct fpmd_conf_pos ready_pools_pos;
     } status;
 
     struct {

@@ -336,6 +336,13 @@ int fpmd_req_static_conf(const struct fpmd_req *req,
  * server's X-Request-Id when it is 1 to 128 of [A-Za-z0-9._:-], else 32
  * hex digits made up here; "" when request ids are off. */
 const char *fpmd_req_id(struct fpmd_req *req);
+/* The request's W3C trace context (README "Trace context"): the trace id
+ * of its traceparent header when that is valid, else a new random one
+ * (32 hex digits), and its own span as a traceparent to send on
+ * ("00-<trace id>-<span id>-<flags>"); fpmd's HTTP client adds one with
+ * a new span id of its own to each call. "" when memory is out. */
+const char *fpmd_req_trace_id(struct fpmd_req *req);
+const char *fpmd_req_traceparent(struct fpmd_req *req);
 /* When the request started, microseconds since the epoch. */
 uint64_t fpmd_req_start_us(const struct fpmd_req *req);
 /* Per-request values for hooks and handlers to hand each other (a user
@@ -1011,6 +1018,16 @@ struct fpmd_status_upstream_server {
     uint64_t refused;           /* calls it refused while open */
 };
 
+/* A latency histogram summed over the workers: bucket i counts times in
+ * [50 us x 2^(i/2), 50 us x 2^((i+1)/2)), the first and the last taking
+ * what is below and above (README "Route statistics"). */
+#define FPMD_STATUS_HIST 32
+struct fpmd_status_hist {
+    uint64_t count;
+    uint64_t sum_us;
+    uint64_t bucket[FPMD_STATUS_HIST];
+};
+
 struct fpmd_status_snapshot {
     const char *pool;           /* pool: in the config */
     const char *pm;             /* "static", "dynamic", "ondemand" */
@@ -1040,6 +1057,15 @@ struct fpmd_status_snapshot {
     const struct fpmd_status_tasks *tasks;  /* NULL: no task processes */
     const struct fpmd_status_upstream_server *upstream_servers;
     size_t nupstream_servers;
+    /* Latency histograms (after the fields above, which modules built
+     * before them read where they were): two per route, native then
+     * legacy; per backend its calls' waits for a connection; the event
+     * loops' lag (how late a 100 ms timer fires) over every worker, and
+     * per process the most of the last 10 to 20 s, in us. */
+    const struct fpmd_status_hist *route_hists;
+    const struct fpmd_status_hist *backend_waits;
+    struct fpmd_status_hist loop_lag;
+    const uint64_t *proc_lag_max_us;
 };
 
 /* The pool's status now, copied into the request's memory (every string
@@ -1050,6 +1076,23 @@ const struct fpmd_status_snapshot *fpmd_status_snapshot(struct fpmd_req *req);
 /* status.ping_response from the config: the ping page's answer. Owned by
  * fpmd, valid as long as the worker runs. */
 const char *fpmd_ping_response(void);
+
+/* Readiness (README "Health probes"). Why the pool should be sent no new
+ * requests now, or NULL: "stopping" while a graceful stop drains it, "no
+ * worker accepts" when no worker takes connections. Never suspends. */
+const char *fpmd_health_unready(void);
+/* status.ready_pools: the backend pools readiness requires,
+ * NULL-terminated; owned by fpmd. */
+const char *const *fpmd_health_ready_pools(void);
+/* Whether this worker reaches backend pool name: FPMD_OK when a server
+ * of it has a connection open, or answered a call in the last 10 s;
+ * FPMD_ERROR with *why (in the request's memory) when every server is
+ * backed off after failed connects, or the pool does not exist. With
+ * nothing to go on it opens a connection (kept as an idle one) and
+ * suspends until it is up or failed, at most the pool's connect_timeout
+ * or 1 s. */
+int fpmd_pool_reachable(struct fpmd_req *req, const char *name,
+                        const char **why);
 
 /* --- shared tables ---------------------------------------------------- */
 

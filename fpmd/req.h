@@ -109,6 +109,7 @@ struct fpmd_req {
     const char *script, *path_info; /* fpmd_req_split; NULL until then */
     const char *request_id;         /* fpmd_worker_request_id; NULL: not
                                      * asked yet, or ids are off */
+    struct fpmd_req_trace *trace;   /* request_id.c; NULL: not asked yet */
     int64_t content_length;
     struct evbuffer *params_raw;    /* FastCGI PARAMS stream until it ends */
     size_t params_cap;

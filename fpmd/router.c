@@ -498,7 +498,7 @@ struct fpmd_router *
 fpmd_router_build(const struct fpmd_conf *conf, char *err, size_t errlen)
 {
     struct fpmd_router *r;
-    size_t max = conf->nroutes + 2, off = 0;
+    size_t max = conf->nroutes + 4, off = 0;
     int rc = FPMD_OK;
 
     sort_handlers();
@@ -547,6 +547,10 @@ fpmd_router_build(const struct fpmd_conf *conf, char *err, size_t errlen)
     if (add_builtin(r, "status", conf->status.path, conf, err, errlen, &off)
             != FPMD_OK
         || add_builtin(r, "ping", conf->status.ping_path, conf, err, errlen,
+                       &off) != FPMD_OK
+        || add_builtin(r, "live", conf->status.live_path, conf, err, errlen,
+                       &off) != FPMD_OK
+        || add_builtin(r, "ready", conf->status.ready_path, conf, err, errlen,
                        &off) != FPMD_OK)
         rc = FPMD_ERROR;
     for (size_t i = 0; i < conf->nroutes; i++) {

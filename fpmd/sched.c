@@ -385,6 +385,22 @@ access_out_header(void *ctx, const char *name)
     return fpmd_req_resp_header(ctx, name);
 }
 
+static const char *
+access_trace(void *ctx, const char *what)
+{
+    const struct fpmd_req_trace *t = fpmd_request_trace(ctx);
+
+    if (t == NULL)
+        return NULL;
+    if (what == NULL || strcmp(what, "trace_id") == 0)
+        return t->trace_id;
+    if (strcmp(what, "traceparent") == 0)
+        return t->traceparent;
+    if (strcmp(what, "parent") == 0)
+        return t->parent;
+    return NULL;
+}
+
 static void
 write_access_log(struct fpmd_req *req, uint64_t now, uint64_t cpu)
 {
@@ -413,6 +429,7 @@ write_access_log(struct fpmd_req *req, uint64_t now, uint64_t cpu)
     ai.ppid = getppid();
     ai.param = access_param;
     ai.out_header = access_out_header;
+    ai.trace = access_trace;
     ai.ctx = req;
     line = evbuffer_new();
     if (line == NULL)

@@ -63,6 +63,10 @@ struct fpmd_sb_backend {
     char name[FPMD_SB_BACKEND_LEN];     /* "" ends the list */
     uint32_t size, idle, in_use, waiters;
     uint64_t calls, timeouts, errors, reconnects, exhausted;
+    /* Calls' waits for a connection, from the call to the connection
+     * lent (0 when one was idle), bucketed as route latencies are. */
+    uint64_t waits, wait_sum_us;
+    uint32_t wait_hist[FPMD_SB_HIST];
 };
 
 /* Latencies of one side of a route: bucket i counts answers that took
@@ -112,6 +116,10 @@ struct fpmd_sb_slot {
                                  * waited timeouts.queue */
     /* the worker's free lists, each second */
     uint32_t free_reqs, free_buffers, free_stacks, free_conns;
+    /* Event-loop lag: how late a 100 ms timer fires, every 100 ms;
+     * lag_max_us the most of the last 10 to 20 s. */
+    uint64_t lag_max_us, lags, lag_sum_us;
+    uint32_t lag_hist[FPMD_SB_HIST];
     struct fpmd_sb_request req;
     struct fpmd_sb_running running;
     struct fpmd_sb_backend backends[FPMD_SB_BACKENDS];

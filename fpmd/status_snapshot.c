@@ -40,7 +40,18 @@ proc_state(uint32_t state)
 /* Adds one worker's backend pools into sums (room for FPMD_SB_BACKENDS).
  * Names point into slot, which lives as long as the snapshot. */
 static void
-add_backends(struct fpmd_status_backend *sums, size_t *nsums,
+add_hist(struct fpmd_status_hist *to, uint64_t count, uint64_t sum_us,
+         const uint32_t *hist)
+{
+    to->count += count;
+    to->sum_us += sum_us;
+    for (size_t i = 0; i < FPMD_SB_HIST; i++)
+        to->bucket[i] += hist[i];
+}
+
+static void
+add_backends(struct fpmd_status_backend *sums,
+             struct fpmd_status_hist *waits, size_t *nsums,
              const struct fpmd_sb_slot *slot)
 {
     for (size_t i = 0; i < FPMD_SB_BACKENDS && slot->backends[i].name[0];
@@ -67,30 +78,30 @@ add_backends(struct fpmd_status_backend *sums, size_t *nsums,
         b->errors += s->errors;
         b->reconnects += s->reconnects;
         b->exhausted += s->exhausted;
+        add_hist(&waits[b - sums], s->waits, s->wait_sum_us, s->wait_hist);
     }
 }
 
-/* A route's latency histograms, summed before any quantile is taken. */
-struct route_hists {
-    uint64_t native[FPMD_SB_HIST], legacy[FPMD_SB_HIST];
-};
+_Static_assert(FPMD_STATUS_HIST == FPMD_SB_HIST,
+               "fpmd.h names the scoreboard's buckets");
 
 static void
-add_side(struct fpmd_status_side *to, uint64_t *hist,
+add_side(struct fpmd_status_side *to, struct fpmd_status_hist *hist,
          const struct fpmd_sb_side *from)
 {
     to->requests += from->requests;
     to->errors += from->errors;
     to->sum_us += from->sum_us;
-    for (size_t i = 0; i < FPMD_SB_HIST; i++)
-        hist[i] += from->hist[i];
+    add_hist(hist, from->requests, from->sum_us, from->hist);
 }
 
-/* Adds one worker's route rows into sums (room for FPMD_SB_ROUTES),
- * matched by label and handler. FPMD_ERROR when memory is out. */
+/* Adds one worker's route rows into sums (room for FPMD_SB_ROUTES) and
+ * their latencies into hists (native, legacy: two per route, summed
+ * before any quantile is taken), matched by label and handler.
+ * FPMD_ERROR when memory is out. */
 static int
 add_routes(struct fpmd_req *req, struct fpmd_status_route *sums,
-           struct route_hists *hists, size_t *nsums,
+           struct fpmd_status_hist *hists, size_t *nsums,
            const struct fpmd_sb_routes *rows)
 {
     for (size_t i = 0; i < FPMD_SB_ROUTES && rows->r[i].label[0]; i++) {
@@ -110,8 +121,8 @@ add_routes(struct fpmd_req *req, struct fpmd_status_route *sums,
                 return FPMD_ERROR;
             (*nsums)++;
         }
-        add_side(&sums[j].native, hists[j].native, &s->native);
-        add_side(&sums[j].legacy, hists[j].legacy, &s->legacy);
+        add_side(&sums[j].native, &hists[2 * j], &s->native);
+        add_side(&sums[j].legacy, &hists[2 * j + 1], &s->legacy);
         sums[j].shadow_compared += s->shadow_compared;
         sums[j].shadow_mismatches += s->shadow_mismatches;
         sums[j].shadow_errors += s->shadow_errors;
@@ -302,8 +313,11 @@ fpmd_status_snapshot(struct fpmd_req *req)
         fpmd_alloc(req, FPMD_SB_BACKENDS * sizeof(*backends));
     struct fpmd_status_route *routes =
         fpmd_alloc(req, FPMD_SB_ROUTES * sizeof(*routes));
-    struct route_hists *hists = fpmd_alloc(req, FPMD_SB_ROUTES
-                                           * sizeof(*hists));
+    struct fpmd_status_hist *hists = fpmd_alloc(req, 2 * FPMD_SB_ROUTES
+                                                * sizeof(*hists));
+    struct fpmd_status_hist *waits = fpmd_alloc(req, FPMD_SB_BACKENDS
+                                                * sizeof(*waits));
+    uint64_t *lag_max = fpmd_alloc(req, sb->nslots * sizeof(*lag_max) + 1);
     struct fpmd_sb_routes *rows = fpmd_alloc(req, sizeof(*rows));
     struct fpmd_sb_flights *flights = fpmd_alloc(req, sizeof(*flights));
     uint32_t max_queued = 0;
@@ -311,12 +325,13 @@ fpmd_status_snapshot(struct fpmd_req *req)
 
     if (v == NULL || slots == NULL || procs == NULL || backends == NULL
         || routes == NULL || hists == NULL || rows == NULL
-        || flights == NULL)
+        || flights == NULL || waits == NULL || lag_max == NULL)
         return NULL;
+    memset(waits, 0, FPMD_SB_BACKENDS * sizeof(*waits));
     memset(v, 0, sizeof(*v));
     memset(backends, 0, FPMD_SB_BACKENDS * sizeof(*backends));
     memset(routes, 0, FPMD_SB_ROUTES * sizeof(*routes));
-    memset(hists, 0, FPMD_SB_ROUTES * sizeof(*hists));
+    memset(hists, 0, 2 * FPMD_SB_ROUTES * sizeof(*hists));
     v->pool = fpmd_process.conf->pool_name;
     v->pm = pm_name(sb->pool.pm_mode);
     v->start_us = sb->pool.start_us;
@@ -339,7 +354,10 @@ fpmd_status_snapshot(struct fpmd_req *req)
         v->free_buffers += slots[n].free_buffers;
         v->free_stacks += slots[n].free_stacks;
         v->free_conns += slots[n].free_conns;
-        add_backends(backends, &v->nbackends, &slots[n]);
+        add_backends(backends, waits, &v->nbackends, &slots[n]);
+        add_hist(&v->loop_lag, slots[n].lags, slots[n].lag_sum_us,
+                 slots[n].lag_hist);
+        lag_max[n] = slots[n].lag_max_us;
         if (fpmd_scoreboard_read_routes(sb, i, rows) == FPMD_OK
             && add_routes(req, routes, hists, &v->nroutes, rows) != FPMD_OK)
             return NULL;
@@ -376,13 +394,17 @@ fpmd_status_snapshot(struct fpmd_req *req)
     if (max_queued > v->max_listen_queue)
         v->max_listen_queue = max_queued;
     for (size_t i = 0; i < v->nroutes; i++) {
-        routes[i].native.p50_ms = fpmd_sb_hist_quantile(hists[i].native, 0.5);
-        routes[i].native.p99_ms = fpmd_sb_hist_quantile(hists[i].native,
-                                                        0.99);
-        routes[i].legacy.p50_ms = fpmd_sb_hist_quantile(hists[i].legacy, 0.5);
-        routes[i].legacy.p99_ms = fpmd_sb_hist_quantile(hists[i].legacy,
-                                                        0.99);
+        const uint64_t *native = hists[2 * i].bucket;
+        const uint64_t *legacy = hists[2 * i + 1].bucket;
+
+        routes[i].native.p50_ms = fpmd_sb_hist_quantile(native, 0.5);
+        routes[i].native.p99_ms = fpmd_sb_hist_quantile(native, 0.99);
+        routes[i].legacy.p50_ms = fpmd_sb_hist_quantile(legacy, 0.5);
+        routes[i].legacy.p99_ms = fpmd_sb_hist_quantile(legacy, 0.99);
     }
+    v->route_hists = hists;
+    v->backend_waits = waits;
+    v->proc_lag_max_us = lag_max;
     v->procs = procs;
     v->nprocs = n;
     v->backends = backends;

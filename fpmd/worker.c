@@ -38,11 +38,16 @@ static struct {
     struct fpmd_coro_pool *coros;
     struct event *signal_ev;
     struct event *tick_ev;
+    struct event *lag_ev;
+    uint64_t lag_due_ns;            /* when lag_ev should fire */
+    uint64_t lag_max_us, lag_prev_max_us;   /* this window's, the last's */
+    unsigned lag_samples;           /* in this window */
     int signal_fd;
     int statm_fd;                   /* /proc/self/statm, for pm.max_memory */
     unsigned load_peak;             /* connections + requests, this second */
     uint64_t max_requests;          /* recycle after; 0: never */
     bool finishing;                 /* graceful exit under way */
+    bool stopping;                  /* ...because the pool stops */
     bool fast_exit;
 } worker = {.signal_fd = -1, .statm_fd = -1};
 
@@ -93,9 +98,17 @@ check_exit(void)
         event_base_loopbreak(fpmd_process.base);
 }
 
+bool
+fpmd_worker_stopping(void)
+{
+    return worker.stopping;
+}
+
 static void
 begin_finishing(const char *why, enum fpmd_worker_quit how)
 {
+    if (how == FPMD_QUIT_CLOSE)
+        worker.stopping = true;
     if (worker.finishing) {
         /* recycling when the pool is told to stop: nobody takes them */
         if (how == FPMD_QUIT_CLOSE) {
@@ -410,6 +423,49 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     fpmd_accept_update();
 }
 
+#define LAG_EVERY_MS 100
+#define LAG_WINDOW 100              /* samples: 10 s */
+
+static void
+lag_arm(void)
+{
+    struct timeval tv = {0, LAG_EVERY_MS * 1000};
+
+    worker.lag_due_ns = fpmd_mono_ns() + LAG_EVERY_MS * 1000000ULL;
+    event_add(worker.lag_ev, &tv);
+}
+
+/* How late the loop ran this timer is how long everything else held it
+ * (a handler computing, a blocking call): the wait every request on this
+ * worker saw on top of its own work. */
+static void
+on_lag(evutil_socket_t fd, short what, void *arg)
+{
+    struct fpmd_sb_slot *s = fpmd_process.slot;
+    uint64_t now = fpmd_mono_ns();
+    uint64_t lag = now > worker.lag_due_ns ? (now - worker.lag_due_ns) / 1000
+                                           : 0;
+
+    (void) fd;
+    (void) what;
+    (void) arg;
+    if (lag > worker.lag_max_us)
+        worker.lag_max_us = lag;
+    if (++worker.lag_samples == LAG_WINDOW) {
+        worker.lag_prev_max_us = worker.lag_max_us;
+        worker.lag_max_us = 0;
+        worker.lag_samples = 0;
+    }
+    fpmd_scoreboard_begin_write(s);
+    s->lag_max_us = worker.lag_max_us > worker.lag_prev_max_us
+        ? worker.lag_max_us : worker.lag_prev_max_us;
+    s->lags++;
+    s->lag_sum_us += lag;
+    s->lag_hist[fpmd_sb_hist_bucket(lag)]++;
+    fpmd_scoreboard_end_write(s);
+    lag_arm();
+}
+
 /* A handler that overflows its coroutine stack hits the guard page: say
  * so in the error log (write(2) only: this runs in a fault) and die by the
  * signal, so the master logs and respawns as for any crash. */
@@ -514,6 +570,8 @@ fpmd_worker_main(const struct fpmd_conf *conf,
     worker.tick_ev = event_new(fpmd_process.base, -1, EV_PERSIST, on_tick,
                                NULL);
     event_add(worker.tick_ev, &second);
+    worker.lag_ev = evtimer_new(fpmd_process.base, on_lag, NULL);
+    lag_arm();
     if (fpmd_services_start(conf, fpmd_process.base) != FPMD_OK) {
         fpmd_log(FPMD_LOG_ALERT, "worker %d: a service failed to start",
                  (int) getpid());
@@ -539,6 +597,7 @@ fpmd_worker_main(const struct fpmd_conf *conf,
     fpmd_services_stop();
     fpmd_accept_free();
     event_free(worker.tick_ev);
+    event_free(worker.lag_ev);
     event_free(worker.signal_ev);
     close(worker.signal_fd);
     if (worker.statm_fd >= 0)

@@ -64,6 +64,11 @@ int fpmd_worker_run_alone(const struct fpmd_conf *conf,
 
 /* Hands an accepted, non-blocking socket to the codec of proto; closes it
  * and returns FPMD_ERROR when that fails. */
+/* true once the pool is told to stop gracefully (SIGQUIT to the master):
+ * this worker drains with its listeners closed. A worker recycled alone
+ * (max_requests, a reload) is not stopping: its siblings go on. */
+bool fpmd_worker_stopping(void);
+
 int fpmd_worker_take(int fd, const char *peer, enum fpmd_listen_proto proto);
 
 #endif

@@ -1176,6 +1176,127 @@ render_route_metrics(FILE *out, const struct fpmd_status_snapshot *v)
     }
 }
 
+/* --- histograms ------------------------------------------------------- */
+
+/* le bounds of the histogram families: every other bound of the √2
+ * buckets (50 us x 2^(j/2) for even j), 100 us to 1.6384 s, so that
+ * each cumulative count is exact; slower answers count in +Inf only. */
+#define LE_FIRST 2
+#define LE_LAST 30
+
+/* The labels of one histogram's samples, after its name: "{a=\"x\""
+ * with no closing brace; NULL for a histogram without labels. */
+typedef void (*labels_fn)(FILE *out, const void *arg);
+
+static void
+put_labels(FILE *out, labels_fn labels, const void *arg, const char *le)
+{
+    if (labels != NULL) {
+        labels(out, arg);
+        if (le != NULL)
+            fprintf(out, ",le=\"%s\"", le);
+        fputs("}", out);
+    } else if (le != NULL) {
+        fprintf(out, "{le=\"%s\"}", le);
+    }
+}
+
+/* One histogram's samples (Prometheus: cumulative _bucket counts up to
+ * le="+Inf", which is _count, then _sum). */
+static void
+put_hist(FILE *out, const char *name, labels_fn labels, const void *arg,
+         const struct fpmd_status_hist *h)
+{
+    uint64_t seen = 0;
+    char le[32];
+    unsigned j = 0;
+
+    for (unsigned b = LE_FIRST; b <= LE_LAST; b += 2) {
+        for (; j < b; j++)
+            seen += h->bucket[j];
+        snprintf(le, sizeof(le), "%g", (double) (50ULL << (b / 2)) / 1e6);
+        fprintf(out, "fpmd_%s_bucket", name);
+        put_labels(out, labels, arg, le);
+        fprintf(out, " %llu\n", (unsigned long long) seen);
+    }
+    for (; j < FPMD_STATUS_HIST; j++)
+        seen += h->bucket[j];
+    fprintf(out, "fpmd_%s_bucket", name);
+    put_labels(out, labels, arg, "+Inf");
+    fprintf(out, " %llu\nfpmd_%s_sum", (unsigned long long) seen, name);
+    put_labels(out, labels, arg, NULL);
+    fprintf(out, " %.6f\nfpmd_%s_count", (double) h->sum_us / 1e6, name);
+    put_labels(out, labels, arg, NULL);
+    fprintf(out, " %llu\n", (unsigned long long) seen);
+}
+
+struct route_side {
+    const struct fpmd_status_route *r;
+    const char *side;
+};
+
+static void
+route_side_labels(FILE *out, const void *arg)
+{
+    const struct route_side *rs = arg;
+
+    label(out, "route", rs->r->label, true);
+    label(out, "handler", rs->r->handler, false);
+    label(out, "side", rs->side, false);
+}
+
+static void
+pool_labels(FILE *out, const void *arg)
+{
+    label(out, "pool", arg, true);
+}
+
+/* Route latencies, pool waits and loop lag as Prometheus histograms:
+ * histogram_quantile() over any set of them, unlike the summary's
+ * quantiles, which cannot be added up. */
+static void
+render_histograms(FILE *out, const struct fpmd_status_snapshot *v)
+{
+    static const char *const sides[2] = {"native", "legacy"};
+    char pid[24];
+
+    if (v->route_hists != NULL && v->nroutes > 0) {
+        family(out, "route_request_duration_seconds", "histogram",
+               "time to answer, per config route and side, summed over "
+               "the workers.");
+        for (size_t i = 0; i < v->nroutes; i++) {
+            for (int s = 0; s < 2; s++) {
+                struct route_side rs = {&v->routes[i], sides[s]};
+
+                put_hist(out, "route_request_duration_seconds",
+                         route_side_labels, &rs, &v->route_hists[2 * i + s]);
+            }
+        }
+    }
+    if (v->backend_waits != NULL && v->nbackends > 0) {
+        family(out, "pool_wait_seconds", "histogram",
+               "a call's wait for a connection of its pool, 0 when one "
+               "was idle (HTTP upstreams queue inside libcurl: 0).");
+        for (size_t i = 0; i < v->nbackends; i++)
+            put_hist(out, "pool_wait_seconds", pool_labels,
+                     v->backends[i].name, &v->backend_waits[i]);
+    }
+    if (v->proc_lag_max_us == NULL)
+        return;
+    family(out, "loop_lag_seconds", "histogram",
+           "how late the workers' event loops ran a 100 ms timer.");
+    put_hist(out, "loop_lag_seconds", NULL, NULL, &v->loop_lag);
+    family(out, "loop_lag_max_seconds", "gauge",
+           "a worker's event loop: the most a 100 ms timer was late in "
+           "the last 10 to 20 s.");
+    for (size_t p = 0; p < v->nprocs; p++) {
+        snprintf(pid, sizeof(pid), "%d", (int) v->procs[p].pid);
+        fputs("fpmd_loop_lag_max_seconds", out);
+        label(out, "pid", pid, true);
+        fprintf(out, "} %.6f\n", (double) v->proc_lag_max_us[p] / 1e6);
+    }
+}
+
 /* ?openmetrics&full: php-fpm's per-process rows, which its OpenMetrics
  * page lacks, as one family per figure with a sample per process. */
 static void
@@ -1282,6 +1403,7 @@ fpmd_status_render(FILE *out, const struct fpmd_status_snapshot *v,
         render_task_metrics(out, v);
         render_upstream_metrics(out, v);
         render_route_metrics(out, v);
+        render_histograms(out, v);
         if (full)
             render_proc_metrics(out, v);
         fputs("# EOF\n", out);

@@ -137,8 +137,8 @@ pool_conf(const char *name)
 }
 
 /* Params fpmd itself may add: the standalone ones, a body's length, the
- * request id (send_request_id). */
-#define OWN_PARAMS 10
+ * request id (send_request_id), the traceparent (send_traceparent). */
+#define OWN_PARAMS 11
 
 /* Adds name = value to v, or replaces an earlier value of name. */
 static void
@@ -218,6 +218,10 @@ extra_params(struct fpmd_req *req, const struct outgoing *o, size_t *n)
     }
     if (b != NULL && b->send_request_id && fpmd_request_id(req) != NULL)
         extra_add(v, n, fpmd_request_id_param(), req->request_id);
+    /* php-fpm's script is a span of the request's trace: its own id as
+     * the parent, in place of the traceparent the request came with */
+    if (b != NULL && b->send_traceparent && fpmd_request_trace(req) != NULL)
+        extra_add(v, n, "HTTP_TRACEPARENT", req->trace->traceparent);
     /* The route's own come last: they override all the above. */
     for (size_t i = 0; i < nroute; i++)
         extra_add(v, n, o->cr->params[i].name, o->cr->params[i].value);

@@ -35,6 +35,7 @@
 #include "fpmd/log.h"
 #include "fpmd/process.h"
 #include "fpmd/req.h"
+#include "fpmd/request_id.h"
 #include "fpmd/scoreboard.h"
 #include "fpmd/service.h"
 #include "pools/pool.h"
@@ -813,6 +814,7 @@ setup_easy(struct hcall *hc, const struct fpmd_http_request *r,
     const char *method = r->method ? r->method
         : r->body || (hc->stream && r->body_stream) ? "POST" : "GET";
     char line[8192];
+    bool traced = false;
 
     hc->easy = H.nspare > 0 ? H.spare[--H.nspare] : curl_easy_init();
     if (hc->easy == NULL) {
@@ -833,6 +835,20 @@ setup_easy(struct hcall *hc, const struct fpmd_http_request *r,
         }
         l = curl_slist_append(hc->headers, line);
         if (l == NULL) {
+            snprintf(why, len, "out of memory");
+            return FPMD_ERROR;
+        }
+        hc->headers = l;
+        traced |= strcasecmp(r->headers[i].name, "traceparent") == 0;
+    }
+    /* The call is a span of the request's trace (W3C Trace Context
+     * §3.2), unless the caller put its own traceparent. */
+    if (!traced) {
+        struct curl_slist *l;
+
+        memcpy(line, "traceparent: ", 13);
+        if (fpmd_request_trace_child(hc->call->req, line + 13) != FPMD_OK
+            || (l = curl_slist_append(hc->headers, line)) == NULL) {
             snprintf(why, len, "out of memory");
             return FPMD_ERROR;
         }

@@ -56,6 +56,9 @@ struct fpmd_pool {
     struct ring_point *ring;
     size_t nring;
     uint64_t calls, timeouts, errors, reconnects, exhausted;
+    uint64_t last_ok_us;                    /* a call last answered */
+    uint64_t waits, wait_sum_us;            /* lends, and their waits */
+    uint64_t wait_hist[FPMD_SB_HIST];
     uint64_t timeout_logged_us;
     /* Calls that found every connection a server may have in use, since
      * the last warning (the first at since_us); exhausted as it was then. */
@@ -84,6 +87,19 @@ mono_us(void)
     return fpmd_mono_ns() / 1000;
 }
 static void conn_close(struct fpmd_pool_conn *c);
+
+/* The wait of a call for a connection, from its queueing (none when one
+ * was idle) to a connection lent or wait_timeout. */
+static void
+count_wait(struct fpmd_pool *p, struct fpmd_call *call)
+{
+    uint64_t us = call->queued_us != 0 ? mono_us() - call->queued_us : 0;
+
+    call->queued_us = 0;
+    p->waits++;
+    p->wait_sum_us += us;
+    p->wait_hist[fpmd_sb_hist_bucket(us)]++;
+}
 
 /* --- lookups ---------------------------------------------------------- */
 
@@ -304,6 +320,8 @@ call_finish(struct fpmd_call *call, enum fpmd_call_status status,
     call->state = FPMD_CALLST_DONE;
     call->status = status;
     call->conn = NULL;
+    if (status == FPMD_CALL_OK && p != NULL)
+        p->last_ok_us = mono_us();
     if (status != FPMD_CALL_OK) {
         call->error = fpmd_strdup(call->req, error ? error : "");
         if (call->error == NULL)
@@ -367,6 +385,7 @@ on_call_timer(evutil_socket_t fd, short what, void *arg)
     }
     if (call->state == FPMD_CALLST_QUEUED) {
         unqueue(call);
+        count_wait(call->pool, call);
         fpmd_pool_call_fail(call, FPMD_CALL_EXHAUSTED, "no connection to %s "
                             "within wait_timeout (%llu ms)",
                             call->pool->conf->name, (unsigned long long)
@@ -611,6 +630,7 @@ send_on(struct fpmd_pool_conn *c, struct fpmd_call *call)
 static void
 lend(struct fpmd_pool_conn *c, struct fpmd_call *call)
 {
+    count_wait(c->node->pool, call);
     c->state = FPMD_PCONN_BUSY;
     c->node->nbusy++;
     if (call->pin != NULL) {
@@ -925,6 +945,8 @@ place(struct fpmd_call *call)
         return;
     }
     call->state = FPMD_CALLST_QUEUED;
+    if (call->queued_us == 0)
+        call->queued_us = now;
     TAILQ_INSERT_TAIL(&node->waiting, call, wait);
     node->nwait++;
     call_timer(call, conf->wait_timeout_ms);
@@ -1006,6 +1028,80 @@ fpmd_await_all(struct fpmd_req *req)
     return rc_all;
 }
 
+/* --- readiness ---------------------------------------------------------- */
+
+/* A call answered this recently proves the pool reachable. */
+#define REACHED_RECENTLY_US 10000000ULL
+
+enum reach { REACH_UP, REACH_DOWN, REACH_UNKNOWN };
+
+/* What this worker knows of p without a round trip. A server with
+ * nothing open and no failure behind it is unknown: one connect to it
+ * starts (the pool's own, kept idle afterwards, so the next probe reads
+ * the answer from it). A server backed off is down, and once its
+ * back-off has passed a connect starts too, so that a server that came
+ * back shows within a probe or two. */
+static enum reach
+reach(struct fpmd_pool *p)
+{
+    enum reach r = REACH_DOWN;
+    uint64_t now = mono_us();
+
+    if (p->last_ok_us != 0 && now - p->last_ok_us < REACHED_RECENTLY_US)
+        return REACH_UP;
+    for (size_t i = 0; i < p->nnodes; i++) {
+        if (!p->nodes[i].vacant && p->nodes[i].nidle + p->nodes[i].nbusy > 0)
+            return REACH_UP;
+    }
+    for (size_t i = 0; i < p->nnodes; i++) {
+        struct fpmd_pool_node *n = &p->nodes[i];
+
+        if (n->vacant)
+            continue;
+        if (n->fails == 0)
+            r = REACH_UNKNOWN;
+        if (n->nconnecting == 0 && (n->fails == 0 || now >= n->retry_us))
+            open_conn(n);
+    }
+    return r;
+}
+
+int
+fpmd_pool_reachable(struct fpmd_req *req, const char *name,
+                    const char **why)
+{
+    struct fpmd_pool *p = fpmd_pool_find(name);
+    uint64_t wait_ms, deadline;
+    enum reach r;
+    char msg[160];
+
+    if (p == NULL) {
+        *why = "no such pool";
+        return FPMD_ERROR;
+    }
+    wait_ms = p->conf->connect_timeout_ms < 1000
+        ? p->conf->connect_timeout_ms : 1000;
+    deadline = mono_us() + wait_ms * 1000;
+    /* no event says "connected" to a request: look again every 10 ms,
+     * which a probe's second at most bounds */
+    while ((r = reach(p)) == REACH_UNKNOWN && mono_us() < deadline) {
+        if (fpmd_sleep(req, 10) != FPMD_OK)
+            break;
+    }
+    if (r == REACH_UP)
+        return FPMD_OK;
+    if (r == REACH_DOWN)
+        snprintf(msg, sizeof(msg), "pool %s: every server is down (connects "
+                 "failed)", name);
+    else
+        snprintf(msg, sizeof(msg), "pool %s: no connection within %llu ms",
+                 name, (unsigned long long) wait_ms);
+    *why = fpmd_strdup(req, msg);
+    if (*why == NULL)
+        *why = "out of memory";
+    return FPMD_ERROR;
+}
+
 /* --- the worker service ----------------------------------------------- */
 
 static void
@@ -1034,6 +1130,10 @@ publish(void)
         b->errors = p->errors;
         b->reconnects = p->reconnects;
         b->exhausted = p->exhausted;
+        b->waits = p->waits;
+        b->wait_sum_us = p->wait_sum_us;
+        for (size_t k = 0; k < FPMD_SB_HIST; k++)
+            b->wait_hist[k] = (uint32_t) p->wait_hist[k];
     }
     fpmd_scoreboard_end_write(slot);
 }

@@ -74,6 +74,8 @@ struct fpmd_call {
     struct event timer;                     /* wait, then reply */
     int timer_armed;
     int retried;                            /* fpmd_pool_conn_retry ran */
+    uint64_t queued_us;                     /* placed in the wait queue
+                                             * (monotonic); 0: not queued */
     struct fpmd_pool_pin *pin;              /* runs on a pinned connection */
     void *driver;                           /* the driver's per-call data */
     const struct fpmd_call_ops *ops;        /* not a pool's (a task) */

@@ -4,7 +4,8 @@
  * [&h=Name:%20value...] starts N calls of the same request at once and
  * awaits them all; the answer is JSON: per call its status, server,
  * headers and body (text), and the worker's pid. A failed call answers
- * with the status it maps to and "pid PID: " and its error.
+ * with the status it maps to and "pid PID: " and its error. The JSON
+ * has the request's trace id and traceparent too.
  *
  * GET /t/http/stream?url=U[&upstream=NAME][&timeout_ms=MS][&upload=N
  * [&piece=P][&length=1]][&idle_ms=MS][&misuse=read_first|write_after_end]
@@ -110,6 +111,10 @@ FPMD_HANDLER(t_http)
         json_object_array_add(list, answer_json(fpmd_http_response(calls[i])));
     json_object_object_add(out, "answers", list);
     json_object_object_add(out, "pid", json_object_new_int((int) getpid()));
+    json_object_object_add(out, "trace_id", json_object_new_string(
+                               fpmd_req_trace_id(req)));
+    json_object_object_add(out, "traceparent", json_object_new_string(
+                               fpmd_req_traceparent(req)));
     body = fpmd_strdup(req, json_object_to_json_string(out));
     json_object_put(out);
     return body ? fpmd_reply(req, 200, "application/json", body, strlen(body))
