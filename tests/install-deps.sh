@@ -5,7 +5,8 @@
 # as fronts, php-fpm, wrk, clang for fuzzing, redis with its sentinel,
 # mariadb, etcd-server for discovery; prometheus for promtool, which lints
 # the status page's OpenMetrics; tzdata for cron: zones, which a minimal
-# image lacks).
+# image lacks; systemd for systemd-analyze, which checks the unit files,
+# and logrotate for the rotation file).
 set -eu
 what=${1:-build}
 
@@ -16,7 +17,8 @@ build_pkgs="build-essential autoconf automake pkg-config
 test_pkgs="$build_pkgs nginx-light apache2 lighttpd caddy h2o haproxy
   php8.2-fpm php8.2-opcache
   libfcgi-bin python3 python3-pytest python3-yaml curl wrk procps openssl
-  redis-server redis-sentinel mariadb-server etcd-server prometheus"
+  redis-server redis-sentinel mariadb-server etcd-server prometheus
+  systemd logrotate"
 
 case "$what" in
 build) pkgs=$build_pkgs ;;
