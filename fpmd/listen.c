@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Binding TCP and unix listeners, php-fpm's allowed_clients filter and the
- * kernel's listen-queue figures. */
+/* Binding TCP and unix listeners (or taking those systemd passed),
+ * php-fpm's allowed_clients filter and the kernel's listen-queue
+ * figures. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -9,12 +10,15 @@
 #include <grp.h>
 #include <netinet/tcp.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <systemd/sd-daemon.h>
 
 #include "fpmd/listen.h"
 #include "fpmd/log.h"
@@ -291,6 +295,100 @@ fpmd_listener_open(struct fpmd_listener *l, const struct fpmd_conf_listen *cl)
     return rc;
 }
 
+/* 1 when fd is a listening stream socket bound to cl's address. */
+static int
+inherited_matches(int fd, const struct fpmd_conf_listen *cl)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+
+    if (cl->address[0] == '/')
+        return sd_is_socket_unix(fd, SOCK_STREAM, 1, cl->address, 0) > 0;
+    /* a bad address is open_inet's to report */
+    if (fpmd_listen_parse_inet(cl->address, &ss, &sslen) != FPMD_OK)
+        return 0;
+    return sd_is_socket_sockaddr(fd, SOCK_STREAM, (struct sockaddr *) &ss,
+                                 sslen, 1) > 0;
+}
+
+int
+fpmd_listener_inherit(struct fpmd_listener *l,
+                      const struct fpmd_conf_listen *cl, int *fds,
+                      size_t nfds)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
+    size_t i;
+
+    for (i = 0; i < nfds; i++) {
+        if (fds[i] >= 0 && inherited_matches(fds[i], cl))
+            break;
+    }
+    if (i == nfds)
+        return FPMD_DECLINED;
+    memset(l, 0, sizeof(*l));
+    l->fd = fds[i];
+    fds[i] = -1;
+    l->proto = cl->proto;
+    l->inherited = true;
+    l->address = strdup(cl->address);
+    if (getsockname(l->fd, (struct sockaddr *) &ss, &sslen) == 0)
+        l->family = ss.ss_family;
+    /* The workers accept without blocking, as on a socket of our own. */
+    if (l->address == NULL || set_socket_flags(l->fd) != FPMD_OK
+        || fpmd_listener_set_allow(l, cl) != FPMD_OK) {
+        fpmd_log_errno(FPMD_LOG_ERROR, "listen %s: the socket systemd "
+                       "passed (fd %d)", cl->address, l->fd);
+        fpmd_listener_close(l, 0);
+        return FPMD_ERROR;
+    }
+    return FPMD_OK;
+}
+
+const char *
+fpmd_listen_fd_name(int fd, char *buf, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
+    char host[INET6_ADDRSTRLEN];
+    const struct sockaddr_un *sun = (const struct sockaddr_un *) &ss;
+    in_port_t port;
+
+    if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0
+        || getsockname(fd, (struct sockaddr *) &ss, &sslen) < 0) {
+        snprintf(buf, len, "not a listening stream socket");
+        return buf;
+    }
+    switch (ss.ss_family) {
+    case AF_INET:
+    case AF_INET6:
+        port = ss.ss_family == AF_INET
+            ? ((const struct sockaddr_in *) &ss)->sin_port
+            : ((const struct sockaddr_in6 *) &ss)->sin6_port;
+        snprintf(buf, len, ss.ss_family == AF_INET ? "%s:%u" : "[%s]:%u",
+                 fpmd_sockaddr_ntop((struct sockaddr *) &ss, host,
+                                    sizeof(host)), ntohs(port));
+        break;
+    case AF_UNIX:
+        /* an abstract name starts with a NUL: shown as a socket unit's
+         * ListenStream= writes it, with '@' */
+        if (sslen > offsetof(struct sockaddr_un, sun_path)
+            && sun->sun_path[0] == '\0')
+            snprintf(buf, len, "@%.*s",
+                     (int) (sslen - offsetof(struct sockaddr_un, sun_path)
+                            - 1), sun->sun_path + 1);
+        else
+            snprintf(buf, len, "%s", sslen > offsetof(struct sockaddr_un,
+                                                      sun_path)
+                                         ? sun->sun_path : "(unnamed)");
+        break;
+    default:
+        snprintf(buf, len, "a socket of family %d", ss.ss_family);
+        break;
+    }
+    return buf;
+}
+
 int
 fpmd_listener_adopt(struct fpmd_listener *l, const struct fpmd_conf_listen *cl,
                     struct fpmd_listener *old)
@@ -302,8 +400,11 @@ fpmd_listener_adopt(struct fpmd_listener *l, const struct fpmd_conf_listen *cl,
     l->proto = cl->proto;
     l->family = old->family;
     l->address = old->address;
+    l->inherited = old->inherited;
     old->fd = -1;
     old->address = NULL;
+    if (l->inherited)
+        return fpmd_listener_set_allow(l, cl);
     /* A changed backlog takes effect on the live socket. */
     listen(l->fd, cl->backlog);
     if (l->family == AF_UNIX)
@@ -316,7 +417,8 @@ fpmd_listener_close(struct fpmd_listener *l, int unlink_path)
 {
     if (l->fd >= 0) {
         close(l->fd);
-        if (unlink_path && l->family == AF_UNIX && l->address != NULL)
+        if (unlink_path && l->family == AF_UNIX && l->address != NULL
+            && !l->inherited)
             unlink(l->address);
     }
     l->fd = -1;

@@ -6,6 +6,7 @@
 #define FPMD_LISTEN_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 
 #include "fpmd/conf.h"
@@ -25,6 +26,10 @@ struct fpmd_listener {
     char *address;              /* as configured */
     struct fpmd_allow *allow;   /* NULL: every peer is allowed */
     size_t nallow;
+    bool inherited;             /* passed by systemd (socket activation):
+                                 * its socket unit owns the address, the
+                                 * backlog and a unix path's owner and
+                                 * mode; the path is never unlinked */
 };
 
 /* Binds and listens on cl (non-blocking, close-on-exec). For a unix path, a
@@ -33,6 +38,18 @@ struct fpmd_listener {
  * returns FPMD_ERROR on failure. */
 int fpmd_listener_open(struct fpmd_listener *l,
                        const struct fpmd_conf_listen *cl);
+
+/* Socket activation: takes for cl the first of fds[0..nfds) that is a
+ * listening stream socket bound to cl's address (fd -1: taken already)
+ * and sets that entry to -1. FPMD_OK when taken, FPMD_DECLINED when none
+ * matches, FPMD_ERROR (logged) when the match cannot be set up. */
+int fpmd_listener_inherit(struct fpmd_listener *l,
+                          const struct fpmd_conf_listen *cl, int *fds,
+                          size_t nfds);
+
+/* What fd is bound to, for a message: "127.0.0.1:9000", "[::1]:9000",
+ * "/run/fpmd/www.sock", or what else it is. */
+const char *fpmd_listen_fd_name(int fd, char *buf, size_t len);
 
 /* Takes over l->fd from old when both name the same address, so a reload
  * never closes a live accept queue (a changed protocol applies to the

@@ -24,6 +24,7 @@
 #include "fpmd/master.h"
 #include "fpmd/prepare.h"
 #include "fpmd/router.h"
+#include "fpmd/systemd.h"
 
 #define EXIT_USAGE 64
 #define EXIT_CONFIG 78
@@ -132,7 +133,7 @@ main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct fpmd_master_opts opts = {NULL, NULL, -1, -1, false, argv};
+    struct fpmd_master_opts opts = {NULL, NULL, -1, -1, false, 0, argv};
     struct fpmd_conf *conf;
     char err[16384];
     const char *action = NULL;
@@ -253,6 +254,12 @@ main(int argc, char **argv)
     raise_nofile();
 
     if (fpmd_log_open(conf) != FPMD_OK) {
+        fpmd_conf_free(conf);
+        return EXIT_CONFIG;
+    }
+    /* taken before a fork: $LISTEN_PID names this process */
+    opts.listen_fds = fpmd_systemd_listen_fds();
+    if (opts.listen_fds < 0) {
         fpmd_conf_free(conf);
         return EXIT_CONFIG;
     }

@@ -21,6 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "fpmd/access_log.h"
 #include "fpmd/clock.h"
 #include "fpmd/discovery.h"
@@ -44,6 +46,9 @@
 #define BACKOFF_MAX_US 30000000
 /* watch: how long the watched files stay quiet before the reload. */
 #define WATCH_QUIET_US 300000
+/* How often the master looks whether a new generation's workers accept
+ * yet, for systemd's READY=1. */
+#define READY_POLL_MS 20
 
 
 static unsigned
@@ -85,13 +90,59 @@ gen_free(struct gen *g, int unlink_paths)
     free(g);
 }
 
-/* Opens conf's listeners, adopting the descriptors of prev's listeners
- * for unchanged addresses. On failure nothing of prev is touched. */
+/* A reload whose config no longer names a socket systemd passed would
+ * close it here while its socket unit keeps it open, queueing connections
+ * nobody accepts: the reload fails instead. */
 static int
-gen_listen(struct gen *g, struct gen *prev)
+keeps_passed(const struct gen *g, const struct gen *prev, const int *adopt)
+{
+    for (size_t j = 0; prev != NULL && j < prev->nlisteners; j++) {
+        bool kept = false;
+
+        if (!prev->listeners[j].inherited || prev->listeners[j].fd < 0)
+            continue;
+        for (size_t i = 0; i < g->conf->nlisten && !kept; i++)
+            kept = adopt[i] == (int) j;
+        if (!kept) {
+            fpmd_log(FPMD_LOG_ERROR, "listen %s: the socket systemd passed "
+                     "for it is named by no listener of the new "
+                     "configuration (remove it from the socket unit and "
+                     "restart instead)", prev->listeners[j].address);
+            return FPMD_ERROR;
+        }
+    }
+    return FPMD_OK;
+}
+
+/* Socket activation: a socket systemd passed that no listener names
+ * would queue connections nobody accepts, so the start fails, naming
+ * it. */
+static int
+names_all_passed(const struct master *m)
+{
+    char name[128];
+    int rc = FPMD_OK;
+
+    for (size_t i = 0; i < m->npassed; i++) {
+        if (m->passed[i] < 0)
+            continue;
+        fpmd_log(FPMD_LOG_ERROR, "systemd passed a socket no listener "
+                 "names: fd %d, %s (add its address to listen:, or remove "
+                 "it from the socket unit)", m->passed[i],
+                 fpmd_listen_fd_name(m->passed[i], name, sizeof(name)));
+        rc = FPMD_ERROR;
+    }
+    return rc;
+}
+
+/* Opens conf's listeners, adopting the descriptors of prev's listeners
+ * for unchanged addresses and taking those systemd passed; binding the
+ * rest. On failure nothing of prev is touched. */
+static int
+gen_listen(struct master *m, struct gen *g, struct gen *prev)
 {
     const struct fpmd_conf *conf = g->conf;
-    int *adopt;
+    int *adopt, rc = FPMD_OK;
     size_t i;
 
     g->listeners = calloc(conf->nlisten ? conf->nlisten : 1,
@@ -111,13 +162,21 @@ gen_listen(struct gen *g, struct gen *prev)
         }
         g->listeners[i].fd = -1;
     }
-    for (i = 0; i < conf->nlisten; i++) {
+    if (keeps_passed(g, prev, adopt) != FPMD_OK) {
+        free(adopt);
+        return FPMD_ERROR;
+    }
+    for (i = 0; i < conf->nlisten && rc == FPMD_OK; i++) {
         if (adopt[i] >= 0)
             continue;
-        if (fpmd_listener_open(&g->listeners[i], &conf->listen[i]) != FPMD_OK)
-            break;
+        rc = fpmd_listener_inherit(&g->listeners[i], &conf->listen[i],
+                                   m->passed, m->npassed);
+        if (rc == FPMD_DECLINED)
+            rc = fpmd_listener_open(&g->listeners[i], &conf->listen[i]);
     }
-    if (i < conf->nlisten) {
+    if (rc == FPMD_OK)
+        rc = names_all_passed(m);
+    if (rc != FPMD_OK) {
         for (size_t j = 0; j < i; j++) {
             if (adopt[j] < 0)
                 fpmd_listener_close(&g->listeners[j], 1);
@@ -232,7 +291,7 @@ gen_new(struct master *m, struct fpmd_conf *conf, struct gen *prev)
     if (g->tables == NULL)
         fpmd_log(FPMD_LOG_ERROR, "%s", err);
     if (g->tables == NULL
-        || gen_listen(g, prev ? prev : m->inherited) != FPMD_OK) {
+        || gen_listen(m, g, prev ? prev : m->inherited) != FPMD_OK) {
         /* prev's tables stay prev's */
         fpmd_tables_drop(g->tables, conf->ntables, prev ? prev->tables : NULL,
                          prev ? prev->ntables : 0);
@@ -703,6 +762,8 @@ reap(struct master *m)
             c->gen->sb->pool.accepted_conn_dead += s.accepted_conn;
             c->gen->sb->pool.slow_requests_dead += s.slow_requests;
             c->gen->sb->pool.refused_requests_dead += s.refused_requests;
+            m->requests_dead += s.requests;
+            m->slow_dead += s.slow_requests;
         }
         memset(&c->gen->sb->slots[c->slot], 0, sizeof(struct fpmd_sb_slot));
         /* its requests hold no route's concurrency: any more */
@@ -964,7 +1025,8 @@ ondemand_spawn(struct master *m)
     spawn(m, g);
 }
 
-static void
+/* Forks g's first workers; how many. */
+static unsigned
 start_generation(struct master *m, struct gen *g)
 {
     unsigned n;
@@ -987,36 +1049,121 @@ start_generation(struct master *m, struct gen *g)
     m->spawn_rate = 1;
     for (unsigned i = 0; i < n; i++)
         spawn(m, g);
+    return n;
+}
+
+/* --- systemd ---------------------------------------------------------- */
+
+/* 1 when a worker of g takes connections. */
+static int
+gen_accepting(const struct master *m, const struct gen *g)
+{
+    for (size_t i = 0; i < m->nchildren_cap; i++) {
+        const struct child *c = &m->children[i];
+        struct fpmd_sb_slot s;
+
+        if (c->pid != 0 && c->gen == g && c->quit_us == 0
+            && read_slot(c, &s) == FPMD_OK
+            && (s.state == FPMD_SB_IDLE || s.state == FPMD_SB_BUSY))
+            return 1;
+    }
+    return 0;
+}
+
+/* systemd's STATUS line, after READY=1 when ready: php-fpm's figures,
+ * the requests of every worker since the start (the live ones' slots,
+ * and what the reaped ones left). */
+static void
+notify_status(struct master *m, bool ready)
+{
+    uint64_t requests = m->requests_dead, slow = m->slow_dead;
+    unsigned idle, busy;
+
+    for (size_t i = 0; i < m->nchildren_cap; i++) {
+        const struct child *c = &m->children[i];
+        struct fpmd_sb_slot s;
+
+        if (c->pid != 0 && read_slot(c, &s) == FPMD_OK) {
+            requests += s.requests;
+            slow += s.slow_requests;
+        }
+    }
+    count_children(m, m->cur, &idle, &busy);
+    fpmd_systemd_status(&m->sd, fpmd_systemd_now_us(), ready,
+                        m->reload_note, busy, idle, requests, slow);
+}
+
+static void
+notify_ready(struct master *m)
+{
+    m->awaiting_ready = false;
+    if (!m->ready_logged) {
+        fpmd_log(FPMD_LOG_NOTICE, "ready to handle connections");
+        m->ready_logged = true;
+        /* an old master waits for this to leave the sockets to us */
+        fpmd_upgrade_ready();
+    }
+    notify_status(m, true);
+}
+
+/* READY=1 (a start's, or a reload's end) waits for a worker of the new
+ * generation to accept: until then a connection would only queue. One
+ * that starts none (pm ondemand) is ready as its listeners are. */
+static void
+await_ready(struct master *m, unsigned started)
+{
+    m->awaiting_ready = true;
+    if (started == 0)
+        notify_ready(m);
+}
+
+/* Each pass of the loop: READY=1 once due, the watchdog's ping and the
+ * STATUS line. A loop that stops turning stops the pings, and systemd
+ * restarts the service (WatchdogSec=). */
+static void
+notify_tick(struct master *m)
+{
+    uint64_t now = fpmd_systemd_now_us();
+
+    if (m->awaiting_ready && !m->stopping && gen_accepting(m, m->cur))
+        notify_ready(m);
+    fpmd_systemd_watchdog(&m->sd, now);
+    if (!m->stopping && !m->awaiting_ready
+        && fpmd_systemd_status_due(&m->sd, now))
+        notify_status(m, false);
 }
 
 /* --- signals ---------------------------------------------------------- */
 
-static void
-reload(struct master *m)
+/* The new generation's workers started, the old ones told to finish;
+ * FPMD_ERROR (logged) when the config failed and prev keeps serving. */
+static int
+try_reload(struct master *m)
 {
     char err[8192];
     struct fpmd_conf *conf;
     struct gen *g, *prev = m->cur;
+    unsigned started;
 
     fpmd_log(FPMD_LOG_NOTICE, "Reloading in progress ...");
     conf = fpmd_conf_load(m->opts->conf_path, err, sizeof(err));
     if (conf == NULL) {
         fpmd_log_lines(FPMD_LOG_ERROR, "reload failed, keeping the running "
                        "configuration: ", err);
-        return;
+        return FPMD_ERROR;
     }
     if (fpmd_prepare_in_child(conf, err, sizeof(err)) != FPMD_OK) {
         fpmd_log_lines(FPMD_LOG_ERROR, "reload failed, keeping the running "
                        "configuration: ", err);
         fpmd_conf_free(conf);
-        return;
+        return FPMD_ERROR;
     }
     g = gen_new(m, conf, prev);
     if (g == NULL) {
         fpmd_log(FPMD_LOG_ERROR, "reload failed, keeping the running "
                  "configuration");
         fpmd_conf_free(conf);
-        return;
+        return FPMD_ERROR;
     }
     fpmd_log_open(conf);
     m->cur = g;
@@ -1025,7 +1172,7 @@ reload(struct master *m)
     m->watch_fd = conf->watch ? fpmd_watch_open(conf) : -1;
     /* New workers first, then the old ones are told to finish: there is
      * never a moment without someone accepting. */
-    start_generation(m, g);
+    started = start_generation(m, g);
     fpmd_master_uprocs_start(m, g);
     for (size_t i = 0; i < m->nchildren_cap; i++) {
         if (m->children[i].pid != 0 && m->children[i].gen == prev)
@@ -1046,6 +1193,25 @@ reload(struct master *m)
     fpmd_log(FPMD_LOG_NOTICE, "configuration reloaded (generation %u)",
              g->id);
     free_drained_gens(m);
+    m->reload_note[0] = '\0';
+    await_ready(m, started);
+    return FPMD_OK;
+}
+
+/* systemd hears RELOADING=1, then READY=1 when the new generation
+ * accepts, or at once when the reload failed, with a STATUS that says
+ * so until a reload succeeds. */
+static void
+reload(struct master *m)
+{
+    fpmd_systemd_reloading();
+    if (try_reload(m) == FPMD_OK)
+        return;
+    snprintf(m->reload_note, sizeof(m->reload_note), "Reload failed, "
+             "generation %u keeps serving (see the error log); ",
+             m->cur->id);
+    if (!m->awaiting_ready)
+        notify_ready(m);
 }
 
 /* A stop: how, and what a worker does with its kept connections when
@@ -1055,6 +1221,10 @@ stop_with(struct master *m, int how, enum fpmd_worker_quit quit)
 {
     if (m->stopping >= how)
         return;
+    /* upgraded, the service is the new master's to report */
+    if (!m->stopping && !m->upgraded)
+        fpmd_systemd_notify("STOPPING=1\nSTATUS=%s", how == STOP_FAST
+                            ? "Terminating" : "Finishing");
     m->stopping = how;
     m->stop_us = fpmd_now_us();
     fpmd_log(FPMD_LOG_NOTICE, how == STOP_FAST ? "Terminating ..."
@@ -1119,17 +1289,26 @@ upgrade_start(struct master *m)
 static void
 upgrade_verdict(struct master *m, bool timed_out)
 {
-    char v = 1;
-    ssize_t got = timed_out ? 0 : read(m->upgrade_fd, &v, 1);
+    char said[32];
+    ssize_t got = timed_out ? 0 : read(m->upgrade_fd, said,
+                                       sizeof(said) - 1);
+    long pid = 0;
 
     if (got < 0 && errno == EINTR)
         return;
     close(m->upgrade_fd);
     m->upgrade_fd = -1;
-    if (got == 1 && v == 0) {
-        fpmd_log(FPMD_LOG_NOTICE, "upgrade: new master %d serving: this "
-                 "one stops", (int) m->upgrade_pid);
+    if (got > 0) {
+        said[got] = '\0';
+        pid = strtol(said, NULL, 10);
+    }
+    if (pid > 0) {
+        fpmd_log(FPMD_LOG_NOTICE, "upgrade: new master %ld serving: this "
+                 "one stops", pid);
         m->upgraded = true;
+        /* systemd follows the service to the new master: only the main
+         * pid may name another (NotifyAccess=main) */
+        fpmd_systemd_notify("MAINPID=%ld", pid);
         m->upgrade_pid = 0;
         /* the new master's workers take the queue and, through the
          * handoff pair it inherited, the kept connections */
@@ -1276,7 +1455,7 @@ loop(struct master *m)
     while (!(m->stopping && live_children(m) == 0)) {
         struct gen *g = m->cur;
         nfds_t n = 1, listeners, upgrade_i = 0;
-        int timeout = 1000, rc;
+        int timeout = 1000, sd_due, rc;
         uint64_t now = fpmd_now_us();
         unsigned idle, busy;
 
@@ -1322,6 +1501,12 @@ loop(struct master *m)
             if (due >= 0 && due < timeout)
                 timeout = due;
         }
+        sd_due = fpmd_systemd_timeout_ms(&m->sd, fpmd_systemd_now_us());
+        if (sd_due >= 0 && sd_due < timeout)
+            timeout = sd_due;
+        /* a starting worker does not wake the master: look again soon */
+        if (m->awaiting_ready && timeout > READY_POLL_MS)
+            timeout = READY_POLL_MS;
         rc = poll(pfd, n, timeout);
         if (rc < 0 && errno != EINTR) {
             fpmd_log_errno(FPMD_LOG_ALERT, "poll()");
@@ -1363,6 +1548,7 @@ loop(struct master *m)
         if (!m->stopping)
             fpmd_cron_fire(cron_pick, m);
         free_drained_gens(m);
+        notify_tick(m);
     }
 }
 
@@ -1396,6 +1582,7 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
     struct master m;
     struct gen inherited = {0};
     int started = 0;
+    unsigned workers;
     char *pid_file = opts->pid_file ? strdup(opts->pid_file)
                    : conf->pid_file ? strdup(conf->pid_file) : NULL;
 
@@ -1418,10 +1605,17 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
         report_ready(opts, 1);
         return EXIT_CONFIG;
     }
+    fpmd_systemd_init(&m.sd);
     /* watched before the listeners open: a change made once a client
      * can connect is not missed */
     if (conf->watch)
         m.watch_fd = fpmd_watch_open(conf);
+    if (opts->listen_fds > 0) {
+        m.passed = calloc((size_t) opts->listen_fds, sizeof(*m.passed));
+        m.npassed = m.passed != NULL ? (size_t) opts->listen_fds : 0;
+        for (size_t i = 0; i < m.npassed; i++)
+            m.passed[i] = SD_LISTEN_FDS_START + (int) i;
+    }
     m.cur = gen_new(&m, conf, NULL);
     if (m.cur != NULL && inherited.nlisteners > 0)
         fpmd_log(FPMD_LOG_NOTICE, "upgrade: listening sockets taken over "
@@ -1431,6 +1625,10 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
         fpmd_listener_close(&inherited.listeners[i], 0);
     free(inherited.listeners);
     m.inherited = NULL;
+    /* every one taken now, or the start fails */
+    free(m.passed);
+    m.passed = NULL;
+    m.npassed = 0;
     if (m.cur == NULL) {
         fpmd_log(FPMD_LOG_ERROR, "FPM initialization failed");
         fpmd_conf_free(conf);
@@ -1458,14 +1656,13 @@ fpmd_master_run(struct fpmd_conf *conf, const struct fpmd_master_opts *opts)
     fpmd_log(FPMD_LOG_NOTICE, "fpmd %s started (pool %s, pm %s, %u "
              "children)", PACKAGE_VERSION, conf->pool_name,
              pm_name(conf->pm.mode), conf->pm.max_children);
-    fpmd_log(FPMD_LOG_NOTICE, "ready to handle connections");
     /* the baseline a first OOM kill is told by */
     note_oom_kills(&m);
     fpmd_cron_load(conf);
-    start_generation(&m, m.cur);
+    workers = start_generation(&m, m.cur);
     fpmd_master_uprocs_start(&m, m.cur);
     report_ready(opts, 0);
-    fpmd_upgrade_ready();
+    await_ready(&m, workers);
     loop(&m);
 
     while (m.old != NULL) {

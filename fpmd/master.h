@@ -16,6 +16,8 @@ struct fpmd_master_opts {
     int daemonize;
     int ready_fd;               /* -1, or a pipe to report startup on */
     bool allow_root;            /* -R: workers may run as root */
+    int listen_fds;             /* sockets systemd passed from fd 3 on
+                                 * (fpmd_systemd_listen_fds), 0: none */
     char *const *argv;          /* main's: what a binary upgrade runs */
 };
 
@@ -38,8 +40,10 @@ struct fpmd_creds {
 int fpmd_master_creds(const struct fpmd_conf *conf, bool allow_root,
                       struct fpmd_creds *out);
 
-/* Takes ownership of conf. Binds every listener, starts the workers and
- * supervises them until a stop signal. Returns the process exit code (0
+/* Takes ownership of conf. Binds every listener (or takes the socket
+ * systemd passed for its address: each of opts->listen_fds must be one a
+ * listener names), starts the workers and supervises them until a stop
+ * signal, telling systemd where it stands when it runs under it. Returns the process exit code (0
  * after a clean stop, 78 when startup failed). */
 int fpmd_master_run(struct fpmd_conf *conf,
                     const struct fpmd_master_opts *opts);

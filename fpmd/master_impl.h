@@ -15,6 +15,7 @@
 #include "fpmd/ratelimit.h"
 #include "fpmd/master.h"
 #include "fpmd/scoreboard.h"
+#include "fpmd/systemd.h"
 #include "fpmd/table.h"
 #include "fpmd/task_board.h"
 
@@ -116,6 +117,19 @@ struct master {
     struct gen *inherited;      /* an old master's listeners, until the
                                  * first generation adopted them */
     char *pid_file;             /* NULL: none */
+    struct fpmd_systemd sd;
+    bool awaiting_ready;        /* READY=1 waits for a worker of cur to
+                                 * accept */
+    bool ready_logged;          /* "ready to handle connections" said */
+    char reload_note[96];       /* heads systemd's STATUS after a failed
+                                 * reload, until one succeeds; "": none */
+    int *passed;                /* the sockets systemd passed, -1 once a
+                                 * listener took one; NULL after the
+                                 * first generation's start */
+    size_t npassed;
+    uint64_t requests_dead;     /* finished and slow requests of the
+                                 * workers reaped, for the STATUS line */
+    uint64_t slow_dead;
 };
 
 enum { STOP_GRACEFUL = 1, STOP_FAST = 2 };

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Binary upgrade (upgrade.h). The sockets go across exec as plain open
- * descriptors: FPMD_UPGRADE_FDS lists them, a line "FD ADDRESS" each,
- * the address as the old config wrote it, which is what a generation
- * compares to adopt a listener on reload too. FPMD_UPGRADE_READY is the
+ * descriptors: FPMD_UPGRADE_FDS lists them, a line "FD FROM ADDRESS"
+ * each, FROM "s" for a socket systemd passed (its unit owns it: never
+ * unlinked, never changed) and "-" for fpmd's own, the address as the old
+ * config wrote it, which is what a generation compares to adopt a
+ * listener on reload too. FPMD_UPGRADE_READY is the
  * pipe's descriptor, FPMD_UPGRADE_HANDOFF the handoff pair's two. */
 #include "config.h"
 
@@ -59,7 +61,7 @@ child(const struct fpmd_listener *ls, size_t n, const int handoff[2],
     sigset_t none;
 
     for (size_t i = 0; fds != NULL && i < n; i++) {
-        size_t need = strlen(ls[i].address) + 24;
+        size_t need = strlen(ls[i].address) + 26;
 
         if (ls[i].fd < 0 || strchr(ls[i].address, '\n') != NULL
             || keep_open(ls[i].fd) != FPMD_OK)
@@ -71,7 +73,8 @@ child(const struct fpmd_listener *ls, size_t n, const int handoff[2],
                 _exit(127);
             fds = grown;
         }
-        len += (size_t) snprintf(fds + len, cap - len, "%d %s\n", ls[i].fd,
+        len += (size_t) snprintf(fds + len, cap - len, "%d %c %s\n",
+                                 ls[i].fd, ls[i].inherited ? 's' : '-',
                                  ls[i].address);
     }
     snprintf(num, sizeof(num), "%d", ready);
@@ -187,7 +190,8 @@ fpmd_upgrade_inherited(size_t *n, int handoff[2])
         if (nl == NULL)
             break;
         sp = end;
-        if (end != line && *sp == ' ' && fd < INT_MAX
+        if (end != line && sp[0] == ' ' && (sp[1] == 's' || sp[1] == '-')
+            && sp[2] == ' ' && fd < INT_MAX
             && socket_with((int) fd, SO_ACCEPTCONN, -1)) {
             struct fpmd_listener *grown = *n < cap ? ls
                 : realloc(ls, (cap = cap ? cap * 2 : 8) * sizeof(*ls));
@@ -198,7 +202,8 @@ fpmd_upgrade_inherited(size_t *n, int handoff[2])
             memset(&ls[*n], 0, sizeof(ls[*n]));
             ls[*n].fd = (int) fd;
             ls[*n].family = family_of((int) fd);
-            ls[*n].address = strndup(sp + 1, (size_t) (nl - sp - 1));
+            ls[*n].inherited = sp[1] == 's';
+            ls[*n].address = strndup(sp + 3, (size_t) (nl - sp - 3));
             fcntl((int) fd, F_SETFD, FD_CLOEXEC);
             if (ls[*n].address != NULL)
                 ++*n;
@@ -215,11 +220,12 @@ fpmd_upgrade_inherited(size_t *n, int handoff[2])
 void
 fpmd_upgrade_ready(void)
 {
-    char ok = 0;
+    char pid[24];
+    int len = snprintf(pid, sizeof(pid), "%d", (int) getpid());
 
     if (U.ready_fd < 0)
         return;
-    if (write(U.ready_fd, &ok, 1) < 0)
+    if (write(U.ready_fd, pid, (size_t) len) < 0)
         fpmd_log_errno(FPMD_LOG_WARNING, "upgrade: cannot tell the old "
                        "master");
     close(U.ready_fd);

@@ -24,9 +24,9 @@ void fpmd_upgrade_init(char *const *argv);
  * (their descriptors open across exec, named by address in the
  * environment), and the workers' handoff pair (handoff.h), so that the
  * old workers give their kept connections to the new ones as on a
- * reload. The child's pid, *ready_fd the pipe its verdict comes on (one
- * byte, 0 for serving; EOF: it failed); -1 when it could not start
- * (logged). */
+ * reload. The child's pid, *ready_fd the pipe its verdict comes on (the
+ * serving master's pid in decimal, which a -D start makes another than
+ * the child's; EOF: it failed); -1 when it could not start (logged). */
 pid_t fpmd_upgrade_spawn(const struct fpmd_listener *ls, size_t n,
                          const int handoff[2], int *ready_fd);
 
@@ -37,8 +37,8 @@ pid_t fpmd_upgrade_spawn(const struct fpmd_listener *ls, size_t n,
  * Those left unadopted are the caller's to close. */
 struct fpmd_listener *fpmd_upgrade_inherited(size_t *n, int handoff[2]);
 
-/* The new master, serving: tells the old one (nothing when this is no
- * upgrade). */
+/* The new master, its workers accepting: tells the old one its pid
+ * (nothing when this is no upgrade). */
 void fpmd_upgrade_ready(void);
 
 #endif

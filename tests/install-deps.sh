@@ -5,18 +5,20 @@
 # as fronts, php-fpm, wrk, clang for fuzzing, redis with its sentinel,
 # mariadb, etcd-server for discovery; prometheus for promtool, which lints
 # the status page's OpenMetrics; tzdata for cron: zones, which a minimal
-# image lacks).
+# image lacks; systemd for systemd-analyze, which checks the unit files,
+# and logrotate for the rotation file).
 set -eu
 what=${1:-build}
 
 build_pkgs="build-essential autoconf automake pkg-config
   libevent-dev libhiredis-dev default-libmysqlclient-dev libmongoc-dev
   libbson-dev libjson-c-dev libyaml-dev libcmocka-dev libfcgi-dev
-  libcurl4-openssl-dev ca-certificates node-llhttp tzdata"
+  libcurl4-openssl-dev libsystemd-dev ca-certificates node-llhttp tzdata"
 test_pkgs="$build_pkgs nginx-light apache2 lighttpd caddy h2o haproxy
   php8.2-fpm php8.2-opcache
   libfcgi-bin python3 python3-pytest python3-yaml curl wrk procps openssl
-  redis-server redis-sentinel mariadb-server etcd-server prometheus"
+  redis-server redis-sentinel mariadb-server etcd-server prometheus
+  systemd logrotate"
 
 case "$what" in
 build) pkgs=$build_pkgs ;;
