@@ -143,6 +143,41 @@ def test_a_kept_connection_goes_over_to_the_new_master(tmpdir_path,
     c.close()
 
 
+def test_systemd_follows_the_service_to_the_new_master(tmpdir_path,
+                                                      servers):
+    """Under systemd (a $NOTIFY_SOCKET here), the old master, the main
+    process, names the new one (MAINPID=) once it serves, and says no
+    STOPPING=1 of its own: the service goes on."""
+    from test_systemd import Notify
+    n = Notify(tmpdir_path)
+    try:
+        need(FPMD_BIN, "fpmd")
+        os.makedirs(os.path.join(tmpdir_path, "bin"))
+        path = os.path.join(tmpdir_path, "bin", "fpmd")
+        shutil.copy(FPMD_BIN, path)
+        port, sock = free_port(), os.path.join(tmpdir_path, "fpmd.sock")
+        f = Fpmd(tmpdir_path, base_conf(port, sock), binary=path)
+        servers.append(f)
+        f.start(("127.0.0.1", port), env={"NOTIFY_SOCKET": n.path})
+        n.wait(lambda x: x.get("READY") == "1", what="the first READY")
+        old = f.pid
+        replace(path, FPMD_TEST_BIN, tmpdir_path)
+        f.signal(signal.SIGHUP)
+        _, (_, sender, fields) = n.wait(lambda x: "MAINPID" in x,
+                                        what="MAINPID")
+        new = int(fields["MAINPID"])
+        servers.append(Master(new, f))
+        assert sender == old and new != old
+        assert f.proc.wait(20) == 0, f.logs()
+        assert not [x for x in n.all()
+                    if x[1] == old and "STOPPING" in x[2]], n.all()
+        # the new master said READY=1 of its own once a worker accepted
+        assert any(x[1] == new and x[2].get("READY") == "1"
+                   for x in n.all()), n.all()
+    finally:
+        n.close()
+
+
 def test_a_new_binary_that_fails_leaves_the_old_serving(tmpdir_path,
                                                        servers):
     f, nginx, path = start(tmpdir_path, servers)
