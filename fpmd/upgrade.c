@@ -86,6 +86,13 @@ child(const struct fpmd_listener *ls, size_t n, const int handoff[2],
     if (handoff[0] >= 0 && keep_open(handoff[0]) == FPMD_OK
         && keep_open(handoff[1]) == FPMD_OK)
         setenv(ENV_HANDOFF, pair, 1);
+    /* systemd's watchdog names the process it watches: the new master,
+     * this pid once exec'd, is to keep up the pings once it is the main
+     * one */
+    if (getenv("WATCHDOG_USEC") != NULL) {
+        snprintf(num, sizeof(num), "%d", (int) getpid());
+        setenv("WATCHDOG_PID", num, 1);
+    }
     /* the master's blocked signals would stay blocked across exec */
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);

@@ -147,7 +147,8 @@ def test_systemd_follows_the_service_to_the_new_master(tmpdir_path,
                                                       servers):
     """Under systemd (a $NOTIFY_SOCKET here), the old master, the main
     process, names the new one (MAINPID=) once it serves, and says no
-    STOPPING=1 of its own: the service goes on."""
+    STOPPING=1 of its own: the service goes on, and the new master keeps
+    up the watchdog's pings (WATCHDOG_PID names it)."""
     from test_systemd import Notify
     n = Notify(tmpdir_path)
     try:
@@ -158,7 +159,11 @@ def test_systemd_follows_the_service_to_the_new_master(tmpdir_path,
         port, sock = free_port(), os.path.join(tmpdir_path, "fpmd.sock")
         f = Fpmd(tmpdir_path, base_conf(port, sock), binary=path)
         servers.append(f)
-        f.start(("127.0.0.1", port), env={"NOTIFY_SOCKET": n.path})
+        # WATCHDOG_PID names some other process, as systemd's would once
+        # the main pid has changed: the new master must be named anew
+        f.start(("127.0.0.1", port), env={"NOTIFY_SOCKET": n.path,
+                                          "WATCHDOG_USEC": "400000",
+                                          "WATCHDOG_PID": "1"})
         n.wait(lambda x: x.get("READY") == "1", what="the first READY")
         old = f.pid
         replace(path, FPMD_TEST_BIN, tmpdir_path)
@@ -174,6 +179,9 @@ def test_systemd_follows_the_service_to_the_new_master(tmpdir_path,
         # the new master said READY=1 of its own once a worker accepted
         assert any(x[1] == new and x[2].get("READY") == "1"
                    for x in n.all()), n.all()
+        wait_for(lambda: sum(x[1] == new and "WATCHDOG" in x[2]
+                             for x in n.all()) >= 2, 5,
+                 "the new master's watchdog pings")
     finally:
         n.close()
 
