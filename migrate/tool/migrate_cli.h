@@ -12,6 +12,7 @@
 #define FPMD_MIGRATE_EXIT_CONFIG 78
 
 int fpmd_migrate_import_fpm(int argc, char **argv);
+int fpmd_migrate_import_unit(int argc, char **argv);
 int fpmd_migrate_scan(int argc, char **argv);
 int fpmd_migrate_check(int argc, char **argv);
 
