@@ -1166,9 +1166,9 @@ fits(struct map *m, struct route *r)
             continue;
         if (region_covers(e, r) && methods_cover(e->methods, r->methods)
             && query_covers(e, r)) {
-            say(m, r->from, APPLIED, "%s%s%s never reaches this step: %s "
-                "takes all of it first; left out", r->methods ? r->methods
-                : "", r->methods ? " " : "", r->path, e->from);
+            say(m, r->from, APPLIED, "%s%s%s is never reached: %s takes "
+                "every request it matches first; left out", r->methods
+                ? r->methods : "", r->methods ? " " : "", r->path, e->from);
             return 0;
         }
         if (!is_shim(e) && !is_shim(r) && strcmp(e->path, r->path) == 0) {
