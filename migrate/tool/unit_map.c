@@ -1276,12 +1276,14 @@ map_action(struct map *m, json_object *act, const char *at,
                 continue;
             }
             tmpl->action = A_STATIC;
-            tmpl->root = quote(m, root);
+            tmpl->root = fmt(m, "%s", root);
             if (tmpl->index == NULL)
                 tmpl->index = quote(m, "index.html");
             tmpl->follow = 1;
-            say(m, kat, MAPPED, "static.root: %s (index index.html and "
-                "symlinks followed, as Unit's defaults)", root);
+            say(m, kat, MAPPED, "static.root: %s, plus the route's path "
+                "before its * (fpmd serves the rest of the path under the "
+                "root, Unit all of it); index index.html and symlinks "
+                "followed, as Unit's defaults", root);
             rc = FPMD_OK;
         } else if (strcmp(k, "index") == 0 && share != NULL) {
             if ((s = want_str(m, v, kat)) == NULL)
@@ -1554,6 +1556,18 @@ map_step(struct map *m, json_object *step, const char *at)
                 "tree (\"/assets/*\"), with no query condition; left out",
                 uris[i]);
             continue;
+        }
+        if (r.action == A_STATIC) {
+            /* Unit serves DIR$uri, fpmd the path after the tree's prefix
+             * under its root: the prefix moves into the root */
+            const char *under = fmt(m, "%s%.*s", strcmp(tmpl.root, "/") == 0
+                                    ? "" : tmpl.root,
+                                    (int) strlen(r.path) - 2, r.path);
+
+            r.root = under == NULL ? NULL
+                : quote(m, under[0] != '\0' ? under : "/");
+            if (r.root == NULL)
+                return;
         }
         if (match != NULL && json_object_object_get(match, "uri") != NULL)
             say(m, uat, MAPPED, "match: %s%s%s", r.region == R_PREFIX
@@ -1839,6 +1853,9 @@ parse(struct map *m, const char *text, size_t len)
     end = json_tokener_get_parse_end(tok);
     if (root == NULL && jerr == json_tokener_continue)
         jerr = json_tokener_error_parse_eof;
+    /* the text ended early: the place is after its last byte */
+    if (jerr == json_tokener_error_parse_eof)
+        end = len;
     while (root != NULL && end < len && strchr(" \t\r\n", text[end]) != NULL
            && text[end] != '\0')
         end++;
