@@ -15,9 +15,7 @@
 #include <string.h>
 #include <sysexits.h>
 
-#include "fpmd/conf.h"
-#include "fpmd/prepare.h"
-#include "fpmd/router.h"
+#include "fpmd/common.h"
 #include "migrate/tool/migrate_cli.h"
 #include "migrate/tool/unit_map.h"
 #include "migrate/tool/yaml_text.h"
@@ -161,51 +159,6 @@ read_input(const char *path, char **text, size_t *len)
     return 0;
 }
 
-/* The YAML through fpmd's loader and route table: what fpmd -t says. */
-static int
-self_check(const char *name, const char *text, size_t len)
-{
-    char err[16384];
-    struct fpmd_conf *conf = fpmd_conf_load_buffer(name, text, len, err,
-                                                   sizeof(err));
-    struct fpmd_router *router = NULL;
-
-    if (conf != NULL)
-        router = fpmd_prepare(conf, err, sizeof(err));
-    if (router != NULL) {
-        fpmd_router_free(router);
-        fpmd_conf_free(conf);
-        return FPMD_OK;
-    }
-    if (conf != NULL)
-        fpmd_conf_free(conf);
-    fprintf(stderr, "fpmd-migrate: the config written does not load in "
-            "this fpmd:\n%s", err);
-    return FPMD_ERROR;
-}
-
-/* text to path (NULL: stdout); FPMD_ERROR after saying why. */
-static int
-write_file(const char *path, const char *head, const char *text)
-{
-    FILE *f = path ? fopen(path, "w") : stdout;
-    int bad;
-
-    if (f == NULL) {
-        fprintf(stderr, "fpmd-migrate: %s: %s\n", path, strerror(errno));
-        return FPMD_ERROR;
-    }
-    bad = fputs(head, f) < 0 || fputs(text, f) < 0 || fflush(f) != 0;
-    if (path != NULL)
-        bad |= fclose(f) != 0;
-    if (bad) {
-        fprintf(stderr, "fpmd-migrate: %s: %s\n", path ? path : "stdout",
-                strerror(errno));
-        return FPMD_ERROR;
-    }
-    return FPMD_OK;
-}
-
 static void
 put(FILE *f, const char *line, int comment)
 {
@@ -284,15 +237,17 @@ import(struct import_unit *u, const char *text, size_t len)
           "Unit's /config.\n# Every object read, and what became of it:\n",
           f);
     print_report(f, u, &out, 1);
-    fputs("\n", f);
+    fprintf(f, "\n%s", out.yaml);
     if (fclose(f) != 0) {
+        free(head);
         fpmd_unit_out_free(&out);
         return FPMD_MIGRATE_EXIT_PROBLEMS;
     }
-    rc = self_check(u->out ? u->out : "(stdout)", out.yaml, strlen(out.yaml));
-    if (write_file(u->out, head, out.yaml) != FPMD_OK
+    rc = fpmd_migrate_self_check(u->out ? u->out : "(stdout)", head, hlen);
+    if (fpmd_migrate_write_out(u->out, head, hlen) != FPMD_OK
         || (out.pool != NULL && u->pool_out != NULL
-            && write_file(u->pool_out, "", out.pool) != FPMD_OK))
+            && fpmd_migrate_write_out(u->pool_out, out.pool,
+                                      strlen(out.pool)) != FPMD_OK))
         rc = EX_CANTCREAT;
     else
         rc = rc == FPMD_OK ? 0 : FPMD_MIGRATE_EXIT_CONFIG;
