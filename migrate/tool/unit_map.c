@@ -38,7 +38,7 @@ struct pool {               /* an fpmd legacy pool: an app or a target */
 };
 
 struct app {
-    char *name, *where;
+    char *name;
     char *sock;             /* php-fpm's listen */
     struct strs ini;        /* the pool section's lines */
     const char *pm;         /* static, dynamic or ondemand */
@@ -325,6 +325,16 @@ want_obj(struct map *m, json_object *v, const char *where)
     return 0;
 }
 
+/* v as a boolean; -1 after an error. */
+static int
+want_bool(struct map *m, json_object *v, const char *where)
+{
+    if (json_object_is_type(v, json_type_boolean))
+        return json_object_get_boolean(v);
+    fail(m, where, "expected true or false, not %s", type_name(v));
+    return -1;
+}
+
 /* A whole number from min to max; FPMD_ERROR after an error. */
 static int
 want_int(struct map *m, json_object *v, const char *where, long long min,
@@ -582,18 +592,21 @@ map_http(struct map *m, json_object *http, const char *where)
             say(m, at, UNSUPPORTED, "fpmd has no send timeout: a slow "
                 "reader holds only its connection's buffers");
         } else if (strcmp(k, "discard_unsafe_fields") == 0) {
-            if (json_object_get_boolean(v) || !json_object_is_type(
-                    v, json_type_boolean))
+            int b = want_bool(m, v, at);
+
+            if (b == 1)
                 say(m, at, APPLIED, "fpmd always drops header fields with "
                     "'_' in their names");
-            else
+            else if (b == 0)
                 say(m, at, UNSUPPORTED, "false: fpmd always drops header "
                     "fields with '_' (httpoxy and CGI name clashes)");
         } else if (strcmp(k, "server_version") == 0) {
-            m->hide_server = json_object_is_type(v, json_type_boolean)
-                && !json_object_get_boolean(v);
-            say(m, at, MAPPED, "server_token: %s", m->hide_server
-                ? "null" : "fpmd (its default)");
+            int b = want_bool(m, v, at);
+
+            m->hide_server = b == 0;
+            if (b >= 0)
+                say(m, at, MAPPED, "server_token: %s", m->hide_server
+                    ? "null" : "fpmd (its default)");
         } else {
             say(m, at, UNSUPPORTED, "fpmd has no such HTTP setting");
         }
@@ -908,7 +921,6 @@ map_app(struct map *m, const char *name, json_object *obj)
     }
     memset(a, 0, sizeof(*a));
     a->name = keep(m, strdup(name));
-    a->where = (char *) where;
     a->pm = "static";
     a->children = 1;
     a->sock = fmt(m, "%s/unit-%s.sock", m->opts->socket_dir, name);
@@ -1279,7 +1291,6 @@ map_action(struct map *m, json_object *act, const char *at,
             tmpl->root = fmt(m, "%s", root);
             if (tmpl->index == NULL)
                 tmpl->index = quote(m, "index.html");
-            tmpl->follow = 1;
             say(m, kat, MAPPED, "static.root: %s, plus the route's path "
                 "before its * (fpmd serves the rest of the path under the "
                 "root, Unit all of it); index index.html and symlinks "
@@ -1291,9 +1302,13 @@ map_action(struct map *m, json_object *act, const char *at,
             tmpl->index = quote(m, s);
             say(m, kat, MAPPED, "static.index: %s", s);
         } else if (strcmp(k, "follow_symlinks") == 0 && share != NULL) {
-            tmpl->follow = json_object_get_boolean(v);
+            int b = want_bool(m, v, kat);
+
+            if (b < 0)
+                continue;
+            tmpl->follow = b;
             say(m, kat, MAPPED, "static.follow_symlinks: %s",
-                tmpl->follow ? "true" : "false");
+                b ? "true" : "false");
         } else if (strcmp(k, "chroot") == 0 && share != NULL) {
             say(m, kat, APPLIED, "fpmd's static routes never serve a file "
                 "outside their root (openat2 RESOLVE_BENEATH)");
@@ -1459,6 +1474,7 @@ map_step(struct map *m, json_object *step, const char *at)
         return;
     memset(&tmpl, 0, sizeof(tmpl));
     tmpl.from = at;
+    tmpl.follow = 1;        /* Unit's share follows symlinks by default */
     json_object_object_foreach(step, sk, sv) {
         (void) sv;
         if (strcmp(sk, "match") != 0 && strcmp(sk, "action") != 0)
