@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* fpmd-migrate: the tools of a move from php-fpm to fpmd. import-fpm turns
  * php-fpm pool files into an fpmd config that passes everything through
- * to the old pool; scan ranks the legacy routes of an access log by
+ * to the old pool; import-unit does the same for NGINX Unit's /config and
+ * its PHP applications; scan ranks the legacy routes of an access log by
  * traffic; check verifies a config's routes and shims. */
 #include "config.h"
 
@@ -17,6 +18,9 @@ usage(FILE *out)
         "Usage: fpmd-migrate COMMAND [ARGS]\n"
         "  import-fpm [-o FILE] [--legacy ADDR] FILE...\n"
         "                 php-fpm.conf / pool.d/*.conf to an fpmd YAML\n"
+        "  import-unit [-o FILE] [--php-fpm-pool FILE] UNIT.json\n"
+        "                 NGINX Unit's /config to an fpmd YAML and php-fpm "
+        "pools\n"
         "  scan [--format LOG_FORMAT] [--config FILE] [--top N] LOG...\n"
         "                 legacy routes of an nginx access log by traffic\n"
         "  check CONFIG   every route has a handler; no shim is shadowed\n"
@@ -31,6 +35,7 @@ main(int argc, char **argv)
         int (*fn)(int, char **);
     } cmds[] = {
         {"import-fpm", fpmd_migrate_import_fpm},
+        {"import-unit", fpmd_migrate_import_unit},
         {"scan", fpmd_migrate_scan},
         {"check", fpmd_migrate_check},
     };

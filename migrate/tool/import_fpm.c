@@ -22,6 +22,8 @@
 #include <sysexits.h>
 
 #include "fpmd/conf.h"
+#include "fpmd/prepare.h"
+#include "fpmd/router.h"
 #include "migrate/tool/fpm_directives.h"
 #include "migrate/tool/fpm_ini.h"
 #include "migrate/tool/fpm_paths.h"
@@ -1292,25 +1294,30 @@ choose_pool(struct import *imp)
     return FPMD_ERROR;
 }
 
-/* The YAML through fpmd's loader: what fpmd -t would say of it. */
-static int
-self_check(const char *name, const char *text, size_t len)
+int
+fpmd_migrate_self_check(const char *name, const char *text, size_t len)
 {
-    char err[8192];
+    char err[16384];
     struct fpmd_conf *conf = fpmd_conf_load_buffer(name, text, len, err,
                                                    sizeof(err));
+    struct fpmd_router *router = NULL;
 
-    if (conf != NULL) {
+    if (conf != NULL)
+        router = fpmd_prepare(conf, err, sizeof(err));
+    if (router != NULL) {
+        fpmd_router_free(router);
         fpmd_conf_free(conf);
         return FPMD_OK;
     }
+    if (conf != NULL)
+        fpmd_conf_free(conf);
     fprintf(stderr, "fpmd-migrate: the config written does not load in "
             "this fpmd:\n%s", err);
     return FPMD_ERROR;
 }
 
-static int
-write_out(const char *path, const char *text, size_t len)
+int
+fpmd_migrate_write_out(const char *path, const char *text, size_t len)
 {
     FILE *f = path ? fopen(path, "w") : stdout;
 
@@ -1400,8 +1407,9 @@ import(struct import *imp)
         return FPMD_ERROR;
     }
     print_lines(stderr, &imp->report);
-    rc = self_check(imp->out_path ? imp->out_path : "(stdout)", text, len);
-    if (write_out(imp->out_path, text, len) != FPMD_OK) {
+    rc = fpmd_migrate_self_check(imp->out_path ? imp->out_path : "(stdout)",
+                                 text, len);
+    if (fpmd_migrate_write_out(imp->out_path, text, len) != FPMD_OK) {
         free(text);
         return EX_CANTCREAT;
     }
