@@ -20,10 +20,14 @@ test_pkgs="$build_pkgs nginx-light apache2 lighttpd caddy h2o haproxy
   redis-server redis-sentinel mariadb-server etcd-server prometheus
   systemd logrotate"
 
+# "package": what tests/package.sh (make package-test) needs besides.
+package_pkgs="$test_pkgs debhelper lintian debootstrap"
+
 case "$what" in
 build) pkgs=$build_pkgs ;;
 test) pkgs=$test_pkgs ;;
-*) echo "usage: $0 build|test" >&2; exit 64 ;;
+package) pkgs=$package_pkgs ;;
+*) echo "usage: $0 build|test|package" >&2; exit 64 ;;
 esac
 
 # Skip apt entirely when everything is there already (repeat runs).
