@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #include "fpmd/discovery.h"
+#include "fpmd/discovery_impl.h"
 
 /* A reader that finds a write going on this many times in a row gives
  * up for this time and keeps the copy it has: a writer killed in the
@@ -121,13 +122,28 @@ fpmd_discovery_read(const struct fpmd_discovery *d, size_t i,
     return v;
 }
 
-static void
-write_list(struct list *l, const struct fpmd_discovered *slots)
+/* The list's sequence odd: a write is going on. Returns it. */
+static uint64_t
+begin_write(struct list *l)
 {
     /* odd from here, even whatever a writer killed mid-write left */
     uint64_t s = __atomic_load_n(&l->seq, __ATOMIC_RELAXED) | 1;
 
     __atomic_store_n(&l->seq, s, __ATOMIC_RELAXED);
+    return s;
+}
+
+void
+fpmd_discovery_begin_write(struct fpmd_discovery *d, size_t i)
+{
+    begin_write(list_at(d, i));
+}
+
+static void
+write_list(struct list *l, const struct fpmd_discovered *slots)
+{
+    uint64_t s = begin_write(l);
+
     __atomic_thread_fence(__ATOMIC_RELEASE);
     memcpy(l->slots, slots, l->nslots * sizeof(*slots));
     __atomic_store_n(&l->seq, s + 1, __ATOMIC_RELEASE);
