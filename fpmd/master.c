@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1552,17 +1554,29 @@ loop(struct master *m)
     }
 }
 
+/* The pid file replaced whole (a new file renamed over it): whoever
+ * reads it, fpmd -s or an init script, never finds it empty or half
+ * written, as it could between a truncation and the write. */
 static int
 write_pid_file(const char *path)
 {
-    FILE *f = fopen(path, "w");
+    char tmp[PATH_MAX], text[24];
+    int len = snprintf(text, sizeof(text), "%d\n", (int) getpid());
+    int fd = -1, rc;
 
-    if (f == NULL) {
+    if ((size_t) snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) < sizeof(tmp))
+        fd = mkstemp(tmp);
+    if (fd < 0) {
         fpmd_log_errno(FPMD_LOG_ALERT, "cannot write pid file %s", path);
         return FPMD_ERROR;
     }
-    fprintf(f, "%d\n", (int) getpid());
-    fclose(f);
+    rc = fchmod(fd, 0644) == 0 && write(fd, text, (size_t) len) == len;
+    rc = close(fd) == 0 && rc && rename(tmp, path) == 0;
+    if (!rc) {
+        fpmd_log_errno(FPMD_LOG_ALERT, "cannot write pid file %s", path);
+        unlink(tmp);
+        return FPMD_ERROR;
+    }
     return FPMD_OK;
 }
 
