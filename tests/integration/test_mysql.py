@@ -93,6 +93,22 @@ def test_parallel_statements_take_the_slowest(tmpdir_path, servers, db):
     assert status == 200 and 950 <= j["ms"] < 2500, j
 
 
+
+def test_slow_log_names_the_statement_waited_on(tmpdir_path, servers, db):
+    f, hport, _ = start_fpmd(tmpdir_path, servers,
+                             "timeouts: { slowlog: 1s }\n"
+                             + pool_yaml(db, timeout="5s"))
+    sql = ("SELECT SLEEP(2) AS slept, ? AS secret /* the first 80 bytes "
+           "of this go to the slow log */")
+    status, j = query(hport, sql, "hunter2")
+    assert status == 200 and j["rows"] == [{"slept": 0,
+                                            "secret": "hunter2"}], j
+    m = f.wait_log(r"^waiting on: (.*) \(for (\d+\.\d\d) s\)$")
+    # the statement as written, truncated: its parameters stay out
+    assert m[0].group(1) == "mysql pool db, server %s, %s..." % (
+        db.address, sql[:80]), f.logs()
+    assert 0.9 <= float(m[0].group(2)) < 1.9
+
 def test_transactions_commit_rollback_and_left_open(tmpdir_path, servers,
                                                     db):
     _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(db, max=1))
