@@ -1027,6 +1027,9 @@ fpmd_await(struct fpmd_req *req, struct fpmd_call *call)
         }
         if (fpmd_req_suspend_on(req, fpmd_call_describe, call) != FPMD_OK) {
             call_cancel(call);
+            /* The request ended first: the call failed for the handler,
+             * which asks fpmd_call_failed what to answer. */
+            req_calls(req)->failed = call;
             break;
         }
     }

@@ -28,7 +28,7 @@ import pytest
 import fcgi_client as fc
 from backends import NginxFront, start_fpmd
 from test_status import PHP_FPM_LINT, promtool_lint
-from conftest import (FPMD_TEST_BIN, SANITIZED, Fpmd, base_conf,
+from conftest import (FPMD_TEST_BIN, SANITIZED, Fpmd, alive, base_conf,
                       config_check, free_port, status_json, wait_for)
 
 NGINX_SERVERS = """
@@ -238,7 +238,8 @@ def test_tls_verified_with_the_ca_refused_without(tmpdir_path, servers, web):
 def test_a_client_that_leaves_cancels_the_transfer(tmpdir_path, servers):
     os.makedirs(tmpdir_path + "/slow")
     _, sport, _ = start_fpmd(tmpdir_path + "/slow", servers, "")
-    _, hport = client(tmpdir_path, servers)
+    f, hport = client(tmpdir_path, servers)
+    workers = f.workers()
     s = socket.create_connection(("127.0.0.1", hport))
     s.sendall(b"GET /t/http?url=http%%3A%%2F%%2F127.0.0.1%%3A%d%%2Fprobe%%3F"
               b"sleep_ms%%3D20000 HTTP/1.1\r\nHost: x\r\n\r\n" % sport)
@@ -248,6 +249,10 @@ def test_a_client_that_leaves_cancels_the_transfer(tmpdir_path, servers):
     # the upstream sees its client (the transfer) go at once
     wait_for(lambda: status_json(sport, full=False)["in flight requests"]
              == 1, 5, "the upstream's request cancelled")
+    # the handler, back from fpmd_await_all with an error, asked
+    # fpmd_call_failed what failed: an answer, not a NULL, in the same
+    # turn of the loop as the cancel
+    assert all(alive(p) for p in workers), f.logs()
 
 
 def test_a_breaker_opens_for_every_worker_falls_back_and_closes(
