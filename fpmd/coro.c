@@ -4,7 +4,10 @@
  * swapcontext costs a sigprocmask syscall per switch, about 30 times the
  * assembly switch. Under ASan every switch is announced to the sanitizer,
  * and a reused stack is unpoisoned, or stale frames of a parked coroutine
- * would show as false overflows. */
+ * would show as false overflows. Under valgrind each stack is
+ * registered, or memcheck, seeing the stack pointer move less than its
+ * --max-stackframe between two stacks, would take a switch for a huge
+ * frame and report every access after it. */
 #include "config.h"
 
 #include <stdint.h>
@@ -29,11 +32,18 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
+#ifdef HAVE_VALGRIND_VALGRIND_H
+#include <valgrind/valgrind.h>
+#endif
+
 struct stack {
     unsigned char *map;         /* guard page at map, stack above it */
     size_t map_len;
     struct stack *next_all;     /* every mapped stack, for guard checks */
     struct stack *next_free;
+#ifdef HAVE_VALGRIND_VALGRIND_H
+    unsigned valgrind_id;
+#endif
 };
 
 struct fpmd_coro_pool {
@@ -119,6 +129,10 @@ stack_get(struct fpmd_coro_pool *pool)
         free(s);
         return NULL;
     }
+#ifdef HAVE_VALGRIND_VALGRIND_H
+    s->valgrind_id = VALGRIND_STACK_REGISTER(stack_bottom(s),
+                                             stack_bottom(s) + stack_len(s));
+#endif
     s->next_all = all_stacks;
     all_stacks = s;
     pool->nlive++;
@@ -135,6 +149,9 @@ stack_unmap(struct stack *s)
             break;
         }
     }
+#ifdef HAVE_VALGRIND_VALGRIND_H
+    VALGRIND_STACK_DEREGISTER(s->valgrind_id);
+#endif
     munmap(s->map, s->map_len);
     free(s);
 }
