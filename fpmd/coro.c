@@ -4,7 +4,13 @@
  * swapcontext costs a sigprocmask syscall per switch, about 30 times the
  * assembly switch. Under ASan every switch is announced to the sanitizer,
  * and a reused stack is unpoisoned, or stale frames of a parked coroutine
- * would show as false overflows. */
+ * would show as false overflows. Under valgrind each stack is
+ * registered, or memcheck, seeing the stack pointer move less than its
+ * --max-stackframe between two stacks, would take a switch for a huge
+ * frame and report every access after it. Under TSan
+ * (tests/stress/tsan.sh) each coroutine is a fiber of its own, or the
+ * sanitizer would take one thread's stacks for one stack and lose track
+ * of it. */
 #include "config.h"
 
 #include <stdint.h>
@@ -29,11 +35,23 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
+#ifdef HAVE_VALGRIND_VALGRIND_H
+#include <valgrind/valgrind.h>
+#endif
+
+#if defined(__SANITIZE_THREAD__)
+#define CORO_TSAN 1
+#include <sanitizer/tsan_interface.h>
+#endif
+
 struct stack {
     unsigned char *map;         /* guard page at map, stack above it */
     size_t map_len;
     struct stack *next_all;     /* every mapped stack, for guard checks */
     struct stack *next_free;
+#ifdef HAVE_VALGRIND_VALGRIND_H
+    unsigned valgrind_id;
+#endif
 };
 
 struct fpmd_coro_pool {
@@ -56,6 +74,9 @@ struct fpmd_coro {
 #ifdef CORO_ASAN
     void *fake_stack;
 #endif
+#ifdef CORO_TSAN
+    void *fiber;
+#endif
 };
 
 void fpmd_coro_switch(void **save_sp, void *load_sp);
@@ -71,6 +92,9 @@ static void *main_sp;
 static struct stack *volatile all_stacks;
 static size_t page_size;
 
+#ifdef CORO_TSAN
+static void *main_fiber;
+#endif
 #ifdef CORO_ASAN
 static void *main_fake_stack;
 static const void *main_bottom;
@@ -119,6 +143,10 @@ stack_get(struct fpmd_coro_pool *pool)
         free(s);
         return NULL;
     }
+#ifdef HAVE_VALGRIND_VALGRIND_H
+    s->valgrind_id = VALGRIND_STACK_REGISTER(stack_bottom(s),
+                                             stack_bottom(s) + stack_len(s));
+#endif
     s->next_all = all_stacks;
     all_stacks = s;
     pool->nlive++;
@@ -135,6 +163,9 @@ stack_unmap(struct stack *s)
             break;
         }
     }
+#ifdef HAVE_VALGRIND_VALGRIND_H
+    VALGRIND_STACK_DEREGISTER(s->valgrind_id);
+#endif
     munmap(s->map, s->map_len);
     free(s);
 }
@@ -218,6 +249,9 @@ switch_to_main(struct fpmd_coro *co)
 #ifdef CORO_ASAN
     __sanitizer_start_switch_fiber(co->done ? NULL : &co->fake_stack,
                                    main_bottom, main_size);
+#endif
+#ifdef CORO_TSAN
+    __tsan_switch_to_fiber(main_fiber, 0);
 #endif
 #ifdef FPMD_CORO_UCONTEXT
     swapcontext(&co->uc, &main_uc);
@@ -320,6 +354,9 @@ fpmd_coro_new(struct fpmd_coro_pool *pool, fpmd_coro_fn fn, void *arg)
         free(co);
         return NULL;
     }
+#ifdef CORO_TSAN
+    co->fiber = __tsan_create_fiber(0);
+#endif
     return co;
 }
 
@@ -331,6 +368,10 @@ fpmd_coro_resume(struct fpmd_coro *co)
 #ifdef CORO_ASAN
     __sanitizer_start_switch_fiber(&main_fake_stack, stack_bottom(co->stack),
                                    stack_len(co->stack));
+#endif
+#ifdef CORO_TSAN
+    main_fiber = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(co->fiber, 0);
 #endif
 #ifdef FPMD_CORO_UCONTEXT
     swapcontext(&main_uc, &co->uc);
@@ -371,6 +412,9 @@ fpmd_coro_free(struct fpmd_coro *co)
     if (co == NULL)
         return;
     FPMD_ASSERT(co != current);
+#ifdef CORO_TSAN
+    __tsan_destroy_fiber(co->fiber);
+#endif
     stack_put(co->pool, co->stack);
     free(co);
 }

@@ -496,7 +496,9 @@ int fpmd_await(struct fpmd_req *req, struct fpmd_call *call);
 int fpmd_await_all(struct fpmd_req *req);
 
 /* The most recent failed call of req (NULL: none): what handlers using
- * the one-line helpers below answer with. */
+ * the one-line helpers below answer with. A call fpmd_await gave up on
+ * because the request ended (FPMD_CALL_ABORTED) is one, so that after an
+ * FPMD_ERROR from fpmd_await or fpmd_await_all there always is one. */
 const struct fpmd_call *fpmd_call_failed(const struct fpmd_req *req);
 
 /* --- redis --- */

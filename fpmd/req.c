@@ -16,6 +16,7 @@
 
 #include "fpmd/freelist.h"
 #include "fpmd/cgi_path.h"
+#include "fpmd/clock.h"
 #include "fpmd/log.h"
 #include "fpmd/req.h"
 #include "fpmd/router.h"
@@ -708,6 +709,22 @@ fpmd_req_suspend(struct fpmd_req *req)
         return FPMD_ERROR;
     wait_for(req, FPMD_WAIT_EXTERNAL);
     return req->aborted ? FPMD_ERROR : FPMD_OK;
+}
+
+int
+fpmd_req_suspend_on(struct fpmd_req *req, fpmd_req_waiting_fn fn,
+                    const void *arg)
+{
+    int rc;
+
+    if (req->waiting_arg != arg) {
+        req->waiting_arg = arg;
+        req->waiting_since_ns = fpmd_mono_ns();
+    }
+    req->waiting_fn = fn;
+    rc = fpmd_req_suspend(req);
+    req->waiting_fn = NULL;
+    return rc;
 }
 
 void

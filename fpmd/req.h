@@ -67,6 +67,11 @@ enum fpmd_req_wait {
     FPMD_WAIT_EXTERNAL,             /* fpmd_req_suspend */
 };
 
+/* Writes what arg (an outbound call) is into buf, terminated, at most
+ * len - 1 bytes, unescaped: "redis pool cache, server 127.0.0.1:6379,
+ * GET user:42". */
+typedef void (*fpmd_req_waiting_fn)(const void *arg, char *buf, size_t len);
+
 struct fpmd_req {
     const struct fpmd_req_ops *ops;
     void *conn;                     /* the codec's connection */
@@ -157,6 +162,13 @@ struct fpmd_req {
     uint64_t start_us;
     uint64_t queued_ns;             /* when it began waiting for a slot */
     uint64_t oncpu_ns;              /* time spent running its handler */
+    /* The outbound call the parked handler waits on (fpmd_req_suspend_on),
+     * for the slow log: described only when an entry is written, so a
+     * wait costs a few stores. waiting_fn NULL: none now; waiting_arg
+     * stays, so that waits on one call count from its first. */
+    fpmd_req_waiting_fn waiting_fn;
+    const void *waiting_arg;
+    uint64_t waiting_since_ns;      /* fpmd_mono_ns */
 };
 
 /* A fresh request on conn (from the worker's free list); NULL when out of
@@ -231,6 +243,11 @@ int fpmd_req_split(struct fpmd_req *req);
  * should stop reading for now. */
 int fpmd_req_body_feed(struct fpmd_req *req, const void *data, size_t len);
 void fpmd_req_body_end(struct fpmd_req *req);
+
+/* fpmd_req_suspend, naming meanwhile what the handler waits on: arg, as
+ * fn describes it (valid until the request ends). */
+int fpmd_req_suspend_on(struct fpmd_req *req, fpmd_req_waiting_fn fn,
+                        const void *arg);
 
 /* Marks the client gone and wakes the handler so it can return. */
 void fpmd_req_abort(struct fpmd_req *req);

@@ -469,23 +469,44 @@ slow_field(char *buf, size_t cap, const char *s)
     return buf;
 }
 
+/* The slow-log line naming the call req's handler is parked on, and
+ * since when, in buf: "waiting on: redis pool cache, server
+ * 127.0.0.1:6379, GET user:42 (for 2.31 s)\n"; its length, 0 when it
+ * waits on none. */
+static size_t
+slow_waiting(const struct fpmd_req *req, char *buf, size_t cap)
+{
+    char what[256], esc[512];
+    int n;
+
+    if (req->waiting_fn == NULL)
+        return 0;
+    req->waiting_fn(req->waiting_arg, what, sizeof(what));
+    n = snprintf(buf, cap, "waiting on: %s (for %.2f s)\n",
+                 slow_field(esc, sizeof(esc), what),
+                 (double) (fpmd_mono_ns() - req->waiting_since_ns) / 1e9);
+    return n > 0 ? ((size_t) n < cap ? (size_t) n : cap - 1) : 0;
+}
+
 static void
 on_slow(evutil_socket_t fd, short what, void *arg)
 {
     struct fpmd_req *req = arg;
     const char *script = fpmd_req_param(req, "SCRIPT_FILENAME");
-    char line[1024];
+    char line[1536];
     char when[64];
     char esc_script[256], esc_method[64], esc_uri[512];
     time_t t = time(NULL);
     struct tm tm;
+    size_t len;
     int n;
 
     req->slow_armed = false;
     localtime_r(&t, &tm);
     strftime(when, sizeof(when), "%d-%b-%Y %H:%M:%S", &tm);
-    /* php-fpm's slowlog entry shape, with the route standing in for the
-     * PHP backtrace. The entry's own lines are the only newlines in it. */
+    /* php-fpm's slowlog entry shape, with the route, and the backend call
+     * the handler waits on, standing in for the PHP backtrace. The
+     * entry's own lines are the only newlines in it. */
     n = snprintf(line, sizeof(line),
                  "\n[%s]  [pool %s] pid %d\nscript_filename = %s\n"
                  "route = %s\nrequest = \"%s %s\"\n",
@@ -495,9 +516,11 @@ on_slow(evutil_socket_t fd, short what, void *arg)
                  route_name(req),
                  slow_field(esc_method, sizeof(esc_method), req->method),
                  slow_field(esc_uri, sizeof(esc_uri), req->uri));
-    if (n > 0)
-        fpmd_log_slow_write(line, (size_t) n < sizeof(line)
-                                      ? (size_t) n : sizeof(line) - 1);
+    if (n > 0) {
+        len = (size_t) n < sizeof(line) ? (size_t) n : sizeof(line) - 1;
+        len += slow_waiting(req, line + len, sizeof(line) - len);
+        fpmd_log_slow_write(line, len);
+    }
     log_overrun(req, "executing too slow",
                 fpmd_process.conf->timeouts.slowlog_ms, "logging");
     fpmd_scoreboard_begin_write(fpmd_process.slot);
@@ -524,6 +547,7 @@ on_terminate(evutil_socket_t fd, short what, void *arg)
     fpmd_coro_free(req->co);
     req->co = NULL;
     req->wait = FPMD_WAIT_NONE;
+    req->waiting_fn = NULL;
     req->terminated = 1;
     if (req->wake_armed) {
         event_del(&req->wake_ev);

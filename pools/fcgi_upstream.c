@@ -470,9 +470,38 @@ drv_close(struct fpmd_pool_conn *pc)
     pc->driver = NULL;
 }
 
+struct script_out {
+    char *buf;
+    size_t len;
+};
+
+static int
+on_script_param(void *ctx, const uint8_t *name, size_t nlen,
+                const uint8_t *value, size_t vlen)
+{
+    struct script_out *o = ctx;
+
+    if (nlen == 15 && memcmp(name, "SCRIPT_FILENAME", 15) == 0)
+        snprintf(o->buf, o->len, "%.*s", (int) vlen, (const char *) value);
+    return FPMD_OK;
+}
+
+/* The script the backend runs: its SCRIPT_FILENAME as sent, read back
+ * from the params only when asked, which is seldom. */
+static void
+drv_describe(const struct fpmd_call *call, char *buf, size_t len)
+{
+    const struct fcall *d = call->driver;
+    struct script_out o = {buf, len};
+
+    snprintf(buf, len, "no script");
+    fpmd_fcgi_nv_parse(evbuffer_pullup(d->params, -1),
+                       evbuffer_get_length(d->params), on_script_param, &o);
+}
+
 static const struct fpmd_pool_driver fastcgi_driver = {
     "fastcgi", drv_connect, drv_send, drv_abandon, drv_reusable, drv_close,
-    NULL,
+    NULL, drv_describe,
 };
 
 __attribute__((constructor)) static void
@@ -566,7 +595,7 @@ park(struct fpmd_call *call)
     int rc;
 
     d->waiting = 1;
-    rc = fpmd_req_suspend(d->req);
+    rc = fpmd_req_suspend_on(d->req, fpmd_call_describe, call);
     d->waiting = 0;
     return rc;
 }

@@ -86,6 +86,7 @@ struct hcall {
     CURL *easy;
     struct curl_slist *headers;
     const char *path;           /* upstream: the request's path */
+    const char *method;         /* in the request's memory */
     const char *hash_key;       /* balancer hash; NULL: none */
     int server;                 /* upstream: the one tried; -1: none */
     const char *server_url;     /* its URL, in the request's memory: a
@@ -420,8 +421,26 @@ on_timeout(struct fpmd_call *call)
     fpmd_call_other_done(call, FPMD_CALL_TIMEOUT, "no answer in time");
 }
 
-static const struct fpmd_call_ops http_ops = {on_cancel, on_timeout, false};
-static const struct fpmd_call_ops stream_ops = {on_cancel, on_timeout, true};
+/* The method and the URL (an upstream's: its name, the server tried,
+ * the path), truncated. */
+static void
+describe(const struct fpmd_call *call, char *buf, size_t len)
+{
+    const struct hcall *hc = call->driver;
+    const struct fpmd_conf_upstream *u = hc->multi->conf;
+
+    if (u != NULL)
+        snprintf(buf, len, "http upstream %s, server %.80s, %s %.120s",
+                 u->name, hc->server_url ? hc->server_url : "none yet",
+                 hc->method, hc->path);
+    else
+        snprintf(buf, len, "http %s %.160s", hc->method, hc->path);
+}
+
+static const struct fpmd_call_ops http_ops = {on_cancel, on_timeout, false,
+                                              describe};
+static const struct fpmd_call_ops stream_ops = {on_cancel, on_timeout, true,
+                                                describe};
 
 /* The answer's headers as name/value pairs in the request's memory. */
 static int
@@ -816,8 +835,9 @@ setup_easy(struct hcall *hc, const struct fpmd_http_request *r,
     char line[8192];
     bool traced = false;
 
+    hc->method = r->method ? fpmd_strdup(hc->call->req, r->method) : method;
     hc->easy = H.nspare > 0 ? H.spare[--H.nspare] : curl_easy_init();
-    if (hc->easy == NULL) {
+    if (hc->method == NULL || hc->easy == NULL) {
         snprintf(why, len, "out of memory");
         return FPMD_ERROR;
     }
@@ -1106,7 +1126,8 @@ stream_wait(struct fpmd_http_stream *s,
             bool (*ready)(const struct fpmd_http_stream *))
 {
     while (!ready(s) && !stream_over(s)) {
-        if (fpmd_req_suspend(s->hc.call->req) != FPMD_OK) {
+        if (fpmd_req_suspend_on(s->hc.call->req, fpmd_call_describe,
+                                s->hc.call) != FPMD_OK) {
             fpmd_call_other_cancel(s->hc.call);
             return FPMD_ERROR;
         }

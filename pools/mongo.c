@@ -656,9 +656,31 @@ drv_stop(void)
     mpools = NULL;
 }
 
+/* The operation and its collection; for a command, its name: the
+ * command document's first key (the job's thread has a copy of its
+ * own). */
+static void
+drv_describe(const struct fpmd_call *call, char *buf, size_t len)
+{
+    static const char *const names[] = {
+        [FPMD_MONGO_FIND] = "find", [FPMD_MONGO_INSERT] = "insert",
+        [FPMD_MONGO_UPDATE] = "update", [FPMD_MONGO_DELETE] = "delete",
+        [FPMD_MONGO_COUNT] = "count", [FPMD_MONGO_COMMAND] = "command",
+    };
+    const struct mcall *d = call->driver;
+    bson_iter_t it;
+
+    if (d->op == FPMD_MONGO_COMMAND)
+        snprintf(buf, len, "command %.64s",
+                 bson_iter_init(&it, d->doc) && bson_iter_next(&it)
+                     ? bson_iter_key(&it) : "");
+    else
+        snprintf(buf, len, "%s %.64s", names[d->op], d->coll);
+}
+
 static const struct fpmd_pool_driver mongo_driver = {
     "mongo", drv_connect, drv_send, drv_abandon, drv_reusable, drv_close,
-    drv_stop,
+    drv_stop, drv_describe,
 };
 
 __attribute__((constructor)) static void

@@ -609,9 +609,20 @@ drv_close(struct fpmd_pool_conn *pc)
     pc->driver = NULL;
 }
 
+/* The statement's first 80 bytes, as the handler wrote it: parameters
+ * stay out. */
+static void
+drv_describe(const struct fpmd_call *call, char *buf, size_t len)
+{
+    const struct mcall *d = call->driver;
+
+    snprintf(buf, len, "%.80s%s", d->sql,
+             strnlen(d->sql, 81) > 80 ? "..." : "");
+}
+
 static const struct fpmd_pool_driver mysql_driver = {
     "mysql", drv_connect, drv_send, drv_abandon, drv_reusable, drv_close,
-    NULL,
+    NULL, drv_describe,
 };
 
 __attribute__((constructor)) static void

@@ -12,6 +12,7 @@
 #include "fpmd/service.h"
 #include "fpmd/clock.h"
 #include "fpmd/process.h"
+#include "fpmd/req.h"
 #include "pools/pool.h"
 
 #define BACKOFF_FIRST_MS 50
@@ -993,6 +994,28 @@ fpmd_call_failed(const struct fpmd_req *req)
     return rc != NULL ? rc->failed : NULL;
 }
 
+void
+fpmd_call_describe(const void *arg, char *buf, size_t len)
+{
+    const struct fpmd_call *call = arg;
+    char where[160];
+    int n;
+
+    if (call->ops != NULL) {
+        call->ops->describe(call, buf, len);
+        return;
+    }
+    server_name(call->node, where, sizeof(where));
+    n = snprintf(buf, len, "%s pool %s, server %s%s",
+                 call->pool->drv->name, call->pool->conf->name, where,
+                 call->state == FPMD_CALLST_QUEUED
+                     ? " (no connection free yet)" : "");
+    if (n > 0 && (size_t) n + 2 < len && call->pool->drv->describe != NULL) {
+        memcpy(buf + n, ", ", 3);
+        call->pool->drv->describe(call, buf + n + 2, len - (size_t) n - 2);
+    }
+}
+
 int
 fpmd_await(struct fpmd_req *req, struct fpmd_call *call)
 {
@@ -1002,8 +1025,11 @@ fpmd_await(struct fpmd_req *req, struct fpmd_call *call)
                                 "was sent");
             break;
         }
-        if (fpmd_req_suspend(req) != FPMD_OK) {
+        if (fpmd_req_suspend_on(req, fpmd_call_describe, call) != FPMD_OK) {
             call_cancel(call);
+            /* The request ended first: the call failed for the handler,
+             * which asks fpmd_call_failed what to answer. */
+            req_calls(req)->failed = call;
             break;
         }
     }

@@ -94,6 +94,9 @@ struct fpmd_call_ops {
      * reader has taken the body): fpmd_await_all passes over it, which
      * would otherwise wait for a transfer paused until that reader. */
     bool stream;
+    /* Writes what the call is, and where it went, for the slow log
+     * (fpmd_req_waiting_fn): "task resize", "http GET https://...". */
+    void (*describe)(const struct fpmd_call *call, char *buf, size_t len);
 };
 
 struct fpmd_pool_driver {
@@ -119,6 +122,10 @@ struct fpmd_pool_driver {
     /* When the worker stops, after every connection is closed; NULL: no
      * state of its own. */
     void (*stop)(void);
+    /* Writes what a call asks (a command, a statement, a script), for the
+     * slow log, which names the pool and the server before it
+     * (fpmd_req_waiting_fn); NULL: nothing to add. */
+    void (*describe)(const struct fpmd_call *call, char *buf, size_t len);
 };
 
 /* Each driver registers from a constructor; pools: entries with its
@@ -208,6 +215,11 @@ void fpmd_call_other_done(struct fpmd_call *call, enum fpmd_call_status status,
  * is done with FPMD_CALL_ABORTED; no wake, not the request's failed call);
  * nothing when it is done already. */
 void fpmd_call_other_cancel(struct fpmd_call *call);
+
+/* The fpmd_req_waiting_fn of a call (arg): "redis pool cache, server
+ * 127.0.0.1:6379, GET user:42", its driver or owner saying what it
+ * asks. */
+void fpmd_call_describe(const void *arg, char *buf, size_t len);
 
 /* Ends a call that never started (bad arguments). */
 void fpmd_pool_call_fail(struct fpmd_call *call,

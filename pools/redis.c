@@ -900,9 +900,35 @@ drv_close(struct fpmd_pool_conn *pc)
     pc->driver = NULL;
 }
 
+/* The first command's name and first key (truncated), and how many
+ * commands follow it: what a key names is the request's business, but
+ * the rest of the arguments (values, scripts) is left out. */
+static void
+drv_describe(const struct fpmd_call *call, char *buf, size_t len)
+{
+    const struct rcall *data = call->driver;
+    const char *cmd = data->cmds[0].buf, *name, *key = "";
+    size_t clen = data->cmds[0].len, nlen, klen = 0;
+    long first, last, step;
+    int n;
+
+    if (resp_arg(cmd, clen, 0, &name, &nlen) != FPMD_OK) {
+        name = "";
+        nlen = 0;
+    }
+    if (key_args(cmd, clen, &first, &last, &step) != FPMD_OK || first > last
+        || resp_arg(cmd, clen, (unsigned) first, &key, &klen) != FPMD_OK)
+        klen = 0;
+    n = snprintf(buf, len, "%.*s%s%.*s", (int) (nlen < 32 ? nlen : 32), name,
+                 klen > 0 ? " " : "", (int) (klen < 64 ? klen : 64), key);
+    if (data->ncmds > 1 && n > 0 && (size_t) n < len)
+        snprintf(buf + n, len - (size_t) n, " (and %zu more)",
+                 data->ncmds - 1);
+}
+
 static const struct fpmd_pool_driver redis_driver = {
     "redis", drv_connect, drv_send, drv_abandon, drv_reusable, drv_close,
-    fpmd_sentinel_stop_all,
+    fpmd_sentinel_stop_all, drv_describe,
 };
 
 __attribute__((constructor)) static void

@@ -115,7 +115,16 @@ on_timeout(struct fpmd_call *call)
     fpmd_call_other_done(call, FPMD_CALL_TIMEOUT, msg);
 }
 
-static const struct fpmd_call_ops task_ops = {on_cancel, on_timeout, false};
+static void
+describe(const struct fpmd_call *call, char *buf, size_t len)
+{
+    const struct task_call *tc = call->driver;
+
+    snprintf(buf, len, "task %s", tc->tname);
+}
+
+static const struct fpmd_call_ops task_ops = {on_cancel, on_timeout, false,
+                                              describe};
 
 /* A result came for tc: DONE's output copied into the caller's request. */
 static void

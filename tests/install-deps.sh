@@ -6,7 +6,8 @@
 # mariadb, etcd-server for discovery; prometheus for promtool, which lints
 # the status page's OpenMetrics; tzdata for cron: zones, which a minimal
 # image lacks; systemd for systemd-analyze, which checks the unit files,
-# and logrotate for the rotation file).
+# and logrotate for the rotation file; valgrind for
+# tests/stress/valgrind.sh).
 set -eu
 what=${1:-build}
 
@@ -18,7 +19,7 @@ test_pkgs="$build_pkgs nginx-light apache2 lighttpd caddy h2o haproxy
   php8.2-fpm php8.2-opcache
   libfcgi-bin python3 python3-pytest python3-yaml curl wrk procps openssl
   redis-server redis-sentinel mariadb-server etcd-server prometheus
-  systemd logrotate"
+  systemd logrotate valgrind"
 
 # "package": what tests/package.sh (make package-test) needs besides.
 package_pkgs="$test_pkgs debhelper lintian debootstrap"

@@ -28,6 +28,20 @@ FPMD_TEST_BIN = os.environ.get("FPMD_TEST_BIN", os.path.join(
     os.path.dirname(os.path.dirname(FPMD_BIN)), "tests", "fpmd-test"))
 NGINX_BIN = "/usr/sbin/nginx"
 SANITIZED = os.environ.get("FPMD_SANITIZED") == "1"
+# FPMD_VALGRIND=1 (tests/stress/valgrind.sh): every fpmd runs under
+# valgrind's memcheck, which follows the workers' forks; each process
+# writes its report to vg.<pid>.log in the Fpmd's dir, and a test whose
+# fpmd had an error or a definite leak fails at its end. The daemon runs
+# 20 to 50 times slower: waits are stretched by TIME_SCALE.
+VALGRIND = os.environ.get("FPMD_VALGRIND") == "1"
+VALGRIND_ARGS = ["valgrind", "--tool=memcheck", "--trace-children=yes",
+                 "--error-exitcode=99", "--leak-check=full",
+                 "--show-leak-kinds=definite",
+                 "--errors-for-leak-kinds=definite", "--num-callers=30",
+                 "--max-stackframe=131072",
+                 "--suppressions=" + os.path.join(TOP, "tests",
+                                                  "valgrind.supp")]
+TIME_SCALE = 5 if VALGRIND else 1
 # libmongoc's load-time counters file is /dev/shm/mongoc-<pid>; the tests
 # kill processes with SIGKILL, which leaves such files behind, and a later
 # process given the same pid prints a warning into the stderr the tests
@@ -83,7 +97,7 @@ def free_port():
 
 
 def wait_for(pred, timeout=10.0, what="condition"):
-    end = time.time() + timeout
+    end = time.time() + timeout * TIME_SCALE
     while time.time() < end:
         v = pred()
         if v:
@@ -158,7 +172,9 @@ class Fpmd:
         CI runs them as root (workers then stay root, like the tests)."""
         need(self.binary, "fpmd")
         self.stderr = open(self.stderr_path, "ab")
-        self.proc = subprocess.Popen([self.binary, "-F", "-y", self.conf,
+        vg = VALGRIND_ARGS + ["--log-file=" + os.path.join(
+            self.dir, "vg.%p.log")] if VALGRIND else []
+        self.proc = subprocess.Popen([*vg, self.binary, "-F", "-y", self.conf,
                                       *(["-R"] if allow_root else []), *args],
                                      stdout=self.stderr, stderr=self.stderr,
                                      env=dict(os.environ, **(env or {})),
@@ -189,13 +205,16 @@ class Fpmd:
         os.kill(self.proc.pid, sig)
 
     def stop(self, sig=None, timeout=15):
-        sig = sig or signal.SIGTERM
+        # Under valgrind a worker's exit (its leak check) takes longer
+        # than a fast stop waits before its SIGKILL, which would lose the
+        # report: a graceful stop lets it finish.
+        sig = sig or (signal.SIGQUIT if VALGRIND else signal.SIGTERM)
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
         kids = self.workers()
         os.kill(self.proc.pid, sig)
         try:
-            self.proc.wait(timeout)
+            self.proc.wait(timeout * TIME_SCALE)
         except subprocess.TimeoutExpired:
             for k in kids:
                 if alive(k):
@@ -204,6 +223,23 @@ class Fpmd:
             self.proc.wait()
         self.stderr.close()
         return self.proc.returncode
+
+    def valgrind_reports(self):
+        """What valgrind found in this fpmd's processes that ended: the
+        reports with an error or a definite leak, each after its file's
+        name. Processes killed with SIGKILL write no summary."""
+        bad = ""
+        for name in sorted(os.listdir(self.dir)):
+            if not re.match(r"vg\.\d+\.log$", name):
+                continue
+            with open(os.path.join(self.dir, name), errors="replace") as f:
+                text = f.read()
+            errors = re.search(r"ERROR SUMMARY: ([\d,]+) errors", text)
+            lost = re.search(r"definitely lost: ([\d,]+) bytes", text)
+            if ((errors and errors.group(1) != "0")
+                    or (lost and lost.group(1) != "0")):
+                bad += "---- %s\n%s" % (name, text)
+        return bad
 
     def log_text(self):
         out = ""
@@ -396,15 +432,23 @@ _servers = []
 
 
 @pytest.fixture
-def servers():
+def servers(tmpdir_path):
     """Register started servers here; they are stopped after the test, and
-    their logs printed if it failed."""
+    their logs printed if it failed. Before their temp dir goes (an
+    autouse fixture may ask for servers first): their last words, such as
+    valgrind's reports, are written at their exit."""
     started = []
     _servers.append(started)
     yield started
     for s in reversed(started):
         s.stop()
     _servers.remove(started)
+    if VALGRIND:
+        reports = "".join(s.valgrind_reports() for s in started
+                          if isinstance(s, Fpmd))
+        if reports:
+            pytest.fail("valgrind found errors:\n" + reports,
+                        pytrace=False)
 
 
 @pytest.hookimpl(hookwrapper=True)

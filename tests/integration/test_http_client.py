@@ -28,8 +28,9 @@ import pytest
 import fcgi_client as fc
 from backends import NginxFront, start_fpmd
 from test_status import PHP_FPM_LINT, promtool_lint
-from conftest import (FPMD_TEST_BIN, SANITIZED, Fpmd, base_conf,
-                      config_check, free_port, status_json, wait_for)
+from conftest import (FPMD_TEST_BIN, SANITIZED, TIME_SCALE, VALGRIND, Fpmd,
+                      alive, base_conf, config_check, free_port, status_json,
+                      wait_for)
 
 NGINX_SERVERS = """
     log_format conn '$connection $request';
@@ -159,8 +160,9 @@ def test_parallel_calls_take_the_slowest(tmpdir_path, servers):
     status, j, took = call(hport, url=url, n=3)
     assert status == 200, j
     assert [a["status"] for a in j["answers"]] == [200] * 3
-    # one after another: 1.2 s
-    assert 0.39 <= took < 1.1, took
+    # one after another: 1.2 s (under valgrind the calls' own work takes
+    # longer than that)
+    assert 0.39 <= took < 1.1 * TIME_SCALE, took
 
 
 def test_an_upstream_balances_skips_a_refused_server_and_times_out(
@@ -223,10 +225,14 @@ def test_tls_verified_with_the_ca_refused_without(tmpdir_path, servers, web):
             tls: { ca: %s }
           strict:
             servers: [https://127.0.0.1:%d]
+            connect_timeout: %ds
           lax:
             servers: [https://127.0.0.1:%d]
             tls: { verify: false }
-        """ % (web.ports["tls"], web.cert, web.ports["tls"], web.ports["tls"]))
+        """ % (web.ports["tls"], web.cert, web.ports["tls"],
+               # the handshake reads the system's CA bundle: seconds under
+               # valgrind
+               TIME_SCALE, web.ports["tls"]))
     status, j, _ = call(hport, upstream="good", url="/hello")
     assert status == 200 and j["answers"][0]["body"] == "secure\n", j
     status, body, _ = call(hport, upstream="strict", url="/hello")
@@ -238,7 +244,8 @@ def test_tls_verified_with_the_ca_refused_without(tmpdir_path, servers, web):
 def test_a_client_that_leaves_cancels_the_transfer(tmpdir_path, servers):
     os.makedirs(tmpdir_path + "/slow")
     _, sport, _ = start_fpmd(tmpdir_path + "/slow", servers, "")
-    _, hport = client(tmpdir_path, servers)
+    f, hport = client(tmpdir_path, servers)
+    workers = f.workers()
     s = socket.create_connection(("127.0.0.1", hport))
     s.sendall(b"GET /t/http?url=http%%3A%%2F%%2F127.0.0.1%%3A%d%%2Fprobe%%3F"
               b"sleep_ms%%3D20000 HTTP/1.1\r\nHost: x\r\n\r\n" % sport)
@@ -248,6 +255,10 @@ def test_a_client_that_leaves_cancels_the_transfer(tmpdir_path, servers):
     # the upstream sees its client (the transfer) go at once
     wait_for(lambda: status_json(sport, full=False)["in flight requests"]
              == 1, 5, "the upstream's request cancelled")
+    # the handler, back from fpmd_await_all with an error, asked
+    # fpmd_call_failed what failed: an answer, not a NULL, in the same
+    # turn of the loop as the cancel
+    assert all(alive(p) for p in workers), f.logs()
 
 
 def test_a_breaker_opens_for_every_worker_falls_back_and_closes(
@@ -368,9 +379,10 @@ def test_a_stream_reads_a_body_far_over_max_body_in_bounded_memory(
     assert status == 200, j
     assert j["status"] == 200 and j["bytes"] == len(data), j
     assert j["adler32"] == zlib.adler32(data), j
-    # the worker never held the body: its peak grew by far less
+    # the worker never held the body: its peak grew by far less (under
+    # valgrind the peak counts valgrind's own memory too)
     grown = j["hwm_after_kb"] - j["hwm_before_kb"]
-    assert grown < (12 if SANITIZED else 4) * 1024, j
+    assert grown < (12 if SANITIZED or VALGRIND else 4) * 1024, j
     # and the same from a plain URL, twice over one kept connection
     for _ in range(2):
         status, j, _ = stream(hport, url="http://127.0.0.1:%d/files/big.bin"

@@ -16,7 +16,8 @@ import pytest
 from backends import (RECOVERY, Mariadb, many_clients,  # noqa: F401
                       no_worker_died, restart_under_load, start_fpmd,
                       wait_backend)
-from conftest import Fpmd, demo_conf, free_port, http_request, wait_for
+from conftest import (TIME_SCALE, Fpmd, demo_conf, free_port, http_request,
+                      wait_for)
 
 
 def pool_yaml(*servers, **opts):
@@ -90,8 +91,25 @@ def test_parallel_statements_take_the_slowest(tmpdir_path, servers, db):
     status, j = get(hport, "/t/mysql-par", pool="db",
                     sql=["SELECT SLEEP(1)"] * 3)
     # in a row: 3 s
-    assert status == 200 and 950 <= j["ms"] < 2500, j
+    assert status == 200 and 950 <= j["ms"] < 2500 * TIME_SCALE, j
 
+
+
+def test_slow_log_names_the_statement_waited_on(tmpdir_path, servers, db):
+    f, hport, _ = start_fpmd(tmpdir_path, servers,
+                             "timeouts: { slowlog: 1s }\n"
+                             + pool_yaml(db, timeout="5s"))
+    sql = ("SELECT SLEEP(2) AS slept, ? AS secret /* the first 80 bytes "
+           "of this go to the slow log */")
+    status, j = query(hport, sql, "hunter2")
+    assert status == 200 and j["rows"] == [{"slept": 0,
+                                            "secret": "hunter2"}], j
+    m = f.wait_log(r"^waiting on: (.*) \(for (\d+\.\d\d) s\)$")
+    # the statement as written, truncated: its parameters stay out
+    assert m[0].group(1) == "mysql pool db, server %s, %s..." % (
+        db.address, sql[:80]), f.logs()
+    # the wait began after the request did, at most 1 s before the entry
+    assert 0.5 <= float(m[0].group(2)) <= 1.0 + 0.9 * TIME_SCALE
 
 def test_transactions_commit_rollback_and_left_open(tmpdir_path, servers,
                                                     db):
@@ -390,6 +408,6 @@ def test_restart_under_load_fails_fast_and_recovers(tmpdir_path, servers,
     assert {r[2] for r in failed} <= {502, 503}, [
         r for r in failed if r[2] not in (502, 503)]
     # no call waited much past its timeout (500 ms, 300 ms to connect)
-    assert max(r[1] for r in results) < 2.0
+    assert max(r[1] for r in results) < 2.0 * TIME_SCALE
     late = [r for r in results if r[0] > back + RECOVERY]
     assert late and all(r[2] == 200 for r in late), late[:5]

@@ -18,7 +18,7 @@ import fcgi_client as fc
 from backends import (RECOVERY, Redis, many_clients,  # noqa: F401
                       no_worker_died, restart_under_load, start_fpmd,
                       wait_backend)
-from conftest import config_check, http_request, wait_for
+from conftest import TIME_SCALE, config_check, http_request, wait_for
 
 
 def pool_yaml(name, *redis, **opts):
@@ -71,6 +71,25 @@ def test_commands_pipeline_and_both_protocols(tmpdir_path, servers, redis):
     assert b["size"] >= 1 and b["idle"] == b["size"]
     assert b["errors"] == 0
 
+
+
+def test_slow_log_names_the_command_waited_on(tmpdir_path, servers, redis):
+    f, hport, _ = start_fpmd(tmpdir_path, servers,
+                             "timeouts: { slowlog: 1s }\n"
+                             + pool_yaml("cache", redis, timeout="5s"))
+    # a key a client made up, with a quote and a control byte, and a
+    # pipeline behind it
+    status, j = call(hport, "cache", 'BLPOP jobs:"x"\x1b[2J 2', "GET k")
+    assert status == 200 and j["replies"] == [None, None], j
+    m = f.wait_log(r"^waiting on: (.*) \(for (\d+\.\d\d) s\)$")
+    assert m[0].group(1) == (
+        "redis pool cache, server %s, BLPOP jobs:\\x22x\\x22\\x1B[2J "
+        "(and 1 more)" % redis.address), f.logs()
+    # the wait began after the request did, at most 1 s before the entry
+    assert 0.5 <= float(m[0].group(2)) <= 1.0 + 0.9 * TIME_SCALE
+    # in the entry, after its request line
+    assert re.search(r'^request = "GET /t/redis\?.*"\nwaiting on: redis ',
+                     f.log_text(), re.M)
 
 def test_auth_and_select_on_every_connection(tmpdir_path, servers):
     r = Redis(tmpdir_path, password="s3cret").start()

@@ -147,7 +147,7 @@ fake_close(struct fpmd_pool_conn *pc)
 
 static const struct fpmd_pool_driver fake_driver = {
     "redis", fake_connect, fake_send, fake_abandon, fake_reusable,
-    fake_close, NULL,
+    fake_close, NULL, NULL,
 };
 
 
