@@ -1,0 +1,207 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""What the stress scripts share, on top of tests/bench/run.py's helpers
+(servers on free loopback ports in a temp dir, wrk's output, process
+trees): fpmd started on conf/demo.yaml with a script's own settings, one
+nginx worker in front of it, per-process samples from /proc, and the
+summary table with a PASS/FAIL line per aim. Everything started is
+stopped by its pid."""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(TOP, "tests", "bench"))
+import run as b  # noqa: E402  (tests/bench/run.py)
+
+BUILD = os.environ.get("FPMD_BUILD", os.path.join(TOP, "build", "plain"))
+FPMD = os.environ.get("FPMD", os.path.join(BUILD, "fpmd", "fpmd"))
+OPENLOOP = os.environ.get("OPENLOOP", os.path.join(
+    BUILD, "tests", "stress", "openloop"))
+
+
+class Stage:
+    """A temp dir, a log of every server's output, and the processes
+    started in it, stopped (by pid, children first) on exit."""
+
+    def __init__(self, name):
+        self.tmp = tempfile.mkdtemp(prefix="fpmd-%s-" % name)
+        os.chmod(self.tmp, 0o755)
+        # run.py's nginx helpers and messages name these
+        b.TMP = b.OUT = self.tmp
+        self.log = open(os.path.join(self.tmp, "servers.log"), "ab")
+        self.procs = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    for child in b.tree(p.pid):
+                        try:
+                            os.kill(child, signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+                    p.wait()
+        if exc[0] is None and not os.environ.get("KEEP_TMP"):
+            subprocess.run(["rm", "-rf", self.tmp])
+        else:
+            print("servers' files and logs kept in %s" % self.tmp)
+        return False
+
+    def start(self, cmd, **kw):
+        p = b.start(cmd, self.log, **kw)
+        self.procs.append(p)
+        return p
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+
+def deep_update(d, extra):
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(d.get(k), dict):
+            deep_update(d[k], v)
+        else:
+            d[k] = v
+    return d
+
+
+class Fpmd:
+    """fpmd on conf/demo.yaml (run.demo_conf: its routes, pools on the
+    stage's backends) with an HTTP and a FastCGI listener and the given
+    settings merged over it; prefix runs it under a wrapper (prlimit)."""
+
+    def __init__(self, stage, settings=None, backends=None, prefix=(),
+                 name="fpmd", more_routes=()):
+        import yaml
+        self.http_port, self.fcgi_port = b.free_port(), b.free_port()
+        self.error_log = stage.path(name + "-error.log")
+        listen = [{"fastcgi": "127.0.0.1:%d" % self.fcgi_port,
+                   "backlog": 4096},
+                  {"http": "127.0.0.1:%d" % self.http_port,
+                   "backlog": 4096}]
+        conf = yaml.safe_load(b.demo_conf(listen, {"mode": "static"},
+                                          self.error_log, backends))
+        deep_update(conf, settings or {})
+        conf["routes"].extend(more_routes)
+        self.conf_path = stage.path(name + ".yaml")
+        self.conf = conf
+        self.write()
+        self.proc = stage.start([*prefix, FPMD, "-F", "-y", self.conf_path])
+        b.wait_port(self.http_port, self.proc, name)
+        b.wait_port(self.fcgi_port, self.proc, name)
+
+    def write(self):
+        import yaml
+        with open(self.conf_path, "w") as f:
+            yaml.safe_dump(self.conf, f, sort_keys=False)
+
+    def reload(self):
+        """self.conf written and applied (SIGUSR2); back once every
+        worker is a new one."""
+        old = set(self.workers())
+        self.write()
+        os.kill(self.pid, signal.SIGUSR2)
+        end = time.time() + 15
+        while time.time() < end:
+            now = self.workers()
+            if now and not old & set(now):
+                return
+            time.sleep(0.1)
+        sys.exit("fpmd: reload did not replace the workers")
+
+    @property
+    def pid(self):
+        """the master's (under a wrapper that execs, the same)"""
+        return self.proc.pid
+
+    def workers(self):
+        return sorted(b.tree(self.pid)[1:])
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.http_port, path)
+
+
+def start_nginx(stage, fcgi_address):
+    """One nginx worker passing everything to fcgi_address with
+    keep-alive (fastcgi_keep_conn, upstream keepalive 32), as php-fpm
+    users run it. Returns its port."""
+    port = b.free_port()
+    conf = stage.path("nginx.conf")
+    with open(conf, "w") as f:
+        f.write(b.NGINX_CONF.format(
+            user="user root;" if os.geteuid() == 0 else "", tmp=stage.tmp,
+            upstreams="    upstream fpmd { server %s; keepalive 32; }\n"
+            % fcgi_address,
+            servers=b.nginx_server(port, b.fastcgi_location("fpmd", True))))
+    # run.py's template counts a status per request in an access log;
+    # nginx's open files: connections (client and upstream) and that log
+    proc = stage.start([b.NGINX, "-c", conf, "-g", "daemon off;"])
+    b.wait_port(port, proc, "nginx")
+    return port
+
+
+def rss_each(pids):
+    return {p: b.rss_kib([p]) for p in pids}
+
+
+def fds(pid):
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return 0
+
+
+def wrk(url, conns, seconds, *args):
+    out = subprocess.run(["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds,
+                          "--latency", *args, url],
+                         capture_output=True, text=True).stdout
+    r = b.parse_wrk(out)
+    r["good_rps"] = (r["requests"] - r["non2xx"]) / seconds
+    return r
+
+
+def openloop(port, path, rate, seconds, conns, timeout_ms=2000):
+    """tests/stress/openloop's answer as a dict of numbers."""
+    out = subprocess.run([OPENLOOP, "-r", "%.0f" % rate, "-c", str(conns),
+                          "-d", str(seconds), "-t", str(timeout_ms),
+                          "127.0.0.1", str(port), path],
+                         capture_output=True, text=True, check=True).stdout
+    r = {}
+    for line in out.split():
+        k, v = line.split("=", 1)
+        r[k] = float(v)
+    return r
+
+
+def table(header, rows):
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" if i == 0 else "---:"
+                         for i in range(len(header))) + "|")
+    for row in rows:
+        print("| " + " | ".join(str(c) for c in row) + " |")
+    print()
+
+
+def verdicts(aims):
+    """aims: (aim, ok, what was measured). Prints them; True if all met."""
+    table(["aim", "result", "measured"],
+          [(a, "PASS" if ok else "FAIL", m) for a, ok, m in aims])
+    return all(ok for _, ok, _ in aims)
+
+
+def need_build():
+    for exe in (FPMD, OPENLOOP):
+        if not os.access(exe, os.X_OK):
+            sys.exit("%s not built: build fpmd (README) and make "
+                     "tests/stress/openloop in %s" % (exe, BUILD))

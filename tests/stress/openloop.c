@@ -1,0 +1,405 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* An open-loop HTTP/1.1 load generator for tests/stress/overload.py: it
+ * sends RATE requests a second on a fixed plan, whatever the server
+ * answers, where wrk sends the next request only once the previous one is
+ * answered and so slows down with the server it overloads. Debian has no
+ * wrk2, which does this. Each request's latency runs from its planned start,
+ * not from when a connection was free to send it (wrk2's correction for
+ * coordinated omission), so a request that waited for a connection counts
+ * that wait. Keep-alive connections, at most CONNS; a request planned while
+ * all are busy waits, in plan order, until one is free or TIMEOUT passes
+ * (counted as a timeout, as is an answer slower than TIMEOUT, after which
+ * its connection is closed and another opened).
+ *
+ *   openloop -r RATE -c CONNS -d SECONDS [-t TIMEOUT_MS] HOST PORT PATH
+ *
+ * Prints key=value lines: sent, per status counts (status_200=...),
+ * timeouts, connect/read errors, the 2xx latency quantiles in ms and
+ * those of the other answers (err_). */
+#include <errno.h>
+#include <event2/event.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUF 65536
+/* latency buckets: bucket b holds [2^(b/32), 2^((b+1)/32)) µs, 2% wide */
+#define BUCKETS (32 * 40)
+
+struct conn {
+    int fd;
+    struct event *ev;
+    bool connected, busy;
+    double planned;          /* planned start of the request in flight */
+    char buf[BUF];
+    size_t len;
+    struct conn *next_idle;
+};
+
+static struct {
+    struct event_base *base;
+    struct sockaddr_in addr;
+    char req[1024];
+    size_t req_len;
+    double rate, start, duration, timeout;
+    unsigned max_conns, open;
+    struct conn **conns;
+    struct conn *idle;
+    /* planned starts not sent yet: a ring in plan order */
+    double *backlog;
+    size_t bl_head, bl_len, bl_cap;
+    uint64_t planned, sent, timeouts, connect_err, read_err, unsent;
+    uint64_t status[600];
+    uint64_t hist[BUCKETS], hist_err[BUCKETS];   /* 2xx, other answers */
+} g;
+
+static double
+now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void on_io(evutil_socket_t fd, short what, void *arg);
+
+static void
+conn_close(struct conn *c)
+{
+    event_free(c->ev);
+    close(c->fd);
+    c->fd = -1;
+    c->connected = c->busy = false;
+    c->len = 0;
+    g.open--;
+}
+
+static bool
+conn_open(struct conn *c)
+{
+    int one = 1;
+
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (c->fd < 0) {
+        g.connect_err++;
+        return false;
+    }
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(c->fd, (struct sockaddr *) &g.addr, sizeof(g.addr)) < 0
+        && errno != EINPROGRESS) {
+        close(c->fd);
+        c->fd = -1;
+        g.connect_err++;
+        return false;
+    }
+    c->ev = event_new(g.base, c->fd, EV_READ | EV_PERSIST, on_io, c);
+    event_add(c->ev, NULL);
+    c->connected = false;
+    c->len = 0;
+    g.open++;
+    return true;
+}
+
+static void
+send_on(struct conn *c, double planned)
+{
+    ssize_t n = send(c->fd, g.req, g.req_len, MSG_NOSIGNAL);
+
+    c->busy = true;
+    c->planned = planned;
+    c->len = 0;
+    g.sent++;
+    /* a loopback socket's buffer takes a whole small request or nothing:
+     * a failure here is the peer's reset, seen as a read error below */
+    if (n != (ssize_t) g.req_len) {
+        g.read_err++;
+        conn_close(c);
+    }
+}
+
+/* A free connection, or NULL when all CONNS carry a request. */
+static struct conn *
+take_conn(void)
+{
+    struct conn *c = g.idle;
+
+    if (c != NULL) {
+        g.idle = c->next_idle;
+        return c;
+    }
+    for (unsigned i = 0; i < g.max_conns; i++)
+        if (g.conns[i]->fd < 0) {
+            /* a connect on loopback completes before the first send is
+             * read by the server: send at once, the kernel queues it */
+            if (!conn_open(g.conns[i]))
+                return NULL;
+            return g.conns[i];
+        }
+    return NULL;
+}
+
+static void
+give_back(struct conn *c)
+{
+    c->busy = false;
+    c->next_idle = g.idle;
+    g.idle = c;
+}
+
+static void
+drain_backlog(void)
+{
+    double t = now();
+
+    while (g.bl_len > 0) {
+        double planned = g.backlog[g.bl_head];
+        struct conn *c;
+
+        if (t - planned > g.timeout) {       /* the client gave up */
+            g.timeouts++;
+            g.bl_head = (g.bl_head + 1) % g.bl_cap;
+            g.bl_len--;
+            continue;
+        }
+        if ((c = take_conn()) == NULL)
+            return;
+        g.bl_head = (g.bl_head + 1) % g.bl_cap;
+        g.bl_len--;
+        send_on(c, planned);
+    }
+}
+
+static void
+record(int status, double planned)
+{
+    double us = (now() - planned) * 1e6;
+
+    if (status >= 100 && status < 600)
+        g.status[status]++;
+    int b = us < 1 ? 0 : (int) (32 * log2(us));
+
+    b = b < BUCKETS ? b : BUCKETS - 1;
+    if (status >= 200 && status < 300)
+        g.hist[b]++;
+    else
+        g.hist_err[b]++;
+}
+
+/* Length of a complete response at the start of buf, 0 if more is
+ * needed, -1 if it cannot be parsed. *status gets its code, *close
+ * whether the server closes after it. Content-Length and chunked. */
+static ssize_t
+parse(const char *buf, size_t len, int *status, bool *close_after)
+{
+    const char *end = memmem(buf, len, "\r\n\r\n", 4), *p;
+    size_t head, body = 0;
+    bool chunked = false;
+
+    if (end == NULL)
+        return len > 16384 ? -1 : 0;
+    head = end - buf + 4;
+    if (len < 12 || strncmp(buf, "HTTP/1.", 7) != 0)
+        return -1;
+    *status = atoi(buf + 9);
+    *close_after = false;
+    for (p = memchr(buf, '\n', head); p != NULL && p < end;
+         p = memchr(p + 1, '\n', end - p)) {
+        const char *h = p + 1;
+
+        if (strncasecmp(h, "content-length:", 15) == 0)
+            body = strtoul(h + 15, NULL, 10);
+        else if (strncasecmp(h, "transfer-encoding:", 18) == 0
+                 && memmem(h, end - h, "chunked", 7) != NULL)
+            chunked = true;
+        else if (strncasecmp(h, "connection:", 11) == 0
+                 && strncasecmp(h + 11 + strspn(h + 11, " "), "close", 5)
+                    == 0)
+            *close_after = true;
+    }
+    if (!chunked)
+        return len >= head + body ? (ssize_t) (head + body) : 0;
+    for (size_t off = head;;) {
+        const char *nl = memmem(buf + off, len - off, "\r\n", 2);
+        size_t sz;
+
+        if (nl == NULL)
+            return 0;
+        sz = strtoul(buf + off, NULL, 16);
+        off = nl - buf + 2 + sz + 2;
+        if (off > len)
+            return 0;
+        if (sz == 0)
+            return off;
+    }
+}
+
+static void
+on_io(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    ssize_t n = recv(fd, c->buf + c->len, BUF - c->len, 0);
+
+    if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        /* a server closing an idle kept-alive connection is no error */
+        if (c->busy)
+            g.read_err++;
+        else
+            for (struct conn **pp = &g.idle; *pp; pp = &(*pp)->next_idle)
+                if (*pp == c) {
+                    *pp = c->next_idle;
+                    break;
+                }
+        conn_close(c);
+        drain_backlog();
+        return;
+    }
+    c->len += n;
+    if (!c->busy) {                 /* bytes nobody asked for */
+        g.read_err++;
+        conn_close(c);
+        return;
+    }
+    for (;;) {
+        int status = 0;
+        bool close_after = false;
+        ssize_t used = parse(c->buf, c->len, &status, &close_after);
+
+        if (used == 0)
+            return;
+        if (used < 0) {
+            g.read_err++;
+            conn_close(c);
+            break;
+        }
+        record(status, c->planned);
+        memmove(c->buf, c->buf + used, c->len - used);
+        c->len -= used;
+        if (close_after)
+            conn_close(c);
+        else
+            give_back(c);
+        break;
+    }
+    drain_backlog();
+}
+
+/* Every millisecond: plan the requests due by now, cut answers overdue. */
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    double t = now(), el = t - g.start;
+    uint64_t due = (uint64_t) (fmin(el, g.duration) * g.rate);
+
+    for (; g.planned < due; g.planned++) {
+        if (g.bl_len == g.bl_cap) {        /* cannot happen within TIMEOUT */
+            g.timeouts++;
+            continue;
+        }
+        g.backlog[(g.bl_head + g.bl_len) % g.bl_cap] =
+            g.start + g.planned / g.rate;
+        g.bl_len++;
+    }
+    for (unsigned i = 0; i < g.max_conns; i++) {
+        struct conn *c = g.conns[i];
+
+        if (c->fd >= 0 && c->busy && t - c->planned > g.timeout) {
+            g.timeouts++;
+            conn_close(c);
+        }
+    }
+    drain_backlog();
+    if (el > g.duration + g.timeout)
+        event_base_loopbreak(g.base);
+}
+
+static double
+quantile(const uint64_t *hist, double q)
+{
+    uint64_t total = 0, seen = 0;
+
+    for (int b = 0; b < BUCKETS; b++)
+        total += hist[b];
+    if (total == 0)
+        return NAN;
+    for (int b = 0; b < BUCKETS; b++) {
+        seen += hist[b];
+        if (seen >= total * q)
+            return pow(2, (b + 0.5) / 32) / 1000;
+    }
+    return NAN;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct timeval ms = {0, 1000};
+    struct event *tick;
+    int opt;
+
+    g.max_conns = 64;
+    g.timeout = 2;
+    while ((opt = getopt(argc, argv, "r:c:d:t:")) != -1)
+        switch (opt) {
+        case 'r': g.rate = atof(optarg); break;
+        case 'c': g.max_conns = atoi(optarg); break;
+        case 'd': g.duration = atof(optarg); break;
+        case 't': g.timeout = atof(optarg) / 1000; break;
+        default: goto usage;
+        }
+    if (argc - optind != 3 || g.rate <= 0 || g.duration <= 0
+        || g.max_conns == 0) {
+usage:
+        fprintf(stderr, "usage: openloop -r RATE -c CONNS -d SECONDS "
+                "[-t TIMEOUT_MS] HOST PORT PATH\n");
+        return 64;
+    }
+    g.addr.sin_family = AF_INET;
+    g.addr.sin_port = htons(atoi(argv[optind + 1]));
+    if (inet_pton(AF_INET, argv[optind], &g.addr.sin_addr) != 1)
+        goto usage;
+    g.req_len = snprintf(g.req, sizeof(g.req), "GET %s HTTP/1.1\r\nHost: "
+                         "%s:%s\r\n\r\n", argv[optind + 2], argv[optind],
+                         argv[optind + 1]);
+    g.bl_cap = (size_t) (g.rate * (g.timeout + 1)) + 1024;
+    g.backlog = calloc(g.bl_cap, sizeof(double));
+    g.conns = calloc(g.max_conns, sizeof(*g.conns));
+    for (unsigned i = 0; i < g.max_conns; i++) {
+        g.conns[i] = calloc(1, sizeof(struct conn));
+        g.conns[i]->fd = -1;
+    }
+    g.base = event_base_new();
+    tick = event_new(g.base, -1, EV_PERSIST, on_tick, NULL);
+    event_add(tick, &ms);
+    g.start = now();
+    event_base_dispatch(g.base);
+
+    g.unsent = g.bl_len;
+    printf("planned=%llu\nsent=%llu\ntimeouts=%llu\nconnect_errors=%llu\n"
+           "read_errors=%llu\nunsent=%llu\nseconds=%.3f\n",
+           (unsigned long long) g.planned, (unsigned long long) g.sent,
+           (unsigned long long) g.timeouts,
+           (unsigned long long) g.connect_err,
+           (unsigned long long) g.read_err, (unsigned long long) g.unsent,
+           g.duration);
+    for (int s = 100; s < 600; s++)
+        if (g.status[s])
+            printf("status_%d=%llu\n", s, (unsigned long long) g.status[s]);
+    printf("p50_ms=%.3f\np99_ms=%.3f\nmax_ms=%.3f\nerr_p50_ms=%.3f\n"
+           "err_p99_ms=%.3f\n", quantile(g.hist, 0.5), quantile(g.hist, 0.99),
+           quantile(g.hist, 1), quantile(g.hist_err, 0.5),
+           quantile(g.hist_err, 0.99));
+    return 0;
+}
