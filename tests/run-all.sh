@@ -1,8 +1,7 @@
 #!/bin/sh
 # The whole test suite, as CI runs it: install what is needed, build a
 # plain (-Werror) and an ASan+UBSan configuration side by side, run the unit
-# tests (make check) and the integration tests against both, then the short
-# soak against the plain build.
+# tests (make check) and the integration tests against both.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -37,9 +36,3 @@ FPMD_BIN="$top/build/asan/fpmd/fpmd" FPMD_SANITIZED=1 \
     /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
 FPMD_BIN="$top/build/plain/fpmd/fpmd" \
     /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
-
-# The short soak (tests/stress/README.md): 3 minutes of mixed load through
-# nginx with reloads, log reopens and recycled workers, on the plain build
-# only (ASan's overhead would measure the sanitizer); it exits non-zero
-# on any error or on RSS, descriptors or backend connections growing.
-FPMD_BUILD="$top/build/plain" /usr/bin/python3 tests/stress/soak.py --minutes 3
