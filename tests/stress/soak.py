@@ -27,7 +27,7 @@ backend connection counts no more than 10% (+4) over the middle third's
 backend connections never over two generations of the pools' max
 (cache and db: 32 a worker; legacy: 4 a worker).
 
-  soak.py [--minutes N]   (30; 3 in tests/run-all.sh)
+  soak.py [--minutes N]   (30; 3 for the short run)
 
 Environment: RATE (total req/s, instead of measuring), FPMD_BUILD.
 Exits 1 when an aim fails.
