@@ -134,6 +134,21 @@ struct master {
 
 enum { STOP_GRACEFUL = 1, STOP_FAST = 2 };
 
+/* --- master_deaths.c ---------------------------------------------------- */
+
+/* A worker crashed at now: php-fpm's emergency_restart_threshold counts
+ * it, and asks for a reload once reached. */
+void fpmd_master_note_crash(struct master *m, uint64_t now);
+/* The crash-loop back-off heard how c ended (status, as waitpid gave). */
+void fpmd_master_track_backoff(struct master *m, const struct child *c,
+                               int status, uint64_t now);
+/* The kernel's OOM kill counters read again: 1 when one rose. */
+int fpmd_master_note_oom_kills(struct master *m);
+/* The log line of c killed by sig after lived seconds. */
+void fpmd_master_log_signal_death(const struct master *m,
+                                  const struct child *c, int sig,
+                                  double lived, int oom_kills_rose);
+
 /* --- master_procs.c ---------------------------------------------------- */
 
 /* In a new child, before it runs anything of its own: what is only the

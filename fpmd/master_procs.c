@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The master's children besides the workers, and what every child does
- * first: privileges dropped and the master's own descriptors closed
+ * first: privileges dropped (who to, fpmd_master_creds, resolved before
+ * any fork) and the master's own descriptors closed
  * (fpmd_master_child_detach); user processes (processes:) and task
  * processes (tasks.workers), started, restarted after a back-off,
  * stopped and reaped; the task queue's master side (task.h): the queue
@@ -10,6 +11,7 @@
 #include "config.h"
 
 #include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -284,6 +286,50 @@ fpmd_master_tasks_close(struct master *m)
         close(m->taskq[1]);
     }
     fpmd_task_board_free(m->board);
+}
+
+int
+fpmd_master_creds(const struct fpmd_conf *conf, bool allow_root,
+                  struct fpmd_creds *out)
+{
+    const char *pool = conf->pool_name;
+    struct passwd *pw;
+    struct group *gr;
+
+    memset(out, 0, sizeof(*out));
+    if (geteuid() != 0)
+        return FPMD_OK;
+    if (conf->user == NULL && !allow_root) {
+        fpmd_log(FPMD_LOG_ALERT, "[pool %s] user has not been defined", pool);
+        return FPMD_ERROR;
+    }
+    if (conf->user != NULL) {
+        pw = getpwnam(conf->user);
+        if (pw == NULL) {
+            fpmd_log(FPMD_LOG_ERROR, "[pool %s] cannot get uid for user '%s'",
+                     pool, conf->user);
+            return FPMD_ERROR;
+        }
+        out->uid = pw->pw_uid;
+        out->gid = pw->pw_gid;
+        out->set_uid = out->set_gid = true;
+    }
+    if (conf->group != NULL) {
+        gr = getgrnam(conf->group);
+        if (gr == NULL) {
+            fpmd_log(FPMD_LOG_ERROR, "[pool %s] cannot get gid for group "
+                     "'%s'", pool, conf->group);
+            return FPMD_ERROR;
+        }
+        out->gid = gr->gr_gid;
+        out->set_gid = true;
+    }
+    if (!allow_root && (out->uid == 0 || out->gid == 0)) {
+        fpmd_log(FPMD_LOG_ERROR, "[pool %s] please specify user and group "
+                 "other than root", pool);
+        return FPMD_ERROR;
+    }
+    return FPMD_OK;
 }
 
 static int
