@@ -551,6 +551,21 @@ KEYFN(k_lim_parsed)
 {
     fpmd_yaml_get_size(c, v, key, &c->conf->limits.parsed_body);
 }
+KEYFN(k_lim_req_mem)
+{
+    fpmd_yaml_get_size(c, v, key, &c->conf->limits.request_memory);
+    if (c->conf->limits.request_memory < 64 * 1024)
+        fpmd_yaml_error_at(c, v, "limits.request_memory: must be at least "
+                           "64k");
+}
+KEYFN(k_lim_reqs_mem)
+{
+    fpmd_yaml_get_size(c, v, key, &c->conf->limits.requests_memory);
+    if (c->conf->limits.requests_memory != 0
+        && c->conf->limits.requests_memory < 1024 * 1024)
+        fpmd_yaml_error_at(c, v, "limits.requests_memory: must be 0 (no "
+                           "bound) or at least 1m");
+}
 KEYFN(k_lim_fields)
 {
     fpmd_yaml_get_uint(c, v, key, 1, 1000000, &c->conf->limits.form_fields);
@@ -569,6 +584,7 @@ static const struct fpmd_yaml_key limit_keys[] = {
     {"requests_per_connection", k_lim_rpc}, {"parsed_body", k_lim_parsed},
     {"form_fields", k_lim_fields}, {"json_depth", k_lim_depth},
     {"rate_limit_keys", k_lim_rl_keys}, {"rpc_batch", k_lim_rpc_batch},
+    {"request_memory", k_lim_req_mem}, {"requests_memory", k_lim_reqs_mem},
 };
 
 KEYFN(k_limits)
@@ -877,6 +893,7 @@ fpmd_conf_defaults(struct fpmd_conf *conf)
     conf->limits.json_depth = 64;
     conf->limits.rate_limit_keys = 16384;
     conf->limits.rpc_batch = 100;
+    conf->limits.requests_memory = 512 * 1024 * 1024;
     conf->timeouts.body_read_ms = 60000;
     conf->timeouts.queue_ms = 10000;
     conf->timeouts.blocked_loop_ms = 30000;

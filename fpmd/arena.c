@@ -4,6 +4,8 @@
  * freed, not cached, so one big request cannot pin memory forever. */
 #include "config.h"
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -23,6 +25,41 @@ struct fpmd_arena_chunk {
 };
 
 static struct fpmd_freelist spare_chunks = FPMD_FREELIST_INIT(ARENA_CACHE_MAX);
+/* limits.requests_memory: what every request of the worker holds at once */
+static size_t process_held, process_bound;
+
+void
+fpmd_arena_bound(size_t bound)
+{
+    process_bound = bound;
+}
+
+size_t
+fpmd_arena_held(void)
+{
+    return process_held;
+}
+
+/* Counts n more bytes held by a, within the process's bound. */
+static bool
+hold(struct fpmd_arena *a, size_t n)
+{
+    if (process_bound != 0
+        && (n > process_bound || process_held > process_bound - n)) {
+        a->refused = FPMD_ARENA_PROCESS_FULL;
+        return false;
+    }
+    process_held += n;
+    a->held += n;
+    return true;
+}
+
+static void
+release(struct fpmd_arena *a, size_t n)
+{
+    process_held -= n;
+    a->held -= n;
+}
 
 size_t
 fpmd_arena_cached(void)
@@ -42,6 +79,8 @@ fpmd_arena_init(struct fpmd_arena *a, size_t cap)
     a->chunks = NULL;
     a->used = 0;
     a->cap = cap;
+    a->held = 0;
+    a->refused = FPMD_ARENA_OK;
 }
 
 static struct fpmd_arena_chunk *
@@ -80,21 +119,50 @@ fpmd_arena_alloc(struct fpmd_arena *a, size_t size)
     if (size > SIZE_MAX - ARENA_ALIGN)
         return NULL;
     rounded = (size + ARENA_ALIGN - 1) & ~(size_t) (ARENA_ALIGN - 1);
-    if (a->cap != 0 && (rounded > a->cap || a->used > a->cap - rounded))
+    if (a->cap != 0 && (rounded > a->cap || a->used > a->cap - rounded)) {
+        a->refused = FPMD_ARENA_OVER_CAP;
         return NULL;
+    }
 #ifdef FPMD_DEBUG_ALLOC
     c = NULL;
 #endif
     if (c == NULL || c->size - c->pos < rounded) {
-        c = chunk_get(rounded);
-        if (c == NULL)
+        size_t whole = rounded > ARENA_CHUNK ? rounded : ARENA_CHUNK;
+
+        if (!hold(a, whole))
             return NULL;
+        c = chunk_get(rounded);
+        if (c == NULL) {
+            release(a, whole);
+            a->refused = FPMD_ARENA_NO_MEMORY;
+            return NULL;
+        }
         c->next = a->chunks;
         a->chunks = c;
     }
     a->used += rounded;
     c->pos += rounded;
     return c->data + c->pos - rounded;
+}
+
+int
+fpmd_arena_charge(struct fpmd_arena *a, ptrdiff_t len)
+{
+    size_t n = len < 0 ? (size_t) -len : (size_t) len;
+
+    if (len < 0) {
+        a->used -= n;
+        release(a, n);
+        return FPMD_OK;
+    }
+    if (a->cap != 0 && (n > a->cap || a->used > a->cap - n)) {
+        a->refused = FPMD_ARENA_OVER_CAP;
+        return FPMD_ERROR;
+    }
+    if (!hold(a, n))
+        return FPMD_ERROR;
+    a->used += n;
+    return FPMD_OK;
 }
 
 void
@@ -106,5 +174,7 @@ fpmd_arena_reset(struct fpmd_arena *a)
         a->chunks = c->next;
         chunk_put(c);
     }
+    release(a, a->held);
     a->used = 0;
+    a->refused = FPMD_ARENA_OK;
 }

@@ -8,67 +8,113 @@
 #include <string.h>
 #include <strings.h>
 
+#include <event2/buffer.h>
 #include <json-c/json.h>
 
 #include "fpmd/req.h"
 #include "fpmd/process.h"
 #include "fpmd/clock.h"
 
+/* What to answer when the arena refused: the request's own cap makes
+ * the body too large for this server (413), the worker's bound is a
+ * moment's shortage (503). */
+static int
+refused_status(struct fpmd_req *req)
+{
+    fpmd_req_memory_refused(req);
+    switch (req->arena.refused) {
+    case FPMD_ARENA_OVER_CAP:
+        return 413;
+    case FPMD_ARENA_PROCESS_FULL:
+        return 503;
+    default:
+        return 500;
+    }
+}
+
+/* A body of unknown length (chunked) is gathered in an evbuffer, charged
+ * to the arena as it grows, and copied once into the arena at its end:
+ * growing one arena block by doubling would keep every smaller copy until
+ * the request ends. */
+static int
+read_unsized(struct fpmd_req *req, size_t max, char **out, size_t *len)
+{
+    struct evbuffer *acc = evbuffer_new();
+    size_t used = 0, charged = 0;
+    char chunk[16384];
+    int status = 0;
+    ssize_t n;
+
+    if (acc == NULL)
+        return 500;
+    while ((n = fpmd_req_body_read(req, chunk, sizeof(chunk))) > 0) {
+        if ((size_t) n > max - used) {
+            status = 413;
+            break;
+        }
+        if (fpmd_arena_charge(&req->arena, n) != FPMD_OK) {
+            status = refused_status(req);
+            break;
+        }
+        charged += (size_t) n;
+        if (evbuffer_add(acc, chunk, (size_t) n) != 0) {
+            status = 500;
+            break;
+        }
+        used += (size_t) n;
+    }
+    if (status == 0 && n < 0)
+        status = req->body_too_large ? 413 : 400;
+    fpmd_arena_charge(&req->arena, -(ptrdiff_t) charged);
+    if (status == 0) {
+        if ((*out = fpmd_alloc(req, used + 1)) == NULL)
+            status = refused_status(req);
+        else
+            evbuffer_remove(acc, *out, used);
+    }
+    evbuffer_free(acc);
+    *len = used;
+    return status;
+}
+
 int
 fpmd_req_body_whole(struct fpmd_req *req, size_t max, const char **data,
                     size_t *len, int *status)
 {
-    size_t cap, used = 0;
+    size_t used = 0;
     char *buf;
 
     if (req->body_done)
         goto out;
     req->body_done = 1;
-    req->body_status = 400;
-    if (req->content_length > 0 && (uint64_t) req->content_length > max) {
-        req->body_status = 413;
-        goto out;
-    }
-    cap = req->content_length > 0 ? (size_t) req->content_length + 1 : 4096;
-    if (cap > max + 1)
-        cap = max + 1;
-    buf = fpmd_alloc(req, cap);
-    if (buf == NULL)
-        goto out;
-    for (;;) {
+    if (req->content_length < 0) {
+        req->body_status = read_unsized(req, max, &buf, &used);
+        if (req->body_status != 0)
+            goto out;
+    } else {
+        char probe;
         ssize_t n;
 
-        if (used + 1 == cap) {
-            size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-            char *grown;
-
-            if (ncap == cap) {
-                char probe;
-
-                /* Full at max: one more byte means too long. */
-                n = fpmd_req_body_read(req, &probe, 1);
-                if (n != 0) {
-                    req->body_status = n > 0 || req->body_too_large
-                        ? 413 : 400;
-                    goto out;
-                }
-                break;
-            }
-            grown = fpmd_alloc(req, ncap);
-            if (grown == NULL)
-                goto out;
-            memcpy(grown, buf, used);
-            buf = grown;
-            cap = ncap;
-        }
-        n = fpmd_req_body_read(req, buf + used, cap - 1 - used);
-        if (n < 0) {
-            req->body_status = req->body_too_large ? 413 : 400;
+        if ((uint64_t) req->content_length > max) {
+            req->body_status = 413;
             goto out;
         }
-        if (n == 0)
-            break;
-        used += (size_t) n;
+        buf = fpmd_alloc(req, (size_t) req->content_length + 1);
+        if (buf == NULL) {
+            req->body_status = refused_status(req);
+            goto out;
+        }
+        while (used < (size_t) req->content_length
+               && (n = fpmd_req_body_read(req, buf + used,
+                                          (size_t) req->content_length
+                                              - used)) > 0)
+            used += (size_t) n;
+        /* One byte past the length means the stream lied. */
+        n = fpmd_req_body_read(req, &probe, 1);
+        if (used < (size_t) req->content_length || n != 0) {
+            req->body_status = n > 0 || req->body_too_large ? 413 : 400;
+            goto out;
+        }
     }
     buf[used] = '\0';
     req->body_data = buf;

@@ -431,6 +431,11 @@ struct fpmd_conf {
         unsigned headers;       /* HTTP header fields; 100 (431) */
         unsigned requests_per_connection;  /* HTTP keep-alive; 1000, 0: no limit */
         size_t parsed_body;     /* body bytes form/JSON parsing reads; 1m */
+        size_t request_memory;  /* what one request's arena may hold; 0:
+                                 * params + the larger of body and
+                                 * parsed_body + 16m */
+        size_t requests_memory; /* what all of a worker's requests may
+                                 * hold at once; 512m, 0: no bound */
         unsigned form_fields;   /* urlencoded fields; 1000 (max_input_vars) */
         unsigned json_depth;    /* JSON nesting; 64 */
         unsigned rate_limit_keys;   /* buckets rate_limit: keeps, for every

@@ -363,8 +363,10 @@ ssize_t fpmd_req_body_read(struct fpmd_req *req, void *buf, size_t len);
 /* The whole body, read into the request's memory and NUL-terminated (so
  * *len excludes the NUL). Suspends until it is all in. FPMD_OK, or
  * FPMD_ERROR with the status to answer in *status: 413 when it is longer
- * than max bytes, 400 when the client went away or it could not be read.
- * Once only: later calls return the same. */
+ * than max bytes or than limits.request_memory lets the request hold, 503
+ * when the worker's requests hold limits.requests_memory, 400 when the
+ * client went away or it could not be read, 500 out of memory. Once only:
+ * later calls return the same. */
 int fpmd_req_body_whole(struct fpmd_req *req, size_t max, const char **data,
                         size_t *len, int *status);
 

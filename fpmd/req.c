@@ -78,10 +78,9 @@ fpmd_req_new(const struct fpmd_req_ops *ops, void *conn, uint16_t id)
     req->headers_tail = &req->headers;
     req->method = req->path = req->uri = "";
     req->query = req->remote_addr = "";
-    fpmd_arena_init(&req->arena,
-                    fpmd_process.conf != NULL
-                        ? fpmd_process.conf->limits.params + 16 * 1024 * 1024
-                        : 0);
+    fpmd_arena_init(&req->arena, fpmd_process.conf != NULL
+                                     ? fpmd_req_memory_cap(fpmd_process.conf)
+                                     : 0);
     event_assign(&req->wake_ev, fpmd_process.base, -1, 0, on_wake, req);
     req->params_raw = evbuffer_new();
     if (req->params_raw == NULL) {
@@ -1114,10 +1113,51 @@ fpmd_reply_error(struct fpmd_req *req, int status, const char *msg)
 
 /* --- memory ----------------------------------------------------------- */
 
+size_t
+fpmd_req_memory_cap(const struct fpmd_conf *conf)
+{
+    const size_t slack = 16 * 1024 * 1024;
+    size_t body = conf->limits.body > conf->limits.parsed_body
+        ? conf->limits.body : conf->limits.parsed_body;
+
+    if (conf->limits.request_memory != 0)
+        return conf->limits.request_memory;
+    return body > SIZE_MAX - conf->limits.params - slack
+        ? SIZE_MAX : conf->limits.params + body + slack;
+}
+
+void
+fpmd_req_memory_refused(struct fpmd_req *req)
+{
+    const struct fpmd_conf *conf = fpmd_process.conf;
+
+    if (req->arena.refused == FPMD_ARENA_PROCESS_FULL)
+        req->memory_full = 1;
+    if (req->memory_refused || req->arena.refused == FPMD_ARENA_OK)
+        return;
+    req->memory_refused = 1;
+    if (req->arena.refused == FPMD_ARENA_OVER_CAP)
+        fpmd_log(FPMD_LOG_WARNING, "%s %s: request memory over "
+                 "limits.request_memory (%zu bytes)", req->method, req->uri,
+                 fpmd_req_memory_cap(conf));
+    else if (req->arena.refused == FPMD_ARENA_PROCESS_FULL)
+        fpmd_log(FPMD_LOG_WARNING, "%s %s: this worker's requests hold "
+                 "limits.requests_memory (%zu bytes, %zu held): refused",
+                 req->method, req->uri, conf->limits.requests_memory,
+                 fpmd_arena_held());
+    else
+        fpmd_log(FPMD_LOG_WARNING, "%s %s: out of memory", req->method,
+                 req->uri);
+}
+
 void *
 fpmd_alloc(struct fpmd_req *req, size_t size)
 {
-    return fpmd_arena_alloc(&req->arena, size);
+    void *p = fpmd_arena_alloc(&req->arena, size);
+
+    if (p == NULL)
+        fpmd_req_memory_refused(req);
+    return p;
 }
 
 char *

@@ -90,6 +90,9 @@ struct fpmd_req {
     unsigned aborted:1;
     unsigned body_eof:1;
     unsigned body_too_large:1;
+    unsigned memory_refused:1;      /* its arena refused: logged once */
+    unsigned memory_full:1;         /* ...because the worker's requests
+                                     * hold limits.requests_memory: 503 */
     unsigned terminated:1;          /* request_terminate_timeout fired */
     unsigned is_head:1;
     unsigned whole:1;               /* fpmd_reply: the first write is all */
@@ -241,6 +244,11 @@ int fpmd_req_split(struct fpmd_req *req);
 /* Appends received body bytes / marks the end; wakes a waiting handler.
  * Returns 1 when the buffered amount is over the window and the codec
  * should stop reading for now. */
+/* limits.request_memory, or what it is when unset. */
+size_t fpmd_req_memory_cap(const struct fpmd_conf *conf);
+/* Logs, once per request, why its arena refused (req->arena.refused);
+ * notes a refusal for the worker's bound (the answer is then 503). */
+void fpmd_req_memory_refused(struct fpmd_req *req);
 int fpmd_req_body_feed(struct fpmd_req *req, const void *data, size_t len);
 void fpmd_req_body_end(struct fpmd_req *req);
 

@@ -688,7 +688,9 @@ run_handler(void *arg)
                              : fpmd_hooks_run(req, dispatch);
 
     if (rc != FPMD_OK && !req->head_sent && !req->aborted)
-        fpmd_reply_error(req, req->body_too_large ? 413 : 500, NULL);
+        fpmd_reply_error(req, req->body_too_large ? 413
+                              : req->memory_full  ? 503
+                                                  : 500, NULL);
 }
 
 

@@ -531,6 +531,7 @@ fpmd_worker_main(const struct fpmd_conf *conf,
     worker.max_requests = max_requests;
 
     setup_fault_handler();
+    fpmd_arena_bound(conf->limits.requests_memory);
     if (conf->pm.max_memory != 0
         && (worker.statm_fd = open("/proc/self/statm",
                                    O_RDONLY | O_CLOEXEC)) < 0)

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Request arenas against their two bounds: one arena's cap
+ * (limits.request_memory) and what all of a process's arenas hold at once
+ * (limits.requests_memory), each refusal saying which, and a reset giving
+ * back chunks and charges alike. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "fpmd/arena.h"
+#include "fpmd/common.h"
+
+static void
+an_arena_refuses_past_its_cap_and_says_so(void **state)
+{
+    struct fpmd_arena a;
+
+    (void) state;
+    fpmd_arena_bound(0);
+    fpmd_arena_init(&a, 64 * 1024);
+    assert_non_null(fpmd_arena_alloc(&a, 40 * 1024));
+    assert_int_equal(a.refused, FPMD_ARENA_OK);
+    assert_null(fpmd_arena_alloc(&a, 30 * 1024));
+    assert_int_equal(a.refused, FPMD_ARENA_OVER_CAP);
+    assert_non_null(fpmd_arena_alloc(&a, 16 * 1024));
+    fpmd_arena_reset(&a);
+    assert_int_equal(a.refused, FPMD_ARENA_OK);
+    assert_int_equal(fpmd_arena_held(), 0);
+}
+
+static void
+arenas_together_stay_within_the_process_bound(void **state)
+{
+    struct fpmd_arena a, b;
+
+    (void) state;
+    fpmd_arena_bound(256 * 1024);
+    fpmd_arena_init(&a, 0);
+    fpmd_arena_init(&b, 0);
+    assert_non_null(fpmd_arena_alloc(&a, 200 * 1024));
+    assert_true(fpmd_arena_held() >= 200 * 1024);
+    assert_null(fpmd_arena_alloc(&b, 100 * 1024));
+    assert_int_equal(b.refused, FPMD_ARENA_PROCESS_FULL);
+    /* a's memory going back makes room for b */
+    fpmd_arena_reset(&a);
+    assert_int_equal(fpmd_arena_held(), 0);
+    assert_non_null(fpmd_arena_alloc(&b, 100 * 1024));
+    fpmd_arena_reset(&b);
+    assert_int_equal(fpmd_arena_held(), 0);
+    fpmd_arena_bound(0);
+}
+
+static void
+charges_count_against_both_bounds_until_given_back(void **state)
+{
+    struct fpmd_arena a, b;
+
+    (void) state;
+    fpmd_arena_bound(128 * 1024);
+    fpmd_arena_init(&a, 100 * 1024);
+    fpmd_arena_init(&b, 0);
+    assert_int_equal(fpmd_arena_charge(&a, 90 * 1024), FPMD_OK);
+    assert_int_equal(fpmd_arena_charge(&a, 20 * 1024), FPMD_ERROR);
+    assert_int_equal(a.refused, FPMD_ARENA_OVER_CAP);
+    assert_int_equal(fpmd_arena_charge(&b, 60 * 1024), FPMD_ERROR);
+    assert_int_equal(b.refused, FPMD_ARENA_PROCESS_FULL);
+    assert_int_equal(fpmd_arena_charge(&a, -90 * 1024), FPMD_OK);
+    assert_int_equal(fpmd_arena_held(), 0);
+    assert_int_equal(fpmd_arena_charge(&b, 60 * 1024), FPMD_OK);
+    /* a reset gives back what is still charged */
+    fpmd_arena_reset(&b);
+    assert_int_equal(fpmd_arena_held(), 0);
+    fpmd_arena_bound(0);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(an_arena_refuses_past_its_cap_and_says_so),
+        cmocka_unit_test(arenas_together_stay_within_the_process_bound),
+        cmocka_unit_test(charges_count_against_both_bounds_until_given_back),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
