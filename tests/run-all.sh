@@ -1,7 +1,8 @@
 #!/bin/sh
 # The whole test suite, as CI runs it: install what is needed, build a
 # plain (-Werror) and an ASan+UBSan configuration side by side, run the unit
-# tests (make check) and the integration tests against both.
+# tests (make check) and the integration tests against both, then the
+# short soak on the plain build.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -36,3 +37,7 @@ FPMD_BIN="$top/build/asan/fpmd/fpmd" FPMD_SANITIZED=1 \
     /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
 FPMD_BIN="$top/build/plain/fpmd/fpmd" \
     /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+
+# The short soak (tests/stress/README.md): 70% of the measured capacity
+# for 3 minutes with reloads, log rotations and recycling, not one error.
+FPMD_BUILD="$top/build/plain" /usr/bin/python3 tests/stress/soak.py --minutes 3
