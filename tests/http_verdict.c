@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* fpmd's verdict on an HTTP/1 request, for the differential check
+ * against a strict reference parser (tests/integration/
+ * test_http_differential.py). Each file named (or stdin) is written into
+ * a real HTTP connection of a worker set up in this process, as
+ * tests/fuzz/fuzz_http.c does, so the bytes take the listener's own way:
+ * fpmd's CRLF scan, llhttp, the glue's checks and limits. One JSON line
+ * per input:
+ *   {"accept": true, "method": M, "target": REQUEST_URI,
+ *    "version": "HTTP/1.1", "headers": [[CGI name, value], ...],
+ *    "body": hex of the decoded body}
+ * when a handler got the first request and its whole body, or
+ *   {"accept": false, "status": N, "reason": WHY}
+ * with the status of the answer fpmd gave instead (0: none, the input
+ * ended before a request was complete) and the reason its log line gave
+ * ("" when none did). Only the first request of an
+ * input counts; pipelined ones after it are answered and not reported.
+ * Headers are what a handler sees: CGI names (HTTP_ + upper case, '-' to
+ * '_', CONTENT_TYPE and CONTENT_LENGTH), repeats joined, names with '_'
+ * and Proxy dropped, as fpmd passes them on. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "fpmd/fpmd.h"
+#include "fpmd/log.h"
+#include "fpmd/req.h"
+#include "tests/worker_harness.h"
+
+/* Inputs bigger than one socket buffer would need a reader loop. */
+#define INPUT_MAX 60000
+
+static int err_fd = STDERR_FILENO;  /* stderr itself is the fpmd log's */
+
+static struct {
+    int seen;                   /* the first request reached the hook */
+    int accept;                 /* and its whole body was read */
+    struct json_object *verdict;
+} first;
+
+static char *
+hex(const char *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *s = malloc(2 * n + 1);
+
+    if (s == NULL)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        s[2 * i] = digits[(unsigned char) p[i] >> 4];
+        s[2 * i + 1] = digits[(unsigned char) p[i] & 15];
+    }
+    s[2 * n] = '\0';
+    return s;
+}
+
+static int
+is_header(const char *name)
+{
+    return strncmp(name, "HTTP_", 5) == 0
+        || strcmp(name, "CONTENT_TYPE") == 0
+        || strcmp(name, "CONTENT_LENGTH") == 0;
+}
+
+/* Outermost before hook: it sees every request the codec handed on,
+ * before routing answers it. */
+FPMD_HOOK(http_verdict, FPMD_HOOK_BEFORE, -1000000)
+{
+    struct json_object *o, *headers;
+    const char *body, *name, *value;
+    size_t blen;
+    int status;
+    char *h;
+
+    /* Later requests are not reported; a codec's own answer to the first
+     * (413 over limits.body, 417) goes out as it would. */
+    if (first.seen)
+        return fpmd_reply(req, 200, NULL, "", 0) == FPMD_OK ? FPMD_DONE
+                                                            : FPMD_ERROR;
+    first.seen = 1;
+    if (req->route_status == 413 || req->route_status == 417)
+        return FPMD_OK;
+    if (fpmd_req_body_whole(req, (size_t) 1 << 30, &body, &blen, &status)
+        != FPMD_OK) {
+        /* the codec's answer, if it gave one, is already out */
+        fpmd_reply_error(req, status, NULL);
+        return FPMD_DONE;
+    }
+    o = json_object_new_object();
+    headers = json_object_new_array();
+    json_object_object_add(o, "accept", json_object_new_boolean(1));
+    json_object_object_add(o, "method",
+                           json_object_new_string(fpmd_req_method(req)));
+    json_object_object_add(o, "target", json_object_new_string(
+                               fpmd_req_param(req, "REQUEST_URI")));
+    json_object_object_add(o, "version", json_object_new_string(
+                               fpmd_req_param(req, "SERVER_PROTOCOL")));
+    for (size_t i = 0; fpmd_req_param_at(req, i, &name, &value) == FPMD_OK;
+         i++) {
+        struct json_object *pair;
+
+        if (!is_header(name))
+            continue;
+        pair = json_object_new_array();
+        json_object_array_add(pair, json_object_new_string(name));
+        json_object_array_add(pair, json_object_new_string(value));
+        json_object_array_add(headers, pair);
+    }
+    json_object_object_add(o, "headers", headers);
+    h = hex(body, blen);
+    json_object_object_add(o, "body", json_object_new_string(h));
+    free(h);
+    first.verdict = o;
+    first.accept = 1;
+    return fpmd_reply(req, 200, NULL, "", 0) == FPMD_OK ? FPMD_DONE
+                                                        : FPMD_ERROR;
+}
+
+/* The reason of the codec's log line for a refused request ("http
+ * verdict: 400 Bad Request: bare LF"), read back from the log file. */
+static void
+log_reason(int log_fd, char *why, size_t len)
+{
+    static const char tag[] = "http verdict: ";
+    static char text[8192];
+    ssize_t n = pread(log_fd, text, sizeof(text) - 1, 0);
+    char *at, *end;
+
+    why[0] = '\0';
+    if (n <= 0)
+        return;
+    text[n] = '\0';
+    if ((at = strstr(text, tag)) == NULL
+        || (at = strstr(at + sizeof(tag) - 1, ": ")) == NULL)
+        return;
+    at += 2;
+    end = strchr(at, '\n');
+    snprintf(why, len, "%.*s", (int) (end ? end - at : (long) strlen(at)),
+             at);
+}
+
+/* The status of the first answer in out ("HTTP/1.1 400 ..."), 0 if none. */
+static int
+answer_status(const char *out, size_t n)
+{
+    if (n < 12 || memcmp(out, "HTTP/1.1 ", 9) != 0)
+        return 0;
+    return atoi(out + 9);
+}
+
+static int
+verdict(const char *what, const uint8_t *data, size_t size, int log_fd)
+{
+    static char out[1 << 20];
+    char why[512];
+    size_t got = 0;
+    int sv[2];
+    ssize_t r;
+
+    memset(&first, 0, sizeof(first));
+    if (ftruncate(log_fd, 0) != 0 || lseek(log_fd, 0, SEEK_SET) != 0) {
+        dprintf(err_fd, "http-verdict: cannot truncate the log\n");
+        return -1;
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) != 0
+        || fpmd_worker_take(sv[0], "verdict", FPMD_PROTO_HTTP) != FPMD_OK) {
+        dprintf(err_fd, "http-verdict: %s: cannot set up a connection\n",
+                what);
+        return -1;
+    }
+    if (size > 0 && write(sv[1], data, size) != (ssize_t) size) {
+        dprintf(err_fd, "http-verdict: %s: short write\n", what);
+        return -1;
+    }
+    shutdown(sv[1], SHUT_WR);
+    for (int i = 0; i < 256 && fpmd_conn_open_count() > 0; i++) {
+        event_base_loop(fpmd_process.base, EVLOOP_NONBLOCK);
+        while (got < sizeof(out)
+               && (r = read(sv[1], out + got, sizeof(out) - got)) > 0)
+            got += (size_t) r;
+    }
+    close(sv[1]);
+    for (int i = 0; i < 64 && fpmd_conn_open_count() > 0; i++)
+        event_base_loop(fpmd_process.base, EVLOOP_NONBLOCK);
+    if (!first.accept) {
+        log_reason(log_fd, why, sizeof(why));
+        first.verdict = json_object_new_object();
+        json_object_object_add(first.verdict, "accept",
+                               json_object_new_boolean(0));
+        json_object_object_add(first.verdict, "status",
+                               json_object_new_int(answer_status(out, got)));
+        json_object_object_add(first.verdict, "reason",
+                               json_object_new_string(why));
+    }
+    printf("%s\n", json_object_to_json_string_ext(
+                       first.verdict, JSON_C_TO_STRING_PLAIN
+                                          | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(first.verdict);
+    return 0;
+}
+
+static int
+verdict_file(const char *path, int log_fd)
+{
+    static uint8_t buf[INPUT_MAX + 1];
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    size_t n;
+
+    if (f == NULL) {
+        dprintf(err_fd, "http-verdict: cannot open %s\n", path);
+        return -1;
+    }
+    n = fread(buf, 1, sizeof(buf), f);
+    if (f != stdin)
+        fclose(f);
+    if (n > INPUT_MAX) {
+        dprintf(err_fd, "http-verdict: %s: over %d bytes\n", path,
+                INPUT_MAX);
+        return -1;
+    }
+    return verdict(path, buf, n, log_fd);
+}
+
+int
+main(int argc, char **argv)
+{
+    FILE *log = tmpfile();
+    int rc = 0;
+
+    if (log == NULL || fpmd_test_worker_setup() != FPMD_OK) {
+        dprintf(err_fd, "http-verdict: worker setup failed\n");
+        return 1;
+    }
+    /* The codec says why it refused a request in a notice on the error
+     * log, which is stderr: that goes to a file read back per input. */
+    fflush(stderr);
+    err_fd = dup(STDERR_FILENO);
+    if (err_fd < 0 || dup2(fileno(log), STDERR_FILENO) < 0)
+        return 1;
+    fpmd_log_set_level(FPMD_LOG_NOTICE);
+    if (argc < 2)
+        rc = verdict_file("-", fileno(log));
+    for (int i = 1; i < argc && rc == 0; i++) {
+        rc = verdict_file(argv[i], fileno(log));
+        fflush(stdout);
+    }
+    fclose(log);
+    return rc == 0 ? 0 : 1;
+}
