@@ -508,8 +508,15 @@ commit_header(struct http_conn *c)
     size_t k = 0;
     int rc = FPMD_OK;
 
-    if (nlen == 0)
-        return 0;
+    /* RFC 9110 §5.1: a field name is a token, never empty. llhttp lets
+     * ": v" through; kept, its value would join the next field's
+     * ("X: 1", ":.evil", "Host: a" made the Host ".evila"). */
+    if (nlen == 0) {
+        c->error_status = 400;
+        c->error_reason = "empty field name";
+        rc = FPMD_ERROR;
+        goto done;
+    }
     /* llhttp keeps trailing whitespace in values (RFC 9110 §5.5 OWS). */
     while (vlen > 0 && (value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
         vlen--;

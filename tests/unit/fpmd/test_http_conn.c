@@ -177,6 +177,9 @@ static const struct {
     {"GET /hello HTTP/1.1\r\nHost: a\rX: b\r\n\r\n", 400},
     {"GET /hello HTTP/1.1\r\nHost : a\r\n\r\n", 400},
     {"GET /hello HTTP/1.1\r\nHost: a\r\nX: b\r\n c\r\n\r\n", 400},
+    /* an empty field name: its value must not join the next field's */
+    {"GET /hello HTTP/1.1\r\nX: 1\r\n:.evil\r\nHost: a\r\n\r\n", 400},
+    {"GET /hello HTTP/1.1\r\nHost: a\r\n:\r\n\r\n", 400},
     {"POST /probe HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
      501},
     {"POST /probe HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
