@@ -37,8 +37,6 @@
 /* Inputs bigger than one socket buffer would need a reader loop. */
 #define INPUT_MAX 60000
 
-static int err_fd = STDERR_FILENO;  /* stderr itself is the fpmd log's */
-
 static struct {
     int seen;                   /* the first request reached the hook */
     int accept;                 /* and its whole body was read */
@@ -165,18 +163,18 @@ verdict(const char *what, const uint8_t *data, size_t size, int log_fd)
     ssize_t r;
 
     memset(&first, 0, sizeof(first));
-    if (ftruncate(log_fd, 0) != 0 || lseek(log_fd, 0, SEEK_SET) != 0) {
-        dprintf(err_fd, "http-verdict: cannot truncate the log\n");
+    if (ftruncate(log_fd, 0) != 0) {       /* the log appends */
+        fprintf(stderr, "http-verdict: cannot truncate the log\n");
         return -1;
     }
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) != 0
         || fpmd_worker_take(sv[0], "verdict", FPMD_PROTO_HTTP) != FPMD_OK) {
-        dprintf(err_fd, "http-verdict: %s: cannot set up a connection\n",
+        fprintf(stderr, "http-verdict: %s: cannot set up a connection\n",
                 what);
         return -1;
     }
     if (size > 0 && write(sv[1], data, size) != (ssize_t) size) {
-        dprintf(err_fd, "http-verdict: %s: short write\n", what);
+        fprintf(stderr, "http-verdict: %s: short write\n", what);
         return -1;
     }
     shutdown(sv[1], SHUT_WR);
@@ -214,43 +212,59 @@ verdict_file(const char *path, int log_fd)
     size_t n;
 
     if (f == NULL) {
-        dprintf(err_fd, "http-verdict: cannot open %s\n", path);
+        fprintf(stderr, "http-verdict: cannot open %s\n", path);
         return -1;
     }
     n = fread(buf, 1, sizeof(buf), f);
     if (f != stdin)
         fclose(f);
     if (n > INPUT_MAX) {
-        dprintf(err_fd, "http-verdict: %s: over %d bytes\n", path,
+        fprintf(stderr, "http-verdict: %s: over %d bytes\n", path,
                 INPUT_MAX);
         return -1;
     }
     return verdict(path, buf, n, log_fd);
 }
 
+/* The codec says why it refused a request in a notice on the error log:
+ * that goes to a file of its own, emptied and read back per input. */
+static int
+log_to_file(void)
+{
+    char path[] = "/tmp/http-verdict-XXXXXX";
+    struct fpmd_conf conf = *fpmd_process.conf;
+    int fd = mkstemp(path);
+
+    if (fd < 0)
+        return -1;
+    conf.log.error = path;
+    conf.log.access = NULL;
+    conf.log.slow = NULL;
+    conf.log.level = FPMD_LOG_NOTICE;
+    if (fpmd_log_open(&conf) != FPMD_OK) {
+        close(fd);
+        fd = -1;
+    }
+    unlink(path);
+    return fd;
+}
+
 int
 main(int argc, char **argv)
 {
-    FILE *log = tmpfile();
-    int rc = 0;
+    int log_fd, rc = 0;
 
-    if (log == NULL || fpmd_test_worker_setup() != FPMD_OK) {
-        dprintf(err_fd, "http-verdict: worker setup failed\n");
+    if (fpmd_test_worker_setup() != FPMD_OK
+        || (log_fd = log_to_file()) < 0) {
+        fprintf(stderr, "http-verdict: worker setup failed\n");
         return 1;
     }
-    /* The codec says why it refused a request in a notice on the error
-     * log, which is stderr: that goes to a file read back per input. */
-    fflush(stderr);
-    err_fd = dup(STDERR_FILENO);
-    if (err_fd < 0 || dup2(fileno(log), STDERR_FILENO) < 0)
-        return 1;
-    fpmd_log_set_level(FPMD_LOG_NOTICE);
     if (argc < 2)
-        rc = verdict_file("-", fileno(log));
+        rc = verdict_file("-", log_fd);
     for (int i = 1; i < argc && rc == 0; i++) {
-        rc = verdict_file(argv[i], fileno(log));
+        rc = verdict_file(argv[i], log_fd);
         fflush(stdout);
     }
-    fclose(log);
+    close(log_fd);
     return rc == 0 ? 0 : 1;
 }
