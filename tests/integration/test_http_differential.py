@@ -151,6 +151,12 @@ TRICKY = {
     "expect-other": _req(b"Host: a", b"Expect: nothing"),
     "pipelined": _req(b"Host: a", line=b"GET /1 HTTP/1.1")
     + _req(b"Host: a", line=b"GET /2 HTTP/1.1"),
+    "chunk-ext-high-byte": _req(b"Host: a", b"Transfer-Encoding: chunked",
+                                body=b"3;e=\xff\r\nabc\r\n0\r\n\r\n"),
+    "target-over-limit": _req(b"Host: a", line=b"GET /" + b"u" * 8192
+                              + b" HTTP/1.1"),
+    "fields-over-limit": _req(b"Host: a", *[b"X-%d: v" % i
+                                            for i in range(100)]),
     "truncated-head": b"GET / HTTP/1.1\r\nHost: a\r\n",
     "empty": b"",
 }
@@ -295,14 +301,17 @@ EXPLAINED = [
         RFC 9112 §7.1: chunk-size is 1*HEXDIG; whitespace after it is
         allowed only before a chunk extension's ";". fpmd refuses "5 ",
         h11 strips the whitespace."""),
-    Explained("chunk-ext-empty-name", "^Invalid character in chunk "
-              "extensions$", "accepts", rb"\n[0-9a-fA-F]+;\r?\n", """
-        RFC 9112 §7.1.1: a chunk extension's name is a token, so "5;"
-        is malformed; fpmd refuses it, h11 ignores extensions unread."""),
-    Explained("chunk-ext-limit", "over limits.header$", "accepts", None, """
-        fpmd holds a request's chunk extensions and trailers to
-        limits.header (64 KiB by default; the message exceeds it on
-        purpose); h11 reads extensions without a bound."""),
+    Explained("chunk-ext-syntax", "^Invalid character in chunk "
+              "extensions( value)?$", "accepts", rb"\n[0-9a-fA-F]+;", """
+        RFC 9112 §7.1.1: a chunk extension is a token, "=" and a token or
+        quoted-string; fpmd (llhttp) refuses "5;" or bytes outside those,
+        h11 skips extensions unread."""),
+    Explained("limits", "over limits\\.(header|headers|uri)$", "accepts",
+              None, """
+        fpmd's configurable limits (limits.uri 8k, limits.header 32k for
+        the head and for chunk extensions and trailers, limits.headers
+        100 fields), answered 414, 431 or 400; h11 bounds only the head
+        (16 KiB)."""),
     Explained("host-syntax", "^(Host is not a host\\[:port\\]|request "
               "target's authority is not a host|userinfo in the request "
               "target|Unexpected char in url server)$", "accepts", None, """
