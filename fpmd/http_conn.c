@@ -763,11 +763,12 @@ on_message_complete(llhttp_t *p)
     c->scan = SCAN_LINE;
     /* One request at a time: the next one waits for this answer. And once
      * the connection is to close, nothing after this message is parsed. */
-    if (c->req != NULL || c->base.close_after_flush) {
+    if (c->req != NULL || c->base.close_after_flush)
         c->msg_paused = 1;
-        return HPE_PAUSED;
-    }
-    return 0;
+    /* Paused even when the answer is out already (a handler that did not
+     * suspend): the next head is in the same buffer, and must go through
+     * scan_head before llhttp reads it. */
+    return HPE_PAUSED;
 }
 
 /* RFC 9112 §2.2: a bare LF is not a line end, and obs-fold is refused
@@ -918,6 +919,8 @@ parse_input(struct http_conn *c)
         } else if (err == HPE_PAUSED) {
             c->rpos = (size_t) ((const uint8_t *) llhttp_get_error_pos(
                                     &c->parser) - c->rbuf);
+            if (!c->msg_paused)
+                llhttp_resume(&c->parser);  /* the next one, scanned first */
         } else if (c->error_status != 0) {
             reject(c, c->error_status, c->error_reason);
             return;
