@@ -13,8 +13,13 @@
  *   {"accept": false, "status": N, "reason": WHY}
  * with the status of the answer fpmd gave instead (0: none, the input
  * ended before a request was complete) and the reason its log line gave
- * ("" when none did). Only the first request of an
- * input counts; pipelined ones after it are answered and not reported.
+ * ("" when none did). Only the first request of an input is reported
+ * in full; for where it ends, an accepted one also says how fpmd took the
+ * bytes after it: "next" is {"accept": true, "method": M, "target": T}
+ * when a second request's head reached a handler, {"accept": false,
+ * "status": N, "reason": WHY} when fpmd refused it, null when nothing
+ * followed (or only an incomplete request, or the first closed the
+ * connection). Later requests are answered and not reported.
  * Headers are what a handler sees: CGI names (HTTP_ + upper case, '-' to
  * '_', CONTENT_TYPE and CONTENT_LENGTH), repeats joined, names with '_'
  * and Proxy dropped, as fpmd passes them on. */
@@ -38,9 +43,10 @@
 #define INPUT_MAX 60000
 
 static struct {
-    int seen;                   /* the first request reached the hook */
-    int accept;                 /* and its whole body was read */
+    unsigned requests;          /* that reached the hook */
+    int accept;                 /* the first's whole body was read */
     struct json_object *verdict;
+    struct json_object *next;   /* the second's method and target */
 } first;
 
 static char *
@@ -77,12 +83,22 @@ FPMD_HOOK(http_verdict, FPMD_HOOK_BEFORE, -1000000)
     int status;
     char *h;
 
-    /* Later requests are not reported; a codec's own answer to the first
-     * (413 over limits.body, 417) goes out as it would. */
-    if (first.seen)
+    /* The second request's head is reported, later ones not at all; a
+     * codec's own answer to the first (413 over limits.body, 417) goes
+     * out as it would. */
+    if (++first.requests > 1) {
+        if (first.requests == 2) {
+            first.next = json_object_new_object();
+            json_object_object_add(first.next, "accept",
+                                   json_object_new_boolean(1));
+            json_object_object_add(first.next, "method", json_object_new_string(
+                                       fpmd_req_method(req)));
+            json_object_object_add(first.next, "target", json_object_new_string(
+                                       fpmd_req_param(req, "REQUEST_URI")));
+        }
         return fpmd_reply(req, 200, NULL, "", 0) == FPMD_OK ? FPMD_DONE
                                                             : FPMD_ERROR;
-    first.seen = 1;
+    }
     if (req->route_status == 413 || req->route_status == 417)
         return FPMD_OK;
     if (fpmd_req_body_whole(req, (size_t) 1 << 30, &body, &blen, &status)
@@ -144,13 +160,43 @@ log_reason(int log_fd, char *why, size_t len)
              at);
 }
 
-/* The status of the first answer in out ("HTTP/1.1 400 ..."), 0 if none. */
-static int
-answer_status(const char *out, size_t n)
+/* The statuses of the final answers at the start of out, at most max:
+ * interim 100s are skipped, and each answer's Content-Length (every
+ * answer here has one) says where the next begins. */
+static size_t
+answer_statuses(const char *out, size_t n, int *st, size_t max)
 {
-    if (n < 12 || memcmp(out, "HTTP/1.1 ", 9) != 0)
-        return 0;
-    return atoi(out + 9);
+    static const char cl[] = "\r\nContent-Length: ";
+    size_t pos = 0, k = 0;
+
+    while (k < max && n - pos > 12 && memcmp(out + pos, "HTTP/1.1 ", 9) == 0) {
+        const char *head = out + pos;
+        const char *end = memmem(head, n - pos, "\r\n\r\n", 4);
+        const char *len;
+        int status = atoi(head + 9);
+
+        if (end == NULL)
+            break;
+        len = memmem(head, (size_t) (end - head), cl, sizeof(cl) - 1);
+        pos = (size_t) (end + 4 - out)
+            + (len ? strtoul(len + sizeof(cl) - 1, NULL, 10) : 0);
+        if (status != 100)
+            st[k++] = status;
+        if (pos >= n)
+            break;
+    }
+    return k;
+}
+
+static struct json_object *
+refusal(int status, const char *why)
+{
+    struct json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "accept", json_object_new_boolean(0));
+    json_object_object_add(o, "status", json_object_new_int(status));
+    json_object_object_add(o, "reason", json_object_new_string(why));
+    return o;
 }
 
 static int
@@ -158,8 +204,8 @@ verdict(const char *what, const uint8_t *data, size_t size, int log_fd)
 {
     static char out[1 << 20];
     char why[512];
-    size_t got = 0;
-    int sv[2];
+    size_t got = 0, nst;
+    int sv[2], st[2];
     ssize_t r;
 
     memset(&first, 0, sizeof(first));
@@ -187,15 +233,18 @@ verdict(const char *what, const uint8_t *data, size_t size, int log_fd)
     close(sv[1]);
     for (int i = 0; i < 64 && fpmd_conn_open_count() > 0; i++)
         event_base_loop(fpmd_process.base, EVLOOP_NONBLOCK);
+    /* the first refusal logged is the first request's, or when that was
+     * accepted, the second's */
+    log_reason(log_fd, why, sizeof(why));
+    nst = answer_statuses(out, got, st, 2);
     if (!first.accept) {
-        log_reason(log_fd, why, sizeof(why));
-        first.verdict = json_object_new_object();
-        json_object_object_add(first.verdict, "accept",
-                               json_object_new_boolean(0));
-        json_object_object_add(first.verdict, "status",
-                               json_object_new_int(answer_status(out, got)));
-        json_object_object_add(first.verdict, "reason",
-                               json_object_new_string(why));
+        json_object_put(first.next);
+        first.verdict = refusal(nst > 0 ? st[0] : 0, why);
+    } else if (first.next != NULL) {
+        json_object_object_add(first.verdict, "next", first.next);
+    } else {
+        json_object_object_add(first.verdict, "next",
+                               nst > 1 ? refusal(st[1], why) : NULL);
     }
     printf("%s\n", json_object_to_json_string_ext(
                        first.verdict, JSON_C_TO_STRING_PLAIN

@@ -19,8 +19,14 @@ What is compared, for the first request of a message only:
   names with '_', Proxy and names longer than 250 bytes dropped, the
   values of a repeated name joined in order with ", " ("; " for
   Cookie), as fpmd passes them on to a handler. Values are compared as
-  both give them: leading and trailing SP/HTAB stripped. obs-fold is
-  never compared: fpmd refuses it (an EXPLAINED class).
+  both give them: leading and trailing SP/HTAB stripped; h11 lower-cases
+  Transfer-Encoding, so its case is not compared. obs-fold is never
+  compared: fpmd refuses it (an EXPLAINED class);
+- when both accept it alike, where the first request ends: each reader's
+  verdict on the bytes after it (unless it closes the connection), on
+  the next request's head: accepted by both with the same method and
+  target, refused or incomplete for both, or an EXPLAINED class. A
+  desync (one reader taking body bytes for a request) shows here.
 
 The summary (messages, agreements, explained disagreements by class) is
 printed with -s, and by tests/fuzz/corpus/README.md's command."""
@@ -184,8 +190,14 @@ def fpmd_verdicts(paths):
     return verdicts
 
 
-def h11_verdict(data):
-    """h11's verdict on the first request of data (then end of input)."""
+NOTHING = {"accept": False, "status": 0, "reason": ""}
+
+
+def h11_verdict(data, head_only=False):
+    """h11's verdict on the first request of data (then end of input): on
+    its head alone, or on the whole request; an accepted whole request
+    also says what follows it ("trailing", None when the connection is
+    to close after it)."""
     conn = h11.Connection(h11.SERVER)
     conn.receive_data(data)
     conn.receive_data(b"")
@@ -195,13 +207,17 @@ def h11_verdict(data):
             ev = conn.next_event()
             if isinstance(ev, h11.Request):
                 req = ev
+                if head_only:
+                    return {"accept": True, "request": req}
             elif isinstance(ev, h11.Data):
                 body += ev.data
             elif isinstance(ev, h11.EndOfMessage):
-                return {"accept": True, "request": req, "body": body}
+                trailing = (None if conn.their_state is h11.MUST_CLOSE
+                            else conn.trailing_data[0])
+                return {"accept": True, "request": req, "body": body,
+                        "trailing": trailing}
             else:
-                return {"accept": False, "status": 0,
-                        "reason": "incomplete (%r)" % (ev,)}
+                return dict(NOTHING, reason="incomplete (%r)" % (ev,))
     except h11.RemoteProtocolError as e:
         return {"accept": False, "status": e.error_status_hint,
                 "reason": str(e)}
@@ -214,14 +230,21 @@ def cgi_name(name):
     return "HTTP_" + upper.replace(b"-", b"_").decode("latin-1")
 
 
+def origin_form(target):
+    """An absolute-form target as fpmd passes REQUEST_URI (less scheme
+    and authority, "/" when no path) and its authority (None when the
+    target was not absolute-form)."""
+    m = re.match(rb"(?i)https?://([^/?]*)(.*)", target, re.S)
+    if not m:
+        return target, None
+    rest = m.group(2)
+    return (rest if rest.startswith(b"/") else b"/" + rest), m.group(1)
+
+
 def h11_as_fpmd(v):
     """h11's accepted request in the form fpmd hands a handler."""
     req = v["request"]
-    target, authority = req.target, None
-    m = re.match(rb"(?i)https?://([^/?]*)(.*)", target, re.S)
-    if m:
-        authority, rest = m.group(1), m.group(2)
-        target = rest if rest.startswith(b"/") else b"/" + rest
+    target, authority = origin_form(req.target)
     joined = collections.OrderedDict()
     for name, value in req.headers.raw_items():
         if b"_" in name or name.lower() == b"proxy" or len(name) > 250:
@@ -382,6 +405,34 @@ def head_of(data):
     return data[:m.start()] if m else data
 
 
+def judge(data, fv, hv):
+    """The outcome of two verdicts that differ in accepting: an
+    Explained's name, or None."""
+    cls = next((e for e in EXPLAINED if e.matches(data, fv, hv)), None)
+    return cls.name if cls else None
+
+
+def judge_next(fv, hv):
+    """Where two accepted first requests end, seen from what each reader
+    makes of the bytes after it: (outcome, why, the bytes, fpmd's and
+    h11's verdicts on them). Only the next request's head is compared:
+    accepted or not, and its method and target."""
+    trailing = hv["trailing"]
+    fn = fv.get("next") or NOTHING
+    hn = h11_verdict(trailing, head_only=True) if trailing else NOTHING
+    if not fn["accept"] and not hn["accept"]:
+        return "agree-accept", None, trailing, fn, hn
+    if fn["accept"] and hn["accept"]:
+        target = origin_form(hn["request"].target)[0]
+        same = (fn["method"] == hn["request"].method.decode("latin-1")
+                and fn["target"].encode("latin-1") == target)
+        return ("agree-accept" if same else None,
+                "the next request differs", trailing, fn, hn)
+    return (judge(trailing, fn, hn), "fpmd %s the next request, h11 %s" % (
+        "accepts" if fn["accept"] else "refuses",
+        "accepts" if hn["accept"] else "refuses"), trailing, fn, hn)
+
+
 def compare(cases, verdicts):
     """Each message's outcome: "agree-accept", "agree-reject", an
     Explained's name, or "unexplained"; with the details of the last."""
@@ -389,29 +440,28 @@ def compare(cases, verdicts):
     unexplained = []
     for (label, _, data), fv in zip(cases, verdicts):
         hv = h11_verdict(data)
+        shown = data
         if fv["accept"] and hv["accept"]:
             diff = differences(fv, hv)
-            if not diff:
-                counts["agree-accept"] += 1
-                continue
-            why = "both accept; they differ in %s" % ", ".join(diff)
-            h = h11_as_fpmd(hv)
+            if diff:
+                outcome, why = None, "both accept; they differ in %s" % (
+                    ", ".join(diff))
+                fv, hv = dict(fv, next=None), h11_as_fpmd(hv)
+            else:
+                outcome, why, shown, fv, hv = judge_next(fv, hv)
         elif not fv["accept"] and not hv["accept"]:
-            counts["agree-reject"] += 1
-            continue
+            outcome = "agree-reject"
         else:
-            cls = next((e for e in EXPLAINED if e.matches(data, fv, hv)),
-                       None)
-            if cls is not None:
-                counts[cls.name] += 1
-                continue
+            outcome = judge(data, fv, hv)
             why = "fpmd %s, h11 %s" % (
                 "accepts" if fv["accept"] else "refuses",
                 "accepts" if hv["accept"] else "refuses")
-            h = {k: v for k, v in hv.items() if k != "request"}
-        counts["unexplained"] += 1
-        unexplained.append("%s: %s\n    message: %r\n    fpmd: %r\n"
-                           "    h11:  %r" % (label, why, data[:300], fv, h))
+        counts[outcome or "unexplained"] += 1
+        if outcome is None:
+            hv = {k: v for k, v in hv.items() if k != "request"}
+            unexplained.append("%s: %s\n    message: %r\n    fpmd: %r\n"
+                               "    h11:  %r" % (label, why, shown[:300], fv,
+                                                 hv))
     return counts, unexplained
 
 
