@@ -186,6 +186,8 @@ def fpmd_verdicts(paths):
                             for n, val in v["headers"]]
             v["target"] = v["target"].encode("latin-1")
             v["body"] = bytes.fromhex(v["body"])
+            if v["next"] and v["next"]["accept"]:
+                v["next"]["target"] = v["next"]["target"].encode("latin-1")
         verdicts.append(v)
     return verdicts
 
@@ -412,20 +414,31 @@ def judge(data, fv, hv):
     return cls.name if cls else None
 
 
-def judge_next(fv, hv):
+def same_head(a, b):
+    return a["accept"] == b["accept"] and (not a["accept"] or (
+        a["method"], a["target"]) == (b["method"], b["target"]))
+
+
+def judge_next(fv, hv, alone):
     """Where two accepted first requests end, seen from what each reader
     makes of the bytes after it: (outcome, why, the bytes, fpmd's and
     h11's verdicts on them). Only the next request's head is compared:
-    accepted or not, and its method and target."""
+    accepted or not, and its method and target. fpmd must also judge it
+    as it judges the same bytes first on a connection (alone), or its
+    own checks would not hold for pipelined requests."""
     trailing = hv["trailing"]
     fn = fv.get("next") or NOTHING
     hn = h11_verdict(trailing, head_only=True) if trailing else NOTHING
+    if trailing and not same_head(fn, alone[trailing]):
+        return (None, "fpmd judges the next request unlike the same bytes "
+                "first on a connection (%r)" % (alone[trailing],),
+                trailing, fn, hn)
     if not fn["accept"] and not hn["accept"]:
         return "agree-accept", None, trailing, fn, hn
     if fn["accept"] and hn["accept"]:
         target = origin_form(hn["request"].target)[0]
         same = (fn["method"] == hn["request"].method.decode("latin-1")
-                and fn["target"].encode("latin-1") == target)
+                and fn["target"] == target)
         return ("agree-accept" if same else None,
                 "the next request differs", trailing, fn, hn)
     return (judge(trailing, fn, hn), "fpmd %s the next request, h11 %s" % (
@@ -433,7 +446,7 @@ def judge_next(fv, hv):
         "accepts" if hn["accept"] else "refuses"), trailing, fn, hn)
 
 
-def compare(cases, verdicts):
+def compare(cases, verdicts, alone):
     """Each message's outcome: "agree-accept", "agree-reject", an
     Explained's name, or "unexplained"; with the details of the last."""
     counts = collections.Counter()
@@ -448,7 +461,7 @@ def compare(cases, verdicts):
                     ", ".join(diff))
                 fv, hv = dict(fv, next=None), h11_as_fpmd(hv)
             else:
-                outcome, why, shown, fv, hv = judge_next(fv, hv)
+                outcome, why, shown, fv, hv = judge_next(fv, hv, alone)
         elif not fv["accept"] and not hv["accept"]:
             outcome = "agree-reject"
         else:
@@ -476,18 +489,34 @@ def summary(counts):
     return "\n".join(lines)
 
 
+def write_all(tmp, named):
+    """Writes each (name, bytes) to a file in tmp; the paths."""
+    paths = []
+    for name, data in named:
+        paths.append(os.path.join(tmp, name))
+        with open(paths[-1], "wb") as f:
+            f.write(data)
+    return paths
+
+
 def run(tmp):
     need(VERDICT_BIN, "http-verdict (make check builds it)")
     # Debian's python3-h11 (tests/install-deps.sh) is a package directory
     need(os.path.dirname(h11.__file__) if h11 else "/nonexistent/h11",
          "python3-h11")
     cases = messages()
-    for name, data in TRICKY.items():
-        path = os.path.join(tmp, name)
-        with open(path, "wb") as f:
-            f.write(data)
-        cases.append(("tricky:" + name, path, data))
-    return compare(cases, fpmd_verdicts([path for _, path, _ in cases]))
+    paths = write_all(tmp, TRICKY.items())
+    cases += [("tricky:" + name, path, data)
+              for (name, data), path in zip(TRICKY.items(), paths)]
+    verdicts = fpmd_verdicts([path for _, path, _ in cases])
+    # what follows each request both accept, judged by fpmd alone
+    trailing = list(collections.OrderedDict.fromkeys(
+        hv["trailing"] for hv in (h11_verdict(data) for _, _, data in cases)
+        if hv["accept"] and hv["trailing"]))
+    paths = write_all(tmp, (("next-%d" % i, t)
+                            for i, t in enumerate(trailing)))
+    alone = dict(zip(trailing, fpmd_verdicts(paths)))
+    return compare(cases, verdicts, alone)
 
 
 def test_http_differential(tmp_path):
