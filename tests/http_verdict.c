@@ -65,6 +65,24 @@ hex(const char *p, size_t n)
     return s;
 }
 
+static void
+add_string(struct json_object *o, const char *key, const char *value)
+{
+    json_object_object_add(o, key, json_object_new_string(value));
+}
+
+/* {"accept": true, "method": M, "target": T}: what is said of a head. */
+static struct json_object *
+accepted(struct fpmd_req *req)
+{
+    struct json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "accept", json_object_new_boolean(1));
+    add_string(o, "method", fpmd_req_method(req));
+    add_string(o, "target", fpmd_req_param(req, "REQUEST_URI"));
+    return o;
+}
+
 static int
 is_header(const char *name)
 {
@@ -87,15 +105,8 @@ FPMD_HOOK(http_verdict, FPMD_HOOK_BEFORE, -1000000)
      * codec's own answer to the first (413 over limits.body, 417) goes
      * out as it would. */
     if (++first.requests > 1) {
-        if (first.requests == 2) {
-            first.next = json_object_new_object();
-            json_object_object_add(first.next, "accept",
-                                   json_object_new_boolean(1));
-            json_object_object_add(first.next, "method", json_object_new_string(
-                                       fpmd_req_method(req)));
-            json_object_object_add(first.next, "target", json_object_new_string(
-                                       fpmd_req_param(req, "REQUEST_URI")));
-        }
+        if (first.requests == 2)
+            first.next = accepted(req);
         return fpmd_reply(req, 200, NULL, "", 0) == FPMD_OK ? FPMD_DONE
                                                             : FPMD_ERROR;
     }
@@ -107,15 +118,9 @@ FPMD_HOOK(http_verdict, FPMD_HOOK_BEFORE, -1000000)
         fpmd_reply_error(req, status, NULL);
         return FPMD_DONE;
     }
-    o = json_object_new_object();
+    o = accepted(req);
     headers = json_object_new_array();
-    json_object_object_add(o, "accept", json_object_new_boolean(1));
-    json_object_object_add(o, "method",
-                           json_object_new_string(fpmd_req_method(req)));
-    json_object_object_add(o, "target", json_object_new_string(
-                               fpmd_req_param(req, "REQUEST_URI")));
-    json_object_object_add(o, "version", json_object_new_string(
-                               fpmd_req_param(req, "SERVER_PROTOCOL")));
+    add_string(o, "version", fpmd_req_param(req, "SERVER_PROTOCOL"));
     for (size_t i = 0; fpmd_req_param_at(req, i, &name, &value) == FPMD_OK;
          i++) {
         struct json_object *pair;
@@ -129,7 +134,7 @@ FPMD_HOOK(http_verdict, FPMD_HOOK_BEFORE, -1000000)
     }
     json_object_object_add(o, "headers", headers);
     h = hex(body, blen);
-    json_object_object_add(o, "body", json_object_new_string(h));
+    add_string(o, "body", h);
     free(h);
     first.verdict = o;
     first.accept = 1;
@@ -195,7 +200,7 @@ refusal(int status, const char *why)
 
     json_object_object_add(o, "accept", json_object_new_boolean(0));
     json_object_object_add(o, "status", json_object_new_int(status));
-    json_object_object_add(o, "reason", json_object_new_string(why));
+    add_string(o, "reason", why);
     return o;
 }
 

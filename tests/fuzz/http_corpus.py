@@ -43,6 +43,10 @@ def request(head_lines, body=b"", method=b"POST", target=b"/probe",
     return out + RN + body
 
 
+def get(head_lines=(), **kw):
+    return request(list(head_lines), method=b"GET", **kw)
+
+
 def chunk(data):
     return b"%x" % len(data) + RN + data + RN
 
@@ -195,79 +199,65 @@ def classic_cases():
         chunk(b"Z") + LAST)
     yield "classic-obs-fold-first", b"GET / HTTP/1.1" + RN + b" X: y" + RN \
         + b"Host: localhost" + RN + RN
-    yield "classic-nul-value", request([b"X-Nul: a\x00b"], method=b"GET")
-    yield "classic-nul-name", request([b"X-N\x00ul: a"], method=b"GET")
-    yield "classic-nul-target", request([], method=b"GET",
-                                        target=b"/a\x00b")
-    yield "classic-bare-cr-value", request([b"X-Cr: a\rb"], method=b"GET")
-    yield "classic-bare-lf-value", request([b"X-Lf: a\nb: c"],
-                                           method=b"GET")
+    yield "classic-nul-value", get([b"X-Nul: a\x00b"])
+    yield "classic-nul-name", get([b"X-N\x00ul: a"])
+    yield "classic-nul-target", get(target=b"/a\x00b")
+    yield "classic-bare-cr-value", get([b"X-Cr: a\rb"])
+    yield "classic-bare-lf-value", get([b"X-Lf: a\nb: c"])
     yield "classic-bare-lf-request-line", b"GET / HTTP/1.1\nHost: x" + RN + RN
     yield "classic-bare-lf-everywhere", b"GET / HTTP/1.1\nHost: x\n\n"
     yield "classic-bare-cr-line-end", b"GET / HTTP/1.1\rHost: x\r\r"
-    yield "classic-space-before-colon", request([b"X-Sp : a"], method=b"GET")
-    yield "classic-tab-before-colon", request([b"X-Tab\t: a"],
-                                              method=b"GET")
-    yield "classic-empty-name", request([b": a"], method=b"GET")
-    yield "classic-no-colon", request([b"X-No-Colon"], method=b"GET")
-    yield "classic-name-with-slash", request([b"X/Y: a"], method=b"GET")
-    yield "classic-host-twice", request([b"Host: evil"], method=b"GET")
-    yield "classic-host-missing", request([], method=b"GET", host=None)
-    yield "classic-host-empty", request([], method=b"GET", host=b"")
-    yield "classic-host-userinfo", request([], method=b"GET",
-                                           host=b"user@localhost")
-    yield "classic-host-path", request([], method=b"GET", host=b"a/b")
-    yield "classic-http10-no-host", request([], method=b"GET",
-                                            version=b"HTTP/1.0", host=None)
+    yield "classic-space-before-colon", get([b"X-Sp : a"])
+    yield "classic-tab-before-colon", get([b"X-Tab\t: a"])
+    yield "classic-empty-name", get([b": a"])
+    yield "classic-no-colon", get([b"X-No-Colon"])
+    yield "classic-name-with-slash", get([b"X/Y: a"])
+    yield "classic-host-twice", get([b"Host: evil"])
+    yield "classic-host-missing", get(host=None)
+    yield "classic-host-empty", get(host=b"")
+    yield "classic-host-userinfo", get(host=b"user@localhost")
+    yield "classic-host-path", get(host=b"a/b")
+    yield "classic-http10-no-host", get(version=b"HTTP/1.0", host=None)
     yield "classic-http10-te", request(
         [b"Transfer-Encoding: chunked"], chunk(b"hello") + LAST,
         version=b"HTTP/1.0")
     yield "classic-http09", b"GET /" + RN
-    yield "classic-http12", request([], method=b"GET", version=b"HTTP/1.2")
-    yield "classic-http2-line", request([], method=b"GET",
-                                        version=b"HTTP/2.0")
-    yield "classic-version-lower", request([], method=b"GET",
-                                           version=b"http/1.1")
-    yield "classic-version-space", request([], method=b"GET",
-                                           version=b"HTTP/ 1.1")
+    yield "classic-http12", get(version=b"HTTP/1.2")
+    yield "classic-http2-line", get(version=b"HTTP/2.0")
+    yield "classic-version-lower", get(version=b"http/1.1")
+    yield "classic-version-space", get(version=b"HTTP/ 1.1")
     yield "classic-method-lower", request([], method=b"get")
     yield "classic-method-unknown", request([], method=b"FOO")
     yield "classic-method-token", request([], method=b"M-SEARCH")
     yield "classic-target-asterisk", request([], method=b"OPTIONS",
                                              target=b"*")
-    yield "classic-target-space", request([], method=b"GET",
-                                          target=b"/a b")
-    yield "classic-target-tab", request([], method=b"GET", target=b"/a\tb")
-    yield "classic-target-high-bytes", request([], method=b"GET",
-                                               target=b"/\xc3\xa9t\xe9")
-    yield "classic-target-fragment", request([], method=b"GET",
-                                             target=b"/a#frag")
-    yield "classic-target-no-slash", request([], method=b"GET",
-                                             target=b"a")
-    yield "classic-expect-other", request([b"Expect: 200-ok"],
-                                          method=b"GET")
+    yield "classic-target-space", get(target=b"/a b")
+    yield "classic-target-tab", get(target=b"/a\tb")
+    yield "classic-target-high-bytes", get(target=b"/\xc3\xa9t\xe9")
+    yield "classic-target-fragment", get(target=b"/a#frag")
+    yield "classic-target-no-slash", get(target=b"a")
+    yield "classic-expect-other", get([b"Expect: 200-ok"])
     yield "classic-upgrade", request(
         [b"Connection: Upgrade", b"Upgrade: websocket"], method=b"GET")
     yield "classic-te-then-pipelined", request(
         [b"Transfer-Encoding: chunked"], chunk(b"hello") + LAST
         + b"GET /second HTTP/1.1" + RN + b"Host: localhost" + RN + RN)
-    yield "classic-leading-crlf", RN + RN + request([], method=b"GET")
-    yield "classic-leading-lf", b"\n" + request([], method=b"GET")
+    yield "classic-leading-crlf", RN + RN + get()
+    yield "classic-leading-lf", b"\n" + get()
     yield "classic-cookie-split", request(
         [b"Cookie: a=1", b"Cookie: b=2", b"X-Rep: 1", b"X-Rep: 2"],
         method=b"GET")
     yield "classic-underscore-name", request(
         [b"X_Forwarded_For: 1.2.3.4", b"X-Forwarded-For: 5.6.7.8"],
         method=b"GET")
-    yield "classic-proxy-header", request([b"Proxy: http://evil"],
-                                          method=b"GET")
+    yield "classic-proxy-header", get([b"Proxy: http://evil"])
 
 
 def ngx_host(host, absolute):
     if absolute:
-        return request([], method=b"GET", target=b"http://" + host + b"/",
+        return get(target=b"http://" + host + b"/",
                        version=b"HTTP/1.0", host=b"localhost")
-    return request([], method=b"GET", target=b"/", version=b"HTTP/1.0",
+    return get(target=b"/", version=b"HTTP/1.0",
                    host=host)
 
 
@@ -303,7 +293,7 @@ def ngx_cases():
         if b"\r" not in host:
             yield "ngx-host-absolute-%02d" % i, ngx_host(host, True)
     for i, uri in enumerate(NGX_URIS):
-        yield "ngx-uri-%02d" % i, request([], method=b"GET", target=uri,
+        yield "ngx-uri-%02d" % i, get(target=uri,
                                           host=b"localhost")
     for name, te, version in (
             ("identity", b"identity", b"HTTP/1.1"),
