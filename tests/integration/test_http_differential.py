@@ -37,15 +37,13 @@ import os
 import re
 import subprocess
 
-from conftest import FPMD_BIN, TOP, need
+from conftest import FPMD_HTTP_VERDICT_BIN, TOP, need
 
 try:
     import h11
 except ImportError:
     h11 = None
 
-VERDICT_BIN = os.environ.get("FPMD_HTTP_VERDICT_BIN", os.path.join(
-    os.path.dirname(os.path.dirname(FPMD_BIN)), "tests", "http-verdict"))
 CORPUS_DIRS = [os.path.join(TOP, "tests", "fuzz", d, "http")
                for d in ("corpus", "regression")]
 RN = b"\r\n"
@@ -161,7 +159,7 @@ TRICKY = {
 
 def fpmd_verdicts(paths):
     """fpmd's verdict on each file, from one http-verdict run."""
-    out = subprocess.run([VERDICT_BIN] + paths, stdout=subprocess.PIPE,
+    out = subprocess.run([FPMD_HTTP_VERDICT_BIN] + paths, stdout=subprocess.PIPE,
                          check=True, timeout=120).stdout
     # json-c writes bytes >= 0x80 as they are and escapes the rest: as
     # latin-1 every code point is the byte it stands for
@@ -489,7 +487,7 @@ def write_all(tmp, named):
 
 
 def run(tmp):
-    need(VERDICT_BIN, "http-verdict (make check builds it)")
+    need(FPMD_HTTP_VERDICT_BIN, "http-verdict (make check builds it)")
     # Debian's python3-h11 (tests/install-deps.sh) is a package directory
     need(os.path.dirname(h11.__file__) if h11 else "/nonexistent/h11",
          "python3-h11")
