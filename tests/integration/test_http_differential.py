@@ -159,7 +159,8 @@ TRICKY = {
 
 def fpmd_verdicts(paths):
     """fpmd's verdict on each file, from one http-verdict run."""
-    out = subprocess.run([FPMD_HTTP_VERDICT_BIN] + paths, stdout=subprocess.PIPE,
+    out = subprocess.run([FPMD_HTTP_VERDICT_BIN] + paths,
+                         stdout=subprocess.PIPE,
                          check=True, timeout=120).stdout
     # json-c writes bytes >= 0x80 as they are and escapes the rest: as
     # latin-1 every code point is the byte it stands for
