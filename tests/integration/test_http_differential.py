@@ -389,12 +389,6 @@ def messages():
     return out
 
 
-def head_of(data):
-    """The bytes before the first empty line (CRLF or LF ended)."""
-    m = re.search(rb"\r?\n\r?\n", data)
-    return data[:m.start()] if m else data
-
-
 def judge(data, fv, hv):
     """The outcome of two verdicts that differ in accepting: an
     Explained's name, or None."""
