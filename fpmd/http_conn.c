@@ -508,8 +508,15 @@ commit_header(struct http_conn *c)
     size_t k = 0;
     int rc = FPMD_OK;
 
-    if (nlen == 0)
-        return 0;
+    /* RFC 9110 §5.1: a field name is a token, never empty. llhttp lets
+     * ": v" through; kept, its value would join the next field's
+     * ("X: 1", ":.evil", "Host: a" made the Host ".evila"). */
+    if (nlen == 0) {
+        c->error_status = 400;
+        c->error_reason = "empty field name";
+        rc = FPMD_ERROR;
+        goto done;
+    }
     /* llhttp keeps trailing whitespace in values (RFC 9110 §5.5 OWS). */
     while (vlen > 0 && (value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
         vlen--;
@@ -756,11 +763,12 @@ on_message_complete(llhttp_t *p)
     c->scan = SCAN_LINE;
     /* One request at a time: the next one waits for this answer. And once
      * the connection is to close, nothing after this message is parsed. */
-    if (c->req != NULL || c->base.close_after_flush) {
+    if (c->req != NULL || c->base.close_after_flush)
         c->msg_paused = 1;
-        return HPE_PAUSED;
-    }
-    return 0;
+    /* Paused even when the answer is out already (a handler that did not
+     * suspend): the next head is in the same buffer, and must go through
+     * scan_head before llhttp reads it. */
+    return HPE_PAUSED;
 }
 
 /* RFC 9112 §2.2: a bare LF is not a line end, and obs-fold is refused
@@ -911,6 +919,8 @@ parse_input(struct http_conn *c)
         } else if (err == HPE_PAUSED) {
             c->rpos = (size_t) ((const uint8_t *) llhttp_get_error_pos(
                                     &c->parser) - c->rbuf);
+            if (!c->msg_paused)
+                llhttp_resume(&c->parser);  /* the next one, scanned first */
         } else if (c->error_status != 0) {
             reject(c, c->error_status, c->error_reason);
             return;

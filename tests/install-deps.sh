@@ -7,7 +7,8 @@
 # the status page's OpenMetrics; tzdata for cron: zones, which a minimal
 # image lacks; systemd for systemd-analyze, which checks the unit files,
 # and logrotate for the rotation file; valgrind for
-# tests/stress/valgrind.sh).
+# tests/stress/valgrind.sh; python3-h11, the reference parser of the
+# HTTP differential check).
 set -eu
 what=${1:-build}
 
@@ -17,7 +18,8 @@ build_pkgs="build-essential autoconf automake pkg-config
   libcurl4-openssl-dev libsystemd-dev ca-certificates node-llhttp tzdata"
 test_pkgs="$build_pkgs nginx-light apache2 lighttpd caddy h2o haproxy
   php8.2-fpm php8.2-opcache
-  libfcgi-bin python3 python3-pytest python3-yaml curl wrk procps openssl
+  libfcgi-bin python3 python3-pytest python3-yaml python3-h11 curl wrk
+  procps openssl
   redis-server redis-sentinel mariadb-server etcd-server prometheus
   systemd logrotate valgrind"
 

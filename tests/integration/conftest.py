@@ -26,6 +26,9 @@ FPMD_BIN = os.environ.get("FPMD_BIN", os.path.join(TOP, "fpmd", "fpmd"))
 # the daemon with tests/handlers/ linked in, built by make check
 FPMD_TEST_BIN = os.environ.get("FPMD_TEST_BIN", os.path.join(
     os.path.dirname(os.path.dirname(FPMD_BIN)), "tests", "fpmd-test"))
+# fpmd's verdict on one HTTP message (test_http_differential.py)
+FPMD_HTTP_VERDICT_BIN = os.environ.get("FPMD_HTTP_VERDICT_BIN", os.path.join(
+    os.path.dirname(os.path.dirname(FPMD_BIN)), "tests", "http-verdict"))
 NGINX_BIN = "/usr/sbin/nginx"
 SANITIZED = os.environ.get("FPMD_SANITIZED") == "1"
 # FPMD_VALGRIND=1 (tests/stress/valgrind.sh): every fpmd runs under

@@ -161,6 +161,33 @@ http_pipelined_answers_keep_request_order(void **state)
     assert_non_null(strstr(out, "Allow: GET, HEAD\r\n"));
 }
 
+/* A request answered at once (/hello) leaves no pause between it and the
+ * next one in the same read: the next head must still meet the codec's
+ * own checks (bare LF, obs-fold, spacing), not only llhttp's. */
+static void
+http_pipelined_heads_are_checked_like_the_first(void **state)
+{
+    static const char *const second[] = {
+        "GET /hello HTTP/1.1\nHost: h\r\n\r\n",
+        "GET /hello HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n",
+        "GET  /hello HTTP/1.1\r\nHost: h\r\n\r\n",
+        "GET /hello HTTP/1.1\r\nHost: h\r\n\n",
+    };
+    static char out[65536];
+    int st[4];
+
+    (void) state;
+    for (size_t i = 0; i < FPMD_ARRAY_LEN(second); i++) {
+        char in[512];
+
+        snprintf(in, sizeof(in), "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n%s",
+                 second[i]);
+        exchange(in, 0, out, sizeof(out));
+        if (statuses(out, st, 4) != 2 || st[0] != 200 || st[1] != 400)
+            fail_msg("case %zu: got %.200s", i, out);
+    }
+}
+
 static const struct {
     const char *in;
     int status;
@@ -177,6 +204,9 @@ static const struct {
     {"GET /hello HTTP/1.1\r\nHost: a\rX: b\r\n\r\n", 400},
     {"GET /hello HTTP/1.1\r\nHost : a\r\n\r\n", 400},
     {"GET /hello HTTP/1.1\r\nHost: a\r\nX: b\r\n c\r\n\r\n", 400},
+    /* an empty field name: its value must not join the next field's */
+    {"GET /hello HTTP/1.1\r\nX: 1\r\n:.evil\r\nHost: a\r\n\r\n", 400},
+    {"GET /hello HTTP/1.1\r\nHost: a\r\n:\r\n\r\n", 400},
     {"POST /probe HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
      501},
     {"POST /probe HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
@@ -216,6 +246,7 @@ main(void)
         cmocka_unit_test(http_builds_cgi_params_like_a_web_server),
         cmocka_unit_test(http_answers_the_same_whatever_the_split),
         cmocka_unit_test(http_pipelined_answers_keep_request_order),
+        cmocka_unit_test(http_pipelined_heads_are_checked_like_the_first),
         cmocka_unit_test(http_framing_errors_answer_once_and_close),
     };
 
