@@ -2,12 +2,14 @@
 # Installs, from Debian 12's own archive, what fpmd needs: "build" for the
 # compiler and libraries, "test" for that plus the real servers and tools
 # the test suite starts (nginx, Apache, lighttpd, Caddy, h2o and HAProxy
-# as fronts, php-fpm, wrk, clang for fuzzing, redis with its sentinel,
+# as fronts, php-fpm, wrk, redis with its sentinel,
 # mariadb, etcd-server for discovery; prometheus for promtool, which lints
 # the status page's OpenMetrics; tzdata for cron: zones, which a minimal
 # image lacks; systemd for systemd-analyze, which checks the unit files,
 # and logrotate for the rotation file; valgrind for
-# tests/stress/valgrind.sh).
+# tests/stress/valgrind.sh); "fuzz" for the build and clang with its
+# libFuzzer and sanitizer runtimes and llvm's llvm-profdata and llvm-cov
+# (tests/stress/fuzz.py).
 set -eu
 what=${1:-build}
 
@@ -23,12 +25,15 @@ test_pkgs="$build_pkgs nginx-light apache2 lighttpd caddy h2o haproxy
 
 # "package": what tests/package.sh (make package-test) needs besides.
 package_pkgs="$test_pkgs debhelper lintian debootstrap"
+# clang only recommends its runtimes, which --no-install-recommends skips.
+fuzz_pkgs="$build_pkgs python3 clang libclang-rt-14-dev llvm"
 
 case "$what" in
 build) pkgs=$build_pkgs ;;
 test) pkgs=$test_pkgs ;;
 package) pkgs=$package_pkgs ;;
-*) echo "usage: $0 build|test|package" >&2; exit 64 ;;
+fuzz) pkgs=$fuzz_pkgs ;;
+*) echo "usage: $0 build|test|package|fuzz" >&2; exit 64 ;;
 esac
 
 # Skip apt entirely when everything is there already (repeat runs).

@@ -194,11 +194,18 @@ class Proc:
 def parse_log(path):
     """Executions, and libFuzzer's cov/ft at INITED and at the end."""
     st = {"execs": 0, "cov0": None, "ft0": None, "cov": None, "ft": None,
-          "artifacts": []}
+          "artifacts": [], "report": []}
     last_n = 0
     with open(path, "rb") as f:
         for raw in f:
             line = raw.decode("utf-8", "replace")
+            # a sanitizer's or libFuzzer's report, up to the input's name
+            if (re.match(r"^(==\d+==\s*ERROR|=+ ?ERROR|\S+:\d+:\d+: "
+                         r"runtime error|ALARM:)", line)
+                    or (st["report"] and not st["report"][-1].startswith(
+                        "artifact_prefix"))):
+                if len(st["report"]) < 200:
+                    st["report"].append(line)
             m = re.match(r"^#(\d+)\s+(\w+)\s+cov: (\d+) ft: (\d+)", line)
             if m:
                 last_n = int(m.group(1))
@@ -398,6 +405,8 @@ def fuzz_report(args, targets, procs, bindir, work):
             for a in st["artifacts"]:
                 if os.path.basename(a).startswith(FAILURES):
                     row["failures"].append(a)
+            if st["report"]:
+                sys.stderr.write("".join(st["report"]))
         if mine:
             new, row["edges"] = merge(args, t, bindir, work)
             row["new"] = len(new)
