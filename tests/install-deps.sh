@@ -2,13 +2,16 @@
 # Installs, from Debian 12's own archive, what fpmd needs: "build" for the
 # compiler and libraries, "test" for that plus the real servers and tools
 # the test suite starts (nginx, Apache, lighttpd, Caddy, h2o and HAProxy
-# as fronts, php-fpm, wrk, clang for fuzzing, redis with its sentinel,
+# as fronts, php-fpm, wrk, redis with its sentinel,
 # mariadb, etcd-server for discovery; prometheus for promtool, which lints
 # the status page's OpenMetrics; tzdata for cron: zones, which a minimal
 # image lacks; systemd for systemd-analyze, which checks the unit files,
 # and logrotate for the rotation file; valgrind for
 # tests/stress/valgrind.sh; python3-h11, the reference parser of the
-# HTTP differential check).
+# HTTP differential check; clang with its libFuzzer and sanitizer runtimes
+# and llvm's llvm-profdata and llvm-cov for tests/stress/fuzz.py, whose
+# 60-second run is part of tests/run-all.sh). "fuzz" is the build and
+# what fuzz.py needs, alone.
 set -eu
 what=${1:-build}
 
@@ -22,6 +25,10 @@ test_pkgs="$build_pkgs nginx-light apache2 lighttpd caddy h2o haproxy
   procps openssl
   redis-server redis-sentinel mariadb-server etcd-server prometheus
   systemd logrotate valgrind"
+# clang only recommends its runtimes, which --no-install-recommends skips.
+fuzz_only="clang libclang-rt-14-dev llvm"
+test_pkgs="$test_pkgs $fuzz_only"
+fuzz_pkgs="$build_pkgs python3 $fuzz_only"
 
 # "package": what tests/package.sh (make package-test) needs besides.
 package_pkgs="$test_pkgs debhelper lintian debootstrap"
@@ -30,7 +37,8 @@ case "$what" in
 build) pkgs=$build_pkgs ;;
 test) pkgs=$test_pkgs ;;
 package) pkgs=$package_pkgs ;;
-*) echo "usage: $0 build|test|package" >&2; exit 64 ;;
+fuzz) pkgs=$fuzz_pkgs ;;
+*) echo "usage: $0 build|test|package|fuzz" >&2; exit 64 ;;
 esac
 
 # Skip apt entirely when everything is there already (repeat runs).
