@@ -1,8 +1,9 @@
 #!/bin/sh
 # The whole test suite, as CI runs it: install what is needed, build a
 # plain (-Werror) and an ASan+UBSan configuration side by side, run the unit
-# tests (make check) and the integration tests against both, then the
-# short soak on the plain build.
+# tests (make check) and the integration tests against both, with a
+# 60-second run of every fuzz target beside them; then the short soak on
+# the plain build.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -24,6 +25,16 @@ build() {
 build build/plain
 build build/asan --enable-sanitizers
 
+# 60 seconds of every fuzz target (tests/stress/fuzz.py; its libFuzzer
+# build is build/fuzz) beside the integration runs: at nice 19 the
+# fuzzers take only the CPU the suites leave, and libFuzzer's
+# -max_total_time is wall time, so this adds no time to the run.
+fuzz_log="$top/build/fuzz-ci.log"
+nice -n 19 /usr/bin/python3 tests/stress/fuzz.py --seconds 60 --jobs 2 \
+    --rss-limit-mb 1024 >"$fuzz_log" 2>&1 &
+fuzz=$!
+trap 'kill "$fuzz" 2>/dev/null || true' EXIT
+
 # Everything the tests start was installed above: a server missing now
 # fails its tests instead of skipping them (conftest.need).
 FPMD_TESTS_INSTALLED=1
@@ -37,6 +48,13 @@ FPMD_BIN="$top/build/asan/fpmd/fpmd" FPMD_SANITIZED=1 \
     /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
 FPMD_BIN="$top/build/plain/fpmd/fpmd" \
     /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+
+if ! wait "$fuzz"; then
+    cat "$fuzz_log"
+    exit 1
+fi
+trap - EXIT
+tail -n 30 "$fuzz_log"
 
 # The short soak (tests/stress/README.md): 70% of the measured capacity
 # for 3 minutes with reloads, log rotations and recycling, not one error.
