@@ -12,10 +12,10 @@ import json
 import os
 import re
 
-import fcgi_client as fc
+import conftest
 from backends import Mariadb, PhpFpm, Redis, start_fpmd
-from conftest import (FPMD_TEST_BIN, Fpmd, base_conf, config_check,
-                      free_port, http_request, wait_for)
+from conftest import config_check, http_request, wait_for
+from test_faults import answer, start
 from test_mongo import Responder, op as mongo_op
 
 SECCOMP_KILL = (r"child (\d+) exited on signal 31 \(SIGSYS\) after [\d.]+ "
@@ -36,30 +36,6 @@ def filter_mode(pid):
         modes[int(tid)] = int(re.search(r"^Seccomp:\s+(\d+)", text,
                                         re.M).group(1))
     return modes
-
-
-def start(tmp, servers, seccomp, extra=""):
-    """fpmd-test with two workers and the seccomp: lines given (None:
-    none at all, whatever FPMD_TEST_SECCOMP says)."""
-    port = free_port()
-    f = Fpmd(tmp, base_conf(port, os.path.join(tmp, "s.sock"), extra),
-             binary=FPMD_TEST_BIN)
-    with open(f.conf) as fh:
-        text = re.sub(r"^seccomp:.*\n", "", fh.read(), flags=re.M)
-    with open(f.conf, "w") as fh:
-        fh.write(text + (seccomp or ""))
-    servers.append(f)
-    f.start(("127.0.0.1", port))
-    wait_for(lambda: len(f.workers()) == 2, 10, "workers")
-    return f, ("127.0.0.1", port)
-
-
-def answer(addr, uri):
-    try:
-        r = fc.request(addr, uri=uri)
-    except (ConnectionResetError, TimeoutError):
-        return None
-    return r.split() if r is not None and r.ended else None
 
 
 def get(hport, path):
@@ -172,8 +148,9 @@ def test_seccomp_allow_adds_to_the_list(tmpdir_path, servers):
     assert set(f.workers()) == before
 
 
-def test_off_by_default(tmpdir_path, servers):
-    f, addr = start(tmpdir_path, servers, None)
+def test_off_by_default(tmpdir_path, servers, monkeypatch):
+    monkeypatch.setattr(conftest, "SECCOMP", "")
+    f, addr = start(tmpdir_path, servers, "")
     assert set(filter_mode(f.workers()[0]).values()) == {0}
     assert answer(addr, "/fault/execve")[0] == 200
 
