@@ -136,7 +136,9 @@ def test_log_mode_lets_the_call_through(tmpdir_path, servers):
     st, _, body = answer(addr, "/fault/execve")
     assert (st, body) == (200, b"execve: No such file or directory\n")
     assert set(f.workers()) == before
-    assert set(filter_mode(min(before)).values()) == {2}
+    # each worker loads its filter as its start ends, served yet or not
+    wait_for(lambda: all(set(filter_mode(p).values()) == {2}
+                         for p in before), 5, "both workers' filters")
 
 
 def test_seccomp_allow_adds_to_the_list(tmpdir_path, servers):
