@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,62 @@ KEYFN(k_er_threshold)
 KEYFN(k_er_interval)
 {
     fpmd_yaml_get_duration(c, v, key, &c->conf->emergency_restart_interval_ms);
+}
+
+/* seccomp: off, on or log; YAML's other words for a boolean count as off
+ * and on. */
+KEYFN(k_seccomp)
+{
+    static const char *const on[] = {"on", "true", "yes"};
+    static const char *const off[] = {"off", "false", "no"};
+    const char *m = fpmd_yaml_scalar(c, v, key);
+
+    if (m == NULL)
+        return;
+    for (size_t i = 0; i < FPMD_ARRAY_LEN(on); i++) {
+        if (strcasecmp(m, on[i]) == 0) {
+            c->conf->seccomp.mode = FPMD_SECCOMP_ON;
+            return;
+        }
+        if (strcasecmp(m, off[i]) == 0) {
+            c->conf->seccomp.mode = FPMD_SECCOMP_OFF;
+            return;
+        }
+    }
+    if (strcasecmp(m, "log") == 0)
+        c->conf->seccomp.mode = FPMD_SECCOMP_LOG;
+    else
+        fpmd_yaml_error_at(c, v, "seccomp: \"%s\" is not one of off, on, "
+                           "log", m);
+}
+
+/* seccomp_allow: system call names, checked against libseccomp's table
+ * (of every architecture it knows: a name of another one is accepted and
+ * means nothing here, so one config serves several machines). */
+KEYFN(k_seccomp_allow)
+{
+    char **names;
+    size_t n = 0;
+
+    if (fpmd_yaml_list_items(c, v, key, "system call names",
+                             sizeof(*names)) == NULL
+        || (names = fpmd_conf_alloc(c->arena, v->nkids + 1,
+                                    sizeof(*names))) == NULL)
+        return;
+    for (size_t i = 0; i < v->nkids; i++) {
+        const char *name = fpmd_yaml_scalar(c, v->kids[i], key);
+
+        if (name == NULL)
+            continue;
+        if (seccomp_syscall_resolve_name(name) == __NR_SCMP_ERROR) {
+            fpmd_yaml_error_at(c, v->kids[i], "%s: \"%s\" is not a system "
+                               "call libseccomp knows", key, name);
+            continue;
+        }
+        names[n++] = fpmd_conf_strdup(c->arena, name);
+    }
+    names[n] = NULL;
+    c->conf->seccomp.allow = names;
 }
 
 /* listen entries */
@@ -857,7 +914,8 @@ static const struct fpmd_yaml_key top_keys[] = {
     {"cron", fpmd_conf_read_cron}, {"tables", fpmd_conf_read_tables},
     {"watch", k_watch}, {"processes", k_processes}, {"tasks", k_tasks},
     {"upstreams", fpmd_conf_read_upstreams}, {"rpc_path", k_rpc_path},
-    {"etcd", fpmd_conf_read_etcd},
+    {"etcd", fpmd_conf_read_etcd}, {"seccomp", k_seccomp},
+    {"seccomp_allow", k_seccomp_allow},
 };
 
 /* --- entry points ----------------------------------------------------- */

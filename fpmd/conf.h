@@ -36,6 +36,13 @@ enum fpmd_pm_mode {
     FPMD_PM_ONDEMAND = 2,
 };
 
+/* seccomp: the workers' system call filter (fpmd/seccomp.c). */
+enum fpmd_seccomp_mode {
+    FPMD_SECCOMP_OFF = 0,
+    FPMD_SECCOMP_ON = 1,        /* a call off the list kills the worker */
+    FPMD_SECCOMP_LOG = 2,       /* ... is made, and the kernel logs it */
+};
+
 enum fpmd_log_level {
     FPMD_LOG_DEBUG = 0,
     FPMD_LOG_NOTICE = 1,
@@ -382,6 +389,13 @@ struct fpmd_conf {
     bool watch;             /* reload when the config file or a module
                              * changes (development); false */
     int daemonize;          /* -1: unset (CLI decides), 0, 1 */
+
+    struct {
+        enum fpmd_seccomp_mode mode;    /* off */
+        char **allow;           /* seccomp_allow: system call names allowed
+                                 * besides fpmd's own list, each known to
+                                 * libseccomp; NULL-terminated, NULL: none */
+    } seccomp;
 
     struct {
         enum fpmd_pm_mode mode;

@@ -205,6 +205,18 @@ fpmd_master_log_signal_death(const struct master *m, const struct child *c,
                  "pm.max_children or memory use", pool, (int) c->pid, lived);
         return;
     }
+    /* SIGSYS is what a seccomp kill looks like from here; which call it
+     * was, only the kernel's audit line says. */
+    if (sig == SIGSYS && !sent_by_master(m, c, sig)
+        && c->gen->conf->seccomp.mode == FPMD_SECCOMP_ON) {
+        fpmd_log(FPMD_LOG_WARNING, "[pool %s] child %d exited on signal %d "
+                 "(SIGSYS) after %.6f seconds from start: killed by seccomp, "
+                 "a system call outside the allow-list (the kernel log names "
+                 "it: audit type=1326 ... syscall=N); run with seccomp: log "
+                 "to find what it needs, then add it to seccomp_allow", pool,
+                 (int) c->pid, sig, lived);
+        return;
+    }
     fpmd_log(sent_by_master(m, c, sig) ? FPMD_LOG_NOTICE : FPMD_LOG_WARNING,
              "[pool %s] child %d exited on signal %d (%s) after %.6f "
              "seconds from start", pool, (int) c->pid, sig, signal_name(sig),

@@ -30,6 +30,7 @@
 #include "fpmd/req.h"
 #include "fpmd/rpc_conn.h"
 #include "fpmd/sched.h"
+#include "fpmd/seccomp.h"
 #include "fpmd/service.h"
 #include "fpmd/worker.h"
 
@@ -587,6 +588,10 @@ fpmd_worker_main(const struct fpmd_conf *conf,
     fpmd_sched_routes_init();
     fpmd_scoreboard_end_write(s);
     on_tick(-1, 0, NULL);
+    /* Everything only start-up needs is done: from here on the worker
+     * makes only the calls it serves with. */
+    if (fpmd_seccomp_install(conf) != FPMD_OK)
+        return 78;
     fpmd_accept_update();
     slot_update_state();
 

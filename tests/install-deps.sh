@@ -18,7 +18,8 @@ what=${1:-build}
 build_pkgs="build-essential autoconf automake pkg-config
   libevent-dev libhiredis-dev default-libmysqlclient-dev libmongoc-dev
   libbson-dev libjson-c-dev libyaml-dev libcmocka-dev libfcgi-dev
-  libcurl4-openssl-dev libsystemd-dev ca-certificates node-llhttp tzdata"
+  libcurl4-openssl-dev libsystemd-dev libseccomp-dev ca-certificates
+  node-llhttp tzdata"
 test_pkgs="$build_pkgs nginx-light apache2 lighttpd caddy h2o haproxy
   php8.2-fpm php8.2-opcache
   libfcgi-bin python3 python3-pytest python3-yaml python3-h11 curl wrk

@@ -3,12 +3,15 @@
  * (tests/fpmd-test): they let integration tests check what fpmd does when
  * a handler overflows its coroutine stack, never yields, is ended by the
  * OOM killer or by request_terminate_timeout midway through its answer,
- * or keeps memory it allocated. */
+ * keeps memory it allocated, or makes a system call seccomp forbids. */
 #include "config.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fpmd/fpmd.h"
 
@@ -98,4 +101,18 @@ FPMD_ROUTE(fault_stall, "GET", "/fault/stall")
     if (fpmd_resp_write(req, "started\n", 8) != FPMD_OK)
         return FPMD_ERROR;
     return fpmd_sleep(req, 3600 * 1000);
+}
+
+/* GET /fault/execve: tries to start a program (one that does not exist,
+ * so that where the call is let through nothing runs): seccomp: on kills
+ * the worker with SIGSYS, seccomp: log and off answer with the error. */
+FPMD_ROUTE(fault_execve, "GET", "/fault/execve")
+{
+    char *const argv[] = {"fpmd-no-such-program", NULL};
+    char msg[128];
+    int n;
+
+    execve("/nonexistent/fpmd-no-such-program", argv, argv + 1);
+    n = snprintf(msg, sizeof(msg), "execve: %s\n", strerror(errno));
+    return fpmd_reply(req, 200, "text/plain", msg, (size_t) n);
 }

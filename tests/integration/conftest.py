@@ -45,11 +45,23 @@ VALGRIND_ARGS = ["valgrind", "--tool=memcheck", "--trace-children=yes",
                  "--suppressions=" + os.path.join(TOP, "tests",
                                                   "valgrind.supp")]
 TIME_SCALE = 5 if VALGRIND else 1
+# FPMD_TEST_SECCOMP=on (or log): every config a test writes gets that
+# seccomp: setting, unless it has one of its own, so that the whole suite
+# runs with the workers' system call filter (tests/run-all.sh).
+SECCOMP = os.environ.get("FPMD_TEST_SECCOMP", "")
 # libmongoc's load-time counters file is /dev/shm/mongoc-<pid>; the tests
 # kill processes with SIGKILL, which leaves such files behind, and a later
 # process given the same pid prints a warning into the stderr the tests
 # read. The README tells operators the same.
 os.environ["MONGOC_DISABLE_SHM"] = "1"
+
+
+def with_seccomp(yaml_text):
+    """yaml_text with FPMD_TEST_SECCOMP's seccomp: line added, when that
+    is set and the text has none."""
+    if not SECCOMP or re.search(r"^seccomp:", yaml_text, re.M):
+        return yaml_text
+    return yaml_text.rstrip("\n") + "\nseccomp: %s\n" % SECCOMP
 
 
 def need(path, what):
@@ -167,7 +179,8 @@ class Fpmd:
 
     def write_conf(self, yaml_text):
         with open(self.conf, "w") as f:
-            f.write(textwrap.dedent(yaml_text).replace("@DIR@", self.dir))
+            f.write(with_seccomp(textwrap.dedent(yaml_text))
+                    .replace("@DIR@", self.dir))
 
     def start(self, wait_address=None, args=(), env=None, preexec=None,
               allow_root=True):

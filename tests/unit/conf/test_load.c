@@ -732,6 +732,52 @@ conf_reads_allowed_clients(void **state)
                  "addresses");
 }
 
+static void
+conf_reads_seccomp_and_its_allow_list(void **state)
+{
+    struct fpmd_conf *c;
+
+    (void) state;
+    c = load("listen:\n  - fastcgi: 127.0.0.1:9000\n");
+    if (c == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(c->seccomp.mode, FPMD_SECCOMP_OFF);
+    assert_null(c->seccomp.allow);
+    fpmd_conf_free(c);
+    /* fstatat64 is 32-bit architectures' name: a config for several
+     * machines may list it */
+    c = load("listen:\n  - fastcgi: 127.0.0.1:9000\nseccomp: log\n"
+             "seccomp_allow: [ptrace, fstatat64]\n");
+    if (c == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(c->seccomp.mode, FPMD_SECCOMP_LOG);
+    assert_string_equal(c->seccomp.allow[0], "ptrace");
+    assert_string_equal(c->seccomp.allow[1], "fstatat64");
+    assert_null(c->seccomp.allow[2]);
+    fpmd_conf_free(c);
+    c = load("listen:\n  - fastcgi: 127.0.0.1:9000\nseccomp: On\n"
+             "seccomp_allow: []\n");
+    if (c == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(c->seccomp.mode, FPMD_SECCOMP_ON);
+    assert_null(c->seccomp.allow[0]);
+    fpmd_conf_free(c);
+    c = load("listen:\n  - fastcgi: 127.0.0.1:9000\nseccomp: false\n");
+    if (c == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(c->seccomp.mode, FPMD_SECCOMP_OFF);
+    fpmd_conf_free(c);
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:1\nseccomp: strict\n",
+                 "t.yaml:3:10: seccomp: \"strict\" is not one of off, on, "
+                 "log");
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:1\n"
+                 "seccomp_allow:\n  - read\n  - PTRACE\n",
+                 "t.yaml:5:5: seccomp_allow: \"PTRACE\" is not a system "
+                 "call libseccomp knows");
+    expect_error("listen:\n  - fastcgi: 127.0.0.1:1\nseccomp_allow: ptrace\n",
+                 "t.yaml:3:16: seccomp_allow: expected a list");
+}
+
 int
 main(void)
 {
@@ -751,6 +797,7 @@ main(void)
         cmocka_unit_test(conf_reads_static_routes_modules_and_body_limits),
         cmocka_unit_test(conf_reads_pools),
         cmocka_unit_test(conf_reads_allowed_clients),
+        cmocka_unit_test(conf_reads_seccomp_and_its_allow_list),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
