@@ -15,8 +15,11 @@
  *            HOST PORT PATH
  *
  * Prints key=value lines: sent, per status counts (status_200=...),
- * timeouts, connect/read errors, the 2xx latency quantiles in ms and
- * those of the other answers (err_).
+ * timeouts, connect errors (a connection that could not be opened or was
+ * refused; the request planned on it fails), read errors (a connection
+ * lost with a request on it), the 2xx latency quantiles in ms and those
+ * of the other answers (err_). A request on a connection whose handshake
+ * waits (the server's accept queue is full) goes once it is done.
  *
  * -s FILE also writes the run as a series, to line failures up with
  * what happened to the server meanwhile (tests/stress/chaos.py). Times
@@ -25,7 +28,8 @@
  *   start MONOTONIC_S
  *   f PLANNED_S LATENCY_MS KIND     one per failed request, as it fails:
  *                                   KIND a status other than 2xx,
- *                                   "timeout" or "read" (connection lost)
+ *                                   "timeout", "connect" (refused) or
+ *                                   "read" (connection lost)
  *   b PLANNED_S PLANNED OK FAILED MAX_OK_MS
  *                                   at the end, one per 100 ms of plan:
  *                                   the requests planned in it, the 2xx,
@@ -57,7 +61,7 @@
 
 struct conn {
     int fd;
-    struct event *ev;
+    struct event *ev, *wev;  /* reads; the connect's end (once) */
     bool connected, busy;
     double planned;          /* planned start of the request in flight */
     char buf[BUF];
@@ -128,11 +132,29 @@ failed(double planned, const char *kind, int status)
 }
 
 static void on_io(evutil_socket_t fd, short what, void *arg);
+static void on_writable(evutil_socket_t fd, short what, void *arg);
+static void conn_close(struct conn *c);
+
+/* c's request failed with its connection: refused before it came up, or
+ * lost (a reset, a close) once it had. */
+static void
+lost(struct conn *c)
+{
+    if (c->connected) {
+        g.read_err++;
+        failed(c->planned, "read", 0);
+    } else {
+        g.connect_err++;
+        failed(c->planned, "connect", 0);
+    }
+    conn_close(c);
+}
 
 static void
 conn_close(struct conn *c)
 {
     event_free(c->ev);
+    event_free(c->wev);
     close(c->fd);
     c->fd = -1;
     c->connected = c->busy = false;
@@ -159,6 +181,7 @@ conn_open(struct conn *c)
         return false;
     }
     c->ev = event_new(g.base, c->fd, EV_READ | EV_PERSIST, on_io, c);
+    c->wev = event_new(g.base, c->fd, EV_WRITE, on_writable, c);
     event_add(c->ev, NULL);
     c->connected = false;
     c->len = 0;
@@ -167,21 +190,39 @@ conn_open(struct conn *c)
 }
 
 static void
-send_on(struct conn *c, double planned)
+send_req(struct conn *c)
 {
     ssize_t n = send(c->fd, g.req, g.req_len, MSG_NOSIGNAL);
 
+    /* Not connected yet: the server's accept queue is full, so the
+     * handshake waits, and the request goes once it is done. */
+    if (n < 0 && errno == EAGAIN && !c->connected) {
+        event_add(c->wev, NULL);
+        return;
+    }
+    if (n == (ssize_t) g.req_len) {
+        c->connected = true;
+        return;
+    }
+    /* a loopback socket's buffer takes a whole small request or nothing:
+     * a failure here is a refused connect or the peer's reset */
+    lost(c);
+}
+
+static void
+on_writable(evutil_socket_t fd, short what, void *arg)
+{
+    send_req(arg);
+}
+
+static void
+send_on(struct conn *c, double planned)
+{
     c->busy = true;
     c->planned = planned;
     c->len = 0;
     g.sent++;
-    /* a loopback socket's buffer takes a whole small request or nothing:
-     * a failure here is the peer's reset, seen as a read error below */
-    if (n != (ssize_t) g.req_len) {
-        g.read_err++;
-        failed(planned, "read", 0);
-        conn_close(c);
-    }
+    send_req(c);
 }
 
 /* A free connection, or NULL when all CONNS carry a request. */
@@ -197,7 +238,8 @@ take_conn(void)
     for (unsigned i = 0; i < g.max_conns; i++)
         if (g.conns[i]->fd < 0) {
             /* a connect on loopback completes before the first send is
-             * read by the server: send at once, the kernel queues it */
+             * read by the server, unless its accept queue is full: send
+             * at once, the kernel queues it (send_req waits otherwise) */
             if (!conn_open(g.conns[i]))
                 return NULL;
             return g.conns[i];
@@ -319,17 +361,17 @@ on_io(evutil_socket_t fd, short what, void *arg)
     if (n <= 0) {
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             return;
-        /* a server closing an idle kept-alive connection is no error */
         if (c->busy) {
-            g.read_err++;
-            failed(c->planned, "read", 0);
-        } else
+            lost(c);
+        } else {
+            /* a server closing an idle kept-alive connection: no error */
             for (struct conn **pp = &g.idle; *pp; pp = &(*pp)->next_idle)
                 if (*pp == c) {
                     *pp = c->next_idle;
                     break;
                 }
-        conn_close(c);
+            conn_close(c);
+        }
         drain_backlog();
         return;
     }
