@@ -114,15 +114,6 @@ ROUTES = (
      "%3D42&error_status=503", {"mariadb"}, 2 * POOL_WAIT),
     ("/hello.php", "/hello.php", {"php-fpm"}, LEGACY_WAIT),
 )
-MIX_LUA = """
-local paths = {%s}
-local i = 0
-request = function()
-   i = i %% #paths + 1
-   return wrk.format("GET", paths[i])
-end
-""" % ", ".join('"%s"' % r[1] for r in ROUTES)
-
 
 def now():
     return time.monotonic()       # openloop's clock (CLOCK_MONOTONIC)
@@ -168,39 +159,12 @@ def stop_all(pids):
         time.sleep(0.005)
 
 
-class Resp:
-    """A side connection to redis-server (RESP)."""
-
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), 10)
-        self.f = self.s.makefile("rb")
-
-    def cmd(self, *args):
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-        self.s.sendall(out)
-        return self.read()
-
-    def read(self):
-        line = self.f.readline()[:-2]
-        kind, rest = line[:1], line[1:]
-        if kind == b"+":
-            return rest.decode()
-        if kind == b"-":
-            return RuntimeError(rest.decode())
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            n = int(rest)
-            return None if n < 0 else self.f.read(n + 2)[:-2].decode()
-        if kind == b"*":
-            return [self.read() for _ in range(int(rest))]
-        raise ValueError("RESP: %r" % line)
-
-    def close(self):
-        self.s.close()
+def redis_cli(port, *args):
+    """A side client's command to redis-server: its reply as text (an
+    error reply is its message: "OOM command not allowed ...")."""
+    return subprocess.run(["redis-cli", "-p", str(port), *map(str, args)],
+                          capture_output=True, text=True,
+                          check=True).stdout.strip()
 
 
 class Sql:
@@ -295,31 +259,29 @@ class Chaos:
         f.end = wait_listening(port)
 
     def maxmemory(self, f, seconds):
-        r = Resp(self.backends.redis_port)
+        port = self.backends.redis_port
 
         def used():
             return int(next(line.split(":")[1] for line in
-                            r.cmd("INFO", "memory").splitlines()
+                            redis_cli(port, "INFO", "memory").splitlines()
                             if line.startswith("used_memory:")))
-        r.cmd("CONFIG", "SET", "maxmemory-policy", "noeviction")
-        r.cmd("CONFIG", "SET", "maxmemory", used() + (2 << 20))
+        redis_cli(port, "CONFIG", "SET", "maxmemory-policy", "noeviction")
+        redis_cli(port, "CONFIG", "SET", "maxmemory", used() + (2 << 20))
         keys = []
         while True:
             keys.append("chaos:fill:%d" % len(keys))
-            answer = r.cmd("SET", keys[-1], b"x" * 65536)
-            if isinstance(answer, RuntimeError):
+            if redis_cli(port, "SET", keys[-1], "x" * 65536) != "OK":
                 break
         # Full, but only just: a small write fits again as soon as a
         # client's buffers shrink. The limit goes 1 MiB under what is
         # used, and stays full until the values are deleted.
-        r.cmd("CONFIG", "SET", "maxmemory", used() - (1 << 20))
+        redis_cli(port, "CONFIG", "SET", "maxmemory", used() - (1 << 20))
         f.start = now()
-        f.detail = str(r.cmd("SET", "chaos:probe", "1"))
+        f.detail = redis_cli(port, "SET", "chaos:probe", "1")
         sleep_until(f.start + seconds)
-        r.cmd("DEL", *keys)
+        redis_cli(port, "DEL", *keys)
         f.end = now()
-        r.cmd("CONFIG", "SET", "maxmemory", 0)
-        r.close()
+        redis_cli(port, "CONFIG", "SET", "maxmemory", 0)
 
     def mariadb_full(self, f, seconds, drop=True):
         admin = Sql(self.sock, self.st.log)
@@ -437,14 +399,6 @@ def read_series(path):
                 slices.append((start + float(w[1]), int(w[2]), int(w[3]),
                                int(w[4])))
     return fails, slices
-
-
-def established(port):
-    """TCP connections to 127.0.0.1:port, counted from the client side."""
-    out = subprocess.run(["ss", "-Htn", "state", "established",
-                          "( dport = :%d )" % port],
-                         capture_output=True, text=True).stdout
-    return len(out.splitlines())
 
 
 def read_access(path, offset):
@@ -600,17 +554,11 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     rows, kills_all = [], []
     with c.Stage("chaos") as st:
-        backends = c.b.Backends(st.tmp, st.log)
-        st.procs.extend(backends.procs)
+        backends, php = c.start_backends(st)
         subprocess.run(["mariadb", "--no-defaults", "-S",
                         st.path("mysqld.sock"), "-uroot", "-e",
                         "CREATE USER holder@'%' IDENTIFIED BY 'holder'"],
                        check=True)
-        os.makedirs(st.path("www"))
-        with open(st.path("www/hello.php"), "w") as f:
-            f.write(c.b.HELLO_PHP)
-        php = c.b.start_php(st.tmp, 8, st.log)
-        st.procs.append(php.proc)
         access = st.path("fpmd-access.log")
         settings = {
             "pm": {"max_children": 2, "max_concurrency": 4096},
@@ -627,7 +575,7 @@ def main():
         rate = RATE
         if LOAD:
             with open(st.path("mix.lua"), "w") as f:
-                f.write(MIX_LUA)
+                f.write(c.mix_lua(r[1] for r in ROUTES))
             r = c.wrk("http://127.0.0.1:%d/" % port, 64, 3,
                       "-s", st.path("mix.lua"))
             rate = LOAD * r["good_rps"]
@@ -657,7 +605,7 @@ def main():
                  "php-fpm": int(php.address.rsplit(":", 1)[1])}
 
         def backend_conns():
-            return {k: established(v) for k, v in ports.items()}
+            return {k: c.established(v) for k, v in ports.items()}
         conns0 = backend_conns()
         fds0 = sum(c.fds(p) for p in [fp.pid] + fp.workers())
         windows = []

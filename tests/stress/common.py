@@ -137,6 +137,20 @@ class Fpmd:
         return "http://127.0.0.1:%d%s" % (self.http_port, path)
 
 
+def start_backends(stage):
+    """redis-server and mariadbd with BENCH-CONTRACT's data, and a php-fpm
+    8.2 (8 static children) serving www/hello.php, as run.py starts them:
+    (Backends, its php-fpm Side)."""
+    backends = b.Backends(stage.tmp, stage.log)
+    stage.procs.extend(backends.procs)
+    os.makedirs(stage.path("www"))
+    with open(stage.path("www/hello.php"), "w") as f:
+        f.write(b.HELLO_PHP)
+    php = b.start_php(stage.tmp, 8, stage.log)
+    stage.procs.append(php.proc)
+    return backends, php
+
+
 def start_nginx(stage, fcgi_address, connections=4096):
     """One nginx worker passing everything to fcgi_address with
     keep-alive (fastcgi_keep_conn, upstream keepalive 32), as php-fpm
@@ -168,6 +182,26 @@ def fds(pid):
         return len(os.listdir("/proc/%d/fd" % pid))
     except OSError:
         return 0
+
+
+def established(port):
+    """TCP connections to 127.0.0.1:port, client sides (fpmd's)."""
+    out = subprocess.run(["ss", "-Htn", "state", "established",
+                          "( dport = :%d )" % port],
+                         capture_output=True, text=True).stdout
+    return len(out.splitlines())
+
+
+def mix_lua(paths):
+    """A wrk script sending paths in turn."""
+    return """
+local paths = {%s}
+local i = 0
+request = function()
+   i = i %% #paths + 1
+   return wrk.format("GET", paths[i])
+end
+""" % ", ".join('"%s"' % p for p in paths)
 
 
 def wrk(url, conns, seconds, *args):
