@@ -11,8 +11,8 @@
  * (counted as a timeout, as is an answer slower than TIMEOUT, after which
  * its connection is closed and another opened).
  *
- *   openloop -r RATE -c CONNS -d SECONDS [-t TIMEOUT_MS] [-s FILE]
- *            HOST PORT PATH
+ *   openloop -r RATE -c CONNS -d SECONDS [-t TIMEOUT_MS] [-k IDLE_MS]
+ *            [-s FILE] HOST PORT PATH
  *
  * Prints key=value lines: sent, per status counts (status_200=...),
  * timeouts, connect errors (a connection that could not be opened or was
@@ -20,6 +20,11 @@
  * lost with a request on it), the 2xx latency quantiles in ms and those
  * of the other answers (err_). A request on a connection whose handshake
  * waits (the server's accept queue is full) goes once it is done.
+ *
+ * -k IDLE_MS closes a kept-alive connection idle longer than that instead
+ * of sending on it: a server closes idle connections after its own
+ * keep-alive timeout (nginx's 75 s), and a request sent as it does is
+ * lost (a read error) where a browser would try it again.
  *
  * -s FILE also writes the run as a series, to line failures up with
  * what happened to the server meanwhile (tests/stress/chaos.py). Times
@@ -64,6 +69,7 @@ struct conn {
     struct event *ev, *wev;  /* reads; the connect's end (once) */
     bool connected, busy;
     double planned;          /* planned start of the request in flight */
+    double idle_since;
     char buf[BUF];
     size_t len;
     struct conn *next_idle;
@@ -74,7 +80,7 @@ static struct {
     struct sockaddr_in addr;
     char req[1024];
     size_t req_len;
-    double rate, start, duration, timeout;
+    double rate, start, duration, timeout, max_idle;
     unsigned max_conns, open;
     struct conn **conns;
     struct conn *idle;
@@ -229,11 +235,13 @@ send_on(struct conn *c, double planned)
 static struct conn *
 take_conn(void)
 {
-    struct conn *c = g.idle;
+    struct conn *c;
 
-    if (c != NULL) {
+    while ((c = g.idle) != NULL) {
         g.idle = c->next_idle;
-        return c;
+        if (g.max_idle == 0 || now() - c->idle_since <= g.max_idle)
+            return c;
+        conn_close(c);      /* the server may be closing it right now */
     }
     for (unsigned i = 0; i < g.max_conns; i++)
         if (g.conns[i]->fd < 0) {
@@ -251,6 +259,7 @@ static void
 give_back(struct conn *c)
 {
     c->busy = false;
+    c->idle_since = now();
     c->next_idle = g.idle;
     g.idle = c;
 }
@@ -481,12 +490,13 @@ main(int argc, char **argv)
 
     g.max_conns = 64;
     g.timeout = 2;
-    while ((opt = getopt(argc, argv, "r:c:d:t:s:")) != -1)
+    while ((opt = getopt(argc, argv, "r:c:d:t:k:s:")) != -1)
         switch (opt) {
         case 'r': g.rate = atof(optarg); break;
         case 'c': g.max_conns = atoi(optarg); break;
         case 'd': g.duration = atof(optarg); break;
         case 't': g.timeout = atof(optarg) / 1000; break;
+        case 'k': g.max_idle = atof(optarg) / 1000; break;
         case 's': series = optarg; break;
         default: goto usage;
         }
@@ -494,7 +504,7 @@ main(int argc, char **argv)
         || g.max_conns == 0) {
 usage:
         fprintf(stderr, "usage: openloop -r RATE -c CONNS -d SECONDS "
-                "[-t TIMEOUT_MS] [-s FILE] HOST PORT PATH\n");
+                "[-t TIMEOUT_MS] [-k IDLE_MS] [-s FILE] HOST PORT PATH\n");
         return 64;
     }
     g.addr.sin_family = AF_INET;
