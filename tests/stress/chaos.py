@@ -38,7 +38,11 @@ recovery window (RECOVER s):
   mariadb full    max_connections at 10, all 10 held by a side client,
                   for HOLD s: once with fpmd's connections kept (they go
                   on serving), once with them killed (KILL USER): every
-                  call then needs a new connection, and is refused
+                  call then needs a new connection, and is refused. The
+                  fault ends when a new client is served again. The side
+                  client's connections are not killed (KILL USER made
+                  mariadbd keep new clients waiting for 1 to 13 s): they
+                  end by themselves 10 s after the fault
   together        kills every second for 12 s, with a redis stop, mariadb
                   full, a php-fpm stop and redis maxmemory overlapping
 
@@ -100,6 +104,7 @@ LEGACY_WAIT = 1.0 + 1.0
 # fpmd's own account of each answer: its end (epoch s), status, ms taken
 ACCESS_FORMAT = "%{%s}T %s %{milli}d %r%Q%q"
 HOLDERS = 10        # MariaDB's lowest max_connections
+NGINX_CONNS = 16384
 
 # name, path, the parts it uses, its bound (s)
 ROUTES = (
@@ -135,7 +140,22 @@ def wait_listening(port, limit=30):
                 return now()
         except OSError:
             time.sleep(0.005)
-    sys.exit("nothing listens on %d after %d s" % (port, limit))
+    raise RuntimeError("nothing listens on %d after %d s" % (port, limit))
+
+
+def mariadb_serves(port, limit=30):
+    """The moment a new client (bench) has logged in to mariadbd and had
+    a SELECT answered."""
+    end = now() + limit
+    while now() < end:
+        if subprocess.run(["mariadb", "--no-defaults", "-h127.0.0.1",
+                           "-P%d" % port, "-ubench", "-pbench",
+                           "--connect-timeout=%d" % limit, "-e", "SELECT 1"],
+                          stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0:
+            return now()
+        time.sleep(0.005)
+    raise RuntimeError("mariadbd serves no new client after %d s" % limit)
 
 
 def thread_states(pid):
@@ -277,7 +297,8 @@ class Chaos:
         # used, and stays full until the values are deleted.
         redis_cli(port, "CONFIG", "SET", "maxmemory", used() - (1 << 20))
         f.start = now()
-        f.detail = redis_cli(port, "SET", "chaos:probe", "1")
+        f.detail = "the side client's write: " + redis_cli(
+            port, "SET", "chaos:probe", "1")
         sleep_until(f.start + seconds)
         redis_cli(port, "DEL", *keys)
         f.end = now()
@@ -285,15 +306,24 @@ class Chaos:
 
     def mariadb_full(self, f, seconds, drop=True):
         admin = Sql(self.sock, self.st.log)
+        # Tagged, to be told from an earlier fault's, which sleep on a few
+        # seconds after theirs: KILL USER on them kept mariadbd from
+        # serving new clients for 1 to 13 s, so they end by themselves.
+        tag = "chaos-%d" % admin.p.pid
         holders = [subprocess.Popen(
             ["mariadb", "--no-defaults", "-h127.0.0.1",
              "-P%d" % self.backends.mysql_port, "-uholder", "-pholder",
-             "-e", "SELECT SLEEP(600)"], stdout=subprocess.DEVNULL,
-            stderr=self.st.log) for _ in range(HOLDERS)]
+             "-e", "SELECT SLEEP(%d), '%s'" % (seconds + 10, tag)],
+            stdout=subprocess.DEVNULL, stderr=self.st.log)
+            for _ in range(HOLDERS)]
         end = now() + 10
-        while now() < end and admin.run(
+        while admin.run(
                 "SELECT COUNT(*) FROM information_schema.processlist "
-                "WHERE user = 'holder'") != [str(HOLDERS)]:
+                "WHERE info LIKE '%%%s%%' AND command = 'Query' "
+                "AND user = 'holder'" % tag) != [str(HOLDERS)]:
+            if now() > end:
+                raise RuntimeError("the side client's %d connections did "
+                                   "not come up" % HOLDERS)
             time.sleep(0.05)
         f.start = now()
         admin.run("SET GLOBAL max_connections = %d" % HOLDERS)
@@ -301,9 +331,13 @@ class Chaos:
             admin.run("KILL USER bench")
         sleep_until(f.start + seconds)
         admin.run("SET GLOBAL max_connections = 2000")
-        f.end = now()
-        admin.run("KILL USER holder")
+        # The fault ends when mariadbd serves a new client again.
+        raised = now()
+        f.end = mariadb_serves(self.backends.mysql_port)
+        f.detail = "a new client served %.2f s after max_connections " \
+            "was raised" % (f.end - raised)
         for h in holders:
+            h.terminate()
             h.wait(10)
         admin.close()
 
@@ -401,6 +435,49 @@ def read_series(path):
     return fails, slices
 
 
+class CpuSampler(threading.Thread):
+    """Every half second: how many cores the machine used, and how many
+    of them this run's processes (the stage's, with their children):
+    others' jobs share the machine, and a row is read against them."""
+
+    def __init__(self, st):
+        super().__init__(daemon=True)
+        self.st, self.samples, self.halt = st, [], threading.Event()
+
+    @staticmethod
+    def machine():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v) - v[3] - v[4], sum(v)        # busy, all (jiffies)
+
+    def ours(self):
+        pids = [q for p in self.st.procs if p.poll() is None
+                for q in c.b.tree(p.pid)]
+        return {p: c.b.cpu_seconds([p]) for p in pids}
+
+    def run(self):
+        cores = os.cpu_count()
+        busy0, all0 = self.machine()
+        cpu0, t0 = self.ours(), now()
+        while not self.halt.wait(0.5):
+            busy, total = self.machine()
+            cpu, t = self.ours(), now()
+            # a pid seen for the first time (or used again) counts from
+            # its next sample
+            used = sum(max(v - cpu0.get(p, v), 0.0) for p, v in cpu.items())
+            machine = cores * (busy - busy0) / max(total - all0, 1)
+            self.samples.append((t, machine, min(used / (t - t0), machine)))
+            busy0, all0, cpu0, t0 = busy, total, cpu, t
+
+    def between(self, a, z):
+        """Mean cores in use from a to z: the machine's, and this run's."""
+        xs = [(m, o) for t, m, o in self.samples if a <= t <= z]
+        if not xs:
+            return None
+        return (sum(m for m, _ in xs) / len(xs),
+                sum(o for _, o in xs) / len(xs))
+
+
 def read_access(path, offset):
     """fpmd's access log: (end, status, ms, route), end on the monotonic
     clock as the whole second it fell in (its start)."""
@@ -419,7 +496,7 @@ def is_5xx(kind):
     return kind.isdigit() and 500 <= int(kind) <= 599
 
 
-def judge(phase, recs, window_end, series, access, kills_all):
+def judge(phase, recs, window_end, series, access, kills_all, cpu):
     """One row of the table: what the clients and fpmd saw from the
     phase's first fault to the next quiet window, and the three aims."""
     start = min(f.start for f in recs)
@@ -465,7 +542,7 @@ def judge(phase, recs, window_end, series, access, kills_all):
             first_ok = max(first_ok or 0.0, (oks[0] + 0.1 - r_end) if oks
                            else float("inf"))
     # fpmd's side: each 5xx it answered, within its route's bound
-    fpmd_worst = (0.0, 1.0, "")
+    fpmd_worst = None
     for sec, status, ms, name in access:
         if not (500 <= status <= 599 and sec + 1 > start
                 and sec < window_end):
@@ -474,7 +551,8 @@ def judge(phase, recs, window_end, series, access, kills_all):
         if ms / 1000 > bound:
             late.append((name, sec - start, str(status),
                          "%.0f ms in fpmd" % ms))
-        if ms / 1000 / bound > fpmd_worst[0] / fpmd_worst[1]:
+        if fpmd_worst is None or ms / 1000 / bound > (fpmd_worst[0]
+                                                      / fpmd_worst[1]):
             fpmd_worst = (ms / 1000, bound, name)
     return {
         "phase": phase, "seconds": end - start, "planned": planned,
@@ -484,6 +562,7 @@ def judge(phase, recs, window_end, series, access, kills_all):
         "ok": (not unexplained, not bad_kind and not late,
                recovery <= BACK and (first_ok or 0.0) <= BACK),
         "unexplained": unexplained, "bad_kind": bad_kind, "late": late,
+        "cpu": cpu.between(start, window_end),
         "faults": [(f.name, f.start, f.end, len(f.kills),
                     getattr(f, "detail", None)) for f in recs],
     }
@@ -504,7 +583,7 @@ def report(rate, per, results, totals, t0):
           % (rate, per, len(ROUTES), os.cpu_count()))
     rows = []
     for r in results:
-        lat, bound, where = r["fpmd_worst"]
+        lat, bound, where = r["fpmd_worst"] or (0, 0, None)
         rows.append((
             r["phase"], "%.1f" % r["seconds"], r["planned"], r["failed"],
             "; ".join("%s: %s" % kv for kv in r["by_route"].items()) or "—",
@@ -513,17 +592,19 @@ def report(rate, per, results, totals, t0):
             "%.0f" % (r["client_worst"] * 1000) if r["failed"] else "—",
             "%.2f" % r["recovery"],
             "%.1f" % r["first_ok"] if r["first_ok"] is not None else "—",
+            "%.1f / %.1f" % r["cpu"] if r["cpu"] else "—",
             *("PASS" if ok else "FAIL" for ok in r["ok"])))
     c.table(["fault", "s", "requests", "failed", "failures by route "
              "(status or kind × n)", "slowest 5xx in fpmd ms / bound",
              "slowest failure at the client ms", "back after s",
-             "first 2xx after s", "only its routes", "5xx within bound",
+             "first 2xx after s", "cores busy: all / this run's",
+             "only its routes", "5xx within bound",
              "back ≤ 1 s"], rows)
     for r in results:
         print("%s: %s" % (r["phase"], "; ".join(
             "%s +%.2f..+%.2f s%s%s" % (
                 name, a - t0, z - t0, " (%d kills)" % k if k else "",
-                " (the side client's write: %s)" % d if d else "")
+                " (%s)" % d if d else "")
             for name, a, z, k, d in r["faults"])))
         for what in ("unexplained", "bad_kind", "late"):
             if r[what]:
@@ -571,7 +652,8 @@ def main():
         }
         fp = c.Fpmd(st, settings, backends, binary=c.FPMD_TEST,
                     more_routes=[{"match": "*", "to": "legacy"}])
-        port = c.start_nginx(st, "127.0.0.1:%d" % fp.fcgi_port, 16384)
+        port = c.start_nginx(st, "127.0.0.1:%d" % fp.fcgi_port,
+                             NGINX_CONNS)
         rate = RATE
         if LOAD:
             with open(st.path("mix.lua"), "w") as f:
@@ -582,8 +664,12 @@ def main():
             print("mix capacity %.0f 2xx/s (%d non-2xx): running at %.0f"
                   % (r["good_rps"], r["non2xx"], rate), flush=True)
         per = rate / len(ROUTES)
-        # room for every request a stalled backend holds, at the bound
-        conns = int(per * (max(r[3] for r in ROUTES) + 1)) + 64
+        # room for every request a stalled backend holds, at the bound,
+        # within nginx's connections (client and upstream ones): past
+        # them, a stall of the machine turned into a pile-up of
+        # connections nginx never got out of
+        conns = min(int(per * (max(r[3] for r in ROUTES) + 1)) + 64,
+                    NGINX_CONNS // 2 // len(ROUTES) - 100)
         chaos = Chaos(st, backends, php, fp)
         gens = {}
         for name, path, *_ in ROUTES:
@@ -592,10 +678,15 @@ def main():
             out = open(base + ".out", "w+")
             gens[name] = (subprocess.Popen(
                 [c.OPENLOOP, "-r", "%.0f" % per, "-c", str(conns),
-                 "-d", "3600", "-t", str(GEN_TIMEOUT_MS), "-s",
+                 "-d", "3600", "-t", str(GEN_TIMEOUT_MS),
+                 # a connection unused since the last fault's burst is not
+                 # sent on as nginx closes it (keepalive_timeout 75 s)
+                 "-k", "10000", "-s",
                  base + ".series", "127.0.0.1", str(port), path],
                 stdout=out, stderr=st.log), out, base + ".series")
             st.procs.append(gens[name][0])      # stopped first on exit
+        cpu = CpuSampler(st)
+        cpu.start()
         t0 = now()
         offset = round(time.time() - now())
         workers0 = set(fp.workers())
@@ -621,6 +712,7 @@ def main():
         q0 = now()
         time.sleep(QUIET)
         windows.append((q0, now()))
+        cpu.halt.set()
         conns1 = backend_conns()
         fds1 = sum(c.fds(p) for p in [fp.pid] + fp.workers())
         for p, out, _ in gens.values():
@@ -643,8 +735,14 @@ def main():
     results = []
     for i, (phase, recs) in enumerate(rows):
         results.append(judge(phase, recs, windows[i + 1][0], series,
-                             answers, kills_all))
+                             answers, kills_all, cpu))
     report(rate, per, results, totals, t0)
+    if cpu.samples:
+        whole = cpu.between(t0, float("inf"))
+        print("cores busy over the run (of %d): %.2f, %.2f of them this "
+              "run's; others' jobs at most %.2f in a half second\n" % (
+                  os.cpu_count(), whole[0], whole[1],
+                  max(m - o for _, m, o in cpu.samples)))
     sigkills = sum("signal 9 (SIGKILL)" in d for d in deaths)
     aims = []
     for i, what in enumerate(("only the routes using the faulted part "
