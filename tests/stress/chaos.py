@@ -688,7 +688,7 @@ def main():
         cpu = CpuSampler(st)
         cpu.start()
         t0 = now()
-        offset = round(time.time() - now())
+        offset = time.time() - now()
         workers0 = set(fp.workers())
         time.sleep(QUIET)                       # warm-up: not judged
         ports = {"redis": backends.redis_port,
