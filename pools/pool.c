@@ -858,7 +858,11 @@ fpmd_pool_unpin(struct fpmd_pool_pin *pin, int close_it)
 }
 
 /* Matches waiting calls with idle connections, and opens connections
- * for the rest while the node may. */
+ * for the rest while the node may. A node whose last connect failed gets
+ * one connect at a time until one succeeds: a connect per waiting call
+ * would give a stalled or slow server a burst of handshakes, each
+ * abandoned at connect_timeout and opened again after the back-off while
+ * it still works through the last round's. */
 static void
 node_dispatch(struct fpmd_pool_node *n)
 {
@@ -875,7 +879,8 @@ node_dispatch(struct fpmd_pool_node *n)
     }
     while (n->nwait > n->nconnecting
            && n->nidle + n->nbusy + n->nconnecting < conf->max
-           && !(n->fails > 0 && mono_us() < n->retry_us))
+           && !(n->fails > 0 && (mono_us() < n->retry_us
+                                 || n->nconnecting > 0)))
         open_conn(n);
 }
 
@@ -1216,7 +1221,8 @@ pools_tick(void)
             }
             while (!n->vacant
                    && n->nidle + n->nbusy + n->nconnecting < conf->min
-                   && !(n->fails > 0 && now < n->retry_us)) {
+                   && !(n->fails > 0 && (now < n->retry_us
+                                         || n->nconnecting > 0))) {
                 unsigned before = n->nconnecting;
 
                 open_conn(n);

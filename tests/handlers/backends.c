@@ -6,7 +6,10 @@
  *   /t/redis-par?pool=P&cmd=...&cmd=...      one call per command, at once
  * add replica=1 to read from a replica. The answer is JSON: the replies in
  * order, with the time taken; a failed call answers with the status it
- * maps to and its error. */
+ * maps to and its error. A server's error reply (OOM, WRONGTYPE...) is
+ * one of the replies, unless error_status=N asks for an answer N with
+ * the first such error instead, as an application would give its
+ * client (/t/mysql takes it too, for a statement the server refused). */
 #include "config.h"
 
 #include <signal.h>
@@ -73,11 +76,21 @@ add_words(struct fpmd_req *req, struct fpmd_call *call, const char *text)
     return fpmd_redis_addv(call, argc, argv, lens);
 }
 
+/* error_status=N, or 0 when absent. */
+static int
+error_status(struct fpmd_req *req)
+{
+    const char *v = fpmd_req_query_arg(req, "error_status");
+
+    return v != NULL ? atoi(v) : 0;
+}
+
 static int
 answer(struct fpmd_req *req, struct fpmd_call **calls, size_t ncalls,
        size_t per_call, double t0)
 {
     struct json_object *out = json_object_new_object(), *replies;
+    int refused = error_status(req);
 
     if (out == NULL || fpmd_defer(req, obj_put, out) != FPMD_OK)
         return FPMD_ERROR;
@@ -88,6 +101,15 @@ answer(struct fpmd_req *req, struct fpmd_call **calls, size_t ncalls,
             json_object_object_add(out, "status", json_object_new_int(
                 (int) fpmd_call_status(calls[i])));
             return fpmd_reply_json(req, fpmd_call_http_status(calls[i]), out);
+        }
+        for (size_t j = 0; refused != 0 && j < per_call; j++) {
+            const struct fpmd_redis_reply *r = fpmd_redis_reply(calls[i], j);
+
+            if (r != NULL && r->type == FPMD_REDIS_ERROR) {
+                json_object_object_add(out, "error",
+                                       json_object_new_string(r->str));
+                return fpmd_reply_json(req, refused, out);
+            }
         }
     }
     replies = json_object_new_array();
@@ -179,6 +201,8 @@ mysql_answer(struct fpmd_req *req, struct fpmd_call *call, double t0)
     json_object_object_add(out, "errcode", json_object_new_int(
         (int) r->errcode));
     json_object_object_add(out, "message", json_object_new_string(r->error));
+    if (r->errcode != 0 && error_status(req) != 0)
+        return fpmd_reply_json(req, error_status(req), out);
     json_object_object_add(out, "affected", json_object_new_int64(
         (int64_t) r->affected_rows));
     json_object_object_add(out, "insert_id", json_object_new_int64(

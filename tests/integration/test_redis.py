@@ -9,6 +9,7 @@ import json
 import os
 import re
 import socket
+import threading
 import time
 import urllib.parse
 
@@ -152,6 +153,53 @@ def test_stopped_server_times_out_and_recovers(tmpdir_path, servers, redis):
              "recovery within %.1f s of SIGCONT" % RECOVERY)
     assert time.time() - t0 < RECOVERY
     wait_backend(hport, "cache", lambda b: b["timeouts"] >= 1)
+
+
+def connects_to(port):
+    """Client sockets to 127.0.0.1:port being set up or up (SYN_SENT,
+    ESTABLISHED in /proc/net/tcp)."""
+    with open("/proc/net/tcp") as f:
+        return sum(1 for line in list(f)[1:]
+                   if int(line.split()[2].split(":")[1], 16) == port
+                   and line.split()[3] in ("01", "02"))
+
+
+def test_a_failing_server_gets_one_connect_at_a_time(tmpdir_path, servers,
+                                                     redis):
+    """Once a connect to it failed, a server gets one connect at a time
+    until one succeeds, however many calls wait: a stopped server got one
+    per waiting call (8 here), each abandoned at connect_timeout and
+    opened again after the back-off."""
+    _, hport, _ = start_fpmd(tmpdir_path, servers, pool_yaml(
+        "cache", redis, max=16, timeout="300ms", connect_timeout="400ms",
+        wait_timeout="2s"))
+    assert call(hport, "cache", "SET a 1")[0] == 200
+    stop, seen = threading.Event(), []
+
+    def load():
+        while not stop.is_set():
+            call(hport, "cache", "GET a")
+    threads = [threading.Thread(target=load) for _ in range(8)]
+    redis.pause()
+    try:
+        # its connection times out (504), then a connect to it does (503)
+        wait_for(lambda: call(hport, "cache", "GET a")[0] == 503, 10,
+                 "a failed connect")
+        for t in threads:
+            t.start()
+        end = time.time() + 1.5 * TIME_SCALE
+        while time.time() < end:
+            seen.append(connects_to(redis.port))
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        redis.resume()
+        for t in threads:
+            if t.ident is not None:
+                t.join()
+    assert max(seen) == 1, seen
+    wait_for(lambda: call(hport, "cache", "GET a")[0] == 200, RECOVERY,
+             "recovery within %.1f s of SIGCONT" % RECOVERY)
 
 
 def test_connections_killed_by_the_server_are_replaced(tmpdir_path, servers,

@@ -22,6 +22,9 @@ BUILD = os.environ.get("FPMD_BUILD", os.path.join(TOP, "build", "plain"))
 FPMD = os.environ.get("FPMD", os.path.join(BUILD, "fpmd", "fpmd"))
 OPENLOOP = os.environ.get("OPENLOOP", os.path.join(
     BUILD, "tests", "stress", "openloop"))
+# fpmd with tests/handlers/ linked in (make tests/fpmd-test)
+FPMD_TEST = os.environ.get("FPMD_TEST", os.path.join(BUILD, "tests",
+                                                     "fpmd-test"))
 
 
 class Stage:
@@ -79,10 +82,11 @@ def deep_update(d, extra):
 class Fpmd:
     """fpmd on conf/demo.yaml (run.demo_conf: its routes, pools on the
     stage's backends) with an HTTP and a FastCGI listener and the given
-    settings merged over it; prefix runs it under a wrapper (prlimit)."""
+    settings merged over it; prefix runs it under a wrapper (prlimit),
+    binary is fpmd or another build of it (FPMD_TEST)."""
 
     def __init__(self, stage, settings=None, backends=None, prefix=(),
-                 name="fpmd", more_routes=()):
+                 name="fpmd", more_routes=(), binary=FPMD):
         import yaml
         self.http_port, self.fcgi_port = b.free_port(), b.free_port()
         self.error_log = stage.path(name + "-error.log")
@@ -97,7 +101,8 @@ class Fpmd:
         self.conf_path = stage.path(name + ".yaml")
         self.conf = conf
         self.write()
-        self.proc = stage.start([*prefix, FPMD, "-F", "-y", self.conf_path])
+        self.proc = stage.start([*prefix, binary, "-F", "-y",
+                                 self.conf_path])
         b.wait_port(self.http_port, self.proc, name)
         b.wait_port(self.fcgi_port, self.proc, name)
 
@@ -132,10 +137,25 @@ class Fpmd:
         return "http://127.0.0.1:%d%s" % (self.http_port, path)
 
 
-def start_nginx(stage, fcgi_address):
+def start_backends(stage):
+    """redis-server and mariadbd with BENCH-CONTRACT's data, and a php-fpm
+    8.2 (8 static children) serving www/hello.php, as run.py starts them:
+    (Backends, its php-fpm Side)."""
+    backends = b.Backends(stage.tmp, stage.log)
+    stage.procs.extend(backends.procs)
+    os.makedirs(stage.path("www"))
+    with open(stage.path("www/hello.php"), "w") as f:
+        f.write(b.HELLO_PHP)
+    php = b.start_php(stage.tmp, 8, stage.log)
+    stage.procs.append(php.proc)
+    return backends, php
+
+
+def start_nginx(stage, fcgi_address, connections=4096):
     """One nginx worker passing everything to fcgi_address with
     keep-alive (fastcgi_keep_conn, upstream keepalive 32), as php-fpm
-    users run it. Returns its port."""
+    users run it, with worker_connections connections (client and
+    upstream ones). Returns its port."""
     port = b.free_port()
     conf = stage.path("nginx.conf")
     with open(conf, "w") as f:
@@ -143,7 +163,9 @@ def start_nginx(stage, fcgi_address):
             user="user root;" if os.geteuid() == 0 else "", tmp=stage.tmp,
             upstreams="    upstream fpmd { server %s; keepalive 32; }\n"
             % fcgi_address,
-            servers=b.nginx_server(port, b.fastcgi_location("fpmd", True))))
+            servers=b.nginx_server(port, b.fastcgi_location("fpmd", True)))
+            .replace("worker_connections 4096;",
+                     "worker_connections %d;" % connections))
     # run.py's template counts a status per request in an access log;
     # nginx's open files: connections (client and upstream) and that log
     proc = stage.start([b.NGINX, "-c", conf, "-g", "daemon off;"])
@@ -160,6 +182,33 @@ def fds(pid):
         return len(os.listdir("/proc/%d/fd" % pid))
     except OSError:
         return 0
+
+
+def established(port):
+    """TCP connections to 127.0.0.1:port, client sides (fpmd's), from
+    /proc/net/tcp: ss is not in a minimal Debian."""
+    n = 0
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            # rem_address is HEX_IP:HEX_PORT; state 01 is ESTABLISHED
+            if fields[3] == "01" and \
+                    int(fields[2].rsplit(":", 1)[1], 16) == port:
+                n += 1
+    return n
+
+
+def mix_lua(paths):
+    """A wrk script sending paths in turn."""
+    return """
+local paths = {%s}
+local i = 0
+request = function()
+   i = i %% #paths + 1
+   return wrk.format("GET", paths[i])
+end
+""" % ", ".join('"%s"' % p for p in paths)
 
 
 def wrk(url, conns, seconds, *args):
@@ -200,8 +249,9 @@ def verdicts(aims):
     return all(ok for _, ok, _ in aims)
 
 
-def need_build():
-    for exe in (FPMD, OPENLOOP):
+def need_build(*more):
+    for exe in (FPMD, OPENLOOP) + more:
         if not os.access(exe, os.X_OK):
             sys.exit("%s not built: build fpmd (README) and make "
-                     "tests/stress/openloop in %s" % (exe, BUILD))
+                     "tests/stress/openloop (and tests/fpmd-test for "
+                     "chaos.py) in %s" % (exe, BUILD))

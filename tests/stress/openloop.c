@@ -11,16 +11,44 @@
  * (counted as a timeout, as is an answer slower than TIMEOUT, after which
  * its connection is closed and another opened).
  *
- *   openloop -r RATE -c CONNS -d SECONDS [-t TIMEOUT_MS] HOST PORT PATH
+ *   openloop -r RATE -c CONNS -d SECONDS [-t TIMEOUT_MS] [-k IDLE_MS]
+ *            [-s FILE] HOST PORT PATH
  *
  * Prints key=value lines: sent, per status counts (status_200=...),
- * timeouts, connect/read errors, the 2xx latency quantiles in ms and
- * those of the other answers (err_). */
+ * timeouts, connect errors (a connection that could not be opened or was
+ * refused; the request planned on it fails), read errors (a connection
+ * lost with a request on it), the 2xx latency quantiles in ms and those
+ * of the other answers (err_). A request on a connection whose handshake
+ * waits (the server's accept queue is full) goes once it is done.
+ *
+ * -k IDLE_MS closes a kept-alive connection idle longer than that instead
+ * of sending on it: a server closes idle connections after its own
+ * keep-alive timeout (nginx's 75 s), and a request sent as it does is
+ * lost (a read error) where a browser would try it again.
+ *
+ * -s FILE also writes the run as a series, to line failures up with
+ * what happened to the server meanwhile (tests/stress/chaos.py). Times
+ * are seconds from the first planned request; its CLOCK_MONOTONIC time
+ * is on the first line:
+ *   start MONOTONIC_S
+ *   f PLANNED_S LATENCY_MS KIND     one per failed request, as it fails:
+ *                                   KIND a status other than 2xx,
+ *                                   "timeout", "connect" (refused) or
+ *                                   "read" (connection lost)
+ *   b PLANNED_S PLANNED OK FAILED MAX_OK_MS
+ *                                   at the end, one per 100 ms of plan:
+ *                                   the requests planned in it, the 2xx,
+ *                                   the others, the slowest 2xx
+ *
+ * SIGINT or SIGTERM ends the plan early: what was planned still gets its
+ * answer or its timeout, and the totals are printed, with seconds the
+ * time the plan ran. */
 #include <errno.h>
 #include <event2/event.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -38,9 +66,10 @@
 
 struct conn {
     int fd;
-    struct event *ev, *wev;   /* reads; the connect's completion */
+    struct event *ev, *wev;  /* reads; the connect's end (once) */
     bool connected, busy;
     double planned;          /* planned start of the request in flight */
+    double idle_since;
     char buf[BUF];
     size_t len;
     struct conn *next_idle;
@@ -51,7 +80,7 @@ static struct {
     struct sockaddr_in addr;
     char req[1024];
     size_t req_len;
-    double rate, start, duration, timeout;
+    double rate, start, duration, timeout, max_idle;
     unsigned max_conns, open;
     struct conn **conns;
     struct conn *idle;
@@ -61,7 +90,16 @@ static struct {
     uint64_t planned, sent, timeouts, connect_err, read_err, unsent;
     uint64_t status[600];
     uint64_t hist[BUCKETS], hist_err[BUCKETS];   /* 2xx, other answers */
+    /* -s: the failures as they come, the plan's slices at the end */
+    FILE *series;
+    struct slice {
+        uint32_t planned, ok, failed;
+        float max_ok_ms;
+    } *slices;
+    size_t nslices;
 } g;
+
+#define SLICE_S 0.1
 
 static double
 now(void)
@@ -72,8 +110,51 @@ now(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static struct slice *
+slice_of(double planned)
+{
+    /* a little over, so a plan on a slice's edge lands in that slice */
+    size_t i = (size_t) ((planned - g.start) / SLICE_S + 1e-6);
+
+    return g.slices != NULL && i < g.nslices ? &g.slices[i] : NULL;
+}
+
+/* A request planned at planned failed: kind names how, or status does. */
+static void
+failed(double planned, const char *kind, int status)
+{
+    struct slice *s = slice_of(planned);
+
+    if (g.series == NULL)
+        return;
+    if (s != NULL)
+        s->failed++;
+    if (kind != NULL)
+        fprintf(g.series, "f %.6f %.3f %s\n", planned - g.start,
+                (now() - planned) * 1e3, kind);
+    else
+        fprintf(g.series, "f %.6f %.3f %d\n", planned - g.start,
+                (now() - planned) * 1e3, status);
+}
+
 static void on_io(evutil_socket_t fd, short what, void *arg);
-static void on_connect(evutil_socket_t fd, short what, void *arg);
+static void on_writable(evutil_socket_t fd, short what, void *arg);
+static void conn_close(struct conn *c);
+
+/* c's request failed with its connection: refused before it came up, or
+ * lost (a reset, a close) once it had. */
+static void
+lost(struct conn *c)
+{
+    if (c->connected) {
+        g.read_err++;
+        failed(c->planned, "read", 0);
+    } else {
+        g.connect_err++;
+        failed(c->planned, "connect", 0);
+    }
+    conn_close(c);
+}
 
 static void
 conn_close(struct conn *c)
@@ -98,39 +179,48 @@ conn_open(struct conn *c)
         return false;
     }
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    c->connected = connect(c->fd, (struct sockaddr *) &g.addr,
-                           sizeof(g.addr)) == 0;
-    if (!c->connected && errno != EINPROGRESS) {
+    if (connect(c->fd, (struct sockaddr *) &g.addr, sizeof(g.addr)) < 0
+        && errno != EINPROGRESS) {
         close(c->fd);
         c->fd = -1;
         g.connect_err++;
         return false;
     }
     c->ev = event_new(g.base, c->fd, EV_READ | EV_PERSIST, on_io, c);
-    c->wev = event_new(g.base, c->fd, EV_WRITE, on_connect, c);
+    c->wev = event_new(g.base, c->fd, EV_WRITE, on_writable, c);
     event_add(c->ev, NULL);
+    c->connected = false;
     c->len = 0;
     g.open++;
     return true;
 }
 
 static void
-do_send(struct conn *c)
+send_req(struct conn *c)
 {
     ssize_t n = send(c->fd, g.req, g.req_len, MSG_NOSIGNAL);
 
-    /* a connected loopback socket's buffer takes a whole small request
-     * or nothing: a failure here is the peer's reset */
-    if (n != (ssize_t) g.req_len) {
-        g.read_err++;
-        conn_close(c);
+    /* Not connected yet: the server's accept queue is full, so the
+     * handshake waits, and the request goes once it is done. */
+    if (n < 0 && errno == EAGAIN && !c->connected) {
+        event_add(c->wev, NULL);
+        return;
     }
+    if (n == (ssize_t) g.req_len) {
+        c->connected = true;
+        return;
+    }
+    /* a loopback socket's buffer takes a whole small request or nothing:
+     * a failure here is a refused connect or the peer's reset */
+    lost(c);
 }
 
-/* A request goes out once its connection is up: under overload the
- * server's listen queue is full and a handshake can wait, which counts in
- * the request's latency (or makes it a timeout), as a real client's
- * would. Sending before that would fail and look like a reset. */
+static void
+on_writable(evutil_socket_t fd, short what, void *arg)
+{
+    send_req(arg);
+}
+
 static void
 send_on(struct conn *c, double planned)
 {
@@ -138,46 +228,26 @@ send_on(struct conn *c, double planned)
     c->planned = planned;
     c->len = 0;
     g.sent++;
-    if (c->connected)
-        do_send(c);
-    else
-        event_add(c->wev, NULL);
-}
-
-static void drain_backlog(void);
-
-static void
-on_connect(evutil_socket_t fd, short what, void *arg)
-{
-    struct conn *c = arg;
-    int err = 0;
-    socklen_t len = sizeof(err);
-
-    (void) what;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
-        g.connect_err++;
-        conn_close(c);
-        drain_backlog();
-        return;
-    }
-    c->connected = true;
-    do_send(c);
+    send_req(c);
 }
 
 /* A free connection, or NULL when all CONNS carry a request. */
 static struct conn *
 take_conn(void)
 {
-    struct conn *c = g.idle;
+    struct conn *c;
 
-    if (c != NULL) {
+    while ((c = g.idle) != NULL) {
         g.idle = c->next_idle;
-        return c;
+        if (g.max_idle == 0 || now() - c->idle_since <= g.max_idle)
+            return c;
+        conn_close(c);      /* the server may be closing it right now */
     }
     for (unsigned i = 0; i < g.max_conns; i++)
         if (g.conns[i]->fd < 0) {
             /* a connect on loopback completes before the first send is
-             * read by the server: send at once, the kernel queues it */
+             * read by the server, unless its accept queue is full: send
+             * at once, the kernel queues it (send_req waits otherwise) */
             if (!conn_open(g.conns[i]))
                 return NULL;
             return g.conns[i];
@@ -189,6 +259,7 @@ static void
 give_back(struct conn *c)
 {
     c->busy = false;
+    c->idle_since = now();
     c->next_idle = g.idle;
     g.idle = c;
 }
@@ -204,6 +275,7 @@ drain_backlog(void)
 
         if (t - planned > g.timeout) {       /* the client gave up */
             g.timeouts++;
+            failed(planned, "timeout", 0);
             g.bl_head = (g.bl_head + 1) % g.bl_cap;
             g.bl_len--;
             continue;
@@ -226,10 +298,19 @@ record(int status, double planned)
     int b = us < 1 ? 0 : (int) (32 * log2(us));
 
     b = b < BUCKETS ? b : BUCKETS - 1;
-    if (status >= 200 && status < 300)
+    if (status >= 200 && status < 300) {
+        struct slice *s = slice_of(planned);
+
         g.hist[b]++;
-    else
+        if (s != NULL) {
+            s->ok++;
+            if (us / 1e3 > s->max_ok_ms)
+                s->max_ok_ms = (float) (us / 1e3);
+        }
+    } else {
         g.hist_err[b]++;
+        failed(planned, NULL, status);
+    }
 }
 
 /* Length of a complete response at the start of buf, 0 if more is
@@ -289,18 +370,17 @@ on_io(evutil_socket_t fd, short what, void *arg)
     if (n <= 0) {
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             return;
-        /* a server closing an idle kept-alive connection is no error */
-        if (!c->connected)
-            g.connect_err++;
-        else if (c->busy)
-            g.read_err++;
-        else
+        if (c->busy) {
+            lost(c);
+        } else {
+            /* a server closing an idle kept-alive connection: no error */
             for (struct conn **pp = &g.idle; *pp; pp = &(*pp)->next_idle)
                 if (*pp == c) {
                     *pp = c->next_idle;
                     break;
                 }
-        conn_close(c);
+            conn_close(c);
+        }
         drain_backlog();
         return;
     }
@@ -319,6 +399,7 @@ on_io(evutil_socket_t fd, short what, void *arg)
             return;
         if (used < 0) {
             g.read_err++;
+            failed(c->planned, "read", 0);
             conn_close(c);
             break;
         }
@@ -342,25 +423,44 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     uint64_t due = (uint64_t) (fmin(el, g.duration) * g.rate);
 
     for (; g.planned < due; g.planned++) {
+        struct slice *s = slice_of(g.start + g.planned / g.rate);
+
+        if (s != NULL)
+            s->planned++;
         if (g.bl_len == g.bl_cap) {        /* cannot happen within TIMEOUT */
             g.timeouts++;
+            failed(g.start + g.planned / g.rate, "timeout", 0);
             continue;
         }
         g.backlog[(g.bl_head + g.bl_len) % g.bl_cap] =
             g.start + g.planned / g.rate;
         g.bl_len++;
     }
+    bool busy = g.bl_len > 0;
+
     for (unsigned i = 0; i < g.max_conns; i++) {
         struct conn *c = g.conns[i];
 
         if (c->fd >= 0 && c->busy && t - c->planned > g.timeout) {
             g.timeouts++;
+            failed(c->planned, "timeout", 0);
             conn_close(c);
         }
+        busy |= c->fd >= 0 && c->busy;
     }
     drain_backlog();
-    if (el > g.duration + g.timeout)
+    if (el > g.duration + g.timeout || (el > g.duration && !busy))
         event_base_loopbreak(g.base);
+}
+
+/* The plan ends now; what it sent runs to its end. */
+static void
+on_stop(evutil_socket_t sig, short what, void *arg)
+{
+    double el = now() - g.start;
+
+    if (el < g.duration)
+        g.duration = el;
 }
 
 static double
@@ -384,24 +484,27 @@ int
 main(int argc, char **argv)
 {
     struct timeval ms = {0, 1000};
-    struct event *tick;
+    struct event *tick, *stop_int, *stop_term;
+    const char *series = NULL;
     int opt;
 
     g.max_conns = 64;
     g.timeout = 2;
-    while ((opt = getopt(argc, argv, "r:c:d:t:")) != -1)
+    while ((opt = getopt(argc, argv, "r:c:d:t:k:s:")) != -1)
         switch (opt) {
         case 'r': g.rate = atof(optarg); break;
         case 'c': g.max_conns = atoi(optarg); break;
         case 'd': g.duration = atof(optarg); break;
         case 't': g.timeout = atof(optarg) / 1000; break;
+        case 'k': g.max_idle = atof(optarg) / 1000; break;
+        case 's': series = optarg; break;
         default: goto usage;
         }
     if (argc - optind != 3 || g.rate <= 0 || g.duration <= 0
         || g.max_conns == 0) {
 usage:
         fprintf(stderr, "usage: openloop -r RATE -c CONNS -d SECONDS "
-                "[-t TIMEOUT_MS] HOST PORT PATH\n");
+                "[-t TIMEOUT_MS] [-k IDLE_MS] [-s FILE] HOST PORT PATH\n");
         return 64;
     }
     g.addr.sin_family = AF_INET;
@@ -418,13 +521,37 @@ usage:
         g.conns[i] = calloc(1, sizeof(struct conn));
         g.conns[i]->fd = -1;
     }
+    if (series != NULL) {
+        if ((g.series = fopen(series, "w")) == NULL) {
+            perror(series);
+            return 1;
+        }
+        g.nslices = (size_t) ceil(g.duration / SLICE_S) + 1;
+        g.slices = calloc(g.nslices, sizeof(*g.slices));
+    }
     g.base = event_base_new();
     tick = event_new(g.base, -1, EV_PERSIST, on_tick, NULL);
     event_add(tick, &ms);
+    stop_int = evsignal_new(g.base, SIGINT, on_stop, NULL);
+    stop_term = evsignal_new(g.base, SIGTERM, on_stop, NULL);
+    event_add(stop_int, NULL);
+    event_add(stop_term, NULL);
     g.start = now();
+    if (g.series != NULL)
+        fprintf(g.series, "start %.6f\n", g.start);
     event_base_dispatch(g.base);
 
     g.unsent = g.bl_len;
+    if (g.series != NULL) {
+        for (size_t i = 0; i < g.nslices && i * SLICE_S < g.duration; i++)
+            fprintf(g.series, "b %.1f %u %u %u %.3f\n", i * SLICE_S,
+                    g.slices[i].planned, g.slices[i].ok, g.slices[i].failed,
+                    g.slices[i].max_ok_ms);
+        if (fclose(g.series) != 0) {
+            perror(series);
+            return 1;
+        }
+    }
     printf("planned=%llu\nsent=%llu\ntimeouts=%llu\nconnect_errors=%llu\n"
            "read_errors=%llu\nunsent=%llu\nseconds=%.3f\n",
            (unsigned long long) g.planned, (unsigned long long) g.sent,

@@ -45,29 +45,6 @@ import common as c
 ROUTES = ("/hello", "/json", "/io-fast", "/hello.php")
 SAMPLE = 10
 POOL_MAX = 32
-MIX_LUA = """
-local paths = {%s}
-local i = 0
-request = function()
-   i = i %% #paths + 1
-   return wrk.format("GET", paths[i])
-end
-""" % ", ".join('"%s"' % p for p in ROUTES)
-
-
-def established(port):
-    """TCP connections to 127.0.0.1:port, client sides (fpmd's), from
-    /proc/net/tcp: ss is not in a minimal Debian."""
-    n = 0
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            fields = line.split()
-            # rem_address is HEX_IP:HEX_PORT; state 01 is ESTABLISHED
-            if fields[3] == "01" and \
-                    int(fields[2].rsplit(":", 1)[1], 16) == port:
-                n += 1
-    return n
 
 
 def sample(fp, ports, t0):
@@ -77,7 +54,8 @@ def sample(fp, ports, t0):
             "rss_workers": c.b.rss_kib(workers),
             "workers": workers,
             "fds": c.fds(fp.pid) + sum(c.fds(w) for w in workers),
-            "backend": {name: established(p) for name, p in ports.items()}}
+            "backend": {name: c.established(p)
+                        for name, p in ports.items()}}
 
 
 def rotate(logs):
@@ -94,13 +72,7 @@ def main():
     c.need_build()
     aims, samples, events = [], [], []
     with c.Stage("soak") as st:
-        backends = c.b.Backends(st.tmp, st.log)
-        st.procs.extend(backends.procs)
-        os.makedirs(st.path("www"))
-        with open(st.path("www/hello.php"), "w") as f:
-            f.write(c.b.HELLO_PHP)
-        php = c.b.start_php(st.tmp, 8, st.log)
-        st.procs.append(php.proc)
+        backends, php = c.start_backends(st)
         access = st.path("fpmd-access.log")
         settings = {
             "pm": {"max_children": 2},
@@ -119,7 +91,7 @@ def main():
         port = c.start_nginx(st, "127.0.0.1:%d" % fp.fcgi_port)
         if not rate:
             with open(st.path("mix.lua"), "w") as f:
-                f.write(MIX_LUA)
+                f.write(c.mix_lua(ROUTES))
             r = c.wrk("http://127.0.0.1:%d/" % port, 64, 3,
                       "-s", st.path("mix.lua"))
             rate = 0.7 * r["good_rps"]
