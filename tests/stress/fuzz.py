@@ -389,7 +389,7 @@ def fuzz_report(args, targets, procs, bindir, work):
         mine = [p for p in procs if p.target == t and p.start is not None]
         seeds = (len(files_in(os.path.join(FUZZ_SRC, "corpus", t)))
                  + len(files_in(os.path.join(FUZZ_SRC, "regression", t))))
-        row = {"target": t, "execs": 0, "wall": 0.0, "cpu_wall": 0.0,
+        row = {"target": t, "execs": 0, "wall": 0.0, "proc_secs": 0.0,
                "cov0": None, "cov": None, "ft0": None, "ft": None,
                "seeds": seeds, "new": 0, "edges": 0,
                "failures": [], "ran": bool(mine)}
@@ -398,7 +398,7 @@ def fuzz_report(args, targets, procs, bindir, work):
             row["execs"] += st["execs"]
             dur = (pr.end or time.monotonic()) - pr.start
             row["wall"] = max(row["wall"], dur)
-            row["cpu_wall"] += dur
+            row["proc_secs"] += dur
             for k in ("cov0", "ft0", "cov", "ft"):
                 if st[k] is not None:
                     row[k] = max(row[k] or 0, st[k])
@@ -448,7 +448,7 @@ def print_fuzz_table(rows, keep):
           "| new edges | libFuzzer cov (ft) | crashes |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        rate = r["execs"] / r["cpu_wall"] if r["cpu_wall"] else 0
+        rate = r["execs"] / r["proc_secs"] if r["proc_secs"] else 0
         corpus = "%d → %d%s" % (r["seeds"], r["seeds"] + r["new"],
                                 "" if keep or not r["new"] else " (not kept)")
         cov = ""
@@ -516,7 +516,7 @@ def write_ledger(rows, args, machine):
     for r in rows:
         if not r["ran"]:
             continue
-        rate = r["execs"] / r["cpu_wall"] if r["cpu_wall"] else 0
+        rate = r["execs"] / r["proc_secs"] if r["proc_secs"] else 0
         old.append("| %s | %s | %s | %d | %s | %d | %d | %d | %s | %s |" % (
             date, r["target"], fmt_int(r["execs"]), round(r["wall"]),
             fmt_int(round(rate)), len(r["failures"]), r["seeds"],
