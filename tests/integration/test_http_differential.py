@@ -146,6 +146,7 @@ TRICKY = {
     "pipelined": _req(b"Host: a", line=b"GET /1 HTTP/1.1")
     + _req(b"Host: a", line=b"GET /2 HTTP/1.1"),
     "chunk-ext-high-byte": _chunked(b"3;e=\xff\r\nabc\r\n0\r\n\r\n"),
+    "chunk-ext-quoted-control": _chunked(b'3;e="\x02"\r\nabc\r\n0\r\n\r\n'),
     "target-over-limit": _req(b"Host: a", line=b"GET /" + b"u" * 8192
                               + b" HTTP/1.1"),
     "fields-over-limit": _req(b"Host: a", *[b"X-%d: v" % i
@@ -315,10 +316,11 @@ EXPLAINED = [
         allowed only before a chunk extension's ";". fpmd refuses "5 ",
         h11 strips the whitespace."""),
     Explained("chunk-ext-syntax", "^Invalid character in chunk "
-              "extensions( value)?$", "accepts", rb"\n[0-9a-fA-F]+;", """
+              "extensions( value| quoted value)?$", "accepts",
+              rb"\n[0-9a-fA-F]+;", """
         RFC 9112 §7.1.1: a chunk extension is a token, "=" and a token or
-        quoted-string; fpmd (llhttp) refuses "5;" or bytes outside those,
-        h11 skips extensions unread."""),
+        quoted-string (no control bytes in it); fpmd (llhttp) refuses "5;"
+        or bytes outside those, h11 skips extensions unread."""),
     Explained("limits", "over limits\\.(header|headers|uri)$", "accepts",
               None, """
         fpmd's configurable limits (limits.uri 8k, limits.header 32k for
