@@ -2,8 +2,7 @@
 # The whole test suite, as CI runs it: install what is needed, build a
 # plain (-Werror) and an ASan+UBSan configuration side by side, run the unit
 # tests (make check) and the integration tests against both, with a
-# 60-second run of every fuzz target beside them; then the short soak on
-# the plain build.
+# 60-second run of every fuzz target beside them.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -59,6 +58,3 @@ fi
 trap - EXIT
 tail -n 30 "$fuzz_log"
 
-# The short soak (tests/stress/README.md): 70% of the measured capacity
-# for 3 minutes with reloads, log rotations and recycling, not one error.
-FPMD_BUILD="$top/build/plain" /usr/bin/python3 tests/stress/soak.py --minutes 3
