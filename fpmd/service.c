@@ -39,6 +39,19 @@ fpmd_services_tick(void)
 }
 
 void
+fpmd_services_finishing(void)
+{
+    if (started == NULL)
+        return;
+    for (struct fpmd_service *s = services; s != NULL; s = s->next) {
+        if (s->finishing != NULL)
+            s->finishing();
+        if (s == started)
+            break;
+    }
+}
+
+void
 fpmd_services_stop(void)
 {
     if (started == NULL)

@@ -19,6 +19,9 @@ struct fpmd_service {
      * service logged why). */
     int (*start)(const struct fpmd_conf *conf, struct event_base *base);
     void (*tick)(void);
+    /* The worker starts to finish (a reload, a recycle, a stop): the
+     * requests in flight go on, no new ones will come. */
+    void (*finishing)(void);
     /* After the loop ended: no request is left. */
     void (*stop)(void);
     struct fpmd_service *next;      /* the registry's */
@@ -29,6 +32,7 @@ void fpmd_service_register(struct fpmd_service *s);
 
 int fpmd_services_start(const struct fpmd_conf *conf, struct event_base *base);
 void fpmd_services_tick(void);
+void fpmd_services_finishing(void);
 void fpmd_services_stop(void);
 
 #endif

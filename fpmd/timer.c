@@ -237,7 +237,9 @@ stop(void)
     }
 }
 
-static struct fpmd_service service = {"timers", start, NULL, stop, NULL};
+static struct fpmd_service service = {
+    .name = "timers", .start = start, .stop = stop,
+};
 
 __attribute__((constructor)) static void
 register_service(void)

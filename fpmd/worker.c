@@ -126,6 +126,7 @@ begin_finishing(const char *why, enum fpmd_worker_quit how)
     else
         fpmd_accept_stop();
     slot_update_state();
+    fpmd_services_finishing();
     fpmd_conn_drain_all(how == FPMD_QUIT_HANDOFF);
     check_exit();
 }

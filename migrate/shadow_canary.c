@@ -77,7 +77,7 @@ split_stop(void)
 }
 
 static struct fpmd_service split_service = {
-    "shadow_canary", split_start, NULL, split_stop, NULL,
+    .name = "shadow_canary", .start = split_start, .stop = split_stop,
 };
 
 __attribute__((constructor)) static void

@@ -1363,7 +1363,9 @@ fail:
     return FPMD_ERROR;
 }
 
-static struct fpmd_service service = {"http", start, publish, stop, NULL};
+static struct fpmd_service service = {
+    .name = "http", .start = start, .tick = publish, .stop = stop,
+};
 
 __attribute__((constructor)) static void
 register_service(void)

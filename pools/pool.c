@@ -76,6 +76,7 @@ static const struct fpmd_pool_driver *drivers[FPMD_DRIVER_COUNT];
 static struct event_base *loop_base;
 static struct fpmd_pool *pools;
 static size_t npools;
+static bool finishing;          /* the worker is: nothing is kept idle */
 
 static const char REQ_KEY[] = "fpmd.calls";
 
@@ -734,6 +735,20 @@ open_conn(struct fpmd_pool_node *n)
     event_add(&c->timer, &tv);
 }
 
+/* A finishing worker keeps no connection idle, as an exiting nginx worker
+ * keeps no upstream one: a backend that serves one connection per
+ * process (php-fpm) would have children held by a generation that sends
+ * nothing more, while the next generation's connects wait in its backlog
+ * until this worker is gone. */
+static void
+close_idle_if_finishing(struct fpmd_pool_node *n)
+{
+    if (!finishing)
+        return;
+    while (n->idle != NULL)
+        conn_close(n->idle);
+}
+
 void
 fpmd_pool_conn_up(struct fpmd_pool_conn *c)
 {
@@ -757,6 +772,7 @@ fpmd_pool_conn_up(struct fpmd_pool_conn *c)
     c->opened_us = mono_us();
     idle_push(n, c);
     node_dispatch(n);
+    close_idle_if_finishing(n);
 }
 
 void
@@ -792,6 +808,7 @@ release(struct fpmd_pool_conn *c)
         idle_push(n, c);
     }
     node_dispatch(n);
+    close_idle_if_finishing(n);
 }
 
 void
@@ -1219,7 +1236,7 @@ pools_tick(void)
                 if (idle_out || expired(c, now))
                     conn_close(c);
             }
-            while (!n->vacant
+            while (!finishing && !n->vacant
                    && n->nidle + n->nbusy + n->nconnecting < conf->min
                    && !(n->fails > 0 && (now < n->retry_us
                                          || n->nconnecting > 0))) {
@@ -1322,6 +1339,16 @@ out:
 }
 
 static void
+pools_finishing(void)
+{
+    finishing = true;
+    for (size_t i = 0; i < npools; i++) {
+        for (size_t j = 0; j < pools[i].nnodes; j++)
+            close_idle_if_finishing(&pools[i].nodes[j]);
+    }
+}
+
+static void
 pools_stop(void)
 {
     for (size_t i = 0; i < npools; i++) {
@@ -1353,6 +1380,7 @@ static int
 pools_start(const struct fpmd_conf *conf, struct event_base *base)
 {
     loop_base = base;
+    finishing = false;
     if (conf->nbackends == 0)
         return FPMD_OK;
     pools = calloc(conf->nbackends, sizeof(*pools));
@@ -1399,7 +1427,8 @@ pools_start(const struct fpmd_conf *conf, struct event_base *base)
 }
 
 static struct fpmd_service pools_service = {
-    "pools", pools_start, pools_tick, pools_stop, NULL,
+    .name = "pools", .start = pools_start, .tick = pools_tick,
+    .finishing = pools_finishing, .stop = pools_stop,
 };
 
 __attribute__((constructor)) static void

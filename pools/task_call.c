@@ -492,7 +492,9 @@ stop(void)
     memset(&tc_state, 0, sizeof(tc_state));
 }
 
-static struct fpmd_service service = {"tasks", start, NULL, stop, NULL};
+static struct fpmd_service service = {
+    .name = "tasks", .start = start, .stop = stop,
+};
 
 __attribute__((constructor)) static void
 register_service(void)

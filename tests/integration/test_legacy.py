@@ -21,9 +21,10 @@ import pytest
 import fcgi_client as fc
 from backends import (NginxFront, PhpFpm, no_worker_died,  # noqa: F401
                       start_fpmd, wait_backend)
-from conftest import free_port, wait_for
+from conftest import free_port, wait_for, wait_taken
 
 PROBE = r"""<?php
+if (isset($_GET['nap'])) usleep((int)$_GET['nap'] * 1000);
 if (isset($_GET['status'])) http_response_code((int)$_GET['status']);
 header('X-Probe: 1');
 setcookie('a', '1');
@@ -350,6 +351,60 @@ def test_php_fpm_gone_is_a_clear_error_and_comes_back(sides, servers):
     wait_for(lambda: fetch(ports["fpmd"], "GET", "/probe.php")[0] == 200,
              10, "legacy back")
     wait_backend(hport, "legacy", lambda b: b["errors"] >= 1)
+
+
+def php_fpm_connections(php):
+    """fpmd's connections to php-fpm (ESTABLISHED, /proc/net/tcp)."""
+    with open("/proc/net/tcp") as fh:
+        return sum(1 for line in list(fh)[1:]
+                   if int(line.split()[2].split(":")[1], 16) == php.port
+                   and line.split()[3] == "01")
+
+
+def test_a_reloads_finishing_worker_gives_php_fpm_its_children_back(
+        tmpdir_path, servers):
+    """php-fpm serves one kept connection per child: with fpmd holding a
+    connection to each of its two, a reload's old worker, still finishing
+    a slow request, must close its idle ones at once (as an exiting nginx
+    worker does), or the new worker's requests wait in php-fpm's backlog
+    until the old one is gone."""
+    php = PhpFpm(tmpdir_path, SCRIPTS).start()
+    servers.append(php)
+    f, hport, _ = start_legacy_fpmd(tmpdir_path, servers, """
+legacy:
+  fastcgi: {}
+  max: 2
+  timeout: 20s
+  wait_timeout: 20s
+  document_root: {}
+""".format(php.address, php.www))
+    # the old worker says when it starts to finish (and stops accepting)
+    text = open(f.conf).read().replace("log:\n", "log:\n  level: debug\n", 1)
+    f.stop()
+    f.write_conf(text)
+    f.start(("127.0.0.1", hport))
+    warm = [threading.Thread(target=fetch, args=(
+        hport, "GET", "/probe.php?nap=300")) for _ in range(2)]
+    for t in warm:
+        t.start()
+    for t in warm:
+        t.join()
+    assert php_fpm_connections(php) == 2
+    slow = []
+    t = threading.Thread(target=lambda: slow.append(fetch(
+        hport, "GET", "/fault/spin?after_ms=6000&ms=0")[0]))
+    t.start()
+    wait_taken(hport)
+    old = f.workers()
+    f.signal(signal.SIGUSR2)
+    f.wait_log(r"worker %d finishing" % old[0])
+    t0 = time.time()
+    status, _, body = fetch(hport, "GET", "/probe.php")
+    took = time.time() - t0
+    assert status == 200 and took < 3, (status, took, body)
+    assert old[0] in f.workers(), "the old worker is still finishing"
+    t.join()
+    assert slow == [200]
 
 
 def test_php_fpm_at_max_children_is_a_bounded_wait(sides, servers):
