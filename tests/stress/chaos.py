@@ -419,22 +419,6 @@ class Chaos:
         return recs
 
 
-def read_series(path):
-    start, fails, slices = 0.0, [], []
-    with open(path) as f:
-        for line in f:
-            w = line.split()
-            if w[0] == "start":
-                start = float(w[1])
-            elif w[0] == "f":
-                fails.append((start + float(w[1]), float(w[2]) / 1000,
-                              w[3]))
-            elif w[0] == "b":
-                slices.append((start + float(w[1]), int(w[2]), int(w[3]),
-                               int(w[4])))
-    return fails, slices
-
-
 class CpuSampler(threading.Thread):
     """Every half second: how many cores the machine used, and how many
     of them this run's processes (the stage's, with their children):
@@ -723,7 +707,7 @@ def main():
             out.seek(0)
             totals[name] = dict(line.strip().split("=", 1)
                                 for line in out if "=" in line)
-        series = {name: read_series(g[2]) for name, g in gens.items()}
+        series = {name: c.read_series(g[2]) for name, g in gens.items()}
         time.sleep(1)
         alive = fp.proc.poll() is None
         workers = fp.workers()

@@ -137,16 +137,16 @@ class Fpmd:
         return "http://127.0.0.1:%d%s" % (self.http_port, path)
 
 
-def start_backends(stage):
+def start_backends(stage, php_children=8):
     """redis-server and mariadbd with BENCH-CONTRACT's data, and a php-fpm
-    8.2 (8 static children) serving www/hello.php, as run.py starts them:
-    (Backends, its php-fpm Side)."""
+    8.2 (php_children static children) serving www/hello.php, as run.py
+    starts them: (Backends, its php-fpm Side)."""
     backends = b.Backends(stage.tmp, stage.log)
     stage.procs.extend(backends.procs)
     os.makedirs(stage.path("www"))
     with open(stage.path("www/hello.php"), "w") as f:
         f.write(b.HELLO_PHP)
-    php = b.start_php(stage.tmp, 8, stage.log)
+    php = b.start_php(stage.tmp, php_children, stage.log)
     stage.procs.append(php.proc)
     return backends, php
 
@@ -220,17 +220,39 @@ def wrk(url, conns, seconds, *args):
     return r
 
 
-def openloop(port, path, rate, seconds, conns, timeout_ms=2000):
-    """tests/stress/openloop's answer as a dict of numbers."""
+def openloop(port, path, rate, seconds, conns, timeout_ms=2000,
+             series=None):
+    """tests/stress/openloop's answer as a dict of numbers; series: a
+    file for its -s series (read_series)."""
     out = subprocess.run([OPENLOOP, "-r", "%.0f" % rate, "-c", str(conns),
-                          "-d", str(seconds), "-t", str(timeout_ms),
-                          "127.0.0.1", str(port), path],
+                          "-d", str(seconds), "-t", str(timeout_ms)]
+                         + (["-s", series] if series else [])
+                         + ["127.0.0.1", str(port), path],
                          capture_output=True, text=True, check=True).stdout
     r = {}
     for line in out.split():
         k, v = line.split("=", 1)
         r[k] = float(v)
     return r
+
+
+def read_series(path):
+    """openloop's -s file: the failures (CLOCK_MONOTONIC time planned,
+    latency s, kind) and the 100 ms slices (time, planned, 2xx, failed,
+    slowest 2xx s)."""
+    start, fails, slices = 0.0, [], []
+    with open(path) as f:
+        for line in f:
+            w = line.split()
+            if w[0] == "start":
+                start = float(w[1])
+            elif w[0] == "f":
+                fails.append((start + float(w[1]), float(w[2]) / 1000,
+                              w[3]))
+            elif w[0] == "b":
+                slices.append((start + float(w[1]), int(w[2]), int(w[3]),
+                               int(w[4]), float(w[5]) / 1000))
+    return fails, slices
 
 
 def table(header, rows):
