@@ -147,6 +147,7 @@ TRICKY = {
     + _req(b"Host: a", line=b"GET /2 HTTP/1.1"),
     "chunk-ext-high-byte": _chunked(b"3;e=\xff\r\nabc\r\n0\r\n\r\n"),
     "chunk-ext-quoted-control": _chunked(b'3;e="\x02"\r\nabc\r\n0\r\n\r\n'),
+    "trailer-bare-lf": _chunked(b"1\r\nx\r\n0\r\nT: v\n\r\n"),
     "target-over-limit": _req(b"Host: a", line=b"GET /" + b"u" * 8192
                               + b" HTTP/1.1"),
     "fields-over-limit": _req(b"Host: a", *[b"X-%d: v" % i
@@ -292,6 +293,11 @@ EXPLAINED = [
         RFC 9112 §2.2 lets a recipient take a bare LF as a line end; fpmd
         refuses it (400), since a front that does not is a desync away.
         h11 takes LF and CRLF alike."""),
+    Explained("bare-lf-trailer", "^Invalid header value char$", "accepts",
+              rb"\n0+(;[^\n]*)?\r\n(?:[^\r\n]*\r\n)*[^\r\n]*(?<!\r)\n", """
+        The bare-lf class in a chunked body's trailer section, which
+        fpmd's head check does not read: llhttp refuses the LF as a byte
+        of the field's value, so the reason is its own."""),
     Explained("obs-fold", "^obs-fold$", "accepts", rb"\n[ \t]", """
         RFC 9112 §5.2: a server may refuse obs-fold with a 400, which fpmd
         does (one reader's continuation line is another's new field); h11
