@@ -224,7 +224,9 @@ def test_matches_fpmd_routes_and_those_it_cannot(tmpdir_path):
             "        q: \"*\"\n        lang: en\n    to: 404\n") in y
     assert ("  - match:\n      prefix: /blog\n      method: GET\n"
             "    to: \"legacy:blog\"\n") in y
-    assert "403" not in y and "406" not in y and "410" not in y
+    # the steps left out are not routes (the listener's free port may
+    # hold the same digits)
+    assert all("to: %d" % status not in y for status in (403, 406, 410))
     assert said(report, "/routes/0/match/host").startswith(
         "unsupported: fpmd routes on method and path, not host; the step "
         "is left out")
