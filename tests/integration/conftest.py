@@ -422,6 +422,16 @@ def status_json(address, full=True):
     return json.loads(body)
 
 
+def connects_to(port):
+    """The local ports of client sockets to 127.0.0.1:port being set up or
+    up (SYN_SENT, ESTABLISHED in /proc/net/tcp)."""
+    with open("/proc/net/tcp") as f:
+        return {int(line.split()[1].split(":")[1], 16)
+                for line in list(f)[1:]
+                if int(line.split()[2].split(":")[1], 16) == port
+                and line.split()[3] in ("01", "02")}
+
+
 def open_connections(address):
     """Connections the workers hold open, leaving out the status request's
     own (the per-process "connections" are counted as they open and

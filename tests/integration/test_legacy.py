@@ -21,7 +21,7 @@ import pytest
 import fcgi_client as fc
 from backends import (NginxFront, PhpFpm, no_worker_died,  # noqa: F401
                       start_fpmd, wait_backend)
-from conftest import free_port, wait_for, wait_taken
+from conftest import connects_to, free_port, wait_for, wait_taken
 
 PROBE = r"""<?php
 if (isset($_GET['nap'])) usleep((int)$_GET['nap'] * 1000);
@@ -353,14 +353,6 @@ def test_php_fpm_gone_is_a_clear_error_and_comes_back(sides, servers):
     wait_backend(hport, "legacy", lambda b: b["errors"] >= 1)
 
 
-def php_fpm_connections(php):
-    """fpmd's connections to php-fpm (ESTABLISHED, /proc/net/tcp)."""
-    with open("/proc/net/tcp") as fh:
-        return sum(1 for line in list(fh)[1:]
-                   if int(line.split()[2].split(":")[1], 16) == php.port
-                   and line.split()[3] == "01")
-
-
 def test_a_reloads_finishing_worker_gives_php_fpm_its_children_back(
         tmpdir_path, servers):
     """php-fpm serves one kept connection per child: with fpmd holding a
@@ -389,7 +381,7 @@ legacy:
         t.start()
     for t in warm:
         t.join()
-    assert php_fpm_connections(php) == 2
+    assert len(connects_to(php.port)) == 2
     slow = []
     t = threading.Thread(target=lambda: slow.append(fetch(
         hport, "GET", "/fault/spin?after_ms=6000&ms=0")[0]))

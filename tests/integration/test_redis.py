@@ -19,7 +19,8 @@ import fcgi_client as fc
 from backends import (RECOVERY, Redis, many_clients,  # noqa: F401
                       no_worker_died, restart_under_load, start_fpmd,
                       wait_backend)
-from conftest import TIME_SCALE, config_check, http_request, wait_for
+from conftest import (TIME_SCALE, config_check, connects_to, http_request,
+                      wait_for)
 
 
 def pool_yaml(name, *redis, **opts):
@@ -153,16 +154,6 @@ def test_stopped_server_times_out_and_recovers(tmpdir_path, servers, redis):
              "recovery within %.1f s of SIGCONT" % RECOVERY)
     assert time.time() - t0 < RECOVERY
     wait_backend(hport, "cache", lambda b: b["timeouts"] >= 1)
-
-
-def connects_to(port):
-    """The local ports of client sockets to 127.0.0.1:port being set up or
-    up (SYN_SENT, ESTABLISHED in /proc/net/tcp)."""
-    with open("/proc/net/tcp") as f:
-        return {int(line.split()[1].split(":")[1], 16)
-                for line in list(f)[1:]
-                if int(line.split()[2].split(":")[1], 16) == port
-                and line.split()[3] in ("01", "02")}
 
 
 def test_a_failing_server_gets_one_connect_at_a_time(tmpdir_path, servers,
