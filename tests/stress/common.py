@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -151,18 +152,18 @@ def start_backends(stage, php_children=8):
     return backends, php
 
 
-def start_nginx(stage, fcgi_address, connections=4096):
+def start_nginx(stage, fcgi_address, connections=4096, keepalive=32):
     """One nginx worker passing everything to fcgi_address with
-    keep-alive (fastcgi_keep_conn, upstream keepalive 32), as php-fpm
-    users run it, with worker_connections connections (client and
+    keep-alive (fastcgi_keep_conn, upstream keepalive: 32, as php-fpm
+    users run it), with worker_connections connections (client and
     upstream ones). Returns its port."""
     port = b.free_port()
     conf = stage.path("nginx.conf")
     with open(conf, "w") as f:
         f.write(b.NGINX_CONF.format(
             user="user root;" if os.geteuid() == 0 else "", tmp=stage.tmp,
-            upstreams="    upstream fpmd { server %s; keepalive 32; }\n"
-            % fcgi_address,
+            upstreams="    upstream fpmd { server %s; keepalive %d; }\n"
+            % (fcgi_address, keepalive),
             servers=b.nginx_server(port, b.fastcgi_location("fpmd", True)))
             .replace("worker_connections 4096;",
                      "worker_connections %d;" % connections))
@@ -197,6 +198,141 @@ def established(port):
                     int(fields[2].rsplit(":", 1)[1], 16) == port:
                 n += 1
     return n
+
+
+# Programs by the name the kernel gives them (/proc/PID/comm, 15 bytes)
+PROGRAMS = (("nginx", "nginx"), ("fpmd", "fpmd"), ("php-fpm", "php-fpm"),
+            ("redis", "redis-server"), ("mariadb", "mariadbd"),
+            ("openloop", "openloop"))
+
+
+def _proc_cpu():
+    """{pid: (program, utime + stime in ticks)} for the programs above."""
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                head, rest = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        comm = head.split("(", 1)[1]
+        for name, prefix in PROGRAMS:
+            if comm.startswith(prefix):
+                w = rest.split()
+                out[int(pid)] = (name, int(w[11]) + int(w[12]))
+                break
+    return out
+
+
+def _tcp_states(ports):
+    """{port: (established, time_wait)}: a listener's accepted
+    connections, and the closed ones either side of it still holds."""
+    n = {p: [0, 0] for p in ports}
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            w = line.split()
+            local = int(w[1].rsplit(":", 1)[1], 16)
+            remote = int(w[2].rsplit(":", 1)[1], 16)
+            if w[3] == "01" and local in n:
+                n[local][0] += 1
+            elif w[3] == "06":
+                for p in (local, remote):
+                    if p in n:
+                        n[p][1] += 1
+    return {p: tuple(v) for p, v in n.items()}
+
+
+def _unit():
+    """Seconds a fixed piece of work takes."""
+    t = time.perf_counter()
+    sum(i * i for i in range(20000))
+    return time.perf_counter() - t
+
+
+class CpuMix(threading.Thread):
+    """Every second: the cores the machine used and those the host says
+    it took (steal), how the used ones split among the stack's programs
+    (the rest, kernel threads and everything else, is "other"), the
+    connections each listener in ports holds ({label: port}), and
+    "slow": how much longer than its fastest a fixed piece of work took
+    at real-time priority (where root may set it), which none of the
+    stack's processes can delay: what the host took from the guest
+    unreported shows there. Written to path as one tab-separated line a
+    second when stopped."""
+
+    def __init__(self, ports, path):
+        super().__init__(daemon=True)
+        self.ports, self.path = ports, path
+        self.samples, self.halt = [], threading.Event()
+
+    @staticmethod
+    def _stat():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        # user nice system idle iowait irq softirq steal
+        return sum(v[:8]) - v[3] - v[4] - v[7], v[7], sum(v[:8])
+
+    def run(self):
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        except OSError:
+            pass
+        tick, cores = os.sysconf("SC_CLK_TCK"), os.cpu_count()
+        fastest = min(_unit() for _ in range(20))
+        busy0, steal0, all0 = self._stat()
+        procs0 = _proc_cpu()
+        while not self.halt.wait(1.0):
+            busy, steal, total = self._stat()
+            procs = _proc_cpu()
+            span = max(total - all0, 1)
+            s = {"t": time.monotonic(),
+                 "busy": cores * (busy - busy0) / span,
+                 "steal": cores * (steal - steal0) / span}
+            wall = span / cores / tick
+            for name, _ in PROGRAMS:
+                s[name] = 0.0
+            for pid, (name, j) in procs.items():
+                # a process born since the last sample counts whole
+                j0 = procs0[pid][1] if pid in procs0 else 0
+                s[name] += max(j - j0, 0) / tick / wall
+            s["other"] = max(s["busy"] - sum(s[n] for n, _ in PROGRAMS),
+                             0.0)
+            units = sorted(_unit() for _ in range(5))
+            fastest = min(fastest, units[0])
+            s["slow"] = units[2] / fastest
+            for label, (est, tw) in zip(self.ports, _tcp_states(
+                    self.ports.values()).values()):
+                s[label + " est"], s[label + " tw"] = est, tw
+            self.samples.append(s)
+            busy0, steal0, all0, procs0 = busy, steal, total, procs
+
+    def stop(self):
+        self.halt.set()
+        self.join()
+        if self.samples:
+            keys = list(self.samples[0])
+            with open(self.path, "w") as f:
+                f.write("\t".join(keys) + "\n")
+                for s in self.samples:
+                    f.write("\t".join("%.3f" % s[k] if isinstance(
+                        s[k], float) else str(s[k]) for k in keys) + "\n")
+
+    def columns(self):
+        return [k for k in (self.samples[0] if self.samples else ())
+                if k != "t"]
+
+    def mean(self, a, z):
+        """{column: mean} over the samples from a to z (monotonic), and
+        "slow max": the host's worst second in it."""
+        xs = [s for s in self.samples if a <= s["t"] < z]
+        if not xs:
+            return None
+        m = {k: sum(s[k] for s in xs) / len(xs) for k in self.columns()}
+        m["slow max"] = max(s["slow"] for s in xs)
+        return m
 
 
 def mix_lua(paths):

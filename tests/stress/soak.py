@@ -33,7 +33,11 @@ the pools' max (cache and db: 32 a worker; legacy: 8 a worker).
 --load is the fraction of the measured capacity sent. The summary also
 lists the slowest moments (100 ms slices with a 2xx slower than 1 s or a
 failure, merged when less than a second apart) with the reloads, log
-renames and recycles (from fpmd's error logs) in the 10 s before each.
+renames and recycles (from fpmd's error logs) in the 10 s before each,
+and a table of the cores each program used (and the host took) and of
+the connections nginx and fpmd held, in each third and around the
+slowest moments (tests/stress/common.py CpuMix; every second of it in
+the stage's cpu.tsv).
 
 Environment: RATE (total req/s, instead of measuring), FPMD_BUILD.
 Exits 1 when an aim fails.
@@ -54,6 +58,7 @@ import common as c
 
 ROUTES = ("/hello", "/json", "/io-fast", "/hello.php")
 SAMPLE = 10
+CONNS = 64          # a generator's connections at most
 POOL_MAX = 32
 # A pass-through call holds one of these for its whole round trip, so
 # they bound its throughput at children / round trip: with 8, a round
@@ -120,8 +125,8 @@ def slow_moments(series, events, t0, top=8):
         sp["routes"].add(name)
         sp["worst"] = max(sp["worst"], ok_max)
         sp["failed"] += failed
-    rows = []
-    for sp in sorted(spans, key=lambda x: -x["worst"])[:top]:
+    rows, worst = [], sorted(spans, key=lambda x: -x["worst"])[:top]
+    for sp in worst:
         before = ["%s %.1f s before" % (what, sp["start"] - t)
                   for t, what in events
                   if sp["start"] - 10 <= t <= sp["start"] + 0.1]
@@ -130,6 +135,29 @@ def slow_moments(series, events, t0, top=8):
                      ", ".join(sorted(sp["routes"])),
                      "%.2f" % sp["worst"], sp["failed"],
                      "; ".join(before) or "—"))
+    return rows, worst
+
+
+def cpu_rows(cpu, t0, seconds, spans):
+    """The CPU and connection table: each third's mean, then the 10 s
+    before and the first 30 s of each of the slowest spans."""
+    windows = [("%s third" % name, t0 + seconds * i / 3,
+                t0 + seconds * (i + 1) / 3)
+               for i, name in enumerate(("first", "middle", "last"))]
+    for sp in spans[:4]:
+        at = sp["start"] - t0
+        windows.append(("10 s before %.0f s" % at, sp["start"] - 10,
+                        sp["start"]))
+        windows.append(("%.0f s + %.0f s" % (at, min(sp["end"] - sp["start"],
+                                                     30)),
+                        sp["start"], min(sp["end"], sp["start"] + 30)))
+    rows = []
+    for name, a, z in windows:
+        m = cpu.mean(a, z)
+        if m:
+            rows.append([name] + ["%.2f" % m[k] if "est" not in k and
+                                  "tw" not in k else "%.0f" % m[k]
+                                  for k in cpu.columns() + ["slow max"]])
     return rows
 
 
@@ -160,7 +188,15 @@ def main():
         fp = c.Fpmd(st, settings, backends,
                     more_routes=[{"match": "*", "to": "legacy"}])
         rate = float(os.environ.get("RATE", "0"))
-        port = c.start_nginx(st, "127.0.0.1:%d" % fp.fcgi_port)
+        # nginx keeps at most keepalive idle connections to fpmd and
+        # closes the others as their requests end: with php-fpm's 32,
+        # the requests in flight beyond 32 each cost a connection, and
+        # at 7,600 req/s about 200 a second were opened (12,000 in
+        # TIME_WAIT), enough to tip the stack into overload within a
+        # minute. fpmd serves any number of connections a worker, so the
+        # soak's nginx keeps one for each the generators may use.
+        port = c.start_nginx(st, "127.0.0.1:%d" % fp.fcgi_port,
+                             keepalive=len(ROUTES) * CONNS)
         if not rate:
             with open(st.path("mix.lua"), "w") as f:
                 f.write(c.mix_lua(ROUTES))
@@ -183,12 +219,15 @@ def main():
 
         def load(path):
             results[path] = c.openloop(port, path, rate / len(ROUTES),
-                                       seconds, 64, 5000,
+                                       seconds, CONNS, 5000,
                                        series=series_files[path])
         threads = [threading.Thread(target=load, args=(p,))
                    for p in ROUTES]
         t0 = time.monotonic()
         wall_minus_mono = time.time() - t0
+        cpu = c.CpuMix({"nginx": port, "fpmd": fp.fcgi_port},
+                       st.path("cpu.tsv"))
+        cpu.start()
         for t in threads:
             t.start()
         seen = set(fp.workers())
@@ -213,13 +252,14 @@ def main():
             time.sleep(0.5)
         for t in threads:
             t.join()
+        cpu.stop()
         time.sleep(1)
         reopened = all(os.path.getsize(p) > 0 for p in (access,)) and \
             os.path.exists(fp.error_log)
         alive = fp.proc.poll() is None
         series = {p: c.read_series(f) for p, f in series_files.items()
                   if os.path.exists(f)}
-        moments = slow_moments(series, sorted(
+        moments, spans = slow_moments(series, sorted(
             events + recycles(fp.error_log, wall_minus_mono)), t0)
 
     print("\n## soak: %.0f min at %.0f req/s (a quarter each on %s), "
@@ -257,6 +297,14 @@ def main():
         print("slowest moments:\n")
         c.table(["t s", "for s", "routes", "slowest 2xx s", "failed",
                  "in the 10 s before"], moments)
+        print()
+    print("cores used (of %d; steal: taken by the host, as it says) and "
+          "connections (est: accepted and open, tw: in TIME_WAIT), means; "
+          "slow: a fixed piece of work's time at real-time priority over "
+          "its fastest (the host's unreported share), mean and worst "
+          "second:\n" % os.cpu_count())
+    c.table(["when"] + cpu.columns() + ["slow max"],
+            cpu_rows(cpu, t0, seconds, spans))
 
     n = len(samples)
     mid, last = samples[n // 3:2 * n // 3], samples[2 * n // 3:]
