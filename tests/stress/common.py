@@ -156,7 +156,7 @@ def start_nginx(stage, fcgi_address, connections=4096, keepalive=32):
     """One nginx worker passing everything to fcgi_address with
     keep-alive (fastcgi_keep_conn, upstream keepalive: 32, as php-fpm
     users run it), with worker_connections connections (client and
-    upstream ones). Returns its port."""
+    upstream ones) and descriptors for them. Returns its port."""
     port = b.free_port()
     conf = stage.path("nginx.conf")
     with open(conf, "w") as f:
@@ -165,6 +165,8 @@ def start_nginx(stage, fcgi_address, connections=4096, keepalive=32):
             upstreams="    upstream fpmd { server %s; keepalive %d; }\n"
             % (fcgi_address, keepalive),
             servers=b.nginx_server(port, b.fastcgi_location("fpmd", True)))
+            .replace("events {", "worker_rlimit_nofile %d;\nevents {"
+                     % (connections + 64))
             .replace("worker_connections 4096;",
                      "worker_connections %d;" % connections))
     # run.py's template counts a status per request in an access log;
@@ -259,9 +261,10 @@ class CpuMix(threading.Thread):
     connections each listener in ports holds ({label: port}), and
     "slow": how much longer than its fastest a fixed piece of work took
     at real-time priority (where root may set it), which none of the
-    stack's processes can delay: what the host took from the guest
-    unreported shows there. Written to path as one tab-separated line a
-    second when stopped."""
+    stack's processes can delay, only interrupts (the loopback's
+    packets are softirq work) and the host: a "slow" near 1 while the
+    machine is busy says its cores were the stack's. Written to path as
+    one tab-separated line a second when stopped."""
 
     def __init__(self, ports, path):
         super().__init__(daemon=True)

@@ -58,7 +58,12 @@ import common as c
 
 ROUTES = ("/hello", "/json", "/io-fast", "/hello.php")
 SAMPLE = 10
-CONNS = 64          # a generator's connections at most
+# A generator's connections at most, as wrk's for the capacity. Its
+# requests wait for a free one in plan order, each with what is left of
+# its 5 s; 512 a route (the servers then seeing the whole plan) opened
+# ~2,000 connections through nginx at the first slowdown and made it
+# worse (stress README).
+CONNS = 64
 POOL_MAX = 32
 # A pass-through call holds one of these for its whole round trip, so
 # they bound its throughput at children / round trip: with 8, a round
@@ -192,10 +197,11 @@ def main():
         # closes the others as their requests end: with php-fpm's 32,
         # the requests in flight beyond 32 each cost a connection, and
         # at 7,600 req/s about 200 a second were opened (12,000 in
-        # TIME_WAIT), enough to tip the stack into overload within a
-        # minute. fpmd serves any number of connections a worker, so the
-        # soak's nginx keeps one for each the generators may use.
+        # TIME_WAIT) and every route slowed to seconds within a minute.
+        # fpmd serves any number of connections a worker, so the soak's
+        # nginx keeps one for each the generators may use.
         port = c.start_nginx(st, "127.0.0.1:%d" % fp.fcgi_port,
+                             connections=2 * len(ROUTES) * CONNS + 64,
                              keepalive=len(ROUTES) * CONNS)
         if not rate:
             with open(st.path("mix.lua"), "w") as f:
@@ -301,7 +307,7 @@ def main():
     print("cores used (of %d; steal: taken by the host, as it says) and "
           "connections (est: accepted and open, tw: in TIME_WAIT), means; "
           "slow: a fixed piece of work's time at real-time priority over "
-          "its fastest (the host's unreported share), mean and worst "
+          "its fastest (interrupts and the host), mean and worst "
           "second:\n" % os.cpu_count())
     c.table(["when"] + cpu.columns() + ["slow max"],
             cpu_rows(cpu, t0, seconds, spans))
