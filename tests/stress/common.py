@@ -278,13 +278,23 @@ class CpuMix(threading.Thread):
         # user nice system idle iowait irq softirq steal
         return sum(v[:8]) - v[3] - v[4] - v[7], v[7], sum(v[:8])
 
-    def run(self):
+    @staticmethod
+    def _units(n):
+        """n times _unit() at real-time priority, where it may be set:
+        only these, for the reading of /proc must not take the CPU from
+        the stack."""
         try:
             os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
         except OSError:
-            pass
+            return sorted(_unit() for _ in range(n))
+        try:
+            return sorted(_unit() for _ in range(n))
+        finally:
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+    def run(self):
         tick, cores = os.sysconf("SC_CLK_TCK"), os.cpu_count()
-        fastest = min(_unit() for _ in range(20))
+        fastest = self._units(20)[0]
         busy0, steal0, all0 = self._stat()
         procs0 = _proc_cpu()
         while not self.halt.wait(1.0):
@@ -303,7 +313,7 @@ class CpuMix(threading.Thread):
                 s[name] += max(j - j0, 0) / tick / wall
             s["other"] = max(s["busy"] - sum(s[n] for n, _ in PROGRAMS),
                              0.0)
-            units = sorted(_unit() for _ in range(5))
+            units = self._units(5)
             fastest = min(fastest, units[0])
             s["slow"] = units[2] / fastest
             for label, (est, tw) in zip(self.ports, _tcp_states(
