@@ -370,12 +370,14 @@ def wrk(url, conns, seconds, *args):
 
 
 def openloop(port, path, rate, seconds, conns, timeout_ms=2000,
-             series=None):
+             series=None, from_send=False):
     """tests/stress/openloop's answer as a dict of numbers; series: a
-    file for its -s series (read_series)."""
+    file for its -s series (read_series); from_send: its -w (an answer's
+    timeout runs from its send)."""
     out = subprocess.run([OPENLOOP, "-r", "%.0f" % rate, "-c", str(conns),
                           "-d", str(seconds), "-t", str(timeout_ms)]
                          + (["-s", series] if series else [])
+                         + (["-w"] if from_send else [])
                          + ["127.0.0.1", str(port), path],
                          capture_output=True, text=True, check=True).stdout
     r = {}

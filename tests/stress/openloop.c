@@ -12,7 +12,7 @@
  * its connection is closed and another opened).
  *
  *   openloop -r RATE -c CONNS -d SECONDS [-t TIMEOUT_MS] [-k IDLE_MS]
- *            [-s FILE] HOST PORT PATH
+ *            [-s FILE] [-w] HOST PORT PATH
  *
  * Prints key=value lines: sent, per status counts (status_200=...),
  * timeouts, connect errors (a connection that could not be opened or was
@@ -25,6 +25,16 @@
  * of sending on it: a server closes idle connections after its own
  * keep-alive timeout (nginx's 75 s), and a request sent as it does is
  * lost (a read error) where a browser would try it again.
+ *
+ * -w gives an answer TIMEOUT from its send instead of its planned start
+ * (a request still waits for a connection TIMEOUT at most). Without it,
+ * once the plan queued here is TIMEOUT deep each request leaves it nearly
+ * expired and is cut within milliseconds, its connection closed and
+ * opened again, and the servers, busy with requests already given up,
+ * answer none in time until the queue empties by expiring: a state that
+ * outlasts the slowdown that began it. Many clients do not share one
+ * such queue; with -w the generator waits for the server as each of
+ * them would. The latency still runs from the planned start.
  *
  * -s FILE also writes the run as a series, to line failures up with
  * what happened to the server meanwhile (tests/stress/chaos.py). Times
@@ -69,6 +79,7 @@ struct conn {
     struct event *ev, *wev;  /* reads; the connect's end (once) */
     bool connected, busy;
     double planned;          /* planned start of the request in flight */
+    double sent_at;          /* when it was sent */
     double idle_since;
     char buf[BUF];
     size_t len;
@@ -81,6 +92,7 @@ static struct {
     char req[1024];
     size_t req_len;
     double rate, start, duration, timeout, max_idle;
+    bool from_send;          /* -w: an answer's TIMEOUT runs from its send */
     unsigned max_conns, open;
     struct conn **conns;
     struct conn *idle;
@@ -226,6 +238,7 @@ send_on(struct conn *c, double planned)
 {
     c->busy = true;
     c->planned = planned;
+    c->sent_at = now();
     c->len = 0;
     g.sent++;
     send_req(c);
@@ -441,7 +454,8 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     for (unsigned i = 0; i < g.max_conns; i++) {
         struct conn *c = g.conns[i];
 
-        if (c->fd >= 0 && c->busy && t - c->planned > g.timeout) {
+        if (c->fd >= 0 && c->busy
+            && t - (g.from_send ? c->sent_at : c->planned) > g.timeout) {
             g.timeouts++;
             failed(c->planned, "timeout", 0);
             conn_close(c);
@@ -490,7 +504,7 @@ main(int argc, char **argv)
 
     g.max_conns = 64;
     g.timeout = 2;
-    while ((opt = getopt(argc, argv, "r:c:d:t:k:s:")) != -1)
+    while ((opt = getopt(argc, argv, "r:c:d:t:k:s:w")) != -1)
         switch (opt) {
         case 'r': g.rate = atof(optarg); break;
         case 'c': g.max_conns = atoi(optarg); break;
@@ -498,13 +512,15 @@ main(int argc, char **argv)
         case 't': g.timeout = atof(optarg) / 1000; break;
         case 'k': g.max_idle = atof(optarg) / 1000; break;
         case 's': series = optarg; break;
+        case 'w': g.from_send = true; break;
         default: goto usage;
         }
     if (argc - optind != 3 || g.rate <= 0 || g.duration <= 0
         || g.max_conns == 0) {
 usage:
         fprintf(stderr, "usage: openloop -r RATE -c CONNS -d SECONDS "
-                "[-t TIMEOUT_MS] [-k IDLE_MS] [-s FILE] HOST PORT PATH\n");
+                "[-t TIMEOUT_MS] [-k IDLE_MS] [-s FILE] [-w] HOST PORT "
+                "PATH\n");
         return 64;
     }
     g.addr.sin_family = AF_INET;

@@ -59,10 +59,13 @@ import common as c
 ROUTES = ("/hello", "/json", "/io-fast", "/hello.php")
 SAMPLE = 10
 # A generator's connections at most, as wrk's for the capacity. Its
-# requests wait for a free one in plan order, each with what is left of
-# its 5 s; 512 a route (the servers then seeing the whole plan) opened
-# ~2,000 connections through nginx at the first slowdown and made it
-# worse (stress README).
+# requests wait for a free one in plan order, 5 s at most, and then have
+# 5 s for the answer (openloop -w). With what was left of the 5 s
+# instead, a slowdown left pass-through failing wholly for minutes,
+# across reloads that replaced every worker: each request left the
+# queue nearly expired and was cut (stress README). 512 a route (the
+# servers then seeing the whole plan) opened ~2,000 connections through
+# nginx at the first slowdown and made it worse.
 CONNS = 64
 POOL_MAX = 32
 # A pass-through call holds one of these for its whole round trip, so
@@ -226,7 +229,8 @@ def main():
         def load(path):
             results[path] = c.openloop(port, path, rate / len(ROUTES),
                                        seconds, CONNS, 5000,
-                                       series=series_files[path])
+                                       series=series_files[path],
+                                       from_send=True)
         threads = [threading.Thread(target=load, args=(p,))
                    for p in ROUTES]
         t0 = time.monotonic()
