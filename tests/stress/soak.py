@@ -9,8 +9,9 @@ legacy pass-through reaches a php-fpm 8.2 (pm static, 16 children), all
 started as tests/bench/run.py starts them. The mix: /hello and /json
 (native), /io-fast (pools), /hello.php (pass-through). The capacity of
 the mix is measured first (closed-loop wrk, 3 s) unless RATE is given;
-then one tests/stress/openloop per route sends a quarter of --load (70%) of it for
-the whole run. Meanwhile:
+then one tests/stress/openloop per route sends a quarter of --load (70%)
+of it for the whole run, each answer given 5 s from its send (-w).
+Meanwhile:
 
 - SIGUSR2 (graceful reload) every minute;
 - every minute, 30 s after each reload, the error and access logs are
