@@ -463,7 +463,10 @@ on_tick(evutil_socket_t fd, short what, void *arg)
         busy |= c->fd >= 0 && c->busy;
     }
     drain_backlog();
-    if (el > g.duration + g.timeout || (el > g.duration && !busy))
+    /* with -w the last planned request may wait TIMEOUT for a
+     * connection and then TIMEOUT for its answer */
+    if (el > g.duration + (g.from_send ? 2 : 1) * g.timeout
+        || (el > g.duration && !busy))
         event_base_loopbreak(g.base);
 }
 
