@@ -339,7 +339,8 @@ class CpuMix(threading.Thread):
 
     def mean(self, a, z):
         """{column: mean} over the samples from a to z (monotonic), and
-        "slow max": the host's worst second in it."""
+        "slow max": the probe's worst second in it (interrupts and the
+        host)."""
         xs = [s for s in self.samples if a <= s["t"] < z]
         if not xs:
             return None
