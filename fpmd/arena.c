@@ -17,6 +17,17 @@
 #define ARENA_ALIGN 16
 #define ARENA_CACHE_MAX 256
 
+#ifdef FPMD_DEBUG_ALLOC
+/* Each allocation gets a chunk of its own holding exactly the bytes asked
+ * for, so ASan's redzone starts where the piece ends (in a standard chunk
+ * an overflow would land, unseen, in the chunk's spare bytes). The
+ * accounting still counts standard chunks: caps act as in a release
+ * build. */
+#define CHUNK_DATA(size, whole) (size)
+#else
+#define CHUNK_DATA(size, whole) (whole)
+#endif
+
 struct fpmd_arena_chunk {
     struct fpmd_arena_chunk *next;
     size_t size;        /* usable bytes in data */
@@ -83,11 +94,11 @@ fpmd_arena_init(struct fpmd_arena *a, size_t cap)
     a->refused = FPMD_ARENA_OK;
 }
 
+/* A chunk of size bytes of data. */
 static struct fpmd_arena_chunk *
-chunk_get(size_t need)
+chunk_get(size_t size)
 {
     struct fpmd_arena_chunk *c;
-    size_t size = need > ARENA_CHUNK ? need : ARENA_CHUNK;
 
     if (size == ARENA_CHUNK && (c = fpmd_freelist_get(&spare_chunks)) != NULL) {
         c->pos = 0;
@@ -131,7 +142,7 @@ fpmd_arena_alloc(struct fpmd_arena *a, size_t size)
 
         if (!hold(a, whole))
             return NULL;
-        c = chunk_get(rounded);
+        c = chunk_get(CHUNK_DATA(size, whole));
         if (c == NULL) {
             release(a, whole);
             a->refused = FPMD_ARENA_NO_MEMORY;
