@@ -26,4 +26,14 @@ void fpmd_assert_fail(const char *expr, const char *file, int line)
 
 #define FPMD_UNUSED __attribute__((unused))
 
+/* Set where AddressSanitizer instruments the file: gcc says so with
+ * __SANITIZE_ADDRESS__, clang with __has_feature. */
+#if defined(__SANITIZE_ADDRESS__)
+#define FPMD_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FPMD_UNDER_ASAN 1
+#endif
+#endif
+
 #endif

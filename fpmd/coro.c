@@ -29,8 +29,7 @@
 #include <ucontext.h>
 #endif
 
-#if defined(__SANITIZE_ADDRESS__)
-#define CORO_ASAN 1
+#ifdef FPMD_UNDER_ASAN
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
@@ -71,7 +70,7 @@ struct fpmd_coro {
     fpmd_coro_fn fn;
     void *arg;
     bool done;
-#ifdef CORO_ASAN
+#ifdef FPMD_UNDER_ASAN
     void *fake_stack;
 #endif
 #ifdef CORO_TSAN
@@ -95,7 +94,7 @@ static size_t page_size;
 #ifdef CORO_TSAN
 static void *main_fiber;
 #endif
-#ifdef CORO_ASAN
+#ifdef FPMD_UNDER_ASAN
 static void *main_fake_stack;
 static const void *main_bottom;
 static size_t main_size;
@@ -121,7 +120,7 @@ stack_get(struct fpmd_coro_pool *pool)
     if (s != NULL) {
         pool->free = s->next_free;
         pool->ncached--;
-#ifdef CORO_ASAN
+#ifdef FPMD_UNDER_ASAN
         ASAN_UNPOISON_MEMORY_REGION(stack_bottom(s), stack_len(s));
 #endif
         pool->nlive++;
@@ -246,7 +245,7 @@ fpmd_coro_pool_stats(const struct fpmd_coro_pool *pool, size_t *cached,
 static void
 switch_to_main(struct fpmd_coro *co)
 {
-#ifdef CORO_ASAN
+#ifdef FPMD_UNDER_ASAN
     __sanitizer_start_switch_fiber(co->done ? NULL : &co->fake_stack,
                                    main_bottom, main_size);
 #endif
@@ -258,7 +257,7 @@ switch_to_main(struct fpmd_coro *co)
 #else
     fpmd_coro_switch(&co->sp, main_sp);
 #endif
-#ifdef CORO_ASAN
+#ifdef FPMD_UNDER_ASAN
     __sanitizer_finish_switch_fiber(co->fake_stack, &main_bottom, &main_size);
 #endif
 }
@@ -270,7 +269,7 @@ coro_entry(void)
 {
     struct fpmd_coro *co = current;
 
-#ifdef CORO_ASAN
+#ifdef FPMD_UNDER_ASAN
     __sanitizer_finish_switch_fiber(NULL, &main_bottom, &main_size);
 #endif
     co->fn(co->arg);
@@ -365,7 +364,7 @@ fpmd_coro_resume(struct fpmd_coro *co)
 {
     FPMD_ASSERT(current == NULL && !co->done);
     current = co;
-#ifdef CORO_ASAN
+#ifdef FPMD_UNDER_ASAN
     __sanitizer_start_switch_fiber(&main_fake_stack, stack_bottom(co->stack),
                                    stack_len(co->stack));
 #endif
@@ -378,7 +377,7 @@ fpmd_coro_resume(struct fpmd_coro *co)
 #else
     fpmd_coro_switch(&main_sp, co->sp);
 #endif
-#ifdef CORO_ASAN
+#ifdef FPMD_UNDER_ASAN
     __sanitizer_finish_switch_fiber(main_fake_stack, NULL, NULL);
 #endif
     current = NULL;

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fpmd/common.h"
 #include "fpmd/log.h"
 #include "fpmd/seccomp.h"
 
@@ -77,18 +78,10 @@ static const char *const allowed[] = {
     "uname", "getuid", "getrandom",
 };
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-
 /* AddressSanitizer's runtime (--enable-sanitizers), beside the above:
  * each new thread gets an alternate signal stack and counts the CPUs. */
 static const char *const sanitizer_allowed[] = {
-#ifdef UNDER_ASAN
+#ifdef FPMD_UNDER_ASAN
     "sigaltstack", "sched_getaffinity",
 #endif
     NULL,
@@ -101,7 +94,7 @@ static const char *const sanitizer_allowed[] = {
 static void
 warn_leak_check(void)
 {
-#ifdef UNDER_ASAN
+#ifdef FPMD_UNDER_ASAN
     const char *opts = getenv("ASAN_OPTIONS");
 
     if (opts == NULL || strstr(opts, "detect_leaks=0") == NULL)

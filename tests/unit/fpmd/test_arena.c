@@ -82,18 +82,9 @@ charges_count_against_both_bounds_until_given_back(void **state)
     fpmd_arena_bound(0);
 }
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#endif
-
 /* Only in the sanitizer build: cmocka's TAP output marks a skipped test
  * "not ok", which the test driver counts as a failure. */
-#if defined(UNDER_ASAN) && defined(FPMD_DEBUG_ALLOC)
+#if defined(FPMD_UNDER_ASAN) && defined(FPMD_DEBUG_ALLOC)
 static void
 asan_sees_a_byte_written_past_a_piece(void **state)
 {
@@ -127,7 +118,7 @@ main(void)
         cmocka_unit_test(an_arena_refuses_past_its_cap_and_says_so),
         cmocka_unit_test(arenas_together_stay_within_the_process_bound),
         cmocka_unit_test(charges_count_against_both_bounds_until_given_back),
-#if defined(UNDER_ASAN) && defined(FPMD_DEBUG_ALLOC)
+#if defined(FPMD_UNDER_ASAN) && defined(FPMD_DEBUG_ALLOC)
         cmocka_unit_test(asan_sees_a_byte_written_past_a_piece),
 #endif
     };
