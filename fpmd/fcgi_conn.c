@@ -343,7 +343,7 @@ on_abort(void *ctx, uint16_t id)
     if (req == NULL)
         return FPMD_OK;
     if (req->started) {
-        fpmd_req_abort(req);
+        fpmd_req_client_gone(req);
         return FPMD_OK;
     }
     /* Never started: answer the abort at once (FastCGI 1.0 §5.4). */
@@ -546,7 +546,7 @@ on_closed(struct fpmd_conn *base)
     for (r = c->reqs; r != NULL; r = next) {
         next = r->next;
         if (r->started) {
-            fpmd_req_abort(r);
+            fpmd_req_client_gone(r);
         } else {
             unlink_req(c, r);
             fpmd_req_free(r);

@@ -1078,7 +1078,7 @@ on_closed(struct fpmd_conn *base)
     if (c->req == NULL)
         return;
     if (c->req->started) {
-        fpmd_req_abort(c->req);
+        fpmd_req_client_gone(c->req);
     } else {
         fpmd_req_free(c->req);
         c->req = NULL;

@@ -741,6 +741,13 @@ fpmd_req_abort(struct fpmd_req *req)
 }
 
 void
+fpmd_req_client_gone(struct fpmd_req *req)
+{
+    req->client_gone = 1;
+    fpmd_req_abort(req);
+}
+
+void
 fpmd_req_drained(struct fpmd_req *req)
 {
     if (req->wait == FPMD_WAIT_DRAIN)

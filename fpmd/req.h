@@ -88,6 +88,7 @@ struct fpmd_req {
     unsigned finished:1;            /* response terminated */
     unsigned cut_short:1;           /* the handler failed after the head */
     unsigned aborted:1;
+    unsigned client_gone:1;         /* its connection closed first */
     unsigned body_eof:1;
     unsigned body_too_large:1;
     unsigned memory_refused:1;      /* its arena refused: logged once */
@@ -257,8 +258,13 @@ void fpmd_req_body_end(struct fpmd_req *req);
 int fpmd_req_suspend_on(struct fpmd_req *req, fpmd_req_waiting_fn fn,
                         const void *arg);
 
-/* Marks the client gone and wakes the handler so it can return. */
+/* Stops the request: its writes and calls fail from now on, and its
+ * handler is woken so it can return. */
 void fpmd_req_abort(struct fpmd_req *req);
+/* The request's connection is gone (the client closed it, or sent
+ * FCGI_ABORT_REQUEST): aborted, and logged 499 unless its head went out,
+ * as nginx logs a client that closed the request. */
+void fpmd_req_client_gone(struct fpmd_req *req);
 
 /* The codec's output drained below its low-water mark. */
 void fpmd_req_drained(struct fpmd_req *req);

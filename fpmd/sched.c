@@ -802,6 +802,10 @@ complete(struct fpmd_req *req)
 
     if (!req->head_sent && !req->aborted)
         fpmd_resp_write(req, NULL, 0);
+    /* Whatever the handler made of its failed writes, nobody got it;
+     * a 502 here would blame the backend for the client's leaving. */
+    if (req->client_gone && !req->head_sent)
+        req->status = 499;
     req->ops->finish(req);
     now = fpmd_now_us();
     cpu = req->oncpu_ns / 1000;

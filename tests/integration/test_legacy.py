@@ -563,6 +563,43 @@ def test_a_child_killed_before_any_answer_is_a_502_and_logged(
                    LOST + r"before any answer: the client gets a 502$")
 
 
+@pytest.mark.parametrize("via", ["http", "fpmd_keep"])
+def test_a_client_that_leaves_before_any_answer_is_logged_499(
+        sides, servers, via):
+    """The client goes while the script sleeps before any output: fpmd's
+    access log says 499, as nginx's does, and no failure of php-fpm is
+    logged; a 502 there would send an operator after the backend."""
+    ports, f, hport = sides
+    php = next(s for s in servers if isinstance(s, PhpFpm))
+    run_dir(php)
+    access = os.path.join(f.dir, "access.log")
+    text = open(f.conf).read().replace(
+        "log:\n", "log:\n  access: %s\n" % access, 1)
+    f.stop()
+    f.write_conf(text)
+    f.start(("127.0.0.1", hport))
+    tag = "gone-" + via
+    c = socket.create_connection(
+        ("127.0.0.1", hport if via == "http" else ports[via]), timeout=10)
+    c.sendall(("GET /dies.php?early=1&tag=%s HTTP/1.1\r\nHost: x\r\n"
+               "X-Request-Id: %s\r\n\r\n" % (tag, tag)).encode())
+    child = serving_child(php, tag)
+    c.close()
+
+    def line():
+        try:
+            with open(access) as fh:
+                return [x for x in fh if "/dies.php" in x]
+        except FileNotFoundError:
+            return []
+    logged = wait_for(line, 10, "the request's access log line")
+    assert len(logged) == 1 and logged[0].rstrip().endswith('" 499'), logged
+    assert "request id %s)" % tag not in f.log_text(), f.logs()
+    os.kill(child, signal.SIGKILL)
+    wait_for(lambda: fetch(hport, "GET", "/probe.php")[0] == 200, 10,
+             "the next request is served")
+
+
 def test_php_fpm_refusing_connections_is_a_503_for_each_request_logged(
         tmpdir_path, servers):
     """Nothing listens: every request gets its 503 and its own line, on
