@@ -722,6 +722,15 @@ on_headers_complete(llhttp_t *p)
         c->error_reason = "transfer coding other than chunked";
         return -1;
     }
+    /* The body is framed as llhttp reads it, not as the trimmed value
+     * reads: "chunked<HTAB>" is chunked to RFC 9110 but not to llhttp,
+     * which refuses the request only after this callback, so a handler
+     * started here would serve it with an empty body. */
+    if (te != NULL && !(p->flags & F_CHUNKED)) {
+        c->error_status = 400;
+        c->error_reason = "Transfer-Encoding not read as chunked";
+        return -1;
+    }
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > conf->limits.body)
         req->route_status = 413;
     expect = fpmd_req_param(req, "HTTP_EXPECT");

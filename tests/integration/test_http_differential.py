@@ -316,6 +316,13 @@ EXPLAINED = [
         RFC 9110 §8.6 allows taking repeated identical Content-Length
         values ("5, 5", or two lines) as one; fpmd (llhttp) refuses any
         repeat, h11 accepts identical ones."""),
+    Explained("te-trailing-htab", "^Transfer-Encoding not read as "
+              "chunked$", "accepts", rb"(?i)transfer-encoding:[^\n]*\t\r\n",
+              """
+        RFC 9110 §5.5 strips a trailing HTAB from a field value, so
+        "chunked<HTAB>" is chunked; llhttp reads a coding other than
+        chunked and refuses the request. fpmd refuses it before any
+        handler runs (400), h11 strips the HTAB."""),
     Explained("chunk-size-whitespace", "^Invalid character in chunk size$",
               "accepts", rb"\n[0-9a-fA-F]+[ \t]+\r?\n", """
         RFC 9112 §7.1: chunk-size is 1*HEXDIG; whitespace after it is
