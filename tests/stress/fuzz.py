@@ -515,10 +515,9 @@ def build_commit():
     return head + ("+" if dirty else "")
 
 
-def write_ledger(rows, args, machine):
+def write_ledger(rows, args, machine, commit):
     old = read_ledger_rows()
     date = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
-    commit = build_commit()
     for r in rows:
         if not r["ran"]:
             continue
@@ -695,6 +694,8 @@ def main():
         build(bdir, ["CC=clang", "--enable-fuzzing", "--enable-sanitizers"],
               ["tests/fuzz/fuzz_%s" % t for t in targets],
               args.jobs)
+        # taken now: the tree may change while the fuzzers run
+        commit = build_commit()
         bindir = os.path.join(bdir, "tests", "fuzz")
         work = args.workdir or tempfile.mkdtemp(prefix="fpmd-fuzz-")
         os.makedirs(work, exist_ok=True)
@@ -713,7 +714,7 @@ def main():
         print()
         print_fuzz_table(rows, args.keep)
         if args.ledger:
-            write_ledger(rows, args, args.machine)
+            write_ledger(rows, args, args.machine, commit)
     if args.coverage and not stop_requested:
         if fuzzing:
             print()
