@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "fpmd/log.h"
@@ -13,19 +14,28 @@ extern const char fpmd_conf_demo_yaml[];
 int
 fpmd_test_worker_setup(void)
 {
+    return fpmd_test_worker_setup_conf("conf/demo.yaml", fpmd_conf_demo_yaml);
+}
+
+int
+fpmd_test_worker_setup_conf(const char *name, const char *text)
+{
     static char err[4096];
-    struct fpmd_conf *conf = fpmd_conf_load_buffer(
-        "conf/demo.yaml", fpmd_conf_demo_yaml, strlen(fpmd_conf_demo_yaml),
-        err, sizeof(err));
+    struct fpmd_conf *conf = fpmd_conf_load_buffer(name, text, strlen(text),
+                                                   err, sizeof(err));
     struct fpmd_router *router;
 
     if (conf == NULL)
-        return FPMD_ERROR;
+        goto fail;
     /* quiet: every refused input would log a line */
     conf->log.level = FPMD_LOG_ALERT;
     fpmd_log_set_level(FPMD_LOG_ALERT);
     router = fpmd_router_build(conf, err, sizeof(err));
-    if (router == NULL || fpmd_worker_setup_alone(conf, router) != FPMD_OK)
-        return FPMD_ERROR;
-    return FPMD_OK;
+    if (router == NULL)
+        goto fail;
+    return fpmd_worker_setup_alone(conf, router) == FPMD_OK ? FPMD_OK
+                                                             : FPMD_ERROR;
+fail:
+    fprintf(stderr, "%s\n", err);
+    return FPMD_ERROR;
 }

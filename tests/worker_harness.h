@@ -14,5 +14,8 @@
 /* Fills fpmd_process and wires the worker's request side. FPMD_ERROR when
  * something is out. */
 int fpmd_test_worker_setup(void);
+/* The same on another config: name is the file it stands for (relative
+ * paths in it are taken from that file's directory). */
+int fpmd_test_worker_setup_conf(const char *name, const char *text);
 
 #endif

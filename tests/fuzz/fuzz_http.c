@@ -1,21 +1,156 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* libFuzzer target for the HTTP request path: the input is written into a
- * real HTTP connection of a worker set up in this process (embedded default
- * config, built-in handlers), over a socketpair, and the loop is run until
- * the connection is gone. It covers the CRLF checks, the llhttp glue, the
- * request building and the handlers' answers; sanitizers catch the rest.
- * The peer's half is then closed, so every input ends in a freed
- * connection and a worker with nothing open. */
+ * real HTTP connection of a worker set up in this process, over a
+ * socketpair, and the loop is run until the connection is gone. It covers
+ * the CRLF checks, the llhttp glue, the request building and the
+ * handlers' answers (the built-in ones, static files, and the readers of
+ * tests/fuzz/http_routes.c); sanitizers catch the rest. The peer's half
+ * is then closed, so every input ends in a freed connection and a worker
+ * with nothing open. */
 #include <assert.h>
+#include <ftw.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "tests/worker_harness.h"
+
+/* The demo config's routes, small limits (so that each 413, 414 and 431
+ * is a short input away), and two static routes on one tree: one that
+ * crosses no symlink and serves an index, one that follows symlinks and
+ * has no index. */
+static const char config[] =
+    "pool: fuzz\n"
+    "listen:\n"
+    "  - http: 127.0.0.1:8080\n"
+    "status:\n"
+    "  path: /status\n"
+    "  ping: /ping\n"
+    "  live: /live\n"
+    "  ready: /ready\n"
+    "limits:\n"
+    "  uri: 1k\n"
+    "  header: 4k\n"
+    "  headers: 32\n"
+    "  parsed_body: 4k\n"
+    "  form_fields: 16\n"
+    "  json_depth: 8\n"
+    "routes:\n"
+    "  - match: GET /hello\n"
+    "    handler: hello\n"
+    "  - match: GET /json\n"
+    "    handler: json\n"
+    "  - match: /probe\n"
+    "    handler: probe\n"
+    "  - match: GET /io-fast\n"
+    "    handler: io_fast\n"
+    "  - match: GET /io-wait\n"
+    "    handler: io_wait\n"
+    "  - match: GET /timer-lateness\n"
+    "    handler: timer_lateness\n"
+    "  - match: GET /assets/*\n"
+    "    static:\n"
+    "      root: public\n"
+    "      index: index.html\n"
+    "      follow_symlinks: false\n"
+    "  - match: GET /linked/*\n"
+    "    static:\n"
+    "      root: public\n"
+    "      follow_symlinks: true\n"
+    "      deny_extensions: [.php, .inc]\n"
+    "pools:\n"
+    "  cache:\n"
+    "    driver: redis\n"
+    "    servers: [127.0.0.1:6379]\n"
+    "  db:\n"
+    "    driver: mysql\n"
+    "    servers: [127.0.0.1:3306]\n"
+    "    user: bench\n"
+    "    password: bench\n"
+    "    database: bench\n";
+
+static char tree[] = "/tmp/fpmd-fuzz-http-XXXXXX";
+
+static int
+rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void) sb;
+    (void) flag;
+    (void) ftw;
+    return remove(path);
+}
+
+static void
+rm_tree(void)
+{
+    nftw(tree, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+put(const char *rel, const char *text)
+{
+    char path[256];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", tree, rel);
+    f = fopen(path, "w");
+    assert(f != NULL);
+    fputs(text, f);
+    assert(fclose(f) == 0);
+}
+
+static void
+mkdir_in(const char *rel)
+{
+    char path[256];
+
+    snprintf(path, sizeof(path), "%s/%s", tree, rel);
+    assert(mkdir(path, 0755) == 0);
+}
+
+static void
+link_in(const char *target, const char *rel)
+{
+    char path[256];
+
+    snprintf(path, sizeof(path), "%s/%s", tree, rel);
+    assert(symlink(target, path) == 0);
+}
+
+/* A root with what a static route meets: an index, a directory without
+ * one, types by extension, a denied extension, and symlinks that stay
+ * inside the root and that lead out of it. Removed at exit. */
+static void
+setup(void)
+{
+    char name[256];
+
+    assert(mkdtemp(tree) != NULL);
+    atexit(rm_tree);
+    mkdir_in("public");
+    mkdir_in("public/sub");
+    mkdir_in("public/empty");
+    put("outside.txt", "not to be served\n");
+    put("public/index.html", "<p>index</p>\n");
+    put("public/a.txt", "0123456789abcdefghijklmnopqrstuvwxyz\n");
+    put("public/app.css", "p { }\n");
+    put("public/x.PHP", "<?php echo 1;\n");
+    put("public/sub/index.html", "<p>sub</p>\n");
+    put("public/sub/b.json", "{\"b\": 1}\n");
+    link_in("a.txt", "public/in.txt");
+    link_in("sub", "public/insub");
+    link_in("../outside.txt", "public/out.txt");
+    link_in("x.PHP", "public/x.txt");
+    snprintf(name, sizeof(name), "%s/fuzz_http.yaml", tree);
+    if (fpmd_test_worker_setup_conf(name, config) != FPMD_OK)
+        abort();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -26,8 +161,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int sv[2], peer_open = 1;
     char sink[65536];
 
-    if (fpmd_process.base == NULL && fpmd_test_worker_setup() != FPMD_OK)
-        abort();
+    if (fpmd_process.base == NULL)
+        setup();
     if (size > 60000)
         return 0;       /* one socket buffer: the write below never blocks */
     assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
