@@ -14,15 +14,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
+#include "fpmd/log.h"
+#include "fpmd/ratelimit.h"
 #include "tests/worker_harness.h"
 
 /* The demo config's routes, small limits (so that each 413, 414 and 431
- * is a short input away), and two static routes on one tree: one that
+ * is a short input away), an access log with every field that carries
+ * request bytes (written to /dev/null: the formatting is what is
+ * exercised), shims over scripts, queries and PATH_INFO, a rate limit
+ * keyed by a header, and two static routes on one tree: one that
  * crosses no symlink and serves an index, one that follows symlinks and
  * has no index. */
 static const char config[] =
@@ -34,6 +40,11 @@ static const char config[] =
     "  ping: /ping\n"
     "  live: /live\n"
     "  ready: /ready\n"
+    "log:\n"
+    "  access: /dev/null\n"
+    "  access_format: '%R - %u %t \"%m %r%Q%q\" %s %f %{milliseconds}d "
+    "%{kilo}M %C %l %n %p %{HTTP_USER_AGENT}e %{Content-Type}o "
+    "%{Location}o %{trace_id}x %{traceparent}x %{parent}x %T'\n"
     "limits:\n"
     "  uri: 1k\n"
     "  header: 4k\n"
@@ -42,6 +53,16 @@ static const char config[] =
     "  form_fields: 16\n"
     "  json_depth: 8\n"
     "routes:\n"
+    "  - match: { script: /api/user.php, method: GET, "
+    "query: { action: show, id: \"*\" } }\n"
+    "    handler: probe\n"
+    "  - match: { script: /index.php, query: { r: post/view } }\n"
+    "    handler: probe\n"
+    "  - match: { script: /app.php, path_info: \"/users/{id}/*\" }\n"
+    "    handler: probe\n"
+    "  - match: { prefix: /blog/ }\n"
+    "    handler: probe\n"
+    "    rate_limit: { rate: 1000/s, burst: 2, key: header:X-Key }\n"
     "  - match: GET /hello\n"
     "    handler: hello\n"
     "  - match: GET /json\n"
@@ -123,6 +144,21 @@ link_in(const char *target, const char *rel)
     assert(symlink(target, path) == 0);
 }
 
+/* The buckets the master maps for every worker, at their fewest: a third
+ * request with one X-Key inside a millisecond is a 429, and keys evict
+ * each other. */
+static void
+setup_ratelimit(void)
+{
+    size_t bytes = fpmd_ratelimit_size(FPMD_RATELIMIT_MIN_KEYS);
+    void *rl = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+    assert(bytes > 0 && rl != MAP_FAILED);
+    assert(fpmd_ratelimit_init(rl, FPMD_RATELIMIT_MIN_KEYS) == FPMD_OK);
+    fpmd_process.ratelimit = rl;
+}
+
 /* A root with what a static route meets: an index, a directory without
  * one, types by extension, a denied extension, and symlinks that stay
  * inside the root and that lead out of it. Removed at exit. */
@@ -148,8 +184,10 @@ setup(void)
     link_in("../outside.txt", "public/out.txt");
     link_in("x.PHP", "public/x.txt");
     snprintf(name, sizeof(name), "%s/fuzz_http.yaml", tree);
-    if (fpmd_test_worker_setup_conf(name, config) != FPMD_OK)
+    if (fpmd_test_worker_setup_conf(name, config) != FPMD_OK
+        || fpmd_log_open(fpmd_process.conf) != FPMD_OK)
         abort();
+    setup_ratelimit();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
