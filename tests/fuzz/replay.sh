@@ -5,7 +5,8 @@ set -e
 b=${top_builddir:-.}/tests/fuzz
 s=${top_srcdir:-.}/tests/fuzz
 for t in fcgi conf http cgi_head fcgi_response log_line fpm_ini route \
-    compare mysql_scan cron task_frame jsonrpc etcd_kv traceparent unit_json; do
+    compare mysql_scan cron task_frame jsonrpc etcd_kv traceparent unit_json \
+    fcgi_conn; do
     dirs=""
     for d in "$s/corpus/$t" "$s/regression/$t"; do
         [ -d "$d" ] && dirs="$dirs $d"

@@ -25,8 +25,8 @@ merged, counted and recorded.
 no sanitizers), replays each target's corpus and kept crash inputs
 through its replay binary and reports line and region coverage of the
 sources the target exercises: the project files its _SOURCES name in
-tests/include.am (for http, the request path's files instead, see
-REQUEST_PATH).
+tests/include.am (for http and fcgi_conn, the request path's files
+instead, see REQUEST_PATH).
 
 Needs clang, llvm (llvm-profdata, llvm-cov) and libclang-rt-14-dev:
 sh tests/install-deps.sh fuzz."""
@@ -54,14 +54,20 @@ LEDGER = os.path.join(FUZZ_SRC, "LEDGER.md")
 AIMS = {"fcgi": 10**8, "http": 10**8, "conf": 10**8, "fcgi_response": 10**8}
 AIM = 10**7
 
-# fuzz_http's _SOURCES name the objects the harness links (handlers,
-# pools, migrate); the request path it drives (fuzz_http.c: the llhttp
-# glue, the request building, routing, the handlers' answers) comes from
-# libfpmdcore.a. Its coverage is counted over these and the handlers.
+# The connection targets' _SOURCES name the objects their harness links
+# (handlers, pools, migrate); the request path they drive
+# (tests/fuzz/fuzz_worker.c: the protocol's connection code, then the
+# request building, routing and shims, rate limits, the handlers'
+# answers, the access log) comes from libfpmdcore.a. Their coverage is
+# counted over these and the handlers.
 REQUEST_PATH = [
-    "fpmd/http_conn.c", "fpmd/conn.c", "fpmd/req.c", "fpmd/body.c",
-    "fpmd/reply.c", "fpmd/uri.c", "fpmd/router.c", "fpmd/sched.c",
+    "fpmd/conn.c", "fpmd/req.c", "fpmd/body.c", "fpmd/reply.c",
+    "fpmd/uri.c", "fpmd/router.c", "fpmd/cgi_path.c", "fpmd/sched.c",
+    "fpmd/ratelimit.c", "fpmd/request_id.c", "fpmd/access_log.c",
+    "fpmd/escape.c",
 ]
+CONNECTION = {"http": ["fpmd/http_conn.c"],
+              "fcgi_conn": ["fpmd/fcgi_conn.c", "fpmd/fcgi.c"]}
 
 # What libFuzzer names the inputs it stops on; "slow-unit-" is only a note.
 FAILURES = ("crash-", "leak-", "timeout-", "oom-")
@@ -120,8 +126,9 @@ def all_targets(vars_):
 
 def target_sources(vars_, t):
     """The project's .c files the target exercises (not tests/)."""
-    if t == "http":
-        words = expand(vars_, ["$(HANDLER_SOURCES)"]) + REQUEST_PATH
+    if t in CONNECTION:
+        words = (expand(vars_, ["$(HANDLER_SOURCES)"]) + CONNECTION[t]
+                 + REQUEST_PATH)
     else:
         words = expand(vars_, vars_.get("tests_fuzz_fuzz_%s_SOURCES" % t, []))
     seen = []
