@@ -221,6 +221,13 @@ on_begin(void *ctx, uint16_t id, uint16_t role, uint8_t flags)
     struct fpmd_req *req;
 
     c->stdin_ended = 0;
+    /* The connection closes once its answers are out: a request without
+     * FCGI_KEEP_CONN ended with none other under way. What follows it is
+     * not read as requests, as php-fpm reads nothing more; one taken
+     * would hold the connection, its reading stopped, until
+     * header_read. */
+    if (c->base.close_after_flush)
+        return FPMD_OK;
     if (find_req(c, id) != NULL) {
         fpmd_log(FPMD_LOG_WARNING, "fastcgi %s: BEGIN_REQUEST for active "
                  "request id %u; closing the connection", c->base.peer, id);

@@ -66,6 +66,24 @@ def test_without_keep_conn_the_connection_closes_after_end_request(daemon):
     assert c.records_after_end == 0
 
 
+def test_no_request_is_taken_after_one_without_keep_conn(daemon):
+    # A BEGIN_REQUEST sent behind a request without FCGI_KEEP_CONN: the
+    # connection closes after the first answer, as php-fpm's does, instead
+    # of holding the second's unfinished params until header_read (1 s
+    # here) answers it 408.
+    _, addr, _ = daemon
+    c = fc.Conn(addr)
+    c.send(fc.request_bytes(1, fc.cgi_params(uri="/hello"))
+           + fc.begin(2, flags=fc.KEEP_CONN)
+           + fc.record(fc.PARAMS, 2, fc.encode_pairs(
+               [("REQUEST_METHOD", "GET")])))
+    (r,) = c.wait([1])
+    assert body_of(r)[2] == b"hello world\n"
+    assert c.is_closed(3.0)
+    assert sorted(c.responses) == [1]
+    assert c.records_after_end == 0
+
+
 def test_keep_conn_serves_many_requests_on_one_connection(daemon):
     _, addr, _ = daemon
     c = fc.Conn(addr)
