@@ -23,7 +23,8 @@
 #include "tests/worker_harness.h"
 
 /* The demo config's routes, small limits (so that each 413, 414 and 431
- * is a short input away), an access log with every field that carries
+ * is a short input away; params as large as the biggest a web server
+ * sent in the FastCGI captures), an access log with every field that carries
  * request bytes (written to /dev/null: the formatting is what is
  * exercised), shims over scripts, queries and PATH_INFO, a rate limit
  * keyed by a header, and two static routes on one tree: one that
@@ -45,6 +46,7 @@ static const char config[] =
     "%{kilo}M %C %l %n %p %{HTTP_USER_AGENT}e %{Content-Type}o "
     "%{Location}o %{trace_id}x %{traceparent}x %{parent}x %T'\n"
     "limits:\n"
+    "  params: 8k\n"
     "  uri: 1k\n"
     "  header: 4k\n"
     "  headers: 32\n"
