@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "config.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +28,8 @@ fpmd_test_worker_setup_conf(const char *name, const char *text)
 
     if (conf == NULL)
         goto fail;
+    /* as the master does before it forks workers: a peer gone is EPIPE */
+    signal(SIGPIPE, SIG_IGN);
     /* quiet: every refused input would log a line */
     conf->log.level = FPMD_LOG_ALERT;
     fpmd_log_set_level(FPMD_LOG_ALERT);
