@@ -24,10 +24,11 @@ the established TCP connections to redis, mariadb and php-fpm. The aims:
 not one error (non-2xx, timeout or socket error); after the first third
 (warm-up), RSS, descriptors and backend connections flat: the last
 third's mean RSS within 5% of the middle third's, its median descriptor
-and backend connection counts no more than 10% (+4) over the middle
-third's (pools follow the load; a reload briefly holds two
-generations), and backend connections never over two generations of
-the pools' max (cache and db: 32 a worker; legacy: 8 a worker).
+count (less nginx's connections to fpmd) and backend connection count
+no more than 10% (+4) over the middle third's (pools follow the load; a
+reload briefly holds two generations), and backend connections never
+over two generations of the pools' max (cache and db: 32 a worker;
+legacy: 8 a worker).
 
   soak.py [--minutes N] [--load F]   (30 and 0.7; CI: 3 and 0.5)
 
@@ -84,6 +85,7 @@ def sample(fp, ports, t0):
             "rss_workers": c.b.rss_kib(workers),
             "workers": workers,
             "fds": c.fds(fp.pid) + sum(c.fds(w) for w in workers),
+            "clients": c.established(fp.fcgi_port),
             "backend": {name: c.established(p)
                         for name, p in ports.items()}}
 
@@ -343,14 +345,19 @@ def main():
     bound = {"fds": None,
              "backend connections": 2 * 2 * (2 * POOL_MAX
                                              + PHP_CHILDREN // 2)}
-    for what, key in (("fds", lambda s: s["fds"]),
+    # A descriptor count follows nginx's connections to fpmd, which a
+    # slow moment in the last third swells (320 → 370 in one CI run, the
+    # samples swinging 258–430): those are left out, so that what the
+    # aim compares is what a leak would raise.
+    for what, key in (("fds", lambda s: s["fds"] - s["clients"]),
                       ("backend connections",
                        lambda s: sum(s["backend"].values()))):
         a, z = median(map(key, mid)), median(map(key, last))
         top = max(map(key, samples))
         ok = z <= a * 1.1 + 4 and (bound[what] is None or top <= bound[what])
         aims.append(("%s flat: last third's median ≤ middle's + 10%% + 4%s"
-                     % (what, ", never over %d (2 generations of 2 "
+                     % ("fds beside nginx's connections" if what == "fds"
+                        else what, ", never over %d (2 generations of 2 "
                         "workers' pools)" % bound[what] if bound[what]
                         else ""), ok,
                      "%.0f → %.0f, highest %d" % (a, z, top)))
