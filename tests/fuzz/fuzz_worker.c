@@ -118,35 +118,24 @@ rm_tree(void)
     nftw(tree, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The path of rel in the tree, in a buffer the next call reuses. */
+static const char *
+at(const char *rel)
+{
+    static char path[256];
+
+    snprintf(path, sizeof(path), "%s/%s", tree, rel);
+    return path;
+}
+
 static void
 put(const char *rel, const char *text)
 {
-    char path[256];
-    FILE *f;
+    FILE *f = fopen(at(rel), "w");
 
-    snprintf(path, sizeof(path), "%s/%s", tree, rel);
-    f = fopen(path, "w");
     assert(f != NULL);
     fputs(text, f);
     assert(fclose(f) == 0);
-}
-
-static void
-mkdir_in(const char *rel)
-{
-    char path[256];
-
-    snprintf(path, sizeof(path), "%s/%s", tree, rel);
-    assert(mkdir(path, 0755) == 0);
-}
-
-static void
-link_in(const char *target, const char *rel)
-{
-    char path[256];
-
-    snprintf(path, sizeof(path), "%s/%s", tree, rel);
-    assert(symlink(target, path) == 0);
 }
 
 /* The buckets the master maps for every worker, at their fewest: a third
@@ -176,9 +165,9 @@ fpmd_fuzz_worker_setup(void)
         return;
     assert(mkdtemp(tree) != NULL);
     atexit(rm_tree);
-    mkdir_in("public");
-    mkdir_in("public/sub");
-    mkdir_in("public/empty");
+    assert(mkdir(at("public"), 0755) == 0);
+    assert(mkdir(at("public/sub"), 0755) == 0);
+    assert(mkdir(at("public/empty"), 0755) == 0);
     put("outside.txt", "not to be served\n");
     put("public/index.html", "<p>index</p>\n");
     put("public/a.txt", "0123456789abcdefghijklmnopqrstuvwxyz\n");
@@ -186,10 +175,10 @@ fpmd_fuzz_worker_setup(void)
     put("public/x.PHP", "<?php echo 1;\n");
     put("public/sub/index.html", "<p>sub</p>\n");
     put("public/sub/b.json", "{\"b\": 1}\n");
-    link_in("a.txt", "public/in.txt");
-    link_in("sub", "public/insub");
-    link_in("../outside.txt", "public/out.txt");
-    link_in("x.PHP", "public/x.txt");
+    assert(symlink("a.txt", at("public/in.txt")) == 0);
+    assert(symlink("sub", at("public/insub")) == 0);
+    assert(symlink("../outside.txt", at("public/out.txt")) == 0);
+    assert(symlink("x.PHP", at("public/x.txt")) == 0);
     snprintf(name, sizeof(name), "%s/fuzz_worker.yaml", tree);
     if (fpmd_test_worker_setup_conf(name, config) != FPMD_OK
         || fpmd_log_open(fpmd_process.conf) != FPMD_OK)

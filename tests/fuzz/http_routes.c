@@ -81,18 +81,20 @@ FPMD_ROUTE(fuzz_req, "GET", "/req/{a}/{b}/*")
     const char *name, *value, *v;
     size_t pos = 0;
     int rc = FPMD_OK;
+    const char *const fixed[][2] = {
+        {"a", fpmd_req_route_param(req, "a")},
+        {"b", fpmd_req_route_param(req, "b")},
+        {"rest", fpmd_req_route_param(req, "*")},
+        {"sid", fpmd_req_cookie(req, "sid")},
+        {"empty", fpmd_req_cookie(req, "")},
+        {"id", fpmd_req_id(req)},
+        {"trace", fpmd_req_traceparent(req)},
+    };
 
     if (o == NULL)
         return FPMD_ERROR;
-    rc = add(o, "a", fpmd_req_route_param(req, "a"));
-    if (rc == FPMD_OK)
-        rc = add(o, "b", fpmd_req_route_param(req, "b"));
-    if (rc == FPMD_OK)
-        rc = add(o, "rest", fpmd_req_route_param(req, "*"));
-    if (rc == FPMD_OK)
-        rc = add(o, "sid", fpmd_req_cookie(req, "sid"));
-    if (rc == FPMD_OK)
-        rc = add(o, "empty", fpmd_req_cookie(req, ""));
+    for (size_t i = 0; rc == FPMD_OK && i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        rc = add(o, fixed[i][0], fixed[i][1]);
     while (rc == FPMD_OK
            && (v = fpmd_req_header_next(req, "X-Multi", &pos)) != NULL)
         rc = add(o, "multi", v);
@@ -101,10 +103,6 @@ FPMD_ROUTE(fuzz_req, "GET", "/req/{a}/{b}/*")
                           == FPMD_OK;
          i++)
         rc = add(o, name, value);
-    if (rc == FPMD_OK)
-        rc = add(o, "id", fpmd_req_id(req));
-    if (rc == FPMD_OK)
-        rc = add(o, "trace", fpmd_req_traceparent(req));
     if (rc == FPMD_OK && (v = fpmd_req_query_arg(req, "h")) != NULL)
         (void) fpmd_resp_header(req, "X-Echo", v);
     if (rc == FPMD_OK && (v = fpmd_req_query_arg(req, "to")) != NULL) {
