@@ -703,6 +703,23 @@ allow_of(const struct route_list *l, char *allow, size_t allowlen)
         allow_append(allow, allowlen, &off, "HEAD", 4);
 }
 
+/* Each param sets its source: a shim that failed part way has left its
+ * own in m, and the path routes tried next must not inherit them. */
+static int
+add_param(struct fpmd_route_match *m, const char *name, size_t off,
+          size_t len, enum fpmd_param_src src)
+{
+    if (m->nparams >= FPMD_ROUTE_MAX_PARAMS || off > UINT16_MAX
+        || len > UINT16_MAX)
+        return 0;
+    m->params[m->nparams].name = name;
+    m->params[m->nparams].off = (uint16_t) off;
+    m->params[m->nparams].len = (uint16_t) len;
+    m->params[m->nparams].src = (uint8_t) src;
+    m->nparams++;
+    return 1;
+}
+
 /* Depth-first over the tree from n at path offset pos (just past a '/'):
  * literal child, then {param}, then the wildcard. On success the list that
  * held the route is returned and m->params filled. */
@@ -728,11 +745,8 @@ walk(const struct seg_node *n, const char *path, size_t pos,
             return found;
         break;
     }
-    if (n->param != NULL && len > 0 && m->nparams < FPMD_ROUTE_MAX_PARAMS) {
-        m->params[m->nparams].name = n->param->seg;
-        m->params[m->nparams].off = (uint16_t) pos;
-        m->params[m->nparams].len = (uint16_t) len;
-        m->nparams++;
+    if (n->param != NULL && len > 0
+        && add_param(m, n->param->seg, pos, len, FPMD_PARAM_PATH)) {
         if (end == NULL) {
             if ((m->route = pick(&n->param->here, method)) != NULL)
                 return &n->param->here;
@@ -742,13 +756,8 @@ walk(const struct seg_node *n, const char *path, size_t pos,
         m->nparams = saved;
     }
     if ((m->route = pick(&n->wild, method)) != NULL
-        && m->nparams < FPMD_ROUTE_MAX_PARAMS) {
-        m->params[m->nparams].name = "*";
-        m->params[m->nparams].off = (uint16_t) pos;
-        m->params[m->nparams].len = (uint16_t) strlen(p);
-        m->nparams++;
+        && add_param(m, "*", pos, strlen(p), FPMD_PARAM_PATH))
         return &n->wild;
-    }
     m->route = NULL;
     return NULL;
 }
@@ -829,21 +838,6 @@ match_path(struct fpmd_router *r, const char *method, const char *path,
         slot->m = *m;
     }
     return status;
-}
-
-static int
-add_param(struct fpmd_route_match *m, const char *name, size_t off,
-          size_t len, enum fpmd_param_src src)
-{
-    if (m->nparams >= FPMD_ROUTE_MAX_PARAMS || off > UINT16_MAX
-        || len > UINT16_MAX)
-        return 0;
-    m->params[m->nparams].name = name;
-    m->params[m->nparams].off = (uint16_t) off;
-    m->params[m->nparams].len = (uint16_t) len;
-    m->params[m->nparams].src = (uint8_t) src;
-    m->nparams++;
-    return 1;
 }
 
 /* 1 when s[0..len), form-decoded ('+', %XX), is want. */

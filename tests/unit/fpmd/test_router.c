@@ -433,6 +433,42 @@ router_matches_shims_in_config_order(void **state)
     fpmd_router_free(r);
 }
 
+/* A shim that held for the query but not for PATH_INFO leaves query
+ * params in m; the path route matched next gives its params from the
+ * path, and so does the route cache's copy. */
+static void
+router_gives_path_params_from_the_path_after_a_shim_fails(void **state)
+{
+    struct fpmd_conf_pair view = {"r", "post/view"};
+    struct fpmd_conf_shim s_view = {.script = "/index.php", .query = &view,
+                                    .nquery = 1, .path_info = "/users/{id}"};
+    struct fpmd_conf_route routes[] = {
+        ROUTE("GET", "/index.php?r=post/view", "hello", 3, 5),
+        ROUTE("GET", "/index.php/{rest}", "status", 5, 5),
+    };
+    struct fpmd_route_req q = {"GET", "/index.php/abc", "/index.php", "/abc",
+                               "r=post/view"};
+    struct fpmd_conf conf;
+    struct fpmd_route_match m;
+    struct fpmd_router *r;
+    char err[512], buf[64];
+
+    (void) state;
+    routes[0].shim = &s_view;
+    init_conf(&conf, routes, 2);
+    r = fpmd_router_build(&conf, err, sizeof(err));
+    assert_non_null(r);
+    assert_int_equal(MATCH_REQ(r, &q, &m), 200);
+    assert_string_equal(m.route->handler->name, "status");
+    assert_int_equal(m.nparams, 1);
+    assert_int_equal(m.params[0].src, FPMD_PARAM_PATH);
+    assert_string_equal(qparam(&m, &q, "rest", buf, sizeof(buf)), "abc");
+    memset(&m, 0, sizeof(m));
+    assert_int_equal(MATCH(r, "GET", "/index.php/abc", &m), 200);
+    assert_int_equal(m.params[0].src, FPMD_PARAM_PATH);
+    fpmd_router_free(r);
+}
+
 static void
 router_reports_shims_an_earlier_one_shadows(void **state)
 {
@@ -491,6 +527,7 @@ main(void)
         cmocka_unit_test(router_cache_answers_repeats_and_stays_bounded),
         cmocka_unit_test(router_refuses_malformed_patterns),
         cmocka_unit_test(router_matches_shims_in_config_order),
+        cmocka_unit_test(router_gives_path_params_from_the_path_after_a_shim_fails),
         cmocka_unit_test(router_reports_shims_an_earlier_one_shadows),
     };
 
