@@ -268,3 +268,29 @@ def test_status_page_counts_each_route_by_side(site, no_worker_died):
             'handler="legacy:main",side="legacy"} 4\n') in body.decode()
     assert ('fpmd_route_errors_total{route="/*",handler="legacy:main",'
             'side="legacy"} 1\n') in body.decode()
+
+
+def test_path_route_params_come_from_the_path_after_a_shim_fails(
+        tmpdir_path, servers, no_worker_died):
+    """A shim whose query condition holds and whose PATH_INFO one does not
+    leaves the request to the path routes, which match SCRIPT_NAME over
+    FastCGI: api_files (/api/files/*) answers its "*", read from that
+    path. It was read from the query string at the path's offset, past
+    the query's end, and the route cache kept that for the next request
+    of the path."""
+    _, f, _ = start_site(tmpdir_path, servers, {"probe.php": PROBE}, """
+  - match: { script: /api/files/f.php, query: { v: "*" }, path_info: /n }
+    handler: shim_echo
+""")
+    address = ("127.0.0.1", int(re.search(r"fastcgi: 127.0.0.1:(\d+)",
+                                          open(f.conf).read()).group(1)))
+    for uri in ("/api/files/f.php/x?v=1", "/api/files/f.php/x",
+                "/api/files/f.php/x?v=1"):
+        status, _, body = fcgi_client.request(
+            address, "GET", uri, extra={"SCRIPT_NAME": "/api/files/f.php",
+                                        "PATH_INFO": "/x"}).split()
+        assert (status, body) == (200, b"f.php"), (uri, status, body)
+    status, _, body = fcgi_client.request(
+        address, "GET", "/api/files/f.php/n?v=1",
+        extra={"SCRIPT_NAME": "/api/files/f.php", "PATH_INFO": "/n"}).split()
+    assert status == 200 and json.loads(body)["handler"] == "shim_echo"
