@@ -28,8 +28,10 @@
  * 414 and 431 is a short input away (params as large as the biggest a
  * web server sent in the FastCGI captures); an access log with every
  * field that carries request bytes (written to /dev/null: the formatting
- * is what is exercised); shims over scripts, queries and PATH_INFO; a
- * rate limit keyed by a header; and two static routes on one tree, one
+ * is what is exercised); shims over scripts, queries and PATH_INFO, one
+ * that can hold for the query and fail on PATH_INFO in front of the
+ * route of /req/{a}/{b}/... (tests/fuzz/http_routes.c); a rate limit
+ * keyed by a header; and two static routes on one tree, one
  * that crosses no symlink and serves an index, one that follows symlinks
  * and has no index. */
 static const char config[] =
@@ -64,6 +66,9 @@ static const char config[] =
     "  - match: { script: /index.php, query: { r: post/view } }\n"
     "    handler: probe\n"
     "  - match: { script: /app.php, path_info: \"/users/{id}/*\" }\n"
+    "    handler: probe\n"
+    "  - match: { script: /req/s/x.php, query: { k: \"*\" }, "
+    "path_info: /only }\n"
     "    handler: probe\n"
     "  - match: { prefix: /blog/ }\n"
     "    handler: probe\n"
