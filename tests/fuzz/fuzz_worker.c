@@ -106,7 +106,9 @@ static const char config[] =
     "    password: bench\n"
     "    database: bench\n";
 
-static char tree[] = "/tmp/fpmd-fuzz-worker-XXXXXX";
+/* Under $TMPDIR: fuzz.py points it into its work directory, which it
+ * removes, since a fuzzer it stops leaves without running atexit. */
+static char tree[128];
 
 static int
 rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -168,6 +170,10 @@ fpmd_fuzz_worker_setup(void)
 
     if (fpmd_process.base != NULL)
         return;
+    if (snprintf(tree, sizeof(tree), "%s/fpmd-fuzz-worker-XXXXXX",
+                 getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp")
+        >= (int) sizeof(tree))
+        abort();
     assert(mkdtemp(tree) != NULL);
     atexit(rm_tree);
     assert(mkdir(at("public"), 0755) == 0);

@@ -251,8 +251,12 @@ def with_defaults(opts, defaults):
     return ":".join([o for o in [opts] if o] + extra)
 
 
-def fuzz_env():
+def fuzz_env(work):
     env = dict(os.environ)
+    # the connection targets make a file tree under $TMPDIR; here it goes
+    # with the work directory even when a stopped fuzzer skips its atexit
+    env["TMPDIR"] = os.path.join(work, "tmp")
+    os.makedirs(env["TMPDIR"], exist_ok=True)
     # With ASan's default 256 MB quarantine most allocations land on
     # fresh pages, and a page fault is dear on a virtual machine: on the
     # 2-core development VM http ran ~150 executions a second with it and
@@ -276,7 +280,7 @@ def on_signal(sig, frame):
 
 
 def fuzz(args, targets, bindir, work):
-    env = fuzz_env()
+    env = fuzz_env(work)
     per = max(1, args.jobs // len(targets))
     procs = []
     for t in targets:
@@ -369,7 +373,7 @@ def merge(args, t, bindir, work):
             base, os.path.join(tw, "corpus")]
     with open(os.path.join(tw, "logs", "merge.log"), "wb") as lf:
         subprocess.run(argv, stdout=lf, stderr=subprocess.STDOUT,
-                       env=fuzz_env())
+                       env=fuzz_env(work))
     edges = 0
     with open(os.path.join(tw, "logs", "merge.log"), "rb") as lf:
         for raw in lf:
