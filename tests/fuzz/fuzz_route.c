@@ -118,6 +118,7 @@ table_add(struct table *t, char *s)
 
         if (nl != NULL)
             *nl = '\0';
+        cr->methods = NULL;
         sp = strchr(s, ' ');
         if (sp != NULL && valid_methods(s, (size_t) (sp - s))) {
             *sp = '\0';
@@ -135,11 +136,15 @@ table_add(struct table *t, char *s)
     }
 }
 
+/* Whether method is one of list's comma-separated tokens: a method with
+ * a comma in it (FastCGI passes REQUEST_METHOD as sent) is none. */
 static int
 has_method(const char *list, const char *method)
 {
     size_t n = strlen(method);
 
+    if (strchr(method, ',') != NULL)
+        return 0;
     for (const char *p = list; p != NULL; p = strchr(p, ',')) {
         p += *p == ',';
         if (strncmp(p, method, n) == 0 && (p[n] == ',' || p[n] == '\0'))
