@@ -13,7 +13,8 @@
  * segments before {param} before a wildcard, each param the segment its
  * pattern names; else 405 when a route takes the path, else 404. Asked
  * again, the route cache must give the same answer. A table with added
- * routes is built, printed (fpmd -t --routes) and freed each run. */
+ * routes is built, printed (fpmd -t --routes) and freed each run. The
+ * path is also normalized as the HTTP codec does it (check_normalize). */
 #include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +24,7 @@
 
 #include "fpmd/cgi_path.h"
 #include "fpmd/router.h"
+#include "fpmd/uri.h"
 
 #define NFIELDS 8
 #define MAX_ADDED 64
@@ -292,6 +294,38 @@ check_paths(struct fpmd_router *r, const struct table *t, const char *method,
     assert(strcmp(again.allow, m.allow) == 0);
 }
 
+/* The HTTP codec's path of a request target (what it routes, what the
+ * static handler serves): a path that starts with '/', no longer than
+ * the target, with no empty (but a last), "." or ".." segment, which
+ * normalizes to itself when nothing in it would be decoded or cut. */
+static void
+check_normalize(const char *target)
+{
+    size_t len = strlen(target), olen, olen2;
+    char *out = malloc(len + 2), *again = malloc(len + 2);
+
+    if (out != NULL && again != NULL
+        && fpmd_uri_normalize(target, len, out, &olen) == FPMD_OK) {
+        assert(olen >= 1 && olen <= len && out[0] == '/');
+        assert(out[olen] == '\0' && strlen(out) == olen);
+        for (const char *seg = out + 1; seg <= out + olen;) {
+            const char *end = strchr(seg, '/');
+            size_t n = end ? (size_t) (end - seg) : strlen(seg);
+
+            assert(n > 0 || end == NULL);
+            assert(!(n == 1 && seg[0] == '.'));
+            assert(!(n == 2 && seg[0] == '.' && seg[1] == '.'));
+            seg += n + 1;
+        }
+        if (strpbrk(out, "%?") == NULL) {
+            assert(fpmd_uri_normalize(out, olen, again, &olen2) == FPMD_OK);
+            assert(olen2 == olen && memcmp(again, out, olen) == 0);
+        }
+    }
+    free(out);
+    free(again);
+}
+
 static int
 inside(const char *p, size_t len, const char *s)
 {
@@ -381,6 +415,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (r == NULL)
             assert(err[0] != '\0' && memchr(err, '\0', sizeof(err)) != NULL);
     }
+    check_normalize(f[4]);
     if (r != NULL) {
         check_shims(r, f, method);
         check_paths(r, t, method, f[4]);
