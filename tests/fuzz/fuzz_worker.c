@@ -172,8 +172,11 @@ fpmd_fuzz_worker_setup(void)
         return;
     if (snprintf(tree, sizeof(tree), "%s/fpmd-fuzz-worker-XXXXXX",
                  getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp")
-        >= (int) sizeof(tree))
+        >= (int) sizeof(tree)) {
+        fprintf(stderr, "fuzz_worker: $TMPDIR is longer than %zu bytes\n",
+                sizeof(tree) - 24);
         abort();
+    }
     assert(mkdtemp(tree) != NULL);
     atexit(rm_tree);
     assert(mkdir(at("public"), 0755) == 0);
