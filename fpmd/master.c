@@ -989,6 +989,17 @@ stop_with(struct master *m, int how, enum fpmd_worker_quit quit)
     m->stop_us = fpmd_now_us();
     fpmd_log(FPMD_LOG_NOTICE, how == STOP_FAST ? "Terminating ..."
                                                : "Finishing ...");
+    /* The workers take what is queued and close their copies; with the
+     * last close the address refuses new connections at once, so a web
+     * server can send them elsewhere (nginx does, POSTs included, when
+     * the connect fails) instead of queueing them to be reset at exit.
+     * The master's copies go first: closed after the signals, a worker
+     * quick to drain and close left the master's copy to queue new
+     * connections, reset when it closed. */
+    if (how == STOP_GRACEFUL) {
+        for (size_t i = 0; i < m->cur->nlisteners; i++)
+            fpmd_listener_close(&m->cur->listeners[i], !m->upgraded);
+    }
     for (size_t i = 0; i < m->nchildren_cap; i++) {
         struct child *c = &m->children[i];
 
@@ -1000,14 +1011,6 @@ stop_with(struct master *m, int how, enum fpmd_worker_quit quit)
             send_quit(c, quit);
     }
     fpmd_master_uprocs_stop(m, NULL, how == STOP_FAST ? SIGTERM : SIGQUIT, -1);
-    /* The workers take what is queued and close their copies; with the
-     * last close the address refuses new connections at once, so a web
-     * server can send them elsewhere (nginx does, POSTs included, when
-     * the connect fails) instead of queueing them to be reset at exit. */
-    if (how == STOP_GRACEFUL) {
-        for (size_t i = 0; i < m->cur->nlisteners; i++)
-            fpmd_listener_close(&m->cur->listeners[i], !m->upgraded);
-    }
 }
 
 static void
