@@ -21,11 +21,13 @@
 /* Each allocation gets a chunk of its own holding exactly the bytes asked
  * for, so ASan's redzone starts where the piece ends (in a standard chunk
  * an overflow would land, unseen, in the chunk's spare bytes). The
- * accounting still counts standard chunks: caps act as in a release
- * build. */
+ * accounting still counts standard chunks (fpmd_arena_alloc): caps act
+ * as in a release build. */
 #define CHUNK_DATA(size, whole) (size)
+#define CHUNK_TAKEN(whole) true
 #else
 #define CHUNK_DATA(size, whole) (whole)
+#define CHUNK_TAKEN(whole) ((whole) != 0)
 #endif
 
 struct fpmd_arena_chunk {
@@ -91,6 +93,7 @@ fpmd_arena_init(struct fpmd_arena *a, size_t cap)
     a->used = 0;
     a->cap = cap;
     a->held = 0;
+    a->room = 0;
     a->refused = FPMD_ARENA_OK;
 }
 
@@ -123,7 +126,7 @@ void *
 fpmd_arena_alloc(struct fpmd_arena *a, size_t size)
 {
     struct fpmd_arena_chunk *c = a->chunks;
-    size_t rounded;
+    size_t rounded, whole = 0;
 
     if (size == 0)
         size = 1;
@@ -134,14 +137,15 @@ fpmd_arena_alloc(struct fpmd_arena *a, size_t size)
         a->refused = FPMD_ARENA_OVER_CAP;
         return NULL;
     }
-#ifdef FPMD_DEBUG_ALLOC
-    c = NULL;
-#endif
-    if (c == NULL || c->size - c->pos < rounded) {
-        size_t whole = rounded > ARENA_CHUNK ? rounded : ARENA_CHUNK;
-
+    /* The bound is charged a chunk where a release build takes one, so a
+     * debug-alloc build, whose pieces each get a chunk of their own,
+     * refuses at the same load, not many times sooner. */
+    if (a->room < rounded) {
+        whole = rounded > ARENA_CHUNK ? rounded : ARENA_CHUNK;
         if (!hold(a, whole))
             return NULL;
+    }
+    if (CHUNK_TAKEN(whole)) {
         c = chunk_get(CHUNK_DATA(size, whole));
         if (c == NULL) {
             release(a, whole);
@@ -151,6 +155,9 @@ fpmd_arena_alloc(struct fpmd_arena *a, size_t size)
         c->next = a->chunks;
         a->chunks = c;
     }
+    if (whole != 0)
+        a->room = whole;
+    a->room -= rounded;
     a->used += rounded;
     c->pos += rounded;
     return c->data + c->pos - rounded;
@@ -187,5 +194,6 @@ fpmd_arena_reset(struct fpmd_arena *a)
     }
     release(a, a->held);
     a->used = 0;
+    a->room = 0;
     a->refused = FPMD_ARENA_OK;
 }

@@ -23,6 +23,8 @@ struct fpmd_arena {
     size_t cap;                       /* 0: unlimited */
     size_t held;                      /* chunk bytes and charges counted
                                        * against the process's bound */
+    size_t room;                      /* bytes left in the newest chunk
+                                       * as a release build sizes it */
     enum fpmd_arena_refusal refused;  /* the last refusal, or OK */
 };
 

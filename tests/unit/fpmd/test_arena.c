@@ -2,8 +2,9 @@
 /* Request arenas against their two bounds: one arena's cap
  * (limits.request_memory) and what all of a process's arenas hold at once
  * (limits.requests_memory), each refusal saying which, and a reset giving
- * back chunks and charges alike; and, in the sanitizer build, ASan
- * catching a write one byte past a piece (in a forked child). */
+ * back chunks and charges alike, counted alike in every build; and, in
+ * the sanitizer build, ASan catching a write one byte past a piece (in a
+ * forked child). */
 #include "config.h"
 
 #include <fcntl.h>
@@ -82,6 +83,34 @@ charges_count_against_both_bounds_until_given_back(void **state)
     fpmd_arena_bound(0);
 }
 
+/* What the bound sees is the same in every build: small pieces share a
+ * 16 KiB chunk, a piece larger than one has its own. A debug-alloc build
+ * (the sanitizer one), whose pieces each have a chunk of their own, once
+ * counted a whole chunk for each, and its workers refused requests at a
+ * fraction of limits.requests_memory. */
+static void
+pieces_hold_what_a_release_build_holds(void **state)
+{
+    struct fpmd_arena a;
+    int i;
+
+    (void) state;
+    fpmd_arena_bound(0);
+    fpmd_arena_init(&a, 0);
+    for (i = 0; i < 100; i++)
+        assert_non_null(fpmd_arena_alloc(&a, 10));
+    assert_int_equal(fpmd_arena_held(), 16 * 1024);
+    assert_non_null(fpmd_arena_alloc(&a, 20000));
+    assert_int_equal(fpmd_arena_held(), 16 * 1024 + 20000);
+    assert_non_null(fpmd_arena_alloc(&a, 10));
+    assert_int_equal(fpmd_arena_held(), 2 * 16 * 1024 + 20000);
+    fpmd_arena_reset(&a);
+    assert_int_equal(fpmd_arena_held(), 0);
+    assert_non_null(fpmd_arena_alloc(&a, 10));
+    assert_int_equal(fpmd_arena_held(), 16 * 1024);
+    fpmd_arena_reset(&a);
+}
+
 /* Only in the sanitizer build: cmocka's TAP output marks a skipped test
  * "not ok", which the test driver counts as a failure. */
 #if defined(FPMD_UNDER_ASAN) && defined(FPMD_DEBUG_ALLOC)
@@ -118,6 +147,7 @@ main(void)
         cmocka_unit_test(an_arena_refuses_past_its_cap_and_says_so),
         cmocka_unit_test(arenas_together_stay_within_the_process_bound),
         cmocka_unit_test(charges_count_against_both_bounds_until_given_back),
+        cmocka_unit_test(pieces_hold_what_a_release_build_holds),
 #if defined(FPMD_UNDER_ASAN) && defined(FPMD_DEBUG_ALLOC)
         cmocka_unit_test(asan_sees_a_byte_written_past_a_piece),
 #endif
