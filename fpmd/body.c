@@ -16,20 +16,16 @@
 #include "fpmd/clock.h"
 
 /* What to answer when the arena refused: the request's own cap makes
- * the body too large for this server (413), the worker's bound is a
- * moment's shortage (503). */
+ * the body too large for this server (413). Never 0: the caller has a
+ * refusal in hand. */
 static int
 refused_status(struct fpmd_req *req)
 {
+    int status;
+
     fpmd_req_memory_refused(req);
-    switch (req->arena.refused) {
-    case FPMD_ARENA_OVER_CAP:
-        return 413;
-    case FPMD_ARENA_PROCESS_FULL:
-        return 503;
-    default:
-        return 500;
-    }
+    status = fpmd_req_refused_status(req, 413);
+    return status != 0 ? status : 500;
 }
 
 /* A body of unknown length (chunked) is gathered in an evbuffer, charged

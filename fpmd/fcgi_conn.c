@@ -297,9 +297,16 @@ on_params(void *ctx, uint16_t id, const uint8_t *p, size_t n)
     if (req->route_status == 0
         && fpmd_fcgi_nv_parse(evbuffer_pullup(req->params_raw, -1), have,
                               add_param, req) != FPMD_OK) {
-        fpmd_log(FPMD_LOG_WARNING, "fastcgi %s: request %u has malformed "
-                 "name-value pairs; closing the connection", c->base.peer, id);
-        return FPMD_ERROR;
+        /* Params with no memory to hold them are this request's failure,
+         * answered (fpmd_alloc logged why); the connection's others go
+         * on. Malformed ones leave the stream's framing in doubt. */
+        req->route_status = fpmd_req_refused_status(req, 431);
+        if (req->route_status == 0) {
+            fpmd_log(FPMD_LOG_WARNING, "fastcgi %s: request %u has "
+                     "malformed name-value pairs; closing the connection",
+                     c->base.peer, id);
+            return FPMD_ERROR;
+        }
     }
     evbuffer_free(req->params_raw);
     req->params_raw = NULL;

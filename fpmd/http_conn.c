@@ -910,6 +910,7 @@ parse_input(struct http_conn *c)
         size_t n = c->rlen - c->rpos;
         const char *why = NULL;
         llhttp_errno_t err;
+        int status;
 
         if (c->scan != SCAN_BODY) {
             n = scan_head(c, c->rbuf + c->rpos, n, &why);
@@ -932,6 +933,10 @@ parse_input(struct http_conn *c)
                 llhttp_resume(&c->parser);  /* the next one, scanned first */
         } else if (c->error_status != 0) {
             reject(c, c->error_status, c->error_reason);
+            return;
+        } else if (c->req != NULL && !c->req->started
+                   && (status = fpmd_req_refused_status(c->req, 431)) != 0) {
+            reject(c, status, "no memory for the request's head");
             return;
         } else {
             const char *reason = llhttp_get_error_reason(&c->parser);

@@ -127,14 +127,19 @@ fpmd_req_add_param(struct fpmd_req *req, const void *name, size_t nlen,
 {
     char *n, *v;
 
-    if (req->nparams % 32 == 0) {
-        struct fpmd_param *grown = fpmd_alloc(req, (req->nparams + 32)
-                                                       * sizeof(*grown));
+    /* Doubling: the arena keeps every outgrown array until the request
+     * ends, so growing by a fixed step would hold (and copy) a square of
+     * the params a hostile FastCGI client can pack into limits.params. */
+    if (req->nparams == req->params_cap) {
+        size_t cap = req->params_cap ? req->params_cap * 2 : 32;
+        struct fpmd_param *grown = fpmd_alloc(req, cap * sizeof(*grown));
+
         if (grown == NULL)
             return FPMD_ERROR;
         if (req->nparams > 0)
             memcpy(grown, req->params, req->nparams * sizeof(*grown));
         req->params = grown;
+        req->params_cap = cap;
     }
     n = fpmd_strndup(req, name, nlen);
     v = fpmd_strndup(req, value, vlen);
@@ -1137,24 +1142,45 @@ void
 fpmd_req_memory_refused(struct fpmd_req *req)
 {
     const struct fpmd_conf *conf = fpmd_process.conf;
+    const char *method = req->method, *uri = req->uri;
 
     if (req->arena.refused == FPMD_ARENA_PROCESS_FULL)
         req->memory_full = 1;
     if (req->memory_refused || req->arena.refused == FPMD_ARENA_OK)
         return;
     req->memory_refused = 1;
+    /* Refused while its params or head are read, a request has no
+     * method or URI yet. */
+    if (*req->method == '\0') {
+        method = "-";
+        uri = "(head)";
+    }
     if (req->arena.refused == FPMD_ARENA_OVER_CAP)
         fpmd_log(FPMD_LOG_WARNING, "%s %s: request memory over "
-                 "limits.request_memory (%zu bytes)", req->method, req->uri,
+                 "limits.request_memory (%zu bytes)", method, uri,
                  fpmd_req_memory_cap(conf));
     else if (req->arena.refused == FPMD_ARENA_PROCESS_FULL)
         fpmd_log(FPMD_LOG_WARNING, "%s %s: this worker's requests hold "
                  "limits.requests_memory (%zu bytes, %zu held): refused",
-                 req->method, req->uri, conf->limits.requests_memory,
+                 method, uri, conf->limits.requests_memory,
                  fpmd_arena_held());
     else
-        fpmd_log(FPMD_LOG_WARNING, "%s %s: out of memory", req->method,
-                 req->uri);
+        fpmd_log(FPMD_LOG_WARNING, "%s %s: out of memory", method, uri);
+}
+
+int
+fpmd_req_refused_status(const struct fpmd_req *req, int over_cap)
+{
+    switch (req->arena.refused) {
+    case FPMD_ARENA_OK:
+        return 0;
+    case FPMD_ARENA_OVER_CAP:
+        return over_cap;
+    case FPMD_ARENA_PROCESS_FULL:
+        return 503;
+    default:
+        return 500;
+    }
 }
 
 void *

@@ -113,7 +113,7 @@ struct fpmd_req {
 
     /* request */
     struct fpmd_param *params;
-    size_t nparams;
+    size_t nparams, params_cap;     /* params_cap: room in params */
     const char *method, *path, *uri, *query, *remote_addr;
     const char *script, *path_info; /* fpmd_req_split; NULL until then */
     const char *request_id;         /* fpmd_worker_request_id; NULL: not
@@ -121,7 +121,6 @@ struct fpmd_req {
     struct fpmd_req_trace *trace;   /* request_id.c; NULL: not asked yet */
     int64_t content_length;
     struct evbuffer *params_raw;    /* FastCGI PARAMS stream until it ends */
-    size_t params_cap;
     struct evbuffer *body;          /* received, not yet read by handler */
     uint64_t body_received;
     struct fpmd_param *query_args;  /* parsed on first use */
@@ -242,14 +241,19 @@ struct fpmd_req *fpmd_req_new_run(const char *method,
  * out. */
 int fpmd_req_split(struct fpmd_req *req);
 
-/* Appends received body bytes / marks the end; wakes a waiting handler.
- * Returns 1 when the buffered amount is over the window and the codec
- * should stop reading for now. */
 /* limits.request_memory, or what it is when unset. */
 size_t fpmd_req_memory_cap(const struct fpmd_conf *conf);
 /* Logs, once per request, why its arena refused (req->arena.refused);
  * notes a refusal for the worker's bound (the answer is then 503). */
 void fpmd_req_memory_refused(struct fpmd_req *req);
+/* The answer to a request its arena refused: over_cap past its own cap,
+ * 503 past the worker's bound (a moment's shortage), 500 when malloc
+ * failed; 0 when nothing was refused. */
+int fpmd_req_refused_status(const struct fpmd_req *req, int over_cap);
+
+/* Appends received body bytes / marks the end; wakes a waiting handler.
+ * Returns 1 when the buffered amount is over the window and the codec
+ * should stop reading for now. */
 int fpmd_req_body_feed(struct fpmd_req *req, const void *data, size_t len);
 void fpmd_req_body_end(struct fpmd_req *req);
 

@@ -14,6 +14,7 @@ import socket
 
 import pytest
 
+import fcgi_client as fc
 from backends import PhpFpm, no_worker_died, start_fpmd  # noqa: F401
 from conftest import wait_for
 
@@ -147,6 +148,61 @@ limits:
     status, body = post_chunked(hport, second)
     assert status == 200, (status, body[:300])
     assert json.loads(body)["sha"] == hashlib.sha256(second).hexdigest()
+
+
+def test_params_past_the_worker_bound_get_a_503_not_a_cut(tmpdir_path,
+                                                           servers):
+    """Params or headers the worker has no room for are that request's
+    503, logged as such: a FastCGI connection goes on with its next
+    request, where it was once closed as if the params were malformed,
+    and an HTTP request is not told it was a bad one (400)."""
+    f, hport, fport = start_fpmd(tmpdir_path, servers, "")
+    f.stop()
+    f.write_conf(open(f.conf).read() + """
+limits:
+  requests_memory: 1m
+  params: 2m
+  header: 2m
+""")
+    f.start(("127.0.0.1", hport))
+    big = "v" * (1200 * 1024)
+    c = fc.Conn(("127.0.0.1", fport))
+    c.send(fc.request_bytes(1, fc.cgi_params(extra={"HTTP_X_BIG": big}),
+                            keep_conn=True))
+    (r,) = c.wait([1])
+    assert r is not None and r.split()[0] == 503, f.logs()
+    c.send(fc.request_bytes(2, fc.cgi_params(), keep_conn=True))
+    (r,) = c.wait([2])
+    assert r is not None and r.split()[0] == 200
+    assert r.split()[2] == b"hello world\n"
+    c.close()
+    f.wait_log(r"- \(head\): this worker's requests hold "
+               r"limits.requests_memory \(1048576 bytes, \d+ held\): refused")
+    assert "malformed" not in f.logs()
+
+    s = socket.create_connection(("127.0.0.1", hport), timeout=10)
+    s.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n"
+              % big.encode())
+    assert answer(s)[0] == 503
+    s.close()
+    f.wait_log(r"http 127\.0\.0\.1: 503 Service Unavailable: no memory "
+               r"for the request's head")
+    conn = http.client.HTTPConnection("127.0.0.1", hport, timeout=10)
+    conn.request("GET", "/hello")
+    assert conn.getresponse().status == 200
+    conn.close()
+
+
+def test_many_params_cost_their_size_not_its_square(tmpdir_path, servers):
+    """30,000 tiny params nearly fill limits.params (256k). Their array,
+    grown 32 at a time with every outgrown copy kept until the request
+    ends, held some 220 MiB: past the request's own cap, so it was
+    refused. Grown by doubling, it holds about twice its size."""
+    f, hport, fport = start_fpmd(tmpdir_path, servers, "")
+    extra = {"p%05d" % i: "" for i in range(30000)}
+    r = fc.request(("127.0.0.1", fport), extra=extra)
+    assert r is not None and r.split()[0] == 200, f.logs()[-2000:]
+    assert "refused" not in f.logs() and "over limits" not in f.logs()
 
 
 @pytest.mark.parametrize("key,value,msg", [
