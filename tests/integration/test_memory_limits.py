@@ -156,15 +156,12 @@ def test_params_past_the_worker_bound_get_a_503_not_a_cut(tmpdir_path,
     503, logged as such: a FastCGI connection goes on with its next
     request, where it was once closed as if the params were malformed,
     and an HTTP request is not told it was a bad one (400)."""
-    f, hport, fport = start_fpmd(tmpdir_path, servers, "")
-    f.stop()
-    f.write_conf(open(f.conf).read() + """
+    f, hport, fport = start_fpmd(tmpdir_path, servers, """
 limits:
   requests_memory: 1m
   params: 2m
   header: 2m
 """)
-    f.start(("127.0.0.1", hport))
     big = "v" * (1200 * 1024)
     c = fc.Conn(("127.0.0.1", fport))
     c.send(fc.request_bytes(1, fc.cgi_params(extra={"HTTP_X_BIG": big}),
