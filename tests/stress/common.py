@@ -187,6 +187,36 @@ def fds(pid):
         return 0
 
 
+def tcp_sockets():
+    """Every IPv4 TCP socket by inode: (local port, remote port, state;
+    01 is ESTABLISHED), from /proc/net/tcp."""
+    out = {}
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            x = line.split()
+            out[x[9]] = (int(x[1].rsplit(":", 1)[1], 16),
+                         int(x[2].rsplit(":", 1)[1], 16), x[3])
+    return out
+
+
+def fd_targets(pid):
+    """What a process's descriptors point at ("socket:[INODE]",
+    "pipe:[INODE]", a path...); nothing once it is gone."""
+    d = "/proc/%d/fd" % pid
+    out = []
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return out
+    for n in names:
+        try:
+            out.append(os.readlink(os.path.join(d, n)))
+        except OSError:
+            pass
+    return out
+
+
 def established(port):
     """TCP connections to 127.0.0.1:port, client sides (fpmd's), from
     /proc/net/tcp: ss is not in a minimal Debian."""
