@@ -189,7 +189,8 @@ def fds(pid):
 
 def tcp_sockets():
     """Every IPv4 TCP socket by inode: (local port, remote port, state;
-    01 is ESTABLISHED), from /proc/net/tcp."""
+    01 is ESTABLISHED), from /proc/net/tcp: ss is not in a minimal
+    Debian."""
     out = {}
     with open("/proc/net/tcp") as f:
         next(f)
@@ -218,18 +219,9 @@ def fd_targets(pid):
 
 
 def established(port):
-    """TCP connections to 127.0.0.1:port, client sides (fpmd's), from
-    /proc/net/tcp: ss is not in a minimal Debian."""
-    n = 0
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            fields = line.split()
-            # rem_address is HEX_IP:HEX_PORT; state 01 is ESTABLISHED
-            if fields[3] == "01" and \
-                    int(fields[2].rsplit(":", 1)[1], 16) == port:
-                n += 1
-    return n
+    """TCP connections to 127.0.0.1:port, client sides (fpmd's)."""
+    return sum(1 for _, remote, state in tcp_sockets().values()
+               if state == "01" and remote == port)
 
 
 # Programs by the name the kernel gives them (/proc/PID/comm, 15 bytes)
