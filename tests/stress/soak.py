@@ -8,9 +8,10 @@ conf/demo.yaml, whose pools reach a redis-server and a mariadbd and whose
 legacy pass-through reaches a php-fpm 8.2 (pm static, 16 children), all
 started as tests/bench/run.py starts them. The mix: /hello and /json
 (native), /io-fast (pools), /hello.php (pass-through). The capacity of
-the mix is measured first (closed-loop wrk, 3 s) unless RATE is given;
-then one tests/stress/openloop per route sends a quarter of --load (70%)
-of it for the whole run, each answer given 5 s from its send (-w).
+the mix is measured first unless RATE is given, as the highest rate the
+soak's own generators sustain (see capacity()); then one
+tests/stress/openloop per route sends a quarter of --load (70%) of it
+for the whole run, each answer given 5 s from its send (-w).
 Meanwhile:
 
 - SIGUSR2 (graceful reload) every minute;
@@ -83,6 +84,63 @@ POOL_MAX = 32
 PHP_CHILDREN = 16
 # the status page's name for the pool that reaches each backend
 POOL_OF = {"redis": "cache", "mariadb": "db", "php-fpm": "legacy"}
+# The capacity's probes: how long each runs, how many halve the range,
+# and what a rate must keep to hold (the slowest moments' 1 s).
+PROBE_S = 10
+PROBES = 5
+HELD_P99_MS = 1000
+
+
+def start_mix(port, rate, seconds, series=None):
+    """One openloop a route, a quarter of rate each, CONNS connections,
+    every answer given 5 s from its send: (threads started, results by
+    route, filled in as each ends)."""
+    results = {}
+
+    def load(path):
+        results[path] = c.openloop(port, path, rate / len(ROUTES), seconds,
+                                   CONNS, 5000, from_send=True,
+                                   series=series and series[path])
+    threads = [threading.Thread(target=load, args=(p,)) for p in ROUTES]
+    for t in threads:
+        t.start()
+    return threads, results
+
+
+def capacity(port, lua):
+    """The highest rate the soak's generators sustain with no failure and
+    every route's p99 within HELD_P99_MS over PROBE_S: (that rate, the
+    closed loop's burst). A closed loop (wrk, 64 connections, 3 s) sends
+    each request as the last is answered, so the servers take them in
+    batches; paced requests each wake nginx, fpmd and the backends on
+    their own and cost more. A stack whose bursts read 10,200 to 12,700
+    2xx/s held an open loop at 7,500/s and failed it at 8,500 (stress
+    README): 70% of a burst was up to all it sustained. So the burst
+    only bounds the search: PROBES runs halve the range from 30% of it
+    to all of it."""
+    burst = c.wrk("http://127.0.0.1:%d/" % port, 64, 3, "-s", lua)
+    lo, hi = 0.3 * burst["good_rps"], burst["good_rps"]
+    print("closed-loop burst %.0f 2xx/s (%d non-2xx); open-loop probes "
+          "of %d s:" % (burst["good_rps"], burst["non2xx"], PROBE_S),
+          flush=True)
+    for _ in range(PROBES):
+        rate = (lo + hi) / 2
+        threads, results = start_mix(port, rate, PROBE_S)
+        for t in threads:
+            t.join()
+        failed = sum(r.get("planned", 0) - sum(
+            v for k, v in r.items() if k.startswith("status_2"))
+            for r in results.values())
+        p99 = max(r.get("p99_ms", 0) for r in results.values())
+        held = (len(results) == len(ROUTES) and failed == 0
+                and p99 <= HELD_P99_MS)
+        print("  %.0f req/s: %s (%d failed, highest p99 %.0f ms)" % (
+            rate, "held" if held else "not held", failed, p99), flush=True)
+        if held:
+            lo = rate
+        else:
+            hi = rate
+    return lo, burst["good_rps"]
 
 
 def pools_size(fp):
@@ -248,11 +306,11 @@ def main():
         if not rate:
             with open(st.path("mix.lua"), "w") as f:
                 f.write(c.mix_lua(ROUTES))
-            r = c.wrk("http://127.0.0.1:%d/" % port, 64, 3,
-                      "-s", st.path("mix.lua"))
-            rate = args.load * r["good_rps"]
-            print("mix capacity %.0f 2xx/s (%d non-2xx): running at %.0f"
-                  % (r["good_rps"], r["non2xx"], rate), flush=True)
+            sustained, burst = capacity(port, st.path("mix.lua"))
+            rate = args.load * sustained
+            print("mix capacity %.0f req/s sustained (%.0f%% of the "
+                  "burst): running at %.0f" % (
+                      sustained, 100 * sustained / burst, rate), flush=True)
         # each worker recycles every 20 to 40 s at this rate; the jitter
         # spreads the two, as an operator's would: recycled together,
         # both would start with cold pools at once
@@ -262,23 +320,14 @@ def main():
         ports = {"redis": backends.redis_port,
                  "mariadb": backends.mysql_port,
                  "php-fpm": int(php.address.rsplit(":", 1)[1])}
-        results, series_files = {}, {p: st.path("series%s" % p.replace(
-            "/", "-")) for p in ROUTES}
-
-        def load(path):
-            results[path] = c.openloop(port, path, rate / len(ROUTES),
-                                       seconds, CONNS, 5000,
-                                       series=series_files[path],
-                                       from_send=True)
-        threads = [threading.Thread(target=load, args=(p,))
-                   for p in ROUTES]
-        t0 = time.monotonic()
-        wall_minus_mono = time.time() - t0
+        series_files = {p: st.path("series%s" % p.replace("/", "-"))
+                        for p in ROUTES}
         cpu = c.CpuMix({"nginx": port, "fpmd": fp.fcgi_port},
                        st.path("cpu.tsv"))
         cpu.start()
-        for t in threads:
-            t.start()
+        t0 = time.monotonic()
+        wall_minus_mono = time.time() - t0
+        threads, results = start_mix(port, rate, seconds, series_files)
         seen = set(fp.workers())
         next_sample, next_reload, next_reopen = 0, 60, 30
         while time.monotonic() - t0 < seconds:
