@@ -9,16 +9,21 @@
 #include <unistd.h>
 
 #include "fpmd/accept.h"
+#include "fpmd/clock.h"
 #include "fpmd/conn.h"
 #include "fpmd/handoff.h"
 #include "fpmd/log.h"
 #include "fpmd/process.h"
-#include "fpmd/process.h"
+#include "fpmd/scoreboard.h"
 #include "fpmd/sched.h"
 
 #define ACCEPT_BATCH 16
 /* Accepting paused by an error resumes after this, or at the next close. */
 #define PAUSE_MS 100
+/* How many connections a worker may hold beyond a sibling that takes
+ * them before it leaves new ones to that sibling and passes it some of
+ * its own (fpmd_accept_excess). */
+#define SHARE_SLACK 4
 
 static struct {
     struct fpmd_listener *listeners;
@@ -58,7 +63,24 @@ should_accept(void)
     return !acc.stopped && !acc.paused
         && (!fpmd_sched_at_capacity() || fpmd_sched_pool_saturated())
         && (fpmd_conn_open_count() < fpmd_process.conf->limits.connections
-            || waiting_conns());
+            || waiting_conns())
+        && fpmd_accept_excess() == 0;
+}
+
+unsigned
+fpmd_accept_excess(void)
+{
+    const struct fpmd_scoreboard *sb = fpmd_process.sb;
+    unsigned mine = fpmd_conn_open_count();
+    uint32_t fewest;
+
+    if (sb == NULL || fpmd_process.slot == NULL)
+        return 0;
+    fewest = fpmd_scoreboard_fewest_conns_elsewhere(
+        sb, (uint32_t) (fpmd_process.slot - sb->slots), fpmd_now_us());
+    if (fewest == UINT32_MAX || mine <= fewest + SHARE_SLACK)
+        return 0;
+    return (mine - fewest) / 2;
 }
 
 /* Connections taken in one wakeup: no more than could start a request
@@ -86,6 +108,8 @@ set_on(bool on)
             event_del(acc.evs[i]);
     }
     acc.on = on;
+    if (fpmd_process.slot != NULL)
+        __atomic_store_n(&fpmd_process.slot->taking, on, __ATOMIC_RELAXED);
 }
 
 void

@@ -30,6 +30,14 @@ void fpmd_accept_free(void);
  * changes: requests started or ended, connections opened or closed,
  * finishing). */
 void fpmd_accept_update(void);
+/* Connections are spread over the workers: nginx keeps its upstream ones
+ * open for keepalive_requests, so a worker that took a recycled sibling's
+ * whole share while the replacement started would serve them all, on one
+ * core and with its own pools, until they close. A worker holding more
+ * than a few connections beyond a sibling that takes them stops taking
+ * new ones; this is how many of its own at rest it should pass on (half
+ * the difference), 0 when it holds its share. */
+unsigned fpmd_accept_excess(void);
 /* A connection closed: accepting paused by a lack of descriptors resumes. */
 void fpmd_accept_conn_closed(void);
 

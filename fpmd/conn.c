@@ -207,7 +207,7 @@ hand_off(struct fpmd_conn *c)
                            c->peer);
     if (rc == FPMD_ERROR)
         fpmd_log_tally(&failed, FPMD_LOG_ERROR, "handoff of a connection "
-                       "from %s failed: %s; draining as for a stop", c->peer,
+                       "from %s failed: %s; it stays here", c->peer,
                        strerror(errno));
     if (rc != FPMD_OK)
         return rc;
@@ -277,6 +277,30 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 {
     drain.retry_armed = 0;
     hand_off_all();
+}
+
+unsigned
+fpmd_conn_pass_on(unsigned n)
+{
+    struct fpmd_conn *c, *next;
+    unsigned moved = 0;
+
+    if (drain.on)
+        return 0;
+    for (c = conns; c != NULL && moved < n; c = next) {
+        next = c->next;
+        /* kept-alive ones: a new connection that has sent nothing yet
+         * would get a fresh header_read deadline where it lands */
+        if (c->phase != FPMD_CONN_IDLE || !movable(c))
+            continue;
+        /* a full queue or a failure: the rest stay, looked at again on
+         * the next tick */
+        if (hand_off(c) != FPMD_OK)
+            break;
+        fpmd_conn_maybe_free(c);
+        moved++;
+    }
+    return moved;
 }
 
 void

@@ -144,6 +144,13 @@ unsigned fpmd_conn_count(enum fpmd_conn_phase phase);
  * there is none. */
 bool fpmd_conn_evict(bool heads_only);
 
+/* Gives up to n kept-alive connections at rest (between requests,
+ * nothing read and not parsed, nothing to write) to siblings over the
+ * handoff socket, as a finishing worker does; the worker holds more than
+ * its share (fpmd_accept_excess). Nothing while finishing. How many
+ * went. */
+unsigned fpmd_conn_pass_on(unsigned n);
+
 /* Graceful exit of the worker. With handoff, connections at rest go to the
  * worker's siblings now and the others once their answer is out; without,
  * answers close their connection and a connection at rest is closed once

@@ -146,6 +146,37 @@ fpmd_scoreboard_room_elsewhere(const struct fpmd_scoreboard *sb,
     return false;
 }
 
+/* A worker's loop ticks every second: one silent for longer is blocked
+ * and takes nothing, whatever its slot says. */
+#define TICK_STALE_US 2000000
+
+uint32_t
+fpmd_scoreboard_fewest_conns_elsewhere(const struct fpmd_scoreboard *sb,
+                                       uint32_t self, uint64_t now_us)
+{
+    uint32_t fewest = UINT32_MAX;
+
+    for (uint32_t i = 0; i < sb->nslots; i++) {
+        const struct fpmd_sb_slot *s = &sb->slots[i];
+        uint32_t state, conns;
+        uint64_t beat;
+
+        if (i == self)
+            continue;
+        state = __atomic_load_n(&s->state, __ATOMIC_RELAXED);
+        if ((state != FPMD_SB_IDLE && state != FPMD_SB_BUSY)
+            || !__atomic_load_n(&s->taking, __ATOMIC_RELAXED))
+            continue;
+        beat = __atomic_load_n(&s->heartbeat_us, __ATOMIC_RELAXED);
+        if (now_us > beat && now_us - beat > TICK_STALE_US)
+            continue;
+        conns = __atomic_load_n(&s->connections, __ATOMIC_RELAXED);
+        if (conns < fewest)
+            fewest = conns;
+    }
+    return fewest;
+}
+
 int
 fpmd_scoreboard_read_routes(const struct fpmd_scoreboard *sb, uint32_t i,
                             struct fpmd_sb_routes *out)

@@ -107,6 +107,7 @@ struct fpmd_sb_slot {
                                  * slot now */
     uint32_t max_queued;
     uint32_t connections;       /* open connections */
+    uint32_t taking;            /* 1 while it takes new connections */
     uint64_t last_idle_us;      /* when in_flight last dropped to 0 */
     uint64_t heartbeat_us;      /* the event loop's last tick: a stale one
                                  * means a handler blocks the loop */
@@ -205,6 +206,13 @@ int fpmd_scoreboard_read(const struct fpmd_scoreboard *sb, uint32_t i,
  * seqlock: a stale answer costs one handoff or one queued request. */
 bool fpmd_scoreboard_room_elsewhere(const struct fpmd_scoreboard *sb,
                                     uint32_t self, uint32_t max_concurrency);
+
+/* Reader side, for balancing connections: the fewest open connections
+ * another worker of sb holds among those taking new ones (accepting, its
+ * loop ticked within the last two seconds as of now_us); UINT32_MAX when
+ * none. Reads in place, without the seqlock, as above. */
+uint32_t fpmd_scoreboard_fewest_conns_elsewhere(
+    const struct fpmd_scoreboard *sb, uint32_t self, uint64_t now_us);
 
 /* Reader side for slot i's route rows, like fpmd_scoreboard_read. */
 int fpmd_scoreboard_read_routes(const struct fpmd_scoreboard *sb, uint32_t i,

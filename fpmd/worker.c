@@ -421,8 +421,11 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     fpmd_scoreboard_end_write(s);
     fpmd_log_tally_flush();
     fpmd_services_tick();
-    /* Whether the pool is saturated also changes with what siblings do. */
+    /* Whether the pool is saturated, and each worker's share of the
+     * connections, also change with what siblings do. */
     fpmd_accept_update();
+    if (!worker.finishing)
+        fpmd_conn_pass_on(fpmd_accept_excess());
 }
 
 #define LAG_EVERY_MS 100

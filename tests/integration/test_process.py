@@ -322,6 +322,47 @@ def test_max_requests_jitter_recycles_workers_apart(tmpdir_path, servers):
     assert all(5 <= int(n) <= 9 for _, n in found), found
 
 
+def test_kept_connections_spread_over_workers_again_after_a_recycle(
+        tmpdir_path, servers):
+    """A recycling worker hands its kept-alive connections to its sibling,
+    its replacement being forked once it has left; the sibling then
+    passes half of them on to the replacement. Else one worker would
+    serve all of a web server's kept connections, on one core and with
+    its own pools, until they close (the soak, stress README)."""
+    f, addr = start(tmpdir_path, servers,
+                    pm="pm:\n  mode: static\n  max_children: 2\n"
+                       "  max_requests: 60\n")
+    first = wait_workers(f, 2)
+    conns = [fc.Conn(addr) for _ in range(24)]
+    sent = [0] * len(conns)
+
+    def ask(i):
+        sent[i] += 1
+        conns[i].send(fc.request_bytes(sent[i], fc.cgi_params(uri="/hello"),
+                                       keep_conn=True))
+        r = conns[i].wait([sent[i]])[0]
+        assert r is not None and r.split()[0] == 200
+        return r
+
+    for i in range(len(conns)):
+        ask(i)
+    # the first connection's worker reaches max_requests and recycles
+    wait_for(lambda: ask(0) and len(live_workers(f)) == 2
+             and set(live_workers(f)) != set(first), 30, "a recycle")
+
+    def held():
+        rows = {p["pid"]: p["connections"]
+                for p in status_json(addr)["processes"]}
+        counts = [rows.get(pid, 0) for pid in live_workers(f)]
+        return len(counts) == 2 and min(counts) >= 8 and counts
+    wait_for(held, 10, "kept connections on both workers")
+    # every connection moved still serves its next request
+    for i in range(len(conns)):
+        ask(i)
+    for c in conns:
+        c.close()
+
+
 def test_request_terminate_timeout_answers_504_and_frees_capacity(
         tmpdir_path, servers):
     f, addr = start(tmpdir_path, servers, """
