@@ -117,9 +117,9 @@ def capacity(port, lua):
     2xx/s held an open loop at 7,500/s and failed it at 8,500 (stress
     README): 70% of a burst was up to all it sustained. So the burst
     only bounds the search: PROBES runs halve the range from 30% of it
-    to 125% (a burst moves by ±12% between runs). The first burst after
-    start read lowest (10,218 2xx/s, those after it 11,146 to 12,734):
-    2 s of the same load go first, uncounted."""
+    to 125% (bursts read 7,975 to 12,734 on one day). The first burst
+    after start read lowest (10,218 2xx/s, those after it 11,146 to
+    12,734): 2 s of the same load go first, uncounted."""
     url = "http://127.0.0.1:%d/" % port
     c.wrk(url, 64, 2, "-s", lua)
     burst = c.wrk(url, 64, 3, "-s", lua)
