@@ -109,6 +109,15 @@ def start_mix(port, rate, seconds, series=None):
     return threads, results
 
 
+def recycle_after(fp, requests):
+    """pm.max_requests for fp's next generation: each worker recycles
+    after requests to twice that (the jitter spreads the two, as an
+    operator's would: recycled together, both start with cold pools at
+    once)."""
+    fp.conf["pm"]["max_requests"] = max(100, int(requests))
+    fp.conf["pm"]["max_requests_jitter"] = fp.conf["pm"]["max_requests"]
+
+
 def probe(fp, port, rate):
     """PROBE_S of the mix at rate with the run's faults, denser: a SIGUSR2
     a quarter in, and pm.max_requests set so that each new worker
@@ -117,8 +126,7 @@ def probe(fp, port, rate):
     run at 70% of it failed 1.2% of its requests (stress README):
     reloads and recycles cost the stack more than a quiet moment shows.
     (failed, highest p99 ms, every route reported)."""
-    fp.conf["pm"]["max_requests"] = max(100, int(rate * PROBE_S / 8))
-    fp.conf["pm"]["max_requests_jitter"] = fp.conf["pm"]["max_requests"]
+    recycle_after(fp, rate * PROBE_S / 8)
     fp.write()
     threads, results = start_mix(port, rate, PROBE_S)
     time.sleep(PROBE_S / 4)
@@ -138,9 +146,10 @@ def capacity(fp, port, lua):
     HELD_P99_MS: (that rate, the closed loop's burst). A closed loop (wrk,
     64 connections, 3 s) sends each request as the last is answered, so
     the servers take them in batches; paced requests each wake nginx,
-    fpmd and the backends on their own and cost more. A stack whose bursts read 10,200 to 12,700
-    2xx/s held an open loop at 7,500/s and failed it at 8,500 (stress
-    README): 70% of a burst was up to all it sustained. So the burst
+    fpmd and the backends on their own and cost more. A stack whose
+    bursts read 10,200 to 12,700 2xx/s held an open loop at 7,500/s and
+    failed it at 8,500 (stress README): 70% of a burst was up to all it
+    sustained. So the burst
     only bounds the search: PROBES runs halve the range from 30% of it
     to 125% (bursts read 7,975 to 12,734 on one day). The first burst
     after start read lowest (10,218 2xx/s, those after it 11,146 to
@@ -334,11 +343,8 @@ def main():
             print("mix capacity %.0f req/s sustained (%.0f%% of the "
                   "burst): running at %.0f" % (
                       sustained, 100 * sustained / burst, rate), flush=True)
-        # each worker recycles every 20 to 40 s at this rate; the jitter
-        # spreads the two, as an operator's would: recycled together,
-        # both would start with cold pools at once
-        fp.conf["pm"]["max_requests"] = max(100, int(rate * 20 / 2))
-        fp.conf["pm"]["max_requests_jitter"] = fp.conf["pm"]["max_requests"]
+        # each worker recycles every 20 to 40 s at this rate
+        recycle_after(fp, rate * 20 / 2)
         fp.reload()
         ports = {"redis": backends.redis_port,
                  "mariadb": backends.mysql_port,
