@@ -20,9 +20,9 @@
 #define ACCEPT_BATCH 16
 /* Accepting paused by an error resumes after this, or at the next close. */
 #define PAUSE_MS 100
-/* How many connections a worker may hold beyond a sibling that takes
- * them before it leaves new ones to that sibling and passes it some of
- * its own (fpmd_accept_excess). */
+/* How many connections in use a worker may hold beyond a sibling that
+ * takes them before it leaves new ones to that sibling and passes it
+ * some of its own (fpmd_accept_excess). */
 #define SHARE_SLACK 4
 
 static struct {
@@ -71,12 +71,12 @@ unsigned
 fpmd_accept_excess(void)
 {
     const struct fpmd_scoreboard *sb = fpmd_process.sb;
-    unsigned mine = fpmd_conn_open_count();
-    uint32_t fewest;
+    uint32_t mine, fewest;
 
     if (sb == NULL || fpmd_process.slot == NULL)
         return 0;
-    fewest = fpmd_scoreboard_fewest_conns_elsewhere(
+    mine = __atomic_load_n(&fpmd_process.slot->hot_conns, __ATOMIC_RELAXED);
+    fewest = fpmd_scoreboard_fewest_hot_elsewhere(
         sb, (uint32_t) (fpmd_process.slot - sb->slots), fpmd_now_us());
     if (fewest == UINT32_MAX || mine <= fewest + SHARE_SLACK)
         return 0;

@@ -30,13 +30,16 @@ void fpmd_accept_free(void);
  * changes: requests started or ended, connections opened or closed,
  * finishing). */
 void fpmd_accept_update(void);
-/* Connections are spread over the workers: nginx keeps its upstream ones
- * open for keepalive_requests, so a worker that took a recycled sibling's
- * whole share while the replacement started would serve them all, on one
- * core and with its own pools, until they close. A worker holding more
- * than a few connections beyond a sibling that takes them stops taking
- * new ones; this is how many of its own at rest it should pass on (half
- * the difference), 0 when it holds its share. */
+/* The load is spread over the workers: nginx keeps its upstream
+ * connections open for keepalive_requests, so a worker that took a
+ * recycled sibling's whole share while the replacement started would
+ * serve them all, on one core and with its own pools, until they close.
+ * Only those in use count (fpmd_conn_hot_count, published each tick):
+ * nginx reuses the one it released last, so how many a worker holds says
+ * nothing of its load. A worker with more than a few in use beyond a
+ * sibling that takes connections stops taking new ones; this is how many
+ * of its own in use it should pass on (half the difference), 0 when it
+ * holds its share. */
 unsigned fpmd_accept_excess(void);
 /* A connection closed: accepting paused by a lack of descriptors resumes. */
 void fpmd_accept_conn_closed(void);

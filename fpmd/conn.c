@@ -53,6 +53,8 @@ static struct fpmd_freelist spare_rbufs = FPMD_FREELIST_INIT(SPARE_RBUFS);
 #define EVICT_HEAD_MIN_MS 1000
 /* A handoff refused for lack of room in the queue is tried again after. */
 #define HANDOFF_RETRY_MS 10
+/* A connection a request started on this recently is in use (hot). */
+#define HOT_MS 1000
 
 static struct {
     unsigned on:1;          /* the worker is finishing */
@@ -141,7 +143,11 @@ arm_stop_idle(struct fpmd_conn *c)
 static void
 set_phase(struct fpmd_conn *c, enum fpmd_conn_phase p)
 {
-    if (p == c->phase)
+    /* A request that started and ended inside one read left the phase
+     * IDLE throughout: its end starts the idle time again (deadline, and
+     * place in the queue), else a connection in steady use would be
+     * closed, or evicted first, as if idle since its first answer. */
+    if (p == c->phase && !(p == FPMD_CONN_IDLE && c->used_ms > c->phase_ms))
         return;
     if (listed(c->phase)) {
         TAILQ_REMOVE(&waiting[c->phase], c, phase_link);
@@ -279,19 +285,42 @@ on_retry(evutil_socket_t fd, short what, void *arg)
     hand_off_all();
 }
 
+static bool
+hot(const struct fpmd_conn *c, uint64_t now)
+{
+    return c->phase == FPMD_CONN_ACTIVE || c->phase == FPMD_CONN_BODY
+        || (c->used_ms != 0 && now - c->used_ms < HOT_MS);
+}
+
+unsigned
+fpmd_conn_hot_count(void)
+{
+    uint64_t now = mono_ms();
+    unsigned n = 0;
+
+    for (const struct fpmd_conn *c = conns; c != NULL; c = c->next)
+        n += !c->closed && hot(c, now);
+    return n;
+}
+
 unsigned
 fpmd_conn_pass_on(unsigned n)
 {
-    struct fpmd_conn *c, *next;
+    struct fpmd_conn *c, *prev;
+    uint64_t now = mono_ms();
     unsigned moved = 0;
 
     if (drain.on)
         return 0;
-    for (c = conns; c != NULL && moved < n; c = next) {
-        next = c->next;
-        /* kept-alive ones: a new connection that has sent nothing yet
-         * would get a fresh header_read deadline where it lands */
-        if (c->phase != FPMD_CONN_IDLE || !movable(c))
+    /* Kept-alive ones (a new connection that has sent nothing yet would
+     * get a fresh header_read deadline where it lands), those released
+     * last first: the web server takes them next. One received from a
+     * sibling and not used here since is cold, and so is every one idle
+     * for longer than HOT_MS, as the rest of the queue. */
+    for (c = TAILQ_LAST(&waiting[FPMD_CONN_IDLE], phase_list);
+         c != NULL && moved < n && now - c->phase_ms < HOT_MS; c = prev) {
+        prev = TAILQ_PREV(c, phase_list, phase_link);
+        if (!hot(c, now) || !movable(c))
             continue;
         /* a full queue or a failure: the rest stay, looked at again on
          * the next tick */
@@ -521,6 +550,9 @@ fpmd_conn_close(struct fpmd_conn *c)
 void
 fpmd_conn_settle(struct fpmd_conn *c)
 {
+    /* a request may start and end inside one read: the phase shows it
+     * only through this (set_phase) */
+    c->used_ms = mono_ms();
     if (c->in_callback)
         return;
     fpmd_conn_flush(c);

@@ -81,6 +81,8 @@ struct fpmd_conn {
     struct evbuffer *out;
     enum fpmd_conn_phase phase;
     uint64_t phase_ms;              /* monotonic, when the phase began */
+    uint64_t used_ms;               /* when a request last ended on it in
+                                     * this worker; 0: none yet */
     unsigned timer_armed:1;
     unsigned write_armed:1;
     unsigned closed:1;
@@ -144,11 +146,18 @@ unsigned fpmd_conn_count(enum fpmd_conn_phase phase);
  * there is none. */
 bool fpmd_conn_evict(bool heads_only);
 
-/* Gives up to n kept-alive connections at rest (between requests,
- * nothing read and not parsed, nothing to write) to siblings over the
- * handoff socket, as a finishing worker does; the worker holds more than
- * its share (fpmd_accept_excess). Nothing while finishing. How many
- * went. */
+/* Connections in use: a request runs on them, or ended on them within
+ * the last second. A web server reuses the kept connection it released
+ * last (nginx's keepalive cache is a stack), so these carry the load and
+ * the others wait, cold; a worker's share of the load is its share of
+ * these. Walks every connection. */
+unsigned fpmd_conn_hot_count(void);
+
+/* Gives up to n kept-alive connections in use and at rest (between
+ * requests, nothing read and not parsed, nothing to write) to siblings
+ * over the handoff socket, as a finishing worker does, the one released
+ * last first; the worker has more than its share of the load
+ * (fpmd_accept_excess). Nothing while finishing. How many went. */
 unsigned fpmd_conn_pass_on(unsigned n);
 
 /* Graceful exit of the worker. With handoff, connections at rest go to the

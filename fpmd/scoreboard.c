@@ -151,14 +151,14 @@ fpmd_scoreboard_room_elsewhere(const struct fpmd_scoreboard *sb,
 #define TICK_STALE_US 2000000
 
 uint32_t
-fpmd_scoreboard_fewest_conns_elsewhere(const struct fpmd_scoreboard *sb,
-                                       uint32_t self, uint64_t now_us)
+fpmd_scoreboard_fewest_hot_elsewhere(const struct fpmd_scoreboard *sb,
+                                     uint32_t self, uint64_t now_us)
 {
     uint32_t fewest = UINT32_MAX;
 
     for (uint32_t i = 0; i < sb->nslots; i++) {
         const struct fpmd_sb_slot *s = &sb->slots[i];
-        uint32_t state, conns;
+        uint32_t state, hot;
         uint64_t beat;
 
         if (i == self)
@@ -170,9 +170,9 @@ fpmd_scoreboard_fewest_conns_elsewhere(const struct fpmd_scoreboard *sb,
         beat = __atomic_load_n(&s->heartbeat_us, __ATOMIC_RELAXED);
         if (now_us > beat && now_us - beat > TICK_STALE_US)
             continue;
-        conns = __atomic_load_n(&s->connections, __ATOMIC_RELAXED);
-        if (conns < fewest)
-            fewest = conns;
+        hot = __atomic_load_n(&s->hot_conns, __ATOMIC_RELAXED);
+        if (hot < fewest)
+            fewest = hot;
     }
     return fewest;
 }

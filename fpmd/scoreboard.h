@@ -108,6 +108,8 @@ struct fpmd_sb_slot {
     uint32_t max_queued;
     uint32_t connections;       /* open connections */
     uint32_t taking;            /* 1 while it takes new connections */
+    uint32_t hot_conns;         /* connections in use: a request started
+                                 * on them in the last second (each tick) */
     uint64_t last_idle_us;      /* when in_flight last dropped to 0 */
     uint64_t heartbeat_us;      /* the event loop's last tick: a stale one
                                  * means a handler blocks the loop */
@@ -207,11 +209,11 @@ int fpmd_scoreboard_read(const struct fpmd_scoreboard *sb, uint32_t i,
 bool fpmd_scoreboard_room_elsewhere(const struct fpmd_scoreboard *sb,
                                     uint32_t self, uint32_t max_concurrency);
 
-/* Reader side, for balancing connections: the fewest open connections
- * another worker of sb holds among those taking new ones (accepting, its
- * loop ticked within the last two seconds as of now_us); UINT32_MAX when
- * none. Reads in place, without the seqlock, as above. */
-uint32_t fpmd_scoreboard_fewest_conns_elsewhere(
+/* Reader side, for balancing the load: the fewest connections in use
+ * (hot_conns) another worker of sb holds among those taking new ones
+ * (accepting, its loop ticked within the last two seconds as of now_us);
+ * UINT32_MAX when none. Reads in place, without the seqlock, as above. */
+uint32_t fpmd_scoreboard_fewest_hot_elsewhere(
     const struct fpmd_scoreboard *sb, uint32_t self, uint64_t now_us);
 
 /* Reader side for slot i's route rows, like fpmd_scoreboard_read. */

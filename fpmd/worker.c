@@ -47,6 +47,7 @@ static struct {
     int statm_fd;                   /* /proc/self/statm, for pm.max_memory */
     unsigned load_peak;             /* connections + requests, this second */
     uint64_t max_requests;          /* recycle after; 0: never */
+    bool passed;                    /* connections passed on last tick */
     bool finishing;                 /* graceful exit under way */
     bool stopping;                  /* ...because the pool stops */
     bool fast_exit;
@@ -402,6 +403,27 @@ check_memory(void)
     begin_finishing("max_memory reached", FPMD_QUIT_HANDOFF);
 }
 
+/* Publishes the connections in use and passes some on when this worker
+ * has more than its share (accept.h). A sibling publishes what it took
+ * at its own tick: passing again before it has would pass too many, and
+ * the load would swing back and forth, so a tick that passed is followed
+ * by one that does not. */
+static void
+share_load(void)
+{
+    struct fpmd_sb_slot *s = fpmd_process.slot;
+
+    __atomic_store_n(&s->hot_conns, fpmd_conn_hot_count(), __ATOMIC_RELAXED);
+    if (worker.finishing || worker.passed) {
+        worker.passed = false;
+        return;
+    }
+    worker.passed = fpmd_conn_pass_on(fpmd_accept_excess()) > 0;
+    if (worker.passed)
+        __atomic_store_n(&s->hot_conns, fpmd_conn_hot_count(),
+                         __ATOMIC_RELAXED);
+}
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -421,11 +443,10 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     fpmd_scoreboard_end_write(s);
     fpmd_log_tally_flush();
     fpmd_services_tick();
+    share_load();
     /* Whether the pool is saturated, and each worker's share of the
-     * connections, also change with what siblings do. */
+     * load, also change with what siblings do. */
     fpmd_accept_update();
-    if (!worker.finishing)
-        fpmd_conn_pass_on(fpmd_accept_excess());
 }
 
 #define LAG_EVERY_MS 100

@@ -304,6 +304,25 @@ def test_idle_keep_conn_connection_is_closed_after_keepalive(daemon):
     assert 1.5 < time.time() - t0 < 8
 
 
+def test_keepalive_counts_from_the_last_answer(daemon):
+    """A kept connection in steady use is never idle for keepalive (2 s),
+    however long it has been open: each answer starts the count again,
+    even one given before the read that brought its request ended."""
+    _, addr, _ = daemon
+    c = fc.Conn(addr)
+    end = time.monotonic() + 5
+    n = 0
+    # the traffic: a request every 200 ms for 5 s
+    while time.monotonic() < end:
+        n += 1
+        c.send(fc.request_bytes(n, fc.cgi_params(uri="/hello"),
+                                keep_conn=True))
+        r, = c.wait([n])
+        assert r is not None and r.split()[0] == 200, n
+        time.sleep(0.2)
+    c.close()
+
+
 def test_stdout_records_are_padded_and_bounded(daemon):
     _, addr, _ = daemon
     c = fc.Conn(addr)

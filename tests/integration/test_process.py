@@ -322,44 +322,110 @@ def test_max_requests_jitter_recycles_workers_apart(tmpdir_path, servers):
     assert all(5 <= int(n) <= 9 for _, n in found), found
 
 
+class KeptConns:
+    """FastCGI connections kept alive (FCGI_KEEP_CONN), as a web server's
+    upstream ones; ask(i) sends /hello on the i-th and waits for its 200."""
+
+    def __init__(self, addr, n):
+        self.conns = [fc.Conn(addr) for _ in range(n)]
+        self.sent = [0] * n
+
+    def ask(self, i):
+        self.sent[i] += 1
+        self.conns[i].send(fc.request_bytes(
+            self.sent[i], fc.cgi_params(uri="/hello"), keep_conn=True))
+        r = self.conns[i].wait([self.sent[i]])[0]
+        assert r is not None and r.split()[0] == 200
+        return r
+
+    def close(self):
+        for c in self.conns:
+            c.close()
+
+
+def requests_by_worker(addr):
+    return {p["pid"]: p["requests"] for p in status_json(addr)["processes"]}
+
+
 def test_kept_connections_spread_over_workers_again_after_a_recycle(
         tmpdir_path, servers):
     """A recycling worker hands its kept-alive connections to its sibling,
     its replacement being forked once it has left; the sibling then
-    passes half of them on to the replacement. Else one worker would
-    serve all of a web server's kept connections, on one core and with
-    its own pools, until they close (the soak, stress README)."""
+    passes half of those in use on to the replacement. Else one worker
+    would serve all of a web server's kept connections, on one core and
+    with its own pools, until they close (the soak, stress README)."""
     f, addr = start(tmpdir_path, servers,
                     pm="pm:\n  mode: static\n  max_children: 2\n"
-                       "  max_requests: 60\n")
+                       "  max_requests: 2000\n")
     first = wait_workers(f, 2)
-    conns = [fc.Conn(addr) for _ in range(24)]
-    sent = [0] * len(conns)
-
-    def ask(i):
-        sent[i] += 1
-        conns[i].send(fc.request_bytes(sent[i], fc.cgi_params(uri="/hello"),
-                                       keep_conn=True))
-        r = conns[i].wait([sent[i]])[0]
-        assert r is not None and r.split()[0] == 200
-        return r
-
-    for i in range(len(conns)):
-        ask(i)
+    kc = KeptConns(addr, 24)
+    for i in range(len(kc.conns)):
+        kc.ask(i)
     # the first connection's worker reaches max_requests and recycles
-    wait_for(lambda: ask(0) and len(live_workers(f)) == 2
-             and set(live_workers(f)) != set(first), 30, "a recycle")
+    for _ in range(2000):
+        kc.ask(0)
+    wait_for(lambda: len(live_workers(f)) == 2
+             and set(live_workers(f)) != set(first), 10, "a recycle")
 
     def held():
+        # each in use, as a web server busy enough to need them all (the
+        # workers are far from their next recycle)
+        for i in range(len(kc.conns)):
+            kc.ask(i)
         rows = {p["pid"]: p["connections"]
                 for p in status_json(addr)["processes"]}
         counts = [rows.get(pid, 0) for pid in live_workers(f)]
         return len(counts) == 2 and min(counts) >= 8 and counts
     wait_for(held, 10, "kept connections on both workers")
-    # every connection moved still serves its next request
-    for i in range(len(conns)):
-        ask(i)
-    for c in conns:
+    kc.close()
+
+
+def test_the_connections_in_use_spread_not_only_their_count(tmpdir_path,
+                                                             servers):
+    """nginx reuses the upstream connection it released last (its
+    keepalive cache is a stack), so of those a worker holds a few carry
+    the load and the others wait, cold. A worker that holds them all when
+    a sibling comes passes on half of those in use: half of the count,
+    taken among the cold ones, left every request where it was."""
+    f, addr = start(tmpdir_path, servers, pm="""pm:
+  mode: dynamic
+  max_children: 2
+  start_servers: 1
+  min_spare_servers: 1
+  max_spare_servers: 2
+""")
+    one, = wait_workers(f, 1)
+    # the only worker takes them all: the hot ones first, the cold ones
+    # used once
+    hot = KeptConns(addr, 8)
+    cold = KeptConns(addr, 32)
+    for kc in (cold, hot):
+        for i in range(len(kc.conns)):
+            kc.ask(i)
+
+    def use_hot():
+        for i in range(len(hot.conns)):
+            hot.ask(i)
+        return True
+    # a request in flight leaves no spare: a second worker is forked
+    slow = fc.Conn(addr)
+    slow.send(fc.request_bytes(1, fc.cgi_params(uri="/probe?sleep_ms=2000")))
+    other, = wait_for(lambda: use_hot() and len(live_workers(f)) == 2
+                      and [p for p in live_workers(f) if p != one],
+                      10, "a second worker")
+
+    def shared():
+        before = requests_by_worker(addr)
+        for _ in range(5):
+            use_hot()
+        after = requests_by_worker(addr)
+        done = [after.get(p, 0) - before.get(p, 0) for p in (one, other)]
+        # 40 asked: a quarter each at least (a status request or two
+        # count too)
+        return min(done) >= 10 and done
+    wait_for(shared, 10, "the hot connections' requests on both workers")
+    slow.wait([1])
+    for c in (slow, hot, cold):
         c.close()
 
 
