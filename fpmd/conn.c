@@ -53,7 +53,7 @@ static struct fpmd_freelist spare_rbufs = FPMD_FREELIST_INIT(SPARE_RBUFS);
 #define EVICT_HEAD_MIN_MS 1000
 /* A handoff refused for lack of room in the queue is tried again after. */
 #define HANDOFF_RETRY_MS 10
-/* A connection a request started on this recently is in use (hot). */
+/* A connection a request ended on this recently is in use (hot). */
 #define HOT_MS 1000
 
 static struct {

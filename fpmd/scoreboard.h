@@ -108,8 +108,9 @@ struct fpmd_sb_slot {
     uint32_t max_queued;
     uint32_t connections;       /* open connections */
     uint32_t taking;            /* 1 while it takes new connections */
-    uint32_t hot_conns;         /* connections in use: a request started
-                                 * on them in the last second (each tick) */
+    uint32_t hot_conns;         /* connections in use: a request runs on
+                                 * them or ended on them in the last
+                                 * second (each tick) */
     uint64_t last_idle_us;      /* when in_flight last dropped to 0 */
     uint64_t heartbeat_us;      /* the event loop's last tick: a stale one
                                  * means a handler blocks the loop */
