@@ -84,11 +84,15 @@ POOL_MAX = 32
 PHP_CHILDREN = 16
 # the status page's name for the pool that reaches each backend
 POOL_OF = {"redis": "cache", "mariadb": "db", "php-fpm": "legacy"}
-# The capacity's probes: how long each runs, how many halve the range,
-# and what a rate must keep to hold. A rate past what the stack sustains
-# by a fraction f queues f * PROBE_S by the end: 500 ms in 20 s hides
-# 2.5% at most (1 s in 10 s hid 10%).
-PROBE_S = 20
+# The capacity's probes: how long each runs (a thirtieth of the run,
+# from 10 to 60 s), how many halve the range, and what a rate must keep
+# to hold. A rate past what the stack sustains by a fraction f queues
+# f * seconds by the end: 500 ms in 60 s hides 0.8% at most (1 s in
+# 10 s hid 10%). 20-s probes through a reload held 10,576 req/s, and 30
+# minutes at 70% of it failed from the first reload on: what the stack
+# holds for 20 s after a quiet moment it does not hold for minutes
+# (stress README).
+PROBE_MIN_S, PROBE_MAX_S = 10, 60
 PROBES = 5
 HELD_P99_MS = 500
 
@@ -118,18 +122,19 @@ def recycle_after(fp, requests):
     fp.conf["pm"]["max_requests_jitter"] = fp.conf["pm"]["max_requests"]
 
 
-def probe(fp, port, rate):
-    """PROBE_S of the mix at rate with the run's faults, denser: a SIGUSR2
-    a quarter in, and pm.max_requests set so that each new worker
-    recycles 5 to 10 s after it (the run: a reload a minute, a recycle
-    every 20 to 40 s a worker). Quiet probes held 11,801 req/s and the
-    run at 70% of it failed 1.2% of its requests (stress README):
-    reloads and recycles cost the stack more than a quiet moment shows.
-    (failed, highest p99 ms, every route reported)."""
-    recycle_after(fp, rate * PROBE_S / 8)
+def probe(fp, port, rate, seconds):
+    """seconds of the mix at rate with the run's faults, denser: a
+    SIGUSR2 a quarter in, and pm.max_requests set so that each new worker
+    recycles a quarter to half of seconds after it (the run: a reload a
+    minute, a recycle every 20 to 40 s a worker). Quiet probes held
+    11,801 req/s and the run at 70% of it failed 1.2% of its requests
+    (stress README): reloads and recycles cost the stack more than a
+    quiet moment shows. (failed, highest p99 ms, every route
+    reported)."""
+    recycle_after(fp, rate * seconds / 8)
     fp.write()
-    threads, results = start_mix(port, rate, PROBE_S)
-    time.sleep(PROBE_S / 4)
+    threads, results = start_mix(port, rate, seconds)
+    time.sleep(seconds / 4)
     os.kill(fp.pid, signal.SIGUSR2)
     for t in threads:
         t.join()
@@ -140,10 +145,10 @@ def probe(fp, port, rate):
     return failed, p99, len(results) == len(ROUTES)
 
 
-def capacity(fp, port, lua):
-    """The highest rate the soak's generators sustain through a reload and
-    recycles (probe()) with no failure and every route's p99 within
-    HELD_P99_MS: (that rate, the closed loop's burst). A closed loop (wrk,
+def capacity(fp, port, lua, seconds):
+    """The highest rate the soak's generators sustain for seconds
+    through a reload and recycles (probe()) with no failure and every
+    route's p99 within HELD_P99_MS: (that rate, the closed loop's burst). A closed loop (wrk,
     64 connections, 3 s) sends each request as the last is answered, so
     the servers take them in batches; paced requests each wake nginx,
     fpmd and the backends on their own and cost more. A stack whose
@@ -160,11 +165,11 @@ def capacity(fp, port, lua):
     lo, hi = 0.3 * burst["good_rps"], 1.25 * burst["good_rps"]
     print("closed-loop burst %.0f 2xx/s (%d non-2xx); open-loop probes "
           "of %d s, a reload and recycles in each:" % (
-              burst["good_rps"], burst["non2xx"], PROBE_S),
+              burst["good_rps"], burst["non2xx"], seconds),
           flush=True)
     for _ in range(PROBES):
         rate = (lo + hi) / 2
-        failed, p99, reported = probe(fp, port, rate)
+        failed, p99, reported = probe(fp, port, rate, seconds)
         held = reported and failed == 0 and p99 <= HELD_P99_MS
         print("  %.0f req/s: %s (%d failed, highest p99 %.0f ms)" % (
             rate, "held" if held else "not held", failed, p99), flush=True)
@@ -338,7 +343,9 @@ def main():
         if not rate:
             with open(st.path("mix.lua"), "w") as f:
                 f.write(c.mix_lua(ROUTES))
-            sustained, burst = capacity(fp, port, st.path("mix.lua"))
+            sustained, burst = capacity(
+                fp, port, st.path("mix.lua"),
+                min(PROBE_MAX_S, max(PROBE_MIN_S, seconds // 30)))
             rate = args.load * sustained
             print("mix capacity %.0f req/s sustained (%.0f%% of the "
                   "burst): running at %.0f" % (
