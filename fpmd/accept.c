@@ -20,10 +20,14 @@
 #define ACCEPT_BATCH 16
 /* Accepting paused by an error resumes after this, or at the next close. */
 #define PAUSE_MS 100
-/* How many connections in use a worker may hold beyond a sibling that
- * takes them before it leaves new ones to that sibling and passes it
- * some of its own (fpmd_accept_excess). */
+/* How many connections, or connections in use, a worker may hold beyond
+ * a sibling that takes them before it passes it some of its own
+ * (fpmd_accept_excess). */
 #define SHARE_SLACK 4
+/* One that left new connections to a sibling looks again this soon:
+ * nothing of its own need happen meanwhile, and the sibling, holding
+ * more by then but seeing it take none, would take a whole burst. */
+#define SHARE_RECHECK_MS 10
 
 static struct {
     struct fpmd_listener *listeners;
@@ -39,6 +43,7 @@ static struct {
     bool on;
     bool paused;
     struct event *resume_ev;
+    struct event *share_ev;
 } acc = {.rx = -1, .reserve = -1};
 
 static struct fpmd_log_tally refused_tally, error_tally, full_tally,
@@ -58,29 +63,48 @@ waiting_conns(void)
  * wait in its bounded queue or are refused at once, instead of waiting
  * in the listen queue for as long as it takes. */
 static bool
-should_accept(void)
+may_accept(void)
 {
     return !acc.stopped && !acc.paused
         && (!fpmd_sched_at_capacity() || fpmd_sched_pool_saturated())
         && (fpmd_conn_open_count() < fpmd_process.conf->limits.connections
-            || waiting_conns())
-        && fpmd_accept_excess() == 0;
+            || waiting_conns());
 }
 
-unsigned
-fpmd_accept_excess(void)
+/* New connections go by count alone: of any two workers one holds no
+ * more than the other, so someone takes them. */
+static bool
+over_share(void)
 {
-    const struct fpmd_scoreboard *sb = fpmd_process.sb;
-    uint32_t mine, fewest;
+    unsigned conns, hot;
 
-    if (sb == NULL || fpmd_process.slot == NULL)
-        return 0;
-    mine = __atomic_load_n(&fpmd_process.slot->hot_conns, __ATOMIC_RELAXED);
-    fewest = fpmd_scoreboard_fewest_hot_elsewhere(
-        sb, (uint32_t) (fpmd_process.slot - sb->slots), fpmd_now_us());
+    fpmd_accept_excess(&conns, &hot);
+    return conns > 0;
+}
+
+static unsigned
+excess(uint32_t mine, uint32_t fewest)
+{
     if (fewest == UINT32_MAX || mine <= fewest + SHARE_SLACK)
         return 0;
     return (mine - fewest) / 2;
+}
+
+void
+fpmd_accept_excess(unsigned *conns, unsigned *hot)
+{
+    const struct fpmd_scoreboard *sb = fpmd_process.sb;
+    uint32_t fewest_conns, fewest_hot;
+
+    *conns = *hot = 0;
+    if (sb == NULL || fpmd_process.slot == NULL)
+        return;
+    fpmd_scoreboard_fewest_elsewhere(
+        sb, (uint32_t) (fpmd_process.slot - sb->slots), fpmd_now_us(),
+        &fewest_conns, &fewest_hot);
+    *conns = excess(fpmd_conn_open_count(), fewest_conns);
+    *hot = excess(__atomic_load_n(&fpmd_process.slot->hot_conns,
+                                  __ATOMIC_RELAXED), fewest_hot);
 }
 
 /* Connections taken in one wakeup: no more than could start a request
@@ -115,7 +139,21 @@ set_on(bool on)
 void
 fpmd_accept_update(void)
 {
-    set_on(should_accept());
+    bool may = may_accept(), over = may && over_share();
+
+    set_on(may && !over);
+    if (over && acc.share_ev != NULL
+        && !evtimer_pending(acc.share_ev, NULL)) {
+        struct timeval tv = {0, SHARE_RECHECK_MS * 1000};
+
+        evtimer_add(acc.share_ev, &tv);
+    }
+}
+
+static void
+on_share_recheck(evutil_socket_t fd, short what, void *arg)
+{
+    fpmd_accept_update();
 }
 
 static void
@@ -309,7 +347,8 @@ fpmd_accept_setup(struct fpmd_listener *listeners, size_t nlisteners, int rx,
     acc.nevs = 0;
     acc.evs = calloc(nlisteners + 1, sizeof(*acc.evs));
     acc.resume_ev = evtimer_new(base, on_resume, NULL);
-    if (acc.evs == NULL || acc.resume_ev == NULL)
+    acc.share_ev = evtimer_new(base, on_share_recheck, NULL);
+    if (acc.evs == NULL || acc.resume_ev == NULL || acc.share_ev == NULL)
         return FPMD_ERROR;
     for (size_t i = 0; i < nlisteners; i++) {
         acc.evs[i] = event_new(base, listeners[i].fd, EV_READ | EV_PERSIST,
@@ -341,6 +380,9 @@ fpmd_accept_free(void)
     if (acc.resume_ev != NULL)
         event_free(acc.resume_ev);
     acc.resume_ev = NULL;
+    if (acc.share_ev != NULL)
+        event_free(acc.share_ev);
+    acc.share_ev = NULL;
     if (acc.reserve >= 0)
         close(acc.reserve);
     acc.reserve = -1;

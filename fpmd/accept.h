@@ -30,17 +30,17 @@ void fpmd_accept_free(void);
  * changes: requests started or ended, connections opened or closed,
  * finishing). */
 void fpmd_accept_update(void);
-/* The load is spread over the workers: nginx keeps its upstream
- * connections open for keepalive_requests, so a worker that took a
- * recycled sibling's whole share while the replacement started would
- * serve them all, on one core and with its own pools, until they close.
- * Only those in use count (fpmd_conn_hot_count, published each tick):
- * nginx reuses the one it released last, so how many a worker holds says
- * nothing of its load. A worker with more than a few in use beyond a
- * sibling that takes connections stops taking new ones; this is how many
- * of its own in use it should pass on (half the difference), 0 when it
- * holds its share. */
-unsigned fpmd_accept_excess(void);
+/* Connections and their load are spread over the workers: nginx keeps
+ * its upstream connections open for keepalive_requests, so a worker that
+ * took a recycled sibling's whole share while the replacement started
+ * would serve them all, on one core and with its own pools, until they
+ * close. nginx also reuses the one it released last, so how many a
+ * worker holds says nothing of its load: the load is in those in use
+ * (fpmd_conn_hot_count, published each tick). A worker holding more than
+ * a few connections beyond a sibling that takes them stops taking new
+ * ones, and looks again shortly (accept.c). How many of its own it should pass on (half the difference; 0
+ * when it holds its share): *conns by count, *hot of those in use. */
+void fpmd_accept_excess(unsigned *conns, unsigned *hot);
 /* A connection closed: accepting paused by a lack of descriptors resumes. */
 void fpmd_accept_conn_closed(void);
 

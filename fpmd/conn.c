@@ -303,30 +303,51 @@ fpmd_conn_hot_count(void)
     return n;
 }
 
-unsigned
-fpmd_conn_pass_on(unsigned n)
+/* A full queue or a failure: FPMD_ERROR, and the rest stay, looked at
+ * again on the next tick. */
+static int
+pass(struct fpmd_conn *c)
 {
-    struct fpmd_conn *c, *prev;
+    if (hand_off(c) != FPMD_OK)
+        return FPMD_ERROR;
+    fpmd_conn_maybe_free(c);
+    return FPMD_OK;
+}
+
+unsigned
+fpmd_conn_pass_on(unsigned hot_n, unsigned n)
+{
+    struct fpmd_conn *c, *other;
     uint64_t now = mono_ms();
     unsigned moved = 0;
 
     if (drain.on)
         return 0;
-    /* Kept-alive ones (a new connection that has sent nothing yet would
-     * get a fresh header_read deadline where it lands), those released
-     * last first: the web server takes them next. One received from a
-     * sibling and not used here since is cold, and so is every one idle
-     * for longer than HOT_MS, as the rest of the queue. */
+    /* Kept-alive ones only: a new connection that has sent nothing yet
+     * would get a fresh header_read deadline where it lands. Those in
+     * use released last first: the web server takes them next. One
+     * received from a sibling and not used here since is cold, and so
+     * is every one idle for longer than HOT_MS, as the rest of the
+     * queue. */
     for (c = TAILQ_LAST(&waiting[FPMD_CONN_IDLE], phase_list);
-         c != NULL && moved < n && now - c->phase_ms < HOT_MS; c = prev) {
-        prev = TAILQ_PREV(c, phase_list, phase_link);
+         c != NULL && moved < hot_n && now - c->phase_ms < HOT_MS;
+         c = other) {
+        other = TAILQ_PREV(c, phase_list, phase_link);
         if (!hot(c, now) || !movable(c))
             continue;
-        /* a full queue or a failure: the rest stay, looked at again on
-         * the next tick */
-        if (hand_off(c) != FPMD_OK)
+        if (pass(c) != FPMD_OK)
+            return moved;
+        moved++;
+    }
+    /* The rest of the count from cold ones, idle longest first: they
+     * carry no load where they go. */
+    for (c = TAILQ_FIRST(&waiting[FPMD_CONN_IDLE]); c != NULL && moved < n;
+         c = other) {
+        other = TAILQ_NEXT(c, phase_link);
+        if (hot(c, now) || !movable(c))
+            continue;
+        if (pass(c) != FPMD_OK)
             break;
-        fpmd_conn_maybe_free(c);
         moved++;
     }
     return moved;

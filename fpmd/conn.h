@@ -153,12 +153,13 @@ bool fpmd_conn_evict(bool heads_only);
  * these. Walks every connection. */
 unsigned fpmd_conn_hot_count(void);
 
-/* Gives up to n kept-alive connections in use and at rest (between
- * requests, nothing read and not parsed, nothing to write) to siblings
- * over the handoff socket, as a finishing worker does, the one released
- * last first; the worker has more than its share of the load
- * (fpmd_accept_excess). Nothing while finishing. How many went. */
-unsigned fpmd_conn_pass_on(unsigned n);
+/* Gives kept-alive connections at rest (between requests, nothing read
+ * and not parsed, nothing to write) to siblings over the handoff socket,
+ * as a finishing worker does: up to hot_n of those in use, the one
+ * released last first, then cold ones, idle longest first, up to n in
+ * all; the worker holds more than its share (fpmd_accept_excess).
+ * Nothing while finishing. How many went. */
+unsigned fpmd_conn_pass_on(unsigned hot_n, unsigned n);
 
 /* Graceful exit of the worker. With handoff, connections at rest go to the
  * worker's siblings now and the others once their answer is out; without,

@@ -150,15 +150,15 @@ fpmd_scoreboard_room_elsewhere(const struct fpmd_scoreboard *sb,
  * and takes nothing, whatever its slot says. */
 #define TICK_STALE_US 2000000
 
-uint32_t
-fpmd_scoreboard_fewest_hot_elsewhere(const struct fpmd_scoreboard *sb,
-                                     uint32_t self, uint64_t now_us)
+void
+fpmd_scoreboard_fewest_elsewhere(const struct fpmd_scoreboard *sb,
+                                 uint32_t self, uint64_t now_us,
+                                 uint32_t *conns, uint32_t *hot)
 {
-    uint32_t fewest = UINT32_MAX;
-
+    *conns = *hot = UINT32_MAX;
     for (uint32_t i = 0; i < sb->nslots; i++) {
         const struct fpmd_sb_slot *s = &sb->slots[i];
-        uint32_t state, hot;
+        uint32_t state, n;
         uint64_t beat;
 
         if (i == self)
@@ -170,11 +170,13 @@ fpmd_scoreboard_fewest_hot_elsewhere(const struct fpmd_scoreboard *sb,
         beat = __atomic_load_n(&s->heartbeat_us, __ATOMIC_RELAXED);
         if (now_us > beat && now_us - beat > TICK_STALE_US)
             continue;
-        hot = __atomic_load_n(&s->hot_conns, __ATOMIC_RELAXED);
-        if (hot < fewest)
-            fewest = hot;
+        n = __atomic_load_n(&s->connections, __ATOMIC_RELAXED);
+        if (n < *conns)
+            *conns = n;
+        n = __atomic_load_n(&s->hot_conns, __ATOMIC_RELAXED);
+        if (n < *hot)
+            *hot = n;
     }
-    return fewest;
 }
 
 int

@@ -210,12 +210,14 @@ int fpmd_scoreboard_read(const struct fpmd_scoreboard *sb, uint32_t i,
 bool fpmd_scoreboard_room_elsewhere(const struct fpmd_scoreboard *sb,
                                     uint32_t self, uint32_t max_concurrency);
 
-/* Reader side, for balancing the load: the fewest connections in use
- * (hot_conns) another worker of sb holds among those taking new ones
- * (accepting, its loop ticked within the last two seconds as of now_us);
- * UINT32_MAX when none. Reads in place, without the seqlock, as above. */
-uint32_t fpmd_scoreboard_fewest_hot_elsewhere(
-    const struct fpmd_scoreboard *sb, uint32_t self, uint64_t now_us);
+/* Reader side, for balancing: the fewest open connections (*conns) and
+ * the fewest in use (*hot) another worker of sb holds among those taking
+ * new ones (accepting, its loop ticked within the last two seconds as of
+ * now_us); UINT32_MAX when none. Reads in place, without the seqlock, as
+ * above. */
+void fpmd_scoreboard_fewest_elsewhere(const struct fpmd_scoreboard *sb,
+                                      uint32_t self, uint64_t now_us,
+                                      uint32_t *conns, uint32_t *hot);
 
 /* Reader side for slot i's route rows, like fpmd_scoreboard_read. */
 int fpmd_scoreboard_read_routes(const struct fpmd_scoreboard *sb, uint32_t i,

@@ -404,7 +404,7 @@ check_memory(void)
 }
 
 /* Publishes the connections in use and passes some on when this worker
- * has more than its share (accept.h). A sibling publishes what it took
+ * holds more than its share of them or of the count (accept.h). A sibling publishes what it took
  * at its own tick: passing again before it has would pass too many, and
  * the load would swing back and forth, so a tick that passed is followed
  * by one that does not. */
@@ -412,13 +412,15 @@ static void
 share_load(void)
 {
     struct fpmd_sb_slot *s = fpmd_process.slot;
+    unsigned conns, hot;
 
     __atomic_store_n(&s->hot_conns, fpmd_conn_hot_count(), __ATOMIC_RELAXED);
     if (worker.finishing || worker.passed) {
         worker.passed = false;
         return;
     }
-    worker.passed = fpmd_conn_pass_on(fpmd_accept_excess()) > 0;
+    fpmd_accept_excess(&conns, &hot);
+    worker.passed = fpmd_conn_pass_on(hot, conns) > 0;
     if (worker.passed)
         __atomic_store_n(&s->hot_conns, fpmd_conn_hot_count(),
                          __ATOMIC_RELAXED);

@@ -429,6 +429,26 @@ def test_the_connections_in_use_spread_not_only_their_count(tmpdir_path,
         c.close()
 
 
+def test_a_burst_of_connections_spreads_over_the_workers(tmpdir_path,
+                                                         servers):
+    """A worker that holds a few connections more than its sibling leaves
+    new ones to it; the sibling, having held more a moment before, takes
+    them again at once rather than at its next event or tick, else the
+    other took a whole burst (10,000 idle ones: all but a few, past
+    limits.connections, so the oldest were closed; stress README)."""
+    f, addr = start(tmpdir_path, servers)
+    wait_workers(f, 2)
+    kc = KeptConns(addr, 400)
+    for i in range(len(kc.conns)):
+        kc.ask(i)
+    counts = sorted(p["connections"]
+                    for p in status_json(addr)["processes"])
+    # a quarter at least (the status request's own connection is one of
+    # them); the burst went 394 to 6 before
+    assert len(counts) == 2 and counts[0] >= 100, counts
+    kc.close()
+
+
 def test_request_terminate_timeout_answers_504_and_frees_capacity(
         tmpdir_path, servers):
     f, addr = start(tmpdir_path, servers, """

@@ -74,8 +74,18 @@ scoreboard_sees_room_in_siblings_starting_workers_and_free_slots(
 }
 
 static void
-scoreboard_finds_the_fewest_hot_connections_a_taking_sibling_holds(
-    void **state)
+assert_fewest(const struct fpmd_scoreboard *sb, uint32_t self, uint64_t now,
+              uint32_t conns, uint32_t hot)
+{
+    uint32_t c, h;
+
+    fpmd_scoreboard_fewest_elsewhere(sb, self, now, &c, &h);
+    assert_int_equal(c, conns);
+    assert_int_equal(h, hot);
+}
+
+static void
+scoreboard_finds_the_fewest_connections_a_taking_sibling_holds(void **state)
 {
     struct fpmd_scoreboard *sb = fpmd_scoreboard_new(4);
     const uint64_t now = 100000000;
@@ -86,31 +96,32 @@ scoreboard_finds_the_fewest_hot_connections_a_taking_sibling_holds(
         sb->slots[i].state = FPMD_SB_BUSY;
         sb->slots[i].taking = 1;
         sb->slots[i].heartbeat_us = now - 500000;
-        sb->slots[i].hot_conns = 100 + i;
+        sb->slots[i].connections = 100 + i;
+        sb->slots[i].hot_conns = 50 - i;
     }
-    /* never the asking worker's own count */
-    assert_int_equal(fpmd_scoreboard_fewest_hot_elsewhere(sb, 0, now), 101);
-    assert_int_equal(fpmd_scoreboard_fewest_hot_elsewhere(sb, 1, now), 100);
+    /* never the asking worker's own; each least from its own slot */
+    assert_fewest(sb, 0, now, 101, 47);
+    assert_fewest(sb, 3, now, 100, 48);
     /* a sibling not taking connections (at capacity, paused, finishing,
      * starting) gets none passed to it, however few it holds */
-    sb->slots[1].hot_conns = 3;
+    sb->slots[1].connections = 3;
+    sb->slots[1].hot_conns = 1;
     sb->slots[1].taking = 0;
-    assert_int_equal(fpmd_scoreboard_fewest_hot_elsewhere(sb, 0, now), 102);
+    assert_fewest(sb, 0, now, 102, 47);
     sb->slots[1].taking = 1;
     sb->slots[1].state = FPMD_SB_FINISHING;
-    assert_int_equal(fpmd_scoreboard_fewest_hot_elsewhere(sb, 0, now), 102);
+    assert_fewest(sb, 0, now, 102, 47);
     sb->slots[1].state = FPMD_SB_STARTING;
-    assert_int_equal(fpmd_scoreboard_fewest_hot_elsewhere(sb, 0, now), 102);
+    assert_fewest(sb, 0, now, 102, 47);
     sb->slots[1].state = FPMD_SB_IDLE;
-    assert_int_equal(fpmd_scoreboard_fewest_hot_elsewhere(sb, 0, now), 3);
+    assert_fewest(sb, 0, now, 3, 1);
     /* nor one whose loop has not ticked for over two seconds: blocked */
     sb->slots[1].heartbeat_us = now - 2500000;
-    assert_int_equal(fpmd_scoreboard_fewest_hot_elsewhere(sb, 0, now), 102);
+    assert_fewest(sb, 0, now, 102, 47);
     /* none taking at all */
     for (uint32_t i = 1; i < 4; i++)
         sb->slots[i].state = FPMD_SB_FREE;
-    assert_int_equal(fpmd_scoreboard_fewest_hot_elsewhere(sb, 0, now),
-                     UINT32_MAX);
+    assert_fewest(sb, 0, now, UINT32_MAX, UINT32_MAX);
     fpmd_scoreboard_free(sb);
 }
 
@@ -224,7 +235,7 @@ main(void)
         cmocka_unit_test(scoreboard_read_sanitizes_a_garbage_slot),
         cmocka_unit_test(scoreboard_read_flights_sanitizes_garbage),
         cmocka_unit_test(
-            scoreboard_finds_the_fewest_hot_connections_a_taking_sibling_holds),
+            scoreboard_finds_the_fewest_connections_a_taking_sibling_holds),
         cmocka_unit_test(scoreboard_read_refuses_free_and_out_of_range_slots),
         cmocka_unit_test(
             scoreboard_sees_room_in_siblings_starting_workers_and_free_slots),
