@@ -35,11 +35,12 @@ void fpmd_accept_update(void);
  * took a recycled sibling's whole share while the replacement started
  * would serve them all, on one core and with its own pools, until they
  * close. nginx also reuses the one it released last, so how many a
- * worker holds says nothing of its load: the load is in those in use
+ * worker holds says little of its load: the load is in those in use
  * (fpmd_conn_hot_count, published each tick). A worker holding more than
  * a few connections beyond a sibling that takes them stops taking new
- * ones, and looks again shortly (accept.c). How many of its own it should pass on (half the difference; 0
- * when it holds its share): *conns by count, *hot of those in use. */
+ * ones, and looks again shortly (accept.c). How many of its own it
+ * should pass on (half the difference; 0 when it holds its share):
+ * *conns by count, *hot of those in use. */
 void fpmd_accept_excess(unsigned *conns, unsigned *hot);
 /* A connection closed: accepting paused by a lack of descriptors resumes. */
 void fpmd_accept_conn_closed(void);

@@ -404,10 +404,10 @@ check_memory(void)
 }
 
 /* Publishes the connections in use and passes some on when this worker
- * holds more than its share of them or of the count (accept.h). A sibling publishes what it took
- * at its own tick: passing again before it has would pass too many, and
- * the load would swing back and forth, so a tick that passed is followed
- * by one that does not. */
+ * holds more than its share of them or of the count (accept.h). A
+ * sibling publishes what it took at its own tick: passing again before
+ * it has would pass too many, and the load would swing back and forth,
+ * so a tick that passed is followed by one that does not. */
 static void
 share_load(void)
 {
